@@ -1,0 +1,151 @@
+#include "args.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace jobbert::bindings {
+namespace {
+
+// One output buffer may not exceed 8 GiB: past that a request is a mistake, and
+// an overcommitted allocation would only fail later, as an OOM kill.
+constexpr int64_t kMaxOutputFloats = int64_t(1) << 31;
+constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
+
+std::string typeName(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsTypedArray()) {
+    switch (v.As<Napi::TypedArray>().TypedArrayType()) {
+      case napi_float32_array: return "Float32Array";
+      case napi_float64_array: return "Float64Array";
+      case napi_int32_array: return "Int32Array";
+      case napi_uint8_array: return "Uint8Array";
+      default: return "a typed array of another type";
+    }
+  }
+  if (v.IsArray()) return "an array";
+  if (v.IsString()) return "a string";
+  if (v.IsNumber()) return "the number " + v.ToString().Utf8Value();
+  if (v.IsBoolean()) return "a boolean";
+  if (v.IsFunction()) return "a function";
+  return "an object";
+}
+
+[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
+[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+
+// The Float32Array's elements, or a TypeError; a detached buffer reads as null.
+const float* floatData(const Napi::Value& v, const std::string& name, int64_t* length) {
+  Napi::Env env = v.Env();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throwType(env, name + " must be a Float32Array; received " + typeName(v));
+  auto array = v.As<Napi::Float32Array>();
+  *length = static_cast<int64_t>(array.ElementLength());
+  Napi::ArrayBuffer buffer = array.ArrayBuffer();
+  if (*length > 0 && buffer.Data() == nullptr) throwType(env, name + " is detached");
+  return *length > 0 ? array.Data() : nullptr;
+}
+
+}  // namespace
+
+int64_t readInteger(const Napi::Value& v, const char* name, int64_t min, int64_t max) {
+  Napi::Env env = v.Env();
+  if (!v.IsNumber()) throwType(env, std::string(name) + " must be an integer; received " + typeName(v));
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || d < double(min) || d > double(max))
+    throwRange(env, std::string(name) + " must be an integer in [" + std::to_string(min) + ", " +
+                        std::to_string(max) + "]; received " + v.ToString().Utf8Value());
+  return static_cast<int64_t>(d);
+}
+
+double readNumber(const Napi::Value& v, const char* name) {
+  Napi::Env env = v.Env();
+  if (!v.IsNumber()) throwType(env, std::string(name) + " must be a number; received " + typeName(v));
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throwRange(env, std::string(name) + " must be finite; received " + v.ToString().Utf8Value());
+  return d;
+}
+
+int readChoice(const Napi::Value& v, const char* name, const std::vector<const char*>& choices) {
+  std::string expected;
+  for (const char* c : choices) expected += (expected.empty() ? "'" : ", '") + std::string(c) + "'";
+  if (!v.IsString())
+    throwType(v.Env(), std::string(name) + " must be one of " + expected + "; received " + typeName(v));
+  std::string s = v.As<Napi::String>().Utf8Value();
+  for (size_t i = 0; i < choices.size(); ++i)
+    if (s == choices[i]) return static_cast<int>(i);
+  throwRange(v.Env(), std::string(name) + " must be one of " + expected + "; received '" + s + "'");
+}
+
+MatrixCopy copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject() || v.IsTypedArray() || v.IsArray())
+    throwType(env, std::string(name) + " must be a Matrix { data, rows, cols }; received " + typeName(v));
+  Napi::Object obj = v.As<Napi::Object>();
+  std::string n(name);
+  MatrixCopy m;
+  m.rows = readInteger(obj.Get("rows"), (n + ".rows").c_str(), allowEmpty ? 0 : 1, kMaxDim);
+  m.cols = readInteger(obj.Get("cols"), (n + ".cols").c_str(), 1, kMaxDim);
+  int64_t length = 0;
+  const float* data = floatData(obj.Get("data"), n + ".data", &length);
+  if (length != m.rows * m.cols)
+    throwRange(env, n + ".data must hold rows × cols = " + std::to_string(m.rows * m.cols) +
+                        " elements; received " + std::to_string(length));
+  m.values.assign(data, data + length);
+  return m;
+}
+
+std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t length) {
+  int64_t actual = 0;
+  const float* data = floatData(v, name, &actual);
+  if (actual != length)
+    throwRange(v.Env(), std::string(name) + " must hold " + std::to_string(length) + " elements; received " +
+                            std::to_string(actual));
+  return std::vector<float>(data, data + length);
+}
+
+void checkOutputSize(int64_t count, const char* what) {
+  if (count < 0 || count > kMaxOutputFloats)
+    throw std::length_error(std::string(what) + " would need " + std::to_string(count) +
+                            " elements, more than the limit of 2^31 per buffer");
+}
+
+OwnedFloats allocateFloats(int64_t count) {
+  checkOutputSize(count, "an output");
+  OwnedFloats out;
+  out.data.reset(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
+  out.size = count;
+  return out;
+}
+
+Napi::Float32Array toFloat32Array(Napi::Env env, OwnedFloats&& floats) {
+  float* raw = floats.data.release();
+  size_t size = static_cast<size_t>(floats.size);
+  auto buffer = Napi::ArrayBuffer::New(env, raw, size * sizeof(float), [](Napi::Env, void* p) {
+    delete[] static_cast<float*>(p);
+  });
+  return Napi::Float32Array::New(env, size, buffer, 0);
+}
+
+Napi::Int32Array toInt32Array(Napi::Env env, std::unique_ptr<int32_t[]>&& data, int64_t size) {
+  int32_t* raw = data.release();
+  auto buffer = Napi::ArrayBuffer::New(env, raw, static_cast<size_t>(size) * sizeof(int32_t),
+                                       [](Napi::Env, void* p) { delete[] static_cast<int32_t*>(p); });
+  return Napi::Int32Array::New(env, static_cast<size_t>(size), buffer, 0);
+}
+
+Napi::Error toError(Napi::Env env, const Status& status) {
+  switch (status.code) {
+    case StatusCode::kTypeError: return Napi::TypeError::New(env, status.message);
+    case StatusCode::kRangeError: return Napi::RangeError::New(env, status.message);
+    default: break;
+  }
+  Napi::Error error = Napi::Error::New(env, status.message);
+  const char* code = status.code == StatusCode::kOutOfMemory   ? "ERR_OUT_OF_MEMORY"
+                     : status.code == StatusCode::kUnavailable ? "ERR_UNAVAILABLE"
+                                                               : "ERR_INTERNAL";
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
+}  // namespace jobbert::bindings

@@ -1,0 +1,53 @@
+// Single-precision GEMM for the CPU kernels: C = alpha·op(A)·op(B) + beta·C.
+//
+// Row-major, op(X) = X or Xᵀ. Cost: 2·m·n·k flops; packed BLIS-style blocking
+// (KC×NC panels of B, MC×KC blocks of A) around an MR×NR register micro-kernel
+// chosen at run time for the CPU (AVX-512, AVX2+FMA, or portable C++).
+#pragma once
+
+#include <cstdint>
+
+#include "jobbert/kernels.h"
+
+namespace jobbert {
+
+struct GemmParams {
+  int64_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;  // op(A) is m×k: A is m×k (lda >= k) or, transposed, k×m (lda >= m)
+  int64_t lda = 0;
+  bool transA = false;
+  const float* b = nullptr;  // op(B) is k×n: B is k×n (ldb >= n) or, transposed, n×k (ldb >= k)
+  int64_t ldb = 0;
+  bool transB = false;
+  float* c = nullptr;  // m×n, ldc >= n; with beta == 0 its old contents are never read
+  int64_t ldc = 0;
+  float alpha = 1.0f;
+  float beta = 0.0f;
+  int maxThreads = 0;  // 0: the whole pool; 1: the calling thread only
+};
+
+// Throws std::bad_alloc when its packing buffers cannot be allocated.
+void gemm(const GemmParams& p);
+
+// Lower-level pieces for kernels that fuse their own loops around the GEMM
+// (topK, infoNCE): the register micro-kernel of an instruction set and the
+// packing routines whose layout it reads.
+//
+// microKernel: C[0..mr)×[0..nr) = alpha·(Ap·Bp) + beta·C (beta == 0: C is not
+// read), Ap an MR-row panel and Bp an NR-column panel, both kc deep.
+using MicroKernelFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
+                               float alpha, float beta, int mr, int nr);
+struct MicroKernel {
+  MicroKernelFn fn;
+  int mr, nr;
+};
+MicroKernel microKernel(Isa isa);
+
+// Packs rows [i0, i0+mc) × columns [k0, k0+kc) of op(A) (p.a, p.lda, p.transA)
+// into ceil(mc/mr) panels of mr·kc floats each, zero-padding the last panel.
+void packA(const GemmParams& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* out);
+// Packs rows [k0, k0+kc) × columns [j0, j0+cols) of op(B) (p.b, p.ldb,
+// p.transB), cols <= nr, into one panel of nr·kc floats, zero-padded.
+void packBPanel(const GemmParams& p, int64_t k0, int64_t kc, int64_t j0, int64_t cols, int nr, float* out);
+
+}  // namespace jobbert

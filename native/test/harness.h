@@ -1,0 +1,98 @@
+// Shared helpers for the native test/benchmark programs (plain C++, no Node):
+// seeded random data, float64 references, tolerance checks and timing.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "jobbert/kernels.h"
+
+namespace jobbert::harness {
+
+// The seed comes from JOBBERT_SEED when set, so a failure can be replayed.
+inline uint64_t seed() {
+  static uint64_t s = [] {
+    const char* env = std::getenv("JOBBERT_SEED");
+    uint64_t v = env ? std::strtoull(env, nullptr, 10) : 20261126ull;
+    std::printf("seed %llu (set JOBBERT_SEED to replay)\n", static_cast<unsigned long long>(v));
+    return v;
+  }();
+  return s;
+}
+
+inline std::vector<float> randomFloats(std::mt19937_64& rng, int64_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Fill with a value that no correct kernel leaves behind.
+inline void poison(float* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = std::nanf("");
+}
+
+// Counts failures; main() returns failures() != 0.
+inline int& failureCount() {
+  static int n = 0;
+  return n;
+}
+inline int failures() { return failureCount(); }
+
+inline void check(bool ok, const std::string& what) {
+  if (!ok) {
+    ++failureCount();
+    std::printf("FAIL %s\n", what.c_str());
+  }
+}
+
+// Max error of `got` against the float64 reference, scaled per element by
+// (|ref| + scale): relative for large values, absolute near zero.
+inline double maxError(const float* got, const double* ref, int64_t n, double scale = 1.0) {
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double e = std::fabs(double(got[i]) - ref[i]) / (std::fabs(ref[i]) + scale);
+    if (!(e <= worst)) worst = std::isnan(e) ? INFINITY : e;
+  }
+  return worst;
+}
+
+// C[m×n] = A[m×k] · B[k×n] in double, row-major, from float inputs.
+inline std::vector<double> referenceGemm(const float* a, const float* b, int64_t m, int64_t n, int64_t k,
+                                         bool transA = false, bool transB = false) {
+  std::vector<double> c(static_cast<size_t>(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) {
+      double av = transA ? a[p * m + i] : a[i * k + p];
+      for (int64_t j = 0; j < n; ++j) c[i * n + j] += av * (transB ? b[j * k + p] : b[p * n + j]);
+    }
+  return c;
+}
+
+// Median wall time of fn over `reps` runs after one warm-up, in seconds.
+inline double timeIt(const std::function<void()>& fn, int reps = 5) {
+  fn();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+inline int finish(const char* name) {
+  std::printf("%s: %s (%d failure(s))\n", name, failures() ? "FAILED" : "ok", failures());
+  return failures() ? 1 : 0;
+}
+
+}  // namespace jobbert::harness
