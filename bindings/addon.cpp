@@ -94,7 +94,7 @@ Napi::Value Dense(const Napi::CallbackInfo& info) {
     s->hasBias = true;
   }
   s->activation = readActivation(info[3]);
-  checkOutputSize(s->x.rows * s->weight.rows, "y (x.rows × weight.rows)");
+  checkOutputSize(info.Env(), s->x.rows * s->weight.rows, "y (x.rows × weight.rows)");
   return KernelWorker::Start(
       info.Env(),
       [s] {
@@ -204,7 +204,7 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
                                                 std::to_string(s->corpus.cols));
   s->k = readInteger(info[2], "k", 1, s->corpus.rows);
   s->metric = readChoice(info[3], "metric", kMetrics) == 1 ? Metric::kDot : Metric::kCosine;
-  checkOutputSize(s->queries.rows * s->k, "the result (queries.rows × k)");
+  checkOutputSize(info.Env(), s->queries.rows * s->k, "the result (queries.rows × k)");
   return KernelWorker::Start(
       info.Env(),
       [s] {
@@ -266,20 +266,39 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), threadCount());
 }
 
+// Entry points may throw only Napi::Error: anything else (an allocation that
+// fails while copying arguments) would terminate the process.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw toError(info.Env(), Status::OutOfMemory("out of memory while copying the arguments"));
+  } catch (const std::exception& e) {
+    throw toError(info.Env(), Status::Internal(e.what()));
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("dense", Napi::Function::New(env, Dense, "dense"));
-  exports.Set("denseBackward", Napi::Function::New(env, DenseBackward, "denseBackward"));
-  exports.Set("infoNCE", Napi::Function::New(env, InfoNCE, "infoNCE"));
-  exports.Set("topK", Napi::Function::New(env, TopK, "topK"));
-  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
-  exports.Set("cudaDevices", Napi::Function::New(env, CudaDevices, "cudaDevices"));
-  exports.Set("isas", Napi::Function::New(env, Isas, "isas"));
-  exports.Set("isa", Napi::Function::New(env, IsaFn, "isa"));
-  exports.Set("threads", Napi::Function::New(env, Threads, "threads"));
+  exports.Set("dense", Napi::Function::New(env, Guarded<Dense>, "dense"));
+  exports.Set("denseBackward", Napi::Function::New(env, Guarded<DenseBackward>, "denseBackward"));
+  exports.Set("infoNCE", Napi::Function::New(env, Guarded<InfoNCE>, "infoNCE"));
+  exports.Set("topK", Napi::Function::New(env, Guarded<TopK>, "topK"));
+  exports.Set("backends", Napi::Function::New(env, Guarded<Backends>, "backends"));
+  exports.Set("cudaDevices", Napi::Function::New(env, Guarded<CudaDevices>, "cudaDevices"));
+  exports.Set("isas", Napi::Function::New(env, Guarded<Isas>, "isas"));
+  exports.Set("isa", Napi::Function::New(env, Guarded<IsaFn>, "isa"));
+  exports.Set("threads", Napi::Function::New(env, Guarded<Threads>, "threads"));
   return exports;
 }
 
 }  // namespace
 }  // namespace jobbert::bindings
 
-NODE_API_MODULE(jobbert, jobbert::bindings::Init)
+static Napi::Object InitJobbert(Napi::Env env, Napi::Object exports) {
+  return jobbert::bindings::Init(env, exports);
+}
+
+NODE_API_MODULE(jobbert, InitJobbert)

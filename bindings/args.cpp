@@ -104,14 +104,18 @@ std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t le
   return std::vector<float>(data, data + length);
 }
 
-void checkOutputSize(int64_t count, const char* what) {
-  if (count < 0 || count > kMaxOutputFloats)
-    throw std::length_error(std::string(what) + " would need " + std::to_string(count) +
-                            " elements, more than the limit of 2^31 per buffer");
+static std::string tooLarge(int64_t count, const char* what) {
+  return std::string(what) + " would need " + std::to_string(count) +
+         " elements, more than the limit of 2^31 per buffer";
+}
+
+void checkOutputSize(Napi::Env env, int64_t count, const char* what) {
+  if (count < 0 || count > kMaxOutputFloats) throwRange(env, tooLarge(count, what));
 }
 
 OwnedFloats allocateFloats(int64_t count) {
-  checkOutputSize(count, "an output");
+  // Worker thread: length_error becomes a RangeError through the worker's Status.
+  if (count < 0 || count > kMaxOutputFloats) throw std::length_error(tooLarge(count, "an output"));
   OwnedFloats out;
   out.data.reset(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
   out.size = count;

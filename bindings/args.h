@@ -41,8 +41,9 @@ int readChoice(const Napi::Value& v, const char* name, const std::vector<const c
 
 // Allocates an uninitialised output, refusing sizes over the per-buffer cap.
 OwnedFloats allocateFloats(int64_t count);
-// Throws a RangeError naming `what` when count floats exceed the cap.
-void checkOutputSize(int64_t count, const char* what);
+// Throws a Napi::RangeError naming `what` when count floats exceed the cap
+// (main thread, before any work is queued).
+void checkOutputSize(Napi::Env env, int64_t count, const char* what);
 
 // Wraps native memory in a Float32Array without copying (ownership moves to JS).
 Napi::Float32Array toFloat32Array(Napi::Env env, OwnedFloats&& floats);

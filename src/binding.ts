@@ -1,0 +1,50 @@
+/**
+ * The raw native addon, typed once and hidden behind the public facade
+ * (`kernels`). Nothing outside src/ should import this module.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The matrix shape the addon reads: row-major float32 values. */
+export interface RawMatrix {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export interface Addon {
+  dense(x: RawMatrix, weight: RawMatrix, bias: Float32Array | null, activation: string): Promise<Float32Array>;
+  denseBackward(
+    x: RawMatrix,
+    weight: RawMatrix,
+    y: RawMatrix,
+    gradY: RawMatrix,
+    activation: string,
+  ): Promise<{ gradX: Float32Array; gradWeight: Float32Array; gradBias: Float32Array }>;
+  infoNCE(
+    anchors: RawMatrix,
+    positives: RawMatrix,
+    negatives: RawMatrix | null,
+    scale: number,
+    symmetric: boolean,
+  ): Promise<{ loss: number; gradAnchors: Float32Array; gradPositives: Float32Array; gradNegatives: Float32Array | null }>;
+  topK(
+    queries: RawMatrix,
+    corpus: RawMatrix,
+    k: number,
+    metric: string,
+  ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
+  backends(): string[];
+  cudaDevices(): string[];
+  isas(): string[];
+  isa(name?: string): string;
+  threads(n?: number): number;
+}
+
+const require = createRequire(import.meta.url);
+// src/ (via tsx) and dist/ both sit one level below the package root.
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The loaded addon (build/Release/jobbert.node or a prebuild). */
+export const addon: Addon = require('node-gyp-build')(root);
