@@ -1,0 +1,118 @@
+/**
+ * Shared pieces of the benchmark suites: seeded data, Benchmark.js timing of
+ * sync and async work, peers loaded on demand, and result tables that always
+ * put our figure beside the peer's from the same run.
+ */
+import Benchmark from 'benchmark';
+import { createRequire } from 'node:module';
+import type { Matrix } from '../src/index.js';
+
+const require = createRequire(import.meta.url);
+
+/** Seeded uniform(−1, 1) matrix (mulberry32), so every run times the same data. */
+export function randomMatrix(seed: number, rows: number, cols: number): Matrix {
+  let a = seed >>> 0;
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    data[i] = ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
+  }
+  return { data, rows, cols };
+}
+
+/** Seconds per call: Benchmark.js mean after its own warm-up, with its relative margin of error. */
+export interface Timing {
+  seconds: number;
+  rme: number;
+  samples: number;
+}
+
+/** Times `fn` (sync, or async when it returns a Promise) with Benchmark.js. */
+export function time(name: string, fn: () => unknown, opts: { maxTime?: number; minSamples?: number } = {}): Promise<Timing> {
+  return new Promise((resolve, reject) => {
+    const isAsync = fn() instanceof Promise;  // first call doubles as a warm-up
+    const bench = new Benchmark(name, {
+      defer: isAsync,
+      maxTime: opts.maxTime ?? 4,
+      minSamples: opts.minSamples ?? 5,
+      fn: isAsync
+        ? (deferred: { resolve(): void }) => {
+            (fn() as Promise<unknown>).then(() => deferred.resolve(), (e) => {
+              reject(e);
+              deferred.resolve();
+            });
+          }
+        : fn,
+    } as Benchmark.Options);
+    bench.on('complete', () => {
+      if (bench.error) reject(bench.error);
+      else resolve({ seconds: bench.stats.mean, rme: bench.stats.rme, samples: bench.stats.sample.length });
+    });
+    bench.on('error', () => reject(bench.error));
+    bench.run({ async: true });
+  });
+}
+
+/** Peak resident set size of this process so far, in MiB. */
+export function peakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+export type Row = Record<string, string | number>;
+
+/** Prints rows as an aligned table with a title. */
+export function printTable(title: string, rows: Row[]): void {
+  if (rows.length === 0) return;
+  const cols = Object.keys(rows[0]);
+  const cell = (v: string | number) => (typeof v === 'number' ? formatNumber(v) : v);
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c] ?? '').length)));
+  const line = (vals: string[]) => `| ${vals.map((v, i) => v.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`\n${title}\n`);
+  console.log(line(cols));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(cols.map((c) => cell(r[c] ?? ''))));
+}
+
+function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+/** `×1.23` for a ratio (ours ÷ peer's throughput). */
+export function ratio(ours: number, peer: number): string {
+  return Number.isFinite(ours / peer) ? `×${(ours / peer).toFixed(2)}` : 'n/a';
+}
+
+export type Sgemm = (m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, transB: boolean) => void;
+
+/**
+ * OpenBLAS's cblas_sgemm (row-major C = A·op(B)) through koffi, or null with
+ * the reason when Debian's libopenblas is not installed.
+ */
+export function loadOpenBLAS(): { sgemm: Sgemm; threads: number } | { sgemm: null; reason: string } {
+  let koffi;
+  try {
+    koffi = require('koffi');
+  } catch {
+    return { sgemm: null, reason: 'koffi is not installed (npm install)' };
+  }
+  let lib;
+  for (const name of ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.dylib']) {
+    try {
+      lib = koffi.load(name);
+      break;
+    } catch {
+      // try the next name
+    }
+  }
+  if (!lib) return { sgemm: null, reason: 'OpenBLAS not found (apt-get install libopenblas-dev)' };
+  const cblas = lib.func('void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)');
+  const getThreads = lib.func('int openblas_get_num_threads()');
+  const sgemm: Sgemm = (m, n, k, a, b, c, transB) =>
+    cblas(101, 111, transB ? 112 : 111, m, n, k, 1, a, k, b, transB ? k : n, 0, c, n);
+  return { sgemm, threads: getThreads() };
+}

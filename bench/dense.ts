@@ -1,0 +1,31 @@
+/** dense vs OpenBLAS sgemm at the JobBERT head's shape: (4096×768)·(768×1024). */
+import { kernels } from '../src/index.js';
+import { loadOpenBLAS, printTable, randomMatrix, ratio, time, type Row } from './common.js';
+
+export async function benchDense(): Promise<void> {
+  const m = 4096, inn = 768, out = 1024;
+  const flops = 2 * m * inn * out;
+  const x = randomMatrix(1, m, inn);
+  const w = randomMatrix(2, out, inn);
+  const bias = randomMatrix(3, 1, out).data;
+  const rows: Row[] = [];
+  const blas = loadOpenBLAS();
+  let blasGflops = NaN;
+  if (blas.sgemm) {
+    const c = new Float32Array(m * out);
+    const t = await time('openblas', () => blas.sgemm!(m, out, inn, x.data, w.data, c, true));
+    blasGflops = flops / t.seconds / 1e9;
+    rows.push({ kernel: `OpenBLAS sgemm (${blas.threads} threads)`, 'ms': t.seconds * 1e3, 'GFLOP/s': blasGflops, 'vs OpenBLAS': '×1.00' });
+  } else {
+    console.log(`dense: peer skipped: ${blas.reason}`);
+  }
+  for (const [label, b, activation] of [
+    ['jobbert dense', null, 'identity'],
+    ['jobbert dense + bias + tanh', bias, 'tanh'],
+  ] as const) {
+    const t = await time(label, () => kernels.dense(x, w, b, { activation }));
+    const g = flops / t.seconds / 1e9;
+    rows.push({ kernel: `${label} (${kernels.info().threads} threads, ${kernels.info().isa})`, ms: t.seconds * 1e3, 'GFLOP/s': g, 'vs OpenBLAS': ratio(g, blasGflops) });
+  }
+  printTable(`dense: y = act(x·Wᵀ + b), x ${m}×${inn}, W ${out}×${inn} (${(flops / 1e9).toFixed(1)} GFLOP per call; target ≥ ×0.80)`, rows);
+}
