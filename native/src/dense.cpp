@@ -36,6 +36,22 @@ inline float fastTanh(float x) {
   return std::fabs(c) < 0.0004f ? c : r;
 }
 
+// y[r] = act(y[r] + bias) for a block of rows. Built for AVX-512, AVX2 and
+// baseline where the compiler can (ifunc on ELF), since dense.cpp itself gets
+// no ISA flags: a 4096×1024 tanh epilogue is otherwise ~5% of the forward pass.
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void epilogue(float* y, int64_t rows, int64_t out, const float* bias, bool tanhAct) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * out;
+    if (bias)
+      for (int64_t j = 0; j < out; ++j) row[j] += bias[j];
+    if (tanhAct)
+      for (int64_t j = 0; j < out; ++j) row[j] = fastTanh(row[j]);
+  }
+}
+
 Status checkDenseShapes(const ConstMatrix& x, const ConstMatrix& w) {
   if (Status s = checkShape(x, "x"); !s.ok()) return s;
   if (Status s = checkShape(w, "weight"); !s.ok()) return s;
@@ -77,13 +93,7 @@ Status denseForward(const DenseParams& p) {
     if (p.bias || p.activation == Activation::kTanh) {
       const bool tanhAct = p.activation == Activation::kTanh;
       parallelRanges(m, std::max<int64_t>(1, 65536 / out), [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          float* row = p.y + r * out;
-          if (p.bias)
-            for (int64_t j = 0; j < out; ++j) row[j] += p.bias[j];
-          if (tanhAct)
-            for (int64_t j = 0; j < out; ++j) row[j] = fastTanh(row[j]);
-        }
+        epilogue(p.y + begin * out, end - begin, out, p.bias, tanhAct);
       });
     }
     return Status::Ok();

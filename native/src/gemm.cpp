@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 
 #include "thread_pool.h"
+
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
 
 namespace jobbert {
 
@@ -20,7 +25,7 @@ void microKernel_avx512(int64_t, const float*, const float*, float*, int64_t, fl
 MicroKernel microKernel(Isa isa) {
   switch (isa) {
 #ifdef JOBBERT_HAVE_AVX512
-    case Isa::kAvx512: return {microKernel_avx512, 12, 32};
+    case Isa::kAvx512: return {microKernel_avx512, 14, 32};
 #endif
 #ifdef JOBBERT_HAVE_AVX2
     case Isa::kAvx2: return {microKernel_avx2, 6, 16};
@@ -31,22 +36,111 @@ MicroKernel microKernel(Isa isa) {
 
 namespace {
 
-// Blocking: a KC×NR slice of B stays in L1 across the MC/MR loop, an MC×KC
-// block of A in L2, a KC×NC panel of B in L3.
-constexpr int64_t kKC = 256;
-constexpr int64_t kMC = 96;    // a multiple of every MR (4, 6, 12)
-constexpr int64_t kNC = 3072;  // a multiple of every NR (8, 16, 32)
+// Blocking for a core with 48 KB L1 and 2 MB L2. The micro-kernel keeps one A
+// panel (MR·KC floats: 21 KB for 14×384) in L1 and streams NR-wide B panels
+// past it from a KC×NC block of packed B that stays in L2 (at most
+// kBBlockBytes, leaving room for the C rows and the next A panels). Each k
+// block re-reads and re-writes C once, so KC is as large as L1 allows.
+constexpr int64_t kKC = 384;
+constexpr int64_t kBBlockBytes = int64_t(1) << 20;
+constexpr int64_t kPanelsPerPackTask = 8;  // A panels packed per pool task
+// Below this many flops the pool's hand-off costs more than it saves.
+constexpr double kParallelFlops = 2e6;
 
 struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
 };
 using Buffer = std::unique_ptr<float[], AlignedFree>;
 
-Buffer allocate(int64_t floats) {
-  size_t bytes = ((static_cast<size_t>(floats) * sizeof(float)) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, std::max<size_t>(bytes, 64));
-  if (!p) throw std::bad_alloc();
-  return Buffer(static_cast<float*>(p));
+// Packing space, kept per calling thread between calls: a fresh multi-MB
+// allocation is mmap'd, and the kernel zeroing its pages cost ~5% of a
+// dense-layer GEMM. Space above kKeepBytes is handed back after the call.
+constexpr size_t kKeepBytes = size_t(64) << 20;
+
+struct Workspace {
+  Buffer buffer;
+  size_t floats = 0;
+  bool busy = false;  // a gemm nested on this thread gets its own space
+};
+
+class Scratch {
+ public:
+  explicit Scratch(int64_t floats) {
+    static thread_local Workspace cache;
+    ws_ = cache.busy ? &own_ : &cache;
+    ws_->busy = true;
+    const size_t want = static_cast<size_t>(floats);
+    if (ws_->floats < want) {
+      ws_->buffer.reset();  // release the old one before asking for more
+      ws_->floats = 0;
+      void* p = std::aligned_alloc(64, std::max<size_t>((want * sizeof(float) + 63) / 64 * 64, 64));
+      if (!p) throw std::bad_alloc();
+      ws_->buffer.reset(static_cast<float*>(p));
+      ws_->floats = want;
+    }
+  }
+  ~Scratch() {
+    if (ws_->floats * sizeof(float) > kKeepBytes) ws_->buffer.reset(), ws_->floats = 0;
+    ws_->busy = false;
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* get() const { return ws_->buffer.get(); }
+
+ private:
+  Workspace own_;
+  Workspace* ws_;
+};
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+namespace {
+
+// dst[t·dstStride + i] = src[i·ld + t] for i < rows, t < len: the transposing
+// copy behind packing A (not transposed) and B (transposed). It works on 4×4
+// tiles; for each 64-float stretch of the source rows it walks down the rows
+// four at a time, so each source line is used up while it is in L1 even when
+// ld is a multiple of 4 KB (where every row maps to the same L1 set).
+void transposeInto(const float* src, int64_t ld, int rows, int64_t len, float* dst, int64_t dstStride) {
+  constexpr int64_t kStretch = 64;
+  for (int64_t t0 = 0; t0 < len; t0 += kStretch) {
+    const int64_t t1 = std::min(len, t0 + kStretch);
+    int i = 0;
+#if defined(__SSE__) || defined(_M_X64)
+    for (; i + 4 <= rows; i += 4) {
+      const float* s = src + i * ld;
+      // Rows of a large ld defeat the hardware prefetcher: fetch these four
+      // rows' next stretch while this one is transposed.
+      if (t1 < len)
+        for (int q = 0; q < 4; ++q)
+          for (int64_t t = t1; t < std::min(len, t1 + kStretch); t += 16)
+            _mm_prefetch(reinterpret_cast<const char*>(s + q * ld + t), _MM_HINT_T0);
+      int64_t t = t0;
+      for (; t + 4 <= t1; t += 4) {
+        __m128 r0 = _mm_loadu_ps(s + t), r1 = _mm_loadu_ps(s + ld + t);
+        __m128 r2 = _mm_loadu_ps(s + 2 * ld + t), r3 = _mm_loadu_ps(s + 3 * ld + t);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(dst + t * dstStride + i, r0);
+        _mm_storeu_ps(dst + (t + 1) * dstStride + i, r1);
+        _mm_storeu_ps(dst + (t + 2) * dstStride + i, r2);
+        _mm_storeu_ps(dst + (t + 3) * dstStride + i, r3);
+      }
+      for (; t < t1; ++t)
+        for (int q = 0; q < 4; ++q) dst[t * dstStride + i + q] = s[q * ld + t];
+    }
+#endif
+    for (; i < rows; ++i)
+      for (int64_t t = t0; t < t1; ++t) dst[t * dstStride + i] = src[i * ld + t];
+  }
+}
+
+// Zero columns [from, width) of a len×width row-major block (panel padding).
+void zeroColumns(float* dst, int64_t len, int from, int width) {
+  if (from >= width) return;
+  for (int64_t t = 0; t < len; ++t)
+    for (int j = from; j < width; ++j) dst[t * width + j] = 0.0f;
 }
 
 }  // namespace
@@ -54,50 +148,42 @@ Buffer allocate(int64_t floats) {
 // Packs rows [i0, i0+mc) × columns [k0, k0+kc) of op(A) into MR-row panels:
 // panel r holds, for each kk, the MR values A(i0 + r·MR + 0..MR-1, k0 + kk).
 void packA(const GemmParams& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* out) {
-  for (int64_t r = 0; r < mc; r += mr) {
-    int64_t rows = std::min<int64_t>(mr, mc - r);
-    if (!p.transA) {
-      for (int64_t i = 0; i < rows; ++i) {
-        const float* src = p.a + (i0 + r + i) * p.lda + k0;
-        for (int64_t kk = 0; kk < kc; ++kk) out[kk * mr + i] = src[kk];
-      }
-    } else {
-      for (int64_t kk = 0; kk < kc; ++kk) {
-        const float* src = p.a + (k0 + kk) * p.lda + i0 + r;
-        for (int64_t i = 0; i < rows; ++i) out[kk * mr + i] = src[i];
+  if (!p.transA) {
+    for (int64_t r = 0; r < mc; r += mr, out += kc * mr) {
+      const int rows = static_cast<int>(std::min<int64_t>(mr, mc - r));
+      transposeInto(p.a + (i0 + r) * p.lda + k0, p.lda, rows, kc, out, mr);
+      zeroColumns(out, kc, rows, mr);
+    }
+  } else {
+    // op(A) = Aᵀ: row k0+kk of A holds the mc values every panel needs at kk,
+    // so read it once, sequentially, and deal it out to the panels.
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      const float* src = p.a + (k0 + kk) * p.lda + i0;
+      for (int64_t r = 0; r < mc; r += mr) {
+        const int rows = static_cast<int>(std::min<int64_t>(mr, mc - r));
+        float* dst = out + r * kc + kk * mr;
+        std::memcpy(dst, src + r, rows * sizeof(float));
+        for (int i = rows; i < mr; ++i) dst[i] = 0.0f;
       }
     }
-    for (int64_t i = rows; i < mr; ++i)
-      for (int64_t kk = 0; kk < kc; ++kk) out[kk * mr + i] = 0.0f;
-    out += kc * mr;
   }
 }
 
-// Packs rows [k0, k0+kc) × columns [j0, j0+nc) of op(B) into NR-column panels.
+// Packs rows [k0, k0+kc) × columns [j0, j0+cols) of op(B) into one NR-column panel.
 void packBPanel(const GemmParams& p, int64_t k0, int64_t kc, int64_t j0, int64_t cols, int nr,
                 float* out) {
-  if (!p.transB) {
-    for (int64_t kk = 0; kk < kc; ++kk) {
-      const float* src = p.b + (k0 + kk) * p.ldb + j0;
-      float* dst = out + kk * nr;
-      int64_t j = 0;
-      for (; j < cols; ++j) dst[j] = src[j];
-      for (; j < nr; ++j) dst[j] = 0.0f;
-    }
+  if (p.transB) {
+    transposeInto(p.b + j0 * p.ldb + k0, p.ldb, static_cast<int>(cols), kc, out, nr);
   } else {
-    for (int64_t j = 0; j < cols; ++j) {
-      const float* src = p.b + (j0 + j) * p.ldb + k0;
-      for (int64_t kk = 0; kk < kc; ++kk) out[kk * nr + j] = src[kk];
-    }
-    for (int64_t j = cols; j < nr; ++j)
-      for (int64_t kk = 0; kk < kc; ++kk) out[kk * nr + j] = 0.0f;
+    for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(out + kk * nr, p.b + (k0 + kk) * p.ldb + j0, cols * sizeof(float));
   }
+  zeroColumns(out, kc, static_cast<int>(cols), nr);
 }
 
 namespace {
 
 void scaleC(const GemmParams& p) {
-  // k == 0: C = beta·C (beta == 0 writes zeros without reading).
+  // k == 0 or alpha == 0: C = beta·C (beta == 0 writes zeros without reading).
   for (int64_t i = 0; i < p.m; ++i) {
     float* row = p.c + i * p.ldc;
     for (int64_t j = 0; j < p.n; ++j) row[j] = p.beta == 0.0f ? 0.0f : p.beta * row[j];
@@ -116,48 +202,54 @@ void gemm(const GemmParams& p) {
   const int mr = kernel.mr, nr = kernel.nr;
   ThreadPool& pool = ThreadPool::instance();
   int threads = p.maxThreads <= 0 ? pool.size() : std::min(p.maxThreads, pool.size());
+  if (2.0 * p.m * p.n * p.k < kParallelFlops) threads = 1;
 
-  const int64_t mBlocks = (p.m + kMC - 1) / kMC;
-  const int64_t mPadded = mBlocks * kMC;
-  const int64_t kcMax = std::min(kKC, p.k);
-  const int64_t ncMax = std::min<int64_t>(kNC, (p.n + nr - 1) / nr * nr);
-  Buffer packedA = allocate(mPadded * kcMax);
-  Buffer packedB = allocate(ncMax * kcMax);
+  // K and N blocks of equal size (no thin remainder block).
+  const int64_t kcStep = ceilDiv(p.k, ceilDiv(p.k, kKC));
+  const int64_t mPanels = ceilDiv(p.m, mr), nPanels = ceilDiv(p.n, nr);
+  const int64_t maxBlockPanels = std::max<int64_t>(1, kBBlockBytes / (kcStep * nr * int64_t(sizeof(float))));
+  const int64_t nBlocks = ceilDiv(nPanels, maxBlockPanels);
+  const int64_t blockPanels = ceilDiv(nPanels, nBlocks);
+  const int64_t aTasks = ceilDiv(mPanels, kPanelsPerPackTask);
+  // One buffer: packed A (all of op(A) for one k block), then one B block.
+  // A panel sizes are multiples of 16 floats when mr·kc is, so B stays
+  // 64-byte aligned for the usual shapes; the kernels accept any alignment.
+  const int64_t aFloats = (mPanels * mr * kcStep + 15) / 16 * 16;
+  Scratch scratch(aFloats + blockPanels * nr * kcStep);
+  float* const packedA = scratch.get();
+  float* const packedB = packedA + aFloats;
 
-  for (int64_t k0 = 0; k0 < p.k; k0 += kKC) {
-    const int64_t kc = std::min(kKC, p.k - k0);
+  for (int64_t k0 = 0; k0 < p.k; k0 += kcStep) {
+    const int64_t kc = std::min(kcStep, p.k - k0);
     const float beta = k0 == 0 ? p.beta : 1.0f;
-    // All of op(A)[:, k0:k0+kc], packed once per K block and shared by every N panel.
-    pool.run(mBlocks, [&](int64_t ib) {
-      int64_t i0 = ib * kMC;
-      packA(p, i0, std::min(kMC, p.m - i0), k0, kc, mr, packedA.get() + i0 * kc);
-    }, threads);
-
-    for (int64_t j0 = 0; j0 < p.n; j0 += kNC) {
-      const int64_t nc = std::min(kNC, p.n - j0);
-      const int64_t panels = (nc + nr - 1) / nr;
-      pool.run(panels, [&](int64_t jp) {
-        int64_t cols = std::min<int64_t>(nr, nc - jp * nr);
-        packBPanel(p, k0, kc, j0 + jp * nr, cols, nr, packedB.get() + jp * nr * kc);
+    for (int64_t jp0 = 0; jp0 < nPanels; jp0 += blockPanels) {
+      const int64_t jpCount = std::min(blockPanels, nPanels - jp0);
+      // Pack this B block and, with the first one, all of op(A)[:, k0:k0+kc]
+      // (shared by every N block) in one parallel pass.
+      const int64_t aPack = jp0 == 0 ? aTasks : 0;
+      pool.run(aPack + jpCount, [&](int64_t t) {
+        if (t < aPack) {
+          const int64_t i0 = t * kPanelsPerPackTask * mr;
+          packA(p, i0, std::min<int64_t>(kPanelsPerPackTask * mr, p.m - i0), k0, kc, mr, packedA + i0 * kc);
+        } else {
+          const int64_t jp = t - aPack, j = (jp0 + jp) * nr;
+          packBPanel(p, k0, kc, j, std::min<int64_t>(nr, p.n - j), nr, packedB + jp * nr * kc);
+        }
       }, threads);
 
-      // Work items: (M block) × (group of B panels), enough of them to balance threads.
-      int64_t groups = std::max<int64_t>(1, std::min<int64_t>(panels, (2 * threads + mBlocks - 1) / mBlocks));
-      if (threads == 1) groups = 1;
-      pool.run(mBlocks * groups, [&](int64_t item) {
-        const int64_t ib = item / groups, g = item % groups;
-        const int64_t i0 = ib * kMC, mc = std::min(kMC, p.m - i0);
-        const int64_t jpBegin = panels * g / groups, jpEnd = panels * (g + 1) / groups;
-        const float* aBlock = packedA.get() + i0 * kc;
-        for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
-          const int64_t j = j0 + jp * nr;
+      // Work item: one A panel against a range of the block's B panels. Split
+      // the B range only when there are too few A panels to balance threads.
+      const int64_t split =
+          threads == 1 ? 1 : std::min(jpCount, std::max<int64_t>(1, ceilDiv(16 * threads, mPanels)));
+      pool.run(mPanels * split, [&](int64_t item) {
+        const int64_t ir = item / split, g = item % split;
+        const int rows = static_cast<int>(std::min<int64_t>(mr, p.m - ir * mr));
+        const float* aPanel = packedA + ir * mr * kc;
+        float* cRow = p.c + ir * mr * p.ldc;
+        for (int64_t jp = jpCount * g / split; jp < jpCount * (g + 1) / split; ++jp) {
+          const int64_t j = (jp0 + jp) * nr;
           const int cols = static_cast<int>(std::min<int64_t>(nr, p.n - j));
-          const float* bPanel = packedB.get() + jp * nr * kc;
-          for (int64_t r = 0; r < mc; r += mr) {
-            const int rows = static_cast<int>(std::min<int64_t>(mr, mc - r));
-            kernel.fn(kc, aBlock + r * kc, bPanel, p.c + (i0 + r) * p.ldc + j, p.ldc, p.alpha, beta,
-                      rows, cols);
-          }
+          kernel.fn(kc, aPanel, packedB + jp * nr * kc, cRow + j, p.ldc, p.alpha, beta, rows, cols);
         }
       }, threads);
     }
