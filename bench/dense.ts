@@ -1,6 +1,6 @@
 /** dense vs OpenBLAS sgemm at the JobBERT head's shape: (4096×768)·(768×1024). */
 import { kernels } from '../src/index.js';
-import { loadOpenBLAS, printTable, randomMatrix, ratio, time, type Row } from './common.js';
+import { loadOpenBLAS, maxDifference, printTable, randomMatrix, ratio, time, type Row } from './common.js';
 
 export async function benchDense(): Promise<void> {
   const m = 4096, inn = 768, out = 1024;
@@ -15,7 +15,9 @@ export async function benchDense(): Promise<void> {
     const c = new Float32Array(m * out);
     const t = await time('openblas', () => blas.sgemm!(m, out, inn, x.data, w.data, c, true));
     blasGflops = flops / t.seconds / 1e9;
-    rows.push({ kernel: `OpenBLAS sgemm (${blas.threads} threads)`, 'ms': t.seconds * 1e3, 'GFLOP/s': blasGflops, 'vs OpenBLAS': '×1.00' });
+    const ours = await kernels.dense(x, w, null);
+    console.log(`dense: OpenBLAS core ${blas.core}; its result differs from ours by at most ${maxDifference(c, ours.data).toExponential(1)} (relative)`);
+    rows.push({ kernel: `OpenBLAS sgemm (${blas.threads} threads, ${blas.core})`, 'ms': t.seconds * 1e3, 'GFLOP/s': blasGflops, 'vs OpenBLAS': '×1.00' });
   } else {
     console.log(`dense: peer skipped: ${blas.reason}`);
   }

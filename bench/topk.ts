@@ -52,7 +52,7 @@ export async function benchTopK(): Promise<void> {
       }
     }, { minSamples: 3, maxTime: 10 });
     const g = flops / t.seconds / 1e9;
-    rows.push({ method: `OpenBLAS sgemm of the same scores, no selection (${blas.threads} threads)`, 'queries/s': Q / t.seconds, 'GFLOP/s': g, 'ours vs it': ratio(oursG, g) });
+    rows.push({ method: `OpenBLAS sgemm of the same scores, no selection (${blas.threads} threads, ${blas.core})`, 'queries/s': Q / t.seconds, 'GFLOP/s': g, 'ours vs it': ratio(oursG, g) });
   } else {
     console.log(`topK: OpenBLAS row skipped: ${blas.reason}`);
   }
