@@ -102,7 +102,7 @@ Napi::Value Dense(const Napi::CallbackInfo& info) {
         DenseParams p;
         p.x = s->x.view(), p.weight = s->weight.view();
         p.bias = s->hasBias ? s->bias.data() : nullptr;
-        p.activation = s->activation, p.y = s->y.data.get();
+        p.activation = s->activation, p.y = s->y.data();
         return denseForward(p);
       },
       [s](Napi::Env env) -> Napi::Value { return toFloat32Array(env, std::move(s->y)); });
@@ -130,8 +130,8 @@ Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
         DenseBackwardParams p;
         p.x = s->x.view(), p.weight = s->weight.view(), p.y = s->y.view(), p.gradY = s->gradY.view();
         p.activation = s->activation;
-        p.gradX = s->gradX.data.get(), p.gradWeight = s->gradWeight.data.get();
-        p.gradBias = s->gradBias.data.get();
+        p.gradX = s->gradX.data(), p.gradWeight = s->gradWeight.data();
+        p.gradBias = s->gradBias.data();
         return denseBackward(p);
       },
       [s](Napi::Env env) -> Napi::Value {
@@ -171,8 +171,8 @@ Napi::Value InfoNCE(const Napi::CallbackInfo& info) {
         if (s->negatives.rows > 0) p.negatives = s->negatives.view();
         else p.negatives = {nullptr, 0, s->anchors.cols};
         p.scale = s->scale, p.symmetric = s->symmetric, p.loss = &s->loss;
-        p.gradAnchors = s->gradAnchors.data.get(), p.gradPositives = s->gradPositives.data.get();
-        p.gradNegatives = s->negatives.rows > 0 ? s->gradNegatives.data.get() : nullptr;
+        p.gradAnchors = s->gradAnchors.data(), p.gradPositives = s->gradPositives.data();
+        p.gradNegatives = s->negatives.rows > 0 ? s->gradNegatives.data() : nullptr;
         return infoNCE(p);
       },
       [s](Napi::Env env) -> Napi::Value {
@@ -214,7 +214,7 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
         TopKParams p;
         p.queries = s->queries.view(), p.corpus = s->corpus.view();
         p.k = s->k, p.metric = s->metric;
-        p.indices = s->indices.get(), p.scores = s->scores.data.get();
+        p.indices = s->indices.get(), p.scores = s->scores.data();
         return topK(p);
       },
       [s](Napi::Env env) -> Napi::Value {
@@ -291,6 +291,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isas", Napi::Function::New(env, Guarded<Isas>, "isas"));
   exports.Set("isa", Napi::Function::New(env, Guarded<IsaFn>, "isa"));
   exports.Set("threads", Napi::Function::New(env, Guarded<Threads>, "threads"));
+  auto* data = new AddonData();
+  Napi::Function resident = ResidentMatrix::Define(env);
+  data->residentMatrix = Napi::Persistent(resident);
+  env.SetInstanceData(data);
+  exports.Set("ResidentMatrix", resident);
   return exports;
 }
 

@@ -77,13 +77,21 @@ int readChoice(const Napi::Value& v, const char* name, const std::vector<const c
   throwRange(v.Env(), std::string(name) + " must be one of " + expected + "; received '" + s + "'");
 }
 
-MatrixCopy copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty) {
+MatrixArg copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty) {
   Napi::Env env = v.Env();
+  if (ResidentMatrix* resident = ResidentMatrix::Unwrap(v)) {
+    if (!resident->matrix().values) {
+      Napi::Error e = Napi::Error::New(env, std::string(name) + " is a ResidentMatrix that was disposed");
+      e.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
+      throw e;
+    }
+    return resident->matrix();
+  }
   if (!v.IsObject() || v.IsTypedArray() || v.IsArray())
     throwType(env, std::string(name) + " must be a Matrix { data, rows, cols }; received " + typeName(v));
   Napi::Object obj = v.As<Napi::Object>();
   std::string n(name);
-  MatrixCopy m;
+  MatrixArg m;
   m.rows = readInteger(obj.Get("rows"), (n + ".rows").c_str(), allowEmpty ? 0 : 1, kMaxDim);
   m.cols = readInteger(obj.Get("cols"), (n + ".cols").c_str(), 1, kMaxDim);
   int64_t length = 0;
@@ -91,7 +99,9 @@ MatrixCopy copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty) {
   if (length != m.rows * m.cols)
     throwRange(env, n + ".data must hold rows × cols = " + std::to_string(m.rows * m.cols) +
                         " elements; received " + std::to_string(length));
-  m.values.assign(data, data + length);
+  auto copy = std::make_shared<FloatBuffer>(length);
+  if (length > 0) std::memcpy(copy->data(), data, static_cast<size_t>(length) * sizeof(float));
+  m.values = std::move(copy);
   return m;
 }
 
@@ -116,26 +126,82 @@ void checkOutputSize(Napi::Env env, int64_t count, const char* what) {
 OwnedFloats allocateFloats(int64_t count) {
   // Worker thread: length_error becomes a RangeError through the worker's Status.
   if (count < 0 || count > kMaxOutputFloats) throw std::length_error(tooLarge(count, "an output"));
-  OwnedFloats out;
-  out.data.reset(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
-  out.size = count;
-  return out;
+  return FloatBuffer(count);
 }
 
 Napi::Float32Array toFloat32Array(Napi::Env env, OwnedFloats&& floats) {
-  float* raw = floats.data.release();
-  size_t size = static_cast<size_t>(floats.size);
-  auto buffer = Napi::ArrayBuffer::New(env, raw, size * sizeof(float), [](Napi::Env, void* p) {
-    delete[] static_cast<float*>(p);
-  });
+  size_t size = static_cast<size_t>(floats.size());
+  int64_t bytes = static_cast<int64_t>(size * sizeof(float));
+  float* raw = floats.release();
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  auto buffer = Napi::ArrayBuffer::New(
+      env, raw, size * sizeof(float),
+      [](Napi::Env env, void* p, int64_t* hint) {
+        FloatBuffer::free(static_cast<float*>(p));
+        Napi::MemoryManagement::AdjustExternalMemory(env, -*hint);
+        delete hint;
+      },
+      new int64_t(bytes));
   return Napi::Float32Array::New(env, size, buffer, 0);
 }
 
 Napi::Int32Array toInt32Array(Napi::Env env, std::unique_ptr<int32_t[]>&& data, int64_t size) {
   int32_t* raw = data.release();
-  auto buffer = Napi::ArrayBuffer::New(env, raw, static_cast<size_t>(size) * sizeof(int32_t),
-                                       [](Napi::Env, void* p) { delete[] static_cast<int32_t*>(p); });
+  int64_t bytes = size * static_cast<int64_t>(sizeof(int32_t));
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  auto buffer = Napi::ArrayBuffer::New(
+      env, raw, static_cast<size_t>(bytes),
+      [](Napi::Env env, void* p, int64_t* hint) {
+        delete[] static_cast<int32_t*>(p);
+        Napi::MemoryManagement::AdjustExternalMemory(env, -*hint);
+        delete hint;
+      },
+      new int64_t(bytes));
   return Napi::Int32Array::New(env, static_cast<size_t>(size), buffer, 0);
+}
+
+// ---------------------------------------------------------------- ResidentMatrix
+
+Napi::Function ResidentMatrix::Define(Napi::Env env) {
+  return DefineClass(env, "ResidentMatrix",
+                     {InstanceAccessor<&ResidentMatrix::Rows>("rows"),
+                      InstanceAccessor<&ResidentMatrix::Cols>("cols"),
+                      InstanceAccessor<&ResidentMatrix::Disposed>("disposed"),
+                      InstanceMethod<&ResidentMatrix::Dispose>("dispose")});
+}
+
+ResidentMatrix* ResidentMatrix::Unwrap(const Napi::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  AddonData* data = v.Env().GetInstanceData<AddonData>();
+  if (!data || data->residentMatrix.IsEmpty()) return nullptr;
+  if (!v.As<Napi::Object>().InstanceOf(data->residentMatrix.Value())) return nullptr;
+  return Napi::ObjectWrap<ResidentMatrix>::Unwrap(v.As<Napi::Object>());
+}
+
+// new ResidentMatrix({ data, rows, cols }): one copy into native memory.
+ResidentMatrix::ResidentMatrix(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ResidentMatrix>(info) {
+  matrix_ = copyMatrix(info[0], "matrix");
+  accounted_ = matrix_.rows * matrix_.cols * static_cast<int64_t>(sizeof(float));
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), accounted_);
+}
+
+ResidentMatrix::~ResidentMatrix() { release(Env()); }
+
+void ResidentMatrix::release(Napi::Env env) {
+  // Calls still running keep their share of the memory until they finish.
+  matrix_.values.reset();
+  if (accounted_) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
+  accounted_ = 0;
+}
+
+Napi::Value ResidentMatrix::Rows(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(matrix_.rows)); }
+Napi::Value ResidentMatrix::Cols(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(matrix_.cols)); }
+Napi::Value ResidentMatrix::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !matrix_.values);
+}
+Napi::Value ResidentMatrix::Dispose(const Napi::CallbackInfo& info) {
+  release(info.Env());
+  return info.Env().Undefined();
 }
 
 Napi::Error toError(Napi::Env env, const Status& status) {

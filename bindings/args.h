@@ -10,26 +10,49 @@
 #include <string>
 #include <vector>
 
+#include "jobbert/buffer.h"
 #include "jobbert/kernels.h"
 
 namespace jobbert::bindings {
 
 // Float buffer owned by native code, handed to JS without a copy when done.
-struct OwnedFloats {
-  std::unique_ptr<float[]> data;
-  int64_t size = 0;
-};
+using OwnedFloats = FloatBuffer;
 
-// A matrix argument copied out of JS memory, so later changes to (or the
-// transfer of) the caller's buffer cannot reach the running kernel.
-struct MatrixCopy {
-  std::vector<float> values;
+// A matrix argument the kernel may read from any thread: either a copy of the
+// caller's Float32Array (so later changes to, or the transfer of, that buffer
+// cannot reach the running kernel) or a share of a ResidentMatrix's memory.
+struct MatrixArg {
+  std::shared_ptr<const FloatBuffer> values;
   int64_t rows = 0, cols = 0;
-  ConstMatrix view() const { return {values.data(), rows, cols}; }
+  ConstMatrix view() const { return {values ? values->data() : nullptr, rows, cols}; }
 };
+using MatrixCopy = MatrixArg;
 
-// Reads { data: Float32Array, rows, cols } (row-major, data.length == rows·cols).
-MatrixCopy copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty = false);
+// Reads { data: Float32Array, rows, cols } (row-major, data.length == rows·cols),
+// copying it, or a ResidentMatrix, sharing it.
+MatrixArg copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty = false);
+
+// A matrix held in native memory across calls (kernels.resident()): copied in
+// once, then shared by every kernel call that names it, without a copy.
+class ResidentMatrix : public Napi::ObjectWrap<ResidentMatrix> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // The wrapped instance when v is a ResidentMatrix, else null.
+  static ResidentMatrix* Unwrap(const Napi::Value& v);
+  explicit ResidentMatrix(const Napi::CallbackInfo& info);
+  ~ResidentMatrix() override;
+  const MatrixArg& matrix() const { return matrix_; }
+
+ private:
+  Napi::Value Rows(const Napi::CallbackInfo& info);
+  Napi::Value Cols(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  void release(Napi::Env env);
+
+  MatrixArg matrix_;
+  int64_t accounted_ = 0;  // bytes reported to V8 as external memory
+};
 // Reads a Float32Array of exactly `length` elements.
 std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t length);
 // Reads an integer in [min, max].
@@ -45,9 +68,15 @@ OwnedFloats allocateFloats(int64_t count);
 // (main thread, before any work is queued).
 void checkOutputSize(Napi::Env env, int64_t count, const char* what);
 
-// Wraps native memory in a Float32Array without copying (ownership moves to JS).
+// Wraps native memory in a typed array without copying (ownership moves to JS,
+// and the bytes are reported to V8 so its GC sees the pressure).
 Napi::Float32Array toFloat32Array(Napi::Env env, OwnedFloats&& floats);
 Napi::Int32Array toInt32Array(Napi::Env env, std::unique_ptr<int32_t[]>&& data, int64_t size);
+
+// Per-addon-instance state (worker threads may load the addon more than once).
+struct AddonData {
+  Napi::FunctionReference residentMatrix;
+};
 
 // Builds the JS error for a failed Status: TypeError, RangeError or an Error
 // with a `code` (ERR_OUT_OF_MEMORY, ERR_UNAVAILABLE, ERR_INTERNAL).

@@ -13,25 +13,37 @@ export interface RawMatrix {
   readonly cols: number;
 }
 
+/** The addon's native ResidentMatrix class (see src/resident.ts). */
+export interface NativeResident {
+  readonly rows: number;
+  readonly cols: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** What the kernels accept for a matrix argument. */
+export type MatrixArg = RawMatrix | NativeResident;
+
 export interface Addon {
-  dense(x: RawMatrix, weight: RawMatrix, bias: Float32Array | null, activation: string): Promise<Float32Array>;
+  ResidentMatrix: new (m: RawMatrix) => NativeResident;
+  dense(x: MatrixArg, weight: MatrixArg, bias: Float32Array | null, activation: string): Promise<Float32Array>;
   denseBackward(
-    x: RawMatrix,
-    weight: RawMatrix,
-    y: RawMatrix,
-    gradY: RawMatrix,
+    x: MatrixArg,
+    weight: MatrixArg,
+    y: MatrixArg,
+    gradY: MatrixArg,
     activation: string,
   ): Promise<{ gradX: Float32Array; gradWeight: Float32Array; gradBias: Float32Array }>;
   infoNCE(
-    anchors: RawMatrix,
-    positives: RawMatrix,
-    negatives: RawMatrix | null,
+    anchors: MatrixArg,
+    positives: MatrixArg,
+    negatives: MatrixArg | null,
     scale: number,
     symmetric: boolean,
   ): Promise<{ loss: number; gradAnchors: Float32Array; gradPositives: Float32Array; gradNegatives: Float32Array | null }>;
   topK(
-    queries: RawMatrix,
-    corpus: RawMatrix,
+    queries: MatrixArg,
+    corpus: MatrixArg,
     k: number,
     metric: string,
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;

@@ -4,9 +4,10 @@
  * arguments are copied before each call returns control, so callers may reuse
  * or transfer their buffers at once.
  */
-import { addon } from './binding.js';
+import { addon, type MatrixArg } from './binding.js';
 import { JobBERTError, callerStack, fromNative } from './errors.js';
 import type { Matrix } from './matrix.js';
+import { ResidentMatrix, type MatrixLike } from './resident.js';
 import {
   assertBoolean,
   assertChoice,
@@ -69,6 +70,27 @@ export function configure(opts: { threads?: number; isa?: Isa }): void {
   }
 }
 
+/**
+ * Copies `m` into native memory once, for reuse across calls (a search corpus,
+ * a layer's weights): every kernel accepts the result wherever it takes a
+ * Matrix, without copying it again. Free it with `dispose()`. Sync.
+ */
+export function resident(m: Matrix): ResidentMatrix {
+  return new ResidentMatrix(m);
+}
+
+/** Validates a matrix argument (plain or resident) and returns what the addon takes. */
+function matrixArg(fn: string, name: string, m: unknown, opts: { rows?: number; cols?: number } = {}): MatrixArg {
+  if (m instanceof ResidentMatrix) {
+    const handle = m.handle(fn, name);
+    if (opts.cols !== undefined && m.cols !== opts.cols) throw new RangeError(`${fn}: ${name}.cols must be ${opts.cols}; received ${m.cols}`);
+    if (opts.rows !== undefined && m.rows !== opts.rows) throw new RangeError(`${fn}: ${name}.rows must be ${opts.rows}; received ${m.rows}`);
+    return handle;
+  }
+  assertMatrix(fn, name, m, opts);
+  return m as Matrix;
+}
+
 /** Resolves a Device option to the backend that will run the call. */
 function resolveDevice(fn: string, device: unknown): 'cpu' {
   const d = device ?? 'auto';
@@ -100,21 +122,21 @@ const shape = (data: Float32Array, rows: number, cols: number): Matrix => Object
  * NaN/Infinity, and JobBERTError for a device that is not available.
  */
 export async function dense(
-  x: Matrix,
-  weight: Matrix,
+  x: MatrixLike,
+  weight: MatrixLike,
   bias: Float32Array | null,
   opts: { activation?: Activation; device?: Device } = {},
 ): Promise<Matrix> {
   const fn = 'kernels.dense';
   const caller = callerStack();
-  assertMatrix(fn, 'x', x);
-  assertMatrix(fn, 'weight', weight, { cols: x.cols });
+  const xArg = matrixArg(fn, 'x', x);
+  const wArg = matrixArg(fn, 'weight', weight, { cols: x.cols });
   if (bias !== null && bias !== undefined) assertVector(fn, 'bias', bias, weight.rows);
   assertOptions(fn, opts);
   const activation = opts.activation ?? 'identity';
   assertChoice(fn, 'activation', activation, ACTIVATIONS);
   resolveDevice(fn, opts.device);
-  const y = await call(caller, () => addon.dense(x, weight, bias ?? null, activation));
+  const y = await call(caller, () => addon.dense(xArg, wArg, bias ?? null, activation));
   return shape(y, x.rows, weight.rows);
 }
 
@@ -123,23 +145,23 @@ export async function dense(
  * resolves to `{ gradX [rows × in], gradWeight [out × in], gradBias [out] }`.
  */
 export async function denseBackward(
-  x: Matrix,
-  weight: Matrix,
-  y: Matrix,
-  gradY: Matrix,
+  x: MatrixLike,
+  weight: MatrixLike,
+  y: MatrixLike,
+  gradY: MatrixLike,
   opts: { activation?: Activation; device?: Device } = {},
 ): Promise<{ gradX: Matrix; gradWeight: Matrix; gradBias: Float32Array }> {
   const fn = 'kernels.denseBackward';
   const caller = callerStack();
-  assertMatrix(fn, 'x', x);
-  assertMatrix(fn, 'weight', weight, { cols: x.cols });
-  assertMatrix(fn, 'y', y, { rows: x.rows, cols: weight.rows });
-  assertMatrix(fn, 'gradY', gradY, { rows: x.rows, cols: weight.rows });
+  const xArg = matrixArg(fn, 'x', x);
+  const wArg = matrixArg(fn, 'weight', weight, { cols: x.cols });
+  const yArg = matrixArg(fn, 'y', y, { rows: x.rows, cols: weight.rows });
+  const gArg = matrixArg(fn, 'gradY', gradY, { rows: x.rows, cols: weight.rows });
   assertOptions(fn, opts);
   const activation = opts.activation ?? 'identity';
   assertChoice(fn, 'activation', activation, ACTIVATIONS);
   resolveDevice(fn, opts.device);
-  const r = await call(caller, () => addon.denseBackward(x, weight, y, gradY, activation));
+  const r = await call(caller, () => addon.denseBackward(xArg, wArg, yArg, gArg, activation));
   return {
     gradX: shape(r.gradX, x.rows, x.cols),
     gradWeight: shape(r.gradWeight, weight.rows, weight.cols),
@@ -156,23 +178,23 @@ export async function denseBackward(
  * Async.
  */
 export async function infoNCE(
-  anchors: Matrix,
-  positives: Matrix,
-  opts: { scale?: number; symmetric?: boolean; negatives?: Matrix; device?: Device } = {},
+  anchors: MatrixLike,
+  positives: MatrixLike,
+  opts: { scale?: number; symmetric?: boolean; negatives?: MatrixLike; device?: Device } = {},
 ): Promise<{ loss: number; gradAnchors: Matrix; gradPositives: Matrix; gradNegatives?: Matrix }> {
   const fn = 'kernels.infoNCE';
   const caller = callerStack();
-  assertMatrix(fn, 'anchors', anchors);
-  assertMatrix(fn, 'positives', positives, { rows: anchors.rows, cols: anchors.cols });
+  const aArg = matrixArg(fn, 'anchors', anchors);
+  const pArg = matrixArg(fn, 'positives', positives, { rows: anchors.rows, cols: anchors.cols });
   assertOptions(fn, opts);
   const scale = opts.scale ?? 20;
   assertPositive(fn, 'scale', scale);
   const symmetric = opts.symmetric ?? false;
   assertBoolean(fn, 'symmetric', symmetric);
   const negatives = opts.negatives;
-  if (negatives !== undefined) assertMatrix(fn, 'negatives', negatives, { cols: anchors.cols });
+  const nArg = negatives === undefined ? null : matrixArg(fn, 'negatives', negatives, { cols: anchors.cols });
   resolveDevice(fn, opts.device);
-  const r = await call(caller, () => addon.infoNCE(anchors, positives, negatives ?? null, scale, symmetric));
+  const r = await call(caller, () => addon.infoNCE(aArg, pArg, nArg, scale, symmetric));
   const out: { loss: number; gradAnchors: Matrix; gradPositives: Matrix; gradNegatives?: Matrix } = {
     loss: r.loss,
     gradAnchors: shape(r.gradAnchors, anchors.rows, anchors.cols),
@@ -197,17 +219,17 @@ export interface TopKResult {
  * product; ties go to the lower index and k is clamped to corpus.rows. No
  * Q × N score matrix is built. Async.
  */
-export async function topK(queries: Matrix, corpus: Matrix, k: number, opts: { metric?: Metric; device?: Device } = {}): Promise<TopKResult> {
+export async function topK(queries: MatrixLike, corpus: MatrixLike, k: number, opts: { metric?: Metric; device?: Device } = {}): Promise<TopKResult> {
   const fn = 'kernels.topK';
   const caller = callerStack();
-  assertMatrix(fn, 'queries', queries);
-  assertMatrix(fn, 'corpus', corpus, { cols: queries.cols });
+  const qArg = matrixArg(fn, 'queries', queries);
+  const cArg = matrixArg(fn, 'corpus', corpus, { cols: queries.cols });
   assertInteger(fn, 'k', k, 1);
   assertOptions(fn, opts);
   const metric = opts.metric ?? 'cosine';
   assertChoice(fn, 'metric', metric, METRICS);
   resolveDevice(fn, opts.device);
   const kUsed = Math.min(k, corpus.rows);
-  const r = await call(caller, () => addon.topK(queries, corpus, kUsed, metric));
+  const r = await call(caller, () => addon.topK(qArg, cArg, kUsed, metric));
   return { k: r.k, indices: r.indices, scores: r.scores };
 }

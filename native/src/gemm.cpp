@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include "jobbert/buffer.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -47,18 +49,13 @@ constexpr int64_t kPanelsPerPackTask = 8;  // A panels packed per pool task
 // Below this many flops the pool's hand-off costs more than it saves.
 constexpr double kParallelFlops = 2e6;
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<float[], AlignedFree>;
-
 // Packing space, kept per calling thread between calls: a fresh multi-MB
 // allocation is mmap'd, and the kernel zeroing its pages cost ~5% of a
 // dense-layer GEMM. Space above kKeepBytes is handed back after the call.
 constexpr size_t kKeepBytes = size_t(64) << 20;
 
 struct Workspace {
-  Buffer buffer;
+  FloatBuffer buffer;
   size_t floats = 0;
   bool busy = false;  // a gemm nested on this thread gets its own space
 };
@@ -71,21 +68,19 @@ class Scratch {
     ws_->busy = true;
     const size_t want = static_cast<size_t>(floats);
     if (ws_->floats < want) {
-      ws_->buffer.reset();  // release the old one before asking for more
+      ws_->buffer = FloatBuffer();  // release the old one before asking for more
       ws_->floats = 0;
-      void* p = std::aligned_alloc(64, std::max<size_t>((want * sizeof(float) + 63) / 64 * 64, 64));
-      if (!p) throw std::bad_alloc();
-      ws_->buffer.reset(static_cast<float*>(p));
+      ws_->buffer = FloatBuffer(static_cast<int64_t>(want));
       ws_->floats = want;
     }
   }
   ~Scratch() {
-    if (ws_->floats * sizeof(float) > kKeepBytes) ws_->buffer.reset(), ws_->floats = 0;
+    if (ws_->floats * sizeof(float) > kKeepBytes) ws_->buffer = FloatBuffer(), ws_->floats = 0;
     ws_->busy = false;
   }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  float* get() const { return ws_->buffer.get(); }
+  float* get() const { return ws_->buffer.data(); }
 
  private:
   Workspace own_;

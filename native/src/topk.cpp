@@ -18,6 +18,7 @@
 
 #include "checks.h"
 #include "gemm.h"
+#include "jobbert/buffer.h"
 #include "jobbert/kernels.h"
 #include "thread_pool.h"
 
@@ -56,17 +57,9 @@ inline bool better(const Candidate& a, const Candidate& b) {
   return a.index < b.index;
 }
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<float[], AlignedFree>;
+using Buffer = FloatBuffer;
 
-Buffer allocate(int64_t floats) {
-  size_t bytes = ((static_cast<size_t>(std::max<int64_t>(floats, 1)) * sizeof(float)) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  return Buffer(static_cast<float*>(p));
-}
+Buffer allocate(int64_t floats) { return FloatBuffer(std::max<int64_t>(floats, 1)); }
 
 // The k best candidates seen so far by one corpus chunk, for each query of a
 // group: a heap per query with the worst candidate at the root. Candidates of
@@ -346,7 +339,7 @@ void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel
       const int64_t kc = std::min(kKC, d - k0);
       for (int64_t jp = 0; jp < panels; ++jp)
         packBPanel(corpusView, k0, kc, j0 + jp * nr, std::min<int64_t>(nr, cols - jp * nr), nr,
-                   packedB.get() + k0 * blockRows + jp * nr * kc);
+                   packedB.data() + k0 * blockRows + jp * nr * kc);
     }
     for (int64_t qp = 0; qp < queryPanels; qp += tilePanels) {
       const int64_t pc = std::min(tilePanels, queryPanels - qp);
@@ -355,17 +348,17 @@ void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel
         const int64_t kc = std::min(kKC, d - k0);
         const float beta = k0 == 0 ? 0.0f : 1.0f;
         const float* aSlice = packedA + k0 * queryPanels * mr + qp * mr * kc;
-        const float* bSlice = packedB.get() + k0 * blockRows;
+        const float* bSlice = packedB.data() + k0 * blockRows;
         // One query panel (L1) against the block's corpus panels streaming from L2.
         for (int64_t r = 0; r < pc; ++r) {
           const int panelRows = static_cast<int>(std::min<int64_t>(mr, rows - r * mr));
           for (int64_t jp = 0; jp < panels; ++jp)
             // Full nr columns: the corpus padding is zeros and lands in the tile's padding.
-            kernel.fn(kc, aSlice + r * mr * kc, bSlice + jp * nr * kc, tile.get() + r * mr * blockRows + jp * nr,
+            kernel.fn(kc, aSlice + r * mr * kc, bSlice + jp * nr * kc, tile.data() + r * mr * blockRows + jp * nr,
                       blockRows, 1.0f, beta, panelRows, nr);
         }
       }
-      scanTile(pr, sel, q0, rows, tile.get(), blockRows, j0, cols);
+      scanTile(pr, sel, q0, rows, tile.data(), blockRows, j0, cols);
     }
   }
 }
@@ -429,7 +422,7 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus) {
       queryView.a = pr.queries, queryView.lda = d;
       ThreadPool::instance().run((d + kKC - 1) / kKC, [&](int64_t kb) {
         const int64_t k0 = kb * kKC, kc = std::min(kKC, d - k0);
-        packA(queryView, 0, pr.queryCount, k0, kc, mr, packedA.get() + k0 * queryPanels * mr);
+        packA(queryView, 0, pr.queryCount, k0, kc, mr, packedA.data() + k0 * queryPanels * mr);
       });
     }
 
@@ -444,7 +437,7 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus) {
       if (direct)
         directChunk(pr, *selections[c], begin, end);
       else
-        gemmChunk(pr, *selections[c], kernel, packedA.get(), begin, end);
+        gemmChunk(pr, *selections[c], kernel, packedA.data(), begin, end);
     });
     if (corpusBad.load()) {
       // Name the first bad value or row precisely (a second scan, on the error path only).

@@ -1,0 +1,23 @@
+/**
+ * The Encoder contract (DESIGN.md): anything that turns texts into
+ * L2-normalised vectors of a fixed dimension. JobBERT, LiteEncoder and the
+ * TF-IDF reference encoder implement it; MatchIndex and evaluation take any.
+ */
+import type { Matrix } from './matrix.js';
+
+/** Which head encodes the text: job titles (`anchor`), skill lists (`positive`), or the pooled base vector. */
+export type Branch = 'anchor' | 'positive' | 'base';
+
+export interface Encoder {
+  /** Output dimension of `encode` for the default branch. */
+  readonly dim: number;
+  /** Encodes texts into an L2-normalised [texts.length × dim] Matrix. Async. */
+  encode(texts: string[], opts?: { branch?: Branch }): Promise<Matrix>;
+  /** Releases native resources; later calls reject with JobBERTError ERR_DISPOSED. */
+  dispose(): Promise<void>;
+  /**
+   * A string that changes whenever the vectors would (model, weights, options):
+   * an index built with one encoder refuses to be searched with another.
+   */
+  readonly fingerprint: string;
+}
