@@ -2,12 +2,10 @@
 // thread, settle a Promise. No math here: every kernel lives in native/.
 #include <napi.h>
 
-#include <functional>
 #include <memory>
-#include <new>
-#include <stdexcept>
 
 #include "args.h"
+#include "worker.h"
 #include "jobbert/kernels.h"
 #ifdef JOBBERT_HAVE_CUDA
 #include "../native/cuda/device.h"
@@ -15,57 +13,6 @@
 
 namespace jobbert::bindings {
 namespace {
-
-// Runs `run` off the main thread; `build` turns its outputs into the resolved value.
-class KernelWorker : public Napi::AsyncWorker {
- public:
-  using Run = std::function<Status()>;
-  using Build = std::function<Napi::Value(Napi::Env)>;
-
-  static Napi::Promise Start(Napi::Env env, Run run, Build build) {
-    auto* worker = new KernelWorker(env, std::move(run), std::move(build));
-    Napi::Promise promise = worker->deferred_.Promise();
-    worker->Queue();
-    return promise;
-  }
-
- private:
-  KernelWorker(Napi::Env env, Run run, Build build)
-      : Napi::AsyncWorker(env, "jobbert:kernel"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        run_(std::move(run)),
-        build_(std::move(build)) {}
-
-  void Execute() override {
-    try {
-      status_ = run_();
-    } catch (const std::bad_alloc&) {
-      status_ = Status::OutOfMemory("out of memory: the kernel's buffers could not be allocated");
-    } catch (const std::length_error& e) {
-      status_ = Status::Range(e.what());
-    } catch (const std::exception& e) {
-      status_ = Status::Internal(e.what());
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!status_.ok()) {
-      deferred_.Reject(toError(env, status_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(build_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-
-  Napi::Promise::Deferred deferred_;
-  Run run_;
-  Build build_;
-  Status status_;
-};
 
 const std::vector<const char*> kActivations = {"identity", "tanh"};
 const std::vector<const char*> kMetrics = {"cosine", "dot"};
@@ -266,21 +213,6 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), threadCount());
 }
 
-// Entry points may throw only Napi::Error: anything else (an allocation that
-// fails while copying arguments) would terminate the process.
-template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
-Napi::Value Guarded(const Napi::CallbackInfo& info) {
-  try {
-    return Fn(info);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw toError(info.Env(), Status::OutOfMemory("out of memory while copying the arguments"));
-  } catch (const std::exception& e) {
-    throw toError(info.Env(), Status::Internal(e.what()));
-  }
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dense", Napi::Function::New(env, Guarded<Dense>, "dense"));
   exports.Set("denseBackward", Napi::Function::New(env, Guarded<DenseBackward>, "denseBackward"));
@@ -296,6 +228,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->residentMatrix = Napi::Persistent(resident);
   env.SetInstanceData(data);
   exports.Set("ResidentMatrix", resident);
+  registerStore(env, exports);
   return exports;
 }
 

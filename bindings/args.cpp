@@ -9,7 +9,6 @@ namespace {
 // One output buffer may not exceed 8 GiB: past that a request is a mistake, and
 // an overcommitted allocation would only fail later, as an OOM kill.
 constexpr int64_t kMaxOutputFloats = int64_t(1) << 31;
-constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
 
 std::string typeName(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
@@ -56,6 +55,15 @@ int64_t readInteger(const Napi::Value& v, const char* name, int64_t min, int64_t
     throwRange(env, std::string(name) + " must be an integer in [" + std::to_string(min) + ", " +
                         std::to_string(max) + "]; received " + v.ToString().Utf8Value());
   return static_cast<int64_t>(d);
+}
+
+std::string readPath(const Napi::Value& v, const char* name) {
+  Napi::Env env = v.Env();
+  if (!v.IsString()) throwType(env, std::string(name) + " must be a file path string; received " + typeName(v));
+  std::string path = v.As<Napi::String>().Utf8Value();
+  if (path.empty()) throwRange(env, std::string(name) + " must be a non-empty file path; received ''");
+  if (path.find('\0') != std::string::npos) throwRange(env, std::string(name) + " must not contain NUL characters");
+  return path;
 }
 
 double readNumber(const Napi::Value& v, const char* name) {
@@ -167,7 +175,32 @@ Napi::Function ResidentMatrix::Define(Napi::Env env) {
                      {InstanceAccessor<&ResidentMatrix::Rows>("rows"),
                       InstanceAccessor<&ResidentMatrix::Cols>("cols"),
                       InstanceAccessor<&ResidentMatrix::Disposed>("disposed"),
-                      InstanceMethod<&ResidentMatrix::Dispose>("dispose")});
+                      InstanceMethod<&ResidentMatrix::Dispose>("dispose"),
+                      InstanceMethod<&ResidentMatrix::WriteTo>("writeTo"),
+                      InstanceMethod<&ResidentMatrix::Take>("take"),
+                      InstanceMethod<&ResidentMatrix::ToFloat32Array>("toFloat32Array")});
+}
+
+Napi::Object ResidentMatrix::Adopt(Napi::Env env, MatrixArg m) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  data->adopting = &m;
+  try {
+    Napi::Object out = data->residentMatrix.New({Napi::External<MatrixArg>::New(env, &m)});
+    data->adopting = nullptr;
+    return out;
+  } catch (...) {
+    data->adopting = nullptr;
+    throw;
+  }
+}
+
+const MatrixArg& ResidentMatrix::live(Napi::Env env, const std::string& what) const {
+  if (!matrix_.values) {
+    Napi::Error e = Napi::Error::New(env, what + " is a ResidentMatrix that was disposed");
+    e.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
+    throw e;
+  }
+  return matrix_;
 }
 
 ResidentMatrix* ResidentMatrix::Unwrap(const Napi::Value& v) {
@@ -178,9 +211,19 @@ ResidentMatrix* ResidentMatrix::Unwrap(const Napi::Value& v) {
   return Napi::ObjectWrap<ResidentMatrix>::Unwrap(v.As<Napi::Object>());
 }
 
-// new ResidentMatrix({ data, rows, cols }): one copy into native memory.
+// new ResidentMatrix({ data, rows, cols }): one copy into native memory (or,
+// from Adopt, none).
 ResidentMatrix::ResidentMatrix(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ResidentMatrix>(info) {
-  matrix_ = copyMatrix(info[0], "matrix");
+  AddonData* data = info.Env().GetInstanceData<AddonData>();
+  if (data && data->adopting && info[0].IsExternal() && info[0].As<Napi::External<MatrixArg>>().Data() == data->adopting) {
+    matrix_ = std::move(*data->adopting);
+  } else {
+    try {
+      matrix_ = copyMatrix(info[0], "matrix");
+    } catch (const std::bad_alloc&) {  // the ObjectWrap trampoline lets only Napi::Error through
+      throw toError(info.Env(), Status::OutOfMemory("out of memory while copying the matrix into native memory"));
+    }
+  }
   accounted_ = matrix_.rows * matrix_.cols * static_cast<int64_t>(sizeof(float));
   Napi::MemoryManagement::AdjustExternalMemory(info.Env(), accounted_);
 }
@@ -213,6 +256,8 @@ Napi::Error toError(Napi::Env env, const Status& status) {
   Napi::Error error = Napi::Error::New(env, status.message);
   const char* code = status.code == StatusCode::kOutOfMemory   ? "ERR_OUT_OF_MEMORY"
                      : status.code == StatusCode::kUnavailable ? "ERR_UNAVAILABLE"
+                     : status.code == StatusCode::kIoError     ? "ERR_IO"
+                     : status.code == StatusCode::kCorrupt     ? "ERR_CORRUPT"
                                                                : "ERR_INTERNAL";
   error.Set("code", Napi::String::New(env, code));
   return error;

@@ -39,6 +39,9 @@ class ResidentMatrix : public Napi::ObjectWrap<ResidentMatrix> {
   static Napi::Function Define(Napi::Env env);
   // The wrapped instance when v is a ResidentMatrix, else null.
   static ResidentMatrix* Unwrap(const Napi::Value& v);
+  // A new instance around memory native code already filled (a file read, a
+  // gather): no copy. Main thread only.
+  static Napi::Object Adopt(Napi::Env env, MatrixArg m);
   explicit ResidentMatrix(const Napi::CallbackInfo& info);
   ~ResidentMatrix() override;
   const MatrixArg& matrix() const { return matrix_; }
@@ -48,6 +51,12 @@ class ResidentMatrix : public Napi::ObjectWrap<ResidentMatrix> {
   Napi::Value Cols(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
+  // Defined in store.cpp: writeTo(path, offset), take(rows), toFloat32Array().
+  Napi::Value WriteTo(const Napi::CallbackInfo& info);
+  Napi::Value Take(const Napi::CallbackInfo& info);
+  Napi::Value ToFloat32Array(const Napi::CallbackInfo& info);
+  // The matrix, or a JobBERT ERR_DISPOSED error naming `what`.
+  const MatrixArg& live(Napi::Env env, const std::string& what) const;
   void release(Napi::Env env);
 
   MatrixArg matrix_;
@@ -55,6 +64,10 @@ class ResidentMatrix : public Napi::ObjectWrap<ResidentMatrix> {
 };
 // Reads a Float32Array of exactly `length` elements.
 std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t length);
+// The largest rows or cols a matrix may have (2^31 - 1: row indices are int32).
+constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
+// Reads a non-empty file path without NUL characters.
+std::string readPath(const Napi::Value& v, const char* name);
 // Reads an integer in [min, max].
 int64_t readInteger(const Napi::Value& v, const char* name, int64_t min, int64_t max);
 // Reads a finite number.
@@ -76,10 +89,15 @@ Napi::Int32Array toInt32Array(Napi::Env env, std::unique_ptr<int32_t[]>&& data, 
 // Per-addon-instance state (worker threads may load the addon more than once).
 struct AddonData {
   Napi::FunctionReference residentMatrix;
+  // Set by ResidentMatrix::Adopt for the duration of its constructor call: the
+  // constructor takes this matrix when handed an External pointing at it (JS
+  // cannot make such an External, so it cannot forge an adoption).
+  MatrixArg* adopting = nullptr;
 };
 
 // Builds the JS error for a failed Status: TypeError, RangeError or an Error
-// with a `code` (ERR_OUT_OF_MEMORY, ERR_UNAVAILABLE, ERR_INTERNAL).
+// with a `code` (ERR_OUT_OF_MEMORY, ERR_UNAVAILABLE, ERR_IO, ERR_CORRUPT,
+// ERR_INTERNAL).
 Napi::Error toError(Napi::Env env, const Status& status);
 
 }  // namespace jobbert::bindings

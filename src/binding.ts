@@ -19,6 +19,12 @@ export interface NativeResident {
   readonly cols: number;
   readonly disposed: boolean;
   dispose(): void;
+  /** Writes the values at byte `offset` of an existing file; resolves to their checksum (16 hex digits). */
+  writeTo(path: string, offset: number): Promise<string>;
+  /** A new resident holding the listed rows, in order. */
+  take(rows: Int32Array): Promise<NativeResident>;
+  /** A copy of the values, owned by JS. */
+  toFloat32Array(): Promise<Float32Array>;
 }
 
 /** What the kernels accept for a matrix argument. */
@@ -47,6 +53,12 @@ export interface Addon {
     k: number,
     metric: string,
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
+  /** checksum64 (native/include/jobbert/store.h) of the view's bytes, as 16 lowercase hex digits. Sync. */
+  checksum(bytes: ArrayBufferView): string;
+  /** Reads rows·cols float32 at byte `offset` of `path` into a new resident; verifies `expected` when given. */
+  residentFromFile(path: string, offset: number, rows: number, cols: number, expected: string | null): Promise<NativeResident>;
+  /** The parts' rows stacked in order (all parts of one width). */
+  residentConcat(parts: MatrixArg[]): Promise<NativeResident>;
   backends(): string[];
   cudaDevices(): string[];
   isas(): string[];

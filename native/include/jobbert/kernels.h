@@ -20,6 +20,8 @@ enum class StatusCode {
   kOutOfMemory,   // an allocation failed
   kUnavailable,   // asked for a device or instruction set this build/machine lacks
   kInternal,      // a bug or a device fault
+  kIoError,       // a file could not be opened, read or written (message: path and strerror)
+  kCorrupt,       // a file is shorter than expected or its checksum does not match
 };
 
 // The result of a kernel call. `message` names the argument at fault.
@@ -34,6 +36,8 @@ struct Status {
   static Status OutOfMemory(std::string m) { return {StatusCode::kOutOfMemory, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Io(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+  static Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
 };
 
 // A read-only row-major matrix. rows == 0 is allowed where an argument is optional.
