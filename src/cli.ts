@@ -1,50 +1,88 @@
-#!/usr/bin/env node
 /**
- * The `jobbert` command line. Commands arrive with the features they drive;
- * `jobbert info` reports what the native core can use on this machine.
+ * The `jobbert` command line. Exit status: 0 success, 1 failure (a
+ * JobBERTError or I/O error, printed as `jobbert: CODE: message`), 2 usage.
  */
 import { readFileSync } from 'node:fs';
+import { UsageError } from './cli/args.js';
+import { evalCommand, indexCommand, matchCommand } from './cli/commands.js';
+import { JobBERTError } from './errors.js';
 import { kernels } from './index.js';
 
 const USAGE = `Usage: jobbert <command> [options]
 
 Commands:
-  info [--json]    the native backends, CPU instruction set and threads in use
-  help             this text
+  match QUERY... --index FILE | --corpus FILE [--k 5] [--lang L] [--json]
+                       the best entries for each query
+  index build --input FILE --out FILE [--lang L] [--json]
+                       encode entries (TSV id/text[/lang] with a header, or JSON Lines) and save an index
+  index search FILE QUERY... [--k 10] [--lang L] [--json]
+                       search a saved index
+  eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]
+                       TalentCLEF 2025 Task A metrics (MAP, MRR, nDCG, P@k), optionally writing a TREC run
+  info [--json]        the native backends, CPU instruction set and threads in use
+  help                 this text
 
-Options:
-  --version        print the version`;
+Encoders: --encoder tfidf (character n-gram TF-IDF fitted on the corpus; the default
+in this version). Options: --version`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-function main(argv: string[]): number {
-  const [command, ...rest] = argv;
-  if (command === '--version' || command === '-v') {
-    console.log(version());
-    return 0;
+function info(rest: string[], out: (s: string) => void): number {
+  const i = kernels.info();
+  if (rest.includes('--json')) {
+    out(JSON.stringify({ version: version(), ...i }));
+  } else {
+    out(`jobbert ${version()}`);
+    out(`backends      ${i.backends.join(', ')}`);
+    out(`cpu isa       ${i.isa} (available: ${i.isas.join(', ')})`);
+    out(`threads       ${i.threads}`);
+    out(`cuda devices  ${i.cudaDevices.length ? i.cudaDevices.join('; ') : 'none'}`);
   }
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    console.log(USAGE);
-    return 0;
-  }
-  if (command === 'info') {
-    const info = kernels.info();
-    if (rest.includes('--json')) {
-      console.log(JSON.stringify({ version: version(), ...info }));
-    } else {
-      console.log(`jobbert ${version()}`);
-      console.log(`backends      ${info.backends.join(', ')}`);
-      console.log(`cpu isa       ${info.isa} (available: ${info.isas.join(', ')})`);
-      console.log(`threads       ${info.threads}`);
-      console.log(`cuda devices  ${info.cudaDevices.length ? info.cudaDevices.join('; ') : 'none'}`);
-    }
-    return 0;
-  }
-  console.error(`jobbert: unknown command '${command}'\n\n${USAGE}`);
-  return 2;
+  return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+/** Runs one CLI invocation; resolves to the exit status. */
+export async function main(argv: string[], out: (s: string) => void = console.log, err: (s: string) => void = console.error): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case '--version':
+      case '-v':
+        out(version());
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return 0;
+      case 'info':
+        return info(rest, out);
+      case 'index':
+        return await indexCommand(rest, out);
+      case 'match':
+        return await matchCommand(rest, out);
+      case 'eval':
+        return await evalCommand(rest, out);
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`jobbert: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof JobBERTError) {
+      err(`jobbert: ${e.code}: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof TypeError || e instanceof RangeError) {
+      err(`jobbert: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -8,6 +8,15 @@ import type { Matrix } from './matrix.js';
 /** Which head encodes the text: job titles (`anchor`), skill lists (`positive`), or the pooled base vector. */
 export type Branch = 'anchor' | 'positive' | 'base';
 
+/**
+ * A JSON description from which an encoder can be rebuilt (see encoderFromSpec):
+ * saved in index files so that `jobbert index search` can encode its queries.
+ */
+export interface EncoderSpec {
+  kind: string;
+  [key: string]: unknown;
+}
+
 export interface Encoder {
   /** Output dimension of `encode` for the default branch. */
   readonly dim: number;
@@ -20,4 +29,6 @@ export interface Encoder {
    * an index built with one encoder refuses to be searched with another.
    */
   readonly fingerprint: string;
+  /** Optional: a description to rebuild this encoder from (encoderFromSpec). */
+  spec?(): EncoderSpec;
 }

@@ -6,7 +6,7 @@
  * by sublinear tf × smoothed idf fitted on a corpus, and L2-normalised.
  */
 import { createHash } from 'node:crypto';
-import type { Branch, Encoder } from './encoder.js';
+import type { Branch, Encoder, EncoderSpec } from './encoder.js';
 import { JobBERTError } from './errors.js';
 import type { Matrix } from './matrix.js';
 import { assertInteger, assertOptions, describe } from './validate.js';
@@ -96,6 +96,31 @@ export class TfIdfEncoder implements Encoder {
     const idf = new Float32Array(dim);
     for (let b = 0; b < dim; b++) idf[b] = Math.log((1 + texts.length) / (1 + df[b])) + 1;
     return new TfIdfEncoder(dim, minN, maxN, idf);
+  }
+
+  /** The JSON description fromSpec() rebuilds this encoder from (idf as base64 float32). Sync. */
+  spec(): EncoderSpec {
+    return {
+      kind: 'tfidf',
+      dim: this.dim,
+      minN: this.#minN,
+      maxN: this.#maxN,
+      idf: Buffer.from(this.#idf.buffer, this.#idf.byteOffset, this.#idf.byteLength).toString('base64'),
+    };
+  }
+
+  /** Rebuilds an encoder from spec(). Sync. Throws JobBERTError ERR_BAD_SPEC for a malformed spec. */
+  static fromSpec(spec: EncoderSpec): TfIdfEncoder {
+    const { dim, minN, maxN, idf } = spec as { dim?: unknown; minN?: unknown; maxN?: unknown; idf?: unknown };
+    const ok = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+    if (spec.kind !== 'tfidf' || !ok(dim) || !ok(minN) || !ok(maxN) || minN > maxN || typeof idf !== 'string') {
+      throw new JobBERTError('ERR_BAD_SPEC', 'TfIdfEncoder.fromSpec: not a valid TF-IDF encoder description');
+    }
+    const bytes = Buffer.from(idf, 'base64');
+    if (bytes.length !== dim * 4) throw new JobBERTError('ERR_BAD_SPEC', `TfIdfEncoder.fromSpec: idf must hold ${dim} float32 values`);
+    const weights = new Float32Array(dim);
+    new Uint8Array(weights.buffer).set(bytes);
+    return new TfIdfEncoder(dim, minN, maxN, weights);
   }
 
   /** Encodes texts (every branch is the same for TF-IDF) into L2-normalised rows. Async. */

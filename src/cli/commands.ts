@@ -1,0 +1,115 @@
+/** The CLI's matching commands: index build|search, match, eval talentclef-a. */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Encoder } from '../encoder.js';
+import { MatchIndex, type MatchEntry, type MatchResult } from '../match-index.js';
+import { evaluateTaskA, PUBLISHED } from '../talentclef.js';
+import { TfIdfEncoder } from '../tfidf.js';
+import { loadTalentCLEFTaskA, writeRun } from '../trec.js';
+import { parseArgs, UsageError } from './args.js';
+import { readEntries } from './entries.js';
+
+type Out = (line: string) => void;
+
+/** The encoder for a corpus: TF-IDF fitted on it (learned encoders arrive with --model). */
+function corpusEncoder(options: Record<string, unknown>, texts: string[]): Encoder {
+  const kind = (options.encoder as string | undefined) ?? 'tfidf';
+  if (kind !== 'tfidf') throw new UsageError(`--encoder must be 'tfidf' (the encoders available in this version); received '${kind}'`);
+  return TfIdfEncoder.fit(texts, { dim: (options.dim as number | undefined) ?? 4096 });
+}
+
+function printResults(out: Out, queries: string[], results: MatchResult[][]): void {
+  queries.forEach((q, i) => {
+    out(`${q}`);
+    results[i].forEach((r, j) => out(`  ${String(j + 1).padStart(3)}  ${r.score.toFixed(4)}  ${r.text}  [${r.id}]`));
+    if (results[i].length === 0) out('  (no entries)');
+  });
+}
+
+/** `jobbert index build --input FILE --out FILE` and `jobbert index search FILE QUERY...`. */
+export async function indexCommand(argv: string[], out: Out): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'build') {
+    const { options, positionals } = parseArgs(rest, { options: { input: 'string', out: 'string', encoder: 'string', dim: 'integer', lang: 'string', json: 'boolean' } });
+    if (positionals.length) throw new UsageError(`index build takes no positional arguments; received '${positionals[0]}'`);
+    if (!options.input || !options.out) throw new UsageError('index build needs --input FILE and --out FILE');
+    const entries = await readEntries(options.input as string, options.lang as string | undefined);
+    const t0 = performance.now();
+    const encoder = corpusEncoder(options, entries.map((e) => e.text));
+    const index = await MatchIndex.build(encoder, entries);
+    await index.save(options.out as string);
+    const seconds = (performance.now() - t0) / 1000;
+    if (options.json) out(JSON.stringify({ out: options.out, entries: index.size, dim: index.dim, languages: index.languages, seconds }));
+    else out(`indexed ${index.size} entries (${index.dim}-d, languages: ${index.languages.map((l) => l || '-').join(', ')}) into ${options.out} in ${seconds.toFixed(2)} s`);
+    await index.dispose();
+    return 0;
+  }
+  if (sub === 'search') {
+    const { options, positionals } = parseArgs(rest, { options: { k: 'integer', lang: 'string', json: 'boolean' } });
+    const [path, ...queries] = positionals;
+    if (!path || queries.length === 0) throw new UsageError('index search needs an index file and at least one query');
+    const index = await MatchIndex.load(path);
+    const results = await index.search(queries, { k: (options.k as number | undefined) ?? 10, lang: options.lang as string | undefined });
+    if (options.json) out(JSON.stringify({ results }));
+    else printResults(out, queries, results);
+    await index.dispose();
+    return 0;
+  }
+  throw new UsageError(`index needs 'build' or 'search'; received ${sub === undefined ? 'nothing' : `'${sub}'`}`);
+}
+
+/** `jobbert match QUERY... --index FILE | --corpus FILE`. */
+export async function matchCommand(argv: string[], out: Out): Promise<number> {
+  const { options, positionals } = parseArgs(argv, { options: { index: 'string', corpus: 'string', encoder: 'string', dim: 'integer', k: 'integer', lang: 'string', json: 'boolean' } });
+  if (positionals.length === 0) throw new UsageError('match needs at least one query');
+  let index: MatchIndex;
+  if (options.index) {
+    index = await MatchIndex.load(options.index as string);
+  } else if (options.corpus) {
+    const entries: MatchEntry[] = await readEntries(options.corpus as string);
+    index = await MatchIndex.build(corpusEncoder(options, entries.map((e) => e.text)), entries);
+  } else {
+    throw new UsageError('match needs --index FILE or --corpus FILE (the built-in catalogue arrives with the default model)');
+  }
+  const results = await index.search(positionals, { k: (options.k as number | undefined) ?? 5, lang: options.lang as string | undefined });
+  if (options.json) out(JSON.stringify({ results }));
+  else printResults(out, positionals, results);
+  await index.dispose();
+  return 0;
+}
+
+/** `jobbert eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]`. */
+export async function evalCommand(argv: string[], out: Out): Promise<number> {
+  const [task, ...rest] = argv;
+  if (task !== 'talentclef-a') throw new UsageError(`eval supports 'talentclef-a'; received ${task === undefined ? 'nothing' : `'${task}'`}`);
+  const { options, positionals } = parseArgs(rest, { options: { data: 'string', lang: 'string', encoder: 'string', dim: 'integer', run: 'string', json: 'boolean' }, repeatable: ['lang'] });
+  if (positionals.length) throw new UsageError(`eval takes no positional arguments; received '${positionals[0]}'`);
+  if (!options.data) throw new UsageError('eval talentclef-a needs --data DIR (a folder holding en/, de/, ... or one language folder)');
+  const root = resolve(options.data as string);
+  // DIR may be the validation folder (with language subfolders) or one language folder.
+  const single = existsSync(join(root, 'qrels.tsv'));
+  const langs = single ? [''] : ((options.lang as string[] | undefined) ?? ['en', 'de', 'es', 'zh'].filter((l) => existsSync(join(root, l, 'qrels.tsv'))));
+  if (langs.length === 0) throw new UsageError(`no TalentCLEF Task A folders (with qrels.tsv) under ${root}`);
+  const rows = [];
+  for (const lang of langs) {
+    const data = await loadTalentCLEFTaskA(single ? root : join(root, lang));
+    const encoder = corpusEncoder(options, data.corpus.map((c) => c.text));
+    const t0 = performance.now();
+    const { metrics, run } = await evaluateTaskA(encoder, data);
+    const seconds = (performance.now() - t0) / 1000;
+    if (options.run) await writeRun(langs.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${(options.encoder as string | undefined) ?? 'tfidf'}`);
+    rows.push({ lang: lang || '-', encoder: (options.encoder as string | undefined) ?? 'tfidf', ...metrics, seconds });
+  }
+  if (options.json) {
+    out(JSON.stringify({ results: rows }));
+    return 0;
+  }
+  out('lang  encoder            MAP     MRR     nDCG    P@5     P@10    P@100   queries');
+  const fmt = (v: number) => v.toFixed(4).padEnd(8);
+  for (const r of rows) {
+    out(`${r.lang.padEnd(6)}${r.encoder.padEnd(19)}${fmt(r.map)}${fmt(r.mrr)}${fmt(r.ndcg)}${fmt(r.p5)}${fmt(r.p10)}${fmt(r.p100)}${r.queries}`);
+    const paper = PUBLISHED[r.lang];
+    if (paper) out(`${r.lang.padEnd(6)}${'JobBERT-V3 (paper)'.padEnd(19)}${fmt(paper.map)}${fmt(paper.mrr)}${fmt(paper.ndcg)}${fmt(paper.p5)}`);
+  }
+  return 0;
+}

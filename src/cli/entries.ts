@@ -1,0 +1,50 @@
+/** Reading index entries for the CLI: JSON Lines or TSV files. */
+import { readFile } from 'node:fs/promises';
+import { JobBERTError } from '../errors.js';
+import type { MatchEntry } from '../match-index.js';
+
+/**
+ * Reads entries from `path`:
+ * - `.jsonl` / `.ndjson`: one `{"id", "text", "lang"?}` object per line;
+ * - anything else: TSV with a header row, columns id, text and optionally lang
+ *   (the TalentCLEF `corpus_elements` and `queries` files read as they are).
+ * Async. Throws JobBERTError ERR_NOT_FOUND / ERR_BAD_FILE naming the line.
+ */
+export async function readEntries(path: string, lang?: string): Promise<MatchEntry[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
+    throw new JobBERTError(code, `${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const bad = (n: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${n}: ${why}`);
+  const out: MatchEntry[] = [];
+  if (/\.(jsonl|ndjson)$/i.test(path)) {
+    lines.forEach((line, i) => {
+      if (!line.trim()) return;
+      let v: { id?: unknown; text?: unknown; lang?: unknown };
+      try {
+        v = JSON.parse(line);
+      } catch {
+        throw bad(i + 1, 'not valid JSON');
+      }
+      if (typeof v !== 'object' || v === null || v.id === undefined || typeof v.text !== 'string') throw bad(i + 1, 'expected {"id", "text", "lang"?}');
+      const entryLang = typeof v.lang === 'string' ? v.lang : lang;
+      out.push(entryLang === undefined ? { id: String(v.id), text: v.text } : { id: String(v.id), text: v.text, lang: entryLang });
+    });
+    return out;
+  }
+  const header = lines[0]?.split('\t') ?? [];
+  if (header.length < 2) throw bad(1, 'expected a header row: id<TAB>text[<TAB>lang]');
+  const withLang = header.length >= 3;
+  lines.slice(1).forEach((line, i) => {
+    if (!line.trim()) return;
+    const cols = line.split('\t');
+    if (cols.length < 2 || !cols[0] || !cols[1]) throw bad(i + 2, `expected ${withLang ? 3 : 2} tab-separated columns`);
+    const entryLang = withLang && cols[2] ? cols[2] : lang;
+    out.push(entryLang === undefined ? { id: cols[0], text: cols[1] } : { id: cols[0], text: cols[1], lang: entryLang });
+  });
+  return out;
+}

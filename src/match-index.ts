@@ -1,0 +1,394 @@
+/**
+ * MatchIndex: job titles (or any texts) encoded once and searched by exact
+ * cosine similarity, with an optional language filter, persisted in a
+ * versioned, checksummed binary file.
+ *
+ * Vectors live in native memory (ResidentMatrix), one partition per language,
+ * so a language filter searches only that language's rows and a search over
+ * everything merges the partitions' top-k lists. Partition rows keep the
+ * entries' order, so merging by (score desc, entry index asc) gives exactly the
+ * order a single scan would: ties go to the lower (earlier added) entry.
+ */
+import type { Branch, Encoder, EncoderSpec } from './encoder.js';
+import { encoderFromSpec } from './encoders.js';
+import { JobBERTError } from './errors.js';
+import { topK } from './kernels.js';
+import type { Matrix } from './matrix.js';
+import { ResidentMatrix, type MatrixLike } from './resident.js';
+import { readIndexFile, writeIndexFile, type IndexFileContents } from './index-file.js';
+import { assertInteger, assertOptions, describe } from './validate.js';
+
+/** An entry of the index: `lang` (e.g. 'en', 'de') lets searches filter by language. */
+export interface MatchEntry {
+  id: string;
+  text: string;
+  lang?: string;
+}
+
+/** One search hit: the entry's id and text, and its cosine similarity to the query. */
+export interface MatchResult {
+  id: string;
+  text: string;
+  score: number;
+}
+
+interface Partition {
+  vectors: ResidentMatrix;
+  /** Entry index (into #entries) of each row, increasing. */
+  rows: Int32Array;
+}
+
+/** Texts are encoded in batches of this many, so progress is steady and memory bounded. */
+const ENCODE_BATCH = 1024;
+
+export class MatchIndex {
+  /** Vector dimension. */
+  readonly dim: number;
+  /** The fingerprint of the encoder that made the vectors. */
+  readonly fingerprint: string;
+  #encoder: Encoder | undefined;
+  /** The saved description of the encoder, when loaded from a file. */
+  #spec: EncoderSpec | null = null;
+  #entries: MatchEntry[];
+  #byId: Map<string, number>;
+  #partitions: Map<string, Partition>;
+  #disposed = false;
+
+  private constructor(dim: number, fingerprint: string, encoder: Encoder | undefined, entries: MatchEntry[], partitions: Map<string, Partition>) {
+    this.dim = dim;
+    this.fingerprint = fingerprint;
+    this.#encoder = encoder;
+    this.#entries = entries;
+    this.#byId = new Map(entries.map((e, i) => [e.id, i]));
+    this.#partitions = partitions;
+  }
+
+  /**
+   * Encodes `entries` (branch 'anchor': job titles) and indexes them. Async.
+   * Throws TypeError/RangeError for malformed or duplicate entries.
+   */
+  static async build(encoder: Encoder, entries: MatchEntry[], opts: { branch?: Branch } = {}): Promise<MatchIndex> {
+    const fn = 'MatchIndex.build';
+    assertEncoder(fn, encoder);
+    assertOptions(fn, opts);
+    checkEntries(fn, entries, new Map());
+    const vectors = await encodeAll(encoder, entries.map((e) => e.text), opts.branch);
+    return MatchIndex.#create(fn, encoder.dim, encoder.fingerprint, encoder, entries, vectors);
+  }
+
+  /**
+   * Indexes vectors made elsewhere (row i belongs to entries[i]). `fingerprint`
+   * names what made them; `encoder`, if given, serves text searches. Async.
+   */
+  static async fromVectors(entries: MatchEntry[], vectors: Matrix, opts: { fingerprint?: string; encoder?: Encoder } = {}): Promise<MatchIndex> {
+    const fn = 'MatchIndex.fromVectors';
+    assertOptions(fn, opts);
+    checkEntries(fn, entries, new Map());
+    if (vectors?.rows !== entries.length) throw new RangeError(`${fn}: vectors.rows must equal entries.length (${entries.length}); received ${describe(vectors?.rows)}`);
+    if (opts.encoder) {
+      assertEncoder(fn, opts.encoder);
+      if (opts.encoder.dim !== vectors.cols) throw new RangeError(`${fn}: vectors.cols must equal encoder.dim (${opts.encoder.dim}); received ${vectors.cols}`);
+    }
+    const fingerprint = opts.fingerprint ?? opts.encoder?.fingerprint ?? 'vectors';
+    return MatchIndex.#create(fn, vectors.cols, fingerprint, opts.encoder, entries, [vectors]);
+  }
+
+  static async #create(fn: string, dim: number, fingerprint: string, encoder: Encoder | undefined, entries: MatchEntry[], chunks: Matrix[]): Promise<MatchIndex> {
+    const partitions = await buildPartitions(fn, entries, chunks, 0, new Map());
+    return new MatchIndex(dim, fingerprint, encoder, entries.map(copyEntry), partitions);
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** The languages present (entries without one are under ''). */
+  get languages(): string[] {
+    return [...this.#partitions.keys()];
+  }
+
+  /** The entry with this id, or undefined. */
+  get(id: string): MatchEntry | undefined {
+    const i = this.#byId.get(id);
+    return i === undefined ? undefined : { ...this.#entries[i] };
+  }
+
+  /** Encodes and appends entries (ids must be new). Async. */
+  async add(entries: MatchEntry[]): Promise<void> {
+    const fn = 'MatchIndex.add';
+    this.#check(fn);
+    const encoder = this.#requireEncoder(fn);
+    checkEntries(fn, entries, this.#byId);
+    const chunks = await encodeAll(encoder, entries.map((e) => e.text));
+    await this.#append(fn, entries, chunks);
+  }
+
+  /** Appends entries with vectors made elsewhere (row i belongs to entries[i]). Async. */
+  async addVectors(entries: MatchEntry[], vectors: Matrix): Promise<void> {
+    const fn = 'MatchIndex.addVectors';
+    this.#check(fn);
+    checkEntries(fn, entries, this.#byId);
+    if (vectors?.rows !== entries.length || vectors.cols !== this.dim) {
+      throw new RangeError(`${fn}: vectors must be ${entries.length}×${this.dim}; received ${describe(vectors?.rows)}×${describe(vectors?.cols)}`);
+    }
+    await this.#append(fn, entries, [vectors]);
+  }
+
+  async #append(fn: string, entries: MatchEntry[], chunks: Matrix[]): Promise<void> {
+    const first = this.#entries.length;
+    const added = await buildPartitions(fn, entries, chunks, first, new Map());
+    for (const [lang, part] of added) {
+      const old = this.#partitions.get(lang);
+      if (!old) {
+        this.#partitions.set(lang, part);
+        continue;
+      }
+      const vectors = await ResidentMatrix.concat([old.vectors, part.vectors]);
+      const rows = new Int32Array(old.rows.length + part.rows.length);
+      rows.set(old.rows);
+      rows.set(part.rows, old.rows.length);
+      this.#partitions.set(lang, { vectors, rows });
+      old.vectors.dispose();
+      part.vectors.dispose();
+    }
+    for (const e of entries) {
+      this.#byId.set(e.id, this.#entries.length);
+      this.#entries.push(copyEntry(e));
+    }
+  }
+
+  /** Removes the entries with these ids; returns how many were present. Async. */
+  async remove(ids: string[]): Promise<number> {
+    const fn = 'MatchIndex.remove';
+    this.#check(fn);
+    if (!Array.isArray(ids)) throw new TypeError(`${fn}: ids must be an array of strings; received ${describe(ids)}`);
+    const gone = new Set<number>();
+    ids.forEach((id, i) => {
+      if (typeof id !== 'string') throw new TypeError(`${fn}: ids[${i}] must be a string; received ${describe(id)}`);
+      const at = this.#byId.get(id);
+      if (at !== undefined) gone.add(at);
+    });
+    if (gone.size === 0) return 0;
+    // New entry numbers: the survivors keep their order.
+    const renumber = new Int32Array(this.#entries.length).fill(-1);
+    const kept: MatchEntry[] = [];
+    this.#entries.forEach((e, i) => {
+      if (!gone.has(i)) {
+        renumber[i] = kept.length;
+        kept.push(e);
+      }
+    });
+    const partitions = new Map<string, Partition>();
+    for (const [lang, part] of this.#partitions) {
+      const keep: number[] = [];
+      part.rows.forEach((entry, r) => {
+        if (renumber[entry] >= 0) keep.push(r);
+      });
+      if (keep.length === part.rows.length) {
+        partitions.set(lang, { vectors: part.vectors, rows: part.rows.map((e) => renumber[e]) });
+        continue;
+      }
+      if (keep.length > 0) {
+        const vectors = await part.vectors.take(Int32Array.from(keep));
+        partitions.set(lang, { vectors, rows: Int32Array.from(keep, (r) => renumber[part.rows[r]]) });
+      }
+      part.vectors.dispose();
+    }
+    this.#entries = kept;
+    this.#byId = new Map(kept.map((e, i) => [e.id, i]));
+    this.#partitions = partitions;
+    return gone.size;
+  }
+
+  /**
+   * The k most similar entries for each query text (encoded with branch
+   * 'anchor'), best first; `lang` keeps only entries of that language. k
+   * defaults to 10 and is clamped to the number of candidates. Async.
+   */
+  async search(queries: string[], opts: { k?: number; lang?: string } = {}): Promise<MatchResult[][]> {
+    const fn = 'MatchIndex.search';
+    this.#check(fn);
+    const encoder = this.#requireEncoder(fn);
+    if (!Array.isArray(queries)) throw new TypeError(`${fn}: queries must be an array of strings; received ${describe(queries)}`);
+    queries.forEach((q, i) => {
+      if (typeof q !== 'string') throw new TypeError(`${fn}: queries[${i}] must be a string; received ${describe(q)}`);
+    });
+    checkSearchOptions(fn, opts);
+    if (queries.length === 0) return [];
+    const vectors = await encoder.encode(queries, { branch: 'anchor' });
+    return this.#searchVectors(fn, vectors, opts);
+  }
+
+  /** Like search(), for query vectors made elsewhere ([queries × dim]). Async. */
+  async searchVectors(vectors: MatrixLike, opts: { k?: number; lang?: string } = {}): Promise<MatchResult[][]> {
+    const fn = 'MatchIndex.searchVectors';
+    this.#check(fn);
+    checkSearchOptions(fn, opts);
+    return this.#searchVectors(fn, vectors, opts);
+  }
+
+  async #searchVectors(fn: string, vectors: MatrixLike, opts: { k?: number; lang?: string }): Promise<MatchResult[][]> {
+    if (vectors?.cols !== this.dim) throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors?.cols)}`);
+    const k = opts.k ?? 10;
+    const parts = opts.lang === undefined ? [...this.#partitions.values()] : [this.#partitions.get(opts.lang)].filter((p): p is Partition => !!p);
+    const Q = vectors.rows;
+    if (parts.length === 0) return Array.from({ length: Q }, () => []);
+    const lists = await Promise.all(parts.map((p) => topK(vectors, p.vectors, k)));
+    const out: MatchResult[][] = [];
+    for (let q = 0; q < Q; q++) {
+      const hits: { entry: number; score: number }[] = [];
+      lists.forEach((r, pi) => {
+        for (let j = 0; j < r.k; j++) hits.push({ entry: parts[pi].rows[r.indices[q * r.k + j]], score: r.scores[q * r.k + j] });
+      });
+      if (parts.length > 1) hits.sort((a, b) => b.score - a.score || a.entry - b.entry);
+      out.push(hits.slice(0, k).map(({ entry, score }) => ({ id: this.#entries[entry].id, text: this.#entries[entry].text, score })));
+    }
+    return out;
+  }
+
+  /**
+   * Writes the index to `path` atomically (temp file, fsync, rename): a failed
+   * save never harms an earlier file at that path. Async.
+   */
+  async save(path: string): Promise<void> {
+    const fn = 'MatchIndex.save';
+    this.#check(fn);
+    const contents: IndexFileContents = {
+      dim: this.dim,
+      fingerprint: this.fingerprint,
+      encoder: this.#encoder?.spec?.() ?? this.#spec,
+      entries: this.#entries,
+      partitions: [...this.#partitions].map(([lang, p]) => ({ lang, vectors: p.vectors, rows: p.rows })),
+    };
+    await writeIndexFile(fn, path, contents);
+  }
+
+  /**
+   * Loads an index saved by save(). With an encoder, its fingerprint must match
+   * the index's (JobBERTError ERR_ENCODER_MISMATCH); without one, the encoder
+   * saved with the index is rebuilt when it can be (TF-IDF), else only
+   * searchVectors() works. Corrupt or truncated files: JobBERTError ERR_CORRUPT;
+   * newer formats: ERR_UNSUPPORTED_VERSION; missing: ERR_NOT_FOUND. Async.
+   */
+  static async load(path: string, encoder?: Encoder): Promise<MatchIndex> {
+    const fn = 'MatchIndex.load';
+    if (encoder !== undefined) assertEncoder(fn, encoder);
+    const file = await readIndexFile(fn, path);
+    if (!encoder && file.encoder && file.encoder.kind === 'tfidf') {
+      const rebuilt = await encoderFromSpec(file.encoder);
+      if (rebuilt.fingerprint === file.fingerprint) encoder = rebuilt;
+    }
+    if (encoder && encoder.fingerprint !== file.fingerprint) {
+      file.partitions.forEach((p) => p.vectors.dispose());
+      throw new JobBERTError('ERR_ENCODER_MISMATCH', `${fn}: ${path} was built with encoder ${file.fingerprint}, not ${encoder.fingerprint}`);
+    }
+    if (encoder && encoder.dim !== file.dim) throw new JobBERTError('ERR_ENCODER_MISMATCH', `${fn}: ${path} holds ${file.dim}-d vectors but the encoder makes ${encoder.dim}-d ones`);
+    const partitions = new Map(file.partitions.map((p) => [p.lang, { vectors: p.vectors, rows: p.rows }]));
+    const index = new MatchIndex(file.dim, file.fingerprint, encoder, file.entries, partitions);
+    index.#spec = file.encoder;
+    return index;
+  }
+
+  /** Frees the native vectors; later calls reject with JobBERTError ERR_DISPOSED. Async; idempotent. */
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+    for (const p of this.#partitions.values()) p.vectors.dispose();
+    this.#partitions.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  #check(fn: string): void {
+    if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the index was disposed`);
+  }
+
+  #requireEncoder(fn: string): Encoder {
+    if (!this.#encoder) throw new JobBERTError('ERR_NO_ENCODER', `${fn}: this index has no encoder for text; pass one to MatchIndex.load, or use searchVectors`);
+    return this.#encoder;
+  }
+}
+
+function copyEntry(e: MatchEntry): MatchEntry {
+  return e.lang === undefined ? { id: e.id, text: e.text } : { id: e.id, text: e.text, lang: e.lang };
+}
+
+function assertEncoder(fn: string, encoder: unknown): asserts encoder is Encoder {
+  const e = encoder as Encoder;
+  if (typeof e !== 'object' || e === null || typeof e.encode !== 'function' || !Number.isInteger(e.dim) || typeof e.fingerprint !== 'string') {
+    throw new TypeError(`${fn}: encoder must be an Encoder (dim, fingerprint, encode()); received ${describe(encoder)}`);
+  }
+}
+
+/** Checks entries: objects with non-empty string ids unique among themselves and `existing`. */
+function checkEntries(fn: string, entries: unknown, existing: ReadonlyMap<string, number>): asserts entries is MatchEntry[] {
+  if (!Array.isArray(entries)) throw new TypeError(`${fn}: entries must be an array of { id, text, lang? }; received ${describe(entries)}`);
+  const seen = new Set<string>();
+  entries.forEach((e: MatchEntry, i) => {
+    if (typeof e !== 'object' || e === null) throw new TypeError(`${fn}: entries[${i}] must be an object { id, text, lang? }; received ${describe(e)}`);
+    if (typeof e.id !== 'string' || e.id === '') throw new TypeError(`${fn}: entries[${i}].id must be a non-empty string; received ${describe(e.id)}`);
+    if (typeof e.text !== 'string') throw new TypeError(`${fn}: entries[${i}].text must be a string; received ${describe(e.text)}`);
+    if (e.lang !== undefined && typeof e.lang !== 'string') throw new TypeError(`${fn}: entries[${i}].lang must be a string; received ${describe(e.lang)}`);
+    if (seen.has(e.id) || existing.has(e.id)) throw new RangeError(`${fn}: entries[${i}].id '${e.id}' is already in the index`);
+    seen.add(e.id);
+  });
+}
+
+function checkSearchOptions(fn: string, opts: unknown): void {
+  assertOptions(fn, opts);
+  const o = opts as { k?: unknown; lang?: unknown };
+  if (o.k !== undefined) assertInteger(fn, 'k', o.k, 1);
+  if (o.lang !== undefined && typeof o.lang !== 'string') throw new TypeError(`${fn}: lang must be a string; received ${describe(o.lang)}`);
+}
+
+/** Encodes texts in batches; returns the batches' matrices in order. */
+async function encodeAll(encoder: Encoder, texts: string[], branch: Branch = 'anchor'): Promise<Matrix[]> {
+  const out: Matrix[] = [];
+  for (let i = 0; i < texts.length; i += ENCODE_BATCH) {
+    const m = await encoder.encode(texts.slice(i, i + ENCODE_BATCH), { branch });
+    out.push(m);
+  }
+  return out;
+}
+
+/**
+ * Splits vectors (in entry order, given as consecutive chunks) by language into
+ * resident partitions; entry numbers start at `first`.
+ */
+async function buildPartitions(fn: string, entries: MatchEntry[], chunks: Matrix[], first: number, into: Map<string, Partition>): Promise<Map<string, Partition>> {
+  const dim = chunks[0]?.cols ?? 0;
+  const byLang = new Map<string, number[]>();
+  entries.forEach((e, i) => {
+    const lang = e.lang ?? '';
+    if (!byLang.has(lang)) byLang.set(lang, []);
+    byLang.get(lang)!.push(i);
+  });
+  // Rows of entry i: chunk and offset.
+  const starts: number[] = [];
+  let total = 0;
+  for (const c of chunks) {
+    if (c.cols !== dim) throw new RangeError(`${fn}: every vector must have ${dim} columns; received ${c.cols}`);
+    starts.push(total);
+    total += c.rows;
+  }
+  if (total !== entries.length) throw new RangeError(`${fn}: the encoder returned ${total} vectors for ${entries.length} texts`);
+  for (const [lang, members] of byLang) {
+    let vectors: ResidentMatrix;
+    if (byLang.size === 1 && chunks.length === 1) {
+      vectors = new ResidentMatrix(chunks[0]);
+    } else {
+      const data = new Float32Array(members.length * dim);
+      let c = 0;
+      members.forEach((i, r) => {
+        while (c + 1 < chunks.length && starts[c + 1] <= i) c++;
+        const local = i - starts[c];
+        data.set(chunks[c].data.subarray(local * dim, (local + 1) * dim), r * dim);
+      });
+      vectors = new ResidentMatrix({ data, rows: members.length, cols: dim });
+    }
+    into.set(lang, { vectors, rows: Int32Array.from(members, (i) => first + i) });
+  }
+  return into;
+}
