@@ -19,6 +19,8 @@ Commands:
                        search a saved index
   eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]
                        TalentCLEF 2025 Task A metrics (MAP, MRR, nDCG, P@k), optionally writing a TREC run
+  eval talentclef-a --queries DIR --corpus DIR --qrels FILE [--run FILE] [--json]
+                       the same for a cross-lingual pair (queries from one folder, corpus from another)
   info [--json]        the native backends, CPU instruction set and threads in use
   help                 this text
 

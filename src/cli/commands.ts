@@ -1,11 +1,11 @@
 /** The CLI's matching commands: index build|search, match, eval talentclef-a. */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Encoder } from '../encoder.js';
 import { MatchIndex, type MatchEntry, type MatchResult } from '../match-index.js';
 import { evaluateTaskA, PUBLISHED } from '../talentclef.js';
 import { TfIdfEncoder } from '../tfidf.js';
-import { loadTalentCLEFTaskA, writeRun } from '../trec.js';
+import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../trec.js';
 import { parseArgs, UsageError } from './args.js';
 import { readEntries } from './entries.js';
 
@@ -78,33 +78,56 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
   return 0;
 }
 
-/** `jobbert eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]`. */
+/**
+ * The evaluation sets named by the options: `--data DIR` (one language folder,
+ * or a folder of them, filtered by --lang), or a cross-lingual pair:
+ * `--queries DIR --corpus DIR --qrels FILE` (queries from one folder, corpus
+ * from another, judgments for that pair).
+ */
+async function evaluationSets(options: Record<string, unknown>): Promise<{ name: string; data: TalentCLEFTaskA }[]> {
+  if (options.queries || options.corpus || options.qrels) {
+    if (!options.queries || !options.corpus || !options.qrels) throw new UsageError('a cross-lingual evaluation needs --queries DIR, --corpus DIR and --qrels FILE together');
+    const queries = await readTitles(join(options.queries as string, 'queries'));
+    const corpus = await readTitles(join(options.corpus as string, 'corpus_elements'));
+    const qrels = await readQrels(options.qrels as string);
+    const name = `${basename(resolve(options.queries as string))}→${basename(resolve(options.corpus as string))}`;
+    return [{ name, data: { queries, corpus, qrels } }];
+  }
+  if (!options.data) throw new UsageError('eval talentclef-a needs --data DIR (a folder holding en/, de/, ... or one language folder), or --queries/--corpus/--qrels');
+  const root = resolve(options.data as string);
+  // DIR may be the validation folder (with language subfolders) or one language folder.
+  if (existsSync(join(root, 'qrels.tsv'))) return [{ name: basename(root), data: await loadTalentCLEFTaskA(root) }];
+  const langs = (options.lang as string[] | undefined) ?? ['en', 'de', 'es', 'zh'].filter((l) => existsSync(join(root, l, 'qrels.tsv')));
+  if (langs.length === 0) throw new UsageError(`no TalentCLEF Task A folders (with qrels.tsv) under ${root}`);
+  const sets = [];
+  for (const lang of langs) sets.push({ name: lang, data: await loadTalentCLEFTaskA(join(root, lang)) });
+  return sets;
+}
+
+/** `jobbert eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]`, or a cross-lingual pair. */
 export async function evalCommand(argv: string[], out: Out): Promise<number> {
   const [task, ...rest] = argv;
   if (task !== 'talentclef-a') throw new UsageError(`eval supports 'talentclef-a'; received ${task === undefined ? 'nothing' : `'${task}'`}`);
-  const { options, positionals } = parseArgs(rest, { options: { data: 'string', lang: 'string', encoder: 'string', dim: 'integer', run: 'string', json: 'boolean' }, repeatable: ['lang'] });
+  const { options, positionals } = parseArgs(rest, {
+    options: { data: 'string', lang: 'string', queries: 'string', corpus: 'string', qrels: 'string', encoder: 'string', dim: 'integer', run: 'string', json: 'boolean' },
+    repeatable: ['lang'],
+  });
   if (positionals.length) throw new UsageError(`eval takes no positional arguments; received '${positionals[0]}'`);
-  if (!options.data) throw new UsageError('eval talentclef-a needs --data DIR (a folder holding en/, de/, ... or one language folder)');
-  const root = resolve(options.data as string);
-  // DIR may be the validation folder (with language subfolders) or one language folder.
-  const single = existsSync(join(root, 'qrels.tsv'));
-  const langs = single ? [''] : ((options.lang as string[] | undefined) ?? ['en', 'de', 'es', 'zh'].filter((l) => existsSync(join(root, l, 'qrels.tsv'))));
-  if (langs.length === 0) throw new UsageError(`no TalentCLEF Task A folders (with qrels.tsv) under ${root}`);
+  const sets = await evaluationSets(options);
   const rows = [];
-  for (const lang of langs) {
-    const data = await loadTalentCLEFTaskA(single ? root : join(root, lang));
+  for (const { name: lang, data } of sets) {
     const encoder = corpusEncoder(options, data.corpus.map((c) => c.text));
     const t0 = performance.now();
     const { metrics, run } = await evaluateTaskA(encoder, data);
     const seconds = (performance.now() - t0) / 1000;
-    if (options.run) await writeRun(langs.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${(options.encoder as string | undefined) ?? 'tfidf'}`);
-    rows.push({ lang: lang || '-', encoder: (options.encoder as string | undefined) ?? 'tfidf', ...metrics, seconds });
+    if (options.run) await writeRun(sets.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${(options.encoder as string | undefined) ?? 'tfidf'}`);
+    rows.push({ lang, encoder: (options.encoder as string | undefined) ?? 'tfidf', ...metrics, seconds });
   }
   if (options.json) {
     out(JSON.stringify({ results: rows }));
     return 0;
   }
-  out('lang  encoder            MAP     MRR     nDCG    P@5     P@10    P@100   queries');
+  out('set   encoder            MAP     MRR     nDCG    P@5     P@10    P@100   queries');
   const fmt = (v: number) => v.toFixed(4).padEnd(8);
   for (const r of rows) {
     out(`${r.lang.padEnd(6)}${r.encoder.padEnd(19)}${fmt(r.map)}${fmt(r.mrr)}${fmt(r.ndcg)}${fmt(r.p5)}${fmt(r.p10)}${fmt(r.p100)}${r.queries}`);
