@@ -20,3 +20,36 @@ it('the README example gives the results it shows', async () => {
   assert.equal(gradAnchors.rows, 1);
   assert.equal(gradPositives.cols, 3);
 });
+
+it('the README matching and skills examples run as written', async () => {
+  const { MatchIndex, SkillIndex, TfIdfEncoder } = await import('../src/index.js');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const titles = [
+    { id: '1', text: 'Software Engineer', lang: 'en' },
+    { id: '2', text: 'Softwareentwickler', lang: 'de' },
+    { id: '3', text: 'Data Scientist', lang: 'en' },
+  ];
+  const encoder = TfIdfEncoder.fit(titles.map((t) => t.text));
+  const index = await MatchIndex.build(encoder, titles);
+  const [hits] = await index.search(['software developer'], { k: 2 });
+  assert.equal(hits[0].id, '1');
+  assert.equal(hits.length, 2);
+  const [german] = await index.search(['software developer'], { lang: 'de' });
+  assert.deepEqual(german.map((h) => h.id), ['2']);
+  const dir = await mkdtemp(join(tmpdir(), 'jobbert-readme-'));
+  try {
+    await index.save(join(dir, 'titles.jbi'));
+    const again = await MatchIndex.load(join(dir, 'titles.jbi'), encoder);
+    assert.deepEqual(await again.search(['software developer'], { k: 3 }), await index.search(['software developer'], { k: 3 }));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const skills = await SkillIndex.build(encoder, [
+    { id: 's1', name: 'Python', aliases: ['python programming'] },
+    { id: 's2', name: 'patient care', aliases: ['Patientenversorgung'] },
+  ]);
+  assert.equal((await skills.rank(['data scientist'], { k: 5 }))[0].length, 2);
+  assert.equal((await skills.explain('data scientist', 'ML engineer')).length, 2);
+});
