@@ -172,7 +172,8 @@ struct Problem {
   ConstMatrix corpus;
   float* invCorpus;  // cosine: 1/‖c‖ per corpus row, filled block by block; null for dot
   int64_t k;
-  bool avx512;  // the active instruction set is AVX-512
+  Isa isa;      // the active instruction set
+  bool avx512;  // isa is AVX-512
   std::atomic<bool>* corpusBad;  // set when a corpus row is non-finite (or zero under cosine)
 };
 
@@ -257,58 +258,309 @@ void scanTile(const Problem& pr, ChunkSelection& sel, int64_t q0, int64_t rows, 
   }
 }
 
-// Dot products of NQ queries with one corpus row, two vectors of four
-// accumulators per query so the adds overlap.
-template <int NQ>
-void directDots(const float* const* q, const float* row, int64_t d, float* out) {
-  int64_t p = 0;
-#if defined(__SSE2__)
-  __m128 acc[NQ][2];
-  for (int i = 0; i < NQ; ++i) acc[i][0] = acc[i][1] = _mm_setzero_ps();
-  for (; p + 8 <= d; p += 8) {
-    const __m128 c0 = _mm_loadu_ps(row + p), c1 = _mm_loadu_ps(row + p + 4);
-    for (int i = 0; i < NQ; ++i) {
-      acc[i][0] = _mm_add_ps(acc[i][0], _mm_mul_ps(_mm_loadu_ps(q[i] + p), c0));
-      acc[i][1] = _mm_add_ps(acc[i][1], _mm_mul_ps(_mm_loadu_ps(q[i] + p + 4), c1));
-    }
+// ---------------------------------------------------------------- direct path
+//
+// A score must not depend on the other queries of the call (the service
+// batches concurrent requests and promises the unbatched results), so the
+// direct path computes each dot product in exactly the order of the tiled
+// path's micro-kernel for the active instruction set: per KC block along d (the
+// gemmChunk blocks), an accumulator starting at +0 updated once per element in
+// order (a fused multiply-add for AVX2 and AVX-512, which is what the kernels
+// do; for the portable kernel the same `acc += a * b` on a 4-float vector as
+// gemm_kernel.inc, compiled with the same flags, so it contracts, or not,
+// alike), and the blocks added in order (the kernel's store with alpha = 1,
+// beta = 1 is round(C + acc)). The AVX2 and portable kernels broadcast a query
+// value as `0 + a`, which turns -0 into +0; their direct versions read query
+// copies normalised the same way (directChunk prepares them). The cosine
+// scaling is scanRow's, shared by both paths.
+//
+// To keep each lane a sequential chain the direct kernels vectorise across
+// corpus rows: a group of LANES rows is transposed LANES elements at a time in
+// registers and each query's value is broadcast against the transposed columns.
+// A direct kernel: out[i·ldo + r] = q[i] · rows[r] for i < nq (1..4) and
+// r < rowsPerCall(nq) = LANES · G(nq): with one or two queries it runs G
+// independent row groups side by side, so the FMA chains' latency is hidden.
+using DirectFn = void (*)(const float* const* q, int nq, const float* const* rows, int64_t d, float* out,
+                          int64_t ldo);
+struct DirectKernel {
+  DirectFn fn;
+  int lanes;
+  bool positiveZero;  // the matching micro-kernel broadcasts a query value as 0 + a
+  int queryCopies;    // the kernel reads each query value this many times in a row (pre-broadcast)
+  int rowsPerCall(int nq) const { return lanes * groupsFor(nq); }
+  static constexpr int groupsFor(int nq) { return nq == 1 ? 4 : nq == 2 ? 2 : 1; }
+};
+constexpr int kMaxDirectRows = 64;  // the most rows one call scores (AVX-512, one query: 16 · 4)
+
+template <template <int, int> class Impl>
+void dispatchQueries(const float* const* q, int nq, const float* const* rows, int64_t d, float* out, int64_t ldo) {
+  switch (nq) {
+    case 1: Impl<1, DirectKernel::groupsFor(1)>::run(q, rows, d, out, ldo); break;
+    case 2: Impl<2, DirectKernel::groupsFor(2)>::run(q, rows, d, out, ldo); break;
+    case 3: Impl<3, DirectKernel::groupsFor(3)>::run(q, rows, d, out, ldo); break;
+    default: Impl<4, DirectKernel::groupsFor(4)>::run(q, rows, d, out, ldo); break;
   }
-  for (int i = 0; i < NQ; ++i) {
-    alignas(16) float lanes[4];
-    _mm_store_ps(lanes, _mm_add_ps(acc[i][0], acc[i][1]));
-    out[i] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-  }
-#else
-  for (int i = 0; i < NQ; ++i) out[i] = 0.0f;
-#endif
-  for (int i = 0; i < NQ; ++i)
-    for (int64_t t = p; t < d; ++t) out[i] += q[i][t] * row[t];
 }
 
-// Few queries: stream the corpus rows of the chunk once and score each against
-// every query of the group.
+// Portable: 4 rows per vector, `acc += a * b` exactly as gemm_kernel.inc writes
+// it. Its queries come broadcast (DirectKernel::queryCopies = 4): q[i][4p..4p+3]
+// hold 0 + (element p), the kernel's `V{} + ap[i]`.
+typedef float Vec4 __attribute__((vector_size(16), aligned(4), may_alias));
+
+inline void transpose4(Vec4 t[4]) {
+#if defined(__SSE2__)
+  __m128 r0 = t[0], r1 = t[1], r2 = t[2], r3 = t[3];
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  t[0] = r0, t[1] = r1, t[2] = r2, t[3] = r3;
+#else
+  Vec4 o[4];
+  for (int c = 0; c < 4; ++c) o[c] = Vec4{t[0][c], t[1][c], t[2][c], t[3][c]};
+  for (int c = 0; c < 4; ++c) t[c] = o[c];
+#endif
+}
+
+template <int NQ, int G>
+struct DirectPortable {
+  static void run(const float* const* q, const float* const* rows, int64_t d, float* out, int64_t ldo) {
+    Vec4 total[G][NQ] = {};
+    for (int64_t k0 = 0; k0 < d; k0 += kKC) {
+      const int64_t kEnd = std::min(d, k0 + kKC);
+      Vec4 acc[G][NQ] = {};
+      int64_t p = k0;
+      for (; p + 4 <= kEnd; p += 4)
+        for (int g = 0; g < G; ++g) {
+          Vec4 t[4];
+          for (int r = 0; r < 4; ++r) t[r] = *reinterpret_cast<const Vec4*>(rows[4 * g + r] + p);
+          transpose4(t);
+          for (int s = 0; s < 4; ++s)
+            for (int i = 0; i < NQ; ++i) {
+              const Vec4 a = *reinterpret_cast<const Vec4*>(q[i] + 4 * (p + s));
+              acc[g][i] += a * t[s];
+            }
+        }
+      for (; p < kEnd; ++p)
+        for (int g = 0; g < G; ++g) {
+          const float* const* rg = rows + 4 * g;
+          const Vec4 b = {rg[0][p], rg[1][p], rg[2][p], rg[3][p]};
+          for (int i = 0; i < NQ; ++i) {
+            const Vec4 a = *reinterpret_cast<const Vec4*>(q[i] + 4 * p);
+            acc[g][i] += a * b;
+          }
+        }
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < NQ; ++i) total[g][i] = k0 == 0 ? acc[g][i] : acc[g][i] + total[g][i];
+    }
+    for (int g = 0; g < G; ++g)
+      for (int i = 0; i < NQ; ++i)
+        for (int r = 0; r < 4; ++r) out[i * ldo + 4 * g + r] = total[g][i][r];
+  }
+};
+
+#if defined(JOBBERT_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
+#define JOBBERT_TOPK_AVX2 1
+#define JB_TARGET_AVX2 __attribute__((target("avx2,fma"), always_inline)) inline
+
+// Within each 128-bit lane, the 4×4 transpose of t[0..3] (lane l of t[r] holds
+// 4 floats of some row r + 4l): afterwards t[c] lane l holds column c of rows
+// 4l..4l+3.
+JB_TARGET_AVX2 void transposeLanes4(__m256 t[4]) {
+  const __m256 a = _mm256_unpacklo_ps(t[0], t[1]), b = _mm256_unpackhi_ps(t[0], t[1]);
+  const __m256 c = _mm256_unpacklo_ps(t[2], t[3]), e = _mm256_unpackhi_ps(t[2], t[3]);
+  t[0] = _mm256_shuffle_ps(a, c, 0x44);
+  t[1] = _mm256_shuffle_ps(a, c, 0xEE);
+  t[2] = _mm256_shuffle_ps(b, e, 0x44);
+  t[3] = _mm256_shuffle_ps(b, e, 0xEE);
+}
+
+// Columns p..p+7 of 8 rows as 8 vectors of the rows' values; the 128-bit
+// halves are loaded straight into place, so only 16 shuffles remain.
+JB_TARGET_AVX2 void loadColumns8(const float* const* rows, int64_t p, __m256 t[8]) {
+  for (int h = 0; h < 2; ++h)
+    for (int r = 0; r < 4; ++r)
+      t[4 * h + r] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(rows[r] + p + 4 * h)),
+                                          _mm_loadu_ps(rows[r + 4] + p + 4 * h), 1);
+  transposeLanes4(t);
+  transposeLanes4(t + 4);
+}
+
+// The same for the last rem < 8 columns of a block (masked loads read nothing beyond).
+JB_TARGET_AVX2 void loadColumnsPartial8(const float* const* rows, int64_t p, int rem, __m256 t[8]) {
+  for (int h = 0; h < 2; ++h) {
+    const int n = std::max(0, std::min(4, rem - 4 * h));
+    const __m128i mask = _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3));
+    for (int r = 0; r < 4; ++r)
+      t[4 * h + r] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(rows[r] + p + 4 * h, mask)),
+                                          _mm_maskload_ps(rows[r + 4] + p + 4 * h, mask), 1);
+  }
+  transposeLanes4(t);
+  transposeLanes4(t + 4);
+}
+
+template <int NQ, int G>
+struct DirectAvx2 {
+  __attribute__((target("avx2,fma"))) static void run(const float* const* q, const float* const* rows, int64_t d,
+                                                      float* out, int64_t ldo) {
+    __m256 total[G][NQ];
+    for (int g = 0; g < G; ++g)
+      for (int i = 0; i < NQ; ++i) total[g][i] = _mm256_setzero_ps();
+    for (int64_t k0 = 0; k0 < d; k0 += kKC) {
+      const int64_t kEnd = std::min(d, k0 + kKC);
+      __m256 acc[G][NQ];
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < NQ; ++i) acc[g][i] = _mm256_setzero_ps();
+      int64_t p = k0;
+      for (; p + 8 <= kEnd; p += 8)
+        for (int g = 0; g < G; ++g) {
+          __m256 t[8];
+          loadColumns8(rows + 8 * g, p, t);
+          for (int s = 0; s < 8; ++s)
+            for (int i = 0; i < NQ; ++i)
+              acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+        }
+      if (p < kEnd) {
+        const int rem = static_cast<int>(kEnd - p);
+        for (int g = 0; g < G; ++g) {
+          __m256 t[8];
+          loadColumnsPartial8(rows + 8 * g, p, rem, t);
+          for (int s = 0; s < rem; ++s)
+            for (int i = 0; i < NQ; ++i)
+              acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+        }
+      }
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < NQ; ++i) total[g][i] = k0 == 0 ? acc[g][i] : _mm256_add_ps(total[g][i], acc[g][i]);
+    }
+    for (int g = 0; g < G; ++g)
+      for (int i = 0; i < NQ; ++i) _mm256_storeu_ps(out + i * ldo + 8 * g, total[g][i]);
+  }
+};
+#endif
+
+#ifdef JOBBERT_TOPK_AVX512
+#define JB_TARGET_AVX512 __attribute__((target("avx512f"), always_inline)) inline
+
+// In-register transpose of 16 rows × 16 floats (64 shuffles). (The all-lanes
+// masked forms: the plain ones start from _mm512_undefined_ps, which GCC 12
+// reports as maybe uninitialized.)
+JB_TARGET_AVX512 void transpose16(__m512 r[16]) {
+  constexpr __mmask16 kAll = 0xffff;
+  __m512 t[16], u[16];
+  for (int a = 0; a < 8; ++a) {
+    t[2 * a] = _mm512_maskz_unpacklo_ps(kAll, r[2 * a], r[2 * a + 1]);
+    t[2 * a + 1] = _mm512_maskz_unpackhi_ps(kAll, r[2 * a], r[2 * a + 1]);
+  }
+  // u[4b + c], 128-bit lane l: column 4l + c of rows 4b..4b+3.
+  for (int b = 0; b < 4; ++b) {
+    u[4 * b + 0] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0x44);
+    u[4 * b + 1] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0xEE);
+    u[4 * b + 2] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0x44);
+    u[4 * b + 3] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 v0 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0x44),
+                 v1 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0xEE);
+    const __m512 v2 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0x44),
+                 v3 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_maskz_shuffle_f32x4(kAll, v0, v2, 0x88);
+    r[4 + c] = _mm512_maskz_shuffle_f32x4(kAll, v0, v2, 0xDD);
+    r[8 + c] = _mm512_maskz_shuffle_f32x4(kAll, v1, v3, 0x88);
+    r[12 + c] = _mm512_maskz_shuffle_f32x4(kAll, v1, v3, 0xDD);
+  }
+}
+
+template <int NQ, int G>
+struct DirectAvx512 {
+  __attribute__((target("avx512f"))) static void run(const float* const* q, const float* const* rows, int64_t d,
+                                                     float* out, int64_t ldo) {
+    __m512 total[G][NQ];
+    for (int g = 0; g < G; ++g)
+      for (int i = 0; i < NQ; ++i) total[g][i] = _mm512_setzero_ps();
+    for (int64_t k0 = 0; k0 < d; k0 += kKC) {
+      const int64_t kEnd = std::min(d, k0 + kKC);
+      __m512 acc[G][NQ];
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < NQ; ++i) acc[g][i] = _mm512_setzero_ps();
+      int64_t p = k0;
+      for (; p + 16 <= kEnd; p += 16)
+        for (int g = 0; g < G; ++g) {
+          __m512 t[16];
+          for (int r = 0; r < 16; ++r) t[r] = _mm512_loadu_ps(rows[16 * g + r] + p);
+          transpose16(t);
+          for (int s = 0; s < 16; ++s)
+            for (int i = 0; i < NQ; ++i)
+              acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+        }
+      if (p < kEnd) {
+        const int rem = static_cast<int>(kEnd - p);
+        const __mmask16 mask = static_cast<__mmask16>((1u << rem) - 1);
+        for (int g = 0; g < G; ++g) {
+          __m512 t[16];
+          for (int r = 0; r < 16; ++r) t[r] = _mm512_maskz_loadu_ps(mask, rows[16 * g + r] + p);
+          transpose16(t);
+          for (int s = 0; s < rem; ++s)
+            for (int i = 0; i < NQ; ++i)
+              acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+        }
+      }
+      for (int g = 0; g < G; ++g)
+        for (int i = 0; i < NQ; ++i) total[g][i] = k0 == 0 ? acc[g][i] : _mm512_add_ps(total[g][i], acc[g][i]);
+    }
+    for (int g = 0; g < G; ++g)
+      for (int i = 0; i < NQ; ++i) _mm512_storeu_ps(out + i * ldo + 16 * g, total[g][i]);
+  }
+};
+#endif
+
+DirectKernel directKernel(Isa isa) {
+  switch (isa) {
+#ifdef JOBBERT_TOPK_AVX512
+    case Isa::kAvx512: return {dispatchQueries<DirectAvx512>, 16, false, 1};
+#endif
+#ifdef JOBBERT_TOPK_AVX2
+    case Isa::kAvx2: return {dispatchQueries<DirectAvx2>, 8, true, 1};
+#endif
+    default: return {dispatchQueries<DirectPortable>, 4, true, 4};
+  }
+}
+
+// Few queries: stream the corpus rows of the chunk once and score each group
+// of LANES rows against every query of the group.
 void directChunk(const Problem& pr, ChunkSelection& sel, int64_t begin, int64_t end) {
   const int64_t d = pr.corpus.cols;
-  constexpr int64_t kBlock = 64;
-  float raw[4 * kBlock];
-  for (int64_t j0 = begin; j0 < end; j0 += kBlock) {
-    const int64_t cols = std::min(kBlock, end - j0);
+  const DirectKernel kernel = directKernel(pr.isa);
+  // Rows per block (a multiple of every call's rows): checked, then scored
+  // while in L2, so fewer for very wide rows.
+  const int64_t blockRows =
+      std::max<int64_t>(kMaxDirectRows, std::min<int64_t>(128, (int64_t(512) << 10) / (4 * d) / 64 * 64));
+  std::vector<float> raw(static_cast<size_t>(4 * blockRows));
+  // The queries as the kernel reads them: -0 as +0 where it broadcasts 0 + a,
+  // each value repeated queryCopies times.
+  const int64_t copies = kernel.queryCopies, qd = d * copies;
+  std::vector<float> prepared;
+  if (kernel.positiveZero || copies > 1) {
+    prepared.resize(static_cast<size_t>(pr.queryCount * qd));
+    for (int64_t t = 0; t < pr.queryCount * d; ++t) {
+      const float v = kernel.positiveZero ? 0.0f + pr.queries[t] : pr.queries[t];
+      for (int64_t c = 0; c < copies; ++c) prepared[t * copies + c] = v;
+    }
+  }
+  const float* queries = prepared.empty() ? pr.queries : prepared.data();
+  for (int64_t j0 = begin; j0 < end; j0 += blockRows) {
+    const int64_t cols = std::min(blockRows, end - j0);
     if (pr.corpusBad->load(std::memory_order_relaxed) || !prepareCorpusRows(pr, j0, cols)) return;
     for (int64_t q0 = 0; q0 < pr.queryCount; q0 += 4) {
       const int nq = static_cast<int>(std::min<int64_t>(4, pr.queryCount - q0));
       const float* q[4];
-      for (int i = 0; i < nq; ++i) q[i] = pr.queries + (q0 + i) * d;
-      float dots[4];
-      for (int64_t j = 0; j < cols; ++j) {
-        const float* row = pr.corpus.data + (j0 + j) * d;
-        switch (nq) {
-          case 1: directDots<1>(q, row, d, dots); break;
-          case 2: directDots<2>(q, row, d, dots); break;
-          case 3: directDots<3>(q, row, d, dots); break;
-          default: directDots<4>(q, row, d, dots); break;
-        }
-        for (int i = 0; i < nq; ++i) raw[i * kBlock + j] = dots[i];
+      for (int i = 0; i < nq; ++i) q[i] = queries + (q0 + i) * qd;
+      const int step = kernel.rowsPerCall(nq);
+      for (int64_t g = 0; g < cols; g += step) {
+        // A last call short of rows repeats its last row in the spare lanes.
+        const float* rows[kMaxDirectRows];
+        const int64_t count = std::min<int64_t>(step, cols - g);
+        for (int r = 0; r < step; ++r) rows[r] = pr.corpus.data + (j0 + g + std::min<int64_t>(r, count - 1)) * d;
+        kernel.fn(q, nq, rows, d, raw.data() + g, blockRows);
       }
-      scanTile(pr, sel, q0, nq, raw, kBlock, j0, cols);
+      scanTile(pr, sel, q0, nq, raw.data(), blockRows, j0, cols);
     }
   }
 }
@@ -411,7 +663,8 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus) {
     pr.invCorpus = invCorpus;
     pr.k = k;
     pr.corpusBad = &corpusBad;
-    pr.avx512 = activeIsa() == Isa::kAvx512;
+    pr.isa = activeIsa();
+    pr.avx512 = pr.isa == Isa::kAvx512;
 
     Buffer packedA;
     if (!direct) {

@@ -1,6 +1,7 @@
 // topK: results against a float64 brute force (full sort, ties to the lower
 // index) for every instruction set and thread count, exact tie order across
-// chunks, error codes; then (without --quick / JOBBERT_QUICK=1) seconds and
+// chunks, bitwise batch invariance (a query's result whatever else shares the
+// call), error codes; then (without --quick / JOBBERT_QUICK=1) seconds and
 // GFLOP/s beside OpenBLAS sgemm and our gemm() of the same product.
 #include <dlfcn.h>
 #include <sys/resource.h>
@@ -240,6 +241,115 @@ void tieCases(std::mt19937_64& rng) {
   setThreadCount(0);
 }
 
+// A query's result must not depend on the rest of its call (the service
+// batches concurrent requests and promises the unbatched results): for each
+// instruction set, the scores and indices of every query of a batch of Q are
+// bitwise those of the query alone, whatever Q (the direct path for Q <= 4, the
+// tiled GEMM beyond), the query's position in the batch, k and the thread
+// count. Shapes around the KC = 384 blocks along d; N not a multiple of any
+// row group, over several chunks.
+void batchInvarianceCases(bool quick, std::mt19937_64& rng) {
+  struct Shape {
+    int64_t n, d;
+  };
+  const Shape shapes[] = {{1037, 1}, {1037, 17}, {637, 384}, {637, 385}, {637, 1024}, {637, 1500}};
+  const int64_t batchSizes[] = {1, 3, 4, 5, 17, 64};
+  const int64_t pool = 64;
+  int runs = 0, compared = 0;
+  for (const Shape& shape : shapes) {
+    const int64_t n = shape.n, d = shape.d;
+    if (quick && d > 400) continue;
+    std::vector<float> qs = randomFloats(rng, pool * d), cs = randomFloats(rng, n * d);
+    for (Isa isa : availableIsas()) {
+      setIsa(isa);
+      for (Metric metric : {Metric::kCosine, Metric::kDot}) {
+        // Each pool query alone, one thread, full ranking (every score).
+        std::vector<Output> alone(pool);
+        setThreadCount(1);
+        bool ok = true;
+        for (int64_t i = 0; i < pool && ok; ++i) {
+          std::vector<float> one(qs.begin() + i * d, qs.begin() + (i + 1) * d);
+          Status s = runTopK(one, cs, 1, n, d, n, metric, alone[i]);
+          ++runs;
+          ok = s.ok();
+          check(ok, std::string("invariance alone: ") + s.message);
+        }
+        if (!ok) continue;
+        for (int threads : {1, 2}) {
+          setThreadCount(threads);
+          for (int64_t q : batchSizes) {
+            // Offsets 0 and pool - 1 put query 0 first and then at position 1
+            // (last, for Q = 1 the other pool end), so queries move in the batch.
+            for (int64_t offset : {int64_t(0), pool - 1}) {
+              std::vector<float> batch(q * d);
+              for (int64_t r = 0; r < q; ++r)
+                std::memcpy(&batch[r * d], &qs[((offset + r) % pool) * d], d * sizeof(float));
+              for (int64_t k : {n, int64_t(7)}) {
+                Output out;
+                Status s = runTopK(batch, cs, q, n, d, k, metric, out);
+                ++runs;
+                char buf[200];
+                std::snprintf(buf, sizeof buf, "invariance %s %s t=%d N=%lld d=%lld Q=%lld offset=%lld k=%lld",
+                              isaName(isa), metricName(metric), threads, (long long)n, (long long)d, (long long)q,
+                              (long long)offset, (long long)k);
+                if (!s.ok()) {
+                  check(false, std::string(buf) + ": " + s.message);
+                  continue;
+                }
+                int bad = 0;
+                for (int64_t r = 0; r < q; ++r) {
+                  const Output& ref = alone[(offset + r) % pool];
+                  ++compared;
+                  if (std::memcmp(&out.scores[r * k], ref.scores.data(), k * sizeof(float)) != 0 ||
+                      std::memcmp(&out.indices[r * k], ref.indices.data(), k * sizeof(int32_t)) != 0)
+                    ++bad;
+                }
+                check(bad == 0, std::string(buf) + ": " + std::to_string(bad) + " of " + std::to_string(q) +
+                                    " queries differ bitwise from the query alone");
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  setIsa(availableIsas().back());
+  setThreadCount(0);
+  std::printf("batch invariance: %d runs, %d query results compared bitwise\n", runs, compared);
+}
+
+// Signed zeros and underflow: an accumulator can reach -0 (a fused product
+// too small for a denormal), and then whether a -0 query value is read as -0
+// or as +0 (the AVX2 and portable kernels broadcast 0 + a) decides the sign of
+// the score. The direct path must follow the tiled path there too.
+void signedZeroCases() {
+  const int64_t d = 3, n = 40;
+  // Query: a tiny negative value, then -0 and -0.
+  const std::vector<float> x = {-1e-30f, -0.0f, -0.0f};
+  std::vector<float> cs(n * d);
+  for (int64_t j = 0; j < n; ++j) {
+    cs[j * d + 0] = 1e-30f * float(j % 3);
+    cs[j * d + 1] = j % 2 ? 1.0f : -1.0f;
+    cs[j * d + 2] = j % 5 ? 0.0f : 2.0f;
+  }
+  std::vector<float> batch(8 * d);
+  for (int64_t r = 0; r < 8; ++r) std::memcpy(&batch[r * d], x.data(), d * sizeof(float));
+  for (Isa isa : availableIsas()) {
+    setIsa(isa);
+    Output one, many;
+    Status s1 = runTopK(x, cs, 1, n, d, n, Metric::kDot, one);
+    Status s8 = runTopK(batch, cs, 8, n, d, n, Metric::kDot, many);
+    check(s1.ok() && s8.ok(), std::string("signed zeros ") + isaName(isa) + ": " + s1.message + s8.message);
+    if (!s1.ok() || !s8.ok()) continue;
+    for (int64_t r = 0; r < 8; ++r)
+      check(std::memcmp(&many.scores[r * n], one.scores.data(), n * sizeof(float)) == 0 &&
+                std::memcmp(&many.indices[r * n], one.indices.data(), n * sizeof(int32_t)) == 0,
+            std::string("signed zeros ") + isaName(isa) + ": batch row " + std::to_string(r) +
+                " differs bitwise from the query alone");
+  }
+  setIsa(availableIsas().back());
+}
+
 // So many queries with k = N that the selection is split into query groups.
 void largeKCase(std::mt19937_64& rng) {
   const int64_t q = 3000, n = 5000, d = 8;
@@ -411,6 +521,8 @@ int main(int argc, char** argv) {
   if (!timingOnly) {
     randomCases(quick, rng);
     tieCases(rng);
+    batchInvarianceCases(quick, rng);
+    signedZeroCases();
     largeKCase(rng);
     errorCases(rng);
   }
