@@ -1,6 +1,7 @@
 /** Rebuilding encoders from the descriptions saved with indexes. */
 import type { Encoder, EncoderSpec } from './encoder.js';
 import { JobBERTError } from './errors.js';
+import { JobBERT } from './jobbert.js';
 import { TfIdfEncoder } from './tfidf.js';
 
 /** The encoder a spec describes. Async. Throws JobBERTError ERR_BAD_SPEC for unknown kinds. */
@@ -8,6 +9,15 @@ export async function encoderFromSpec(spec: EncoderSpec): Promise<Encoder> {
   switch (spec?.kind) {
     case 'tfidf':
       return TfIdfEncoder.fromSpec(spec);
+    case 'jobbert': {
+      if (typeof spec.dir !== 'string' || spec.dir.length === 0) {
+        throw new JobBERTError('ERR_BAD_SPEC', 'encoderFromSpec: a jobbert spec needs dir, the model directory');
+      }
+      if (spec.precision !== undefined && spec.precision !== 'fp32' && spec.precision !== 'int8') {
+        throw new JobBERTError('ERR_BAD_SPEC', `encoderFromSpec: jobbert precision must be 'fp32' or 'int8'; found ${JSON.stringify(spec.precision)}`);
+      }
+      return JobBERT.load(spec.dir, spec.precision === undefined ? {} : { precision: spec.precision });
+    }
     default:
       throw new JobBERTError('ERR_BAD_SPEC', `encoderFromSpec: unknown encoder kind ${JSON.stringify(spec?.kind)}`);
   }

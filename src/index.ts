@@ -27,3 +27,5 @@ export { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun } from '.
 export type { TalentCLEFTaskA, Title } from './trec.js';
 export { evaluateTaskA } from './talentclef.js';
 export type { JobBERTErrorCode } from './errors.js';
+export { JobBERT, convertModelDir } from './jobbert.js';
+export type { JobBERTOptions } from './jobbert.js';
