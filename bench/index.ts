@@ -1,7 +1,7 @@
 /**
  * Benchmark runner: `npm run bench -- [suite ...]`.
  *
- * Suites: kernels (= dense, topk, infonce), matchindex, or any of those alone. Each runs in
+ * Suites: kernels (= dense, topk, infonce), matchindex, serve, or any of those alone. Each runs in
  * its own child process so peak-RSS figures belong to that suite alone. Peers
  * are measured in the same run and printed beside our figure as a ratio.
  */
@@ -11,6 +11,7 @@ import { kernels } from '../src/index.js';
 import { benchDense } from './dense.js';
 import { benchInfoNCE } from './infonce.js';
 import { benchMatchIndex } from './match-index.js';
+import { benchServe } from './serve.js';
 import { benchTopK } from './topk.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
@@ -18,6 +19,7 @@ const SUITES: Record<string, () => Promise<void>> = {
   topk: benchTopK,
   infonce: benchInfoNCE,
   matchindex: benchMatchIndex,
+  serve: benchServe,
 };
 const GROUPS: Record<string, string[]> = { kernels: ['dense', 'topk', 'infonce'] };
 

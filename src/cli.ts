@@ -7,6 +7,7 @@ import { UsageError } from './cli/args.js';
 import { evalCommand, indexCommand, matchCommand } from './cli/commands.js';
 import { JobBERTError } from './errors.js';
 import { kernels } from './index.js';
+import { SERVE_USAGE, serveCommand } from './serve/cli.js';
 
 const USAGE = `Usage: jobbert <command> [options]
 
@@ -21,6 +22,7 @@ Commands:
                        TalentCLEF 2025 Task A metrics (MAP, MRR, nDCG, P@k), optionally writing a TREC run
   eval talentclef-a --queries DIR --corpus DIR --qrels FILE [--run FILE] [--json]
                        the same for a cross-lingual pair (queries from one folder, corpus from another)
+${SERVE_USAGE}
   info [--json]        the native backends, CPU instruction set and threads in use
   help                 this text
 
@@ -69,6 +71,8 @@ export async function main(argv: string[], out: (s: string) => void = console.lo
         return await matchCommand(rest, out);
       case 'eval':
         return await evalCommand(rest, out);
+      case 'serve':
+        return await serveCommand(rest, out, err);
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

@@ -29,3 +29,5 @@ export { evaluateTaskA } from './talentclef.js';
 export type { JobBERTErrorCode } from './errors.js';
 export { JobBERT, convertModelDir } from './jobbert.js';
 export type { JobBERTOptions } from './jobbert.js';
+export { createMatcher, createServer, loadIndexWithEncoder, openApiDocument, readSkillsFile, ServeError } from './serve/index.js';
+export type { JobbertServer, Matcher, MatcherOptions, ServeOptions } from './serve/index.js';

@@ -1,0 +1,96 @@
+/** `jobbert serve`: load an index (and skills), serve them over HTTP until SIGTERM or SIGINT. */
+import { UsageError, parseArgs } from '../cli/args.js';
+import { JobBERTError } from '../errors.js';
+import { SkillIndex } from '../skills.js';
+import { loadIndexWithEncoder, readSkillsFile } from './load.js';
+import { createServer, type ServeOptions } from './server.js';
+
+export const SERVE_USAGE = `  serve --index FILE [--skills FILE] [--host 127.0.0.1] [--port 8080] [--token T] [--json]
+        [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
+        [--max-queries 256] [--max-text-length 512] [--max-k 1000]
+        [--request-timeout-ms 30000] [--shutdown-timeout-ms 10000]
+                       an HTTP JSON service: POST /v1/match, /v1/encode, /v1/skills;
+                       GET /healthz, /metrics, /openapi.json. --index is an index made by
+                       'jobbert index build' (required for now; the built-in catalogue becomes
+                       the default when the default model lands). --skills enables /v1/skills
+                       (JSON Lines {"id", "name", "aliases"?}). --port 0 picks a free port.
+                       --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
+                       /metrics. Stops gracefully on SIGTERM or SIGINT.`;
+
+const SPEC = {
+  options: {
+    index: 'string',
+    skills: 'string',
+    host: 'string',
+    port: 'integer',
+    token: 'string',
+    json: 'boolean',
+    'max-batch': 'integer',
+    'max-wait-ms': 'integer',
+    'no-batching': 'boolean',
+    'max-body-bytes': 'integer',
+    'max-queries': 'integer',
+    'max-text-length': 'integer',
+    'max-k': 'integer',
+    'request-timeout-ms': 'integer',
+    'shutdown-timeout-ms': 'integer',
+  },
+} as const;
+
+/**
+ * Runs the service; resolves with exit status 0 once a signal has stopped it
+ * and its requests in flight were answered. `signals` is for tests.
+ */
+export async function serveCommand(argv: string[], out: (s: string) => void, err: (s: string) => void = console.error, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Promise<number> {
+  const { options: o, positionals } = parseArgs(argv, SPEC);
+  if (positionals.length) throw new UsageError(`serve takes no positional arguments; received '${positionals[0]}'`);
+  if (!o.index) throw new UsageError('serve needs --index FILE (an index made by jobbert index build); the built-in catalogue becomes the default when the default model lands');
+  const token = (o.token as string | undefined) ?? (process.env.JOBBERT_TOKEN || undefined);
+
+  const { index, encoder } = await loadIndexWithEncoder(o.index as string);
+  let skills: SkillIndex | undefined;
+  try {
+    if (!encoder) throw new JobBERTError('ERR_NO_ENCODER', `${o.index as string} holds no encoder this version can rebuild, so queries cannot be encoded; rebuild it with jobbert index build`);
+    if (o.skills) skills = await SkillIndex.build(encoder, await readSkillsFile(o.skills as string));
+    const opts: ServeOptions = {
+      index,
+      encoder,
+      skills,
+      host: o.host as string | undefined,
+      port: o.port as number | undefined,
+      token,
+      batching: !o.noBatching,
+      maxBatch: o.maxBatch as number | undefined,
+      maxWaitMs: o.maxWaitMs as number | undefined,
+      maxBodyBytes: o.maxBodyBytes as number | undefined,
+      maxQueries: o.maxQueries as number | undefined,
+      maxTextLength: o.maxTextLength as number | undefined,
+      maxK: o.maxK as number | undefined,
+      requestTimeoutMs: o.requestTimeoutMs as number | undefined,
+      shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
+      log: err,
+    };
+    for (const key of Object.keys(opts) as (keyof ServeOptions)[]) if (opts[key] === undefined) delete opts[key];
+    const service = createServer(opts);
+    const { host, port, url } = await service.listen().catch((e: NodeJS.ErrnoException) => {
+      throw new JobBERTError(e.code ?? 'ERR_LISTEN', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${e.message}`, { cause: e });
+    });
+    const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        // A second signal gets the default action (terminate at once).
+        for (const s of signals) process.off(s, onSignal);
+        resolve(signal);
+      };
+      for (const s of signals) process.on(s, onSignal);
+    });
+    if (o.json) out(JSON.stringify({ url, host, port, entries: index.size, dim: index.dim, skills: skills?.size ?? null, batching: service.matcher.settings.batching, auth: token !== undefined }));
+    else out(`jobbert serve: listening on ${url} (${index.size} entries, ${index.dim}-d${skills ? `, ${skills.size} skills` : ''}, batching ${service.matcher.settings.batching ? 'on' : 'off'}${token ? ', bearer token required' : ''})`);
+    const signal = await stopped;
+    err(`jobbert serve: ${signal}: finishing requests in flight, then stopping`);
+    await service.close();
+    return 0;
+  } finally {
+    await skills?.dispose();
+    await index.dispose();
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The HTTP service as a library: `createServer` (a ready `http` server with
+ * batching, limits, auth and graceful close) and `createMatcher` (the same
+ * matcher as JSON-level functions and a `(req, res)` handler to mount in an
+ * existing app).
+ */
+export { createServer } from './server.js';
+export type { JobbertServer, ServeOptions } from './server.js';
+export { createMatcher } from './matcher.js';
+export type { EncodeResponse, HealthResponse, MatchResponse, Matcher, MatcherOptions, MatcherSettings } from './matcher.js';
+export { ServeError } from './http.js';
+export { loadIndexWithEncoder, readSkillsFile } from './load.js';
+export { openApiDocument } from './openapi.js';

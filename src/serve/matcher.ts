@@ -1,0 +1,372 @@
+/**
+ * The matcher behind `jobbert serve`, usable on its own: JSON-level functions
+ * (`match`, `encode`, `skills`, `health`, `metrics`, `openapi`) that take a
+ * parsed request body and resolve with the response body or reject with a
+ * ServeError, and a plain `(req, res)` handler that routes, authenticates,
+ * reads bounded bodies and answers JSON — mountable in Express
+ * (`app.use('/jobbert', matcher.handler)`), Fastify or a bare `http` server.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Encoder } from '../encoder.js';
+import { JobBERTError } from '../errors.js';
+import type { MatchIndex, MatchResult } from '../match-index.js';
+import type { SkillIndex } from '../skills.js';
+import { assertBoolean, assertInteger, assertOptions, describe } from '../validate.js';
+import { MicroBatcher } from './batcher.js';
+import { readJsonBody, sendError, sendJson, sendText, ServeError } from './http.js';
+import { Metrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { parseEncode, parseMatch, parseSkills, type EncodeRequest, type MatchRequest, type RequestLimits, type SkillsRequest } from './requests.js';
+
+export interface MatcherOptions {
+  /** The index /v1/match searches (it must be able to encode text: loaded with its encoder). */
+  index: MatchIndex;
+  /** The encoder /v1/encode uses; without one, /v1/encode answers 404 ERR_NOT_CONFIGURED. */
+  encoder?: Encoder;
+  /** The skills /v1/skills ranks; without them, /v1/skills answers 404 ERR_NOT_CONFIGURED. */
+  skills?: SkillIndex;
+  /** Coalesce concurrent requests (default true). */
+  batching?: boolean;
+  /** Most queries per batch (default 64). */
+  maxBatch?: number;
+  /** Longest wait for a batch to fill, in ms (default 2). */
+  maxWaitMs?: number;
+  /** Most queries waiting per operation before requests get 503 ERR_OVERLOADED (default 8192). */
+  maxQueue?: number;
+  /** Largest request body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Most queries/texts/titles per request (default 256). */
+  maxQueries?: number;
+  /** Longest query/text/title in characters (default 512). */
+  maxTextLength?: number;
+  /** Largest k (default 1000). */
+  maxK?: number;
+  /** A bearer token required on /v1/* and /metrics (default: none). */
+  token?: string;
+  /** Where unexpected (500) errors are reported (default console.error). */
+  log?: (line: string) => void;
+}
+
+/** The resolved limits and switches a Matcher runs with. */
+export interface MatcherSettings extends RequestLimits {
+  batching: boolean;
+  maxBatch: number;
+  maxWaitMs: number;
+  maxQueue: number;
+  maxBodyBytes: number;
+  auth: boolean;
+}
+
+export interface MatchResponse {
+  results: MatchResult[][];
+}
+export interface EncodeResponse {
+  dim: number;
+  vectors: number[][];
+}
+export interface HealthResponse {
+  status: 'ok' | 'shutting-down';
+  version: string;
+  entries: number;
+  dim: number;
+  fingerprint: string;
+  languages: string[];
+  skills: number | null;
+  encode: boolean;
+  batching: boolean;
+  uptime: number;
+}
+
+export interface Matcher {
+  /** `POST /v1/match` on a parsed body. Async; rejects with ServeError (422 naming the field, 503 when overloaded or closing). */
+  match(body: unknown): Promise<MatchResponse>;
+  /** `POST /v1/encode` on a parsed body. Async; rejects with ServeError (404 without an encoder, 422, 503). */
+  encode(body: unknown): Promise<EncodeResponse>;
+  /** `POST /v1/skills` on a parsed body. Async; rejects with ServeError (404 without skills, 422, 503). */
+  skills(body: unknown): Promise<MatchResponse>;
+  /** `GET /healthz`'s body. Sync. */
+  health(): HealthResponse;
+  /** `GET /metrics`'s Prometheus text. Sync. */
+  metrics(): string;
+  /** `GET /openapi.json`'s document. Sync. */
+  openapi(): Record<string, unknown>;
+  /** Serves every route on Node's request and response objects; never throws. Paths are relative to where it is mounted. */
+  handler(req: IncomingMessage, res: ServerResponse): void;
+  /** The limits and switches in force. */
+  readonly settings: Readonly<MatcherSettings>;
+  /** Requests being handled now. */
+  readonly inFlight: number;
+  /**
+   * Stops taking work (new requests get 503 ERR_SHUTTING_DOWN, responses ask
+   * for the connection to close) and resolves when the requests in flight
+   * have been answered. Does not dispose the index, encoder or skills. Async; idempotent.
+   */
+  close(): Promise<void>;
+}
+
+const ROUTES: Record<string, string> = {
+  '/v1/match': 'POST',
+  '/v1/encode': 'POST',
+  '/v1/skills': 'POST',
+  '/healthz': 'GET',
+  '/metrics': 'GET',
+  '/openapi.json': 'GET',
+};
+/** Routes anyone may read: probes and the API description. */
+const PUBLIC = new Set(['/healthz', '/openapi.json']);
+
+let packageVersion: string | undefined;
+function version(): string {
+  if (packageVersion === undefined) {
+    try {
+      packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      packageVersion = 'unknown';
+    }
+  }
+  return packageVersion;
+}
+
+function settingsFrom(fn: string, opts: MatcherOptions): MatcherSettings {
+  assertOptions(fn, opts);
+  const int = (name: keyof MatcherOptions, fallback: number, min: number, max?: number) => {
+    const v = opts[name] ?? fallback;
+    assertInteger(fn, name, v, min, max);
+    return v;
+  };
+  if (opts.batching !== undefined) assertBoolean(fn, 'batching', opts.batching);
+  if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token === '')) throw new TypeError(`${fn}: token must be a non-empty string; received ${describe(opts.token)}`);
+  return {
+    batching: opts.batching ?? true,
+    maxBatch: int('maxBatch', 64, 1, 1 << 16),
+    maxWaitMs: int('maxWaitMs', 2, 0, 60_000),
+    maxQueue: int('maxQueue', 8192, 1),
+    maxBodyBytes: int('maxBodyBytes', 1 << 20, 1),
+    maxQueries: int('maxQueries', 256, 1, 1 << 20),
+    maxTextLength: int('maxTextLength', 512, 1, 1 << 20),
+    maxK: int('maxK', 1000, 1),
+    auth: opts.token !== undefined,
+  };
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Makes a Matcher over an index (and optionally an encoder and skills). Sync.
+ * Throws TypeError/RangeError naming a bad option. The index, encoder and
+ * skills stay the caller's: close() does not dispose them.
+ */
+export function createMatcher(opts: MatcherOptions): Matcher {
+  const fn = 'createMatcher';
+  const settings = settingsFrom(fn, opts);
+  const index = opts.index;
+  if (typeof index !== 'object' || index === null || typeof index.search !== 'function') throw new TypeError(`${fn}: index must be a MatchIndex; received ${describe(index)}`);
+  const encoder = opts.encoder;
+  if (encoder !== undefined && (typeof encoder !== 'object' || encoder === null || typeof encoder.encode !== 'function')) throw new TypeError(`${fn}: encoder must be an Encoder; received ${describe(encoder)}`);
+  const skillIndex = opts.skills;
+  if (skillIndex !== undefined && (typeof skillIndex !== 'object' || skillIndex === null || typeof skillIndex.rank !== 'function')) throw new TypeError(`${fn}: skills must be a SkillIndex; received ${describe(skillIndex)}`);
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const tokenDigest = opts.token === undefined ? null : digest(opts.token);
+  const metrics = new Metrics();
+  const started = performance.now();
+  let closing = false;
+  let closed: Promise<void> | null = null;
+  const active = new Set<ServerResponse>();
+  let idle: (() => void) | null = null;
+
+  // The batch functions: each returns, per request, exactly what that request
+  // would get alone. Match and skills search with the largest k asked and trim:
+  // the order is total (score, then entry), so a top-k list is the prefix of
+  // any longer top list, and topK's scores do not depend on the batch.
+  const runMatch = async (lang: string | undefined, reqs: MatchRequest[]): Promise<MatchResult[][][]> => {
+    const k = Math.max(...reqs.map((r) => r.k));
+    const all = await index.search(reqs.flatMap((r) => r.queries), { k, lang });
+    let at = 0;
+    return reqs.map((r) => all.slice(at, (at += r.queries.length)).map((list) => list.slice(0, r.k)));
+  };
+  const runSkills = async (reqs: SkillsRequest[]): Promise<MatchResult[][][]> => {
+    const k = Math.max(...reqs.map((r) => r.k));
+    const all = await skillIndex!.rank(reqs.flatMap((r) => r.titles), { k });
+    let at = 0;
+    return reqs.map((r) => all.slice(at, (at += r.titles.length)).map((list) => list.slice(0, r.k).map((s) => ({ id: s.id, text: s.name, score: s.score }))));
+  };
+  const runEncode = async (branch: EncodeRequest['branch'], reqs: EncodeRequest[]): Promise<EncodeResponse[]> => {
+    const m = await encoder!.encode(reqs.flatMap((r) => r.texts), { branch });
+    let row = 0;
+    return reqs.map((r) => ({
+      dim: m.cols,
+      vectors: r.texts.map(() => Array.from(m.data.subarray(row * m.cols, ++row * m.cols))),
+    }));
+  };
+
+  const batcher = <P, R>(op: string, run: (key: string, params: P[]) => Promise<R[]>) =>
+    new MicroBatcher<P, R>({ maxBatch: settings.maxBatch, maxWaitMs: settings.maxWaitMs, maxQueue: settings.maxQueue, run, onBatch: (items) => metrics.batch(op, items) });
+  const matchBatcher = batcher<MatchRequest, MatchResult[][]>('match', (key, reqs) => runMatch(reqs[0].lang, reqs));
+  const skillsBatcher = batcher<SkillsRequest, MatchResult[][]>('skills', (_key, reqs) => runSkills(reqs));
+  const encodeBatcher = batcher<EncodeRequest, EncodeResponse>('encode', (key, reqs) => runEncode(reqs[0].branch, reqs));
+  metrics.queued = () => ({ match: matchBatcher.queued, skills: skillsBatcher.queued, encode: encodeBatcher.queued });
+
+  /** Runs one request's work, batched or alone; maps library errors to HTTP ones. */
+  async function dispatch<P, R>(b: MicroBatcher<P, R>, op: string, key: string, size: number, params: P, alone: (p: P) => Promise<R>): Promise<R> {
+    try {
+      if (settings.batching) return await b.submit(key, size, params);
+      metrics.batch(op, size);
+      return await alone(params);
+    } catch (e) {
+      throw asServeError(e);
+    }
+  }
+
+  // The endpoints' work; the public functions refuse new calls once closing,
+  // while a request the handler admitted before close() runs to the end.
+  const handlers: Pick<Matcher, 'match' | 'encode' | 'skills'> = {
+    async match(body) {
+      const req = parseMatch(body, settings, index.languages);
+      if (req.queries.length === 0) return { results: [] };
+      const results = await dispatch(matchBatcher, 'match', JSON.stringify(req.lang ?? null), req.queries.length, req, async (r) => (await runMatch(r.lang, [r]))[0]);
+      return { results };
+    },
+
+    async encode(body) {
+      if (!encoder) throw new ServeError(404, 'ERR_NOT_CONFIGURED', '/v1/encode needs an encoder: start the service with an index that holds one (jobbert index build), or pass `encoder` to createServer/createMatcher');
+      const req = parseEncode(body, settings);
+      if (req.texts.length === 0) return { dim: encoder.dim, vectors: [] };
+      return dispatch(encodeBatcher, 'encode', req.branch, req.texts.length, req, async (r) => (await runEncode(r.branch, [r]))[0]);
+    },
+
+    async skills(body) {
+      if (!skillIndex) throw new ServeError(404, 'ERR_NOT_CONFIGURED', '/v1/skills is not enabled: start the service with --skills FILE (JSON Lines of {"id", "name", "aliases"?}), or pass `skills` (a SkillIndex) to createServer/createMatcher');
+      const req = parseSkills(body, settings);
+      if (req.titles.length === 0) return { results: [] };
+      const results = await dispatch(skillsBatcher, 'skills', '', req.titles.length, req, async (r) => (await runSkills([r]))[0]);
+      return { results };
+    },
+  };
+
+  const matcher: Matcher = {
+    settings,
+    get inFlight() {
+      return metrics.inFlight;
+    },
+
+    match: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.match(body)),
+    encode: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.encode(body)),
+    skills: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.skills(body)),
+
+    health() {
+      return {
+        status: closing ? 'shutting-down' : 'ok',
+        version: version(),
+        entries: index.size,
+        dim: index.dim,
+        fingerprint: index.fingerprint,
+        languages: index.languages.filter((l) => l !== ''),
+        skills: skillIndex ? skillIndex.size : null,
+        encode: encoder !== undefined,
+        batching: settings.batching,
+        uptime: (performance.now() - started) / 1000,
+      };
+    },
+
+    metrics() {
+      return metrics.render({ entries: index.size, dim: index.dim });
+    },
+
+    openapi() {
+      return openApiDocument({ version: version(), limits: settings, auth: settings.auth, skills: skillIndex !== undefined, encode: encoder !== undefined });
+    },
+
+    handler(req, res) {
+      const t0 = performance.now();
+      const path = (req.url ?? '/').split('?')[0];
+      const route = ROUTES[path] ? path : 'other';
+      metrics.inFlight++;
+      active.add(res);
+      if (closing) res.setHeader('connection', 'close');
+      let counted = false;
+      const done = () => {
+        if (counted) return;
+        counted = true;
+        metrics.inFlight--;
+        active.delete(res);
+        // 499 (nginx's "client closed request"): the connection ended before the response did.
+        const status = res.writableFinished ? res.statusCode : 499;
+        metrics.request(route, ROUTES[path] && (req.method === ROUTES[path] || req.method === 'HEAD') ? req.method! : 'other', status, (performance.now() - t0) / 1000);
+        if (idle && active.size === 0) idle();
+      };
+      res.once('finish', done);
+      res.once('close', done);
+      serve(req, res, path).catch((e: unknown) => {
+        if (!(e instanceof ServeError)) {
+          // The client went away mid-body: nothing to answer, just free the socket.
+          if (!res.headersSent && (req.destroyed || req.socket?.destroyed)) return void res.destroy();
+          log(`jobbert serve: ${req.method} ${path}: ${(e as Error)?.stack ?? String(e)}`);
+        }
+        const error = e instanceof ServeError ? e : asServeError(e);
+        if (e instanceof ServeError && e.status >= 500 && e.status !== 503) log(`jobbert serve: ${req.method} ${path}: ${e.message}\n${(e.cause as Error)?.stack ?? ''}`);
+        sendError(res, error);
+        if (error.status === 413) req.socket?.destroySoon?.();
+      });
+    },
+
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        for (const res of active) if (!res.headersSent) res.setHeader('connection', 'close');
+        if (active.size > 0) await new Promise<void>((resolve) => (idle = resolve));
+        await Promise.all([matchBatcher.drain(), skillsBatcher.drain(), encodeBatcher.drain()]);
+      })();
+      return closed;
+    },
+  };
+
+  async function serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const method = ROUTES[path];
+    if (!method) throw new ServeError(404, 'ERR_NOT_FOUND', `no route ${path.slice(0, 200)}; see /openapi.json`);
+    if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+      throw new ServeError(405, 'ERR_METHOD_NOT_ALLOWED', `${path} takes ${method}; received ${req.method}`, { headers: { allow: method === 'GET' ? 'GET, HEAD' : method } });
+    }
+    if (tokenDigest && !PUBLIC.has(path)) checkToken(req.headers.authorization, tokenDigest);
+    switch (path) {
+      case '/healthz': {
+        const h = matcher.health();
+        return sendJson(res, h.status === 'ok' ? 200 : 503, h);
+      }
+      case '/metrics':
+        return sendText(res, 200, matcher.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
+      case '/openapi.json':
+        return sendJson(res, 200, matcher.openapi(), { 'cache-control': 'public, max-age=60' });
+    }
+    if (closing) throw shuttingDown();
+    const body = await readJsonBody(req, settings.maxBodyBytes);
+    const result = path === '/v1/match' ? await handlers.match(body) : path === '/v1/encode' ? await handlers.encode(body) : await handlers.skills(body);
+    sendJson(res, 200, result);
+  }
+
+  return matcher;
+}
+
+function checkToken(header: string | undefined, expected: Buffer): void {
+  const challenge = { 'www-authenticate': 'Bearer realm="jobbert"' };
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!m) throw new ServeError(401, 'ERR_UNAUTHORIZED', 'this server needs an Authorization: Bearer <token> header', { headers: challenge });
+  // Compare digests: equal length, constant time.
+  if (!timingSafeEqual(digest(m[1]), expected)) throw new ServeError(401, 'ERR_UNAUTHORIZED', 'the bearer token is not valid', { headers: challenge });
+}
+
+function shuttingDown(): ServeError {
+  return new ServeError(503, 'ERR_SHUTTING_DOWN', 'the server is shutting down; retry on another instance', { headers: { connection: 'close', 'retry-after': '1' } });
+}
+
+/** Library errors as HTTP ones: bad arguments that got past the request checks are the client's (422), a disposed index is 503, the rest 500. */
+function asServeError(e: unknown): ServeError {
+  if (e instanceof ServeError) return e;
+  if (e instanceof TypeError || e instanceof RangeError) return new ServeError(422, 'ERR_VALIDATION', e.message, { cause: e });
+  if (e instanceof JobBERTError) {
+    if (e.code === 'ERR_DISPOSED') return new ServeError(503, 'ERR_SHUTTING_DOWN', e.message, { cause: e });
+    return new ServeError(500, e.code, e.message, { cause: e });
+  }
+  return new ServeError(500, 'ERR_INTERNAL', 'internal error; see the server log', { cause: e });
+}
