@@ -3,8 +3,14 @@
  * N × 1,024 float32 vectors (N = 1,000,000 by default; JOBBERT_BENCH_N to
  * change it), with peak RSS, beside usearch's exact search on the same data.
  * Loading runs in a fresh process so its peak RSS shows what a server pays.
+ * The int8 rows load the same file with { storage: 'int8' } (int8 scan +
+ * exact re-scoring of the candidate pool read from the file) and report
+ * recall@10 against the exact fp32 results for the same queries, on the
+ * random vectors (a hard case: near neighbours are barely nearer than the
+ * rest) and on a smaller clustered set.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -38,7 +44,10 @@ export async function benchMatchIndex(): Promise<void> {
     });
     const queries = randomMatrix(8, 256, D);
     await index.searchVectors(randomMatrix(9, 4, D), { k: K });  // warm-up
-    const search = await seconds(() => index.searchVectors(queries, { k: K }));
+    let exact!: Awaited<ReturnType<MatchIndex['searchVectors']>>;
+    const search = await seconds(async () => {
+      exact = await index.searchVectors(queries, { k: K });
+    });
     const single = await seconds(async () => {
       for (let i = 0; i < 8; i++) await index.searchVectors({ data: queries.data.subarray(i * D, (i + 1) * D), rows: 1, cols: D }, { k: K });
     });
@@ -53,6 +62,22 @@ export async function benchMatchIndex(): Promise<void> {
     rows.push({ step: `save (${fileGiB.toFixed(2)} GiB, fsync, rename)`, jobbert: `${save.toFixed(2)} s`, usearch: '', ratio: '', 'RSS MiB after': rssMiB() });
     await index.dispose();
 
+    // int8 storage, loaded in this process for the search rows (the fresh-process load row is below).
+    const int8 = await MatchIndex.load(path, undefined, { storage: 'int8' });
+    await int8.searchVectors(randomMatrix(9, 4, D), { k: K });  // warm-up
+    let approx!: typeof exact;
+    const search8 = await seconds(async () => {
+      approx = await int8.searchVectors(queries, { k: K });
+    });
+    const single8 = await seconds(async () => {
+      for (let i = 0; i < 8; i++) await int8.searchVectors({ data: queries.data.subarray(i * D, (i + 1) * D), rows: 1, cols: D }, { k: K });
+    });
+    const qps8 = queries.rows / search8;
+    rows.push({ step: `int8: search, batch of ${queries.rows}, k = ${K}`, jobbert: `${qps8.toFixed(1)} queries/s (recall@10 ${recall(exact, approx).toFixed(4)})`, usearch: '', ratio: `${ratio(qps8, ourQps)} of fp32`, 'RSS MiB after': rssMiB() });
+    rows.push({ step: 'int8: search, one query at a time', jobbert: `${(8 / single8).toFixed(1)} queries/s (${((single8 / 8) * 1e3).toFixed(0)} ms each)`, usearch: '', ratio: `${ratio(8 / single8, 8 / single)} of fp32`, 'RSS MiB after': rssMiB() });
+    await int8.dispose();
+    rows.push(await clusteredRecall(dir, Math.min(N, 50_000)));
+
     try {
       const usearch = require('usearch');
       const few = { data: queries.data.subarray(0, 32 * D), rows: 32, cols: D };
@@ -65,22 +90,75 @@ export async function benchMatchIndex(): Promise<void> {
     }
 
     // Load in a fresh process: its peak RSS is what a server pays for this index.
-    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (child.status !== 0) throw new Error(`load child failed (exit ${child.status})`);
-    const loaded = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssMiB: number; baseRssMiB: number };
-    rows.push({ step: 'load in a fresh process (verify every checksum)', jobbert: `${loaded.seconds.toFixed(2)} s`, usearch: '', ratio: '', 'RSS MiB after': `${loaded.peakRssMiB.toFixed(0)} peak (process at start: ${loaded.baseRssMiB.toFixed(0)})` });
+    for (const storage of ['fp32', 'int8']) {
+      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), path, storage], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (child.status !== 0) throw new Error(`load child failed (exit ${child.status})`);
+      const loaded = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssMiB: number; baseRssMiB: number; loadedRssMiB: number };
+      rows.push({ step: `load in a fresh process, storage ${storage} (verify every checksum)`, jobbert: `${loaded.seconds.toFixed(2)} s`, usearch: '', ratio: '', 'RSS MiB after': `${loaded.peakRssMiB.toFixed(0)} peak, ${loaded.loadedRssMiB.toFixed(0)} loaded (process at start: ${loaded.baseRssMiB.toFixed(0)})` });
+    }
     printTable(`MatchIndex: N = ${N.toLocaleString('en')}, d = ${D}, exact cosine, ${info.threads} threads (this process's peak RSS ${peakRssMiB().toFixed(0)} MiB, holding the ${((N * D * 4) / 2 ** 20).toFixed(0)} MiB of generated vectors too)`, rows);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
+/**
+ * This process's peak RSS: VmHWM where Linux has it, since getrusage's maxRSS
+ * keeps the high-water mark of the forked copy of a (big) parent across exec.
+ */
+function ownPeakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return peakRssMiB();
+}
+
+/** Fraction of the exact results' ids found in the approximate results. */
+function recall(exact: { id: string }[][], got: { id: string }[][]): number {
+  let found = 0;
+  let total = 0;
+  exact.forEach((row, q) => {
+    const ids = new Set(got[q].map((r) => r.id));
+    for (const r of row) found += ids.has(r.id) ? 1 : 0;
+    total += row.length;
+  });
+  return found / total;
+}
+
+/** recall@10 of int8 storage on n clustered vectors (1,000 centres, noise of the centres' size). */
+async function clusteredRecall(dir: string, n: number): Promise<Row> {
+  const centres = randomMatrix(11, 1000, D);
+  const noise = randomMatrix(12, n + 256, D);
+  const make = (rows: number, from: number) => {
+    const data = new Float32Array(rows * D);
+    for (let r = 0; r < rows; r++) {
+      const c = ((r + from) * 2654435761) % 1000;
+      for (let j = 0; j < D; j++) data[r * D + j] = centres.data[c * D + j] + noise.data[(r + from) * D + j];
+    }
+    return { data, rows, cols: D };
+  };
+  const path = join(dir, 'clustered.jbi');
+  const fp32 = await MatchIndex.fromVectors(Array.from({ length: n }, (_, i) => ({ id: `c${i}`, text: '' })), make(n, 0), { fingerprint: 'bench' });
+  await fp32.save(path);
+  const queries = make(256, n);
+  const exact = await fp32.searchVectors(queries, { k: K });
+  await fp32.dispose();
+  const int8 = await MatchIndex.load(path, undefined, { storage: 'int8' });
+  const got = await int8.searchVectors(queries, { k: K });
+  await int8.dispose();
+  return { step: `int8: recall@10 on ${n.toLocaleString('en')} clustered vectors`, jobbert: recall(exact, got).toFixed(4), usearch: '', ratio: '', 'RSS MiB after': rssMiB() };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const baseRssMiB = rssMiB();
   let index!: MatchIndex;
   const s = await seconds(async () => {
-    index = await MatchIndex.load(process.argv[2]);
+    index = await MatchIndex.load(process.argv[2], undefined, { storage: (process.argv[3] ?? 'fp32') as 'fp32' | 'int8' });
   });
+  const loadedRssMiB = rssMiB();
   await index.dispose();
-  console.log(JSON.stringify({ seconds: s, peakRssMiB: peakRssMiB(), baseRssMiB }));
+  console.log(JSON.stringify({ seconds: s, peakRssMiB: ownPeakRssMiB(), baseRssMiB, loadedRssMiB }));
 }

@@ -229,6 +229,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);
   exports.Set("ResidentMatrix", resident);
   registerStore(env, exports);
+  registerQuantized(env, exports);
   return exports;
 }
 

@@ -93,5 +93,7 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
 // Storage entry points (bindings/store.cpp): checksum, residentFromFile,
 // residentConcat.
 void registerStore(Napi::Env env, Napi::Object exports);
+// Int8-stored matrices (bindings/quantized.cpp): quantizedFromFile, quantizedSearch, …
+void registerQuantized(Napi::Env env, Napi::Object exports);
 
 }  // namespace jobbert::bindings

@@ -27,6 +27,9 @@ export interface NativeResident {
   toFloat32Array(): Promise<Float32Array>;
 }
 
+/** An opaque handle to a native int8-stored matrix (see src/quantized.ts). */
+export type NativeQuantized = { readonly __brand: 'NativeQuantized' };
+
 /** What the kernels accept for a matrix argument. */
 export type MatrixArg = RawMatrix | NativeResident;
 
@@ -59,6 +62,12 @@ export interface Addon {
   residentFromFile(path: string, offset: number, rows: number, cols: number, expected: string | null): Promise<NativeResident>;
   /** The parts' rows stacked in order (all parts of one width). */
   residentConcat(parts: MatrixArg[]): Promise<NativeResident>;
+  /** Streams rows·cols float32 at byte `offset` of `path` into int8 codes (verifying `expected`); the handle keeps the file open. */
+  quantizedFromFile(path: string, offset: number, rows: number, cols: number, expected: string | null): Promise<NativeQuantized>;
+  /** Exact cosine top-k: int8 scan for `pool` candidates per query, re-scored from the file. 1 <= k <= pool <= rows. */
+  quantizedSearch(matrix: NativeQuantized, queries: MatrixArg, k: number, pool: number): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
+  quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number };
+  quantizedDispose(matrix: NativeQuantized): void;
   backends(): string[];
   cudaDevices(): string[];
   isas(): string[];

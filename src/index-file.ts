@@ -15,7 +15,9 @@
  *   partitions: [{ lang, rows: number[] (entry numbers), offset, count, checksum }] }.
  * Checksums are jobbert's checksum64 (native/include/jobbert/store.h) as hex.
  * Loading verifies the magic, version, header checksum, file size and every
- * segment's checksum before anything is returned.
+ * segment's checksum before anything is returned. With storage 'int8' the
+ * partitions' vectors are streamed into QuantizedMatrix codes instead (the
+ * checksums verified the same way), and the file is kept open for re-scoring.
  */
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -23,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { JobBERTError } from './errors.js';
 import type { EncoderSpec } from './encoder.js';
 import type { MatchEntry } from './match-index.js';
+import { QuantizedMatrix } from './quantized.js';
 import { checksum, ResidentMatrix } from './resident.js';
 
 export const MAGIC = Buffer.from('JBINDEX\0', 'latin1');
@@ -134,8 +137,15 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
   }
 }
 
-/** Reads and verifies an index file; the caller owns the returned resident vectors. */
-export async function readIndexFile(fn: string, path: string): Promise<{ dim: number; fingerprint: string; encoder: EncoderSpec | null; entries: MatchEntry[]; partitions: { lang: string; vectors: ResidentMatrix; rows: Int32Array }[] }> {
+/** How a loaded index holds its vectors: float32, or int8 codes with exact re-scoring from the file. */
+export type Storage = 'fp32' | 'int8';
+
+/** Reads and verifies an index file; the caller owns the returned vectors. */
+export async function readIndexFile(
+  fn: string,
+  path: string,
+  storage: Storage = 'fp32',
+): Promise<{ dim: number; fingerprint: string; encoder: EncoderSpec | null; entries: MatchEntry[]; partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[] }> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`${fn}: path must be a non-empty string; received ${typeof path}`);
   let file;
   try {
@@ -176,12 +186,13 @@ export async function readIndexFile(fn: string, path: string): Promise<{ dim: nu
   const raw = JSON.parse(entriesJson.toString('utf8')) as [string, string, string?][];
   const entries: MatchEntry[] = raw.map(([id, text, lang]) => (lang === undefined || lang === null ? { id, text } : { id, text, lang }));
   if (entries.length !== header.count) throw corrupt(`header says ${header.count} entries, found ${entries.length}`);
-  const partitions: { lang: string; vectors: ResidentMatrix; rows: Int32Array }[] = [];
+  const partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[] = [];
   try {
     for (const p of header.partitions) {
       if (p.rows.length !== p.count) throw corrupt(`partition '${p.lang}' lists ${p.rows.length} rows for ${p.count} vectors`);
       if (p.rows.some((r) => !Number.isInteger(r) || r < 0 || r >= entries.length)) throw corrupt(`partition '${p.lang}' names entries out of range`);
-      const vectors = await ResidentMatrix.fromFile(path, { offset: p.offset, rows: p.count, cols: header.dim, checksum: p.checksum });
+      const where = { offset: p.offset, rows: p.count, cols: header.dim, checksum: p.checksum };
+      const vectors = storage === 'int8' ? await QuantizedMatrix.fromFile(path, where) : await ResidentMatrix.fromFile(path, where);
       partitions.push({ lang: p.lang, vectors, rows: Int32Array.from(p.rows) });
     }
   } catch (e) {

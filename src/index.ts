@@ -18,7 +18,7 @@ export { encoderFromSpec } from './encoders.js';
 export { TfIdfEncoder } from './tfidf.js';
 export type { TfIdfOptions } from './tfidf.js';
 export { MatchIndex } from './match-index.js';
-export type { MatchEntry, MatchResult } from './match-index.js';
+export type { MatchEntry, MatchResult, SearchOptions, Storage } from './match-index.js';
 export { SkillIndex } from './skills.js';
 export type { Skill, SkillMatch, SkillExplanation } from './skills.js';
 export { evaluate } from './evaluate.js';

@@ -8,6 +8,12 @@
  * everything merges the partitions' top-k lists. Partition rows keep the
  * entries' order, so merging by (score desc, entry index asc) gives exactly the
  * order a single scan would: ties go to the lower (earlier added) entry.
+ *
+ * `MatchIndex.load(path, encoder, { storage: 'int8' })` holds each partition
+ * as a QuantizedMatrix (int8 codes, a quarter of the memory) and searches it
+ * in two steps — an int8 scan for a candidate pool, then exact float32
+ * re-scoring of the pool read from the file — so scores stay exact float32
+ * cosines; such an index is read-only (its exact vectors are only on disk).
  */
 import type { Branch, Encoder, EncoderSpec } from './encoder.js';
 import { encoderFromSpec } from './encoders.js';
@@ -15,8 +21,27 @@ import { JobBERTError } from './errors.js';
 import { topK } from './kernels.js';
 import type { Matrix } from './matrix.js';
 import { ResidentMatrix, type MatrixLike } from './resident.js';
-import { readIndexFile, writeIndexFile, type IndexFileContents } from './index-file.js';
-import { assertInteger, assertOptions, describe } from './validate.js';
+import { QuantizedMatrix } from './quantized.js';
+import { readIndexFile, writeIndexFile, type IndexFileContents, type Storage } from './index-file.js';
+import { assertChoice, assertInteger, assertOptions, describe } from './validate.js';
+
+export type { Storage } from './index-file.js';
+
+/** Options of search() and searchVectors(). */
+export interface SearchOptions {
+  /** Results per query (default 10; clamped to the candidates). */
+  k?: number;
+  /** Only entries of this language. */
+  lang?: string;
+  /**
+   * int8 storage only: candidates per query kept by the int8 scan and
+   * re-scored exactly (an integer >= k; default max(4k, k + 64)). Larger
+   * pools trade speed for recall; ignored by float32 indexes, which are exact.
+   */
+  pool?: number;
+}
+
+const STORAGES: readonly Storage[] = ['fp32', 'int8'];
 
 /** An entry of the index: `lang` (e.g. 'en', 'de') lets searches filter by language. */
 export interface MatchEntry {
@@ -33,7 +58,7 @@ export interface MatchResult {
 }
 
 interface Partition {
-  vectors: ResidentMatrix;
+  vectors: ResidentMatrix | QuantizedMatrix;
   /** Entry index (into #entries) of each row, increasing. */
   rows: Int32Array;
 }
@@ -53,6 +78,7 @@ export class MatchIndex {
   #byId: Map<string, number>;
   #partitions: Map<string, Partition>;
   #disposed = false;
+  #storage: Storage = 'fp32';
 
   private constructor(dim: number, fingerprint: string, encoder: Encoder | undefined, entries: MatchEntry[], partitions: Map<string, Partition>) {
     this.dim = dim;
@@ -103,6 +129,11 @@ export class MatchIndex {
     return this.#entries.length;
   }
 
+  /** How the vectors are held: 'fp32', or 'int8' (loaded with that storage; read-only). */
+  get storage(): Storage {
+    return this.#storage;
+  }
+
   /** The languages present (entries without one are under ''). */
   get languages(): string[] {
     return [...this.#partitions.keys()];
@@ -118,6 +149,7 @@ export class MatchIndex {
   async add(entries: MatchEntry[]): Promise<void> {
     const fn = 'MatchIndex.add';
     this.#check(fn);
+    this.#checkWritable(fn);
     const encoder = this.#requireEncoder(fn);
     checkEntries(fn, entries, this.#byId);
     const chunks = await encodeAll(encoder, entries.map((e) => e.text));
@@ -128,6 +160,7 @@ export class MatchIndex {
   async addVectors(entries: MatchEntry[], vectors: Matrix): Promise<void> {
     const fn = 'MatchIndex.addVectors';
     this.#check(fn);
+    this.#checkWritable(fn);
     checkEntries(fn, entries, this.#byId);
     if (vectors?.rows !== entries.length || vectors.cols !== this.dim) {
       throw new RangeError(`${fn}: vectors must be ${entries.length}×${this.dim}; received ${describe(vectors?.rows)}×${describe(vectors?.cols)}`);
@@ -144,7 +177,7 @@ export class MatchIndex {
         this.#partitions.set(lang, part);
         continue;
       }
-      const vectors = await ResidentMatrix.concat([old.vectors, part.vectors]);
+      const vectors = await ResidentMatrix.concat([old.vectors as ResidentMatrix, part.vectors as ResidentMatrix]);
       const rows = new Int32Array(old.rows.length + part.rows.length);
       rows.set(old.rows);
       rows.set(part.rows, old.rows.length);
@@ -162,6 +195,7 @@ export class MatchIndex {
   async remove(ids: string[]): Promise<number> {
     const fn = 'MatchIndex.remove';
     this.#check(fn);
+    this.#checkWritable(fn);
     if (!Array.isArray(ids)) throw new TypeError(`${fn}: ids must be an array of strings; received ${describe(ids)}`);
     const gone = new Set<number>();
     ids.forEach((id, i) => {
@@ -190,7 +224,7 @@ export class MatchIndex {
         continue;
       }
       if (keep.length > 0) {
-        const vectors = await part.vectors.take(Int32Array.from(keep));
+        const vectors = await (part.vectors as ResidentMatrix).take(Int32Array.from(keep));
         partitions.set(lang, { vectors, rows: Int32Array.from(keep, (r) => renumber[part.rows[r]]) });
       }
       part.vectors.dispose();
@@ -204,9 +238,10 @@ export class MatchIndex {
   /**
    * The k most similar entries for each query text (encoded with branch
    * 'anchor'), best first; `lang` keeps only entries of that language. k
-   * defaults to 10 and is clamped to the number of candidates. Async.
+   * defaults to 10 and is clamped to the number of candidates; `pool` tunes
+   * int8 storage (see {@link SearchOptions}). Async.
    */
-  async search(queries: string[], opts: { k?: number; lang?: string } = {}): Promise<MatchResult[][]> {
+  async search(queries: string[], opts: SearchOptions = {}): Promise<MatchResult[][]> {
     const fn = 'MatchIndex.search';
     this.#check(fn);
     const encoder = this.#requireEncoder(fn);
@@ -221,20 +256,22 @@ export class MatchIndex {
   }
 
   /** Like search(), for query vectors made elsewhere ([queries × dim]). Async. */
-  async searchVectors(vectors: MatrixLike, opts: { k?: number; lang?: string } = {}): Promise<MatchResult[][]> {
+  async searchVectors(vectors: MatrixLike, opts: SearchOptions = {}): Promise<MatchResult[][]> {
     const fn = 'MatchIndex.searchVectors';
     this.#check(fn);
     checkSearchOptions(fn, opts);
     return this.#searchVectors(fn, vectors, opts);
   }
 
-  async #searchVectors(fn: string, vectors: MatrixLike, opts: { k?: number; lang?: string }): Promise<MatchResult[][]> {
+  async #searchVectors(fn: string, vectors: MatrixLike, opts: SearchOptions): Promise<MatchResult[][]> {
     if (vectors?.cols !== this.dim) throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors?.cols)}`);
     const k = opts.k ?? 10;
     const parts = opts.lang === undefined ? [...this.#partitions.values()] : [this.#partitions.get(opts.lang)].filter((p): p is Partition => !!p);
     const Q = vectors.rows;
     if (parts.length === 0) return Array.from({ length: Q }, () => []);
-    const lists = await Promise.all(parts.map((p) => topK(vectors, p.vectors, k)));
+    const lists = await Promise.all(
+      parts.map((p) => (p.vectors instanceof QuantizedMatrix ? p.vectors.search(vectors, k, { pool: opts.pool }) : topK(vectors, p.vectors, k))),
+    );
     const out: MatchResult[][] = [];
     for (let q = 0; q < Q; q++) {
       const hits: { entry: number; score: number }[] = [];
@@ -254,12 +291,13 @@ export class MatchIndex {
   async save(path: string): Promise<void> {
     const fn = 'MatchIndex.save';
     this.#check(fn);
+    this.#checkWritable(fn);
     const contents: IndexFileContents = {
       dim: this.dim,
       fingerprint: this.fingerprint,
       encoder: this.#encoder?.spec?.() ?? this.#spec,
       entries: this.#entries,
-      partitions: [...this.#partitions].map(([lang, p]) => ({ lang, vectors: p.vectors, rows: p.rows })),
+      partitions: [...this.#partitions].map(([lang, p]) => ({ lang, vectors: p.vectors as ResidentMatrix, rows: p.rows })),
     };
     await writeIndexFile(fn, path, contents);
   }
@@ -269,12 +307,25 @@ export class MatchIndex {
    * the index's (JobBERTError ERR_ENCODER_MISMATCH); without one, the encoder
    * saved with the index is rebuilt when it can be (TF-IDF), else only
    * searchVectors() works. Corrupt or truncated files: JobBERTError ERR_CORRUPT;
-   * newer formats: ERR_UNSUPPORTED_VERSION; missing: ERR_NOT_FOUND. Async.
+   * newer formats: ERR_UNSUPPORTED_VERSION; missing: ERR_NOT_FOUND.
+   *
+   * `storage: 'int8'` (default 'fp32') streams each partition's vectors into
+   * int8 codes with a per-row scale (symmetric: scale = max|x| / 127), about a
+   * quarter of the memory, never holding a partition's float32 vectors; the
+   * file stays open and searches re-score a candidate pool of each query from
+   * its exact float32 rows, so scores are the fp32 index's, bit for bit. The
+   * index is then read-only (add, addVectors, remove and save reject with
+   * ERR_READ_ONLY). Replacing the file by an atomic save is harmless; changing
+   * it in place makes searches reject with ERR_CORRUPT. Async.
    */
-  static async load(path: string, encoder?: Encoder): Promise<MatchIndex> {
+  static async load(path: string, encoder?: Encoder, opts: { storage?: Storage } = {}): Promise<MatchIndex> {
     const fn = 'MatchIndex.load';
-    if (encoder !== undefined) assertEncoder(fn, encoder);
-    const file = await readIndexFile(fn, path);
+    if (encoder !== undefined && encoder !== null) assertEncoder(fn, encoder);
+    else encoder = undefined;
+    assertOptions(fn, opts);
+    const storage = opts.storage ?? 'fp32';
+    assertChoice(fn, 'storage', storage, STORAGES);
+    const file = await readIndexFile(fn, path, storage);
     if (!encoder && file.encoder && file.encoder.kind === 'tfidf') {
       const rebuilt = await encoderFromSpec(file.encoder);
       if (rebuilt.fingerprint === file.fingerprint) encoder = rebuilt;
@@ -283,10 +334,14 @@ export class MatchIndex {
       file.partitions.forEach((p) => p.vectors.dispose());
       throw new JobBERTError('ERR_ENCODER_MISMATCH', `${fn}: ${path} was built with encoder ${file.fingerprint}, not ${encoder.fingerprint}`);
     }
-    if (encoder && encoder.dim !== file.dim) throw new JobBERTError('ERR_ENCODER_MISMATCH', `${fn}: ${path} holds ${file.dim}-d vectors but the encoder makes ${encoder.dim}-d ones`);
+    if (encoder && encoder.dim !== file.dim) {
+      file.partitions.forEach((p) => p.vectors.dispose());
+      throw new JobBERTError('ERR_ENCODER_MISMATCH', `${fn}: ${path} holds ${file.dim}-d vectors but the encoder makes ${encoder.dim}-d ones`);
+    }
     const partitions = new Map(file.partitions.map((p) => [p.lang, { vectors: p.vectors, rows: p.rows }]));
     const index = new MatchIndex(file.dim, file.fingerprint, encoder, file.entries, partitions);
     index.#spec = file.encoder;
+    index.#storage = storage;
     return index;
   }
 
@@ -303,6 +358,12 @@ export class MatchIndex {
 
   #check(fn: string): void {
     if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the index was disposed`);
+  }
+
+  #checkWritable(fn: string): void {
+    if (this.#storage !== 'fp32') {
+      throw new JobBERTError('ERR_READ_ONLY', `${fn}: this index was loaded with storage '${this.#storage}', which is read-only: it holds only quantised codes, and its exact vectors are on disk in the file it was loaded from (load it with storage 'fp32' to change or save it)`);
+    }
   }
 
   #requireEncoder(fn: string): Encoder {
@@ -338,8 +399,13 @@ function checkEntries(fn: string, entries: unknown, existing: ReadonlyMap<string
 
 function checkSearchOptions(fn: string, opts: unknown): void {
   assertOptions(fn, opts);
-  const o = opts as { k?: unknown; lang?: unknown };
+  const o = opts as { k?: unknown; lang?: unknown; pool?: unknown };
   if (o.k !== undefined) assertInteger(fn, 'k', o.k, 1);
+  if (o.pool !== undefined) {
+    assertInteger(fn, 'pool', o.pool, 1);
+    const k = (o.k as number | undefined) ?? 10;
+    if (o.pool < k) throw new RangeError(`${fn}: pool must be an integer >= k (${k}); received ${o.pool}`);
+  }
   if (o.lang !== undefined && typeof o.lang !== 'string') throw new TypeError(`${fn}: lang must be a string; received ${describe(o.lang)}`);
 }
 

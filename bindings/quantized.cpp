@@ -1,0 +1,150 @@
+// N-API glue for native/…/quantized.h: int8-stored matrices loaded from a
+// file, searched exactly. A matrix is handed to JS as a type-tagged External
+// holding a shared_ptr, so a search running on a worker keeps the matrix (and
+// its file descriptor) alive even if it is disposed meanwhile.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "args.h"
+#include "jobbert/quantized.h"
+#include "jobbert/store.h"
+#include "worker.h"
+
+namespace jobbert::bindings {
+namespace {
+
+const napi_type_tag kQuantizedTag = {0x6a6f6262657274ULL, 0x71756e7438ULL};  // "jobbert", "qunt8"
+
+struct Handle {
+  std::shared_ptr<const QuantizedMatrix> matrix;
+  int64_t accounted = 0;  // bytes reported to V8 as external memory
+
+  void release(Napi::Env env) {
+    matrix.reset();
+    if (accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted);
+    accounted = 0;
+  }
+};
+
+Handle* unwrap(const Napi::Value& v) {
+  if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "matrix must be a QuantizedMatrix handle");
+  auto external = v.As<Napi::External<Handle>>();
+  if (!external.CheckTypeTag(&kQuantizedTag)) throw Napi::TypeError::New(v.Env(), "matrix must be a QuantizedMatrix handle");
+  return external.Data();
+}
+
+std::shared_ptr<const QuantizedMatrix> live(const Napi::Value& v) {
+  Handle* h = unwrap(v);
+  if (!h->matrix) {
+    Napi::Error e = Napi::Error::New(v.Env(), "the QuantizedMatrix was disposed");
+    e.Set("code", Napi::String::New(v.Env(), "ERR_DISPOSED"));
+    throw e;
+  }
+  return h->matrix;
+}
+
+// quantizedFromFile(path, offset, rows, cols, expected | null) → Promise<handle>
+Napi::Value QuantizedFromFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct State {
+    std::string path;
+    uint64_t offset = 0;
+    int64_t rows = 0, cols = 0;
+    bool verify = false;
+    uint64_t expected = 0;
+    std::shared_ptr<QuantizedMatrix> matrix;
+  };
+  auto s = std::make_shared<State>();
+  s->path = readPath(info[0], "path");
+  s->offset = static_cast<uint64_t>(readInteger(info[1], "offset", 0, (int64_t(1) << 53) - 1));
+  s->rows = readInteger(info[2], "rows", 1, kMaxDim);
+  s->cols = readInteger(info[3], "cols", 1, kMaxDim);
+  if (!info[4].IsNull() && !info[4].IsUndefined()) {
+    if (!info[4].IsString()) throw Napi::TypeError::New(env, "checksum must be a string of 16 hex digits or null");
+    std::string hex = info[4].As<Napi::String>().Utf8Value();
+    if (!parseChecksumHex(hex, &s->expected))
+      throw Napi::RangeError::New(env, "checksum must be 16 hex digits; received '" + hex.substr(0, 40) + "'");
+    s->verify = true;
+  }
+  return KernelWorker::Start(
+      env,
+      [s] { return QuantizedMatrix::fromFile(s->path, s->offset, s->rows, s->cols, s->verify ? &s->expected : nullptr, &s->matrix); },
+      [s](Napi::Env env) -> Napi::Value {
+        auto* handle = new Handle{std::move(s->matrix), 0};
+        handle->accounted = handle->matrix->bytes();
+        Napi::MemoryManagement::AdjustExternalMemory(env, handle->accounted);
+        auto external = Napi::External<Handle>::New(env, handle, [](Napi::Env env, Handle* h) {
+          h->release(env);
+          delete h;
+        });
+        external.TypeTag(&kQuantizedTag);
+        return external;
+      });
+}
+
+// quantizedSearch(handle, queries, k, pool) → Promise<{ k, indices, scores }>;
+// 1 <= k <= pool <= rows (the facade clamps).
+Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct State {
+    std::shared_ptr<const QuantizedMatrix> matrix;
+    MatrixCopy queries;
+    int64_t k = 0, pool = 0;
+    std::unique_ptr<int32_t[]> indices;
+    OwnedFloats scores;
+  };
+  auto s = std::make_shared<State>();
+  s->matrix = live(info[0]);
+  s->queries = copyMatrix(info[1], "queries");
+  if (s->queries.cols != s->matrix->cols())
+    throw Napi::RangeError::New(env, "queries must have " + std::to_string(s->matrix->cols()) + " columns; received " +
+                                         std::to_string(s->queries.cols));
+  s->pool = readInteger(info[3], "pool", 1, s->matrix->rows());
+  s->k = readInteger(info[2], "k", 1, s->pool);
+  checkOutputSize(env, s->queries.rows * s->k, "the result (queries.rows × k)");
+  return KernelWorker::Start(
+      env,
+      [s] {
+        const int64_t n = s->queries.rows * s->k;
+        s->indices.reset(new int32_t[static_cast<size_t>(n)]);
+        s->scores = allocateFloats(n);
+        Status st = s->matrix->search(s->queries.view(), s->k, s->pool, s->indices.get(), s->scores.data());
+        s->matrix.reset();
+        return st;
+      },
+      [s](Napi::Env env) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("k", Napi::Number::New(env, double(s->k)));
+        out.Set("indices", toInt32Array(env, std::move(s->indices), s->queries.rows * s->k));
+        out.Set("scores", toFloat32Array(env, std::move(s->scores)));
+        return out;
+      });
+}
+
+// quantizedInfo(handle) → { rows, cols, bytes, disposed }
+Napi::Value QuantizedInfo(const Napi::CallbackInfo& info) {
+  Handle* h = unwrap(info[0]);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("disposed", Napi::Boolean::New(info.Env(), !h->matrix));
+  out.Set("bytes", Napi::Number::New(info.Env(), double(h->matrix ? h->matrix->bytes() : 0)));
+  return out;
+}
+
+// quantizedDispose(handle): frees the codes and (once running searches end) closes the file. Idempotent.
+Napi::Value QuantizedDispose(const Napi::CallbackInfo& info) {
+  unwrap(info[0])->release(info.Env());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerQuantized(Napi::Env env, Napi::Object exports) {
+  exports.Set("quantizedFromFile", Napi::Function::New(env, Guarded<QuantizedFromFile>, "quantizedFromFile"));
+  exports.Set("quantizedSearch", Napi::Function::New(env, Guarded<QuantizedSearch>, "quantizedSearch"));
+  exports.Set("quantizedInfo", Napi::Function::New(env, Guarded<QuantizedInfo>, "quantizedInfo"));
+  exports.Set("quantizedDispose", Napi::Function::New(env, Guarded<QuantizedDispose>, "quantizedDispose"));
+}
+
+}  // namespace jobbert::bindings

@@ -1,0 +1,338 @@
+// Int8 storage of file-backed matrices (see jobbert/quantized.h). Cost model:
+// loading is one streaming pass over the file (pread + CRC32C + quantise, ~3
+// flops a value, memory-bound); a search is the int8 scan (topKInt8: reads
+// N·d bytes, a quarter of the float32 scan) plus Q·pool rows of d·4 bytes
+// read back and scored exactly (2·Q·pool·d flops).
+#include "jobbert/quantized.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "jobbert/store.h"
+#include "thread_pool.h"
+
+#if defined(JOBBERT_HAVE_AVX512) && defined(__x86_64__)
+#include <immintrin.h>
+#define JOBBERT_QUANT_AVX512 1
+#endif
+
+namespace jobbert {
+namespace {
+
+constexpr uint64_t kChunk = uint64_t(8) << 20;  // bytes streamed per task step (whole checksum blocks)
+static_assert(kChunk % kChecksumBlock == 0, "chunks must hold whole checksum blocks");
+// Re-scoring reads at most this many bytes of candidate rows at once.
+constexpr int64_t kRescoreBytes = int64_t(64) << 20;
+
+// The first error of a parallel loop.
+class FirstError {
+ public:
+  void set(Status s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (status_.ok()) status_ = std::move(s);
+    failed_.store(true, std::memory_order_relaxed);
+  }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  Status take() { return std::move(status_); }
+
+ private:
+  std::mutex mutex_;
+  Status status_;
+  std::atomic<bool> failed_{false};
+};
+
+std::string sysError(const char* what, const std::string& path, int err) {
+  return std::string(what) + " '" + path + "': " + std::strerror(err);
+}
+
+int64_t mtimeNs(const struct stat& st) {
+#if defined(__APPLE__)
+  return int64_t(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
+#else
+  return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+#endif
+}
+
+// Reads exactly n bytes at `at`; 0 bytes read (end of file) is kCorrupt.
+Status preadAll(int fd, const std::string& path, uint8_t* dst, uint64_t n, uint64_t at) {
+  for (uint64_t done = 0; done < n;) {
+    ssize_t got = ::pread(fd, dst + done, static_cast<size_t>(n - done), static_cast<off_t>(at + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return Status::Io(sysError("cannot read", path, errno));
+    }
+    if (got == 0) return Status::Corrupt("'" + path + "' ends at byte " + std::to_string(at + done) + ", before the data");
+    done += uint64_t(got);
+  }
+  return Status::Ok();
+}
+
+bool useAvx512() { return activeIsa() == Isa::kAvx512; }
+
+#ifdef JOBBERT_QUANT_AVX512
+// (All-lanes masked forms throughout: the plain ones start from
+// _mm512_undefined_*, which GCC 12 reports as maybe uninitialized.)
+constexpr __mmask16 kAll16 = 0xffff;
+constexpr __mmask8 kAll8 = 0xff;
+
+__attribute__((target("avx512f"))) double quantizeRowAvx512(const float* x, int64_t d, int8_t* codes, float* scale) {
+  __m512 maxAbs = _mm512_setzero_ps();
+  __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
+  for (int64_t p = 0; p < d; p += 16) {
+    const __mmask16 m = d - p >= 16 ? __mmask16(0xffff) : __mmask16((1u << (d - p)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + p);
+    maxAbs = _mm512_maskz_max_ps(kAll16, maxAbs, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff))));
+    const __m512d lo = _mm512_maskz_cvtps_pd(kAll8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(kAll8, _mm512_castps_pd(v), 0)));
+    const __m512d hi = _mm512_maskz_cvtps_pd(kAll8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(kAll8, _mm512_castps_pd(v), 1)));
+    sum0 = _mm512_fmadd_pd(lo, lo, sum0);
+    sum1 = _mm512_fmadd_pd(hi, hi, sum1);
+  }
+  alignas(64) float tops[16];
+  alignas(64) double sums[8];
+  _mm512_store_ps(tops, maxAbs);
+  _mm512_store_pd(sums, _mm512_add_pd(sum0, sum1));
+  const float top = *std::max_element(tops, tops + 16);
+  const double sum = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+  *scale = top / 127.0f;
+  const __m512 s = _mm512_set1_ps(*scale);
+  for (int64_t p = 0; p < d; p += 16) {
+    const __mmask16 m = d - p >= 16 ? __mmask16(0xffff) : __mmask16((1u << (d - p)) - 1);
+    // cvtps_epi32 rounds to nearest even (the default MXCSR mode), as lrintf does.
+    const __m512i q = top > 0.0f ? _mm512_maskz_cvtps_epi32(kAll16, _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + p), s))
+                                 : _mm512_setzero_si512();
+    _mm512_mask_cvtsepi32_storeu_epi8(codes + p, m, q);
+  }
+  return sum;
+}
+
+__attribute__((target("avx512f"))) void dequantizeRowAvx512(const int8_t* codes, int64_t d, float scale, float* out) {
+  const __m512 s = _mm512_set1_ps(scale);
+  int64_t p = 0;
+  for (; p + 16 <= d; p += 16) {
+    const __m512i c = _mm512_maskz_cvtepi8_epi32(kAll16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + p)));
+    _mm512_storeu_ps(out + p, _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll16, c), s));
+  }
+  for (; p < d; ++p) out[p] = float(codes[p]) * scale;
+}
+#endif
+
+}  // namespace
+
+// ---------------------------------------------------------------- quantisation
+
+double quantizeRow(const float* x, int64_t d, int8_t* codes, float* scale) {
+#ifdef JOBBERT_QUANT_AVX512
+  if (useAvx512()) return quantizeRowAvx512(x, d, codes, scale);
+#endif
+  float top = 0.0f;
+  double sum = 0.0;
+  for (int64_t p = 0; p < d; ++p) {
+    top = std::max(top, std::fabs(x[p]));
+    sum += double(x[p]) * double(x[p]);
+  }
+  *scale = top / 127.0f;
+  for (int64_t p = 0; p < d; ++p) {
+    const long q = top > 0.0f ? std::lrint(x[p] / *scale) : 0;  // nearest, ties to even
+    codes[p] = static_cast<int8_t>(std::min(127L, std::max(-127L, q)));
+  }
+  return sum;
+}
+
+void dequantizeRows(const Int8Rows& m, int64_t j0, int64_t n, float* out) {
+  const int64_t d = m.cols;
+  for (int64_t i = 0; i < n; ++i) {
+    const int8_t* codes = m.codes + (j0 + i) * d;
+    const float scale = m.scales[j0 + i];
+#ifdef JOBBERT_QUANT_AVX512
+    if (useAvx512()) {
+      dequantizeRowAvx512(codes, d, scale, out + i * d);
+      continue;
+    }
+#endif
+    for (int64_t p = 0; p < d; ++p) out[i * d + p] = float(codes[p]) * scale;
+  }
+}
+
+// ---------------------------------------------------------------- QuantizedMatrix
+
+QuantizedMatrix::~QuantizedMatrix() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Int8Rows QuantizedMatrix::view() const {
+  return {reinterpret_cast<const int8_t*>(codes_.data()), scales_.data(), invNorms_.data(), rows_, cols_};
+}
+
+Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64_t rows, int64_t cols,
+                                 const uint64_t* expected, std::shared_ptr<QuantizedMatrix>* out) {
+  if (rows < 1 || cols < 1) return Status::Range("rows and cols must be >= 1");
+  const uint64_t rowBytes = uint64_t(cols) * 4;
+  if (offset > uint64_t(INT64_MAX) || uint64_t(rows) > (uint64_t(INT64_MAX) - offset) / rowBytes)
+    return Status::Range("offset + rows·cols·4 overflows a file offset");
+  const uint64_t bytes = uint64_t(rows) * rowBytes;
+  std::shared_ptr<QuantizedMatrix> m(new QuantizedMatrix());
+  m->path_ = path, m->offset_ = offset, m->rows_ = rows, m->cols_ = cols;
+  m->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (m->fd_ < 0) return Status::Io(sysError("cannot open", path, errno));
+  struct stat st;
+  if (::fstat(m->fd_, &st) != 0) return Status::Io(sysError("cannot stat", path, errno));
+  if (uint64_t(st.st_size) < offset + bytes)
+    return Status::Corrupt("'" + path + "' is truncated: it holds " + std::to_string(st.st_size) + " bytes, but " +
+                           std::to_string(rows * cols) + " floats at offset " + std::to_string(offset) + " need " +
+                           std::to_string(offset + bytes));
+  m->fileSize_ = st.st_size, m->mtimeNs_ = mtimeNs(st);
+#ifdef POSIX_FADV_SEQUENTIAL
+  ::posix_fadvise(m->fd_, static_cast<off_t>(offset), static_cast<off_t>(bytes), POSIX_FADV_SEQUENTIAL);
+#endif
+  m->codes_ = FloatBuffer((rows * cols + 3) / 4);
+  m->scales_.resize(size_t(rows));
+  m->invNorms_.resize(size_t(rows));
+  int8_t* codes = reinterpret_cast<int8_t*>(m->codes_.data());
+
+  const int64_t chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);
+  const size_t blocks = static_cast<size_t>((bytes + kChecksumBlock - 1) / kChecksumBlock);
+  std::vector<uint32_t> crcs(expected ? blocks : 0);
+  std::atomic<int64_t> nextChunk{0}, badRow{INT64_MAX};
+  FirstError error;
+  // One task per thread, each with one buffer, taking chunks in file order.
+  const int64_t tasks = std::min<int64_t>(chunks, ThreadPool::instance().size());
+  ThreadPool::instance().run(tasks, [&](int64_t) {
+    std::unique_ptr<uint8_t[]> buffer(new uint8_t[kChunk + rowBytes]);
+    for (int64_t c; !error.failed() && (c = nextChunk.fetch_add(1)) < chunks;) {
+      const uint64_t begin = uint64_t(c) * kChunk, end = std::min(bytes, begin + kChunk);
+      // The rows that start in [begin, end), read whole (the last may run past end).
+      const int64_t r0 = static_cast<int64_t>((begin + rowBytes - 1) / rowBytes);
+      const int64_t r1 = static_cast<int64_t>((end + rowBytes - 1) / rowBytes);
+      const uint64_t readEnd = std::max(end, uint64_t(r1) * rowBytes);
+      Status s = preadAll(m->fd_, path, buffer.get(), readEnd - begin, offset + begin);
+      if (!s.ok()) return error.set(std::move(s));
+      for (uint64_t b = begin / kChecksumBlock; expected && b * kChecksumBlock < end; ++b)
+        crcs[b] = crc32c(buffer.get() + (b * kChecksumBlock - begin), std::min(end, (b + 1) * kChecksumBlock) - b * kChecksumBlock);
+      for (int64_t r = r0; r < r1; ++r) {
+        const auto* row = reinterpret_cast<const float*>(buffer.get() + (uint64_t(r) * rowBytes - begin));
+        const double sum = quantizeRow(row, cols, codes + r * cols, &m->scales_[r]);
+        if (!(sum > 0.0) || !std::isfinite(sum)) {
+          for (int64_t seen = badRow.load(); r < seen && !badRow.compare_exchange_weak(seen, r);) {
+          }
+          m->invNorms_[r] = 0.0f;
+        } else {
+          m->invNorms_[r] = static_cast<float>(1.0 / std::sqrt(sum));
+        }
+      }
+    }
+  });
+  if (error.failed()) return error.take();
+  if (expected) {
+    const uint64_t sum = combineBlockCrcs(crcs.data(), blocks, bytes);
+    if (sum != *expected)
+      return Status::Corrupt("checksum mismatch in '" + path + "': the " + std::to_string(bytes) + " bytes at offset " +
+                             std::to_string(offset) + " give " + checksumHex(sum) + ", expected " + checksumHex(*expected));
+  }
+#ifdef POSIX_FADV_RANDOM
+  // From now on the file is read a row at a time (re-scoring): no read-ahead.
+  ::posix_fadvise(m->fd_, 0, 0, POSIX_FADV_RANDOM);
+#endif
+  if (badRow.load() != INT64_MAX) m->badRow_ = badRow.load();
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+Status QuantizedMatrix::checkFile() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::Io(sysError("cannot stat", path_, errno));
+  if (st.st_size != fileSize_ || mtimeNs(st) != mtimeNs_)
+    return Status::Corrupt("'" + path_ + "' was modified in place after it was loaded with int8 storage; its exact " +
+                           "vectors can no longer be trusted (load it again)");
+  return Status::Ok();
+}
+
+Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) const {
+  for (int64_t i = 0; i < n; ++i)
+    if (rows[i] < 0 || rows[i] >= rows_)
+      return Status::Range("rows[" + std::to_string(i) + "] must be a row index in [0, " + std::to_string(rows_ - 1) +
+                           "]; received " + std::to_string(rows[i]));
+  const uint64_t rowBytes = uint64_t(cols_) * 4;
+  const int8_t* codes = reinterpret_cast<const int8_t*>(codes_.data());
+  FirstError error;
+  parallelRanges(n, 16, [&](int64_t b, int64_t e) {
+    std::vector<int8_t> check(static_cast<size_t>(cols_));
+    for (int64_t i = b; i < e && !error.failed(); ++i) {
+      const int64_t r = rows[i];
+      float* dst = out + i * cols_;
+      Status s = preadAll(fd_, path_, reinterpret_cast<uint8_t*>(dst), rowBytes, offset_ + uint64_t(r) * rowBytes);
+      if (!s.ok()) return error.set(std::move(s));
+      // The row must still be the one that was quantised: the same scale and codes.
+      float scale;
+      quantizeRow(dst, cols_, check.data(), &scale);
+      if (!(scale == scales_[r]) || std::memcmp(check.data(), codes + r * cols_, size_t(cols_)) != 0)
+        return error.set(Status::Corrupt("row " + std::to_string(r) + " of '" + path_ +
+                                         "' changed after the index was loaded with int8 storage (load it again)"));
+    }
+  });
+  return error.failed() ? error.take() : Status::Ok();
+}
+
+Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t pool, int32_t* indices,
+                               float* scores) const {
+  if (queries.cols != cols_)
+    return Status::Range("queries must have " + std::to_string(cols_) + " columns; received " + std::to_string(queries.cols));
+  if (pool < 1 || pool > rows_ || k < 1 || k > pool)
+    return Status::Range("need 1 <= k <= pool <= rows (" + std::to_string(rows_) + "); received k = " +
+                         std::to_string(k) + ", pool = " + std::to_string(pool));
+  if (!indices || !scores) return Status::Type("indices and scores must be output buffers");
+  if (badRow_ >= 0)
+    return Status::Range("corpus row " + std::to_string(badRow_) +
+                         " is a zero vector or holds a non-finite value; cosine similarity is undefined for it");
+  if (Status s = checkFile(); !s.ok()) return s;
+  const int64_t Q = queries.rows, d = cols_;
+  try {
+    // 1. The candidate pools, from the codes.
+    std::vector<int32_t> pools(static_cast<size_t>(Q * pool));
+    {
+      std::vector<float> approx(static_cast<size_t>(Q * pool));
+      if (Status s = topKInt8(queries, view(), pool, pools.data(), approx.data()); !s.ok()) return s;
+    }
+    // 2–3. Per group of queries: read the union of their pools once, then
+    // score each query against its own pool only (so a query's result does not
+    // depend on the others in the call), in row order so ties go to the lower row.
+    const int64_t group = std::max<int64_t>(1, kRescoreBytes / (pool * d * 4));
+    FloatBuffer mine(pool * d);
+    std::vector<int32_t> local(static_cast<size_t>(k));
+    for (int64_t g0 = 0; g0 < Q; g0 += group) {
+      const int64_t g1 = std::min(Q, g0 + group);
+      std::vector<int32_t> rows(pools.begin() + g0 * pool, pools.begin() + g1 * pool);
+      std::sort(rows.begin(), rows.end());
+      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+      FloatBuffer exact(int64_t(rows.size()) * d);
+      if (Status s = readRows(rows.data(), int64_t(rows.size()), exact.data()); !s.ok()) return s;
+      for (int64_t q = g0; q < g1; ++q) {
+        int32_t* cand = pools.data() + q * pool;
+        std::sort(cand, cand + pool);
+        for (int64_t i = 0; i < pool; ++i) {
+          const int64_t at = std::lower_bound(rows.begin(), rows.end(), cand[i]) - rows.begin();
+          std::memcpy(mine.data() + i * d, exact.data() + at * d, size_t(d) * 4);
+        }
+        TopKParams p;
+        p.queries = {queries.data + q * d, 1, d};
+        p.corpus = {mine.data(), pool, d};
+        p.k = k, p.metric = Metric::kCosine;
+        p.indices = local.data(), p.scores = scores + q * k;
+        if (Status s = topK(p); !s.ok()) return s;
+        for (int64_t j = 0; j < k; ++j) indices[q * k + j] = cand[local[j]];
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::OutOfMemory("out of memory in the int8 search");
+  }
+  return Status::Ok();
+}
+
+}  // namespace jobbert

@@ -1,0 +1,123 @@
+/**
+ * QuantizedMatrix: float32 rows that live in a file (a MatchIndex partition),
+ * held in native memory as int8 codes with one scale per row — a quarter of
+ * the float32 size — and searched exactly: an int8 scan picks a candidate pool
+ * per query, whose exact float32 rows are read back from the file and scored
+ * with the same kernel as `kernels.topK`, so the scores are bit-identical to
+ * an exact search over the float32 rows (the approximation can only miss a
+ * row whose approximate score falls outside the pool).
+ *
+ * Quantisation is symmetric per row: scale = max|x| / 127, code = round(x /
+ * scale) (to nearest, ties to even). The file stays open (its descriptor) so
+ * an atomic save over the path does not disturb a loaded matrix; a file
+ * changed in place (size, mtime, or a candidate row that no longer matches
+ * its codes) makes searches reject with JobBERTError ERR_CORRUPT.
+ */
+import { addon, type MatrixArg, type NativeQuantized } from './binding.js';
+import { JobBERTError, callerStack, fromNative } from './errors.js';
+import type { TopKResult } from './kernels.js';
+import { ResidentMatrix, type MatrixLike } from './resident.js';
+import { assertInteger, assertMatrix, assertOptions, describe } from './validate.js';
+
+const MAX_DIM = 2 ** 31 - 1;
+const CHECKSUM = /^[0-9a-fA-F]{16}$/;
+
+/** The default candidate pool for k results: max(4k, k + 64). */
+export function defaultPool(k: number): number {
+  return Math.max(4 * k, k + 64);
+}
+
+async function call<T>(caller: { stack?: string }, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw fromNative(e, caller);
+  }
+}
+
+export class QuantizedMatrix {
+  readonly #native: NativeQuantized;
+  readonly rows: number;
+  readonly cols: number;
+
+  private constructor(native: NativeQuantized, rows: number, cols: number) {
+    this.#native = native;
+    this.rows = rows;
+    this.cols = cols;
+  }
+
+  /**
+   * Streams `rows × cols` float32 values at byte `offset` of `path` (8 MiB at
+   * a time, never all in memory) into int8 codes, verifying `checksum` (16
+   * hex digits) over the bytes read when given. Async. Throws
+   * TypeError/RangeError for bad arguments; rejects with JobBERTError ERR_IO
+   * (cannot open or read), ERR_CORRUPT (too short, checksum mismatch),
+   * ERR_OUT_OF_MEMORY.
+   */
+  static async fromFile(path: string, opts: { offset?: number; rows: number; cols: number; checksum?: string | null }): Promise<QuantizedMatrix> {
+    const fn = 'QuantizedMatrix.fromFile';
+    const caller = callerStack();
+    if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new TypeError(`${fn}: path must be a non-empty file path string; received ${describe(path)}`);
+    if (opts === undefined || opts === null) throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
+    assertOptions(fn, opts);
+    const offset = opts.offset ?? 0;
+    assertInteger(fn, 'offset', offset, 0);
+    assertInteger(fn, 'rows', opts.rows, 1, MAX_DIM);
+    assertInteger(fn, 'cols', opts.cols, 1, MAX_DIM);
+    const expected = opts.checksum ?? null;
+    if (expected !== null && (typeof expected !== 'string' || !CHECKSUM.test(expected))) {
+      throw new RangeError(`${fn}: checksum must be 16 hex digits; received ${describe(expected)}`);
+    }
+    const native = await call(caller, () => addon.quantizedFromFile(path, offset, opts.rows, opts.cols, expected));
+    return new QuantizedMatrix(native, opts.rows, opts.cols);
+  }
+
+  /** Bytes of native memory held (codes, scales, norms); 0 once disposed. */
+  get bytes(): number {
+    return addon.quantizedInfo(this.#native).bytes;
+  }
+
+  get disposed(): boolean {
+    return addon.quantizedInfo(this.#native).disposed;
+  }
+
+  /** Frees the codes and closes the file once running searches end. Sync; idempotent. */
+  dispose(): void {
+    addon.quantizedDispose(this.#native);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /**
+   * The k rows most similar (cosine) to each query, best first, ties to the
+   * lower row, with exact float32 scores; k is clamped to `rows`. `pool`
+   * (an integer >= k; default max(4k, k + 64); clamped to rows) is how many candidates the
+   * int8 scan keeps per query. Async. Throws TypeError/RangeError for bad
+   * arguments; rejects with ERR_DISPOSED, ERR_CORRUPT (file changed since
+   * loading), ERR_IO, RangeError for a zero query or corpus row.
+   */
+  async search(queries: MatrixLike, k: number, opts: { pool?: number } = {}): Promise<TopKResult> {
+    const fn = 'QuantizedMatrix.search';
+    const caller = callerStack();
+    if (this.disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the QuantizedMatrix was disposed`);
+    let arg: MatrixArg;
+    if (queries instanceof ResidentMatrix) arg = queries.handle(fn, 'queries');
+    else {
+      assertMatrix(fn, 'queries', queries, { cols: this.cols });
+      arg = queries;
+    }
+    if (queries.cols !== this.cols) throw new RangeError(`${fn}: queries must have ${this.cols} columns; received ${queries.cols}`);
+    assertInteger(fn, 'k', k, 1);
+    assertOptions(fn, opts);
+    if (opts.pool !== undefined) {
+      assertInteger(fn, 'pool', opts.pool, 1);
+      if (opts.pool < k) throw new RangeError(`${fn}: pool must be an integer >= k (${k}); received ${opts.pool}`);
+    }
+    const kUsed = Math.min(k, this.rows);
+    const pool = Math.min(this.rows, opts.pool ?? defaultPool(kUsed));
+    const r = await call(caller, () => addon.quantizedSearch(this.#native, arg, kUsed, pool));
+    return { k: r.k, indices: r.indices, scores: r.scores };
+  }
+}
