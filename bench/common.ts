@@ -56,8 +56,18 @@ export function time(name: string, fn: () => unknown, opts: { maxTime?: number; 
   });
 }
 
-/** Peak resident set size of this process so far, in MiB. */
+/**
+ * Peak resident set size of this process so far, in MiB. On Linux this is
+ * VmHWM: getrusage's maxrss of a spawned child can carry its parent's
+ * high-water mark, which would inflate a suite's figure.
+ */
 export function peakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall back to getrusage
+  }
   return process.resourceUsage().maxRSS / 1024;
 }
 

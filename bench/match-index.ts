@@ -10,7 +10,6 @@
  * rest) and on a smaller clustered set.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -102,20 +101,6 @@ export async function benchMatchIndex(): Promise<void> {
   }
 }
 
-/**
- * This process's peak RSS: VmHWM where Linux has it, since getrusage's maxRSS
- * keeps the high-water mark of the forked copy of a (big) parent across exec.
- */
-function ownPeakRssMiB(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return peakRssMiB();
-}
-
 /** Fraction of the exact results' ids found in the approximate results. */
 function recall(exact: { id: string }[][], got: { id: string }[][]): number {
   let found = 0;
@@ -160,5 +145,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   });
   const loadedRssMiB = rssMiB();
   await index.dispose();
-  console.log(JSON.stringify({ seconds: s, peakRssMiB: ownPeakRssMiB(), baseRssMiB, loadedRssMiB }));
+  console.log(JSON.stringify({ seconds: s, peakRssMiB: peakRssMiB(), baseRssMiB, loadedRssMiB }));
 }
