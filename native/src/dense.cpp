@@ -8,6 +8,7 @@
 
 #include "checks.h"
 #include "gemm.h"
+#include "guard.h"
 #include "jobbert/kernels.h"
 #include "thread_pool.h"
 
@@ -61,23 +62,12 @@ Status checkDenseShapes(const ConstMatrix& x, const ConstMatrix& w) {
   return Status::Ok();
 }
 
-template <typename Fn>
-Status guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    return Status::OutOfMemory("out of memory in dense");
-  } catch (const std::exception& e) {
-    return Status::Internal(e.what());
-  }
-}
-
 }  // namespace
 
 Status denseForward(const DenseParams& p) {
   if (Status s = checkDenseShapes(p.x, p.weight); !s.ok()) return s;
   if (!p.y) return Status::Type("y must be an output buffer");
-  return guarded([&]() -> Status {
+  return guarded("dense", [&]() -> Status {
     if (Status s = checkFinite(p.x, "x"); !s.ok()) return s;
     if (Status s = checkFinite(p.weight, "weight"); !s.ok()) return s;
     if (p.bias) {
@@ -111,7 +101,7 @@ Status denseBackward(const DenseBackwardParams& p) {
     if (!mat.data) return Status::Type(std::string(name) + " has no data");
   }
   if (!p.gradX || !p.gradWeight || !p.gradBias) return Status::Type("gradient output buffers are required");
-  return guarded([&]() -> Status {
+  return guarded("dense", [&]() -> Status {
     if (Status s = checkFinite(p.x, "x"); !s.ok()) return s;
     if (Status s = checkFinite(p.weight, "weight"); !s.ok()) return s;
     if (Status s = checkFinite(p.y, "y"); !s.ok()) return s;

@@ -12,6 +12,7 @@
 
 #include "checks.h"
 #include "gemm.h"
+#include "guard.h"
 #include "jobbert/kernels.h"
 #include "thread_pool.h"
 
@@ -387,16 +388,10 @@ Status run(const InfoNCEParams& p) {
 
 Status infoNCE(const InfoNCEParams& p) {
   // Even the argument messages allocate: nothing may escape to the caller.
-  try {
+  return guarded("infoNCE", [&]() -> Status {
     if (Status s = checkArguments(p); !s.ok()) return s;
     return run(p);
-  } catch (const std::bad_alloc&) {
-    return Status::OutOfMemory("out of memory in infoNCE");
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("infoNCE: ") + e.what());
-  } catch (...) {
-    return Status::Internal("infoNCE: unknown failure");
-  }
+  });
 }
 
 }  // namespace jobbert

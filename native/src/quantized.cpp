@@ -5,6 +5,8 @@
 // read back and scored exactly (2·Q·pool·d flops).
 #include "jobbert/quantized.h"
 
+#include "guard.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -293,7 +295,7 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
                          " is a zero vector or holds a non-finite value; cosine similarity is undefined for it");
   if (Status s = checkFile(); !s.ok()) return s;
   const int64_t Q = queries.rows, d = cols_;
-  try {
+  return guarded("the int8 search", [&]() -> Status {
     // 1. The candidate pools, from the codes.
     std::vector<int32_t> pools(static_cast<size_t>(Q * pool));
     {
@@ -329,10 +331,8 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
         for (int64_t j = 0; j < k; ++j) indices[q * k + j] = cand[local[j]];
       }
     }
-  } catch (const std::bad_alloc&) {
-    return Status::OutOfMemory("out of memory in the int8 search");
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 }  // namespace jobbert

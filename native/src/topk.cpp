@@ -18,6 +18,7 @@
 
 #include "checks.h"
 #include "gemm.h"
+#include "guard.h"
 #include "jobbert/buffer.h"
 #include "jobbert/kernels.h"
 #include "jobbert/quantized.h"
@@ -736,7 +737,7 @@ Status topKInt8(const ConstMatrix& queries, const Int8Rows& corpus, int64_t k, i
     return Status::Range("k must be between 1 and corpus.rows (" + std::to_string(corpus.rows) + "); received " +
                          std::to_string(k));
   if (!indices || !scores) return Status::Type("indices and scores must be output buffers");
-  try {
+  return guarded("topKInt8", [&]() -> Status {
     TopKParams p;
     p.queries = queries, p.corpus = {nullptr, corpus.rows, corpus.cols};
     p.k = k, p.metric = Metric::kCosine, p.indices = indices, p.scores = scores;
@@ -744,9 +745,7 @@ Status topKInt8(const ConstMatrix& queries, const Int8Rows& corpus, int64_t k, i
     std::vector<float> invCorpus(static_cast<size_t>(corpus.rows));
     if (Status s = inverseRowNorms(queries, "queries", invQueries.data()); !s.ok()) return s;
     return runTopK(p, invQueries.data(), invCorpus.data(), &corpus);
-  } catch (const std::bad_alloc&) {
-    return Status::OutOfMemory("out of memory in topKInt8");
-  }
+  });
 }
 
 Status topK(const TopKParams& p) {
@@ -759,7 +758,7 @@ Status topK(const TopKParams& p) {
     return Status::Range("k must be between 1 and corpus.rows (" + std::to_string(p.corpus.rows) +
                          "); received " + std::to_string(p.k));
   if (!p.indices || !p.scores) return Status::Type("indices and scores must be output buffers");
-  try {
+  return guarded("topK", [&]() -> Status {
     // The queries are checked up front; each corpus row is checked (and its
     // inverse norm taken) inside the pass, right before its block is scored.
     if (p.metric == Metric::kCosine) {
@@ -770,13 +769,7 @@ Status topK(const TopKParams& p) {
     }
     if (Status s = checkFinite(p.queries, "queries"); !s.ok()) return s;
     return runTopK(p, nullptr, nullptr);
-  } catch (const std::bad_alloc&) {
-    return Status::OutOfMemory("out of memory in topK");
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("topK: ") + e.what());
-  } catch (...) {
-    return Status::Internal("topK: unknown error");
-  }
+  });
 }
 
 }  // namespace jobbert
