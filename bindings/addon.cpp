@@ -230,6 +230,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ResidentMatrix", resident);
   registerStore(env, exports);
   registerQuantized(env, exports);
+  registerLite(env, exports);
   return exports;
 }
 

@@ -95,5 +95,7 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
 void registerStore(Napi::Env env, Napi::Object exports);
 // Int8-stored matrices (bindings/quantized.cpp): quantizedFromFile, quantizedSearch, …
 void registerQuantized(Napi::Env env, Napi::Object exports);
+// Embedding bags for the LiteEncoder (bindings/lite.cpp): embeddingBag, embeddingBagSync, embeddingBagBackward.
+void registerLite(Napi::Env env, Napi::Object exports);
 
 }  // namespace jobbert::bindings

@@ -2,6 +2,7 @@
 import type { Encoder, EncoderSpec } from './encoder.js';
 import { JobBERTError } from './errors.js';
 import { JobBERT } from './jobbert.js';
+import { LiteEncoder } from './lite/encoder.js';
 import { TfIdfEncoder } from './tfidf.js';
 
 /** The encoder a spec describes. Async. Throws JobBERTError ERR_BAD_SPEC for unknown kinds. */
@@ -18,6 +19,11 @@ export async function encoderFromSpec(spec: EncoderSpec): Promise<Encoder> {
       }
       return JobBERT.load(spec.dir, spec.precision === undefined ? {} : { precision: spec.precision });
     }
+    case 'lite':
+      if (spec.dir !== undefined && (typeof spec.dir !== 'string' || spec.dir.length === 0)) {
+        throw new JobBERTError('ERR_BAD_SPEC', 'encoderFromSpec: a lite spec needs dir, the model directory (or none: the default model)');
+      }
+      return LiteEncoder.load(spec.dir as string | undefined);
     default:
       throw new JobBERTError('ERR_BAD_SPEC', `encoderFromSpec: unknown encoder kind ${JSON.stringify(spec?.kind)}`);
   }

@@ -16,6 +16,8 @@ export { JobBERTError } from './errors.js';
 export type { Branch, Encoder, EncoderSpec } from './encoder.js';
 export { encoderFromSpec } from './encoders.js';
 export { TfIdfEncoder } from './tfidf.js';
+export { LiteEncoder, trainLiteEncoder, demoCommand, matchDefault, catalogue, catalogueEntries } from './lite/index.js';
+export type { LiteTrainOptions, CatalogueEntry } from './lite/index.js';
 export type { TfIdfOptions } from './tfidf.js';
 export { MatchIndex } from './match-index.js';
 export type { MatchEntry, MatchResult, SearchOptions, Storage } from './match-index.js';

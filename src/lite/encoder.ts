@@ -1,0 +1,151 @@
+/**
+ * LiteEncoder: a small trainable hashed-subword encoder (DESIGN.md "Default
+ * model"). Text → hashed character n-grams and words (features.ts) → mean
+ * embedding bag over a [buckets × dim] table (native kernel) → the `base`
+ * vector → an Asym head (anchor / positive: Dense dim→dim + Tanh, as JobBERT)
+ * → L2 normalisation. Every row depends only on its own text, so a text gets
+ * the same vector alone or in any batch.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Branch, Encoder, EncoderSpec } from '../encoder.js';
+import { JobBERTError, callerStack, fromNative } from '../errors.js';
+import * as kernels from '../kernels.js';
+import type { Matrix } from '../matrix.js';
+import { ResidentMatrix } from '../resident.js';
+import { assertChoice, assertOptions, describe } from '../validate.js';
+import { featurize, type FeatureConfig } from './features.js';
+import { readModel, writeModel, type LiteConfig, type LiteWeights } from './io.js';
+import { lite } from './native.js';
+
+const BRANCHES: readonly Branch[] = ['anchor', 'positive', 'base'];
+
+/** The directory of the model shipped in the package (models/lite, beside src/ and dist/). */
+export function defaultModelDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'lite');
+}
+
+/** L2-normalises each row in place; an all-zero row becomes e₀ (cosine needs a norm). */
+export function normalizeRows(data: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let s = 0;
+    for (let d = 0; d < cols; d++) s += data[o + d] * data[o + d];
+    if (s === 0) {
+      data[o] = 1;
+      continue;
+    }
+    const inv = 1 / Math.sqrt(s);
+    for (let d = 0; d < cols; d++) data[o + d] *= inv;
+  }
+}
+
+export class LiteEncoder implements Encoder {
+  readonly dim: number;
+  readonly fingerprint: string;
+  readonly config: LiteConfig;
+  /** Where the model was loaded from (null for one built in memory). */
+  readonly dir: string | null;
+  readonly #features: FeatureConfig;
+  #table: ResidentMatrix | null;
+  #heads: Record<'anchor' | 'positive', { weight: ResidentMatrix; bias: Float32Array }> | null;
+  readonly #weights: LiteWeights;
+
+  private constructor(weights: LiteWeights, dir: string | null) {
+    const { config } = weights;
+    this.config = config;
+    this.dim = config.dim;
+    this.dir = dir;
+    this.#weights = weights;
+    this.#features = { buckets: config.buckets, minN: config.minN, maxN: config.maxN };
+    this.#table = new ResidentMatrix({ data: weights.table, rows: config.buckets, cols: config.dim });
+    const head = (h: { weight: Float32Array; bias: Float32Array }) => ({ weight: new ResidentMatrix({ data: h.weight, rows: config.dim, cols: config.dim }), bias: h.bias });
+    this.#heads = { anchor: head(weights.heads.anchor), positive: head(weights.heads.positive) };
+    this.fingerprint = `lite:${createHash('sha256').update(`${config.sha256.table}:${config.sha256.heads}:${config.buckets}:${config.dim}:${config.minN}:${config.maxN}`).digest('hex').slice(0, 16)}`;
+  }
+
+  /**
+   * Loads a model directory (lite.json, table.bin, heads.safetensors); with no
+   * `dir`, the default model shipped in the package. Async. Rejects with
+   * JobBERTError ERR_BAD_MODEL / ERR_CORRUPT for a missing or damaged model.
+   */
+  static async load(dir?: string): Promise<LiteEncoder> {
+    if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0)) throw new TypeError(`LiteEncoder.load: dir must be a non-empty path string or omitted; received ${describe(dir)}`);
+    const where = dir ?? defaultModelDir();
+    if (dir === undefined && !existsSync(join(where, 'lite.json'))) {
+      throw new JobBERTError('ERR_BAD_MODEL', `LiteEncoder.load: the default model is missing from the package (${where}); rebuild it with scripts/train-default-model.ts`);
+    }
+    return new LiteEncoder(await readModel(where), resolve(where));
+  }
+
+  /** An encoder over weights in memory (training); `dir` null. */
+  static fromWeights(weights: LiteWeights): LiteEncoder {
+    return new LiteEncoder(weights, null);
+  }
+
+  /** Writes the model to `dir` (int8 table, float32 heads). Async. */
+  async save(dir: string, trainedWith?: Record<string, unknown>): Promise<void> {
+    this.#live('save');
+    const { config, table, heads } = this.#weights;
+    await writeModel(dir, { config: { buckets: config.buckets, dim: config.dim, minN: config.minN, maxN: config.maxN, trainedWith: trainedWith ?? config.trainedWith }, table, heads });
+  }
+
+  /** The description encoderFromSpec() reloads this encoder from (needs a model dir). */
+  spec(): EncoderSpec {
+    if (this.dir === null) throw new JobBERTError('ERR_BAD_SPEC', 'LiteEncoder.spec: an encoder built in memory has no directory; save() it and load() it first');
+    return { kind: 'lite', dir: this.dir };
+  }
+
+  /** CSR feature ids of texts (exposed for training and tests). */
+  features(texts: readonly string[]): { ids: Int32Array; offsets: Int32Array } {
+    return featurize(texts, this.#features);
+  }
+
+  /** Encodes texts into L2-normalised rows; branch `anchor` (default), `positive` or `base` (the pooled bag). Async. */
+  async encode(texts: string[], opts: { branch?: Branch } = {}): Promise<Matrix> {
+    const fn = 'LiteEncoder.encode';
+    this.#live('encode');
+    if (!Array.isArray(texts)) throw new TypeError(`${fn}: texts must be an array of strings; received ${describe(texts)}`);
+    assertOptions(fn, opts);
+    const branch = opts.branch ?? 'anchor';
+    assertChoice(fn, 'branch', branch, BRANCHES);
+    for (let i = 0; i < texts.length; i++) if (typeof texts[i] !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(texts[i])}`);
+    const n = texts.length;
+    if (n === 0) return { data: new Float32Array(0), rows: 0, cols: this.dim };
+    const { ids, offsets } = featurize(texts, this.#features);
+    const caller = callerStack();
+    let base: Float32Array;
+    try {
+      base = await lite.embeddingBag(this.#table!.handle(fn, 'table'), ids, offsets);
+    } catch (e) {
+      throw fromNative(e, caller);
+    }
+    this.#live('encode');
+    let out: Float32Array;
+    if (branch === 'base') out = base;
+    else {
+      const head = this.#heads![branch];
+      out = (await kernels.dense({ data: base, rows: n, cols: this.dim }, head.weight, head.bias, { activation: 'tanh', device: 'cpu' })).data;
+    }
+    normalizeRows(out, n, this.dim);
+    return { data: out, rows: n, cols: this.dim };
+  }
+
+  async dispose(): Promise<void> {
+    this.#table?.dispose();
+    this.#heads?.anchor.weight.dispose();
+    this.#heads?.positive.weight.dispose();
+    this.#table = null;
+    this.#heads = null;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  #live(what: string): void {
+    if (this.#table === null) throw new JobBERTError('ERR_DISPOSED', `LiteEncoder.${what}: the encoder was disposed`);
+  }
+}

@@ -1,0 +1,73 @@
+/** Reading ESCO occupations_<lang>.csv (RFC 4180 CSV with multi-line fields). */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { JobBERTError } from '../errors.js';
+
+export interface Occupation {
+  uri: string;
+  preferred: string;
+  alt: string[];
+  description: string;
+}
+
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  if (field !== '' || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** The occupations of `dir/<lang>/occupations_<lang>.csv` (dir: the ESCO folder holding en/, de/, es/). */
+export async function readOccupations(dir: string, lang: string): Promise<Occupation[]> {
+  const path = join(dir, lang, `occupations_${lang}.csv`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new JobBERTError('ERR_BAD_DATA', `readOccupations: cannot read ${path} (${(e as Error).message})`);
+  }
+  const [header, ...rows] = parseCsv(text);
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readOccupations: ${path} has no ${name} column`);
+    return i;
+  };
+  const u = col('conceptUri');
+  const p = col('preferredLabel');
+  const a = col('altLabels');
+  const d = col('description');
+  return rows
+    .filter((r) => r.length > p && r[u])
+    .map((r) => ({
+      uri: r[u],
+      preferred: r[p].trim(),
+      alt: (r[a] ?? '').split('\n').map((s) => s.trim()).filter(Boolean),
+      description: (r[d] ?? '').trim(),
+    }));
+}

@@ -1,0 +1,150 @@
+/** Model files of a LiteEncoder: lite.json, table.bin (int8 rows + float32 scales), heads.safetensors. */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { JobBERTError } from '../errors.js';
+
+export const CONFIG_FILE = 'lite.json';
+export const TABLE_FILE = 'table.bin';
+export const HEADS_FILE = 'heads.safetensors';
+
+export interface LiteConfig {
+  format: 'jobbert-lite';
+  version: 1;
+  buckets: number;
+  dim: number;
+  minN: number;
+  maxN: number;
+  /** int8 codes per row with one float32 scale per row. */
+  tableDtype: 'int8';
+  /** sha256 (hex) of table.bin and heads.safetensors. */
+  sha256: { table: string; heads: string };
+  /** Free-form provenance (training command, data, steps). */
+  trainedWith?: Record<string, unknown>;
+}
+
+export interface LiteWeights {
+  config: LiteConfig;
+  /** [buckets × dim] float32 (dequantised). */
+  table: Float32Array;
+  heads: Record<'anchor' | 'positive', { weight: Float32Array; bias: Float32Array }>;
+}
+
+const bad = (dir: string, why: string) => new JobBERTError('ERR_BAD_MODEL', `LiteEncoder.load: ${dir} is not a LiteEncoder model: ${why}`);
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** int8 per-row quantisation: [scales f32 × rows][codes i8 × rows × dim]. */
+export function quantizeTable(table: Float32Array, rows: number, dim: number): Buffer {
+  const buf = Buffer.alloc(rows * 4 + rows * dim);
+  const scales = new Float32Array(rows);
+  const codes = new Int8Array(buf.buffer, buf.byteOffset + rows * 4, rows * dim);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (let d = 0; d < dim; d++) max = Math.max(max, Math.abs(table[r * dim + d]));
+    const scale = max / 127;
+    scales[r] = scale;
+    const inv = scale > 0 ? 1 / scale : 0;
+    for (let d = 0; d < dim; d++) codes[r * dim + d] = Math.round(table[r * dim + d] * inv);
+  }
+  Buffer.from(scales.buffer).copy(buf, 0);
+  return buf;
+}
+
+export function dequantizeTable(buf: Uint8Array, rows: number, dim: number): Float32Array {
+  const scales = new Float32Array(rows);
+  new Uint8Array(scales.buffer).set(buf.subarray(0, rows * 4));
+  const codes = new Int8Array(buf.buffer, buf.byteOffset + rows * 4, rows * dim);
+  const out = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const s = scales[r];
+    for (let d = 0; d < dim; d++) out[r * dim + d] = codes[r * dim + d] * s;
+  }
+  return out;
+}
+
+function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Buffer {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  while ((json.length + 8) % 8) json += ' ';
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([head, Buffer.from(json), ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
+}
+
+function readSafetensors(buf: Buffer, where: string): Record<string, { shape: number[]; data: Float32Array }> {
+  if (buf.length < 8) throw bad(where, `${HEADS_FILE} is truncated`);
+  const n = Number(buf.readBigUInt64LE(0));
+  if (8 + n > buf.length) throw bad(where, `${HEADS_FILE} has a header longer than the file`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  } catch {
+    throw bad(where, `${HEADS_FILE} has a malformed header`);
+  }
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [b, e] = t.data_offsets;
+    if (t.dtype !== 'F32' || 8 + n + e > buf.length || e < b) throw bad(where, `${HEADS_FILE}: tensor ${name} is not a readable F32 tensor`);
+    const data = new Float32Array((e - b) / 4);
+    new Uint8Array(data.buffer).set(buf.subarray(8 + n + b, 8 + n + e));
+    out[name] = { shape: t.shape, data };
+  }
+  return out;
+}
+
+export async function readModel(dir: string): Promise<LiteWeights> {
+  let config: LiteConfig;
+  try {
+    config = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8'));
+  } catch (e) {
+    throw bad(dir, `cannot read ${CONFIG_FILE} (${(e as Error).message})`);
+  }
+  const { buckets, dim } = config;
+  if (config.format !== 'jobbert-lite' || config.version !== 1 || !Number.isInteger(buckets) || !Number.isInteger(dim) || buckets <= 0 || (buckets & (buckets - 1)) !== 0 || dim <= 0) {
+    throw bad(dir, `${CONFIG_FILE} does not describe a version-1 LiteEncoder`);
+  }
+  const [tableBytes, headBytes] = await Promise.all([readFile(join(dir, TABLE_FILE)), readFile(join(dir, HEADS_FILE))]).catch((e) => {
+    throw bad(dir, (e as Error).message);
+  });
+  if (tableBytes.length !== buckets * (4 + dim)) throw bad(dir, `${TABLE_FILE} holds ${tableBytes.length} bytes; expected ${buckets * (4 + dim)}`);
+  if (config.sha256?.table !== sha(tableBytes) || config.sha256?.heads !== sha(headBytes)) {
+    throw new JobBERTError('ERR_CORRUPT', `LiteEncoder.load: checksum mismatch in ${dir} (${TABLE_FILE} or ${HEADS_FILE} changed since ${CONFIG_FILE} was written)`);
+  }
+  const tensors = readSafetensors(headBytes, dir);
+  const head = (name: 'anchor' | 'positive') => {
+    const w = tensors[`${name}.weight`];
+    const b = tensors[`${name}.bias`];
+    if (!w || !b || w.data.length !== dim * dim || b.data.length !== dim) throw bad(dir, `${HEADS_FILE} lacks ${name}.weight [${dim},${dim}] / ${name}.bias [${dim}]`);
+    return { weight: w.data, bias: b.data };
+  };
+  return { config, table: dequantizeTable(tableBytes, buckets, dim), heads: { anchor: head('anchor'), positive: head('positive') } };
+}
+
+/** Writes the model atomically per file (temp + rename); lite.json last. */
+export async function writeModel(dir: string, w: Omit<LiteWeights, 'config'> & { config: Omit<LiteConfig, 'sha256' | 'format' | 'version' | 'tableDtype'> }): Promise<LiteConfig> {
+  const { buckets, dim } = w.config;
+  await mkdir(dir, { recursive: true });
+  const table = quantizeTable(w.table, buckets, dim);
+  const heads = safetensors({
+    'anchor.weight': { shape: [dim, dim], data: w.heads.anchor.weight },
+    'anchor.bias': { shape: [dim], data: w.heads.anchor.bias },
+    'positive.weight': { shape: [dim, dim], data: w.heads.positive.weight },
+    'positive.bias': { shape: [dim], data: w.heads.positive.bias },
+  });
+  const config: LiteConfig = { format: 'jobbert-lite', version: 1, ...w.config, tableDtype: 'int8', sha256: { table: sha(table), heads: sha(heads) } };
+  const put = async (name: string, data: Buffer | string) => {
+    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+    await writeFile(tmp, data);
+    await rename(tmp, join(dir, name));
+  };
+  await put(TABLE_FILE, table);
+  await put(HEADS_FILE, heads);
+  await put(CONFIG_FILE, JSON.stringify(config, null, 2) + '\n');
+  return config;
+}

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CATALOGUE_LANGS, catalogue } from '../src/catalogue/index.js';
+import { encoderFromSpec } from '../src/encoders.js';
+import { LiteEncoder, defaultModelDir } from '../src/lite/encoder.js';
+import { demoCommand, matchDefault } from '../src/lite/demo.js';
+import { featurize } from '../src/lite/features.js';
+import { writeModel } from '../src/lite/io.js';
+import { lite } from '../src/lite/native.js';
+import { initWeights, rng, trainLiteEncoder } from '../src/lite/train.js';
+
+const CFG = { buckets: 1 << 12, dim: 24, minN: 2, maxN: 5 };
+
+async function tinyModel(dir: string, seed = 7): Promise<LiteEncoder> {
+  const w = initWeights(CFG, seed);
+  await writeModel(dir, { config: CFG, table: w.table, heads: w.heads });
+  return LiteEncoder.load(dir);
+}
+
+const withTmp = async (fn: (dir: string) => Promise<void>) => {
+  const dir = await mkdtemp(join(tmpdir(), 'jobbert-lite-test-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+};
+
+const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+const rowOf = (m: { data: Float32Array; cols: number }, i: number) => m.data.subarray(i * m.cols, (i + 1) * m.cols);
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+
+test('features: n-grams with boundary markers and the whole word, CJK characters as units, in range', () => {
+  const { ids, offsets } = featurize(['Nurse', '护士', '', 'a b'], CFG);
+  assert.equal(offsets.length, 5);
+  // "nurse" → <nurse> has 7 code units: 2..5-grams = 6+5+4+3 = 18, plus the word
+  assert.equal(offsets[1] - offsets[0], 19);
+  // 护士: word + unigrams(2) + bigram(1) = 4
+  assert.equal(offsets[2] - offsets[1], 4);
+  assert.equal(offsets[3] - offsets[2], 0);
+  for (const id of ids) assert.ok(id >= 0 && id < CFG.buckets);
+  // case- and width-insensitive
+  const a = featurize(['NURSE'], CFG).ids;
+  assert.deepEqual([...a], [...ids.subarray(0, 19)]);
+});
+
+test('LiteEncoder: shape, unit norm, branches, empty text, errors', async () => {
+  await withTmp(async (dir) => {
+    const enc = await tinyModel(dir);
+    const texts = ['software engineer', 'Softwareentwickler', '软件工程师', ''];
+    for (const branch of ['anchor', 'positive', 'base'] as const) {
+      const m = await enc.encode(texts, { branch });
+      assert.equal(m.rows, 4);
+      assert.equal(m.cols, CFG.dim);
+      for (let i = 0; i < 4; i++) assert.ok(Math.abs(norm(rowOf(m, i)) - 1) < 1e-5, `${branch} row ${i}`);
+    }
+    const a = await enc.encode(['nurse'], { branch: 'anchor' });
+    const b = await enc.encode(['nurse'], { branch: 'base' });
+    assert.ok(Math.abs(dot(a.data, b.data)) < 0.9999, 'anchor differs from base');
+    assert.equal((await enc.encode([])).rows, 0);
+    await assert.rejects(enc.encode(['x'], { branch: 'nope' as never }), RangeError);
+    await assert.rejects(enc.encode([1 as never]), /texts\[0\] must be a string/);
+    await enc.dispose();
+    await assert.rejects(enc.encode(['x']), { code: 'ERR_DISPOSED' });
+  });
+});
+
+test('LiteEncoder: a text gets the same vector alone or in any batch', async () => {
+  await withTmp(async (dir) => {
+    const enc = await tinyModel(dir);
+    const texts = Array.from({ length: 37 }, (_, i) => `title number ${i} Ingenieur ${'x'.repeat(i % 5)}`);
+    const all = await enc.encode(texts);
+    for (const i of [0, 5, 36]) {
+      const alone = await enc.encode([texts[i]]);
+      assert.deepEqual([...alone.data], [...rowOf(all, i)]);
+    }
+    const reversed = await enc.encode([...texts].reverse());
+    assert.deepEqual([...rowOf(reversed, 36)], [...rowOf(all, 0)]);
+    await enc.dispose();
+  });
+});
+
+test('LiteEncoder: save → load round trip, spec, fingerprint, corrupt files refused', async () => {
+  await withTmp(async (dir) => {
+    const enc = await tinyModel(join(dir, 'a'));
+    await enc.save(join(dir, 'b'));
+    const again = await LiteEncoder.load(join(dir, 'b'));
+    const texts = ['welder', 'Schweißer'];
+    assert.deepEqual([...(await again.encode(texts)).data], [...(await enc.encode(texts)).data]);
+    assert.equal(again.fingerprint, enc.fingerprint);
+    assert.deepEqual(again.spec(), { kind: 'lite', dir: join(dir, 'b') });
+    const fromSpec = await encoderFromSpec(again.spec());
+    assert.equal(fromSpec.fingerprint, enc.fingerprint);
+    const table = await readFile(join(dir, 'b', 'table.bin'));
+    table[100] ^= 1;
+    await writeFile(join(dir, 'b', 'table.bin'), table);
+    await assert.rejects(LiteEncoder.load(join(dir, 'b')), { code: 'ERR_CORRUPT' });
+    await assert.rejects(LiteEncoder.load(join(dir, 'missing')), { code: 'ERR_BAD_MODEL' });
+    for (const e of [enc, again, fromSpec]) await e.dispose();
+  });
+});
+
+test('embedding bag: native forward matches a float64 reference; backward matches finite differences', async () => {
+  const random = rng(3);
+  const rows = 50, D = 7;
+  const table = Float32Array.from({ length: rows * D }, () => random() * 2 - 1);
+  const ids = Int32Array.from([1, 4, 4, 9, 0, 49, 3]);
+  const offsets = Int32Array.from([0, 3, 3, 7]); // bags: [1,4,4], [], [9,0,49,3]
+  const out = await lite.embeddingBag({ data: table, rows, cols: D }, ids, offsets);
+  const sync = lite.embeddingBagSync(table, D, ids, offsets);
+  assert.deepEqual([...out], [...sync]);
+  for (let b = 0; b < 3; b++) {
+    for (let d = 0; d < D; d++) {
+      let s = 0;
+      for (let i = offsets[b]; i < offsets[b + 1]; i++) s += table[ids[i] * D + d];
+      const n = offsets[b + 1] - offsets[b];
+      assert.ok(Math.abs(out[b * D + d] - (n ? s / n : 0)) < 1e-6);
+    }
+  }
+  // L = Σ c ⊙ out, so dL/dtable is the sparse backward of c.
+  const c = Float32Array.from({ length: 3 * D }, () => random() * 2 - 1);
+  const g = await lite.embeddingBagBackward({ data: c, rows: 3, cols: D }, ids, offsets, rows);
+  assert.deepEqual([...g.ids], [0, 1, 3, 4, 9, 49]);
+  const L = (t: Float32Array) => lite.embeddingBagSync(t, D, ids, offsets).reduce((s, x, i) => s + x * c[i], 0);
+  const h = 1e-2;
+  for (let u = 0; u < g.ids.length; u++) {
+    for (let d = 0; d < D; d++) {
+      const i = g.ids[u] * D + d;
+      const plus = Float32Array.from(table);
+      const minus = Float32Array.from(table);
+      plus[i] += h;
+      minus[i] -= h;
+      const fd = (L(plus) - L(minus)) / (2 * h);
+      assert.ok(Math.abs(fd - g.grads[u * D + d]) < 1e-3, `row ${g.ids[u]} col ${d}: fd ${fd} vs ${g.grads[u * D + d]}`);
+    }
+  }
+  assert.throws(() => lite.embeddingBagSync(table, D, Int32Array.from([50]), Int32Array.from([0, 1])), RangeError);
+  await assert.rejects(lite.embeddingBag({ data: table, rows, cols: D }, ids, Int32Array.from([0, 3, 2, 7])), RangeError);
+});
+
+test('trainLiteEncoder: a toy task lowers the loss, ranks pairs together, and is deterministic for a seed', async () => {
+  await withTmp(async (dir) => {
+    const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];
+    const other = ['uno', 'dos', 'tres', 'cuatro', 'cinco', 'seis', 'siete', 'ocho', 'nueve', 'diez', 'once', 'doce'];
+    const lines = [];
+    for (let r = 0; r < 8; r++) for (let i = 0; i < words.length; i++) lines.push(JSON.stringify({ anchor: `${words[i]} manager`, positive: `jefe ${other[i]}`, group: String(i) }));
+    const data = join(dir, 'pairs.jsonl');
+    await writeFile(data, lines.join('\n') + '\n');
+    const opts = { data, epochs: 6, batchSize: 12, lr: 0.02, seed: 5, buckets: 1 << 12, dim: 16, positiveBranch: 'anchor' as const };
+    const a = await trainLiteEncoder({ ...opts, out: join(dir, 'a') });
+    const b = await trainLiteEncoder({ ...opts, out: join(dir, 'b') });
+    assert.equal(a.steps, 48);
+    const first = a.losses.slice(0, 8).reduce((s, x) => s + x, 0) / 8;
+    const last = a.losses.slice(-8).reduce((s, x) => s + x, 0) / 8;
+    assert.ok(last < first * 0.5, `loss fell from ${first} to ${last}`);
+    assert.deepEqual(a.losses, b.losses);
+    assert.deepEqual(await readFile(join(dir, 'a', 'table.bin')), await readFile(join(dir, 'b', 'table.bin')));
+    const enc = await LiteEncoder.load(join(dir, 'a'));
+    const q = await enc.encode(words.map((w) => `${w} manager`));
+    const c = await enc.encode(other.map((w) => `jefe ${w}`));
+    let correct = 0;
+    for (let i = 0; i < words.length; i++) {
+      let best = -1, bestScore = -Infinity;
+      for (let j = 0; j < other.length; j++) {
+        const s = dot(rowOf(q, i), rowOf(c, j));
+        if (s > bestScore) [best, bestScore] = [j, s];
+      }
+      if (best === i) correct++;
+    }
+    assert.ok(correct >= 10, `${correct}/12 toy pairs ranked first`);
+    await enc.dispose();
+  });
+});
+
+test('default model: loads with no argument, fits in 16 MB, ranks an obvious pair first', async () => {
+  const enc = await LiteEncoder.load();
+  let bytes = 0;
+  for (const f of ['lite.json', 'table.bin', 'heads.safetensors']) bytes += (await stat(join(defaultModelDir(), f))).size;
+  assert.ok(bytes <= 16 * 1024 * 1024, `${bytes} bytes`);
+  const q = await enc.encode(['Softwareentwickler']);
+  const c = await enc.encode(['software developer', 'nurse', 'truck driver', 'accountant']);
+  const scores = [0, 1, 2, 3].map((j) => dot(q.data, rowOf(c, j)));
+  assert.equal(scores.indexOf(Math.max(...scores)), 0, `scores ${scores}`);
+  await enc.dispose();
+});
+
+test('catalogue: ~1000 entries, unique ids, four non-empty languages', () => {
+  assert.ok(catalogue.length >= 300, `${catalogue.length} entries`);
+  assert.equal(new Set(catalogue.map((c) => c.id)).size, catalogue.length);
+  for (const c of catalogue) for (const l of CATALOGUE_LANGS) assert.ok(c[l].trim().length > 0, `${c.id} ${l}`);
+  for (const c of catalogue) assert.match(c.zh, /[\u4e00-\u9fff]/u, `${c.id} zh is Chinese`);
+});
+
+test('demoCommand prints a table of matches; matchDefault finds the obvious title', async () => {
+  const lines: string[] = [];
+  assert.equal(await demoCommand([], (l) => lines.push(l)), 0);
+  const text = lines.join('\n');
+  assert.match(text, /Softwareentwickler/);
+  assert.match(text, /数据科学家/);
+  assert.match(text, /built-in catalogue/);
+  const [hits] = await matchDefault(['Softwareentwickler'], { k: 5 });
+  assert.equal(hits.length, 5);
+  assert.ok(hits.some((h) => h.id.startsWith('tech/software-developer')), JSON.stringify(hits));
+  const [de] = await matchDefault(['nurse'], { k: 3, lang: 'de' });
+  assert.ok(de.every((h) => h.id.endsWith('#de')));
+});
