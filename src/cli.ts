@@ -6,14 +6,18 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from './cli/args.js';
 import { evalCommand, indexCommand, matchCommand } from './cli/commands.js';
 import { JobBERTError } from './errors.js';
+import { demoCommand } from './lite/demo.js';
 import { kernels } from './index.js';
 import { SERVE_USAGE, serveCommand } from './serve/cli.js';
 
 const USAGE = `Usage: jobbert <command> [options]
 
 Commands:
-  match QUERY... --index FILE | --corpus FILE [--k 5] [--lang L] [--json]
-                       the best entries for each query
+  demo [--k 3] [--json]
+                       match a few titles in en/de/es/zh against the built-in catalogue
+  match QUERY... [--index FILE | --corpus FILE | --esco DIR] [--k 5] [--lang L] [--json]
+                       the best entries for each query (default: the built-in catalogue
+                       and the default model)
   index build --input FILE --out FILE [--lang L] [--json]
                        encode entries (TSV id/text[/lang] with a header, or JSON Lines) and save an index
   index search FILE QUERY... [--k 10] [--lang L] [--json]
@@ -69,6 +73,8 @@ export async function main(argv: string[], out: (s: string) => void = console.lo
         return await indexCommand(rest, out);
       case 'match':
         return await matchCommand(rest, out);
+      case 'demo':
+        return await demoCommand(rest, out);
       case 'eval':
         return await evalCommand(rest, out);
       case 'serve':

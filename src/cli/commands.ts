@@ -8,6 +8,7 @@ import { TfIdfEncoder } from '../tfidf.js';
 import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../trec.js';
 import { parseArgs, UsageError } from './args.js';
 import { readEntries } from './entries.js';
+import { matchDefault } from '../lite/demo.js';
 
 type Out = (line: string) => void;
 
@@ -58,10 +59,19 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
   throw new UsageError(`index needs 'build' or 'search'; received ${sub === undefined ? 'nothing' : `'${sub}'`}`);
 }
 
-/** `jobbert match QUERY... --index FILE | --corpus FILE`. */
+/**
+ * `jobbert match QUERY... [--index FILE | --corpus FILE | --esco DIR]`: with no
+ * index or corpus, the built-in catalogue (or ESCO) with the default model.
+ */
 export async function matchCommand(argv: string[], out: Out): Promise<number> {
-  const { options, positionals } = parseArgs(argv, { options: { index: 'string', corpus: 'string', encoder: 'string', dim: 'integer', k: 'integer', lang: 'string', json: 'boolean' } });
+  const { options, positionals } = parseArgs(argv, { options: { index: 'string', corpus: 'string', esco: 'string', encoder: 'string', dim: 'integer', k: 'integer', lang: 'string', json: 'boolean' } });
   if (positionals.length === 0) throw new UsageError('match needs at least one query');
+  if (!options.index && !options.corpus) {
+    const results = await matchDefault(positionals, { k: (options.k as number | undefined) ?? 5, lang: options.lang as string | undefined, esco: options.esco as string | undefined });
+    if (options.json) out(JSON.stringify({ results }));
+    else printResults(out, positionals, results);
+    return 0;
+  }
   let index: MatchIndex;
   if (options.index) {
     index = await MatchIndex.load(options.index as string);
@@ -69,7 +79,7 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
     const entries: MatchEntry[] = await readEntries(options.corpus as string);
     index = await MatchIndex.build(corpusEncoder(options, entries.map((e) => e.text)), entries);
   } else {
-    throw new UsageError('match needs --index FILE or --corpus FILE (the built-in catalogue arrives with the default model)');
+    throw new UsageError('match needs --index FILE or --corpus FILE');
   }
   const results = await index.search(positionals, { k: (options.k as number | undefined) ?? 5, lang: options.lang as string | undefined });
   if (options.json) out(JSON.stringify({ results }));
