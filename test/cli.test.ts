@@ -54,13 +54,24 @@ describe('jobbert CLI', () => {
     assert.equal(JSON.parse(r.out).results[0][0].id, 'b');
   });
 
+  it('runs the demo and matches against the built-in catalogue with no index', async () => {
+    const demo = await run('demo', '--k', '1');
+    assert.equal(demo.code, 0, demo.err);
+    assert.match(demo.out, /Softwareentwickler/);
+    const r = await run('match', 'Softwareentwickler', '--k', '3', '--json');
+    assert.equal(r.code, 0, r.err);
+    const [hits] = JSON.parse(r.out).results;
+    assert.equal(hits.length, 3);
+    assert.equal(hits[0].text, 'Softwareentwickler');
+  });
+
   it('reports usage errors with status 2 and domain errors with status 1', async () => {
     assert.equal((await run('nonsense')).code, 2);
     const unknown = await run('index', 'search', join(dir, 't.jbi'), 'x', '--kk', '3');
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /unknown option --kk/);
     assert.match((await run('index', 'search', join(dir, 't.jbi'), 'x', '--k', 'ten')).err, /--k must be an integer; received 'ten'/);
-    assert.equal((await run('match', 'x')).code, 2);
+    assert.equal((await run('match')).code, 2);
     const missing = await run('index', 'search', join(dir, 'missing.jbi'), 'x');
     assert.equal(missing.code, 1);
     assert.match(missing.err, /ERR_NOT_FOUND/);
