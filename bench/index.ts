@@ -1,7 +1,7 @@
 /**
  * Benchmark runner: `npm run bench -- [suite ...]`.
  *
- * Suites: kernels (= dense, topk, infonce), matchindex, serve, or any of those alone. Each runs in
+ * Suites: kernels (= dense, topk, infonce), encode, lite, matchindex, serve, or any of those alone. Each runs in
  * its own child process so peak-RSS figures belong to that suite alone. Peers
  * are measured in the same run and printed beside our figure as a ratio.
  */
@@ -9,15 +9,19 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { kernels } from '../src/index.js';
 import { benchDense } from './dense.js';
+import { benchEncode } from './encode.js';
 import { benchInfoNCE } from './infonce.js';
+import { benchLite } from './lite.js';
 import { benchMatchIndex } from './match-index.js';
 import { benchServe } from './serve.js';
 import { benchTopK } from './topk.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   dense: benchDense,
+  encode: benchEncode,
   topk: benchTopK,
   infonce: benchInfoNCE,
+  lite: benchLite,
   matchindex: benchMatchIndex,
   serve: benchServe,
 };

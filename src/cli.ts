@@ -7,6 +7,7 @@ import { UsageError } from './cli/args.js';
 import { evalCommand, indexCommand, matchCommand } from './cli/commands.js';
 import { JobBERTError } from './errors.js';
 import { demoCommand } from './lite/demo.js';
+import { convertCommand, downloadCommand, encodeCommand, MODEL_USAGE } from './cli/model-commands.js';
 import { kernels } from './index.js';
 import { SERVE_USAGE, serveCommand } from './serve/cli.js';
 
@@ -26,6 +27,7 @@ Commands:
                        TalentCLEF 2025 Task A metrics (MAP, MRR, nDCG, P@k), optionally writing a TREC run
   eval talentclef-a --queries DIR --corpus DIR --qrels FILE [--run FILE] [--json]
                        the same for a cross-lingual pair (queries from one folder, corpus from another)
+${MODEL_USAGE}
 ${SERVE_USAGE}
   info [--json]        the native backends, CPU instruction set and threads in use
   help                 this text
@@ -75,6 +77,12 @@ export async function main(argv: string[], out: (s: string) => void = console.lo
         return await matchCommand(rest, out);
       case 'demo':
         return await demoCommand(rest, out);
+      case 'convert':
+        return await convertCommand(rest, out);
+      case 'download':
+        return await downloadCommand(rest, out);
+      case 'encode':
+        return await encodeCommand(rest, out);
       case 'eval':
         return await evalCommand(rest, out);
       case 'serve':
