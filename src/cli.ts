@@ -32,8 +32,9 @@ ${SERVE_USAGE}
   info [--json]        the native backends, CPU instruction set and threads in use
   help                 this text
 
-Encoders: --encoder tfidf (character n-gram TF-IDF fitted on the corpus; the default
-in this version). Options: --version`;
+Encoders (index build, match --corpus, eval): --encoder lite (the built-in model, the
+default) | tfidf (character n-gram TF-IDF fitted on the corpus), or --model DIR (a
+JobBERT-V3 / sentence-transformers or LiteEncoder directory). Options: --version`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -295,7 +295,7 @@ export class MatchIndex {
     const contents: IndexFileContents = {
       dim: this.dim,
       fingerprint: this.fingerprint,
-      encoder: this.#encoder?.spec?.() ?? this.#spec,
+      encoder: specOf(this.#encoder) ?? this.#spec,
       entries: this.#entries,
       partitions: [...this.#partitions].map(([lang, p]) => ({ lang, vectors: p.vectors as ResidentMatrix, rows: p.rows })),
     };
@@ -305,7 +305,7 @@ export class MatchIndex {
   /**
    * Loads an index saved by save(). With an encoder, its fingerprint must match
    * the index's (JobBERTError ERR_ENCODER_MISMATCH); without one, the encoder
-   * saved with the index is rebuilt when it can be (TF-IDF), else only
+   * saved with the index is rebuilt when it can be (TF-IDF, LiteEncoder), else only
    * searchVectors() works. Corrupt or truncated files: JobBERTError ERR_CORRUPT;
    * newer formats: ERR_UNSUPPORTED_VERSION; missing: ERR_NOT_FOUND.
    *
@@ -326,9 +326,10 @@ export class MatchIndex {
     const storage = opts.storage ?? 'fp32';
     assertChoice(fn, 'storage', storage, STORAGES);
     const file = await readIndexFile(fn, path, storage);
-    if (!encoder && file.encoder && file.encoder.kind === 'tfidf') {
+    if (!encoder && file.encoder && (file.encoder.kind === 'tfidf' || file.encoder.kind === 'lite')) {
       const rebuilt = await encoderFromSpec(file.encoder);
       if (rebuilt.fingerprint === file.fingerprint) encoder = rebuilt;
+      else await rebuilt.dispose();
     }
     if (encoder && encoder.fingerprint !== file.fingerprint) {
       file.partitions.forEach((p) => p.vectors.dispose());
@@ -369,6 +370,15 @@ export class MatchIndex {
   #requireEncoder(fn: string): Encoder {
     if (!this.#encoder) throw new JobBERTError('ERR_NO_ENCODER', `${fn}: this index has no encoder for text; pass one to MatchIndex.load, or use searchVectors`);
     return this.#encoder;
+  }
+}
+
+/** The encoder's saved description, or null when it has none (e.g. built in memory). */
+function specOf(encoder: Encoder | undefined): EncoderSpec | null {
+  try {
+    return encoder?.spec?.() ?? null;
+  } catch {
+    return null;
   }
 }
 

@@ -4,6 +4,8 @@ import { basename, join, resolve } from 'node:path';
 import type { Encoder } from '../encoder.js';
 import { MatchIndex, type MatchEntry, type MatchResult } from '../match-index.js';
 import { evaluateTaskA, PUBLISHED } from '../talentclef.js';
+import { JobBERT } from '../jobbert.js';
+import { LiteEncoder } from '../lite/encoder.js';
 import { TfIdfEncoder } from '../tfidf.js';
 import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../trec.js';
 import { parseArgs, UsageError } from './args.js';
@@ -12,11 +14,22 @@ import { matchDefault } from '../lite/demo.js';
 
 type Out = (line: string) => void;
 
-/** The encoder for a corpus: TF-IDF fitted on it (learned encoders arrive with --model). */
-function corpusEncoder(options: Record<string, unknown>, texts: string[]): Encoder {
-  const kind = (options.encoder as string | undefined) ?? 'tfidf';
-  if (kind !== 'tfidf') throw new UsageError(`--encoder must be 'tfidf' (the encoders available in this version); received '${kind}'`);
-  return TfIdfEncoder.fit(texts, { dim: (options.dim as number | undefined) ?? 4096 });
+/**
+ * The encoder the options name: `--model DIR` (a LiteEncoder dir, holding
+ * lite.json, or a sentence-transformers JobBERT dir), else `--encoder lite`
+ * (the built-in model, the default) or `--encoder tfidf` (fitted on `texts`).
+ */
+async function corpusEncoder(options: Record<string, unknown>, texts: string[]): Promise<Encoder> {
+  const model = options.model as string | undefined;
+  if (model) return existsSync(join(model, 'lite.json')) ? LiteEncoder.load(model) : JobBERT.load(model);
+  const kind = (options.encoder as string | undefined) ?? 'lite';
+  if (kind === 'lite') return LiteEncoder.load();
+  if (kind === 'tfidf') return TfIdfEncoder.fit(texts, { dim: (options.dim as number | undefined) ?? 4096 });
+  throw new UsageError(`--encoder must be 'lite' or 'tfidf' (or give --model DIR); received '${kind}'`);
+}
+
+function encoderName(options: Record<string, unknown>): string {
+  return options.model ? basename(resolve(options.model as string)) : ((options.encoder as string | undefined) ?? 'lite');
 }
 
 function printResults(out: Out, queries: string[], results: MatchResult[][]): void {
@@ -31,12 +44,12 @@ function printResults(out: Out, queries: string[], results: MatchResult[][]): vo
 export async function indexCommand(argv: string[], out: Out): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'build') {
-    const { options, positionals } = parseArgs(rest, { options: { input: 'string', out: 'string', encoder: 'string', dim: 'integer', lang: 'string', json: 'boolean' } });
+    const { options, positionals } = parseArgs(rest, { options: { input: 'string', out: 'string', encoder: 'string', model: 'string', dim: 'integer', lang: 'string', json: 'boolean' } });
     if (positionals.length) throw new UsageError(`index build takes no positional arguments; received '${positionals[0]}'`);
     if (!options.input || !options.out) throw new UsageError('index build needs --input FILE and --out FILE');
     const entries = await readEntries(options.input as string, options.lang as string | undefined);
     const t0 = performance.now();
-    const encoder = corpusEncoder(options, entries.map((e) => e.text));
+    const encoder = await corpusEncoder(options, entries.map((e) => e.text));
     const index = await MatchIndex.build(encoder, entries);
     await index.save(options.out as string);
     const seconds = (performance.now() - t0) / 1000;
@@ -64,7 +77,7 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
  * index or corpus, the built-in catalogue (or ESCO) with the default model.
  */
 export async function matchCommand(argv: string[], out: Out): Promise<number> {
-  const { options, positionals } = parseArgs(argv, { options: { index: 'string', corpus: 'string', esco: 'string', encoder: 'string', dim: 'integer', k: 'integer', lang: 'string', json: 'boolean' } });
+  const { options, positionals } = parseArgs(argv, { options: { index: 'string', corpus: 'string', esco: 'string', encoder: 'string', model: 'string', dim: 'integer', k: 'integer', lang: 'string', json: 'boolean' } });
   if (positionals.length === 0) throw new UsageError('match needs at least one query');
   if (!options.index && !options.corpus) {
     const results = await matchDefault(positionals, { k: (options.k as number | undefined) ?? 5, lang: options.lang as string | undefined, esco: options.esco as string | undefined });
@@ -77,7 +90,7 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
     index = await MatchIndex.load(options.index as string);
   } else if (options.corpus) {
     const entries: MatchEntry[] = await readEntries(options.corpus as string);
-    index = await MatchIndex.build(corpusEncoder(options, entries.map((e) => e.text)), entries);
+    index = await MatchIndex.build(await corpusEncoder(options, entries.map((e) => e.text)), entries);
   } else {
     throw new UsageError('match needs --index FILE or --corpus FILE');
   }
@@ -119,19 +132,19 @@ export async function evalCommand(argv: string[], out: Out): Promise<number> {
   const [task, ...rest] = argv;
   if (task !== 'talentclef-a') throw new UsageError(`eval supports 'talentclef-a'; received ${task === undefined ? 'nothing' : `'${task}'`}`);
   const { options, positionals } = parseArgs(rest, {
-    options: { data: 'string', lang: 'string', queries: 'string', corpus: 'string', qrels: 'string', encoder: 'string', dim: 'integer', run: 'string', json: 'boolean' },
+    options: { data: 'string', lang: 'string', queries: 'string', corpus: 'string', qrels: 'string', encoder: 'string', model: 'string', dim: 'integer', run: 'string', json: 'boolean' },
     repeatable: ['lang'],
   });
   if (positionals.length) throw new UsageError(`eval takes no positional arguments; received '${positionals[0]}'`);
   const sets = await evaluationSets(options);
   const rows = [];
   for (const { name: lang, data } of sets) {
-    const encoder = corpusEncoder(options, data.corpus.map((c) => c.text));
+    const encoder = await corpusEncoder(options, data.corpus.map((c) => c.text));
     const t0 = performance.now();
-    const { metrics, run } = await evaluateTaskA(encoder, data);
+    const { metrics, run } = await evaluateTaskA(encoder, data).finally(() => encoder.dispose());
     const seconds = (performance.now() - t0) / 1000;
-    if (options.run) await writeRun(sets.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${(options.encoder as string | undefined) ?? 'tfidf'}`);
-    rows.push({ lang, encoder: (options.encoder as string | undefined) ?? 'tfidf', ...metrics, seconds });
+    if (options.run) await writeRun(sets.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${encoderName(options)}`);
+    rows.push({ lang, encoder: encoderName(options), ...metrics, seconds });
   }
   if (options.json) {
     out(JSON.stringify({ results: rows }));

@@ -95,7 +95,9 @@ export class LiteEncoder implements Encoder {
   /** The description encoderFromSpec() reloads this encoder from (needs a model dir). */
   spec(): EncoderSpec {
     if (this.dir === null) throw new JobBERTError('ERR_BAD_SPEC', 'LiteEncoder.spec: an encoder built in memory has no directory; save() it and load() it first');
-    return { kind: 'lite', dir: this.dir };
+    // The shipped model is named by no directory, so an index built with it stays
+    // valid wherever the package is installed.
+    return resolve(this.dir) === resolve(defaultModelDir()) ? { kind: 'lite' } : { kind: 'lite', dir: this.dir };
   }
 
   /** CSR feature ids of texts (exposed for training and tests). */
