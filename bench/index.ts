@@ -1,7 +1,7 @@
 /**
  * Benchmark runner: `npm run bench -- [suite ...]`.
  *
- * Suites: kernels (= dense, topk, infonce), encode, lite, matchindex, serve, or any of those alone. Each runs in
+ * Suites: kernels (= dense, topk, infonce), encode, lite, matchindex, serve, train, or any of those alone. Each runs in
  * its own child process so peak-RSS figures belong to that suite alone. Peers
  * are measured in the same run and printed beside our figure as a ratio.
  */
@@ -15,6 +15,7 @@ import { benchLite } from './lite.js';
 import { benchMatchIndex } from './match-index.js';
 import { benchServe } from './serve.js';
 import { benchTopK } from './topk.js';
+import { benchTrain } from './train.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   dense: benchDense,
@@ -24,6 +25,7 @@ const SUITES: Record<string, () => Promise<void>> = {
   lite: benchLite,
   matchindex: benchMatchIndex,
   serve: benchServe,
+  train: benchTrain,
 };
 const GROUPS: Record<string, string[]> = { kernels: ['dense', 'topk', 'infonce'] };
 

@@ -8,6 +8,7 @@ import { evalCommand, indexCommand, matchCommand } from './cli/commands.js';
 import { JobBERTError } from './errors.js';
 import { demoCommand } from './lite/demo.js';
 import { convertCommand, downloadCommand, encodeCommand, MODEL_USAGE } from './cli/model-commands.js';
+import { TRAIN_USAGE, trainCommand } from './train/cli.js';
 import { kernels } from './index.js';
 import { SERVE_USAGE, serveCommand } from './serve/cli.js';
 
@@ -28,6 +29,7 @@ Commands:
   eval talentclef-a --queries DIR --corpus DIR --qrels FILE [--run FILE] [--json]
                        the same for a cross-lingual pair (queries from one folder, corpus from another)
 ${MODEL_USAGE}
+${TRAIN_USAGE}
 ${SERVE_USAGE}
   info [--json]        the native backends, CPU instruction set and threads in use
   help                 this text
@@ -84,6 +86,8 @@ export async function main(argv: string[], out: (s: string) => void = console.lo
         return await downloadCommand(rest, out);
       case 'encode':
         return await encodeCommand(rest, out);
+      case 'train':
+        return await trainCommand(rest, out);
       case 'eval':
         return await evalCommand(rest, out);
       case 'serve':

@@ -33,5 +33,6 @@ export { JobBERT, convertModelDir } from './jobbert.js';
 export type { JobBERTOptions } from './jobbert.js';
 export { createMatcher, createServer, loadIndexWithEncoder, openApiDocument, readSkillsFile, ServeError } from './serve/index.js';
 export type { JobbertServer, Matcher, MatcherOptions, ServeOptions } from './serve/index.js';
+export { train, type TrainEvent, type TrainOptions, type TrainProgress, type TrainResult } from './train/index.js';
 export { download, modelCacheDir } from './download.js';
 export type { DownloadOptions, DownloadProgress } from './download.js';

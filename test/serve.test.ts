@@ -584,11 +584,38 @@ describe('jobbert serve: the CLI', () => {
     }
   });
 
-  it('reports a missing --index and bad limits as usage errors, a busy port as a failure', async () => {
+  it('serves the built-in catalogue with the default model when no --index is given', { timeout: 30_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(out.split('\n')[0]);
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
+      });
+      const started = JSON.parse(line);
+      assert.ok(started.entries > 1000, `catalogue entries ${started.entries}`);
+      const found = await post(started.url, '/v1/match', { queries: ['Softwareentwickler'], k: 1 });
+      assert.equal(found.json.results[0][0].text, 'Softwareentwickler');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('reports positional arguments and bad limits as usage errors, a busy port as a failure', async () => {
     const { main } = await import('../src/cli.js');
     const err: string[] = [];
-    assert.equal(await main(['serve', '--port', '0'], () => {}, (s) => err.push(s)), 2);
-    assert.match(err.join('\n'), /serve needs --index FILE/);
+    assert.equal(await main(['serve', 'extra'], () => {}, (s) => err.push(s)), 2);
+    assert.match(err.join('\n'), /serve takes no positional arguments/);
     assert.equal(await main(['serve', '--index', indexPath, '--max-batch', '0'], () => {}, (s) => err.push(s)), 2);
     assert.match(err.join('\n'), /maxBatch must be an integer/);
     const { url, service } = await start();

@@ -187,3 +187,68 @@ export async function withSafeTensors<T>(path: string, fn: (st: SafeTensors) => 
     await st.close();
   }
 }
+
+// --- writer (appended; its imports sit here so the reader above stays untouched) ---
+import { rename as renameFile, unlink as unlinkFile } from 'node:fs/promises';
+
+/** A float32 tensor to write: `data` holds the product of `shape` elements, row-major. */
+export interface TensorToWrite {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/**
+ * Serialises float32 tensors as safetensors bytes (header padded with spaces
+ * to a multiple of 8, as the Rust implementation does; tensors in the order
+ * given, little-endian). Sync. Throws RangeError when a tensor's data does not
+ * match its shape.
+ */
+export function encodeSafeTensors(tensors: ReadonlyMap<string, TensorToWrite>, metadata: Record<string, string> = { format: 'pt' }): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (!(t.data instanceof Float32Array) || t.data.length !== numel) {
+      throw new RangeError(`encodeSafeTensors: tensor ${name} must hold ${numel} float32 values for shape [${t.shape.join(', ')}]; received ${t.data?.length}`);
+    }
+    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let at = 8 + headerBytes.length;
+  const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  for (const t of tensors.values()) {
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    if (littleEndian) out.set(bytes, at);
+    else for (let i = 0; i < t.data.length; i++) out.writeFloatLE(t.data[i], at + 4 * i);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Writes float32 tensors to `path` as safetensors, atomically (a temporary
+ * file beside it, flushed, then renamed over `path`). Async.
+ */
+export async function writeSafeTensors(path: string, tensors: ReadonlyMap<string, TensorToWrite>, metadata?: Record<string, string>): Promise<void> {
+  const bytes = encodeSafeTensors(tensors, metadata);
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const file = await open(tmp, 'w');
+  try {
+    await file.writeFile(bytes);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await renameFile(tmp, path);
+  } catch (e) {
+    await unlinkFile(tmp).catch(() => undefined);
+    throw e;
+  }
+}

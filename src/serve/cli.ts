@@ -1,18 +1,21 @@
 /** `jobbert serve`: load an index (and skills), serve them over HTTP until SIGTERM or SIGINT. */
 import { UsageError, parseArgs } from '../cli/args.js';
 import { JobBERTError } from '../errors.js';
+import type { Encoder } from '../encoder.js';
+import { catalogueEntries } from '../catalogue/index.js';
+import { LiteEncoder } from '../lite/encoder.js';
+import { MatchIndex } from '../match-index.js';
 import { SkillIndex } from '../skills.js';
 import { loadIndexWithEncoder, readSkillsFile } from './load.js';
 import { createServer, type ServeOptions } from './server.js';
 
-export const SERVE_USAGE = `  serve --index FILE [--skills FILE] [--host 127.0.0.1] [--port 8080] [--token T] [--json]
+export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-text-length 512] [--max-k 1000]
         [--request-timeout-ms 30000] [--shutdown-timeout-ms 10000]
                        an HTTP JSON service: POST /v1/match, /v1/encode, /v1/skills;
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
-                       'jobbert index build' (required for now; the built-in catalogue becomes
-                       the default when the default model lands). --skills enables /v1/skills
+                       'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
                        (JSON Lines {"id", "name", "aliases"?}). --port 0 picks a free port.
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
                        /metrics. Stops gracefully on SIGTERM or SIGINT.`;
@@ -37,6 +40,11 @@ const SPEC = {
   },
 } as const;
 
+async function catalogueIndex(): Promise<{ index: MatchIndex; encoder: Encoder }> {
+  const encoder = await LiteEncoder.load();
+  return { index: await MatchIndex.build(encoder, catalogueEntries()), encoder };
+}
+
 /**
  * Runs the service; resolves with exit status 0 once a signal has stopped it
  * and its requests in flight were answered. `signals` is for tests.
@@ -44,10 +52,10 @@ const SPEC = {
 export async function serveCommand(argv: string[], out: (s: string) => void, err: (s: string) => void = console.error, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Promise<number> {
   const { options: o, positionals } = parseArgs(argv, SPEC);
   if (positionals.length) throw new UsageError(`serve takes no positional arguments; received '${positionals[0]}'`);
-  if (!o.index) throw new UsageError('serve needs --index FILE (an index made by jobbert index build); the built-in catalogue becomes the default when the default model lands');
   const token = (o.token as string | undefined) ?? (process.env.JOBBERT_TOKEN || undefined);
 
-  const { index, encoder } = await loadIndexWithEncoder(o.index as string);
+  // Without --index: the built-in catalogue with the default model.
+  const { index, encoder } = o.index ? await loadIndexWithEncoder(o.index as string) : await catalogueIndex();
   let skills: SkillIndex | undefined;
   try {
     if (!encoder) throw new JobBERTError('ERR_NO_ENCODER', `${o.index as string} holds no encoder this version can rebuild, so queries cannot be encoded; rebuild it with jobbert index build`);

@@ -1,0 +1,105 @@
+/**
+ * Batching: every epoch is a global shuffle of all pairs (so every batch mixes
+ * the languages in their overall proportions, as the paper's shuffled
+ * multilingual batches do), then a fix-up pass that keeps a positive text
+ * from appearing twice in a batch, where one pair's positive would be scored
+ * as a negative for the other (a false negative). A pair that would clash is
+ * deferred to the next batch with room for it, so the order stays close to the
+ * shuffle. Everything is a pure function of (seed, epoch): a resumed run
+ * rebuilds exactly the batches it would have seen.
+ */
+
+/** A seeded 32-bit PRNG (mulberry32) whose whole state is one integer. */
+export class Rng {
+  state: number;
+  constructor(state: number) {
+    this.state = state >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** Uniform integer in [0, n). */
+  below(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+}
+
+/** The generator state an epoch's shuffle starts from (splitmix32 of seed and epoch). */
+export function epochState(seed: number, epoch: number): number {
+  let z = (seed ^ Math.imul(epoch + 1, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** An epoch's batches: pair indices in `order`, batch b holding order[starts[b] .. starts[b+1]). */
+export interface EpochPlan {
+  order: Int32Array;
+  /** Batch start offsets, with order.length appended. */
+  starts: Int32Array;
+}
+
+export function batchCount(plan: EpochPlan): number {
+  return plan.starts.length - 1;
+}
+
+/**
+ * Shuffles pairs 0..positives.length−1 with the epoch's generator and cuts
+ * them into batches of at most `batchSize` in which no positive text repeats
+ * and no pair's hard negative is another pair's positive. Sync.
+ */
+export function planEpoch(positives: Int32Array, negatives: Int32Array, textCount: number, batchSize: number, seed: number, epoch: number): EpochPlan {
+  const n = positives.length;
+  const rng = new Rng(epochState(seed, epoch));
+  const shuffled = new Int32Array(n);
+  for (let i = 0; i < n; i++) shuffled[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.below(i + 1);
+    const t = shuffled[i];
+    shuffled[i] = shuffled[j];
+    shuffled[j] = t;
+  }
+  // stamps instead of sets: text t is a positive (negative) of the current batch when its stamp equals the batch's
+  const asPositive = new Int32Array(textCount);
+  const asNegative = new Int32Array(textCount);
+  const order = new Int32Array(n);
+  const starts: number[] = [];
+  let deferred: number[] = [];
+  let next = 0;
+  let placed = 0;
+  for (let batch = 1; placed < n; batch++) {
+    starts.push(placed);
+    let size = 0;
+    const fits = (i: number) => {
+      const p = positives[i];
+      const q = negatives[i];
+      return asPositive[p] !== batch && asNegative[p] !== batch && (q < 0 || asPositive[q] !== batch);
+    };
+    const place = (i: number) => {
+      asPositive[positives[i]] = batch;
+      if (negatives[i] >= 0) asNegative[negatives[i]] = batch;
+      order[placed++] = i;
+      size++;
+    };
+    if (deferred.length > 0) {
+      const still: number[] = [];
+      for (const i of deferred) {
+        if (size < batchSize && fits(i)) place(i);
+        else still.push(i);
+      }
+      deferred = still;
+    }
+    while (size < batchSize && next < n) {
+      const i = shuffled[next++];
+      if (fits(i)) place(i);
+      else deferred.push(i);
+    }
+  }
+  starts.push(n);
+  return { order, starts: Int32Array.from(starts) };
+}

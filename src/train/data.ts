@@ -1,0 +1,186 @@
+/**
+ * Training pairs: JSON Lines `{"anchor", "positive", "lang"?, "negative"?}`
+ * read as a stream (a million pairs never sit in memory as objects), with the
+ * paper's preprocessing: anchors under 3 characters dropped, positives with
+ * fewer than `minSkills` comma-separated skills dropped, exact duplicates
+ * dropped. Texts are interned: each pair is three text ids into one table of
+ * unique texts, which is what the embedding cache is keyed on.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { JobBERTError } from '../errors.js';
+
+/** What preprocessing kept and dropped. */
+export interface PairStats {
+  /** Non-empty lines read. */
+  lines: number;
+  /** Pairs kept. */
+  pairs: number;
+  shortAnchors: number;
+  fewSkills: number;
+  duplicates: number;
+  /** Pairs whose negative was dropped because it equals their positive. */
+  selfNegatives: number;
+  /** Kept pairs per language ('' for pairs without one). */
+  languages: Record<string, number>;
+}
+
+export interface PairData {
+  /** Unique texts; pairs refer to them by index. */
+  texts: string[];
+  anchors: Int32Array;
+  positives: Int32Array;
+  /** Text id of each pair's hard negative, −1 for none. */
+  negatives: Int32Array;
+  /** Index into `languages` for each pair. */
+  langs: Uint16Array;
+  languages: string[];
+  stats: PairStats;
+  /** sha256 of the kept pairs in order: a resume refuses data that changed. */
+  sha256: string;
+}
+
+export interface PairOptions {
+  /** Minimum comma-separated, non-empty skills in a positive (default 1; 0 keeps every positive). */
+  minSkills?: number;
+  /** Anchors with fewer characters (after trimming) are dropped (default 3). */
+  minAnchorLength?: number;
+}
+
+/** Number of comma-separated, non-blank items in `text`. */
+export function countSkills(text: string): number {
+  let n = 0;
+  for (const part of text.split(',')) if (part.trim().length > 0) n++;
+  return n;
+}
+
+/**
+ * Reads and preprocesses the pairs in `path`. Async. Rejects with JobBERTError
+ * ERR_NOT_FOUND for a missing file and ERR_BAD_FILE (naming `path:line`) for a
+ * line that is not a JSON object with string `anchor` and `positive` (and
+ * string `lang` / `negative` when present), or when no pair survives.
+ */
+export async function readPairs(path: string, opts: PairOptions = {}): Promise<PairData> {
+  const minSkills = opts.minSkills ?? 1;
+  const minAnchor = opts.minAnchorLength ?? 3;
+  try {
+    if (!(await stat(path)).isFile()) throw new Error('not a file');
+  } catch (e) {
+    throw new JobBERTError('ERR_NOT_FOUND', `training data ${path} does not exist or is not a file`, { cause: e });
+  }
+  const bad = (line: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${line}: ${why}`);
+
+  const ids = new Map<string, number>();
+  const texts: string[] = [];
+  const intern = (t: string): number => {
+    let id = ids.get(t);
+    if (id === undefined) {
+      id = texts.length;
+      texts.push(t);
+      ids.set(t, id);
+    }
+    return id;
+  };
+  const langIds = new Map<string, number>();
+  const languages: string[] = [];
+  let anchors = new Int32Array(1024);
+  let positives = new Int32Array(1024);
+  let negatives = new Int32Array(1024);
+  let langs = new Uint16Array(1024);
+  const seen = new Set<string>();
+  const hash = createHash('sha256');
+  const stats: PairStats = { lines: 0, pairs: 0, shortAnchors: 0, fewSkills: 0, duplicates: 0, selfNegatives: 0, languages: {} };
+
+  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const raw of lines) {
+    lineNo++;
+    const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+    if (!line.trim()) continue;
+    stats.lines++;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw bad(lineNo, `not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(lineNo, 'expected a JSON object {"anchor", "positive", "lang"?, "negative"?}');
+    const o = v as Record<string, unknown>;
+    for (const key of ['anchor', 'positive'] as const) {
+      if (typeof o[key] !== 'string') throw bad(lineNo, `"${key}" must be a string; found ${o[key] === undefined ? 'nothing' : JSON.stringify(o[key])}`);
+    }
+    for (const key of ['lang', 'negative'] as const) {
+      if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'string') throw bad(lineNo, `"${key}" must be a string when present; found ${JSON.stringify(o[key])}`);
+    }
+    const anchor = (o.anchor as string).trim();
+    const positive = (o.positive as string).trim();
+    const negative = typeof o.negative === 'string' ? o.negative.trim() : undefined;
+    const lang = typeof o.lang === 'string' ? o.lang : '';
+    if ([...anchor].length < minAnchor) {
+      stats.shortAnchors++;
+      continue;
+    }
+    if (countSkills(positive) < minSkills) {
+      stats.fewSkills++;
+      continue;
+    }
+    const a = intern(anchor);
+    const p = intern(positive);
+    let n = negative === undefined ? -1 : intern(negative);
+    if (n === p) {
+      // a negative equal to the positive would score the pair against itself
+      stats.selfNegatives++;
+      n = -1;
+    }
+    const key = `${a},${p},${n}`;
+    if (seen.has(key)) {
+      stats.duplicates++;
+      continue;
+    }
+    seen.add(key);
+    let l = langIds.get(lang);
+    if (l === undefined) {
+      if (languages.length >= 65535) throw bad(lineNo, 'more than 65,535 distinct "lang" values');
+      l = languages.length;
+      languages.push(lang);
+      langIds.set(lang, l);
+    }
+    const i = stats.pairs++;
+    if (i === anchors.length) {
+      const grow = <T extends Int32Array | Uint16Array>(arr: T): T => {
+        const next = new (arr.constructor as new (n: number) => T)(arr.length * 2);
+        next.set(arr);
+        return next;
+      };
+      anchors = grow(anchors);
+      positives = grow(positives);
+      negatives = grow(negatives);
+      langs = grow(langs);
+    }
+    anchors[i] = a;
+    positives[i] = p;
+    negatives[i] = n;
+    langs[i] = l;
+    stats.languages[lang] = (stats.languages[lang] ?? 0) + 1;
+    hash.update(`${anchor}\u0000${positive}\u0000${n < 0 ? '' : texts[n]}\u0000${lang}\n`);
+  }
+  if (stats.pairs === 0) {
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `${path}: no training pairs left after preprocessing (${stats.lines} lines; dropped ${stats.shortAnchors} with anchors under ${minAnchor} characters, ${stats.fewSkills} with fewer than ${minSkills} skills, ${stats.duplicates} duplicates)`,
+    );
+  }
+  const n = stats.pairs;
+  return {
+    texts,
+    anchors: anchors.slice(0, n),
+    positives: positives.slice(0, n),
+    negatives: negatives.slice(0, n),
+    langs: langs.slice(0, n),
+    languages,
+    stats,
+    sha256: hash.digest('hex'),
+  };
+}
