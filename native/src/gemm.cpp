@@ -191,6 +191,7 @@ void gemm(const GemmParams& p) {
   if (p.m <= 0 || p.n <= 0) return;
   if (p.k <= 0 || p.alpha == 0.0f) {
     scaleC(p);
+    if (p.epilogue) p.epilogue(p.epilogueCtx, p.c, p.ldc, 0, 0, static_cast<int>(p.m), static_cast<int>(p.n));
     return;
   }
   const MicroKernel kernel = microKernel(activeIsa());
@@ -217,6 +218,7 @@ void gemm(const GemmParams& p) {
   for (int64_t k0 = 0; k0 < p.k; k0 += kcStep) {
     const int64_t kc = std::min(kcStep, p.k - k0);
     const float beta = k0 == 0 ? p.beta : 1.0f;
+    const bool lastK = k0 + kc >= p.k;
     for (int64_t jp0 = 0; jp0 < nPanels; jp0 += blockPanels) {
       const int64_t jpCount = std::min(blockPanels, nPanels - jp0);
       // Pack this B block and, with the first one, all of op(A)[:, k0:k0+kc]
@@ -245,6 +247,7 @@ void gemm(const GemmParams& p) {
           const int64_t j = (jp0 + jp) * nr;
           const int cols = static_cast<int>(std::min<int64_t>(nr, p.n - j));
           kernel.fn(kc, aPanel, packedB + jp * nr * kc, cRow + j, p.ldc, p.alpha, beta, rows, cols);
+          if (lastK && p.epilogue) p.epilogue(p.epilogueCtx, cRow + j, p.ldc, ir * mr, j, rows, cols);
         }
       }, threads);
     }

@@ -24,6 +24,10 @@ struct GemmParams {
   float alpha = 1.0f;
   float beta = 0.0f;
   int maxThreads = 0;  // 0: the whole pool; 1: the calling thread only
+  // Optional: called on each finished tile of C while it is still in cache
+  // (after the last K block): fn(ctx, c + row0·ldc + col0, ldc, row0, col0, rows, cols).
+  void (*epilogue)(void* ctx, float* tile, int64_t ldc, int64_t row0, int64_t col0, int rows, int cols) = nullptr;
+  void* epilogueCtx = nullptr;
 };
 
 // Throws std::bad_alloc when its packing buffers cannot be allocated.
