@@ -60,7 +60,7 @@ const ONNX_FILES: Record<Precision, string> = { fp32: 'model.onnx', int8: 'model
 const bad = (msg: string, cause?: unknown) => new JobBERTError('ERR_BAD_MODEL', msg, cause === undefined ? undefined : { cause });
 
 /** size + sha256 of a file; files over 64 MiB hash 64 evenly spaced 64 KiB samples (plus the end) instead of every byte. */
-async function fileDigest(path: string): Promise<string> {
+export async function fileDigest(path: string): Promise<string> {
   const file = await open(path, 'r');
   try {
     const { size } = await file.stat();

@@ -12,36 +12,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobBERT, convertModelDir } from '../jobbert.js';
+import { JobBERT, convertModelDir, fileDigest } from '../jobbert.js';
 import { readTransformerConfig } from '../model/convert.js';
 import type { ModelLayout } from '../model/modules.js';
 import { writeSafeTensors } from '../model/safetensors.js';
 
-/** size + sha256 of a file; beyond 64 MiB, 65 evenly spaced 64 KiB samples (as JobBERT fingerprints files). */
-export async function fileDigest(path: string): Promise<string> {
-  const file = await open(path, 'r');
-  try {
-    const { size } = await file.stat();
-    const h = createHash('sha256').update(`${size}:`);
-    const LIMIT = 64 * 1024 * 1024;
-    if (size <= LIMIT) {
-      h.update(await file.readFile());
-    } else {
-      const chunk = Buffer.alloc(64 * 1024);
-      for (let i = 0; i <= 64; i++) {
-        const at = i === 64 ? size - chunk.length : Math.floor((i * (size - chunk.length)) / 64);
-        const { bytesRead } = await file.read(chunk, 0, chunk.length, at);
-        h.update(chunk.subarray(0, bytesRead));
-      }
-    }
-    return h.digest('hex');
-  } finally {
-    await file.close();
-  }
-}
 
 /**
  * A fingerprint of what the pooled vectors depend on: transformer config,
