@@ -65,6 +65,16 @@ describe('jobbert CLI', () => {
     assert.equal(hits[0].text, 'Softwareentwickler');
   });
 
+  it('matches against ESCO occupations with --esco, one result per occupation', { skip: existsSync(join(DATA, '..', '..', 'esco', 'en')) ? false : 'ESCO data not found' }, async () => {
+    const r = await run('match', 'software developer', '--esco', join(DATA, '..', '..', 'esco'), '--k', '5', '--json');
+    assert.equal(r.code, 0, r.err);
+    const [hits] = JSON.parse(r.out).results;
+    assert.equal(hits.length, 5);
+    const occupations = hits.map((h: { id: string }) => h.id.slice(0, h.id.lastIndexOf('#')));
+    assert.equal(new Set(occupations).size, 5);
+    assert.equal(hits[0].text, 'software developer');
+  });
+
   it('reports usage errors with status 2 and domain errors with status 1', async () => {
     assert.equal((await run('nonsense')).code, 2);
     const unknown = await run('index', 'search', join(dir, 't.jbi'), 'x', '--kk', '3');

@@ -60,9 +60,9 @@ export async function matchDefault(queries: string[], opts: { k?: number; lang?:
   const k = opts.k ?? 5;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`matchDefault: k must be an integer >= 1; received ${k}`);
   const index = await defaultIndex({ esco: opts.esco });
-  // Over-fetch, then keep one result per catalogue entry / occupation.
-  const raw = await index.search(queries, { k: k * 6, lang: opts.lang });
-  return raw.map((rs) => {
+  // Keep one result per catalogue entry / occupation: fetch k·6 labels, and more
+  // while a query that has more labels left still lacks k distinct groups.
+  const best = (rs: MatchResult[]) => {
     const seen = new Set<string>();
     const out: MatchResult[] = [];
     for (const r of rs) {
@@ -73,7 +73,12 @@ export async function matchDefault(queries: string[], opts: { k?: number; lang?:
       if (out.length === k) break;
     }
     return out;
-  });
+  };
+  for (let fetch = k * 6; ; fetch *= 4) {
+    const raw = await index.search(queries, { k: fetch, lang: opts.lang });
+    const grouped = raw.map(best);
+    if (grouped.every((g, i) => g.length === k || raw[i].length < fetch)) return grouped;
+  }
 }
 
 const width = (s: string) => [...s].reduce((w, ch) => w + (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u.test(ch) ? 2 : 1), 0);

@@ -77,4 +77,43 @@ translator | Übersetzer | traductor | 翻译
 interpreter | Dolmetscher | intérprete | 口译员
 civil servant | Beamter | funcionario | 公务员
 policy advisor | Politikberater | asesor de políticas públicas | 政策顾问
+payroll manager | Leiter Lohnbuchhaltung | responsable de nóminas | 薪资经理
+accounting manager | Leiter Rechnungswesen | jefe de contabilidad | 会计经理
+chief accountant | Hauptbuchhalter | contable jefe | 总会计师
+billing specialist | Fakturist | especialista en facturación | 账单专员
+financial planner | Finanzplaner | planificador financiero | 理财规划师
+budget analyst | Budgetanalyst | analista de presupuestos | 预算分析师
+tax manager | Steuermanager | responsable fiscal | 税务经理
+quantitative analyst | quantitativer Analyst | analista cuantitativo | 量化分析师
+anti-money laundering analyst | Geldwäsche-Analyst | analista de prevención de blanqueo de capitales | 反洗钱分析师
+fraud investigator | Betrugsermittler | investigador de fraudes | 欺诈调查员
+relationship manager | Firmenkundenbetreuer | gestor de relaciones con clientes | 客户关系经理
+insurance clerk | Versicherungskaufmann | administrativo de seguros | 保险职员
+pension advisor | Rentenberater | asesor de pensiones | 养老金顾问
+real estate appraiser | Immobiliengutachter | tasador inmobiliario | 房地产评估师
+property developer | Projektentwickler Immobilien | promotor inmobiliario | 房地产开发商
+HR assistant | Personalassistent | asistente de recursos humanos | 人事助理
+HR generalist | HR-Generalist | generalista de recursos humanos | 人力资源综合专员
+personnel administrator | Personalsachbearbeiter | técnico de administración de personal | 人事行政专员
+headhunter | Headhunter | cazatalentos | 猎头
+IT recruiter | IT-Recruiter | reclutador IT | IT招聘专员
+learning and development manager | Personalentwicklungsmanager | responsable de formación y desarrollo | 学习与发展经理
+employer branding manager | Employer-Branding-Manager | responsable de employer branding | 雇主品牌经理
+labour lawyer | Fachanwalt für Arbeitsrecht | abogado laboralista | 劳动法律师
+criminal defence lawyer | Strafverteidiger | abogado penalista | 刑事辩护律师
+family lawyer | Fachanwalt für Familienrecht | abogado de familia | 婚姻家事律师
+tax lawyer | Steueranwalt | abogado fiscalista | 税务律师
+compliance manager | Compliance-Manager | responsable de cumplimiento | 合规经理
+mediator | Mediator | mediador | 调解员
+bailiff | Gerichtsvollzieher | agente judicial | 法院执行员
+insolvency administrator | Insolvenzverwalter | administrador concursal | 破产管理人
+entrepreneur | Unternehmer | emprendedor | 企业家
+startup founder | Gründer | fundador de startup | 创业公司创始人
+operations analyst | Operations-Analyst | analista de operaciones | 运营分析师
+project assistant | Projektassistent | asistente de proyectos | 项目助理
+ESG analyst | ESG-Analyst | analista ESG | ESG分析师
+investor relations manager | Investor-Relations-Manager | responsable de relaciones con inversores | 投资者关系经理
+mergers and acquisitions analyst | M&A-Analyst | analista de fusiones y adquisiciones | 并购分析师
+venture capital analyst | Venture-Capital-Analyst | analista de capital riesgo | 风险投资分析师
+strategic buyer | strategischer Einkäufer | comprador estratégico | 战略采购员
 `;

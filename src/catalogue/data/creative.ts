@@ -38,4 +38,36 @@ influencer | Influencer | influencer | 网红
 game designer | Spieledesigner | diseñador de videojuegos | 游戏策划
 art restorer | Restaurator | restaurador de arte | 文物修复师
 gallery manager | Galerieleiter | director de galería | 画廊经理
+photojournalist | Fotojournalist | fotoperiodista | 摄影记者
+reporter | Reporter | reportero | 采访记者
+foreign correspondent | Auslandskorrespondent | corresponsal en el extranjero | 驻外记者
+news editor | Nachrichtenredakteur | editor de noticias | 新闻编辑
+sports journalist | Sportjournalist | periodista deportivo | 体育记者
+podcast producer | Podcast-Produzent | productor de pódcast | 播客制作人
+television producer | Fernsehproduzent | productor de televisión | 电视制片人
+colourist | Colorist | etalonador | 调色师
+visual effects artist | VFX-Artist | artista de efectos visuales | 视觉特效师
+storyboard artist | Storyboard-Zeichner | artista de storyboard | 分镜画师
+concept artist | Concept Artist | artista conceptual | 概念设计师
+comic artist | Comiczeichner | dibujante de cómics | 漫画家
+set designer | Bühnenbildner | escenógrafo | 舞台美术设计师
+costume designer | Kostümbildner | diseñador de vestuario | 戏服设计师
+theatre director | Theaterregisseur | director de teatro | 戏剧导演
+choreographer | Choreograf | coreógrafo | 编舞
+conductor | Dirigent | director de orquesta | 指挥家
+music producer | Musikproduzent | productor musical | 音乐制作人
+DJ | DJ | pinchadiscos | 打碟师
+voice actor | Synchronsprecher | actor de doblaje | 配音演员
+stunt performer | Stuntman | especialista de cine | 特技演员
+casting director | Casting-Direktor | director de casting | 选角导演
+broadcast technician | Rundfunktechniker | técnico de radiodifusión | 广播电视技术员
+fashion stylist | Modestylist | estilista de moda | 时尚造型师
+model | Model | modelo | 模特
+circus artist | Zirkusartist | artista de circo | 马戏演员
+magician | Zauberkünstler | mago | 魔术师
+sculptor | Bildhauer | escultor | 雕塑家
+visual artist | bildender Künstler | artista plástico | 视觉艺术家
+subtitler | Untertitler | subtitulador | 字幕员
+localisation specialist | Lokalisierungsspezialist | especialista en localización | 本地化专员
+layout designer | Layouter | maquetador | 排版设计师
 `;

@@ -53,4 +53,48 @@ political scientist | Politikwissenschaftler | politólogo | 政治学家
 anthropologist | Anthropologe | antropólogo | 人类学家
 linguist | Linguist | lingüista | 语言学家
 philosopher | Philosoph | filósofo | 哲学家
+biology teacher | Biologielehrer | profesor de biología | 生物老师
+chemistry teacher | Chemielehrer | profesor de química | 化学老师
+physics teacher | Physiklehrer | profesor de física | 物理老师
+history teacher | Geschichtslehrer | profesor de historia | 历史老师
+geography teacher | Erdkundelehrer | profesor de geografía | 地理老师
+German teacher | Deutschlehrer | profesor de alemán | 德语老师
+Spanish teacher | Spanischlehrer | profesor de español | 西班牙语老师
+Chinese teacher | Chinesischlehrer | profesor de chino | 中文老师
+computer science teacher | Informatiklehrer | profesor de informática | 计算机老师
+substitute teacher | Vertretungslehrer | profesor sustituto | 代课教师
+adult education teacher | Dozent in der Erwachsenenbildung | profesor de educación de adultos | 成人教育教师
+deputy head teacher | stellvertretender Schulleiter | subdirector de colegio | 副校长
+school secretary | Schulsekretär | secretario escolar | 学校秘书
+school social worker | Schulsozialarbeiter | trabajador social escolar | 学校社工
+educational psychologist | Schulpsychologe | psicólogo educativo | 教育心理学家
+after-school care worker | Hortbetreuer | monitor de actividades extraescolares | 课后托管老师
+daycare centre manager | Kitaleiter | director de guardería | 幼儿园园长
+assistant professor | Juniorprofessor | profesor ayudante doctor | 助理教授
+dean | Dekan | decano | 学院院长
+academic advisor | Studienberater | asesor académico | 学业顾问
+admissions officer | Mitarbeiter Studierendenzulassung | responsable de admisiones | 招生专员
+e-learning developer | E-Learning-Entwickler | desarrollador de e-learning | 在线课程开发员
+life coach | Lebensberater | coach de vida | 生活教练
+career counsellor | Berufsberater | orientador profesional | 职业规划顾问
+library assistant | Bibliotheksassistent | auxiliar de biblioteca | 图书馆助理
+museum educator | Museumspädagoge | educador de museo | 博物馆教育专员
+research scientist | Wissenschaftler | científico investigador | 研究科学家
+geneticist | Genetiker | genetista | 遗传学家
+ecologist | Ökologe | ecólogo | 生态学家
+marine biologist | Meeresbiologe | biólogo marino | 海洋生物学家
+zoologist | Zoologe | zoólogo | 动物学家
+botanist | Botaniker | botánico | 植物学家
+oceanographer | Ozeanograf | oceanógrafo | 海洋学家
+hydrologist | Hydrologe | hidrólogo | 水文学家
+geophysicist | Geophysiker | geofísico | 地球物理学家
+neuroscientist | Neurowissenschaftler | neurocientífico | 神经科学家
+materials scientist | Materialwissenschaftler | científico de materiales | 材料科学家
+toxicologist | Toxikologe | toxicólogo | 毒理学家
+immunologist | Immunologe | inmunólogo | 免疫学家
+analytical chemist | analytischer Chemiker | químico analítico | 分析化学家
+biology laboratory assistant | Biologielaborant | técnico de laboratorio de biología | 生物实验室助理
+demographer | Demograf | demógrafo | 人口学家
+geographer | Geograf | geógrafo | 地理学家
+cartographer | Kartograf | cartógrafo | 地图制图师
 `;

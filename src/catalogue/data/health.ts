@@ -70,4 +70,53 @@ sterile processing technician | Sterilisationsassistent | técnico de esteriliza
 clinical research associate | klinischer Monitor | monitor de ensayos clínicos | 临床监查员
 epidemiologist | Epidemiologe | epidemiólogo | 流行病学家
 public health officer | Amtsarzt | responsable de salud pública | 公共卫生官员
+urologist | Urologe | urólogo | 泌尿科医生
+endocrinologist | Endokrinologe | endocrinólogo | 内分泌科医生
+gastroenterologist | Gastroenterologe | gastroenterólogo | 消化内科医生
+nephrologist | Nephrologe | nefrólogo | 肾内科医生
+pulmonologist | Pneumologe | neumólogo | 呼吸科医生
+rheumatologist | Rheumatologe | reumatólogo | 风湿科医生
+ENT specialist | HNO-Arzt | otorrinolaringólogo | 耳鼻喉科医生
+pathologist | Pathologe | patólogo | 病理科医生
+neurosurgeon | Neurochirurg | neurocirujano | 神经外科医生
+plastic surgeon | plastischer Chirurg | cirujano plástico | 整形外科医生
+cardiac surgeon | Herzchirurg | cirujano cardíaco | 心脏外科医生
+oral surgeon | Oralchirurg | cirujano oral | 口腔外科医生
+geriatrician | Geriater | geriatra | 老年科医生
+internist | Internist | internista | 内科医生
+occupational physician | Arbeitsmediziner | médico del trabajo | 职业医学医生
+sports physician | Sportmediziner | médico deportivo | 运动医学医生
+medical director | ärztlicher Direktor | director médico | 医务主任
+hospital pharmacist | Krankenhausapotheker | farmacéutico hospitalario | 医院药剂师
+psychiatric nurse | psychiatrische Pflegefachkraft | enfermero psiquiátrico | 精神科护士
+community nurse | Gemeindepflegefachkraft | enfermero comunitario | 社区护士
+dialysis nurse | Dialysepflegefachkraft | enfermero de diálisis | 透析护士
+anaesthesia nurse | Anästhesiepflegefachkraft | enfermero de anestesia | 麻醉科护士
+school nurse | Schulgesundheitsfachkraft | enfermero escolar | 学校护士
+palliative care nurse | Palliativpflegefachkraft | enfermero de cuidados paliativos | 安宁疗护护士
+infection control nurse | Hygienefachkraft | enfermero de control de infecciones | 感染控制护士
+phlebotomist | Fachkraft für Blutentnahme | flebotomista | 采血员
+surgical technologist | Operationstechnischer Assistent | técnico de quirófano | 手术室技师
+anaesthesia technician | Anästhesietechnischer Assistent | técnico de anestesia | 麻醉技师
+sonographer | Sonograf | ecografista | 超声技师
+nuclear medicine technologist | Nuklearmedizintechniker | técnico de medicina nuclear | 核医学技师
+respiratory therapist | Atmungstherapeut | terapeuta respiratorio | 呼吸治疗师
+art therapist | Kunsttherapeut | arteterapeuta | 艺术治疗师
+music therapist | Musiktherapeut | musicoterapeuta | 音乐治疗师
+osteopath | Osteopath | osteópata | 整骨治疗师
+naturopath | Heilpraktiker | naturópata | 自然疗法师
+acupuncturist | Akupunkteur | acupuntor | 针灸师
+mental health counsellor | psychologischer Berater | consejero de salud mental | 心理健康咨询师
+genetic counsellor | genetischer Berater | asesor genético | 遗传咨询师
+nutritionist | Ernährungsberater | nutricionista | 营养顾问
+orthotist | Orthopädietechniker | técnico ortoprotésico | 矫形器技师
+audiologist | Audiologe | audiólogo | 听力师
+medical receptionist | Empfangskraft in der Arztpraxis | recepcionista de clínica | 医疗前台
+hospital porter | Patientenbegleiter | celador | 医院护送员
+emergency medical technician | Rettungssanitäter | técnico de emergencias médicas | 急救医疗技术员
+medical physicist | Medizinphysiker | físico médico | 医学物理师
+biomedical engineer | Medizintechnik-Ingenieur | ingeniero biomédico | 生物医学工程师
+child psychologist | Kinderpsychologe | psicólogo infantil | 儿童心理学家
+neuropsychologist | Neuropsychologe | neuropsicólogo | 神经心理学家
+clinic manager | Klinikmanager | gerente de clínica | 诊所经理
 `;

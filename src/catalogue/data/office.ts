@@ -50,4 +50,17 @@ food safety inspector | Lebensmittelkontrolleur | inspector de seguridad aliment
 labour inspector | Arbeitsinspektor | inspector de trabajo | 劳动监察员
 statistical assistant | statistischer Assistent | asistente de estadística | 统计助理
 clergyman | Geistlicher | sacerdote | 神职人员
+office assistant | Büroassistent | asistente de oficina | 办公室助理
+team assistant | Teamassistent | asistente de equipo | 团队助理
+management assistant | Managementassistent | asistente de gerencia | 管理助理
+document controller | Dokumentenkontrolleur | controlador de documentación | 文控专员
+transcriptionist | Schreibkraft | transcriptor | 转录员
+purchasing assistant | Einkaufsassistent | asistente de compras | 采购助理
+operations coordinator | Operations-Koordinator | coordinador de operaciones | 运营协调员
+head of operations | Leiter Betrieb | jefe de operaciones | 运营主管
+chief data officer | Chief Data Officer | director de datos | 首席数据官
+chief digital officer | Chief Digital Officer | director digital | 首席数字官
+vice president | Vizepräsident | vicepresidente | 副总裁
+deputy director | stellvertretender Direktor | subdirector | 副总监
+supervisor | Vorgesetzter | supervisor | 主管
 `;

@@ -58,4 +58,34 @@ optician sales assistant | Verkäufer im Optikgeschäft | vendedor de óptica | 
 estate sales consultant | Immobilienberater | asesor inmobiliario | 置业顾问
 travel agent | Reisebürokaufmann | agente de viajes | 旅行社代理
 tour guide | Reiseleiter | guía turístico | 导游
+sales consultant | Verkaufsberater | asesor comercial | 销售顾问
+sales coordinator | Vertriebskoordinator | coordinador de ventas | 销售协调员
+sales development representative | Sales Development Representative | representante de desarrollo de ventas | 销售开发代表
+account executive | Account Executive | ejecutivo de cuentas | 客户主管
+channel sales manager | Channel-Sales-Manager | responsable de ventas por canal | 渠道销售经理
+presales consultant | Presales-Berater | consultor de preventa | 售前顾问
+sales administrator | Vertriebsinnendienstmitarbeiter | administrativo comercial | 销售行政专员
+order processing clerk | Auftragssachbearbeiter | administrativo de pedidos | 订单处理员
+pricing manager | Pricing-Manager | responsable de precios | 定价经理
+deli counter assistant | Fachverkäufer an der Frischetheke | dependiente de charcutería | 熟食柜台店员
+bakery sales assistant | Bäckereifachverkäufer | dependiente de panadería | 面包店店员
+butcher shop assistant | Fleischereifachverkäufer | dependiente de carnicería | 肉店店员
+fashion sales advisor | Modeberater | asesor de moda | 时装销售顾问
+electronics salesperson | Verkäufer für Unterhaltungselektronik | vendedor de electrónica | 电子产品销售员
+loss prevention officer | Ladendetektiv | agente de prevención de pérdidas | 防损专员
+marketplace manager | Marketplace-Manager | responsable de marketplaces | 电商平台运营经理
+search engine advertising manager | SEA-Manager | responsable de publicidad en buscadores | 搜索引擎广告经理
+email marketing manager | E-Mail-Marketing-Manager | responsable de email marketing | 电子邮件营销经理
+CRM manager | CRM-Manager | responsable de CRM | 客户关系管理经理
+marketing analyst | Marketinganalyst | analista de marketing | 营销分析师
+trade marketing manager | Trade-Marketing-Manager | responsable de trade marketing | 渠道营销经理
+influencer marketing manager | Influencer-Marketing-Manager | responsable de marketing de influencers | 网红营销经理
+affiliate marketing manager | Affiliate-Marketing-Manager | responsable de marketing de afiliación | 联盟营销经理
+media planner | Mediaplaner | planificador de medios | 媒介策划
+promoter | Promoter | promotor de ventas | 促销员
+brand ambassador | Markenbotschafter | embajador de marca | 品牌大使
+door-to-door salesperson | Haustürverkäufer | vendedor a domicilio | 上门推销员
+auctioneer | Auktionator | subastador | 拍卖师
+antique dealer | Antiquitätenhändler | anticuario | 古董商
+market vendor | Markthändler | vendedor de mercadillo | 市场摊贩
 `;

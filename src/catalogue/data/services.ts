@@ -60,4 +60,52 @@ cinema projectionist | Filmvorführer | proyeccionista de cine | 电影放映员
 ticket seller | Kartenverkäufer | taquillero | 售票员
 usher | Platzanweiser | acomodador | 引座员
 wedding planner | Hochzeitsplaner | organizador de bodas | 婚礼策划师
+line cook | Postenkoch | cocinero de línea | 线厨
+pizza maker | Pizzabäcker | pizzero | 披萨师傅
+sushi chef | Sushikoch | cocinero de sushi | 寿司师傅
+private chef | Privatkoch | chef privado | 私人厨师
+chocolatier | Chocolatier | chocolatero | 巧克力师
+food runner | Servicehelfer | ayudante de camarero | 传菜员
+room service attendant | Etagenkellner | camarero de servicio de habitaciones | 客房送餐服务员
+banquet manager | Bankettleiter | jefe de banquetes | 宴会经理
+night auditor | Night Auditor | auditor nocturno | 夜审员
+reservations agent | Reservierungsmitarbeiter | agente de reservas | 预订员
+bellhop | Hotelpage | botones | 行李员
+doorman | Portier | portero | 门童
+guest relations manager | Guest-Relations-Manager | responsable de relaciones con huéspedes | 宾客关系经理
+executive housekeeper | Hausdame | gobernanta ejecutiva | 行政管家
+spa manager | Spa-Manager | responsable de spa | 水疗中心经理
+spa therapist | Wellnesstherapeut | terapeuta de spa | 水疗理疗师
+window cleaner | Fensterputzer | limpiacristales | 窗户清洁工
+industrial cleaner | Industriereiniger | limpiador industrial | 工业清洁工
+cleaning supervisor | Objektleiter Reinigung | supervisor de limpieza | 保洁主管
+domestic cleaner | Haushaltshilfe | limpiador doméstico | 家政保洁员
+pest control technician | Schädlingsbekämpfer | técnico de control de plagas | 害虫防治员
+dry cleaner | Textilreiniger | tintorero | 干洗工
+street cleaner | Straßenreiniger | barrendero | 道路清扫工
+football coach | Fußballtrainer | entrenador de fútbol | 足球教练
+tennis coach | Tennistrainer | entrenador de tenis | 网球教练
+ski instructor | Skilehrer | monitor de esquí | 滑雪教练
+pilates instructor | Pilates-Trainer | instructor de pilates | 普拉提教练
+dance teacher | Tanzlehrer | profesor de baile | 舞蹈老师
+referee | Schiedsrichter | árbitro | 裁判员
+sports director | Sportdirektor | director deportivo | 体育总监
+gym manager | Fitnessstudioleiter | gerente de gimnasio | 健身房经理
+mountain guide | Bergführer | guía de montaña | 登山向导
+diving instructor | Tauchlehrer | instructor de buceo | 潜水教练
+riding instructor | Reitlehrer | profesor de equitación | 马术教练
+live-in carer | 24-Stunden-Betreuungskraft | cuidador interno | 住家护工
+au pair | Au-pair | au pair | 互惠生
+childminder | Tagesmutter | madre de día | 家庭托儿员
+butler | Butler | mayordomo | 男管家
+dog walker | Hundeausführer | paseador de perros | 遛狗员
+dog trainer | Hundetrainer | adiestrador de perros | 训犬师
+animal shelter worker | Tierheimpfleger | cuidador de refugio de animales | 动物收容所工作人员
+embalmer | Thanatopraktiker | embalsamador | 遗体防腐师
+tourism manager | Tourismusmanager | gestor turístico | 旅游经理
+tour leader | Reisebegleiter | coordinador de viajes | 旅游领队
+theme park attendant | Freizeitparkmitarbeiter | empleado de parque temático | 游乐园工作人员
+catering assistant | Cateringhelfer | ayudante de catering | 餐饮助理
+canteen worker | Kantinenmitarbeiter | trabajador de comedor | 食堂员工
+brewer | Brauer | cervecero | 啤酒酿造师
 `;

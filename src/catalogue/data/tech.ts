@@ -81,4 +81,49 @@ search engine optimisation specialist | SEO-Spezialist | especialista en posicio
 telecommunications technician | Telekommunikationstechniker | técnico de telecomunicaciones | 电信技术员
 telecommunications engineer | Telekommunikationsingenieur | ingeniero de telecomunicaciones | 电信工程师
 GIS specialist | GIS-Spezialist | especialista en SIG | 地理信息系统专员
+Go developer | Go-Entwickler | desarrollador Go | Go开发工程师
+Ruby developer | Ruby-Entwickler | desarrollador Ruby | Ruby开发工程师
+TypeScript developer | TypeScript-Entwickler | desarrollador TypeScript | TypeScript开发工程师
+Node.js developer | Node.js-Entwickler | desarrollador Node.js | Node.js开发工程师
+React developer | React-Entwickler | desarrollador React | React开发工程师
+Rust developer | Rust-Entwickler | desarrollador Rust | Rust开发工程师
+C# developer | C#-Entwickler | desarrollador C# | C#开发工程师
+Kotlin developer | Kotlin-Entwickler | desarrollador Kotlin | Kotlin开发工程师
+Salesforce developer | Salesforce-Entwickler | desarrollador Salesforce | Salesforce开发工程师
+SAP developer | SAP-Entwickler | desarrollador SAP | SAP开发工程师
+WordPress developer | WordPress-Entwickler | desarrollador WordPress | WordPress开发工程师
+Unity developer | Unity-Entwickler | desarrollador Unity | Unity开发工程师
+virtual reality developer | VR-Entwickler | desarrollador de realidad virtual | 虚拟现实开发工程师
+RPA developer | RPA-Entwickler | desarrollador de RPA | 机器人流程自动化开发工程师
+platform engineer | Plattform-Ingenieur | ingeniero de plataforma | 平台工程师
+infrastructure engineer | Infrastruktur-Ingenieur | ingeniero de infraestructura | 基础设施工程师
+MLOps engineer | MLOps-Ingenieur | ingeniero de MLOps | 机器学习运维工程师
+analytics engineer | Analytics Engineer | ingeniero de analítica | 数据分析工程师
+prompt engineer | Prompt Engineer | ingeniero de prompts | 提示词工程师
+data steward | Data Steward | responsable de gobierno de datos | 数据管理专员
+data labeler | Datenannotator | etiquetador de datos | 数据标注员
+data warehouse developer | Data-Warehouse-Entwickler | desarrollador de data warehouse | 数据仓库开发工程师
+BI developer | BI-Entwickler | desarrollador de inteligencia de negocio | 商业智能开发工程师
+integration engineer | Integrationsingenieur | ingeniero de integración | 系统集成工程师
+network security engineer | Netzwerksicherheitsingenieur | ingeniero de seguridad de redes | 网络防护工程师
+security operations centre analyst | SOC-Analyst | analista del centro de operaciones de seguridad | 安全运营中心分析师
+chief information security officer | Informationssicherheitsbeauftragter | director de seguridad de la información | 首席信息安全官
+IT auditor | IT-Revisor | auditor de sistemas de información | IT审计师
+IT administrator | IT-Administrator | administrador de sistemas informáticos | IT管理员
+Linux administrator | Linux-Administrator | administrador de sistemas Linux | Linux系统管理员
+desktop support technician | Desktop-Support-Techniker | técnico de soporte de escritorio | 桌面支持技术员
+service desk manager | Service-Desk-Leiter | responsable del centro de servicio al usuario | 服务台经理
+technical support engineer | Technischer Support-Ingenieur | ingeniero de soporte técnico | 技术支持工程师
+IT service manager | IT-Service-Manager | gestor de servicios de TI | IT服务经理
+head of IT | Leiter der IT-Abteilung | jefe de informática | IT主管
+data centre technician | Rechenzentrumstechniker | técnico de centro de datos | 数据中心技术员
+network technician | Netzwerktechniker | técnico de redes | 网络技术员
+IT specialist | Fachinformatiker | especialista en informática | 信息技术专员
+UX writer | UX-Texter | redactor UX | 用户体验文案
+interaction designer | Interaktionsdesigner | diseñador de interacción | 交互设计师
+game tester | Spieletester | probador de videojuegos | 游戏测试员
+level designer | Level-Designer | diseñador de niveles | 关卡设计师
+digital transformation manager | Manager für digitale Transformation | responsable de transformación digital | 数字化转型经理
+agile coach | Agile Coach | coach ágil | 敏捷转型教练
+chip design engineer | Chipdesign-Ingenieur | ingeniero de diseño de chips | 芯片设计工程师
 `;

@@ -89,4 +89,71 @@ demolition worker | Abbrucharbeiter | operario de demolición | 拆除工人
 road construction worker | Straßenbauer | obrero de construcción de carreteras | 筑路工人
 stonemason | Steinmetz | cantero | 石匠
 floor layer | Bodenleger | instalador de suelos | 地板安装工
+drywaller | Trockenbauer | instalador de pladur | 石膏板安装工
+concrete worker | Betonbauer | hormigonero | 混凝土工
+steel fixer | Eisenflechter | ferrallista | 钢筋工
+formwork carpenter | Schalungsbauer | encofrador | 模板工
+paver | Pflasterer | adoquinador | 铺砖工
+well driller | Brunnenbauer | pocero | 打井工
+chimney sweep | Schornsteinfeger | deshollinador | 烟囱清扫工
+cabinet maker | Möbeltischler | carpintero de muebles | 家具木工
+boat builder | Bootsbauer | constructor de embarcaciones | 船艇制造工
+blacksmith | Schmied | herrero | 铁匠
+farrier | Hufschmied | herrador | 钉蹄匠
+foundry worker | Gießereiarbeiter | trabajador de fundición | 铸造工
+precision mechanic | Feinmechaniker | mecánico de precisión | 精密机械工
+lathe operator | Dreher | tornero | 车工
+milling machine operator | Fräser | fresador | 铣工
+press operator | Pressenbediener | operador de prensa | 冲压工
+injection moulding operator | Spritzgießer | operador de inyección de plásticos | 注塑工
+packaging machine operator | Verpackungsmaschinenführer | operador de máquina de embalaje | 包装机操作员
+production supervisor | Produktionsmeister | supervisor de producción | 生产主管
+shift supervisor | Schichtleiter | jefe de turno | 值班主管
+production planner | Produktionsplaner | planificador de producción | 生产计划员
+lean manager | Lean-Manager | responsable de lean manufacturing | 精益生产经理
+materials engineer | Werkstoffingenieur | ingeniero de materiales | 材料工程师
+mechanical design engineer | Konstruktionsingenieur | ingeniero de diseño mecánico | 机械设计工程师
+test engineer | Testingenieur | ingeniero de pruebas | 测试工程师
+validation engineer | Validierungsingenieur | ingeniero de validación | 验证工程师
+field service engineer | Außendienst-Servicetechniker | técnico de servicio de campo | 现场服务工程师
+service technician | Servicetechniker | técnico de servicio | 维修服务技术员
+semiconductor process engineer | Prozessingenieur Halbleitertechnik | ingeniero de procesos de semiconductores | 半导体工艺工程师
+packaging engineer | Verpackungsingenieur | ingeniero de envases y embalajes | 包装工程师
+naval architect | Schiffbauingenieur | ingeniero naval | 船舶设计工程师
+geotechnical engineer | Geotechnik-Ingenieur | ingeniero geotécnico | 岩土工程师
+transportation engineer | Verkehrsingenieur | ingeniero de transporte | 交通工程师
+hydraulic engineer | Wasserbauingenieur | ingeniero hidráulico | 水利工程师
+building services engineer | Ingenieur für Gebäudetechnik | ingeniero de instalaciones de edificios | 建筑设备工程师
+construction project manager | Bauprojektleiter | jefe de proyecto de construcción | 建筑项目经理
+cost estimator | Kalkulator | presupuestista | 造价员
+building technician | Bautechniker | técnico de construcción | 建筑技术员
+surveying technician | Vermessungstechniker | técnico en topografía | 测量技术员
+nuclear engineer | Kerntechnik-Ingenieur | ingeniero nuclear | 核工程师
+power plant operator | Kraftwerker | operador de central eléctrica | 电厂运行值班员
+electrical lineworker | Freileitungsmonteur | liniero eléctrico | 电力线路工
+heat pump installer | Wärmepumpeninstallateur | instalador de bombas de calor | 热泵安装工
+energy consultant | Energieberater | asesor energético | 能源顾问
+oil rig worker | Bohrinselarbeiter | trabajador de plataforma petrolífera | 钻井平台工人
+petroleum engineer | Erdölingenieur | ingeniero de petróleo | 石油工程师
+gas fitter | Gasinstallateur | instalador de gas | 燃气安装工
+refrigeration technician | Kältetechniker | técnico de refrigeración | 制冷技术员
+electrical technician | Elektrotechniker | técnico electricista | 电气技术员
+instrumentation technician | Mess- und Regeltechniker | técnico de instrumentación | 仪表技术员
+PLC programmer | SPS-Programmierer | programador de PLC | PLC编程员
+industrial painter | Industrielackierer | pintor industrial | 工业涂装工
+sandblaster | Sandstrahler | chorreador de arena | 喷砂工
+glassblower | Glasbläser | soplador de vidrio | 玻璃吹制工
+potter | Töpfer | alfarero | 陶艺工
+window installer | Fensterbauer | instalador de ventanas | 门窗安装工
+kitchen fitter | Küchenmonteur | montador de cocinas | 橱柜安装工
+furniture assembler | Möbelmonteur | montador de muebles | 家具组装工
+handyman | Allround-Handwerker | manitas | 维修杂工
+bicycle mechanic | Fahrradmechaniker | mecánico de bicicletas | 自行车修理工
+motorcycle mechanic | Zweiradmechaniker | mecánico de motos | 摩托车修理工
+agricultural machinery mechanic | Landmaschinenmechaniker | mecánico de maquinaria agrícola | 农机修理工
+tyre fitter | Reifenmonteur | montador de neumáticos | 轮胎安装工
+diesel mechanic | Dieselmechaniker | mecánico diésel | 柴油机修理工
+piano tuner | Klavierstimmer | afinador de pianos | 钢琴调音师
+bookbinder | Buchbinder | encuadernador | 装订工
+sign maker | Schilderhersteller | rotulista | 招牌制作工
 `;
