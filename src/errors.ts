@@ -55,3 +55,12 @@ export function fromNative(error: unknown, caller: { stack?: string }): Error {
   }
   return out;
 }
+
+/** Awaits a native call, re-throwing its error as a public error with the caller's stack. */
+export async function callNative<T>(caller: { stack?: string }, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw fromNative(e, caller);
+  }
+}

@@ -5,7 +5,7 @@
  * or transfer their buffers at once.
  */
 import { addon, type MatrixArg } from './binding.js';
-import { JobBERTError, callerStack, fromNative } from './errors.js';
+import { callerStack, callNative, fromNative, JobBERTError } from './errors.js';
 import type { Matrix } from './matrix.js';
 import { ResidentMatrix, type MatrixLike } from './resident.js';
 import {
@@ -104,15 +104,6 @@ function resolveDevice(fn: string, device: unknown): 'cpu' {
   return 'cpu';
 }
 
-/** Awaits a native call, re-throwing its error as a public error with the caller's stack. */
-async function call<T>(caller: { stack?: string }, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (e) {
-    throw fromNative(e, caller);
-  }
-}
-
 const shape = (data: Float32Array, rows: number, cols: number): Matrix => Object.freeze({ data, rows, cols });
 
 /**
@@ -136,7 +127,7 @@ export async function dense(
   const activation = opts.activation ?? 'identity';
   assertChoice(fn, 'activation', activation, ACTIVATIONS);
   resolveDevice(fn, opts.device);
-  const y = await call(caller, () => addon.dense(xArg, wArg, bias ?? null, activation));
+  const y = await callNative(caller, () => addon.dense(xArg, wArg, bias ?? null, activation));
   return shape(y, x.rows, weight.rows);
 }
 
@@ -161,7 +152,7 @@ export async function denseBackward(
   const activation = opts.activation ?? 'identity';
   assertChoice(fn, 'activation', activation, ACTIVATIONS);
   resolveDevice(fn, opts.device);
-  const r = await call(caller, () => addon.denseBackward(xArg, wArg, yArg, gArg, activation));
+  const r = await callNative(caller, () => addon.denseBackward(xArg, wArg, yArg, gArg, activation));
   return {
     gradX: shape(r.gradX, x.rows, x.cols),
     gradWeight: shape(r.gradWeight, weight.rows, weight.cols),
@@ -194,7 +185,7 @@ export async function infoNCE(
   const negatives = opts.negatives;
   const nArg = negatives === undefined ? null : matrixArg(fn, 'negatives', negatives, { cols: anchors.cols });
   resolveDevice(fn, opts.device);
-  const r = await call(caller, () => addon.infoNCE(aArg, pArg, nArg, scale, symmetric));
+  const r = await callNative(caller, () => addon.infoNCE(aArg, pArg, nArg, scale, symmetric));
   const out: { loss: number; gradAnchors: Matrix; gradPositives: Matrix; gradNegatives?: Matrix } = {
     loss: r.loss,
     gradAnchors: shape(r.gradAnchors, anchors.rows, anchors.cols),
@@ -230,6 +221,6 @@ export async function topK(queries: MatrixLike, corpus: MatrixLike, k: number, o
   assertChoice(fn, 'metric', metric, METRICS);
   resolveDevice(fn, opts.device);
   const kUsed = Math.min(k, corpus.rows);
-  const r = await call(caller, () => addon.topK(qArg, cArg, kUsed, metric));
+  const r = await callNative(caller, () => addon.topK(qArg, cArg, kUsed, metric));
   return { k: r.k, indices: r.indices, scores: r.scores };
 }

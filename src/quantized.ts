@@ -14,7 +14,7 @@
  * its codes) makes searches reject with JobBERTError ERR_CORRUPT.
  */
 import { addon, type MatrixArg, type NativeQuantized } from './binding.js';
-import { JobBERTError, callerStack, fromNative } from './errors.js';
+import { callerStack, callNative, JobBERTError } from './errors.js';
 import type { TopKResult } from './kernels.js';
 import { ResidentMatrix, type MatrixLike } from './resident.js';
 import { assertInteger, assertMatrix, assertOptions, describe } from './validate.js';
@@ -25,14 +25,6 @@ const CHECKSUM = /^[0-9a-fA-F]{16}$/;
 /** The default candidate pool for k results: max(4k, k + 64). */
 export function defaultPool(k: number): number {
   return Math.max(4 * k, k + 64);
-}
-
-async function call<T>(caller: { stack?: string }, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (e) {
-    throw fromNative(e, caller);
-  }
 }
 
 export class QuantizedMatrix {
@@ -68,7 +60,7 @@ export class QuantizedMatrix {
     if (expected !== null && (typeof expected !== 'string' || !CHECKSUM.test(expected))) {
       throw new RangeError(`${fn}: checksum must be 16 hex digits; received ${describe(expected)}`);
     }
-    const native = await call(caller, () => addon.quantizedFromFile(path, offset, opts.rows, opts.cols, expected));
+    const native = await callNative(caller, () => addon.quantizedFromFile(path, offset, opts.rows, opts.cols, expected));
     return new QuantizedMatrix(native, opts.rows, opts.cols);
   }
 
@@ -117,7 +109,7 @@ export class QuantizedMatrix {
     }
     const kUsed = Math.min(k, this.rows);
     const pool = Math.min(this.rows, opts.pool ?? defaultPool(kUsed));
-    const r = await call(caller, () => addon.quantizedSearch(this.#native, arg, kUsed, pool));
+    const r = await callNative(caller, () => addon.quantizedSearch(this.#native, arg, kUsed, pool));
     return { k: r.k, indices: r.indices, scores: r.scores };
   }
 }

@@ -10,7 +10,7 @@
  * the rows of others (take, concat) without passing through JavaScript.
  */
 import { addon, type MatrixArg, type NativeResident } from './binding.js';
-import { JobBERTError, callerStack, fromNative } from './errors.js';
+import { callerStack, callNative, JobBERTError } from './errors.js';
 import type { Matrix } from './matrix.js';
 import { assertInteger, assertMatrix, assertOptions, describe } from './validate.js';
 
@@ -35,15 +35,6 @@ function assertPath(fn: string, name: string, v: unknown): asserts v is string {
   if (typeof v !== 'string') throw new TypeError(`${fn}: ${name} must be a file path string; received ${describe(v)}`);
   if (v.length === 0) throw new RangeError(`${fn}: ${name} must be a non-empty file path; received ''`);
   if (v.includes('\0')) throw new RangeError(`${fn}: ${name} must not contain NUL characters; received ${describe(v)}`);
-}
-
-/** Awaits a native call, re-throwing its error as a public error with the caller's stack. */
-async function call<T>(caller: { stack?: string }, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (e) {
-    throw fromNative(e, caller);
-  }
 }
 
 export class ResidentMatrix {
@@ -87,7 +78,7 @@ export class ResidentMatrix {
       if (typeof expected !== 'string') throw new TypeError(`${fn}: checksum must be a string of 16 hex digits; received ${describe(expected)}`);
       if (!CHECKSUM.test(expected)) throw new RangeError(`${fn}: checksum must be 16 hex digits; received ${describe(expected)}`);
     }
-    const native = await call(caller, () => addon.residentFromFile(path, offset, opts.rows, opts.cols, expected));
+    const native = await callNative(caller, () => addon.residentFromFile(path, offset, opts.rows, opts.cols, expected));
     return wrap(native);
   }
 
@@ -117,7 +108,7 @@ export class ResidentMatrix {
       rows += p.rows;
     });
     if (rows > MAX_DIM) throw new RangeError(`${fn}: parts hold ${rows} rows in all, more than 2^31 - 1`);
-    return wrap(await call(caller, () => addon.residentConcat(args)));
+    return wrap(await callNative(caller, () => addon.residentConcat(args)));
   }
 
   get rows(): number {
@@ -156,7 +147,7 @@ export class ResidentMatrix {
     const native = this.#live(fn);
     assertPath(fn, 'path', path);
     assertInteger(fn, 'offset', offset, 0);
-    return call(caller, () => native.writeTo(path, offset));
+    return callNative(caller, () => native.writeTo(path, offset));
   }
 
   /**
@@ -182,7 +173,7 @@ export class ResidentMatrix {
       }
       indices[i] = r;
     }
-    return wrap(await call(caller, () => native.take(indices)));
+    return wrap(await callNative(caller, () => native.take(indices)));
   }
 
   /** A copy of the values as a plain {@link Matrix} (owned by JS). Async. Rejects with `ERR_DISPOSED`. */
@@ -190,7 +181,7 @@ export class ResidentMatrix {
     const fn = 'ResidentMatrix.toMatrix';
     const caller = callerStack();
     const native = this.#live(fn);
-    const data = await call(caller, () => native.toFloat32Array());
+    const data = await callNative(caller, () => native.toFloat32Array());
     return Object.freeze({ data, rows: native.rows, cols: native.cols });
   }
 
