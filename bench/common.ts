@@ -7,19 +7,15 @@ import Benchmark from 'benchmark';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Matrix } from '../src/index.js';
+import { rng } from '../src/random.js';
 
 const require = createRequire(import.meta.url);
 
 /** Seeded uniform(−1, 1) matrix (mulberry32), so every run times the same data. */
 export function randomMatrix(seed: number, rows: number, cols: number): Matrix {
-  let a = seed >>> 0;
+  const next = rng(seed);
   const data = new Float32Array(rows * cols);
-  for (let i = 0; i < data.length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    data[i] = ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
-  }
+  for (let i = 0; i < data.length; i++) data[i] = next() * 2 - 1;
   return { data, rows, cols };
 }
 

@@ -15,6 +15,7 @@
  * Benchmark.js (bench/common.ts `time`) is not used here: one call takes
  * seconds, far too long for its sampling.
  */
+import { rng } from '../src/random.js';
 import { availableParallelism, tmpdir } from 'node:os';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -34,13 +35,7 @@ const WORDS = [
 
 /** mulberry32: the same titles on every run. */
 function titles(n: number, seed: number): string[] {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng(seed);
   return Array.from({ length: n }, () => {
     const words = 3 + Math.floor(next() * 4);
     return Array.from({ length: words }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' ');

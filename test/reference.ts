@@ -12,16 +12,7 @@ export interface AnyMatrix {
 }
 
 /** Seeded PRNG (mulberry32). The seed is printed so a failure can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../src/random.js';
 
 /** JOBBERT_SEED or a fixed default; logged once per file. */
 export function testSeed(file: string): number {

@@ -56,17 +56,9 @@ export interface Pair {
   group?: string;
 }
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../random.js';
+
+export { rng };
 
 export async function readPairs(path: string): Promise<Pair[]> {
   const text = await readFile(path, 'utf8');

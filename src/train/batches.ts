@@ -8,6 +8,7 @@
  * shuffle. Everything is a pure function of (seed, epoch): a resumed run
  * rebuilds exactly the batches it would have seen.
  */
+import { mulberry32 } from '../random.js';
 
 /** A seeded 32-bit PRNG (mulberry32) whose whole state is one integer. */
 export class Rng {
@@ -17,11 +18,9 @@ export class Rng {
   }
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const step = mulberry32(this.state);
+    this.state = step.state;
+    return step.value;
   }
   /** Uniform integer in [0, n). */
   below(n: number): number {
