@@ -34,27 +34,6 @@ static_assert(kChunk % kChecksumBlock == 0, "chunks must hold whole checksum blo
 // Re-scoring reads at most this many bytes of candidate rows at once.
 constexpr int64_t kRescoreBytes = int64_t(64) << 20;
 
-// The first error of a parallel loop.
-class FirstError {
- public:
-  void set(Status s) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (status_.ok()) status_ = std::move(s);
-    failed_.store(true, std::memory_order_relaxed);
-  }
-  bool failed() const { return failed_.load(std::memory_order_relaxed); }
-  Status take() { return std::move(status_); }
-
- private:
-  std::mutex mutex_;
-  Status status_;
-  std::atomic<bool> failed_{false};
-};
-
-std::string sysError(const char* what, const std::string& path, int err) {
-  return std::string(what) + " '" + path + "': " + std::strerror(err);
-}
-
 int64_t mtimeNs(const struct stat& st) {
 #if defined(__APPLE__)
   return int64_t(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;

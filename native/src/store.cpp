@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "guard.h"
 #include "thread_pool.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -177,28 +178,6 @@ constexpr uint32_t kMurmurSeed = 0x4A4F4242u;  // "JOBB"
 // block), one chunk per pool task.
 constexpr uint64_t kChunk = uint64_t(8) << 20;
 static_assert(kChunk % kChecksumBlock == 0, "chunks must hold whole checksum blocks");
-
-// "cannot open 'path' for reading: No such file or directory"
-std::string sysError(const char* what, const std::string& path, int err, const char* purpose = "") {
-  return std::string(what) + " '" + path + "'" + purpose + ": " + std::strerror(err);
-}
-
-// The first error of a parallel loop; later tasks see failed() and stop early.
-class FirstError {
- public:
-  void set(Status s) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (status_.ok()) status_ = std::move(s);
-    failed_.store(true, std::memory_order_relaxed);
-  }
-  bool failed() const { return failed_.load(std::memory_order_relaxed); }
-  Status take() { return std::move(status_); }
-
- private:
-  std::mutex mutex_;
-  Status status_;
-  std::atomic<bool> failed_{false};
-};
 
 class Fd {
  public:
