@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "jobbert/store.h"
+
 namespace jobbert::bindings {
 namespace {
 
@@ -261,6 +263,24 @@ Napi::Error toError(Napi::Env env, const Status& status) {
                                                                : "ERR_INTERNAL";
   error.Set("code", Napi::String::New(env, code));
   return error;
+}
+
+FileRange readFileRange(const Napi::CallbackInfo& info, size_t first) {
+  Napi::Env env = info.Env();
+  FileRange r;
+  r.path = readPath(info[first], "path");
+  r.offset = static_cast<uint64_t>(readInteger(info[first + 1], "offset", 0, (int64_t(1) << 53) - 1));
+  r.rows = readInteger(info[first + 2], "rows", 1, kMaxDim);
+  r.cols = readInteger(info[first + 3], "cols", 1, kMaxDim);
+  const Napi::Value sum = info[first + 4];
+  if (!sum.IsNull() && !sum.IsUndefined()) {
+    if (!sum.IsString()) throw Napi::TypeError::New(env, "checksum must be a string of 16 hex digits or null");
+    std::string hex = sum.As<Napi::String>().Utf8Value();
+    if (!parseChecksumHex(hex, &r.expected))
+      throw Napi::RangeError::New(env, "checksum must be 16 hex digits; received '" + hex.substr(0, 40) + "'");
+    r.verify = true;
+  }
+  return r;
 }
 
 }  // namespace jobbert::bindings

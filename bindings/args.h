@@ -68,6 +68,17 @@ std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t le
 constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
 // Reads a non-empty file path without NUL characters.
 std::string readPath(const Napi::Value& v, const char* name);
+
+// A float32 matrix stored in a file: (path, offset, rows, cols, checksum | null),
+// the arguments of residentFromFile and quantizedFromFile (info[first..first+4]).
+struct FileRange {
+  std::string path;
+  uint64_t offset = 0;
+  int64_t rows = 0, cols = 0;
+  bool verify = false;    // a checksum was given
+  uint64_t expected = 0;  // that checksum
+};
+FileRange readFileRange(const Napi::CallbackInfo& info, size_t first = 0);
 // Reads an integer in [min, max].
 int64_t readInteger(const Napi::Value& v, const char* name, int64_t min, int64_t max);
 // Reads a finite number.

@@ -44,28 +44,12 @@ Napi::Value Checksum(const Napi::CallbackInfo& info) {
 // residentFromFile(path, offset, rows, cols, expected | null) → Promise<ResidentMatrix>
 Napi::Value ResidentFromFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct State {
-    std::string path;
-    uint64_t offset = 0;
-    int64_t rows = 0, cols = 0;
-    bool verify = false;
-    uint64_t expected = 0;
+  struct State : FileRange {
     std::shared_ptr<FloatBuffer> values;
   };
   auto s = std::make_shared<State>();
-  s->path = readPath(info[0], "path");
-  s->offset = static_cast<uint64_t>(readInteger(info[1], "offset", 0, (int64_t(1) << 53) - 1));
-  s->rows = readInteger(info[2], "rows", 1, kMaxDim);
-  s->cols = readInteger(info[3], "cols", 1, kMaxDim);
+  static_cast<FileRange&>(*s) = readFileRange(info);
   checkOutputSize(env, s->rows * s->cols, "the matrix (rows × cols)");
-  if (!info[4].IsNull() && !info[4].IsUndefined()) {
-    if (!info[4].IsString())
-      throw Napi::TypeError::New(env, "checksum must be a string of 16 hex digits or null");
-    std::string hex = info[4].As<Napi::String>().Utf8Value();
-    if (!parseChecksumHex(hex, &s->expected))
-      throw Napi::RangeError::New(env, "checksum must be 16 hex digits; received '" + hex.substr(0, 40) + "'");
-    s->verify = true;
-  }
   return KernelWorker::Start(
       env,
       [s] {
