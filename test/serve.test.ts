@@ -391,7 +391,8 @@ describe('jobbert serve: limits and bad input', () => {
     assert.ok(metric(m, 'jobbert_http_requests_total', /status="422"/) >= cases.length);
   });
 
-  it('answers malformed HTTP with 400 and survives clients that stall or vanish', async () => {
+  // The test's own timeout is what fails it if a stalled client is never cut.
+  it('answers malformed HTTP with 400 and survives clients that stall or vanish', { timeout: 10_000 }, async () => {
     const { port } = new URL(url);
     const raw = (text: string) =>
       new Promise<string>((resolve) => {
@@ -404,7 +405,6 @@ describe('jobbert serve: limits and bad input', () => {
       });
     assert.match(await raw('NONSENSE\r\n\r\n'), /^HTTP\/1\.1 400/);
     // Stalls mid-body: the request timeout (400 ms here) ends it.
-    const t0 = Date.now();
     const stalled = await new Promise<string>((resolve) => {
       const socket = connect(Number(port), '127.0.0.1');
       let got = '';
@@ -413,7 +413,6 @@ describe('jobbert serve: limits and bad input', () => {
       socket.on('error', () => resolve(got));
       socket.write('POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"queries": [');
     });
-    assert.ok(Date.now() - t0 < 5000, `a stalled client held the connection ${Date.now() - t0} ms`);
     assert.match(stalled, /^HTTP\/1\.1 408|^$/);
     // Vanishes mid-body.
     await new Promise<void>((resolve) => {
@@ -489,7 +488,8 @@ describe('jobbert serve: graceful shutdown', () => {
     assert.deepEqual(json.results, await index.search(['baker'], { k: 2 }));
   });
 
-  it('close() cuts a request that does not finish within shutdownTimeoutMs', async () => {
+  // Without the cut, close() would wait for the request forever and the test's timeout fails it.
+  it('close() cuts a request that does not finish within shutdownTimeoutMs', { timeout: 10_000 }, async () => {
     const { url, service } = await start({ shutdownTimeoutMs: 200 });
     const socket = connect(Number(new URL(url).port), '127.0.0.1');
     await new Promise((r) => socket.once('connect', r));
@@ -497,10 +497,8 @@ describe('jobbert serve: graceful shutdown', () => {
     socket.on('error', () => {});
     socket.write('POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
     await new Promise((r) => setTimeout(r, 30));
-    const t0 = Date.now();
     await service.close();
     await ended;
-    assert.ok(Date.now() - t0 < 3000, `close() took ${Date.now() - t0} ms`);
   });
 });
 
