@@ -20,7 +20,11 @@ export interface EncoderSpec {
 export interface Encoder {
   /** Output dimension of `encode` for the default branch. */
   readonly dim: number;
-  /** Encodes texts into an L2-normalised [texts.length × dim] Matrix. Async. */
+  /**
+   * Encodes texts into an L2-normalised [texts.length × dim] Matrix. Async.
+   * (JobBERT.encode also takes `normalize: false` for unnormalised rows; the
+   * interface itself always promises normalised ones.)
+   */
   encode(texts: string[], opts?: { branch?: Branch }): Promise<Matrix>;
   /** Releases native resources; later calls reject with JobBERTError ERR_DISPOSED. */
   dispose(): Promise<void>;

@@ -5,7 +5,8 @@
  * else from a graph converted from model.safetensors in TypeScript and cached
  * there. Pooling runs in TypeScript over the token states; the Dense heads
  * (Asym `anchor` / `positive`, plain Dense) run through the native dense kernel
- * with their weights resident in native memory; rows are L2-normalised last.
+ * with their weights resident in native memory; rows are L2-normalised last
+ * (unless `encode` is given `normalize: false`).
  *
  * Texts are tokenised with the model's tokenizer.json (Hugging Face
  * `tokenizers`), truncated on the right at max_seq_length, sorted by token
@@ -25,7 +26,7 @@ import { convertToOnnx, maxTokens, readTransformerConfig, type Precision, type T
 import { readLayout, type ModelLayout, type PoolingMode, type PostModule } from './model/modules.js';
 import { withSafeTensors } from './model/safetensors.js';
 import type { ResidentMatrix } from './resident.js';
-import { assertChoice, assertInteger, assertOptions, describe } from './validate.js';
+import { assertBoolean, assertChoice, assertInteger, assertOptions, describe } from './validate.js';
 
 export interface JobBERTOptions {
   /** Where the transformer runs: this build's onnxruntime is CPU-only, so 'cuda' is refused. Default 'auto'. */
@@ -320,12 +321,20 @@ export class JobBERT implements Encoder {
   }
 
   /**
-   * Encodes texts into L2-normalised rows [texts.length × dimension(branch)].
+   * Encodes texts into rows [texts.length × dimension(branch)], L2-normalised
+   * unless `normalize: false`.
    * Async; safe to call concurrently. Rejects with TypeError/RangeError for
-   * bad arguments (an unknown branch, a non-string text) and JobBERTError
-   * ERR_DISPOSED after dispose().
+   * bad arguments (an unknown branch, a non-string text, a non-boolean
+   * `normalize`) and JobBERTError ERR_DISPOSED after dispose().
+   *
+   * `normalize` (default true): false skips the final L2 normalisation and
+   * returns the module chain's output as sentence-transformers computes it
+   * with `normalize_embeddings=False` — a Normalize module in the model still
+   * applies. So `{ branch: 'base', normalize: false }` is the raw pooled
+   * vector, and `{ branch: 'anchor', normalize: false }` the anchor head's
+   * Dense+Tanh output.
    */
-  encode(texts: string[], opts: { branch?: Branch } = {}): Promise<Matrix> {
+  encode(texts: string[], opts: { branch?: Branch; normalize?: boolean } = {}): Promise<Matrix> {
     const p = this.#encode(texts, opts);
     this.#pending.add(p);
     const done = () => this.#pending.delete(p);
@@ -333,7 +342,7 @@ export class JobBERT implements Encoder {
     return p;
   }
 
-  async #encode(texts: string[], opts: { branch?: Branch }): Promise<Matrix> {
+  async #encode(texts: string[], opts: { branch?: Branch; normalize?: boolean }): Promise<Matrix> {
     const fn = 'JobBERT.encode';
     if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the encoder was disposed`);
     if (!Array.isArray(texts)) throw new TypeError(`${fn}: texts must be an array of strings; received ${describe(texts)}`);
@@ -343,6 +352,8 @@ export class JobBERT implements Encoder {
     assertOptions(fn, opts);
     const branch = opts.branch ?? 'anchor';
     assertChoice(fn, 'branch', branch, BRANCHES);
+    const normalize = opts.normalize === undefined ? true : opts.normalize;
+    assertBoolean(fn, 'normalize', normalize);
     const stages = chain(this.#stages, branch, fn);
     const outDim = dimOf(stages, undefined, this.baseDim) as number;
     if (texts.length === 0) return Object.freeze({ data: new Float32Array(0), rows: 0, cols: outDim });
@@ -352,7 +363,7 @@ export class JobBERT implements Encoder {
       if (s.kind === 'dense') x = await kernels.dense(x, s.weight, s.bias, { activation: s.activation });
       else if (s.kind === 'normalize') normalizeRows(x.data, x.cols);
     }
-    normalizeRows(x.data, x.cols);
+    if (normalize) normalizeRows(x.data, x.cols);
     return Object.freeze({ data: x.data, rows: x.rows, cols: x.cols });
   }
 

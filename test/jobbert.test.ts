@@ -8,7 +8,7 @@ import { Tokenizer } from 'tokenizers';
 import { JobBERT, JobBERTError, convertModelDir, encoderFromSpec, type Matrix } from '../src/index.js';
 import { convertToOnnx } from '../src/model/convert.js';
 import { SafeTensors, parseHeader } from '../src/model/safetensors.js';
-import { referenceEmbedding, referenceEncoder } from './fixtures/reference-xlmr.js';
+import { referenceDenseTanh, referenceEmbedding, referenceEncoder, referencePool } from './fixtures/reference-xlmr.js';
 import { makeTinyModel, writeSafetensors, type TinyModel } from './fixtures/tiny-model.js';
 import { testSeed } from './reference.js';
 
@@ -201,6 +201,47 @@ describe('JobBERT encoder', () => {
     });
   }
 
+  for (const branch of ['base', 'anchor', 'positive'] as const) {
+    it(`branch ${branch}, normalize: false: the ${branch === 'base' ? 'raw pooled vector' : 'Dense+Tanh head output, unnormalised,'} equals the float64 reference to 1e-4 (relative)`, async () => {
+      const out = await enc.encode(ALL, { branch, normalize: false });
+      assert.equal(out.rows, ALL.length);
+      assert.equal(out.cols, branch === 'base' ? 32 : 24);
+      let farFromUnit = 0;
+      ids.forEach((seq, r) => {
+        const pooled = referencePool(referenceEncoder(asym.config, asym.weights, seq), asym.pooling);
+        const ref = branch === 'base' ? pooled : referenceDenseTanh(pooled, asym.heads[branch]);
+        const row = rowOf(out, r);
+        const rel = maxAbsDiff(row, ref) / Math.max(...Array.from(ref, Math.abs));
+        assert.ok(rel < 1e-4, `${branch} ${JSON.stringify(ALL[r].slice(0, 20))}: max |Δ| / max |ref| = ${rel}`);
+        farFromUnit = Math.max(farFromUnit, Math.abs(Math.hypot(...row) - 1));
+      });
+      assert.ok(farFromUnit > 0.1, `the rows are not normalised (largest | ‖row‖ − 1 | = ${farFromUnit})`);
+    });
+  }
+
+  it('normalize defaults to true; normalize: false rows scaled to unit length equal the default rows', async () => {
+    for (const branch of ['anchor', 'positive', 'base'] as const) {
+      const byDefault = await enc.encode(ALL, { branch });
+      assert.deepEqual((await enc.encode(ALL, { branch, normalize: true })).data, byDefault.data, branch);
+      const raw = await enc.encode(ALL, { branch, normalize: false });
+      for (let r = 0; r < ALL.length; r++) {
+        const row = rowOf(raw, r);
+        const n = Math.hypot(...row);
+        assert.ok(maxAbsDiff(row.map((v) => v / n), rowOf(byDefault, r)) < 1e-6, `${branch} row ${r}`);
+      }
+    }
+    assert.equal((await enc.encode([], { branch: 'base', normalize: false })).cols, 32);
+  });
+
+  it('rejects a normalize that is not a boolean with a TypeError naming it', async () => {
+    for (const v of ['false', 0, 1, null, {}]) {
+      for (const texts of [['Software Engineer'], []]) {
+        await assert.rejects(enc.encode(texts, { normalize: v as unknown as boolean }),
+          (e: Error) => e instanceof TypeError && /normalize/.test(e.message) && e.message.includes('JobBERT.encode'), `normalize: ${JSON.stringify(v)}`);
+      }
+    }
+  });
+
   it('reports dimensions: base = pooled 32, anchor/positive = the Dense output 24; default branch is anchor', async () => {
     assert.equal(enc.dim, 24);
     assert.equal(enc.baseDim, 32);
@@ -299,6 +340,20 @@ describe('JobBERT model directories', () => {
       assert.equal(out.cols, 32);
       assert.ok(maxAbsDiff(out.data, ref) < 1e-5, branch);
     }
+    await enc.dispose();
+  });
+
+  it("normalize: false keeps a Normalize module of the model's own chain", async () => {
+    const m = await tiny({ asym: false, seed: SEED + 8 });
+    const modules = JSON.parse(await readFile(join(m.dir, 'modules.json'), 'utf8')) as unknown[];
+    modules.push({ idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' });
+    await writeFile(join(m.dir, 'modules.json'), JSON.stringify(modules));
+    await mkdir(join(m.dir, '2_Normalize'));
+    const enc = await JobBERT.load(m.dir);
+    const [seq] = await tokenize(m, ['Software Engineer']);
+    const out = await enc.encode(['Software Engineer'], { branch: 'base', normalize: false });
+    assert.ok(Math.abs(Math.hypot(...out.data) - 1) < 1e-6, 'the Normalize module still applies');
+    assert.ok(maxAbsDiff(out.data, referenceEmbedding(m, seq, 'base')) < 1e-5);
     await enc.dispose();
   });
 

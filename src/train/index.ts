@@ -253,7 +253,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     });
     emit({ type: 'encode', done: 0, total: missing.length, cached: all.length - missing.length });
     if (missing.length > 0) {
-      const base = await openBaseEncoder(layout);
+      const base = await openBaseEncoder(modelDir, layout);
       try {
         const CHUNK = 1024;
         for (let at = 0; at < missing.length; at += CHUNK) {
