@@ -1,10 +1,13 @@
-// Device discovery and a launch self-test: the smallest CUDA translation unit
-// that proves .cu files compile, link (static cudart) and run.
+// Device discovery and the availability check: which device the kernels use,
+// and whether a trivial kernel really runs there (a driver can list a device
+// that cannot run this build's code, e.g. an architecture it was not built for).
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <mutex>
 
-#include "device.h"
+#include "jobbert/cuda.h"
+#include "launch.cuh"
 
 namespace jobbert::cuda {
 namespace {
@@ -14,7 +17,37 @@ __global__ void iotaKernel(int* out, int n) {
   if (i < n) out[i] = i * 3 + 1;
 }
 
+// Launches iotaKernel and reads its result back.
+Status selfTest() {
+  constexpr int n = 1000;
+  int* device = nullptr;
+  int host[n];
+  auto fail = [&](cudaError_t err) {
+    if (device) cudaFree(device);
+    cudaGetLastError();
+    return Status::Unavailable(std::string("the CUDA self-test failed: ") + cudaGetErrorString(err));
+  };
+  if (cudaError_t err = cudaMalloc(&device, n * sizeof(int)); err != cudaSuccess) return fail(err);
+  if (cudaError_t err = launch(iotaKernel, dim3((n + 255) / 256), dim3(256), 0, nullptr, device, n); err != cudaSuccess)
+    return fail(err);
+  if (cudaError_t err = cudaMemcpy(host, device, sizeof host, cudaMemcpyDeviceToHost); err != cudaSuccess)
+    return fail(err);
+  cudaFree(device);
+  for (int i = 0; i < n; ++i)
+    if (host[i] != i * 3 + 1) return Status::Unavailable("the CUDA self-test kernel wrote wrong values");
+  return Status::Ok();
+}
+
 }  // namespace
+
+const char* precisionName(Precision precision) {
+  switch (precision) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kTf32: return "tf32";
+    case Precision::kBf16: return "bf16";
+  }
+  return "?";
+}
 
 int deviceCount() {
   int count = 0;
@@ -35,28 +68,17 @@ std::string deviceDescription(int device) {
   return buf;
 }
 
-bool selfTest(std::string* error) {
-  constexpr int n = 1000;
-  int* device = nullptr;
-  int host[n];
-  auto fail = [&](cudaError_t err) {
-    if (error) *error = cudaGetErrorString(err);
-    if (device) cudaFree(device);
-    return false;
-  };
-  if (cudaError_t err = cudaMalloc(&device, n * sizeof(int)); err != cudaSuccess) return fail(err);
-  iotaKernel<<<(n + 255) / 256, 256>>>(device, n);
-  if (cudaError_t err = cudaGetLastError(); err != cudaSuccess) return fail(err);
-  if (cudaError_t err = cudaMemcpy(host, device, sizeof host, cudaMemcpyDeviceToHost); err != cudaSuccess)
-    return fail(err);
-  cudaFree(device);
-  for (int i = 0; i < n; ++i) {
-    if (host[i] != i * 3 + 1) {
-      if (error) *error = "kernel wrote wrong values";
-      return false;
+Status available() {
+  static std::once_flag once;
+  static Status status;
+  std::call_once(once, [] {
+    if (deviceCount() == 0) {
+      status = Status::Unavailable("no CUDA device is present (or no driver)");
+      return;
     }
-  }
-  return true;
+    status = selfTest();
+  });
+  return status;
 }
 
 }  // namespace jobbert::cuda

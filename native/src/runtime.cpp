@@ -6,9 +6,7 @@
 #include "jobbert/kernels.h"
 #include "thread_pool.h"
 
-#ifdef JOBBERT_HAVE_CUDA
-#include "../cuda/device.h"
-#endif
+#include "jobbert/cuda.h"
 
 namespace jobbert {
 namespace {
@@ -81,9 +79,7 @@ void setThreadCount(int n) { ThreadPool::instance().resize(n); }
 
 std::vector<std::string> backends() {
   std::vector<std::string> out{"cpu"};
-#ifdef JOBBERT_HAVE_CUDA
-  if (cuda::deviceCount() > 0) out.push_back("cuda");
-#endif
+  if (cuda::available().ok()) out.push_back("cuda");
   return out;
 }
 
