@@ -2,14 +2,13 @@
 // thread, settle a Promise. No math here: every kernel lives in native/.
 #include <napi.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "args.h"
 #include "worker.h"
 #include "jobbert/kernels.h"
-#ifdef JOBBERT_HAVE_CUDA
-#include "../native/cuda/device.h"
-#endif
+#include "jobbert/cuda.h"
 
 namespace jobbert::bindings {
 namespace {
@@ -21,18 +20,38 @@ Activation readActivation(const Napi::Value& v) {
   return readChoice(v, "activation", kActivations) == 1 ? Activation::kTanh : Activation::kIdentity;
 }
 
-// dense(x, weight, bias | null, activation) → Promise<Float32Array>
+// Every kernel takes (..., backend: 'cpu' | 'cuda', precision: 'fp32' | 'tf32' |
+// 'bf16') last: the JS layer resolves device 'auto' to a backend. The CPU
+// computes in fp32 whatever the precision. A CUDA call takes DeviceMatrix
+// operands as they are and copies host ones to the GPU itself; a kUnavailable
+// from it rejects with ERR_CUDA_UNAVAILABLE.
+constexpr const char* kCudaUnavailable = "ERR_CUDA_UNAVAILABLE";
+
+const char* unavailableCode(Backend backend) { return backend == Backend::kCuda ? kCudaUnavailable : "ERR_UNAVAILABLE"; }
+
+// Drops the call's shares of DeviceMatrix operands on the worker thread, so a
+// matrix disposed while the call ran is freed there rather than on the main thread.
+template <typename... Operands>
+void releaseDevice(Operands&... operands) {
+  (operands.device.reset(), ...);
+}
+
+// dense(x, weight, bias | null, activation, backend, precision) → Promise<Float32Array>
 Napi::Value Dense(const Napi::CallbackInfo& info) {
   struct State {
-    MatrixCopy x, weight;
+    OperandArg x, weight;
     std::vector<float> bias;
     bool hasBias = false;
     Activation activation;
+    Backend backend;
+    cuda::Precision precision;
     OwnedFloats y;
   };
   auto s = std::make_shared<State>();
-  s->x = copyMatrix(info[0], "x");
-  s->weight = copyMatrix(info[1], "weight");
+  s->backend = readBackend(info[4]);
+  s->precision = readPrecision(info[5]);
+  s->x = readOperand(info[0], "x", s->backend);
+  s->weight = readOperand(info[1], "weight", s->backend);
   if (s->weight.cols != s->x.cols)
     throw Napi::RangeError::New(info.Env(), "weight.cols must equal x.cols (" + std::to_string(s->x.cols) +
                                                 "); received " + std::to_string(s->weight.cols));
@@ -46,27 +65,39 @@ Napi::Value Dense(const Napi::CallbackInfo& info) {
       info.Env(),
       [s] {
         s->y = allocateFloats(s->x.rows * s->weight.rows);
+        const float* bias = s->hasBias ? s->bias.data() : nullptr;
+        if (s->backend == Backend::kCuda) {
+          cuda::DenseParams p;
+          p.x = s->x.operand(), p.weight = s->weight.operand();
+          p.bias = bias, p.activation = s->activation, p.precision = s->precision, p.y = s->y.data();
+          Status st = cuda::denseForward(p);
+          releaseDevice(s->x, s->weight);
+          return st;
+        }
         DenseParams p;
         p.x = s->x.view(), p.weight = s->weight.view();
-        p.bias = s->hasBias ? s->bias.data() : nullptr;
-        p.activation = s->activation, p.y = s->y.data();
+        p.bias = bias, p.activation = s->activation, p.y = s->y.data();
         return denseForward(p);
       },
-      [s](Napi::Env env) -> Napi::Value { return toFloat32Array(env, std::move(s->y)); });
+      [s](Napi::Env env) -> Napi::Value { return toFloat32Array(env, std::move(s->y)); }, unavailableCode(s->backend));
 }
 
-// denseBackward(x, weight, y, gradY, activation) → Promise<{ gradX, gradWeight, gradBias }>
+// denseBackward(x, weight, y, gradY, activation, backend, precision) → Promise<{ gradX, gradWeight, gradBias }>
 Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
   struct State {
-    MatrixCopy x, weight, y, gradY;
+    OperandArg x, weight, y, gradY;
     Activation activation;
+    Backend backend;
+    cuda::Precision precision;
     OwnedFloats gradX, gradWeight, gradBias;
   };
   auto s = std::make_shared<State>();
-  s->x = copyMatrix(info[0], "x");
-  s->weight = copyMatrix(info[1], "weight");
-  s->y = copyMatrix(info[2], "y");
-  s->gradY = copyMatrix(info[3], "gradY");
+  s->backend = readBackend(info[5]);
+  s->precision = readPrecision(info[6]);
+  s->x = readOperand(info[0], "x", s->backend);
+  s->weight = readOperand(info[1], "weight", s->backend);
+  s->y = readOperand(info[2], "y", s->backend);
+  s->gradY = readOperand(info[3], "gradY", s->backend);
   s->activation = readActivation(info[4]);
   return KernelWorker::Start(
       info.Env(),
@@ -74,6 +105,15 @@ Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
         s->gradX = allocateFloats(s->x.rows * s->x.cols);
         s->gradWeight = allocateFloats(s->weight.rows * s->weight.cols);
         s->gradBias = allocateFloats(s->weight.rows);
+        if (s->backend == Backend::kCuda) {
+          cuda::DenseBackwardParams p;
+          p.x = s->x.operand(), p.weight = s->weight.operand(), p.y = s->y.operand(), p.gradY = s->gradY.operand();
+          p.activation = s->activation, p.precision = s->precision;
+          p.gradX = s->gradX.data(), p.gradWeight = s->gradWeight.data(), p.gradBias = s->gradBias.data();
+          Status st = cuda::denseBackward(p);
+          releaseDevice(s->x, s->weight, s->y, s->gradY);
+          return st;
+        }
         DenseBackwardParams p;
         p.x = s->x.view(), p.weight = s->weight.view(), p.y = s->y.view(), p.gradY = s->gradY.view();
         p.activation = s->activation;
@@ -87,39 +127,57 @@ Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
         out.Set("gradWeight", toFloat32Array(env, std::move(s->gradWeight)));
         out.Set("gradBias", toFloat32Array(env, std::move(s->gradBias)));
         return out;
-      });
+      },
+      unavailableCode(s->backend));
 }
 
-// infoNCE(anchors, positives, negatives | null, scale, symmetric)
+// infoNCE(anchors, positives, negatives | null, scale, symmetric, backend, precision)
 //   → Promise<{ loss, gradAnchors, gradPositives, gradNegatives | null }>
 Napi::Value InfoNCE(const Napi::CallbackInfo& info) {
   struct State {
-    MatrixCopy anchors, positives, negatives;
+    OperandArg anchors, positives, negatives;
     float scale;
     bool symmetric;
+    Backend backend;
+    cuda::Precision precision;
     double loss = 0;
     OwnedFloats gradAnchors, gradPositives, gradNegatives;
   };
   auto s = std::make_shared<State>();
-  s->anchors = copyMatrix(info[0], "anchors");
-  s->positives = copyMatrix(info[1], "positives");
-  if (!info[2].IsNull() && !info[2].IsUndefined()) s->negatives = copyMatrix(info[2], "negatives", true);
+  s->backend = readBackend(info[5]);
+  s->precision = readPrecision(info[6]);
+  s->anchors = readOperand(info[0], "anchors", s->backend);
+  s->positives = readOperand(info[1], "positives", s->backend);
+  if (!info[2].IsNull() && !info[2].IsUndefined()) s->negatives = readOperand(info[2], "negatives", s->backend, true);
   s->scale = static_cast<float>(readNumber(info[3], "scale"));
   if (!info[4].IsBoolean()) throw Napi::TypeError::New(info.Env(), "symmetric must be a boolean");
   s->symmetric = info[4].As<Napi::Boolean>().Value();
   return KernelWorker::Start(
       info.Env(),
       [s] {
+        const bool hasNegatives = s->negatives.rows > 0;
         s->gradAnchors = allocateFloats(s->anchors.rows * s->anchors.cols);
         s->gradPositives = allocateFloats(s->positives.rows * s->positives.cols);
-        if (s->negatives.rows > 0) s->gradNegatives = allocateFloats(s->negatives.rows * s->negatives.cols);
+        if (hasNegatives) s->gradNegatives = allocateFloats(s->negatives.rows * s->negatives.cols);
+        float* gradNegatives = hasNegatives ? s->gradNegatives.data() : nullptr;
+        const ConstMatrix noNegatives{nullptr, 0, s->anchors.cols};
+        if (s->backend == Backend::kCuda) {
+          cuda::InfoNCEParams p;
+          p.anchors = s->anchors.operand(), p.positives = s->positives.operand();
+          p.negatives = hasNegatives ? s->negatives.operand() : cuda::Operand{noNegatives, nullptr};
+          p.scale = s->scale, p.symmetric = s->symmetric, p.precision = s->precision, p.loss = &s->loss;
+          p.gradAnchors = s->gradAnchors.data(), p.gradPositives = s->gradPositives.data();
+          p.gradNegatives = gradNegatives;
+          Status st = cuda::infoNCE(p);
+          releaseDevice(s->anchors, s->positives, s->negatives);
+          return st;
+        }
         InfoNCEParams p;
         p.anchors = s->anchors.view(), p.positives = s->positives.view();
-        if (s->negatives.rows > 0) p.negatives = s->negatives.view();
-        else p.negatives = {nullptr, 0, s->anchors.cols};
+        p.negatives = hasNegatives ? s->negatives.view() : noNegatives;
         p.scale = s->scale, p.symmetric = s->symmetric, p.loss = &s->loss;
         p.gradAnchors = s->gradAnchors.data(), p.gradPositives = s->gradPositives.data();
-        p.gradNegatives = s->negatives.rows > 0 ? s->gradNegatives.data() : nullptr;
+        p.gradNegatives = gradNegatives;
         return infoNCE(p);
       },
       [s](Napi::Env env) -> Napi::Value {
@@ -130,26 +188,32 @@ Napi::Value InfoNCE(const Napi::CallbackInfo& info) {
         if (s->negatives.rows > 0) out.Set("gradNegatives", toFloat32Array(env, std::move(s->gradNegatives)));
         else out.Set("gradNegatives", env.Null());
         return out;
-      });
+      },
+      unavailableCode(s->backend));
 }
 
-// topK(queries, corpus, k, metric) → Promise<{ k, indices: Int32Array, scores: Float32Array }>
+// topK(queries, corpus, k, metric, backend, precision) → Promise<{ k, indices: Int32Array, scores: Float32Array }>
 Napi::Value TopK(const Napi::CallbackInfo& info) {
   struct State {
-    MatrixCopy queries, corpus;
+    OperandArg queries, corpus;
     int64_t k;
     Metric metric;
+    Backend backend;
+    cuda::Precision precision;
     std::unique_ptr<int32_t[]> indices;
     OwnedFloats scores;
   };
   auto s = std::make_shared<State>();
-  s->queries = copyMatrix(info[0], "queries");
-  s->corpus = copyMatrix(info[1], "corpus");
+  s->backend = readBackend(info[4]);
+  s->precision = readPrecision(info[5]);
+  s->queries = readOperand(info[0], "queries", s->backend);
+  s->corpus = readOperand(info[1], "corpus", s->backend);
   if (s->corpus.cols != s->queries.cols)
     throw Napi::RangeError::New(info.Env(), "corpus.cols must equal queries.cols (" +
                                                 std::to_string(s->queries.cols) + "); received " +
                                                 std::to_string(s->corpus.cols));
-  s->k = readInteger(info[2], "k", 1, s->corpus.rows);
+  const int64_t maxK = s->backend == Backend::kCuda ? std::min(s->corpus.rows, cuda::kMaxTopK) : s->corpus.rows;
+  s->k = readInteger(info[2], "k", 1, maxK);
   s->metric = readChoice(info[3], "metric", kMetrics) == 1 ? Metric::kDot : Metric::kCosine;
   checkOutputSize(info.Env(), s->queries.rows * s->k, "the result (queries.rows × k)");
   return KernelWorker::Start(
@@ -158,6 +222,15 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
         const int64_t n = s->queries.rows * s->k;
         s->indices.reset(new int32_t[static_cast<size_t>(n)]);
         s->scores = allocateFloats(n);
+        if (s->backend == Backend::kCuda) {
+          cuda::TopKParams p;
+          p.queries = s->queries.operand(), p.corpus = s->corpus.operand();
+          p.k = s->k, p.metric = s->metric, p.precision = s->precision;
+          p.indices = s->indices.get(), p.scores = s->scores.data();
+          Status st = cuda::topK(p);
+          releaseDevice(s->queries, s->corpus);
+          return st;
+        }
         TopKParams p;
         p.queries = s->queries.view(), p.corpus = s->corpus.view();
         p.k = s->k, p.metric = s->metric;
@@ -170,7 +243,8 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
         out.Set("indices", toInt32Array(env, std::move(s->indices), s->queries.rows * s->k));
         out.Set("scores", toFloat32Array(env, std::move(s->scores)));
         return out;
-      });
+      },
+      unavailableCode(s->backend));
 }
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -182,10 +256,8 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 Napi::Value CudaDevices(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(info.Env());
-#ifdef JOBBERT_HAVE_CUDA
   int count = cuda::deviceCount();
   for (int i = 0; i < count; ++i) out.Set(uint32_t(i), cuda::deviceDescription(i));
-#endif
   return out;
 }
 
@@ -231,6 +303,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerStore(env, exports);
   registerQuantized(env, exports);
   registerLite(env, exports);
+  registerDevice(env, exports);
   return exports;
 }
 

@@ -87,16 +87,25 @@ int readChoice(const Napi::Value& v, const char* name, const std::vector<const c
   throwRange(v.Env(), std::string(name) + " must be one of " + expected + "; received '" + s + "'");
 }
 
+Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
 MatrixArg copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty) {
   Napi::Env env = v.Env();
   if (ResidentMatrix* resident = ResidentMatrix::Unwrap(v)) {
-    if (!resident->matrix().values) {
-      Napi::Error e = Napi::Error::New(env, std::string(name) + " is a ResidentMatrix that was disposed");
-      e.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
-      throw e;
-    }
+    if (!resident->matrix().values)
+      throw codedError(env, "ERR_DISPOSED", std::string(name) + " is a ResidentMatrix that was disposed");
     return resident->matrix();
   }
+  bool isDevice = false;
+  deviceMatrixOf(v, name, &isDevice);
+  if (isDevice)
+    throw codedError(env, "ERR_DEVICE_MISMATCH",
+                     std::string(name) + " is a DeviceMatrix (GPU memory) but this call runs on the CPU; pass device " +
+                         "'cuda' or 'auto', or call toMatrix() to copy it back");
   if (!v.IsObject() || v.IsTypedArray() || v.IsArray())
     throwType(env, std::string(name) + " must be a Matrix { data, rows, cols }; received " + typeName(v));
   Napi::Object obj = v.As<Napi::Object>();
@@ -113,6 +122,31 @@ MatrixArg copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty) {
   if (length > 0) std::memcpy(copy->data(), data, static_cast<size_t>(length) * sizeof(float));
   m.values = std::move(copy);
   return m;
+}
+
+Backend readBackend(const Napi::Value& v) {
+  if (v.IsUndefined()) return Backend::kCpu;
+  return readChoice(v, "backend", {"cpu", "cuda"}) == 1 ? Backend::kCuda : Backend::kCpu;
+}
+
+cuda::Precision readPrecision(const Napi::Value& v) {
+  if (v.IsUndefined()) return cuda::Precision::kFp32;
+  return static_cast<cuda::Precision>(readChoice(v, "precision", {"fp32", "tf32", "bf16"}));
+}
+
+OperandArg readOperand(const Napi::Value& v, const char* name, Backend backend, bool allowEmpty) {
+  OperandArg out;
+  if (backend == Backend::kCuda) {
+    bool isDevice = false;
+    out.device = deviceMatrixOf(v, name, &isDevice);
+    if (isDevice) {
+      out.rows = out.device->rows(), out.cols = out.device->cols();
+      return out;
+    }
+  }
+  out.host = copyMatrix(v, name, allowEmpty);  // refuses a DeviceMatrix on the CPU
+  out.rows = out.host.rows, out.cols = out.host.cols;
+  return out;
 }
 
 std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t length) {
@@ -197,11 +231,7 @@ Napi::Object ResidentMatrix::Adopt(Napi::Env env, MatrixArg m) {
 }
 
 const MatrixArg& ResidentMatrix::live(Napi::Env env, const std::string& what) const {
-  if (!matrix_.values) {
-    Napi::Error e = Napi::Error::New(env, what + " is a ResidentMatrix that was disposed");
-    e.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
-    throw e;
-  }
+  if (!matrix_.values) throw codedError(env, "ERR_DISPOSED", what + " is a ResidentMatrix that was disposed");
   return matrix_;
 }
 
@@ -249,7 +279,7 @@ Napi::Value ResidentMatrix::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Error toError(Napi::Env env, const Status& status) {
+Napi::Error toError(Napi::Env env, const Status& status, const char* unavailableCode) {
   switch (status.code) {
     case StatusCode::kTypeError: return Napi::TypeError::New(env, status.message);
     case StatusCode::kRangeError: return Napi::RangeError::New(env, status.message);
@@ -257,7 +287,7 @@ Napi::Error toError(Napi::Env env, const Status& status) {
   }
   Napi::Error error = Napi::Error::New(env, status.message);
   const char* code = status.code == StatusCode::kOutOfMemory   ? "ERR_OUT_OF_MEMORY"
-                     : status.code == StatusCode::kUnavailable ? "ERR_UNAVAILABLE"
+                     : status.code == StatusCode::kUnavailable ? unavailableCode
                      : status.code == StatusCode::kIoError     ? "ERR_IO"
                      : status.code == StatusCode::kCorrupt     ? "ERR_CORRUPT"
                                                                : "ERR_INTERNAL";

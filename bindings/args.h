@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "jobbert/buffer.h"
+#include "jobbert/cuda.h"
 #include "jobbert/kernels.h"
 
 namespace jobbert::bindings {
@@ -29,8 +30,38 @@ struct MatrixArg {
 using MatrixCopy = MatrixArg;
 
 // Reads { data: Float32Array, rows, cols } (row-major, data.length == rows·cols),
-// copying it, or a ResidentMatrix, sharing it.
+// copying it, or a ResidentMatrix, sharing it. A DeviceMatrix is refused with
+// ERR_DEVICE_MISMATCH (its values live in GPU memory).
 MatrixArg copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty = false);
+
+// Where a kernel call runs (the JS layer resolves 'auto' before calling).
+enum class Backend { kCpu = 0, kCuda = 1 };
+// Reads 'cpu' or 'cuda' (undefined: 'cpu').
+Backend readBackend(const Napi::Value& v);
+// Reads 'fp32', 'tf32' or 'bf16' (undefined: 'fp32').
+cuda::Precision readPrecision(const Napi::Value& v);
+
+// A matrix argument of a kernel that may run on CUDA: a host matrix (copied, or
+// shared from a ResidentMatrix) or, for a CUDA call, a DeviceMatrix, shared so
+// that a dispose() while the call runs cannot free memory under it.
+struct OperandArg {
+  MatrixArg host;
+  std::shared_ptr<const cuda::DeviceMatrix> device;
+  int64_t rows = 0, cols = 0;
+  ConstMatrix view() const { return host.view(); }
+  cuda::Operand operand() const { return cuda::Operand{host.view(), device}; }
+};
+// Reads a Matrix, ResidentMatrix or DeviceMatrix for a call on `backend`; a
+// DeviceMatrix on the CPU is refused with ERR_DEVICE_MISMATCH, a disposed one
+// with ERR_DISPOSED.
+OperandArg readOperand(const Napi::Value& v, const char* name, Backend backend, bool allowEmpty = false);
+
+// The matrix of v when v is a (live) DeviceMatrix, else null; throws
+// ERR_DISPOSED naming `name` for a disposed one. Defined in device.cpp.
+std::shared_ptr<const cuda::DeviceMatrix> deviceMatrixOf(const Napi::Value& v, const char* name, bool* isDevice);
+
+// An Error with a `code` property (ERR_DISPOSED, ERR_DEVICE_MISMATCH, ...).
+Napi::Error codedError(Napi::Env env, const char* code, const std::string& message);
 
 // A matrix held in native memory across calls (kernels.resident()): copied in
 // once, then shared by every kernel call that names it, without a copy.
@@ -104,11 +135,15 @@ struct AddonData {
   // constructor takes this matrix when handed an External pointing at it (JS
   // cannot make such an External, so it cannot forge an adoption).
   MatrixArg* adopting = nullptr;
+  // The same for DeviceMatrix (bindings/device.cpp), which JS cannot construct.
+  Napi::FunctionReference deviceMatrix;
+  std::shared_ptr<const cuda::DeviceMatrix>* adoptingDevice = nullptr;
 };
 
 // Builds the JS error for a failed Status: TypeError, RangeError or an Error
 // with a `code` (ERR_OUT_OF_MEMORY, ERR_UNAVAILABLE, ERR_IO, ERR_CORRUPT,
-// ERR_INTERNAL).
-Napi::Error toError(Napi::Env env, const Status& status);
+// ERR_INTERNAL). kUnavailable takes `unavailableCode` (ERR_CUDA_UNAVAILABLE for
+// the cuda:: entry points).
+Napi::Error toError(Napi::Env env, const Status& status, const char* unavailableCode = "ERR_UNAVAILABLE");
 
 }  // namespace jobbert::bindings

@@ -15,25 +15,28 @@
 
 namespace jobbert::bindings {
 
-// Runs `run` off the main thread; `build` turns its outputs into the resolved value.
+// Runs `run` off the main thread; `build` turns its outputs into the resolved
+// value. A kUnavailable Status rejects with `unavailableCode` (the cuda:: entry
+// points pass ERR_CUDA_UNAVAILABLE).
 class KernelWorker : public Napi::AsyncWorker {
  public:
   using Run = std::function<Status()>;
   using Build = std::function<Napi::Value(Napi::Env)>;
 
-  static Napi::Promise Start(Napi::Env env, Run run, Build build) {
-    auto* worker = new KernelWorker(env, std::move(run), std::move(build));
+  static Napi::Promise Start(Napi::Env env, Run run, Build build, const char* unavailableCode = "ERR_UNAVAILABLE") {
+    auto* worker = new KernelWorker(env, std::move(run), std::move(build), unavailableCode);
     Napi::Promise promise = worker->deferred_.Promise();
     worker->Queue();
     return promise;
   }
 
  private:
-  KernelWorker(Napi::Env env, Run run, Build build)
+  KernelWorker(Napi::Env env, Run run, Build build, const char* unavailableCode)
       : Napi::AsyncWorker(env, "jobbert:kernel"),
         deferred_(Napi::Promise::Deferred::New(env)),
         run_(std::move(run)),
-        build_(std::move(build)) {}
+        build_(std::move(build)),
+        unavailableCode_(unavailableCode) {}
 
   void Execute() override {
     try {
@@ -50,7 +53,7 @@ class KernelWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (!status_.ok()) {
-      deferred_.Reject(toError(env, status_).Value());
+      deferred_.Reject(toError(env, status_, unavailableCode_).Value());
       return;
     }
     try {
@@ -67,6 +70,7 @@ class KernelWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Run run_;
   Build build_;
+  const char* unavailableCode_;
   Status status_;
 };
 
@@ -97,5 +101,8 @@ void registerStore(Napi::Env env, Napi::Object exports);
 void registerQuantized(Napi::Env env, Napi::Object exports);
 // Embedding bags for the LiteEncoder (bindings/lite.cpp): embeddingBag, embeddingBagSync, embeddingBagBackward.
 void registerLite(Napi::Env env, Napi::Object exports);
+// GPU-resident matrices (bindings/device.cpp): toDevice, cudaStatus, cudaMaxTopK
+// and the DeviceMatrix class (not exported: only toDevice makes one).
+void registerDevice(Napi::Env env, Napi::Object exports);
 
 }  // namespace jobbert::bindings

@@ -27,21 +27,36 @@ export interface NativeResident {
   toFloat32Array(): Promise<Float32Array>;
 }
 
+/** The addon's native DeviceMatrix (see src/device-matrix.ts): GPU memory, made only by `toDevice`. */
+export interface NativeDeviceMatrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly disposed: boolean;
+  dispose(): void;
+  /** The values copied back to host memory. */
+  toFloat32Array(): Promise<Float32Array>;
+}
+
 /** An opaque handle to a native int8-stored matrix (see src/quantized.ts). */
 export type NativeQuantized = { readonly __brand: 'NativeQuantized' };
 
-/** What the kernels accept for a matrix argument. */
-export type MatrixArg = RawMatrix | NativeResident;
+/** What the kernels accept for a matrix argument (a DeviceMatrix only on backend 'cuda'). */
+export type MatrixArg = RawMatrix | NativeResident | NativeDeviceMatrix;
+
+/** The backend a kernel call runs on (the facade resolves device 'auto'; the addon's default is 'cpu', precision 'fp32'). */
+export type Backend = 'cpu' | 'cuda';
 
 export interface Addon {
   ResidentMatrix: new (m: RawMatrix) => NativeResident;
-  dense(x: MatrixArg, weight: MatrixArg, bias: Float32Array | null, activation: string): Promise<Float32Array>;
+  dense(x: MatrixArg, weight: MatrixArg, bias: Float32Array | null, activation: string, backend?: Backend, precision?: string): Promise<Float32Array>;
   denseBackward(
     x: MatrixArg,
     weight: MatrixArg,
     y: MatrixArg,
     gradY: MatrixArg,
     activation: string,
+    backend?: Backend,
+    precision?: string,
   ): Promise<{ gradX: Float32Array; gradWeight: Float32Array; gradBias: Float32Array }>;
   infoNCE(
     anchors: MatrixArg,
@@ -49,13 +64,24 @@ export interface Addon {
     negatives: MatrixArg | null,
     scale: number,
     symmetric: boolean,
+    backend?: Backend,
+    precision?: string,
   ): Promise<{ loss: number; gradAnchors: Float32Array; gradPositives: Float32Array; gradNegatives: Float32Array | null }>;
+  /** k in [1, corpus.rows], and at most cudaMaxTopK on backend 'cuda'. */
   topK(
     queries: MatrixArg,
     corpus: MatrixArg,
     k: number,
     metric: string,
+    backend?: Backend,
+    precision?: string,
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
+  /** Uploads a matrix (plain or resident) to GPU memory; ERR_CUDA_UNAVAILABLE without CUDA. */
+  toDevice(m: RawMatrix | NativeResident): Promise<NativeDeviceMatrix>;
+  /** '' when the CUDA kernels can run, else why not (no CUDA in this build, no device, the driver's error). Sync. */
+  cudaStatus(): string;
+  /** The largest k the CUDA topK takes (jobbert::cuda::kMaxTopK). */
+  readonly cudaMaxTopK: number;
   /** checksum64 (native/include/jobbert/store.h) of the view's bytes, as 16 lowercase hex digits. Sync. */
   checksum(bytes: ArrayBufferView): string;
   /** Reads rows·cols float32 at byte `offset` of `path` into a new resident; verifies `expected` when given. */

@@ -9,6 +9,7 @@ export type JobBERTErrorCode =
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_UNAVAILABLE'
   | 'ERR_CUDA_UNAVAILABLE'
+  | 'ERR_DEVICE_MISMATCH'
   | 'ERR_DISPOSED'
   | 'ERR_INTERNAL'
   | (string & {});

@@ -7,7 +7,8 @@
  * ```
  */
 export * as kernels from './kernels.js';
-export type { Activation, Device, Isa, Metric, TopKResult } from './kernels.js';
+export type { Activation, Device, DeviceOptions, Isa, KernelMatrix, Metric, Precision, TopKResult } from './kernels.js';
+export { DeviceMatrix } from './device-matrix.js';
 export { matrix, row } from './matrix.js';
 export { checksum, ResidentMatrix } from './resident.js';
 export type { MatrixLike } from './resident.js';

@@ -1,10 +1,12 @@
 /**
  * `kernels`: the numeric core (dense layers, InfoNCE, top-k search) as async
- * functions over {@link Matrix} values. Work runs on native threads; the
+ * functions over {@link Matrix} values. Work runs on native threads (and on
+ * the GPU when CUDA is available and the device option allows it); the
  * arguments are copied before each call returns control, so callers may reuse
  * or transfer their buffers at once.
  */
-import { addon, type MatrixArg } from './binding.js';
+import { addon, type Backend, type MatrixArg, type NativeResident } from './binding.js';
+import { DeviceMatrix, wrapDevice } from './device-matrix.js';
 import { callerStack, callNative, fromNative, JobBERTError } from './errors.js';
 import type { Matrix } from './matrix.js';
 import { ResidentMatrix, type MatrixLike } from './resident.js';
@@ -20,6 +22,20 @@ import {
 
 /** Where a kernel runs; `'auto'` is CUDA when this build and machine have it, else CPU. */
 export type Device = 'cpu' | 'cuda' | 'auto';
+/**
+ * What the GPU's multiplications use (inputs, outputs and accumulation are
+ * float32 at every precision): `'fp32'` plain float32 (relative error ≈ 1e-6),
+ * `'tf32'` tensor cores on 10-bit-mantissa operands (≈ 1e-3), `'bf16'` tensor
+ * cores on 7-bit-mantissa operands (≈ 1e-2). The CPU always computes in
+ * float32, which is at least as exact as any of them, and ignores the option.
+ */
+export type Precision = 'fp32' | 'tf32' | 'bf16';
+/**
+ * A matrix argument of the kernels: a plain {@link Matrix} (copied per call),
+ * a {@link ResidentMatrix} (native memory, shared) or, for calls that run on
+ * CUDA, a {@link DeviceMatrix} (GPU memory, used in place).
+ */
+export type KernelMatrix = MatrixLike | DeviceMatrix;
 /** Activation applied after a dense layer. */
 export type Activation = 'identity' | 'tanh';
 /** Similarity used by {@link topK}. */
@@ -28,6 +44,7 @@ export type Metric = 'cosine' | 'dot';
 export type Isa = 'portable' | 'avx2' | 'avx512';
 
 const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
+const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'bf16'];
 const ACTIVATIONS: readonly Activation[] = ['identity', 'tanh'];
 const METRICS: readonly Metric[] = ['cosine', 'dot'];
 const ISAS: readonly Isa[] = ['portable', 'avx2', 'avx512'];
@@ -37,15 +54,27 @@ export function backends(): string[] {
   return addon.backends();
 }
 
-/** What the CPU kernels run with: thread count, active and available instruction sets, CUDA devices. Sync. */
-export function info(): { threads: number; isa: Isa; isas: Isa[]; backends: string[]; cudaDevices: string[] } {
+/**
+ * What the kernels run with: thread count, active and available instruction
+ * sets, backends, CUDA devices, and `cudaStatus` — `''` when the CUDA kernels
+ * can run, else the reason they cannot. Sync.
+ */
+export function info(): { threads: number; isa: Isa; isas: Isa[]; backends: string[]; cudaDevices: string[]; cudaStatus: string } {
   return {
     threads: addon.threads(),
     isa: addon.isa() as Isa,
     isas: addon.isas() as Isa[],
     backends: addon.backends(),
     cudaDevices: addon.cudaDevices(),
+    cudaStatus: cudaUnavailable(),
   };
+}
+
+// Why CUDA cannot run ('' when it can); fixed for the life of the process.
+let cudaReason: string | undefined;
+function cudaUnavailable(): string {
+  cudaReason ??= addon.cudaStatus();
+  return cudaReason;
 }
 
 /**
@@ -76,12 +105,48 @@ export function configure(opts: { threads?: number; isa?: Isa }): void {
  * Matrix, without copying it again. Free it with `dispose()`. Sync.
  */
 export function resident(m: Matrix): ResidentMatrix {
+  if (m instanceof DeviceMatrix) {
+    throw new JobBERTError('ERR_DEVICE_MISMATCH', 'kernels.resident: matrix is a DeviceMatrix (GPU memory); copy it back with `await matrix.toMatrix()` first');
+  }
   return new ResidentMatrix(m);
 }
 
-/** Validates a matrix argument (plain or resident) and returns what the addon takes. */
+/**
+ * Uploads `m` (a Matrix or ResidentMatrix) to GPU memory once, for reuse
+ * across CUDA kernel calls without a copy per call (a search corpus, a
+ * layer's weights). Async: the upload runs off the main thread, and a plain
+ * Matrix is copied before this returns control. Free the result with
+ * `dispose()`. Rejects with JobBERTError `ERR_CUDA_UNAVAILABLE` (with the
+ * reason) when CUDA is unavailable, `ERR_OUT_OF_MEMORY` when the GPU is full,
+ * `ERR_DISPOSED` for a disposed ResidentMatrix, RangeError for NaN/Infinity
+ * values (checked during the upload) and TypeError/RangeError naming `matrix`
+ * for anything that is not a valid matrix.
+ */
+export async function toDevice(m: MatrixLike): Promise<DeviceMatrix> {
+  const fn = 'kernels.toDevice';
+  const caller = callerStack();
+  if (m instanceof DeviceMatrix) throw new TypeError(`${fn}: matrix must be a Matrix or ResidentMatrix; received a DeviceMatrix (it is in GPU memory already)`);
+  let arg: Matrix | NativeResident;
+  if (m instanceof ResidentMatrix) arg = m.handle(fn, 'matrix');
+  else {
+    assertMatrix(fn, 'matrix', m);
+    arg = m;
+  }
+  const why = cudaUnavailable();
+  if (why) throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: CUDA is unavailable: ${why}`);
+  return wrapDevice(await callNative(caller, () => addon.toDevice(arg)));
+}
+
+function mismatch(fn: string, name: string, why: string): JobBERTError {
+  return new JobBERTError(
+    'ERR_DEVICE_MISMATCH',
+    `${fn}: ${name} is a DeviceMatrix (GPU memory) but ${why}; pass device 'cuda' or 'auto', or call ${name}.toMatrix() to copy it back`,
+  );
+}
+
+/** Validates a matrix argument (plain, resident or on the GPU) and returns what the addon takes. */
 function matrixArg(fn: string, name: string, m: unknown, opts: { rows?: number; cols?: number } = {}): MatrixArg {
-  if (m instanceof ResidentMatrix) {
+  if (m instanceof ResidentMatrix || m instanceof DeviceMatrix) {
     const handle = m.handle(fn, name);
     if (opts.cols !== undefined && m.cols !== opts.cols) throw new RangeError(`${fn}: ${name}.cols must be ${opts.cols}; received ${m.cols}`);
     if (opts.rows !== undefined && m.rows !== opts.rows) throw new RangeError(`${fn}: ${name}.rows must be ${opts.rows}; received ${m.rows}`);
@@ -91,32 +156,57 @@ function matrixArg(fn: string, name: string, m: unknown, opts: { rows?: number; 
   return m as Matrix;
 }
 
-/** Resolves a Device option to the backend that will run the call. */
-function resolveDevice(fn: string, device: unknown): 'cpu' {
-  const d = device ?? 'auto';
+/**
+ * Validates the device and precision options and picks the backend: `'cuda'`
+ * needs CUDA (ERR_CUDA_UNAVAILABLE with the reason otherwise); `'auto'` is
+ * CUDA when available (and `cudaCan`, the call being within the GPU kernel's
+ * limits), else the CPU; a DeviceMatrix operand of a call that runs on the
+ * CPU is refused with ERR_DEVICE_MISMATCH.
+ */
+function resolveBackend(
+  fn: string,
+  opts: { device?: unknown; precision?: unknown },
+  operands: Record<string, unknown>,
+  cudaCan = true,
+): { backend: Backend; precision: Precision } {
+  const d = opts.device ?? 'auto';
   assertChoice(fn, 'device', d, DEVICES);
-  if (d === 'cuda') {
-    const why = addon.backends().includes('cuda')
-      ? 'this version of jobbert has no CUDA implementation of this kernel yet'
-      : 'no CUDA device is available to this build (it was built without CUDA, or no GPU or driver is present)';
-    throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but ${why}; use device 'cpu' or 'auto'`);
+  const precision = opts.precision ?? 'fp32';
+  assertChoice(fn, 'precision', precision, PRECISIONS);
+  const onGpu = Object.keys(operands).find((name) => operands[name] instanceof DeviceMatrix);
+  if (d === 'cuda' || (d === 'auto' && onGpu !== undefined)) {
+    const why = cudaUnavailable();
+    if (why) throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but CUDA is unavailable: ${why}; use device 'cpu' or 'auto'`);
+    return { backend: 'cuda', precision };
   }
-  return 'cpu';
+  if (onGpu !== undefined) throw mismatch(fn, onGpu, `this call runs on the CPU (device '${d}')`);
+  if (d === 'auto' && cudaCan && cudaUnavailable() === '') return { backend: 'cuda', precision };
+  return { backend: 'cpu', precision };
 }
 
 const shape = (data: Float32Array, rows: number, cols: number): Matrix => Object.freeze({ data, rows, cols });
 
+/** Options every kernel takes: where it runs and, on CUDA, at what precision. */
+export interface DeviceOptions {
+  /** `'auto'` (default): CUDA when available, else CPU. `'cuda'`: CUDA or JobBERTError `ERR_CUDA_UNAVAILABLE`. `'cpu'`: the CPU. */
+  device?: Device;
+  /** GPU multiplication precision (default `'fp32'`); see {@link Precision}. The CPU ignores it. */
+  precision?: Precision;
+}
+
 /**
  * Dense layer `y = act(x · weightᵀ + bias)` with `weight` in [out, in] layout
  * (PyTorch / sentence-transformers). Async; resolves to a [x.rows × out] Matrix.
- * Rejects with TypeError/RangeError naming the argument for bad shapes or
- * NaN/Infinity, and JobBERTError for a device that is not available.
+ * Rejects with TypeError/RangeError naming the argument for bad shapes,
+ * NaN/Infinity or a bad option, and JobBERTError `ERR_CUDA_UNAVAILABLE`,
+ * `ERR_DEVICE_MISMATCH` (a DeviceMatrix on a CPU call), `ERR_DISPOSED` or
+ * `ERR_OUT_OF_MEMORY`.
  */
 export async function dense(
-  x: MatrixLike,
-  weight: MatrixLike,
+  x: KernelMatrix,
+  weight: KernelMatrix,
   bias: Float32Array | null,
-  opts: { activation?: Activation; device?: Device } = {},
+  opts: { activation?: Activation } & DeviceOptions = {},
 ): Promise<Matrix> {
   const fn = 'kernels.dense';
   const caller = callerStack();
@@ -126,21 +216,22 @@ export async function dense(
   assertOptions(fn, opts);
   const activation = opts.activation ?? 'identity';
   assertChoice(fn, 'activation', activation, ACTIVATIONS);
-  resolveDevice(fn, opts.device);
-  const y = await callNative(caller, () => addon.dense(xArg, wArg, bias ?? null, activation));
+  const { backend, precision } = resolveBackend(fn, opts, { x, weight });
+  const y = await callNative(caller, () => addon.dense(xArg, wArg, bias ?? null, activation, backend, precision));
   return shape(y, x.rows, weight.rows);
 }
 
 /**
  * Gradients of {@link dense} given its output `y` and `gradY` = dL/dy. Async;
  * resolves to `{ gradX [rows × in], gradWeight [out × in], gradBias [out] }`.
+ * Errors as {@link dense}.
  */
 export async function denseBackward(
-  x: MatrixLike,
-  weight: MatrixLike,
-  y: MatrixLike,
-  gradY: MatrixLike,
-  opts: { activation?: Activation; device?: Device } = {},
+  x: KernelMatrix,
+  weight: KernelMatrix,
+  y: KernelMatrix,
+  gradY: KernelMatrix,
+  opts: { activation?: Activation } & DeviceOptions = {},
 ): Promise<{ gradX: Matrix; gradWeight: Matrix; gradBias: Float32Array }> {
   const fn = 'kernels.denseBackward';
   const caller = callerStack();
@@ -151,8 +242,8 @@ export async function denseBackward(
   assertOptions(fn, opts);
   const activation = opts.activation ?? 'identity';
   assertChoice(fn, 'activation', activation, ACTIVATIONS);
-  resolveDevice(fn, opts.device);
-  const r = await callNative(caller, () => addon.denseBackward(xArg, wArg, yArg, gArg, activation));
+  const { backend, precision } = resolveBackend(fn, opts, { x, weight, y, gradY });
+  const r = await callNative(caller, () => addon.denseBackward(xArg, wArg, yArg, gArg, activation, backend, precision));
   return {
     gradX: shape(r.gradX, x.rows, x.cols),
     gradWeight: shape(r.gradWeight, weight.rows, weight.cols),
@@ -166,12 +257,12 @@ export async function denseBackward(
  * then negatives; `loss = mean_i [logsumexp_j s_ij − s_ii]`; `symmetric` also
  * scores each positive against the anchors and averages the two directions.
  * Memory stays O((B + N) · d): the B × (B + N) score matrix is never stored.
- * Async.
+ * Async. Errors as {@link dense}.
  */
 export async function infoNCE(
-  anchors: MatrixLike,
-  positives: MatrixLike,
-  opts: { scale?: number; symmetric?: boolean; negatives?: MatrixLike; device?: Device } = {},
+  anchors: KernelMatrix,
+  positives: KernelMatrix,
+  opts: { scale?: number; symmetric?: boolean; negatives?: KernelMatrix } & DeviceOptions = {},
 ): Promise<{ loss: number; gradAnchors: Matrix; gradPositives: Matrix; gradNegatives?: Matrix }> {
   const fn = 'kernels.infoNCE';
   const caller = callerStack();
@@ -184,8 +275,8 @@ export async function infoNCE(
   assertBoolean(fn, 'symmetric', symmetric);
   const negatives = opts.negatives;
   const nArg = negatives === undefined ? null : matrixArg(fn, 'negatives', negatives, { cols: anchors.cols });
-  resolveDevice(fn, opts.device);
-  const r = await callNative(caller, () => addon.infoNCE(aArg, pArg, nArg, scale, symmetric));
+  const { backend, precision } = resolveBackend(fn, opts, { anchors, positives, negatives });
+  const r = await callNative(caller, () => addon.infoNCE(aArg, pArg, nArg, scale, symmetric, backend, precision));
   const out: { loss: number; gradAnchors: Matrix; gradPositives: Matrix; gradNegatives?: Matrix } = {
     loss: r.loss,
     gradAnchors: shape(r.gradAnchors, anchors.rows, anchors.cols),
@@ -194,6 +285,9 @@ export async function infoNCE(
   if (negatives !== undefined && r.gradNegatives) out.gradNegatives = shape(r.gradNegatives, negatives.rows, negatives.cols);
   return out;
 }
+
+/** The largest k {@link topK} takes on CUDA. */
+export const cudaMaxTopK: number = addon.cudaMaxTopK;
 
 /** Result of {@link topK}: row i holds query i's best `k` corpus rows, best first. */
 export interface TopKResult {
@@ -208,9 +302,11 @@ export interface TopKResult {
 /**
  * Exact k-nearest corpus rows for each query by cosine (default) or dot
  * product; ties go to the lower index and k is clamped to corpus.rows. No
- * Q × N score matrix is built. Async.
+ * Q × N score matrix is built. Async. On CUDA k is at most
+ * {@link cudaMaxTopK} (2048): device `'auto'` runs a larger k on the CPU,
+ * device `'cuda'` refuses it with RangeError. Other errors as {@link dense}.
  */
-export async function topK(queries: MatrixLike, corpus: MatrixLike, k: number, opts: { metric?: Metric; device?: Device } = {}): Promise<TopKResult> {
+export async function topK(queries: KernelMatrix, corpus: KernelMatrix, k: number, opts: { metric?: Metric } & DeviceOptions = {}): Promise<TopKResult> {
   const fn = 'kernels.topK';
   const caller = callerStack();
   const qArg = matrixArg(fn, 'queries', queries);
@@ -219,8 +315,11 @@ export async function topK(queries: MatrixLike, corpus: MatrixLike, k: number, o
   assertOptions(fn, opts);
   const metric = opts.metric ?? 'cosine';
   assertChoice(fn, 'metric', metric, METRICS);
-  resolveDevice(fn, opts.device);
   const kUsed = Math.min(k, corpus.rows);
-  const r = await callNative(caller, () => addon.topK(qArg, cArg, kUsed, metric));
+  const { backend, precision } = resolveBackend(fn, opts, { queries, corpus }, kUsed <= cudaMaxTopK);
+  if (backend === 'cuda' && kUsed > cudaMaxTopK) {
+    throw new RangeError(`${fn}: k must be at most ${cudaMaxTopK} on CUDA; received ${k} (use device 'cpu' for a larger k)`);
+  }
+  const r = await callNative(caller, () => addon.topK(qArg, cArg, kUsed, metric, backend, precision));
   return { k: r.k, indices: r.indices, scores: r.scores };
 }
