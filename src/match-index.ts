@@ -269,8 +269,9 @@ export class MatchIndex {
     const parts = opts.lang === undefined ? [...this.#partitions.values()] : [this.#partitions.get(opts.lang)].filter((p): p is Partition => !!p);
     const Q = vectors.rows;
     if (parts.length === 0) return Array.from({ length: Q }, () => []);
+    // The partitions live in CPU memory: scoring them on a GPU would copy them there on every search.
     const lists = await Promise.all(
-      parts.map((p) => (p.vectors instanceof QuantizedMatrix ? p.vectors.search(vectors, k, { pool: opts.pool }) : topK(vectors, p.vectors, k))),
+      parts.map((p) => (p.vectors instanceof QuantizedMatrix ? p.vectors.search(vectors, k, { pool: opts.pool }) : topK(vectors, p.vectors, k, { device: 'cpu' }))),
     );
     const out: MatchResult[][] = [];
     for (let q = 0; q < Q; q++) {

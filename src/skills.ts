@@ -308,7 +308,7 @@ export class SkillIndex {
   /** One exact top-k search over the resident aliases, with ERR_DISPOSED named for this class. */
   async #search(fn: string, queries: Matrix, rows: number) {
     if (this.#aliases.disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the SkillIndex was disposed`);
-    return topK(queries, this.#aliases, rows, { metric: 'cosine' });
+    return topK(queries, this.#aliases, rows, { metric: 'cosine', device: 'cpu' });
   }
 
   #match(skill: number, score: number, aliasRow: number): SkillMatch {

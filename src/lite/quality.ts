@@ -47,7 +47,7 @@ export async function evaluateVacancies(encoder: Encoder, set: VacancySet, pool 
     for (let s = 0; s < set.titles.length; s += chunk) {
       const titles = set.titles.slice(s, s + chunk);
       const q = await encoder.encode(titles);
-      const { k, indices } = await kernels.topK(q, corpus, pool, { metric: 'dot' });
+      const { k, indices } = await kernels.topK(q, corpus, pool, { metric: 'dot', device: 'cpu' });
       for (let i = 0; i < titles.length; i++) {
         const seen = new Set<string>();
         const want = set.truth[s + i];
