@@ -3,7 +3,7 @@
  * (`kernels`). Nothing outside src/ should import this module.
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The matrix shape the addon reads: row-major float32 values. */
@@ -105,5 +105,9 @@ const require = createRequire(import.meta.url);
 // src/ (via tsx) and dist/ both sit one level below the package root.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The loaded addon (build/Release/jobbert.node or a prebuild). */
-export const addon: Addon = require('node-gyp-build')(root);
+/**
+ * The loaded addon: build/Release/jobbert.node or a prebuild, or the file
+ * JOBBERT_ADDON names (CI uses it to run the GPU tests against a build whose
+ * CUDA kernels run on the CPU emulator, JOBBERT_CUDA=EMU).
+ */
+export const addon: Addon = process.env.JOBBERT_ADDON ? require(resolve(process.env.JOBBERT_ADDON)) : require('node-gyp-build')(root);
