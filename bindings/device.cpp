@@ -73,11 +73,22 @@ class DeviceMatrixWrap : public Napi::ObjectWrap<DeviceMatrixWrap> {
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !matrix_); }
 
   // Drops this handle's share: the GPU memory is freed now, or when the last
-  // call still using it ends.
+  // call still using it ends. The free runs on a worker thread, because
+  // cudaFree waits for the device to go idle and the main thread must not.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (matrix_) (new Release(info.Env(), std::move(matrix_)))->Queue();
     matrix_.reset();
     return info.Env().Undefined();
   }
+
+  class Release : public Napi::AsyncWorker {
+   public:
+    Release(Napi::Env env, DevicePtr matrix) : Napi::AsyncWorker(env), matrix_(std::move(matrix)) {}
+    void Execute() override { matrix_.reset(); }
+
+   private:
+    DevicePtr matrix_;
+  };
 
   // toFloat32Array() → Promise<Float32Array>: the values copied back to host memory.
   Napi::Value Download(const Napi::CallbackInfo& info) {
