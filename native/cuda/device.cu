@@ -40,15 +40,6 @@ Status selfTest() {
 
 }  // namespace
 
-const char* precisionName(Precision precision) {
-  switch (precision) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kTf32: return "tf32";
-    case Precision::kBf16: return "bf16";
-  }
-  return "?";
-}
-
 int deviceCount() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {

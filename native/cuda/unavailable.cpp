@@ -7,14 +7,6 @@ namespace {
 Status none() { return Status::Unavailable("this build of jobbert has no CUDA backend (nvcc was not found when it was built)"); }
 }  // namespace
 
-const char* precisionName(Precision precision) {
-  switch (precision) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kTf32: return "tf32";
-    case Precision::kBf16: return "bf16";
-  }
-  return "?";
-}
 Status available() { return none(); }
 int deviceCount() { return 0; }
 std::string deviceDescription(int) { return "this build has no CUDA backend"; }

@@ -252,20 +252,6 @@ void compare(Group& g, const std::string& what, const float* got, const Expect& 
 
 // ---------------------------------------------------------------- data
 
-// Rows of random direction and length (0.01 .. 100): nothing arrives normalised.
-std::vector<float> randomLengthRows(std::mt19937_64& rng, int64_t rows, int64_t d) {
-  std::vector<float> v = randomFloats(rng, rows * d);
-  std::uniform_real_distribution<double> logLen(std::log(0.01), std::log(100.0));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float f = static_cast<float>(std::exp(logLen(rng)));
-    bool zero = true;
-    for (int64_t c = 0; c < d; ++c) zero = zero && v[r * d + c] == 0.0f;
-    if (zero) v[r * d] = 0.5f;
-    for (int64_t c = 0; c < d; ++c) v[r * d + c] *= f;
-  }
-  return v;
-}
-
 // Positives near their anchors (half the rows) so the softmax is not flat.
 std::vector<float> randomPositives(std::mt19937_64& rng, const std::vector<float>& a, int64_t rows, int64_t d) {
   std::vector<float> p = randomLengthRows(rng, rows, d);

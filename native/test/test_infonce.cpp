@@ -117,20 +117,6 @@ Reference reference(const std::vector<float>& a, const std::vector<float>& pos, 
 
 // ---------------------------------------------------------------- helpers
 
-// Rows with a random length (0.01 .. 100) so nothing arrives normalised.
-std::vector<float> randomRows(std::mt19937_64& rng, int64_t rows, int64_t d) {
-  std::vector<float> v = randomFloats(rng, rows * d);
-  std::uniform_real_distribution<double> logLen(std::log(0.01), std::log(100.0));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float f = static_cast<float>(std::exp(logLen(rng)));
-    bool zero = true;
-    for (int64_t c = 0; c < d; ++c) zero = zero && v[r * d + c] == 0.0f;
-    if (zero) v[r * d] = 0.5f;
-    for (int64_t c = 0; c < d; ++c) v[r * d + c] *= f;
-  }
-  return v;
-}
-
 struct Outputs {
   double loss = 0;
   std::vector<float> gradAnchors, gradPositives, gradNegatives;
@@ -184,7 +170,7 @@ std::string describe(int64_t B, int64_t N, int64_t d, float scale, bool sym, con
 double worstLoss = 0, worstGrad = 0;
 
 void checkCase(std::mt19937_64& rng, int64_t B, int64_t N, int64_t d, float scale, bool sym) {
-  const std::vector<float> a = randomRows(rng, B, d), pos = randomRows(rng, B, d), neg = randomRows(rng, N, d);
+  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d), neg = randomLengthRows(rng, N, d);
   const Reference ref = reference(a, pos, neg, B, N, d, scale, sym);
   Outputs out;
   const std::string what = describe(B, N, d, scale, sym, isaName(activeIsa()), threadCount());
@@ -247,7 +233,7 @@ void testIsasAndThreads() {
   setIsa(original);
   // The same bits whatever the thread count (each sum has one fixed order).
   const int64_t B = 300, N = 20, d = 45;
-  const std::vector<float> a = randomRows(rng, B, d), pos = randomRows(rng, B, d), neg = randomRows(rng, N, d);
+  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d), neg = randomLengthRows(rng, N, d);
   Outputs one, many;
   setThreadCount(1);
   Status s1 = callKernel(a, pos, neg, B, N, d, 20.0f, true, one);
@@ -271,7 +257,7 @@ void testFiniteDifferences() {
   for (bool sym : {false, true})
     for (float scale : {5.0f, 20.0f}) {
       const int64_t B = 6, N = 3, d = 8;
-      std::vector<float> in[3] = {randomRows(rng, B, d), randomRows(rng, B, d), randomRows(rng, N, d)};
+      std::vector<float> in[3] = {randomLengthRows(rng, B, d), randomLengthRows(rng, B, d), randomLengthRows(rng, N, d)};
       Outputs out;
       Status s = callKernel(in[0], in[1], in[2], B, N, d, scale, sym, out);
       check(s.ok(), "finite differences: kernel call: " + s.message);
@@ -334,7 +320,7 @@ void expectError(const char* what, Status s, StatusCode code, const char* name) 
 void testBadCalls() {
   std::mt19937_64 rng(seed() + 3);
   const int64_t B = 9, N = 4, d = 20;
-  const std::vector<float> a = randomRows(rng, B, d), pos = randomRows(rng, B, d), neg = randomRows(rng, N, d);
+  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d), neg = randomLengthRows(rng, N, d);
   Outputs out;
   const char* names[3] = {"anchors", "positives", "negatives"};
   for (int which = 0; which < 3; ++which) {

@@ -24,7 +24,14 @@ namespace jobbert::cuda {
 //   kTf32: operands rounded to tf32 (10-bit mantissa), tensor cores.
 //   kBf16: operands rounded to bf16 (7-bit mantissa), tensor cores.
 enum class Precision { kFp32 = 0, kTf32 = 1, kBf16 = 2 };
-const char* precisionName(Precision precision);
+inline const char* precisionName(Precision precision) {
+  switch (precision) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kTf32: return "tf32";
+    case Precision::kBf16: return "bf16";
+  }
+  return "?";
+}
 
 // Ok when this build has CUDA and a device runs kernels; otherwise
 // kUnavailable with the reason ("this build has no CUDA backend", "no CUDA
