@@ -208,7 +208,7 @@ describe('SkillIndex against brute force (TfIdfEncoder)', () => {
     catalogue.forEach((s, i) => new Set([s.name, ...(s.aliases ?? [])]).forEach((t) => (owner.push(i), texts.push(t))));
     const aliases = await encoder.encode(texts, { branch: 'base' });
     const queries = await encoder.encode(titles, { branch: 'base' });
-    const all = await topK(queries, aliases, texts.length);
+    const all = await topK(queries, aliases, texts.length, { device: 'cpu' }); // SkillIndex scores on the CPU: same kernel, same bits
     return titles.map((_, q) => {
       const score = new Float32Array(texts.length);
       for (let j = 0; j < all.k; j++) score[all.indices[q * all.k + j]] = all.scores[q * all.k + j];
