@@ -14,8 +14,10 @@
  * input order.
  */
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { Tokenizer } from 'tokenizers';
 import type { Branch, Encoder, EncoderSpec } from './encoder.js';
@@ -29,7 +31,11 @@ import type { ResidentMatrix } from './resident.js';
 import { assertBoolean, assertChoice, assertInteger, assertOptions, describe } from './validate.js';
 
 export interface JobBERTOptions {
-  /** Where the transformer runs: this build's onnxruntime is CPU-only, so 'cuda' is refused. Default 'auto'. */
+  /**
+   * Where the transformer runs: 'cuda' needs a GPU and onnxruntime-node's CUDA
+   * execution provider (ERR_CUDA_UNAVAILABLE otherwise, with the reason); 'auto'
+   * uses them when both are there, else the CPU. Default 'auto'.
+   */
   device?: 'cpu' | 'cuda' | 'auto';
   /** Texts per onnxruntime run. Default 32. */
   batchSize?: number;
@@ -235,8 +241,8 @@ export class JobBERT implements Encoder {
     const precision = opts.precision ?? 'fp32';
     assertChoice(fn, 'precision', precision, PRECISIONS);
     if (opts.cache !== undefined && typeof opts.cache !== 'boolean') throw new TypeError(`${fn}: cache must be a boolean; received ${describe(opts.cache)}`);
-    if (device === 'cuda') {
-      throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but the installed onnxruntime-node has no CUDA execution provider; use device 'cpu' or 'auto'`);
+    if (device === 'cuda' && !kernels.backends().includes('cuda')) {
+      throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but ${kernels.info().cudaStatus || 'no CUDA device is available'}; use device 'cpu' or 'auto'`);
     }
 
     const root = resolve(dir);
@@ -287,14 +293,31 @@ export class JobBERT implements Encoder {
     try {
       const { stages, dim } = await buildStages(layout.post, config.hiddenSize, files, owned);
       const ort = await import('onnxruntime-node');
-      try {
-        session = await ort.InferenceSession.create(model as string, {
-          executionProviders: ['cpu'],
+      const create = (providers: string[], logSeverityLevel: 3 | 4) =>
+        ort.InferenceSession.create(model as string, {
+          executionProviders: providers,
           graphOptimizationLevel: 'all',
           intraOpNumThreads: threads,
           interOpNumThreads: 1,
-          logSeverityLevel: 3,
+          logSeverityLevel,
         });
+      // The transformer runs on onnxruntime's CUDA execution provider when a GPU
+      // is there and that provider is installed (onnxruntime-node downloads it at
+      // install time unless told to skip, as this package's .npmrc does).
+      if (device === 'cuda' && !cudaProviderInstalled()) {
+        throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider is not installed (it was skipped at install time; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL_CUDA unset); use device 'cpu' or 'auto'`);
+      }
+      if (cudaProviderInstalled() && (device === 'cuda' || (device === 'auto' && kernels.backends().includes('cuda')))) {
+        try {
+          session = await create(['cuda'], 4);
+        } catch (e) {
+          if (device === 'cuda') {
+            throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider cannot start: ${(e as Error).message.split('\n')[0]}; use device 'cpu' or 'auto'`, { cause: e });
+          }
+        }
+      }
+      try {
+        session ??= await create(['cpu'], 3);
       } catch (e) {
         throw bad(`${source === 'onnx' ? onnxPath : 'the converted graph'} cannot be loaded by onnxruntime: ${(e as Error).message}`, e);
       }
@@ -360,7 +383,8 @@ export class JobBERT implements Encoder {
 
     let x: Matrix = { data: await this.#pooled(texts), rows: texts.length, cols: this.baseDim };
     for (const s of stages) {
-      if (s.kind === 'dense') x = await kernels.dense(x, s.weight, s.bias, { activation: s.activation });
+      // The heads are small (a batch's 768→1024 product is well under a millisecond): on the CPU, next to the data.
+      if (s.kind === 'dense') x = await kernels.dense(x, s.weight, s.bias, { activation: s.activation, device: 'cpu' });
       else if (s.kind === 'normalize') normalizeRows(x.data, x.cols);
     }
     if (normalize) normalizeRows(x.data, x.cols);
@@ -443,6 +467,29 @@ export class JobBERT implements Encoder {
     await this.dispose();
   }
 }
+
+/**
+ * Whether onnxruntime-node's CUDA execution provider library is installed
+ * beside its binding (it is downloaded at install time, which this package's
+ * .npmrc skips by default). Probing by file keeps a missing provider from
+ * printing onnxruntime's load errors on every JobBERT.load under 'auto'.
+ */
+function cudaProviderInstalled(): boolean {
+  if (cudaProvider === undefined) {
+    cudaProvider = false;
+    try {
+      const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin');
+      for (const napi of existsSync(bin) ? readdirSync(bin) : []) {
+        const dir = join(bin, napi, process.platform, process.arch);
+        if (existsSync(dir) && readdirSync(dir).some((f) => f.includes('onnxruntime_providers_cuda'))) cudaProvider = true;
+      }
+    } catch {
+      cudaProvider = false;
+    }
+  }
+  return cudaProvider;
+}
+let cudaProvider: boolean | undefined;
 
 /** The stages a branch runs: 'base' stops before the first Asym; other branches take their Asym route. */
 function chain(stages: Stage[], branch: Branch, fn: string): Stage[] {
