@@ -5,21 +5,25 @@
  * Transformers.js (@huggingface/transformers: feature-extraction pipeline, mean
  * pooling, normalize) running the SAME onnx/model.onnx that our converter wrote,
  * through the same onnxruntime-node, with the same thread count and batch size.
- * Also: our int8 graph against our fp32 one, and where our time goes
- * (tokenisation, onnxruntime, pooling + head), each stage timed on its own.
+ * Also: our int8 graph against our fp32 one and against Transformers.js on the
+ * same int8 file (dtype 'q8'); the converter's fused graph (com.microsoft ops,
+ * the default) against its plain ai.onnx spelling (`fused: false`, the "before"),
+ * at both precisions; and where our time goes (tokenisation, onnxruntime,
+ * pooling + head), each stage timed on its own.
  *
  * Knobs: JOBBERT_BENCH_TITLES (default 256), JOBBERT_BENCH_RUNS (default 5).
  * The contenders run in interleaved rounds after one warm-up call each; the
  * median and the best run are reported (on a shared machine the best run is
- * the least disturbed one). About 2.5 minutes on an idle 2-core machine.
+ * the least disturbed one). About 3.5 minutes on an idle 2-core machine.
  * Benchmark.js (bench/common.ts `time`) is not used here: one call takes
  * seconds, far too long for its sampling.
  */
 import { rng } from '../src/random.js';
 import { availableParallelism, tmpdir } from 'node:os';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { convertModelDir, JobBERT, kernels } from '../src/index.js';
+import { JobBERT, kernels } from '../src/index.js';
+import { convertToOnnx, type Precision } from '../src/model/convert.js';
 import { makeTinyModel } from '../test/fixtures/tiny-model.js';
 import { printTable, ratio, type Row } from './common.js';
 
@@ -104,14 +108,29 @@ export async function benchEncode(): Promise<void> {
       cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>',
     }));
     const made = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const fp32Path = await convertModelDir(dir, { precision: 'fp32' });
-    const fp32Seconds = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const int8Path = await convertModelDir(dir, { precision: 'int8' });
-    const int8Seconds = (performance.now() - t0) / 1000;
+    // what convertModelDir / `jobbert convert` write, with the list of fused ops each graph uses
+    const convert = async (precision: Precision, fused: boolean, into: string) => {
+      const start = performance.now();
+      const { onnx, fusedOps } = await convertToOnnx(dir, { precision, fused });
+      const path = join(into, 'onnx', precision === 'fp32' ? 'model.onnx' : 'model_quantized.onnx');
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, onnx);
+      return { path, fusedOps, seconds: (performance.now() - start) / 1000 };
+    };
+    const fp32 = await convert('fp32', true, dir);
+    const int8 = await convert('int8', true, dir);
     console.log(`encode: random XLM-R base (768/12/12/3072, head 768→${HEAD}) written in ${made.toFixed(1)} s; converted to ONNX fp32 ` +
-      `(${mib((await stat(fp32Path)).size)}) in ${fp32Seconds.toFixed(1)} s and int8 (${mib((await stat(int8Path)).size)}) in ${int8Seconds.toFixed(1)} s`);
+      `(${mib((await stat(fp32.path)).size)}) in ${fp32.seconds.toFixed(1)} s and int8 (${mib((await stat(int8.path)).size)}) in ${int8.seconds.toFixed(1)} s`);
+    // the same model with the plain ai.onnx graphs (fused: false): links to its files, its own onnx/
+    const plainDir = join(root, 'xlmr-base-plain');
+    await mkdir(plainDir);
+    for (const entry of await readdir(dir)) if (entry !== 'onnx') await symlink(join(dir, entry), join(plainDir, entry));
+    const plainFp32 = await convert('fp32', false, plainDir);
+    const plainInt8 = await convert('int8', false, plainDir);
+    const opsOf = (ops: string[]) => (ops.length ? ops.map((o) => `com.microsoft.${o}`).join(' + ') : 'ai.onnx only');
+    console.log(`encode: fused graph (default): 2-D hidden states, Gemm projections, Sum + LayerNormalization; fp32 uses ${opsOf(fp32.fusedOps)}, int8 ${opsOf(int8.fusedOps)}. ` +
+      `Plain graph (fused: false): 3-D MatMul + Add, Erf GELU, Add + LayerNormalization (onnxruntime fuses these into SkipLayerNormalization); ` +
+      `fp32 uses ${opsOf(plainFp32.fusedOps)}, int8 ${opsOf(plainInt8.fusedOps)}`);
 
     const texts = titles(N, 11);
     const { Tokenizer } = await import('tokenizers');
@@ -125,25 +144,26 @@ export async function benchEncode(): Promise<void> {
     // --- ours -----------------------------------------------------------------------------------
     const ours = await JobBERT.load(dir, { batchSize: BATCH, threads, cache: false });
     const oursInt8 = await JobBERT.load(dir, { batchSize: BATCH, threads, cache: false, precision: 'int8' });
+    const plain = await JobBERT.load(plainDir, { batchSize: BATCH, threads, cache: false });
+    const plainQ = await JobBERT.load(plainDir, { batchSize: BATCH, threads, cache: false, precision: 'int8' });
+    if ([ours, oursInt8, plain, plainQ].some((e) => e.source !== 'onnx')) throw new Error('bench: expected every encoder to run the onnx/ files written above');
 
     // --- Transformers.js on the same graph ---------------------------------------------------------
     const { pipeline, env } = await import('@huggingface/transformers');
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
     env.localModelPath = dirname(dir);
-    const extractor = await pipeline('feature-extraction', basename(dir), {
-      dtype: 'fp32', // onnx/model.onnx ('q8' would be onnx/model_quantized.onnx)
-      device: 'cpu',
-      session_options: { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' },
-    });
+    const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
+    const extractor = await pipeline('feature-extraction', basename(dir), { dtype: 'fp32', device: 'cpu', session_options: sessionOptions }); // onnx/model.onnx
+    const extractorQ = await pipeline('feature-extraction', basename(dir), { dtype: 'q8', device: 'cpu', session_options: sessionOptions }); // onnx/model_quantized.onnx
 
     // The same titles pre-sorted by token count: what Transformers.js costs when handed JobBERT's batching.
     const byLength = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
     const sortedTexts = byLength.map((i) => texts[i]);
-    const theirsOn = async (input: string[]) => {
+    const theirsOn = async (input: string[], x = extractor) => {
       const out = new Float32Array(N * SHAPE.hidden);
       for (let i = 0; i < N; i += BATCH) {
-        const batch = await extractor(input.slice(i, i + BATCH), { pooling: 'mean', normalize: true });
+        const batch = await x(input.slice(i, i + BATCH), { pooling: 'mean', normalize: true });
         out.set(batch.data as Float32Array, i * SHAPE.hidden);
       }
       return out;
@@ -155,15 +175,19 @@ export async function benchEncode(): Promise<void> {
     };
     const realTokens = ids.reduce((sum, x) => sum + x.length, 0);
 
-    let oursBase!: Float32Array, oursAnchor!: Float32Array, int8Anchor!: Float32Array, theirs!: Float32Array;
+    let oursBase!: Float32Array, oursAnchor!: Float32Array, int8Anchor!: Float32Array, theirs!: Float32Array, theirsQ!: Float32Array;
+    let plainAnchor!: Float32Array, plainInt8Anchor!: Float32Array;
     const t = await interleaved(RUNS, {
       theirs: async () => (theirs = await theirsOn(texts)),
       theirsSorted: () => theirsOn(sortedTexts),
+      theirsInt8: async () => (theirsQ = await theirsOn(texts, extractorQ)),
       base: async () => (oursBase = (await ours.encode(texts, { branch: 'base' })).data),
       anchor: async () => (oursAnchor = (await ours.encode(texts, { branch: 'anchor' })).data),
       int8: async () => (int8Anchor = (await oursInt8.encode(texts, { branch: 'anchor' })).data),
+      plain: async () => (plainAnchor = (await plain.encode(texts, { branch: 'anchor' })).data),
+      plainInt8: async () => (plainInt8Anchor = (await plainQ.encode(texts, { branch: 'anchor' })).data),
     });
-    const [tTheirs, tTheirsSorted, tBase, tAnchor, tInt8] = [t.theirs, t.theirsSorted, t.base, t.anchor, t.int8];
+    const [tTheirs, tTheirsSorted, tTheirsInt8, tBase, tAnchor, tInt8] = [t.theirs, t.theirsSorted, t.theirsInt8, t.base, t.anchor, t.int8];
     const theirIds = texts.map((t) => (extractor.tokenizer(t, { truncation: true }) as { input_ids: { tolist(): bigint[][] } }).input_ids.tolist()[0]);
     const sameTokens = theirIds.every((row, i) => row.length === ids[i].length && row.every((v, j) => Number(v) === ids[i][j]));
 
@@ -172,7 +196,7 @@ export async function benchEncode(): Promise<void> {
       encoder: label, 'titles/s': rate(x.median), 'ms/title': (x.median / N) * 1e3, 'vs Transformers.js': ratio(peer.median, x.median),
       'titles/s, best run': rate(x.best), 'vs, best runs': ratio(peer.best, x.best), ...extra,
     });
-    printTable(`encode: titles/s on CPU, XLM-R base shape, random weights (same onnx/model.onnx, same onnxruntime-node, ${threads} threads, batch ${BATCH}; target ≥ ×1.50 at cosine ≥ 0.9999)`, [
+    printTable(`encode: fp32, titles/s on CPU, XLM-R base shape, random weights (same onnx/model.onnx — fused graph, ${opsOf(fp32.fusedOps)} — same onnxruntime-node, ${threads} threads, batch ${BATCH}; target ≥ ×1.50 at cosine ≥ 0.9999)`, [
       row('Transformers.js feature-extraction (mean, normalize), 768-d', tTheirs, tTheirs, { 'min cosine': '' }),
       row("jobbert JobBERT.encode, branch 'base' (768-d)", tBase, tTheirs, { 'min cosine': minCosine(oursBase, theirs, SHAPE.hidden).toFixed(7) }),
       row(`jobbert JobBERT.encode, branch 'anchor' (+ Dense 768→${HEAD} tanh)`, tAnchor, tTheirs, { 'min cosine': '' }),
@@ -182,17 +206,31 @@ export async function benchEncode(): Promise<void> {
       `(input order), for ${realTokens} real tokens`);
     console.log(`encode: token ids ${sameTokens ? 'identical' : 'DIFFER'} between the two tokenizers on these titles`);
 
-    printTable(`encode: int8 (dynamic quantisation, onnx/model_quantized.onnx) vs fp32, branch 'anchor' (targets ≥ ×2.00 and cosine ≥ 0.99)`, [
-      { graph: 'fp32', 'titles/s': rate(tAnchor.median), 'vs fp32': '×1.00', 'titles/s, best run': rate(tAnchor.best), 'vs, best runs': '×1.00', 'min cosine to fp32': '' },
-      {
-        graph: 'int8', 'titles/s': rate(tInt8.median), 'vs fp32': ratio(tAnchor.median, tInt8.median), 'titles/s, best run': rate(tInt8.best),
-        'vs, best runs': ratio(tAnchor.best, tInt8.best), 'min cosine to fp32': minCosine(int8Anchor, oursAnchor, HEAD).toFixed(4),
-      },
+    const q = (label: string, x: Time, cos: string): Row => ({
+      encoder: label, 'titles/s': rate(x.median), 'vs our fp32': ratio(tAnchor.median, x.median), 'vs Transformers.js fp32': ratio(tTheirs.median, x.median),
+      'vs Transformers.js int8': ratio(tTheirsInt8.median, x.median), 'titles/s, best run': rate(x.best), 'vs our fp32, best runs': ratio(tAnchor.best, x.best),
+      'min cosine to fp32': cos,
+    });
+    printTable(`encode: int8 (dynamic quantisation, onnx/model_quantized.onnx — ${opsOf(int8.fusedOps)}) vs fp32 (targets: int8 ≥ ×2.00 our fp32 at cosine ≥ 0.99)`, [
+      q("jobbert fp32, branch 'anchor'", tAnchor, ''),
+      q("jobbert int8, branch 'anchor'", tInt8, `${minCosine(int8Anchor, oursAnchor, HEAD).toFixed(4)} (anchor, to jobbert fp32)`),
+      q("Transformers.js int8 (dtype 'q8': the same model_quantized.onnx), 768-d", tTheirsInt8, `${minCosine(theirsQ, theirs, SHAPE.hidden).toFixed(4)} (768-d, to Transformers.js fp32)`),
+    ]);
+
+    const g = (label: string, ops: string[], x: Time, before: Time, out: Float32Array): Row => ({
+      graph: label, 'com.microsoft ops': ops.join(', ') || '—', 'titles/s': rate(x.median), 'vs plain': ratio(before.median, x.median),
+      'titles/s, best run': rate(x.best), 'vs plain, best runs': ratio(before.best, x.best), 'min cosine to fused fp32': minCosine(out, oursAnchor, HEAD).toFixed(7),
+    });
+    printTable(`encode: the converter's fused graph (default) vs its plain ai.onnx spelling (fused: false), JobBERT.encode branch 'anchor', same run`, [
+      g('fp32, plain (before)', plainFp32.fusedOps, t.plain, t.plain, plainAnchor),
+      g('fp32, fused', fp32.fusedOps, tAnchor, t.plain, oursAnchor),
+      g('int8, plain (before)', plainInt8.fusedOps, t.plainInt8, t.plainInt8, plainInt8Anchor),
+      g('int8, fused', int8.fusedOps, tInt8, t.plainInt8, int8Anchor),
     ]);
 
     // --- where our time goes: the pipeline's stages, each timed alone ----------------------------
     const ort = await import('onnxruntime-node');
-    const session = await ort.InferenceSession.create(fp32Path, {
+    const session = await ort.InferenceSession.create(fp32.path, {
       executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3,
     });
     const { withSafeTensors } = await import('../src/model/safetensors.js');
@@ -216,7 +254,7 @@ export async function benchEncode(): Promise<void> {
       batches.push({ rows, len, inputIds, mask });
     }
     const states: Float32Array[] = [];
-            const ortStage = async () => {
+    const ortStage = async () => {
       states.length = 0;
       for (const b of batches) {
         const feeds = { input_ids: new ort.Tensor('int64', b.inputIds, [b.rows.length, b.len]), attention_mask: new ort.Tensor('int64', b.mask, [b.rows.length, b.len]) };
@@ -264,8 +302,8 @@ export async function benchEncode(): Promise<void> {
     head.weight.dispose();
     await session.release();
     await extractor.dispose();
-    await ours.dispose();
-    await oursInt8.dispose();
+    await extractorQ.dispose();
+    await Promise.all([ours, oursInt8, plain, plainQ].map((e) => e.dispose()));
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -138,10 +138,11 @@ describe('safetensors → ONNX conversion', () => {
     ['BERT', { modelType: 'bert' }],
     ['XLM-RoBERTa stored as F16', { dtype: 'F16' }],
   ];
-  for (const [name, opts] of variants) {
-    it(`${name}: the converted graph equals the float64 reference forward pass to 1e-4, alone and right-padded in a batch`, async () => {
+  for (const [name, opts] of variants) for (const fused of [true, false]) {
+    it(`${name}, ${fused ? 'fused' : 'plain ai.onnx'} graph: equals the float64 reference forward pass to 1e-4, alone and right-padded in a batch`, async () => {
       const m = await tiny(opts);
-      const { onnx } = await convertToOnnx(m.dir);
+      const { onnx, fusedOps } = await convertToOnnx(m.dir, { fused });
+      assert.deepEqual(fusedOps, fused ? ['Gelu'] : []);
       const ids = await tokenize(m, [...TEXTS, LONG]);
       const H = m.config.hidden;
       // each text alone, then all of them in one padded batch
@@ -389,7 +390,7 @@ describe('JobBERT model directories', () => {
   it('loads a directory with only onnx/model.onnx (no safetensors), as optimum exports it', async () => {
     const m = await tiny({ seed: SEED + 4 });
     const dir = await copyModel(m);
-    const { onnx } = await convertToOnnx(dir);
+    const { onnx } = await convertToOnnx(dir, { fused: false }); // standard ops only, as optimum's export has
     await mkdir(join(dir, 'onnx'));
     await writeFile(join(dir, 'onnx', 'model.onnx'), onnx);
     await rm(join(dir, 'model.safetensors'));
@@ -422,6 +423,8 @@ describe('JobBERT model directories', () => {
     }
     console.log(`# int8 vs fp32 (tiny random model): worst cosine ${worst.toFixed(5)}`);
     assert.ok(worst >= 0.99, `worst cosine ${worst}`);
+    assert.deepEqual((await convertToOnnx(dir, { precision: 'int8' })).fusedOps, ['DynamicQuantizeMatMul', 'Gelu']);
+    assert.deepEqual((await convertToOnnx(dir, { precision: 'int8', fused: false })).fusedOps, ['DynamicQuantizeMatMul']);
     const again = await JobBERT.load(dir, { precision: 'int8' });
     assert.equal(again.source, 'onnx');
     assert.equal(again.fingerprint, int8.fingerprint);

@@ -2,9 +2,9 @@
  * safetensors + config.json → ONNX, without Python, for BERT-family encoders
  * (XLM-RoBERTa, RoBERTa, CamemBERT, BERT). The graph has the interface that
  * optimum exports (inputs input_ids and attention_mask as int64 [batch,
- * sequence], output last_hidden_state as float32 [batch, sequence, hidden]) and
- * uses only standard ai.onnx ops (opset 17); onnxruntime's graph optimiser
- * fuses the GELU, skip-LayerNorm and attention patterns itself on load.
+ * sequence], output last_hidden_state as float32 [batch, sequence, hidden]),
+ * ai.onnx ops (opset 17) plus the com.microsoft ops of onnxruntime that
+ * measured faster on CPU (see convertToOnnx).
  *
  * Semantics kept exactly (transformers' modeling_roberta / modeling_bert):
  * RoBERTa position ids are cumsum(input_ids != pad) · (input_ids != pad) + pad,
@@ -113,14 +113,40 @@ function transpose(t: Float32Array, rows: number, cols: number): Float32Array {
 
 /**
  * Builds the ONNX model for the encoder in `dir` (config.json +
- * model.safetensors). With precision 'int8' every layer's matrix product is
- * onnxruntime's DynamicQuantizeMatMul (com.microsoft): weights int8, symmetric,
- * one scale per output column; activations quantised per call; embeddings,
- * LayerNorm and softmax stay float32. Async. Rejects with ERR_BAD_MODEL for an unsupported
+ * model.safetensors). Async. Rejects with ERR_BAD_MODEL for an unsupported
  * config, a missing tensor or a tensor of the wrong shape.
+ *
+ * `fused` (default true) gives the graph that measured fastest with
+ * onnxruntime 1.20 on CPU (bench/encode.ts; XLM-R base shape, job titles):
+ * - hidden states are kept as [batch·sequence, hidden] from the embeddings to
+ *   the output, so every fp32 projection is one Gemm with its bias inside
+ *   (3-D MatMul + Add leaves a separate Add per projection);
+ * - GELU is com.microsoft Gelu (erf, exact) on the projection's output;
+ * - each residual is Sum + LayerNormalization. onnxruntime fuses Add +
+ *   LayerNormalization on 3-D inputs into SkipLayerNormalization, whose CPU
+ *   kernel took ~9× the time of LayerNormalization per element (24 % of the
+ *   int8 graph's time); Sum (and 2-D states) keep the optimiser from doing so.
+ * Measured with onnxruntime's profiler and not used, all slower on CPU for
+ * ~10-token titles: com.microsoft Attention (Q|K|V weights inside; ×0.8–0.9)
+ * and MultiHeadAttention, QAttention and a single Q|K|V DynamicQuantizeMatMul
+ * (each slower than three projections + the ai.onnx attention), BiasGelu
+ * (about twice the time of Gelu after a Gemm with bias), SkipLayerNormalization
+ * (above). Not used either: FastGelu (a tanh approximation, 2.5e-4 off the
+ * erf reference) and EmbedLayerNormalization (it cannot express RoBERTa's
+ * padding-aware position ids; the embeddings are 0.1 % of the time).
+ * `fused: false` gives the plain ai.onnx spelling (3-D states, MatMul + Add,
+ * Erf GELU, Add + LayerNormalization) that onnxruntime optimises by itself.
+ *
+ * With precision 'int8' every layer's projection is onnxruntime's
+ * DynamicQuantizeMatMul (com.microsoft): weights int8, symmetric, one scale per
+ * output column; activations quantised per call; embeddings, LayerNorm,
+ * attention scores and softmax stay float32.
+ *
+ * The result also lists the com.microsoft ops the graph uses.
  */
-export async function convertToOnnx(dir: string, opts: { precision?: Precision } = {}): Promise<{ onnx: Uint8Array; config: TransformerConfig }> {
+export async function convertToOnnx(dir: string, opts: { precision?: Precision; fused?: boolean } = {}): Promise<{ onnx: Uint8Array; config: TransformerConfig; fusedOps: string[] }> {
   const int8 = (opts.precision ?? 'fp32') === 'int8';
+  const fused = opts.fused ?? true;
   const config = await readTransformerConfig(dir);
   const { hiddenSize: H, heads, intermediateSize: I, vocabSize: V, maxPositions: P, typeVocabSize: T, layerNormEps: eps } = config;
   const headDim = H / heads;
@@ -138,6 +164,7 @@ export async function convertToOnnx(dir: string, opts: { precision?: Precision }
       inits.push(floatTensor(name, dims, data));
       return name;
     };
+    /** x · Wᵀ + b for the Linear `base` (weight [out, inn], bias [out]). */
     const linear = async (x: string, base: string, out: number, inn: number, y: string) => {
       const t = transpose(await w(`${base}.weight`, [out, inn]), out, inn);
       const b = addInit(`${base}.bias`, [out], await w(`${base}.bias`, [out]));
@@ -149,6 +176,7 @@ export async function convertToOnnx(dir: string, opts: { precision?: Precision }
         return y;
       }
       const wt = addInit(`${base}.weight_t`, [inn, out], t);
+      if (fused) return node('Gemm', [x, wt, b], y);
       return node('Add', [node('MatMul', [x, wt], `${y}_mm`), b], y);
     };
     const layerNorm = async (x: string, base: string, y: string) => {
@@ -160,11 +188,7 @@ export async function convertToOnnx(dir: string, opts: { precision?: Precision }
     inits.push(int64Tensor('const_pad', [], [config.padTokenId]));
     inits.push(int64Tensor('const_axis1', [], [1]));
     inits.push(int64Tensor('const_axes12', [2], [1, 2]));
-    inits.push(int64Tensor('const_shape_heads', [4], [0, 0, heads, headDim]));
-    inits.push(int64Tensor('const_shape_hidden', [3], [0, 0, H]));
     inits.push(floatTensor('const_one', [], Float32Array.of(1)));
-    inits.push(floatTensor('const_half', [], Float32Array.of(0.5)));
-    inits.push(floatTensor('const_inv_sqrt2', [], Float32Array.of(Math.SQRT1_2)));
     inits.push(floatTensor('const_mask_min', [], Float32Array.of(-3.4028234663852886e38)));
     inits.push(floatTensor('const_attn_scale', [], Float32Array.of(1 / Math.sqrt(headDim))));
 
@@ -190,31 +214,57 @@ export async function convertToOnnx(dir: string, opts: { precision?: Precision }
     const sum = node('Add', [node('Add', [words, pos], 'emb_wp'), 'embeddings.token_type_0'], 'emb_sum');
     let x = await layerNorm(sum, 'embeddings.LayerNorm', 'emb_out');
 
+    // shapes: per-head [B, S, heads, d] and the hidden states' own ([B, S, H], or [B·S, H] when fused)
+    let headsShape: string;
+    let hiddenShape: string;
+    if (fused) {
+      inits.push(int64Tensor('const_shape_flat', [2], [-1, H]), int64Tensor('const_heads_dims', [2], [heads, headDim]), int64Tensor('const_hidden_dim', [1], [H]));
+      const bs = node('Shape', ['input_ids'], 'batch_seq');
+      headsShape = node('Concat', [bs, 'const_heads_dims'], 'shape_heads', { axis: 0 });
+      hiddenShape = 'const_shape_flat';
+      x = node('Reshape', [x, hiddenShape], 'emb_flat');
+    } else {
+      inits.push(int64Tensor('const_shape_heads', [4], [0, 0, heads, headDim]), int64Tensor('const_shape_hidden', [3], [0, 0, H]));
+      headsShape = 'const_shape_heads';
+      hiddenShape = 'const_shape_hidden';
+    }
+
     // additive attention mask [B, 1, 1, S]: 0 for tokens, float min for padding
     const maskF = node('Cast', ['attention_mask'], 'mask_f', { to: DataType.FLOAT });
     const inv = node('Sub', ['const_one', maskF], 'mask_inv');
     const maskBias = node('Unsqueeze', [node('Mul', [inv, 'const_mask_min'], 'mask_bias2d'), 'const_axes12'], 'mask_bias');
 
+    /** LayerNorm(a + b); Sum rather than Add when fused, so that onnxruntime keeps it out of SkipLayerNormalization. */
+    const residualNorm = (a: string, b: string, base: string, y: string) => layerNorm(node(fused ? 'Sum' : 'Add', [a, b], `${y}_res`), base, y);
     for (let l = 0; l < config.layers; l++) {
       const p = `encoder.layer.${l}`;
       const heads4 = (t: string, perm: number[], y: string) =>
-        node('Transpose', [node('Reshape', [t, 'const_shape_heads'], `${y}_4d`)], y, { perm });
+        node('Transpose', [node('Reshape', [t, headsShape], `${y}_4d`)], y, { perm });
       const q = heads4(await linear(x, `${p}.attention.self.query`, H, H, `l${l}_q`), [0, 2, 1, 3], `l${l}_qh`);
       const k = heads4(await linear(x, `${p}.attention.self.key`, H, H, `l${l}_k`), [0, 2, 3, 1], `l${l}_kh`);
       const v = heads4(await linear(x, `${p}.attention.self.value`, H, H, `l${l}_v`), [0, 2, 1, 3], `l${l}_vh`);
       const scores = node('Mul', [node('MatMul', [q, k], `l${l}_qk`), 'const_attn_scale'], `l${l}_scores`);
       const probs = node('Softmax', [node('Add', [scores, maskBias], `l${l}_masked`)], `l${l}_probs`, { axis: -1 });
-      const ctx = node('Reshape', [node('Transpose', [node('MatMul', [probs, v], `l${l}_ctx4`)], `l${l}_ctxt`, { perm: [0, 2, 1, 3] }), 'const_shape_hidden'], `l${l}_ctx`);
+      const ctx = node('Reshape', [node('Transpose', [node('MatMul', [probs, v], `l${l}_ctx4`)], `l${l}_ctxt`, { perm: [0, 2, 1, 3] }), hiddenShape], `l${l}_ctx`);
       const attnOut = await linear(ctx, `${p}.attention.output.dense`, H, H, `l${l}_attn_dense`);
-      const x1 = await layerNorm(node('Add', [attnOut, x], `l${l}_attn_res`), `${p}.attention.output.LayerNorm`, `l${l}_attn_out`);
+      const x1 = await residualNorm(attnOut, x, `${p}.attention.output.LayerNorm`, `l${l}_attn_out`);
       const h = await linear(x1, `${p}.intermediate.dense`, I, H, `l${l}_inter`);
-      const erf = node('Erf', [node('Mul', [h, 'const_inv_sqrt2'], `l${l}_gelu_scaled`)], `l${l}_gelu_erf`);
-      const gelu = node('Mul', [node('Mul', [h, node('Add', [erf, 'const_one'], `l${l}_gelu_1p`)], `l${l}_gelu_x`), 'const_half'], `l${l}_gelu`);
+      let gelu: string;
+      if (fused) {
+        nodes.push({ op: 'Gelu', domain: 'com.microsoft', inputs: [h], outputs: [`l${l}_gelu`] });
+        gelu = `l${l}_gelu`;
+      } else {
+        if (l === 0) inits.push(floatTensor('const_half', [], Float32Array.of(0.5)), floatTensor('const_inv_sqrt2', [], Float32Array.of(Math.SQRT1_2)));
+        const erf = node('Erf', [node('Mul', [h, 'const_inv_sqrt2'], `l${l}_gelu_scaled`)], `l${l}_gelu_erf`);
+        gelu = node('Mul', [node('Mul', [h, node('Add', [erf, 'const_one'], `l${l}_gelu_1p`)], `l${l}_gelu_x`), 'const_half'], `l${l}_gelu`);
+      }
       const out = await linear(gelu, `${p}.output.dense`, H, I, `l${l}_out_dense`);
-      x = await layerNorm(node('Add', [out, x1], `l${l}_out_res`), `${p}.output.LayerNorm`, l === config.layers - 1 ? 'last_hidden_state' : `l${l}_out`);
+      x = await residualNorm(out, x1, `${p}.output.LayerNorm`, l === config.layers - 1 && !fused ? 'last_hidden_state' : `l${l}_out`);
     }
+    if (fused) node('Reshape', [x, node('Concat', ['batch_seq', 'const_hidden_dim'], 'shape_out', { axis: 0 })], 'last_hidden_state');
   });
 
+  const fusedOps = [...new Set(nodes.filter((n) => n.domain === 'com.microsoft').map((n) => n.op))].sort();
   const onnx = encodeModel({
     graphName: `${config.modelType}-encoder`,
     nodes,
@@ -224,9 +274,9 @@ export async function convertToOnnx(dir: string, opts: { precision?: Precision }
       { name: 'attention_mask', dataType: DataType.INT64, shape: ['batch_size', 'sequence_length'] },
     ],
     outputs: [{ name: 'last_hidden_state', dataType: DataType.FLOAT, shape: ['batch_size', 'sequence_length', H] }],
-    opsets: int8 ? { '': 17, 'com.microsoft': 1 } : { '': 17 },
+    opsets: fusedOps.length > 0 ? { '': 17, 'com.microsoft': 1 } : { '': 17 },
     producer: 'jobbert-convert',
-    metadata: { model_type: config.modelType, precision: int8 ? 'int8' : 'fp32' },
+    metadata: { model_type: config.modelType, precision: int8 ? 'int8' : 'fp32', graph: fused ? 'fused' : 'plain', fused_ops: fusedOps.join(',') },
   });
-  return { onnx, config };
+  return { onnx, config, fusedOps };
 }
