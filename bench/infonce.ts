@@ -19,16 +19,16 @@ interface Measurement {
 }
 
 /** One batch size, in this process: a warm-up call, then `runs` timed calls. */
-export async function measureInfoNCE(B: number, runs: number): Promise<Measurement> {
+export async function measureInfoNCE(B: number, runs: number, device: 'cpu' | 'cuda' = 'cpu', precision: 'fp32' | 'tf32' | 'bf16' = 'fp32'): Promise<Measurement> {
   const anchors = randomMatrix(10 + B, B, D);
   const positives = randomMatrix(20 + B, B, D);
   const gc = (globalThis as { gc?: () => void }).gc;
-  await kernels.infoNCE(anchors, positives);
+  await kernels.infoNCE(anchors, positives, { device, precision });
   const seconds: number[] = [];
   for (let r = 0; r < runs; r++) {
     gc?.();
     const t0 = process.hrtime.bigint();
-    await kernels.infoNCE(anchors, positives);
+    await kernels.infoNCE(anchors, positives, { device, precision });
     seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   return { B, seconds, peakRssMiB: peakRssMiB(), inputMiB: (2 * B * D * 4) / 2 ** 20 };
@@ -38,7 +38,7 @@ export async function benchInfoNCE(sizes = [4096, 16384]): Promise<void> {
   // dense's rate on the JobBERT head's GEMM shape is the yardstick.
   const x = randomMatrix(1, 4096, D);
   const w = randomMatrix(2, 1024, D);
-  const dt = await time('dense', () => kernels.dense(x, w, null));
+  const dt = await time('dense', () => kernels.dense(x, w, null, { device: 'cpu' }));
   const denseGflops = (2 * 4096 * D * 1024) / dt.seconds / 1e9;
   const rows: Row[] = [];
   for (const B of sizes) {
@@ -63,6 +63,24 @@ export async function benchInfoNCE(sizes = [4096, 16384]): Promise<void> {
     });
   }
   printTable(`infoNCE: d = ${D}, scale 20, in-batch negatives (dense rate ${denseGflops.toFixed(0)} GFLOP/s; target time ≤ ×1.5 of GEMM work, peak RSS < 1 GiB)`, rows);
+  await benchInfoNCECuda();
+}
+
+/** With a GPU: forward + backward at B = 16,384 and 65,536 per precision (inputs copied from the host each call). */
+async function benchInfoNCECuda(): Promise<void> {
+  if (!kernels.backends().includes('cuda')) {
+    console.log(`infoNCE (CUDA): skipped: ${kernels.info().cudaStatus}`);
+    return;
+  }
+  const rows: Row[] = [];
+  for (const B of [16384, 65536]) {
+    for (const precision of ['fp32', 'tf32', 'bf16'] as const) {
+      const m = await measureInfoNCE(B, 3, 'cuda', precision);
+      const median = [...m.seconds].sort((a, b) => a - b)[1];
+      rows.push({ B, precision, 'fwd+bwd ms (median)': median * 1e3, 'TFLOP/s (6·B²·d)': (6 * B * B * D) / median / 1e12 });
+    }
+  }
+  printTable(`infoNCE on ${kernels.info().cudaDevices[0]}: d = ${D}, scale 20 (memory O(B·d); PyTorch's figures: scripts/gpu-check.sh)`, rows);
 }
 
 // Run directly (by benchInfoNCE): measure one batch size and print it as JSON.

@@ -37,11 +37,11 @@ export async function benchTopK(): Promise<void> {
 
   // A search corpus lives in native memory (kernels.resident); a plain Matrix is copied on every call.
   const held = kernels.resident(corpus);
-  const ours = await time('jobbert topK', () => kernels.topK(queries, held, k), { minSamples: 3, maxTime: 10 });
+  const ours = await time('jobbert topK', () => kernels.topK(queries, held, k, { device: 'cpu' }), { minSamples: 3, maxTime: 10 });
   const oursG = flops / ours.seconds / 1e9;
   const info = kernels.info();
   rows.push({ method: `jobbert kernels.topK, resident corpus (${info.threads} threads, ${info.isa})`, 'queries/s': Q / ours.seconds, 'GFLOP/s': oursG, 'ours vs it': '×1.00' });
-  const copied = await time('jobbert topK copy', () => kernels.topK(queries, corpus, k), { minSamples: 3, maxTime: 10 });
+  const copied = await time('jobbert topK copy', () => kernels.topK(queries, corpus, k, { device: 'cpu' }), { minSamples: 3, maxTime: 10 });
   const copiedG = flops / copied.seconds / 1e9;
   rows.push({ method: 'jobbert kernels.topK, plain Matrix corpus (copied per call)', 'queries/s': Q / copied.seconds, 'GFLOP/s': copiedG, 'ours vs it': ratio(oursG, copiedG) });
 
@@ -85,4 +85,24 @@ export async function benchTopK(): Promise<void> {
   rows.push({ method: 'plain TypeScript loop (1 thread, 4 queries)', 'queries/s': few.rows / t.seconds, 'GFLOP/s': g, 'ours vs it': ratio(oursG, g) });
 
   printTable(`topK: Q = ${Q}, N = ${N.toLocaleString('en')}, d = ${d}, k = ${k}, cosine (GFLOP/s counts 2·Q·N·d; target ≥ ×0.70 of OpenBLAS)`, rows);
+  await benchTopKCuda(queries, oursG);
+}
+
+/** With a GPU: the issue's shape (N = 1,000,000) with the corpus resident on the device, per precision. */
+async function benchTopKCuda(queries: Matrix, cpuGflops: number): Promise<void> {
+  if (!kernels.backends().includes('cuda')) {
+    console.log(`topK (CUDA): skipped: ${kernels.info().cudaStatus}`);
+    return;
+  }
+  const N = 1_000_000, d = queries.cols, k = 10;
+  const flops = 2 * queries.rows * N * d;
+  const corpus = await kernels.toDevice(randomMatrix(13, N, d));
+  const rows: Row[] = [];
+  for (const precision of ['fp32', 'tf32', 'bf16'] as const) {
+    const t = await time(`cuda topK ${precision}`, () => kernels.topK(queries, corpus, k, { device: 'cuda', precision }), { minSamples: 5, maxTime: 5 });
+    const g = flops / t.seconds / 1e9;
+    rows.push({ method: `jobbert kernels.topK, ${precision}, corpus on the GPU`, ms: t.seconds * 1e3, 'queries/s': queries.rows / t.seconds, 'GFLOP/s': g, 'vs CPU (resident)': ratio(g, cpuGflops) });
+  }
+  corpus.dispose();
+  printTable(`topK on ${kernels.info().cudaDevices[0]}: Q = ${queries.rows}, N = ${N.toLocaleString('en')}, d = ${d}, k = ${k}, cosine (PyTorch's figures: scripts/gpu-check.sh)`, rows);
 }
