@@ -53,6 +53,7 @@ function info(rest: string[], out: (s: string) => void): number {
     out(`cpu isa       ${i.isa} (available: ${i.isas.join(', ')})`);
     out(`threads       ${i.threads}`);
     out(`cuda devices  ${i.cudaDevices.length ? i.cudaDevices.join('; ') : 'none'}`);
+    out(`cuda          ${i.cudaStatus ? `unavailable: ${i.cudaStatus}` : 'ready (device \'auto\' uses it)'}`);
   }
   return 0;
 }
