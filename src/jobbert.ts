@@ -305,7 +305,7 @@ export class JobBERT implements Encoder {
       // is there and that provider is installed (onnxruntime-node downloads it at
       // install time unless told to skip, as this package's .npmrc does).
       if (device === 'cuda' && !cudaProviderInstalled()) {
-        throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider is not installed (it was skipped at install time; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL_CUDA unset); use device 'cpu' or 'auto'`);
+        throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider is not installed (its download is skipped at install time; run \`npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12\`); use device 'cpu' or 'auto'`);
       }
       if (cudaProviderInstalled() && (device === 'cuda' || (device === 'auto' && kernels.backends().includes('cuda')))) {
         try {
