@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { DeviceMatrix, JobBERTError, kernels, matrix, type Precision } from '../src/index.js';
 import { addon } from '../src/binding.js';
 import { randomMatrix, rng, scoresRef, testSeed } from './reference.js';
+import { rejectsWith } from './rejects.js';
 
 const next = rng(testSeed('cuda.test'));
 const hasCuda = kernels.backends().includes('cuda');
@@ -22,19 +23,6 @@ const needsNoGpu = { skip: hasCuda && 'CUDA is available here: these check the m
 const PRECISIONS: Precision[] = ['fp32', 'tf32', 'bf16'];
 // Expected error of each precision, relative to the scale of the values compared.
 const TOLERANCE: Record<Precision, number> = { fp32: 1e-4, tf32: 2e-3, bf16: 2e-2 };
-
-async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<JobBERTError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof JobBERTError, `expected JobBERTError ${code}; got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (pattern) assert.match(caught.message, pattern);
-  return caught;
-}
 
 /** max |got − want| ≤ tol · max |want| (tol · 1 when want is all small). */
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {

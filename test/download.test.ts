@@ -19,6 +19,7 @@ import { JobBERTError } from '../src/errors.js';
 import { convertModelDir, JobBERT } from '../src/jobbert.js';
 import { startHub, type HubServer } from './fixtures/hub-server.js';
 import { makeTinyModel } from './fixtures/tiny-model.js';
+import { rejectsWith } from './rejects.js';
 
 const REPO = 'acme/tiny-jobbert';
 const WEIGHTS = 'model.safetensors';
@@ -45,18 +46,6 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
 
 /** A fresh cache folder for one test. */
 const cache = () => mkdtemp(join(work, 'cache-'));
-
-async function rejectsWith(p: Promise<unknown>, code: string, pattern: RegExp): Promise<JobBERTError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof JobBERTError, `expected a JobBERTError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return e;
-  }
-  assert.fail(`expected a rejection with ${code}`);
-}
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'jobbert-download-'));

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
-import { JobBERT, JobBERTError, convertModelDir, encoderFromSpec, type Matrix } from '../src/index.js';
+import { JobBERT, convertModelDir, encoderFromSpec, type Matrix } from '../src/index.js';
 import { convertToOnnx } from '../src/model/convert.js';
 import { SafeTensors, parseHeader } from '../src/model/safetensors.js';
 import { referenceDenseTanh, referenceEmbedding, referenceEncoder, referencePool } from './fixtures/reference-xlmr.js';
 import { makeTinyModel, writeSafetensors, type TinyModel } from './fixtures/tiny-model.js';
 import { testSeed } from './reference.js';
+import { rejectsWith } from './rejects.js';
 
 const SEED = testSeed('jobbert.test');
 const TEXTS = [
@@ -50,15 +51,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
   return d;
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, mention?: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof JobBERTError, `expected JobBERTError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (mention) assert.ok(e.message.includes(mention), `message ${JSON.stringify(e.message)} should mention ${mention}`);
-    return true;
-  });
 }
 
 /** Runs a converted graph on a right-padded batch; returns last_hidden_state and the padded length. */

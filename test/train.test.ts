@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Tokenizer } from 'tokenizers';
-import { JobBERT, JobBERTError, kernels } from '../src/index.js';
+import { JobBERT, kernels } from '../src/index.js';
 import { readLayout } from '../src/model/modules.js';
 import { SafeTensors, withSafeTensors } from '../src/model/safetensors.js';
 import { baseFingerprint } from '../src/train/base-encoder.js';
@@ -19,6 +19,7 @@ import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type He
 import { infoNCERef, rng, testSeed } from './reference.js';
 import { referenceEncoder, referencePool } from './fixtures/reference-xlmr.js';
 import { makeTinyModel, type TinyModel } from './fixtures/tiny-model.js';
+import { rejectsWith } from './rejects.js';
 
 const SEED = testSeed('train.test');
 const tmp: string[] = [];
@@ -26,15 +27,6 @@ async function scratch(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'jobbert-train-'));
   tmp.push(d);
   return d;
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, mention?: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof JobBERTError, `expected JobBERTError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (mention) assert.ok(e.message.includes(mention), `message ${JSON.stringify(e.message)} should mention ${mention}`);
-    return true;
-  });
 }
 
 /** A learnable toy task: occupations in three languages, each title paired with a subset of its skills. */

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { JobBERTError } from '../src/errors.js';
 import { evaluate } from '../src/evaluate.js';
 import { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun } from '../src/trec.js';
+import { rejectsWith } from './rejects.js';
 
 let dir = '';
 before(async () => {
@@ -29,19 +29,6 @@ async function file(name: string, text: string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, text);
   return path;
-}
-
-/** Asserts a JobBERTError with `code` whose message matches every pattern. */
-async function rejectsWith(p: Promise<unknown>, code: string, ...patterns: (RegExp | string)[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof JobBERTError, `expected JobBERTError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    for (const pat of patterns) {
-      if (typeof pat === 'string') assert.ok(e.message.includes(pat), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(pat)}`);
-      else assert.match(e.message, pat);
-    }
-    return true;
-  });
 }
 
 const sets = (m: Map<string, Set<string>>) => Object.fromEntries([...m].map(([q, s]) => [q, [...s].sort()]));
