@@ -15,7 +15,6 @@
  * The server runs in a child process so the load generator has its own event
  * loop; both share this machine's cores, which the figures include.
  */
-import { rng } from '../src/random.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,6 +23,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LiteEncoder, MatchIndex, TfIdfEncoder, type MatchEntry } from '../src/index.js';
+import { parseCsv } from '../src/lite/esco.js';
+import { rng } from '../src/random.js';
 import { createServer } from '../src/serve/index.js';
 import { loadIndexWithEncoder } from '../src/serve/load.js';
 import { printTable, ratio, type Row } from './common.js';
@@ -31,29 +32,6 @@ import { printTable, ratio, type Row } from './common.js';
 const require = createRequire(import.meta.url);
 const DATA = resolve(process.env.JOBBERT_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data'));
 const CONNECTIONS = 64;
-
-/** Minimal RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field), rows.push(row), (row = []), (field = '');
-    } else field += c;
-  }
-  if (field || row.length) row.push(field), rows.push(row);
-  return rows;
-}
 
 /** Seeded shuffle (mulberry32) so every run serves and asks the same titles. */
 function shuffle<T>(items: T[], seed: number): T[] {
