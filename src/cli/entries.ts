@@ -1,7 +1,7 @@
 /** Reading index entries for the CLI: JSON Lines or TSV files. */
-import { readFile } from 'node:fs/promises';
 import { JobBERTError } from '../errors.js';
 import type { MatchEntry } from '../match-index.js';
+import { readLines } from '../read-lines.js';
 
 /**
  * Reads entries from `path`:
@@ -11,14 +11,7 @@ import type { MatchEntry } from '../match-index.js';
  * Async. Throws JobBERTError ERR_NOT_FOUND / ERR_BAD_FILE naming the line.
  */
 export async function readEntries(path: string, lang?: string): Promise<MatchEntry[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
-    throw new JobBERTError(code, `${path}: ${(e as Error).message}`, { cause: e });
-  }
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = await readLines(path);
   const bad = (n: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${n}: ${why}`);
   const out: MatchEntry[] = [];
   if (/\.(jsonl|ndjson)$/i.test(path)) {

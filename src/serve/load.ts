@@ -3,11 +3,12 @@
  * encoder saved in it (so /v1/encode and /v1/skills can use the same
  * encoder), and a skills file.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Encoder, EncoderSpec } from '../encoder.js';
 import { encoderFromSpec } from '../encoders.js';
 import { JobBERTError } from '../errors.js';
 import { MatchIndex } from '../match-index.js';
+import { readLines } from '../read-lines.js';
 import type { Skill } from '../skills.js';
 
 /**
@@ -67,30 +68,20 @@ export async function loadIndexWithEncoder(path: string): Promise<{ index: Match
  * ERR_IO, or ERR_BAD_FILE naming the line.
  */
 export async function readSkillsFile(path: string): Promise<Skill[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
-    throw new JobBERTError(code, `${path}: ${(e as Error).message}`, { cause: e });
-  }
   const skills: Skill[] = [];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      const bad = (why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${i + 1}: ${why}`);
-      let v: { id?: unknown; name?: unknown; aliases?: unknown };
-      try {
-        v = JSON.parse(line);
-      } catch {
-        throw bad('not valid JSON');
-      }
-      if (typeof v !== 'object' || v === null || (typeof v.id !== 'string' && typeof v.id !== 'number') || typeof v.name !== 'string') throw bad('expected {"id", "name", "aliases"?}');
-      if (v.aliases !== undefined && (!Array.isArray(v.aliases) || v.aliases.some((a) => typeof a !== 'string'))) throw bad('"aliases" must be an array of strings');
-      skills.push(v.aliases === undefined ? { id: String(v.id), name: v.name } : { id: String(v.id), name: v.name, aliases: v.aliases as string[] });
-    });
+  (await readLines(path)).forEach((line, i) => {
+    if (!line.trim()) return;
+    const bad = (why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${i + 1}: ${why}`);
+    let v: { id?: unknown; name?: unknown; aliases?: unknown };
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw bad('not valid JSON');
+    }
+    if (typeof v !== 'object' || v === null || (typeof v.id !== 'string' && typeof v.id !== 'number') || typeof v.name !== 'string') throw bad('expected {"id", "name", "aliases"?}');
+    if (v.aliases !== undefined && (!Array.isArray(v.aliases) || v.aliases.some((a) => typeof a !== 'string'))) throw bad('"aliases" must be an array of strings');
+    skills.push(v.aliases === undefined ? { id: String(v.id), name: v.name } : { id: String(v.id), name: v.name, aliases: v.aliases as string[] });
+  });
   if (skills.length === 0) throw new JobBERTError('ERR_BAD_FILE', `${path}: no skills (expected JSON Lines of {"id", "name", "aliases"?})`);
   return skills;
 }
