@@ -539,28 +539,48 @@ describe('jobbert serve: mounting the matcher in an existing app', () => {
   });
 });
 
+/**
+ * Starts `jobbert serve ARGS --port 0 --json` in a child process and waits for
+ * its start-up line. `stop()` sends SIGTERM and resolves to the exit code;
+ * `kill()` (for finally blocks) ends it for sure. A watchdog kills it after 25 s.
+ */
+async function spawnServe(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', ...args, '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+  const out = { stderr: '' };
+  child.stderr.on('data', (d) => (out.stderr += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const kill = () => {
+    clearTimeout(killer);
+    child.kill('SIGKILL');
+  };
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let stdout = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (stdout.includes('\n')) resolve(stdout.split('\n')[0]);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${out.stderr}`)));
+    });
+    const stop = () => (child.kill('SIGTERM'), exited);
+    return { started: JSON.parse(line), stop, kill, out };
+  } catch (e) {
+    kill();
+    throw e;
+  }
+}
+
 describe('jobbert serve: the CLI', () => {
   it('starts, answers /healthz and /v1/match, and exits 0 on SIGTERM', { timeout: 30_000 }, async () => {
     const skillsPath = join(dir, 'skills.jsonl');
     await writeFile(skillsPath, SKILLS.map((s) => JSON.stringify(s)).join('\n') + '\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', '--index', indexPath, '--skills', skillsPath, '--port', '0', '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, JOBBERT_TOKEN: 'from-env' },
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const serve = await spawnServe(['--index', indexPath, '--skills', skillsPath], { ...process.env, JOBBERT_TOKEN: 'from-env' });
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          if (out.includes('\n')) resolve(out.split('\n')[0]);
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
-      });
-      const started = JSON.parse(line);
+      const { started } = serve;
       assert.equal(started.host, '127.0.0.1');
       assert.ok(started.port > 0);
       assert.equal(started.entries, ENTRIES.length);
@@ -573,39 +593,23 @@ describe('jobbert serve: the CLI', () => {
       const found = await post(started.url, '/v1/match', { queries: ['nurse'], k: 2 }, auth);
       assert.deepEqual(found.json.results, await index.search(['nurse'], { k: 2 }));
       assert.equal((await post(started.url, '/v1/skills', { titles: ['Bäcker'], k: 1 }, auth)).json.results[0][0].id, 'bake');
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
-      assert.match(stderr, /SIGTERM/);
+      assert.equal(await serve.stop(), 0, serve.out.stderr);
+      assert.match(serve.out.stderr, /SIGTERM/);
     } finally {
-      clearTimeout(killer);
-      child.kill('SIGKILL');
+      serve.kill();
     }
   });
 
   it('serves the built-in catalogue with the default model when no --index is given', { timeout: 30_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const serve = await spawnServe([]);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          if (out.includes('\n')) resolve(out.split('\n')[0]);
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
-      });
-      const started = JSON.parse(line);
+      const { started } = serve;
       assert.ok(started.entries > 1000, `catalogue entries ${started.entries}`);
       const found = await post(started.url, '/v1/match', { queries: ['Softwareentwickler'], k: 1 });
       assert.equal(found.json.results[0][0].text, 'Softwareentwickler');
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
+      assert.equal(await serve.stop(), 0, serve.out.stderr);
     } finally {
-      clearTimeout(killer);
-      child.kill('SIGKILL');
+      serve.kill();
     }
   });
 
