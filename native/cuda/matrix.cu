@@ -23,7 +23,8 @@ Status cudaStatus(cudaError_t err, const char* what) {
 }
 
 Call::~Call() {
-  if (stream_) cudaStreamSynchronize(stream_);
+  // Stream-ordered frees run after any work still queued (an early return on
+  // an error); the one sync then leaves nothing of this call on the device.
   for (void* p : buffers_) cudaFreeAsync(p, stream_);
   if (stream_) {
     cudaStreamSynchronize(stream_);
@@ -97,9 +98,9 @@ Status stage(Call& call, const Operand& op, const char* name, bool withNorms, De
       std::vector<float> inv(static_cast<size_t>(h.rows));
       JOBBERT_TRY(inverseRowNorms(h, name, inv.data()));
       float* norms = nullptr;
+      // A copy from pageable memory has read `inv` into staging memory by the
+      // time cudaMemcpyAsync returns, so it may go out of scope without a sync.
       JOBBERT_TRY(call.upload(&norms, inv.data(), h.rows, name));
-      // The copy reads `inv` asynchronously: wait before it goes out of scope.
-      JOBBERT_TRY(call.finish(name));
       v.inverseNorms = norms;
     } else {
       JOBBERT_TRY(checkFinite(h, name));
@@ -119,10 +120,12 @@ Status DeviceMatrix::upload(const ConstMatrix& host, const char* name, std::shar
   JOBBERT_TRY(checkShape(host, name, 1));
   if (host.rows > kMaxRows) return Status::Range(std::string(name) + " must have at most 2^30 rows on CUDA");
   return guarded("DeviceMatrix::upload", [&]() -> Status {
-    JOBBERT_TRY(checkFinite(host, name));
+    // One pass for the norms; only when it finds a bad row is it told apart:
+    // a non-finite value (refused) or a zero row (allowed, remembered).
     std::vector<float> inv(static_cast<size_t>(host.rows));
     int64_t firstZero = -1;
     if (!inverseRowNorms(host, name, inv.data()).ok()) {
+      JOBBERT_TRY(checkFinite(host, name));
       for (int64_t r = 0; r < host.rows && firstZero < 0; ++r)
         if (inv[r] == 0.0f) firstZero = r;
     }
