@@ -7,7 +7,7 @@ import Benchmark from 'benchmark';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Matrix } from '../src/index.js';
-import { rng } from '../src/random.js';
+import { rng } from '../src/util/random.js';
 
 const require = createRequire(import.meta.url);
 

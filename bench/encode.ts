@@ -18,12 +18,12 @@
  * Benchmark.js (bench/common.ts `time`) is not used here: one call takes
  * seconds, far too long for its sampling.
  */
-import { rng } from '../src/random.js';
+import { rng } from '../src/util/random.js';
 import { availableParallelism, tmpdir } from 'node:os';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { JobBERT, kernels } from '../src/index.js';
-import { convertToOnnx, type Precision } from '../src/model/convert.js';
+import { convertToOnnx, type ModelPrecision } from '../src/model/convert.js';
 import { makeTinyModel } from '../test/fixtures/tiny-model.js';
 import { printTable, ratio, type Row } from './common.js';
 
@@ -109,7 +109,7 @@ export async function benchEncode(): Promise<void> {
     }));
     const made = (performance.now() - t0) / 1000;
     // what convertModelDir / `jobbert convert` write, with the list of fused ops each graph uses
-    const convert = async (precision: Precision, fused: boolean, into: string) => {
+    const convert = async (precision: ModelPrecision, fused: boolean, into: string) => {
       const start = performance.now();
       const { onnx, fusedOps } = await convertToOnnx(dir, { precision, fused });
       const path = join(into, 'onnx', precision === 'fp32' ? 'model.onnx' : 'model_quantized.onnx');

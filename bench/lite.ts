@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { catalogueEntries } from '../src/catalogue/index.js';
-import * as kernels from '../src/kernels.js';
+import * as kernels from '../src/kernels/index.js';
 import { LiteEncoder } from '../src/lite/encoder.js';
 import { readOccupations } from '../src/lite/esco.js';
-import { MatchIndex } from '../src/match-index.js';
-import { TfIdfEncoder } from '../src/tfidf.js';
+import { MatchIndex } from '../src/match/match-index.js';
+import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { printTable, ratio, time } from './common.js';
 
 export async function benchLite(): Promise<void> {

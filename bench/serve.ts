@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LiteEncoder, MatchIndex, TfIdfEncoder, type MatchEntry } from '../src/index.js';
 import { parseCsv } from '../src/lite/esco.js';
-import { rng } from '../src/random.js';
+import { rng } from '../src/util/random.js';
 import { createServer } from '../src/serve/index.js';
 import { loadIndexWithEncoder } from '../src/serve/load.js';
 import { printTable, ratio, type Row } from './common.js';

@@ -12,9 +12,9 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { evaluateTaskA } from '../src/talentclef.js';
-import { TfIdfEncoder } from '../src/tfidf.js';
-import { loadTalentCLEFTaskA } from '../src/trec.js';
+import { evaluateTaskA } from '../src/eval/talentclef.js';
+import { TfIdfEncoder } from '../src/encoders/tfidf.js';
+import { loadTalentCLEFTaskA } from '../src/eval/trec.js';
 import { LiteEncoder } from '../src/lite/encoder.js';
 import { evaluateVacancies, loadVacancySet } from '../src/lite/quality.js';
 

@@ -5,35 +5,44 @@
  * import { kernels, matrix } from 'jobbert';
  * const { indices, scores } = await kernels.topK(matrix(queries), matrix(corpus), 10);
  * ```
+ *
+ * The sections below follow the layers of src/, from the kernels up.
  */
-export * as kernels from './kernels.js';
-export type { Activation, Device, DeviceOptions, Isa, KernelMatrix, Metric, Precision, TopKResult } from './kernels.js';
-export { DeviceMatrix } from './device-matrix.js';
-export { matrix, row } from './matrix.js';
-export { checksum, ResidentMatrix } from './resident.js';
-export type { MatrixLike } from './resident.js';
-export type { Matrix } from './matrix.js';
-export { JobBERTError } from './errors.js';
-export type { Branch, Encoder, EncoderSpec } from './encoder.js';
-export { encoderFromSpec } from './encoders.js';
-export { TfIdfEncoder } from './tfidf.js';
-export { LiteEncoder, trainLiteEncoder, demoCommand, matchDefault, catalogue, catalogueEntries } from './lite/index.js';
-export type { LiteTrainOptions, CatalogueEntry } from './lite/index.js';
-export type { TfIdfOptions } from './tfidf.js';
-export { MatchIndex } from './match-index.js';
-export type { MatchEntry, MatchResult, SearchOptions, Storage } from './match-index.js';
-export { SkillIndex } from './skills.js';
-export type { Skill, SkillMatch, SkillExplanation } from './skills.js';
-export { evaluate } from './evaluate.js';
-export type { EvaluateResult, Qrels, Run, RunEntry } from './evaluate.js';
-export { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun } from './trec.js';
-export type { TalentCLEFTaskA, Title } from './trec.js';
-export { evaluateTaskA } from './talentclef.js';
-export type { JobBERTErrorCode } from './errors.js';
-export { JobBERT, convertModelDir } from './jobbert.js';
-export type { JobBERTOptions } from './jobbert.js';
+
+// ---- Kernels: dense, infoNCE, topK on the native CPU/CUDA backends; matrices in JS, native or GPU memory ----
+export * as kernels from './kernels/index.js';
+export type { Activation, Device, DeviceOptions, Isa, KernelMatrix, Metric, Precision, TopKResult } from './kernels/index.js';
+export { matrix, row, type Matrix } from './kernels/matrix.js';
+export { checksum, ResidentMatrix, type MatrixLike } from './kernels/resident.js';
+export { DeviceMatrix } from './kernels/device-matrix.js';
+
+// ---- Encoders: the Encoder contract and its implementations ----
+export type { Branch, Encoder, EncoderSpec } from './encoders/encoder.js';
+export { TfIdfEncoder, type TfIdfOptions } from './encoders/tfidf.js';
+export { LiteEncoder } from './lite/encoder.js';
+export { trainLiteEncoder, type LiteTrainOptions } from './lite/train.js';
+export { JobBERT, convertModelDir, type JobBERTOptions } from './model/jobbert.js';
+export type { ModelPrecision } from './model/convert.js';
+export { download, modelCacheDir, type DownloadOptions, type DownloadProgress } from './model/download.js';
+export { catalogue, catalogueEntries, type CatalogueEntry } from './catalogue/index.js';
+
+// ---- Matching: the exact index, skills, the default matcher over the built-in catalogue ----
+export { MatchIndex, type MatchEntry, type MatchResult, type SearchOptions, type Storage } from './match/match-index.js';
+export { SkillIndex, type Skill, type SkillExplanation, type SkillMatch } from './match/skills.js';
+export { encoderFromSpec } from './match/encoder-spec.js';
+export { matchDefault } from './match/default-index.js';
+
+// ---- Evaluation: TalentCLEF metrics and TREC files ----
+export { evaluate, type EvaluateResult, type Qrels, type Run, type RunEntry } from './eval/evaluate.js';
+export { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun, type TalentCLEFTaskA, type Title } from './eval/trec.js';
+export { evaluateTaskA } from './eval/talentclef.js';
+
+// ---- Training: InfoNCE on the JobBERT heads or the whole LiteEncoder ----
+export { train, type TrainEvent, type TrainOptions, type TrainProgress, type TrainResult } from './train/index.js';
+
+// ---- Serving: the HTTP service as a library ----
 export { createMatcher, createServer, loadIndexWithEncoder, openApiDocument, readSkillsFile, ServeError } from './serve/index.js';
 export type { JobbertServer, Matcher, MatcherOptions, ServeOptions } from './serve/index.js';
-export { train, type TrainEvent, type TrainOptions, type TrainProgress, type TrainResult } from './train/index.js';
-export { download, modelCacheDir } from './download.js';
-export type { DownloadOptions, DownloadProgress } from './download.js';
+
+// ---- Errors ----
+export { ERROR_CODES, JobBERTError, SERVICE_ERROR_CODES, type JobBERTErrorCode, type LibraryErrorCode, type ServiceErrorCode } from './errors.js';

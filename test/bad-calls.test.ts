@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JobBERTError, kernels, matrix, type Matrix } from '../src/index.js';
-import { addon } from '../src/binding.js';
+import { addon } from '../src/kernels/binding.js';
 
 const m = (rows: number, cols: number, fill = 0.5): Matrix => ({ rows, cols, data: new Float32Array(rows * cols).fill(fill) });
 const ok = m(3, 4);

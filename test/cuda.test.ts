@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DeviceMatrix, JobBERTError, kernels, matrix, type Precision } from '../src/index.js';
-import { addon } from '../src/binding.js';
+import { addon } from '../src/kernels/binding.js';
 import { randomMatrix, rng, scoresRef, testSeed } from './reference.js';
 import { rejectsWith } from './rejects.js';
 

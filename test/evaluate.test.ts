@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { evaluate, type EvaluateResult } from '../src/evaluate.js';
+import { evaluate, type EvaluateResult } from '../src/eval/evaluate.js';
 import { rng, testSeed } from './reference.js';
 
 type Entry = { id: string; score: number };

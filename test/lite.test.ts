@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CATALOGUE_LANGS, catalogue } from '../src/catalogue/index.js';
-import { encoderFromSpec } from '../src/encoders.js';
+import { encoderFromSpec } from '../src/match/encoder-spec.js';
 import { LiteEncoder, defaultModelDir } from '../src/lite/encoder.js';
-import { demoCommand, matchDefault } from '../src/lite/demo.js';
+import { demoCommand } from '../src/cli/demo.js';
+import { matchDefault } from '../src/match/default-index.js';
 import { featurize } from '../src/lite/features.js';
 import { writeModel } from '../src/lite/io.js';
-import { lite } from '../src/lite/native.js';
+import { addon } from '../src/kernels/binding.js';
 import { initWeights, rng, trainLiteEncoder } from '../src/lite/train.js';
 
 const CFG = { buckets: 1 << 12, dim: 24, minN: 2, maxN: 5 };
@@ -109,8 +110,8 @@ test('embedding bag: native forward matches a float64 reference; backward matche
   const table = Float32Array.from({ length: rows * D }, () => random() * 2 - 1);
   const ids = Int32Array.from([1, 4, 4, 9, 0, 49, 3]);
   const offsets = Int32Array.from([0, 3, 3, 7]); // bags: [1,4,4], [], [9,0,49,3]
-  const out = await lite.embeddingBag({ data: table, rows, cols: D }, ids, offsets);
-  const sync = lite.embeddingBagSync(table, D, ids, offsets);
+  const out = await addon.embeddingBag({ data: table, rows, cols: D }, ids, offsets);
+  const sync = addon.embeddingBagSync(table, D, ids, offsets);
   assert.deepEqual([...out], [...sync]);
   for (let b = 0; b < 3; b++) {
     for (let d = 0; d < D; d++) {
@@ -122,9 +123,9 @@ test('embedding bag: native forward matches a float64 reference; backward matche
   }
   // L = Σ c ⊙ out, so dL/dtable is the sparse backward of c.
   const c = Float32Array.from({ length: 3 * D }, () => random() * 2 - 1);
-  const g = await lite.embeddingBagBackward({ data: c, rows: 3, cols: D }, ids, offsets, rows);
+  const g = await addon.embeddingBagBackward({ data: c, rows: 3, cols: D }, ids, offsets, rows);
   assert.deepEqual([...g.ids], [0, 1, 3, 4, 9, 49]);
-  const L = (t: Float32Array) => lite.embeddingBagSync(t, D, ids, offsets).reduce((s, x, i) => s + x * c[i], 0);
+  const L = (t: Float32Array) => addon.embeddingBagSync(t, D, ids, offsets).reduce((s, x, i) => s + x * c[i], 0);
   const h = 1e-2;
   for (let u = 0; u < g.ids.length; u++) {
     for (let d = 0; d < D; d++) {
@@ -137,8 +138,8 @@ test('embedding bag: native forward matches a float64 reference; backward matche
       assert.ok(Math.abs(fd - g.grads[u * D + d]) < 1e-3, `row ${g.ids[u]} col ${d}: fd ${fd} vs ${g.grads[u * D + d]}`);
     }
   }
-  assert.throws(() => lite.embeddingBagSync(table, D, Int32Array.from([50]), Int32Array.from([0, 1])), RangeError);
-  await assert.rejects(lite.embeddingBag({ data: table, rows, cols: D }, ids, Int32Array.from([0, 3, 2, 7])), RangeError);
+  assert.throws(() => addon.embeddingBagSync(table, D, Int32Array.from([50]), Int32Array.from([0, 1])), RangeError);
+  await assert.rejects(addon.embeddingBag({ data: table, rows, cols: D }, ids, Int32Array.from([0, 3, 2, 7])), RangeError);
 });
 
 test('trainLiteEncoder: a toy task lowers the loss, ranks pairs together, and is deterministic for a seed', async () => {

@@ -3,11 +3,11 @@ import { mkdtemp, readFile, rm, writeFile, readdir, truncate } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Encoder } from '../src/encoder.js';
+import type { Encoder } from '../src/encoders/encoder.js';
 import { JobBERTError } from '../src/errors.js';
-import { MatchIndex, type MatchEntry } from '../src/match-index.js';
-import { TfIdfEncoder } from '../src/tfidf.js';
-import type { Matrix } from '../src/matrix.js';
+import { MatchIndex, type MatchEntry } from '../src/match/match-index.js';
+import { TfIdfEncoder } from '../src/encoders/tfidf.js';
+import type { Matrix } from '../src/kernels/matrix.js';
 import { randomMatrix, rng, scoresRef, testSeed } from './reference.js';
 
 const next = rng(testSeed('match-index.test'));

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { JobBERTError } from '../src/errors.js';
-import { MatchIndex, type MatchEntry } from '../src/match-index.js';
-import type { Matrix } from '../src/matrix.js';
-import { QuantizedMatrix } from '../src/quantized.js';
+import { MatchIndex, type MatchEntry } from '../src/match/match-index.js';
+import type { Matrix } from '../src/kernels/matrix.js';
+import { QuantizedMatrix } from '../src/match/quantized.js';
 import { randomMatrix, rng, testSeed } from './reference.js';
 
 const next = rng(testSeed('quantized.test'));
@@ -177,7 +177,7 @@ describe('MatchIndex int8 storage', () => {
     const rows = 65536;
     const cols = 1024;
     const path = await saved('big.jbi', randomMatrix(next, rows, cols), Array.from({ length: rows }, (_, i) => ({ id: `e${i}`, text: '' })));
-    const module = new URL('../src/match-index.ts', import.meta.url).href;
+    const module = new URL('../src/match/match-index.ts', import.meta.url).href;
     const code = `
       import { MatchIndex } from ${JSON.stringify(module)};
       const base = process.memoryUsage().rss;

@@ -12,7 +12,7 @@ export interface AnyMatrix {
 }
 
 /** Seeded PRNG (mulberry32). The seed is printed so a failure can be replayed. */
-export { rng } from '../src/random.js';
+export { rng } from '../src/util/random.js';
 
 /** JOBBERT_SEED or a fixed default; logged once per file. */
 export function testSeed(file: string): number {

@@ -614,7 +614,7 @@ describe('jobbert serve: the CLI', () => {
   });
 
   it('reports positional arguments and bad limits as usage errors, a busy port as a failure', async () => {
-    const { main } = await import('../src/cli.js');
+    const { main } = await import('../src/cli/index.js');
     const err: string[] = [];
     assert.equal(await main(['serve', 'extra'], () => {}, (s) => err.push(s)), 2);
     assert.match(err.join('\n'), /serve takes no positional arguments/);
@@ -623,7 +623,7 @@ describe('jobbert serve: the CLI', () => {
     const { url, service } = await start();
     try {
       assert.equal(await main(['serve', '--index', indexPath, '--port', new URL(url).port], () => {}, (s) => err.push(s)), 1);
-      assert.match(err.join('\n'), /EADDRINUSE: cannot listen on 127\.0\.0\.1:\d+/);
+      assert.match(err.join('\n'), /ERR_LISTEN: cannot listen on 127\.0\.0\.1:\d+.*EADDRINUSE/);
     } finally {
       await service.close();
     }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Branch, Encoder } from '../src/encoder.js';
+import type { Branch, Encoder } from '../src/encoders/encoder.js';
 import { JobBERTError } from '../src/errors.js';
-import { topK } from '../src/kernels.js';
-import type { Matrix } from '../src/matrix.js';
-import { SkillIndex, type Skill, type SkillMatch } from '../src/skills.js';
-import { TfIdfEncoder } from '../src/tfidf.js';
+import { topK } from '../src/kernels/index.js';
+import type { Matrix } from '../src/kernels/matrix.js';
+import { SkillIndex, type Skill, type SkillMatch } from '../src/match/skills.js';
+import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { rng, testSeed } from './reference.js';
 
 const next = rng(testSeed('skills.test'));

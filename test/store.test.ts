@@ -10,10 +10,10 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { addon } from '../src/binding.js';
+import { addon } from '../src/kernels/binding.js';
 import { JobBERTError } from '../src/errors.js';
-import type { Matrix } from '../src/matrix.js';
-import { checksum, ResidentMatrix } from '../src/resident.js';
+import type { Matrix } from '../src/kernels/matrix.js';
+import { checksum, ResidentMatrix } from '../src/kernels/resident.js';
 import { randomMatrix, rng, testSeed } from './reference.js';
 
 const next = rng(testSeed('store.test'));

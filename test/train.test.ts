@@ -11,7 +11,7 @@ import { SafeTensors, withSafeTensors } from '../src/model/safetensors.js';
 import { baseFingerprint } from '../src/train/base-encoder.js';
 import { batchCount, planEpoch } from '../src/train/batches.js';
 import { EmbeddingCache, textKey } from '../src/train/cache.js';
-import { trainCommand } from '../src/train/cli.js';
+import { trainCommand } from '../src/cli/train.js';
 import { readPairs } from '../src/train/data.js';
 import { halfTable, toHalf } from '../src/train/f16.js';
 import { train, type TrainEvent, type TrainOptions } from '../src/train/index.js';

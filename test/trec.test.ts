@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { evaluate } from '../src/evaluate.js';
-import { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun } from '../src/trec.js';
+import { evaluate } from '../src/eval/evaluate.js';
+import { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun } from '../src/eval/trec.js';
 import { rejectsWith } from './rejects.js';
 
 let dir = '';

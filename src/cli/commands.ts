@@ -1,16 +1,16 @@
 /** The CLI's matching commands: index build|search, match, eval talentclef-a. */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { Encoder } from '../encoder.js';
-import { MatchIndex, type MatchEntry, type MatchResult } from '../match-index.js';
-import { evaluateTaskA, PUBLISHED } from '../talentclef.js';
-import { JobBERT } from '../jobbert.js';
+import type { Encoder } from '../encoders/encoder.js';
+import { MatchIndex, type MatchEntry, type MatchResult } from '../match/match-index.js';
+import { evaluateTaskA, PUBLISHED } from '../eval/talentclef.js';
+import { JobBERT } from '../model/jobbert.js';
 import { LiteEncoder } from '../lite/encoder.js';
-import { TfIdfEncoder } from '../tfidf.js';
-import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../trec.js';
+import { TfIdfEncoder } from '../encoders/tfidf.js';
+import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../eval/trec.js';
 import { parseArgs, UsageError } from './args.js';
 import { readEntries } from './entries.js';
-import { matchDefault } from '../lite/demo.js';
+import { matchDefault } from '../match/default-index.js';
 
 type Out = (line: string) => void;
 

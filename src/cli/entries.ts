@@ -1,7 +1,7 @@
 /** Reading index entries for the CLI: JSON Lines or TSV files. */
 import { JobBERTError } from '../errors.js';
-import type { MatchEntry } from '../match-index.js';
-import { readLines } from '../read-lines.js';
+import type { MatchEntry } from '../match/match-index.js';
+import { readLines } from '../util/read-lines.js';
 
 /**
  * Reads entries from `path`:

@@ -1,9 +1,9 @@
 /** The CLI's model commands: convert (safetensors → ONNX), download (from the hub), encode (texts → vectors). */
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Branch } from '../encoder.js';
-import { download, modelCacheDir, type DownloadProgress } from '../download.js';
-import { convertModelDir, JobBERT } from '../jobbert.js';
+import type { Branch } from '../encoders/encoder.js';
+import { download, modelCacheDir, type DownloadProgress } from '../model/download.js';
+import { convertModelDir, JobBERT } from '../model/jobbert.js';
 import { parseArgs, UsageError } from './args.js';
 
 type Out = (line: string) => void;

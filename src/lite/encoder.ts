@@ -10,36 +10,20 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Branch, Encoder, EncoderSpec } from '../encoder.js';
+import { BRANCHES, type Branch, type Encoder, type EncoderSpec } from '../encoders/encoder.js';
 import { JobBERTError, callerStack, fromNative } from '../errors.js';
-import * as kernels from '../kernels.js';
-import type { Matrix } from '../matrix.js';
-import { ResidentMatrix } from '../resident.js';
-import { assertChoice, assertOptions, describe } from '../validate.js';
+import * as kernels from '../kernels/index.js';
+import { normalizeRows, type Matrix } from '../kernels/matrix.js';
+import { ResidentMatrix } from '../kernels/resident.js';
+import { assertChoice, assertOptions, describe } from '../util/validate.js';
 import { featurize, type FeatureConfig } from './features.js';
 import { readModel, writeModel, type LiteConfig, type LiteWeights } from './io.js';
-import { lite } from './native.js';
+import { addon } from '../kernels/binding.js';
 
-const BRANCHES: readonly Branch[] = ['anchor', 'positive', 'base'];
 
 /** The directory of the model shipped in the package (models/lite, beside src/ and dist/). */
 export function defaultModelDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'lite');
-}
-
-/** L2-normalises each row in place; an all-zero row becomes e₀ (cosine needs a norm). */
-export function normalizeRows(data: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let s = 0;
-    for (let d = 0; d < cols; d++) s += data[o + d] * data[o + d];
-    if (s === 0) {
-      data[o] = 1;
-      continue;
-    }
-    const inv = 1 / Math.sqrt(s);
-    for (let d = 0; d < cols; d++) data[o + d] *= inv;
-  }
 }
 
 export class LiteEncoder implements Encoder {
@@ -120,7 +104,7 @@ export class LiteEncoder implements Encoder {
     const caller = callerStack();
     let base: Float32Array;
     try {
-      base = await lite.embeddingBag(this.#table!.handle(fn, 'table'), ids, offsets);
+      base = await addon.embeddingBag(this.#table!.handle(fn, 'table'), ids, offsets);
     } catch (e) {
       throw fromNative(e, caller);
     }
@@ -131,7 +115,7 @@ export class LiteEncoder implements Encoder {
       const head = this.#heads![branch];
       out = (await kernels.dense({ data: base, rows: n, cols: this.dim }, head.weight, head.bias, { activation: 'tanh', device: 'cpu' })).data;
     }
-    normalizeRows(out, n, this.dim);
+    normalizeRows(out, this.dim, 'unit');
     return { data: out, rows: n, cols: this.dim };
   }
 

@@ -6,7 +6,7 @@
  * n-gram length and kind mixed in, then avalanched) into `buckets` (a power of
  * two). Allocation-free apart from the output buffers, for ≥ 100k titles/s.
  */
-import { words } from '../tfidf.js';
+import { words } from '../encoders/tfidf.js';
 
 export interface FeatureConfig {
   buckets: number;

@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Encoder } from '../encoder.js';
-import * as kernels from '../kernels.js';
+import type { Encoder } from '../encoders/encoder.js';
+import * as kernels from '../kernels/index.js';
 import { parseCsv, readOccupations } from './esco.js';
 
 export interface VacancyResult {

@@ -15,12 +15,12 @@
  * a seed gives bit-identical models.
  */
 import { readFile } from 'node:fs/promises';
-import * as kernels from '../kernels.js';
+import * as kernels from '../kernels/index.js';
 import { JobBERTError } from '../errors.js';
-import type { Matrix } from '../matrix.js';
+import type { Matrix } from '../kernels/matrix.js';
 import { FeatureBatch, appendFeatures, type FeatureConfig } from './features.js';
 import { readModel, writeModel, type LiteWeights } from './io.js';
-import { lite } from './native.js';
+import { addon } from '../kernels/binding.js';
 
 export interface LiteTrainOptions {
   /** A LiteEncoder dir to continue from; omitted: a new model. */
@@ -56,7 +56,7 @@ export interface Pair {
   group?: string;
 }
 
-import { rng } from '../random.js';
+import { rng } from '../util/random.js';
 
 export { rng };
 
@@ -242,7 +242,7 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         at += allOff[t + 1] - allOff[t];
         offsets[r + 1] = at;
       }
-      const base = lite.embeddingBagSync(w.table, D, ids, offsets);
+      const base = addon.embeddingBagSync(w.table, D, ids, offsets);
       const gradBase = new Float32Array(2 * n * D);
       const headGrads: { which: 'anchor' | 'positive'; gw: Float32Array; gb: Float32Array }[] = [];
       let loss: number;
@@ -276,7 +276,7 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         gradBase.set(gp.gradX.data, n * D);
         headGrads.push({ which: 'anchor', gw: ga.gradWeight.data, gb: ga.gradBias }, { which: 'positive', gw: gp.gradWeight.data, gb: gp.gradBias });
       }
-      const sparse = await lite.embeddingBagBackward(view(gradBase, 2 * n, D), ids, offsets, B);
+      const sparse = await addon.embeddingBagBackward(view(gradBase, 2 * n, D), ids, offsets, B);
       const rate = lr * (step <= warmup ? step / Math.max(1, warmup) : Math.max(0, (steps - step + 1) / Math.max(1, steps - warmup)));
       adamSparse(w.table, D, sparse.ids, sparse.grads, tableState, rate, wd, step);
       for (const hg of headGrads) {

@@ -93,7 +93,7 @@ function weightPrefix(st: SafeTensors): string {
 }
 
 /** Weight precision of a converted graph. */
-export type Precision = 'fp32' | 'int8';
+export type ModelPrecision = 'fp32' | 'int8';
 
 /** Symmetric int8 quantisation of a [rows × cols] matrix with one scale per column. */
 function quantizeColumns(t: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
@@ -144,7 +144,7 @@ function transpose(t: Float32Array, rows: number, cols: number): Float32Array {
  *
  * The result also lists the com.microsoft ops the graph uses.
  */
-export async function convertToOnnx(dir: string, opts: { precision?: Precision; fused?: boolean } = {}): Promise<{ onnx: Uint8Array; config: TransformerConfig; fusedOps: string[] }> {
+export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecision; fused?: boolean } = {}): Promise<{ onnx: Uint8Array; config: TransformerConfig; fusedOps: string[] }> {
   const int8 = (opts.precision ?? 'fp32') === 'int8';
   const fused = opts.fused ?? true;
   const config = await readTransformerConfig(dir);

@@ -4,7 +4,7 @@
  * looks at the content) and JSON responses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { JobBERTError } from '../errors.js';
+import { JobBERTError, type JobBERTErrorCode } from '../errors.js';
 
 /**
  * A failure that maps to an HTTP status: `status`, a stable `code` and, for
@@ -17,7 +17,7 @@ export class ServeError extends JobBERTError {
   /** Extra response headers (Allow, WWW-Authenticate, Retry-After). */
   readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, opts: { field?: string; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(status: number, code: JobBERTErrorCode, message: string, opts: { field?: string; headers?: Record<string, string>; cause?: unknown } = {}) {
     super(code, message, { cause: opts.cause });
     this.name = 'ServeError';
     this.status = status;

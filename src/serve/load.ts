@@ -4,12 +4,12 @@
  * encoder), and a skills file.
  */
 import { open } from 'node:fs/promises';
-import type { Encoder, EncoderSpec } from '../encoder.js';
-import { encoderFromSpec } from '../encoders.js';
+import type { Encoder, EncoderSpec } from '../encoders/encoder.js';
+import { encoderFromSpec } from '../match/encoder-spec.js';
 import { JobBERTError } from '../errors.js';
-import { MatchIndex } from '../match-index.js';
-import { readLines } from '../read-lines.js';
-import type { Skill } from '../skills.js';
+import { MatchIndex } from '../match/match-index.js';
+import { readLines } from '../util/read-lines.js';
+import type { Skill } from '../match/skills.js';
 
 /**
  * The encoder description in an index file's header, or null when the file

@@ -9,11 +9,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Encoder } from '../encoder.js';
+import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import type { MatchIndex, MatchResult } from '../match-index.js';
-import type { SkillIndex } from '../skills.js';
-import { assertBoolean, assertInteger, assertOptions, describe } from '../validate.js';
+import type { MatchIndex, MatchResult } from '../match/match-index.js';
+import type { SkillIndex } from '../match/skills.js';
+import { assertBoolean, assertInteger, assertOptions, describe } from '../util/validate.js';
 import { MicroBatcher } from './batcher.js';
 import { readJsonBody, sendError, sendJson, sendText, ServeError } from './http.js';
 import { Metrics } from './metrics.js';

@@ -4,8 +4,8 @@
  * what was received; unknown fields are refused too, so a typo (`query`)
  * fails loudly instead of being ignored.
  */
-import type { Branch } from '../encoder.js';
-import { describe } from '../validate.js';
+import { BRANCHES, type Branch } from '../encoders/encoder.js';
+import { describe } from '../util/validate.js';
 import { badField } from './http.js';
 
 /** Per-request limits (the CLI's --max-* options). */
@@ -34,7 +34,6 @@ export interface SkillsRequest {
   k: number;
 }
 
-const BRANCHES: readonly Branch[] = ['anchor', 'positive', 'base'];
 
 function asObject(body: unknown, fields: readonly string[]): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badField('body', `must be a JSON object with ${fields.join(', ')}; received ${describe(body)}`);

@@ -6,7 +6,7 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { assertInteger, assertOptions } from '../validate.js';
+import { assertInteger, assertOptions } from '../util/validate.js';
 import { createMatcher, type Matcher, type MatcherOptions } from './matcher.js';
 
 export interface ServeOptions extends MatcherOptions {

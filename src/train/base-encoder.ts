@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
-import { JobBERT, fileDigest } from '../jobbert.js';
+import { JobBERT, fileDigest } from '../model/jobbert.js';
 import type { ModelLayout } from '../model/modules.js';
 
 /**

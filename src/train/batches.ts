@@ -8,7 +8,7 @@
  * shuffle. Everything is a pure function of (seed, epoch): a resumed run
  * rebuilds exactly the batches it would have seen.
  */
-import { mulberry32 } from '../random.js';
+import { mulberry32 } from '../util/random.js';
 
 /** A seeded 32-bit PRNG (mulberry32) whose whole state is one integer. */
 export class Rng {

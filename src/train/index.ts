@@ -12,13 +12,13 @@ import { readdir, writeFile, rename } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { JobBERTError } from '../errors.js';
-import type { EvaluateResult } from '../evaluate.js';
-import * as kernels from '../kernels.js';
-import type { Device } from '../kernels.js';
+import type { EvaluateResult } from '../eval/evaluate.js';
+import * as kernels from '../kernels/index.js';
+import { DEVICES, type Device } from '../kernels/index.js';
 import { readTransformerConfig } from '../model/convert.js';
 import { readLayout } from '../model/modules.js';
-import { loadTalentCLEFTaskA, type TalentCLEFTaskA } from '../trec.js';
-import { assertBoolean, assertChoice, assertInteger, assertOptions, assertPositive, describe } from '../validate.js';
+import { loadTalentCLEFTaskA, type TalentCLEFTaskA } from '../eval/trec.js';
+import { assertBoolean, assertChoice, assertInteger, assertOptions, assertPositive, describe } from '../util/validate.js';
 import { baseFingerprint, openBaseEncoder } from './base-encoder.js';
 import { batchCount, epochState, planEpoch } from './batches.js';
 import { EmbeddingCache, textKey } from './cache.js';
@@ -102,7 +102,6 @@ export interface TrainResult {
 }
 
 const FN = 'train';
-const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
 
 /** The default embedding cache root. */
 export function defaultCacheDir(): string {

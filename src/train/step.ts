@@ -9,9 +9,9 @@
  * pass in TypeScript.
  */
 import { JobBERTError } from '../errors.js';
-import * as kernels from '../kernels.js';
-import type { Activation, Device } from '../kernels.js';
-import type { Matrix } from '../matrix.js';
+import * as kernels from '../kernels/index.js';
+import type { Activation, Device } from '../kernels/index.js';
+import type { Matrix } from '../kernels/matrix.js';
 
 /** A Dense head: y = act(x · weightᵀ + bias), weight [out × in]. */
 export interface Head {

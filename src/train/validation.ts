@@ -3,14 +3,14 @@
  * this step. Titles go through the anchor head on both sides (as JobBERT-V3
  * matches titles), from base vectors computed once with the embedding cache.
  */
-import type { Encoder } from '../encoder.js';
+import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import type { EvaluateResult } from '../evaluate.js';
-import * as kernels from '../kernels.js';
-import type { Device } from '../kernels.js';
-import type { Matrix } from '../matrix.js';
-import { evaluateTaskA } from '../talentclef.js';
-import type { TalentCLEFTaskA } from '../trec.js';
+import type { EvaluateResult } from '../eval/evaluate.js';
+import * as kernels from '../kernels/index.js';
+import type { Device } from '../kernels/index.js';
+import type { Matrix } from '../kernels/matrix.js';
+import { evaluateTaskA } from '../eval/talentclef.js';
+import type { TalentCLEFTaskA } from '../eval/trec.js';
 import type { Head } from './step.js';
 
 /** An Encoder over fixed texts: their base vectors through a head, L2-normalised. */

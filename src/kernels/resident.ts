@@ -10,9 +10,9 @@
  * the rows of others (take, concat) without passing through JavaScript.
  */
 import { addon, type MatrixArg, type NativeResident } from './binding.js';
-import { callerStack, callNative, JobBERTError } from './errors.js';
+import { callerStack, callNative, JobBERTError } from '../errors.js';
 import type { Matrix } from './matrix.js';
-import { assertInteger, assertMatrix, assertOptions, describe } from './validate.js';
+import { assertInteger, assertMatrix, assertOptions, describe } from '../util/validate.js';
 
 const MAX_DIM = 2 ** 31 - 1;
 const CHECKSUM = /^[0-9a-fA-F]{16}$/;

@@ -10,12 +10,12 @@
  * second time, wider, only when some title's best aliases crowd into fewer
  * than k skills.
  */
-import type { Branch, Encoder } from './encoder.js';
-import { JobBERTError } from './errors.js';
-import { resident, topK } from './kernels.js';
-import type { Matrix } from './matrix.js';
-import type { ResidentMatrix } from './resident.js';
-import { assertChoice, assertInteger, assertMatrix, assertOptions, describe } from './validate.js';
+import { BRANCHES, type Branch, type Encoder } from '../encoders/encoder.js';
+import { JobBERTError } from '../errors.js';
+import { resident, topK } from '../kernels/index.js';
+import type { Matrix } from '../kernels/matrix.js';
+import type { ResidentMatrix } from '../kernels/resident.js';
+import { assertChoice, assertInteger, assertMatrix, assertOptions, describe } from '../util/validate.js';
 
 /** A skill with its preferred name and optional alternative labels (e.g. other languages). */
 export interface Skill {
@@ -48,7 +48,6 @@ export interface SkillExplanation {
   aliasB: string;
 }
 
-const BRANCHES: readonly Branch[] = ['anchor', 'positive', 'base'];
 
 /** Throws unless `v` is a string with something other than whitespace in it. */
 function assertText(fn: string, name: string, v: unknown): asserts v is string {

@@ -15,15 +15,15 @@
  * re-scoring of the pool read from the file — so scores stay exact float32
  * cosines; such an index is read-only (its exact vectors are only on disk).
  */
-import type { Branch, Encoder, EncoderSpec } from './encoder.js';
-import { encoderFromSpec } from './encoders.js';
-import { JobBERTError } from './errors.js';
-import { topK } from './kernels.js';
-import type { Matrix } from './matrix.js';
-import { ResidentMatrix, type MatrixLike } from './resident.js';
+import type { Branch, Encoder, EncoderSpec } from '../encoders/encoder.js';
+import { encoderFromSpec } from './encoder-spec.js';
+import { JobBERTError } from '../errors.js';
+import { topK } from '../kernels/index.js';
+import type { Matrix } from '../kernels/matrix.js';
+import { ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
 import { QuantizedMatrix } from './quantized.js';
 import { readIndexFile, writeIndexFile, type IndexFileContents, type Storage } from './index-file.js';
-import { assertChoice, assertInteger, assertOptions, describe } from './validate.js';
+import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 
 export type { Storage } from './index-file.js';
 

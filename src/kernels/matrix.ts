@@ -1,5 +1,5 @@
 /** Row-major float32 matrices: the shape every kernel takes and returns. */
-import { describe } from './validate.js';
+import { describe } from '../util/validate.js';
 
 /** A row-major matrix: element (r, c) is `data[r * cols + c]`. */
 export interface Matrix {
@@ -67,4 +67,23 @@ export function matrix(data: Float32Array | number[][], rows?: number, cols?: nu
 /** Row `i` of `m` as a view (no copy). */
 export function row(m: Matrix, i: number): Float32Array {
   return m.data.subarray(i * m.cols, (i + 1) * m.cols);
+}
+
+/**
+ * L2-normalises each row of row-major `data` in place. A zero row has no
+ * direction: `'keep'` leaves it zero (as torch.nn.functional.normalize and so
+ * sentence-transformers do), `'unit'` makes it e₀ (for encoders whose vectors
+ * must have a norm under cosine).
+ */
+export function normalizeRows(data: Float32Array, cols: number, zeroRow: 'keep' | 'unit'): void {
+  for (let o = 0; o < data.length; o += cols) {
+    let s = 0;
+    for (let d = 0; d < cols; d++) s += data[o + d] * data[o + d];
+    if (s === 0) {
+      if (zeroRow === 'unit') data[o] = 1;
+      continue;
+    }
+    const inv = 1 / Math.sqrt(s);
+    for (let d = 0; d < cols; d++) data[o + d] *= inv;
+  }
 }

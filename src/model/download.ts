@@ -21,8 +21,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { JobBERTError } from './errors.js';
-import { assertBoolean, assertInteger, assertOptions, describe } from './validate.js';
+import { JobBERTError } from '../errors.js';
+import { assertBoolean, assertInteger, assertOptions, describe } from '../util/validate.js';
 
 export interface DownloadProgress {
   /** Path of the file inside the model directory, '/'-separated. */

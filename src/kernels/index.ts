@@ -7,7 +7,7 @@
  */
 import { addon, type Backend, type MatrixArg, type NativeResident } from './binding.js';
 import { DeviceMatrix, wrapDevice } from './device-matrix.js';
-import { callerStack, callNative, fromNative, JobBERTError } from './errors.js';
+import { callerStack, callNative, fromNative, JobBERTError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { ResidentMatrix, type MatrixLike } from './resident.js';
 import {
@@ -18,7 +18,7 @@ import {
   assertOptions,
   assertPositive,
   assertVector,
-} from './validate.js';
+} from '../util/validate.js';
 
 /** Where a kernel runs; `'auto'` is CUDA when this build and machine have it, else CPU. */
 export type Device = 'cpu' | 'cuda' | 'auto';
@@ -43,7 +43,8 @@ export type Metric = 'cosine' | 'dot';
 /** CPU instruction sets the kernels can use. */
 export type Isa = 'portable' | 'avx2' | 'avx512';
 
-const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
+/** Every {@link Device}. */
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
 const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'bf16'];
 const ACTIVATIONS: readonly Activation[] = ['identity', 'tanh'];
 const METRICS: readonly Metric[] = ['cosine', 'dot'];

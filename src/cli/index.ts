@@ -3,14 +3,14 @@
  * JobBERTError or I/O error, printed as `jobbert: CODE: message`), 2 usage.
  */
 import { readFileSync } from 'node:fs';
-import { UsageError } from './cli/args.js';
-import { evalCommand, indexCommand, matchCommand } from './cli/commands.js';
-import { JobBERTError } from './errors.js';
-import { demoCommand } from './lite/demo.js';
-import { convertCommand, downloadCommand, encodeCommand, MODEL_USAGE } from './cli/model-commands.js';
-import { TRAIN_USAGE, trainCommand } from './train/cli.js';
-import { kernels } from './index.js';
-import { SERVE_USAGE, serveCommand } from './serve/cli.js';
+import { UsageError } from './args.js';
+import { evalCommand, indexCommand, matchCommand } from './commands.js';
+import { JobBERTError } from '../errors.js';
+import { demoCommand } from './demo.js';
+import { convertCommand, downloadCommand, encodeCommand, MODEL_USAGE } from './model-commands.js';
+import { TRAIN_USAGE, trainCommand } from './train.js';
+import * as kernels from '../kernels/index.js';
+import { SERVE_USAGE, serveCommand } from './serve.js';
 
 const USAGE = `Usage: jobbert <command> [options]
 
@@ -39,7 +39,7 @@ default) | tfidf (character n-gram TF-IDF fitted on the corpus), or --model DIR 
 JobBERT-V3 / sentence-transformers or LiteEncoder directory). Options: --version`;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -1,6 +1,6 @@
 /** Reading a user's line-oriented text file (entries, skills) with the errors the CLI and service report. */
 import { readFile } from 'node:fs/promises';
-import { JobBERTError } from './errors.js';
+import { JobBERTError } from '../errors.js';
 
 /**
  * The lines of the UTF-8 text file at `path` (LF or CRLF; a leading BOM

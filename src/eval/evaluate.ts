@@ -30,7 +30,7 @@
  *
  * Means are plain arithmetic means over `qrels.size` queries, in float64.
  */
-import { describe } from './validate.js';
+import { describe } from '../util/validate.js';
 
 /** One retrieved document: its id and the score it was ranked by (higher is better). */
 export interface RunEntry {

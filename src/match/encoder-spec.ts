@@ -1,9 +1,9 @@
 /** Rebuilding encoders from the descriptions saved with indexes. */
-import type { Encoder, EncoderSpec } from './encoder.js';
-import { JobBERTError } from './errors.js';
-import { JobBERT } from './jobbert.js';
-import { LiteEncoder } from './lite/encoder.js';
-import { TfIdfEncoder } from './tfidf.js';
+import type { Encoder, EncoderSpec } from '../encoders/encoder.js';
+import { JobBERTError } from '../errors.js';
+import { JobBERT } from '../model/jobbert.js';
+import { LiteEncoder } from '../lite/encoder.js';
+import { TfIdfEncoder } from '../encoders/tfidf.js';
 
 /** The encoder a spec describes. Async. Throws JobBERTError ERR_BAD_SPEC for unknown kinds. */
 export async function encoderFromSpec(spec: EncoderSpec): Promise<Encoder> {

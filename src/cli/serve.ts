@@ -1,13 +1,13 @@
 /** `jobbert serve`: load an index (and skills), serve them over HTTP until SIGTERM or SIGINT. */
-import { UsageError, parseArgs } from '../cli/args.js';
+import { UsageError, parseArgs } from './args.js';
 import { JobBERTError } from '../errors.js';
-import type { Encoder } from '../encoder.js';
+import type { Encoder } from '../encoders/encoder.js';
 import { catalogueEntries } from '../catalogue/index.js';
 import { LiteEncoder } from '../lite/encoder.js';
-import { MatchIndex } from '../match-index.js';
-import { SkillIndex } from '../skills.js';
-import { loadIndexWithEncoder, readSkillsFile } from './load.js';
-import { createServer, type ServeOptions } from './server.js';
+import { MatchIndex } from '../match/match-index.js';
+import { SkillIndex } from '../match/skills.js';
+import { loadIndexWithEncoder, readSkillsFile } from '../serve/load.js';
+import { createServer, type ServeOptions } from '../serve/server.js';
 
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
@@ -81,7 +81,7 @@ export async function serveCommand(argv: string[], out: (s: string) => void, err
     for (const key of Object.keys(opts) as (keyof ServeOptions)[]) if (opts[key] === undefined) delete opts[key];
     const service = createServer(opts);
     const { host, port, url } = await service.listen().catch((e: NodeJS.ErrnoException) => {
-      throw new JobBERTError(e.code ?? 'ERR_LISTEN', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${e.message}`, { cause: e });
+      throw new JobBERTError('ERR_LISTEN', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${e.message}`, { cause: e });
     });
     const stopped = new Promise<NodeJS.Signals>((resolve) => {
       const onSignal = (signal: NodeJS.Signals) => {

@@ -20,15 +20,15 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { Tokenizer } from 'tokenizers';
-import type { Branch, Encoder, EncoderSpec } from './encoder.js';
-import { JobBERTError } from './errors.js';
-import * as kernels from './kernels.js';
-import type { Matrix } from './matrix.js';
-import { convertToOnnx, maxTokens, readTransformerConfig, type Precision, type TransformerConfig } from './model/convert.js';
-import { readLayout, type ModelLayout, type PoolingMode, type PostModule } from './model/modules.js';
-import { withSafeTensors } from './model/safetensors.js';
-import type { ResidentMatrix } from './resident.js';
-import { assertBoolean, assertChoice, assertInteger, assertOptions, describe } from './validate.js';
+import { BRANCHES, type Branch, type Encoder, type EncoderSpec } from '../encoders/encoder.js';
+import { JobBERTError } from '../errors.js';
+import * as kernels from '../kernels/index.js';
+import { normalizeRows, type Matrix } from '../kernels/matrix.js';
+import { convertToOnnx, maxTokens, readTransformerConfig, type ModelPrecision, type TransformerConfig } from './convert.js';
+import { readLayout, type ModelLayout, type PoolingMode, type PostModule } from './modules.js';
+import { withSafeTensors } from './safetensors.js';
+import type { ResidentMatrix } from '../kernels/resident.js';
+import { assertBoolean, assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 
 export interface JobBERTOptions {
   /**
@@ -47,7 +47,7 @@ export interface JobBERTOptions {
    * Transformer weights: 'fp32' (default; `onnx/model.onnx`) or 'int8'
    * (dynamic quantisation; `onnx/model_quantized.onnx`, as optimum names it).
    */
-  precision?: Precision;
+  precision?: ModelPrecision;
 }
 
 /** A Dense layer ready to run: weights in native memory. */
@@ -60,10 +60,8 @@ interface DenseStage {
 }
 type Stage = DenseStage | { kind: 'normalize' } | { kind: 'asym'; routes: Map<string, Stage[]> };
 
-const BRANCHES: readonly Branch[] = ['anchor', 'positive', 'base'];
-const DEVICES = ['cpu', 'cuda', 'auto'] as const;
-const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
-const ONNX_FILES: Record<Precision, string> = { fp32: 'model.onnx', int8: 'model_quantized.onnx' };
+const PRECISIONS: readonly ModelPrecision[] = ['fp32', 'int8'];
+const ONNX_FILES: Record<ModelPrecision, string> = { fp32: 'model.onnx', int8: 'model_quantized.onnx' };
 const bad = (msg: string, cause?: unknown) => new JobBERTError('ERR_BAD_MODEL', msg, cause === undefined ? undefined : { cause });
 
 /** size + sha256 of a file; files over 64 MiB hash 64 evenly spaced 64 KiB samples (plus the end) instead of every byte. */
@@ -142,19 +140,6 @@ async function buildStages(mods: PostModule[], inDim: number, files: string[], o
   return { stages, dim };
 }
 
-/** L2-normalises each row in place (a zero row stays zero, as torch.nn.functional.normalize leaves it). */
-function normalizeRows(data: Float32Array, cols: number): void {
-  for (let r = 0; r < data.length / cols; r++) {
-    const row = data.subarray(r * cols, (r + 1) * cols);
-    let s = 0;
-    for (const v of row) s += v * v;
-    if (s > 0) {
-      const inv = 1 / Math.sqrt(s);
-      for (let i = 0; i < cols; i++) row[i] *= inv;
-    }
-  }
-}
-
 /** Pools one sequence's token states [len × hidden] (starting at `at` in `states`) into `out`. */
 function pool(states: Float32Array, at: number, len: number, hidden: number, mode: PoolingMode, out: Float32Array): void {
   if (mode === 'cls') {
@@ -182,7 +167,7 @@ export class JobBERT implements Encoder {
   readonly maxSeqLength: number;
   /** Where the transformer graph came from: an ONNX file in the directory, or converted from safetensors at load. */
   readonly source: 'onnx' | 'converted';
-  readonly precision: Precision;
+  readonly precision: ModelPrecision;
   readonly #dir: string;
   readonly #ort: typeof import('onnxruntime-node');
   readonly #session: InferenceSession;
@@ -201,7 +186,7 @@ export class JobBERT implements Encoder {
   private constructor(init: {
     dir: string; ort: typeof import('onnxruntime-node'); session: InferenceSession; tokenizer: Tokenizer; config: TransformerConfig;
     layout: ModelLayout; stages: Stage[]; owned: ResidentMatrix[]; batchSize: number; maxSeqLength: number; fingerprint: string;
-    source: 'onnx' | 'converted'; dim: number; precision: Precision;
+    source: 'onnx' | 'converted'; dim: number; precision: ModelPrecision;
   }) {
     this.#dir = init.dir;
     this.#ort = init.ort;
@@ -233,7 +218,7 @@ export class JobBERT implements Encoder {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`${fn}: dir must be a non-empty directory path; received ${describe(dir)}`);
     assertOptions(fn, opts);
     const device = opts.device ?? 'auto';
-    assertChoice(fn, 'device', device, DEVICES);
+    assertChoice(fn, 'device', device, kernels.DEVICES);
     const batchSize = opts.batchSize ?? 32;
     assertInteger(fn, 'batchSize', batchSize, 1, 65536);
     const threads = opts.threads ?? 0;
@@ -385,9 +370,9 @@ export class JobBERT implements Encoder {
     for (const s of stages) {
       // The heads are small (a batch's 768→1024 product is well under a millisecond): on the CPU, next to the data.
       if (s.kind === 'dense') x = await kernels.dense(x, s.weight, s.bias, { activation: s.activation, device: 'cpu' });
-      else if (s.kind === 'normalize') normalizeRows(x.data, x.cols);
+      else if (s.kind === 'normalize') normalizeRows(x.data, x.cols, 'keep');
     }
-    if (normalize) normalizeRows(x.data, x.cols);
+    if (normalize) normalizeRows(x.data, x.cols, 'keep');
     return Object.freeze({ data: x.data, rows: x.rows, cols: x.cols });
   }
 
@@ -542,7 +527,7 @@ async function writeCache(path: string, bytes: Uint8Array): Promise<void> {
  * `onnx/model_quantized.onnx`) beside its weights: what `jobbert convert DIR`
  * runs. Async; resolves to the file written. Rejects like JobBERT.load.
  */
-export async function convertModelDir(dir: string, opts: { precision?: Precision } = {}): Promise<string> {
+export async function convertModelDir(dir: string, opts: { precision?: ModelPrecision } = {}): Promise<string> {
   const precision = opts.precision ?? 'fp32';
   assertChoice('convertModelDir', 'precision', precision, PRECISIONS);
   const layout = await readLayout(resolve(dir));

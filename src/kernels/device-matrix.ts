@@ -11,7 +11,7 @@
  * on the CPU refuses it with JobBERTError `ERR_DEVICE_MISMATCH`.
  */
 import type { NativeDeviceMatrix } from './binding.js';
-import { callerStack, callNative, JobBERTError } from './errors.js';
+import { callerStack, callNative, JobBERTError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 
 // Set by wrapDevice() for the one synchronous constructor call that adopts a

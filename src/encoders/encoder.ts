@@ -3,10 +3,13 @@
  * L2-normalised vectors of a fixed dimension. JobBERT, LiteEncoder and the
  * TF-IDF reference encoder implement it; MatchIndex and evaluation take any.
  */
-import type { Matrix } from './matrix.js';
+import type { Matrix } from '../kernels/matrix.js';
 
 /** Which head encodes the text: job titles (`anchor`), skill lists (`positive`), or the pooled base vector. */
 export type Branch = 'anchor' | 'positive' | 'base';
+
+/** Every {@link Branch}, in the order they are documented. */
+export const BRANCHES: readonly Branch[] = ['anchor', 'positive', 'base'];
 
 /**
  * A JSON description from which an encoder can be rebuilt (see encoderFromSpec):

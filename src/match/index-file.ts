@@ -22,11 +22,11 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { JobBERTError } from './errors.js';
-import type { EncoderSpec } from './encoder.js';
+import { JobBERTError } from '../errors.js';
+import type { EncoderSpec } from '../encoders/encoder.js';
 import type { MatchEntry } from './match-index.js';
 import { QuantizedMatrix } from './quantized.js';
-import { checksum, ResidentMatrix } from './resident.js';
+import { checksum, ResidentMatrix } from '../kernels/resident.js';
 
 export const MAGIC = Buffer.from('JBINDEX\0', 'latin1');
 export const FORMAT_VERSION = 1;

@@ -94,6 +94,12 @@ export interface Addon {
   quantizedSearch(matrix: NativeQuantized, queries: MatrixArg, k: number, pool: number): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
   quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number };
   quantizedDispose(matrix: NativeQuantized): void;
+  /** The LiteEncoder's embedding bag (bindings/lite.cpp): per text, the mean of its ids' table rows. */
+  embeddingBag(table: MatrixArg, ids: Int32Array, offsets: Int32Array): Promise<Float32Array>;
+  /** The same on the calling thread, for small batches. */
+  embeddingBagSync(table: Float32Array, cols: number, ids: Int32Array, offsets: Int32Array): Float32Array;
+  /** Gradients of the embedding bag for the rows it touched: sorted unique ids and their rows. */
+  embeddingBagBackward(gradOut: MatrixArg, ids: Int32Array, offsets: Int32Array, tableRows: number): Promise<{ ids: Int32Array; grads: Float32Array }>;
   backends(): string[];
   cudaDevices(): string[];
   isas(): string[];
@@ -102,8 +108,8 @@ export interface Addon {
 }
 
 const require = createRequire(import.meta.url);
-// src/ (via tsx) and dist/ both sit one level below the package root.
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// src/kernels/ (via tsx) and dist/kernels/ both sit two levels below the package root.
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
  * The loaded addon: build/Release/jobbert.node or a prebuild, or the file

@@ -13,11 +13,11 @@
  * changed in place (size, mtime, or a candidate row that no longer matches
  * its codes) makes searches reject with JobBERTError ERR_CORRUPT.
  */
-import { addon, type MatrixArg, type NativeQuantized } from './binding.js';
-import { callerStack, callNative, JobBERTError } from './errors.js';
-import type { TopKResult } from './kernels.js';
-import { ResidentMatrix, type MatrixLike } from './resident.js';
-import { assertInteger, assertMatrix, assertOptions, describe } from './validate.js';
+import { addon, type MatrixArg, type NativeQuantized } from '../kernels/binding.js';
+import { callerStack, callNative, JobBERTError } from '../errors.js';
+import type { TopKResult } from '../kernels/index.js';
+import { ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
+import { assertInteger, assertMatrix, assertOptions, describe } from '../util/validate.js';
 
 const MAX_DIM = 2 ** 31 - 1;
 const CHECKSUM = /^[0-9a-fA-F]{16}$/;

@@ -20,9 +20,9 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { JobBERTError } from './errors.js';
+import { JobBERTError } from '../errors.js';
 import { rankRun, type RunEntry } from './evaluate.js';
-import { describe } from './validate.js';
+import { describe } from '../util/validate.js';
 
 /** One title of a TalentCLEF `queries` or `corpus_elements` file. */
 export interface Title {

@@ -7,9 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Branch, Encoder, EncoderSpec } from './encoder.js';
-import { JobBERTError } from './errors.js';
-import type { Matrix } from './matrix.js';
-import { assertInteger, assertOptions, describe } from './validate.js';
+import { JobBERTError } from '../errors.js';
+import type { Matrix } from '../kernels/matrix.js';
+import { assertInteger, assertOptions, describe } from '../util/validate.js';
 
 export interface TfIdfOptions {
   /** Hash buckets (output dimension). Default 4096. */

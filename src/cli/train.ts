@@ -3,9 +3,9 @@
  * JSON Lines (one object per step and per milestone) when the output is not
  * a terminal or --json is given.
  */
-import { UsageError, parseArgs } from '../cli/args.js';
-import type { Device } from '../kernels.js';
-import { train, type TrainEvent, type TrainOptions, type TrainProgress } from './index.js';
+import { UsageError, parseArgs } from './args.js';
+import type { Device } from '../kernels/index.js';
+import { train, type TrainEvent, type TrainOptions, type TrainProgress } from '../train/index.js';
 
 type Out = (line: string) => void;
 

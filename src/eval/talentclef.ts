@@ -2,9 +2,9 @@
  * TalentCLEF 2025 Task A evaluation: rank the whole corpus for every query with
  * an Encoder (through a MatchIndex) and score the ranking with evaluate().
  */
-import type { Encoder } from './encoder.js';
+import type { Encoder } from '../encoders/encoder.js';
 import { evaluate, type EvaluateResult, type RunEntry } from './evaluate.js';
-import { MatchIndex } from './match-index.js';
+import { MatchIndex } from '../match/match-index.js';
 import type { TalentCLEFTaskA } from './trec.js';
 
 /** Published JobBERT-V3 results on the validation sets (../shared/data/README.md). */

@@ -1,0 +1,76 @@
+/**
+ * The default matcher: the shipped LiteEncoder model over the built-in
+ * catalogue (or, with `esco`, over the ESCO occupations of a folder), with no
+ * network and no data directory. `jobbert demo` and `jobbert match` use it.
+ */
+import { catalogueEntries } from '../catalogue/index.js';
+import { JobBERTError } from '../errors.js';
+import { LiteEncoder } from '../lite/encoder.js';
+import { readOccupations } from '../lite/esco.js';
+import { MatchIndex, type MatchResult } from './match-index.js';
+
+let cached: { key: string; index: Promise<MatchIndex> } | null = null;
+
+/** The ESCO occupations of `dir` (preferred + alternative labels in en/de/es as present) as match entries; id = `<concept URI>#<lang><label number>`. */
+async function escoEntries(dir: string): Promise<{ id: string; text: string; lang: string }[]> {
+  const entries: { id: string; text: string; lang: string }[] = [];
+  for (const lang of ['en', 'de', 'es']) {
+    let occ;
+    try {
+      occ = await readOccupations(dir, lang);
+    } catch {
+      if (lang === 'en') throw new JobBERTError('ERR_NOT_FOUND', `${dir}: no en/occupations_en.csv there`);
+      continue;
+    }
+    for (const o of occ) [o.preferred, ...o.alt].forEach((l, n) => entries.push({ id: `${o.uri}#${lang}${n}`, text: l, lang }));
+  }
+  return entries;
+}
+
+/** The default index: the catalogue (or ESCO at `esco`) encoded with the default model; built once per process. */
+export function defaultIndex(opts: { esco?: string } = {}): Promise<MatchIndex> {
+  const key = opts.esco ?? '<catalogue>';
+  if (cached?.key !== key) {
+    const index = (async () => {
+      const encoder = await LiteEncoder.load();
+      const entries = opts.esco ? await escoEntries(opts.esco) : catalogueEntries();
+      return MatchIndex.build(encoder, entries);
+    })();
+    cached = { key, index };
+    index.catch(() => {
+      if (cached?.index === index) cached = null;
+    });
+  }
+  return cached!.index;
+}
+
+/**
+ * Matches queries against the built-in catalogue (all four languages, or only
+ * `lang`) with the default model; results keep each catalogue title's best
+ * language (ids `<entry id>#<lang>`), or, with `esco`, each occupation's best label.
+ */
+export async function matchDefault(queries: string[], opts: { k?: number; lang?: string; esco?: string } = {}): Promise<MatchResult[][]> {
+  if (!Array.isArray(queries) || queries.some((q) => typeof q !== 'string')) throw new TypeError('matchDefault: queries must be an array of strings');
+  const k = opts.k ?? 5;
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`matchDefault: k must be an integer >= 1; received ${k}`);
+  const index = await defaultIndex({ esco: opts.esco });
+  // Keep one result per catalogue entry / occupation: fetch k·6 labels, and more
+  // while a query that has more labels left still lacks k distinct groups.
+  const best = (rs: MatchResult[]) => {
+    const seen = new Set<string>();
+    const out: MatchResult[] = [];
+    for (const r of rs) {
+      const group = r.id.slice(0, r.id.lastIndexOf('#'));
+      if (seen.has(group)) continue;
+      seen.add(group);
+      out.push(r);
+      if (out.length === k) break;
+    }
+    return out;
+  };
+  for (let fetch = k * 6; ; fetch *= 4) {
+    const raw = await index.search(queries, { k: fetch, lang: opts.lang });
+    const grouped = raw.map(best);
+    if (grouped.every((g, i) => g.length === k || raw[i].length < fetch)) return grouped;
+  }
+}
