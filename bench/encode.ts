@@ -100,7 +100,7 @@ export async function benchEncode(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'jobbert-bench-encode-'));
   const dir = join(root, 'xlmr-base-random');
   try {
-    let t0 = performance.now();
+    const t0 = performance.now();
     await makeTinyModel({ seed: 7, shape: SHAPE, headDim: HEAD, maxSeqLength: 64 }, dir);
     // Transformers.js reads the tokenizer's options from tokenizer_config.json (XLM-R's, as the hub has it)
     await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({

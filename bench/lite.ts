@@ -36,7 +36,7 @@ export async function benchLite(): Promise<void> {
   ]);
 
   const data = process.env.JOBBERT_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
-  let entries: { id: string; text: string }[] = [];
+  const entries: { id: string; text: string }[] = [];
   let what: string;
   if (existsSync(join(data, 'esco', 'en'))) {
     for (const lang of ['en', 'de', 'es']) for (const o of await readOccupations(join(data, 'esco'), lang)) [o.preferred, ...o.alt].forEach((l, n) => entries.push({ id: `${o.uri}#${lang}${n}`, text: l }));

@@ -74,7 +74,7 @@ for (let r = 0; r < 3; r++) {
 }
 const tmp = await mkdtemp(join(tmpdir(), 'jobbert-lite-'));
 const data = join(tmp, 'pairs.jsonl');
-await writeFile(data, pairs.map((p) => JSON.stringify(p)).join('\n') + '\n');
+await writeFile(data, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
 console.log(`${pairs.length} pairs from ${byUri.size} occupations and ${catalogue.length} catalogue titles`);
 
 let last = 0;

@@ -251,7 +251,7 @@ describe('JobBERT encoder', () => {
     const long = ids[ALL.length - 1];
     assert.equal(long.length, 64);
     assert.equal(long[63], 2, 'the last token is </s>');
-    const more = await enc.encode([LONG + ' manager data skill python']);
+    const more = await enc.encode([`${LONG} manager data skill python`]);
     assert.ok(maxAbsDiff(more.data, referenceEmbedding(asym, long, 'anchor')) < 1e-5);
   });
 

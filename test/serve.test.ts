@@ -58,6 +58,7 @@ interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
   text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whichever response shape they asked for
   json: any;
 }
 
@@ -344,7 +345,7 @@ describe('jobbert serve: limits and bad input', () => {
       req.on('error', reject);
       req.write('{"queries": ["');
       req.write('y'.repeat(3000));
-      req.end('y'.repeat(3000) + '"]}');
+      req.end(`${'y'.repeat(3000)}"]}`);
     });
     assertError(chunked, 413, 'ERR_BODY_TOO_LARGE');
     assert.equal((await request(url, '/healthz')).status, 200);
@@ -577,7 +578,7 @@ async function spawnServe(args: string[], env: NodeJS.ProcessEnv = process.env) 
 describe('jobbert serve: the CLI', () => {
   it('starts, answers /healthz and /v1/match, and exits 0 on SIGTERM', { timeout: 30_000 }, async () => {
     const skillsPath = join(dir, 'skills.jsonl');
-    await writeFile(skillsPath, SKILLS.map((s) => JSON.stringify(s)).join('\n') + '\n');
+    await writeFile(skillsPath, `${SKILLS.map((s) => JSON.stringify(s)).join('\n')}\n`);
     const serve = await spawnServe(['--index', indexPath, '--skills', skillsPath], { ...process.env, JOBBERT_TOKEN: 'from-env' });
     try {
       const { started } = serve;

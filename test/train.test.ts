@@ -60,7 +60,7 @@ function toyPairs(count: number, seed: number, opts: { negatives?: boolean } = {
 
 async function writeLines(dir: string, name: string, lines: string[]): Promise<string> {
   const path = join(dir, name);
-  await writeFile(path, lines.join('\n') + '\n');
+  await writeFile(path, `${lines.join('\n')}\n`);
   return path;
 }
 

@@ -145,6 +145,6 @@ export async function writeModel(dir: string, w: Omit<LiteWeights, 'config'> & {
   };
   await put(TABLE_FILE, table);
   await put(HEADS_FILE, heads);
-  await put(CONFIG_FILE, JSON.stringify(config, null, 2) + '\n');
+  await put(CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`);
   return config;
 }

@@ -203,9 +203,9 @@ export function createMatcher(opts: MatcherOptions): Matcher {
 
   const batcher = <P, R>(op: string, run: (key: string, params: P[]) => Promise<R[]>) =>
     new MicroBatcher<P, R>({ maxBatch: settings.maxBatch, maxWaitMs: settings.maxWaitMs, maxQueue: settings.maxQueue, run, onBatch: (items) => metrics.batch(op, items) });
-  const matchBatcher = batcher<MatchRequest, MatchResult[][]>('match', (key, reqs) => runMatch(reqs[0].lang, reqs));
+  const matchBatcher = batcher<MatchRequest, MatchResult[][]>('match', (_key, reqs) => runMatch(reqs[0].lang, reqs));
   const skillsBatcher = batcher<SkillsRequest, MatchResult[][]>('skills', (_key, reqs) => runSkills(reqs));
-  const encodeBatcher = batcher<EncodeRequest, EncodeResponse>('encode', (key, reqs) => runEncode(reqs[0].branch, reqs));
+  const encodeBatcher = batcher<EncodeRequest, EncodeResponse>('encode', (_key, reqs) => runEncode(reqs[0].branch, reqs));
   metrics.queued = () => ({ match: matchBatcher.queued, skills: skillsBatcher.queued, encode: encodeBatcher.queued });
 
   /** Runs one request's work, batched or alone; maps library errors to HTTP ones. */

@@ -33,7 +33,7 @@ class Histogram {
   }
 }
 
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export class Metrics {
   readonly #requests = new Map<string, number>();
@@ -46,7 +46,7 @@ export class Metrics {
 
   /** Counts one finished request and its latency in seconds. */
   request(route: string, method: string, status: number, seconds: number): void {
-    const key = `route="${escape(route)}",method="${escape(method)}",status="${status}"`;
+    const key = `route="${escapeLabel(route)}",method="${escapeLabel(method)}",status="${status}"`;
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
     let h = this.#latency.get(route);
     if (!h) this.#latency.set(route, (h = new Histogram(LATENCY_BUCKETS)));
@@ -66,12 +66,12 @@ export class Metrics {
     out.push('# HELP jobbert_http_requests_total HTTP requests answered, by route, method and status.', '# TYPE jobbert_http_requests_total counter');
     for (const [labels, n] of this.#requests) out.push(`jobbert_http_requests_total{${labels}} ${n}`);
     out.push('# HELP jobbert_http_request_duration_seconds Time from request arrival to the end of the response.', '# TYPE jobbert_http_request_duration_seconds histogram');
-    for (const [route, h] of this.#latency) out.push(...h.lines('jobbert_http_request_duration_seconds', `route="${escape(route)}"`));
+    for (const [route, h] of this.#latency) out.push(...h.lines('jobbert_http_request_duration_seconds', `route="${escapeLabel(route)}"`));
     out.push('# HELP jobbert_batch_size Queries (or texts) per call of the encoder and index, by operation.', '# TYPE jobbert_batch_size histogram');
-    for (const [op, h] of this.#batches) out.push(...h.lines('jobbert_batch_size', `op="${escape(op)}"`));
+    for (const [op, h] of this.#batches) out.push(...h.lines('jobbert_batch_size', `op="${escapeLabel(op)}"`));
     out.push('# HELP jobbert_http_requests_in_flight Requests received and not yet answered.', '# TYPE jobbert_http_requests_in_flight gauge', `jobbert_http_requests_in_flight ${this.inFlight}`);
     out.push('# HELP jobbert_batch_queue_items Queries waiting for a batch, by operation.', '# TYPE jobbert_batch_queue_items gauge');
-    for (const [op, n] of Object.entries(this.queued())) out.push(`jobbert_batch_queue_items{op="${escape(op)}"} ${n}`);
+    for (const [op, n] of Object.entries(this.queued())) out.push(`jobbert_batch_queue_items{op="${escapeLabel(op)}"} ${n}`);
     out.push('# HELP jobbert_index_entries Entries in the served index.', '# TYPE jobbert_index_entries gauge', `jobbert_index_entries ${extra.entries}`);
     out.push('# HELP jobbert_index_dim Vector dimension of the served index.', '# TYPE jobbert_index_dim gauge', `jobbert_index_dim ${extra.dim}`);
     const mem = process.memoryUsage();

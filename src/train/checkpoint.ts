@@ -72,7 +72,7 @@ export async function planModel(modelDir: string, layout: ModelLayout): Promise<
     }
     const route = (name: string): Extract<PostModule, { kind: 'dense' }> => {
       const list = asym.routes.get(name);
-      if (!list || list.length !== 1 || list[0].kind !== 'dense') {
+      if (list?.length !== 1 || list[0].kind !== 'dense') {
         throw bad(`${join(asym.dir, 'config.json')}: training needs route '${name}' to be exactly one Dense module`);
       }
       return list[0];

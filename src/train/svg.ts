@@ -68,5 +68,5 @@ export function lossCurveSvg(losses: number[], validation: { step: number; map: 
   const last = losses.length ? `last ${fmt(losses[losses.length - 1])}, mean of last ${window}: ${fmt(smooth[smooth.length - 1])}` : 'no steps';
   parts.push(`<text x="${PAD.left + 6}" y="${PAD.top + 14}" fill="#08519c">${esc(last)}</text>`);
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }
