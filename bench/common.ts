@@ -29,17 +29,20 @@ export interface Timing {
 /** Times `fn` (sync, or async when it returns a Promise) with Benchmark.js. */
 export function time(name: string, fn: () => unknown, opts: { maxTime?: number; minSamples?: number } = {}): Promise<Timing> {
   return new Promise((resolve, reject) => {
-    const isAsync = fn() instanceof Promise;  // first call doubles as a warm-up
+    const isAsync = fn() instanceof Promise; // first call doubles as a warm-up
     const bench = new Benchmark(name, {
       defer: isAsync,
       maxTime: opts.maxTime ?? 4,
       minSamples: opts.minSamples ?? 5,
       fn: isAsync
         ? (deferred: { resolve(): void }) => {
-            (fn() as Promise<unknown>).then(() => deferred.resolve(), (e) => {
-              reject(e);
-              deferred.resolve();
-            });
+            (fn() as Promise<unknown>).then(
+              () => deferred.resolve(),
+              (e) => {
+                reject(e);
+                deferred.resolve();
+              },
+            );
           }
         : fn,
     } as Benchmark.Options);
@@ -121,11 +124,12 @@ export function loadOpenBLAS(): { sgemm: Sgemm; threads: number; core: string } 
     }
   }
   if (!lib) return { sgemm: null, reason: 'OpenBLAS not found (apt-get install libopenblas-dev)' };
-  const cblas = lib.func('void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)');
+  const cblas = lib.func(
+    'void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)',
+  );
   const getThreads = lib.func('int openblas_get_num_threads()');
   const coreName = lib.func('const char *openblas_get_corename()');
-  const sgemm: Sgemm = (m, n, k, a, b, c, transB) =>
-    cblas(101, 111, transB ? 112 : 111, m, n, k, 1, a, k, b, transB ? k : n, 0, c, n);
+  const sgemm: Sgemm = (m, n, k, a, b, c, transB) => cblas(101, 111, transB ? 112 : 111, m, n, k, 1, a, k, b, transB ? k : n, 0, c, n);
   return { sgemm, threads: getThreads(), core: String(coreName()) };
 }
 

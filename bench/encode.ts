@@ -33,8 +33,27 @@ const BATCH = 64;
 
 /** Words a job title is made of; most are single pieces of the fixture tokenizer, a few are spelled out. */
 const WORDS = [
-  'Senior', 'senior', 'Software', 'Engineer', 'Data', 'data', 'manager', 'developer', 'nurse', 'sales', 'python',
-  'Produktmanager', 'Krankenpfleger', 'Científica de datos', 'of', 'the', 'and', '高级软件开发人员', 'Lead', 'IT', 'HR',
+  'Senior',
+  'senior',
+  'Software',
+  'Engineer',
+  'Data',
+  'data',
+  'manager',
+  'developer',
+  'nurse',
+  'sales',
+  'python',
+  'Produktmanager',
+  'Krankenpfleger',
+  'Científica de datos',
+  'of',
+  'the',
+  'and',
+  '高级软件开发人员',
+  'Lead',
+  'IT',
+  'HR',
 ];
 
 /** mulberry32: the same titles on every run. */
@@ -70,17 +89,21 @@ async function interleaved<K extends string>(runs: number, fns: Record<K, () => 
       times[k].push(Number(process.hrtime.bigint() - t0) / 1e9);
     }
   }
-  return Object.fromEntries(names.map((k) => {
-    const sorted = times[k].sort((x, y) => x - y);
-    return [k, { median: sorted[Math.floor(runs / 2)], best: sorted[0] }];
-  })) as Record<K, Time>;
+  return Object.fromEntries(
+    names.map((k) => {
+      const sorted = times[k].sort((x, y) => x - y);
+      return [k, { median: sorted[Math.floor(runs / 2)], best: sorted[0] }];
+    }),
+  ) as Record<K, Time>;
 }
 
 /** Smallest cosine between matching rows of two row-major sets of vectors. */
 function minCosine(a: Float32Array, b: Float32Array, cols: number): number {
   let worst = Infinity;
   for (let r = 0; r < a.length / cols; r++) {
-    let dot = 0, na = 0, nb = 0;
+    let dot = 0,
+      na = 0,
+      nb = 0;
     for (let i = r * cols; i < (r + 1) * cols; i++) {
       dot += a[i] * b[i];
       na += a[i] * a[i];
@@ -103,10 +126,20 @@ export async function benchEncode(): Promise<void> {
     const t0 = performance.now();
     await makeTinyModel({ seed: 7, shape: SHAPE, headDim: HEAD, maxSeqLength: 64 }, dir);
     // Transformers.js reads the tokenizer's options from tokenizer_config.json (XLM-R's, as the hub has it)
-    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({
-      tokenizer_class: 'XLMRobertaTokenizer', model_max_length: 64, bos_token: '<s>', eos_token: '</s>', sep_token: '</s>',
-      cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>',
-    }));
+    await writeFile(
+      join(dir, 'tokenizer_config.json'),
+      JSON.stringify({
+        tokenizer_class: 'XLMRobertaTokenizer',
+        model_max_length: 64,
+        bos_token: '<s>',
+        eos_token: '</s>',
+        sep_token: '</s>',
+        cls_token: '<s>',
+        unk_token: '<unk>',
+        pad_token: '<pad>',
+        mask_token: '<mask>',
+      }),
+    );
     const made = (performance.now() - t0) / 1000;
     // what convertModelDir / `jobbert convert` write, with the list of fused ops each graph uses
     const convert = async (precision: ModelPrecision, fused: boolean, into: string) => {
@@ -119,8 +152,10 @@ export async function benchEncode(): Promise<void> {
     };
     const fp32 = await convert('fp32', true, dir);
     const int8 = await convert('int8', true, dir);
-    console.log(`encode: random XLM-R base (768/12/12/3072, head 768→${HEAD}) written in ${made.toFixed(1)} s; converted to ONNX fp32 ` +
-      `(${mib((await stat(fp32.path)).size)}) in ${fp32.seconds.toFixed(1)} s and int8 (${mib((await stat(int8.path)).size)}) in ${int8.seconds.toFixed(1)} s`);
+    console.log(
+      `encode: random XLM-R base (768/12/12/3072, head 768→${HEAD}) written in ${made.toFixed(1)} s; converted to ONNX fp32 ` +
+        `(${mib((await stat(fp32.path)).size)}) in ${fp32.seconds.toFixed(1)} s and int8 (${mib((await stat(int8.path)).size)}) in ${int8.seconds.toFixed(1)} s`,
+    );
     // the same model with the plain ai.onnx graphs (fused: false): links to its files, its own onnx/
     const plainDir = join(root, 'xlmr-base-plain');
     await mkdir(plainDir);
@@ -128,9 +163,11 @@ export async function benchEncode(): Promise<void> {
     const plainFp32 = await convert('fp32', false, plainDir);
     const plainInt8 = await convert('int8', false, plainDir);
     const opsOf = (ops: string[]) => (ops.length ? ops.map((o) => `com.microsoft.${o}`).join(' + ') : 'ai.onnx only');
-    console.log(`encode: fused graph (default): 2-D hidden states, Gemm projections, Sum + LayerNormalization; fp32 uses ${opsOf(fp32.fusedOps)}, int8 ${opsOf(int8.fusedOps)}. ` +
-      `Plain graph (fused: false): 3-D MatMul + Add, Erf GELU, Add + LayerNormalization (onnxruntime fuses these into SkipLayerNormalization); ` +
-      `fp32 uses ${opsOf(plainFp32.fusedOps)}, int8 ${opsOf(plainInt8.fusedOps)}`);
+    console.log(
+      `encode: fused graph (default): 2-D hidden states, Gemm projections, Sum + LayerNormalization; fp32 uses ${opsOf(fp32.fusedOps)}, int8 ${opsOf(int8.fusedOps)}. ` +
+        `Plain graph (fused: false): 3-D MatMul + Add, Erf GELU, Add + LayerNormalization (onnxruntime fuses these into SkipLayerNormalization); ` +
+        `fp32 uses ${opsOf(plainFp32.fusedOps)}, int8 ${opsOf(plainInt8.fusedOps)}`,
+    );
 
     const texts = titles(N, 11);
     const { Tokenizer } = await import('tokenizers');
@@ -138,15 +175,18 @@ export async function benchEncode(): Promise<void> {
     tokenizer.setTruncation(64);
     const ids = (await tokenizer.encodeBatch(texts)).map((e) => e.getIds());
     const meanTokens = ids.reduce((s, x) => s + x.length, 0) / N;
-    console.log(`encode: ${N} titles, ${meanTokens.toFixed(1)} tokens on average (${Math.min(...ids.map((x) => x.length))}–${Math.max(...ids.map((x) => x.length))}, specials included), ` +
-      `batch ${BATCH}, ${threads} onnxruntime threads, median of ${RUNS} runs after a warm-up; e.g. "${texts[0]}", "${texts[1]}"`);
+    console.log(
+      `encode: ${N} titles, ${meanTokens.toFixed(1)} tokens on average (${Math.min(...ids.map((x) => x.length))}–${Math.max(...ids.map((x) => x.length))}, specials included), ` +
+        `batch ${BATCH}, ${threads} onnxruntime threads, median of ${RUNS} runs after a warm-up; e.g. "${texts[0]}", "${texts[1]}"`,
+    );
 
     // --- ours -----------------------------------------------------------------------------------
     const ours = await JobBERT.load(dir, { batchSize: BATCH, threads, cache: false });
     const oursInt8 = await JobBERT.load(dir, { batchSize: BATCH, threads, cache: false, precision: 'int8' });
     const plain = await JobBERT.load(plainDir, { batchSize: BATCH, threads, cache: false });
     const plainQ = await JobBERT.load(plainDir, { batchSize: BATCH, threads, cache: false, precision: 'int8' });
-    if ([ours, oursInt8, plain, plainQ].some((e) => e.source !== 'onnx')) throw new Error('bench: expected every encoder to run the onnx/ files written above');
+    if ([ours, oursInt8, plain, plainQ].some((e) => e.source !== 'onnx'))
+      throw new Error('bench: expected every encoder to run the onnx/ files written above');
 
     // --- Transformers.js on the same graph ---------------------------------------------------------
     const { pipeline, env } = await import('@huggingface/transformers');
@@ -154,7 +194,11 @@ export async function benchEncode(): Promise<void> {
     env.allowLocalModels = true;
     env.localModelPath = dirname(dir);
     const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
-    const extractor = await pipeline('feature-extraction', basename(dir), { dtype: 'fp32', device: 'cpu', session_options: sessionOptions }); // onnx/model.onnx
+    const extractor = await pipeline('feature-extraction', basename(dir), {
+      dtype: 'fp32',
+      device: 'cpu',
+      session_options: sessionOptions,
+    }); // onnx/model.onnx
     const extractorQ = await pipeline('feature-extraction', basename(dir), { dtype: 'q8', device: 'cpu', session_options: sessionOptions }); // onnx/model_quantized.onnx
 
     // The same titles pre-sorted by token count: what Transformers.js costs when handed JobBERT's batching.
@@ -188,50 +232,88 @@ export async function benchEncode(): Promise<void> {
       plainInt8: async () => (plainInt8Anchor = (await plainQ.encode(texts, { branch: 'anchor' })).data),
     });
     const [tTheirs, tTheirsSorted, tTheirsInt8, tBase, tAnchor, tInt8] = [t.theirs, t.theirsSorted, t.theirsInt8, t.base, t.anchor, t.int8];
-    const theirIds = texts.map((t) => (extractor.tokenizer(t, { truncation: true }) as { input_ids: { tolist(): bigint[][] } }).input_ids.tolist()[0]);
+    const theirIds = texts.map(
+      (t) => (extractor.tokenizer(t, { truncation: true }) as { input_ids: { tolist(): bigint[][] } }).input_ids.tolist()[0],
+    );
     const sameTokens = theirIds.every((row, i) => row.length === ids[i].length && row.every((v, j) => Number(v) === ids[i][j]));
 
     const rate = (x: number) => N / x;
     const row = (label: string, x: Time, peer: Time, extra: Row = {}): Row => ({
-      encoder: label, 'titles/s': rate(x.median), 'ms/title': (x.median / N) * 1e3, 'vs Transformers.js': ratio(peer.median, x.median),
-      'titles/s, best run': rate(x.best), 'vs, best runs': ratio(peer.best, x.best), ...extra,
+      encoder: label,
+      'titles/s': rate(x.median),
+      'ms/title': (x.median / N) * 1e3,
+      'vs Transformers.js': ratio(peer.median, x.median),
+      'titles/s, best run': rate(x.best),
+      'vs, best runs': ratio(peer.best, x.best),
+      ...extra,
     });
-    printTable(`encode: fp32, titles/s on CPU, XLM-R base shape, random weights (same onnx/model.onnx — fused graph, ${opsOf(fp32.fusedOps)} — same onnxruntime-node, ${threads} threads, batch ${BATCH}; target ≥ ×1.50 at cosine ≥ 0.9999)`, [
-      row('Transformers.js feature-extraction (mean, normalize), 768-d', tTheirs, tTheirs, { 'min cosine': '' }),
-      row("jobbert JobBERT.encode, branch 'base' (768-d)", tBase, tTheirs, { 'min cosine': minCosine(oursBase, theirs, SHAPE.hidden).toFixed(7) }),
-      row(`jobbert JobBERT.encode, branch 'anchor' (+ Dense 768→${HEAD} tanh)`, tAnchor, tTheirs, { 'min cosine': '' }),
-      row('diagnostic: Transformers.js given the titles pre-sorted by length', tTheirsSorted, tTheirs, { 'min cosine': '' }),
-    ]);
-    console.log(`encode: token positions computed per run: jobbert ${padded(byLength)} (batches sorted by length), Transformers.js ${padded(ids.map((_, i) => i))} ` +
-      `(input order), for ${realTokens} real tokens`);
+    printTable(
+      `encode: fp32, titles/s on CPU, XLM-R base shape, random weights (same onnx/model.onnx — fused graph, ${opsOf(fp32.fusedOps)} — same onnxruntime-node, ${threads} threads, batch ${BATCH}; target ≥ ×1.50 at cosine ≥ 0.9999)`,
+      [
+        row('Transformers.js feature-extraction (mean, normalize), 768-d', tTheirs, tTheirs, { 'min cosine': '' }),
+        row("jobbert JobBERT.encode, branch 'base' (768-d)", tBase, tTheirs, {
+          'min cosine': minCosine(oursBase, theirs, SHAPE.hidden).toFixed(7),
+        }),
+        row(`jobbert JobBERT.encode, branch 'anchor' (+ Dense 768→${HEAD} tanh)`, tAnchor, tTheirs, { 'min cosine': '' }),
+        row('diagnostic: Transformers.js given the titles pre-sorted by length', tTheirsSorted, tTheirs, { 'min cosine': '' }),
+      ],
+    );
+    console.log(
+      `encode: token positions computed per run: jobbert ${padded(byLength)} (batches sorted by length), Transformers.js ${padded(ids.map((_, i) => i))} ` +
+        `(input order), for ${realTokens} real tokens`,
+    );
     console.log(`encode: token ids ${sameTokens ? 'identical' : 'DIFFER'} between the two tokenizers on these titles`);
 
     const q = (label: string, x: Time, cos: string): Row => ({
-      encoder: label, 'titles/s': rate(x.median), 'vs our fp32': ratio(tAnchor.median, x.median), 'vs Transformers.js fp32': ratio(tTheirs.median, x.median),
-      'vs Transformers.js int8': ratio(tTheirsInt8.median, x.median), 'titles/s, best run': rate(x.best), 'vs our fp32, best runs': ratio(tAnchor.best, x.best),
+      encoder: label,
+      'titles/s': rate(x.median),
+      'vs our fp32': ratio(tAnchor.median, x.median),
+      'vs Transformers.js fp32': ratio(tTheirs.median, x.median),
+      'vs Transformers.js int8': ratio(tTheirsInt8.median, x.median),
+      'titles/s, best run': rate(x.best),
+      'vs our fp32, best runs': ratio(tAnchor.best, x.best),
       'min cosine to fp32': cos,
     });
-    printTable(`encode: int8 (dynamic quantisation, onnx/model_quantized.onnx — ${opsOf(int8.fusedOps)}) vs fp32 (targets: int8 ≥ ×2.00 our fp32 at cosine ≥ 0.99)`, [
-      q("jobbert fp32, branch 'anchor'", tAnchor, ''),
-      q("jobbert int8, branch 'anchor'", tInt8, `${minCosine(int8Anchor, oursAnchor, HEAD).toFixed(4)} (anchor, to jobbert fp32)`),
-      q("Transformers.js int8 (dtype 'q8': the same model_quantized.onnx), 768-d", tTheirsInt8, `${minCosine(theirsQ, theirs, SHAPE.hidden).toFixed(4)} (768-d, to Transformers.js fp32)`),
-    ]);
+    printTable(
+      `encode: int8 (dynamic quantisation, onnx/model_quantized.onnx — ${opsOf(int8.fusedOps)}) vs fp32 (targets: int8 ≥ ×2.00 our fp32 at cosine ≥ 0.99)`,
+      [
+        q("jobbert fp32, branch 'anchor'", tAnchor, ''),
+        q("jobbert int8, branch 'anchor'", tInt8, `${minCosine(int8Anchor, oursAnchor, HEAD).toFixed(4)} (anchor, to jobbert fp32)`),
+        q(
+          "Transformers.js int8 (dtype 'q8': the same model_quantized.onnx), 768-d",
+          tTheirsInt8,
+          `${minCosine(theirsQ, theirs, SHAPE.hidden).toFixed(4)} (768-d, to Transformers.js fp32)`,
+        ),
+      ],
+    );
 
     const g = (label: string, ops: string[], x: Time, before: Time, out: Float32Array): Row => ({
-      graph: label, 'com.microsoft ops': ops.join(', ') || '—', 'titles/s': rate(x.median), 'vs plain': ratio(before.median, x.median),
-      'titles/s, best run': rate(x.best), 'vs plain, best runs': ratio(before.best, x.best), 'min cosine to fused fp32': minCosine(out, oursAnchor, HEAD).toFixed(7),
+      graph: label,
+      'com.microsoft ops': ops.join(', ') || '—',
+      'titles/s': rate(x.median),
+      'vs plain': ratio(before.median, x.median),
+      'titles/s, best run': rate(x.best),
+      'vs plain, best runs': ratio(before.best, x.best),
+      'min cosine to fused fp32': minCosine(out, oursAnchor, HEAD).toFixed(7),
     });
-    printTable(`encode: the converter's fused graph (default) vs its plain ai.onnx spelling (fused: false), JobBERT.encode branch 'anchor', same run`, [
-      g('fp32, plain (before)', plainFp32.fusedOps, t.plain, t.plain, plainAnchor),
-      g('fp32, fused', fp32.fusedOps, tAnchor, t.plain, oursAnchor),
-      g('int8, plain (before)', plainInt8.fusedOps, t.plainInt8, t.plainInt8, plainInt8Anchor),
-      g('int8, fused', int8.fusedOps, tInt8, t.plainInt8, int8Anchor),
-    ]);
+    printTable(
+      `encode: the converter's fused graph (default) vs its plain ai.onnx spelling (fused: false), JobBERT.encode branch 'anchor', same run`,
+      [
+        g('fp32, plain (before)', plainFp32.fusedOps, t.plain, t.plain, plainAnchor),
+        g('fp32, fused', fp32.fusedOps, tAnchor, t.plain, oursAnchor),
+        g('int8, plain (before)', plainInt8.fusedOps, t.plainInt8, t.plainInt8, plainInt8Anchor),
+        g('int8, fused', int8.fusedOps, tInt8, t.plainInt8, int8Anchor),
+      ],
+    );
 
     // --- where our time goes: the pipeline's stages, each timed alone ----------------------------
     const ort = await import('onnxruntime-node');
     const session = await ort.InferenceSession.create(fp32.path, {
-      executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3,
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
     });
     const { withSafeTensors } = await import('../src/model/safetensors.js');
     const anchorDir = join(dir, '2_Asym', '140230011_Dense');
@@ -247,17 +329,22 @@ export async function benchEncode(): Promise<void> {
       const len = Math.max(...rows.map((i) => ids[i].length));
       const inputIds = new BigInt64Array(rows.length * len).fill(1n);
       const mask = new BigInt64Array(rows.length * len);
-      rows.forEach((i, b) => ids[i].forEach((id, t) => {
-        inputIds[b * len + t] = BigInt(id);
-        mask[b * len + t] = 1n;
-      }));
+      rows.forEach((i, b) =>
+        ids[i].forEach((id, t) => {
+          inputIds[b * len + t] = BigInt(id);
+          mask[b * len + t] = 1n;
+        }),
+      );
       batches.push({ rows, len, inputIds, mask });
     }
     const states: Float32Array[] = [];
     const ortStage = async () => {
       states.length = 0;
       for (const b of batches) {
-        const feeds = { input_ids: new ort.Tensor('int64', b.inputIds, [b.rows.length, b.len]), attention_mask: new ort.Tensor('int64', b.mask, [b.rows.length, b.len]) };
+        const feeds = {
+          input_ids: new ort.Tensor('int64', b.inputIds, [b.rows.length, b.len]),
+          attention_mask: new ort.Tensor('int64', b.mask, [b.rows.length, b.len]),
+        };
         const out = await session.run(feeds);
         states.push(out.last_hidden_state.data as Float32Array);
       }
@@ -265,12 +352,14 @@ export async function benchEncode(): Promise<void> {
     const H = SHAPE.hidden;
     const postStage = async () => {
       const pooled = new Float32Array(N * H);
-      batches.forEach((b, k) => b.rows.forEach((i, r) => {
-        const acc = new Float64Array(H);
-        const n = ids[i].length;
-        for (let t = 0; t < n; t++) for (let c = 0; c < H; c++) acc[c] += states[k][(r * b.len + t) * H + c];
-        for (let c = 0; c < H; c++) pooled[i * H + c] = acc[c] / n;
-      }));
+      batches.forEach((b, k) =>
+        b.rows.forEach((i, r) => {
+          const acc = new Float64Array(H);
+          const n = ids[i].length;
+          for (let t = 0; t < n; t++) for (let c = 0; c < H; c++) acc[c] += states[k][(r * b.len + t) * H + c];
+          for (let c = 0; c < H; c++) pooled[i * H + c] = acc[c] / n;
+        }),
+      );
       const y = await kernels.dense({ data: pooled, rows: N, cols: H }, head.weight, head.bias, { activation: 'tanh' });
       for (let r = 0; r < N; r++) {
         let s = 0;
@@ -288,8 +377,16 @@ export async function benchEncode(): Promise<void> {
       encode: () => ours.encode(texts, { branch: 'anchor' }),
     });
     const share = (x: Time) => `${((x.median / stages.encode.median) * 100).toFixed(1)} %`;
-    const stage = (label: string, x: Time): Row => ({ stage: label, ms: x.median * 1e3, 'share of encode': share(x), 'ms, best run': x.best * 1e3 });
-    const sum = { median: stages.tokenize.median + stages.ort.median + stages.post.median, best: stages.tokenize.best + stages.ort.best + stages.post.best };
+    const stage = (label: string, x: Time): Row => ({
+      stage: label,
+      ms: x.median * 1e3,
+      'share of encode': share(x),
+      'ms, best run': x.best * 1e3,
+    });
+    const sum = {
+      median: stages.tokenize.median + stages.ort.median + stages.post.median,
+      best: stages.tokenize.best + stages.ort.best + stages.post.best,
+    };
     printTable(`encode: where jobbert's time goes (${N} titles, branch 'anchor'; each stage timed alone, median of ${RUNS})`, [
       stage('tokenisation (tokenizers encodeBatch, Rust)', stages.tokenize),
       stage(`onnxruntime session.run (${batches.length} batches, sorted by length)`, stages.ort),

@@ -37,7 +37,9 @@ async function main(args: string[]): Promise<number> {
   const names = (args.length ? args : ['kernels']).flatMap((a) => GROUPS[a] ?? [a]);
   const unknown = names.filter((n) => !SUITES[n]);
   if (unknown.length) {
-    console.error(`bench: unknown suite(s) ${unknown.join(', ')}; choose from ${[...Object.keys(GROUPS), ...Object.keys(SUITES)].join(', ')}`);
+    console.error(
+      `bench: unknown suite(s) ${unknown.join(', ')}; choose from ${[...Object.keys(GROUPS), ...Object.keys(SUITES)].join(', ')}`,
+    );
     return 2;
   }
   const info = kernels.info();

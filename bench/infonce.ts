@@ -19,7 +19,12 @@ interface Measurement {
 }
 
 /** One batch size, in this process: a warm-up call, then `runs` timed calls. */
-export async function measureInfoNCE(B: number, runs: number, device: 'cpu' | 'cuda' = 'cpu', precision: 'fp32' | 'tf32' | 'bf16' = 'fp32'): Promise<Measurement> {
+export async function measureInfoNCE(
+  B: number,
+  runs: number,
+  device: 'cpu' | 'cuda' = 'cpu',
+  precision: 'fp32' | 'tf32' | 'bf16' = 'fp32',
+): Promise<Measurement> {
   const anchors = randomMatrix(10 + B, B, D);
   const positives = randomMatrix(20 + B, B, D);
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -43,10 +48,14 @@ export async function benchInfoNCE(sizes = [4096, 16384]): Promise<void> {
   const rows: Row[] = [];
   for (const B of sizes) {
     const runs = B > 8192 ? 3 : 7;
-    const child = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), String(B), String(runs)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawnSync(
+      process.execPath,
+      ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), String(B), String(runs)],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     if (child.status !== 0) throw new Error(`infoNCE bench for B=${B} failed (exit ${child.status})`);
     const m = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measurement;
     const median = [...m.seconds].sort((a, b) => a - b)[Math.floor(m.seconds.length / 2)];
@@ -62,7 +71,10 @@ export async function benchInfoNCE(sizes = [4096, 16384]): Promise<void> {
       'of which inputs MiB': m.inputMiB,
     });
   }
-  printTable(`infoNCE: d = ${D}, scale 20, in-batch negatives (dense rate ${denseGflops.toFixed(0)} GFLOP/s; target time ≤ ×1.5 of GEMM work, peak RSS < 1 GiB)`, rows);
+  printTable(
+    `infoNCE: d = ${D}, scale 20, in-batch negatives (dense rate ${denseGflops.toFixed(0)} GFLOP/s; target time ≤ ×1.5 of GEMM work, peak RSS < 1 GiB)`,
+    rows,
+  );
   await benchInfoNCECuda();
 }
 
@@ -80,7 +92,10 @@ async function benchInfoNCECuda(): Promise<void> {
       rows.push({ B, precision, 'fwd+bwd ms (median)': median * 1e3, 'TFLOP/s (6·B²·d)': (6 * B * B * D) / median / 1e12 });
     }
   }
-  printTable(`infoNCE on ${kernels.info().cudaDevices[0]}: d = ${D}, scale 20 (memory O(B·d); PyTorch's figures: scripts/gpu-check.sh)`, rows);
+  printTable(
+    `infoNCE on ${kernels.info().cudaDevices[0]}: d = ${D}, scale 20 (memory O(B·d); PyTorch's figures: scripts/gpu-check.sh)`,
+    rows,
+  );
 }
 
 // Run directly (by benchInfoNCE): measure one batch size and print it as JSON.

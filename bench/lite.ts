@@ -39,14 +39,26 @@ export async function benchLite(): Promise<void> {
   const entries: { id: string; text: string }[] = [];
   let what: string;
   if (existsSync(join(data, 'esco', 'en'))) {
-    for (const lang of ['en', 'de', 'es']) for (const o of await readOccupations(join(data, 'esco'), lang)) [o.preferred, ...o.alt].forEach((l, n) => entries.push({ id: `${o.uri}#${lang}${n}`, text: l }));
+    for (const lang of ['en', 'de', 'es'])
+      for (const o of await readOccupations(join(data, 'esco'), lang))
+        [o.preferred, ...o.alt].forEach((l, n) => entries.push({ id: `${o.uri}#${lang}${n}`, text: l }));
     what = `all ESCO labels en/de/es (${entries.length})`;
   } else {
-    for (let i = 0; entries.length < 60000; i++) entries.push({ id: String(i), text: `${titles[i % titles.length]} ${titles[(i * 31) % titles.length].split(' ')[0]}` });
+    for (let i = 0; entries.length < 60000; i++)
+      entries.push({ id: String(i), text: `${titles[i % titles.length]} ${titles[(i * 31) % titles.length].split(' ')[0]}` });
     what = `${entries.length} synthetic titles (../shared/data absent)`;
   }
   const rows = [];
-  for (const [name, enc] of [['LiteEncoder', lite], ['TfIdfEncoder (dim 4096)', TfIdfEncoder.fit(entries.map((e) => e.text), { dim: 4096 })]] as const) {
+  for (const [name, enc] of [
+    ['LiteEncoder', lite],
+    [
+      'TfIdfEncoder (dim 4096)',
+      TfIdfEncoder.fit(
+        entries.map((e) => e.text),
+        { dim: 4096 },
+      ),
+    ],
+  ] as const) {
     const t0 = performance.now();
     const index = await MatchIndex.build(enc, entries);
     const seconds = (performance.now() - t0) / 1000;

@@ -42,28 +42,53 @@ export async function benchMatchIndex(): Promise<void> {
       index = await MatchIndex.fromVectors(entries, vectors, { fingerprint: 'bench' });
     });
     const queries = randomMatrix(8, 256, D);
-    await index.searchVectors(randomMatrix(9, 4, D), { k: K });  // warm-up
+    await index.searchVectors(randomMatrix(9, 4, D), { k: K }); // warm-up
     let exact!: Awaited<ReturnType<MatchIndex['searchVectors']>>;
     const search = await seconds(async () => {
       exact = await index.searchVectors(queries, { k: K });
     });
     const single = await seconds(async () => {
-      for (let i = 0; i < 8; i++) await index.searchVectors({ data: queries.data.subarray(i * D, (i + 1) * D), rows: 1, cols: D }, { k: K });
+      for (let i = 0; i < 8; i++)
+        await index.searchVectors({ data: queries.data.subarray(i * D, (i + 1) * D), rows: 1, cols: D }, { k: K });
     });
     const save = await seconds(() => index.save(path));
     const fileGiB = (await stat(path)).size / 2 ** 30;
     const rows: Row[] = [];
     const info = kernels.info();
-    rows.push({ step: 'build (copy vectors into native memory)', jobbert: `${build.toFixed(2)} s`, usearch: '', ratio: '', 'RSS MiB after': rssMiB() });
+    rows.push({
+      step: 'build (copy vectors into native memory)',
+      jobbert: `${build.toFixed(2)} s`,
+      usearch: '',
+      ratio: '',
+      'RSS MiB after': rssMiB(),
+    });
     const ourQps = queries.rows / search;
-    rows.push({ step: `search, batch of ${queries.rows}, k = ${K}`, jobbert: `${ourQps.toFixed(1)} queries/s`, usearch: '', ratio: '', 'RSS MiB after': rssMiB() });
-    rows.push({ step: 'search, one query at a time', jobbert: `${(8 / single).toFixed(1)} queries/s (${((single / 8) * 1e3).toFixed(0)} ms each)`, usearch: '', ratio: '', 'RSS MiB after': rssMiB() });
-    rows.push({ step: `save (${fileGiB.toFixed(2)} GiB, fsync, rename)`, jobbert: `${save.toFixed(2)} s`, usearch: '', ratio: '', 'RSS MiB after': rssMiB() });
+    rows.push({
+      step: `search, batch of ${queries.rows}, k = ${K}`,
+      jobbert: `${ourQps.toFixed(1)} queries/s`,
+      usearch: '',
+      ratio: '',
+      'RSS MiB after': rssMiB(),
+    });
+    rows.push({
+      step: 'search, one query at a time',
+      jobbert: `${(8 / single).toFixed(1)} queries/s (${((single / 8) * 1e3).toFixed(0)} ms each)`,
+      usearch: '',
+      ratio: '',
+      'RSS MiB after': rssMiB(),
+    });
+    rows.push({
+      step: `save (${fileGiB.toFixed(2)} GiB, fsync, rename)`,
+      jobbert: `${save.toFixed(2)} s`,
+      usearch: '',
+      ratio: '',
+      'RSS MiB after': rssMiB(),
+    });
     await index.dispose();
 
     // int8 storage, loaded in this process for the search rows (the fresh-process load row is below).
     const int8 = await MatchIndex.load(path, undefined, { storage: 'int8' });
-    await int8.searchVectors(randomMatrix(9, 4, D), { k: K });  // warm-up
+    await int8.searchVectors(randomMatrix(9, 4, D), { k: K }); // warm-up
     let approx!: typeof exact;
     const search8 = await seconds(async () => {
       approx = await int8.searchVectors(queries, { k: K });
@@ -72,8 +97,20 @@ export async function benchMatchIndex(): Promise<void> {
       for (let i = 0; i < 8; i++) await int8.searchVectors({ data: queries.data.subarray(i * D, (i + 1) * D), rows: 1, cols: D }, { k: K });
     });
     const qps8 = queries.rows / search8;
-    rows.push({ step: `int8: search, batch of ${queries.rows}, k = ${K}`, jobbert: `${qps8.toFixed(1)} queries/s (recall@10 ${recall(exact, approx).toFixed(4)})`, usearch: '', ratio: `${ratio(qps8, ourQps)} of fp32`, 'RSS MiB after': rssMiB() });
-    rows.push({ step: 'int8: search, one query at a time', jobbert: `${(8 / single8).toFixed(1)} queries/s (${((single8 / 8) * 1e3).toFixed(0)} ms each)`, usearch: '', ratio: `${ratio(8 / single8, 8 / single)} of fp32`, 'RSS MiB after': rssMiB() });
+    rows.push({
+      step: `int8: search, batch of ${queries.rows}, k = ${K}`,
+      jobbert: `${qps8.toFixed(1)} queries/s (recall@10 ${recall(exact, approx).toFixed(4)})`,
+      usearch: '',
+      ratio: `${ratio(qps8, ourQps)} of fp32`,
+      'RSS MiB after': rssMiB(),
+    });
+    rows.push({
+      step: 'int8: search, one query at a time',
+      jobbert: `${(8 / single8).toFixed(1)} queries/s (${((single8 / 8) * 1e3).toFixed(0)} ms each)`,
+      usearch: '',
+      ratio: `${ratio(8 / single8, 8 / single)} of fp32`,
+      'RSS MiB after': rssMiB(),
+    });
     await int8.dispose();
     rows.push(await clusteredRecall(dir, Math.min(N, 50_000)));
 
@@ -90,12 +127,29 @@ export async function benchMatchIndex(): Promise<void> {
 
     // Load in a fresh process: its peak RSS is what a server pays for this index.
     for (const storage of ['fp32', 'int8']) {
-      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), path, storage], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), path, storage], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       if (child.status !== 0) throw new Error(`load child failed (exit ${child.status})`);
-      const loaded = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number; peakRssMiB: number; baseRssMiB: number; loadedRssMiB: number };
-      rows.push({ step: `load in a fresh process, storage ${storage} (verify every checksum)`, jobbert: `${loaded.seconds.toFixed(2)} s`, usearch: '', ratio: '', 'RSS MiB after': `${loaded.peakRssMiB.toFixed(0)} peak, ${loaded.loadedRssMiB.toFixed(0)} loaded (process at start: ${loaded.baseRssMiB.toFixed(0)})` });
+      const loaded = JSON.parse(child.stdout.trim().split('\n').pop()!) as {
+        seconds: number;
+        peakRssMiB: number;
+        baseRssMiB: number;
+        loadedRssMiB: number;
+      };
+      rows.push({
+        step: `load in a fresh process, storage ${storage} (verify every checksum)`,
+        jobbert: `${loaded.seconds.toFixed(2)} s`,
+        usearch: '',
+        ratio: '',
+        'RSS MiB after': `${loaded.peakRssMiB.toFixed(0)} peak, ${loaded.loadedRssMiB.toFixed(0)} loaded (process at start: ${loaded.baseRssMiB.toFixed(0)})`,
+      });
     }
-    printTable(`MatchIndex: N = ${N.toLocaleString('en')}, d = ${D}, exact cosine, ${info.threads} threads (this process's peak RSS ${peakRssMiB().toFixed(0)} MiB, holding the ${((N * D * 4) / 2 ** 20).toFixed(0)} MiB of generated vectors too)`, rows);
+    printTable(
+      `MatchIndex: N = ${N.toLocaleString('en')}, d = ${D}, exact cosine, ${info.threads} threads (this process's peak RSS ${peakRssMiB().toFixed(0)} MiB, holding the ${((N * D * 4) / 2 ** 20).toFixed(0)} MiB of generated vectors too)`,
+      rows,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -126,7 +180,11 @@ async function clusteredRecall(dir: string, n: number): Promise<Row> {
     return { data, rows, cols: D };
   };
   const path = join(dir, 'clustered.jbi');
-  const fp32 = await MatchIndex.fromVectors(Array.from({ length: n }, (_, i) => ({ id: `c${i}`, text: '' })), make(n, 0), { fingerprint: 'bench' });
+  const fp32 = await MatchIndex.fromVectors(
+    Array.from({ length: n }, (_, i) => ({ id: `c${i}`, text: '' })),
+    make(n, 0),
+    { fingerprint: 'bench' },
+  );
   await fp32.save(path);
   const queries = make(256, n);
   const exact = await fp32.searchVectors(queries, { k: K });
@@ -134,7 +192,13 @@ async function clusteredRecall(dir: string, n: number): Promise<Row> {
   const int8 = await MatchIndex.load(path, undefined, { storage: 'int8' });
   const got = await int8.searchVectors(queries, { k: K });
   await int8.dispose();
-  return { step: `int8: recall@10 on ${n.toLocaleString('en')} clustered vectors`, jobbert: recall(exact, got).toFixed(4), usearch: '', ratio: '', 'RSS MiB after': rssMiB() };
+  return {
+    step: `int8: recall@10 on ${n.toLocaleString('en')} clustered vectors`,
+    jobbert: recall(exact, got).toFixed(4),
+    usearch: '',
+    ratio: '',
+    'RSS MiB after': rssMiB(),
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -61,8 +61,33 @@ function benchEntries(n: number): { entries: MatchEntry[]; source: string } {
   }
   if (entries.length > 0) return { entries: shuffle(entries, 11).slice(0, n), source: `ESCO labels (${langs.join(', ')})` };
   console.log(`serve: ${join(DATA, 'esco')} not found; using synthetic titles`);
-  const words = ['senior', 'junior', 'lead', 'software', 'data', 'sales', 'marketing', 'nurse', 'engineer', 'manager', 'assistant', 'analyst', 'developer', 'technician', 'consultant', 'teacher', 'driver', 'chef', 'accountant', 'designer'];
-  const synthetic = Array.from({ length: n }, (_, i) => ({ id: `s${i}`, text: `${words[i % 20]} ${words[(i * 7 + 3) % 20]} ${words[(i * 13 + 5) % 20]} ${i}`, lang: 'en' }));
+  const words = [
+    'senior',
+    'junior',
+    'lead',
+    'software',
+    'data',
+    'sales',
+    'marketing',
+    'nurse',
+    'engineer',
+    'manager',
+    'assistant',
+    'analyst',
+    'developer',
+    'technician',
+    'consultant',
+    'teacher',
+    'driver',
+    'chef',
+    'accountant',
+    'designer',
+  ];
+  const synthetic = Array.from({ length: n }, (_, i) => ({
+    id: `s${i}`,
+    text: `${words[i % 20]} ${words[(i * 7 + 3) % 20]} ${words[(i * 13 + 5) % 20]} ${i}`,
+    lang: 'en',
+  }));
   return { entries: synthetic, source: 'synthetic titles' };
 }
 
@@ -75,7 +100,10 @@ function benchQueries(entries: MatchEntry[]): string[] {
     const titles = rows.map((r) => r[col]?.trim()).filter((t): t is string => !!t && t.length <= 200);
     return shuffle(titles, 5).slice(0, 2000);
   }
-  return shuffle(entries.map((e) => e.text.toLowerCase()), 5).slice(0, 2000);
+  return shuffle(
+    entries.map((e) => e.text.toLowerCase()),
+    5,
+  ).slice(0, 2000);
 }
 
 interface Load {
@@ -107,7 +135,13 @@ function load(url: string, queries: string[], seconds: number): Promise<Load> {
       },
       (err, result) => {
         if (err) return reject(err);
-        resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors + result.timeouts, requests: result.requests.total });
+        resolve({
+          rps: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.non2xx + result.errors + result.timeouts,
+          requests: result.requests.total,
+        });
       },
     );
   });
@@ -115,7 +149,11 @@ function load(url: string, queries: string[], seconds: number): Promise<Load> {
 
 /** Starts the server child; resolves with its URL and the process. */
 async function startServer(indexPath: string, batching: boolean): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--server', indexPath, batching ? 'on' : 'off'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--server', indexPath, batching ? 'on' : 'off'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -164,7 +202,13 @@ export async function benchServe(): Promise<void> {
     const kind = process.env.JOBBERT_BENCH_ENCODER ?? 'lite';
     const encoderName = kind === 'tfidf' ? `TF-IDF ${dim}-d` : 'the default LiteEncoder model';
     console.log(`serve: indexing ${entries.length.toLocaleString('en')} ${source} with ${encoderName} ...`);
-    const encoder = kind === 'tfidf' ? TfIdfEncoder.fit(entries.map((e) => e.text), { dim }) : await LiteEncoder.load();
+    const encoder =
+      kind === 'tfidf'
+        ? TfIdfEncoder.fit(
+            entries.map((e) => e.text),
+            { dim },
+          )
+        : await LiteEncoder.load();
     const index = await MatchIndex.build(encoder, entries);
     const indexPath = join(dir, 'bench.jbi');
     await index.save(indexPath);
@@ -191,8 +235,19 @@ export async function benchServe(): Promise<void> {
         await stopServer(child);
       }
     }
-    rows.push({ server: 'ratio (batching ÷ no batching)', 'requests/s': ratio(results.on.rps, results.off.rps), 'p50 ms': '', 'p99 ms': '', 'mean batch': '', errors: '', requests: '' });
-    printTable(`jobbert serve: POST /v1/match, one title per request, k = 10, ${CONNECTIONS} concurrent keep-alive clients (autocannon), ${seconds} s each; ${entries.length.toLocaleString('en')} entries, ${encoderName}`, rows);
+    rows.push({
+      server: 'ratio (batching ÷ no batching)',
+      'requests/s': ratio(results.on.rps, results.off.rps),
+      'p50 ms': '',
+      'p99 ms': '',
+      'mean batch': '',
+      errors: '',
+      requests: '',
+    });
+    printTable(
+      `jobbert serve: POST /v1/match, one title per request, k = 10, ${CONNECTIONS} concurrent keep-alive clients (autocannon), ${seconds} s each; ${entries.length.toLocaleString('en')} entries, ${encoderName}`,
+      rows,
+    );
 
     if (soakSeconds > 0) {
       const { url, child } = await startServer(indexPath, true);
@@ -200,7 +255,14 @@ export async function benchServe(): Promise<void> {
         await load(url, queries, Math.min(10, Math.max(2, Math.round(soakSeconds / 10)))); // warm-up: heap and caches settle
         const start = await serverRssMiB(url);
         const samples: number[] = [start];
-        const sampler = setInterval(() => void serverRssMiB(url).then((v) => samples.push(v), () => {}), 1000);
+        const sampler = setInterval(
+          () =>
+            void serverRssMiB(url).then(
+              (v) => samples.push(v),
+              () => {},
+            ),
+          1000,
+        );
         const r = await load(url, queries, soakSeconds);
         clearInterval(sampler);
         const end = await serverRssMiB(url);

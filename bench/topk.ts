@@ -28,7 +28,10 @@ function plainTopK(q: Matrix, c: Matrix, k: number, invNorms: Float32Array): Int
 }
 
 export async function benchTopK(): Promise<void> {
-  const Q = 1024, N = 100_000, d = 1024, k = 10;
+  const Q = 1024,
+    N = 100_000,
+    d = 1024,
+    k = 10;
   const flops = 2 * Q * N * d;
   console.log(`topK: building a ${N}×${d} corpus and ${Q} queries ...`);
   const corpus = randomMatrix(11, N, d);
@@ -40,24 +43,43 @@ export async function benchTopK(): Promise<void> {
   const ours = await time('jobbert topK', () => kernels.topK(queries, held, k, { device: 'cpu' }), { minSamples: 3, maxTime: 10 });
   const oursG = flops / ours.seconds / 1e9;
   const info = kernels.info();
-  rows.push({ method: `jobbert kernels.topK, resident corpus (${info.threads} threads, ${info.isa})`, 'queries/s': Q / ours.seconds, 'GFLOP/s': oursG, 'ours vs it': '×1.00' });
+  rows.push({
+    method: `jobbert kernels.topK, resident corpus (${info.threads} threads, ${info.isa})`,
+    'queries/s': Q / ours.seconds,
+    'GFLOP/s': oursG,
+    'ours vs it': '×1.00',
+  });
   const copied = await time('jobbert topK copy', () => kernels.topK(queries, corpus, k, { device: 'cpu' }), { minSamples: 3, maxTime: 10 });
   const copiedG = flops / copied.seconds / 1e9;
-  rows.push({ method: 'jobbert kernels.topK, plain Matrix corpus (copied per call)', 'queries/s': Q / copied.seconds, 'GFLOP/s': copiedG, 'ours vs it': ratio(oursG, copiedG) });
+  rows.push({
+    method: 'jobbert kernels.topK, plain Matrix corpus (copied per call)',
+    'queries/s': Q / copied.seconds,
+    'GFLOP/s': copiedG,
+    'ours vs it': ratio(oursG, copiedG),
+  });
 
   const blas = loadOpenBLAS();
   if (blas.sgemm) {
     // The GEMM alone, in corpus blocks of 8,192 rows (the full 1,024 × 100,000 product would need 400 MB).
     const block = 8192;
     const c = new Float32Array(Q * block);
-    const t = await time('openblas', () => {
-      for (let j0 = 0; j0 < N; j0 += block) {
-        const n = Math.min(block, N - j0);
-        blas.sgemm!(Q, n, d, queries.data, corpus.data.subarray(j0 * d, (j0 + n) * d), c, true);
-      }
-    }, { minSamples: 3, maxTime: 10 });
+    const t = await time(
+      'openblas',
+      () => {
+        for (let j0 = 0; j0 < N; j0 += block) {
+          const n = Math.min(block, N - j0);
+          blas.sgemm!(Q, n, d, queries.data, corpus.data.subarray(j0 * d, (j0 + n) * d), c, true);
+        }
+      },
+      { minSamples: 3, maxTime: 10 },
+    );
     const g = flops / t.seconds / 1e9;
-    rows.push({ method: `OpenBLAS sgemm of the same scores, no selection (${blas.threads} threads, ${blas.core})`, 'queries/s': Q / t.seconds, 'GFLOP/s': g, 'ours vs it': ratio(oursG, g) });
+    rows.push({
+      method: `OpenBLAS sgemm of the same scores, no selection (${blas.threads} threads, ${blas.core})`,
+      'queries/s': Q / t.seconds,
+      'GFLOP/s': g,
+      'ours vs it': ratio(oursG, g),
+    });
   } else {
     console.log(`topK: OpenBLAS row skipped: ${blas.reason}`);
   }
@@ -65,9 +87,17 @@ export async function benchTopK(): Promise<void> {
   try {
     const usearch = require('usearch');
     const metric = usearch.MetricKind.Cos;
-    const t = await time('usearch', () => usearch.exactSearch(corpus.data, queries.data, d, k, metric, info.threads), { minSamples: 3, maxTime: 10 });
+    const t = await time('usearch', () => usearch.exactSearch(corpus.data, queries.data, d, k, metric, info.threads), {
+      minSamples: 3,
+      maxTime: 10,
+    });
     const g = flops / t.seconds / 1e9;
-    rows.push({ method: `usearch exactSearch, cosine (${info.threads} threads)`, 'queries/s': Q / t.seconds, 'GFLOP/s': g, 'ours vs it': ratio(oursG, g) });
+    rows.push({
+      method: `usearch exactSearch, cosine (${info.threads} threads)`,
+      'queries/s': Q / t.seconds,
+      'GFLOP/s': g,
+      'ours vs it': ratio(oursG, g),
+    });
   } catch (e) {
     console.log(`topK: usearch skipped: ${(e as Error).message}`);
   }
@@ -82,9 +112,17 @@ export async function benchTopK(): Promise<void> {
   }
   const t = await time('plain', () => plainTopK(few, corpus, k, inv), { minSamples: 1, maxTime: 1 });
   const g = (2 * few.rows * N * d) / t.seconds / 1e9;
-  rows.push({ method: 'plain TypeScript loop (1 thread, 4 queries)', 'queries/s': few.rows / t.seconds, 'GFLOP/s': g, 'ours vs it': ratio(oursG, g) });
+  rows.push({
+    method: 'plain TypeScript loop (1 thread, 4 queries)',
+    'queries/s': few.rows / t.seconds,
+    'GFLOP/s': g,
+    'ours vs it': ratio(oursG, g),
+  });
 
-  printTable(`topK: Q = ${Q}, N = ${N.toLocaleString('en')}, d = ${d}, k = ${k}, cosine (GFLOP/s counts 2·Q·N·d; target ≥ ×0.70 of OpenBLAS)`, rows);
+  printTable(
+    `topK: Q = ${Q}, N = ${N.toLocaleString('en')}, d = ${d}, k = ${k}, cosine (GFLOP/s counts 2·Q·N·d; target ≥ ×0.70 of OpenBLAS)`,
+    rows,
+  );
   await benchTopKCuda(queries, oursG);
 }
 
@@ -94,15 +132,29 @@ async function benchTopKCuda(queries: Matrix, cpuGflops: number): Promise<void> 
     console.log(`topK (CUDA): skipped: ${kernels.info().cudaStatus}`);
     return;
   }
-  const N = 1_000_000, d = queries.cols, k = 10;
+  const N = 1_000_000,
+    d = queries.cols,
+    k = 10;
   const flops = 2 * queries.rows * N * d;
   const corpus = await kernels.toDevice(randomMatrix(13, N, d));
   const rows: Row[] = [];
   for (const precision of ['fp32', 'tf32', 'bf16'] as const) {
-    const t = await time(`cuda topK ${precision}`, () => kernels.topK(queries, corpus, k, { device: 'cuda', precision }), { minSamples: 5, maxTime: 5 });
+    const t = await time(`cuda topK ${precision}`, () => kernels.topK(queries, corpus, k, { device: 'cuda', precision }), {
+      minSamples: 5,
+      maxTime: 5,
+    });
     const g = flops / t.seconds / 1e9;
-    rows.push({ method: `jobbert kernels.topK, ${precision}, corpus on the GPU`, ms: t.seconds * 1e3, 'queries/s': queries.rows / t.seconds, 'GFLOP/s': g, 'vs CPU (resident)': ratio(g, cpuGflops) });
+    rows.push({
+      method: `jobbert kernels.topK, ${precision}, corpus on the GPU`,
+      ms: t.seconds * 1e3,
+      'queries/s': queries.rows / t.seconds,
+      'GFLOP/s': g,
+      'vs CPU (resident)': ratio(g, cpuGflops),
+    });
   }
   corpus.dispose();
-  printTable(`topK on ${kernels.info().cudaDevices[0]}: Q = ${queries.rows}, N = ${N.toLocaleString('en')}, d = ${d}, k = ${k}, cosine (PyTorch's figures: scripts/gpu-check.sh)`, rows);
+  printTable(
+    `topK on ${kernels.info().cudaDevices[0]}: Q = ${queries.rows}, N = ${N.toLocaleString('en')}, d = ${d}, k = ${k}, cosine (PyTorch's figures: scripts/gpu-check.sh)`,
+    rows,
+  );
 }

@@ -47,15 +47,23 @@ export async function benchTrain(): Promise<void> {
   const t = await time('train step', step, { maxTime: 12, minSamples: 8 });
 
   // where the step's time goes
-  const a = await kernels.dense(batch.anchors, { data: heads.anchor.weight, rows: OUT, cols: IN }, heads.anchor.bias, { activation: 'tanh' });
-  const p = await kernels.dense(batch.candidates, { data: heads.positive.weight, rows: OUT, cols: IN }, heads.positive.bias, { activation: 'tanh' });
+  const a = await kernels.dense(batch.anchors, { data: heads.anchor.weight, rows: OUT, cols: IN }, heads.anchor.bias, {
+    activation: 'tanh',
+  });
+  const p = await kernels.dense(batch.candidates, { data: heads.positive.weight, rows: OUT, cols: IN }, heads.positive.bias, {
+    activation: 'tanh',
+  });
   const nce = await kernels.infoNCE(a, p);
   const wa: Matrix = { data: heads.anchor.weight, rows: OUT, cols: IN };
   const fwd = await time('dense forward (one head)', () => kernels.dense(batch.anchors, wa, heads.anchor.bias, { activation: 'tanh' }));
-  const bwd = await time('dense backward (one head)', () => kernels.denseBackward(batch.anchors, wa, a, nce.gradAnchors, { activation: 'tanh' }));
+  const bwd = await time('dense backward (one head)', () =>
+    kernels.denseBackward(batch.anchors, wa, a, nce.gradAnchors, { activation: 'tanh' }),
+  );
   const inf = await time('infoNCE', () => kernels.infoNCE(a, p));
   const grads = await lossAndGradients(heads, batch, opts);
-  const adam = await time('AdamW', () => adamwUpdate(heads, { anchor: grads.anchor, positive: grads.positive }, optimizer, 5e-5, { weightDecay: 0.01, maxGradNorm: 1 }));
+  const adam = await time('AdamW', () =>
+    adamwUpdate(heads, { anchor: grads.anchor, positive: grads.positive }, optimizer, 5e-5, { weightDecay: 0.01, maxGradNorm: 1 }),
+  );
 
   // a batch's rows from a float16 cache file (what train() reads per step)
   const dir = await mkdtemp(join(tmpdir(), 'jobbert-bench-train-'));
@@ -63,7 +71,10 @@ export async function benchTrain(): Promise<void> {
   try {
     const rows = 4 * B;
     const cache = await EmbeddingCache.open(dir, 'bench', IN);
-    await cache.append([...Array(rows).keys()].map((i) => textKey(String(i))), randomMatrix(50, rows, IN).data);
+    await cache.append(
+      [...Array(rows).keys()].map((i) => textKey(String(i))),
+      randomMatrix(50, rows, IN).data,
+    );
     await cache.release();
     const order = Int32Array.from([...Array(rows).keys()].sort((u, v) => ((u * 2654435761) % rows) - ((v * 2654435761) % rows)));
     const out = new Float32Array(2 * B * IN);
@@ -78,13 +89,55 @@ export async function benchTrain(): Promise<void> {
   const nceFlops = 6 * B * B * OUT;
   const gemmSeconds = (headFlops + nceFlops) / rate;
   const rows: Row[] = [
-    { measure: `GEMM work at dense's rate (${(rate / 1e9).toFixed(0)} GFLOP/s): yardstick`, ms: gemmSeconds * 1e3, 'steps/s': 1 / gemmSeconds, 'pairs/s': B / gemmSeconds, 'vs yardstick': '×1.00' },
-    { measure: `train step (${info.threads} threads, ${info.isa})`, ms: t.seconds * 1e3, 'steps/s': 1 / t.seconds, 'pairs/s': B / t.seconds, 'vs yardstick': `×${(t.seconds / gemmSeconds).toFixed(2)} time` },
-    { measure: '  2 × dense forward', ms: 2 * fwd.seconds * 1e3, 'steps/s': '', 'pairs/s': '', 'vs yardstick': `×${((2 * fwd.seconds) / ((2 * denseFlops) / rate)).toFixed(2)} time` },
-    { measure: '  2 × dense backward', ms: 2 * bwd.seconds * 1e3, 'steps/s': '', 'pairs/s': '', 'vs yardstick': `×${((2 * bwd.seconds) / ((4 * denseFlops) / rate)).toFixed(2)} time` },
-    { measure: '  infoNCE forward + backward', ms: inf.seconds * 1e3, 'steps/s': '', 'pairs/s': '', 'vs yardstick': `×${(inf.seconds / (nceFlops / rate)).toFixed(2)} time` },
-    { measure: '  AdamW + clipping (TypeScript, 1.6 M parameters)', ms: adam.seconds * 1e3, 'steps/s': '', 'pairs/s': '', 'vs yardstick': '' },
-    { measure: 'gather 4,096 cached fp16 rows (per step, not in the step above)', ms: gatherSeconds * 1e3, 'steps/s': '', 'pairs/s': '', 'vs yardstick': '' },
+    {
+      measure: `GEMM work at dense's rate (${(rate / 1e9).toFixed(0)} GFLOP/s): yardstick`,
+      ms: gemmSeconds * 1e3,
+      'steps/s': 1 / gemmSeconds,
+      'pairs/s': B / gemmSeconds,
+      'vs yardstick': '×1.00',
+    },
+    {
+      measure: `train step (${info.threads} threads, ${info.isa})`,
+      ms: t.seconds * 1e3,
+      'steps/s': 1 / t.seconds,
+      'pairs/s': B / t.seconds,
+      'vs yardstick': `×${(t.seconds / gemmSeconds).toFixed(2)} time`,
+    },
+    {
+      measure: '  2 × dense forward',
+      ms: 2 * fwd.seconds * 1e3,
+      'steps/s': '',
+      'pairs/s': '',
+      'vs yardstick': `×${((2 * fwd.seconds) / ((2 * denseFlops) / rate)).toFixed(2)} time`,
+    },
+    {
+      measure: '  2 × dense backward',
+      ms: 2 * bwd.seconds * 1e3,
+      'steps/s': '',
+      'pairs/s': '',
+      'vs yardstick': `×${((2 * bwd.seconds) / ((4 * denseFlops) / rate)).toFixed(2)} time`,
+    },
+    {
+      measure: '  infoNCE forward + backward',
+      ms: inf.seconds * 1e3,
+      'steps/s': '',
+      'pairs/s': '',
+      'vs yardstick': `×${(inf.seconds / (nceFlops / rate)).toFixed(2)} time`,
+    },
+    {
+      measure: '  AdamW + clipping (TypeScript, 1.6 M parameters)',
+      ms: adam.seconds * 1e3,
+      'steps/s': '',
+      'pairs/s': '',
+      'vs yardstick': '',
+    },
+    {
+      measure: 'gather 4,096 cached fp16 rows (per step, not in the step above)',
+      ms: gatherSeconds * 1e3,
+      'steps/s': '',
+      'pairs/s': '',
+      'vs yardstick': '',
+    },
   ];
   printTable(
     `train: one step at B = ${B}, heads ${IN} → ${OUT} + tanh, InfoNCE scale 20 (${((headFlops + nceFlops) / 1e9).toFixed(1)} GFLOP of GEMM work; target step ≤ ×1.5 of it); peak RSS ${peakRssMiB().toFixed(0)} MiB`,

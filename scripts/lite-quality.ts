@@ -24,10 +24,15 @@ const lite = await LiteEncoder.load(values.model);
 const set = await loadVacancySet(data);
 const tfidf = TfIdfEncoder.fit(set.labels, { dim: 4096 });
 const f = (x: number) => x.toFixed(4);
-console.log(`Job-title normalisation, jobbert-eval/titles.csv (${set.titles.length} vacancy titles → ${new Set(set.labelUri).size} ESCO occupations, ${set.labels.length} English labels)`);
+console.log(
+  `Job-title normalisation, jobbert-eval/titles.csv (${set.titles.length} vacancy titles → ${new Set(set.labelUri).size} ESCO occupations, ${set.labels.length} English labels)`,
+);
 console.log('| encoder | MRR | R@1 | R@5 | R@10 |');
 console.log('|---|---|---|---|---|');
-for (const [name, enc] of [['LiteEncoder (default model)', lite], ['TF-IDF char 2–4-grams (fit on ESCO labels)', tfidf]] as const) {
+for (const [name, enc] of [
+  ['LiteEncoder (default model)', lite],
+  ['TF-IDF char 2–4-grams (fit on ESCO labels)', tfidf],
+] as const) {
   const r = await evaluateVacancies(enc, set);
   console.log(`| ${name} | ${f(r.mrr)} | ${f(r.r1)} | ${f(r.r5)} | ${f(r.r10)} |`);
 }
@@ -36,8 +41,14 @@ console.log('| encoder | lang | MAP | MRR | nDCG | P@5 |');
 console.log('|---|---|---|---|---|---|');
 for (const lang of ['en', 'de']) {
   const task = await loadTalentCLEFTaskA(join(data, 'talentclef-a', 'validation', lang));
-  const corpusTfidf = TfIdfEncoder.fit(task.corpus.map((c) => c.text), { dim: 4096 });
-  for (const [name, enc] of [['LiteEncoder', lite], ['TF-IDF (fit on corpus)', corpusTfidf]] as const) {
+  const corpusTfidf = TfIdfEncoder.fit(
+    task.corpus.map((c) => c.text),
+    { dim: 4096 },
+  );
+  for (const [name, enc] of [
+    ['LiteEncoder', lite],
+    ['TF-IDF (fit on corpus)', corpusTfidf],
+  ] as const) {
     const { metrics: m } = await evaluateTaskA(enc, task);
     console.log(`| ${name} | ${lang} | ${f(m.map)} | ${f(m.mrr)} | ${f(m.ndcg)} | ${f(m.p5)} |`);
   }

@@ -89,7 +89,10 @@ const result = await trainLiteEncoder({
   dim: Number(values.dim),
   buckets: Number(values.buckets),
   positiveBranch: 'anchor',
-  trainedWith: { command: `node --import tsx scripts/train-default-model.ts ${process.argv.slice(2).join(' ')}`.trim(), data: 'ESCO v1.2.0 occupations en/de/es + built-in catalogue' },
+  trainedWith: {
+    command: `node --import tsx scripts/train-default-model.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    data: 'ESCO v1.2.0 occupations en/de/es + built-in catalogue',
+  },
   onProgress: (p) => {
     if (p.step - last >= 50 || p.step === p.steps) {
       last = p.step;

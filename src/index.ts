@@ -45,4 +45,11 @@ export { createMatcher, createServer, loadIndexWithEncoder, openApiDocument, rea
 export type { JobbertServer, Matcher, MatcherOptions, ServeOptions } from './serve/index.js';
 
 // ---- Errors ----
-export { ERROR_CODES, JobBERTError, SERVICE_ERROR_CODES, type JobBERTErrorCode, type LibraryErrorCode, type ServiceErrorCode } from './errors.js';
+export {
+  ERROR_CODES,
+  JobBERTError,
+  SERVICE_ERROR_CODES,
+  type JobBERTErrorCode,
+  type LibraryErrorCode,
+  type ServiceErrorCode,
+} from './errors.js';

@@ -14,24 +14,47 @@ const ok = m(3, 4);
 
 /** Asserts that `run` throws or rejects with `type` and a message matching `pattern`. */
 async function rejects(run: () => unknown, type: ErrorConstructor | typeof JobBERTError, pattern: RegExp) {
-  await assert.rejects(async () => run(), (e: unknown) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${String(e)}`);
-    assert.match((e as Error).message, pattern);
-    return true;
-  });
+  await assert.rejects(
+    async () => run(),
+    (e: unknown) => {
+      assert.ok(e instanceof type, `expected ${type.name}, got ${String(e)}`);
+      assert.match((e as Error).message, pattern);
+      return true;
+    },
+  );
 }
 
-const withNaN = () => { const x = m(3, 4); x.data[5] = NaN; return x; };
-const withInf = () => { const x = m(3, 4); x.data[11] = -Infinity; return x; };
-const withZeroRow = () => { const x = m(3, 4); x.data.fill(0, 4, 8); return x; };
+const withNaN = () => {
+  const x = m(3, 4);
+  x.data[5] = NaN;
+  return x;
+};
+const withInf = () => {
+  const x = m(3, 4);
+  x.data[11] = -Infinity;
+  return x;
+};
+const withZeroRow = () => {
+  const x = m(3, 4);
+  x.data.fill(0, 4, 8);
+  return x;
+};
 
 describe('BAD CALL - kernels.dense', () => {
   it('rejects non-matrices, wrong data types and wrong lengths', async () => {
     await rejects(() => kernels.dense(null as never, ok, null), TypeError, /x must be a Matrix/);
     await rejects(() => kernels.dense([[1]] as never, ok, null), TypeError, /x must be a Matrix/);
     await rejects(() => kernels.dense({ rows: 1, cols: 2, data: [1, 2] } as never, ok, null), TypeError, /x\.data must be a Float32Array/);
-    await rejects(() => kernels.dense({ rows: 1, cols: 2, data: new Float64Array(2) } as never, ok, null), TypeError, /x\.data must be a Float32Array/);
-    await rejects(() => kernels.dense({ rows: 2, cols: 2, data: new Float32Array(3) }, ok, null), RangeError, /x\.data must hold rows × cols = 4/);
+    await rejects(
+      () => kernels.dense({ rows: 1, cols: 2, data: new Float64Array(2) } as never, ok, null),
+      TypeError,
+      /x\.data must be a Float32Array/,
+    );
+    await rejects(
+      () => kernels.dense({ rows: 2, cols: 2, data: new Float32Array(3) }, ok, null),
+      RangeError,
+      /x\.data must hold rows × cols = 4/,
+    );
     await rejects(() => kernels.dense({ rows: 1.5, cols: 2, data: new Float32Array(3) }, ok, null), RangeError, /x\.rows/);
     await rejects(() => kernels.dense({ rows: 2 ** 40, cols: 2, data: new Float32Array(4) }, ok, null), RangeError, /x\.rows/);
     await rejects(() => kernels.dense(ok, m(2, 5), null), RangeError, /weight\.cols must be 4/);
@@ -42,8 +65,16 @@ describe('BAD CALL - kernels.dense', () => {
   });
 
   it('rejects NaN and Infinity inside the native pass, naming the argument', async () => {
-    await rejects(() => kernels.dense(withNaN(), m(2, 4), null), RangeError, /x must hold only finite numbers; received NaN at row 1, column 1/);
-    await rejects(() => kernels.dense(ok, withInf(), null), RangeError, /weight must hold only finite numbers; received -Infinity at row 2, column 3/);
+    await rejects(
+      () => kernels.dense(withNaN(), m(2, 4), null),
+      RangeError,
+      /x must hold only finite numbers; received NaN at row 1, column 1/,
+    );
+    await rejects(
+      () => kernels.dense(ok, withInf(), null),
+      RangeError,
+      /weight must hold only finite numbers; received -Infinity at row 2, column 3/,
+    );
     await rejects(() => kernels.dense(ok, m(2, 4), new Float32Array([0, Infinity])), RangeError, /bias must hold only finite numbers/);
   });
 
@@ -110,8 +141,16 @@ describe('BAD CALL - the raw addon (C++ guards without the TypeScript layer)', (
   it('throws TypeError/RangeError instead of crashing', async () => {
     const a = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
     await rejects(() => a.dense(), TypeError, /x must be a Matrix/);
-    await rejects(() => a.dense({ rows: 1, cols: 1, data: new Float32Array(1) }, {}, null, 'identity'), TypeError, /weight\.rows must be an integer; received undefined/);
-    await rejects(() => a.dense(ok, { rows: 2, cols: 4, data: new Float32Array(7) }, null, 'identity'), RangeError, /weight\.data must hold/);
+    await rejects(
+      () => a.dense({ rows: 1, cols: 1, data: new Float32Array(1) }, {}, null, 'identity'),
+      TypeError,
+      /weight\.rows must be an integer; received undefined/,
+    );
+    await rejects(
+      () => a.dense(ok, { rows: 2, cols: 4, data: new Float32Array(7) }, null, 'identity'),
+      RangeError,
+      /weight\.data must hold/,
+    );
     await rejects(() => a.dense(ok, m(2, 5), null, 'identity'), RangeError, /weight\.cols must equal x\.cols/);
     await rejects(() => a.dense(ok, m(2, 4), new Float32Array(1), 'identity'), RangeError, /bias must hold 2/);
     await rejects(() => a.dense(ok, m(2, 4), null, 7), TypeError, /activation must be one of/);
@@ -144,8 +183,14 @@ describe('BAD CALL - buffers changed or detached after the call', () => {
   });
 
   it('mutating or transferring an input after the call cannot change the result', async () => {
-    const x = matrix([[1, 2, 3, 4], [5, 6, 7, 8]]);
-    const w = matrix([[1, 0, 0, 0], [0, 0, 0, 1]]);
+    const x = matrix([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ]);
+    const w = matrix([
+      [1, 0, 0, 0],
+      [0, 0, 0, 1],
+    ]);
     const pending = kernels.dense(x, w, null);
     x.data.fill(NaN);
     structuredClone(w.data.buffer, { transfer: [w.data.buffer] });
@@ -156,7 +201,11 @@ describe('BAD CALL - buffers changed or detached after the call', () => {
 
 describe('matrix()', () => {
   it('builds from rows and from typed arrays, and refuses ragged input', () => {
-    const a = matrix([[1, 2], [3, 4], [5, 6]]);
+    const a = matrix([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     assert.deepEqual([a.rows, a.cols, Array.from(a.data)], [3, 2, [1, 2, 3, 4, 5, 6]]);
     const data = new Float32Array(6);
     assert.equal(matrix(data, 2).cols, 3);

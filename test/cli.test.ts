@@ -10,7 +10,11 @@ import { main } from '../src/cli/index.js';
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
+  const code = await main(
+    argv,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -19,7 +23,10 @@ const DATA = resolve(process.env.JOBBERT_DATA ?? join(import.meta.dirname, '..',
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'jobbert-cli-'));
-  await writeFile(join(dir, 'titles.tsv'), 'id\ttext\tlang\n1\tSoftware Engineer\ten\n2\tSoftwareentwickler\tde\n3\tData Scientist\ten\n4\tKrankenschwester\tde\n5\tNurse\ten\n');
+  await writeFile(
+    join(dir, 'titles.tsv'),
+    'id\ttext\tlang\n1\tSoftware Engineer\ten\n2\tSoftwareentwickler\tde\n3\tData Scientist\ten\n4\tKrankenschwester\tde\n5\tNurse\ten\n',
+  );
   await writeFile(join(dir, 'titles.jsonl'), '{"id": "a", "text": "Software Engineer"}\n{"id": "b", "text": "Nurse", "lang": "en"}\n');
 });
 after(async () => rm(dir, { recursive: true, force: true }));
@@ -43,7 +50,10 @@ describe('jobbert CLI', () => {
     assert.equal(results[0][0].id, '1');
     assert.equal(results[0].length, 2);
     const german = JSON.parse((await run('index', 'search', index, 'software engineer', '--lang', 'de', '--json')).out);
-    assert.deepEqual(german.results[0].map((r: { id: string }) => r.id), ['2', '4']);
+    assert.deepEqual(
+      german.results[0].map((r: { id: string }) => r.id),
+      ['2', '4'],
+    );
     const text = await run('index', 'search', index, 'nurse', '--k', '1');
     assert.match(text.out, /^nurse\n\s+1\s+1\.0000\s+Nurse\s+\[5\]$/);
   });
@@ -65,7 +75,9 @@ describe('jobbert CLI', () => {
     assert.equal(hits[0].text, 'Softwareentwickler');
   });
 
-  it('matches against ESCO occupations with --esco, one result per occupation', { skip: existsSync(join(DATA, '..', '..', 'esco', 'en')) ? false : 'ESCO data not found' }, async () => {
+  it('matches against ESCO occupations with --esco, one result per occupation', {
+    skip: existsSync(join(DATA, '..', '..', 'esco', 'en')) ? false : 'ESCO data not found',
+  }, async () => {
     const r = await run('match', 'software developer', '--esco', join(DATA, '..', '..', 'esco'), '--k', '5', '--json');
     assert.equal(r.code, 0, r.err);
     const [hits] = JSON.parse(r.out).results;
@@ -88,17 +100,33 @@ describe('jobbert CLI', () => {
     await writeFile(join(dir, 'broken.jbi'), 'not an index');
     assert.match((await run('index', 'search', join(dir, 'broken.jbi'), 'x')).err, /ERR_CORRUPT/);
     await writeFile(join(dir, 'bad.tsv'), 'id\ttext\n1\n');
-    assert.match((await run('index', 'build', '--input', join(dir, 'bad.tsv'), '--out', join(dir, 'x.jbi'))).err, /ERR_BAD_FILE: .*bad\.tsv:2/);
+    assert.match(
+      (await run('index', 'build', '--input', join(dir, 'bad.tsv'), '--out', join(dir, 'x.jbi'))).err,
+      /ERR_BAD_FILE: .*bad\.tsv:2/,
+    );
   });
 
   it('evaluates a cross-lingual pair: queries from one folder, corpus from another', async () => {
-    for (const [lang, rows] of [['de', ['1\tSoftwareentwickler', '2\tKrankenschwester']], ['en', ['10\tSoftware developer', '11\tNurse', '12\tBaker']]] as const) {
+    for (const [lang, rows] of [
+      ['de', ['1\tSoftwareentwickler', '2\tKrankenschwester']],
+      ['en', ['10\tSoftware developer', '11\tNurse', '12\tBaker']],
+    ] as const) {
       const d = join(dir, lang);
       await mkdir(d, { recursive: true });
       await writeFile(join(d, lang === 'de' ? 'queries' : 'corpus_elements'), `id\tjobtitle\n${rows.join('\n')}\n`);
     }
     await writeFile(join(dir, 'de-en.qrels'), '1\t0\t10\t1\n2\t0\t11\t1\n');
-    const r = await run('eval', 'talentclef-a', '--queries', join(dir, 'de'), '--corpus', join(dir, 'en'), '--qrels', join(dir, 'de-en.qrels'), '--json');
+    const r = await run(
+      'eval',
+      'talentclef-a',
+      '--queries',
+      join(dir, 'de'),
+      '--corpus',
+      join(dir, 'en'),
+      '--qrels',
+      join(dir, 'de-en.qrels'),
+      '--json',
+    );
     assert.equal(r.code, 0, r.err);
     const [row] = JSON.parse(r.out).results;
     assert.equal(row.lang, 'de→en');
@@ -107,7 +135,9 @@ describe('jobbert CLI', () => {
     assert.equal((await run('eval', 'talentclef-a', '--queries', join(dir, 'de'))).code, 2);
   });
 
-  it('evaluates TalentCLEF Task A and writes a TREC run', { skip: existsSync(join(DATA, 'en', 'qrels.tsv')) ? false : `TalentCLEF data not found at ${DATA}` }, async () => {
+  it('evaluates TalentCLEF Task A and writes a TREC run', {
+    skip: existsSync(join(DATA, 'en', 'qrels.tsv')) ? false : `TalentCLEF data not found at ${DATA}`,
+  }, async () => {
     const runFile = join(dir, 'en.trec');
     const r = await run('eval', 'talentclef-a', '--data', join(DATA, 'en'), '--run', runFile, '--json');
     assert.equal(r.code, 0, r.err);

@@ -35,7 +35,10 @@ function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: numbe
     const e = Math.abs(got[i] - want[i]);
     if (!(e <= worst)) (worst = e), (at = i);
   }
-  assert.ok(worst <= tol * Math.max(scale, 1e-3), `${what}: max error ${worst} at ${at} (got ${got[at]}, want ${want[at]}) exceeds ${tol} × scale ${scale}`);
+  assert.ok(
+    worst <= tol * Math.max(scale, 1e-3),
+    `${what}: max error ${worst} at ${at} (got ${got[at]}, want ${want[at]}) exceeds ${tol} × scale ${scale}`,
+  );
 }
 
 function inputs() {
@@ -86,8 +89,14 @@ describe('CUDA without a device', () => {
 
   it("runs device 'auto' (the default) on the CPU, equal to device 'cpu'", needsNoGpu, async () => {
     for (const device of [undefined, 'auto'] as const) {
-      assert.deepEqual(await kernels.dense(x, w, bias, { device, activation: 'tanh' }), await kernels.dense(x, w, bias, { device: 'cpu', activation: 'tanh' }));
-      assert.deepEqual(await kernels.denseBackward(x, w, y, gradY, { device }), await kernels.denseBackward(x, w, y, gradY, { device: 'cpu' }));
+      assert.deepEqual(
+        await kernels.dense(x, w, bias, { device, activation: 'tanh' }),
+        await kernels.dense(x, w, bias, { device: 'cpu', activation: 'tanh' }),
+      );
+      assert.deepEqual(
+        await kernels.denseBackward(x, w, y, gradY, { device }),
+        await kernels.denseBackward(x, w, y, gradY, { device: 'cpu' }),
+      );
       assert.deepEqual(await kernels.infoNCE(anchors, positives, { device }), await kernels.infoNCE(anchors, positives, { device: 'cpu' }));
       assert.deepEqual(await kernels.topK(queries, corpus, 7, { device }), await kernels.topK(queries, corpus, 7, { device: 'cpu' }));
     }
@@ -99,19 +108,40 @@ describe('precision option', () => {
 
   it('refuses a bad value with RangeError (TypeError for a non-string) naming precision', async () => {
     const bad = "precision must be one of 'fp32', 'tf32', 'bf16'; received 'fp16'";
-    await assert.rejects(kernels.dense(x, w, null, { precision: 'fp16' as never }), { name: 'RangeError', message: `kernels.dense: ${bad}` });
-    await assert.rejects(kernels.denseBackward(x, w, gradY, gradY, { precision: 'fp16' as never }), { name: 'RangeError', message: `kernels.denseBackward: ${bad}` });
-    await assert.rejects(kernels.infoNCE(anchors, positives, { precision: 'fp16' as never }), { name: 'RangeError', message: `kernels.infoNCE: ${bad}` });
-    await assert.rejects(kernels.topK(queries, corpus, 3, { precision: 'fp16' as never }), { name: 'RangeError', message: `kernels.topK: ${bad}` });
-    await assert.rejects(kernels.topK(queries, corpus, 3, { precision: 16 as never, device: 'cpu' }), { name: 'TypeError', message: /kernels\.topK: precision must be one of/ });
+    await assert.rejects(kernels.dense(x, w, null, { precision: 'fp16' as never }), {
+      name: 'RangeError',
+      message: `kernels.dense: ${bad}`,
+    });
+    await assert.rejects(kernels.denseBackward(x, w, gradY, gradY, { precision: 'fp16' as never }), {
+      name: 'RangeError',
+      message: `kernels.denseBackward: ${bad}`,
+    });
+    await assert.rejects(kernels.infoNCE(anchors, positives, { precision: 'fp16' as never }), {
+      name: 'RangeError',
+      message: `kernels.infoNCE: ${bad}`,
+    });
+    await assert.rejects(kernels.topK(queries, corpus, 3, { precision: 'fp16' as never }), {
+      name: 'RangeError',
+      message: `kernels.topK: ${bad}`,
+    });
+    await assert.rejects(kernels.topK(queries, corpus, 3, { precision: 16 as never, device: 'cpu' }), {
+      name: 'TypeError',
+      message: /kernels\.topK: precision must be one of/,
+    });
   });
 
   it('is accepted on the CPU, which computes in fp32 whatever it says', async () => {
     for (const precision of ['tf32', 'bf16'] as const) {
       const opts = { device: 'cpu', precision } as const;
       assert.deepEqual(await kernels.dense(x, w, bias, opts), await kernels.dense(x, w, bias, { device: 'cpu' }));
-      assert.deepEqual(await kernels.denseBackward(x, w, gradY, gradY, opts), await kernels.denseBackward(x, w, gradY, gradY, { device: 'cpu' }));
-      assert.deepEqual(await kernels.infoNCE(anchors, positives, { ...opts, negatives }), await kernels.infoNCE(anchors, positives, { device: 'cpu', negatives }));
+      assert.deepEqual(
+        await kernels.denseBackward(x, w, gradY, gradY, opts),
+        await kernels.denseBackward(x, w, gradY, gradY, { device: 'cpu' }),
+      );
+      assert.deepEqual(
+        await kernels.infoNCE(anchors, positives, { ...opts, negatives }),
+        await kernels.infoNCE(anchors, positives, { device: 'cpu', negatives }),
+      );
       assert.deepEqual(await kernels.topK(queries, corpus, 4, opts), await kernels.topK(queries, corpus, 4, { device: 'cpu' }));
     }
   });
@@ -119,7 +149,10 @@ describe('precision option', () => {
 
 describe('DeviceMatrix', () => {
   it('cannot be constructed from JavaScript', async () => {
-    assert.throws(() => new (DeviceMatrix as unknown as new () => DeviceMatrix)(), { name: 'TypeError', message: /cannot be constructed directly; use `await kernels\.toDevice\(matrix\)`/ });
+    assert.throws(() => new (DeviceMatrix as unknown as new () => DeviceMatrix)(), {
+      name: 'TypeError',
+      message: /cannot be constructed directly; use `await kernels\.toDevice\(matrix\)`/,
+    });
     assert.throws(() => Reflect.construct(DeviceMatrix, [matrix([[1]])]), TypeError);
     // An object that only claims the prototype holds no GPU memory and is refused.
     const forged = Object.create(DeviceMatrix.prototype) as DeviceMatrix;
@@ -129,11 +162,20 @@ describe('DeviceMatrix', () => {
 });
 
 describe('BAD CALL - the raw addon', () => {
-  const m = matrix([[1, 2], [3, 4]]);
+  const m = matrix([
+    [1, 2],
+    [3, 4],
+  ]);
 
   it('checks backend and precision itself, and reports a missing CUDA as ERR_CUDA_UNAVAILABLE', async () => {
-    assert.throws(() => addon.topK(m, m, 1, 'cosine', 'gpu' as never), { name: 'RangeError', message: "backend must be one of 'cpu', 'cuda'; received 'gpu'" });
-    assert.throws(() => addon.dense(m, m, null, 'identity', 'cpu', 'fp8'), { name: 'RangeError', message: /precision must be one of 'fp32', 'tf32', 'bf16'/ });
+    assert.throws(() => addon.topK(m, m, 1, 'cosine', 'gpu' as never), {
+      name: 'RangeError',
+      message: "backend must be one of 'cpu', 'cuda'; received 'gpu'",
+    });
+    assert.throws(() => addon.dense(m, m, null, 'identity', 'cpu', 'fp8'), {
+      name: 'RangeError',
+      message: /precision must be one of 'fp32', 'tf32', 'bf16'/,
+    });
     assert.throws(() => addon.topK(m, m, 2048 + 1, 'cosine', 'cuda'), RangeError);
     if (!hasCuda) {
       await assert.rejects(addon.topK(m, m, 1, 'cosine', 'cuda', 'bf16'), { code: 'ERR_CUDA_UNAVAILABLE', message: reason });
@@ -151,7 +193,7 @@ describe('BAD CALL - the raw addon', () => {
     assert.throws(() => new NativeClass(m), { name: 'TypeError', message: /cannot be constructed directly/ });
     dev.dispose();
     assert.throws(() => addon.topK(m, handle, 1, 'cosine', 'cuda'), { code: 'ERR_DISPOSED' });
-    assert.throws(() => handle.toFloat32Array(), { code: 'ERR_DISPOSED' });  // as ResidentMatrix's raw methods: at once
+    assert.throws(() => handle.toFloat32Array(), { code: 'ERR_DISPOSED' }); // as ResidentMatrix's raw methods: at once
   });
 });
 
@@ -161,7 +203,7 @@ describe('README GPU example', () => {
     const corpus = kernels.backends().includes('cuda') ? await kernels.toDevice(vectors) : kernels.resident(vectors);
     try {
       const { indices, scores } = await kernels.topK(vectors, corpus, 3, { precision: 'tf32' });
-      assert.deepEqual(Array.from(indices), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]);  // all equal: ties to the lower index
+      assert.deepEqual(Array.from(indices), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]); // all equal: ties to the lower index
       for (const s of scores) assert.ok(Math.abs(s - 1) < 1e-3);
     } finally {
       corpus.dispose();
@@ -231,7 +273,10 @@ describe('CUDA kernels on the GPU', () => {
             const r = i * 10 + j;
             // Each pick is as good as the CPU's pick at that rank, up to the precision's error.
             assert.ok(Math.abs(exact[i][got.indices[r]] - want.scores[r]) <= tol, `${what}: query ${i} rank ${j} picked ${got.indices[r]}`);
-            assert.ok(Math.abs(got.scores[r] - want.scores[r]) <= tol, `${what}: query ${i} rank ${j} score ${got.scores[r]} vs ${want.scores[r]}`);
+            assert.ok(
+              Math.abs(got.scores[r] - want.scores[r]) <= tol,
+              `${what}: query ${i} rank ${j} score ${got.scores[r]} vs ${want.scores[r]}`,
+            );
             if (j > 0) assert.ok(got.scores[r] <= got.scores[r - 1], `${what}: query ${i} not sorted at rank ${j}`);
             // In fp32 the picks are the CPU's own, except between near-equal scores.
             const nearTie = (j > 0 && want.scores[r - 1] - want.scores[r] < 1e-5) || (j < 9 && want.scores[r] - want.scores[r + 1] < 1e-5);
@@ -243,7 +288,13 @@ describe('CUDA kernels on the GPU', () => {
   });
 
   it('clamps k to the corpus and keeps ties to the lower index', needsGpu, async () => {
-    const tied = matrix([[1, 0], [0, 1], [1, 0], [2, 0], [1, 0]]);
+    const tied = matrix([
+      [1, 0],
+      [0, 1],
+      [1, 0],
+      [2, 0],
+      [1, 0],
+    ]);
     const got = await kernels.topK(matrix([[1, 0]]), tied, 9, { device: 'cuda' });
     assert.equal(got.k, 5);
     assert.deepEqual(Array.from(got.indices), [0, 2, 3, 4, 1]);
@@ -252,16 +303,25 @@ describe('CUDA kernels on the GPU', () => {
   it("runs a k beyond the GPU's limit on the CPU under 'auto', and refuses it under 'cuda'", needsGpu, async () => {
     const big = kernels.cudaMaxTopK + 1;
     assert.deepEqual(await kernels.topK(queries, corpus, big), await kernels.topK(queries, corpus, big, { device: 'cpu' }));
-    await assert.rejects(kernels.topK(queries, corpus, big, { device: 'cuda' }), { name: 'RangeError', message: /kernels\.topK: k must be at most 2048 on CUDA/ });
+    await assert.rejects(kernels.topK(queries, corpus, big, { device: 'cuda' }), {
+      name: 'RangeError',
+      message: /kernels\.topK: k must be at most 2048 on CUDA/,
+    });
   });
 
   it("runs device 'auto' on the GPU", needsGpu, async () => {
-    assert.deepEqual(await kernels.topK(queries, corpus, 5, { precision: 'tf32' }), await kernels.topK(queries, corpus, 5, { device: 'cuda', precision: 'tf32' }));
+    assert.deepEqual(
+      await kernels.topK(queries, corpus, 5, { precision: 'tf32' }),
+      await kernels.topK(queries, corpus, 5, { device: 'cuda', precision: 'tf32' }),
+    );
     assert.deepEqual(await kernels.dense(x, w, bias), await kernels.dense(x, w, bias, { device: 'cuda' }));
   });
 
   it('refuses NaN and zero vectors as the CPU does', needsGpu, async () => {
-    const nan = matrix([[1, 2], [NaN, 0]]);
+    const nan = matrix([
+      [1, 2],
+      [NaN, 0],
+    ]);
     await assert.rejects(kernels.topK(nan, matrix([[1, 0]]), 1, { device: 'cuda' }), { name: 'RangeError', message: /queries/ });
     await assert.rejects(kernels.toDevice(nan), { name: 'RangeError', message: /matrix/ });
     await assert.rejects(kernels.topK(matrix([[0, 0]]), matrix([[1, 0]]), 1, { device: 'cuda' }), RangeError);
@@ -278,7 +338,7 @@ describe('DeviceMatrix on the GPU', () => {
     assert.deepEqual(await a.toMatrix(), corpus);
     const held = kernels.resident(corpus);
     const b = await kernels.toDevice(held);
-    held.dispose();  // the upload has its own copy
+    held.dispose(); // the upload has its own copy
     assert.deepEqual(await b.toMatrix(), corpus);
     a.dispose();
     b.dispose();
@@ -295,14 +355,17 @@ describe('DeviceMatrix on the GPU', () => {
       const wantNce = await kernels.infoNCE(anchors, positives, { ...opts, negatives });
       for (let round = 0; round < 2; round++) {
         assert.deepEqual(await kernels.topK(queries, devCorpus, 8, opts), wantTop);
-        assert.deepEqual(await kernels.topK(queries, devCorpus, 8, { precision }), wantTop);  // 'auto'
+        assert.deepEqual(await kernels.topK(queries, devCorpus, 8, { precision }), wantTop); // 'auto'
         assert.deepEqual(await kernels.dense(x, devWeight, bias, { ...opts, activation: 'tanh' }), wantDense);
         assert.deepEqual(await kernels.infoNCE(anchors, positives, { ...opts, negatives: devNegatives }), wantNce);
       }
     }
     for (const d of [devCorpus, devWeight, devNegatives]) d.dispose();
     // A ResidentMatrix is copied to the GPU for each call, with the same result.
-    assert.deepEqual(await kernels.topK(queries, kernels.resident(corpus), 8, { device: 'cuda' }), await kernels.topK(queries, corpus, 8, { device: 'cuda' }));
+    assert.deepEqual(
+      await kernels.topK(queries, kernels.resident(corpus), 8, { device: 'cuda' }),
+      await kernels.topK(queries, corpus, 8, { device: 'cuda' }),
+    );
   });
 
   it('is refused after dispose, while a call already running finishes', needsGpu, async () => {
@@ -311,7 +374,7 @@ describe('DeviceMatrix on the GPU', () => {
     const expected = await kernels.topK(queries, dev, 3);
     const running = [kernels.topK(queries, dev, 3), kernels.topK(queries, dev, 3, { precision: 'bf16' }), dev.toMatrix()];
     dev.dispose();
-    dev.dispose();  // idempotent
+    dev.dispose(); // idempotent
     assert.equal(dev.disposed, true);
     const [top, , back] = await Promise.all(running);
     assert.deepEqual(top, expected);
@@ -325,7 +388,11 @@ describe('DeviceMatrix on the GPU', () => {
   it('is refused by a call that runs on the CPU with ERR_DEVICE_MISMATCH', needsGpu, async () => {
     const dev = await kernels.toDevice(corpus);
     const hint = /pass device 'cuda' or 'auto', or call corpus\.toMatrix\(\) to copy it back/;
-    await rejectsWith(kernels.topK(queries, dev, 3, { device: 'cpu' }), 'ERR_DEVICE_MISMATCH', /kernels\.topK: corpus is a DeviceMatrix \(GPU memory\) but this call runs on the CPU/);
+    await rejectsWith(
+      kernels.topK(queries, dev, 3, { device: 'cpu' }),
+      'ERR_DEVICE_MISMATCH',
+      /kernels\.topK: corpus is a DeviceMatrix \(GPU memory\) but this call runs on the CPU/,
+    );
     await rejectsWith(kernels.topK(queries, dev, 3, { device: 'cpu' }), 'ERR_DEVICE_MISMATCH', hint);
     const devX = await kernels.toDevice(x);
     await rejectsWith(kernels.dense(devX, w, null, { device: 'cpu' }), 'ERR_DEVICE_MISMATCH', /x is a DeviceMatrix/);
@@ -334,7 +401,10 @@ describe('DeviceMatrix on the GPU', () => {
     assert.throws(() => kernels.resident(dev as never), { code: 'ERR_DEVICE_MISMATCH' });
     await assert.rejects(kernels.toDevice(dev as never), { name: 'TypeError', message: /in GPU memory already/ });
     // Shapes are checked as for any matrix.
-    await assert.rejects(kernels.topK(randomMatrix(next, 2, 5), dev, 3), { name: 'RangeError', message: /corpus\.cols must be 5; received 96/ });
+    await assert.rejects(kernels.topK(randomMatrix(next, 2, 5), dev, 3), {
+      name: 'RangeError',
+      message: /corpus\.cols must be 5; received 96/,
+    });
     for (const d of [dev, devX, devNegatives]) d.dispose();
   });
 
@@ -363,7 +433,9 @@ describe('DeviceMatrix on the GPU', () => {
   });
 
   it('fills GPU memory until ERR_OUT_OF_MEMORY, without a crash, and recovers', {
-    skip: (!hasCuda && `no CUDA device: ${reason.split('\n')[0]}`) || (!process.env.JOBBERT_TEST_GPU_OOM && 'fills GPU memory: set JOBBERT_TEST_GPU_OOM=1 and run this file alone'),
+    skip:
+      (!hasCuda && `no CUDA device: ${reason.split('\n')[0]}`) ||
+      (!process.env.JOBBERT_TEST_GPU_OOM && 'fills GPU memory: set JOBBERT_TEST_GPU_OOM=1 and run this file alone'),
     timeout: 300_000,
   }, async () => {
     // 2 GiB uploaded again and again from one ResidentMatrix: no host memory

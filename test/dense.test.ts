@@ -5,7 +5,13 @@ import { denseBackwardRef, denseRef, maxRelError, randomMatrix, rng, testSeed } 
 
 const next = rng(testSeed('dense.test'));
 const SHAPES: [number, number, number][] = [
-  [1, 1, 1], [1, 7, 3], [3, 17, 33], [13, 64, 40], [37, 100, 129], [129, 768, 35], [200, 31, 1024],
+  [1, 1, 1],
+  [1, 7, 3],
+  [3, 17, 33],
+  [13, 64, 40],
+  [37, 100, 129],
+  [129, 768, 35],
+  [200, 31, 1024],
 ];
 
 describe('kernels.dense', () => {
@@ -44,7 +50,7 @@ describe('kernels.denseBackward', () => {
         const g = await kernels.denseBackward(x, w, y, gradY, { activation });
         const ref = denseBackwardRef(x, w, y.data, gradY, activation);
         assert.deepEqual([g.gradX.rows, g.gradX.cols, g.gradWeight.rows, g.gradWeight.cols, g.gradBias.length], [m, inn, out, inn, out]);
-        const scale = Math.sqrt(m);  // sums over m rows grow like √m
+        const scale = Math.sqrt(m); // sums over m rows grow like √m
         assert.ok(maxRelError(g.gradX.data, ref.gradX) < 2e-5);
         assert.ok(maxRelError(g.gradWeight.data, ref.gradW, scale) < 2e-5);
         assert.ok(maxRelError(g.gradBias, ref.gradB, scale) < 2e-5);

@@ -24,9 +24,18 @@ import { rejectsWith } from './rejects.js';
 const REPO = 'acme/tiny-jobbert';
 const WEIGHTS = 'model.safetensors';
 const EXPECTED_FILES = [
-  '1_Pooling/config.json', '2_Asym/140230011_Dense/config.json', '2_Asym/140230011_Dense/model.safetensors',
-  '2_Asym/140230012_Dense/config.json', '2_Asym/140230012_Dense/model.safetensors', '2_Asym/config.json',
-  'config.json', 'config_sentence_transformers.json', 'model.safetensors', 'modules.json', 'sentence_bert_config.json', 'tokenizer.json',
+  '1_Pooling/config.json',
+  '2_Asym/140230011_Dense/config.json',
+  '2_Asym/140230011_Dense/model.safetensors',
+  '2_Asym/140230012_Dense/config.json',
+  '2_Asym/140230012_Dense/model.safetensors',
+  '2_Asym/config.json',
+  'config.json',
+  'config_sentence_transformers.json',
+  'model.safetensors',
+  'modules.json',
+  'sentence_bert_config.json',
+  'tokenizer.json',
 ];
 const TITLES = ['Software Engineer', '高级软件开发人员', 'Produktmanager', 'Científica de datos'];
 
@@ -105,7 +114,10 @@ describe('download', () => {
     const before = hub.requests.length;
     await download(REPO, { endpoint: hub.endpoint, cacheDir, refresh: true });
     const fresh = hub.requests.slice(before);
-    assert.deepEqual(fresh.map((r) => r.path), [`/api/models/${REPO}/revision/main`]);
+    assert.deepEqual(
+      fresh.map((r) => r.path),
+      [`/api/models/${REPO}/revision/main`],
+    );
   });
 
   test('an interrupted transfer fails with ERR_NETWORK, keeps the partial file, and the next call resumes it with a Range request', async () => {
@@ -121,7 +133,10 @@ describe('download', () => {
     const before = hub.requests.length;
     const dir = await download(REPO, { endpoint: hub.endpoint, cacheDir, retries: 0 });
     const cdn = hub.requests.slice(before).filter((r) => r.server === 'cdn' && r.path.length > 0);
-    assert.ok(cdn.some((r) => r.range === `bytes=${partial}-`), `no resume request in ${JSON.stringify(cdn)}`);
+    assert.ok(
+      cdn.some((r) => r.range === `bytes=${partial}-`),
+      `no resume request in ${JSON.stringify(cdn)}`,
+    );
     assert.deepEqual(await readFile(join(dir, WEIGHTS)), await readFile(join(source, WEIGHTS)));
     await assert.rejects(stat(part), { code: 'ENOENT' });
   });
@@ -173,23 +188,48 @@ describe('download', () => {
     const cacheDir = await cache();
     const bad: typeof fetch = async (url, init) => {
       const res = await fetch(url, init);
-      if (!String(url).endsWith('/config.json') || String(url).includes('_Dense') || String(url).includes('Pooling') || String(url).includes('Asym')) return res;
+      if (
+        !String(url).endsWith('/config.json') ||
+        String(url).includes('_Dense') ||
+        String(url).includes('Pooling') ||
+        String(url).includes('Asym')
+      )
+        return res;
       const body = Buffer.concat([Buffer.from(await res.arrayBuffer()), Buffer.from('  ')]);
-      return new Response(body, { status: res.status, headers: { etag: res.headers.get('etag') ?? '', 'content-length': String(body.length) } });
+      return new Response(body, {
+        status: res.status,
+        headers: { etag: res.headers.get('etag') ?? '', 'content-length': String(body.length) },
+      });
     };
-    await rejectsWith(download('acme/resized', { endpoint: hub.endpoint, cacheDir, fetch: bad }), 'ERR_CORRUPT', /conflicting sizes|expected \d+ bytes/);
+    await rejectsWith(
+      download('acme/resized', { endpoint: hub.endpoint, cacheDir, fetch: bad }),
+      'ERR_CORRUPT',
+      /conflicting sizes|expected \d+ bytes/,
+    );
   });
 
   test('a missing repository, revision or file gives ERR_NOT_FOUND naming the URL', async () => {
     const cacheDir = await cache();
-    await rejectsWith(download('acme/no-such-model', { endpoint: hub.endpoint, cacheDir }), 'ERR_NOT_FOUND', /HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/api\/models\/acme\/no-such-model\/revision\/main/);
-    await rejectsWith(download(REPO, { endpoint: hub.endpoint, cacheDir, revision: 'v9' }), 'ERR_NOT_FOUND', /revision 'v9'.*\/revision\/v9/);
+    await rejectsWith(
+      download('acme/no-such-model', { endpoint: hub.endpoint, cacheDir }),
+      'ERR_NOT_FOUND',
+      /HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/api\/models\/acme\/no-such-model\/revision\/main/,
+    );
+    await rejectsWith(
+      download(REPO, { endpoint: hub.endpoint, cacheDir, revision: 'v9' }),
+      'ERR_NOT_FOUND',
+      /revision 'v9'.*\/revision\/v9/,
+    );
     await rejectsWith(download(REPO, { endpoint: hub.endpoint, cacheDir, onnx: true }), 'ERR_NOT_FOUND', /onnx\/model\.onnx/);
 
     const gone = await makeTinyModel({ seed: 43 }, join(work, 'gone'));
     await hub.publish('acme/gone', gone.dir);
     hub.hide('acme/gone', 'sentence_bert_config.json');
-    await rejectsWith(download('acme/gone', { endpoint: hub.endpoint, cacheDir }), 'ERR_NOT_FOUND', /resolve\/[0-9a-f]{40}\/sentence_bert_config\.json/);
+    await rejectsWith(
+      download('acme/gone', { endpoint: hub.endpoint, cacheDir }),
+      'ERR_NOT_FOUND',
+      /resolve\/[0-9a-f]{40}\/sentence_bert_config\.json/,
+    );
   });
 
   test('an unreachable server gives ERR_NETWORK naming the URL', { timeout: 15_000 }, async () => {
@@ -249,7 +289,10 @@ describe('download', () => {
   test('concurrent calls for one model share the work', async () => {
     const cacheDir = await cache();
     const before = hub.requests.length;
-    const [a, b] = await Promise.all([download(REPO, { endpoint: hub.endpoint, cacheDir }), download(REPO, { endpoint: hub.endpoint, cacheDir })]);
+    const [a, b] = await Promise.all([
+      download(REPO, { endpoint: hub.endpoint, cacheDir }),
+      download(REPO, { endpoint: hub.endpoint, cacheDir }),
+    ]);
     assert.equal(a, b);
     const listings = hub.requests.slice(before).filter((r) => r.path.startsWith('/api/'));
     assert.equal(listings.length, 1);
@@ -284,7 +327,10 @@ describe('download', () => {
     }
     await assert.rejects(download(REPO, { retries: -1 }), (e: Error) => e instanceof RangeError && /retries/.test(e.message));
     await assert.rejects(download(REPO, { endpoint: 'ftp://x' }), (e: Error) => e instanceof TypeError && /endpoint/.test(e.message));
-    await assert.rejects(download(REPO, { onnx: 'yes' as unknown as boolean }), (e: Error) => e instanceof TypeError && /onnx/.test(e.message));
+    await assert.rejects(
+      download(REPO, { onnx: 'yes' as unknown as boolean }),
+      (e: Error) => e instanceof TypeError && /onnx/.test(e.message),
+    );
     await assert.rejects(download(REPO, 'x' as never), (e: Error) => e instanceof TypeError && /options/.test(e.message));
   });
 });
@@ -304,20 +350,32 @@ describe('CLI: download, convert, encode', () => {
     assert.equal(r.dir, modelCacheDir(REPO, cacheDir));
     assert.ok(r.downloadedBytes > (await stat(join(source, WEIGHTS))).size);
 
-    const plain = await run((a, o) => downloadCommand(a, o, { isTTY: false, write: () => assert.fail('no bar off a terminal') }), [REPO, '--endpoint', hub.endpoint, '--cache-dir', await cache()]);
-    assert.ok(plain.lines.some((l) => /^fetched model\.safetensors \(\d/.test(l)), plain.lines.join('\n'));
+    const plain = await run(
+      (a, o) => downloadCommand(a, o, { isTTY: false, write: () => assert.fail('no bar off a terminal') }),
+      [REPO, '--endpoint', hub.endpoint, '--cache-dir', await cache()],
+    );
+    assert.ok(
+      plain.lines.some((l) => /^fetched model\.safetensors \(\d/.test(l)),
+      plain.lines.join('\n'),
+    );
     assert.match(plain.lines.at(-1) ?? '', /acme\/tiny-jobbert → .*acme--tiny-jobbert \(/);
   });
 
   test('download on a terminal draws a progress bar with bytes, percent and rate', async () => {
     let drawn = '';
-    const { status } = await run((a, o) => downloadCommand(a, o, { isTTY: true, write: (s) => (drawn += s) }), [REPO, '--endpoint', hub.endpoint, '--cache-dir', await cache()]);
+    const { status } = await run(
+      (a, o) => downloadCommand(a, o, { isTTY: true, write: (s) => (drawn += s) }),
+      [REPO, '--endpoint', hub.endpoint, '--cache-dir', await cache()],
+    );
     assert.equal(status, 0);
     assert.match(drawn, /\r\x1b\[2Kmodel\.safetensors \[#+\] 100% [\d.]+ kB\/[\d.]+ kB [\d.]+ [kMG]?B\/s/);
   });
 
   test('download reports a missing model as ERR_NOT_FOUND and bad usage as UsageError', async () => {
-    await assert.rejects(run(downloadCommand, ['acme/nothing', '--endpoint', hub.endpoint, '--cache-dir', await cache(), '--json']), (e: Error) => e instanceof JobBERTError && e.code === 'ERR_NOT_FOUND');
+    await assert.rejects(
+      run(downloadCommand, ['acme/nothing', '--endpoint', hub.endpoint, '--cache-dir', await cache(), '--json']),
+      (e: Error) => e instanceof JobBERTError && e.code === 'ERR_NOT_FOUND',
+    );
     await assert.rejects(run(downloadCommand, []), UsageError);
     await assert.rejects(run(downloadCommand, ['not-a-repo']), UsageError);
     await assert.rejects(run(downloadCommand, [REPO, '--bogus']), UsageError);
@@ -336,7 +394,10 @@ describe('CLI: download, convert, encode', () => {
     assert.equal(r.bytes, (await stat(r.file)).size);
     await assert.rejects(run(convertCommand, []), UsageError);
     await assert.rejects(run(convertCommand, [dir, '--precision', 'fp16']), /--precision must be fp32 or int8/);
-    await assert.rejects(run(convertCommand, [join(work, 'nowhere')]), (e: Error) => e instanceof JobBERTError && e.code === 'ERR_NOT_FOUND');
+    await assert.rejects(
+      run(convertCommand, [join(work, 'nowhere')]),
+      (e: Error) => e instanceof JobBERTError && e.code === 'ERR_NOT_FOUND',
+    );
   });
 
   test('encode prints one JSON vector per text; --json one object; --branch base gives the pooled vector', async () => {

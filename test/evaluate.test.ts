@@ -37,7 +37,14 @@ const run = (o: Record<string, [string, number][]>) =>
 //   P@5 = 3/5, P@10 = 3/10, P@100 = 3/100
 const A = {
   rel: ['a', 'c', 'e'],
-  run: [['d', 0.6], ['a', 0.9], ['f', 0.4], ['c', 0.7], ['b', 0.8], ['e', 0.5]] as [string, number][],
+  run: [
+    ['d', 0.6],
+    ['a', 0.9],
+    ['f', 0.4],
+    ['c', 0.7],
+    ['b', 0.8],
+    ['e', 0.5],
+  ] as [string, number][],
   want: {
     map: 34 / 45,
     mrr: 1,
@@ -54,7 +61,11 @@ const A = {
 //   P@5 = 1/5, P@10 = 1/10, P@100 = 1/100   (divided by k although 3 < k were retrieved)
 const B = {
   rel: ['x', 'y'],
-  run: [['p', 3], ['x', 2], ['q', 1]] as [string, number][],
+  run: [
+    ['p', 3],
+    ['x', 2],
+    ['q', 1],
+  ] as [string, number][],
   want: { map: 0.25, mrr: 0.5, ndcg: 1 / L2(3) / (1 + 1 / L2(3)), p5: 0.2, p10: 0.1, p100: 0.01 },
 };
 
@@ -97,9 +108,27 @@ describe('evaluate: hand-computed metrics', () => {
 
   it('a perfect ranking gives map = mrr = ndcg = 1', () => {
     // relevant {a, b}, ranked a, b, c: AP = (1/1 + 2/2)/2 = 1, DCG = IDCG, P@5 = 2/5
-    check(evaluate(qrels({ q: ['a', 'b'] }), run({ q: [['a', 3], ['b', 2], ['c', 1]] })), {
-      map: 1, mrr: 1, ndcg: 1, p5: 0.4, p10: 0.2, p100: 0.02, queries: 1,
-    });
+    check(
+      evaluate(
+        qrels({ q: ['a', 'b'] }),
+        run({
+          q: [
+            ['a', 3],
+            ['b', 2],
+            ['c', 1],
+          ],
+        }),
+      ),
+      {
+        map: 1,
+        mrr: 1,
+        ndcg: 1,
+        p5: 0.4,
+        p10: 0.2,
+        p100: 0.02,
+        queries: 1,
+      },
+    );
   });
 
   it('fewer docs retrieved than relevant: IDCG still uses every relevant doc, P@k still divides by k', () => {
@@ -108,32 +137,117 @@ describe('evaluate: hand-computed metrics', () => {
     //   nDCG = 1 / (1/log2(2) + 1/log2(3) + 1/log2(4)) = 1 / 2.130930 = 0.469278
     //   P@5 = 1/5, P@10 = 1/10, P@100 = 1/100
     check(evaluate(qrels({ q: ['a', 'b', 'c'] }), run({ q: [['a', 1]] })), {
-      map: 1 / 3, mrr: 1, ndcg: 1 / (1 + 1 / L2(3) + 0.5), p5: 0.2, p10: 0.1, p100: 0.01, queries: 1,
+      map: 1 / 3,
+      mrr: 1,
+      ndcg: 1 / (1 + 1 / L2(3) + 0.5),
+      p5: 0.2,
+      p10: 0.1,
+      p100: 0.01,
+      queries: 1,
     });
   });
 
   it('negative and mixed-sign scores rank by value', () => {
     // ranked: b (0.5), a (-0.1), c (-2) → relevant a at rank 2: AP = (1/2)/1, RR = 1/2
-    check(evaluate(qrels({ q: ['a'] }), run({ q: [['c', -2], ['a', -0.1], ['b', 0.5]] })), {
-      map: 0.5, mrr: 0.5, ndcg: 1 / L2(3), p5: 0.2, p10: 0.1, p100: 0.01, queries: 1,
-    });
+    check(
+      evaluate(
+        qrels({ q: ['a'] }),
+        run({
+          q: [
+            ['c', -2],
+            ['a', -0.1],
+            ['b', 0.5],
+          ],
+        }),
+      ),
+      {
+        map: 0.5,
+        mrr: 0.5,
+        ndcg: 1 / L2(3),
+        p5: 0.2,
+        p10: 0.1,
+        p100: 0.01,
+        queries: 1,
+      },
+    );
   });
 });
 
 describe('evaluate: edge cases', () => {
   it('nothing relevant retrieved → 0 on every metric', () => {
-    check(evaluate(qrels({ q: ['a', 'b'] }), run({ q: [['x', 1], ['y', 0.5]] })), { ...ZERO, queries: 1 });
+    check(
+      evaluate(
+        qrels({ q: ['a', 'b'] }),
+        run({
+          q: [
+            ['x', 1],
+            ['y', 0.5],
+          ],
+        }),
+      ),
+      { ...ZERO, queries: 1 },
+    );
   });
 
   it('equal scores keep the run order (stable)', () => {
     // relevant {b}; a and b tie: given [a, b] → b at rank 2 (RR 1/2); given [b, a] → rank 1
     const q = qrels({ q: ['b'] });
-    close(evaluate(q, run({ q: [['a', 1], ['b', 1]] })).mrr, 0.5, 'a first');
-    close(evaluate(q, run({ q: [['b', 1], ['a', 1]] })).mrr, 1, 'b first');
+    close(
+      evaluate(
+        q,
+        run({
+          q: [
+            ['a', 1],
+            ['b', 1],
+          ],
+        }),
+      ).mrr,
+      0.5,
+      'a first',
+    );
+    close(
+      evaluate(
+        q,
+        run({
+          q: [
+            ['b', 1],
+            ['a', 1],
+          ],
+        }),
+      ).mrr,
+      1,
+      'b first',
+    );
     // ties among others: [c 0.5, a 1, d 1, b 1] ranks a, d, b, c → b at rank 3
-    close(evaluate(q, run({ q: [['c', 0.5], ['a', 1], ['d', 1], ['b', 1]] })).mrr, 1 / 3, 'three-way tie');
+    close(
+      evaluate(
+        q,
+        run({
+          q: [
+            ['c', 0.5],
+            ['a', 1],
+            ['d', 1],
+            ['b', 1],
+          ],
+        }),
+      ).mrr,
+      1 / 3,
+      'three-way tie',
+    );
     // +0 and -0 are equal scores: [a -0, b +0] keeps a first
-    close(evaluate(q, run({ q: [['a', -0], ['b', 0]] })).mrr, 0.5, '±0 tie');
+    close(
+      evaluate(
+        q,
+        run({
+          q: [
+            ['a', -0],
+            ['b', 0],
+          ],
+        }),
+      ).mrr,
+      0.5,
+      '±0 tie',
+    );
     // a long tie (engine sorts switch algorithm past ~10 elements): all equal, b given 20th
     const list: [string, number][] = [];
     for (let i = 0; i < 40; i++) list.push([i === 19 ? 'b' : `n${i}`, 7]);
@@ -144,17 +258,71 @@ describe('evaluate: edge cases', () => {
     // relevant {a, b}; run a .9, x .8, a .7, b .6 → ranked a, x, (a dropped), b at rank 3
     //   AP = (1/1 + 2/3) / 2 = 5/6, P@5 = 2/5 (a counted once), RR = 1
     //   nDCG = (1 + 1/log2(4)) / (1 + 1/log2(3))
-    check(evaluate(qrels({ q: ['a', 'b'] }), run({ q: [['a', 0.9], ['x', 0.8], ['a', 0.7], ['b', 0.6]] })), {
-      map: 5 / 6, mrr: 1, ndcg: (1 + 0.5) / (1 + 1 / L2(3)), p5: 0.4, p10: 0.2, p100: 0.02, queries: 1,
-    });
+    check(
+      evaluate(
+        qrels({ q: ['a', 'b'] }),
+        run({
+          q: [
+            ['a', 0.9],
+            ['x', 0.8],
+            ['a', 0.7],
+            ['b', 0.6],
+          ],
+        }),
+      ),
+      {
+        map: 5 / 6,
+        mrr: 1,
+        ndcg: (1 + 0.5) / (1 + 1 / L2(3)),
+        p5: 0.4,
+        p10: 0.2,
+        p100: 0.02,
+        queries: 1,
+      },
+    );
     // The first position is in ranked order, not in the given order: a's later copy
     // scores higher (0.95), so a ranks 1st and x 2nd.
-    close(evaluate(qrels({ q: ['a'] }), run({ q: [['x', 0.9], ['a', 0.5], ['a', 0.95]] })).mrr, 1, 'best copy');
+    close(
+      evaluate(
+        qrels({ q: ['a'] }),
+        run({
+          q: [
+            ['x', 0.9],
+            ['a', 0.5],
+            ['a', 0.95],
+          ],
+        }),
+      ).mrr,
+      1,
+      'best copy',
+    );
     // A non-relevant duplicate does not push relevant docs down:
     // x .9, x .8, a .7 → ranked x, a → a at rank 2
-    close(evaluate(qrels({ q: ['a'] }), run({ q: [['x', 0.9], ['x', 0.8], ['a', 0.7]] })).mrr, 0.5, 'dup pushes nothing');
+    close(
+      evaluate(
+        qrels({ q: ['a'] }),
+        run({
+          q: [
+            ['x', 0.9],
+            ['x', 0.8],
+            ['a', 0.7],
+          ],
+        }),
+      ).mrr,
+      0.5,
+      'dup pushes nothing',
+    );
     // Three copies of the one relevant doc: P@5 = 1/5, AP = 1 (not 3/5, not > 1)
-    const r = evaluate(qrels({ q: ['a'] }), run({ q: [['a', 1], ['a', 1], ['a', 1]] }));
+    const r = evaluate(
+      qrels({ q: ['a'] }),
+      run({
+        q: [
+          ['a', 1],
+          ['a', 1],
+          ['a', 1],
+        ],
+      }),
+    );
     close(r.p5, 0.2, 'p5');
     close(r.map, 1, 'map');
     close(r.ndcg, 1, 'ndcg');
@@ -174,7 +342,16 @@ describe('evaluate: edge cases', () => {
 
   it('a query with an empty relevant set scores 0 on every metric and still counts (ranx)', () => {
     // {A, E}: E has no relevant docs → means are A's halved, queries = 2
-    const got = evaluate(qrels({ A: A.rel, E: [] }), run({ A: A.run, E: [['a', 1], ['b', 0]] }));
+    const got = evaluate(
+      qrels({ A: A.rel, E: [] }),
+      run({
+        A: A.run,
+        E: [
+          ['a', 1],
+          ['b', 0],
+        ],
+      }),
+    );
     const want = { queries: 2 } as EvaluateResult;
     for (const k of ['map', 'mrr', 'ndcg', 'p5', 'p10', 'p100'] as const) want[k] = A.want[k] / 2;
     check(got, want);
@@ -196,24 +373,83 @@ describe('evaluate: argument errors', () => {
     ['qrels not a Map', { q: new Set(['a']) }, goodR, TypeError, /evaluate: qrels must be a Map.*received an object \(Object\)/],
     ['qrels an array', [['q', new Set()]], goodR, TypeError, /evaluate: qrels must be a Map.*received an array of length 1/],
     ['qrels empty', new Map(), goodR, RangeError, /evaluate: qrels must hold at least one query; received an empty Map/],
-    ['qrels key not a string', new Map([[1, new Set(['a'])]]), goodR, TypeError, /evaluate: qrels keys must be query id strings; received 1/],
-    ['qrels value an array', new Map([['q', ['a']]]), goodR, TypeError, /evaluate: qrels.get\('q'\) must be a Set<string>.*received an array of length 1/],
-    ['qrels doc id a number', new Map([['q', new Set([7])]]), goodR, TypeError, /evaluate: qrels.get\('q'\) must hold doc id strings; received 7/],
+    [
+      'qrels key not a string',
+      new Map([[1, new Set(['a'])]]),
+      goodR,
+      TypeError,
+      /evaluate: qrels keys must be query id strings; received 1/,
+    ],
+    [
+      'qrels value an array',
+      new Map([['q', ['a']]]),
+      goodR,
+      TypeError,
+      /evaluate: qrels.get\('q'\) must be a Set<string>.*received an array of length 1/,
+    ],
+    [
+      'qrels doc id a number',
+      new Map([['q', new Set([7])]]),
+      goodR,
+      TypeError,
+      /evaluate: qrels.get\('q'\) must hold doc id strings; received 7/,
+    ],
     ['run undefined', goodQ, undefined, TypeError, /evaluate: run must be a Map.*received undefined/],
-    ['run value not an array', goodQ, new Map([['q', { id: 'a', score: 1 }]]), TypeError, /evaluate: run.get\('q'\) must be an array.*received an object/],
+    [
+      'run value not an array',
+      goodQ,
+      new Map([['q', { id: 'a', score: 1 }]]),
+      TypeError,
+      /evaluate: run.get\('q'\) must be an array.*received an object/,
+    ],
     ['run entry null', goodQ, new Map([['q', [null]]]), TypeError, /evaluate: run.get\('q'\)\[0\] must be an object.*received null/],
-    ['run id a number', goodQ, new Map([['q', [{ id: 3, score: 1 }]]]), TypeError, /evaluate: run.get\('q'\)\[0\].id must be a string; received 3/],
-    ['run score a string', goodQ, new Map([['q', [{ id: 'a', score: '1' }]]]), TypeError, /evaluate: run.get\('q'\)\[0\].score must be a number; received '1'/],
-    ['run score NaN', goodQ, new Map([['q', [{ id: 'a', score: 1 }, { id: 'b', score: NaN }]]]), RangeError, /evaluate: run.get\('q'\)\[1\].score must be a finite number; received NaN/],
-    ['run score Infinity', goodQ, new Map([['z', [{ id: 'a', score: -Infinity }]]]), RangeError, /evaluate: run.get\('z'\)\[0\].score must be a finite number; received -Infinity/],
+    [
+      'run id a number',
+      goodQ,
+      new Map([['q', [{ id: 3, score: 1 }]]]),
+      TypeError,
+      /evaluate: run.get\('q'\)\[0\].id must be a string; received 3/,
+    ],
+    [
+      'run score a string',
+      goodQ,
+      new Map([['q', [{ id: 'a', score: '1' }]]]),
+      TypeError,
+      /evaluate: run.get\('q'\)\[0\].score must be a number; received '1'/,
+    ],
+    [
+      'run score NaN',
+      goodQ,
+      new Map([
+        [
+          'q',
+          [
+            { id: 'a', score: 1 },
+            { id: 'b', score: NaN },
+          ],
+        ],
+      ]),
+      RangeError,
+      /evaluate: run.get\('q'\)\[1\].score must be a finite number; received NaN/,
+    ],
+    [
+      'run score Infinity',
+      goodQ,
+      new Map([['z', [{ id: 'a', score: -Infinity }]]]),
+      RangeError,
+      /evaluate: run.get\('z'\)\[0\].score must be a finite number; received -Infinity/,
+    ],
   ];
   for (const [name, q, r, type, message] of cases) {
     it(name, () => {
-      assert.throws(() => evaluate(q as never, r as never), (e: unknown) => {
-        assert.ok(e instanceof type, `expected ${type.name}, got ${String(e)}`);
-        assert.match((e as Error).message, message);
-        return true;
-      });
+      assert.throws(
+        () => evaluate(q as never, r as never),
+        (e: unknown) => {
+          assert.ok(e instanceof type, `expected ${type.name}, got ${String(e)}`);
+          assert.match((e as Error).message, message);
+          return true;
+        },
+      );
     });
   }
 });
@@ -232,9 +468,12 @@ function reference(qr: Map<string, Set<string>>, rn: Map<string, Entry[]>): Omit
       const cur = rep.get(e.id);
       if (cur === undefined || e.score > cur.score) rep.set(e.id, { score: e.score, index });
     });
-    const ranked = [...rep.entries()].sort((x, y) => (y[1].score - x[1].score) || (x[1].index - y[1].index)).map(([id]) => id);
+    const ranked = [...rep.entries()].sort((x, y) => y[1].score - x[1].score || x[1].index - y[1].index).map(([id]) => id);
     if (rel.size === 0) continue;
-    const ranks = [...rel].map((d) => ranked.indexOf(d) + 1).filter((r) => r > 0).sort((x, y) => x - y);
+    const ranks = [...rel]
+      .map((d) => ranked.indexOf(d) + 1)
+      .filter((r) => r > 0)
+      .sort((x, y) => x - y);
     // AP: the relevant doc at the j-th smallest rank r sees j relevant docs in the top r
     sums.map += ranks.reduce((s, r, j) => s + (j + 1) / r, 0) / rel.size;
     sums.mrr += ranks.length > 0 ? 1 / ranks[0] : 0;
@@ -267,7 +506,10 @@ describe('evaluate: cross-check against an independent formulation', () => {
         const len = int(pool * 1.5);
         // few distinct scores → many ties; ids drawn with replacement → duplicates
         const levels = 1 + int(8);
-        rn.set(`q${q}`, Array.from({ length: len }, () => ({ id: `d${int(pool)}`, score: int(levels) / 4 - 0.5 })));
+        rn.set(
+          `q${q}`,
+          Array.from({ length: len }, () => ({ id: `d${int(pool)}`, score: int(levels) / 4 - 0.5 })),
+        );
       }
       if (int(3) === 0) rn.set('extra', [{ id: 'd0', score: 1 }]);
       const got = evaluate(qr, rn);

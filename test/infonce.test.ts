@@ -35,7 +35,7 @@ describe('kernels.infoNCE', () => {
       const r = await kernels.infoNCE(a, p, { scale, symmetric, negatives: neg });
       const ref = infoNCERef(a, p, neg ?? null, scale, symmetric);
       assert.ok(Math.abs(r.loss - ref.loss) <= 1e-4 * (1 + Math.abs(ref.loss)), `loss ${r.loss} vs ${ref.loss}`);
-      const gscale = 1 / B;  // gradients are means over the batch
+      const gscale = 1 / B; // gradients are means over the batch
       assert.ok(maxRelError(r.gradAnchors.data, ref.gradAnchors, gscale) < 1e-3, 'gradAnchors');
       assert.ok(maxRelError(r.gradPositives.data, ref.gradPositives, gscale) < 1e-3, 'gradPositives');
       if (neg) {
@@ -58,14 +58,19 @@ describe('kernels.infoNCE', () => {
   it('gradients agree with central finite differences of the loss', async () => {
     // scale 1 keeps float32 rounding in the loss far below the difference step.
     for (const symmetric of [false, true]) {
-      const B = 5, d = 6;
+      const B = 5,
+        d = 6;
       const a = unnormalised(B, d);
       const p = unnormalised(B, d);
       const neg = unnormalised(3, d);
       const opts = { scale: 1, symmetric, negatives: neg };
       const r = await kernels.infoNCE(a, p, opts);
       const eps = 1e-2;
-      for (const [name, m, grad] of [['anchors', a, r.gradAnchors], ['positives', p, r.gradPositives], ['negatives', neg, r.gradNegatives!]] as const) {
+      for (const [name, m, grad] of [
+        ['anchors', a, r.gradAnchors],
+        ['positives', p, r.gradPositives],
+        ['negatives', neg, r.gradNegatives!],
+      ] as const) {
         for (let t = 0; t < 4; t++) {
           const i = Math.floor(next() * m.data.length);
           const orig = m.data[i];
@@ -75,14 +80,18 @@ describe('kernels.infoNCE', () => {
           const minus = (await kernels.infoNCE(a, p, opts)).loss;
           m.data[i] = orig;
           const numeric = (plus - minus) / (2 * eps);
-          assert.ok(Math.abs(numeric - grad.data[i]) < 2e-3 * (1 + Math.abs(numeric)), `${name}[${i}] symmetric=${symmetric}: ${grad.data[i]} vs ${numeric}`);
+          assert.ok(
+            Math.abs(numeric - grad.data[i]) < 2e-3 * (1 + Math.abs(numeric)),
+            `${name}[${i}] symmetric=${symmetric}: ${grad.data[i]} vs ${numeric}`,
+          );
         }
       }
     }
   });
 
   it('the float64 reference gradients agree with finite differences too', () => {
-    const B = 4, d = 5;
+    const B = 4,
+      d = 5;
     const a = { rows: B, cols: d, data: Float64Array.from(unnormalised(B, d).data) };
     const p = unnormalised(B, d);
     const neg = unnormalised(2, d);

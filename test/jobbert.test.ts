@@ -15,8 +15,16 @@ import { rejectsWith } from './rejects.js';
 
 const SEED = testSeed('jobbert.test');
 const TEXTS = [
-  'Software Engineer', '高级软件开发人员', 'Produktmanager', 'Científica de datos', 'senior python developer',
-  'Krankenpfleger', 'sales manager of the data team', 'x', '', 'nurse & data scientist (m/w/d) #1',
+  'Software Engineer',
+  '高级软件开发人员',
+  'Produktmanager',
+  'Científica de datos',
+  'senior python developer',
+  'Krankenpfleger',
+  'sales manager of the data team',
+  'x',
+  '',
+  'nurse & data scientist (m/w/d) #1',
 ];
 const LONG = Array.from({ length: 120 }, (_, i) => (i % 3 === 0 ? 'data' : i % 3 === 1 ? 'manager' : 'skill')).join(' ');
 
@@ -87,7 +95,14 @@ describe('safetensors reader', () => {
     const bf16Bits = Array.from(Float32Array.from(values), (v) => new Uint32Array(Float32Array.of(v).buffer)[0] >>> 16);
     for (const [dtype, bits, expect] of [
       ['F16', f16Bits, [0, 1, -2, 0.5, 65504, -0.00006103515625, 3.140625]],
-      ['BF16', bf16Bits, Array.from(values, (v) => new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(v).buffer)[0] & 0xffff0000]).buffer)[0])],
+      [
+        'BF16',
+        bf16Bits,
+        Array.from(
+          values,
+          (v) => new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(v).buffer)[0] & 0xffff0000]).buffer)[0],
+        ),
+      ],
     ] as const) {
       const data = Buffer.alloc(bits.length * 2);
       bits.forEach((b, i) => data.writeUInt16LE(b, 2 * i));
@@ -108,7 +123,14 @@ describe('safetensors reader', () => {
     const cases: [string, Buffer][] = [
       ['too short', Buffer.from([1, 2, 3])],
       ['header longer than file', Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), Buffer.from('{}')])],
-      ['not JSON', (() => { const l = Buffer.alloc(8); l.writeBigUInt64LE(5n); return Buffer.concat([l, Buffer.from('{oops')]); })()],
+      [
+        'not JSON',
+        (() => {
+          const l = Buffer.alloc(8);
+          l.writeBigUInt64LE(5n);
+          return Buffer.concat([l, Buffer.from('{oops')]);
+        })(),
+      ],
     ];
     for (const [why, bytes] of cases) {
       await writeFile(p, bytes);
@@ -116,9 +138,15 @@ describe('safetensors reader', () => {
       assert.ok(why);
     }
     assert.throws(() => parseHeader('x', JSON.stringify({ t: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 12] } }), 16), /needs 16/);
-    assert.throws(() => parseHeader('x', JSON.stringify({ t: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }), 8), /outside the file/);
+    assert.throws(
+      () => parseHeader('x', JSON.stringify({ t: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }), 8),
+      /outside the file/,
+    );
     assert.throws(() => parseHeader('x', JSON.stringify({ t: { dtype: 'Q4', shape: [4], data_offsets: [0, 16] } }), 16), /unknown dtype/);
-    assert.throws(() => parseHeader('x', JSON.stringify({ t: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), 16), /malformed shape/);
+    assert.throws(
+      () => parseHeader('x', JSON.stringify({ t: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), 16),
+      /malformed shape/,
+    );
     await rejectsWith(SafeTensors.open(join(dir, 'absent.safetensors')), 'ERR_NOT_FOUND', 'absent.safetensors');
   });
 });
@@ -130,30 +158,36 @@ describe('safetensors → ONNX conversion', () => {
     ['BERT', { modelType: 'bert' }],
     ['XLM-RoBERTa stored as F16', { dtype: 'F16' }],
   ];
-  for (const [name, opts] of variants) for (const fused of [true, false]) {
-    it(`${name}, ${fused ? 'fused' : 'plain ai.onnx'} graph: equals the float64 reference forward pass to 1e-4, alone and right-padded in a batch`, async () => {
-      const m = await tiny(opts);
-      const { onnx, fusedOps } = await convertToOnnx(m.dir, { fused });
-      assert.deepEqual(fusedOps, fused ? ['Gelu'] : []);
-      const ids = await tokenize(m, [...TEXTS, LONG]);
-      const H = m.config.hidden;
-      // each text alone, then all of them in one padded batch
-      for (const batch of [...ids.map((s) => [s]), ids]) {
-        const { states, L } = await runGraph(onnx, batch, m.config.padTokenId);
-        batch.forEach((seq, b) => {
-          const ref = referenceEncoder(m.config, m.weights, seq);
-          let diff = 0;
-          let scale = 0;
-          ref.forEach((row, t) => row.forEach((v, i) => {
-            diff = Math.max(diff, Math.abs(v - states[(b * L + t) * H + i]));
-            scale = Math.max(scale, Math.abs(v));
-          }));
-          // relative to the largest activation of the sequence: elementwise relative error is meaningless near zero
-          assert.ok(diff / scale < 1e-4, `${name}, ${seq.length} tokens, batch of ${batch.length}: max |Δ| / max |ref| = ${diff / scale}`);
-        });
-      }
-    });
-  }
+  for (const [name, opts] of variants)
+    for (const fused of [true, false]) {
+      it(`${name}, ${fused ? 'fused' : 'plain ai.onnx'} graph: equals the float64 reference forward pass to 1e-4, alone and right-padded in a batch`, async () => {
+        const m = await tiny(opts);
+        const { onnx, fusedOps } = await convertToOnnx(m.dir, { fused });
+        assert.deepEqual(fusedOps, fused ? ['Gelu'] : []);
+        const ids = await tokenize(m, [...TEXTS, LONG]);
+        const H = m.config.hidden;
+        // each text alone, then all of them in one padded batch
+        for (const batch of [...ids.map((s) => [s]), ids]) {
+          const { states, L } = await runGraph(onnx, batch, m.config.padTokenId);
+          batch.forEach((seq, b) => {
+            const ref = referenceEncoder(m.config, m.weights, seq);
+            let diff = 0;
+            let scale = 0;
+            ref.forEach((row, t) =>
+              row.forEach((v, i) => {
+                diff = Math.max(diff, Math.abs(v - states[(b * L + t) * H + i]));
+                scale = Math.max(scale, Math.abs(v));
+              }),
+            );
+            // relative to the largest activation of the sequence: elementwise relative error is meaningless near zero
+            assert.ok(
+              diff / scale < 1e-4,
+              `${name}, ${seq.length} tokens, batch of ${batch.length}: max |Δ| / max |ref| = ${diff / scale}`,
+            );
+          });
+        }
+      });
+    }
 
   it('convertModelDir writes onnx/model.onnx that JobBERT then uses', async () => {
     const m = await tiny();
@@ -220,7 +254,13 @@ describe('JobBERT encoder', () => {
       for (let r = 0; r < ALL.length; r++) {
         const row = rowOf(raw, r);
         const n = Math.hypot(...row);
-        assert.ok(maxAbsDiff(row.map((v) => v / n), rowOf(byDefault, r)) < 1e-6, `${branch} row ${r}`);
+        assert.ok(
+          maxAbsDiff(
+            row.map((v) => v / n),
+            rowOf(byDefault, r),
+          ) < 1e-6,
+          `${branch} row ${r}`,
+        );
       }
     }
     assert.equal((await enc.encode([], { branch: 'base', normalize: false })).cols, 32);
@@ -229,8 +269,11 @@ describe('JobBERT encoder', () => {
   it('rejects a normalize that is not a boolean with a TypeError naming it', async () => {
     for (const v of ['false', 0, 1, null, {}]) {
       for (const texts of [['Software Engineer'], []]) {
-        await assert.rejects(enc.encode(texts, { normalize: v as unknown as boolean }),
-          (e: Error) => e instanceof TypeError && /normalize/.test(e.message) && e.message.includes('JobBERT.encode'), `normalize: ${JSON.stringify(v)}`);
+        await assert.rejects(
+          enc.encode(texts, { normalize: v as unknown as boolean }),
+          (e: Error) => e instanceof TypeError && /normalize/.test(e.message) && e.message.includes('JobBERT.encode'),
+          `normalize: ${JSON.stringify(v)}`,
+        );
       }
     }
   });
@@ -243,7 +286,10 @@ describe('JobBERT encoder', () => {
     const a = await enc.encode(['Software Engineer']);
     const b = await enc.encode(['Software Engineer'], { branch: 'anchor' });
     assert.deepEqual(a.data, b.data);
-    assert.ok(maxAbsDiff(a.data, (await enc.encode(['Software Engineer'], { branch: 'positive' })).data) > 1e-3, 'anchor and positive heads differ');
+    assert.ok(
+      maxAbsDiff(a.data, (await enc.encode(['Software Engineer'], { branch: 'positive' })).data) > 1e-3,
+      'anchor and positive heads differ',
+    );
   });
 
   it('truncates inputs longer than max_seq_length on the right', async () => {
@@ -258,7 +304,9 @@ describe('JobBERT encoder', () => {
   it('gives a text the same vector alone, in any batch, in any order, padded or not (|Δ| ≤ 1e-6)', async () => {
     const together = await enc.encode(ALL);
     const alone = await Promise.all(ALL.map((t) => enc.encode([t])));
-    const perm = ALL.map((_, i) => i).reverse().sort((a, b) => ((a * 7) % 5) - ((b * 7) % 5));
+    const perm = ALL.map((_, i) => i)
+      .reverse()
+      .sort((a, b) => ((a * 7) % 5) - ((b * 7) % 5));
     const shuffled = await enc.encode(perm.map((i) => ALL[i]));
     const big = await JobBERT.load(asym.dir, { batchSize: 64 });
     const oneBatch = await big.encode(ALL);
@@ -293,9 +341,15 @@ describe('JobBERT encoder', () => {
   });
 
   it('rejects bad arguments with TypeError/RangeError naming the argument', async () => {
-    await assert.rejects(enc.encode('Software Engineer' as unknown as string[]), (e: Error) => e instanceof TypeError && /texts/.test(e.message));
+    await assert.rejects(
+      enc.encode('Software Engineer' as unknown as string[]),
+      (e: Error) => e instanceof TypeError && /texts/.test(e.message),
+    );
     await assert.rejects(enc.encode(['a', 3 as unknown as string]), (e: Error) => e instanceof TypeError && /texts\[1\]/.test(e.message));
-    await assert.rejects(enc.encode(['a'], { branch: 'query' as 'anchor' }), (e: Error) => e instanceof RangeError && /branch/.test(e.message));
+    await assert.rejects(
+      enc.encode(['a'], { branch: 'query' as 'anchor' }),
+      (e: Error) => e instanceof RangeError && /branch/.test(e.message),
+    );
     await assert.rejects(JobBERT.load(asym.dir, { batchSize: 0 }), (e: Error) => e instanceof RangeError && /batchSize/.test(e.message));
     await assert.rejects(JobBERT.load(asym.dir, { threads: -1 }), (e: Error) => e instanceof RangeError && /threads/.test(e.message));
     await assert.rejects(JobBERT.load(42 as unknown as string), (e: Error) => e instanceof TypeError && /dir/.test(e.message));
@@ -421,7 +475,10 @@ describe('JobBERT model directories', () => {
     assert.equal(again.source, 'onnx');
     assert.equal(again.fingerprint, int8.fingerprint);
     await Promise.all([fp32.dispose(), int8.dispose(), again.dispose()]);
-    await assert.rejects(JobBERT.load(dir, { precision: 'fp16' as 'int8' }), (e: Error) => e instanceof RangeError && /precision/.test(e.message));
+    await assert.rejects(
+      JobBERT.load(dir, { precision: 'fp16' as 'int8' }),
+      (e: Error) => e instanceof RangeError && /precision/.test(e.message),
+    );
   });
 
   it('a changed head weight changes the fingerprint', async () => {
@@ -431,9 +488,13 @@ describe('JobBERT model directories', () => {
     const head = m.heads.anchor;
     const w = Float32Array.from(head.weight);
     w[0] += 1;
-    await writeSafetensors(join(dir, '2_Asym', '140230011_Dense', 'model.safetensors'), new Map([
-      ['linear.weight', { shape: [head.out, head.in], data: w }], ['linear.bias', { shape: [head.out], data: head.bias }],
-    ]));
+    await writeSafetensors(
+      join(dir, '2_Asym', '140230011_Dense', 'model.safetensors'),
+      new Map([
+        ['linear.weight', { shape: [head.out, head.in], data: w }],
+        ['linear.bias', { shape: [head.out], data: head.bias }],
+      ]),
+    );
     const b = await JobBERT.load(dir, { cache: false });
     assert.notEqual(a.fingerprint, b.fingerprint);
     await a.dispose();
@@ -465,30 +526,77 @@ describe('JobBERT model directories', () => {
       ['missing Asym head weights', (d) => rm(join(d, '2_Asym', '140230012_Dense', 'model.safetensors')), '140230012_Dense'],
       ['modules.json not an array', (d) => writeFile(join(d, 'modules.json'), '{"a": 1}'), 'modules.json'],
       ['malformed JSON config', (d) => writeFile(join(d, 'config.json'), '{"model_type": '), 'config.json'],
-      ['corrupt safetensors header', async (d) => {
-        const p = join(d, 'model.safetensors');
-        const bytes = await readFile(p);
-        bytes.write('#####', 12, 'latin1');
-        await writeFile(p, bytes);
-      }, 'model.safetensors'],
-      ['truncated safetensors file', async (d) => {
-        const p = join(d, 'model.safetensors');
-        const bytes = await readFile(p);
-        await writeFile(p, bytes.subarray(0, bytes.length - 100));
-      }, 'model.safetensors'],
-      ['weights of the wrong shape (config says hidden 48)', (d) => json(join(d, 'config.json'), (c) => ({ ...c, hidden_size: 48, num_attention_heads: 4 })), 'shape'],
+      [
+        'corrupt safetensors header',
+        async (d) => {
+          const p = join(d, 'model.safetensors');
+          const bytes = await readFile(p);
+          bytes.write('#####', 12, 'latin1');
+          await writeFile(p, bytes);
+        },
+        'model.safetensors',
+      ],
+      [
+        'truncated safetensors file',
+        async (d) => {
+          const p = join(d, 'model.safetensors');
+          const bytes = await readFile(p);
+          await writeFile(p, bytes.subarray(0, bytes.length - 100));
+        },
+        'model.safetensors',
+      ],
+      [
+        'weights of the wrong shape (config says hidden 48)',
+        (d) => json(join(d, 'config.json'), (c) => ({ ...c, hidden_size: 48, num_attention_heads: 4 })),
+        'shape',
+      ],
       ['unknown architecture', (d) => json(join(d, 'config.json'), (c) => ({ ...c, model_type: 'gpt2' })), 'gpt2'],
       ['unsupported activation', (d) => json(join(d, 'config.json'), (c) => ({ ...c, hidden_act: 'swish' })), 'swish'],
-      ['max_seq_length beyond the position table (too-long inputs)', (d) => json(join(d, 'sentence_bert_config.json'), (c) => ({ ...c, max_seq_length: 600 })), 'max_seq_length'],
-      ['Asym Dense in_features that do not match the pooled size', (d) => json(join(d, '2_Asym', '140230011_Dense', 'config.json'), (c) => ({ ...c, in_features: 16 })), 'in_features'],
-      ['Dense with an unsupported activation', (d) => json(join(d, '2_Asym', '140230011_Dense', 'config.json'), (c) => ({ ...c, activation_function: 'torch.nn.modules.activation.ReLU' })), 'ReLU'],
-      ['Asym route naming an undeclared module', (d) => json(join(d, '2_Asym', 'config.json'), (c) => ({ ...c, structure: { anchor: ['nope_Dense'] } })), 'nope_Dense'],
-      ['module path leaving the directory', (d) => json(join(d, 'modules.json'), (c) => (c as unknown as { path: string }[]).map((m, i) => (i === 1 ? { ...m, path: '../../etc' } : m))), 'leaves'],
-      ['pooling with no mode set', (d) => json(join(d, '1_Pooling', 'config.json'), (c) => ({ ...c, pooling_mode_mean_tokens: false })), 'pooling'],
-      ['corrupt onnx/model.onnx', async (d) => {
-        await mkdir(join(d, 'onnx'));
-        await writeFile(join(d, 'onnx', 'model.onnx'), Buffer.from('not a protobuf at all'));
-      }, 'model.onnx'],
+      [
+        'max_seq_length beyond the position table (too-long inputs)',
+        (d) => json(join(d, 'sentence_bert_config.json'), (c) => ({ ...c, max_seq_length: 600 })),
+        'max_seq_length',
+      ],
+      [
+        'Asym Dense in_features that do not match the pooled size',
+        (d) => json(join(d, '2_Asym', '140230011_Dense', 'config.json'), (c) => ({ ...c, in_features: 16 })),
+        'in_features',
+      ],
+      [
+        'Dense with an unsupported activation',
+        (d) =>
+          json(join(d, '2_Asym', '140230011_Dense', 'config.json'), (c) => ({
+            ...c,
+            activation_function: 'torch.nn.modules.activation.ReLU',
+          })),
+        'ReLU',
+      ],
+      [
+        'Asym route naming an undeclared module',
+        (d) => json(join(d, '2_Asym', 'config.json'), (c) => ({ ...c, structure: { anchor: ['nope_Dense'] } })),
+        'nope_Dense',
+      ],
+      [
+        'module path leaving the directory',
+        (d) =>
+          json(join(d, 'modules.json'), (c) =>
+            (c as unknown as { path: string }[]).map((m, i) => (i === 1 ? { ...m, path: '../../etc' } : m)),
+          ),
+        'leaves',
+      ],
+      [
+        'pooling with no mode set',
+        (d) => json(join(d, '1_Pooling', 'config.json'), (c) => ({ ...c, pooling_mode_mean_tokens: false })),
+        'pooling',
+      ],
+      [
+        'corrupt onnx/model.onnx',
+        async (d) => {
+          await mkdir(join(d, 'onnx'));
+          await writeFile(join(d, 'onnx', 'model.onnx'), Buffer.from('not a protobuf at all'));
+        },
+        'model.onnx',
+      ],
     ];
     for (const [name, edit, mention] of cases) {
       it(`${name} → ERR_BAD_MODEL`, async () => {

@@ -106,7 +106,8 @@ test('LiteEncoder: save → load round trip, spec, fingerprint, corrupt files re
 
 test('embedding bag: native forward matches a float64 reference; backward matches finite differences', async () => {
   const random = rng(3);
-  const rows = 50, D = 7;
+  const rows = 50,
+    D = 7;
   const table = Float32Array.from({ length: rows * D }, () => random() * 2 - 1);
   const ids = Int32Array.from([1, 4, 4, 9, 0, 49, 3]);
   const offsets = Int32Array.from([0, 3, 3, 7]); // bags: [1,4,4], [], [9,0,49,3]
@@ -147,7 +148,9 @@ test('trainLiteEncoder: a toy task lowers the loss, ranks pairs together, and is
     const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];
     const other = ['uno', 'dos', 'tres', 'cuatro', 'cinco', 'seis', 'siete', 'ocho', 'nueve', 'diez', 'once', 'doce'];
     const lines = [];
-    for (let r = 0; r < 8; r++) for (let i = 0; i < words.length; i++) lines.push(JSON.stringify({ anchor: `${words[i]} manager`, positive: `jefe ${other[i]}`, group: String(i) }));
+    for (let r = 0; r < 8; r++)
+      for (let i = 0; i < words.length; i++)
+        lines.push(JSON.stringify({ anchor: `${words[i]} manager`, positive: `jefe ${other[i]}`, group: String(i) }));
     const data = join(dir, 'pairs.jsonl');
     await writeFile(data, `${lines.join('\n')}\n`);
     const opts = { data, epochs: 6, batchSize: 12, lr: 0.02, seed: 5, buckets: 1 << 12, dim: 16, positiveBranch: 'anchor' as const };
@@ -164,7 +167,8 @@ test('trainLiteEncoder: a toy task lowers the loss, ranks pairs together, and is
     const c = await enc.encode(other.map((w) => `jefe ${w}`));
     let correct = 0;
     for (let i = 0; i < words.length; i++) {
-      let best = -1, bestScore = -Infinity;
+      let best = -1,
+        bestScore = -Infinity;
       for (let j = 0; j < other.length; j++) {
         const s = dot(rowOf(q, i), rowOf(c, j));
         if (s > bestScore) [best, bestScore] = [j, s];
@@ -204,7 +208,10 @@ test('demoCommand prints a table of matches; matchDefault finds the obvious titl
   assert.match(text, /built-in catalogue/);
   const [hits] = await matchDefault(['Softwareentwickler'], { k: 5 });
   assert.equal(hits.length, 5);
-  assert.ok(hits.some((h) => h.id.startsWith('tech/software-developer')), JSON.stringify(hits));
+  assert.ok(
+    hits.some((h) => h.id.startsWith('tech/software-developer')),
+    JSON.stringify(hits),
+  );
   const [de] = await matchDefault(['nurse'], { k: 3, lang: 'de' });
   assert.ok(de.every((h) => h.id.endsWith('#de')));
 });

@@ -16,7 +16,10 @@ const next = rng(testSeed('match-index.test'));
 class HashEncoder implements Encoder {
   readonly fingerprint: string;
   calls = 0;
-  constructor(readonly dim: number, salt = 0) {
+  constructor(
+    readonly dim: number,
+    salt = 0,
+  ) {
     this.fingerprint = `hash:${dim}:${salt}`;
   }
   async encode(texts: string[]): Promise<Matrix> {
@@ -57,7 +60,11 @@ function bruteForce(vectors: Matrix, list: MatchEntry[], queries: Matrix, k: num
 function assertSame(got: { id: string; score: number }[][], want: { id: string; s: number }[][]) {
   assert.equal(got.length, want.length);
   got.forEach((row, q) => {
-    assert.deepEqual(row.map((r) => r.id), want[q].map((w) => w.id), `query ${q}`);
+    assert.deepEqual(
+      row.map((r) => r.id),
+      want[q].map((w) => w.id),
+      `query ${q}`,
+    );
     row.forEach((r, j) => assert.ok(Math.abs(r.score - want[q][j].s) < 1e-5, `query ${q} rank ${j}`));
   });
 }
@@ -78,9 +85,13 @@ describe('MatchIndex search', () => {
     const queries = randomMatrix(next, 7, 24);
     for (const k of [1, 10, 300, 1000]) {
       assertSame(await index.searchVectors(queries, { k }), bruteForce(vectors, list, queries, k));
-      for (const lang of ['en', 'de', '']) assertSame(await index.searchVectors(queries, { k, lang }), bruteForce(vectors, list, queries, k, lang));
+      for (const lang of ['en', 'de', ''])
+        assertSame(await index.searchVectors(queries, { k, lang }), bruteForce(vectors, list, queries, k, lang));
     }
-    assert.deepEqual(await index.searchVectors(queries, { lang: 'zh' }), Array.from({ length: 7 }, () => []));
+    assert.deepEqual(
+      await index.searchVectors(queries, { lang: 'zh' }),
+      Array.from({ length: 7 }, () => []),
+    );
     assert.deepEqual(index.languages.sort(), ['', 'de', 'en', 'es']);
   });
 
@@ -89,7 +100,10 @@ describe('MatchIndex search', () => {
     const v = new Float32Array(8 * 2).fill(1);
     const index = await MatchIndex.fromVectors(list, { data: v, rows: 8, cols: 2 });
     const r = await index.searchVectors({ data: new Float32Array([1, 1]), rows: 1, cols: 2 }, { k: 5 });
-    assert.deepEqual(r[0].map((x) => x.id), ['e0', 'e1', 'e2', 'e3', 'e4']);
+    assert.deepEqual(
+      r[0].map((x) => x.id),
+      ['e0', 'e1', 'e2', 'e3', 'e4'],
+    );
   });
 
   it('encodes text queries with the anchor branch and defaults to k = 10', async () => {
@@ -104,9 +118,20 @@ describe('MatchIndex search', () => {
   });
 
   it('works with the TF-IDF encoder on real-looking titles', async () => {
-    const titles = ['Software Engineer', 'Senior Software Developer', 'Data Scientist', 'Produktmanager', 'Softwareentwickler', 'Nurse', 'Registered Nurse'];
+    const titles = [
+      'Software Engineer',
+      'Senior Software Developer',
+      'Data Scientist',
+      'Produktmanager',
+      'Softwareentwickler',
+      'Nurse',
+      'Registered Nurse',
+    ];
     const enc = TfIdfEncoder.fit(titles);
-    const index = await MatchIndex.build(enc, titles.map((t, i) => ({ id: String(i), text: t })));
+    const index = await MatchIndex.build(
+      enc,
+      titles.map((t, i) => ({ id: String(i), text: t })),
+    );
     const [hits] = await index.search(['software engineer'], { k: 2 });
     assert.equal(hits[0].text, 'Software Engineer');
   });
@@ -146,7 +171,14 @@ describe('MatchIndex add and remove', () => {
 
   it('refuses duplicate ids and malformed entries, naming them', async () => {
     const enc = new HashEncoder(4);
-    await assert.rejects(() => MatchIndex.build(enc, [{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }]), /entries\[1\]\.id 'a' is already in the index/);
+    await assert.rejects(
+      () =>
+        MatchIndex.build(enc, [
+          { id: 'a', text: 'x' },
+          { id: 'a', text: 'y' },
+        ]),
+      /entries\[1\]\.id 'a' is already in the index/,
+    );
     await assert.rejects(() => MatchIndex.build(enc, [{ id: '', text: 'x' }]), TypeError);
     await assert.rejects(() => MatchIndex.build(enc, [{ id: 'a', text: 3 } as never]), /entries\[0\]\.text must be a string/);
     await assert.rejects(() => MatchIndex.build({} as never, []), /encoder must be an Encoder/);
@@ -156,7 +188,10 @@ describe('MatchIndex add and remove', () => {
     await assert.rejects(() => index.search('x' as never), /queries must be an array/);
     await assert.rejects(() => index.searchVectors(randomMatrix(next, 1, 5)), /query vectors must have 4 columns/);
     await index.dispose();
-    await assert.rejects(() => index.search(['x']), (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_DISPOSED');
+    await assert.rejects(
+      () => index.search(['x']),
+      (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_DISPOSED',
+    );
   });
 });
 
@@ -174,10 +209,17 @@ describe('MatchIndex persistence', () => {
     for (const lang of [undefined, 'en', '']) {
       assert.deepEqual(await loaded.search(q, { k: 200, lang }), await index.search(q, { k: 200, lang }));
     }
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temp files left',
+    );
     // Without an encoder only vector search works.
     const bare = await MatchIndex.load(path);
-    await assert.rejects(() => bare.search(['x']), (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_NO_ENCODER');
+    await assert.rejects(
+      () => bare.search(['x']),
+      (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_NO_ENCODER',
+    );
     assert.deepEqual(await bare.searchVectors(await enc.encode(q), { k: 5 }), await index.search(q, { k: 5 }));
   });
 
@@ -227,14 +269,23 @@ describe('MatchIndex persistence', () => {
     const before = await readFile(path);
     const second = await MatchIndex.build(enc, entries(20));
     await second.dispose();
-    await assert.rejects(() => second.save(path), (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_DISPOSED');
-    await assert.rejects(() => first.save(join(dir, 'no-such-dir', 'x.jbi')), (e: unknown) => e instanceof JobBERTError);
+    await assert.rejects(
+      () => second.save(path),
+      (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_DISPOSED',
+    );
+    await assert.rejects(
+      () => first.save(join(dir, 'no-such-dir', 'x.jbi')),
+      (e: unknown) => e instanceof JobBERTError,
+    );
     // Fails mid-save: the vectors go away after the temp file was created.
     const third = await MatchIndex.build(enc, entries(30));
     const saving = third.save(path);
     void third.dispose();
     await assert.rejects(saving, (e: unknown) => e instanceof JobBERTError);
     assert.deepEqual(await readFile(path), before);
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 });

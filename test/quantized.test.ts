@@ -110,7 +110,8 @@ describe('MatchIndex int8 storage', () => {
   it('is read-only: mutations reject with ERR_READ_ONLY', async () => {
     const path = await saved('ro.jbi', randomMatrix(next, 20, 8));
     const index = await MatchIndex.load(path, undefined, { storage: 'int8' });
-    const readOnly = (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_READ_ONLY' && /read-only/.test(e.message) && /on disk/.test(e.message);
+    const readOnly = (e: unknown) =>
+      e instanceof JobBERTError && e.code === 'ERR_READ_ONLY' && /read-only/.test(e.message) && /on disk/.test(e.message);
     await assert.rejects(index.addVectors([{ id: 'x', text: 'x' }], randomMatrix(next, 1, 8)), readOnly);
     await assert.rejects(index.add([{ id: 'x', text: 'x' }]), readOnly);
     await assert.rejects(index.remove(['e1']), readOnly);
@@ -121,28 +122,46 @@ describe('MatchIndex int8 storage', () => {
 
   it('refuses bad options, naming them', async () => {
     const path = await saved('opts.jbi', randomMatrix(next, 20, 8));
-    await assert.rejects(MatchIndex.load(path, undefined, { storage: 'fp16' as 'int8' }), (e: unknown) => e instanceof RangeError && /storage/.test(e.message));
-    await assert.rejects(MatchIndex.load(path, undefined, { storage: 8 as unknown as 'int8' }), (e: unknown) => (e instanceof TypeError || e instanceof RangeError) && /storage/.test(e.message));
+    await assert.rejects(
+      MatchIndex.load(path, undefined, { storage: 'fp16' as 'int8' }),
+      (e: unknown) => e instanceof RangeError && /storage/.test(e.message),
+    );
+    await assert.rejects(
+      MatchIndex.load(path, undefined, { storage: 8 as unknown as 'int8' }),
+      (e: unknown) => (e instanceof TypeError || e instanceof RangeError) && /storage/.test(e.message),
+    );
     await assert.rejects(MatchIndex.load(path, undefined, 'int8' as unknown as { storage: 'int8' }), TypeError);
     const index = await MatchIndex.load(path, undefined, { storage: 'int8' });
     const q = randomMatrix(next, 1, 8);
     await assert.rejects(index.searchVectors(q, { pool: 0 }), (e: unknown) => e instanceof RangeError && /pool/.test(e.message));
     await assert.rejects(index.searchVectors(q, { k: 5, pool: 4 }), (e: unknown) => e instanceof RangeError && /pool/.test(e.message));
     await assert.rejects(index.searchVectors(q, { pool: 1.5 }), (e: unknown) => e instanceof RangeError && /pool/.test(e.message));
-    await assert.rejects(index.searchVectors(q, { pool: '80' as unknown as number }), (e: unknown) => e instanceof TypeError && /pool/.test(e.message));
+    await assert.rejects(
+      index.searchVectors(q, { pool: '80' as unknown as number }),
+      (e: unknown) => e instanceof TypeError && /pool/.test(e.message),
+    );
     await assert.rejects(index.searchVectors(randomMatrix(next, 1, 9)), RangeError);
-    await assert.rejects(index.searchVectors({ data: new Float32Array(8), rows: 1, cols: 8 }), (e: unknown) => e instanceof RangeError && /zero/.test(e.message));
+    await assert.rejects(
+      index.searchVectors({ data: new Float32Array(8), rows: 1, cols: 8 }),
+      (e: unknown) => e instanceof RangeError && /zero/.test(e.message),
+    );
     await index.dispose();
     await assert.rejects(QuantizedMatrix.fromFile(path, { rows: 0, cols: 8 }), RangeError);
-    await assert.rejects(QuantizedMatrix.fromFile(path, { rows: 1, cols: 8, checksum: 'xyz' }), (e: unknown) => e instanceof RangeError && /checksum/.test(e.message));
-    await assert.rejects(QuantizedMatrix.fromFile(join(dir, 'missing'), { rows: 1, cols: 8 }), (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_IO');
+    await assert.rejects(
+      QuantizedMatrix.fromFile(path, { rows: 1, cols: 8, checksum: 'xyz' }),
+      (e: unknown) => e instanceof RangeError && /checksum/.test(e.message),
+    );
+    await assert.rejects(
+      QuantizedMatrix.fromFile(join(dir, 'missing'), { rows: 1, cols: 8 }),
+      (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_IO',
+    );
   });
 
   it('refuses corrupt and truncated files with ERR_CORRUPT', async () => {
     const path = await saved('corrupt.jbi', randomMatrix(next, 500, 32));
     const file = await open(path, 'r+');
     const buf = Buffer.alloc(1);
-    const at = (await stat(path)).size - 20_000;  // inside the vectors
+    const at = (await stat(path)).size - 20_000; // inside the vectors
     await file.read(buf, 0, 1, at);
     buf[0] ^= 0x10;
     await file.write(buf, 0, 1, at);
@@ -151,7 +170,10 @@ describe('MatchIndex int8 storage', () => {
     await assert.rejects(MatchIndex.load(path, undefined, { storage: 'int8' }), corrupt);
     await truncate(path, 4000);
     await assert.rejects(MatchIndex.load(path, undefined, { storage: 'int8' }), corrupt);
-    await assert.rejects(MatchIndex.load(join(dir, 'nothing.jbi'), undefined, { storage: 'int8' }), (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_NOT_FOUND');
+    await assert.rejects(
+      MatchIndex.load(join(dir, 'nothing.jbi'), undefined, { storage: 'int8' }),
+      (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_NOT_FOUND',
+    );
   });
 
   it('keeps serving after an atomic save over its file, and detects an in-place change', async () => {
@@ -160,23 +182,30 @@ describe('MatchIndex int8 storage', () => {
     const index = await MatchIndex.load(path, undefined, { storage: 'int8' });
     const q = randomMatrix(next, 3, 16);
     const before = await index.searchVectors(q);
-    await saved('live.jbi', randomMatrix(next, 400, 16));  // rename over the path
+    await saved('live.jbi', randomMatrix(next, 400, 16)); // rename over the path
     assert.deepEqual(await index.searchVectors(q), before);
     await index.dispose();
 
     const again = await MatchIndex.load(path, undefined, { storage: 'int8' });
     const file = await open(path, 'r+');
     const buf = Buffer.alloc(4096, 7);
-    await file.write(buf, 0, buf.length, 4096);  // vectors, in place
+    await file.write(buf, 0, buf.length, 4096); // vectors, in place
     await file.close();
-    await assert.rejects(again.searchVectors(q), (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_CORRUPT' && /load it again/.test(e.message));
+    await assert.rejects(
+      again.searchVectors(q),
+      (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_CORRUPT' && /load it again/.test(e.message),
+    );
     await again.dispose();
   });
 
   it('holds a 256 MB index in about a quarter of the memory', async () => {
     const rows = 65536;
     const cols = 1024;
-    const path = await saved('big.jbi', randomMatrix(next, rows, cols), Array.from({ length: rows }, (_, i) => ({ id: `e${i}`, text: '' })));
+    const path = await saved(
+      'big.jbi',
+      randomMatrix(next, rows, cols),
+      Array.from({ length: rows }, (_, i) => ({ id: `e${i}`, text: '' })),
+    );
     const module = new URL('../src/match/match-index.ts', import.meta.url).href;
     const code = `
       import { MatchIndex } from ${JSON.stringify(module)};
@@ -186,7 +215,10 @@ describe('MatchIndex int8 storage', () => {
       await index.dispose();
       console.log(JSON.stringify({ grown }));`;
     const measure = (storage: string) => {
-      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, storage], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, storage], {
+        encoding: 'utf8',
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+      });
       assert.equal(child.status, 0, child.stderr);
       return JSON.parse(child.stdout.trim().split('\n').pop()!).grown / 2 ** 20;
     };

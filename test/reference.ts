@@ -46,7 +46,9 @@ export function denseRef(x: Matrix, w: Matrix, bias: Float32Array | null, activa
 
 /** Gradients of the dense layer in float64, from its float64 output y. */
 export function denseBackwardRef(x: Matrix, w: Matrix, y: ArrayLike<number>, gradY: Matrix, activation: 'identity' | 'tanh') {
-  const m = x.rows, out = w.rows, inn = x.cols;
+  const m = x.rows,
+    out = w.rows,
+    inn = x.cols;
   const gz = new Float64Array(m * out);
   for (let i = 0; i < m * out; i++) gz[i] = gradY.data[i] * (activation === 'tanh' ? 1 - y[i] * y[i] : 1);
   const gradX = new Float64Array(m * inn);
@@ -84,7 +86,9 @@ const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * 
 
 /** InfoNCE loss and gradients in float64 with the full score matrix (DESIGN.md semantics). */
 export function infoNCERef(a: AnyMatrix, p: AnyMatrix, neg: AnyMatrix | null, scale: number, symmetric: boolean) {
-  const B = a.rows, d = a.cols, N = neg ? neg.rows : 0;
+  const B = a.rows,
+    d = a.cols,
+    N = neg ? neg.rows : 0;
   const A = normalised(a);
   const P = normalised(p);
   const G = neg ? normalised(neg) : { unit: [], norm: [] };

@@ -19,7 +19,8 @@ export async function rejectsWith(p: Promise<unknown>, code: string, ...patterns
   assert.ok(caught instanceof JobBERTError, `expected JobBERTError ${code}; got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);
   for (const pat of patterns) {
-    if (typeof pat === 'string') assert.ok(caught.message.includes(pat), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(pat)}`);
+    if (typeof pat === 'string')
+      assert.ok(caught.message.includes(pat), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(pat)}`);
     else if (pat) assert.match(caught.message, pat);
   }
   return caught;

@@ -35,10 +35,14 @@ describe('kernels.resident', () => {
     const expected = await kernels.topK(queries, held, 3);
     const running = kernels.topK(queries, held, 3);
     held.dispose();
-    held.dispose();  // idempotent
+    held.dispose(); // idempotent
     assert.equal(held.disposed, true);
     assert.deepEqual(await running, expected);
-    await assert.rejects(() => kernels.topK(queries, held, 3), (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_DISPOSED' && /corpus is a ResidentMatrix that was disposed/.test(e.message));
+    await assert.rejects(
+      () => kernels.topK(queries, held, 3),
+      (e: unknown) =>
+        e instanceof JobBERTError && e.code === 'ERR_DISPOSED' && /corpus is a ResidentMatrix that was disposed/.test(e.message),
+    );
   });
 
   it('checks shapes against the other arguments', async () => {

@@ -16,8 +16,49 @@ import { MatchIndex, SkillIndex, TfIdfEncoder, type Skill } from '../src/index.j
 import { MicroBatcher } from '../src/serve/batcher.js';
 import { createMatcher, createServer, ServeError, type JobbertServer, type ServeOptions } from '../src/serve/index.js';
 
-const EN = ['Software Engineer', 'Senior Software Developer', 'Data Scientist', 'Data Analyst', 'Machine Learning Engineer', 'Nurse', 'Registered Nurse', 'Head Nurse', 'Baker', 'Pastry Chef', 'Cook', 'Truck Driver', 'Bus Driver', 'Accountant', 'Financial Controller', 'Teacher', 'Primary School Teacher', 'Electrician', 'Plumber', 'Sales Manager', 'Product Manager', 'Project Manager', 'Web Developer', 'Frontend Developer', 'Backend Developer'];
-const DE = ['Softwareentwickler', 'Datenwissenschaftler', 'Krankenschwester', 'Bäcker', 'Koch', 'Lkw-Fahrer', 'Buchhalter', 'Lehrer', 'Elektriker', 'Klempner', 'Vertriebsleiter', 'Produktmanager', 'Projektleiter', 'Webentwickler'];
+const EN = [
+  'Software Engineer',
+  'Senior Software Developer',
+  'Data Scientist',
+  'Data Analyst',
+  'Machine Learning Engineer',
+  'Nurse',
+  'Registered Nurse',
+  'Head Nurse',
+  'Baker',
+  'Pastry Chef',
+  'Cook',
+  'Truck Driver',
+  'Bus Driver',
+  'Accountant',
+  'Financial Controller',
+  'Teacher',
+  'Primary School Teacher',
+  'Electrician',
+  'Plumber',
+  'Sales Manager',
+  'Product Manager',
+  'Project Manager',
+  'Web Developer',
+  'Frontend Developer',
+  'Backend Developer',
+];
+const DE = [
+  'Softwareentwickler',
+  'Datenwissenschaftler',
+  'Krankenschwester',
+  'Bäcker',
+  'Koch',
+  'Lkw-Fahrer',
+  'Buchhalter',
+  'Lehrer',
+  'Elektriker',
+  'Klempner',
+  'Vertriebsleiter',
+  'Produktmanager',
+  'Projektleiter',
+  'Webentwickler',
+];
 const SKILLS: Skill[] = [
   { id: 'py', name: 'Python', aliases: ['python programming'] },
   { id: 'ml', name: 'machine learning', aliases: ['maschinelles Lernen'] },
@@ -31,8 +72,24 @@ const SKILLS: Skill[] = [
   { id: 'plan', name: 'project planning', aliases: ['Projektplanung'] },
   { id: 'js', name: 'JavaScript', aliases: ['web development'] },
 ];
-const ENTRIES = [...EN.map((text, i) => ({ id: `en${i}`, text, lang: 'en' })), ...DE.map((text, i) => ({ id: `de${i}`, text, lang: 'de' }))];
-const QUERIES = ['software engineer', 'nurse', 'Bäckerin', 'data science', 'driver', 'teacher for kids', 'Projektmanagerin', 'java developer', 'Koch', 'sales', 'electric', 'accounting clerk'];
+const ENTRIES = [
+  ...EN.map((text, i) => ({ id: `en${i}`, text, lang: 'en' })),
+  ...DE.map((text, i) => ({ id: `de${i}`, text, lang: 'de' })),
+];
+const QUERIES = [
+  'software engineer',
+  'nurse',
+  'Bäckerin',
+  'data science',
+  'driver',
+  'teacher for kids',
+  'Projektmanagerin',
+  'java developer',
+  'Koch',
+  'sales',
+  'electric',
+  'accounting clerk',
+];
 
 let dir: string;
 let indexPath: string;
@@ -42,7 +99,10 @@ let skills: SkillIndex;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'jobbert-serve-'));
-  encoder = TfIdfEncoder.fit(ENTRIES.map((e) => e.text), { dim: 1024 });
+  encoder = TfIdfEncoder.fit(
+    ENTRIES.map((e) => e.text),
+    { dim: 1024 },
+  );
   index = await MatchIndex.build(encoder, ENTRIES);
   skills = await SkillIndex.build(encoder, SKILLS);
   indexPath = join(dir, 'titles.jbi');
@@ -63,11 +123,27 @@ interface Reply {
 }
 
 /** One HTTP request on a fresh connection; `body` objects are sent as JSON. */
-function request(url: string, path: string, opts: { method?: string; body?: unknown; headers?: Record<string, string | number> } = {}): Promise<Reply> {
-  const raw = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) || typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-  const headers: Record<string, string | number> = { ...(raw !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers };
+function request(
+  url: string,
+  path: string,
+  opts: { method?: string; body?: unknown; headers?: Record<string, string | number> } = {},
+): Promise<Reply> {
+  const raw =
+    opts.body === undefined
+      ? undefined
+      : Buffer.isBuffer(opts.body) || typeof opts.body === 'string'
+        ? opts.body
+        : JSON.stringify(opts.body);
+  const headers: Record<string, string | number> = {
+    ...(raw !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...opts.headers,
+  };
   return new Promise((resolve, reject) => {
-    const req = httpRequest(new URL(path, url), { method: opts.method ?? (raw === undefined ? 'GET' : 'POST'), headers, agent: false }, (res) => collect(res).then(resolve, reject));
+    const req = httpRequest(
+      new URL(path, url),
+      { method: opts.method ?? (raw === undefined ? 'GET' : 'POST'), headers, agent: false },
+      (res) => collect(res).then(resolve, reject),
+    );
     req.on('error', reject);
     req.end(raw);
   });
@@ -166,7 +242,10 @@ describe('jobbert serve: endpoint contract', () => {
     const r = await post(url, '/v1/skills', { titles: ['Data Scientist', 'Bäcker'], k: 3 });
     assert.equal(r.status, 200, r.text);
     const ranked = await skills.rank(['Data Scientist', 'Bäcker'], { k: 3 });
-    assert.deepEqual(r.json.results, ranked.map((list) => list.map((s) => ({ id: s.id, text: s.name, score: s.score }))));
+    assert.deepEqual(
+      r.json.results,
+      ranked.map((list) => list.map((s) => ({ id: s.id, text: s.name, score: s.score }))),
+    );
     assert.equal(r.json.results[1][0].id, 'bake');
   });
 
@@ -175,7 +254,13 @@ describe('jobbert serve: endpoint contract', () => {
     const r = await request(url, '/metrics');
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type']!, /^text\/plain; version=0\.0\.4/);
-    for (const family of ['jobbert_http_requests_total counter', 'jobbert_http_request_duration_seconds histogram', 'jobbert_batch_size histogram', 'jobbert_http_requests_in_flight gauge', 'process_resident_memory_bytes gauge']) {
+    for (const family of [
+      'jobbert_http_requests_total counter',
+      'jobbert_http_request_duration_seconds histogram',
+      'jobbert_batch_size histogram',
+      'jobbert_http_requests_in_flight gauge',
+      'process_resident_memory_bytes gauge',
+    ]) {
       assert.ok(r.text.includes(`# TYPE ${family}`), family);
     }
     assert.ok(metric(r.text, 'jobbert_http_requests_total', /route="\/v1\/match",method="POST",status="200"/) >= 1);
@@ -245,17 +330,23 @@ describe('jobbert serve: micro-batching', () => {
       // The same for /v1/encode and /v1/skills.
       const texts = Array.from({ length: 60 }, (_, i) => [QUERIES[i % QUERIES.length], QUERIES[(i * 5) % QUERIES.length]]);
       const encoded = await Promise.all(texts.map((t, i) => post(url, '/v1/encode', { texts: t, branch: i % 2 ? 'anchor' : 'base' })));
-      for (const [i, r] of encoded.entries()) assert.deepEqual(Float32Array.from(r.json.vectors.flat() as number[]), (await encoder.encode(texts[i])).data);
+      for (const [i, r] of encoded.entries())
+        assert.deepEqual(Float32Array.from(r.json.vectors.flat() as number[]), (await encoder.encode(texts[i])).data);
       const ranked = await Promise.all(texts.map((t, i) => post(url, '/v1/skills', { titles: t, k: 1 + (i % 5) })));
       for (const [i, r] of ranked.entries()) {
-        const expected = (await skills.rank(texts[i], { k: 1 + (i % 5) })).map((l) => l.map((s) => ({ id: s.id, text: s.name, score: s.score })));
+        const expected = (await skills.rank(texts[i], { k: 1 + (i % 5) })).map((l) =>
+          l.map((s) => ({ id: s.id, text: s.name, score: s.score })),
+        );
         assert.deepEqual(r.json.results, expected, `skills request ${i}`);
       }
       const m = (await request(url, '/metrics')).text;
       const batches = metric(m, 'jobbert_batch_size_count', /op="match"/);
       const queries = metric(m, 'jobbert_batch_size_sum', /op="match"/);
       const singles = metric(m, 'jobbert_batch_size_bucket', /op="match",le="1"/);
-      assert.equal(queries, requests.reduce((s, b) => s + b.queries.length, 0));
+      assert.equal(
+        queries,
+        requests.reduce((s, b) => s + b.queries.length, 0),
+      );
       assert.ok(batches < requests.length, `expected coalescing: ${batches} batches for ${requests.length} requests`);
       assert.ok(batches - singles > 0, 'some batch held more than one query');
       assert.ok(metric(m, 'jobbert_batch_size_count', /op="encode"/) < texts.length);
@@ -316,14 +407,20 @@ describe('MicroBatcher', () => {
   it('fails only the job that fails, not its batch neighbours', async () => {
     const { batcher } = echo({ fail: 'bad' });
     const results = await Promise.allSettled(['x', 'bad', 'y'].map((p) => batcher.submit('', 1, p)));
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
     assert.match(String((results[1] as PromiseRejectedResult).reason), /bad job/);
   });
 
   it('refuses work beyond maxQueue with 503 ERR_OVERLOADED', async () => {
     const { batcher } = echo({ maxQueue: 3 });
     const ok = [batcher.submit('', 2, 'a')];
-    await assert.rejects(batcher.submit('', 2, 'b'), (e: unknown) => e instanceof ServeError && e.status === 503 && e.code === 'ERR_OVERLOADED');
+    await assert.rejects(
+      batcher.submit('', 2, 'b'),
+      (e: unknown) => e instanceof ServeError && e.status === 503 && e.code === 'ERR_OVERLOADED',
+    );
     ok.push(batcher.submit('', 1, 'c'));
     assert.deepEqual(await Promise.all(ok), ['A', 'C']);
     await batcher.drain();
@@ -333,7 +430,9 @@ describe('MicroBatcher', () => {
 describe('jobbert serve: limits and bad input', () => {
   let url: string;
   let service: JobbertServer;
-  before(async () => ({ url, service } = await start({ maxBodyBytes: 4096, maxQueries: 8, maxTextLength: 40, maxK: 20, requestTimeoutMs: 400 })));
+  before(
+    async () => ({ url, service } = await start({ maxBodyBytes: 4096, maxQueries: 8, maxTextLength: 40, maxK: 20, requestTimeoutMs: 400 })),
+  );
   after(() => service.close());
 
   it('refuses bodies over --max-body-bytes with 413, announced or streamed', async () => {
@@ -341,7 +440,11 @@ describe('jobbert serve: limits and bad input', () => {
     assertError(await post(url, '/v1/match', big), 413, 'ERR_BODY_TOO_LARGE', undefined, /4096 bytes/);
     // Chunked (no Content-Length): counted as it arrives.
     const chunked = await new Promise<Reply>((resolve, reject) => {
-      const req = httpRequest(new URL('/v1/match', url), { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false }, (res) => collect(res).then(resolve, reject));
+      const req = httpRequest(
+        new URL('/v1/match', url),
+        { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false },
+        (res) => collect(res).then(resolve, reject),
+      );
       req.on('error', reject);
       req.write('{"queries": ["');
       req.write('y'.repeat(3000));
@@ -354,11 +457,27 @@ describe('jobbert serve: limits and bad input', () => {
   it('refuses invalid JSON, invalid UTF-8, empty bodies and non-JSON content types', async () => {
     assertError(await post(url, '/v1/match', '{"queries": ["nurse"'), 400, 'ERR_INVALID_JSON');
     assertError(await post(url, '/v1/match', 'nurse'), 400, 'ERR_INVALID_JSON');
-    assertError(await post(url, '/v1/match', Buffer.from([0x7b, 0x22, 0x71, 0x22, 0x3a, 0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d, 0x7d])), 400, 'ERR_INVALID_UTF8');
+    assertError(
+      await post(url, '/v1/match', Buffer.from([0x7b, 0x22, 0x71, 0x22, 0x3a, 0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d, 0x7d])),
+      400,
+      'ERR_INVALID_UTF8',
+    );
     assertError(await post(url, '/v1/match', Buffer.from('{"queries": ["\xc3"]}', 'latin1')), 400, 'ERR_INVALID_UTF8');
     assertError(await post(url, '/v1/match', ''), 400, 'ERR_EMPTY_BODY');
-    assertError(await request(url, '/v1/match', { method: 'POST', body: 'queries=nurse', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'ERR_UNSUPPORTED_MEDIA_TYPE');
-    assert.equal((await request(url, '/v1/match', { body: { queries: ['nurse'] }, headers: { 'content-type': 'application/json; charset=utf-8' } })).status, 200);
+    assertError(
+      await request(url, '/v1/match', {
+        method: 'POST',
+        body: 'queries=nurse',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+      415,
+      'ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
+    assert.equal(
+      (await request(url, '/v1/match', { body: { queries: ['nurse'] }, headers: { 'content-type': 'application/json; charset=utf-8' } }))
+        .status,
+      200,
+    );
     assertError(await post(url, '/v1/match', '['.repeat(3000) + ']'.repeat(1000)), 400, 'ERR_INVALID_JSON');
   });
 
@@ -429,7 +548,10 @@ describe('jobbert serve: limits and bad input', () => {
   });
 
   it('refuses bad options with errors naming them', () => {
-    assert.throws(() => createServer({ index, maxBatch: 0 }), { name: 'RangeError', message: /createMatcher: maxBatch must be an integer in \[1, 65536\]; received 0/ });
+    assert.throws(() => createServer({ index, maxBatch: 0 }), {
+      name: 'RangeError',
+      message: /createMatcher: maxBatch must be an integer in \[1, 65536\]; received 0/,
+    });
     assert.throws(() => createServer({ index, port: 70000 }), { name: 'RangeError', message: /port/ });
     assert.throws(() => createServer({ index, token: '' }), { name: 'TypeError', message: /token/ });
     assert.throws(() => createMatcher({ index: {} as MatchIndex }), { name: 'TypeError', message: /index must be a MatchIndex/ });
@@ -473,7 +595,9 @@ describe('jobbert serve: graceful shutdown', () => {
     let got = '';
     socket.on('data', (d) => (got += d));
     const ended = new Promise((r) => socket.once('close', r));
-    socket.write(`POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`);
+    socket.write(
+      `POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
+    );
     await new Promise((r) => setTimeout(r, 50));
     let closed = false;
     const closing = service.close().then(() => (closed = true));
@@ -531,7 +655,10 @@ describe('jobbert serve: mounting the matcher in an existing app', () => {
       assert.equal((await request(url, '/jobbert/healthz')).json.status, 'ok');
       // The JSON-level functions, as a Fastify route would call them.
       assert.deepEqual(await matcher.match({ queries: ['nurse'], k: 2 }), { results: r.json.results });
-      await assert.rejects(matcher.match({ queries: [1] }), (e: unknown) => e instanceof ServeError && e.status === 422 && e.field === 'queries[0]');
+      await assert.rejects(
+        matcher.match({ queries: [1] }),
+        (e: unknown) => e instanceof ServeError && e.status === 422 && e.field === 'queries[0]',
+      );
       await assert.rejects(matcher.skills({ titles: ['x'] }), (e: unknown) => e instanceof ServeError && e.status === 404);
     } finally {
       await matcher.close();
@@ -546,10 +673,14 @@ describe('jobbert serve: mounting the matcher in an existing app', () => {
  * `kill()` (for finally blocks) ends it for sure. A watchdog kills it after 25 s.
  */
 async function spawnServe(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', ...args, '--port', '0', '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', ...args, '--port', '0', '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    },
+  );
   const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
   const out = { stderr: '' };
   child.stderr.on('data', (d) => (out.stderr += d));
@@ -617,13 +748,34 @@ describe('jobbert serve: the CLI', () => {
   it('reports positional arguments and bad limits as usage errors, a busy port as a failure', async () => {
     const { main } = await import('../src/cli/index.js');
     const err: string[] = [];
-    assert.equal(await main(['serve', 'extra'], () => {}, (s) => err.push(s)), 2);
+    assert.equal(
+      await main(
+        ['serve', 'extra'],
+        () => {},
+        (s) => err.push(s),
+      ),
+      2,
+    );
     assert.match(err.join('\n'), /serve takes no positional arguments/);
-    assert.equal(await main(['serve', '--index', indexPath, '--max-batch', '0'], () => {}, (s) => err.push(s)), 2);
+    assert.equal(
+      await main(
+        ['serve', '--index', indexPath, '--max-batch', '0'],
+        () => {},
+        (s) => err.push(s),
+      ),
+      2,
+    );
     assert.match(err.join('\n'), /maxBatch must be an integer/);
     const { url, service } = await start();
     try {
-      assert.equal(await main(['serve', '--index', indexPath, '--port', new URL(url).port], () => {}, (s) => err.push(s)), 1);
+      assert.equal(
+        await main(
+          ['serve', '--index', indexPath, '--port', new URL(url).port],
+          () => {},
+          (s) => err.push(s),
+        ),
+        1,
+      );
       assert.match(err.join('\n'), /ERR_LISTEN: cannot listen on 127\.0\.0\.1:\d+.*EADDRINUSE/);
     } finally {
       await service.close();

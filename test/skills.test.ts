@@ -15,7 +15,10 @@ class TableEncoder implements Encoder {
   readonly fingerprint = 'table';
   readonly calls: { texts: string[]; branch: Branch | undefined }[] = [];
   readonly #table: Map<string, number[]>;
-  constructor(table: Record<string, number[]>, readonly dim = 3) {
+  constructor(
+    table: Record<string, number[]>,
+    readonly dim = 3,
+  ) {
     this.#table = new Map(Object.entries(table));
   }
   async encode(texts: string[], opts: { branch?: Branch } = {}): Promise<Matrix> {
@@ -32,7 +35,8 @@ class TableEncoder implements Encoder {
   async dispose(): Promise<void> {}
 }
 
-const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-6, `${what}: ${actual} ≠ ${expected}`);
+const close = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) < 1e-6, `${what}: ${actual} ≠ ${expected}`);
 const brief = (m: SkillMatch) => [m.id, m.alias];
 
 // Title T = (1, 0, 0). alpha's best alias is a1 (0.8), gamma's name equals a1's
@@ -61,8 +65,16 @@ describe('SkillIndex.rank', () => {
     const index = await SkillIndex.build(new TableEncoder(table), skills);
     assert.equal(index.size, 4);
     const [r] = await index.rank(['T']);
-    assert.deepEqual(r.map(brief), [['beta', 'b1'], ['alpha', 'a1'], ['gamma', 'c0'], ['delta', 'd0']]);
-    assert.deepEqual(r.map((m) => m.name), ['b0', 'a0', 'c0', 'd0']);
+    assert.deepEqual(r.map(brief), [
+      ['beta', 'b1'],
+      ['alpha', 'a1'],
+      ['gamma', 'c0'],
+      ['delta', 'd0'],
+    ]);
+    assert.deepEqual(
+      r.map((m) => m.name),
+      ['b0', 'a0', 'c0', 'd0'],
+    );
     [1, 0.8, 0.8, 0].forEach((s, i) => close(r[i].score, s, `score ${i}`));
     assert.equal(r[1].score, r[2].score);
     await index.dispose();
@@ -72,7 +84,10 @@ describe('SkillIndex.rank', () => {
     const reordered = [skills[2], skills[0], skills[1], skills[3]];
     const index = await SkillIndex.build(new TableEncoder(table), reordered);
     const [r] = await index.rank(['T']);
-    assert.deepEqual(r.map((m) => m.id), ['beta', 'gamma', 'alpha', 'delta']);
+    assert.deepEqual(
+      r.map((m) => m.id),
+      ['beta', 'gamma', 'alpha', 'delta'],
+    );
     await index.dispose();
   });
 
@@ -82,13 +97,22 @@ describe('SkillIndex.rank', () => {
       { id: 'y', name: 'd0', aliases: ['same1', 'same2'] },
     ]);
     const [r] = await index.rank(['T']);
-    assert.deepEqual(r.map(brief), [['x', 'same2'], ['y', 'same1']]);
+    assert.deepEqual(r.map(brief), [
+      ['x', 'same2'],
+      ['y', 'same1'],
+    ]);
     await index.dispose();
   });
 
   it('clamps k to the number of skills and honours smaller k', async () => {
     const index = await SkillIndex.build(new TableEncoder(table), skills);
-    assert.deepEqual((await index.rank(['T', 'b0'], { k: 2 })).map((r) => r.map((m) => m.id)), [['beta', 'alpha'], ['beta', 'alpha']]);
+    assert.deepEqual(
+      (await index.rank(['T', 'b0'], { k: 2 })).map((r) => r.map((m) => m.id)),
+      [
+        ['beta', 'alpha'],
+        ['beta', 'alpha'],
+      ],
+    );
     assert.equal((await index.rank(['T'], { k: 1000 }))[0].length, 4);
     assert.deepEqual(await index.rank([]), []);
     await index.dispose();
@@ -102,12 +126,21 @@ describe('SkillIndex.rank', () => {
       assert.equal(index.branch, branch ?? 'base');
       await index.rank(['T']);
       await index.explain('T', 'b0');
-      assert.deepEqual(encoder.calls.map((c) => c.branch), Array(3).fill(branch ?? 'base'));
+      assert.deepEqual(
+        encoder.calls.map((c) => c.branch),
+        Array(3).fill(branch ?? 'base'),
+      );
       assert.deepEqual(encoder.calls[0].texts, ['a0', 'a1', 'b0', 'b1', 'c0', 'd0', 'd1']);
-      assert.deepEqual(encoder.calls.slice(1).map((c) => c.texts), [['T'], ['T', 'b0']]);
+      assert.deepEqual(
+        encoder.calls.slice(1).map((c) => c.texts),
+        [['T'], ['T', 'b0']],
+      );
       // The shared texts still count for the skill that shares them.
       const [r] = await index.rank(['T']);
-      assert.deepEqual(r.slice(0, 2).map(brief), [['beta', 'b1'], ['epsilon', 'b1']]);
+      assert.deepEqual(r.slice(0, 2).map(brief), [
+        ['beta', 'b1'],
+        ['epsilon', 'b1'],
+      ]);
       await index.dispose();
     }
   });
@@ -128,7 +161,10 @@ describe('SkillIndex.rank', () => {
     for (const k of [1, 5, 12, 101]) {
       const [r] = await index.rank(['T'], { k });
       assert.equal(r.length, k);
-      assert.deepEqual(r.map((m) => m.id), ['hub', ...Array.from({ length: k - 1 }, (_, s) => `s${s}`)]);
+      assert.deepEqual(
+        r.map((m) => m.id),
+        ['hub', ...Array.from({ length: k - 1 }, (_, s) => `s${s}`)],
+      );
       assert.equal(r[0].alias, 'hub0');
     }
     await index.dispose();
@@ -138,10 +174,18 @@ describe('SkillIndex.rank', () => {
 describe('SkillIndex.explain', () => {
   // A = (1,0,0), B = (0,1,0). 'balanced' is 0.85 from both; 'lopsided' is 1 from A
   // and 0.8 from B: it wins on a sum (1.8 > 1.7) but not on the minimum.
-  const c = 0.85, s = Math.sqrt(1 - c * c);
+  const c = 0.85,
+    s = Math.sqrt(1 - c * c);
   const vectors = {
-    A: [1, 0, 0], B: [0, 1, 0],
-    oa: [1, 0, 0], l1: [1, 0, 0], l2: [0.6, 0.8, 0], b1: [c, s, 0], b2: [s, c, 0], none: [0, 0, 1], neg: [-1, 0, 0],
+    A: [1, 0, 0],
+    B: [0, 1, 0],
+    oa: [1, 0, 0],
+    l1: [1, 0, 0],
+    l2: [0.6, 0.8, 0],
+    b1: [c, s, 0],
+    b2: [s, c, 0],
+    none: [0, 0, 1],
+    neg: [-1, 0, 0],
   };
   const catalogue: Skill[] = [
     { id: 'only-a', name: 'oa' },
@@ -154,7 +198,10 @@ describe('SkillIndex.explain', () => {
   it('ranks skills by min(scoreA, scoreB), best first, ties to the earlier skill', async () => {
     const index = await SkillIndex.build(new TableEncoder(vectors), catalogue);
     const r = await index.explain('A', 'B');
-    assert.deepEqual(r.map((e) => e.skill.id), ['balanced', 'lopsided', 'only-a', 'none', 'neg']);
+    assert.deepEqual(
+      r.map((e) => e.skill.id),
+      ['balanced', 'lopsided', 'only-a', 'none', 'neg'],
+    );
     const expected = [
       { min: c, a: c, b: c, aliasA: 'b1', aliasB: 'b2', alias: 'b1' },
       { min: 0.8, a: 1, b: 0.8, aliasA: 'l1', aliasB: 'l2', alias: 'l2' },
@@ -175,7 +222,10 @@ describe('SkillIndex.explain', () => {
   it('defaults to 5, clamps k, and reports the same per-title scores as rank', async () => {
     const index = await SkillIndex.build(new TableEncoder(vectors), [...catalogue, { id: 'extra', name: 'l2' }]);
     assert.equal((await index.explain('A', 'B')).length, 5);
-    assert.deepEqual((await index.explain('A', 'B', { k: 2 })).map((e) => e.skill.id), ['balanced', 'lopsided']);
+    assert.deepEqual(
+      (await index.explain('A', 'B', { k: 2 })).map((e) => e.skill.id),
+      ['balanced', 'lopsided'],
+    );
     const all = await index.explain('B', 'A', { k: 99 });
     assert.equal(all.length, 6);
     const [ra, rb] = await index.rank(['B', 'A'], { k: 99 });
@@ -188,8 +238,34 @@ describe('SkillIndex.explain', () => {
 });
 
 describe('SkillIndex against brute force (TfIdfEncoder)', () => {
-  const vocab = ['data', 'software', 'python', 'java', 'sales', 'nurse', 'care', 'project', 'management', 'cloud', 'security', 'design',
-    'marketing', 'finance', 'audit', 'logistics', 'welding', 'teaching', 'analysis', 'testing', 'Pflege', 'Verkauf', 'gestión', 'análisis', '数据', '软件'];
+  const vocab = [
+    'data',
+    'software',
+    'python',
+    'java',
+    'sales',
+    'nurse',
+    'care',
+    'project',
+    'management',
+    'cloud',
+    'security',
+    'design',
+    'marketing',
+    'finance',
+    'audit',
+    'logistics',
+    'welding',
+    'teaching',
+    'analysis',
+    'testing',
+    'Pflege',
+    'Verkauf',
+    'gestión',
+    'análisis',
+    '数据',
+    '软件',
+  ];
   const pick = () => vocab[Math.floor(next() * vocab.length)];
   const phrase = () => Array.from({ length: 1 + Math.floor(next() * 3) }, pick).join(' ');
   const catalogue: Skill[] = Array.from({ length: 200 }, (_, i) => ({
@@ -230,13 +306,22 @@ describe('SkillIndex against brute force (TfIdfEncoder)', () => {
   }
 
   it('rank equals brute force over all aliases with max aggregation, for k = 1, 10 and all', async () => {
-    const encoder = TfIdfEncoder.fit(catalogue.flatMap((s) => [s.name, ...(s.aliases ?? [])]), { dim: 512 });
+    const encoder = TfIdfEncoder.fit(
+      catalogue.flatMap((s) => [s.name, ...(s.aliases ?? [])]),
+      { dim: 512 },
+    );
     const index = await SkillIndex.build(encoder, catalogue);
     const expected = await bruteForce(encoder);
     for (const k of [1, 10, 200]) {
       const got = await index.rank(titles, { k });
       assert.equal(got.length, titles.length);
-      got.forEach((r, q) => assert.deepEqual(r.map(({ id, score, alias }) => ({ id, score, alias })), expected[q].slice(0, k), `title ${q}, k ${k}`));
+      got.forEach((r, q) =>
+        assert.deepEqual(
+          r.map(({ id, score, alias }) => ({ id, score, alias })),
+          expected[q].slice(0, k),
+          `title ${q}, k ${k}`,
+        ),
+      );
     }
     await index.dispose();
   });
@@ -254,13 +339,36 @@ describe('SkillIndex bad calls', () => {
     await rejects(SkillIndex.build(encoder, [null as never]), TypeError, /skills\[0\] must be an object/);
     await rejects(SkillIndex.build(encoder, [{ id: 3, name: 'a0' } as never]), TypeError, /skills\[0\]\.id must be a string; received 3/);
     await rejects(SkillIndex.build(encoder, [{ id: '', name: 'a0' }]), RangeError, /skills\[0\]\.id must be a non-empty string/);
-    await rejects(SkillIndex.build(encoder, [{ id: 'a', name: 'a0' }, { id: 'a', name: 'b0' }]), RangeError, /skills\[1\]\.id must be unique; received 'a', already the id of skills\[0\]/);
+    await rejects(
+      SkillIndex.build(encoder, [
+        { id: 'a', name: 'a0' },
+        { id: 'a', name: 'b0' },
+      ]),
+      RangeError,
+      /skills\[1\]\.id must be unique; received 'a', already the id of skills\[0\]/,
+    );
     await rejects(SkillIndex.build(encoder, [{ id: 'a', name: '' }]), RangeError, /skills\[0\]\.name must be a non-empty string/);
     await rejects(SkillIndex.build(encoder, [{ id: 'a' } as never]), TypeError, /skills\[0\]\.name must be a string; received undefined/);
-    await rejects(SkillIndex.build(encoder, [{ id: 'a', name: 'a0', aliases: 'a1' as never }]), TypeError, /skills\[0\]\.aliases must be an array/);
-    await rejects(SkillIndex.build(encoder, [{ id: 'a', name: 'a0', aliases: ['a1', 7 as never] }]), TypeError, /skills\[0\]\.aliases\[1\] must be a string; received 7/);
-    await rejects(SkillIndex.build(encoder, [{ id: 'a', name: 'a0', aliases: ['  '] }]), RangeError, /skills\[0\]\.aliases\[0\] must be a non-empty string/);
-    await rejects(SkillIndex.build(encoder, skills, { branch: 'title' as never }), RangeError, /branch must be one of 'anchor', 'positive', 'base'; received 'title'/);
+    await rejects(
+      SkillIndex.build(encoder, [{ id: 'a', name: 'a0', aliases: 'a1' as never }]),
+      TypeError,
+      /skills\[0\]\.aliases must be an array/,
+    );
+    await rejects(
+      SkillIndex.build(encoder, [{ id: 'a', name: 'a0', aliases: ['a1', 7 as never] }]),
+      TypeError,
+      /skills\[0\]\.aliases\[1\] must be a string; received 7/,
+    );
+    await rejects(
+      SkillIndex.build(encoder, [{ id: 'a', name: 'a0', aliases: ['  '] }]),
+      RangeError,
+      /skills\[0\]\.aliases\[0\] must be a non-empty string/,
+    );
+    await rejects(
+      SkillIndex.build(encoder, skills, { branch: 'title' as never }),
+      RangeError,
+      /branch must be one of 'anchor', 'positive', 'base'; received 'title'/,
+    );
     await rejects(SkillIndex.build(encoder, skills, 3 as never), TypeError, /options must be an object/);
   });
 
@@ -279,7 +387,12 @@ describe('SkillIndex bad calls', () => {
   });
 
   it('BAD CALL - an encoder that returns the wrong shape is named', async () => {
-    const wrong: Encoder = { dim: 3, fingerprint: 'x', encode: async () => ({ data: new Float32Array(3), rows: 1, cols: 3 }), dispose: async () => {} };
+    const wrong: Encoder = {
+      dim: 3,
+      fingerprint: 'x',
+      encode: async () => ({ data: new Float32Array(3), rows: 1, cols: 3 }),
+      dispose: async () => {},
+    };
     await rejects(SkillIndex.build(wrong, skills), RangeError, /SkillIndex\.build: the encoder output\.rows must be 7; received 1/);
   });
 });
@@ -289,10 +402,14 @@ describe('SkillIndex.dispose', () => {
     const index = await SkillIndex.build(new TableEncoder(table), skills);
     const running = index.rank(['T']);
     const done = index.dispose();
-    assert.deepEqual((await running)[0].map((m) => m.id), ['beta', 'alpha', 'gamma', 'delta']);
+    assert.deepEqual(
+      (await running)[0].map((m) => m.id),
+      ['beta', 'alpha', 'gamma', 'delta'],
+    );
     await done;
     await index.dispose();
-    const disposed = (e: unknown) => e instanceof JobBERTError && e.code === 'ERR_DISPOSED' && /the SkillIndex was disposed/.test(e.message);
+    const disposed = (e: unknown) =>
+      e instanceof JobBERTError && e.code === 'ERR_DISPOSED' && /the SkillIndex was disposed/.test(e.message);
     await assert.rejects(index.rank(['T']), disposed);
     await assert.rejects(index.explain('T', 'b0'), disposed);
     assert.equal(index.size, 4);

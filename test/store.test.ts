@@ -38,11 +38,14 @@ const isCode = (code: string, pattern?: RegExp) => (e: unknown) =>
   e instanceof JobBERTError && e.code === code && (!pattern || pattern.test(e.message));
 
 async function rejects(run: () => unknown, type: ErrorConstructor | typeof JobBERTError, pattern: RegExp) {
-  await assert.rejects(async () => run(), (e: unknown) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${String(e)}`);
-    assert.match((e as Error).message, pattern);
-    return true;
-  });
+  await assert.rejects(
+    async () => run(),
+    (e: unknown) => {
+      assert.ok(e instanceof type, `expected ${type.name}, got ${String(e)}`);
+      assert.match((e as Error).message, pattern);
+      return true;
+    },
+  );
 }
 
 describe('checksum', () => {
@@ -69,7 +72,10 @@ describe('checksum', () => {
   });
 
   it('BAD CALL - refuses anything but an ArrayBufferView, also in the addon', () => {
-    assert.throws(() => checksum('abc' as never), (e: unknown) => e instanceof TypeError && /checksum: bytes must be an ArrayBufferView/.test(e.message));
+    assert.throws(
+      () => checksum('abc' as never),
+      (e: unknown) => e instanceof TypeError && /checksum: bytes must be an ArrayBufferView/.test(e.message),
+    );
     assert.throws(() => checksum(new ArrayBuffer(4) as never), TypeError);
     assert.throws(() => addon.checksum(5 as never), /bytes must be an ArrayBufferView/);
     assert.throws(() => addon.checksum(undefined as never), TypeError);
@@ -80,7 +86,7 @@ describe('ResidentMatrix on disk', () => {
   it('writeTo → fromFile is bit-identical, keeps the bytes around it, and agrees on the checksum', async () => {
     const m = randomMatrix(next, 301, 17);
     m.data[5] = -0;
-    m.data[6] = 1e-42;  // a subnormal survives too
+    m.data[6] = 1e-42; // a subnormal survives too
     const held = new ResidentMatrix(m);
     const path = patternFile('roundtrip.bin', 64 + m.data.byteLength + 100);
     const before = readFileSync(path);
@@ -118,7 +124,10 @@ describe('ResidentMatrix on disk', () => {
     const path = patternFile('corrupt.bin', 16 + m.data.byteLength);
     const sum = await new ResidentMatrix(m).writeTo(path, 16);
     const wrong = (BigInt(`0x${sum}`) ^ 1n).toString(16).padStart(16, '0');
-    await assert.rejects(ResidentMatrix.fromFile(path, { offset: 16, rows: 40, cols: 8, checksum: wrong }), isCode('ERR_CORRUPT', /checksum mismatch in '.*corrupt\.bin'/));
+    await assert.rejects(
+      ResidentMatrix.fromFile(path, { offset: 16, rows: 40, cols: 8, checksum: wrong }),
+      isCode('ERR_CORRUPT', /checksum mismatch in '.*corrupt\.bin'/),
+    );
     // One flipped byte in the file.
     const bytes = readFileSync(path);
     bytes[16 + 333] ^= 0x01;
@@ -126,8 +135,14 @@ describe('ResidentMatrix on disk', () => {
     await assert.rejects(ResidentMatrix.fromFile(path, { offset: 16, rows: 40, cols: 8, checksum: sum }), isCode('ERR_CORRUPT'));
     // Truncated by one byte.
     truncateSync(path, 16 + m.data.byteLength - 1);
-    await assert.rejects(ResidentMatrix.fromFile(path, { offset: 16, rows: 40, cols: 8 }), isCode('ERR_CORRUPT', /corrupt\.bin' is truncated/));
-    await assert.rejects(ResidentMatrix.fromFile(path, { offset: 16, rows: 40, cols: 8, checksum: sum }), isCode('ERR_CORRUPT', /truncated/));
+    await assert.rejects(
+      ResidentMatrix.fromFile(path, { offset: 16, rows: 40, cols: 8 }),
+      isCode('ERR_CORRUPT', /corrupt\.bin' is truncated/),
+    );
+    await assert.rejects(
+      ResidentMatrix.fromFile(path, { offset: 16, rows: 40, cols: 8, checksum: sum }),
+      isCode('ERR_CORRUPT', /truncated/),
+    );
 
     const missing = join(dir, 'no-such-file.bin');
     await assert.rejects(ResidentMatrix.fromFile(missing, { rows: 1, cols: 1 }), isCode('ERR_IO', /no-such-file\.bin.*No such file/));
@@ -135,7 +150,7 @@ describe('ResidentMatrix on disk', () => {
     await assert.rejects(ResidentMatrix.fromFile(dir, { rows: 1, cols: 1 }), isCode('ERR_IO'));
   });
 
-  it('rejections carry the caller\'s stack', async () => {
+  it("rejections carry the caller's stack", async () => {
     let error: Error | undefined;
     try {
       await ResidentMatrix.fromFile(join(dir, 'absent.bin'), { rows: 1, cols: 1 });
@@ -179,7 +194,7 @@ describe('ResidentMatrix on disk', () => {
   });
 
   it('disposing a resident while writeTo, take or toMatrix runs is safe', async () => {
-    const m = randomMatrix(next, 16_384, 1024);  // 64 MB
+    const m = randomMatrix(next, 16_384, 1024); // 64 MB
     const expectedSum = checksum(m.data);
     const path = patternFile('dispose.bin', m.data.byteLength);
     const held = new ResidentMatrix(m);
@@ -202,7 +217,10 @@ describe('ResidentMatrix on disk', () => {
     await assert.rejects(held.writeTo(path, 0), isCode('ERR_DISPOSED', /ResidentMatrix\.writeTo/));
     await assert.rejects(held.take([0]), isCode('ERR_DISPOSED', /ResidentMatrix\.take/));
     await assert.rejects(held.toMatrix(), isCode('ERR_DISPOSED', /ResidentMatrix\.toMatrix/));
-    await assert.rejects(ResidentMatrix.concat([randomMatrix(next, 1, 2), held]), isCode('ERR_DISPOSED', /parts\[1\] is a ResidentMatrix that was disposed/));
+    await assert.rejects(
+      ResidentMatrix.concat([randomMatrix(next, 1, 2), held]),
+      isCode('ERR_DISPOSED', /parts\[1\] is a ResidentMatrix that was disposed/),
+    );
   });
 });
 
@@ -225,7 +243,11 @@ describe('BAD CALL - ResidentMatrix storage', () => {
     await rejects(() => fromFile(path, { cols: 1 }), TypeError, /rows must be an integer; received undefined/);
     await rejects(() => fromFile(path, { rows: 1, cols: 2 ** 31 }), RangeError, /cols/);
     await rejects(() => fromFile(path, { rows: 1, cols: NaN }), RangeError, /cols/);
-    await rejects(() => fromFile(path, { rows: 1, cols: 1, checksum: 'abc' }), RangeError, /checksum must be 16 hex digits; received 'abc'/);
+    await rejects(
+      () => fromFile(path, { rows: 1, cols: 1, checksum: 'abc' }),
+      RangeError,
+      /checksum must be 16 hex digits; received 'abc'/,
+    );
     await rejects(() => fromFile(path, { rows: 1, cols: 1, checksum: 'zzzzzzzzzzzzzzzz' }), RangeError, /checksum/);
     await rejects(() => fromFile(path, { rows: 1, cols: 1, checksum: 12 }), TypeError, /checksum must be a string/);
   });
@@ -242,8 +264,16 @@ describe('BAD CALL - ResidentMatrix storage', () => {
     await rejects(() => held.take(['1'] as never), TypeError, /rows\[0\]/);
     await rejects(() => ResidentMatrix.concat('x' as never), TypeError, /concat: parts must be an array/);
     await rejects(() => ResidentMatrix.concat([]), RangeError, /concat: parts must hold at least one matrix/);
-    await rejects(() => ResidentMatrix.concat([held, randomMatrix(next, 2, 3)]), RangeError, /parts\[1\]\.cols must be 4 \(parts\[0\]\.cols\); received 3/);
-    await rejects(() => ResidentMatrix.concat([held, { rows: 1, cols: 4, data: [1, 2, 3, 4] } as never]), TypeError, /parts\[1\]\.data must be a Float32Array/);
+    await rejects(
+      () => ResidentMatrix.concat([held, randomMatrix(next, 2, 3)]),
+      RangeError,
+      /parts\[1\]\.cols must be 4 \(parts\[0\]\.cols\); received 3/,
+    );
+    await rejects(
+      () => ResidentMatrix.concat([held, { rows: 1, cols: 4, data: [1, 2, 3, 4] } as never]),
+      TypeError,
+      /parts\[1\]\.data must be a Float32Array/,
+    );
     await rejects(() => ResidentMatrix.concat([null as never]), TypeError, /parts\[0\] must be a Matrix/);
   });
 
@@ -274,15 +304,21 @@ describe('BAD CALL - ResidentMatrix storage', () => {
     assert.throws(() => new addon.ResidentMatrix({} as never), TypeError);
     const other = new addon.ResidentMatrix({ rows: 1, cols: 4, data: new Float32Array(4) });
     other.dispose();
-    await assert.rejects(async () => other.writeTo(path, 0), (e: unknown) => (e as { code?: string }).code === 'ERR_DISPOSED');
-    await assert.rejects(async () => addon.residentConcat([other]), (e: unknown) => (e as { code?: string }).code === 'ERR_DISPOSED');
+    await assert.rejects(
+      async () => other.writeTo(path, 0),
+      (e: unknown) => (e as { code?: string }).code === 'ERR_DISPOSED',
+    );
+    await assert.rejects(
+      async () => addon.residentConcat([other]),
+      (e: unknown) => (e as { code?: string }).code === 'ERR_DISPOSED',
+    );
   });
 });
 
 describe('ResidentMatrix on disk, at scale', () => {
   it('a 256 MB round trip is bit-identical and holds one copy in memory, not two', async () => {
     const cols = 1024;
-    const tile = randomMatrix(next, 256, cols);  // 1 MiB
+    const tile = randomMatrix(next, 256, cols); // 1 MiB
     const tileHeld = new ResidentMatrix(tile);
     const copies = 256;
     const big = await ResidentMatrix.concat(new Array(copies).fill(tileHeld));
@@ -299,7 +335,10 @@ describe('ResidentMatrix on disk, at scale', () => {
     const peak = process.resourceUsage().maxRSS * 1024;
     const grew = Math.max(rssAfter, peak) - rssBefore;
     assert.ok(grew < 2 * bytes, `RSS grew by ${(grew / 2 ** 20).toFixed(0)} MiB loading ${bytes / 2 ** 20} MiB`);
-    assert.ok(rssAfter - rssBefore > bytes / 2, `the loaded matrix is resident (RSS grew by ${((rssAfter - rssBefore) / 2 ** 20).toFixed(0)} MiB)`);
+    assert.ok(
+      rssAfter - rssBefore > bytes / 2,
+      `the loaded matrix is resident (RSS grew by ${((rssAfter - rssBefore) / 2 ** 20).toFixed(0)} MiB)`,
+    );
 
     const ends = await loaded.take([0, 255, 256, rows - 1]);
     assert.deepEqual((await ends.toMatrix()).data, rowsOf(tile, [0, 255, 0, 255]));

@@ -27,7 +27,10 @@ function checkTopK(q: Matrix, c: Matrix, k: number, metric: 'cosine' | 'dot', r:
       seen.add(got);
       const tol = 1e-5 * (1 + Math.abs(ref[i][got])) + (metric === 'dot' ? 4 * 2 ** -24 * absDot(q, i, c, got) : 0);
       assert.ok(Math.abs(score - ref[i][got]) <= tol, `query ${i} rank ${j}: score ${score} vs ${ref[i][got]}`);
-      assert.ok(Math.abs(ref[i][got] - ref[i][order[j]]) <= 2 * tol, `query ${i} rank ${j}: index ${got} (${ref[i][got]}) where ${order[j]} (${ref[i][order[j]]}) ranks`);
+      assert.ok(
+        Math.abs(ref[i][got] - ref[i][order[j]]) <= 2 * tol,
+        `query ${i} rank ${j}: index ${got} (${ref[i][got]}) where ${order[j]} (${ref[i][order[j]]}) ranks`,
+      );
       if (j > 0) assert.ok(r.scores[i * kk + j - 1] >= score, 'scores descend');
     }
   }
@@ -42,7 +45,13 @@ function absDot(q: Matrix, i: number, c: Matrix, j: number): number {
 
 describe('kernels.topK', () => {
   const shapes: [number, number, number, number][] = [
-    [1, 1, 1, 1], [1, 2, 3, 10], [3, 31, 17, 10], [50, 1000, 64, 10], [4, 1000, 1024, 1000], [50, 5000, 3, 7], [2, 300, 100, 300],
+    [1, 1, 1, 1],
+    [1, 2, 3, 10],
+    [3, 31, 17, 10],
+    [50, 1000, 64, 10],
+    [4, 1000, 1024, 1000],
+    [50, 5000, 3, 7],
+    [2, 300, 100, 300],
   ];
   for (const [Q, N, d, k] of shapes) {
     for (const metric of ['cosine', 'dot'] as const) {
@@ -63,7 +72,8 @@ describe('kernels.topK', () => {
   });
 
   it('breaks ties by the lower index, across the whole corpus', async () => {
-    const d = 19, N = 6000;
+    const d = 19,
+      N = 6000;
     const c = randomMatrix(next, N, d);
     // Exact copies of row 5000 placed before and far after it.
     for (const at of [17, 2999, 5999]) c.data.copyWithin(at * d, 5000 * d, 5001 * d);

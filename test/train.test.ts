@@ -31,11 +31,31 @@ async function scratch(): Promise<string> {
 
 /** A learnable toy task: occupations in three languages, each title paired with a subset of its skills. */
 const OCCUPATIONS: { titles: string[]; skills: string[]; lang: string }[] = [
-  { titles: ['Software Engineer', 'senior developer', 'python developer'], skills: ['python', 'git', 'java', 'testing', 'linux'], lang: 'en' },
-  { titles: ['Data Scientist', 'data analyst', 'Data manager'], skills: ['statistics', 'sql', 'python', 'modelling', 'pandas'], lang: 'en' },
-  { titles: ['Krankenpfleger', 'Pflegekraft', 'Altenpfleger'], skills: ['pflege', 'medizin', 'hygiene', 'wundversorgung', 'empathie'], lang: 'de' },
-  { titles: ['Produktmanager', 'Produktowner', 'Produktleiter'], skills: ['roadmap', 'agile', 'scrum', 'stakeholder', 'strategie'], lang: 'de' },
-  { titles: ['Científica de datos', 'analista de datos', 'ingeniera de datos'], skills: ['estadistica', 'datos', 'sql', 'modelos', 'python'], lang: 'es' },
+  {
+    titles: ['Software Engineer', 'senior developer', 'python developer'],
+    skills: ['python', 'git', 'java', 'testing', 'linux'],
+    lang: 'en',
+  },
+  {
+    titles: ['Data Scientist', 'data analyst', 'Data manager'],
+    skills: ['statistics', 'sql', 'python', 'modelling', 'pandas'],
+    lang: 'en',
+  },
+  {
+    titles: ['Krankenpfleger', 'Pflegekraft', 'Altenpfleger'],
+    skills: ['pflege', 'medizin', 'hygiene', 'wundversorgung', 'empathie'],
+    lang: 'de',
+  },
+  {
+    titles: ['Produktmanager', 'Produktowner', 'Produktleiter'],
+    skills: ['roadmap', 'agile', 'scrum', 'stakeholder', 'strategie'],
+    lang: 'de',
+  },
+  {
+    titles: ['Científica de datos', 'analista de datos', 'ingeniera de datos'],
+    skills: ['estadistica', 'datos', 'sql', 'modelos', 'python'],
+    lang: 'es',
+  },
   { titles: ['vendedor', 'gerente de ventas', 'comercial'], skills: ['ventas', 'negociacion', 'clientes', 'crm', 'ofertas'], lang: 'es' },
 ];
 
@@ -69,7 +89,10 @@ async function headBytes(out: string): Promise<Buffer[]> {
 }
 
 async function readHead(path: string): Promise<{ weight: Float32Array; bias: Float32Array }> {
-  return withSafeTensors(path, async (st) => ({ weight: (await st.read('linear.weight')).data, bias: (await st.read('linear.bias')).data }));
+  return withSafeTensors(path, async (st) => ({
+    weight: (await st.read('linear.weight')).data,
+    bias: (await st.read('linear.bias')).data,
+  }));
 }
 
 let model: TinyModel;
@@ -89,7 +112,14 @@ after(async () => {
 });
 
 const base = (over: Partial<TrainOptions>): TrainOptions => ({
-  model: model.dir, data: pairsPath, out: '', batchSize: 16, lr: 1e-2, seed: 7, cacheDir, ...over,
+  model: model.dir,
+  data: pairsPath,
+  out: '',
+  batchSize: 16,
+  lr: 1e-2,
+  seed: 7,
+  cacheDir,
+  ...over,
 });
 
 describe('train: preprocessing', () => {
@@ -114,10 +144,19 @@ describe('train: preprocessing', () => {
     assert.equal(d.stats.duplicates, 3); // the second and third 'nurse'/'care', and the self-negative one once its negative is gone
     assert.equal(d.stats.pairs, 3);
     assert.deepEqual(d.stats.languages, { zh: 1, '': 1, en: 1 });
-    assert.deepEqual([...d.anchors].map((i) => d.texts[i]), ['软件师', 'nurse', 'nurse']);
-    assert.deepEqual([...d.negatives].map((i) => (i < 0 ? null : d.texts[i])), [null, null, 'sales']);
+    assert.deepEqual(
+      [...d.anchors].map((i) => d.texts[i]),
+      ['软件师', 'nurse', 'nurse'],
+    );
+    assert.deepEqual(
+      [...d.negatives].map((i) => (i < 0 ? null : d.texts[i])),
+      [null, null, 'sales'],
+    );
     const two = await readPairs(path, { minSkills: 2 });
-    assert.deepEqual([...two.positives].map((i) => two.texts[i]), ['x, y', 'care, hygiene']);
+    assert.deepEqual(
+      [...two.positives].map((i) => two.texts[i]),
+      ['x, y', 'care, hygiene'],
+    );
     const none = await readPairs(path, { minSkills: 0 });
     assert.equal(none.stats.fewSkills, 0);
   });
@@ -149,7 +188,11 @@ describe('train: batching', () => {
     for (let i = 0; i < 40; i++) lines.push(JSON.stringify({ anchor: `nurse ${i}`, positive: 'care, hygiene', lang: 'en' }));
     const d = await readPairs(await writeLines(await scratch(), 'p.jsonl', lines));
     const plan = planEpoch(d.positives, d.negatives, d.texts.length, 32, 7, 0);
-    assert.deepEqual([...plan.order].sort((a, b) => a - b), [...Array(d.anchors.length).keys()], 'every pair once');
+    assert.deepEqual(
+      [...plan.order].sort((a, b) => a - b),
+      [...Array(d.anchors.length).keys()],
+      'every pair once',
+    );
     for (let b = 0; b < batchCount(plan); b++) {
       const idx = [...plan.order.subarray(plan.starts[b], plan.starts[b + 1])];
       assert.ok(idx.length <= 32);
@@ -167,7 +210,9 @@ describe('train: batching', () => {
 });
 
 describe('train: the step', () => {
-  const H = 12, OUT = 7, B = 6;
+  const H = 12,
+    OUT = 7,
+    B = 6;
 
   function randomHead(next: () => number): Head {
     const weight = new Float32Array(OUT * H).map(() => (next() * 2 - 1) * 0.5);
@@ -176,7 +221,13 @@ describe('train: the step', () => {
   }
 
   /** The loss in float64 from the definitions: heads with tanh, then InfoNCE. */
-  function lossRef(heads: { anchor: { weight: Float64Array; bias: Float64Array }; positive: { weight: Float64Array; bias: Float64Array } }, xa: Float32Array, xc: Float32Array, negatives: number, symmetric: boolean): number {
+  function lossRef(
+    heads: { anchor: { weight: Float64Array; bias: Float64Array }; positive: { weight: Float64Array; bias: Float64Array } },
+    xa: Float32Array,
+    xc: Float32Array,
+    negatives: number,
+    symmetric: boolean,
+  ): number {
     const forward = (x: Float32Array, rows: number, h: { weight: Float64Array; bias: Float64Array }) => {
       const y = new Float64Array(rows * OUT);
       for (let r = 0; r < rows; r++) {
@@ -194,7 +245,12 @@ describe('train: the step', () => {
     return infoNCERef({ data: a, rows: B, cols: OUT }, { data: c.subarray(0, B * OUT), rows: B, cols: OUT }, neg, 20, symmetric).loss;
   }
 
-  for (const [negatives, symmetric] of [[0, false], [3, false], [0, true], [3, true]] as const) {
+  for (const [negatives, symmetric] of [
+    [0, false],
+    [3, false],
+    [0, true],
+    [3, true],
+  ] as const) {
     it(`gradients through both heads and InfoNCE match central finite differences in float64 (${negatives} negatives${symmetric ? ', symmetric' : ''})`, async () => {
       const next = rng(SEED + negatives + (symmetric ? 10 : 0));
       const heads: Heads = { anchor: randomHead(next), positive: randomHead(next) };
@@ -222,7 +278,10 @@ describe('train: the step', () => {
             const down = lossRef(h64, xa, xc, negatives, symmetric);
             target[i] = keep;
             const fd = (up - down) / (2 * eps);
-            assert.ok(Math.abs(grad[i] - fd) <= 2e-4 + 2e-3 * Math.abs(fd), `${route}.${part}[${i}]: kernel ${grad[i]} vs finite difference ${fd}`);
+            assert.ok(
+              Math.abs(grad[i] - fd) <= 2e-4 + 2e-3 * Math.abs(fd),
+              `${route}.${part}[${i}]: kernel ${grad[i]} vs finite difference ${fd}`,
+            );
           }
         }
       }
@@ -235,7 +294,10 @@ describe('train: the step', () => {
       positive: { weight: Float32Array.from([3, 4]), bias: Float32Array.from([0]), out: 1, in: 2, activation: 'tanh' },
     };
     const state = newOptimizerState(heads);
-    const grads = { anchor: { weight: Float32Array.from([3, 0]), bias: Float32Array.from([0]) }, positive: { weight: Float32Array.from([0, 0]), bias: Float32Array.from([4]) } };
+    const grads = {
+      anchor: { weight: Float32Array.from([3, 0]), bias: Float32Array.from([0]) },
+      positive: { weight: Float32Array.from([0, 0]), bias: Float32Array.from([4]) },
+    };
     const norm = adamwUpdate(heads, grads, state, 0.1, { weightDecay: 0.5, maxGradNorm: 1 });
     assert.equal(norm, 5);
     // clipped g = (0.6, 0, 0, 0, 0, 0.8); step 1: m̂ = g, v̂ = g², update = lr · g / (|g| + eps) = ±lr where g ≠ 0
@@ -248,7 +310,10 @@ describe('train: the step', () => {
     close(state.moments['anchor.weight'].m[0], 0.1 * 0.6);
     close(state.moments['positive.bias'].v[0], 0.001 * 0.64);
     assert.equal(state.step, 1);
-    assert.deepEqual([0, 1, 2, 3, 4, 9].map((s) => learningRate(1, s, 10, 2)), [0.5, 1, 1, 7 / 8, 6 / 8, 1 / 8]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 9].map((s) => learningRate(1, s, 10, 2)),
+      [0.5, 1, 1, 7 / 8, 6 / 8, 1 / 8],
+    );
     assert.equal(learningRate(1, 0, 10, 0), 1);
   });
 
@@ -272,7 +337,10 @@ describe('train: runs', () => {
     const r = await train(base({ out, epochs: 8, onProgress: (p) => progress.push(p.step) }));
     assert.equal(r.steps, 48);
     assert.equal(r.out, out);
-    assert.deepEqual(progress, [...Array(48).keys()].map((i) => i + 1));
+    assert.deepEqual(
+      progress,
+      [...Array(48).keys()].map((i) => i + 1),
+    );
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const first = mean(r.losses.slice(0, 6));
     const last = mean(r.losses.slice(-6));
@@ -280,12 +348,21 @@ describe('train: runs', () => {
 
     // out/ is a sentence-transformers dir whose heads are what was trained
     const modules = JSON.parse(await readFile(join(out, 'modules.json'), 'utf8'));
-    assert.deepEqual(modules.map((m: { type: string }) => m.type.split('.').pop()), ['Transformer', 'Pooling', 'Asym']);
+    assert.deepEqual(
+      modules.map((m: { type: string }) => m.type.split('.').pop()),
+      ['Transformer', 'Pooling', 'Asym'],
+    );
     const cfg = JSON.parse(await readFile(join(out, '2_Asym', '140230011_Dense', 'config.json'), 'utf8'));
     assert.deepEqual(cfg, { in_features: 32, out_features: 24, bias: true, activation_function: 'torch.nn.modules.activation.Tanh' });
     assert.ok((await readFile(join(out, 'loss.svg'), 'utf8')).startsWith('<svg'));
     const st = await SafeTensors.open(join(out, '2_Asym', '140230012_Dense', 'model.safetensors'));
-    assert.deepEqual([...st.tensors.values()].map((t) => [t.name, t.dtype, t.shape]), [['linear.weight', 'F32', [24, 32]], ['linear.bias', 'F32', [24]]]);
+    assert.deepEqual(
+      [...st.tensors.values()].map((t) => [t.name, t.dtype, t.shape]),
+      [
+        ['linear.weight', 'F32', [24, 32]],
+        ['linear.bias', 'F32', [24]],
+      ],
+    );
     await st.close();
 
     const tok = Tokenizer.fromFile(join(model.dir, 'tokenizer.json'));
@@ -293,7 +370,10 @@ describe('train: runs', () => {
     const texts = ['Software Engineer', 'Krankenpfleger', 'python, git, java'];
     const loaded = await JobBERT.load(out);
     try {
-      for (const [branch, dir] of [['anchor', '140230011_Dense'], ['positive', '140230012_Dense']] as const) {
+      for (const [branch, dir] of [
+        ['anchor', '140230011_Dense'],
+        ['positive', '140230012_Dense'],
+      ] as const) {
         const head = await readHead(join(out, '2_Asym', dir, 'model.safetensors'));
         const before = await readHead(join(model.dir, '2_Asym', dir, 'model.safetensors'));
         assert.notDeepEqual(head.weight, before.weight, 'the head was trained');
@@ -340,7 +420,8 @@ describe('train: runs', () => {
         const want = referencePool(referenceEncoder(model.config, model.weights, (await tok.encode(text)).getIds()), 'mean');
         const norm = Math.hypot(...want);
         assert.ok(Math.abs(norm - 1) > 0.05, 'the reference vector is not unit length, so the check sees normalisation');
-        for (let i = 0; i < 32; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.max(1, Math.abs(want[i])), `${text}[${i}]: ${got[i]} vs ${want[i]}`);
+        for (let i = 0; i < 32; i++)
+          assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.max(1, Math.abs(want[i])), `${text}[${i}]: ${got[i]} vs ${want[i]}`);
       }
     } finally {
       await c.close();
@@ -364,12 +445,21 @@ describe('train: runs', () => {
   it('resume after a crash continues exactly: k steps, crash, resume == N steps straight (bitwise), with hard negatives and symmetric loss', async () => {
     const dir = await scratch();
     const data = await writeLines(dir, 'neg.jsonl', toyPairs(80, SEED + 3, { negatives: true }));
-    const opts = (out: string): TrainOptions => base({ data, out: join(dir, out), epochs: 3, checkpointEvery: 4, symmetric: true, warmupSteps: 3 });
+    const opts = (out: string): TrainOptions =>
+      base({ data, out: join(dir, out), epochs: 3, checkpointEvery: 4, symmetric: true, warmupSteps: 3 });
     const straight = await train(opts('straight'));
     assert.equal(straight.steps, 15);
 
     // the process "dies" during step 7, after checkpoint-4 was written
-    await assert.rejects(train({ ...opts('resumed'), onProgress: (p) => { if (p.step === 7) throw new Error('simulated crash'); } }), /simulated crash/);
+    await assert.rejects(
+      train({
+        ...opts('resumed'),
+        onProgress: (p) => {
+          if (p.step === 7) throw new Error('simulated crash');
+        },
+      }),
+      /simulated crash/,
+    );
     const names = await readdir(join(dir, 'resumed'));
     assert.ok(names.includes('checkpoint-4') && !names.some((n) => n.startsWith('.tmp-')), names.join(' '));
     await mkdir(join(dir, 'resumed', '.tmp-checkpoint-6-999')); // debris of a save that died half-way: ignored
@@ -377,7 +467,10 @@ describe('train: runs', () => {
     await rejectsWith(train(opts('resumed')), 'ERR_EXISTS', 'resume');
     const events: TrainEvent[] = [];
     const resumed = await train({ ...opts('resumed'), resume: true, onEvent: (e) => events.push(e) });
-    assert.deepEqual(events.find((e) => e.type === 'resume'), { type: 'resume', step: 4, dir: join(dir, 'resumed', 'checkpoint-4') });
+    assert.deepEqual(
+      events.find((e) => e.type === 'resume'),
+      { type: 'resume', step: 4, dir: join(dir, 'resumed', 'checkpoint-4') },
+    );
     assert.deepEqual(resumed.losses, straight.losses);
     const [a, b] = [await headBytes(join(dir, 'straight')), await headBytes(join(dir, 'resumed'))];
     assert.ok(a[0].equals(b[0]) && a[1].equals(b[1]), 'resumed weights differ from the straight run');
@@ -385,7 +478,10 @@ describe('train: runs', () => {
     assert.equal(state.step, 15);
     assert.equal(state.epoch, 3);
     assert.deepEqual(state.losses, straight.losses);
-    assert.deepEqual((await listDirs(join(dir, 'resumed'))).filter((n) => n.startsWith('checkpoint-')), ['checkpoint-12', 'checkpoint-15']);
+    assert.deepEqual(
+      (await listDirs(join(dir, 'resumed'))).filter((n) => n.startsWith('checkpoint-')),
+      ['checkpoint-12', 'checkpoint-15'],
+    );
 
     // resuming a finished run does nothing more; resuming with other settings is refused
     const again = await train({ ...opts('resumed'), resume: true });
@@ -415,13 +511,19 @@ describe('train: runs', () => {
     const val = join(dir, 'val');
     await mkdir(val);
     await writeFile(join(val, 'queries'), 'q_id\tjobtitle\n1\tSoftware Engineer\n2\tKrankenpfleger\n');
-    await writeFile(join(val, 'corpus_elements'), 'c_id\tjobtitle\n10\tsenior developer\n11\tpython developer\n20\tPflegekraft\n21\tAltenpfleger\n30\tvendedor\n');
+    await writeFile(
+      join(val, 'corpus_elements'),
+      'c_id\tjobtitle\n10\tsenior developer\n11\tpython developer\n20\tPflegekraft\n21\tAltenpfleger\n30\tvendedor\n',
+    );
     await writeFile(join(val, 'qrels.tsv'), '1\t0\t10\t1\n1\t0\t11\t1\n2\t0\t20\t1\n2\t0\t21\t1\n');
     const events: TrainEvent[] = [];
     const out = join(dir, 'out');
     await train(base({ out, epochs: 2, validation: val, validateEvery: 5, onEvent: (e) => events.push(e) }));
     const v = events.filter((e) => e.type === 'validation') as Extract<TrainEvent, { type: 'validation' }>[];
-    assert.deepEqual(v.map((e) => e.step), [5, 10, 12]);
+    assert.deepEqual(
+      v.map((e) => e.step),
+      [5, 10, 12],
+    );
     for (const e of v) assert.ok(e.map > 0 && e.map <= 1 && e.metrics.queries === 2);
     assert.match(await readFile(join(out, 'loss.svg'), 'utf8'), /validation MAP/);
   });
@@ -445,7 +547,8 @@ describe('train: runs', () => {
       const opts = over === null ? (null as unknown as TrainOptions) : base({ out: join(dir, 'o'), ...over });
       await assert.rejects(train(opts), (e: unknown) => e instanceof type && message.test((e as Error).message), String(message));
     }
-    if (!kernels.backends().includes('cuda')) await rejectsWith(train(base({ out: join(dir, 'o'), device: 'cuda' })), 'ERR_CUDA_UNAVAILABLE', "device 'cuda'");
+    if (!kernels.backends().includes('cuda'))
+      await rejectsWith(train(base({ out: join(dir, 'o'), device: 'cuda' })), 'ERR_CUDA_UNAVAILABLE', "device 'cuda'");
     await rejectsWith(train(base({ model: join(dir, 'nope'), out: join(dir, 'o') })), 'ERR_NOT_FOUND');
     if (!existsSync(new URL('../src/lite/train.ts', import.meta.url))) {
       await rejectsWith(train(base({ model: undefined, encoder: 'lite', out: join(dir, 'o') })), 'ERR_UNAVAILABLE', 'LiteEncoder');
@@ -468,10 +571,17 @@ describe('jobbert train (CLI)', () => {
   it('prints JSON Lines when the output is not a terminal', async () => {
     const lines: string[] = [];
     const out = join(await scratch(), 'out');
-    const code = await trainCommand(['--model', model.dir, '--data', pairsPath, '--out', out, '--batch-size', '32', '--lr', '0.01', '--cache-dir', cacheDir], (l) => lines.push(l), { isTTY: false, write: () => true });
+    const code = await trainCommand(
+      ['--model', model.dir, '--data', pairsPath, '--out', out, '--batch-size', '32', '--lr', '0.01', '--cache-dir', cacheDir],
+      (l) => lines.push(l),
+      { isTTY: false, write: () => true },
+    );
     assert.equal(code, 0);
     const events = lines.map((l) => JSON.parse(l));
-    assert.deepEqual(events.filter((e) => e.event === 'step').map((e) => e.step), [1, 2, 3]);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'step').map((e) => e.step),
+      [1, 2, 3],
+    );
     assert.ok(events.every((e) => e.event !== 'step' || (Number.isFinite(e.loss) && e.pairsPerSecond > 0 && e.steps === 3)));
     assert.deepEqual(events.at(-1).event, 'done');
     assert.equal(events.at(-1).out, out);
@@ -482,7 +592,11 @@ describe('jobbert train (CLI)', () => {
     const lines: string[] = [];
     let drawn = '';
     const out = join(await scratch(), 'out');
-    const code = await trainCommand(['--model', model.dir, '--data', pairsPath, '--out', out, '--batch-size', '32', '--cache-dir', cacheDir, '--epochs', '2'], (l) => lines.push(l), { isTTY: true, write: (s: string) => (drawn += s) });
+    const code = await trainCommand(
+      ['--model', model.dir, '--data', pairsPath, '--out', out, '--batch-size', '32', '--cache-dir', cacheDir, '--epochs', '2'],
+      (l) => lines.push(l),
+      { isTTY: true, write: (s: string) => (drawn += s) },
+    );
     assert.equal(code, 0);
     assert.match(drawn, /step 6\/6 \[#+\] loss \d+\.\d{4} +\d+ pairs\/s +ETA 0:00/);
     assert.match(lines.join('\n'), /pairs: 96 kept of 96/);
@@ -493,8 +607,14 @@ describe('jobbert train (CLI)', () => {
     const noop = () => undefined;
     await assert.rejects(trainCommand(['--model', model.dir, '--out', 'x'], noop), /train needs --data FILE and --out DIR/);
     await assert.rejects(trainCommand(['--data', 'x', '--out', 'y'], noop), /train needs --model DIR/);
-    await assert.rejects(trainCommand(['--model', 'm', '--data', 'x', '--out', 'y', '--device', 'tpu'], noop), /--device must be cpu, cuda or auto/);
-    await assert.rejects(trainCommand(['--model', 'm', '--data', 'x', '--out', 'y', '--batch-size', 'many'], noop), /--batch-size must be an integer/);
+    await assert.rejects(
+      trainCommand(['--model', 'm', '--data', 'x', '--out', 'y', '--device', 'tpu'], noop),
+      /--device must be cpu, cuda or auto/,
+    );
+    await assert.rejects(
+      trainCommand(['--model', 'm', '--data', 'x', '--out', 'y', '--batch-size', 'many'], noop),
+      /--batch-size must be an integer/,
+    );
     await assert.rejects(trainCommand(['--modle', 'm'], noop), /unknown option --modle/);
   });
 });

@@ -115,8 +115,24 @@ describe('readTitles', () => {
 describe('readRun / writeRun', () => {
   it('writes ranks from 1 in score order and round-trips exactly', async () => {
     const run = new Map([
-      ['q2', [{ id: 'c', score: 0.1 + 0.2 }, { id: 'a', score: 0.9 }, { id: 'b', score: -1e-300 }, { id: 'd', score: 123456789.123 }]],
-      ['q1', [{ id: 'x', score: 1 }, { id: 'y', score: 1 }, { id: 'z', score: 2 }, { id: 'w', score: -0 }]],
+      [
+        'q2',
+        [
+          { id: 'c', score: 0.1 + 0.2 },
+          { id: 'a', score: 0.9 },
+          { id: 'b', score: -1e-300 },
+          { id: 'd', score: 123456789.123 },
+        ],
+      ],
+      [
+        'q1',
+        [
+          { id: 'x', score: 1 },
+          { id: 'y', score: 1 },
+          { id: 'z', score: 2 },
+          { id: 'w', score: -0 },
+        ],
+      ],
     ]);
     const path = join(dir, 'run.trec');
     await writeRun(path, run, 'jobbert_test');
@@ -138,16 +154,43 @@ describe('readRun / writeRun', () => {
     const back = await readRun(path);
     assert.deepEqual([...back.keys()], ['q2', 'q1']);
     // read back in ranked order; every score bit-identical (-0 is written as 0)
-    assert.deepEqual(back.get('q2')!.map((e) => [e.id, e.score]), [['d', 123456789.123], ['a', 0.9], ['c', 0.1 + 0.2], ['b', -1e-300]]);
-    assert.deepEqual(back.get('q1')!.map((e) => e.id), ['z', 'x', 'y', 'w']);
-    const qrels = new Map([['q1', new Set(['y', 'w'])], ['q2', new Set(['b'])]]);
+    assert.deepEqual(
+      back.get('q2')!.map((e) => [e.id, e.score]),
+      [
+        ['d', 123456789.123],
+        ['a', 0.9],
+        ['c', 0.1 + 0.2],
+        ['b', -1e-300],
+      ],
+    );
+    assert.deepEqual(
+      back.get('q1')!.map((e) => e.id),
+      ['z', 'x', 'y', 'w'],
+    );
+    const qrels = new Map([
+      ['q1', new Set(['y', 'w'])],
+      ['q2', new Set(['b'])],
+    ]);
     assert.deepEqual(evaluate(qrels, back), evaluate(qrels, run));
     // no temporary files left behind
-    assert.deepEqual((await readdir(dir)).filter((n) => n.includes('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.includes('.tmp')),
+      [],
+    );
   });
 
   it('drops later copies of a repeated doc id, as evaluate ranks them', async () => {
-    const run = new Map([['q', [{ id: 'a', score: 0.5 }, { id: 'b', score: 0.7 }, { id: 'a', score: 0.9 }, { id: 'b', score: 0.1 }]]]);
+    const run = new Map([
+      [
+        'q',
+        [
+          { id: 'a', score: 0.5 },
+          { id: 'b', score: 0.7 },
+          { id: 'a', score: 0.9 },
+          { id: 'b', score: 0.1 },
+        ],
+      ],
+    ]);
     const path = join(dir, 'dups.trec');
     await writeRun(path, run, 't');
     assert.equal(await readFile(path, 'utf8'), 'q Q0 a 1 0.9 t\nq Q0 b 2 0.7 t\n');
@@ -160,16 +203,27 @@ describe('readRun / writeRun', () => {
     await writeFile(path, 'old contents\n');
     const run = new Map<string, { id: string; score: number }[]>();
     let s = 1;
-    const next = () => ((s = (s * 48271) % 2147483647) / 2147483647);
-    for (let q = 0; q < 50; q++) run.set(`q${q}`, Array.from({ length: 2000 }, (_, i) => ({ id: `c${i}`, score: Math.fround(next() * 2 - 1) })));
+    const next = () => (s = (s * 48271) % 2147483647) / 2147483647;
+    for (let q = 0; q < 50; q++)
+      run.set(
+        `q${q}`,
+        Array.from({ length: 2000 }, (_, i) => ({ id: `c${i}`, score: Math.fround(next() * 2 - 1) })),
+      );
     await writeRun(path, run, 'big');
     const back = await readRun(path);
     assert.equal(back.size, 50);
     for (const [q, list] of run) {
       const want = [...list].sort((x, y) => y.score - x.score);
-      assert.deepEqual(back.get(q), want.map((e) => ({ id: e.id, score: e.score })), q);
+      assert.deepEqual(
+        back.get(q),
+        want.map((e) => ({ id: e.id, score: e.score })),
+        q,
+      );
     }
-    assert.deepEqual((await readdir(dir)).filter((n) => n.includes('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.includes('.tmp')),
+      [],
+    );
   });
 
   it('an empty run writes an empty file and reads back empty', async () => {
@@ -182,16 +236,28 @@ describe('readRun / writeRun', () => {
   it('refuses bad arguments and leaves nothing behind', async () => {
     const ok = new Map([['q', [{ id: 'a', score: 1 }]]]);
     const path = join(dir, 'never.trec');
-    await assert.rejects(writeRun(path, ok, 'two words'), { name: 'RangeError', message: /writeRun: tag must be a non-empty string without whitespace; received 'two words'/ });
+    await assert.rejects(writeRun(path, ok, 'two words'), {
+      name: 'RangeError',
+      message: /writeRun: tag must be a non-empty string without whitespace; received 'two words'/,
+    });
     await assert.rejects(writeRun(path, ok, 5 as never), { name: 'TypeError', message: /writeRun: tag must be a string; received 5/ });
     await assert.rejects(writeRun(path, {} as never, 't'), { name: 'TypeError', message: /writeRun: run must be a Map/ });
-    await assert.rejects(writeRun(path, new Map([['q', [{ id: 'a b', score: 1 }]]]), 't'), { name: 'RangeError', message: /writeRun: run.get\('q'\)\[0\].id must be a non-empty string without whitespace/ });
+    await assert.rejects(writeRun(path, new Map([['q', [{ id: 'a b', score: 1 }]]]), 't'), {
+      name: 'RangeError',
+      message: /writeRun: run.get\('q'\)\[0\].id must be a non-empty string without whitespace/,
+    });
     await assert.rejects(writeRun(path, new Map([['q x', []]]), 't'), { name: 'RangeError', message: /writeRun: run keys \(query ids\)/ });
-    await assert.rejects(writeRun(path, new Map([['q', [{ id: 'a', score: NaN }]]]), 't'), { name: 'RangeError', message: /writeRun: run.get\('q'\)\[0\].score must be a finite number; received NaN/ });
+    await assert.rejects(writeRun(path, new Map([['q', [{ id: 'a', score: NaN }]]]), 't'), {
+      name: 'RangeError',
+      message: /writeRun: run.get\('q'\)\[0\].score must be a finite number; received NaN/,
+    });
     const noDir = join(dir, 'missing-dir', 'run.trec');
     await rejectsWith(writeRun(noDir, ok, 't'), 'ERR_NOT_FOUND', join(dir, 'missing-dir'));
     assert.equal(existsSync(path), false);
-    assert.deepEqual((await readdir(dir)).filter((n) => n.includes('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.includes('.tmp')),
+      [],
+    );
   });
 
   it('readRun refuses malformed lines with ERR_BAD_FILE naming the file and line', async () => {
@@ -206,7 +272,18 @@ describe('readRun / writeRun', () => {
 
   it('readRun accepts tabs, CRLF and keeps file order (evaluate ranks by score)', async () => {
     const p = await file('tabs.run', 'q\tQ0\ta\t2\t0.1\tt\r\nq\tQ0\tb\t1\t0.9\tt\r\n');
-    assert.deepEqual(await readRun(p), new Map([['q', [{ id: 'a', score: 0.1 }, { id: 'b', score: 0.9 }]]]));
+    assert.deepEqual(
+      await readRun(p),
+      new Map([
+        [
+          'q',
+          [
+            { id: 'a', score: 0.1 },
+            { id: 'b', score: 0.9 },
+          ],
+        ],
+      ]),
+    );
   });
 });
 
@@ -218,7 +295,10 @@ describe('loadTalentCLEFTaskA (fixture)', () => {
     await writeFile(join(lang, 'corpus_elements'), 'c_id\tjobtitle\n1\tbabysitter\n2\tchef\n3\tau pair\n');
     await writeFile(join(lang, 'qrels.tsv'), '1\t0\t1\t1\n1\t0\t3\t1\n2\t0\t2\t1\n');
     const data = await loadTalentCLEFTaskA(lang);
-    assert.deepEqual(data.queries.map((t) => t.text), ['nanny', 'cook']);
+    assert.deepEqual(
+      data.queries.map((t) => t.text),
+      ['nanny', 'cook'],
+    );
     assert.equal(data.corpus.length, 3);
     assert.deepEqual(sets(data.qrels), { 1: ['1', '3'], 2: ['2'] });
 
@@ -228,7 +308,10 @@ describe('loadTalentCLEFTaskA (fixture)', () => {
     await rejectsWith(loadTalentCLEFTaskA(lang), 'ERR_BAD_FILE', "query id '7'");
     await rm(join(lang, 'corpus_elements'));
     await rejectsWith(loadTalentCLEFTaskA(lang), 'ERR_NOT_FOUND', join(lang, 'corpus_elements'));
-    await assert.rejects(loadTalentCLEFTaskA(undefined as never), { name: 'TypeError', message: /loadTalentCLEFTaskA: dir must be a path string; received undefined/ });
+    await assert.rejects(loadTalentCLEFTaskA(undefined as never), {
+      name: 'TypeError',
+      message: /loadTalentCLEFTaskA: dir must be a path string; received undefined/,
+    });
   });
 });
 
@@ -245,7 +328,9 @@ const expected = {
 
 for (const lang of ['en', 'de'] as const) {
   const langDir = join(dataRoot, 'talentclef-a', 'validation', lang);
-  const skip = existsSync(langDir) ? false : `TalentCLEF Task A validation data not found at ${langDir} (set JOBBERT_DATA to the data root)`;
+  const skip = existsSync(langDir)
+    ? false
+    : `TalentCLEF Task A validation data not found at ${langDir} (set JOBBERT_DATA to the data root)`;
   describe(`TalentCLEF Task A validation (${lang}, real data)`, () => {
     it('has the published counts', { skip }, async () => {
       const { queries, corpus, qrels } = await loadTalentCLEFTaskA(langDir);
@@ -260,7 +345,11 @@ for (const lang of ['en', 'de'] as const) {
     it('a run ranking exactly the relevant docs first scores map = mrr = ndcg = 1, also after a TREC round trip', { skip }, async () => {
       const { corpus, qrels } = await loadTalentCLEFTaskA(langDir);
       const run = new Map<string, { id: string; score: number }[]>();
-      for (const [q, rel] of qrels) run.set(q, corpus.map((c) => ({ id: c.id, score: rel.has(c.id) ? 1 : 0 })));
+      for (const [q, rel] of qrels)
+        run.set(
+          q,
+          corpus.map((c) => ({ id: c.id, score: rel.has(c.id) ? 1 : 0 })),
+        );
       const r = evaluate(qrels, run);
       assert.equal(r.queries, expected[lang].queries);
       assert.equal(r.map, 1);

@@ -30,7 +30,13 @@ export interface CatalogueEntry {
 
 const FIELDS: Record<string, string> = { tech, health, business, sales, trades, services, education, transport, creative, office };
 
-const slug = (s: string) => s.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9+#]+/g, '-').replace(/^-|-$/g, '');
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^a-z0-9+#]+/g, '-')
+    .replace(/^-|-$/g, '');
 
 function parse(field: string, text: string): CatalogueEntry[] {
   return text

@@ -49,7 +49,8 @@ export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
     if (!type) throw new UsageError(`unknown option --${name}`);
     let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
     if (type === 'boolean') {
-      if (value !== undefined && value !== 'true' && value !== 'false') throw new UsageError(`--${name} takes no value (or true/false); received '${value}'`);
+      if (value !== undefined && value !== 'true' && value !== 'false')
+        throw new UsageError(`--${name} takes no value (or true/false); received '${value}'`);
       out.options[camel(name)] = value !== 'false';
       continue;
     }

@@ -44,17 +44,25 @@ function printResults(out: Out, queries: string[], results: MatchResult[][]): vo
 export async function indexCommand(argv: string[], out: Out): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'build') {
-    const { options, positionals } = parseArgs(rest, { options: { input: 'string', out: 'string', encoder: 'string', model: 'string', dim: 'integer', lang: 'string', json: 'boolean' } });
+    const { options, positionals } = parseArgs(rest, {
+      options: { input: 'string', out: 'string', encoder: 'string', model: 'string', dim: 'integer', lang: 'string', json: 'boolean' },
+    });
     if (positionals.length) throw new UsageError(`index build takes no positional arguments; received '${positionals[0]}'`);
     if (!options.input || !options.out) throw new UsageError('index build needs --input FILE and --out FILE');
     const entries = await readEntries(options.input as string, options.lang as string | undefined);
     const t0 = performance.now();
-    const encoder = await corpusEncoder(options, entries.map((e) => e.text));
+    const encoder = await corpusEncoder(
+      options,
+      entries.map((e) => e.text),
+    );
     const index = await MatchIndex.build(encoder, entries);
     await index.save(options.out as string);
     const seconds = (performance.now() - t0) / 1000;
     if (options.json) out(JSON.stringify({ out: options.out, entries: index.size, dim: index.dim, languages: index.languages, seconds }));
-    else out(`indexed ${index.size} entries (${index.dim}-d, languages: ${index.languages.map((l) => l || '-').join(', ')}) into ${options.out} in ${seconds.toFixed(2)} s`);
+    else
+      out(
+        `indexed ${index.size} entries (${index.dim}-d, languages: ${index.languages.map((l) => l || '-').join(', ')}) into ${options.out} in ${seconds.toFixed(2)} s`,
+      );
     await index.dispose();
     return 0;
   }
@@ -77,10 +85,26 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
  * index or corpus, the built-in catalogue (or ESCO) with the default model.
  */
 export async function matchCommand(argv: string[], out: Out): Promise<number> {
-  const { options, positionals } = parseArgs(argv, { options: { index: 'string', corpus: 'string', esco: 'string', encoder: 'string', model: 'string', dim: 'integer', k: 'integer', lang: 'string', json: 'boolean' } });
+  const { options, positionals } = parseArgs(argv, {
+    options: {
+      index: 'string',
+      corpus: 'string',
+      esco: 'string',
+      encoder: 'string',
+      model: 'string',
+      dim: 'integer',
+      k: 'integer',
+      lang: 'string',
+      json: 'boolean',
+    },
+  });
   if (positionals.length === 0) throw new UsageError('match needs at least one query');
   if (!options.index && !options.corpus) {
-    const results = await matchDefault(positionals, { k: (options.k as number | undefined) ?? 5, lang: options.lang as string | undefined, esco: options.esco as string | undefined });
+    const results = await matchDefault(positionals, {
+      k: (options.k as number | undefined) ?? 5,
+      lang: options.lang as string | undefined,
+      esco: options.esco as string | undefined,
+    });
     if (options.json) out(JSON.stringify({ results }));
     else printResults(out, positionals, results);
     return 0;
@@ -90,7 +114,13 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
     index = await MatchIndex.load(options.index as string);
   } else if (options.corpus) {
     const entries: MatchEntry[] = await readEntries(options.corpus as string);
-    index = await MatchIndex.build(await corpusEncoder(options, entries.map((e) => e.text)), entries);
+    index = await MatchIndex.build(
+      await corpusEncoder(
+        options,
+        entries.map((e) => e.text),
+      ),
+      entries,
+    );
   } else {
     throw new UsageError('match needs --index FILE or --corpus FILE');
   }
@@ -109,14 +139,18 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
  */
 async function evaluationSets(options: Record<string, unknown>): Promise<{ name: string; data: TalentCLEFTaskA }[]> {
   if (options.queries || options.corpus || options.qrels) {
-    if (!options.queries || !options.corpus || !options.qrels) throw new UsageError('a cross-lingual evaluation needs --queries DIR, --corpus DIR and --qrels FILE together');
+    if (!options.queries || !options.corpus || !options.qrels)
+      throw new UsageError('a cross-lingual evaluation needs --queries DIR, --corpus DIR and --qrels FILE together');
     const queries = await readTitles(join(options.queries as string, 'queries'));
     const corpus = await readTitles(join(options.corpus as string, 'corpus_elements'));
     const qrels = await readQrels(options.qrels as string);
     const name = `${basename(resolve(options.queries as string))}→${basename(resolve(options.corpus as string))}`;
     return [{ name, data: { queries, corpus, qrels } }];
   }
-  if (!options.data) throw new UsageError('eval talentclef-a needs --data DIR (a folder holding en/, de/, ... or one language folder), or --queries/--corpus/--qrels');
+  if (!options.data)
+    throw new UsageError(
+      'eval talentclef-a needs --data DIR (a folder holding en/, de/, ... or one language folder), or --queries/--corpus/--qrels',
+    );
   const root = resolve(options.data as string);
   // DIR may be the validation folder (with language subfolders) or one language folder.
   if (existsSync(join(root, 'qrels.tsv'))) return [{ name: basename(root), data: await loadTalentCLEFTaskA(root) }];
@@ -130,20 +164,36 @@ async function evaluationSets(options: Record<string, unknown>): Promise<{ name:
 /** `jobbert eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]`, or a cross-lingual pair. */
 export async function evalCommand(argv: string[], out: Out): Promise<number> {
   const [task, ...rest] = argv;
-  if (task !== 'talentclef-a') throw new UsageError(`eval supports 'talentclef-a'; received ${task === undefined ? 'nothing' : `'${task}'`}`);
+  if (task !== 'talentclef-a')
+    throw new UsageError(`eval supports 'talentclef-a'; received ${task === undefined ? 'nothing' : `'${task}'`}`);
   const { options, positionals } = parseArgs(rest, {
-    options: { data: 'string', lang: 'string', queries: 'string', corpus: 'string', qrels: 'string', encoder: 'string', model: 'string', dim: 'integer', run: 'string', json: 'boolean' },
+    options: {
+      data: 'string',
+      lang: 'string',
+      queries: 'string',
+      corpus: 'string',
+      qrels: 'string',
+      encoder: 'string',
+      model: 'string',
+      dim: 'integer',
+      run: 'string',
+      json: 'boolean',
+    },
     repeatable: ['lang'],
   });
   if (positionals.length) throw new UsageError(`eval takes no positional arguments; received '${positionals[0]}'`);
   const sets = await evaluationSets(options);
   const rows = [];
   for (const { name: lang, data } of sets) {
-    const encoder = await corpusEncoder(options, data.corpus.map((c) => c.text));
+    const encoder = await corpusEncoder(
+      options,
+      data.corpus.map((c) => c.text),
+    );
     const t0 = performance.now();
     const { metrics, run } = await evaluateTaskA(encoder, data).finally(() => encoder.dispose());
     const seconds = (performance.now() - t0) / 1000;
-    if (options.run) await writeRun(sets.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${encoderName(options)}`);
+    if (options.run)
+      await writeRun(sets.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${encoderName(options)}`);
     rows.push({ lang, encoder: encoderName(options), ...metrics, seconds });
   }
   if (options.json) {
@@ -153,9 +203,12 @@ export async function evalCommand(argv: string[], out: Out): Promise<number> {
   out('set   encoder            MAP     MRR     nDCG    P@5     P@10    P@100   queries');
   const fmt = (v: number) => v.toFixed(4).padEnd(8);
   for (const r of rows) {
-    out(`${r.lang.padEnd(6)}${r.encoder.padEnd(19)}${fmt(r.map)}${fmt(r.mrr)}${fmt(r.ndcg)}${fmt(r.p5)}${fmt(r.p10)}${fmt(r.p100)}${r.queries}`);
+    out(
+      `${r.lang.padEnd(6)}${r.encoder.padEnd(19)}${fmt(r.map)}${fmt(r.mrr)}${fmt(r.ndcg)}${fmt(r.p5)}${fmt(r.p10)}${fmt(r.p100)}${r.queries}`,
+    );
     const paper = PUBLISHED[r.lang];
-    if (paper) out(`${r.lang.padEnd(6)}${'JobBERT-V3 (paper)'.padEnd(19)}${fmt(paper.map)}${fmt(paper.mrr)}${fmt(paper.ndcg)}${fmt(paper.p5)}`);
+    if (paper)
+      out(`${r.lang.padEnd(6)}${'JobBERT-V3 (paper)'.padEnd(19)}${fmt(paper.map)}${fmt(paper.mrr)}${fmt(paper.ndcg)}${fmt(paper.p5)}`);
   }
   return 0;
 }

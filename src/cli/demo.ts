@@ -5,9 +5,22 @@ import { matchDefault } from '../match/default-index.js';
 
 type Out = (line: string) => void;
 
-export const DEMO_QUERIES: readonly string[] = ['Senior Softwareentwickler (m/w/d)', 'ICU nurse', 'Contable senior', '高级数据科学家', 'Kfz-Mechaniker', 'camarera de restaurante', 'Head of Sales DACH', '幼儿园教师'];
+export const DEMO_QUERIES: readonly string[] = [
+  'Senior Softwareentwickler (m/w/d)',
+  'ICU nurse',
+  'Contable senior',
+  '高级数据科学家',
+  'Kfz-Mechaniker',
+  'camarera de restaurante',
+  'Head of Sales DACH',
+  '幼儿园教师',
+];
 
-const width = (s: string) => [...s].reduce((w, ch) => w + (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u.test(ch) ? 2 : 1), 0);
+const width = (s: string) =>
+  [...s].reduce(
+    (w, ch) => w + (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u.test(ch) ? 2 : 1),
+    0,
+  );
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - width(s)));
 
 /** `jobbert demo [QUERY...] [--k N] [--esco DIR] [--json]`: a readable table of matches. */
@@ -17,7 +30,8 @@ export async function demoCommand(argv: string[], out: Out): Promise<number> {
   const k = (options.k as number | undefined) ?? 3;
   const esco = options.esco as string | undefined;
   const lang = options.lang as string | undefined;
-  if (lang !== undefined && !esco && !CATALOGUE_LANGS.includes(lang as CatalogueLang)) throw new UsageError(`--lang must be one of ${CATALOGUE_LANGS.join(', ')}; received '${lang}'`);
+  if (lang !== undefined && !esco && !CATALOGUE_LANGS.includes(lang as CatalogueLang))
+    throw new UsageError(`--lang must be one of ${CATALOGUE_LANGS.join(', ')}; received '${lang}'`);
   const started = Date.now();
   const results = await matchDefault(queries, { k, esco, lang });
   if (options.json) {
@@ -43,6 +57,8 @@ export async function demoCommand(argv: string[], out: Out): Promise<number> {
     if (results[i].length === 0) out(`${pad(q, qw)}   (no match)`);
   });
   out('');
-  out(`${queries.length} queries in ${Date.now() - started} ms (the first call in a process also loads the model and encodes the catalogue). Try: jobbert match "Softwareentwickler" --k 5`);
+  out(
+    `${queries.length} queries in ${Date.now() - started} ms (the first call in a process also loads the model and encodes the catalogue). Try: jobbert match "Softwareentwickler" --k 5`,
+  );
   return 0;
 }

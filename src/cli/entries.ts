@@ -23,7 +23,8 @@ export async function readEntries(path: string, lang?: string): Promise<MatchEnt
       } catch {
         throw bad(i + 1, 'not valid JSON');
       }
-      if (typeof v !== 'object' || v === null || v.id === undefined || typeof v.text !== 'string') throw bad(i + 1, 'expected {"id", "text", "lang"?}');
+      if (typeof v !== 'object' || v === null || v.id === undefined || typeof v.text !== 'string')
+        throw bad(i + 1, 'expected {"id", "text", "lang"?}');
       const entryLang = typeof v.lang === 'string' ? v.lang : lang;
       out.push(entryLang === undefined ? { id: String(v.id), text: v.text } : { id: String(v.id), text: v.text, lang: entryLang });
     });

@@ -53,13 +53,17 @@ function info(rest: string[], out: (s: string) => void): number {
     out(`cpu isa       ${i.isa} (available: ${i.isas.join(', ')})`);
     out(`threads       ${i.threads}`);
     out(`cuda devices  ${i.cudaDevices.length ? i.cudaDevices.join('; ') : 'none'}`);
-    out(`cuda          ${i.cudaStatus ? `unavailable: ${i.cudaStatus}` : 'ready (device \'auto\' uses it)'}`);
+    out(`cuda          ${i.cudaStatus ? `unavailable: ${i.cudaStatus}` : "ready (device 'auto' uses it)"}`);
   }
   return 0;
 }
 
 /** Runs one CLI invocation; resolves to the exit status. */
-export async function main(argv: string[], out: (s: string) => void = console.log, err: (s: string) => void = console.error): Promise<number> {
+export async function main(
+  argv: string[],
+  out: (s: string) => void = console.log,
+  err: (s: string) => void = console.error,
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {

@@ -80,7 +80,9 @@ function progressPrinter(sink: ProgressSink, out: Out, quiet: boolean) {
       const filled = Math.round(pct * width);
       const rate = (p.bytes - startBytes) / Math.max((now - startedAt) / 1000, 1e-3);
       const size = p.total > 0 ? `${formatBytes(p.bytes)}/${formatBytes(p.total)}` : formatBytes(p.bytes);
-      sink.write(`\r\x1b[2K${p.file} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(pct * 100).toFixed(0).padStart(3)}% ${size} ${formatBytes(rate)}/s`);
+      sink.write(
+        `\r\x1b[2K${p.file} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(pct * 100).toFixed(0).padStart(3)}% ${size} ${formatBytes(rate)}/s`,
+      );
     }
     if (complete) {
       downloaded += p.bytes - startBytes;
@@ -96,7 +98,8 @@ export async function downloadCommand(argv: string[], out: Out, progress: Progre
   const { options, positionals } = parseArgs(argv, {
     options: { 'cache-dir': 'string', endpoint: 'string', revision: 'string', onnx: 'boolean', refresh: 'boolean', json: 'boolean' },
   });
-  if (positionals.length !== 1) throw new UsageError(`download needs exactly one repository id (such as TechWolf/JobBERT-v3); received ${positionals.length}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`download needs exactly one repository id (such as TechWolf/JobBERT-v3); received ${positionals.length}`);
   const repo = positionals[0];
   const printer = progressPrinter(progress, out, Boolean(options.json));
   const t0 = performance.now();
@@ -128,7 +131,9 @@ function modelDir(value: string): string {
   if (/^[\w.-]+\/[\w.-]+$/.test(value)) {
     const cached = modelCacheDir(value);
     if (existsSync(cached)) return cached;
-    throw new UsageError(`--model ${value}: no such directory, and the model is not in the cache (${cached}); run: jobbert download ${value}`);
+    throw new UsageError(
+      `--model ${value}: no such directory, and the model is not in the cache (${cached}); run: jobbert download ${value}`,
+    );
   }
   throw new UsageError(`--model ${value}: no such directory`);
 }
@@ -139,7 +144,8 @@ export async function encodeCommand(argv: string[], out: Out): Promise<number> {
     options: { model: 'string', branch: 'string', precision: 'string', 'batch-size': 'integer', threads: 'integer', json: 'boolean' },
   });
   if (positionals.length === 0) throw new UsageError('encode needs at least one text');
-  if (!options.model) throw new UsageError('encode needs --model DIR (a sentence-transformers directory, or a repo id fetched with jobbert download)');
+  if (!options.model)
+    throw new UsageError('encode needs --model DIR (a sentence-transformers directory, or a repo id fetched with jobbert download)');
   const branch = choice<Branch>('branch', options.branch, ['anchor', 'positive', 'base'], 'anchor');
   const precision = choice('precision', options.precision, ['fp32', 'int8'] as const, 'fp32');
   const encoder = await JobBERT.load(modelDir(options.model as string), {

@@ -49,7 +49,12 @@ async function catalogueIndex(): Promise<{ index: MatchIndex; encoder: Encoder }
  * Runs the service; resolves with exit status 0 once a signal has stopped it
  * and its requests in flight were answered. `signals` is for tests.
  */
-export async function serveCommand(argv: string[], out: (s: string) => void, err: (s: string) => void = console.error, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Promise<number> {
+export async function serveCommand(
+  argv: string[],
+  out: (s: string) => void,
+  err: (s: string) => void = console.error,
+  signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): Promise<number> {
   const { options: o, positionals } = parseArgs(argv, SPEC);
   if (positionals.length) throw new UsageError(`serve takes no positional arguments; received '${positionals[0]}'`);
   const token = (o.token as string | undefined) ?? (process.env.JOBBERT_TOKEN || undefined);
@@ -58,7 +63,11 @@ export async function serveCommand(argv: string[], out: (s: string) => void, err
   const { index, encoder } = o.index ? await loadIndexWithEncoder(o.index as string) : await catalogueIndex();
   let skills: SkillIndex | undefined;
   try {
-    if (!encoder) throw new JobBERTError('ERR_NO_ENCODER', `${o.index as string} holds no encoder this version can rebuild, so queries cannot be encoded; rebuild it with jobbert index build`);
+    if (!encoder)
+      throw new JobBERTError(
+        'ERR_NO_ENCODER',
+        `${o.index as string} holds no encoder this version can rebuild, so queries cannot be encoded; rebuild it with jobbert index build`,
+      );
     if (o.skills) skills = await SkillIndex.build(encoder, await readSkillsFile(o.skills as string));
     const opts: ServeOptions = {
       index,
@@ -91,8 +100,23 @@ export async function serveCommand(argv: string[], out: (s: string) => void, err
       };
       for (const s of signals) process.on(s, onSignal);
     });
-    if (o.json) out(JSON.stringify({ url, host, port, entries: index.size, dim: index.dim, skills: skills?.size ?? null, batching: service.matcher.settings.batching, auth: token !== undefined }));
-    else out(`jobbert serve: listening on ${url} (${index.size} entries, ${index.dim}-d${skills ? `, ${skills.size} skills` : ''}, batching ${service.matcher.settings.batching ? 'on' : 'off'}${token ? ', bearer token required' : ''})`);
+    if (o.json)
+      out(
+        JSON.stringify({
+          url,
+          host,
+          port,
+          entries: index.size,
+          dim: index.dim,
+          skills: skills?.size ?? null,
+          batching: service.matcher.settings.batching,
+          auth: token !== undefined,
+        }),
+      );
+    else
+      out(
+        `jobbert serve: listening on ${url} (${index.size} entries, ${index.dim}-d${skills ? `, ${skills.size} skills` : ''}, batching ${service.matcher.settings.batching ? 'on' : 'off'}${token ? ', bearer token required' : ''})`,
+      );
     const signal = await stopped;
     err(`jobbert serve: ${signal}: finishing requests in flight, then stopping`);
     await service.close();

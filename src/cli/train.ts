@@ -24,10 +24,28 @@ export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder
 
 const SPEC = {
   options: {
-    model: 'string', encoder: 'string', data: 'string', out: 'string', epochs: 'integer', 'batch-size': 'integer', lr: 'number',
-    'weight-decay': 'number', 'warmup-steps': 'integer', scale: 'number', symmetric: 'boolean', seed: 'integer', device: 'string',
-    'checkpoint-every': 'integer', resume: 'boolean', validation: 'string', 'validate-every': 'integer', 'min-skills': 'integer',
-    'max-grad-norm': 'number', 'cache-dir': 'string', 'keep-checkpoints': 'integer', json: 'boolean',
+    model: 'string',
+    encoder: 'string',
+    data: 'string',
+    out: 'string',
+    epochs: 'integer',
+    'batch-size': 'integer',
+    lr: 'number',
+    'weight-decay': 'number',
+    'warmup-steps': 'integer',
+    scale: 'number',
+    symmetric: 'boolean',
+    seed: 'integer',
+    device: 'string',
+    'checkpoint-every': 'integer',
+    resume: 'boolean',
+    validation: 'string',
+    'validate-every': 'integer',
+    'min-skills': 'integer',
+    'max-grad-norm': 'number',
+    'cache-dir': 'string',
+    'keep-checkpoints': 'integer',
+    json: 'boolean',
   },
 } as const;
 
@@ -45,11 +63,14 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
   const { options, positionals } = parseArgs(argv, { options: { ...SPEC.options } });
   if (positionals.length) throw new UsageError(`train takes no positional arguments; received '${positionals[0]}'`);
   const encoder = options.encoder as string | undefined;
-  if (encoder !== undefined && encoder !== 'jobbert' && encoder !== 'lite') throw new UsageError(`--encoder must be jobbert or lite; received '${encoder}'`);
+  if (encoder !== undefined && encoder !== 'jobbert' && encoder !== 'lite')
+    throw new UsageError(`--encoder must be jobbert or lite; received '${encoder}'`);
   if (!options.data || !options.out) throw new UsageError('train needs --data FILE and --out DIR');
-  if (!options.model && encoder !== 'lite') throw new UsageError('train needs --model DIR (a sentence-transformers model such as JobBERT-v3), or --encoder lite');
+  if (!options.model && encoder !== 'lite')
+    throw new UsageError('train needs --model DIR (a sentence-transformers model such as JobBERT-v3), or --encoder lite');
   const device = options.device as string | undefined;
-  if (device !== undefined && !['cpu', 'cuda', 'auto'].includes(device)) throw new UsageError(`--device must be cpu, cuda or auto; received '${device}'`);
+  if (device !== undefined && !['cpu', 'cuda', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, cuda or auto; received '${device}'`);
 
   const bar = Boolean(progress.isTTY) && !options.json;
   const json = (v: Record<string, unknown>) => out(JSON.stringify(v));
@@ -61,9 +82,17 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
   };
   let lastDraw = 0;
   const onProgress = (p: TrainProgress) => {
-    const eta = p.pairsPerSecond > 0 ? ((p.steps - p.step) * (options.batchSize as number | undefined ?? 2048)) / p.pairsPerSecond : Infinity;
+    const eta =
+      p.pairsPerSecond > 0 ? ((p.steps - p.step) * ((options.batchSize as number | undefined) ?? 2048)) / p.pairsPerSecond : Infinity;
     if (!bar) {
-      json({ event: 'step', step: p.step, steps: p.steps, loss: p.loss, pairsPerSecond: Math.round(p.pairsPerSecond * 10) / 10, etaSeconds: Math.round(eta) });
+      json({
+        event: 'step',
+        step: p.step,
+        steps: p.steps,
+        loss: p.loss,
+        pairsPerSecond: Math.round(p.pairsPerSecond * 10) / 10,
+        etaSeconds: Math.round(eta),
+      });
       return;
     }
     const now = performance.now();
@@ -71,7 +100,9 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
     lastDraw = now;
     const width = 24;
     const filled = Math.round((p.step / p.steps) * width);
-    progress.write(`\r\x1b[2Kstep ${p.step}/${p.steps} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] loss ${p.loss.toFixed(4)}  ${p.pairsPerSecond.toFixed(0)} pairs/s  ETA ${clock(eta)}`);
+    progress.write(
+      `\r\x1b[2Kstep ${p.step}/${p.steps} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] loss ${p.loss.toFixed(4)}  ${p.pairsPerSecond.toFixed(0)} pairs/s  ETA ${clock(eta)}`,
+    );
     drawn = true;
   };
   const onEvent = (e: TrainEvent) => {
@@ -83,10 +114,15 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
     clear();
     if (e.type === 'data') {
       const s = e.stats;
-      const langs = Object.entries(s.languages).map(([l, n]) => `${l || '-'} ${n}`).join(', ');
-      out(`pairs: ${s.pairs} kept of ${s.lines} (dropped: ${s.shortAnchors} short anchors, ${s.fewSkills} with too few skills, ${s.duplicates} duplicates); languages: ${langs}; ${e.texts} unique texts`);
+      const langs = Object.entries(s.languages)
+        .map(([l, n]) => `${l || '-'} ${n}`)
+        .join(', ');
+      out(
+        `pairs: ${s.pairs} kept of ${s.lines} (dropped: ${s.shortAnchors} short anchors, ${s.fewSkills} with too few skills, ${s.duplicates} duplicates); languages: ${langs}; ${e.texts} unique texts`,
+      );
     } else if (e.type === 'encode') {
-      if (e.done === 0) out(e.total === 0 ? `base embeddings: all ${e.cached} cached` : `base embeddings: encoding ${e.total} texts (${e.cached} cached)`);
+      if (e.done === 0)
+        out(e.total === 0 ? `base embeddings: all ${e.cached} cached` : `base embeddings: encoding ${e.total} texts (${e.cached} cached)`);
       else {
         progress.write(`\r\x1b[2Kencoding ${e.done}/${e.total}`);
         drawn = true;
@@ -94,7 +130,8 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
       }
     } else if (e.type === 'resume') out(`resuming at step ${e.step} from ${e.dir}`);
     else if (e.type === 'checkpoint') out(`checkpoint: ${e.dir}`);
-    else if (e.type === 'validation') out(`validation at step ${e.step}: MAP ${e.map.toFixed(4)} (MRR ${e.metrics.mrr.toFixed(4)}, P@5 ${e.metrics.p5.toFixed(4)})`);
+    else if (e.type === 'validation')
+      out(`validation at step ${e.step}: MAP ${e.map.toFixed(4)} (MRR ${e.metrics.mrr.toFixed(4)}, P@5 ${e.metrics.p5.toFixed(4)})`);
   };
 
   const opts: TrainOptions = {
@@ -103,8 +140,25 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
     onProgress,
     onEvent,
   };
-  const copy = ['model', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupSteps', 'scale', 'symmetric', 'seed', 'checkpointEvery', 'resume',
-    'validation', 'validateEvery', 'minSkills', 'maxGradNorm', 'cacheDir', 'keepCheckpoints'] as const;
+  const copy = [
+    'model',
+    'epochs',
+    'batchSize',
+    'lr',
+    'weightDecay',
+    'warmupSteps',
+    'scale',
+    'symmetric',
+    'seed',
+    'checkpointEvery',
+    'resume',
+    'validation',
+    'validateEvery',
+    'minSkills',
+    'maxGradNorm',
+    'cacheDir',
+    'keepCheckpoints',
+  ] as const;
   for (const k of copy) if (options[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = options[k];
   if (encoder !== undefined) opts.encoder = encoder as 'jobbert' | 'lite';
   if (device !== undefined) opts.device = device as Device;
@@ -120,6 +174,9 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
   const seconds = (performance.now() - t0) / 1000;
   const last = result.losses.at(-1);
   if (!bar) json({ event: 'done', steps: result.steps, out: result.out, loss: last ?? null, seconds: Math.round(seconds * 100) / 100 });
-  else out(`trained ${result.steps} steps in ${clock(seconds)} → ${result.out} (final loss ${last === undefined ? 'n/a' : last.toFixed(4)}; curve in loss.svg)`);
+  else
+    out(
+      `trained ${result.steps} steps in ${clock(seconds)} → ${result.out} (final loss ${last === undefined ? 'n/a' : last.toFixed(4)}; curve in loss.svg)`,
+    );
   return 0;
 }

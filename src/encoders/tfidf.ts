@@ -22,7 +22,11 @@ export interface TfIdfOptions {
 
 /** Lower-cased NFKC words; CJK text, which has no spaces, stays one word whose n-grams are its characters. */
 export function words(text: string): string[] {
-  return text.normalize('NFKC').toLowerCase().split(/[^\p{L}\p{N}+#]+/u).filter(Boolean);
+  return text
+    .normalize('NFKC')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}+#]+/u)
+    .filter(Boolean);
 }
 
 /** FNV-1a over the UTF-16 code units of s[start, end), mixed with a salt. */
@@ -70,7 +74,10 @@ export class TfIdfEncoder implements Encoder {
     this.#minN = minN;
     this.#maxN = maxN;
     this.#idf = idf;
-    const digest = createHash('sha256').update(`${dim}:${minN}:${maxN}:`).update(new Uint8Array(idf.buffer, idf.byteOffset, idf.byteLength)).digest('hex');
+    const digest = createHash('sha256')
+      .update(`${dim}:${minN}:${maxN}:`)
+      .update(new Uint8Array(idf.buffer, idf.byteOffset, idf.byteLength))
+      .digest('hex');
     this.fingerprint = `tfidf:${digest.slice(0, 16)}`;
   }
 
@@ -80,7 +87,8 @@ export class TfIdfEncoder implements Encoder {
    */
   static fit(texts: string[], opts: TfIdfOptions = {}): TfIdfEncoder {
     const fn = 'TfIdfEncoder.fit';
-    if (!Array.isArray(texts) || texts.length === 0) throw new TypeError(`${fn}: texts must be a non-empty array of strings; received ${describe(texts)}`);
+    if (!Array.isArray(texts) || texts.length === 0)
+      throw new TypeError(`${fn}: texts must be a non-empty array of strings; received ${describe(texts)}`);
     assertOptions(fn, opts);
     const dim = opts.dim ?? 4096;
     const minN = opts.minN ?? 2;

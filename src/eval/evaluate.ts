@@ -98,7 +98,9 @@ function assertQrels(qrels: unknown): asserts qrels is Qrels {
 
 function assertRun(run: unknown): asserts run is Run {
   if (!(run instanceof Map)) {
-    throw new TypeError(`${FN}: run must be a Map<string, { id: string; score: number }[]> (query id → retrieved docs); received ${describe(run)}`);
+    throw new TypeError(
+      `${FN}: run must be a Map<string, { id: string; score: number }[]> (query id → retrieved docs); received ${describe(run)}`,
+    );
   }
   for (const [q, list] of run as Map<unknown, unknown>) {
     if (typeof q !== 'string') {

@@ -18,12 +18,26 @@ export const PUBLISHED: Record<string, { map: number; mrr: number; ndcg: number;
  * encodings and evaluates the run against data.qrels. Resolves to the metrics
  * and the run (every corpus title per query, best first). Async.
  */
-export async function evaluateTaskA(encoder: Encoder, data: TalentCLEFTaskA): Promise<{ metrics: EvaluateResult; run: Map<string, RunEntry[]> }> {
-  const index = await MatchIndex.build(encoder, data.corpus.map((c) => ({ id: c.id, text: c.text })));
+export async function evaluateTaskA(
+  encoder: Encoder,
+  data: TalentCLEFTaskA,
+): Promise<{ metrics: EvaluateResult; run: Map<string, RunEntry[]> }> {
+  const index = await MatchIndex.build(
+    encoder,
+    data.corpus.map((c) => ({ id: c.id, text: c.text })),
+  );
   try {
-    const results = await index.search(data.queries.map((q) => q.text), { k: Math.max(1, data.corpus.length) });
+    const results = await index.search(
+      data.queries.map((q) => q.text),
+      { k: Math.max(1, data.corpus.length) },
+    );
     const run = new Map<string, RunEntry[]>();
-    data.queries.forEach((q, i) => run.set(q.id, results[i].map((r) => ({ id: r.id, score: r.score }))));
+    data.queries.forEach((q, i) =>
+      run.set(
+        q.id,
+        results[i].map((r) => ({ id: r.id, score: r.score })),
+      ),
+    );
     return { metrics: evaluate(data.qrels, run), run };
   } finally {
     await index.dispose();

@@ -174,25 +174,30 @@ export async function writeRun(
   const fn = 'writeRun';
   assertPath(fn, 'path', path);
   if (typeof tag !== 'string') throw new TypeError(`${fn}: tag must be a string; received ${describe(tag)}`);
-  if (tag.length === 0 || WS.test(tag)) throw new RangeError(`${fn}: tag must be a non-empty string without whitespace; received ${describe(tag)}`);
+  if (tag.length === 0 || WS.test(tag))
+    throw new RangeError(`${fn}: tag must be a non-empty string without whitespace; received ${describe(tag)}`);
   if (!(run instanceof Map)) {
     throw new TypeError(`${fn}: run must be a Map<string, { id: string; score: number }[]>; received ${describe(run)}`);
   }
   // `what` is a function so the per-entry message is built only on failure.
   const checkId = (what: () => string, v: unknown) => {
     if (typeof v !== 'string') throw new TypeError(`${fn}: ${what()} must be a string; received ${describe(v)}`);
-    if (v.length === 0 || WS.test(v)) throw new RangeError(`${fn}: ${what()} must be a non-empty string without whitespace; received ${describe(v)}`);
+    if (v.length === 0 || WS.test(v))
+      throw new RangeError(`${fn}: ${what()} must be a non-empty string without whitespace; received ${describe(v)}`);
   };
   for (const [q, list] of run as Map<unknown, unknown>) {
     checkId(() => 'run keys (query ids)', q);
     if (!Array.isArray(list)) throw new TypeError(`${fn}: run.get('${q}') must be an array of { id, score }; received ${describe(list)}`);
     for (let i = 0; i < list.length; i++) {
       const e: unknown = list[i];
-      if (typeof e !== 'object' || e === null) throw new TypeError(`${fn}: run.get('${q}')[${i}] must be an object { id, score }; received ${describe(e)}`);
+      if (typeof e !== 'object' || e === null)
+        throw new TypeError(`${fn}: run.get('${q}')[${i}] must be an object { id, score }; received ${describe(e)}`);
       const { id, score } = e as { id?: unknown; score?: unknown };
       checkId(() => `run.get('${q}')[${i}].id`, id);
-      if (typeof score !== 'number') throw new TypeError(`${fn}: run.get('${q}')[${i}].score must be a number; received ${describe(score)}`);
-      if (!Number.isFinite(score)) throw new RangeError(`${fn}: run.get('${q}')[${i}].score must be a finite number; received ${describe(score)}`);
+      if (typeof score !== 'number')
+        throw new TypeError(`${fn}: run.get('${q}')[${i}].score must be a number; received ${describe(score)}`);
+      if (!Number.isFinite(score))
+        throw new RangeError(`${fn}: run.get('${q}')[${i}].score must be a finite number; received ${describe(score)}`);
     }
   }
 
@@ -250,7 +255,14 @@ export function parseTitles(text: string, path = '<titles>', fn = 'readTitles'):
   while (i < all.length && all[i].trim() === '') i++;
   if (i === all.length) throw new JobBERTError('ERR_BAD_FILE', `${fn}: ${path}: expected a header line 'id\\tjobtitle'; the file is empty`);
   const header = all[i].split('\t');
-  if (header.length !== 2) throw badLine(fn, path, i + 1, `expected a header line of 2 tab-separated column names like 'q_id\\tjobtitle', found ${header.length} columns`, all[i]);
+  if (header.length !== 2)
+    throw badLine(
+      fn,
+      path,
+      i + 1,
+      `expected a header line of 2 tab-separated column names like 'q_id\\tjobtitle', found ${header.length} columns`,
+      all[i],
+    );
   const out: Title[] = [];
   const seen = new Map<string, number>();
   for (i++; i < all.length; i++) {

@@ -48,7 +48,14 @@ export type Backend = 'cpu' | 'cuda';
 
 export interface Addon {
   ResidentMatrix: new (m: RawMatrix) => NativeResident;
-  dense(x: MatrixArg, weight: MatrixArg, bias: Float32Array | null, activation: string, backend?: Backend, precision?: string): Promise<Float32Array>;
+  dense(
+    x: MatrixArg,
+    weight: MatrixArg,
+    bias: Float32Array | null,
+    activation: string,
+    backend?: Backend,
+    precision?: string,
+  ): Promise<Float32Array>;
   denseBackward(
     x: MatrixArg,
     weight: MatrixArg,
@@ -91,7 +98,12 @@ export interface Addon {
   /** Streams rows·cols float32 at byte `offset` of `path` into int8 codes (verifying `expected`); the handle keeps the file open. */
   quantizedFromFile(path: string, offset: number, rows: number, cols: number, expected: string | null): Promise<NativeQuantized>;
   /** Exact cosine top-k: int8 scan for `pool` candidates per query, re-scored from the file. 1 <= k <= pool <= rows. */
-  quantizedSearch(matrix: NativeQuantized, queries: MatrixArg, k: number, pool: number): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
+  quantizedSearch(
+    matrix: NativeQuantized,
+    queries: MatrixArg,
+    k: number,
+    pool: number,
+  ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
   quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number };
   quantizedDispose(matrix: NativeQuantized): void;
   /** The LiteEncoder's embedding bag (bindings/lite.cpp): per text, the mean of its ids' table rows. */
@@ -99,7 +111,12 @@ export interface Addon {
   /** The same on the calling thread, for small batches. */
   embeddingBagSync(table: Float32Array, cols: number, ids: Int32Array, offsets: Int32Array): Float32Array;
   /** Gradients of the embedding bag for the rows it touched: sorted unique ids and their rows. */
-  embeddingBagBackward(gradOut: MatrixArg, ids: Int32Array, offsets: Int32Array, tableRows: number): Promise<{ ids: Int32Array; grads: Float32Array }>;
+  embeddingBagBackward(
+    gradOut: MatrixArg,
+    ids: Int32Array,
+    offsets: Int32Array,
+    tableRows: number,
+  ): Promise<{ ids: Int32Array; grads: Float32Array }>;
   backends(): string[];
   cudaDevices(): string[];
   isas(): string[];

@@ -44,7 +44,9 @@ export class DeviceMatrix {
    */
   constructor() {
     if (adopting === null) {
-      throw new TypeError('DeviceMatrix: cannot be constructed directly; use `await kernels.toDevice(matrix)` to upload a Matrix or ResidentMatrix to the GPU');
+      throw new TypeError(
+        'DeviceMatrix: cannot be constructed directly; use `await kernels.toDevice(matrix)` to upload a Matrix or ResidentMatrix to the GPU',
+      );
     }
     this.#native = adopting;
     adopting = null;

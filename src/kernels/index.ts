@@ -10,15 +10,7 @@ import { DeviceMatrix, wrapDevice } from './device-matrix.js';
 import { callerStack, callNative, fromNative, JobBERTError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { ResidentMatrix, type MatrixLike } from './resident.js';
-import {
-  assertBoolean,
-  assertChoice,
-  assertInteger,
-  assertMatrix,
-  assertOptions,
-  assertPositive,
-  assertVector,
-} from '../util/validate.js';
+import { assertBoolean, assertChoice, assertInteger, assertMatrix, assertOptions, assertPositive, assertVector } from '../util/validate.js';
 
 /** Where a kernel runs; `'auto'` is CUDA when this build and machine have it, else CPU. */
 export type Device = 'cpu' | 'cuda' | 'auto';
@@ -107,7 +99,10 @@ export function configure(opts: { threads?: number; isa?: Isa }): void {
  */
 export function resident(m: Matrix): ResidentMatrix {
   if (m instanceof DeviceMatrix) {
-    throw new JobBERTError('ERR_DEVICE_MISMATCH', 'kernels.resident: matrix is a DeviceMatrix (GPU memory); copy it back with `await matrix.toMatrix()` first');
+    throw new JobBERTError(
+      'ERR_DEVICE_MISMATCH',
+      'kernels.resident: matrix is a DeviceMatrix (GPU memory); copy it back with `await matrix.toMatrix()` first',
+    );
   }
   return new ResidentMatrix(m);
 }
@@ -126,7 +121,8 @@ export function resident(m: Matrix): ResidentMatrix {
 export async function toDevice(m: MatrixLike): Promise<DeviceMatrix> {
   const fn = 'kernels.toDevice';
   const caller = callerStack();
-  if (m instanceof DeviceMatrix) throw new TypeError(`${fn}: matrix must be a Matrix or ResidentMatrix; received a DeviceMatrix (it is in GPU memory already)`);
+  if (m instanceof DeviceMatrix)
+    throw new TypeError(`${fn}: matrix must be a Matrix or ResidentMatrix; received a DeviceMatrix (it is in GPU memory already)`);
   let arg: Matrix | NativeResident;
   if (m instanceof ResidentMatrix) arg = m.handle(fn, 'matrix');
   else {
@@ -149,8 +145,10 @@ function mismatch(fn: string, name: string, why: string): JobBERTError {
 function matrixArg(fn: string, name: string, m: unknown, opts: { rows?: number; cols?: number } = {}): MatrixArg {
   if (m instanceof ResidentMatrix || m instanceof DeviceMatrix) {
     const handle = m.handle(fn, name);
-    if (opts.cols !== undefined && m.cols !== opts.cols) throw new RangeError(`${fn}: ${name}.cols must be ${opts.cols}; received ${m.cols}`);
-    if (opts.rows !== undefined && m.rows !== opts.rows) throw new RangeError(`${fn}: ${name}.rows must be ${opts.rows}; received ${m.rows}`);
+    if (opts.cols !== undefined && m.cols !== opts.cols)
+      throw new RangeError(`${fn}: ${name}.cols must be ${opts.cols}; received ${m.cols}`);
+    if (opts.rows !== undefined && m.rows !== opts.rows)
+      throw new RangeError(`${fn}: ${name}.rows must be ${opts.rows}; received ${m.rows}`);
     return handle;
   }
   assertMatrix(fn, name, m, opts);
@@ -177,7 +175,11 @@ function resolveBackend(
   const onGpu = Object.keys(operands).find((name) => operands[name] instanceof DeviceMatrix);
   if (d === 'cuda' || (d === 'auto' && onGpu !== undefined)) {
     const why = cudaUnavailable();
-    if (why) throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but CUDA is unavailable: ${why}; use device 'cpu' or 'auto'`);
+    if (why)
+      throw new JobBERTError(
+        'ERR_CUDA_UNAVAILABLE',
+        `${fn}: device 'cuda' was requested but CUDA is unavailable: ${why}; use device 'cpu' or 'auto'`,
+      );
     return { backend: 'cuda', precision };
   }
   if (onGpu !== undefined) throw mismatch(fn, onGpu, `this call runs on the CPU (device '${d}')`);
@@ -307,7 +309,12 @@ export interface TopKResult {
  * {@link cudaMaxTopK} (2048): device `'auto'` runs a larger k on the CPU,
  * device `'cuda'` refuses it with RangeError. Other errors as {@link dense}.
  */
-export async function topK(queries: KernelMatrix, corpus: KernelMatrix, k: number, opts: { metric?: Metric } & DeviceOptions = {}): Promise<TopKResult> {
+export async function topK(
+  queries: KernelMatrix,
+  corpus: KernelMatrix,
+  k: number,
+  opts: { metric?: Metric } & DeviceOptions = {},
+): Promise<TopKResult> {
   const fn = 'kernels.topK';
   const caller = callerStack();
   const qArg = matrixArg(fn, 'queries', queries);

@@ -43,7 +43,10 @@ export function matrix(data: Float32Array | number[][], rows?: number, cols?: nu
     throw new TypeError(`matrix: data must be a Float32Array or number[][]; received ${describe(data)}`);
   }
   const n = data.length;
-  for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
+  for (const [name, v] of [
+    ['rows', rows],
+    ['cols', cols],
+  ] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
       throw new RangeError(`matrix: ${name} must be a positive integer; received ${describe(v)}`);
     }

@@ -67,7 +67,8 @@ export class ResidentMatrix {
     const fn = 'ResidentMatrix.fromFile';
     const caller = callerStack();
     assertPath(fn, 'path', path);
-    if (opts === undefined || opts === null) throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
+    if (opts === undefined || opts === null)
+      throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
     assertOptions(fn, opts);
     const offset = opts.offset ?? 0;
     assertInteger(fn, 'offset', offset, 0);
@@ -75,7 +76,8 @@ export class ResidentMatrix {
     assertInteger(fn, 'cols', opts.cols, 1, MAX_DIM);
     const expected = opts.checksum ?? null;
     if (expected !== null) {
-      if (typeof expected !== 'string') throw new TypeError(`${fn}: checksum must be a string of 16 hex digits; received ${describe(expected)}`);
+      if (typeof expected !== 'string')
+        throw new TypeError(`${fn}: checksum must be a string of 16 hex digits; received ${describe(expected)}`);
       if (!CHECKSUM.test(expected)) throw new RangeError(`${fn}: checksum must be 16 hex digits; received ${describe(expected)}`);
     }
     const native = await callNative(caller, () => addon.residentFromFile(path, offset, opts.rows, opts.cols, expected));
@@ -91,7 +93,8 @@ export class ResidentMatrix {
   static async concat(parts: (Matrix | ResidentMatrix)[]): Promise<ResidentMatrix> {
     const fn = 'ResidentMatrix.concat';
     const caller = callerStack();
-    if (!Array.isArray(parts)) throw new TypeError(`${fn}: parts must be an array of Matrix or ResidentMatrix; received ${describe(parts)}`);
+    if (!Array.isArray(parts))
+      throw new TypeError(`${fn}: parts must be an array of Matrix or ResidentMatrix; received ${describe(parts)}`);
     if (parts.length === 0) throw new RangeError(`${fn}: parts must hold at least one matrix; received an empty array`);
     const args: MatrixArg[] = [];
     let rows = 0;
@@ -208,6 +211,7 @@ export type MatrixLike = Matrix | ResidentMatrix;
  * TypeError for anything but an ArrayBufferView.
  */
 export function checksum(bytes: ArrayBufferView): string {
-  if (!ArrayBuffer.isView(bytes)) throw new TypeError(`checksum: bytes must be an ArrayBufferView (a typed array, Buffer or DataView); received ${describe(bytes)}`);
+  if (!ArrayBuffer.isView(bytes))
+    throw new TypeError(`checksum: bytes must be an ArrayBufferView (a typed array, Buffer or DataView); received ${describe(bytes)}`);
   return addon.checksum(bytes);
 }

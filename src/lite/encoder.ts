@@ -20,7 +20,6 @@ import { featurize, type FeatureConfig } from './features.js';
 import { readModel, writeModel, type LiteConfig, type LiteWeights } from './io.js';
 import { addon } from '../kernels/binding.js';
 
-
 /** The directory of the model shipped in the package (models/lite, beside src/ and dist/). */
 export function defaultModelDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'lite');
@@ -45,7 +44,10 @@ export class LiteEncoder implements Encoder {
     this.#weights = weights;
     this.#features = { buckets: config.buckets, minN: config.minN, maxN: config.maxN };
     this.#table = new ResidentMatrix({ data: weights.table, rows: config.buckets, cols: config.dim });
-    const head = (h: { weight: Float32Array; bias: Float32Array }) => ({ weight: new ResidentMatrix({ data: h.weight, rows: config.dim, cols: config.dim }), bias: h.bias });
+    const head = (h: { weight: Float32Array; bias: Float32Array }) => ({
+      weight: new ResidentMatrix({ data: h.weight, rows: config.dim, cols: config.dim }),
+      bias: h.bias,
+    });
     this.#heads = { anchor: head(weights.heads.anchor), positive: head(weights.heads.positive) };
     this.fingerprint = `lite:${createHash('sha256').update(`${config.sha256.table}:${config.sha256.heads}:${config.buckets}:${config.dim}:${config.minN}:${config.maxN}`).digest('hex').slice(0, 16)}`;
   }
@@ -56,10 +58,14 @@ export class LiteEncoder implements Encoder {
    * JobBERTError ERR_BAD_MODEL / ERR_CORRUPT for a missing or damaged model.
    */
   static async load(dir?: string): Promise<LiteEncoder> {
-    if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0)) throw new TypeError(`LiteEncoder.load: dir must be a non-empty path string or omitted; received ${describe(dir)}`);
+    if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0))
+      throw new TypeError(`LiteEncoder.load: dir must be a non-empty path string or omitted; received ${describe(dir)}`);
     const where = dir ?? defaultModelDir();
     if (dir === undefined && !existsSync(join(where, 'lite.json'))) {
-      throw new JobBERTError('ERR_BAD_MODEL', `LiteEncoder.load: the default model is missing from the package (${where}); rebuild it with scripts/train-default-model.ts`);
+      throw new JobBERTError(
+        'ERR_BAD_MODEL',
+        `LiteEncoder.load: the default model is missing from the package (${where}); rebuild it with scripts/train-default-model.ts`,
+      );
     }
     return new LiteEncoder(await readModel(where), resolve(where));
   }
@@ -73,12 +79,26 @@ export class LiteEncoder implements Encoder {
   async save(dir: string, trainedWith?: Record<string, unknown>): Promise<void> {
     this.#live('save');
     const { config, table, heads } = this.#weights;
-    await writeModel(dir, { config: { buckets: config.buckets, dim: config.dim, minN: config.minN, maxN: config.maxN, trainedWith: trainedWith ?? config.trainedWith }, table, heads });
+    await writeModel(dir, {
+      config: {
+        buckets: config.buckets,
+        dim: config.dim,
+        minN: config.minN,
+        maxN: config.maxN,
+        trainedWith: trainedWith ?? config.trainedWith,
+      },
+      table,
+      heads,
+    });
   }
 
   /** The description encoderFromSpec() reloads this encoder from (needs a model dir). */
   spec(): EncoderSpec {
-    if (this.dir === null) throw new JobBERTError('ERR_BAD_SPEC', 'LiteEncoder.spec: an encoder built in memory has no directory; save() it and load() it first');
+    if (this.dir === null)
+      throw new JobBERTError(
+        'ERR_BAD_SPEC',
+        'LiteEncoder.spec: an encoder built in memory has no directory; save() it and load() it first',
+      );
     // The shipped model is named by no directory, so an index built with it stays
     // valid wherever the package is installed.
     return resolve(this.dir) === resolve(defaultModelDir()) ? { kind: 'lite' } : { kind: 'lite', dir: this.dir };
@@ -97,7 +117,8 @@ export class LiteEncoder implements Encoder {
     assertOptions(fn, opts);
     const branch = opts.branch ?? 'anchor';
     assertChoice(fn, 'branch', branch, BRANCHES);
-    for (let i = 0; i < texts.length; i++) if (typeof texts[i] !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(texts[i])}`);
+    for (let i = 0; i < texts.length; i++)
+      if (typeof texts[i] !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(texts[i])}`);
     const n = texts.length;
     if (n === 0) return { data: new Float32Array(0), rows: 0, cols: this.dim };
     const { ids, offsets } = featurize(texts, this.#features);
@@ -113,7 +134,8 @@ export class LiteEncoder implements Encoder {
     if (branch === 'base') out = base;
     else {
       const head = this.#heads![branch];
-      out = (await kernels.dense({ data: base, rows: n, cols: this.dim }, head.weight, head.bias, { activation: 'tanh', device: 'cpu' })).data;
+      out = (await kernels.dense({ data: base, rows: n, cols: this.dim }, head.weight, head.bias, { activation: 'tanh', device: 'cpu' }))
+        .data;
     }
     normalizeRows(out, this.dim, 'unit');
     return { data: out, rows: n, cols: this.dim };

@@ -68,7 +68,10 @@ export async function readOccupations(dir: string, lang: string): Promise<Occupa
     .map((r) => ({
       uri: r[u],
       preferred: r[p].trim(),
-      alt: (r[a] ?? '').split('\n').map((s) => s.trim()).filter(Boolean),
+      alt: (r[a] ?? '')
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean),
       description: (r[d] ?? '').trim(),
     }));
 }

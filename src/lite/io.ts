@@ -73,7 +73,11 @@ function safetensors(tensors: Record<string, { shape: number[]; data: Float32Arr
   while ((json.length + 8) % 8) json += ' ';
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(json.length));
-  return Buffer.concat([head, Buffer.from(json), ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
+  return Buffer.concat([
+    head,
+    Buffer.from(json),
+    ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+  ]);
 }
 
 function readSafetensors(buf: Buffer, where: string): Record<string, { shape: number[]; data: Float32Array }> {
@@ -90,7 +94,8 @@ function readSafetensors(buf: Buffer, where: string): Record<string, { shape: nu
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const [b, e] = t.data_offsets;
-    if (t.dtype !== 'F32' || 8 + n + e > buf.length || e < b) throw bad(where, `${HEADS_FILE}: tensor ${name} is not a readable F32 tensor`);
+    if (t.dtype !== 'F32' || 8 + n + e > buf.length || e < b)
+      throw bad(where, `${HEADS_FILE}: tensor ${name} is not a readable F32 tensor`);
     const data = new Float32Array((e - b) / 4);
     new Uint8Array(data.buffer).set(buf.subarray(8 + n + b, 8 + n + e));
     out[name] = { shape: t.shape, data };
@@ -106,28 +111,44 @@ export async function readModel(dir: string): Promise<LiteWeights> {
     throw bad(dir, `cannot read ${CONFIG_FILE} (${(e as Error).message})`);
   }
   const { buckets, dim } = config;
-  if (config.format !== 'jobbert-lite' || config.version !== 1 || !Number.isInteger(buckets) || !Number.isInteger(dim) || buckets <= 0 || (buckets & (buckets - 1)) !== 0 || dim <= 0) {
+  if (
+    config.format !== 'jobbert-lite' ||
+    config.version !== 1 ||
+    !Number.isInteger(buckets) ||
+    !Number.isInteger(dim) ||
+    buckets <= 0 ||
+    (buckets & (buckets - 1)) !== 0 ||
+    dim <= 0
+  ) {
     throw bad(dir, `${CONFIG_FILE} does not describe a version-1 LiteEncoder`);
   }
   const [tableBytes, headBytes] = await Promise.all([readFile(join(dir, TABLE_FILE)), readFile(join(dir, HEADS_FILE))]).catch((e) => {
     throw bad(dir, (e as Error).message);
   });
-  if (tableBytes.length !== buckets * (4 + dim)) throw bad(dir, `${TABLE_FILE} holds ${tableBytes.length} bytes; expected ${buckets * (4 + dim)}`);
+  if (tableBytes.length !== buckets * (4 + dim))
+    throw bad(dir, `${TABLE_FILE} holds ${tableBytes.length} bytes; expected ${buckets * (4 + dim)}`);
   if (config.sha256?.table !== sha(tableBytes) || config.sha256?.heads !== sha(headBytes)) {
-    throw new JobBERTError('ERR_CORRUPT', `LiteEncoder.load: checksum mismatch in ${dir} (${TABLE_FILE} or ${HEADS_FILE} changed since ${CONFIG_FILE} was written)`);
+    throw new JobBERTError(
+      'ERR_CORRUPT',
+      `LiteEncoder.load: checksum mismatch in ${dir} (${TABLE_FILE} or ${HEADS_FILE} changed since ${CONFIG_FILE} was written)`,
+    );
   }
   const tensors = readSafetensors(headBytes, dir);
   const head = (name: 'anchor' | 'positive') => {
     const w = tensors[`${name}.weight`];
     const b = tensors[`${name}.bias`];
-    if (!w || !b || w.data.length !== dim * dim || b.data.length !== dim) throw bad(dir, `${HEADS_FILE} lacks ${name}.weight [${dim},${dim}] / ${name}.bias [${dim}]`);
+    if (!w || !b || w.data.length !== dim * dim || b.data.length !== dim)
+      throw bad(dir, `${HEADS_FILE} lacks ${name}.weight [${dim},${dim}] / ${name}.bias [${dim}]`);
     return { weight: w.data, bias: b.data };
   };
   return { config, table: dequantizeTable(tableBytes, buckets, dim), heads: { anchor: head('anchor'), positive: head('positive') } };
 }
 
 /** Writes the model atomically per file (temp + rename); lite.json last. */
-export async function writeModel(dir: string, w: Omit<LiteWeights, 'config'> & { config: Omit<LiteConfig, 'sha256' | 'format' | 'version' | 'tableDtype'> }): Promise<LiteConfig> {
+export async function writeModel(
+  dir: string,
+  w: Omit<LiteWeights, 'config'> & { config: Omit<LiteConfig, 'sha256' | 'format' | 'version' | 'tableDtype'> },
+): Promise<LiteConfig> {
   const { buckets, dim } = w.config;
   await mkdir(dir, { recursive: true });
   const table = quantizeTable(w.table, buckets, dim);
@@ -137,7 +158,13 @@ export async function writeModel(dir: string, w: Omit<LiteWeights, 'config'> & {
     'positive.weight': { shape: [dim, dim], data: w.heads.positive.weight },
     'positive.bias': { shape: [dim], data: w.heads.positive.bias },
   });
-  const config: LiteConfig = { format: 'jobbert-lite', version: 1, ...w.config, tableDtype: 'int8', sha256: { table: sha(table), heads: sha(heads) } };
+  const config: LiteConfig = {
+    format: 'jobbert-lite',
+    version: 1,
+    ...w.config,
+    tableDtype: 'int8',
+    sha256: { table: sha(table), heads: sha(heads) },
+  };
   const put = async (name: string, data: Buffer | string) => {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     await writeFile(tmp, data);

@@ -27,21 +27,27 @@ export interface VacancySet {
 }
 
 export async function loadVacancySet(dataDir: string): Promise<VacancySet> {
-  const rows = parseCsv(await readFile(join(dataDir, 'jobbert-eval', 'titles.csv'), 'utf8')).slice(1).filter((r) => r.length >= 3 && r[1]);
+  const rows = parseCsv(await readFile(join(dataDir, 'jobbert-eval', 'titles.csv'), 'utf8'))
+    .slice(1)
+    .filter((r) => r.length >= 3 && r[1]);
   const occ = await readOccupations(join(dataDir, 'esco'), 'en');
   const labels: string[] = [];
   const labelUri: string[] = [];
-  for (const o of occ) for (const l of [o.preferred, ...o.alt]) {
-    labels.push(l);
-    labelUri.push(o.uri);
-  }
+  for (const o of occ)
+    for (const l of [o.preferred, ...o.alt]) {
+      labels.push(l);
+      labelUri.push(o.uri);
+    }
   return { titles: rows.map((r) => r[1]), truth: rows.map((r) => r[2]), labels, labelUri };
 }
 
 export async function evaluateVacancies(encoder: Encoder, set: VacancySet, pool = 2000): Promise<VacancyResult> {
   const labels = await encoder.encode(set.labels);
   const corpus = kernels.resident(labels);
-  let mrr = 0, r1 = 0, r5 = 0, r10 = 0;
+  let mrr = 0,
+    r1 = 0,
+    r5 = 0,
+    r10 = 0;
   const chunk = 2048;
   try {
     for (let s = 0; s < set.titles.length; s += chunk) {

@@ -71,10 +71,12 @@ export async function readPairs(path: string): Promise<Pair[]> {
     } catch {
       throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path}:${i + 1} is not JSON`);
     }
-    if (typeof p?.anchor !== 'string' || typeof p?.positive !== 'string') throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path}:${i + 1} needs string fields anchor and positive`);
+    if (typeof p?.anchor !== 'string' || typeof p?.positive !== 'string')
+      throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path}:${i + 1} needs string fields anchor and positive`);
     pairs.push(p);
   });
-  if (pairs.length < 2) throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path} holds ${pairs.length} pair(s); in-batch negatives need at least 2`);
+  if (pairs.length < 2)
+    throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path} holds ${pairs.length} pair(s); in-batch negatives need at least 2`);
   return pairs;
 }
 
@@ -124,7 +126,7 @@ function adamDense(p: Float32Array, g: Float32Array, s: Adam, lr: number, wd: nu
   for (let i = 0; i < p.length; i++) {
     const m = (s.m[i] = B1 * s.m[i] + (1 - B1) * g[i]);
     const v = (s.v[i] = B2 * s.v[i] + (1 - B2) * g[i] * g[i]);
-    p[i] -= lr * ((m / c1) / (Math.sqrt(v / c2) + EPS) + wd * p[i]);
+    p[i] -= lr * (m / c1 / (Math.sqrt(v / c2) + EPS) + wd * p[i]);
   }
 }
 
@@ -139,7 +141,7 @@ function adamSparse(table: Float32Array, dim: number, rows: Int32Array, g: Float
       const gi = g[go + d];
       const m = (s.m[i] = B1 * s.m[i] + (1 - B1) * gi);
       const v = (s.v[i] = B2 * s.v[i] + (1 - B2) * gi * gi);
-      table[i] -= lr * ((m / c1) / (Math.sqrt(v / c2) + EPS) + wd * table[i]);
+      table[i] -= lr * (m / c1 / (Math.sqrt(v / c2) + EPS) + wd * table[i]);
     }
   }
 }
@@ -177,7 +179,8 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
   const seed = opts.seed ?? 42;
   const positiveBranch = opts.positiveBranch ?? 'positive';
   if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`${fn}: epochs must be an integer >= 1; received ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 2) throw new RangeError(`${fn}: batchSize must be an integer >= 2; received ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 2)
+    throw new RangeError(`${fn}: batchSize must be an integer >= 2; received ${batchSize}`);
   if (!(lr > 0)) throw new RangeError(`${fn}: lr must be > 0; received ${lr}`);
 
   const w = opts.model
@@ -251,7 +254,11 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         const x = view(base, 2 * n, D);
         const wm = view(h.weight, D, D);
         const y = await kernels.dense(x, wm, h.bias, { activation: 'tanh', device: 'cpu' });
-        const r = await kernels.infoNCE(view(y.data.subarray(0, n * D), n, D), view(y.data.subarray(n * D), n, D), { scale, symmetric, device: 'cpu' });
+        const r = await kernels.infoNCE(view(y.data.subarray(0, n * D), n, D), view(y.data.subarray(n * D), n, D), {
+          scale,
+          symmetric,
+          device: 'cpu',
+        });
         loss = r.loss;
         const gy = new Float32Array(2 * n * D);
         gy.set(r.gradAnchors.data, 0);
@@ -274,7 +281,10 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         const gp = await kernels.denseBackward(xp, wp, yp, r.gradPositives, { activation: 'tanh', device: 'cpu' });
         gradBase.set(ga.gradX.data, 0);
         gradBase.set(gp.gradX.data, n * D);
-        headGrads.push({ which: 'anchor', gw: ga.gradWeight.data, gb: ga.gradBias }, { which: 'positive', gw: gp.gradWeight.data, gb: gp.gradBias });
+        headGrads.push(
+          { which: 'anchor', gw: ga.gradWeight.data, gb: ga.gradBias },
+          { which: 'positive', gw: gp.gradWeight.data, gb: gp.gradBias },
+        );
       }
       const sparse = await addon.embeddingBagBackward(view(gradBase, 2 * n, D), ids, offsets, B);
       const rate = lr * (step <= warmup ? step / Math.max(1, warmup) : Math.max(0, (steps - step + 1) / Math.max(1, steps - warmup)));
@@ -295,7 +305,20 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
       dim: D,
       minN: w.config.minN,
       maxN: w.config.maxN,
-      trainedWith: { pairs: pairs.length, epochs, batchSize, lr, weightDecay: wd, warmupSteps: warmup, scale, symmetric, seed, positiveBranch, steps, ...(opts.trainedWith ?? {}) },
+      trainedWith: {
+        pairs: pairs.length,
+        epochs,
+        batchSize,
+        lr,
+        weightDecay: wd,
+        warmupSteps: warmup,
+        scale,
+        symmetric,
+        seed,
+        positiveBranch,
+        steps,
+        ...(opts.trainedWith ?? {}),
+      },
     },
     table: w.table,
     heads: w.heads,

@@ -50,7 +50,8 @@ export function defaultIndex(opts: { esco?: string } = {}): Promise<MatchIndex> 
  * language (ids `<entry id>#<lang>`), or, with `esco`, each occupation's best label.
  */
 export async function matchDefault(queries: string[], opts: { k?: number; lang?: string; esco?: string } = {}): Promise<MatchResult[][]> {
-  if (!Array.isArray(queries) || queries.some((q) => typeof q !== 'string')) throw new TypeError('matchDefault: queries must be an array of strings');
+  if (!Array.isArray(queries) || queries.some((q) => typeof q !== 'string'))
+    throw new TypeError('matchDefault: queries must be an array of strings');
   const k = opts.k ?? 5;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`matchDefault: k must be an integer >= 1; received ${k}`);
   const index = await defaultIndex({ esco: opts.esco });

@@ -15,7 +15,10 @@ export async function encoderFromSpec(spec: EncoderSpec): Promise<Encoder> {
         throw new JobBERTError('ERR_BAD_SPEC', 'encoderFromSpec: a jobbert spec needs dir, the model directory');
       }
       if (spec.precision !== undefined && spec.precision !== 'fp32' && spec.precision !== 'int8') {
-        throw new JobBERTError('ERR_BAD_SPEC', `encoderFromSpec: jobbert precision must be 'fp32' or 'int8'; found ${JSON.stringify(spec.precision)}`);
+        throw new JobBERTError(
+          'ERR_BAD_SPEC',
+          `encoderFromSpec: jobbert precision must be 'fp32' or 'int8'; found ${JSON.stringify(spec.precision)}`,
+        );
       }
       return JobBERT.load(spec.dir, spec.precision === undefined ? {} : { precision: spec.precision });
     }

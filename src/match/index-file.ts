@@ -61,7 +61,10 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 /** Writes contents to `path` atomically: a temp file beside it, fsync, rename, fsync the folder. */
 export async function writeIndexFile(fn: string, path: string, contents: IndexFileContents): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`${fn}: path must be a non-empty string; received ${typeof path}`);
-  const entriesJson = Buffer.from(JSON.stringify(contents.entries.map((e) => (e.lang === undefined ? [e.id, e.text] : [e.id, e.text, e.lang]))), 'utf8');
+  const entriesJson = Buffer.from(
+    JSON.stringify(contents.entries.map((e) => (e.lang === undefined ? [e.id, e.text] : [e.id, e.text, e.lang]))),
+    'utf8',
+  );
   const header: Header = {
     format: 'jobbert-index',
     version: FORMAT_VERSION,
@@ -73,7 +76,13 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
     encoder: contents.encoder,
     fileBytes: 0,
     entries: { offset: 0, bytes: entriesJson.length, checksum: checksum(entriesJson) },
-    partitions: contents.partitions.map((p) => ({ lang: p.lang, rows: Array.from(p.rows), offset: 0, count: p.rows.length, checksum: ZERO_SUM })),
+    partitions: contents.partitions.map((p) => ({
+      lang: p.lang,
+      rows: Array.from(p.rows),
+      offset: 0,
+      count: p.rows.length,
+      checksum: ZERO_SUM,
+    })),
   };
   // Offsets depend on the header's length, which depends on the offsets' digits:
   // iterate until stable (two rounds at most in practice).
@@ -145,7 +154,13 @@ export async function readIndexFile(
   fn: string,
   path: string,
   storage: Storage = 'fp32',
-): Promise<{ dim: number; fingerprint: string; encoder: EncoderSpec | null; entries: MatchEntry[]; partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[] }> {
+): Promise<{
+  dim: number;
+  fingerprint: string;
+  encoder: EncoderSpec | null;
+  entries: MatchEntry[];
+  partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[];
+}> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`${fn}: path must be a non-empty string; received ${typeof path}`);
   let file;
   try {
@@ -160,10 +175,14 @@ export async function readIndexFile(
     const size = (await file.stat()).size;
     const preamble = Buffer.alloc(PREAMBLE);
     const { bytesRead } = await file.read(preamble, 0, PREAMBLE, 0);
-    if (bytesRead < PREAMBLE || !preamble.subarray(0, 8).equals(MAGIC)) throw corrupt('missing magic bytes (not an index file, or truncated)');
+    if (bytesRead < PREAMBLE || !preamble.subarray(0, 8).equals(MAGIC))
+      throw corrupt('missing magic bytes (not an index file, or truncated)');
     const version = preamble.readUInt32LE(8);
     if (version > FORMAT_VERSION) {
-      throw new JobBERTError('ERR_UNSUPPORTED_VERSION', `${fn}: ${path} uses index format ${version}; this jobbert reads format ${FORMAT_VERSION} (upgrade jobbert)`);
+      throw new JobBERTError(
+        'ERR_UNSUPPORTED_VERSION',
+        `${fn}: ${path} uses index format ${version}; this jobbert reads format ${FORMAT_VERSION} (upgrade jobbert)`,
+      );
     }
     if (version < 1) throw corrupt(`format version ${version}`);
     const headerLength = preamble.readUInt32LE(12);
@@ -190,7 +209,8 @@ export async function readIndexFile(
   try {
     for (const p of header.partitions) {
       if (p.rows.length !== p.count) throw corrupt(`partition '${p.lang}' lists ${p.rows.length} rows for ${p.count} vectors`);
-      if (p.rows.some((r) => !Number.isInteger(r) || r < 0 || r >= entries.length)) throw corrupt(`partition '${p.lang}' names entries out of range`);
+      if (p.rows.some((r) => !Number.isInteger(r) || r < 0 || r >= entries.length))
+        throw corrupt(`partition '${p.lang}' names entries out of range`);
       const where = { offset: p.offset, rows: p.count, cols: header.dim, checksum: p.checksum };
       const vectors = storage === 'int8' ? await QuantizedMatrix.fromFile(path, where) : await ResidentMatrix.fromFile(path, where);
       partitions.push({ lang: p.lang, vectors, rows: Int32Array.from(p.rows) });

@@ -80,7 +80,13 @@ export class MatchIndex {
   #disposed = false;
   #storage: Storage = 'fp32';
 
-  private constructor(dim: number, fingerprint: string, encoder: Encoder | undefined, entries: MatchEntry[], partitions: Map<string, Partition>) {
+  private constructor(
+    dim: number,
+    fingerprint: string,
+    encoder: Encoder | undefined,
+    entries: MatchEntry[],
+    partitions: Map<string, Partition>,
+  ) {
     this.dim = dim;
     this.fingerprint = fingerprint;
     this.#encoder = encoder;
@@ -98,7 +104,11 @@ export class MatchIndex {
     assertEncoder(fn, encoder);
     assertOptions(fn, opts);
     checkEntries(fn, entries, new Map());
-    const vectors = await encodeAll(encoder, entries.map((e) => e.text), opts.branch);
+    const vectors = await encodeAll(
+      encoder,
+      entries.map((e) => e.text),
+      opts.branch,
+    );
     return MatchIndex.#create(fn, encoder.dim, encoder.fingerprint, encoder, entries, vectors);
   }
 
@@ -106,20 +116,33 @@ export class MatchIndex {
    * Indexes vectors made elsewhere (row i belongs to entries[i]). `fingerprint`
    * names what made them; `encoder`, if given, serves text searches. Async.
    */
-  static async fromVectors(entries: MatchEntry[], vectors: Matrix, opts: { fingerprint?: string; encoder?: Encoder } = {}): Promise<MatchIndex> {
+  static async fromVectors(
+    entries: MatchEntry[],
+    vectors: Matrix,
+    opts: { fingerprint?: string; encoder?: Encoder } = {},
+  ): Promise<MatchIndex> {
     const fn = 'MatchIndex.fromVectors';
     assertOptions(fn, opts);
     checkEntries(fn, entries, new Map());
-    if (vectors?.rows !== entries.length) throw new RangeError(`${fn}: vectors.rows must equal entries.length (${entries.length}); received ${describe(vectors?.rows)}`);
+    if (vectors?.rows !== entries.length)
+      throw new RangeError(`${fn}: vectors.rows must equal entries.length (${entries.length}); received ${describe(vectors?.rows)}`);
     if (opts.encoder) {
       assertEncoder(fn, opts.encoder);
-      if (opts.encoder.dim !== vectors.cols) throw new RangeError(`${fn}: vectors.cols must equal encoder.dim (${opts.encoder.dim}); received ${vectors.cols}`);
+      if (opts.encoder.dim !== vectors.cols)
+        throw new RangeError(`${fn}: vectors.cols must equal encoder.dim (${opts.encoder.dim}); received ${vectors.cols}`);
     }
     const fingerprint = opts.fingerprint ?? opts.encoder?.fingerprint ?? 'vectors';
     return MatchIndex.#create(fn, vectors.cols, fingerprint, opts.encoder, entries, [vectors]);
   }
 
-  static async #create(fn: string, dim: number, fingerprint: string, encoder: Encoder | undefined, entries: MatchEntry[], chunks: Matrix[]): Promise<MatchIndex> {
+  static async #create(
+    fn: string,
+    dim: number,
+    fingerprint: string,
+    encoder: Encoder | undefined,
+    entries: MatchEntry[],
+    chunks: Matrix[],
+  ): Promise<MatchIndex> {
     const partitions = await buildPartitions(fn, entries, chunks, 0, new Map());
     return new MatchIndex(dim, fingerprint, encoder, entries.map(copyEntry), partitions);
   }
@@ -152,7 +175,10 @@ export class MatchIndex {
     this.#checkWritable(fn);
     const encoder = this.#requireEncoder(fn);
     checkEntries(fn, entries, this.#byId);
-    const chunks = await encodeAll(encoder, entries.map((e) => e.text));
+    const chunks = await encodeAll(
+      encoder,
+      entries.map((e) => e.text),
+    );
     await this.#append(fn, entries, chunks);
   }
 
@@ -163,7 +189,9 @@ export class MatchIndex {
     this.#checkWritable(fn);
     checkEntries(fn, entries, this.#byId);
     if (vectors?.rows !== entries.length || vectors.cols !== this.dim) {
-      throw new RangeError(`${fn}: vectors must be ${entries.length}×${this.dim}; received ${describe(vectors?.rows)}×${describe(vectors?.cols)}`);
+      throw new RangeError(
+        `${fn}: vectors must be ${entries.length}×${this.dim}; received ${describe(vectors?.rows)}×${describe(vectors?.cols)}`,
+      );
     }
     await this.#append(fn, entries, [vectors]);
   }
@@ -264,14 +292,20 @@ export class MatchIndex {
   }
 
   async #searchVectors(fn: string, vectors: MatrixLike, opts: SearchOptions): Promise<MatchResult[][]> {
-    if (vectors?.cols !== this.dim) throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors?.cols)}`);
+    if (vectors?.cols !== this.dim)
+      throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors?.cols)}`);
     const k = opts.k ?? 10;
-    const parts = opts.lang === undefined ? [...this.#partitions.values()] : [this.#partitions.get(opts.lang)].filter((p): p is Partition => !!p);
+    const parts =
+      opts.lang === undefined ? [...this.#partitions.values()] : [this.#partitions.get(opts.lang)].filter((p): p is Partition => !!p);
     const Q = vectors.rows;
     if (parts.length === 0) return Array.from({ length: Q }, () => []);
     // The partitions live in CPU memory: scoring them on a GPU would copy them there on every search.
     const lists = await Promise.all(
-      parts.map((p) => (p.vectors instanceof QuantizedMatrix ? p.vectors.search(vectors, k, { pool: opts.pool }) : topK(vectors, p.vectors, k, { device: 'cpu' }))),
+      parts.map((p) =>
+        p.vectors instanceof QuantizedMatrix
+          ? p.vectors.search(vectors, k, { pool: opts.pool })
+          : topK(vectors, p.vectors, k, { device: 'cpu' }),
+      ),
     );
     const out: MatchResult[][] = [];
     for (let q = 0; q < Q; q++) {
@@ -334,11 +368,17 @@ export class MatchIndex {
     }
     if (encoder && encoder.fingerprint !== file.fingerprint) {
       file.partitions.forEach((p) => p.vectors.dispose());
-      throw new JobBERTError('ERR_ENCODER_MISMATCH', `${fn}: ${path} was built with encoder ${file.fingerprint}, not ${encoder.fingerprint}`);
+      throw new JobBERTError(
+        'ERR_ENCODER_MISMATCH',
+        `${fn}: ${path} was built with encoder ${file.fingerprint}, not ${encoder.fingerprint}`,
+      );
     }
     if (encoder && encoder.dim !== file.dim) {
       file.partitions.forEach((p) => p.vectors.dispose());
-      throw new JobBERTError('ERR_ENCODER_MISMATCH', `${fn}: ${path} holds ${file.dim}-d vectors but the encoder makes ${encoder.dim}-d ones`);
+      throw new JobBERTError(
+        'ERR_ENCODER_MISMATCH',
+        `${fn}: ${path} holds ${file.dim}-d vectors but the encoder makes ${encoder.dim}-d ones`,
+      );
     }
     const partitions = new Map(file.partitions.map((p) => [p.lang, { vectors: p.vectors, rows: p.rows }]));
     const index = new MatchIndex(file.dim, file.fingerprint, encoder, file.entries, partitions);
@@ -364,12 +404,19 @@ export class MatchIndex {
 
   #checkWritable(fn: string): void {
     if (this.#storage !== 'fp32') {
-      throw new JobBERTError('ERR_READ_ONLY', `${fn}: this index was loaded with storage '${this.#storage}', which is read-only: it holds only quantised codes, and its exact vectors are on disk in the file it was loaded from (load it with storage 'fp32' to change or save it)`);
+      throw new JobBERTError(
+        'ERR_READ_ONLY',
+        `${fn}: this index was loaded with storage '${this.#storage}', which is read-only: it holds only quantised codes, and its exact vectors are on disk in the file it was loaded from (load it with storage 'fp32' to change or save it)`,
+      );
     }
   }
 
   #requireEncoder(fn: string): Encoder {
-    if (!this.#encoder) throw new JobBERTError('ERR_NO_ENCODER', `${fn}: this index has no encoder for text; pass one to MatchIndex.load, or use searchVectors`);
+    if (!this.#encoder)
+      throw new JobBERTError(
+        'ERR_NO_ENCODER',
+        `${fn}: this index has no encoder for text; pass one to MatchIndex.load, or use searchVectors`,
+      );
     return this.#encoder;
   }
 }
@@ -389,7 +436,13 @@ function copyEntry(e: MatchEntry): MatchEntry {
 
 function assertEncoder(fn: string, encoder: unknown): asserts encoder is Encoder {
   const e = encoder as Encoder;
-  if (typeof e !== 'object' || e === null || typeof e.encode !== 'function' || !Number.isInteger(e.dim) || typeof e.fingerprint !== 'string') {
+  if (
+    typeof e !== 'object' ||
+    e === null ||
+    typeof e.encode !== 'function' ||
+    !Number.isInteger(e.dim) ||
+    typeof e.fingerprint !== 'string'
+  ) {
     throw new TypeError(`${fn}: encoder must be an Encoder (dim, fingerprint, encode()); received ${describe(encoder)}`);
   }
 }
@@ -399,10 +452,13 @@ function checkEntries(fn: string, entries: unknown, existing: ReadonlyMap<string
   if (!Array.isArray(entries)) throw new TypeError(`${fn}: entries must be an array of { id, text, lang? }; received ${describe(entries)}`);
   const seen = new Set<string>();
   entries.forEach((e: MatchEntry, i) => {
-    if (typeof e !== 'object' || e === null) throw new TypeError(`${fn}: entries[${i}] must be an object { id, text, lang? }; received ${describe(e)}`);
-    if (typeof e.id !== 'string' || e.id === '') throw new TypeError(`${fn}: entries[${i}].id must be a non-empty string; received ${describe(e.id)}`);
+    if (typeof e !== 'object' || e === null)
+      throw new TypeError(`${fn}: entries[${i}] must be an object { id, text, lang? }; received ${describe(e)}`);
+    if (typeof e.id !== 'string' || e.id === '')
+      throw new TypeError(`${fn}: entries[${i}].id must be a non-empty string; received ${describe(e.id)}`);
     if (typeof e.text !== 'string') throw new TypeError(`${fn}: entries[${i}].text must be a string; received ${describe(e.text)}`);
-    if (e.lang !== undefined && typeof e.lang !== 'string') throw new TypeError(`${fn}: entries[${i}].lang must be a string; received ${describe(e.lang)}`);
+    if (e.lang !== undefined && typeof e.lang !== 'string')
+      throw new TypeError(`${fn}: entries[${i}].lang must be a string; received ${describe(e.lang)}`);
     if (seen.has(e.id) || existing.has(e.id)) throw new RangeError(`${fn}: entries[${i}].id '${e.id}' is already in the index`);
     seen.add(e.id);
   });
@@ -434,7 +490,13 @@ async function encodeAll(encoder: Encoder, texts: string[], branch: Branch = 'an
  * Splits vectors (in entry order, given as consecutive chunks) by language into
  * resident partitions; entry numbers start at `first`.
  */
-async function buildPartitions(fn: string, entries: MatchEntry[], chunks: Matrix[], first: number, into: Map<string, Partition>): Promise<Map<string, Partition>> {
+async function buildPartitions(
+  fn: string,
+  entries: MatchEntry[],
+  chunks: Matrix[],
+  first: number,
+  into: Map<string, Partition>,
+): Promise<Map<string, Partition>> {
   const dim = chunks[0]?.cols ?? 0;
   const byLang = new Map<string, number[]>();
   entries.forEach((e, i) => {

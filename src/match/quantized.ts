@@ -46,11 +46,16 @@ export class QuantizedMatrix {
    * (cannot open or read), ERR_CORRUPT (too short, checksum mismatch),
    * ERR_OUT_OF_MEMORY.
    */
-  static async fromFile(path: string, opts: { offset?: number; rows: number; cols: number; checksum?: string | null }): Promise<QuantizedMatrix> {
+  static async fromFile(
+    path: string,
+    opts: { offset?: number; rows: number; cols: number; checksum?: string | null },
+  ): Promise<QuantizedMatrix> {
     const fn = 'QuantizedMatrix.fromFile';
     const caller = callerStack();
-    if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new TypeError(`${fn}: path must be a non-empty file path string; received ${describe(path)}`);
-    if (opts === undefined || opts === null) throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
+    if (typeof path !== 'string' || path === '' || path.includes('\0'))
+      throw new TypeError(`${fn}: path must be a non-empty file path string; received ${describe(path)}`);
+    if (opts === undefined || opts === null)
+      throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
     assertOptions(fn, opts);
     const offset = opts.offset ?? 0;
     assertInteger(fn, 'offset', offset, 0);

@@ -48,7 +48,6 @@ export interface SkillExplanation {
   aliasB: string;
 }
 
-
 /** Throws unless `v` is a string with something other than whitespace in it. */
 function assertText(fn: string, name: string, v: unknown): asserts v is string {
   if (typeof v !== 'string') throw new TypeError(`${fn}: ${name} must be a string; received ${describe(v)}`);
@@ -134,7 +133,8 @@ export class SkillIndex {
   static async build(encoder: Encoder, skills: Skill[], opts: { branch?: Branch } = {}): Promise<SkillIndex> {
     const fn = 'SkillIndex.build';
     assertEncoder(fn, encoder);
-    if (!Array.isArray(skills)) throw new TypeError(`${fn}: skills must be an array of { id, name, aliases? }; received ${describe(skills)}`);
+    if (!Array.isArray(skills))
+      throw new TypeError(`${fn}: skills must be an array of { id, name, aliases? }; received ${describe(skills)}`);
     if (skills.length === 0) throw new RangeError(`${fn}: skills must hold at least one skill; received an empty array`);
     assertOptions(fn, opts);
     const branch = opts.branch ?? 'base';
@@ -147,14 +147,17 @@ export class SkillIndex {
     let maxAliases = 0;
     skills.forEach((s, i) => {
       const at = `skills[${i}]`;
-      if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new TypeError(`${fn}: ${at} must be an object { id, name, aliases? }; received ${describe(s)}`);
+      if (typeof s !== 'object' || s === null || Array.isArray(s))
+        throw new TypeError(`${fn}: ${at} must be an object { id, name, aliases? }; received ${describe(s)}`);
       if (typeof s.id !== 'string') throw new TypeError(`${fn}: ${at}.id must be a string; received ${describe(s.id)}`);
       if (s.id.length === 0) throw new RangeError(`${fn}: ${at}.id must be a non-empty string; received ''`);
       const first = seen.get(s.id);
-      if (first !== undefined) throw new RangeError(`${fn}: ${at}.id must be unique; received ${describe(s.id)}, already the id of skills[${first}]`);
+      if (first !== undefined)
+        throw new RangeError(`${fn}: ${at}.id must be unique; received ${describe(s.id)}, already the id of skills[${first}]`);
       seen.set(s.id, i);
       assertText(fn, `${at}.name`, s.name);
-      if (s.aliases !== undefined && !Array.isArray(s.aliases)) throw new TypeError(`${fn}: ${at}.aliases must be an array of strings; received ${describe(s.aliases)}`);
+      if (s.aliases !== undefined && !Array.isArray(s.aliases))
+        throw new TypeError(`${fn}: ${at}.aliases must be an array of strings; received ${describe(s.aliases)}`);
       const texts = new Set<string>([s.name]);
       (s.aliases ?? []).forEach((a, j) => {
         assertText(fn, `${at}.aliases[${j}]`, a);
@@ -317,7 +320,14 @@ export class SkillIndex {
 }
 
 /** Walks one query's ranked alias rows and keeps the first (best) row of up to `k` distinct skills. */
-function distinctSkills(aliasSkill: Int32Array, indices: Int32Array, scores: Float32Array, start: number, count: number, k: number): Ranked {
+function distinctSkills(
+  aliasSkill: Int32Array,
+  indices: Int32Array,
+  scores: Float32Array,
+  start: number,
+  count: number,
+  k: number,
+): Ranked {
   const seen = new Set<number>();
   const r: Ranked = { skills: [], scores: [], aliasRows: [] };
   for (let j = start; j < start + count && r.skills.length < k; j++) {

@@ -48,21 +48,29 @@ export async function readTransformerConfig(dir: string): Promise<TransformerCon
     raw = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new JobBERTError('ERR_BAD_MODEL', `${path} ${missing ? 'is missing' : `is not valid JSON: ${(e as Error).message}`}`, { cause: e });
+    throw new JobBERTError('ERR_BAD_MODEL', `${path} ${missing ? 'is missing' : `is not valid JSON: ${(e as Error).message}`}`, {
+      cause: e,
+    });
   }
   const modelType = raw.model_type;
   if (typeof modelType !== 'string' || !SUPPORTED.includes(modelType)) {
-    throw new JobBERTError('ERR_BAD_MODEL', `${path}: model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED.join(', ')})`);
+    throw new JobBERTError(
+      'ERR_BAD_MODEL',
+      `${path}: model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED.join(', ')})`,
+    );
   }
   const int = (key: string, fallback?: number, min = 1): number => {
     const v = raw[key] ?? fallback;
-    if (!Number.isSafeInteger(v) || (v as number) < min) throw new JobBERTError('ERR_BAD_MODEL', `${path}: ${key} must be an integer ≥ ${min}; found ${JSON.stringify(v)}`);
+    if (!Number.isSafeInteger(v) || (v as number) < min)
+      throw new JobBERTError('ERR_BAD_MODEL', `${path}: ${key} must be an integer ≥ ${min}; found ${JSON.stringify(v)}`);
     return v as number;
   };
   const act = raw.hidden_act ?? 'gelu';
-  if (act !== 'gelu') throw new JobBERTError('ERR_BAD_MODEL', `${path}: hidden_act ${JSON.stringify(act)} is not supported (only 'gelu', the erf form)`);
+  if (act !== 'gelu')
+    throw new JobBERTError('ERR_BAD_MODEL', `${path}: hidden_act ${JSON.stringify(act)} is not supported (only 'gelu', the erf form)`);
   const posType = raw.position_embedding_type ?? 'absolute';
-  if (posType !== 'absolute') throw new JobBERTError('ERR_BAD_MODEL', `${path}: position_embedding_type ${JSON.stringify(posType)} is not supported`);
+  if (posType !== 'absolute')
+    throw new JobBERTError('ERR_BAD_MODEL', `${path}: position_embedding_type ${JSON.stringify(posType)} is not supported`);
   const eps = raw.layer_norm_eps ?? 1e-12;
   if (typeof eps !== 'number' || !(eps > 0)) throw new JobBERTError('ERR_BAD_MODEL', `${path}: layer_norm_eps must be a positive number`);
   const c: TransformerConfig = {
@@ -77,9 +85,12 @@ export async function readTransformerConfig(dir: string): Promise<TransformerCon
     layerNormEps: eps,
     padTokenId: int('pad_token_id', ROBERTA_LIKE.has(modelType) ? 1 : 0, 0),
   };
-  if (c.hiddenSize % c.heads !== 0) throw new JobBERTError('ERR_BAD_MODEL', `${path}: hidden_size ${c.hiddenSize} is not a multiple of num_attention_heads ${c.heads}`);
-  if (c.padTokenId >= c.vocabSize) throw new JobBERTError('ERR_BAD_MODEL', `${path}: pad_token_id ${c.padTokenId} is outside the vocabulary`);
-  if (maxTokens(c) < 2) throw new JobBERTError('ERR_BAD_MODEL', `${path}: max_position_embeddings ${c.maxPositions} leaves no room for tokens`);
+  if (c.hiddenSize % c.heads !== 0)
+    throw new JobBERTError('ERR_BAD_MODEL', `${path}: hidden_size ${c.hiddenSize} is not a multiple of num_attention_heads ${c.heads}`);
+  if (c.padTokenId >= c.vocabSize)
+    throw new JobBERTError('ERR_BAD_MODEL', `${path}: pad_token_id ${c.padTokenId} is outside the vocabulary`);
+  if (maxTokens(c) < 2)
+    throw new JobBERTError('ERR_BAD_MODEL', `${path}: max_position_embeddings ${c.maxPositions} leaves no room for tokens`);
   return c;
 }
 
@@ -144,7 +155,10 @@ function transpose(t: Float32Array, rows: number, cols: number): Float32Array {
  *
  * The result also lists the com.microsoft ops the graph uses.
  */
-export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecision; fused?: boolean } = {}): Promise<{ onnx: Uint8Array; config: TransformerConfig; fusedOps: string[] }> {
+export async function convertToOnnx(
+  dir: string,
+  opts: { precision?: ModelPrecision; fused?: boolean } = {},
+): Promise<{ onnx: Uint8Array; config: TransformerConfig; fusedOps: string[] }> {
   const int8 = (opts.precision ?? 'fp32') === 'int8';
   const fused = opts.fused ?? true;
   const config = await readTransformerConfig(dir);
@@ -172,7 +186,12 @@ export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecis
         const { q, scale } = quantizeColumns(t, inn, out);
         inits.push({ name: `${base}.weight_q`, dims: [inn, out], dataType: DataType.INT8, raw: new Uint8Array(q.buffer) });
         addInit(`${base}.weight_scale`, [out], scale);
-        nodes.push({ op: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs: [x, `${base}.weight_q`, `${base}.weight_scale`, '', b], outputs: [y] });
+        nodes.push({
+          op: 'DynamicQuantizeMatMul',
+          domain: 'com.microsoft',
+          inputs: [x, `${base}.weight_q`, `${base}.weight_scale`, '', b],
+          outputs: [y],
+        });
         return y;
       }
       const wt = addInit(`${base}.weight_t`, [inn, out], t);
@@ -195,7 +214,12 @@ export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecis
     // position ids
     let positions: string;
     if (ROBERTA_LIKE.has(config.modelType)) {
-      const notPad = node('Cast', [node('Not', [node('Equal', ['input_ids', 'const_pad'], 'pos_is_pad')], 'pos_not_pad_b')], 'pos_not_pad', { to: DataType.INT64 });
+      const notPad = node(
+        'Cast',
+        [node('Not', [node('Equal', ['input_ids', 'const_pad'], 'pos_is_pad')], 'pos_not_pad_b')],
+        'pos_not_pad',
+        { to: DataType.INT64 },
+      );
       const cum = node('CumSum', [notPad, 'const_axis1'], 'pos_cumsum');
       positions = node('Add', [node('Mul', [cum, notPad], 'pos_masked'), 'const_pad'], 'position_ids');
     } else {
@@ -218,7 +242,11 @@ export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecis
     let headsShape: string;
     let hiddenShape: string;
     if (fused) {
-      inits.push(int64Tensor('const_shape_flat', [2], [-1, H]), int64Tensor('const_heads_dims', [2], [heads, headDim]), int64Tensor('const_hidden_dim', [1], [H]));
+      inits.push(
+        int64Tensor('const_shape_flat', [2], [-1, H]),
+        int64Tensor('const_heads_dims', [2], [heads, headDim]),
+        int64Tensor('const_hidden_dim', [1], [H]),
+      );
       const bs = node('Shape', ['input_ids'], 'batch_seq');
       headsShape = node('Concat', [bs, 'const_heads_dims'], 'shape_heads', { axis: 0 });
       hiddenShape = 'const_shape_flat';
@@ -235,7 +263,8 @@ export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecis
     const maskBias = node('Unsqueeze', [node('Mul', [inv, 'const_mask_min'], 'mask_bias2d'), 'const_axes12'], 'mask_bias');
 
     /** LayerNorm(a + b); Sum rather than Add when fused, so that onnxruntime keeps it out of SkipLayerNormalization. */
-    const residualNorm = (a: string, b: string, base: string, y: string) => layerNorm(node(fused ? 'Sum' : 'Add', [a, b], `${y}_res`), base, y);
+    const residualNorm = (a: string, b: string, base: string, y: string) =>
+      layerNorm(node(fused ? 'Sum' : 'Add', [a, b], `${y}_res`), base, y);
     for (let l = 0; l < config.layers; l++) {
       const p = `encoder.layer.${l}`;
       const heads4 = (t: string, perm: number[], y: string) =>
@@ -245,7 +274,11 @@ export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecis
       const v = heads4(await linear(x, `${p}.attention.self.value`, H, H, `l${l}_v`), [0, 2, 1, 3], `l${l}_vh`);
       const scores = node('Mul', [node('MatMul', [q, k], `l${l}_qk`), 'const_attn_scale'], `l${l}_scores`);
       const probs = node('Softmax', [node('Add', [scores, maskBias], `l${l}_masked`)], `l${l}_probs`, { axis: -1 });
-      const ctx = node('Reshape', [node('Transpose', [node('MatMul', [probs, v], `l${l}_ctx4`)], `l${l}_ctxt`, { perm: [0, 2, 1, 3] }), hiddenShape], `l${l}_ctx`);
+      const ctx = node(
+        'Reshape',
+        [node('Transpose', [node('MatMul', [probs, v], `l${l}_ctx4`)], `l${l}_ctxt`, { perm: [0, 2, 1, 3] }), hiddenShape],
+        `l${l}_ctx`,
+      );
       const attnOut = await linear(ctx, `${p}.attention.output.dense`, H, H, `l${l}_attn_dense`);
       const x1 = await residualNorm(attnOut, x, `${p}.attention.output.LayerNorm`, `l${l}_attn_out`);
       const h = await linear(x1, `${p}.intermediate.dense`, I, H, `l${l}_inter`);
@@ -254,9 +287,17 @@ export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecis
         nodes.push({ op: 'Gelu', domain: 'com.microsoft', inputs: [h], outputs: [`l${l}_gelu`] });
         gelu = `l${l}_gelu`;
       } else {
-        if (l === 0) inits.push(floatTensor('const_half', [], Float32Array.of(0.5)), floatTensor('const_inv_sqrt2', [], Float32Array.of(Math.SQRT1_2)));
+        if (l === 0)
+          inits.push(
+            floatTensor('const_half', [], Float32Array.of(0.5)),
+            floatTensor('const_inv_sqrt2', [], Float32Array.of(Math.SQRT1_2)),
+          );
         const erf = node('Erf', [node('Mul', [h, 'const_inv_sqrt2'], `l${l}_gelu_scaled`)], `l${l}_gelu_erf`);
-        gelu = node('Mul', [node('Mul', [h, node('Add', [erf, 'const_one'], `l${l}_gelu_1p`)], `l${l}_gelu_x`), 'const_half'], `l${l}_gelu`);
+        gelu = node(
+          'Mul',
+          [node('Mul', [h, node('Add', [erf, 'const_one'], `l${l}_gelu_1p`)], `l${l}_gelu_x`), 'const_half'],
+          `l${l}_gelu`,
+        );
       }
       const out = await linear(gelu, `${p}.output.dense`, H, I, `l${l}_out_dense`);
       x = await residualNorm(out, x1, `${p}.output.LayerNorm`, l === config.layers - 1 && !fused ? 'last_hidden_state' : `l${l}_out`);
@@ -276,7 +317,12 @@ export async function convertToOnnx(dir: string, opts: { precision?: ModelPrecis
     outputs: [{ name: 'last_hidden_state', dataType: DataType.FLOAT, shape: ['batch_size', 'sequence_length', H] }],
     opsets: fusedOps.length > 0 ? { '': 17, 'com.microsoft': 1 } : { '': 17 },
     producer: 'jobbert-convert',
-    metadata: { model_type: config.modelType, precision: int8 ? 'int8' : 'fp32', graph: fused ? 'fused' : 'plain', fused_ops: fusedOps.join(',') },
+    metadata: {
+      model_type: config.modelType,
+      precision: int8 ? 'int8' : 'fp32',
+      graph: fused ? 'fused' : 'plain',
+      fused_ops: fusedOps.join(','),
+    },
   });
   return { onnx, config, fusedOps };
 }

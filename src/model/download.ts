@@ -80,7 +80,14 @@ const LOCK = '.jobbert-download.lock';
 const IDLE_TIMEOUT_MS = 60_000;
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 /** What the loader reads beside the transformer weights (tokenizer_config/special_tokens_map are kept for other tools). */
-const TRANSFORMER_FILES = ['config.json', 'sentence_bert_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'model.safetensors'];
+const TRANSFORMER_FILES = [
+  'config.json',
+  'sentence_bert_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'model.safetensors',
+];
 const ONNX_FILES = ['onnx/model.onnx', 'onnx/model.onnx_data'];
 
 const notFound = (msg: string) => new JobBERTError('ERR_NOT_FOUND', msg);
@@ -126,20 +133,29 @@ export async function download(repo: string, opts: DownloadOptions = {}): Promis
   assertOptions(fn, opts);
   for (const key of ['cacheDir', 'endpoint', 'revision'] as const) {
     const v = opts[key];
-    if (v !== undefined && (typeof v !== 'string' || v.length === 0)) throw new TypeError(`${fn}: ${key} must be a non-empty string; received ${describe(v)}`);
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0))
+      throw new TypeError(`${fn}: ${key} must be a non-empty string; received ${describe(v)}`);
   }
   for (const key of ['onnx', 'refresh'] as const) if (opts[key] !== undefined) assertBoolean(fn, key, opts[key]);
   const retries = opts.retries ?? 3;
   assertInteger(fn, 'retries', retries, 0, 100);
   for (const key of ['onProgress', 'fetch'] as const) {
-    if (opts[key] !== undefined && typeof opts[key] !== 'function') throw new TypeError(`${fn}: ${key} must be a function; received ${describe(opts[key])}`);
+    if (opts[key] !== undefined && typeof opts[key] !== 'function')
+      throw new TypeError(`${fn}: ${key} must be a function; received ${describe(opts[key])}`);
   }
   const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]/.test(endpoint)) throw new TypeError(`${fn}: endpoint must be an http(s) URL; received ${describe(endpoint)}`);
   const dir = modelCacheDir(repo, opts.cacheDir);
   const job: Job = {
-    repo, dir, endpoint, retries, revision: opts.revision ?? 'main', onnx: opts.onnx ?? false, refresh: opts.refresh ?? false,
-    fetch: opts.fetch ?? globalThis.fetch, onProgress: opts.onProgress,
+    repo,
+    dir,
+    endpoint,
+    retries,
+    revision: opts.revision ?? 'main',
+    onnx: opts.onnx ?? false,
+    refresh: opts.refresh ?? false,
+    fetch: opts.fetch ?? globalThis.fetch,
+    onProgress: opts.onProgress,
   };
   // Calls for one folder in this process run one after another (the second usually finds the cache complete).
   const before = inflight.get(dir) ?? Promise.resolve();
@@ -212,7 +228,8 @@ async function completeCache(job: Job): Promise<boolean> {
   } catch {
     return false;
   }
-  if (m.format !== 1 || m.repo !== job.repo || (m.revision !== job.revision && m.commit !== job.revision) || (job.onnx && !m.onnx)) return false;
+  if (m.format !== 1 || m.repo !== job.repo || (m.revision !== job.revision && m.commit !== job.revision) || (job.onnx && !m.onnx))
+    return false;
   if (!Array.isArray(m.files) || m.files.length === 0) return false;
   for (const f of m.files) {
     try {
@@ -277,7 +294,8 @@ async function request(job: Job, url: string, init: RequestInit): Promise<Respon
 function httpError(res: Response, url: string, what: string): JobBERTError {
   const s = res.status;
   if (s === 404) return notFound(`download: ${what} not found (HTTP 404 from ${url})`);
-  if (s === 401 || s === 403) return notFound(`download: ${what} not found, private or gated (HTTP ${s} from ${url}); jobbert downloads public repositories only`);
+  if (s === 401 || s === 403)
+    return notFound(`download: ${what} not found, private or gated (HTTP ${s} from ${url}); jobbert downloads public repositories only`);
   if (s === 429 || s >= 500) return new Retryable(`download: HTTP ${s} from ${url}`);
   return new JobBERTError('ERR_NETWORK', `download: unexpected HTTP ${s} from ${url}`);
 }
@@ -295,7 +313,11 @@ async function modelInfo(job: Job): Promise<{ commit: string; siblings: Map<stri
   } catch (e) {
     throw new Retryable(`download: ${url} did not answer with JSON: ${(e as Error).message}`, e);
   }
-  if (!Array.isArray(info.siblings)) throw new JobBERTError('ERR_NETWORK', `download: ${url} answered without a "siblings" file list; is ${job.endpoint} a Hugging Face hub?`);
+  if (!Array.isArray(info.siblings))
+    throw new JobBERTError(
+      'ERR_NETWORK',
+      `download: ${url} answered without a "siblings" file list; is ${job.endpoint} a Hugging Face hub?`,
+    );
   const siblings = new Map<string, Sibling>();
   for (const s of info.siblings as Sibling[]) if (s && typeof s.rfilename === 'string') siblings.set(s.rfilename, s);
   const commit = typeof info.sha === 'string' && /^[0-9a-f]{40}$/.test(info.sha) ? info.sha : job.revision;
@@ -329,7 +351,8 @@ function selectFiles(job: Job, commit: string, siblings: Map<string, Sibling>, m
   add('config_sentence_transformers.json');
   for (const f of TRANSFORMER_FILES) add(t + f);
   if (job.onnx) {
-    if (!siblings.has(`${t}onnx/model.onnx`)) throw notFound(`download: ${where} has no ${t}onnx/model.onnx (leave out --onnx; jobbert converts model.safetensors itself)`);
+    if (!siblings.has(`${t}onnx/model.onnx`))
+      throw notFound(`download: ${where} has no ${t}onnx/model.onnx (leave out --onnx; jobbert converts model.safetensors itself)`);
     for (const f of ONNX_FILES) add(t + f);
   }
   for (const need of ['config.json', 'tokenizer.json']) {
@@ -337,7 +360,10 @@ function selectFiles(job: Job, commit: string, siblings: Map<string, Sibling>, m
   }
   if (!siblings.has(`${t}model.safetensors`) && !job.onnx) {
     const other = [...siblings.keys()].find((f) => f.startsWith(`${t}model.safetensors.index`) || f === `${t}pytorch_model.bin`);
-    throw new JobBERTError('ERR_BAD_MODEL', `download: ${where} has no ${t}model.safetensors${other ? ` (only ${other}, which jobbert cannot read)` : ''}`);
+    throw new JobBERTError(
+      'ERR_BAD_MODEL',
+      `download: ${where} has no ${t}model.safetensors${other ? ` (only ${other}, which jobbert cannot read)` : ''}`,
+    );
   }
   for (const m of modules) {
     if (m === transformer || m.path === '') continue;
@@ -351,7 +377,8 @@ function selectFiles(job: Job, commit: string, siblings: Map<string, Sibling>, m
     }
   }
   // small files first: a broken repository fails before the large download
-  const sizeOf = (f: string) => siblings.get(f)?.lfs?.size ?? siblings.get(f)?.size ?? (/\.(safetensors|onnx|onnx_data)$/.test(f) ? Infinity : 0);
+  const sizeOf = (f: string) =>
+    siblings.get(f)?.lfs?.size ?? siblings.get(f)?.size ?? (/\.(safetensors|onnx|onnx_data)$/.test(f) ? Infinity : 0);
   list.sort((a, b) => sizeOf(a) - sizeOf(b) || (a < b ? -1 : 1));
   return { list, weights: `${t}model.safetensors`, transformerDir: join(job.dir, ...transformer.path.split('/').filter(Boolean)) };
 }
@@ -383,7 +410,12 @@ async function hashInto(h: Hash, path: string, end?: number): Promise<void> {
 }
 
 /** Fetches one file into place unless an identical copy is already there. Resolves to whether it was (re)written. */
-async function fetchFile(job: Job, commit: string, path: string, fromListing: Expected): Promise<{ changed: boolean; size: number; hash: Pick<Expected, 'sha256' | 'gitSha1'> }> {
+async function fetchFile(
+  job: Job,
+  commit: string,
+  path: string,
+  fromListing: Expected,
+): Promise<{ changed: boolean; size: number; hash: Pick<Expected, 'sha256' | 'gitSha1'> }> {
   const final = join(job.dir, ...path.split('/'));
   const existing = await stat(final).catch(() => null);
   if (existing && fromListing.size === existing.size) {
@@ -400,7 +432,13 @@ async function fetchFile(job: Job, commit: string, path: string, fromListing: Ex
 }
 
 /** One attempt at `url` → `final`: resumes `final.part`, verifies, renames. */
-async function transfer(job: Job, url: string, path: string, final: string, fromListing: Expected): Promise<{ size: number; hash: Pick<Expected, 'sha256' | 'gitSha1'> }> {
+async function transfer(
+  job: Job,
+  url: string,
+  path: string,
+  final: string,
+  fromListing: Expected,
+): Promise<{ size: number; hash: Pick<Expected, 'sha256' | 'gitSha1'> }> {
   const part = `${final}.part`;
   let offset = (await stat(part).catch(() => null))?.size ?? 0;
   const headers: Record<string, string> = { 'Accept-Encoding': 'identity' }; // sizes must be the file's, not a compressed body's
@@ -454,7 +492,9 @@ async function transfer(job: Job, url: string, path: string, final: string, from
   }
   const length = res.headers.get('content-length');
   total ??= length !== null ? offset + Number(length) : undefined;
-  const sizes = [linkedSize === null ? undefined : Number(linkedSize), total, fromListing.size].filter((v): v is number => v !== undefined && Number.isSafeInteger(v));
+  const sizes = [linkedSize === null ? undefined : Number(linkedSize), total, fromListing.size].filter(
+    (v): v is number => v !== undefined && Number.isSafeInteger(v),
+  );
   const size = sizes[0];
   if (size !== undefined && sizes.some((s) => s !== size)) {
     await res.body?.cancel();
@@ -488,7 +528,9 @@ async function transfer(job: Job, url: string, path: string, final: string, from
     await file.sync();
   } catch (e) {
     if (e instanceof JobBERTError) throw e;
-    const why = idle.signal.aborted ? `no data for ${IDLE_TIMEOUT_MS / 1000} s` : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
+    const why = idle.signal.aborted
+      ? `no data for ${IDLE_TIMEOUT_MS / 1000} s`
+      : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
     throw new Retryable(`download: the transfer of ${url} broke off at byte ${bytes}${size ? ` of ${size}` : ''}: ${why}`, e);
   } finally {
     clearTimeout(timer);
@@ -507,7 +549,9 @@ async function transfer(job: Job, url: string, path: string, final: string, from
     const got = check.hash.digest('hex');
     if (got !== check.want) {
       await rm(part, { force: true });
-      throw corrupt(`download: ${url}: ${path} is corrupt (${check.kind === 'sha256' ? 'sha256' : 'git blob sha1'} ${got}, expected ${check.want})`);
+      throw corrupt(
+        `download: ${url}: ${path} is corrupt (${check.kind === 'sha256' ? 'sha256' : 'git blob sha1'} ${got}, expected ${check.want})`,
+      );
     }
     hash = { [check.kind]: got };
   }

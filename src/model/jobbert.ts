@@ -98,7 +98,8 @@ async function exists(path: string): Promise<boolean> {
 
 /** Loads a Dense module's weights into native memory, checking them against its config and the incoming dimension. */
 async function loadDense(m: Extract<PostModule, { kind: 'dense' }>, inDim: number, files: string[]): Promise<DenseStage> {
-  if (m.inFeatures !== inDim) throw bad(`${join(m.dir, 'config.json')}: in_features is ${m.inFeatures} but the vectors reaching it have ${inDim} dimensions`);
+  if (m.inFeatures !== inDim)
+    throw bad(`${join(m.dir, 'config.json')}: in_features is ${m.inFeatures} but the vectors reaching it have ${inDim} dimensions`);
   const path = join(m.dir, 'model.safetensors');
   if (!(await exists(path))) {
     const legacy = await exists(join(m.dir, 'pytorch_model.bin'));
@@ -109,12 +110,23 @@ async function loadDense(m: Extract<PostModule, { kind: 'dense' }>, inDim: numbe
     const w = await st.read('linear.weight', [m.outFeatures, m.inFeatures]);
     const bias = m.bias ? (await st.read('linear.bias', [m.outFeatures])).data : null;
     for (const v of w.data) if (!Number.isFinite(v)) throw bad(`${path}: linear.weight holds NaN or Infinity`);
-    return { kind: 'dense', weight: kernels.resident({ data: w.data, rows: m.outFeatures, cols: m.inFeatures }), bias, activation: m.activation, out: m.outFeatures };
+    return {
+      kind: 'dense',
+      weight: kernels.resident({ data: w.data, rows: m.outFeatures, cols: m.inFeatures }),
+      bias,
+      activation: m.activation,
+      out: m.outFeatures,
+    };
   });
 }
 
 /** Turns the layout's post-pooling modules into runnable stages; returns them and the output dimension. */
-async function buildStages(mods: PostModule[], inDim: number, files: string[], owned: ResidentMatrix[]): Promise<{ stages: Stage[]; dim: number }> {
+async function buildStages(
+  mods: PostModule[],
+  inDim: number,
+  files: string[],
+  owned: ResidentMatrix[],
+): Promise<{ stages: Stage[]; dim: number }> {
   const stages: Stage[] = [];
   let dim = inDim;
   for (const m of mods) {
@@ -129,7 +141,8 @@ async function buildStages(mods: PostModule[], inDim: number, files: string[], o
       let routeDim: number | undefined;
       for (const [route, list] of m.routes) {
         const built = await buildStages(list, dim, files, owned);
-        if (routeDim !== undefined && built.dim !== routeDim) throw bad(`${join(m.dir, 'config.json')}: Asym routes give different dimensions (${routeDim} and ${built.dim})`);
+        if (routeDim !== undefined && built.dim !== routeDim)
+          throw bad(`${join(m.dir, 'config.json')}: Asym routes give different dimensions (${routeDim} and ${built.dim})`);
         routeDim = built.dim;
         routes.set(route, built.stages);
       }
@@ -184,9 +197,20 @@ export class JobBERT implements Encoder {
   #disposed = false;
 
   private constructor(init: {
-    dir: string; ort: typeof import('onnxruntime-node'); session: InferenceSession; tokenizer: Tokenizer; config: TransformerConfig;
-    layout: ModelLayout; stages: Stage[]; owned: ResidentMatrix[]; batchSize: number; maxSeqLength: number; fingerprint: string;
-    source: 'onnx' | 'converted'; dim: number; precision: ModelPrecision;
+    dir: string;
+    ort: typeof import('onnxruntime-node');
+    session: InferenceSession;
+    tokenizer: Tokenizer;
+    config: TransformerConfig;
+    layout: ModelLayout;
+    stages: Stage[];
+    owned: ResidentMatrix[];
+    batchSize: number;
+    maxSeqLength: number;
+    fingerprint: string;
+    source: 'onnx' | 'converted';
+    dim: number;
+    precision: ModelPrecision;
   }) {
     this.#dir = init.dir;
     this.#ort = init.ort;
@@ -215,7 +239,8 @@ export class JobBERT implements Encoder {
    */
   static async load(dir: string, opts: JobBERTOptions = {}): Promise<JobBERT> {
     const fn = 'JobBERT.load';
-    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`${fn}: dir must be a non-empty directory path; received ${describe(dir)}`);
+    if (typeof dir !== 'string' || dir.length === 0)
+      throw new TypeError(`${fn}: dir must be a non-empty directory path; received ${describe(dir)}`);
     assertOptions(fn, opts);
     const device = opts.device ?? 'auto';
     assertChoice(fn, 'device', device, kernels.DEVICES);
@@ -225,9 +250,13 @@ export class JobBERT implements Encoder {
     assertInteger(fn, 'threads', threads, 0, 256);
     const precision = opts.precision ?? 'fp32';
     assertChoice(fn, 'precision', precision, PRECISIONS);
-    if (opts.cache !== undefined && typeof opts.cache !== 'boolean') throw new TypeError(`${fn}: cache must be a boolean; received ${describe(opts.cache)}`);
+    if (opts.cache !== undefined && typeof opts.cache !== 'boolean')
+      throw new TypeError(`${fn}: cache must be a boolean; received ${describe(opts.cache)}`);
     if (device === 'cuda' && !kernels.backends().includes('cuda')) {
-      throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but ${kernels.info().cudaStatus || 'no CUDA device is available'}; use device 'cpu' or 'auto'`);
+      throw new JobBERTError(
+        'ERR_CUDA_UNAVAILABLE',
+        `${fn}: device 'cuda' was requested but ${kernels.info().cudaStatus || 'no CUDA device is available'}; use device 'cpu' or 'auto'`,
+      );
     }
 
     const root = resolve(dir);
@@ -237,7 +266,9 @@ export class JobBERT implements Encoder {
     const limit = maxTokens(config);
     const maxSeqLength = layout.maxSeqLength ?? Math.min(limit, 512);
     if (maxSeqLength > limit) {
-      throw bad(`${join(tdir, 'sentence_bert_config.json')}: max_seq_length ${maxSeqLength} exceeds the ${limit} tokens the model's ${config.maxPositions} position embeddings allow`);
+      throw bad(
+        `${join(tdir, 'sentence_bert_config.json')}: max_seq_length ${maxSeqLength} exceeds the ${limit} tokens the model's ${config.maxPositions} position embeddings allow`,
+      );
     }
 
     const { Tokenizer: TokenizerClass } = await import('tokenizers');
@@ -265,7 +296,9 @@ export class JobBERT implements Encoder {
     } else {
       if (!hasWeights) {
         const legacy = await exists(join(tdir, 'pytorch_model.bin'));
-        throw bad(`${tdir} has neither onnx/model.onnx nor model.safetensors${legacy ? ' (pytorch_model.bin is not supported; re-save with safetensors)' : ''}`);
+        throw bad(
+          `${tdir} has neither onnx/model.onnx nor model.safetensors${legacy ? ' (pytorch_model.bin is not supported; re-save with safetensors)' : ''}`,
+        );
       }
       model = (await convertToOnnx(tdir, { precision })).onnx;
       source = 'converted';
@@ -290,14 +323,21 @@ export class JobBERT implements Encoder {
       // is there and that provider is installed (onnxruntime-node downloads it at
       // install time unless told to skip, as this package's .npmrc does).
       if (device === 'cuda' && !cudaProviderInstalled()) {
-        throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider is not installed (its download is skipped at install time; run \`npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12\`); use device 'cpu' or 'auto'`);
+        throw new JobBERTError(
+          'ERR_CUDA_UNAVAILABLE',
+          `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider is not installed (its download is skipped at install time; run \`npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12\`); use device 'cpu' or 'auto'`,
+        );
       }
       if (cudaProviderInstalled() && (device === 'cuda' || (device === 'auto' && kernels.backends().includes('cuda')))) {
         try {
           session = await create(['cuda'], 4);
         } catch (e) {
           if (device === 'cuda') {
-            throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider cannot start: ${(e as Error).message.split('\n')[0]}; use device 'cpu' or 'auto'`, { cause: e });
+            throw new JobBERTError(
+              'ERR_CUDA_UNAVAILABLE',
+              `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider cannot start: ${(e as Error).message.split('\n')[0]}; use device 'cpu' or 'auto'`,
+              { cause: e },
+            );
           }
         }
       }
@@ -307,14 +347,30 @@ export class JobBERT implements Encoder {
         throw bad(`${source === 'onnx' ? onnxPath : 'the converted graph'} cannot be loaded by onnxruntime: ${(e as Error).message}`, e);
       }
       for (const name of ['input_ids', 'attention_mask']) {
-        if (!session.inputNames.includes(name)) throw bad(`${onnxPath}: the graph has no ${name} input (inputs: ${session.inputNames.join(', ')})`);
+        if (!session.inputNames.includes(name))
+          throw bad(`${onnxPath}: the graph has no ${name} input (inputs: ${session.inputNames.join(', ')})`);
       }
       const h = createHash('sha256').update('jobbert-st:1\n').update(`max_seq_length=${maxSeqLength}\n`);
       if (precision !== 'fp32') h.update(`precision=${precision}\n`); // fp32 fingerprints stay what they were
       for (const f of [...files, hasWeights ? weightsPath : onnxPath]) h.update(`${f.slice(root.length)}:${await fileDigest(f)}\n`);
       const fingerprint = `jobbert:${h.digest('hex').slice(0, 32)}`;
       const defaultDim = dimOf(stages, 'anchor', config.hiddenSize) ?? dim;
-      return new JobBERT({ dir: root, ort, session, tokenizer, config, layout, stages, owned, batchSize, maxSeqLength, fingerprint, source, dim: defaultDim, precision });
+      return new JobBERT({
+        dir: root,
+        ort,
+        session,
+        tokenizer,
+        config,
+        layout,
+        stages,
+        owned,
+        batchSize,
+        maxSeqLength,
+        fingerprint,
+        source,
+        dim: defaultDim,
+        precision,
+      });
     } catch (e) {
       for (const r of owned) r.dispose();
       await session?.release();
@@ -425,7 +481,9 @@ export class JobBERT implements Encoder {
       const t = result[this.#outputName];
       const [d0, d1, d2] = t.dims;
       if (t.dims.length !== 3 || d0 !== rows || d1 !== len || d2 !== this.baseDim || !(t.data instanceof Float32Array)) {
-        throw bad(`JobBERT.encode: the graph's ${this.#outputName} has shape [${t.dims.join(', ')}] (${t.type}); expected float32 [${rows}, ${len}, ${this.baseDim}]`);
+        throw bad(
+          `JobBERT.encode: the graph's ${this.#outputName} has shape [${t.dims.join(', ')}] (${t.type}); expected float32 [${rows}, ${len}, ${this.baseDim}]`,
+        );
       }
       return t.data;
     };
@@ -484,7 +542,10 @@ function chain(stages: Stage[], branch: Branch, fn: string): Stage[] {
     else if (branch === 'base') break;
     else {
       const route = s.routes.get(branch);
-      if (!route) throw new RangeError(`${fn}: branch '${branch}' is not a route of this model's Asym module (routes: ${[...s.routes.keys()].join(', ')})`);
+      if (!route)
+        throw new RangeError(
+          `${fn}: branch '${branch}' is not a route of this model's Asym module (routes: ${[...s.routes.keys()].join(', ')})`,
+        );
       out.push(...chain(route, branch, fn));
     }
   }

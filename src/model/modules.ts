@@ -55,7 +55,8 @@ function inside(root: string, sub: unknown, what: string): string {
   if (typeof sub !== 'string') throw bad(`${what}: module path must be a string; found ${JSON.stringify(sub)}`);
   const p = resolve(root, sub);
   const rel = relative(resolve(root), p);
-  if (rel.startsWith('..') || rel.split(sep).includes('..')) throw bad(`${what}: module path ${JSON.stringify(sub)} leaves the model directory`);
+  if (rel.startsWith('..') || rel.split(sep).includes('..'))
+    throw bad(`${what}: module path ${JSON.stringify(sub)} leaves the model directory`);
   return p;
 }
 
@@ -89,7 +90,8 @@ async function readDense(dir: string, files: string[]): Promise<PostModule> {
   files.push(path);
   if (!isObject(c)) throw bad(`${path} must hold a JSON object`);
   const int = (k: string) => {
-    if (!Number.isSafeInteger(c[k]) || (c[k] as number) < 1) throw bad(`${path}: ${k} must be a positive integer; found ${JSON.stringify(c[k])}`);
+    if (!Number.isSafeInteger(c[k]) || (c[k] as number) < 1)
+      throw bad(`${path}: ${k} must be a positive integer; found ${JSON.stringify(c[k])}`);
     return c[k] as number;
   };
   const name = c.activation_function ?? 'torch.nn.modules.activation.Tanh'; // Dense's default
@@ -110,13 +112,15 @@ async function readAsym(dir: string, files: string[]): Promise<PostModule> {
   const path = join(dir, 'config.json');
   const c = await readJson(path);
   files.push(path);
-  if (!isObject(c) || !isObject(c.types) || !isObject(c.structure)) throw bad(`${path}: an Asym config needs "types" and "structure" objects`);
+  if (!isObject(c) || !isObject(c.types) || !isObject(c.structure))
+    throw bad(`${path}: an Asym config needs "types" and "structure" objects`);
   const routes = new Map<string, PostModule[]>();
   for (const [route, ids] of Object.entries(c.structure)) {
     if (!Array.isArray(ids) || ids.length === 0) throw bad(`${path}: route ${route} must list at least one module`);
     const mods: PostModule[] = [];
     for (const id of ids) {
-      if (typeof id !== 'string' || !(id in c.types)) throw bad(`${path}: route ${route} names module ${JSON.stringify(id)}, which "types" does not declare`);
+      if (typeof id !== 'string' || !(id in c.types))
+        throw bad(`${path}: route ${route} names module ${JSON.stringify(id)}, which "types" does not declare`);
       mods.push(await readModule(c.types[id], inside(dir, id, path), files, path));
     }
     routes.set(route, mods);
@@ -172,7 +176,8 @@ export async function readLayout(dir: string): Promise<ModelLayout> {
     files.push(stPath);
     if (!isObject(st)) throw bad(`${stPath} must hold a JSON object`);
     if (st.max_seq_length !== undefined && st.max_seq_length !== null) {
-      if (!Number.isSafeInteger(st.max_seq_length) || (st.max_seq_length as number) < 2) throw bad(`${stPath}: max_seq_length must be an integer ≥ 2; found ${JSON.stringify(st.max_seq_length)}`);
+      if (!Number.isSafeInteger(st.max_seq_length) || (st.max_seq_length as number) < 2)
+        throw bad(`${stPath}: max_seq_length must be an integer ≥ 2; found ${JSON.stringify(st.max_seq_length)}`);
       maxSeqLength = st.max_seq_length as number;
     }
   }

@@ -13,8 +13,21 @@ import { JobBERTError } from '../errors.js';
 export type FloatDType = 'F32' | 'F16' | 'BF16';
 
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8,
-  F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 // A header bigger than this is corrupt, not a model (the real JobBERT-V3 header is ~20 KB).
@@ -53,8 +66,10 @@ export function parseHeader(path: string, json: string, dataBytes: number): Map<
     if (name === '__metadata__') continue;
     const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (typeof v !== 'object' || v === null) throw bad(path, `tensor ${name} has no description`);
-    if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) throw bad(path, `tensor ${name} has unknown dtype ${JSON.stringify(v.dtype)}`);
-    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(path, `tensor ${name} has a malformed shape`);
+    if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES))
+      throw bad(path, `tensor ${name} has unknown dtype ${JSON.stringify(v.dtype)}`);
+    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw bad(path, `tensor ${name} has a malformed shape`);
     const offsets = v.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw bad(path, `tensor ${name} has malformed data_offsets`);
@@ -63,7 +78,10 @@ export function parseHeader(path: string, json: string, dataBytes: number): Map<
     const numel = (v.shape as number[]).reduce((a, b) => a * b, 1);
     if (end < begin || end > dataBytes) throw bad(path, `tensor ${name} lies outside the file (bytes ${begin}..${end} of ${dataBytes})`);
     if (end - begin !== numel * DTYPE_BYTES[v.dtype]) {
-      throw bad(path, `tensor ${name} holds ${end - begin} bytes but its shape [${(v.shape as number[]).join(', ')}] of ${v.dtype} needs ${numel * DTYPE_BYTES[v.dtype]}`);
+      throw bad(
+        path,
+        `tensor ${name} holds ${end - begin} bytes but its shape [${(v.shape as number[]).join(', ')}] of ${v.dtype} needs ${numel * DTYPE_BYTES[v.dtype]}`,
+      );
     }
     out.set(name, { name, dtype: v.dtype, shape: v.shape as number[], begin, end });
   }
@@ -128,7 +146,8 @@ export class SafeTensors {
       const lenBuf = Buffer.alloc(8);
       await file.read(lenBuf, 0, 8, 0);
       const headerLen = lenBuf.readBigUInt64LE(0);
-      if (headerLen > BigInt(Math.min(MAX_HEADER, size - 8))) throw bad(path, `its header length ${headerLen} exceeds the file (${size} bytes)`);
+      if (headerLen > BigInt(Math.min(MAX_HEADER, size - 8)))
+        throw bad(path, `its header length ${headerLen} exceeds the file (${size} bytes)`);
       const n = Number(headerLen);
       const headerBuf = Buffer.alloc(n);
       await file.read(headerBuf, 0, n, 8);
@@ -154,10 +173,16 @@ export class SafeTensors {
     const file = basename(this.path);
     if (!info) throw new JobBERTError('ERR_BAD_MODEL', `${this.path}: tensor ${name} is missing`);
     if (shape && (shape.length !== info.shape.length || shape.some((d, i) => d !== info.shape[i]))) {
-      throw new JobBERTError('ERR_BAD_MODEL', `${this.path}: tensor ${name} has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      throw new JobBERTError(
+        'ERR_BAD_MODEL',
+        `${this.path}: tensor ${name} has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`,
+      );
     }
     if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
-      throw new JobBERTError('ERR_BAD_MODEL', `${file}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`);
+      throw new JobBERTError(
+        'ERR_BAD_MODEL',
+        `${file}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`,
+      );
     }
     const length = info.end - info.begin;
     // F32 is read straight into the result (no second copy of a 768 MB embedding table)
@@ -203,13 +228,18 @@ export interface TensorToWrite {
  * given, little-endian). Sync. Throws RangeError when a tensor's data does not
  * match its shape.
  */
-export function encodeSafeTensors(tensors: ReadonlyMap<string, TensorToWrite>, metadata: Record<string, string> = { format: 'pt' }): Buffer {
+export function encodeSafeTensors(
+  tensors: ReadonlyMap<string, TensorToWrite>,
+  metadata: Record<string, string> = { format: 'pt' },
+): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (!(t.data instanceof Float32Array) || t.data.length !== numel) {
-      throw new RangeError(`encodeSafeTensors: tensor ${name} must hold ${numel} float32 values for shape [${t.shape.join(', ')}]; received ${t.data?.length}`);
+      throw new RangeError(
+        `encodeSafeTensors: tensor ${name} must hold ${numel} float32 values for shape [${t.shape.join(', ')}]; received ${t.data?.length}`,
+      );
     }
     header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
@@ -235,7 +265,11 @@ export function encodeSafeTensors(tensors: ReadonlyMap<string, TensorToWrite>, m
  * Writes float32 tensors to `path` as safetensors, atomically (a temporary
  * file beside it, flushed, then renamed over `path`). Async.
  */
-export async function writeSafeTensors(path: string, tensors: ReadonlyMap<string, TensorToWrite>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafeTensors(
+  path: string,
+  tensors: ReadonlyMap<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   const bytes = encodeSafeTensors(tensors, metadata);
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   const file = await open(tmp, 'w');

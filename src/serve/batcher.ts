@@ -63,7 +63,11 @@ export class MicroBatcher<P, R> {
   /** Queues a job; resolves with its own result. Rejects with 503 ERR_OVERLOADED when the queue is full. */
   submit(key: string, size: number, params: P): Promise<R> {
     if (this.#queued > 0 && this.#queued + size > this.#opts.maxQueue) {
-      return Promise.reject(new ServeError(503, 'ERR_OVERLOADED', `the server has ${this.#queued} items queued; retry shortly`, { headers: { 'retry-after': '1' } }));
+      return Promise.reject(
+        new ServeError(503, 'ERR_OVERLOADED', `the server has ${this.#queued} items queued; retry shortly`, {
+          headers: { 'retry-after': '1' },
+        }),
+      );
     }
     return new Promise<R>((resolve, reject) => {
       this.#pending.push({ key, size, params, resolve, reject });
@@ -116,7 +120,10 @@ export class MicroBatcher<P, R> {
     }
     await Promise.all(
       [...groups].map(([key, jobs]) => {
-        this.#opts.onBatch?.(jobs.reduce((s, j) => s + j.size, 0), jobs.length);
+        this.#opts.onBatch?.(
+          jobs.reduce((s, j) => s + j.size, 0),
+          jobs.length,
+        );
         return this.#runGroup(key, jobs);
       }),
     );
@@ -124,7 +131,10 @@ export class MicroBatcher<P, R> {
 
   async #runGroup(key: string, jobs: BatchJob<P, R>[]): Promise<void> {
     try {
-      const results = await this.#opts.run(key, jobs.map((j) => j.params));
+      const results = await this.#opts.run(
+        key,
+        jobs.map((j) => j.params),
+      );
       jobs.forEach((job, i) => job.resolve(results[i]));
     } catch (error) {
       if (jobs.length === 1) {

@@ -17,7 +17,12 @@ export class ServeError extends JobBERTError {
   /** Extra response headers (Allow, WWW-Authenticate, Retry-After). */
   readonly headers: Record<string, string>;
 
-  constructor(status: number, code: JobBERTErrorCode, message: string, opts: { field?: string; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    code: JobBERTErrorCode,
+    message: string,
+    opts: { field?: string; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
     super(code, message, { cause: opts.cause });
     this.name = 'ServeError';
     this.status = status;
@@ -27,7 +32,12 @@ export class ServeError extends JobBERTError {
 
   /** The response body: `{ error: { code, message, field? } }`. */
   toJSON(): { error: { code: string; message: string; field?: string } } {
-    return { error: this.field === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, field: this.field } };
+    return {
+      error:
+        this.field === undefined
+          ? { code: this.code, message: this.message }
+          : { code: this.code, message: this.message, field: this.field },
+    };
   }
 }
 
@@ -53,7 +63,9 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
   if (parsed !== undefined && (req.readableEnded || req.complete)) return Promise.resolve(parsed);
   const type = req.headers['content-type'];
   if (type !== undefined && !/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type)) {
-    return Promise.reject(new ServeError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json; received '${type.slice(0, 100)}'`));
+    return Promise.reject(
+      new ServeError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json; received '${type.slice(0, 100)}'`),
+    );
   }
   const announced = req.headers['content-length'];
   if (announced !== undefined && Number(announced) > maxBytes) {

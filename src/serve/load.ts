@@ -78,9 +78,13 @@ export async function readSkillsFile(path: string): Promise<Skill[]> {
     } catch {
       throw bad('not valid JSON');
     }
-    if (typeof v !== 'object' || v === null || (typeof v.id !== 'string' && typeof v.id !== 'number') || typeof v.name !== 'string') throw bad('expected {"id", "name", "aliases"?}');
-    if (v.aliases !== undefined && (!Array.isArray(v.aliases) || v.aliases.some((a) => typeof a !== 'string'))) throw bad('"aliases" must be an array of strings');
-    skills.push(v.aliases === undefined ? { id: String(v.id), name: v.name } : { id: String(v.id), name: v.name, aliases: v.aliases as string[] });
+    if (typeof v !== 'object' || v === null || (typeof v.id !== 'string' && typeof v.id !== 'number') || typeof v.name !== 'string')
+      throw bad('expected {"id", "name", "aliases"?}');
+    if (v.aliases !== undefined && (!Array.isArray(v.aliases) || v.aliases.some((a) => typeof a !== 'string')))
+      throw bad('"aliases" must be an array of strings');
+    skills.push(
+      v.aliases === undefined ? { id: String(v.id), name: v.name } : { id: String(v.id), name: v.name, aliases: v.aliases as string[] },
+    );
   });
   if (skills.length === 0) throw new JobBERTError('ERR_BAD_FILE', `${path}: no skills (expected JSON Lines of {"id", "name", "aliases"?})`);
   return skills;

@@ -18,7 +18,15 @@ import { MicroBatcher } from './batcher.js';
 import { readJsonBody, sendError, sendJson, sendText, ServeError } from './http.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
-import { parseEncode, parseMatch, parseSkills, type EncodeRequest, type MatchRequest, type RequestLimits, type SkillsRequest } from './requests.js';
+import {
+  parseEncode,
+  parseMatch,
+  parseSkills,
+  type EncodeRequest,
+  type MatchRequest,
+  type RequestLimits,
+  type SkillsRequest,
+} from './requests.js';
 
 export interface MatcherOptions {
   /** The index /v1/match searches (it must be able to encode text: loaded with its encoder). */
@@ -137,7 +145,8 @@ function settingsFrom(fn: string, opts: MatcherOptions): MatcherSettings {
     return v;
   };
   if (opts.batching !== undefined) assertBoolean(fn, 'batching', opts.batching);
-  if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token === '')) throw new TypeError(`${fn}: token must be a non-empty string; received ${describe(opts.token)}`);
+  if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token === ''))
+    throw new TypeError(`${fn}: token must be a non-empty string; received ${describe(opts.token)}`);
   return {
     batching: opts.batching ?? true,
     maxBatch: int('maxBatch', 64, 1, 1 << 16),
@@ -162,11 +171,14 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   const fn = 'createMatcher';
   const settings = settingsFrom(fn, opts);
   const index = opts.index;
-  if (typeof index !== 'object' || index === null || typeof index.search !== 'function') throw new TypeError(`${fn}: index must be a MatchIndex; received ${describe(index)}`);
+  if (typeof index !== 'object' || index === null || typeof index.search !== 'function')
+    throw new TypeError(`${fn}: index must be a MatchIndex; received ${describe(index)}`);
   const encoder = opts.encoder;
-  if (encoder !== undefined && (typeof encoder !== 'object' || encoder === null || typeof encoder.encode !== 'function')) throw new TypeError(`${fn}: encoder must be an Encoder; received ${describe(encoder)}`);
+  if (encoder !== undefined && (typeof encoder !== 'object' || encoder === null || typeof encoder.encode !== 'function'))
+    throw new TypeError(`${fn}: encoder must be an Encoder; received ${describe(encoder)}`);
   const skillIndex = opts.skills;
-  if (skillIndex !== undefined && (typeof skillIndex !== 'object' || skillIndex === null || typeof skillIndex.rank !== 'function')) throw new TypeError(`${fn}: skills must be a SkillIndex; received ${describe(skillIndex)}`);
+  if (skillIndex !== undefined && (typeof skillIndex !== 'object' || skillIndex === null || typeof skillIndex.rank !== 'function'))
+    throw new TypeError(`${fn}: skills must be a SkillIndex; received ${describe(skillIndex)}`);
   const log = opts.log ?? ((line: string) => console.error(line));
   const tokenDigest = opts.token === undefined ? null : digest(opts.token);
   const metrics = new Metrics();
@@ -182,18 +194,29 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   // any longer top list, and topK's scores do not depend on the batch.
   const runMatch = async (lang: string | undefined, reqs: MatchRequest[]): Promise<MatchResult[][][]> => {
     const k = Math.max(...reqs.map((r) => r.k));
-    const all = await index.search(reqs.flatMap((r) => r.queries), { k, lang });
+    const all = await index.search(
+      reqs.flatMap((r) => r.queries),
+      { k, lang },
+    );
     let at = 0;
     return reqs.map((r) => all.slice(at, (at += r.queries.length)).map((list) => list.slice(0, r.k)));
   };
   const runSkills = async (reqs: SkillsRequest[]): Promise<MatchResult[][][]> => {
     const k = Math.max(...reqs.map((r) => r.k));
-    const all = await skillIndex!.rank(reqs.flatMap((r) => r.titles), { k });
+    const all = await skillIndex!.rank(
+      reqs.flatMap((r) => r.titles),
+      { k },
+    );
     let at = 0;
-    return reqs.map((r) => all.slice(at, (at += r.titles.length)).map((list) => list.slice(0, r.k).map((s) => ({ id: s.id, text: s.name, score: s.score }))));
+    return reqs.map((r) =>
+      all.slice(at, (at += r.titles.length)).map((list) => list.slice(0, r.k).map((s) => ({ id: s.id, text: s.name, score: s.score }))),
+    );
   };
   const runEncode = async (branch: EncodeRequest['branch'], reqs: EncodeRequest[]): Promise<EncodeResponse[]> => {
-    const m = await encoder!.encode(reqs.flatMap((r) => r.texts), { branch });
+    const m = await encoder!.encode(
+      reqs.flatMap((r) => r.texts),
+      { branch },
+    );
     let row = 0;
     return reqs.map((r) => ({
       dim: m.cols,
@@ -202,14 +225,27 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   };
 
   const batcher = <P, R>(op: string, run: (key: string, params: P[]) => Promise<R[]>) =>
-    new MicroBatcher<P, R>({ maxBatch: settings.maxBatch, maxWaitMs: settings.maxWaitMs, maxQueue: settings.maxQueue, run, onBatch: (items) => metrics.batch(op, items) });
+    new MicroBatcher<P, R>({
+      maxBatch: settings.maxBatch,
+      maxWaitMs: settings.maxWaitMs,
+      maxQueue: settings.maxQueue,
+      run,
+      onBatch: (items) => metrics.batch(op, items),
+    });
   const matchBatcher = batcher<MatchRequest, MatchResult[][]>('match', (_key, reqs) => runMatch(reqs[0].lang, reqs));
   const skillsBatcher = batcher<SkillsRequest, MatchResult[][]>('skills', (_key, reqs) => runSkills(reqs));
   const encodeBatcher = batcher<EncodeRequest, EncodeResponse>('encode', (_key, reqs) => runEncode(reqs[0].branch, reqs));
   metrics.queued = () => ({ match: matchBatcher.queued, skills: skillsBatcher.queued, encode: encodeBatcher.queued });
 
   /** Runs one request's work, batched or alone; maps library errors to HTTP ones. */
-  async function dispatch<P, R>(b: MicroBatcher<P, R>, op: string, key: string, size: number, params: P, alone: (p: P) => Promise<R>): Promise<R> {
+  async function dispatch<P, R>(
+    b: MicroBatcher<P, R>,
+    op: string,
+    key: string,
+    size: number,
+    params: P,
+    alone: (p: P) => Promise<R>,
+  ): Promise<R> {
     try {
       if (settings.batching) return await b.submit(key, size, params);
       metrics.batch(op, size);
@@ -225,19 +261,36 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     async match(body) {
       const req = parseMatch(body, settings, index.languages);
       if (req.queries.length === 0) return { results: [] };
-      const results = await dispatch(matchBatcher, 'match', JSON.stringify(req.lang ?? null), req.queries.length, req, async (r) => (await runMatch(r.lang, [r]))[0]);
+      const results = await dispatch(
+        matchBatcher,
+        'match',
+        JSON.stringify(req.lang ?? null),
+        req.queries.length,
+        req,
+        async (r) => (await runMatch(r.lang, [r]))[0],
+      );
       return { results };
     },
 
     async encode(body) {
-      if (!encoder) throw new ServeError(404, 'ERR_NOT_CONFIGURED', '/v1/encode needs an encoder: start the service with an index that holds one (jobbert index build), or pass `encoder` to createServer/createMatcher');
+      if (!encoder)
+        throw new ServeError(
+          404,
+          'ERR_NOT_CONFIGURED',
+          '/v1/encode needs an encoder: start the service with an index that holds one (jobbert index build), or pass `encoder` to createServer/createMatcher',
+        );
       const req = parseEncode(body, settings);
       if (req.texts.length === 0) return { dim: encoder.dim, vectors: [] };
       return dispatch(encodeBatcher, 'encode', req.branch, req.texts.length, req, async (r) => (await runEncode(r.branch, [r]))[0]);
     },
 
     async skills(body) {
-      if (!skillIndex) throw new ServeError(404, 'ERR_NOT_CONFIGURED', '/v1/skills is not enabled: start the service with --skills FILE (JSON Lines of {"id", "name", "aliases"?}), or pass `skills` (a SkillIndex) to createServer/createMatcher');
+      if (!skillIndex)
+        throw new ServeError(
+          404,
+          'ERR_NOT_CONFIGURED',
+          '/v1/skills is not enabled: start the service with --skills FILE (JSON Lines of {"id", "name", "aliases"?}), or pass `skills` (a SkillIndex) to createServer/createMatcher',
+        );
       const req = parseSkills(body, settings);
       if (req.titles.length === 0) return { results: [] };
       const results = await dispatch(skillsBatcher, 'skills', '', req.titles.length, req, async (r) => (await runSkills([r]))[0]);
@@ -275,7 +328,13 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     },
 
     openapi() {
-      return openApiDocument({ version: version(), limits: settings, auth: settings.auth, skills: skillIndex !== undefined, encode: encoder !== undefined });
+      return openApiDocument({
+        version: version(),
+        limits: settings,
+        auth: settings.auth,
+        skills: skillIndex !== undefined,
+        encode: encoder !== undefined,
+      });
     },
 
     handler(req, res) {
@@ -293,7 +352,12 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         active.delete(res);
         // 499 (nginx's "client closed request"): the connection ended before the response did.
         const status = res.writableFinished ? res.statusCode : 499;
-        metrics.request(route, ROUTES[path] && (req.method === ROUTES[path] || req.method === 'HEAD') ? req.method! : 'other', status, (performance.now() - t0) / 1000);
+        metrics.request(
+          route,
+          ROUTES[path] && (req.method === ROUTES[path] || req.method === 'HEAD') ? req.method! : 'other',
+          status,
+          (performance.now() - t0) / 1000,
+        );
         if (idle && active.size === 0) idle();
       };
       res.once('finish', done);
@@ -305,7 +369,8 @@ export function createMatcher(opts: MatcherOptions): Matcher {
           log(`jobbert serve: ${req.method} ${path}: ${(e as Error)?.stack ?? String(e)}`);
         }
         const error = e instanceof ServeError ? e : asServeError(e);
-        if (e instanceof ServeError && e.status >= 500 && e.status !== 503) log(`jobbert serve: ${req.method} ${path}: ${e.message}\n${(e.cause as Error)?.stack ?? ''}`);
+        if (e instanceof ServeError && e.status >= 500 && e.status !== 503)
+          log(`jobbert serve: ${req.method} ${path}: ${e.message}\n${(e.cause as Error)?.stack ?? ''}`);
         sendError(res, error);
         if (error.status === 413) req.socket?.destroySoon?.();
       });
@@ -326,7 +391,9 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     const method = ROUTES[path];
     if (!method) throw new ServeError(404, 'ERR_NOT_FOUND', `no route ${path.slice(0, 200)}; see /openapi.json`);
     if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
-      throw new ServeError(405, 'ERR_METHOD_NOT_ALLOWED', `${path} takes ${method}; received ${req.method}`, { headers: { allow: method === 'GET' ? 'GET, HEAD' : method } });
+      throw new ServeError(405, 'ERR_METHOD_NOT_ALLOWED', `${path} takes ${method}; received ${req.method}`, {
+        headers: { allow: method === 'GET' ? 'GET, HEAD' : method },
+      });
     }
     if (tokenDigest && !PUBLIC.has(path)) checkToken(req.headers.authorization, tokenDigest);
     switch (path) {
@@ -341,7 +408,8 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     }
     if (closing) throw shuttingDown();
     const body = await readJsonBody(req, settings.maxBodyBytes);
-    const result = path === '/v1/match' ? await handlers.match(body) : path === '/v1/encode' ? await handlers.encode(body) : await handlers.skills(body);
+    const result =
+      path === '/v1/match' ? await handlers.match(body) : path === '/v1/encode' ? await handlers.encode(body) : await handlers.skills(body);
     sendJson(res, 200, result);
   }
 
@@ -351,13 +419,17 @@ export function createMatcher(opts: MatcherOptions): Matcher {
 function checkToken(header: string | undefined, expected: Buffer): void {
   const challenge = { 'www-authenticate': 'Bearer realm="jobbert"' };
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  if (!m) throw new ServeError(401, 'ERR_UNAUTHORIZED', 'this server needs an Authorization: Bearer <token> header', { headers: challenge });
+  if (!m)
+    throw new ServeError(401, 'ERR_UNAUTHORIZED', 'this server needs an Authorization: Bearer <token> header', { headers: challenge });
   // Compare digests: equal length, constant time.
-  if (!timingSafeEqual(digest(m[1]), expected)) throw new ServeError(401, 'ERR_UNAUTHORIZED', 'the bearer token is not valid', { headers: challenge });
+  if (!timingSafeEqual(digest(m[1]), expected))
+    throw new ServeError(401, 'ERR_UNAUTHORIZED', 'the bearer token is not valid', { headers: challenge });
 }
 
 function shuttingDown(): ServeError {
-  return new ServeError(503, 'ERR_SHUTTING_DOWN', 'the server is shutting down; retry on another instance', { headers: { connection: 'close', 'retry-after': '1' } });
+  return new ServeError(503, 'ERR_SHUTTING_DOWN', 'the server is shutting down; retry on another instance', {
+    headers: { connection: 'close', 'retry-after': '1' },
+  });
 }
 
 /** Library errors as HTTP ones: bad arguments that got past the request checks are the client's (422), a disposed index is 503, the rest 500. */

@@ -63,22 +63,59 @@ export class Metrics {
   /** The exposition text. */
   render(extra: { entries: number; dim: number }): string {
     const out: string[] = [];
-    out.push('# HELP jobbert_http_requests_total HTTP requests answered, by route, method and status.', '# TYPE jobbert_http_requests_total counter');
+    out.push(
+      '# HELP jobbert_http_requests_total HTTP requests answered, by route, method and status.',
+      '# TYPE jobbert_http_requests_total counter',
+    );
     for (const [labels, n] of this.#requests) out.push(`jobbert_http_requests_total{${labels}} ${n}`);
-    out.push('# HELP jobbert_http_request_duration_seconds Time from request arrival to the end of the response.', '# TYPE jobbert_http_request_duration_seconds histogram');
+    out.push(
+      '# HELP jobbert_http_request_duration_seconds Time from request arrival to the end of the response.',
+      '# TYPE jobbert_http_request_duration_seconds histogram',
+    );
     for (const [route, h] of this.#latency) out.push(...h.lines('jobbert_http_request_duration_seconds', `route="${escapeLabel(route)}"`));
-    out.push('# HELP jobbert_batch_size Queries (or texts) per call of the encoder and index, by operation.', '# TYPE jobbert_batch_size histogram');
+    out.push(
+      '# HELP jobbert_batch_size Queries (or texts) per call of the encoder and index, by operation.',
+      '# TYPE jobbert_batch_size histogram',
+    );
     for (const [op, h] of this.#batches) out.push(...h.lines('jobbert_batch_size', `op="${escapeLabel(op)}"`));
-    out.push('# HELP jobbert_http_requests_in_flight Requests received and not yet answered.', '# TYPE jobbert_http_requests_in_flight gauge', `jobbert_http_requests_in_flight ${this.inFlight}`);
+    out.push(
+      '# HELP jobbert_http_requests_in_flight Requests received and not yet answered.',
+      '# TYPE jobbert_http_requests_in_flight gauge',
+      `jobbert_http_requests_in_flight ${this.inFlight}`,
+    );
     out.push('# HELP jobbert_batch_queue_items Queries waiting for a batch, by operation.', '# TYPE jobbert_batch_queue_items gauge');
     for (const [op, n] of Object.entries(this.queued())) out.push(`jobbert_batch_queue_items{op="${escapeLabel(op)}"} ${n}`);
-    out.push('# HELP jobbert_index_entries Entries in the served index.', '# TYPE jobbert_index_entries gauge', `jobbert_index_entries ${extra.entries}`);
-    out.push('# HELP jobbert_index_dim Vector dimension of the served index.', '# TYPE jobbert_index_dim gauge', `jobbert_index_dim ${extra.dim}`);
+    out.push(
+      '# HELP jobbert_index_entries Entries in the served index.',
+      '# TYPE jobbert_index_entries gauge',
+      `jobbert_index_entries ${extra.entries}`,
+    );
+    out.push(
+      '# HELP jobbert_index_dim Vector dimension of the served index.',
+      '# TYPE jobbert_index_dim gauge',
+      `jobbert_index_dim ${extra.dim}`,
+    );
     const mem = process.memoryUsage();
-    out.push('# HELP process_resident_memory_bytes Resident memory size in bytes.', '# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`);
-    out.push('# HELP nodejs_heap_used_bytes V8 heap in use, in bytes.', '# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${mem.heapUsed}`);
-    out.push('# HELP nodejs_external_memory_bytes Memory held outside the V8 heap (buffers, native data), in bytes.', '# TYPE nodejs_external_memory_bytes gauge', `nodejs_external_memory_bytes ${mem.external}`);
-    out.push('# HELP process_start_time_seconds Start time of the service since the Unix epoch, in seconds.', '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${Math.floor(this.#started / 1000)}`);
+    out.push(
+      '# HELP process_resident_memory_bytes Resident memory size in bytes.',
+      '# TYPE process_resident_memory_bytes gauge',
+      `process_resident_memory_bytes ${mem.rss}`,
+    );
+    out.push(
+      '# HELP nodejs_heap_used_bytes V8 heap in use, in bytes.',
+      '# TYPE nodejs_heap_used_bytes gauge',
+      `nodejs_heap_used_bytes ${mem.heapUsed}`,
+    );
+    out.push(
+      '# HELP nodejs_external_memory_bytes Memory held outside the V8 heap (buffers, native data), in bytes.',
+      '# TYPE nodejs_external_memory_bytes gauge',
+      `nodejs_external_memory_bytes ${mem.external}`,
+    );
+    out.push(
+      '# HELP process_start_time_seconds Start time of the service since the Unix epoch, in seconds.',
+      '# TYPE process_start_time_seconds gauge',
+      `process_start_time_seconds ${Math.floor(this.#started / 1000)}`,
+    );
     return `${out.join('\n')}\n`;
   }
 }

@@ -27,9 +27,20 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
   const texts = (what: string) => ({
     type: 'array',
     maxItems: L.maxQueries,
-    items: { type: 'string', minLength: 1, maxLength: L.maxTextLength, description: `${what}; not blank; at most ${L.maxTextLength} UTF-16 code units` },
+    items: {
+      type: 'string',
+      minLength: 1,
+      maxLength: L.maxTextLength,
+      description: `${what}; not blank; at most ${L.maxTextLength} UTF-16 code units`,
+    },
   });
-  const k = { type: 'integer', minimum: 1, maximum: L.maxK, default: Math.min(10, L.maxK), description: 'How many results per query (clamped to what the index holds).' };
+  const k = {
+    type: 'integer',
+    minimum: 1,
+    maximum: L.maxK,
+    default: Math.min(10, L.maxK),
+    description: 'How many results per query (clamped to what the index holds).',
+  };
   const security = o.auth ? [{ bearer: [] }] : [];
   const common = {
     '400': errorResponse('The body is not valid JSON or not valid UTF-8 (ERR_INVALID_JSON, ERR_INVALID_UTF8, ERR_EMPTY_BODY).'),
@@ -84,13 +95,21 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
     '/metrics': {
       get: {
         summary: 'Prometheus metrics',
-        description: 'Text exposition format 0.0.4: jobbert_http_requests_total{route,method,status}, jobbert_http_request_duration_seconds (histogram), jobbert_batch_size{op} (histogram of queries per encoder/index call), jobbert_http_requests_in_flight, jobbert_batch_queue_items{op}, process_resident_memory_bytes and more.',
+        description:
+          'Text exposition format 0.0.4: jobbert_http_requests_total{route,method,status}, jobbert_http_request_duration_seconds (histogram), jobbert_batch_size{op} (histogram of queries per encoder/index call), jobbert_http_requests_in_flight, jobbert_batch_queue_items{op}, process_resident_memory_bytes and more.',
         security,
-        responses: { '200': { description: 'The metrics.', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } }, ...(o.auth ? { '401': common['401'] } : {}) },
+        responses: {
+          '200': { description: 'The metrics.', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } },
+          ...(o.auth ? { '401': common['401'] } : {}),
+        },
       },
     },
     '/openapi.json': {
-      get: { summary: 'This document', security: [], responses: { '200': { description: 'The OpenAPI 3.1 document.', content: json({ type: 'object' }) } } },
+      get: {
+        summary: 'This document',
+        security: [],
+        responses: { '200': { description: 'The OpenAPI 3.1 document.', content: json({ type: 'object' }) } },
+      },
     },
   };
   return {
@@ -105,15 +124,26 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
     servers: [{ url: '/' }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Set with --token or JOBBERT_TOKEN; /healthz and /openapi.json need none.' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Set with --token or JOBBERT_TOKEN; /healthz and /openapi.json need none.' },
+      },
       schemas: {
         MatchRequest: {
           type: 'object',
           additionalProperties: false,
           required: ['queries'],
-          properties: { queries: texts('A query'), k, lang: { type: 'string', description: "Keep only entries of this language; one of the index's languages (see /healthz)." } },
+          properties: {
+            queries: texts('A query'),
+            k,
+            lang: { type: 'string', description: "Keep only entries of this language; one of the index's languages (see /healthz)." },
+          },
         },
-        SkillsRequest: { type: 'object', additionalProperties: false, required: ['titles'], properties: { titles: texts('A job title'), k } },
+        SkillsRequest: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['titles'],
+          properties: { titles: texts('A job title'), k },
+        },
         EncodeRequest: {
           type: 'object',
           additionalProperties: false,
@@ -129,7 +159,17 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
             score: { type: 'number', description: 'Cosine similarity (float32 precision).' },
           },
         },
-        MatchResponse: { type: 'object', required: ['results'], properties: { results: { type: 'array', description: 'One list per query, in request order, best first.', items: { type: 'array', items: ref('Match') } } } },
+        MatchResponse: {
+          type: 'object',
+          required: ['results'],
+          properties: {
+            results: {
+              type: 'array',
+              description: 'One list per query, in request order, best first.',
+              items: { type: 'array', items: ref('Match') },
+            },
+          },
+        },
         EncodeResponse: {
           type: 'object',
           required: ['dim', 'vectors'],
@@ -158,7 +198,11 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
             error: {
               type: 'object',
               required: ['code', 'message'],
-              properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string', description: 'The request field at fault, e.g. queries[3].' } },
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                field: { type: 'string', description: 'The request field at fault, e.g. queries[3].' },
+              },
             },
           },
         },

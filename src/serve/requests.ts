@@ -34,9 +34,9 @@ export interface SkillsRequest {
   k: number;
 }
 
-
 function asObject(body: unknown, fields: readonly string[]): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badField('body', `must be a JSON object with ${fields.join(', ')}; received ${describe(body)}`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badField('body', `must be a JSON object with ${fields.join(', ')}; received ${describe(body)}`);
   const extra = Object.keys(body).find((key) => !fields.includes(key));
   if (extra !== undefined) throw badField(extra, `is not a field of this request (expected ${fields.join(', ')})`);
   return body as Record<string, unknown>;
@@ -45,18 +45,21 @@ function asObject(body: unknown, fields: readonly string[]): Record<string, unkn
 function texts(name: string, v: unknown, limits: RequestLimits): string[] {
   if (v === undefined) throw badField(name, 'is required: an array of strings');
   if (!Array.isArray(v)) throw badField(name, `must be an array of strings; received ${describe(v)}`);
-  if (v.length > limits.maxQueries) throw badField(name, `must hold at most ${limits.maxQueries} strings (--max-queries); received ${v.length}`);
+  if (v.length > limits.maxQueries)
+    throw badField(name, `must hold at most ${limits.maxQueries} strings (--max-queries); received ${v.length}`);
   v.forEach((t, i) => {
     if (typeof t !== 'string') throw badField(`${name}[${i}]`, `must be a string; received ${describe(t)}`);
     if (t.trim() === '') throw badField(`${name}[${i}]`, `must be a non-empty string; received ${describe(t)}`);
-    if (t.length > limits.maxTextLength) throw badField(`${name}[${i}]`, `must be at most ${limits.maxTextLength} characters long (--max-text-length); received ${t.length}`);
+    if (t.length > limits.maxTextLength)
+      throw badField(`${name}[${i}]`, `must be at most ${limits.maxTextLength} characters long (--max-text-length); received ${t.length}`);
   });
   return v as string[];
 }
 
 function topK(v: unknown, limits: RequestLimits): number {
   if (v === undefined) return Math.min(10, limits.maxK);
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > limits.maxK) throw badField('k', `must be an integer in [1, ${limits.maxK}]; received ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > limits.maxK)
+    throw badField('k', `must be an integer in [1, ${limits.maxK}]; received ${describe(v)}`);
   return v;
 }
 
@@ -64,7 +67,8 @@ function topK(v: unknown, limits: RequestLimits): number {
 export function parseEncode(body: unknown, limits: RequestLimits): EncodeRequest {
   const o = asObject(body, ['texts', 'branch']);
   const branch = o.branch ?? 'anchor';
-  if (typeof branch !== 'string' || !BRANCHES.includes(branch as Branch)) throw badField('branch', `must be one of ${BRANCHES.map((b) => `'${b}'`).join(', ')}; received ${describe(o.branch)}`);
+  if (typeof branch !== 'string' || !BRANCHES.includes(branch as Branch))
+    throw badField('branch', `must be one of ${BRANCHES.map((b) => `'${b}'`).join(', ')}; received ${describe(o.branch)}`);
   return { texts: texts('texts', o.texts, limits), branch: branch as Branch };
 }
 
@@ -81,7 +85,9 @@ export function parseMatch(body: unknown, limits: RequestLimits, languages: read
     const known = languages.filter((l) => l !== '');
     if (typeof o.lang !== 'string') throw badField('lang', `must be a string; received ${describe(o.lang)}`);
     if (!known.includes(o.lang)) {
-      const choices = known.length ? `one of the index's languages (${known.map((l) => `'${l}'`).join(', ')})` : 'omitted: the index has no language tags';
+      const choices = known.length
+        ? `one of the index's languages (${known.map((l) => `'${l}'`).join(', ')})`
+        : 'omitted: the index has no language tags';
       throw badField('lang', `must be ${choices}; received ${describe(o.lang)}`);
     }
   }

@@ -46,7 +46,15 @@ export interface JobbertServer {
 export function createServer(opts: ServeOptions): JobbertServer {
   const fn = 'createServer';
   assertOptions(fn, opts);
-  const { host = '127.0.0.1', port = 8080, requestTimeoutMs = 30_000, headersTimeoutMs = 10_000, keepAliveTimeoutMs = 5_000, shutdownTimeoutMs = 10_000, ...matcherOptions } = opts;
+  const {
+    host = '127.0.0.1',
+    port = 8080,
+    requestTimeoutMs = 30_000,
+    headersTimeoutMs = 10_000,
+    keepAliveTimeoutMs = 5_000,
+    shutdownTimeoutMs = 10_000,
+    ...matcherOptions
+  } = opts;
   if (typeof host !== 'string' || host === '') throw new TypeError(`${fn}: host must be a non-empty string; received ${String(host)}`);
   assertInteger(fn, 'port', port, 0, 65535);
   assertInteger(fn, 'requestTimeoutMs', requestTimeoutMs, 1);
@@ -69,7 +77,9 @@ export function createServer(opts: ServeOptions): JobbertServer {
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
       const body = JSON.stringify({ error: { code: 'ERR_BAD_HTTP', message: `malformed HTTP request (${err.code ?? 'parse error'})` } });
-      socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     } else {
       socket.destroy();
     }

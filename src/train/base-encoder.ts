@@ -37,9 +37,16 @@ export interface BaseEncoder {
  * modules other than an Asym follow pooling (the base branch would not be the
  * pooled vector then; planModel refuses such models before this runs).
  */
-export async function openBaseEncoder(modelDir: string, layout: ModelLayout, opts: { batchSize?: number; threads?: number } = {}): Promise<BaseEncoder> {
+export async function openBaseEncoder(
+  modelDir: string,
+  layout: ModelLayout,
+  opts: { batchSize?: number; threads?: number } = {},
+): Promise<BaseEncoder> {
   if (layout.post.length > 0 && layout.post[0].kind !== 'asym') {
-    throw new JobBERTError('ERR_BAD_MODEL', `${modelDir}: the modules after pooling must start with an Asym for training; found ${layout.post.map((m) => m.kind).join(', ')}`);
+    throw new JobBERTError(
+      'ERR_BAD_MODEL',
+      `${modelDir}: the modules after pooling must start with an Asym for training; found ${layout.post.map((m) => m.kind).join(', ')}`,
+    );
   }
   // cache: a converted graph is written once into the model's own folder (onnx/model.onnx), so later runs skip converting
   const model = await JobBERT.load(modelDir, { batchSize: opts.batchSize ?? 64, threads: opts.threads ?? 0, cache: true });

@@ -52,7 +52,14 @@ export function batchCount(plan: EpochPlan): number {
  * them into batches of at most `batchSize` in which no positive text repeats
  * and no pair's hard negative is another pair's positive. Sync.
  */
-export function planEpoch(positives: Int32Array, negatives: Int32Array, textCount: number, batchSize: number, seed: number, epoch: number): EpochPlan {
+export function planEpoch(
+  positives: Int32Array,
+  negatives: Int32Array,
+  textCount: number,
+  batchSize: number,
+  seed: number,
+  epoch: number,
+): EpochPlan {
   const n = positives.length;
   const rng = new Rng(epochState(seed, epoch));
   const shuffled = new Int32Array(n);

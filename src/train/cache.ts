@@ -82,7 +82,10 @@ export class EmbeddingCache {
         await writeFile(tmp, JSON.stringify({ format: FORMAT, version: 1, fingerprint, dim }));
         await rename(tmp, metaPath);
       } else if (meta.format !== FORMAT || meta.fingerprint !== fingerprint || meta.dim !== dim) {
-        throw new JobBERTError('ERR_BAD_CACHE', `embedding cache ${dir} belongs to another encoder or dimension (meta.json: ${JSON.stringify(meta)}); delete the folder to rebuild it`);
+        throw new JobBERTError(
+          'ERR_BAD_CACHE',
+          `embedding cache ${dir} belongs to another encoder or dimension (meta.json: ${JSON.stringify(meta)}); delete the folder to rebuild it`,
+        );
       }
       const vectorBytes = await fileSize(join(dir, 'vectors.f16'));
       const rows = Math.floor(vectorBytes / (dim * 2));
@@ -120,7 +123,8 @@ export class EmbeddingCache {
    */
   async append(keys: string[], vectors: Float32Array): Promise<number[]> {
     if (!this.#locked) throw new JobBERTError('ERR_INTERNAL', 'EmbeddingCache.append after release()');
-    if (vectors.length !== keys.length * this.dim) throw new RangeError(`EmbeddingCache.append: vectors must hold ${keys.length} × ${this.dim} values; received ${vectors.length}`);
+    if (vectors.length !== keys.length * this.dim)
+      throw new RangeError(`EmbeddingCache.append: vectors must hold ${keys.length} × ${this.dim} values; received ${vectors.length}`);
     const halves = new Uint16Array(vectors.length);
     encodeHalf(vectors, halves);
     const first = this.#count;
@@ -156,7 +160,8 @@ export class EmbeddingCache {
     const table = halfTable();
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
-      if (!(row >= 0 && row < this.#count)) throw new JobBERTError('ERR_INTERNAL', `embedding cache row ${row} is out of range (${this.#count} rows)`);
+      if (!(row >= 0 && row < this.#count))
+        throw new JobBERTError('ERR_INTERNAL', `embedding cache row ${row} is out of range (${this.#count} rows)`);
       const got = readSync(this.#fd, bytes, 0, bytes.length, row * dim * 2);
       if (got !== bytes.length) throw new JobBERTError('ERR_BAD_CACHE', `${join(this.dir, 'vectors.f16')} is truncated at row ${row}`);
       const base = (offset + i) * dim;
@@ -202,7 +207,8 @@ const heldHere = new Set<string>();
 
 async function lock(dir: string): Promise<void> {
   const path = join(dir, 'lock');
-  if (heldHere.has(dir)) throw new JobBERTError('ERR_BUSY', `embedding cache ${dir} is being written by another training run in this process`);
+  if (heldHere.has(dir))
+    throw new JobBERTError('ERR_BUSY', `embedding cache ${dir} is being written by another training run in this process`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(path, String(process.pid), { flag: 'wx' });

@@ -64,11 +64,20 @@ export async function planModel(modelDir: string, layout: ModelLayout): Promise<
     }
     const idx = modules.length;
     modules = [...modules, { idx, name: String(idx), path: `${idx}_Asym`, type: 'sentence_transformers.models.Asym' }];
-    plan = { modelDir, asymDir: `${idx}_Asym`, anchorDir: join(`${idx}_Asym`, 'anchor_Dense'), positiveDir: join(`${idx}_Asym`, 'positive_Dense'), created: true, modules };
+    plan = {
+      modelDir,
+      asymDir: `${idx}_Asym`,
+      anchorDir: join(`${idx}_Asym`, 'anchor_Dense'),
+      positiveDir: join(`${idx}_Asym`, 'positive_Dense'),
+      created: true,
+      modules,
+    };
   } else {
     const asym = layout.post[0];
     if (layout.post.length !== 1 || asym.kind !== 'asym') {
-      throw bad(`${modelDir}: training needs the modules after pooling to be one Asym (anchor and positive Dense heads); found ${layout.post.map((m) => m.kind).join(', ')}`);
+      throw bad(
+        `${modelDir}: training needs the modules after pooling to be one Asym (anchor and positive Dense heads); found ${layout.post.map((m) => m.kind).join(', ')}`,
+      );
     }
     const route = (name: string): Extract<PostModule, { kind: 'dense' }> => {
       const list = asym.routes.get(name);
@@ -79,9 +88,13 @@ export async function planModel(modelDir: string, layout: ModelLayout): Promise<
     };
     const a = route('anchor');
     const p = route('positive');
-    if (a.dir === p.dir) throw bad(`${join(asym.dir, 'config.json')}: the anchor and positive routes share one Dense module; training needs two`);
+    if (a.dir === p.dir)
+      throw bad(`${join(asym.dir, 'config.json')}: the anchor and positive routes share one Dense module; training needs two`);
     if (!a.bias || !p.bias) throw bad(`${join(asym.dir, 'config.json')}: training needs Dense heads with a bias`);
-    if (a.outFeatures !== p.outFeatures) throw bad(`${join(asym.dir, 'config.json')}: the anchor and positive heads output ${a.outFeatures} and ${p.outFeatures} dimensions; InfoNCE needs one`);
+    if (a.outFeatures !== p.outFeatures)
+      throw bad(
+        `${join(asym.dir, 'config.json')}: the anchor and positive heads output ${a.outFeatures} and ${p.outFeatures} dimensions; InfoNCE needs one`,
+      );
     plan = { modelDir, asymDir: rel(asym.dir), anchorDir: rel(a.dir), positiveDir: rel(p.dir), created: false };
   }
   const skipDirs = new Set([plan.anchorDir, plan.positiveDir]);
@@ -119,7 +132,8 @@ export async function loadHeads(plan: ModelPlan, layout: ModelLayout, hidden: nu
   const asym = layout.post[0] as Extract<PostModule, { kind: 'asym' }>;
   const read = async (route: string): Promise<Head> => {
     const d = asym.routes.get(route)![0] as Extract<PostModule, { kind: 'dense' }>;
-    if (d.inFeatures !== hidden) throw bad(`${join(d.dir, 'config.json')}: in_features is ${d.inFeatures} but the pooled vectors have ${hidden} dimensions`);
+    if (d.inFeatures !== hidden)
+      throw bad(`${join(d.dir, 'config.json')}: in_features is ${d.inFeatures} but the pooled vectors have ${hidden} dimensions`);
     return withSafeTensors(join(d.dir, 'model.safetensors'), async (st) => ({
       weight: (await st.read('linear.weight', [d.outFeatures, d.inFeatures])).data,
       bias: (await st.read('linear.bias', [d.outFeatures])).data,
@@ -163,18 +177,36 @@ export async function materializeBase(plan: ModelPlan, out: string): Promise<voi
 /** Writes a head's Dense module (config.json, model.safetensors) into `dir`. */
 async function writeHead(dir: string, head: Head): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'config.json'), JSON.stringify({
-    in_features: head.in, out_features: head.out, bias: true, activation_function: ACTIVATION_CLASS[head.activation],
-  }, null, 2));
-  await writeSafeTensors(join(dir, 'model.safetensors'), new Map([
-    ['linear.weight', { shape: [head.out, head.in], data: head.weight }],
-    ['linear.bias', { shape: [head.out], data: head.bias }],
-  ]));
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify(
+      {
+        in_features: head.in,
+        out_features: head.out,
+        bias: true,
+        activation_function: ACTIVATION_CLASS[head.activation],
+      },
+      null,
+      2,
+    ),
+  );
+  await writeSafeTensors(
+    join(dir, 'model.safetensors'),
+    new Map([
+      ['linear.weight', { shape: [head.out, head.in], data: head.weight }],
+      ['linear.bias', { shape: [head.out], data: head.bias }],
+    ]),
+  );
 }
 
 /** Files the trainer writes itself (relative paths), beside plan.files. */
 function ownModelFiles(plan: ModelPlan): string[] {
-  const list = [join(plan.anchorDir, 'config.json'), join(plan.anchorDir, 'model.safetensors'), join(plan.positiveDir, 'config.json'), join(plan.positiveDir, 'model.safetensors')];
+  const list = [
+    join(plan.anchorDir, 'config.json'),
+    join(plan.anchorDir, 'model.safetensors'),
+    join(plan.positiveDir, 'config.json'),
+    join(plan.positiveDir, 'model.safetensors'),
+  ];
   if (plan.created) list.push('modules.json', join(plan.asymDir, 'config.json'));
   return list;
 }
@@ -203,7 +235,13 @@ export interface TrainerState {
  * files in `out`), the heads, trainer_state.json and optimizer.safetensors.
  * Resolves to its path. Async.
  */
-export async function saveCheckpoint(out: string, plan: ModelPlan, heads: Heads, optimizer: OptimizerState, state: TrainerState): Promise<string> {
+export async function saveCheckpoint(
+  out: string,
+  plan: ModelPlan,
+  heads: Heads,
+  optimizer: OptimizerState,
+  state: TrainerState,
+): Promise<string> {
   const name = `checkpoint-${state.step}`;
   const tmp = join(out, `.tmp-${name}-${process.pid}`);
   const final = join(out, name);
@@ -222,11 +260,18 @@ export async function saveCheckpoint(out: string, plan: ModelPlan, heads: Heads,
     await writeHead(join(tmp, plan.positiveDir), heads.positive);
     if (plan.created) {
       await writeFile(join(tmp, 'modules.json'), JSON.stringify(plan.modules, null, 2));
-      await writeFile(join(tmp, plan.asymDir, 'config.json'), JSON.stringify({
-        types: { anchor_Dense: 'sentence_transformers.models.Dense', positive_Dense: 'sentence_transformers.models.Dense' },
-        structure: { anchor: ['anchor_Dense'], positive: ['positive_Dense'] },
-        parameters: { allow_empty_key: true },
-      }, null, 2));
+      await writeFile(
+        join(tmp, plan.asymDir, 'config.json'),
+        JSON.stringify(
+          {
+            types: { anchor_Dense: 'sentence_transformers.models.Dense', positive_Dense: 'sentence_transformers.models.Dense' },
+            structure: { anchor: ['anchor_Dense'], positive: ['positive_Dense'] },
+            parameters: { allow_empty_key: true },
+          },
+          null,
+          2,
+        ),
+      );
     }
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [key, mo] of Object.entries(optimizer.moments)) {
@@ -273,14 +318,16 @@ export async function pruneCheckpoints(out: string, keep: number): Promise<void>
 
 /** Reads a checkpoint's trainer state, heads and optimizer moments. Async; rejects with ERR_BAD_CHECKPOINT. */
 export async function loadCheckpoint(dir: string, plan: ModelPlan, heads: Heads, optimizer: OptimizerState): Promise<TrainerState> {
-  const badCheckpoint = (why: string, cause?: unknown) => new JobBERTError('ERR_BAD_CHECKPOINT', `checkpoint ${dir}: ${why}`, cause === undefined ? undefined : { cause });
+  const badCheckpoint = (why: string, cause?: unknown) =>
+    new JobBERTError('ERR_BAD_CHECKPOINT', `checkpoint ${dir}: ${why}`, cause === undefined ? undefined : { cause });
   let state: TrainerState;
   try {
     state = JSON.parse(await readFile(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
   } catch (e) {
     throw badCheckpoint(`trainer_state.json cannot be read: ${(e as Error).message}`, e);
   }
-  if (state.format !== 'jobbert-trainer-state' || state.version !== 1) throw badCheckpoint('trainer_state.json is not a jobbert trainer state (version 1)');
+  if (state.format !== 'jobbert-trainer-state' || state.version !== 1)
+    throw badCheckpoint('trainer_state.json is not a jobbert trainer state (version 1)');
   const readInto = async (path: string, names: [string, Float32Array][]) => {
     try {
       await withSafeTensors(path, async (st) => {
@@ -290,7 +337,10 @@ export async function loadCheckpoint(dir: string, plan: ModelPlan, heads: Heads,
       throw badCheckpoint((e as Error).message, e);
     }
   };
-  for (const [route, head] of [['anchor', heads.anchor], ['positive', heads.positive]] as const) {
+  for (const [route, head] of [
+    ['anchor', heads.anchor],
+    ['positive', heads.positive],
+  ] as const) {
     const d = route === 'anchor' ? plan.anchorDir : plan.positiveDir;
     await withSafeTensors(join(dir, d, 'model.safetensors'), async (st) => {
       head.weight.set((await st.read('linear.weight', [head.out, head.in])).data);

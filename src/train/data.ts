@@ -106,13 +106,16 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
     } catch (e) {
       throw bad(lineNo, `not valid JSON (${(e as Error).message})`);
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(lineNo, 'expected a JSON object {"anchor", "positive", "lang"?, "negative"?}');
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw bad(lineNo, 'expected a JSON object {"anchor", "positive", "lang"?, "negative"?}');
     const o = v as Record<string, unknown>;
     for (const key of ['anchor', 'positive'] as const) {
-      if (typeof o[key] !== 'string') throw bad(lineNo, `"${key}" must be a string; found ${o[key] === undefined ? 'nothing' : JSON.stringify(o[key])}`);
+      if (typeof o[key] !== 'string')
+        throw bad(lineNo, `"${key}" must be a string; found ${o[key] === undefined ? 'nothing' : JSON.stringify(o[key])}`);
     }
     for (const key of ['lang', 'negative'] as const) {
-      if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'string') throw bad(lineNo, `"${key}" must be a string when present; found ${JSON.stringify(o[key])}`);
+      if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'string')
+        throw bad(lineNo, `"${key}" must be a string when present; found ${JSON.stringify(o[key])}`);
     }
     const anchor = (o.anchor as string).trim();
     const positive = (o.positive as string).trim();

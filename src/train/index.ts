@@ -22,7 +22,17 @@ import { assertBoolean, assertChoice, assertInteger, assertOptions, assertPositi
 import { baseFingerprint, openBaseEncoder } from './base-encoder.js';
 import { batchCount, epochState, planEpoch } from './batches.js';
 import { EmbeddingCache, textKey } from './cache.js';
-import { listCheckpoints, loadCheckpoint, loadHeads, materializeBase, planModel, publish, pruneCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  loadHeads,
+  materializeBase,
+  planModel,
+  publish,
+  pruneCheckpoints,
+  saveCheckpoint,
+  type TrainerState,
+} from './checkpoint.js';
 import { readPairs, type PairStats } from './data.js';
 import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type Batch } from './step.js';
 import { lossCurveSvg } from './svg.js';
@@ -117,7 +127,8 @@ function assertPathOption(name: string, v: unknown, required: boolean): void {
 
 /** Checks every option; returns them with defaults filled in (warmupSteps stays undefined until the step count is known). */
 function resolveOptions(opts: TrainOptions) {
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new TypeError(`${FN}: options must be an object; received ${describe(opts)}`);
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+    throw new TypeError(`${FN}: options must be an object; received ${describe(opts)}`);
   assertOptions(FN, opts);
   assertPathOption('data', opts.data, true);
   assertPathOption('out', opts.out, true);
@@ -143,7 +154,8 @@ function resolveOptions(opts: TrainOptions) {
   assertInteger(FN, 'batchSize', o.batchSize, 1, 1 << 20);
   assertPositive(FN, 'lr', o.lr);
   if (typeof o.weightDecay !== 'number') throw new TypeError(`${FN}: weightDecay must be a number; received ${describe(o.weightDecay)}`);
-  if (!(o.weightDecay >= 0 && o.weightDecay < 1 / o.lr)) throw new RangeError(`${FN}: weightDecay must be a finite number ≥ 0 (and below 1/lr); received ${describe(o.weightDecay)}`);
+  if (!(o.weightDecay >= 0 && o.weightDecay < 1 / o.lr))
+    throw new RangeError(`${FN}: weightDecay must be a finite number ≥ 0 (and below 1/lr); received ${describe(o.weightDecay)}`);
   assertPositive(FN, 'scale', o.scale);
   assertBoolean(FN, 'symmetric', o.symmetric);
   assertInteger(FN, 'seed', o.seed, 0, 0xffffffff);
@@ -151,13 +163,15 @@ function resolveOptions(opts: TrainOptions) {
   assertBoolean(FN, 'resume', o.resume);
   assertInteger(FN, 'minSkills', o.minSkills, 0, 1_000_000);
   if (typeof o.maxGradNorm !== 'number') throw new TypeError(`${FN}: maxGradNorm must be a number; received ${describe(o.maxGradNorm)}`);
-  if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm))) throw new RangeError(`${FN}: maxGradNorm must be a finite number ≥ 0 (0: no clipping); received ${describe(o.maxGradNorm)}`);
+  if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm)))
+    throw new RangeError(`${FN}: maxGradNorm must be a finite number ≥ 0 (0: no clipping); received ${describe(o.maxGradNorm)}`);
   assertInteger(FN, 'keepCheckpoints', o.keepCheckpoints, 1, 1_000_000);
   if (opts.warmupSteps !== undefined) assertInteger(FN, 'warmupSteps', opts.warmupSteps, 0);
   if (opts.checkpointEvery !== undefined) assertInteger(FN, 'checkpointEvery', opts.checkpointEvery, 1);
   if (opts.validateEvery !== undefined) assertInteger(FN, 'validateEvery', opts.validateEvery, 1);
   for (const cb of ['onProgress', 'onEvent'] as const) {
-    if (opts[cb] !== undefined && typeof opts[cb] !== 'function') throw new TypeError(`${FN}: ${cb} must be a function; received ${describe(opts[cb])}`);
+    if (opts[cb] !== undefined && typeof opts[cb] !== 'function')
+      throw new TypeError(`${FN}: ${cb} must be a function; received ${describe(opts[cb])}`);
   }
   return o;
 }
@@ -171,11 +185,16 @@ async function trainLite(opts: TrainOptions): Promise<TrainResult> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /lite[\\/]train/.test((e as Error).message)) {
-      throw new JobBERTError('ERR_UNAVAILABLE', `${FN}: LiteEncoder training is not available in this build of jobbert; train a JobBERT (sentence-transformers) model instead`, { cause: e });
+      throw new JobBERTError(
+        'ERR_UNAVAILABLE',
+        `${FN}: LiteEncoder training is not available in this build of jobbert; train a JobBERT (sentence-transformers) model instead`,
+        { cause: e },
+      );
     }
     throw e;
   }
-  if (typeof mod.trainLiteEncoder !== 'function') throw new JobBERTError('ERR_UNAVAILABLE', `${FN}: LiteEncoder training is not available in this build of jobbert`);
+  if (typeof mod.trainLiteEncoder !== 'function')
+    throw new JobBERTError('ERR_UNAVAILABLE', `${FN}: LiteEncoder training is not available in this build of jobbert`);
   return mod.trainLiteEncoder(opts);
 }
 
@@ -199,9 +218,13 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const o = resolveOptions(opts);
   if (opts.encoder === 'lite' || (opts.model !== undefined && existsSync(join(opts.model, 'lite.json')))) return trainLite(opts);
-  if (opts.model === undefined) throw new TypeError(`${FN}: model must be a sentence-transformers model directory (or pass encoder: 'lite'); received undefined`);
+  if (opts.model === undefined)
+    throw new TypeError(`${FN}: model must be a sentence-transformers model directory (or pass encoder: 'lite'); received undefined`);
   if (o.device === 'cuda' && !kernels.backends().includes('cuda')) {
-    throw new JobBERTError('ERR_CUDA_UNAVAILABLE', `${FN}: device 'cuda' was requested but no CUDA device is available to this build; use device 'cpu' or 'auto'`);
+    throw new JobBERTError(
+      'ERR_CUDA_UNAVAILABLE',
+      `${FN}: device 'cuda' was requested but no CUDA device is available to this build; use device 'cpu' or 'auto'`,
+    );
   }
   const device: Device = o.device;
   if (device === 'cuda') {
@@ -212,7 +235,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const modelDir = resolve(opts.model);
   const out = resolve(opts.out);
   if (out === modelDir || out.startsWith(modelDir + sep) || modelDir.startsWith(out + sep)) {
-    throw new RangeError(`${FN}: out must be a directory apart from the model (not inside it nor containing it); received ${describe(opts.out)} for model ${describe(opts.model)}`);
+    throw new RangeError(
+      `${FN}: out must be a directory apart from the model (not inside it nor containing it); received ${describe(opts.out)} for model ${describe(opts.model)}`,
+    );
   }
   const emit = (e: TrainEvent) => opts.onEvent?.(e);
 
@@ -230,7 +255,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const existing = existsSync(out) ? await readdir(out) : [];
   if (!o.resume && existing.length > 0) {
-    throw new JobBERTError('ERR_EXISTS', `${FN}: out directory ${out} is not empty; pass resume: true (--resume) to continue the training there, or choose a new directory`);
+    throw new JobBERTError(
+      'ERR_EXISTS',
+      `${FN}: out directory ${out} is not empty; pass resume: true (--resume) to continue the training there, or choose a new directory`,
+    );
   }
 
   // ---- base vectors: the cache has them, or they are computed once now
@@ -258,7 +286,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         for (let at = 0; at < missing.length; at += CHUNK) {
           const ids = missing.slice(at, at + CHUNK);
           const vectors = await base.pooled(ids.map((i) => all[i]));
-          const got = await cache.append(ids.map((i) => keys[i]), vectors);
+          const got = await cache.append(
+            ids.map((i) => keys[i]),
+            vectors,
+          );
           ids.forEach((i, j) => (rows[i] = got[j]));
           emit({ type: 'encode', done: Math.min(at + CHUNK, missing.length), total: missing.length, cached: all.length - missing.length });
         }
@@ -282,12 +313,21 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // ---- the batch plan of every epoch is fixed by (seed, epoch)
     const n = data.anchors.length;
     const perEpoch: number[] = [];
-    for (let e = 0; e < o.epochs; e++) perEpoch.push(batchCount(planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, e)));
+    for (let e = 0; e < o.epochs; e++)
+      perEpoch.push(batchCount(planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, e)));
     const steps = perEpoch.reduce((a, b) => a + b, 0);
     const warmupSteps = opts.warmupSteps ?? Math.floor(steps * 0.1);
     const settings = {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, warmupSteps, scale: o.scale, symmetric: o.symmetric,
-      seed: o.seed, minSkills: o.minSkills, maxGradNorm: o.maxGradNorm,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      lr: o.lr,
+      weightDecay: o.weightDecay,
+      warmupSteps,
+      scale: o.scale,
+      symmetric: o.symmetric,
+      seed: o.seed,
+      minSkills: o.minSkills,
+      maxGradNorm: o.maxGradNorm,
     };
 
     const heads = await loadHeads(plan, layout, hidden, o.seed);
@@ -301,11 +341,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const latest = (await listCheckpoints(out)).at(-1);
       if (latest) {
         const state = await loadCheckpoint(latest.dir, plan, heads, optimizer);
-        const diffs = Object.entries(settings).filter(([k, v]) => state.options[k] !== v).map(([k, v]) => `${k} ${JSON.stringify(state.options[k])} → ${JSON.stringify(v)}`);
+        const diffs = Object.entries(settings)
+          .filter(([k, v]) => state.options[k] !== v)
+          .map(([k, v]) => `${k} ${JSON.stringify(state.options[k])} → ${JSON.stringify(v)}`);
         if (state.data.sha256 !== data.sha256) diffs.push(`the training pairs (${opts.data}) changed`);
         if (state.baseFingerprint !== fingerprint) diffs.push('the base model changed');
         if (diffs.length > 0) {
-          throw new JobBERTError('ERR_RESUME_MISMATCH', `${FN}: ${latest.dir} was made with other settings (${diffs.join('; ')}); resume with the same ones, or start a new out directory`);
+          throw new JobBERTError(
+            'ERR_RESUME_MISMATCH',
+            `${FN}: ${latest.dir} was made with other settings (${diffs.join('; ')}); resume with the same ones, or start a new out directory`,
+          );
         }
         ({ step, epoch, stepInEpoch } = state);
         losses = state.losses;
@@ -317,10 +362,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await materializeBase(plan, out);
 
     const snapshot = (): TrainerState => ({
-      format: 'jobbert-trainer-state', version: 1, step, steps, epoch, stepInEpoch,
+      format: 'jobbert-trainer-state',
+      version: 1,
+      step,
+      steps,
+      epoch,
+      stepInEpoch,
       rng: { algorithm: 'mulberry32', seed: o.seed, epoch, state: epochState(o.seed, epoch) },
       data: { path: resolve(opts.data), sha256: data.sha256, pairs: n },
-      baseFingerprint: fingerprint, options: settings, losses, validation,
+      baseFingerprint: fingerprint,
+      options: settings,
+      losses,
+      validation,
     });
     const checkpoint = async () => {
       const dir = await saveCheckpoint(out, plan, heads, optimizer, snapshot());

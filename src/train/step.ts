@@ -51,7 +51,11 @@ const asMatrix = (h: Head): Matrix => ({ data: h.weight, rows: h.out, cols: h.in
  * The InfoNCE loss of `batch` under `heads` and its gradients with respect to
  * both heads' weights and biases. Async.
  */
-export async function lossAndGradients(heads: Heads, batch: Batch, opts: LossOptions): Promise<{ loss: number; anchor: HeadGradients; positive: HeadGradients }> {
+export async function lossAndGradients(
+  heads: Heads,
+  batch: Batch,
+  opts: LossOptions,
+): Promise<{ loss: number; anchor: HeadGradients; positive: HeadGradients }> {
   const { anchor, positive } = heads;
   const device = opts.device;
   const B = batch.anchors.rows;
@@ -131,13 +135,23 @@ export function globalNorm(grads: Float32Array[]): number {
  * maxGradNorm (torch.nn.utils.clip_grad_norm_). Sync; resolves to the norm
  * before clipping.
  */
-export function adamwUpdate(heads: Heads, grads: { anchor: HeadGradients; positive: HeadGradients }, state: OptimizerState, lr: number, opts: AdamWOptions): number {
+export function adamwUpdate(
+  heads: Heads,
+  grads: { anchor: HeadGradients; positive: HeadGradients },
+  state: OptimizerState,
+  lr: number,
+  opts: AdamWOptions,
+): number {
   const b1 = opts.beta1 ?? 0.9;
   const b2 = opts.beta2 ?? 0.999;
   const eps = opts.eps ?? 1e-8;
   const list = [grads.anchor.weight, grads.anchor.bias, grads.positive.weight, grads.positive.bias];
   const norm = globalNorm(list);
-  if (!Number.isFinite(norm)) throw new JobBERTError('ERR_DIVERGED', `training diverged at step ${state.step + 1}: the gradient norm is ${norm}; lower the learning rate`);
+  if (!Number.isFinite(norm))
+    throw new JobBERTError(
+      'ERR_DIVERGED',
+      `training diverged at step ${state.step + 1}: the gradient norm is ${norm}; lower the learning rate`,
+    );
   const clip = opts.maxGradNorm > 0 && norm > opts.maxGradNorm ? opts.maxGradNorm / (norm + 1e-6) : 1;
   state.step++;
   const t = state.step;

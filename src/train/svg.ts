@@ -17,7 +17,11 @@ function thin(ys: number[], max: number): [number, number][] {
 }
 
 /** Renders the training loss per step (and validation MAP on a right-hand axis). Sync; returns the SVG text. */
-export function lossCurveSvg(losses: number[], validation: { step: number; map: number }[] = [], title = 'jobbert train: InfoNCE loss'): string {
+export function lossCurveSvg(
+  losses: number[],
+  validation: { step: number; map: number }[] = [],
+  title = 'jobbert train: InfoNCE loss',
+): string {
   const steps = Math.max(1, losses.length);
   let lo = 0;
   let hi = 1e-6;
@@ -29,7 +33,8 @@ export function lossCurveSvg(losses: number[], validation: { step: number; map: 
   const x = (s: number) => PAD.left + ((s - 1) / Math.max(1, steps - 1)) * (W - PAD.left - PAD.right);
   const y = (v: number) => PAD.top + (1 - (v - lo) / (hi - lo)) * (H - PAD.top - PAD.bottom);
   const yMap = (v: number) => PAD.top + (1 - v) * (H - PAD.top - PAD.bottom);
-  const path = (pts: [number, number][], to: (v: number) => number) => pts.map(([s, v], i) => `${i ? 'L' : 'M'}${x(s).toFixed(1)},${to(v).toFixed(1)}`).join('');
+  const path = (pts: [number, number][], to: (v: number) => number) =>
+    pts.map(([s, v], i) => `${i ? 'L' : 'M'}${x(s).toFixed(1)},${to(v).toFixed(1)}`).join('');
   const window = Math.max(1, Math.round(steps / 50));
   const smooth: number[] = [];
   let sum = 0;
@@ -54,18 +59,30 @@ export function lossCurveSvg(losses: number[], validation: { step: number; map: 
   }
   parts.push(`<text x="${W / 2}" y="${H - 6}" text-anchor="middle">step</text>`);
   parts.push(`<text x="14" y="${H / 2}" text-anchor="middle" transform="rotate(-90 14 ${H / 2})">loss</text>`);
-  parts.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${W - PAD.left - PAD.right}" height="${H - PAD.top - PAD.bottom}" fill="none" stroke="#999"/>`);
+  parts.push(
+    `<rect x="${PAD.left}" y="${PAD.top}" width="${W - PAD.left - PAD.right}" height="${H - PAD.top - PAD.bottom}" fill="none" stroke="#999"/>`,
+  );
   if (losses.length > 0) {
     parts.push(`<path d="${path(thin(losses, 2000), y)}" fill="none" stroke="#9ecae1" stroke-width="1"/>`);
     parts.push(`<path d="${path(thin(smooth, 2000), y)}" fill="none" stroke="#08519c" stroke-width="2"/>`);
   }
   if (validation.length > 0) {
-    for (let k = 0; k <= 4; k++) parts.push(`<text x="${W - PAD.right + 6}" y="${(yMap(k / 4) + 4).toFixed(1)}" fill="#d94801">${(k / 4).toFixed(2)}</text>`);
-    parts.push(`<text x="${W - 12}" y="${H / 2}" text-anchor="middle" fill="#d94801" transform="rotate(90 ${W - 12} ${H / 2})">validation MAP</text>`);
-    parts.push(`<path d="${path(validation.map((v) => [v.step, v.map] as [number, number]), yMap)}" fill="none" stroke="#d94801" stroke-width="2"/>`);
+    for (let k = 0; k <= 4; k++)
+      parts.push(`<text x="${W - PAD.right + 6}" y="${(yMap(k / 4) + 4).toFixed(1)}" fill="#d94801">${(k / 4).toFixed(2)}</text>`);
+    parts.push(
+      `<text x="${W - 12}" y="${H / 2}" text-anchor="middle" fill="#d94801" transform="rotate(90 ${W - 12} ${H / 2})">validation MAP</text>`,
+    );
+    parts.push(
+      `<path d="${path(
+        validation.map((v) => [v.step, v.map] as [number, number]),
+        yMap,
+      )}" fill="none" stroke="#d94801" stroke-width="2"/>`,
+    );
     for (const v of validation) parts.push(`<circle cx="${x(v.step).toFixed(1)}" cy="${yMap(v.map).toFixed(1)}" r="3" fill="#d94801"/>`);
   }
-  const last = losses.length ? `last ${fmt(losses[losses.length - 1])}, mean of last ${window}: ${fmt(smooth[smooth.length - 1])}` : 'no steps';
+  const last = losses.length
+    ? `last ${fmt(losses[losses.length - 1])}, mean of last ${window}: ${fmt(smooth[smooth.length - 1])}`
+    : 'no steps';
   parts.push(`<text x="${PAD.left + 6}" y="${PAD.top + 14}" fill="#08519c">${esc(last)}</text>`);
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -44,7 +44,10 @@ export class HeadEncoder implements Encoder {
     });
     if (texts.length === 0) return { data: new Float32Array(0), rows: 0, cols: this.dim };
     const h = this.#head;
-    const y = await kernels.dense({ data: x, rows: texts.length, cols: H }, { data: h.weight, rows: h.out, cols: h.in }, h.bias, { activation: h.activation, device: this.#device });
+    const y = await kernels.dense({ data: x, rows: texts.length, cols: H }, { data: h.weight, rows: h.out, cols: h.in }, h.bias, {
+      activation: h.activation,
+      device: this.#device,
+    });
     for (let r = 0; r < y.rows; r++) {
       const row = y.data.subarray(r * y.cols, (r + 1) * y.cols);
       let s = 0;
@@ -66,7 +69,15 @@ export function validationTexts(data: TalentCLEFTaskA): string[] {
 }
 
 /** MAP and the other Task A metrics of `anchorHead` on `data`. Async. */
-export async function validate(data: TalentCLEFTaskA, anchorHead: Head, rows: Map<string, number>, base: Float32Array, baseDim: number, step: number, device: Device): Promise<EvaluateResult> {
+export async function validate(
+  data: TalentCLEFTaskA,
+  anchorHead: Head,
+  rows: Map<string, number>,
+  base: Float32Array,
+  baseDim: number,
+  step: number,
+  device: Device,
+): Promise<EvaluateResult> {
   const trimmed: TalentCLEFTaskA = {
     queries: data.queries.map((q) => ({ id: q.id, text: q.text.trim() })),
     corpus: data.corpus.map((c) => ({ id: c.id, text: c.text.trim() })),

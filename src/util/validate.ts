@@ -20,7 +20,12 @@ export function describe(v: unknown): string {
 const MAX_DIM = 2 ** 31 - 1;
 
 /** Throws unless `v` is a Matrix { data: Float32Array, rows, cols } with a matching length. */
-export function assertMatrix(fn: string, name: string, v: unknown, opts: { cols?: number; rows?: number; allowEmpty?: boolean } = {}): void {
+export function assertMatrix(
+  fn: string,
+  name: string,
+  v: unknown,
+  opts: { cols?: number; rows?: number; allowEmpty?: boolean } = {},
+): void {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) {
     throw new TypeError(`${fn}: ${name} must be a Matrix { data: Float32Array, rows, cols } (see matrix()); received ${describe(v)}`);
   }
