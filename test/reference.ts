@@ -1,6 +1,6 @@
 /**
  * Float64 references for the kernel tests: written from the definitions in
- * DESIGN.md, independently of the native code, with no tiling or tricks.
+ * the README (the kernels section), independently of the native code, with no tiling or tricks.
  */
 import type { Matrix } from '../src/index.js';
 
@@ -84,7 +84,7 @@ function normalised(m: AnyMatrix): { unit: Float64Array[]; norm: number[] } {
 
 const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i], 0);
 
-/** InfoNCE loss and gradients in float64 with the full score matrix (DESIGN.md semantics). */
+/** InfoNCE loss and gradients in float64 with the full score matrix (the README's semantics: scale·cosine, candidates = positives then negatives). */
 export function infoNCERef(a: AnyMatrix, p: AnyMatrix, neg: AnyMatrix | null, scale: number, symmetric: boolean) {
   const B = a.rows,
     d = a.cols,

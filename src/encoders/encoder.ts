@@ -1,5 +1,5 @@
 /**
- * The Encoder contract (DESIGN.md): anything that turns texts into
+ * The Encoder contract (README "Encoders"): anything that turns texts into
  * L2-normalised vectors of a fixed dimension. JobBERT, LiteEncoder and the
  * TF-IDF reference encoder implement it; MatchIndex and evaluation take any.
  */

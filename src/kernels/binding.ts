@@ -13,7 +13,7 @@ export interface RawMatrix {
   readonly cols: number;
 }
 
-/** The addon's native ResidentMatrix class (see src/resident.ts). */
+/** The addon's native ResidentMatrix class (see resident.ts). */
 export interface NativeResident {
   readonly rows: number;
   readonly cols: number;
@@ -27,7 +27,7 @@ export interface NativeResident {
   toFloat32Array(): Promise<Float32Array>;
 }
 
-/** The addon's native DeviceMatrix (see src/device-matrix.ts): GPU memory, made only by `toDevice`. */
+/** The addon's native DeviceMatrix (see device-matrix.ts): GPU memory, made only by `toDevice`. */
 export interface NativeDeviceMatrix {
   readonly rows: number;
   readonly cols: number;
@@ -37,7 +37,7 @@ export interface NativeDeviceMatrix {
   toFloat32Array(): Promise<Float32Array>;
 }
 
-/** An opaque handle to a native int8-stored matrix (see src/quantized.ts). */
+/** An opaque handle to a native int8-stored matrix (see src/match/quantized.ts). */
 export type NativeQuantized = { readonly __brand: 'NativeQuantized' };
 
 /** What the kernels accept for a matrix argument (a DeviceMatrix only on backend 'cuda'). */

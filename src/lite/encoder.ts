@@ -1,8 +1,8 @@
 /**
- * LiteEncoder: a small trainable hashed-subword encoder (DESIGN.md "Default
- * model"). Text → hashed character n-grams and words (features.ts) → mean
- * embedding bag over a [buckets × dim] table (native kernel) → the `base`
- * vector → an Asym head (anchor / positive: Dense dim→dim + Tanh, as JobBERT)
+ * LiteEncoder: a small trainable hashed-subword encoder, the model shipped in
+ * the package (README "Quality" says how it is trained). Text → hashed
+ * character n-grams and words (features.ts) → mean embedding bag over a
+ * [buckets × dim] table (native kernel) → the `base` vector → an Asym head (anchor / positive: Dense dim→dim + Tanh, as JobBERT)
  * → L2 normalisation. Every row depends only on its own text, so a text gets
  * the same vector alone or in any batch.
  */

@@ -89,7 +89,7 @@ export interface TrainOptions {
   /** A TalentCLEF Task A folder (queries, corpus_elements, qrels.tsv): MAP is measured during training. */
   validation?: string;
   onProgress?: (p: TrainProgress) => void;
-  // ---- beyond DESIGN.md's signature ----
+  // ---- beyond the signature the README documents ----
   /** Minimum comma-separated skills in a positive (default 1). */
   minSkills?: number;
   /** Global gradient-norm clipping (default 1; 0 turns it off). */
