@@ -63,3 +63,12 @@ it('the README matching and skills examples run as written', async () => {
   assert.equal((await skills.rank(['data scientist'], { k: 5 }))[0].length, 2);
   assert.equal((await skills.explain('data scientist', 'ML engineer')).length, 2);
 });
+
+it("the README's error tables list exactly the codes of src/errors.ts", async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { ERROR_CODES, SERVICE_ERROR_CODES } = await import('../src/errors.js');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const listed = [...readme.matchAll(/^\| `(ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]).sort();
+  const codes = [...Object.keys(ERROR_CODES), ...Object.keys(SERVICE_ERROR_CODES)].sort();
+  assert.deepEqual(listed, codes);
+});
