@@ -37,6 +37,35 @@ function assertPath(fn: string, name: string, v: unknown): asserts v is string {
   if (v.includes('\0')) throw new RangeError(`${fn}: ${name} must not contain NUL characters; received ${describe(v)}`);
 }
 
+/** Where a matrix lies in a file: what `fromFile` (resident or int8) reads. */
+export interface FileSlice {
+  offset: number;
+  rows: number;
+  cols: number;
+  /** The values' checksum64 as 16 hex digits, verified while reading; null reads unverified. */
+  checksum: string | null;
+}
+
+/** Checks `fromFile`'s path and options; throws TypeError/RangeError naming the bad one. */
+export function fileSliceArgs(fn: string, path: unknown, opts: unknown): FileSlice {
+  assertPath(fn, 'path', path);
+  if (opts === undefined || opts === null)
+    throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
+  assertOptions(fn, opts);
+  const o = opts as { offset?: number; rows: number; cols: number; checksum?: string | null };
+  const offset = o.offset ?? 0;
+  assertInteger(fn, 'offset', offset, 0);
+  assertInteger(fn, 'rows', o.rows, 1, MAX_DIM);
+  assertInteger(fn, 'cols', o.cols, 1, MAX_DIM);
+  const checksum = o.checksum ?? null;
+  if (checksum !== null) {
+    if (typeof checksum !== 'string')
+      throw new TypeError(`${fn}: checksum must be a string of 16 hex digits; received ${describe(checksum)}`);
+    if (!CHECKSUM.test(checksum)) throw new RangeError(`${fn}: checksum must be 16 hex digits; received ${describe(checksum)}`);
+  }
+  return { offset, rows: o.rows, cols: o.cols, checksum };
+}
+
 export class ResidentMatrix {
   readonly #native: NativeResident;
 
@@ -64,23 +93,9 @@ export class ResidentMatrix {
     path: string,
     opts: { offset?: number; rows: number; cols: number; checksum?: string | null },
   ): Promise<ResidentMatrix> {
-    const fn = 'ResidentMatrix.fromFile';
     const caller = callerStack();
-    assertPath(fn, 'path', path);
-    if (opts === undefined || opts === null)
-      throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
-    assertOptions(fn, opts);
-    const offset = opts.offset ?? 0;
-    assertInteger(fn, 'offset', offset, 0);
-    assertInteger(fn, 'rows', opts.rows, 1, MAX_DIM);
-    assertInteger(fn, 'cols', opts.cols, 1, MAX_DIM);
-    const expected = opts.checksum ?? null;
-    if (expected !== null) {
-      if (typeof expected !== 'string')
-        throw new TypeError(`${fn}: checksum must be a string of 16 hex digits; received ${describe(expected)}`);
-      if (!CHECKSUM.test(expected)) throw new RangeError(`${fn}: checksum must be 16 hex digits; received ${describe(expected)}`);
-    }
-    const native = await callNative(caller, () => addon.residentFromFile(path, offset, opts.rows, opts.cols, expected));
+    const { offset, rows, cols, checksum } = fileSliceArgs('ResidentMatrix.fromFile', path, opts);
+    const native = await callNative(caller, () => addon.residentFromFile(path, offset, rows, cols, checksum));
     return wrap(native);
   }
 

@@ -16,11 +16,8 @@
 import { addon, type MatrixArg, type NativeQuantized } from '../kernels/binding.js';
 import { callerStack, callNative, JobBERTError } from '../errors.js';
 import type { TopKResult } from '../kernels/index.js';
-import { ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
-import { assertInteger, assertMatrix, assertOptions, describe } from '../util/validate.js';
-
-const MAX_DIM = 2 ** 31 - 1;
-const CHECKSUM = /^[0-9a-fA-F]{16}$/;
+import { fileSliceArgs, ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
+import { assertInteger, assertMatrix, assertOptions } from '../util/validate.js';
 
 /** The default candidate pool for k results: max(4k, k + 64). */
 export function defaultPool(k: number): number {
@@ -50,23 +47,10 @@ export class QuantizedMatrix {
     path: string,
     opts: { offset?: number; rows: number; cols: number; checksum?: string | null },
   ): Promise<QuantizedMatrix> {
-    const fn = 'QuantizedMatrix.fromFile';
     const caller = callerStack();
-    if (typeof path !== 'string' || path === '' || path.includes('\0'))
-      throw new TypeError(`${fn}: path must be a non-empty file path string; received ${describe(path)}`);
-    if (opts === undefined || opts === null)
-      throw new TypeError(`${fn}: options { rows, cols, offset?, checksum? } are required; received ${describe(opts)}`);
-    assertOptions(fn, opts);
-    const offset = opts.offset ?? 0;
-    assertInteger(fn, 'offset', offset, 0);
-    assertInteger(fn, 'rows', opts.rows, 1, MAX_DIM);
-    assertInteger(fn, 'cols', opts.cols, 1, MAX_DIM);
-    const expected = opts.checksum ?? null;
-    if (expected !== null && (typeof expected !== 'string' || !CHECKSUM.test(expected))) {
-      throw new RangeError(`${fn}: checksum must be 16 hex digits; received ${describe(expected)}`);
-    }
-    const native = await callNative(caller, () => addon.quantizedFromFile(path, offset, opts.rows, opts.cols, expected));
-    return new QuantizedMatrix(native, opts.rows, opts.cols);
+    const { offset, rows, cols, checksum } = fileSliceArgs('QuantizedMatrix.fromFile', path, opts);
+    const native = await callNative(caller, () => addon.quantizedFromFile(path, offset, rows, cols, checksum));
+    return new QuantizedMatrix(native, rows, cols);
   }
 
   /** Bytes of native memory held (codes, scales, norms); 0 once disposed. */
