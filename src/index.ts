@@ -19,6 +19,7 @@ export { DeviceMatrix } from './kernels/device-matrix.js';
 // ---- Encoders: the Encoder contract and its implementations ----
 export type { Branch, Encoder, EncoderSpec } from './encoders/encoder.js';
 export { TfIdfEncoder, type TfIdfOptions } from './encoders/tfidf.js';
+export { preprocessText, pythonStrip, type PreprocessOptions } from './encoders/preprocess.js';
 export { LiteEncoder } from './lite/encoder.js';
 export { trainLiteEncoder, type LiteTrainOptions } from './lite/train.js';
 export { JobBERT, convertModelDir, type JobBERTOptions } from './model/jobbert.js';
