@@ -8,8 +8,11 @@
  * with their weights resident in native memory; rows are L2-normalised last
  * (unless `encode` is given `normalize: false`).
  *
- * Texts are tokenised with the model's tokenizer.json (Hugging Face
- * `tokenizers`), truncated on the right at max_seq_length, sorted by token
+ * Texts are preprocessed as sentence-transformers does (encoders/preprocess.ts:
+ * Python's `str.strip()`, then `str.lower()` under `do_lower_case`), tokenised
+ * with the model's tokenizer.json (Hugging Face `tokenizers`), truncated at
+ * max_seq_length on the side tokenizer_config.json names (right unless it says
+ * `truncation_side: "left"`, as transformers reads it), sorted by token
  * length and batched so that little padding is computed; results come back in
  * input order.
  */
@@ -21,6 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { Tokenizer } from 'tokenizers';
 import { BRANCHES, type Branch, type Encoder, type EncoderSpec } from '../encoders/encoder.js';
+import { preprocessText } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
 import * as kernels from '../kernels/index.js';
 import { normalizeRows, type Matrix } from '../kernels/matrix.js';
@@ -264,7 +268,8 @@ export class JobBERT implements Encoder {
     const tdir = layout.transformerDir;
     const config = await readTransformerConfig(tdir);
     const limit = maxTokens(config);
-    const maxSeqLength = layout.maxSeqLength ?? Math.min(limit, 512);
+    // as sentence-transformers: without max_seq_length, the tokenizer's model_max_length bounded by the position table
+    const maxSeqLength = layout.maxSeqLength ?? Math.min(limit, layout.modelMaxLength ?? 512);
     if (maxSeqLength > limit) {
       throw bad(
         `${join(tdir, 'sentence_bert_config.json')}: max_seq_length ${maxSeqLength} exceeds the ${limit} tokens the model's ${config.maxPositions} position embeddings allow`,
@@ -282,7 +287,8 @@ export class JobBERT implements Encoder {
     }
     const vocab = tokenizer.getVocabSize(true);
     if (vocab > config.vocabSize) throw bad(`${tokPath} has ${vocab} tokens but the model's vocab_size is ${config.vocabSize}`);
-    tokenizer.setTruncation(maxSeqLength); // keeps the first tokens (the default direction, as sentence-transformers)
+    // longest_first at max_seq_length on tokenizer_config.json's side, as transformers truncates for sentence-transformers
+    tokenizer.setTruncation(maxSeqLength, { direction: layout.truncationSide });
     tokenizer.disablePadding();
 
     const weightsPath = join(tdir, 'model.safetensors');
@@ -352,6 +358,7 @@ export class JobBERT implements Encoder {
       }
       const h = createHash('sha256').update('jobbert-st:1\n').update(`max_seq_length=${maxSeqLength}\n`);
       if (precision !== 'fp32') h.update(`precision=${precision}\n`); // fp32 fingerprints stay what they were
+      if (layout.truncationSide === 'left') h.update('truncation_side=left\n'); // as precision: the default adds nothing
       for (const f of [...files, hasWeights ? weightsPath : onnxPath]) h.update(`${f.slice(root.length)}:${await fileDigest(f)}\n`);
       const fingerprint = `jobbert:${h.digest('hex').slice(0, 32)}`;
       const defaultDim = dimOf(stages, 'anchor', config.hiddenSize) ?? dim;
@@ -434,7 +441,8 @@ export class JobBERT implements Encoder {
 
   /** Pooled transformer output [texts.length × hidden], in input order. */
   async #pooled(texts: string[]): Promise<Float32Array> {
-    const input = this.#layout.doLowerCase ? texts.map((t) => t.toLowerCase()) : texts;
+    const lowerCase = this.#layout.doLowerCase;
+    const input = texts.map((t) => preprocessText(t, { lowerCase }));
     let encodings;
     try {
       encodings = await this.#tokenizer.encodeBatch(input);
@@ -442,7 +450,16 @@ export class JobBERT implements Encoder {
       throw new JobBERTError('ERR_INTERNAL', `JobBERT.encode: tokenisation failed: ${(e as Error).message}`, { cause: e });
     }
     const ids = encodings.map((e) => e.getIds());
-    const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
+    // A text with no tokens at all (an empty string under a tokenizer that adds no
+    // special tokens) is an all-padding row to sentence-transformers, whose mean
+    // pooling divides a zero sum by a count clamped to 1e-9: the zero vector. It
+    // stays zero here (the rows start zeroed) and never reaches onnxruntime. (Its
+    // cls and max pooling would read padding positions there, values of no
+    // meaning; zero is kept for every mode.)
+    const order = ids
+      .map((_, i) => i)
+      .filter((i) => ids[i].length > 0)
+      .sort((a, b) => ids[a].length - ids[b].length || a - b);
     const H = this.baseDim;
     const out = new Float32Array(texts.length * H);
     const pad = BigInt(this.#config.padTokenId);

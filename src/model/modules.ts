@@ -25,6 +25,13 @@ export interface ModelLayout {
   maxSeqLength?: number;
   /** do_lower_case from sentence_bert_config.json: lower-case texts before tokenising. */
   doLowerCase: boolean;
+  /**
+   * truncation_side from tokenizer_config.json (transformers' tokenizers read it;
+   * 'right', keeping the first tokens, when absent).
+   */
+  truncationSide: 'left' | 'right';
+  /** model_max_length from tokenizer_config.json, when set: bounds max_seq_length when sentence_bert_config.json has none. */
+  modelMaxLength?: number;
   pooling: PoolingMode;
   post: PostModule[];
   /** Every config file read, for the fingerprint. */
@@ -182,5 +189,16 @@ export async function readLayout(dir: string): Promise<ModelLayout> {
     }
   }
   const doLowerCase = isObject(st) && st.do_lower_case === true;
-  return { transformerDir, maxSeqLength, doLowerCase, pooling, post, configFiles: files };
+  // tokenizer_config.json is not one of the fingerprinted configFiles: most of it
+  // (special-token spellings, class names) does not change a vector, and what does
+  // is hashed where it takes effect (jobbert.ts), so fingerprints of models whose
+  // tokenizer settings are the defaults stay what they were.
+  const tcPath = join(transformerDir, 'tokenizer_config.json');
+  const tc = await readJson(tcPath, true);
+  if (tc !== undefined && !isObject(tc)) throw bad(`${tcPath} must hold a JSON object`);
+  const side = tc?.truncation_side ?? 'right';
+  if (side !== 'left' && side !== 'right') throw bad(`${tcPath}: truncation_side must be "left" or "right"; found ${JSON.stringify(side)}`);
+  const mml = tc?.model_max_length;
+  const modelMaxLength = typeof mml === 'number' && mml >= 2 ? Math.floor(mml) : undefined;
+  return { transformerDir, maxSeqLength, doLowerCase, truncationSide: side, modelMaxLength, pooling, post, configFiles: files };
 }
