@@ -161,6 +161,21 @@ describe('train: preprocessing', () => {
     assert.equal(none.stats.fewSkills, 0);
   });
 
+  it("strips texts as the encoder does (Python's str.strip()), so padded copies share one text, one cache key and one row", async () => {
+    const path = await writeLines(await scratch(), 'p.jsonl', [
+      JSON.stringify({ anchor: 'nurse', positive: 'care, hygiene' }),
+      JSON.stringify({ anchor: '\x1cnurse\x85', positive: '\u3000care, hygiene\x1f', negative: ' sales\u2029' }),
+      JSON.stringify({ anchor: '\ufeffnurse', positive: 'care, hygiene' }),
+    ]);
+    const d = await readPairs(path);
+    assert.equal(d.stats.duplicates, 0, 'the negative makes the second pair another pair');
+    assert.deepEqual(
+      [...d.anchors].map((i) => d.texts[i]),
+      ['nurse', 'nurse', '\ufeffnurse'],
+    );
+    assert.deepEqual(new Set(d.texts), new Set(['nurse', 'care, hygiene', 'sales', '\ufeffnurse']));
+  });
+
   it('BAD CALL - names file:line for lines that are not pairs, and refuses a missing file or one with no pairs left', async () => {
     const dir = await scratch();
     const cases: [string[], string][] = [

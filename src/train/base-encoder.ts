@@ -13,12 +13,19 @@ import type { ModelLayout } from '../model/modules.js';
 /**
  * A fingerprint of what the pooled vectors depend on: transformer config,
  * weights (model.safetensors, else onnx/model.onnx), tokenizer, max_seq_length,
- * lower-casing and pooling mode, and not the heads. Async.
+ * the text preprocessing (Python's strip, lower-casing), truncation and
+ * pooling, and not the heads. Async.
+ *
+ * Version 2: texts are stripped as Python's `str.strip()` before tokenising
+ * (encoders/preprocess.ts). Version-1 caches hold vectors of unstripped texts
+ * (for keys such as "\u001cnurse", which JavaScript's trim() kept), so they
+ * live under another folder and are never read again.
  */
 export async function baseFingerprint(layout: ModelLayout): Promise<string> {
   const t = layout.transformerDir;
-  const h = createHash('sha256').update('jobbert-base:1\n');
+  const h = createHash('sha256').update('jobbert-base:2\nstrip=python\n');
   h.update(`max_seq_length=${layout.maxSeqLength ?? ''}\nlower=${layout.doLowerCase}\npooling=${layout.pooling}\n`);
+  h.update(`model_max_length=${layout.modelMaxLength ?? ''}\ntruncation_side=${layout.truncationSide}\n`);
   const weights = existsSync(join(t, 'model.safetensors')) ? 'model.safetensors' : join('onnx', 'model.onnx');
   for (const f of ['config.json', 'tokenizer.json', weights]) h.update(`${f}:${await fileDigest(join(t, f))}\n`);
   return `base:${h.digest('hex').slice(0, 32)}`;

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
 
 /** What preprocessing kept and dropped. */
@@ -117,9 +118,10 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
       if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'string')
         throw bad(lineNo, `"${key}" must be a string when present; found ${JSON.stringify(o[key])}`);
     }
-    const anchor = (o.anchor as string).trim();
-    const positive = (o.positive as string).trim();
-    const negative = typeof o.negative === 'string' ? o.negative.trim() : undefined;
+    // stripped as the encoder strips (Python's str.strip()), so equal texts share one cache key and one row
+    const anchor = pythonStrip(o.anchor as string);
+    const positive = pythonStrip(o.positive as string);
+    const negative = typeof o.negative === 'string' ? pythonStrip(o.negative) : undefined;
     const lang = typeof o.lang === 'string' ? o.lang : '';
     if ([...anchor].length < minAnchor) {
       stats.shortAnchors++;

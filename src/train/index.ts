@@ -345,7 +345,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           .filter(([k, v]) => state.options[k] !== v)
           .map(([k, v]) => `${k} ${JSON.stringify(state.options[k])} → ${JSON.stringify(v)}`);
         if (state.data.sha256 !== data.sha256) diffs.push(`the training pairs (${opts.data}) changed`);
-        if (state.baseFingerprint !== fingerprint) diffs.push('the base model changed');
+        if (state.baseFingerprint !== fingerprint)
+          diffs.push(`the base model or its text preprocessing changed (base fingerprint ${state.baseFingerprint} → ${fingerprint})`);
         if (diffs.length > 0) {
           throw new JobBERTError(
             'ERR_RESUME_MISMATCH',

@@ -4,6 +4,7 @@
  * matches titles), from base vectors computed once with the embedding cache.
  */
 import type { Encoder } from '../encoders/encoder.js';
+import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
 import type { EvaluateResult } from '../eval/evaluate.js';
 import * as kernels from '../kernels/index.js';
@@ -65,7 +66,7 @@ export class HeadEncoder implements Encoder {
 
 /** All titles of a Task A folder (queries, then corpus), unique. */
 export function validationTexts(data: TalentCLEFTaskA): string[] {
-  return [...new Set([...data.queries.map((q) => q.text.trim()), ...data.corpus.map((c) => c.text.trim())])];
+  return [...new Set([...data.queries.map((q) => pythonStrip(q.text)), ...data.corpus.map((c) => pythonStrip(c.text))])];
 }
 
 /** MAP and the other Task A metrics of `anchorHead` on `data`. Async. */
@@ -79,8 +80,8 @@ export async function validate(
   device: Device,
 ): Promise<EvaluateResult> {
   const trimmed: TalentCLEFTaskA = {
-    queries: data.queries.map((q) => ({ id: q.id, text: q.text.trim() })),
-    corpus: data.corpus.map((c) => ({ id: c.id, text: c.text.trim() })),
+    queries: data.queries.map((q) => ({ id: q.id, text: pythonStrip(q.text) })),
+    corpus: data.corpus.map((c) => ({ id: c.id, text: pythonStrip(c.text) })),
     qrels: data.qrels,
   };
   const encoder = new HeadEncoder(anchorHead, rows, base, baseDim, `train-step:${step}`, device);
