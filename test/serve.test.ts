@@ -489,6 +489,8 @@ describe('jobbert serve: limits and bad input', () => {
       ['/v1/match', { queries: 'nurse' }, 'queries', /array of strings; received 'nurse'/],
       ['/v1/match', { queries: ['nurse', 3] }, 'queries[1]', /must be a string; received 3/],
       ['/v1/match', { queries: ['nurse', '  '] }, 'queries[1]', /non-empty/],
+      // whitespace as Python's str.strip() sees it (what the encoders strip), not JavaScript's trim()
+      ['/v1/encode', { texts: ['nurse', '\x1c\x85\u3000'] }, 'texts[1]', /non-empty/],
       ['/v1/match', { queries: Array(9).fill('nurse') }, 'queries', /at most 8 .*received 9/],
       ['/v1/match', { queries: ['n'.repeat(41)] }, 'queries[0]', /at most 40 characters .*received 41/],
       ['/v1/match', { queries: ['nurse'], k: 0 }, 'k', /\[1, 20\]; received 0/],

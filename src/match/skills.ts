@@ -11,6 +11,7 @@
  * than k skills.
  */
 import { BRANCHES, type Branch, type Encoder } from '../encoders/encoder.js';
+import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
 import { resident, topK } from '../kernels/index.js';
 import type { Matrix } from '../kernels/matrix.js';
@@ -52,7 +53,7 @@ export interface SkillExplanation {
 function assertText(fn: string, name: string, v: unknown): asserts v is string {
   if (typeof v !== 'string') throw new TypeError(`${fn}: ${name} must be a string; received ${describe(v)}`);
   // An empty text has no meaning to rank by; encoders would give it an arbitrary vector.
-  if (v.trim().length === 0) throw new RangeError(`${fn}: ${name} must be a non-empty string; received ${describe(v)}`);
+  if (pythonStrip(v).length === 0) throw new RangeError(`${fn}: ${name} must be a non-empty string; received ${describe(v)}`);
 }
 
 /** Throws unless `v` is an array of non-empty strings. */

@@ -5,6 +5,7 @@
  * fails loudly instead of being ignored.
  */
 import { BRANCHES, type Branch } from '../encoders/encoder.js';
+import { pythonStrip } from '../encoders/preprocess.js';
 import { describe } from '../util/validate.js';
 import { badField } from './http.js';
 
@@ -49,7 +50,8 @@ function texts(name: string, v: unknown, limits: RequestLimits): string[] {
     throw badField(name, `must hold at most ${limits.maxQueries} strings (--max-queries); received ${v.length}`);
   v.forEach((t, i) => {
     if (typeof t !== 'string') throw badField(`${name}[${i}]`, `must be a string; received ${describe(t)}`);
-    if (t.trim() === '') throw badField(`${name}[${i}]`, `must be a non-empty string; received ${describe(t)}`);
+    // whitespace as the encoders strip it (Python's str.strip()): what is left is what gets encoded
+    if (pythonStrip(t) === '') throw badField(`${name}[${i}]`, `must be a non-empty string; received ${describe(t)}`);
     if (t.length > limits.maxTextLength)
       throw badField(`${name}[${i}]`, `must be at most ${limits.maxTextLength} characters long (--max-text-length); received ${t.length}`);
   });
