@@ -9,6 +9,7 @@ import { LiteEncoder, defaultModelDir } from '../src/lite/encoder.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { matchDefault } from '../src/match/default-index.js';
 import { featurize } from '../src/lite/features.js';
+import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { writeModel } from '../src/lite/io.js';
 import { addon } from '../src/kernels/binding.js';
 import { initWeights, rng, trainLiteEncoder } from '../src/lite/train.js';
@@ -82,6 +83,26 @@ test('LiteEncoder: a text gets the same vector alone or in any batch', async () 
     assert.deepEqual([...rowOf(reversed, 36)], [...rowOf(all, 0)]);
     await enc.dispose();
   });
+});
+
+test("LiteEncoder and TF-IDF: any surrounding whitespace (Python's set, and U+FEFF / U+200B too) leaves the vector bit-identical", async () => {
+  // Their word splitter treats every non-letter, non-digit character as a separator, so the
+  // sentence-transformers strip that JobBERT applies is already a no-op for them: the vectors of
+  // already-stripped text did not change, and neither did the fingerprint.
+  const around = ['  ', '\t', '\n\r', '\xa0', '\u3000', '\x1c\x1f', '\x85', '\u2028\u2029', '\ufeff', '\u200b', '\v\f\u205f'];
+  const titles = ['Data Scientist', 'Krankenpfleger (m/w/d)', '高级软件开发人员', 'Científica de datos', 'ΟΔΟΣ Σ'];
+  const padded = titles.flatMap((t) => around.map((w) => `${w}${t}${w}`));
+  const bare = titles.flatMap((t) => around.map(() => t));
+  const lite = await LiteEncoder.load();
+  const tfidf = TfIdfEncoder.fit(titles);
+  for (const enc of [lite, tfidf]) {
+    for (const branch of ['anchor', 'base'] as const) {
+      const a = await enc.encode(padded, { branch });
+      const b = await enc.encode(bare, { branch });
+      assert.deepEqual(a.data, b.data, `${enc.fingerprint} ${branch}`);
+    }
+  }
+  await lite.dispose();
 });
 
 test('LiteEncoder: save → load round trip, spec, fingerprint, corrupt files refused', async () => {
