@@ -38,4 +38,11 @@ export interface Encoder {
   readonly fingerprint: string;
   /** Optional: a description to rebuild this encoder from (encoderFromSpec). */
   spec?(): EncoderSpec;
+  /**
+   * Optional: how many tokens the encoder reads from each text, as it counts
+   * them (JobBERT: tokenizer tokens after truncation, special tokens included;
+   * LiteEncoder: words, a CJK character counting as one). Async; the service's
+   * OpenAI-compatible `usage` reports it, counting words where it is absent.
+   */
+  countTokens?(texts: string[]): Promise<number[]>;
 }

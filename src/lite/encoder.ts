@@ -16,7 +16,7 @@ import * as kernels from '../kernels/index.js';
 import { normalizeRows, type Matrix } from '../kernels/matrix.js';
 import { ResidentMatrix } from '../kernels/resident.js';
 import { assertChoice, assertOptions, describe } from '../util/validate.js';
-import { featurize, type FeatureConfig } from './features.js';
+import { countUnits, featurize, type FeatureConfig } from './features.js';
 import { readModel, writeModel, type LiteConfig, type LiteWeights } from './io.js';
 import { addon } from '../kernels/binding.js';
 
@@ -107,6 +107,21 @@ export class LiteEncoder implements Encoder {
   /** CSR feature ids of texts (exposed for training and tests). */
   features(texts: readonly string[]): { ids: Int32Array; offsets: Int32Array } {
     return featurize(texts, this.#features);
+  }
+
+  /**
+   * Tokens per text as this encoder counts them: words, a CJK character
+   * counting as one (features.ts `countUnits`). Async for the Encoder contract;
+   * rejects with TypeError for a non-array or non-string text.
+   */
+  async countTokens(texts: string[]): Promise<number[]> {
+    const fn = 'LiteEncoder.countTokens';
+    this.#live('countTokens');
+    if (!Array.isArray(texts)) throw new TypeError(`${fn}: texts must be an array of strings; received ${describe(texts)}`);
+    return texts.map((t, i) => {
+      if (typeof t !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(t)}`);
+      return countUnits(t);
+    });
   }
 
   /** Encodes texts into L2-normalised rows; branch `anchor` (default), `positive` or `base` (the pooled bag). Async. */

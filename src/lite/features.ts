@@ -90,3 +90,13 @@ export function featurize(texts: readonly string[], cfg: FeatureConfig): { ids: 
   }
   return { ids: out.ids.subarray(0, out.length), offsets: out.offsets };
 }
+
+/**
+ * The units of `text` the LiteEncoder reads, as its token count: each word,
+ * except that a CJK run (which has no spaces) counts one per character. Sync.
+ */
+export function countUnits(text: string): number {
+  let n = 0;
+  for (const w of words(text)) n += CJK.test(w) ? [...w].length : 1;
+  return n;
+}

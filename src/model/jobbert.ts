@@ -439,17 +439,37 @@ export class JobBERT implements Encoder {
     return Object.freeze({ data: x.data, rows: x.rows, cols: x.cols });
   }
 
-  /** Pooled transformer output [texts.length × hidden], in input order. */
-  async #pooled(texts: string[]): Promise<Float32Array> {
+  /**
+   * Tokens the model reads from each text: tokenizer tokens after truncation
+   * at maxSeqLength, special tokens (<s>, </s>) included. Async. Rejects with
+   * TypeError for a non-array or non-string text, JobBERTError ERR_DISPOSED
+   * after dispose().
+   */
+  async countTokens(texts: string[]): Promise<number[]> {
+    const fn = 'JobBERT.countTokens';
+    if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the encoder was disposed`);
+    if (!Array.isArray(texts)) throw new TypeError(`${fn}: texts must be an array of strings; received ${describe(texts)}`);
+    texts.forEach((t, i) => {
+      if (typeof t !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(t)}`);
+    });
+    if (texts.length === 0) return [];
+    return (await this.#tokenize(texts, fn)).map((ids) => ids.length);
+  }
+
+  /** Token ids of each text, as the model reads them (preprocessed as sentence-transformers does, truncated). */
+  async #tokenize(texts: string[], fn: string): Promise<number[][]> {
     const lowerCase = this.#layout.doLowerCase;
     const input = texts.map((t) => preprocessText(t, { lowerCase }));
-    let encodings;
     try {
-      encodings = await this.#tokenizer.encodeBatch(input);
+      return (await this.#tokenizer.encodeBatch(input)).map((e) => e.getIds());
     } catch (e) {
-      throw new JobBERTError('ERR_INTERNAL', `JobBERT.encode: tokenisation failed: ${(e as Error).message}`, { cause: e });
+      throw new JobBERTError('ERR_INTERNAL', `${fn}: tokenisation failed: ${(e as Error).message}`, { cause: e });
     }
-    const ids = encodings.map((e) => e.getIds());
+  }
+
+  /** Pooled transformer output [texts.length × hidden], in input order. */
+  async #pooled(texts: string[]): Promise<Float32Array> {
+    const ids = await this.#tokenize(texts, 'JobBERT.encode');
     // A text with no tokens at all (an empty string under a tokenizer that adds no
     // special tokens) is an all-padding row to sentence-transformers, whose mean
     // pooling divides a zero sum by a count clamped to 1e-9: the zero vector. It
