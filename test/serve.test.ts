@@ -274,7 +274,15 @@ describe('jobbert serve: endpoint contract', () => {
     const r = await request(url, '/openapi.json');
     assert.equal(r.status, 200);
     assert.equal(r.json.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(r.json.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/v1/encode', '/v1/match', '/v1/skills']);
+    assert.deepEqual(Object.keys(r.json.paths).sort(), [
+      '/healthz',
+      '/metrics',
+      '/openapi.json',
+      '/v1/embeddings',
+      '/v1/encode',
+      '/v1/match',
+      '/v1/skills',
+    ]);
     assert.equal(r.json.components.schemas.MatchRequest.properties.queries.maxItems, 256);
     assert.equal(r.json.components.schemas.MatchRequest.properties.k.maximum, 1000);
     assert.ok(r.json.paths['/v1/match'].post.responses['422']);

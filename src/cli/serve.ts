@@ -13,7 +13,7 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--host 127.0
         [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-text-length 512] [--max-k 1000]
         [--request-timeout-ms 30000] [--shutdown-timeout-ms 10000]
-                       an HTTP JSON service: POST /v1/match, /v1/encode, /v1/skills;
+                       an HTTP JSON service: POST /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
                        'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
                        (JSON Lines {"id", "name", "aliases"?}). --port 0 picks a free port.

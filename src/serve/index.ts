@@ -11,3 +11,4 @@ export type { EncodeResponse, HealthResponse, MatchResponse, Matcher, MatcherOpt
 export { ServeError } from './http.js';
 export { loadIndexWithEncoder, readSkillsFile } from './load.js';
 export { openApiDocument } from './openapi.js';
+export type { Embedding, EmbeddingsResponse } from './openai.js';

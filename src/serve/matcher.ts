@@ -1,6 +1,6 @@
 /**
  * The matcher behind `jobbert serve`, usable on its own: JSON-level functions
- * (`match`, `encode`, `skills`, `health`, `metrics`, `openapi`) that take a
+ * (`match`, `encode`, `embeddings`, `skills`, `health`, `metrics`, `openapi`) that take a
  * parsed request body and resolve with the response body or reject with a
  * ServeError, and a plain `(req, res)` handler that routes, authenticates,
  * reads bounded bodies and answers JSON — mountable in Express
@@ -17,8 +17,10 @@ import { assertBoolean, assertInteger, assertOptions, describe } from '../util/v
 import { MicroBatcher } from './batcher.js';
 import { readJsonBody, sendError, sendJson, sendText, ServeError } from './http.js';
 import { Metrics } from './metrics.js';
+import { countTokens, embeddingsResponse, openAIError, type EmbeddingsResponse } from './openai.js';
 import { openApiDocument } from './openapi.js';
 import {
+  parseEmbeddings,
   parseEncode,
   parseMatch,
   parseSkills,
@@ -92,6 +94,12 @@ export interface Matcher {
   match(body: unknown): Promise<MatchResponse>;
   /** `POST /v1/encode` on a parsed body. Async; rejects with ServeError (404 without an encoder, 422, 503). */
   encode(body: unknown): Promise<EncodeResponse>;
+  /**
+   * `POST /v1/embeddings` (OpenAI's embeddings API) on a parsed body. Async;
+   * rejects with ServeError whose body has OpenAI's `type` and `param` too
+   * (404 without an encoder or for an unknown model, 400 for a bad field, 503).
+   */
+  embeddings(body: unknown): Promise<EmbeddingsResponse>;
   /** `POST /v1/skills` on a parsed body. Async; rejects with ServeError (404 without skills, 422, 503). */
   skills(body: unknown): Promise<MatchResponse>;
   /** `GET /healthz`'s body. Sync. */
@@ -117,6 +125,7 @@ export interface Matcher {
 const ROUTES: Record<string, string> = {
   '/v1/match': 'POST',
   '/v1/encode': 'POST',
+  '/v1/embeddings': 'POST',
   '/v1/skills': 'POST',
   '/healthz': 'GET',
   '/metrics': 'GET',
@@ -257,7 +266,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
 
   // The endpoints' work; the public functions refuse new calls once closing,
   // while a request the handler admitted before close() runs to the end.
-  const handlers: Pick<Matcher, 'match' | 'encode' | 'skills'> = {
+  const handlers: Pick<Matcher, 'match' | 'encode' | 'embeddings' | 'skills'> = {
     async match(body) {
       const req = parseMatch(body, settings, index.languages);
       if (req.queries.length === 0) return { results: [] };
@@ -284,6 +293,30 @@ export function createMatcher(opts: MatcherOptions): Matcher {
       return dispatch(encodeBatcher, 'encode', req.branch, req.texts.length, req, async (r) => (await runEncode(r.branch, [r]))[0]);
     },
 
+    // Rides on /v1/encode's batcher: the same vectors, coalesced with its requests.
+    async embeddings(body) {
+      try {
+        if (!encoder)
+          throw new ServeError(
+            404,
+            'ERR_NOT_CONFIGURED',
+            '/v1/embeddings needs an encoder: start the service with an index that holds one (jobbert index build), or pass `encoder` to createServer/createMatcher',
+          );
+        // JobBERT's branches differ in dimension (base 768, heads 1024); other encoders have one.
+        const sized = encoder as Encoder & { dimension?: (branch: EncodeRequest['branch']) => number };
+        const dimension = (branch: EncodeRequest['branch']) => sized.dimension?.(branch) ?? encoder.dim;
+        const req = parseEmbeddings(body, settings, { fingerprint: encoder.fingerprint, dimension });
+        const work: EncodeRequest = { texts: req.texts, branch: req.branch };
+        const [encoded, tokens] = await Promise.all([
+          dispatch(encodeBatcher, 'encode', req.branch, req.texts.length, work, async (r) => (await runEncode(r.branch, [r]))[0]),
+          countTokens(encoder, req.texts),
+        ]);
+        return embeddingsResponse(req, encoded.vectors, tokens);
+      } catch (e) {
+        throw openAIError(asServeError(e));
+      }
+    },
+
     async skills(body) {
       if (!skillIndex)
         throw new ServeError(
@@ -306,6 +339,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
 
     match: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.match(body)),
     encode: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.encode(body)),
+    embeddings: (body) => (closing ? Promise.reject(openAIError(shuttingDown())) : handlers.embeddings(body)),
     skills: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.skills(body)),
 
     health() {
@@ -334,6 +368,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         auth: settings.auth,
         skills: skillIndex !== undefined,
         encode: encoder !== undefined,
+        fingerprint: encoder?.fingerprint,
       });
     },
 
@@ -371,7 +406,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         const error = e instanceof ServeError ? e : asServeError(e);
         if (e instanceof ServeError && e.status >= 500 && e.status !== 503)
           log(`jobbert serve: ${req.method} ${path}: ${e.message}\n${(e.cause as Error)?.stack ?? ''}`);
-        sendError(res, error);
+        sendError(res, path === '/v1/embeddings' ? openAIError(error) : error);
         if (error.status === 413) req.socket?.destroySoon?.();
       });
     },
@@ -408,6 +443,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     }
     if (closing) throw shuttingDown();
     const body = await readJsonBody(req, settings.maxBodyBytes);
+    if (path === '/v1/embeddings') return sendJson(res, 200, await handlers.embeddings(body));
     const result =
       path === '/v1/match' ? await handlers.match(body) : path === '/v1/encode' ? await handlers.encode(body) : await handlers.skills(body);
     sendJson(res, 200, result);

@@ -13,13 +13,16 @@ export interface OpenApiOptions {
   auth: boolean;
   /** Whether /v1/skills is served. */
   skills: boolean;
-  /** Whether /v1/encode is served (an encoder is configured). */
+  /** Whether /v1/encode and /v1/embeddings are served (an encoder is configured). */
   encode: boolean;
+  /** The encoder's fingerprint, which /v1/embeddings also takes as a model name. */
+  fingerprint?: string;
 }
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorResponse = (description: string) => ({ description, content: json(ref('Error')) });
+const openAIErrorResponse = (description: string) => ({ description, content: json(ref('OpenAIError')) });
 
 /** The document as a plain object (serialise with JSON.stringify). */
 export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
@@ -74,6 +77,35 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
       'EncodeResponse',
       o.encode ? {} : { '404': errorResponse('No encoder is configured (ERR_NOT_CONFIGURED).') },
     ),
+    '/v1/embeddings': {
+      post: {
+        summary: 'Vectors for texts, in the OpenAI embeddings API',
+        description:
+          "OpenAI's `POST /v1/embeddings`, so OpenAI clients (the `openai` package, LangChain, LlamaIndex) work with their base URL set to this server's `/v1` and the bearer token as API key. " +
+          `\`model\` names a branch: 'anchor' (job titles; the default), 'positive' (skill lists) or 'base' (the pooled encoder output)${o.fingerprint ? `, or '${o.fingerprint}' (this server's encoder, meaning 'anchor')` : ''}; the response's \`model\` is the name asked for. ` +
+          "Vectors are L2-normalised and identical to /v1/encode's. `encoding_format: 'base64'` sends each vector as the base64 of its little-endian float32 bytes (what the `openai` package asks for by default). " +
+          '`usage` counts tokens as the encoder does (JobBERT: tokenizer tokens after truncation, with <s> and </s>; LiteEncoder: words, one per CJK character; other encoders: words). ' +
+          "Errors carry OpenAI's `type` and `param` beside `code`, `message` and `field`. Token-id input, `dimensions` other than the model's, empty lists and blank strings are refused with 400. " +
+          (o.encode ? '' : 'Not available on this server: it was started without an encoder (404 ERR_NOT_CONFIGURED).'),
+        security,
+        requestBody: { required: true, content: json(ref('EmbeddingsRequest')) },
+        responses: {
+          '200': { description: 'Success.', content: json(ref('EmbeddingsResponse')) },
+          '400': openAIErrorResponse(
+            'A field is missing, of the wrong type or out of range, `param` naming it (ERR_INVALID_REQUEST); or the body is not valid JSON or UTF-8 (ERR_INVALID_JSON, ERR_INVALID_UTF8, ERR_EMPTY_BODY).',
+          ),
+          ...(o.auth ? { '401': openAIErrorResponse('Missing or wrong bearer token (API key) (ERR_UNAUTHORIZED).') } : {}),
+          '404': openAIErrorResponse(
+            `\`model\` is not served here (ERR_MODEL_NOT_FOUND)${o.encode ? '' : ', or no encoder is configured (ERR_NOT_CONFIGURED)'}.`,
+          ),
+          '413': openAIErrorResponse(`The body is larger than ${L.maxBodyBytes} bytes (ERR_BODY_TOO_LARGE).`),
+          '415': openAIErrorResponse('The Content-Type is not application/json (ERR_UNSUPPORTED_MEDIA_TYPE).'),
+          '503': openAIErrorResponse(
+            'The batch queue is full or the service is shutting down (ERR_OVERLOADED, ERR_SHUTTING_DOWN); retry later.',
+          ),
+        },
+      },
+    },
     '/v1/skills': post(
       'The best skills for each job title',
       "A skill's score is the best cosine between the title and any of its name and aliases; skills are ranked by it, best first. " +
@@ -150,6 +182,59 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
           required: ['texts'],
           properties: { texts: texts('A text'), branch: { enum: ['anchor', 'positive', 'base'], default: 'anchor' } },
         },
+        EmbeddingsRequest: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['input'],
+          properties: {
+            input: {
+              oneOf: [
+                { ...texts('A text').items, description: 'One text.' },
+                { ...texts('A text'), minItems: 1 },
+              ],
+              description: 'A text or a list of texts (token-id arrays are not supported).',
+            },
+            model: {
+              type: ['string', 'null'],
+              default: 'anchor',
+              description: `'anchor', 'positive' or 'base'${o.fingerprint ? `, or '${o.fingerprint}' (meaning 'anchor')` : ''}.`,
+            },
+            encoding_format: { enum: ['float', 'base64', null], default: 'float' },
+            dimensions: { type: ['integer', 'null'], description: "Accepted only when equal to the model's dimension." },
+            user: { type: ['string', 'null'], description: 'Accepted and unused.' },
+          },
+        },
+        EmbeddingsResponse: {
+          type: 'object',
+          required: ['object', 'data', 'model', 'usage'],
+          properties: {
+            object: { const: 'list' },
+            data: {
+              type: 'array',
+              description: 'One embedding per input text, in request order.',
+              items: {
+                type: 'object',
+                required: ['object', 'index', 'embedding'],
+                properties: {
+                  object: { const: 'embedding' },
+                  index: { type: 'integer' },
+                  embedding: {
+                    oneOf: [
+                      { type: 'array', items: { type: 'number' } },
+                      { type: 'string', contentEncoding: 'base64', description: 'Little-endian float32 bytes.' },
+                    ],
+                  },
+                },
+              },
+            },
+            model: { type: 'string' },
+            usage: {
+              type: 'object',
+              required: ['prompt_tokens', 'total_tokens'],
+              properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } },
+            },
+          },
+        },
         Match: {
           type: 'object',
           required: ['id', 'text', 'score'],
@@ -202,6 +287,23 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
                 code: { type: 'string' },
                 message: { type: 'string' },
                 field: { type: 'string', description: 'The request field at fault, e.g. queries[3].' },
+              },
+            },
+          },
+        },
+        OpenAIError: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message', 'type', 'param'],
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                field: { type: 'string', description: 'The request field at fault, e.g. input[3].' },
+                type: { enum: ['invalid_request_error', 'authentication_error', 'server_error'], description: "OpenAI's error type." },
+                param: { type: ['string', 'null'], description: 'The same as `field`, or null.' },
               },
             },
           },

@@ -7,7 +7,7 @@
 import { BRANCHES, type Branch } from '../encoders/encoder.js';
 import { pythonStrip } from '../encoders/preprocess.js';
 import { describe } from '../util/validate.js';
-import { badField } from './http.js';
+import { badField, ServeError } from './http.js';
 
 /** Per-request limits (the CLI's --max-* options). */
 export interface RequestLimits {
@@ -28,6 +28,20 @@ export interface MatchRequest {
   queries: string[];
   k: number;
   lang: string | undefined;
+}
+
+export interface EmbeddingsRequest {
+  texts: string[];
+  /** The model name the response reports: the one asked for, or 'anchor'. */
+  model: string;
+  branch: Branch;
+  encodingFormat: 'float' | 'base64';
+}
+
+/** What /v1/embeddings serves: the encoder's fingerprint (a model name meaning `anchor`) and each branch's dimension. */
+export interface EmbeddingsModel {
+  fingerprint: string;
+  dimension(branch: Branch): number;
 }
 
 export interface SkillsRequest {
@@ -100,4 +114,87 @@ export function parseMatch(body: unknown, limits: RequestLimits, languages: read
 export function parseSkills(body: unknown, limits: RequestLimits): SkillsRequest {
   const o = asObject(body, ['titles', 'k']);
   return { titles: texts('titles', o.titles, limits), k: topK(o.k, limits) };
+}
+
+/** A 400 in the OpenAI style for /v1/embeddings: `param` (our `field`) names the field. */
+function badParam(param: string, message: string): ServeError {
+  return new ServeError(400, 'ERR_INVALID_REQUEST', `${param} ${message}`, { field: param });
+}
+
+const EMBEDDINGS_FIELDS = ['input', 'model', 'encoding_format', 'dimensions', 'user'];
+
+/**
+ * `POST /v1/embeddings` `{ input, model?, encoding_format?, dimensions?, user? }`
+ * (OpenAI's request; `null` counts as omitted, `user` is accepted and unused).
+ * `model` is a branch name or the encoder's fingerprint (meaning `anchor`).
+ * Throws a ServeError: 400 ERR_INVALID_REQUEST naming the field (token-id
+ * input, an empty list, a blank or too long string, a `dimensions` other than
+ * the model's, an unknown field), 404 ERR_MODEL_NOT_FOUND for another model.
+ */
+export function parseEmbeddings(body: unknown, limits: RequestLimits, served: EmbeddingsModel): EmbeddingsRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badParam(
+      'body',
+      `must be a JSON object with input and optionally ${EMBEDDINGS_FIELDS.slice(1).join(', ')}; received ${describe(body)}`,
+    );
+  const o = body as Record<string, unknown>;
+  const extra = Object.keys(o).find((key) => !EMBEDDINGS_FIELDS.includes(key));
+  if (extra !== undefined) throw badParam(extra, `is not a field of this request (expected ${EMBEDDINGS_FIELDS.join(', ')})`);
+
+  const text = (param: string, t: unknown): string => {
+    if (typeof t !== 'string') throw badParam(param, `must be a string; received ${describe(t)}`);
+    if (t.trim() === '') throw badParam(param, `must be a non-empty string; received ${describe(t)}`);
+    if (t.length > limits.maxTextLength)
+      throw badParam(param, `must be at most ${limits.maxTextLength} characters long (--max-text-length); received ${t.length}`);
+    return t;
+  };
+  const input = o.input;
+  let texts: string[];
+  if (input === undefined || input === null) throw badParam('input', 'is required: a string or an array of strings');
+  if (typeof input === 'string') texts = [text('input', input)];
+  else if (!Array.isArray(input)) throw badParam('input', `must be a string or an array of strings; received ${describe(input)}`);
+  else if (input.length === 0) throw badParam('input', 'must hold at least one string; received an empty array');
+  else if (typeof input[0] === 'number' || Array.isArray(input[0]))
+    throw badParam(
+      'input',
+      'as token ids (an array of integers, or of arrays of them) is not supported: this server tokenises text itself; send a string or an array of strings',
+    );
+  else if (input.length > limits.maxQueries)
+    throw badParam('input', `must hold at most ${limits.maxQueries} strings (--max-queries); received ${input.length}`);
+  else texts = input.map((t, i) => text(`input[${i}]`, t));
+
+  let model = 'anchor';
+  let branch: Branch = 'anchor';
+  if (o.model !== undefined && o.model !== null) {
+    if (typeof o.model !== 'string') throw badParam('model', `must be a string; received ${describe(o.model)}`);
+    model = o.model;
+    if (BRANCHES.includes(model as Branch)) branch = model as Branch;
+    else if (model !== served.fingerprint)
+      throw new ServeError(
+        404,
+        'ERR_MODEL_NOT_FOUND',
+        `model ${describe(model)} is not served here; use ${BRANCHES.map((b) => `'${b}'`).join(', ')} (the encoder's branches: job titles, skill lists, the pooled vector; default 'anchor') or '${served.fingerprint}' (this server's encoder, meaning 'anchor')`,
+        { field: 'model' },
+      );
+  }
+
+  const format = o.encoding_format ?? 'float';
+  if (format !== 'float' && format !== 'base64')
+    throw badParam('encoding_format', `must be 'float' or 'base64'; received ${describe(o.encoding_format)}`);
+
+  if (o.dimensions !== undefined && o.dimensions !== null) {
+    const dim = served.dimension(branch);
+    if (typeof o.dimensions !== 'number' || !Number.isInteger(o.dimensions) || o.dimensions < 1)
+      throw badParam('dimensions', `must be a positive integer; received ${describe(o.dimensions)}`);
+    if (o.dimensions !== dim)
+      throw badParam(
+        'dimensions',
+        `must be ${dim}, the dimension of model '${model}' (this server does not shorten vectors; omit dimensions); received ${o.dimensions}`,
+      );
+  }
+
+  if (o.user !== undefined && o.user !== null && typeof o.user !== 'string')
+    throw badParam('user', `must be a string; received ${describe(o.user)}`);
+
+  return { texts, model, branch, encodingFormat: format };
 }
