@@ -256,7 +256,11 @@ describe('/v1/embeddings: refusals the openai client surfaces', () => {
     await bad({ input: 42, model: 'anchor' }, 'input', /string or an array of strings; received 42/);
     await bad({ input: ['nurse', 7], model: 'anchor' }, 'input[1]', /input\[1\] must be a string; received 7/);
     await bad({ input: ['nurse', null], model: 'anchor' }, 'input[1]', /must be a string; received null/);
-    await bad({ input: [101, 2023, 102], model: 'anchor' }, 'input', /token ids .* not supported.*send a string/);
+    await bad(
+      { input: [101, 2023, 102], model: 'anchor' },
+      'input',
+      /token ids .* not supported.*send a string.*check_embedding_ctx_length=False/,
+    );
     await bad({ input: [[101, 2023], [102]], model: 'anchor' }, 'input', /token ids .* not supported/);
     await bad({ input: ['a', 'b', 'c', 'd', 'e'], model: 'anchor' }, 'input', /at most 4 strings \(--max-queries\); received 5/);
     await bad({ input: 'x'.repeat(65), model: 'anchor' }, 'input', /at most 64 characters .*received 65/);

@@ -157,7 +157,7 @@ export function parseEmbeddings(body: unknown, limits: RequestLimits, served: Em
   else if (typeof input[0] === 'number' || Array.isArray(input[0]))
     throw badParam(
       'input',
-      'as token ids (an array of integers, or of arrays of them) is not supported: this server tokenises text itself; send a string or an array of strings',
+      "as token ids (an array of integers, or of arrays of them) is not supported: this server tokenises text itself; send a string or an array of strings (LangChain's Python OpenAIEmbeddings sends token ids unless check_embedding_ctx_length=False)",
     );
   else if (input.length > limits.maxQueries)
     throw badParam('input', `must hold at most ${limits.maxQueries} strings (--max-queries); received ${input.length}`);
@@ -173,7 +173,7 @@ export function parseEmbeddings(body: unknown, limits: RequestLimits, served: Em
       throw new ServeError(
         404,
         'ERR_MODEL_NOT_FOUND',
-        `model ${describe(model)} is not served here; use ${BRANCHES.map((b) => `'${b}'`).join(', ')} (the encoder's branches: job titles, skill lists, the pooled vector; default 'anchor') or '${served.fingerprint}' (this server's encoder, meaning 'anchor')`,
+        `model '${model.length > 100 ? `${model.slice(0, 100)}…` : model}' is not served here; use ${BRANCHES.map((b) => `'${b}'`).join(', ')} (the encoder's branches: job titles, skill lists, the pooled vector; default 'anchor') or '${served.fingerprint}' (this server's encoder, meaning 'anchor')`,
         { field: 'model' },
       );
   }
