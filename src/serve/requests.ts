@@ -143,7 +143,8 @@ export function parseEmbeddings(body: unknown, limits: RequestLimits, served: Em
 
   const text = (param: string, t: unknown): string => {
     if (typeof t !== 'string') throw badParam(param, `must be a string; received ${describe(t)}`);
-    if (t.trim() === '') throw badParam(param, `must be a non-empty string; received ${describe(t)}`);
+    // blank as the encoders strip it (Python's str.strip()), as /v1/encode checks
+    if (pythonStrip(t) === '') throw badParam(param, `must be a non-empty string; received ${describe(t)}`);
     if (t.length > limits.maxTextLength)
       throw badParam(param, `must be at most ${limits.maxTextLength} characters long (--max-text-length); received ${t.length}`);
     return t;
