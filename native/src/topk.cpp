@@ -33,8 +33,8 @@ namespace {
 // corpus block (kNB rows × d, packed once) stream past it from L2; the
 // score tile (kMB queries × kNB rows) is scanned while it is still hot.
 constexpr int64_t kKC = kTopKBlockDepth;
-constexpr int64_t kNB = 256;  // corpus rows per block, a multiple of every NR (8, 16, 32)
-constexpr int64_t kMB = 112;  // queries per tile (rounded down to whole MR panels)
+constexpr int64_t kNB = 256;                              // corpus rows per block, a multiple of every NR (8, 16, 32)
+constexpr int64_t kMB = 112;                              // queries per tile (rounded down to whole MR panels)
 constexpr int64_t kPackedBlockFloats = int64_t(1) << 18;  // 1 MB: caps kNB for very wide rows
 // At most this many queries take the direct path (dot products straight from
 // the rows, no packing): a GEMM tile would be mostly padding for them.
@@ -175,8 +175,8 @@ struct Problem {
   ConstMatrix corpus;
   float* invCorpus;  // cosine: 1/‖c‖ per corpus row, filled block by block; null for dot
   int64_t k;
-  Isa isa;      // the active instruction set
-  bool avx512;  // isa is AVX-512
+  Isa isa;                       // the active instruction set
+  bool avx512;                   // isa is AVX-512
   std::atomic<bool>* corpusBad;  // set when a corpus row is non-finite (or zero under cosine)
   // When set, the corpus rows are these int8 rows (corpus.data is null): each
   // block is dequantised into a float32 buffer just before it is scored.
@@ -228,8 +228,8 @@ bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
     }
 #endif
 #ifdef JOBBERT_TOPK_AVX512
-    const double sum = pr.avx512 ? rowSumSquares_avx512(pr.corpus.data + j * d, d)
-                                 : rowSumSquares(pr.corpus.data + j * d, d);
+    const double sum =
+        pr.avx512 ? rowSumSquares_avx512(pr.corpus.data + j * d, d) : rowSumSquares(pr.corpus.data + j * d, d);
 #else
     const double sum = rowSumSquares(pr.corpus.data + j * d, d);
 #endif
@@ -242,14 +242,12 @@ bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
   return true;
 }
 
-void scanTile(const Problem& pr, ChunkSelection& sel, int64_t q0, int64_t rows, const float* tile,
-              int64_t ldt, int64_t j0, int64_t cols) {
+void scanTile(const Problem& pr, ChunkSelection& sel, int64_t q0, int64_t rows, const float* tile, int64_t ldt,
+              int64_t j0, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t q = q0 + r;
-    if (pr.invCorpus)
-      scanRow<true>(sel, q, tile + r * ldt, cols, j0, pr.invQueries[q], pr.invCorpus);
-    else
-      scanRow<false>(sel, q, tile + r * ldt, cols, j0, 1.0f, nullptr);
+    if (pr.invCorpus) scanRow<true>(sel, q, tile + r * ldt, cols, j0, pr.invQueries[q], pr.invCorpus);
+    else scanRow<false>(sel, q, tile + r * ldt, cols, j0, 1.0f, nullptr);
   }
 }
 
@@ -390,8 +388,8 @@ void directChunk(const Problem& pr, ChunkSelection& sel, int64_t begin, int64_t 
 // block); each corpus block of the chunk is packed once and multiplied
 // against every query tile with the register micro-kernel, and each tile is
 // scanned into the selection right after.
-void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel, const float* packedA,
-               int64_t begin, int64_t end) {
+void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel, const float* packedA, int64_t begin,
+               int64_t end) {
   const int64_t d = pr.corpus.cols;
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t queryPanels = (pr.queryCount + mr - 1) / mr;
@@ -511,10 +509,8 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus, c
       const int64_t end = std::min(n, blocks * (c + 1) / chunks * kNB);
       selections[c] = std::make_unique<ChunkSelection>(pr.queryCount, k);
       if (begin >= end) return;
-      if (direct)
-        directChunk(pr, *selections[c], begin, end);
-      else
-        gemmChunk(pr, *selections[c], kernel, packedA.data(), begin, end);
+      if (direct) directChunk(pr, *selections[c], begin, end);
+      else gemmChunk(pr, *selections[c], kernel, packedA.data(), begin, end);
     });
     if (corpusBad.load()) {
       // Name the first bad value or row precisely (a second scan, on the error path only).
@@ -558,8 +554,8 @@ Status topK(const TopKParams& p) {
     return Status::Range("corpus must have as many columns as queries (" + std::to_string(p.queries.cols) +
                          "); received " + std::to_string(p.corpus.cols));
   if (p.k < 1 || p.k > p.corpus.rows)
-    return Status::Range("k must be between 1 and corpus.rows (" + std::to_string(p.corpus.rows) +
-                         "); received " + std::to_string(p.k));
+    return Status::Range("k must be between 1 and corpus.rows (" + std::to_string(p.corpus.rows) + "); received " +
+                         std::to_string(p.k));
   if (!p.indices || !p.scores) return Status::Type("indices and scores must be output buffers");
   return guarded("topK", [&]() -> Status {
     // The queries are checked up front; each corpus row is checked (and its

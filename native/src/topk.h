@@ -16,8 +16,7 @@ constexpr int64_t kTopKBlockDepth = 384;
 // A direct kernel: out[i·ldo + r] = q[i] · rows[r] for i < nq (1..4) and
 // r < rowsPerCall(nq) = LANES · G(nq): with one or two queries it runs G
 // independent row groups side by side, so the FMA chains' latency is hidden.
-using DirectFn = void (*)(const float* const* q, int nq, const float* const* rows, int64_t d, float* out,
-                          int64_t ldo);
+using DirectFn = void (*)(const float* const* q, int nq, const float* const* rows, int64_t d, float* out, int64_t ldo);
 struct DirectKernel {
   DirectFn fn;
   int lanes;
@@ -28,7 +27,8 @@ struct DirectKernel {
 };
 
 template <template <int, int> class Impl>
-inline void dispatchQueries(const float* const* q, int nq, const float* const* rows, int64_t d, float* out, int64_t ldo) {
+inline void dispatchQueries(const float* const* q, int nq, const float* const* rows, int64_t d, float* out,
+                            int64_t ldo) {
   switch (nq) {
     case 1: Impl<1, DirectKernel::groupsFor(1)>::run(q, rows, d, out, ldo); break;
     case 2: Impl<2, DirectKernel::groupsFor(2)>::run(q, rows, d, out, ldo); break;

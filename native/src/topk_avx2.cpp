@@ -73,8 +73,7 @@ struct DirectAvx2 {
           __m256 t[8];
           loadColumns8(rows + 8 * g, p, t);
           for (int s = 0; s < 8; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+            for (int i = 0; i < NQ; ++i) acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
         }
       if (p < kEnd) {
         const int rem = static_cast<int>(kEnd - p);
@@ -82,8 +81,7 @@ struct DirectAvx2 {
           __m256 t[8];
           loadColumnsPartial8(rows + 8 * g, p, rem, t);
           for (int s = 0; s < rem; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+            for (int i = 0; i < NQ; ++i) acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
         }
       }
       for (int g = 0; g < G; ++g)

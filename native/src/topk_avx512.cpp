@@ -68,8 +68,7 @@ struct DirectAvx512 {
           for (int r = 0; r < 16; ++r) t[r] = _mm512_loadu_ps(rows[16 * g + r] + p);
           transpose16(t);
           for (int s = 0; s < 16; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+            for (int i = 0; i < NQ; ++i) acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
         }
       if (p < kEnd) {
         const int rem = static_cast<int>(kEnd - p);
@@ -79,8 +78,7 @@ struct DirectAvx512 {
           for (int r = 0; r < 16; ++r) t[r] = _mm512_maskz_loadu_ps(mask, rows[16 * g + r] + p);
           transpose16(t);
           for (int s = 0; s < rem; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
+            for (int i = 0; i < NQ; ++i) acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
         }
       }
       for (int g = 0; g < G; ++g)

@@ -52,8 +52,8 @@ void badCallChecks(std::mt19937_64& rng) {
         std::shared_ptr<cu::DeviceMatrix> dz;
         if (g.ok(cu::DeviceMatrix::upload({zc.data(), n, d}, "corpus", &dz), "upload with a zero row (allowed)")) {
           TopKOut out;
-          expectCode(g, m + "resident corpus with a zero row", runTopK(H(qs, q, d), D(dz), 5, metric,
-                                                                       Precision::kFp32, out), StatusCode::kRangeError);
+          expectCode(g, m + "resident corpus with a zero row",
+                     runTopK(H(qs, q, d), D(dz), 5, metric, Precision::kFp32, out), StatusCode::kRangeError);
         }
       } else {
         TopKOut out;
@@ -141,8 +141,9 @@ void badCallChecks(std::mt19937_64& rng) {
       }
     expectCode(g, "infoNCE positives rows", call([&](cu::InfoNCEParams& p) { p.positives.host.rows = B - 1; }),
                StatusCode::kRangeError, "positives");
-    expectCode(g, "infoNCE negatives columns",
-               call([&](cu::InfoNCEParams& p) { p.negatives.host = {neg.data(), N * 2, d / 2}; }),
+    expectCode(g, "infoNCE negatives columns", call([&](cu::InfoNCEParams& p) {
+                 p.negatives.host = {neg.data(), N * 2, d / 2};
+               }),
                StatusCode::kRangeError, "negatives");
     for (float scale : {0.0f, -1.0f, kNaN, kInf})
       expectCode(g, fmt("infoNCE scale %g", scale), call([&](cu::InfoNCEParams& p) { p.scale = scale; }),

@@ -35,8 +35,8 @@ constexpr double kTanhAbs = 1e-6;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-inline bool gQuick = false;  // --quick or JOBBERT_QUICK=1 (set by main)
-inline bool onGpu() { return !kEmu; }              // shapes a GPU runs in no time
+inline bool gQuick = false;                          // --quick or JOBBERT_QUICK=1 (set by main)
+inline bool onGpu() { return !kEmu; }                // shapes a GPU runs in no time
 inline bool bigCases() { return !kEmu && !gQuick; }  // shapes whose float64 references take seconds
 
 inline const char* pname(Precision p) { return cu::precisionName(p); }
@@ -107,8 +107,8 @@ class Group {
   }
   void done() const {
     const std::string worst = worst_ < 0 ? "" : fmt("worst err/tol %.3g", worst_);
-    std::printf("%-34s %5d checks  %-22s %6.1fs  %s\n", name_.c_str(), checks_, worst.c_str(),
-                secondsSince(start_), failures_ ? fmt("FAILED (%d)", failures_).c_str() : "ok");
+    std::printf("%-34s %5d checks  %-22s %6.1fs  %s\n", name_.c_str(), checks_, worst.c_str(), secondsSince(start_),
+                failures_ ? fmt("FAILED (%d)", failures_).c_str() : "ok");
     std::fflush(stdout);
   }
 
@@ -119,10 +119,11 @@ class Group {
   double worst_ = -1;
 };
 
-inline void expectCode(Group& g, const std::string& what, const Status& s, StatusCode code, const char* name = nullptr) {
+inline void expectCode(Group& g, const std::string& what, const Status& s, StatusCode code,
+                       const char* name = nullptr) {
   const bool ok = s.code == code && (!name || s.message.find(name) != std::string::npos);
-  g.expect(ok, what + ": expected " + codeName(code) + (name ? std::string(" naming '") + name + "'" : "") +
-                   ", got " + describe(s));
+  g.expect(ok, what + ": expected " + codeName(code) + (name ? std::string(" naming '") + name + "'" : "") + ", got " +
+                   describe(s));
 }
 
 // ---------------------------------------------------------------- host threads for the references
@@ -222,8 +223,8 @@ inline void compare(Group& g, const std::string& what, const float* got, const E
     if (r > worst) worst = r, at = i;
   }
   g.within(worst, [&] {
-    return fmt("%s: element %zu is %.9g, float64 %.9g, tolerance %.3g", what.c_str(), at, double(got[at]),
-               e.val[at], e.tol[at]);
+    return fmt("%s: element %zu is %.9g, float64 %.9g, tolerance %.3g", what.c_str(), at, double(got[at]), e.val[at],
+               e.tol[at]);
   });
 }
 
@@ -323,7 +324,7 @@ inline cu::Operand D(const std::shared_ptr<cu::DeviceMatrix>& m) {
 }
 
 inline std::shared_ptr<cu::DeviceMatrix> upload(Group& g, const std::vector<float>& v, int64_t rows, int64_t cols,
-                                         const char* name) {
+                                                const char* name) {
   std::shared_ptr<cu::DeviceMatrix> m;
   Status s = cu::DeviceMatrix::upload({v.data(), rows, cols}, name, &m);
   g.ok(s, fmt("upload %s %lld×%lld", name, (long long)rows, (long long)cols));
@@ -331,7 +332,7 @@ inline std::shared_ptr<cu::DeviceMatrix> upload(Group& g, const std::vector<floa
 }
 
 inline Status runDense(const cu::Operand& x, const cu::Operand& w, const float* bias, bool tanhAct, Precision p,
-                std::vector<float>& y) {
+                       std::vector<float>& y) {
   y.assign(static_cast<size_t>(std::max<int64_t>(x.rows() * w.rows(), 1)), kNaN);
   cu::DenseParams dp;
   dp.x = x, dp.weight = w, dp.bias = bias;
@@ -346,7 +347,7 @@ struct DenseGrads {
 };
 
 inline Status runDenseBackward(const cu::Operand& x, const cu::Operand& w, const cu::Operand& y, const cu::Operand& gy,
-                        bool tanhAct, Precision p, DenseGrads& g) {
+                               bool tanhAct, Precision p, DenseGrads& g) {
   g.gx.assign(static_cast<size_t>(std::max<int64_t>(x.rows() * x.cols(), 1)), kNaN);
   g.gw.assign(static_cast<size_t>(std::max<int64_t>(w.rows() * w.cols(), 1)), kNaN);
   g.gb.assign(static_cast<size_t>(std::max<int64_t>(w.rows(), 1)), kNaN);
@@ -363,8 +364,8 @@ struct NceOut {
   std::vector<float> ga, gp, gn;
 };
 
-inline Status runNce(const cu::Operand& a, const cu::Operand& p, const cu::Operand& n, float scale, bool sym, Precision prec,
-              NceOut& out) {
+inline Status runNce(const cu::Operand& a, const cu::Operand& p, const cu::Operand& n, float scale, bool sym,
+                     Precision prec, NceOut& out) {
   const int64_t B = a.rows(), d = a.cols(), N = n.rows();
   out.loss = std::nan("");
   out.ga.assign(static_cast<size_t>(std::max<int64_t>(B * d, 1)), kNaN);
@@ -413,8 +414,7 @@ inline std::vector<CheckEntry>& checkRegistry() {
 struct RegisterCheck {
   RegisterCheck(int order, const char* name, CheckFn fn) { checkRegistry().push_back({order, name, fn}); }
 };
-#define JOBBERT_CUDA_CHECK(order, fn) \
-  static const ::jobbert::cudatest::RegisterCheck fn##Registration(order, #fn, fn)
+#define JOBBERT_CUDA_CHECK(order, fn) static const ::jobbert::cudatest::RegisterCheck fn##Registration(order, #fn, fn)
 
 // --time (timing.cpp): the timings table, optionally as JSON rows; returns the exit status.
 int timings(const std::string& jsonPath);

@@ -15,18 +15,21 @@ struct Dots {
 Dots dotsABt(const std::vector<double>& A, const std::vector<double>& B, int64_t m, int64_t n, int64_t K) {
   Dots d;
   d.val.resize(m * n), d.l2.resize(m * n), d.abs1.resize(m * n);
-  parallelFor(m * n, [&](int64_t b, int64_t e) {
-    for (int64_t o = b; o < e; ++o) {
-      const double* a = &A[(o / n) * K];
-      const double* c = &B[(o % n) * K];
-      double s = 0, q = 0, ab = 0;
-      for (int64_t p = 0; p < K; ++p) {
-        const double t = a[p] * c[p];
-        s += t, q += t * t, ab += std::fabs(t);
-      }
-      d.val[o] = s, d.l2[o] = std::sqrt(q), d.abs1[o] = ab;
-    }
-  }, 16);
+  parallelFor(
+      m * n,
+      [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          const double* a = &A[(o / n) * K];
+          const double* c = &B[(o % n) * K];
+          double s = 0, q = 0, ab = 0;
+          for (int64_t p = 0; p < K; ++p) {
+            const double t = a[p] * c[p];
+            s += t, q += t * t, ab += std::fabs(t);
+          }
+          d.val[o] = s, d.l2[o] = std::sqrt(q), d.abs1[o] = ab;
+        }
+      },
+      16);
   return d;
 }
 
@@ -59,8 +62,8 @@ void denseChecks(std::mt19937_64& rng) {
     int64_t m, in, out;
     bool allVariants;
   };
-  std::vector<Shape> shapes = {{1, 1, 1, true}, {7, 13, 5, true}, {37, 131, 67, true}, {130, 7, 257, false},
-                               {20, 33, 17, false}};
+  std::vector<Shape> shapes = {
+      {1, 1, 1, true}, {7, 13, 5, true}, {37, 131, 67, true}, {130, 7, 257, false}, {20, 33, 17, false}};
   if (onGpu())
     for (Shape s : {Shape{1, 768, 1024, false}, Shape{257, 1000, 129, false}, Shape{4099, 7, 3, false},
                     Shape{64, 96, 128, false}, Shape{130, 31, 257, true}})

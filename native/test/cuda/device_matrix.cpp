@@ -83,8 +83,9 @@ void residentChecks(std::mt19937_64& rng) {
       auto dy = upload(g, y, m, out, "y");
       DenseGrads host, res;
       const std::string what = fmt("denseBackward %s all resident", pname(p));
-      if (!dy || !g.ok(runDenseBackward(H(x, m, in), H(w, out, in), H(y, m, out), H(gy, m, out), true, p, host),
-                       "denseBackward host") ||
+      if (!dy ||
+          !g.ok(runDenseBackward(H(x, m, in), H(w, out, in), H(y, m, out), H(gy, m, out), true, p, host),
+                "denseBackward host") ||
           !g.ok(runDenseBackward(D(dx), D(dw), D(dy), D(dgy), true, p, res), what))
         continue;
       deterministic(sameBits(host.gx, res.gx) && sameBits(host.gw, res.gw) && sameBits(host.gb, res.gb), what, [&] {
@@ -223,8 +224,9 @@ void oomChecks(std::mt19937_64& rng) {
     std::shared_ptr<cu::DeviceMatrix> m;
     const auto t = std::chrono::steady_clock::now();
     const Status s = cu::DeviceMatrix::upload({static_cast<const float*>(p), rows, cols}, "huge", &m);
-    expectCode(g, fmt("upload of %lld×%lld floats (%.1f GiB, %s)", (long long)rows, (long long)cols,
-                      mapped / 1073741824.0, why.c_str()),
+    expectCode(g,
+               fmt("upload of %lld×%lld floats (%.1f GiB, %s)", (long long)rows, (long long)cols, mapped / 1073741824.0,
+                   why.c_str()),
                s, StatusCode::kOutOfMemory);
     g.expect(!m, "a failed upload leaves no matrix");
     std::printf("  (the refused upload took %.2fs: %s)\n", secondsSince(t), describe(s).c_str());

@@ -153,8 +153,8 @@ struct NceTol {
 NceTol nceTolerance(const NceRef& r, Precision p, bool exact) {
   const double ds = r.maxScoreTol[int(exact ? Precision::kFp32 : p)];
   NceTol t;
-  t.loss = 2 * ds + 2e-7 * (8 + std::sqrt(double(r.B)) + std::sqrt(double(r.M))) *
-                        (std::fabs(r.loss) + 0.1 * r.scale + 1);
+  t.loss =
+      2 * ds + 2e-7 * (8 + std::sqrt(double(r.B)) + std::sqrt(double(r.M))) * (std::fabs(r.loss) + 0.1 * r.scale + 1);
   t.grad = (exact ? 2 : 4) * worstUnitOf(p) + 4 * ds + 2e-6 * (8 + std::sqrt(double(std::max(r.B, r.M))));
   return t;
 }
@@ -185,7 +185,7 @@ void infoNCEChecks(std::mt19937_64& rng) {
     bool sym;
     int families;  // 1 random, 2 exact, 3 both
   };
-  std::vector<Case> cases = {{1, 0, 1, 20, false, 3},  {2, 0, 3, 20, true, 3},    {3, 1, 5, 1, false, 3},
+  std::vector<Case> cases = {{1, 0, 1, 20, false, 3},  {2, 0, 3, 20, true, 3},     {3, 1, 5, 1, false, 3},
                              {7, 5, 17, 20, true, 3},  {33, 40, 64, 20, false, 3}, {33, 0, 67, 1, true, 3},
                              {70, 3, 33, 50, true, 3}, {1, 4, 8, 20, true, 3}};
   if (onGpu())

@@ -104,15 +104,18 @@ double timeMs(const std::function<Status()>& fn, int reps, std::string* error) {
 }
 
 void fastFill(std::vector<float>& v, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-  parallelFor(int64_t(v.size()), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      uint64_t z = seed + uint64_t(i) * 0x9E3779B97F4A7C15ull;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      z ^= z >> 31;
-      v[i] = lo + (hi - lo) * float(double(z >> 40) * 0x1p-24);
-    }
-  }, 1 << 16);
+  parallelFor(
+      int64_t(v.size()),
+      [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          uint64_t z = seed + uint64_t(i) * 0x9E3779B97F4A7C15ull;
+          z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+          z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+          z ^= z >> 31;
+          v[i] = lo + (hi - lo) * float(double(z >> 40) * 0x1p-24);
+        }
+      },
+      1 << 16);
 }
 
 std::string jsonString(const std::string& s) {
@@ -147,17 +150,20 @@ int timings(const std::string& jsonPath) {
   const MemoryProbe probe;
   std::vector<TimedRow> rows;
   const std::string device = cu::deviceDescription(0);
-  std::printf("\ntimings on %s: median ms of timed calls after one warm-up (host clock around each synchronous\n"
-              "call). Operands 'resident': inputs are DeviceMatrix, outputs host (their copy back is timed);\n"
-              "'host': every input copied in by the call. Floor = max(flops/peak, bytes/3.35 TB/s) at H100 SXM\n"
-              "peaks (fp32 67, tf32 494.7, bf16 989.4 TFLOP/s); infoNCE: TFLOP/s counts 8·B·C·d (with the\n"
-              "recompute), 'useful' 6·B·C·d, and the floor uses the useful count. dev MiB: peak device memory\n"
-              "during a call (cuMemGetInfo polled), plus the resident inputs for resident rows.\n\n",
-              device.c_str());
-  std::printf("| kernel        | shape                         | prec | operands | median ms | TFLOP/s | useful  "
-              "| floor ms | ms/floor | dev MiB  |\n");
-  std::printf("|---------------|-------------------------------|------|----------|-----------|---------|---------"
-              "|----------|----------|----------|\n");
+  std::printf(
+      "\ntimings on %s: median ms of timed calls after one warm-up (host clock around each synchronous\n"
+      "call). Operands 'resident': inputs are DeviceMatrix, outputs host (their copy back is timed);\n"
+      "'host': every input copied in by the call. Floor = max(flops/peak, bytes/3.35 TB/s) at H100 SXM\n"
+      "peaks (fp32 67, tf32 494.7, bf16 989.4 TFLOP/s); infoNCE: TFLOP/s counts 8·B·C·d (with the\n"
+      "recompute), 'useful' 6·B·C·d, and the floor uses the useful count. dev MiB: peak device memory\n"
+      "during a call (cuMemGetInfo polled), plus the resident inputs for resident rows.\n\n",
+      device.c_str());
+  std::printf(
+      "| kernel        | shape                         | prec | operands | median ms | TFLOP/s | useful  "
+      "| floor ms | ms/floor | dev MiB  |\n");
+  std::printf(
+      "|---------------|-------------------------------|------|----------|-----------|---------|---------"
+      "|----------|----------|----------|\n");
   auto measure = [&](TimedRow row, Precision p, int reps, double residentBytes, const std::function<Status()>& fn) {
     row.precision = pname(p);
     row.ms = timeMs(fn, reps, &row.error);

@@ -7,7 +7,6 @@ namespace {
 
 // ---------------------------------------------------------------- float64 reference
 
-
 // Every (query, corpus row) score in float64 with |t|₂ and |t|₁ of its terms
 // (normalised like the score).
 struct TopKRef {
@@ -35,22 +34,25 @@ TopKRef topKReference(const std::vector<float>& qs, const std::vector<float>& cs
     norms(qs, q, qn);
     norms(cs, n, cn);
   }
-  parallelFor(q * n, [&](int64_t b, int64_t e) {
-    for (int64_t o = b; o < e; ++o) {
-      const int64_t i = o / n, j = o % n;
-      const float* x = &qs[i * d];
-      const float* y = &cs[j * d];
-      double s = 0, sq = 0, ab = 0;
-      for (int64_t c = 0; c < d; ++c) {
-        const double t = double(x[c]) * y[c];
-        s += t, sq += t * t, ab += std::fabs(t);
-      }
-      const double norm = qn[i] * cn[j];
-      r.val[o] = s / norm;
-      r.l2[o] = static_cast<float>(std::sqrt(sq) / norm);
-      r.abs1[o] = static_cast<float>(ab / norm);
-    }
-  }, 256);
+  parallelFor(
+      q * n,
+      [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          const int64_t i = o / n, j = o % n;
+          const float* x = &qs[i * d];
+          const float* y = &cs[j * d];
+          double s = 0, sq = 0, ab = 0;
+          for (int64_t c = 0; c < d; ++c) {
+            const double t = double(x[c]) * y[c];
+            s += t, sq += t * t, ab += std::fabs(t);
+          }
+          const double norm = qn[i] * cn[j];
+          r.val[o] = s / norm;
+          r.l2[o] = static_cast<float>(std::sqrt(sq) / norm);
+          r.abs1[o] = static_cast<float>(ab / norm);
+        }
+      },
+      256);
   return r;
 }
 
@@ -59,8 +61,8 @@ TopKRef topKReference(const std::vector<float>& qs, const std::vector<float>& cs
 // tolerance: each score against the float64 score of its index, and no
 // omitted row better than a returned one (near-ties around the k-th place may
 // go either way). exactOrder: the float64 ranking itself, ties to the lower index.
-void verifyTopK(Group& g, const std::string& what, const TopKRef& ref, Precision tolPrec, int64_t k,
-                const TopKOut& out, bool exactOrder) {
+void verifyTopK(Group& g, const std::string& what, const TopKRef& ref, Precision tolPrec, int64_t k, const TopKOut& out,
+                bool exactOrder) {
   const int64_t n = ref.n;
   double worstScore = 0;
   std::string worstAt, problem;
@@ -93,18 +95,18 @@ void verifyTopK(Group& g, const std::string& what, const TopKRef& ref, Precision
       double e = std::fabs(double(gs[r]) - v[j]) / std::max(tol, 1e-300);
       if (std::isnan(e)) e = INFINITY;
       if (e > worstScore)
-        worstScore = e, worstAt = at() + fmt(": index %d score %.9g, float64 %.9g, tolerance %.3g", j, double(gs[r]),
-                                           v[j], tol);
+        worstScore = e,
+        worstAt = at() + fmt(": index %d score %.9g, float64 %.9g, tolerance %.3g", j, double(gs[r]), v[j], tol);
       if (v[j] < v[kth] - tol - kthTol)
         report(at() + fmt(": index %d (float64 %.9g) is worse than the true k-th best, index %d (%.9g), beyond "
-                        "tolerance %.3g",
-                        j, v[j], kth, v[kth], tol + kthTol));
+                          "tolerance %.3g",
+                          j, v[j], kth, v[kth], tol + kthTol));
       if (r > 0 && (gs[r] > gs[r - 1] || (gs[r] == gs[r - 1] && j < gi[r - 1])))
         report(at() + fmt(": out of order after rank %lld (%.9g, index %d then %.9g, index %d)", (long long)r - 1,
-                        double(gs[r - 1]), gi[r - 1], double(gs[r]), j));
+                          double(gs[r - 1]), gi[r - 1], double(gs[r]), j));
       if (exactOrder && j != order[r])
         report(at() + fmt(": index %d (float64 %.9g), the float64 ranking has %d (%.9g)%s", j, v[j], order[r],
-                        v[order[r]], v[j] == v[order[r]] && v[j] == 0 ? " — a −0/+0 tie ordered as unequal?" : ""));
+                          v[order[r]], v[j] == v[order[r]] && v[j] == 0 ? " — a −0/+0 tie ordered as unequal?" : ""));
     }
   }
   g.expect(problems == 0, what + ": " + problem + (problems > 1 ? fmt(" (and %d more)", problems - 1) : ""));
@@ -118,8 +120,8 @@ void topKChecks(std::mt19937_64& rng) {
     int64_t q, n, d;
     std::vector<int64_t> ks;
   };
-  std::vector<Case> cases = {{1, 1, 1, {1}},          {37, 131, 67, {10, 131}},  {5, 20, 8, {1, 20}},
-                             {3, 1000, 3, {1, 1000}}, {67, 300, 17, {7, 300}},   {1, 2049, 5, {cu::kMaxTopK}},
+  std::vector<Case> cases = {{1, 1, 1, {1}},          {37, 131, 67, {10, 131}}, {5, 20, 8, {1, 20}},
+                             {3, 1000, 3, {1, 1000}}, {67, 300, 17, {7, 300}},  {1, 2049, 5, {cu::kMaxTopK}},
                              {2, 64, 4, {64}},        {9, 257, 129, {1, 33}}};
   if (onGpu())
     for (Case c : {Case{130, 1000, 257, {10, 1000}}, Case{17, 4099, 96, {1024, cu::kMaxTopK}},
@@ -133,10 +135,10 @@ void topKChecks(std::mt19937_64& rng) {
   for (const Case& c : cases)
     for (bool exact : {false, true})
       for (Metric metric : {Metric::kCosine, Metric::kDot}) {
-        const std::vector<float> qs = exact ? exactRows(rng, c.q, c.d, metric == Metric::kDot)
-                                            : randomFloats(rng, c.q * c.d);
-        const std::vector<float> cs = exact ? exactRows(rng, c.n, c.d, metric == Metric::kDot)
-                                            : randomFloats(rng, c.n * c.d);
+        const std::vector<float> qs =
+            exact ? exactRows(rng, c.q, c.d, metric == Metric::kDot) : randomFloats(rng, c.q * c.d);
+        const std::vector<float> cs =
+            exact ? exactRows(rng, c.n, c.d, metric == Metric::kDot) : randomFloats(rng, c.n * c.d);
         const TopKRef ref = topKReference(qs, cs, c.q, c.n, c.d, metric);
         for (int pi = 0; pi < 3; ++pi)
           for (int64_t k : c.ks) {
@@ -145,8 +147,7 @@ void topKChecks(std::mt19937_64& rng) {
                                          (long long)c.d, (long long)k, metricName(metric), exact ? "exact" : "random");
             TopKOut out;
             if (!groups[pi].ok(runTopK(H(qs, c.q, c.d), H(cs, c.n, c.d), k, metric, p, out), what)) continue;
-            verifyTopK(groups[pi], what, ref, exact ? Precision::kFp32 : p, k, out,
-                       exact && metric == Metric::kDot);
+            verifyTopK(groups[pi], what, ref, exact ? Precision::kFp32 : p, k, out, exact && metric == Metric::kDot);
           }
       }
   for (auto& g : groups) g.done();
@@ -179,17 +180,16 @@ void tieChecks(std::mt19937_64& rng) {
         const bool bitEqual = std::memcmp(&sc[at], &sc[at + 1], 4) == 0 && std::memcmp(&sc[at], &sc[at + 2], 4) == 0;
         const bool consecutive = row[at + 1] == copies[1] && row[at + 2] == copies[2];
         if (p == Precision::kFp32)
-          g.expect(bitEqual && consecutive,
-                   what + fmt(": query %lld: rows 7, %lld, %lld: scores %.9g %.9g %.9g at ranks %lld.., "
-                              "indices %d %d %d",
-                              (long long)i, (long long)copies[1], (long long)copies[2], double(sc[at]),
-                              double(sc[at + 1]), double(sc[at + 2]), (long long)at, row[at], row[at + 1],
-                              row[at + 2]));
+          g.expect(
+              bitEqual && consecutive,
+              what + fmt(": query %lld: rows 7, %lld, %lld: scores %.9g %.9g %.9g at ranks %lld.., "
+                         "indices %d %d %d",
+                         (long long)i, (long long)copies[1], (long long)copies[2], double(sc[at]), double(sc[at + 1]),
+                         double(sc[at + 2]), (long long)at, row[at], row[at + 1], row[at + 2]));
         else if (bitEqual)
           g.expect(consecutive, what + fmt(": query %lld: bit-equal copies not consecutive in index order (%d %d %d)",
                                            (long long)i, row[at], row[at + 1], row[at + 2]));
-        else
-          ++unequal;
+        else ++unequal;
       }
     }
   if (unequal)
