@@ -27,7 +27,9 @@ Activation readActivation(const Napi::Value& v) {
 // from it rejects with ERR_CUDA_UNAVAILABLE.
 constexpr const char* kCudaUnavailable = "ERR_CUDA_UNAVAILABLE";
 
-const char* unavailableCode(Backend backend) { return backend == Backend::kCuda ? kCudaUnavailable : "ERR_UNAVAILABLE"; }
+const char* unavailableCode(Backend backend) {
+  return backend == Backend::kCuda ? kCudaUnavailable : "ERR_UNAVAILABLE";
+}
 
 // Drops the call's shares of DeviceMatrix operands on the worker thread, so a
 // matrix disposed while the call ran is freed there rather than on the main thread.
@@ -209,9 +211,8 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
   s->queries = readOperand(info[0], "queries", s->backend);
   s->corpus = readOperand(info[1], "corpus", s->backend);
   if (s->corpus.cols != s->queries.cols)
-    throw Napi::RangeError::New(info.Env(), "corpus.cols must equal queries.cols (" +
-                                                std::to_string(s->queries.cols) + "); received " +
-                                                std::to_string(s->corpus.cols));
+    throw Napi::RangeError::New(info.Env(), "corpus.cols must equal queries.cols (" + std::to_string(s->queries.cols) +
+                                                "); received " + std::to_string(s->corpus.cols));
   const int64_t maxK = s->backend == Backend::kCuda ? std::min(s->corpus.rows, cuda::kMaxTopK) : s->corpus.rows;
   s->k = readInteger(info[2], "k", 1, maxK);
   s->metric = readChoice(info[3], "metric", kMetrics) == 1 ? Metric::kDot : Metric::kCosine;
@@ -310,8 +311,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 }  // namespace jobbert::bindings
 
-static Napi::Object InitJobbert(Napi::Env env, Napi::Object exports) {
-  return jobbert::bindings::Init(env, exports);
-}
+static Napi::Object InitJobbert(Napi::Env env, Napi::Object exports) { return jobbert::bindings::Init(env, exports); }
 
 NODE_API_MODULE(jobbert, InitJobbert)

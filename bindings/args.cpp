@@ -54,8 +54,8 @@ int64_t readInteger(const Napi::Value& v, const char* name, int64_t min, int64_t
   if (!v.IsNumber()) throwType(env, std::string(name) + " must be an integer; received " + typeName(v));
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::floor(d) != d || d < double(min) || d > double(max))
-    throwRange(env, std::string(name) + " must be an integer in [" + std::to_string(min) + ", " +
-                        std::to_string(max) + "]; received " + v.ToString().Utf8Value());
+    throwRange(env, std::string(name) + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+                        "]; received " + v.ToString().Utf8Value());
   return static_cast<int64_t>(d);
 }
 
@@ -116,8 +116,8 @@ MatrixArg copyMatrix(const Napi::Value& v, const char* name, bool allowEmpty) {
   int64_t length = 0;
   const float* data = floatData(obj.Get("data"), n + ".data", &length);
   if (length != m.rows * m.cols)
-    throwRange(env, n + ".data must hold rows × cols = " + std::to_string(m.rows * m.cols) +
-                        " elements; received " + std::to_string(length));
+    throwRange(env, n + ".data must hold rows × cols = " + std::to_string(m.rows * m.cols) + " elements; received " +
+                        std::to_string(length));
   auto copy = std::make_shared<FloatBuffer>(length);
   if (length > 0) std::memcpy(copy->data(), data, static_cast<size_t>(length) * sizeof(float));
   m.values = std::move(copy);
@@ -207,14 +207,12 @@ Napi::Int32Array toInt32Array(Napi::Env env, std::unique_ptr<int32_t[]>&& data, 
 // ---------------------------------------------------------------- ResidentMatrix
 
 Napi::Function ResidentMatrix::Define(Napi::Env env) {
-  return DefineClass(env, "ResidentMatrix",
-                     {InstanceAccessor<&ResidentMatrix::Rows>("rows"),
-                      InstanceAccessor<&ResidentMatrix::Cols>("cols"),
-                      InstanceAccessor<&ResidentMatrix::Disposed>("disposed"),
-                      InstanceMethod<&ResidentMatrix::Dispose>("dispose"),
-                      InstanceMethod<&ResidentMatrix::WriteTo>("writeTo"),
-                      InstanceMethod<&ResidentMatrix::Take>("take"),
-                      InstanceMethod<&ResidentMatrix::ToFloat32Array>("toFloat32Array")});
+  return DefineClass(
+      env, "ResidentMatrix",
+      {InstanceAccessor<&ResidentMatrix::Rows>("rows"), InstanceAccessor<&ResidentMatrix::Cols>("cols"),
+       InstanceAccessor<&ResidentMatrix::Disposed>("disposed"), InstanceMethod<&ResidentMatrix::Dispose>("dispose"),
+       InstanceMethod<&ResidentMatrix::WriteTo>("writeTo"), InstanceMethod<&ResidentMatrix::Take>("take"),
+       InstanceMethod<&ResidentMatrix::ToFloat32Array>("toFloat32Array")});
 }
 
 Napi::Object ResidentMatrix::Adopt(Napi::Env env, MatrixArg m) {
@@ -247,7 +245,8 @@ ResidentMatrix* ResidentMatrix::Unwrap(const Napi::Value& v) {
 // from Adopt, none).
 ResidentMatrix::ResidentMatrix(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ResidentMatrix>(info) {
   AddonData* data = info.Env().GetInstanceData<AddonData>();
-  if (data && data->adopting && info[0].IsExternal() && info[0].As<Napi::External<MatrixArg>>().Data() == data->adopting) {
+  if (data && data->adopting && info[0].IsExternal() &&
+      info[0].As<Napi::External<MatrixArg>>().Data() == data->adopting) {
     matrix_ = std::move(*data->adopting);
   } else {
     try {
@@ -269,8 +268,12 @@ void ResidentMatrix::release(Napi::Env env) {
   accounted_ = 0;
 }
 
-Napi::Value ResidentMatrix::Rows(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(matrix_.rows)); }
-Napi::Value ResidentMatrix::Cols(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(matrix_.cols)); }
+Napi::Value ResidentMatrix::Rows(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(matrix_.rows));
+}
+Napi::Value ResidentMatrix::Cols(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(matrix_.cols));
+}
 Napi::Value ResidentMatrix::Disposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !matrix_.values);
 }

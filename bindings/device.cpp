@@ -24,12 +24,12 @@ constexpr const char* kCudaUnavailable = "ERR_CUDA_UNAVAILABLE";
 class DeviceMatrixWrap : public Napi::ObjectWrap<DeviceMatrixWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "DeviceMatrix",
-                       {InstanceAccessor<&DeviceMatrixWrap::Rows>("rows"),
-                        InstanceAccessor<&DeviceMatrixWrap::Cols>("cols"),
-                        InstanceAccessor<&DeviceMatrixWrap::Disposed>("disposed"),
-                        InstanceMethod<&DeviceMatrixWrap::Dispose>("dispose"),
-                        InstanceMethod<&DeviceMatrixWrap::Download>("toFloat32Array")});
+    return DefineClass(
+        env, "DeviceMatrix",
+        {InstanceAccessor<&DeviceMatrixWrap::Rows>("rows"), InstanceAccessor<&DeviceMatrixWrap::Cols>("cols"),
+         InstanceAccessor<&DeviceMatrixWrap::Disposed>("disposed"),
+         InstanceMethod<&DeviceMatrixWrap::Dispose>("dispose"),
+         InstanceMethod<&DeviceMatrixWrap::Download>("toFloat32Array")});
   }
 
   // The wrapped instance when v is a DeviceMatrix, else null.
@@ -59,7 +59,8 @@ class DeviceMatrixWrap : public Napi::ObjectWrap<DeviceMatrixWrap> {
     AddonData* data = info.Env().GetInstanceData<AddonData>();
     if (!data || !data->adoptingDevice || !info[0].IsExternal() ||
         info[0].As<Napi::External<DevicePtr>>().Data() != data->adoptingDevice)
-      throw Napi::TypeError::New(info.Env(), "DeviceMatrix cannot be constructed directly; use kernels.toDevice(matrix)");
+      throw Napi::TypeError::New(info.Env(),
+                                 "DeviceMatrix cannot be constructed directly; use kernels.toDevice(matrix)");
     matrix_ = std::move(*data->adoptingDevice);
     if (matrix_) rows_ = matrix_->rows(), cols_ = matrix_->cols();
   }
@@ -120,7 +121,8 @@ class DeviceMatrixWrap : public Napi::ObjectWrap<DeviceMatrixWrap> {
 Napi::Value ToDevice(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (DeviceMatrixWrap::Unwrap(info[0]))
-    throw Napi::TypeError::New(env, "matrix must be a Matrix or ResidentMatrix; received a DeviceMatrix (it is on the GPU already)");
+    throw Napi::TypeError::New(
+        env, "matrix must be a Matrix or ResidentMatrix; received a DeviceMatrix (it is on the GPU already)");
   struct State {
     MatrixArg host;
     DevicePtr out;
@@ -151,7 +153,8 @@ std::shared_ptr<const cuda::DeviceMatrix> deviceMatrixOf(const Napi::Value& v, c
   DeviceMatrixWrap* wrap = DeviceMatrixWrap::Unwrap(v);
   *isDevice = wrap != nullptr;
   if (!wrap) return nullptr;
-  if (!wrap->matrix()) throw codedError(v.Env(), "ERR_DISPOSED", std::string(name) + " is a DeviceMatrix that was disposed");
+  if (!wrap->matrix())
+    throw codedError(v.Env(), "ERR_DISPOSED", std::string(name) + " is a DeviceMatrix that was disposed");
   return wrap->matrix();
 }
 

@@ -71,7 +71,8 @@ Napi::Value EmbeddingBagSync(const Napi::CallbackInfo& info) {
   const int64_t cols = readInteger(info[1], "cols", 1, kMaxDim);
   const int64_t length = int64_t(table.ElementLength());
   if (length == 0 || length % cols != 0)
-    throw Napi::RangeError::New(env, "table length must be a positive multiple of cols; received " + std::to_string(length));
+    throw Napi::RangeError::New(env,
+                                "table length must be a positive multiple of cols; received " + std::to_string(length));
   std::vector<int32_t> ids = copyInt32(info[2], "ids");
   std::vector<int32_t> offsets = copyInt32(info[3], "offsets");
   checkOffsets(env, offsets);

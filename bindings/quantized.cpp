@@ -31,7 +31,8 @@ struct Handle {
 Handle* unwrap(const Napi::Value& v) {
   if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "matrix must be a QuantizedMatrix handle");
   auto external = v.As<Napi::External<Handle>>();
-  if (!external.CheckTypeTag(&kQuantizedTag)) throw Napi::TypeError::New(v.Env(), "matrix must be a QuantizedMatrix handle");
+  if (!external.CheckTypeTag(&kQuantizedTag))
+    throw Napi::TypeError::New(v.Env(), "matrix must be a QuantizedMatrix handle");
   return external.Data();
 }
 
@@ -55,7 +56,10 @@ Napi::Value QuantizedFromFile(const Napi::CallbackInfo& info) {
   static_cast<FileRange&>(*s) = readFileRange(info);
   return KernelWorker::Start(
       env,
-      [s] { return QuantizedMatrix::fromFile(s->path, s->offset, s->rows, s->cols, s->verify ? &s->expected : nullptr, &s->matrix); },
+      [s] {
+        return QuantizedMatrix::fromFile(s->path, s->offset, s->rows, s->cols, s->verify ? &s->expected : nullptr,
+                                         &s->matrix);
+      },
       [s](Napi::Env env) -> Napi::Value {
         auto* handle = new Handle{std::move(s->matrix), 0};
         handle->accounted = handle->matrix->bytes();

@@ -17,7 +17,9 @@ namespace jobbert::bindings {
 namespace {
 
 // Sizes of resident matrices are capped like kernel outputs (2^31 floats, 8 GiB).
-std::shared_ptr<FloatBuffer> allocateShared(int64_t count) { return std::make_shared<FloatBuffer>(allocateFloats(count)); }
+std::shared_ptr<FloatBuffer> allocateShared(int64_t count) {
+  return std::make_shared<FloatBuffer>(allocateFloats(count));
+}
 
 // checksum(view: ArrayBufferView) → string: checksum64 of the view's bytes, as
 // 16 hex digits. Sync (for headers and metadata; it reads the bytes in place).
@@ -55,16 +57,18 @@ Napi::Value ResidentFromFile(const Napi::CallbackInfo& info) {
       [s] {
         s->values = allocateShared(s->rows * s->cols);
         uint64_t sum = 0;
-        Status st = readFloatsFromFile(s->path, s->offset, s->rows * s->cols, s->values->data(), s->verify ? &sum : nullptr);
+        Status st =
+            readFloatsFromFile(s->path, s->offset, s->rows * s->cols, s->values->data(), s->verify ? &sum : nullptr);
         if (!st.ok()) {
           s->values.reset();
           return st;
         }
         if (s->verify && sum != s->expected) {
           s->values.reset();
-          return Status::Corrupt("checksum mismatch in '" + s->path + "': the " + std::to_string(s->rows * s->cols * 4) +
-                                 " bytes at offset " + std::to_string(s->offset) + " give " + checksumHex(sum) +
-                                 ", expected " + checksumHex(s->expected));
+          return Status::Corrupt("checksum mismatch in '" + s->path + "': the " +
+                                 std::to_string(s->rows * s->cols * 4) + " bytes at offset " +
+                                 std::to_string(s->offset) + " give " + checksumHex(sum) + ", expected " +
+                                 checksumHex(s->expected));
         }
         return Status::Ok();
       },
@@ -86,15 +90,16 @@ Napi::Value ResidentConcat(const Napi::CallbackInfo& info) {
   auto s = std::make_shared<State>();
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "parts must be an array of matrices");
   auto parts = info[0].As<Napi::Array>();
-  if (parts.Length() == 0) throw Napi::RangeError::New(env, "parts must hold at least one matrix; received an empty array");
+  if (parts.Length() == 0)
+    throw Napi::RangeError::New(env, "parts must hold at least one matrix; received an empty array");
   for (uint32_t i = 0; i < parts.Length(); ++i) {
     std::string name = "parts[" + std::to_string(i) + "]";
     s->parts.push_back(copyMatrix(parts.Get(i), name.c_str()));
     const MatrixArg& p = s->parts.back();
     if (i == 0) s->cols = p.cols;
     else if (p.cols != s->cols)
-      throw Napi::RangeError::New(env, name + ".cols must be " + std::to_string(s->cols) + " (parts[0].cols); received " +
-                                           std::to_string(p.cols));
+      throw Napi::RangeError::New(env, name + ".cols must be " + std::to_string(s->cols) +
+                                           " (parts[0].cols); received " + std::to_string(p.cols));
     s->rows += p.rows;
     if (s->rows > kMaxDim)
       throw Napi::RangeError::New(env, "parts hold " + std::to_string(s->rows) + "+ rows, more than 2^31 - 1");

@@ -16,15 +16,15 @@ namespace jobbert::cuda {
 // kInternal naming the step that failed.
 Status cudaStatus(cudaError_t err, const char* what);
 
-#define JOBBERT_CUDA_TRY(expr, what)                                   \
-  do {                                                                 \
-    cudaError_t jobbertErr_ = (expr);                                  \
+#define JOBBERT_CUDA_TRY(expr, what)                                      \
+  do {                                                                    \
+    cudaError_t jobbertErr_ = (expr);                                     \
     if (jobbertErr_ != cudaSuccess) return cudaStatus(jobbertErr_, what); \
   } while (0)
 
-#define JOBBERT_TRY(expr)               \
-  do {                                  \
-    Status jobbertStatus_ = (expr);     \
+#define JOBBERT_TRY(expr)                            \
+  do {                                               \
+    Status jobbertStatus_ = (expr);                  \
     if (!jobbertStatus_.ok()) return jobbertStatus_; \
   } while (0)
 
@@ -50,9 +50,8 @@ class Call {
   template <class T>
   Status upload(T** out, const T* host, int64_t count, const char* what) {
     JOBBERT_TRY(alloc(out, count, what));
-    JOBBERT_CUDA_TRY(cudaMemcpyAsync(*out, host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice,
-                                     stream_),
-                     what);
+    JOBBERT_CUDA_TRY(
+        cudaMemcpyAsync(*out, host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice, stream_), what);
     return Status::Ok();
   }
   // Copies device → host and waits for the stream.

@@ -118,16 +118,16 @@ Status denseBackward(const DenseBackwardParams& p) {
     JOBBERT_TRY(call.alloc(&gradB, out, "gradBias"));
     JOBBERT_TRY(call.alloc(&partial, int64_t(parts) * out, "gradBias partial sums"));
 
-    JOBBERT_CUDA_TRY(launch(activationGrad, dim3(blocksFor(mo, 256)), dim3(256), 0, call.stream(), gy.data, y.data,
-                            mo, p.activation == Activation::kTanh, dz),
+    JOBBERT_CUDA_TRY(launch(activationGrad, dim3(blocksFor(mo, 256)), dim3(256), 0, call.stream(), gy.data, y.data, mo,
+                            p.activation == Activation::kTanh, dz),
                      "activationGrad");
     // gradBias = column sums of dz, in a fixed order.
-    JOBBERT_CUDA_TRY(launch(columnSumPartial, dim3(blocksFor(out, 128), parts), dim3(128), 0, call.stream(), dz, m,
-                            out, partial),
-                     "columnSumPartial");
-    JOBBERT_CUDA_TRY(launch(columnSumFinal, dim3(blocksFor(out, 128)), dim3(128), 0, call.stream(), partial, parts,
-                            out, gradB),
-                     "columnSumFinal");
+    JOBBERT_CUDA_TRY(
+        launch(columnSumPartial, dim3(blocksFor(out, 128), parts), dim3(128), 0, call.stream(), dz, m, out, partial),
+        "columnSumPartial");
+    JOBBERT_CUDA_TRY(
+        launch(columnSumFinal, dim3(blocksFor(out, 128)), dim3(128), 0, call.stream(), partial, parts, out, gradB),
+        "columnSumFinal");
     // gradX [m×in] = dz · weight = dz · (weightᵀ)ᵀ: A = dz (k = out), B = weightᵀ [in × out].
     JOBBERT_TRY(transpose(call, w.data, out, in, wT));
     JOBBERT_TRY(gemmInto(call, p.precision, gemmOperands(dz, out, m, wT, out, in, out), gradX, in, 1.f, false));
@@ -136,12 +136,12 @@ Status denseBackward(const DenseBackwardParams& p) {
     JOBBERT_TRY(transpose(call, x.data, m, in, xT));
     JOBBERT_TRY(gemmInto(call, p.precision, gemmOperands(dzT, m, out, xT, m, in, m), gradW, in, 1.f, false));
 
-    JOBBERT_CUDA_TRY(cudaMemcpyAsync(p.gradX, gradX, sizeof(float) * size_t(m) * in, cudaMemcpyDeviceToHost,
-                                     call.stream()),
-                     "copying gradX");
-    JOBBERT_CUDA_TRY(cudaMemcpyAsync(p.gradWeight, gradW, sizeof(float) * size_t(out) * in, cudaMemcpyDeviceToHost,
-                                     call.stream()),
-                     "copying gradWeight");
+    JOBBERT_CUDA_TRY(
+        cudaMemcpyAsync(p.gradX, gradX, sizeof(float) * size_t(m) * in, cudaMemcpyDeviceToHost, call.stream()),
+        "copying gradX");
+    JOBBERT_CUDA_TRY(
+        cudaMemcpyAsync(p.gradWeight, gradW, sizeof(float) * size_t(out) * in, cudaMemcpyDeviceToHost, call.stream()),
+        "copying gradWeight");
     return call.download(p.gradBias, gradB, sizeof(float) * size_t(out), "copying gradBias");
   });
 }

@@ -23,10 +23,10 @@
 
 namespace jobbert::cuda {
 
-constexpr int kTileM = 128;              // rows of A per block
-constexpr int kTileN = 128;              // rows of B per block
-constexpr int kTileThreads = 256;        // threads per block
-constexpr int kTileLd = kTileN + 4;      // leading dimension of the staged tile
+constexpr int kTileM = 128;          // rows of A per block
+constexpr int kTileN = 128;          // rows of B per block
+constexpr int kTileThreads = 256;    // threads per block
+constexpr int kTileLd = kTileN + 4;  // leading dimension of the staged tile
 constexpr size_t kStagedBytes = size_t(kTileM) * kTileLd * sizeof(float);
 
 // The operands of C = A·Bᵀ. vec: both matrices allow aligned float4 loads
@@ -62,8 +62,8 @@ __device__ __forceinline__ float4 loadFour(const float* p, int64_t ld, int rows,
 
 // ---------------------------------------------------------------- fp32, CUDA cores
 struct SimtTile {
-  static constexpr int kK = 8;                 // k per slab
-  static constexpr int kLd = kTileM + 4;       // padded: the transposed stores hit distinct banks
+  static constexpr int kK = 8;            // k per slab
+  static constexpr int kLd = kTileM + 4;  // padded: the transposed stores hit distinct banks
   static constexpr size_t kOperandBytes = 2 * size_t(kK) * kLd * sizeof(float);
   static constexpr size_t kSharedBytes = kOperandBytes > kStagedBytes ? kOperandBytes : kStagedBytes;
 
@@ -72,8 +72,8 @@ struct SimtTile {
     float* As = reinterpret_cast<float*>(smem);  // [kK][kLd], k-major
     float* Bs = As + kK * kLd;
     const int t = threadIdx.x;
-    const int lr = t >> 1, lk = (t & 1) * 4;     // this thread's slab loads: row lr, k lk..lk+3
-    const int ty = t >> 4, tx = t & 15;          // its 8×8 outputs: rows ty*4 (+64), cols tx*4 (+64)
+    const int lr = t >> 1, lk = (t & 1) * 4;  // this thread's slab loads: row lr, k lk..lk+3
+    const int ty = t >> 4, tx = t & 15;       // its 8×8 outputs: rows ty*4 (+64), cols tx*4 (+64)
     float acc[8][8];
 #pragma unroll
     for (int i = 0; i < 8; ++i)
@@ -141,8 +141,8 @@ struct WmmaTraits<__nv_bfloat16> {
 template <class T>
 struct WmmaTile {
   using Traits = WmmaTraits<T>;
-  static constexpr int kK = 32;                        // k per slab
-  static constexpr int kLd = kK + Traits::kPad;        // padded row of a slab
+  static constexpr int kK = 32;                  // k per slab
+  static constexpr int kLd = kK + Traits::kPad;  // padded row of a slab
   static constexpr size_t kOperandBytes = size_t(kTileM + kTileN) * kLd * sizeof(T);
   static constexpr size_t kSharedBytes = kOperandBytes > kStagedBytes ? kOperandBytes : kStagedBytes;
   static constexpr int kLoads = kTileM * kK / 4 / kTileThreads;  // float4 loads per thread per operand
@@ -261,8 +261,8 @@ Status gemm(Call& call, Precision precision, const GemmOperands& g, const Epilog
     auto kernel = gemmKernel<Tile, Epilogue>;
     JOBBERT_TRY(allowShared(kernel, Tile::kSharedBytes));
     const dim3 grid((g.n + kTileN - 1) / kTileN, (g.m + kTileM - 1) / kTileM, splits);
-    JOBBERT_CUDA_TRY(
-        launch(kernel, grid, dim3(kTileThreads), Tile::kSharedBytes, call.stream(), g, kChunk, epilogue), "gemm");
+    JOBBERT_CUDA_TRY(launch(kernel, grid, dim3(kTileThreads), Tile::kSharedBytes, call.stream(), g, kChunk, epilogue),
+                     "gemm");
     return Status::Ok();
   });
 }

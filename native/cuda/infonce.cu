@@ -51,11 +51,11 @@ struct LseArgs {
   float scale;
   int tilesPerSlice;
   bool symmetric;
-  float* rowMax;   // [slices][B]
+  float* rowMax;  // [slices][B]
   float* rowSum;
-  float* colMax;   // [row tiles][B], symmetric only
+  float* colMax;  // [row tiles][B], symmetric only
   float* colSum;
-  float* diag;     // [B]
+  float* diag;  // [B]
 };
 
 // Block (slice, row tile): online log-sum-exp of its anchors over its slice of candidates.
@@ -148,14 +148,14 @@ __global__ void combineLse(const float* max, const float* sum, int parts, int B,
 
 // Gᵀ[j − c0][i] = dL/ds_ij for candidates j of the chunk (rows) and anchors i (columns).
 struct GradientEpilogue {
-  float* gt;          // [W × B]
+  float* gt;  // [W × B]
   int B;
   int c0;
   float scale;
-  float forwardWeight;    // 1/B, halved when symmetric
-  float backwardWeight;   // 1/(2B) when symmetric, else 0
-  const float* lse;       // [B], anchors → candidates
-  const float* lseBack;   // [B], positives → anchors (symmetric)
+  float forwardWeight;        // 1/B, halved when symmetric
+  float backwardWeight;       // 1/(2B) when symmetric, else 0
+  const float* lse;           // [B], anchors → candidates
+  const float* lseBack;       // [B], positives → anchors (symmetric)
   const float* diagGrad;      // [B], −Σ_{j≠i} p_ij
   const float* diagGradBack;  // [B], symmetric
   __device__ void operator()(int row, int i, float v) const {
@@ -240,8 +240,8 @@ Status infoNCE(const InfoNCEParams& p) {
     JOBBERT_TRY(call.alloc(&unitAT, int64_t(d) * B, "unit anchors (transposed)"));
     JOBBERT_TRY(call.alloc(&unitCT, int64_t(d) * ldCT, "unit candidates (transposed)"));
     auto scale = [&](const DeviceView& v, float* dst) {
-      return launch(scaleRows, dim3(blocksFor(int64_t(v.rows) * d, 256)), dim3(256), 0, stream, v.data,
-                    v.inverseNorms, int64_t(v.rows), d, dst);
+      return launch(scaleRows, dim3(blocksFor(int64_t(v.rows) * d, 256)), dim3(256), 0, stream, v.data, v.inverseNorms,
+                    int64_t(v.rows), d, dst);
     };
     JOBBERT_CUDA_TRY(scale(a, unitA), "normalising anchors");
     JOBBERT_CUDA_TRY(scale(pos, unitC), "normalising positives");
@@ -249,9 +249,8 @@ Status infoNCE(const InfoNCEParams& p) {
                      "copying norms");
     if (hasNegatives) {
       JOBBERT_CUDA_TRY(scale(neg, unitC + int64_t(B) * d), "normalising negatives");
-      JOBBERT_CUDA_TRY(
-          cudaMemcpyAsync(invC + B, neg.inverseNorms, sizeof(float) * N, cudaMemcpyDeviceToDevice, stream),
-          "copying norms");
+      JOBBERT_CUDA_TRY(cudaMemcpyAsync(invC + B, neg.inverseNorms, sizeof(float) * N, cudaMemcpyDeviceToDevice, stream),
+                       "copying norms");
     }
     JOBBERT_TRY(transpose(call, unitA, B, d, unitAT));
     // Ĉᵀ with a padded leading dimension, so chunk offsets stay float4-aligned.
@@ -268,7 +267,7 @@ Status infoNCE(const InfoNCEParams& p) {
     if (rowTiles > 65535) return Status::Range("anchors must have at most 8,388,480 rows on CUDA");
 
     float *rowMax, *rowSum, *colMax = nullptr, *colSum = nullptr, *diag, *lse, *lseBack = nullptr, *diagGrad,
-        *diagGradBack = nullptr;
+                            *diagGradBack = nullptr;
     double *term, *termBack = nullptr;
     JOBBERT_TRY(call.alloc(&rowMax, int64_t(slices) * B, "log-sum-exp partials"));
     JOBBERT_TRY(call.alloc(&rowSum, int64_t(slices) * B, "log-sum-exp partials"));
@@ -315,8 +314,8 @@ Status infoNCE(const InfoNCEParams& p) {
     *p.loss = p.symmetric ? (forward + backward) / (2.0 * B) : forward / B;
 
     // ---- backward, W candidates at a time
-    const int W = std::clamp<int64_t>(int64_t(kChunkBudget / (2 * sizeof(float) * size_t(B))) / kTileN * kTileN,
-                                      kTileN, (C + kTileN - 1) / kTileN * kTileN);
+    const int W = std::clamp<int64_t>(int64_t(kChunkBudget / (2 * sizeof(float) * size_t(B))) / kTileN * kTileN, kTileN,
+                                      (C + kTileN - 1) / kTileN * kTileN);
     float *gt, *g, *gradA, *gradC;
     JOBBERT_TRY(call.alloc(&gt, int64_t(W) * B, "softmax gradient chunk"));
     JOBBERT_TRY(call.alloc(&g, int64_t(W) * B, "softmax gradient chunk"));
@@ -327,25 +326,25 @@ Status infoNCE(const InfoNCEParams& p) {
     for (int c0 = 0; c0 < C; c0 += W) {
       const int w = std::min(W, C - c0);
       // Gᵀ chunk [w × B] from Ĉ_chunk · Âᵀ.
-      JOBBERT_TRY(gemm(call, p.precision, gemmOperands(unitC + int64_t(c0) * d, d, w, unitA, d, B, d),
-                       GradientEpilogue{gt, B, c0, p.scale, forwardWeight, backwardWeight, lse, lseBack, diagGrad,
-                                        diagGradBack}));
+      JOBBERT_TRY(gemm(
+          call, p.precision, gemmOperands(unitC + int64_t(c0) * d, d, w, unitA, d, B, d),
+          GradientEpilogue{gt, B, c0, p.scale, forwardWeight, backwardWeight, lse, lseBack, diagGrad, diagGradBack}));
       // dĈ_chunk [w × d] = scale · Gᵀ_chunk · Â  (B operand Âᵀ [d × B]).
       JOBBERT_TRY(gemmInto(call, p.precision, gemmOperands(gt, B, w, unitAT, B, d, B), gradC + int64_t(c0) * d, d,
                            p.scale, false));
       // dÂ += scale · G_chunk · Ĉ_chunk  (A operand G_chunk [B × w], B operand Ĉᵀ's columns c0.. [d × w]).
       JOBBERT_TRY(transpose(call, gt, w, B, g));
-      JOBBERT_TRY(gemmInto(call, p.precision, gemmOperands(g, w, B, unitCT + c0, ldCT, d, w), gradA, d, p.scale,
-                           c0 > 0));
+      JOBBERT_TRY(
+          gemmInto(call, p.precision, gemmOperands(g, w, B, unitCT + c0, ldCT, d, w), gradA, d, p.scale, c0 > 0));
     }
-    JOBBERT_CUDA_TRY(launch(normaliseBackward, dim3(blocksFor(B, 8)), dim3(256), 0, stream, gradA, unitA,
-                            a.inverseNorms, B, d),
-                     "normalisation gradient");
+    JOBBERT_CUDA_TRY(
+        launch(normaliseBackward, dim3(blocksFor(B, 8)), dim3(256), 0, stream, gradA, unitA, a.inverseNorms, B, d),
+        "normalisation gradient");
     JOBBERT_CUDA_TRY(launch(normaliseBackward, dim3(blocksFor(C, 8)), dim3(256), 0, stream, gradC, unitC, invC, C, d),
                      "normalisation gradient");
-    JOBBERT_CUDA_TRY(cudaMemcpyAsync(p.gradAnchors, gradA, sizeof(float) * size_t(B) * d, cudaMemcpyDeviceToHost,
-                                     stream),
-                     "copying gradAnchors");
+    JOBBERT_CUDA_TRY(
+        cudaMemcpyAsync(p.gradAnchors, gradA, sizeof(float) * size_t(B) * d, cudaMemcpyDeviceToHost, stream),
+        "copying gradAnchors");
     if (hasNegatives)
       JOBBERT_CUDA_TRY(cudaMemcpyAsync(p.gradNegatives, gradC + int64_t(B) * d, sizeof(float) * size_t(N) * d,
                                        cudaMemcpyDeviceToHost, stream),

@@ -10,7 +10,7 @@
 #ifdef JOBBERT_CUDA_EMU
 #define JOBBERT_DYNAMIC_SHARED(type, name) type* name = reinterpret_cast<type*>(::emu::dynamicShared())
 #else
-#define JOBBERT_DYNAMIC_SHARED(type, name)                  \
+#define JOBBERT_DYNAMIC_SHARED(type, name)                   \
   extern __shared__ __align__(16) unsigned char name##Raw[]; \
   type* name = reinterpret_cast<type*>(name##Raw)
 #endif

@@ -78,8 +78,8 @@ Status stage(Call& call, const Operand& op, const char* name, bool withNorms, De
   if (op.device) {
     const DeviceMatrix& m = *op.device;
     if (m.rows() < minRows)
-      return Status::Range(std::string(name) + " must have at least " + std::to_string(minRows) +
-                           " row(s); received " + std::to_string(m.rows()));
+      return Status::Range(std::string(name) + " must have at least " + std::to_string(minRows) + " row(s); received " +
+                           std::to_string(m.rows()));
     int current = 0;
     JOBBERT_CUDA_TRY(cudaGetDevice(&current), "cudaGetDevice");
     if (m.device() != current)

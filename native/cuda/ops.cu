@@ -28,9 +28,7 @@ struct PartialEpilogue {
   float* partials;
   int n;
   int64_t stride;
-  __device__ void operator()(int r, int c, float v) const {
-    partials[blockIdx.z * stride + int64_t(r) * n + c] = v;
-  }
+  __device__ void operator()(int r, int c, float v) const { partials[blockIdx.z * stride + int64_t(r) * n + c] = v; }
 };
 
 // out = alpha·Σ_z partials[z] (+ out), summed in z order.
@@ -77,8 +75,8 @@ Status gemmInto(Call& call, Precision precision, const GemmOperands& g, float* o
   JOBBERT_TRY(call.alloc(&partials, stride * splits, "split-k partial products"));
   JOBBERT_TRY(gemm(call, precision, g, PartialEpilogue{partials, g.n, stride}, splits, kChunk));
   const int threads = 256;
-  JOBBERT_CUDA_TRY(launch(sumSplits, dim3(unsigned((stride + threads - 1) / threads)), dim3(threads), 0,
-                          call.stream(), partials, splits, g.m, g.n, stride, out, ld, alpha, accumulate),
+  JOBBERT_CUDA_TRY(launch(sumSplits, dim3(unsigned((stride + threads - 1) / threads)), dim3(threads), 0, call.stream(),
+                          partials, splits, g.m, g.n, stride, out, ld, alpha, accumulate),
                    "sumSplits");
   return Status::Ok();
 }
@@ -87,9 +85,9 @@ Status transpose(Call& call, const float* src, int rows, int cols, float* dst, i
   if (rows == 0 || cols == 0) return Status::Ok();
   const dim3 grid((cols + 31) / 32, (rows + 31) / 32);
   if (grid.y > 65535) return Status::Range("too many rows to transpose on CUDA");
-  JOBBERT_CUDA_TRY(launch(transposeKernel, grid, dim3(32, 8), 0, call.stream(), src, rows, cols, dst,
-                          ldDst ? ldDst : int64_t(rows)),
-                   "transpose");
+  JOBBERT_CUDA_TRY(
+      launch(transposeKernel, grid, dim3(32, 8), 0, call.stream(), src, rows, cols, dst, ldDst ? ldDst : int64_t(rows)),
+      "transpose");
   return Status::Ok();
 }
 

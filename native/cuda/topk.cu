@@ -32,7 +32,7 @@ constexpr unsigned kFullMask = 0xffffffffu;
 constexpr int kWarps = kTileThreads / 32;
 constexpr size_t kCandidateBudget = size_t(1) << 30;  // bytes of candidate lists per batch of queries
 #ifdef JOBBERT_CUDA_EMU
-constexpr int kSlack = 32;   // the emulator's small shapes must still fill lists and exercise cutToBest
+constexpr int kSlack = 32;  // the emulator's small shapes must still fill lists and exercise cutToBest
 #else
 constexpr int kSlack = 256;  // a list holds k + max(k, kSlack) candidates
 #endif
@@ -123,15 +123,15 @@ __device__ Key cutToBest(Key* list, int n, int k, unsigned* hist, int lane) {
 }
 
 struct ScanArgs {
-  GemmOperands g;             // a: the batch's queries (m rows), b: the corpus (n rows)
-  const float* invQueries;    // [m] or null (dot)
-  const float* invCorpus;     // [n] or null (dot)
+  GemmOperands g;           // a: the batch's queries (m rows), b: the corpus (n rows)
+  const float* invQueries;  // [m] or null (dot)
+  const float* invCorpus;   // [n] or null (dot)
   int k;
-  int cap;                    // entries per candidate list
-  int slices;                 // corpus slices (gridDim.x)
+  int cap;     // entries per candidate list
+  int slices;  // corpus slices (gridDim.x)
   int tilesPerSlice;
-  Key* candidates;            // [m][slices][cap]
-  int* counts;                // [m][slices]
+  Key* candidates;  // [m][slices][cap]
+  int* counts;      // [m][slices]
 };
 
 // Shared memory after the tile: count[128], threshold[128], hist[kWarps][256].
@@ -201,8 +201,8 @@ __global__ void __launch_bounds__(kTileThreads) topKScan(ScanArgs p) {
 }
 
 // One warp (block) per query: the best k of its slices' lists, best first.
-__global__ void __launch_bounds__(32) topKMerge(const Key* candidates, const int* counts, int slices, int cap, int k,
-                                                int* indices, float* scores) {
+__global__ void __launch_bounds__(32)
+    topKMerge(const Key* candidates, const int* counts, int slices, int cap, int k, int* indices, float* scores) {
   JOBBERT_DYNAMIC_SHARED(unsigned char, smem);
   unsigned* hist = reinterpret_cast<unsigned*>(smem);
   Key* best = reinterpret_cast<Key*>(smem + 256 * sizeof(unsigned));
@@ -274,7 +274,8 @@ Status topK(const TopKParams& p) {
     const int tilesPerSlice = (tiles + slices - 1) / slices;
     slices = (tiles + tilesPerSlice - 1) / tilesPerSlice;
     const size_t perQuery = size_t(slices) * cap * sizeof(Key);
-    const int batch = int(std::min<int64_t>(Q, std::max<int64_t>(kTileM, kCandidateBudget / perQuery / kTileM * kTileM)));
+    const int batch =
+        int(std::min<int64_t>(Q, std::max<int64_t>(kTileM, kCandidateBudget / perQuery / kTileM * kTileM)));
 
     Key* candidates = nullptr;
     int *counts = nullptr, *indices = nullptr;
@@ -306,8 +307,8 @@ Status topK(const TopKParams& p) {
       JOBBERT_CUDA_TRY(cudaMemcpyAsync(p.indices + int64_t(b0) * k, indices, sizeof(int) * size_t(m) * k,
                                        cudaMemcpyDeviceToHost, call.stream()),
                        "copying topK indices");
-      JOBBERT_TRY(call.download(p.scores + int64_t(b0) * k, scores, sizeof(float) * size_t(m) * k,
-                                "copying topK scores"));
+      JOBBERT_TRY(
+          call.download(p.scores + int64_t(b0) * k, scores, sizeof(float) * size_t(m) * k, "copying topK scores"));
     }
     return Status::Ok();
   });

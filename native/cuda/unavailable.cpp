@@ -4,7 +4,9 @@
 
 namespace jobbert::cuda {
 namespace {
-Status none() { return Status::Unavailable("this build of jobbert has no CUDA backend (nvcc was not found when it was built)"); }
+Status none() {
+  return Status::Unavailable("this build of jobbert has no CUDA backend (nvcc was not found when it was built)");
+}
 }  // namespace
 
 Status available() { return none(); }

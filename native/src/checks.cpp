@@ -70,8 +70,8 @@ Status checkFinite(const ConstMatrix& m, const char* name) {
 Status checkFiniteVector(const float* v, int64_t n, const char* name) {
   int64_t i = firstNonFinite(v, n);
   if (i < 0) return Status::Ok();
-  return Status::Range(std::string(name) + " must hold only finite numbers; received " + describe(v[i]) +
-                       " at index " + std::to_string(i));
+  return Status::Range(std::string(name) + " must hold only finite numbers; received " + describe(v[i]) + " at index " +
+                       std::to_string(i));
 }
 
 Status inverseRowNorms(const ConstMatrix& m, const char* name, float* invNorm) {

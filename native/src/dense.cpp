@@ -64,8 +64,8 @@ Status checkDenseShapes(const ConstMatrix& x, const ConstMatrix& w) {
   if (Status s = checkShape(x, "x"); !s.ok()) return s;
   if (Status s = checkShape(w, "weight"); !s.ok()) return s;
   if (x.cols != w.cols)
-    return Status::Range("weight must have as many columns as x (" + std::to_string(x.cols) +
-                         "); received " + std::to_string(w.cols));
+    return Status::Range("weight must have as many columns as x (" + std::to_string(x.cols) + "); received " +
+                         std::to_string(w.cols));
   return Status::Ok();
 }
 

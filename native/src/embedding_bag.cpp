@@ -23,15 +23,16 @@ Status checkBags(const int32_t* ids, int64_t numIds, const int32_t* offsets, int
   if (offsets[0] != 0) return Status::Range("offsets[0] must be 0; received " + std::to_string(offsets[0]));
   for (int64_t b = 0; b < bags; ++b)
     if (offsets[b + 1] < offsets[b])
-      return Status::Range("offsets must not decrease; offsets[" + std::to_string(b + 1) + "] = " + std::to_string(offsets[b + 1]) +
-                           " < offsets[" + std::to_string(b) + "] = " + std::to_string(offsets[b]));
+      return Status::Range("offsets must not decrease; offsets[" + std::to_string(b + 1) +
+                           "] = " + std::to_string(offsets[b + 1]) + " < offsets[" + std::to_string(b) +
+                           "] = " + std::to_string(offsets[b]));
   if (offsets[bags] != numIds)
     return Status::Range("offsets[bags] must equal the number of ids (" + std::to_string(numIds) + "); received " +
                          std::to_string(offsets[bags]));
   for (int64_t i = 0; i < numIds; ++i)
     if (ids[i] < 0 || ids[i] >= tableRows)
-      return Status::Range("ids[" + std::to_string(i) + "] must be in [0, " + std::to_string(tableRows) + "); received " +
-                           std::to_string(ids[i]));
+      return Status::Range("ids[" + std::to_string(i) + "] must be in [0, " + std::to_string(tableRows) +
+                           "); received " + std::to_string(ids[i]));
   return Status::Ok();
 }
 
@@ -79,7 +80,8 @@ Status embeddingBagBackward(const EmbeddingBagBackwardParams& p, SparseRows* out
   Status s = checkBags(p.ids, p.numIds, p.offsets, p.bags, p.tableRows);
   if (!s.ok()) return s;
   for (int64_t i = 0; i < p.bags * D; ++i)
-    if (!std::isfinite(p.gradOut.data[i])) return Status::Range("gradOut holds NaN or Infinity at index " + std::to_string(i));
+    if (!std::isfinite(p.gradOut.data[i]))
+      return Status::Range("gradOut holds NaN or Infinity at index " + std::to_string(i));
 
   // Key = id << 32 | position: sorting groups each id's occurrences in position
   // (hence bag) order, which fixes the summation order.

@@ -165,8 +165,7 @@ void packA(const GemmParams& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, 
 }
 
 // Packs rows [k0, k0+kc) × columns [j0, j0+cols) of op(B) into one NR-column panel.
-void packBPanel(const GemmParams& p, int64_t k0, int64_t kc, int64_t j0, int64_t cols, int nr,
-                float* out) {
+void packBPanel(const GemmParams& p, int64_t k0, int64_t kc, int64_t j0, int64_t cols, int nr, float* out) {
   if (p.transB) {
     transposeInto(p.b + j0 * p.ldb + k0, p.ldb, static_cast<int>(cols), kc, out, nr);
   } else {
@@ -224,32 +223,37 @@ void gemm(const GemmParams& p) {
       // Pack this B block and, with the first one, all of op(A)[:, k0:k0+kc]
       // (shared by every N block) in one parallel pass.
       const int64_t aPack = jp0 == 0 ? aTasks : 0;
-      pool.run(aPack + jpCount, [&](int64_t t) {
-        if (t < aPack) {
-          const int64_t i0 = t * kPanelsPerPackTask * mr;
-          packA(p, i0, std::min<int64_t>(kPanelsPerPackTask * mr, p.m - i0), k0, kc, mr, packedA + i0 * kc);
-        } else {
-          const int64_t jp = t - aPack, j = (jp0 + jp) * nr;
-          packBPanel(p, k0, kc, j, std::min<int64_t>(nr, p.n - j), nr, packedB + jp * nr * kc);
-        }
-      }, threads);
+      pool.run(
+          aPack + jpCount,
+          [&](int64_t t) {
+            if (t < aPack) {
+              const int64_t i0 = t * kPanelsPerPackTask * mr;
+              packA(p, i0, std::min<int64_t>(kPanelsPerPackTask * mr, p.m - i0), k0, kc, mr, packedA + i0 * kc);
+            } else {
+              const int64_t jp = t - aPack, j = (jp0 + jp) * nr;
+              packBPanel(p, k0, kc, j, std::min<int64_t>(nr, p.n - j), nr, packedB + jp * nr * kc);
+            }
+          },
+          threads);
 
       // Work item: one A panel against a range of the block's B panels. Split
       // the B range only when there are too few A panels to balance threads.
-      const int64_t split =
-          threads == 1 ? 1 : std::min(jpCount, std::max<int64_t>(1, ceilDiv(16 * threads, mPanels)));
-      pool.run(mPanels * split, [&](int64_t item) {
-        const int64_t ir = item / split, g = item % split;
-        const int rows = static_cast<int>(std::min<int64_t>(mr, p.m - ir * mr));
-        const float* aPanel = packedA + ir * mr * kc;
-        float* cRow = p.c + ir * mr * p.ldc;
-        for (int64_t jp = jpCount * g / split; jp < jpCount * (g + 1) / split; ++jp) {
-          const int64_t j = (jp0 + jp) * nr;
-          const int cols = static_cast<int>(std::min<int64_t>(nr, p.n - j));
-          kernel.fn(kc, aPanel, packedB + jp * nr * kc, cRow + j, p.ldc, p.alpha, beta, rows, cols);
-          if (lastK && p.epilogue) p.epilogue(p.epilogueCtx, cRow + j, p.ldc, ir * mr, j, rows, cols);
-        }
-      }, threads);
+      const int64_t split = threads == 1 ? 1 : std::min(jpCount, std::max<int64_t>(1, ceilDiv(16 * threads, mPanels)));
+      pool.run(
+          mPanels * split,
+          [&](int64_t item) {
+            const int64_t ir = item / split, g = item % split;
+            const int rows = static_cast<int>(std::min<int64_t>(mr, p.m - ir * mr));
+            const float* aPanel = packedA + ir * mr * kc;
+            float* cRow = p.c + ir * mr * p.ldc;
+            for (int64_t jp = jpCount * g / split; jp < jpCount * (g + 1) / split; ++jp) {
+              const int64_t j = (jp0 + jp) * nr;
+              const int cols = static_cast<int>(std::min<int64_t>(nr, p.n - j));
+              kernel.fn(kc, aPanel, packedB + jp * nr * kc, cRow + j, p.ldc, p.alpha, beta, rows, cols);
+              if (lastK && p.epilogue) p.epilogue(p.epilogueCtx, cRow + j, p.ldc, ir * mr, j, rows, cols);
+            }
+          },
+          threads);
     }
   }
 }

@@ -39,8 +39,8 @@ void gemm(const GemmParams& p);
 //
 // microKernel: C[0..mr)×[0..nr) = alpha·(Ap·Bp) + beta·C (beta == 0: C is not
 // read), Ap an MR-row panel and Bp an NR-column panel, both kc deep.
-using MicroKernelFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
-                               float alpha, float beta, int mr, int nr);
+using MicroKernelFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, float alpha,
+                               float beta, int mr, int nr);
 struct MicroKernel {
   MicroKernelFn fn;
   int mr, nr;

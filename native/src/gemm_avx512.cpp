@@ -21,8 +21,8 @@ namespace {
 constexpr int kMR = 14, kNR = 32;
 
 template <int ROWS>
-void kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* __restrict c,
-            int64_t ldc, float alpha, float beta, int nr) {
+void kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* __restrict c, int64_t ldc,
+            float alpha, float beta, int nr) {
   __m512 acc0[ROWS], acc1[ROWS];
   for (int i = 0; i < ROWS; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
   // The C tile is written at the end; fetch it now so the stores do not stall.
@@ -67,8 +67,8 @@ constexpr auto table(std::integer_sequence<int, R...>) {
 }  // namespace
 
 // C[0..mr)×[0..nr) = alpha·(Ap·Bp) + beta·C   (beta == 0: C is not read)
-void microKernel_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, float alpha,
-                        float beta, int mr, int nr) {
+void microKernel_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, float alpha, float beta,
+                        int mr, int nr) {
   static constexpr auto kernels = table(std::make_integer_sequence<int, kMR>{});
   kernels[mr - 1](kc, ap, bp, c, ldc, alpha, beta, nr);
 }

@@ -123,19 +123,19 @@ struct Elementwise {
   void (*columnExpSum)(const float*, int64_t, const float*, double*);
 };
 
-#define JB_ELEMENTWISE(SUFFIX, ATTR)                                                                    \
-  ATTR float maxOf_##SUFFIX(const float* s, int64_t n) { return maxOfImpl(s, n); }                   \
-  ATTR double expSum_##SUFFIX(const float* s, int64_t n, float shift) { return expSumImpl(s, n, shift); } \
-  ATTR void writeGrad_##SUFFIX(float* s, int64_t n, float shift, float factor, const float* colShift, \
-                               const float* colFactor, int64_t nCol) {                               \
-    writeGradImpl(s, n, shift, factor, colShift, colFactor, nCol);                                    \
-  }                                                                                                   \
-  ATTR void columnMax_##SUFFIX(const float* s, int64_t n, float* mx) { columnMaxImpl(s, n, mx); }    \
-  ATTR void columnExpSum_##SUFFIX(const float* s, int64_t n, const float* shift, double* sum) {       \
-    columnExpSumImpl(s, n, shift, sum);                                                               \
-  }                                                                                                   \
-  const Elementwise kElementwise_##SUFFIX = {maxOf_##SUFFIX, expSum_##SUFFIX, writeGrad_##SUFFIX,     \
-                                             columnMax_##SUFFIX, columnExpSum_##SUFFIX};
+#define JB_ELEMENTWISE(SUFFIX, ATTR)                                                                                  \
+  ATTR float maxOf_##SUFFIX(const float* s, int64_t n) { return maxOfImpl(s, n); }                                    \
+  ATTR double expSum_##SUFFIX(const float* s, int64_t n, float shift) { return expSumImpl(s, n, shift); }             \
+  ATTR void writeGrad_##SUFFIX(float* s, int64_t n, float shift, float factor, const float* colShift,                 \
+                               const float* colFactor, int64_t nCol) {                                                \
+    writeGradImpl(s, n, shift, factor, colShift, colFactor, nCol);                                                    \
+  }                                                                                                                   \
+  ATTR void columnMax_##SUFFIX(const float* s, int64_t n, float* mx) { columnMaxImpl(s, n, mx); }                     \
+  ATTR void columnExpSum_##SUFFIX(const float* s, int64_t n, const float* shift, double* sum) {                       \
+    columnExpSumImpl(s, n, shift, sum);                                                                               \
+  }                                                                                                                   \
+  const Elementwise kElementwise_##SUFFIX = {maxOf_##SUFFIX, expSum_##SUFFIX, writeGrad_##SUFFIX, columnMax_##SUFFIX, \
+                                             columnExpSum_##SUFFIX};
 
 JB_ELEMENTWISE(portable, )
 #ifdef JB_INFONCE_X86
@@ -173,10 +173,10 @@ struct Problem {
   const InfoNCEParams& p;
   int64_t B, N, M, d;  // M = B + N candidates
   const Elementwise& ew;
-  float* anchorsHat;            // Â [B×d], held in p.gradAnchors until its strip's gradient lands
-  float* candidatesHat;         // Ĉ [M×d]
-  float* strip;                 // [R×M] scores, then dL/dS in place
-  int64_t stripRows;            // R
+  float* anchorsHat;     // Â [B×d], held in p.gradAnchors until its strip's gradient lands
+  float* candidatesHat;  // Ĉ [M×d]
+  float* strip;          // [R×M] scores, then dL/dS in place
+  int64_t stripRows;     // R
 };
 
 // strip[0..rows)×[0..n) = scale · Â[r0..r0+rows) · Ĉ[0..n)ᵀ.
@@ -282,8 +282,8 @@ Status checkArguments(const InfoNCEParams& p) {
   if (Status s = checkShape(p.positives, "positives"); !s.ok()) return s;
   if (p.positives.rows != p.anchors.rows || p.positives.cols != p.anchors.cols)
     return Status::Range("positives must have the shape of anchors (" + std::to_string(p.anchors.rows) + "×" +
-                         std::to_string(p.anchors.cols) + "); received " + std::to_string(p.positives.rows) +
-                         "×" + std::to_string(p.positives.cols));
+                         std::to_string(p.anchors.cols) + "); received " + std::to_string(p.positives.rows) + "×" +
+                         std::to_string(p.positives.cols));
   if (p.negatives.rows < 0)
     return Status::Range("negatives must have 0 or more rows; received " + std::to_string(p.negatives.rows));
   if (p.negatives.rows > 0) {
@@ -376,8 +376,7 @@ Status run(const InfoNCEParams& p) {
 
   throughNormalisation(p.gradAnchors, nullptr, p.anchors.data, invAnchor.get(), B, d);
   throughNormalisation(p.gradPositives, pr.candidatesHat, nullptr, invCandidate.get(), B, d);
-  if (N > 0)
-    throughNormalisation(p.gradNegatives, pr.candidatesHat + B * d, nullptr, invCandidate.get() + B, N, d);
+  if (N > 0) throughNormalisation(p.gradNegatives, pr.candidatesHat + B * d, nullptr, invCandidate.get() + B, N, d);
 
   const double loss = rowLoss / double(B);
   *p.loss = p.symmetric ? 0.5 * (loss + columnLoss / double(B)) : loss;

@@ -50,7 +50,8 @@ Status preadAll(int fd, const std::string& path, uint8_t* dst, uint64_t n, uint6
       if (errno == EINTR) continue;
       return Status::Io(sysError("cannot read", path, errno));
     }
-    if (got == 0) return Status::Corrupt("'" + path + "' ends at byte " + std::to_string(at + done) + ", before the data");
+    if (got == 0)
+      return Status::Corrupt("'" + path + "' ends at byte " + std::to_string(at + done) + ", before the data");
     done += uint64_t(got);
   }
   return Status::Ok();
@@ -70,9 +71,12 @@ __attribute__((target("avx512f"))) double quantizeRowAvx512(const float* x, int6
   for (int64_t p = 0; p < d; p += 16) {
     const __mmask16 m = d - p >= 16 ? __mmask16(0xffff) : __mmask16((1u << (d - p)) - 1);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + p);
-    maxAbs = _mm512_maskz_max_ps(kAll16, maxAbs, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff))));
-    const __m512d lo = _mm512_maskz_cvtps_pd(kAll8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(kAll8, _mm512_castps_pd(v), 0)));
-    const __m512d hi = _mm512_maskz_cvtps_pd(kAll8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(kAll8, _mm512_castps_pd(v), 1)));
+    maxAbs = _mm512_maskz_max_ps(
+        kAll16, maxAbs, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff))));
+    const __m512d lo =
+        _mm512_maskz_cvtps_pd(kAll8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(kAll8, _mm512_castps_pd(v), 0)));
+    const __m512d hi =
+        _mm512_maskz_cvtps_pd(kAll8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(kAll8, _mm512_castps_pd(v), 1)));
     sum0 = _mm512_fmadd_pd(lo, lo, sum0);
     sum1 = _mm512_fmadd_pd(hi, hi, sum1);
   }
@@ -196,7 +200,8 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
       Status s = preadAll(m->fd_, path, buffer.get(), readEnd - begin, offset + begin);
       if (!s.ok()) return error.set(std::move(s));
       for (uint64_t b = begin / kChecksumBlock; expected && b * kChecksumBlock < end; ++b)
-        crcs[b] = crc32c(buffer.get() + (b * kChecksumBlock - begin), std::min(end, (b + 1) * kChecksumBlock) - b * kChecksumBlock);
+        crcs[b] = crc32c(buffer.get() + (b * kChecksumBlock - begin),
+                         std::min(end, (b + 1) * kChecksumBlock) - b * kChecksumBlock);
       for (int64_t r = r0; r < r1; ++r) {
         const auto* row = reinterpret_cast<const float*>(buffer.get() + (uint64_t(r) * rowBytes - begin));
         const double sum = quantizeRow(row, cols, codes + r * cols, &m->scales_[r]);
@@ -215,7 +220,8 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
     const uint64_t sum = combineBlockCrcs(crcs.data(), blocks, bytes);
     if (sum != *expected)
       return Status::Corrupt("checksum mismatch in '" + path + "': the " + std::to_string(bytes) + " bytes at offset " +
-                             std::to_string(offset) + " give " + checksumHex(sum) + ", expected " + checksumHex(*expected));
+                             std::to_string(offset) + " give " + checksumHex(sum) + ", expected " +
+                             checksumHex(*expected));
   }
 #ifdef POSIX_FADV_RANDOM
   // From now on the file is read a row at a time (re-scoring): no read-ahead.
@@ -264,10 +270,11 @@ Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) con
 Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t pool, int32_t* indices,
                                float* scores) const {
   if (queries.cols != cols_)
-    return Status::Range("queries must have " + std::to_string(cols_) + " columns; received " + std::to_string(queries.cols));
+    return Status::Range("queries must have " + std::to_string(cols_) + " columns; received " +
+                         std::to_string(queries.cols));
   if (pool < 1 || pool > rows_ || k < 1 || k > pool)
-    return Status::Range("need 1 <= k <= pool <= rows (" + std::to_string(rows_) + "); received k = " +
-                         std::to_string(k) + ", pool = " + std::to_string(pool));
+    return Status::Range("need 1 <= k <= pool <= rows (" + std::to_string(rows_) +
+                         "); received k = " + std::to_string(k) + ", pool = " + std::to_string(pool));
   if (!indices || !scores) return Status::Type("indices and scores must be output buffers");
   if (badRow_ >= 0)
     return Status::Range("corpus row " + std::to_string(badRow_) +

@@ -19,8 +19,7 @@ bool cpuHas(Isa isa) {
 #endif
 #if defined(JOBBERT_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
     case Isa::kAvx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-             __builtin_cpu_supports("fma");
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 #endif
     default: return false;
   }

@@ -249,7 +249,10 @@ bool parseChecksumHex(const std::string& hex, uint64_t* sum) {
   if (hex.size() != 16) return false;
   uint64_t v = 0;
   for (char c : hex) {
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
     if (d < 0) return false;
     v = (v << 4) | uint64_t(d);
   }
@@ -352,8 +355,8 @@ Status gatherRows(const ConstMatrix& src, const int32_t* rows, int64_t n, float*
   if (n > 0 && (!rows || !out || !src.data)) return Status::Range("gatherRows: a buffer is null");
   for (int64_t i = 0; i < n; ++i)
     if (rows[i] < 0 || rows[i] >= src.rows)
-      return Status::Range("rows[" + std::to_string(i) + "] must be a row index in [0, " + std::to_string(src.rows - 1) +
-                           "]; received " + std::to_string(rows[i]));
+      return Status::Range("rows[" + std::to_string(i) + "] must be a row index in [0, " +
+                           std::to_string(src.rows - 1) + "]; received " + std::to_string(rows[i]));
   const size_t rowBytes = static_cast<size_t>(src.cols) * sizeof(float);
   parallelRanges(n, std::max<int64_t>(1, (int64_t(1) << 20) / int64_t(rowBytes + 1)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) std::memcpy(out + i * src.cols, src.data + int64_t(rows[i]) * src.cols, rowBytes);

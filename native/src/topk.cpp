@@ -23,6 +23,7 @@
 #include "jobbert/kernels.h"
 #include "jobbert/quantized.h"
 #include "thread_pool.h"
+#include "topk.h"
 
 namespace jobbert {
 namespace {
@@ -31,9 +32,9 @@ namespace {
 // One MR×KC query panel stays in L1 while the NR-column panels of a packed
 // corpus block (kNB rows × d, packed once) stream past it from L2; the
 // score tile (kMB queries × kNB rows) is scanned while it is still hot.
-constexpr int64_t kKC = 384;
-constexpr int64_t kNB = 256;  // corpus rows per block, a multiple of every NR (8, 16, 32)
-constexpr int64_t kMB = 112;  // queries per tile (rounded down to whole MR panels)
+constexpr int64_t kKC = kTopKBlockDepth;
+constexpr int64_t kNB = 256;                              // corpus rows per block, a multiple of every NR (8, 16, 32)
+constexpr int64_t kMB = 112;                              // queries per tile (rounded down to whole MR panels)
 constexpr int64_t kPackedBlockFloats = int64_t(1) << 18;  // 1 MB: caps kNB for very wide rows
 // At most this many queries take the direct path (dot products straight from
 // the rows, no packing): a GEMM tile would be mostly padding for them.
@@ -174,8 +175,8 @@ struct Problem {
   ConstMatrix corpus;
   float* invCorpus;  // cosine: 1/‖c‖ per corpus row, filled block by block; null for dot
   int64_t k;
-  Isa isa;      // the active instruction set
-  bool avx512;  // isa is AVX-512
+  Isa isa;                       // the active instruction set
+  bool avx512;                   // isa is AVX-512
   std::atomic<bool>* corpusBad;  // set when a corpus row is non-finite (or zero under cosine)
   // When set, the corpus rows are these int8 rows (corpus.data is null): each
   // block is dequantised into a float32 buffer just before it is scored.
@@ -209,28 +210,6 @@ double rowSumSquares(const float* row, int64_t d) {
   return sum;
 }
 
-#if defined(JOBBERT_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
-#define JOBBERT_TOPK_AVX512 1
-// The same sum with 512-bit vectors (8 doubles a step); only called when the
-// active instruction set is AVX-512, so the CPU has it.
-typedef float Float8 __attribute__((vector_size(32), aligned(4), may_alias));
-typedef double Double8 __attribute__((vector_size(64)));
-__attribute__((target("avx512f"))) double rowSumSquaresAvx512(const float* row, int64_t d) {
-  Double8 acc0 = {}, acc1 = {};
-  int64_t p = 0;
-  for (; p + 16 <= d; p += 16) {
-    const Double8 v0 = __builtin_convertvector(*reinterpret_cast<const Float8*>(row + p), Double8);
-    const Double8 v1 = __builtin_convertvector(*reinterpret_cast<const Float8*>(row + p + 8), Double8);
-    acc0 += v0 * v0;
-    acc1 += v1 * v1;
-  }
-  const Double8 acc = acc0 + acc1;
-  double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; p < d; ++p) sum += double(row[p]) * double(row[p]);
-  return sum;
-}
-#endif
-
 // Checks corpus rows [j0, j0 + rows) and, under cosine, stores their inverse
 // norms. Done block by block right before the block is used, while its rows
 // are in cache, so the corpus is read from memory once. False on a bad row.
@@ -249,8 +228,8 @@ bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
     }
 #endif
 #ifdef JOBBERT_TOPK_AVX512
-    const double sum = pr.avx512 ? rowSumSquaresAvx512(pr.corpus.data + j * d, d)
-                                 : rowSumSquares(pr.corpus.data + j * d, d);
+    const double sum =
+        pr.avx512 ? rowSumSquares_avx512(pr.corpus.data + j * d, d) : rowSumSquares(pr.corpus.data + j * d, d);
 #else
     const double sum = rowSumSquares(pr.corpus.data + j * d, d);
 #endif
@@ -263,14 +242,12 @@ bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
   return true;
 }
 
-void scanTile(const Problem& pr, ChunkSelection& sel, int64_t q0, int64_t rows, const float* tile,
-              int64_t ldt, int64_t j0, int64_t cols) {
+void scanTile(const Problem& pr, ChunkSelection& sel, int64_t q0, int64_t rows, const float* tile, int64_t ldt,
+              int64_t j0, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t q = q0 + r;
-    if (pr.invCorpus)
-      scanRow<true>(sel, q, tile + r * ldt, cols, j0, pr.invQueries[q], pr.invCorpus);
-    else
-      scanRow<false>(sel, q, tile + r * ldt, cols, j0, 1.0f, nullptr);
+    if (pr.invCorpus) scanRow<true>(sel, q, tile + r * ldt, cols, j0, pr.invQueries[q], pr.invCorpus);
+    else scanRow<false>(sel, q, tile + r * ldt, cols, j0, 1.0f, nullptr);
   }
 }
 
@@ -293,30 +270,9 @@ void scanTile(const Problem& pr, ChunkSelection& sel, int64_t q0, int64_t rows, 
 // To keep each lane a sequential chain the direct kernels vectorise across
 // corpus rows: a group of LANES rows is transposed LANES elements at a time in
 // registers and each query's value is broadcast against the transposed columns.
-// A direct kernel: out[i·ldo + r] = q[i] · rows[r] for i < nq (1..4) and
-// r < rowsPerCall(nq) = LANES · G(nq): with one or two queries it runs G
-// independent row groups side by side, so the FMA chains' latency is hidden.
-using DirectFn = void (*)(const float* const* q, int nq, const float* const* rows, int64_t d, float* out,
-                          int64_t ldo);
-struct DirectKernel {
-  DirectFn fn;
-  int lanes;
-  bool positiveZero;  // the matching micro-kernel broadcasts a query value as 0 + a
-  int queryCopies;    // the kernel reads each query value this many times in a row (pre-broadcast)
-  int rowsPerCall(int nq) const { return lanes * groupsFor(nq); }
-  static constexpr int groupsFor(int nq) { return nq == 1 ? 4 : nq == 2 ? 2 : 1; }
-};
+// The kernels' interface (DirectFn, DirectKernel) and the AVX2 and AVX-512
+// kernels: topk.h, topk_avx2.cpp, topk_avx512.cpp.
 constexpr int kMaxDirectRows = 64;  // the most rows one call scores (AVX-512, one query: 16 · 4)
-
-template <template <int, int> class Impl>
-void dispatchQueries(const float* const* q, int nq, const float* const* rows, int64_t d, float* out, int64_t ldo) {
-  switch (nq) {
-    case 1: Impl<1, DirectKernel::groupsFor(1)>::run(q, rows, d, out, ldo); break;
-    case 2: Impl<2, DirectKernel::groupsFor(2)>::run(q, rows, d, out, ldo); break;
-    case 3: Impl<3, DirectKernel::groupsFor(3)>::run(q, rows, d, out, ldo); break;
-    default: Impl<4, DirectKernel::groupsFor(4)>::run(q, rows, d, out, ldo); break;
-  }
-}
 
 // Portable: 4 rows per vector, `acc += a * b` exactly as gemm_kernel.inc writes
 // it. Its queries come broadcast (DirectKernel::queryCopies = 4): q[i][4p..4p+3]
@@ -372,168 +328,13 @@ struct DirectPortable {
   }
 };
 
-#if defined(JOBBERT_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
-#define JOBBERT_TOPK_AVX2 1
-#define JB_TARGET_AVX2 __attribute__((target("avx2,fma"), always_inline)) inline
-
-// Within each 128-bit lane, the 4×4 transpose of t[0..3] (lane l of t[r] holds
-// 4 floats of some row r + 4l): afterwards t[c] lane l holds column c of rows
-// 4l..4l+3.
-JB_TARGET_AVX2 void transposeLanes4(__m256 t[4]) {
-  const __m256 a = _mm256_unpacklo_ps(t[0], t[1]), b = _mm256_unpackhi_ps(t[0], t[1]);
-  const __m256 c = _mm256_unpacklo_ps(t[2], t[3]), e = _mm256_unpackhi_ps(t[2], t[3]);
-  t[0] = _mm256_shuffle_ps(a, c, 0x44);
-  t[1] = _mm256_shuffle_ps(a, c, 0xEE);
-  t[2] = _mm256_shuffle_ps(b, e, 0x44);
-  t[3] = _mm256_shuffle_ps(b, e, 0xEE);
-}
-
-// Columns p..p+7 of 8 rows as 8 vectors of the rows' values; the 128-bit
-// halves are loaded straight into place, so only 16 shuffles remain.
-JB_TARGET_AVX2 void loadColumns8(const float* const* rows, int64_t p, __m256 t[8]) {
-  for (int h = 0; h < 2; ++h)
-    for (int r = 0; r < 4; ++r)
-      t[4 * h + r] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(rows[r] + p + 4 * h)),
-                                          _mm_loadu_ps(rows[r + 4] + p + 4 * h), 1);
-  transposeLanes4(t);
-  transposeLanes4(t + 4);
-}
-
-// The same for the last rem < 8 columns of a block (masked loads read nothing beyond).
-JB_TARGET_AVX2 void loadColumnsPartial8(const float* const* rows, int64_t p, int rem, __m256 t[8]) {
-  for (int h = 0; h < 2; ++h) {
-    const int n = std::max(0, std::min(4, rem - 4 * h));
-    const __m128i mask = _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3));
-    for (int r = 0; r < 4; ++r)
-      t[4 * h + r] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(rows[r] + p + 4 * h, mask)),
-                                          _mm_maskload_ps(rows[r + 4] + p + 4 * h, mask), 1);
-  }
-  transposeLanes4(t);
-  transposeLanes4(t + 4);
-}
-
-template <int NQ, int G>
-struct DirectAvx2 {
-  __attribute__((target("avx2,fma"))) static void run(const float* const* q, const float* const* rows, int64_t d,
-                                                      float* out, int64_t ldo) {
-    __m256 total[G][NQ];
-    for (int g = 0; g < G; ++g)
-      for (int i = 0; i < NQ; ++i) total[g][i] = _mm256_setzero_ps();
-    for (int64_t k0 = 0; k0 < d; k0 += kKC) {
-      const int64_t kEnd = std::min(d, k0 + kKC);
-      __m256 acc[G][NQ];
-      for (int g = 0; g < G; ++g)
-        for (int i = 0; i < NQ; ++i) acc[g][i] = _mm256_setzero_ps();
-      int64_t p = k0;
-      for (; p + 8 <= kEnd; p += 8)
-        for (int g = 0; g < G; ++g) {
-          __m256 t[8];
-          loadColumns8(rows + 8 * g, p, t);
-          for (int s = 0; s < 8; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
-        }
-      if (p < kEnd) {
-        const int rem = static_cast<int>(kEnd - p);
-        for (int g = 0; g < G; ++g) {
-          __m256 t[8];
-          loadColumnsPartial8(rows + 8 * g, p, rem, t);
-          for (int s = 0; s < rem; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm256_fmadd_ps(_mm256_set1_ps(q[i][p + s]), t[s], acc[g][i]);
-        }
-      }
-      for (int g = 0; g < G; ++g)
-        for (int i = 0; i < NQ; ++i) total[g][i] = k0 == 0 ? acc[g][i] : _mm256_add_ps(total[g][i], acc[g][i]);
-    }
-    for (int g = 0; g < G; ++g)
-      for (int i = 0; i < NQ; ++i) _mm256_storeu_ps(out + i * ldo + 8 * g, total[g][i]);
-  }
-};
-#endif
-
-#ifdef JOBBERT_TOPK_AVX512
-#define JB_TARGET_AVX512 __attribute__((target("avx512f"), always_inline)) inline
-
-// In-register transpose of 16 rows × 16 floats (64 shuffles). (The all-lanes
-// masked forms: the plain ones start from _mm512_undefined_ps, which GCC 12
-// reports as maybe uninitialized.)
-JB_TARGET_AVX512 void transpose16(__m512 r[16]) {
-  constexpr __mmask16 kAll = 0xffff;
-  __m512 t[16], u[16];
-  for (int a = 0; a < 8; ++a) {
-    t[2 * a] = _mm512_maskz_unpacklo_ps(kAll, r[2 * a], r[2 * a + 1]);
-    t[2 * a + 1] = _mm512_maskz_unpackhi_ps(kAll, r[2 * a], r[2 * a + 1]);
-  }
-  // u[4b + c], 128-bit lane l: column 4l + c of rows 4b..4b+3.
-  for (int b = 0; b < 4; ++b) {
-    u[4 * b + 0] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0x44);
-    u[4 * b + 1] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0xEE);
-    u[4 * b + 2] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0x44);
-    u[4 * b + 3] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512 v0 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0x44),
-                 v1 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0xEE);
-    const __m512 v2 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0x44),
-                 v3 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0xEE);
-    r[c] = _mm512_maskz_shuffle_f32x4(kAll, v0, v2, 0x88);
-    r[4 + c] = _mm512_maskz_shuffle_f32x4(kAll, v0, v2, 0xDD);
-    r[8 + c] = _mm512_maskz_shuffle_f32x4(kAll, v1, v3, 0x88);
-    r[12 + c] = _mm512_maskz_shuffle_f32x4(kAll, v1, v3, 0xDD);
-  }
-}
-
-template <int NQ, int G>
-struct DirectAvx512 {
-  __attribute__((target("avx512f"))) static void run(const float* const* q, const float* const* rows, int64_t d,
-                                                     float* out, int64_t ldo) {
-    __m512 total[G][NQ];
-    for (int g = 0; g < G; ++g)
-      for (int i = 0; i < NQ; ++i) total[g][i] = _mm512_setzero_ps();
-    for (int64_t k0 = 0; k0 < d; k0 += kKC) {
-      const int64_t kEnd = std::min(d, k0 + kKC);
-      __m512 acc[G][NQ];
-      for (int g = 0; g < G; ++g)
-        for (int i = 0; i < NQ; ++i) acc[g][i] = _mm512_setzero_ps();
-      int64_t p = k0;
-      for (; p + 16 <= kEnd; p += 16)
-        for (int g = 0; g < G; ++g) {
-          __m512 t[16];
-          for (int r = 0; r < 16; ++r) t[r] = _mm512_loadu_ps(rows[16 * g + r] + p);
-          transpose16(t);
-          for (int s = 0; s < 16; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
-        }
-      if (p < kEnd) {
-        const int rem = static_cast<int>(kEnd - p);
-        const __mmask16 mask = static_cast<__mmask16>((1u << rem) - 1);
-        for (int g = 0; g < G; ++g) {
-          __m512 t[16];
-          for (int r = 0; r < 16; ++r) t[r] = _mm512_maskz_loadu_ps(mask, rows[16 * g + r] + p);
-          transpose16(t);
-          for (int s = 0; s < rem; ++s)
-            for (int i = 0; i < NQ; ++i)
-              acc[g][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][p + s]), t[s], acc[g][i]);
-        }
-      }
-      for (int g = 0; g < G; ++g)
-        for (int i = 0; i < NQ; ++i) total[g][i] = k0 == 0 ? acc[g][i] : _mm512_add_ps(total[g][i], acc[g][i]);
-    }
-    for (int g = 0; g < G; ++g)
-      for (int i = 0; i < NQ; ++i) _mm512_storeu_ps(out + i * ldo + 16 * g, total[g][i]);
-  }
-};
-#endif
-
 DirectKernel directKernel(Isa isa) {
   switch (isa) {
 #ifdef JOBBERT_TOPK_AVX512
-    case Isa::kAvx512: return {dispatchQueries<DirectAvx512>, 16, false, 1};
+    case Isa::kAvx512: return {topkDirect_avx512, 16, false, 1};
 #endif
 #ifdef JOBBERT_TOPK_AVX2
-    case Isa::kAvx2: return {dispatchQueries<DirectAvx2>, 8, true, 1};
+    case Isa::kAvx2: return {topkDirect_avx2, 8, true, 1};
 #endif
     default: return {dispatchQueries<DirectPortable>, 4, true, 4};
   }
@@ -587,8 +388,8 @@ void directChunk(const Problem& pr, ChunkSelection& sel, int64_t begin, int64_t 
 // block); each corpus block of the chunk is packed once and multiplied
 // against every query tile with the register micro-kernel, and each tile is
 // scanned into the selection right after.
-void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel, const float* packedA,
-               int64_t begin, int64_t end) {
+void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel, const float* packedA, int64_t begin,
+               int64_t end) {
   const int64_t d = pr.corpus.cols;
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t queryPanels = (pr.queryCount + mr - 1) / mr;
@@ -708,10 +509,8 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus, c
       const int64_t end = std::min(n, blocks * (c + 1) / chunks * kNB);
       selections[c] = std::make_unique<ChunkSelection>(pr.queryCount, k);
       if (begin >= end) return;
-      if (direct)
-        directChunk(pr, *selections[c], begin, end);
-      else
-        gemmChunk(pr, *selections[c], kernel, packedA.data(), begin, end);
+      if (direct) directChunk(pr, *selections[c], begin, end);
+      else gemmChunk(pr, *selections[c], kernel, packedA.data(), begin, end);
     });
     if (corpusBad.load()) {
       // Name the first bad value or row precisely (a second scan, on the error path only).
@@ -755,8 +554,8 @@ Status topK(const TopKParams& p) {
     return Status::Range("corpus must have as many columns as queries (" + std::to_string(p.queries.cols) +
                          "); received " + std::to_string(p.corpus.cols));
   if (p.k < 1 || p.k > p.corpus.rows)
-    return Status::Range("k must be between 1 and corpus.rows (" + std::to_string(p.corpus.rows) +
-                         "); received " + std::to_string(p.k));
+    return Status::Range("k must be between 1 and corpus.rows (" + std::to_string(p.corpus.rows) + "); received " +
+                         std::to_string(p.k));
   if (!p.indices || !p.scores) return Status::Type("indices and scores must be output buffers");
   return guarded("topK", [&]() -> Status {
     // The queries are checked up front; each corpus row is checked (and its

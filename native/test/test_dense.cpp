@@ -91,8 +91,8 @@ void checkErrors() {
   };
   auto backward = [&]() {
     DenseBackwardParams b;
-    b.x = {x.data(), m, in}, b.weight = {w.data(), out, in}, b.y = {y.data(), m, out},
-    b.gradY = {gy.data(), m, out}, b.activation = Activation::kTanh;
+    b.x = {x.data(), m, in}, b.weight = {w.data(), out, in}, b.y = {y.data(), m, out}, b.gradY = {gy.data(), m, out},
+    b.activation = Activation::kTanh;
     b.gradX = gx.data(), b.gradWeight = gw.data(), b.gradBias = gb.data();
     return denseBackward(b);
   };
@@ -100,8 +100,7 @@ void checkErrors() {
     check(s.code == StatusCode::kRangeError && s.message.find(name) != std::string::npos,
           what + ": expected a range error naming '" + name + "', got '" + s.message + "'");
   };
-  const float bad[] = {std::nanf(""), std::numeric_limits<float>::infinity(),
-                       -std::numeric_limits<float>::infinity()};
+  const float bad[] = {std::nanf(""), std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
   struct Target {
     std::vector<float>* v;
     const char* name;
@@ -122,8 +121,8 @@ void checkErrors() {
   f.x = {x.data(), m, in}, f.weight = {w.data(), out, in - 1}, f.y = y.data();
   expectRange(denseForward(f), "weight", "forward shape mismatch");
   DenseBackwardParams b;  // gradY with the wrong shape
-  b.x = {x.data(), m, in}, b.weight = {w.data(), out, in}, b.y = {y.data(), m, out},
-  b.gradY = {gy.data(), m, out - 1}, b.gradX = gx.data(), b.gradWeight = gw.data(), b.gradBias = gb.data();
+  b.x = {x.data(), m, in}, b.weight = {w.data(), out, in}, b.y = {y.data(), m, out}, b.gradY = {gy.data(), m, out - 1},
+  b.gradX = gx.data(), b.gradWeight = gw.data(), b.gradBias = gb.data();
   expectRange(denseBackward(b), "gradY", "backward shape mismatch");
   f.weight = {w.data(), out, in}, f.x = {x.data(), 0, in};
   expectRange(denseForward(f), "x", "forward with no rows");
@@ -154,8 +153,8 @@ void checkTanh() {
 void timing() {
   if (activeIsa() == Isa::kAvx512) setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 0);  // see test_gemm.cpp
   void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
-  using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
-                           float*, int);
+  using SgemmFn =
+      void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
   SgemmFn sgemm = lib ? reinterpret_cast<SgemmFn>(dlsym(lib, "cblas_sgemm")) : nullptr;
   if (!sgemm) {
     std::printf("OpenBLAS not found: skipping the timing comparison\n");
@@ -173,16 +172,19 @@ void timing() {
   double ours = 1e9, theirs = 1e9;
   for (int round = 0; round < 3; ++round) {
     ours = std::min(ours, timeIt([&] { denseForward(f); }, 3));
-    theirs = std::min(theirs, timeIt([&] {
-                        sgemm(101, 111, 112, int(m), int(out), int(in), 1.0f, x.data(), int(in), w.data(), int(in),
-                              0.0f, y.data(), int(out));
-                      }, 3));
+    theirs = std::min(theirs, timeIt(
+                                  [&] {
+                                    sgemm(101, 111, 112, int(m), int(out), int(in), 1.0f, x.data(), int(in), w.data(),
+                                          int(in), 0.0f, y.data(), int(out));
+                                  },
+                                  3));
   }
   const double flops = 2.0 * m * in * out;
-  std::printf("dense forward %lld×%lld→%lld tanh+bias, %d thread(s): ours %.1f GFLOP/s, OpenBLAS sgemm alone %.1f, "
-              "ratio %.2f\n",
-              (long long)m, (long long)in, (long long)out, threadCount(), flops / ours / 1e9, flops / theirs / 1e9,
-              theirs / ours);
+  std::printf(
+      "dense forward %lld×%lld→%lld tanh+bias, %d thread(s): ours %.1f GFLOP/s, OpenBLAS sgemm alone %.1f, "
+      "ratio %.2f\n",
+      (long long)m, (long long)in, (long long)out, threadCount(), flops / ours / 1e9, flops / theirs / 1e9,
+      theirs / ours);
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ void testShape(std::mt19937_64& rng, int64_t rows, int64_t D, int64_t bags, int 
   // forward
   std::vector<float> out(size_t(bags * D));
   poison(out.data(), bags * D);
-  EmbeddingBagParams p{{table.data(), rows, D}, b.ids.data(), int64_t(b.ids.size()), b.offsets.data(), bags, out.data()};
+  EmbeddingBagParams p{{table.data(), rows, D}, b.ids.data(), int64_t(b.ids.size()),
+                       b.offsets.data(),        bags,         out.data()};
   Status s = embeddingBagForward(p);
   check(s.ok(), "forward ok " + tag + " " + s.message);
   std::vector<double> ref(size_t(bags * D), 0.0);
@@ -53,7 +54,8 @@ void testShape(std::mt19937_64& rng, int64_t rows, int64_t D, int64_t bags, int 
   check(err < 1e-5, "forward error " + std::to_string(err) + " " + tag);
   // backward
   auto gradOut = randomFloats(rng, bags * D);
-  EmbeddingBagBackwardParams q{{gradOut.data(), bags, D}, b.ids.data(), int64_t(b.ids.size()), b.offsets.data(), bags, rows};
+  EmbeddingBagBackwardParams q{{gradOut.data(), bags, D}, b.ids.data(), int64_t(b.ids.size()),
+                               b.offsets.data(),          bags,         rows};
   SparseRows sr;
   s = embeddingBagBackward(q, &sr);
   check(s.ok(), "backward ok " + tag + " " + s.message);
@@ -85,7 +87,8 @@ void testShape(std::mt19937_64& rng, int64_t rows, int64_t D, int64_t bags, int 
   embeddingBagForward(p);
   ThreadPool::instance().resize(0);
   check(one.grads == sr.grads && one.rowIds == sr.rowIds, "backward bit-identical on 1 thread " + tag);
-  check(std::memcmp(out1.data(), out.data(), out.size() * sizeof(float)) == 0, "forward bit-identical on 1 thread " + tag);
+  check(std::memcmp(out1.data(), out.data(), out.size() * sizeof(float)) == 0,
+        "forward bit-identical on 1 thread " + tag);
 }
 
 void testErrors() {
@@ -93,7 +96,8 @@ void testErrors() {
   std::vector<int32_t> ids = {0, 4}, offsets = {0, 1, 2};
   EmbeddingBagParams p{{table.data(), 4, 3}, ids.data(), 2, offsets.data(), 2, out.data()};
   Status s = embeddingBagForward(p);
-  check(s.code == StatusCode::kRangeError && s.message.find("ids[1]") != std::string::npos, "out-of-range id refused: " + s.message);
+  check(s.code == StatusCode::kRangeError && s.message.find("ids[1]") != std::string::npos,
+        "out-of-range id refused: " + s.message);
   ids[1] = 1;
   offsets = {0, 2, 1};
   s = embeddingBagForward(p);

@@ -76,16 +76,22 @@ void runCase(const Case& c, Isa isa, int threads, std::mt19937_64& rng) {
 
 std::vector<Case> cases(std::mt19937_64& rng) {
   std::vector<Case> out;
-  const int64_t fixed[][3] = {{1, 1, 1},     {1, 37, 5},    {37, 1, 5},    {5, 7, 1},     {12, 32, 16},
-                              {13, 33, 17},  {14, 48, 300}, {96, 96, 96},  {100, 130, 513},
-                              {257, 65, 1100}, {3, 1000, 40}, {1000, 3, 40}, {200, 200, 2}};
+  const int64_t fixed[][3] = {{1, 1, 1},     {1, 37, 5},    {37, 1, 5},   {5, 7, 1},       {12, 32, 16},
+                              {13, 33, 17},  {14, 48, 300}, {96, 96, 96}, {100, 130, 513}, {257, 65, 1100},
+                              {3, 1000, 40}, {1000, 3, 40}, {200, 200, 2}};
   for (auto& s : fixed)
-    for (int t = 0; t < 4; ++t)
-      out.push_back({s[0], s[1], s[2], bool(t & 1), bool(t & 2), 0, 0, 0, 1.0f, 0.0f});
+    for (int t = 0; t < 4; ++t) out.push_back({s[0], s[1], s[2], bool(t & 1), bool(t & 2), 0, 0, 0, 1.0f, 0.0f});
   std::uniform_int_distribution<int> dim(1, 150), pad(0, 9), pick(0, 3);
   for (int i = 0; i < 40; ++i) {
-    Case c{dim(rng), dim(rng), dim(rng) * (pick(rng) == 0 ? 7 : 1), bool(pick(rng) & 1), bool(pick(rng) & 1),
-           pad(rng), pad(rng), pad(rng), pick(rng) == 0 ? 1.0f : -0.75f,
+    Case c{dim(rng),
+           dim(rng),
+           dim(rng) * (pick(rng) == 0 ? 7 : 1),
+           bool(pick(rng) & 1),
+           bool(pick(rng) & 1),
+           pad(rng),
+           pad(rng),
+           pad(rng),
+           pick(rng) == 0 ? 1.0f : -0.75f,
            pick(rng) < 2 ? 0.0f : (pick(rng) & 1 ? 1.0f : 0.5f)};
     out.push_back(c);
   }
@@ -111,8 +117,7 @@ void checkPieces(Isa isa, std::mt19937_64& rng) {
 }
 
 // ---------------------------------------------------------------- timing
-using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float,
-                         float*, int);
+using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
 
 struct Shape {
@@ -161,11 +166,13 @@ void timing(int only) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       ours = std::min(ours, timeIt([&] { gemm(p); }, 3));
       if (sgemm)
-        theirs = std::min(theirs, timeIt([&] {
-                            sgemm(kRowMajor, s.transA ? kTrans : kNoTrans, s.transB ? kTrans : kNoTrans, int(s.m),
-                                  int(s.n), int(s.k), 1.0f, a.data(), int(p.lda), b.data(), int(p.ldb), 0.0f,
-                                  c.data(), int(s.n));
-                          }, 3));
+        theirs = std::min(theirs, timeIt(
+                                      [&] {
+                                        sgemm(kRowMajor, s.transA ? kTrans : kNoTrans, s.transB ? kTrans : kNoTrans,
+                                              int(s.m), int(s.n), int(s.k), 1.0f, a.data(), int(p.lda), b.data(),
+                                              int(p.ldb), 0.0f, c.data(), int(s.n));
+                                      },
+                                      3));
     }
     const double flops = 2.0 * s.m * s.n * s.k;
     char dims[40];
@@ -173,8 +180,7 @@ void timing(int only) {
     if (sgemm)
       std::printf("%-18s %18s %10.1f %10.1f %7.2f\n", s.name, dims, flops / ours / 1e9, flops / theirs / 1e9,
                   theirs / ours);
-    else
-      std::printf("%-18s %18s %10.1f\n", s.name, dims, flops / ours / 1e9);
+    else std::printf("%-18s %18s %10.1f\n", s.name, dims, flops / ours / 1e9);
   }
 }
 

@@ -122,8 +122,8 @@ struct Outputs {
   std::vector<float> gradAnchors, gradPositives, gradNegatives;
 };
 
-Status callKernel(const std::vector<float>& a, const std::vector<float>& pos, const std::vector<float>& neg,
-                  int64_t B, int64_t N, int64_t d, float scale, bool symmetric, Outputs& out) {
+Status callKernel(const std::vector<float>& a, const std::vector<float>& pos, const std::vector<float>& neg, int64_t B,
+                  int64_t N, int64_t d, float scale, bool symmetric, Outputs& out) {
   out.gradAnchors.resize(B * d);
   out.gradPositives.resize(B * d);
   out.gradNegatives.resize(std::max<int64_t>(N, 1) * d);
@@ -154,8 +154,7 @@ double maxAbs(const std::vector<double>& v) {
 // size (rows far from the decision have tiny entries fp32 cannot resolve
 // relatively).
 double gradError(const std::vector<float>& got, const std::vector<double>& ref, double yardstick) {
-  return maxError(got.data(), ref.data(), static_cast<int64_t>(ref.size()),
-                  std::max(maxAbs(ref), yardstick) + 1e-30);
+  return maxError(got.data(), ref.data(), static_cast<int64_t>(ref.size()), std::max(maxAbs(ref), yardstick) + 1e-30);
 }
 
 std::string describe(int64_t B, int64_t N, int64_t d, float scale, bool sym, const char* isa, int threads) {
@@ -170,7 +169,8 @@ std::string describe(int64_t B, int64_t N, int64_t d, float scale, bool sym, con
 double worstLoss = 0, worstGrad = 0;
 
 void checkCase(std::mt19937_64& rng, int64_t B, int64_t N, int64_t d, float scale, bool sym) {
-  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d), neg = randomLengthRows(rng, N, d);
+  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d),
+                           neg = randomLengthRows(rng, N, d);
   const Reference ref = reference(a, pos, neg, B, N, d, scale, sym);
   Outputs out;
   const std::string what = describe(B, N, d, scale, sym, isaName(activeIsa()), threadCount());
@@ -212,8 +212,7 @@ void testAgainstReference() {
           checkCase(rng, B, N, d, scales[index++ % 3], sym);
           ++cases;
         }
-  std::printf("reference: %d cases, worst loss error %.2e, worst gradient error %.2e\n", cases, worstLoss,
-              worstGrad);
+  std::printf("reference: %d cases, worst loss error %.2e, worst gradient error %.2e\n", cases, worstLoss, worstGrad);
 }
 
 // Every instruction set's elementwise code and one thread against many.
@@ -233,7 +232,8 @@ void testIsasAndThreads() {
   setIsa(original);
   // The same bits whatever the thread count (each sum has one fixed order).
   const int64_t B = 300, N = 20, d = 45;
-  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d), neg = randomLengthRows(rng, N, d);
+  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d),
+                           neg = randomLengthRows(rng, N, d);
   Outputs one, many;
   setThreadCount(1);
   Status s1 = callKernel(a, pos, neg, B, N, d, 20.0f, true, one);
@@ -257,7 +257,8 @@ void testFiniteDifferences() {
   for (bool sym : {false, true})
     for (float scale : {5.0f, 20.0f}) {
       const int64_t B = 6, N = 3, d = 8;
-      std::vector<float> in[3] = {randomLengthRows(rng, B, d), randomLengthRows(rng, B, d), randomLengthRows(rng, N, d)};
+      std::vector<float> in[3] = {randomLengthRows(rng, B, d), randomLengthRows(rng, B, d),
+                                  randomLengthRows(rng, N, d)};
       Outputs out;
       Status s = callKernel(in[0], in[1], in[2], B, N, d, scale, sym, out);
       check(s.ok(), "finite differences: kernel call: " + s.message);
@@ -278,9 +279,9 @@ void testFiniteDifferences() {
           plus[which][idx] = x + hRef;
           minus[which][idx] = x - hRef;
           const double hr = 0.5 * (double(plus[which][idx]) - double(minus[which][idx]));
-          const double fdRef =
-              (reference(plus[0], plus[1], plus[2], B, N, d, scale, sym, false).loss -
-               reference(minus[0], minus[1], minus[2], B, N, d, scale, sym, false).loss) / (2 * hr);
+          const double fdRef = (reference(plus[0], plus[1], plus[2], B, N, d, scale, sym, false).loss -
+                                reference(minus[0], minus[1], minus[2], B, N, d, scale, sym, false).loss) /
+                               (2 * hr);
           const double g = (*grads[which])[idx];
           const double eRef = std::fabs(g - fdRef) / (gmax + 1e-30);
           worstRef = std::max(worstRef, eRef);
@@ -320,7 +321,8 @@ void expectError(const char* what, Status s, StatusCode code, const char* name) 
 void testBadCalls() {
   std::mt19937_64 rng(seed() + 3);
   const int64_t B = 9, N = 4, d = 20;
-  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d), neg = randomLengthRows(rng, N, d);
+  const std::vector<float> a = randomLengthRows(rng, B, d), pos = randomLengthRows(rng, B, d),
+                           neg = randomLengthRows(rng, N, d);
   Outputs out;
   const char* names[3] = {"anchors", "positives", "negatives"};
   for (int which = 0; which < 3; ++which) {
@@ -328,15 +330,14 @@ void testBadCalls() {
     for (float bad : {std::nanf(""), INFINITY, -INFINITY, 0.0f}) {
       std::vector<float> v[3] = {a, pos, neg};
       const int64_t row = rows / 2;
-      if (bad == 0.0f)
-        std::fill(v[which].begin() + row * d, v[which].begin() + (row + 1) * d, 0.0f);
-      else
-        v[which][row * d + 7] = bad;
+      if (bad == 0.0f) std::fill(v[which].begin() + row * d, v[which].begin() + (row + 1) * d, 0.0f);
+      else v[which][row * d + 7] = bad;
       Status s = callKernel(v[0], v[1], v[2], B, N, d, 20.0f, true, out);
       const std::string what = std::string(names[which]) + (bad == 0.0f ? " zero row" : " non-finite");
       expectError(what.c_str(), s, StatusCode::kRangeError, names[which]);
-      if (bad != 0.0f) check(s.message.find("row " + std::to_string(row)) != std::string::npos,
-                             "bad call message names the row: " + s.message);
+      if (bad != 0.0f)
+        check(s.message.find("row " + std::to_string(row)) != std::string::npos,
+              "bad call message names the row: " + s.message);
     }
   }
 
@@ -357,18 +358,22 @@ void testBadCalls() {
   };
   expectError("positives rows", withParams([&](InfoNCEParams& p) { p.positives.rows = B - 1; }),
               StatusCode::kRangeError, "positives");
-  expectError("positives cols", withParams([&](InfoNCEParams& p) { p.positives = {pos.data(), B * 2, d / 2}; }),
+  expectError("positives cols", withParams([&](InfoNCEParams& p) {
+                p.positives = {pos.data(), B * 2, d / 2};
+              }),
               StatusCode::kRangeError, "positives");
-  expectError("negatives cols", withParams([&](InfoNCEParams& p) { p.negatives = {neg.data(), N * 2, d / 2}; }),
+  expectError("negatives cols", withParams([&](InfoNCEParams& p) {
+                p.negatives = {neg.data(), N * 2, d / 2};
+              }),
               StatusCode::kRangeError, "negatives");
-  expectError("negative rows", withParams([&](InfoNCEParams& p) { p.negatives.rows = -1; }),
-              StatusCode::kRangeError, "negatives");
+  expectError("negative rows", withParams([&](InfoNCEParams& p) { p.negatives.rows = -1; }), StatusCode::kRangeError,
+              "negatives");
   expectError("no anchors", withParams([&](InfoNCEParams& p) { p.anchors.rows = 0, p.positives.rows = 0; }),
               StatusCode::kRangeError, "anchors");
   expectError("zero columns", withParams([&](InfoNCEParams& p) { p.anchors.cols = 0; }), StatusCode::kRangeError,
               "anchors");
-  expectError("null anchors", withParams([&](InfoNCEParams& p) { p.anchors.data = nullptr; }),
-              StatusCode::kTypeError, "anchors");
+  expectError("null anchors", withParams([&](InfoNCEParams& p) { p.anchors.data = nullptr; }), StatusCode::kTypeError,
+              "anchors");
   for (float scale : {0.0f, -1.0f, std::nanf(""), INFINITY})
     expectError("scale", withParams([&](InfoNCEParams& p) { p.scale = scale; }), StatusCode::kRangeError, "scale");
   expectError("null loss", withParams([&](InfoNCEParams& p) { p.loss = nullptr; }), StatusCode::kTypeError, "loss");
@@ -450,17 +455,18 @@ void timeOne(int64_t B, int64_t d, bool sym, int reps, bool withBaseline) {
     strip.resize(std::min<int64_t>(256, B) * B);
     // Outputs double as operands; their contents do not matter to the timing.
     gemmTime = std::min(gemmTime, seconds([&] {
-      gemmWork(a.data(), pos.data(), strip.data(), out.gradAnchors.data(), out.gradPositives.data(), B, d, sym);
-    }));
+                          gemmWork(a.data(), pos.data(), strip.data(), out.gradAnchors.data(), out.gradPositives.data(),
+                                   B, d, sym);
+                        }));
   }
   if (!withBaseline) {
     std::printf("| %6lld | %4lld | %-5s | %8.3f | %7.1f | %18s | %5s | %12.0f |\n", (long long)B, (long long)d,
                 sym ? "sym" : "plain", ours, flops / ours * 1e-9, "-", "-", rss);
     return;
   }
-  std::printf("| %6lld | %4lld | %-5s | %8.3f | %7.1f | %8.3f (%7.1f) | %5.2f | %12.0f |\n", (long long)B,
-              (long long)d, sym ? "sym" : "plain", ours, flops / ours * 1e-9, gemmTime, flops / gemmTime * 1e-9,
-              ours / gemmTime, rss);
+  std::printf("| %6lld | %4lld | %-5s | %8.3f | %7.1f | %8.3f (%7.1f) | %5.2f | %12.0f |\n", (long long)B, (long long)d,
+              sym ? "sym" : "plain", ours, flops / ours * 1e-9, gemmTime, flops / gemmTime * 1e-9, ours / gemmTime,
+              rss);
 }
 
 void timings() {
@@ -472,10 +478,8 @@ void timings() {
   timeOne(4096, 1024, true, 3, true);
   timeOne(16384, 1024, false, 2, true);
   const char* huge = std::getenv("JOBBERT_HUGE");
-  if (huge && std::strcmp(huge, "1") == 0)
-    timeOne(65536, 1024, false, 1, false);
-  else
-    std::printf("(B = 65,536 skipped: set JOBBERT_HUGE=1)\n");
+  if (huge && std::strcmp(huge, "1") == 0) timeOne(65536, 1024, false, 1, false);
+  else std::printf("(B = 65,536 skipped: set JOBBERT_HUGE=1)\n");
 }
 
 }  // namespace

@@ -58,7 +58,8 @@ void testQuantizeRow(std::mt19937_64& rng) {
         worst = std::max(worst, std::fabs(double(x[p]) - double(codes[p]) * scale));
         top = std::max(top, std::abs(int(codes[p])));
       }
-      check(worst <= scale * 0.5 * (1 + 1e-5), "quantizeRow: |x - code·scale| <= scale/2 (d = " + std::to_string(d) + ")");
+      check(worst <= scale * 0.5 * (1 + 1e-5),
+            "quantizeRow: |x - code·scale| <= scale/2 (d = " + std::to_string(d) + ")");
       check(top == 127, "quantizeRow: the largest |x| maps to ±127");
       std::vector<float> back(d);
       Int8Rows view{codes.data(), &scale, nullptr, 1, d};
@@ -94,7 +95,8 @@ void testScan(std::mt19937_64& rng) {
     int64_t found = 0;
     for (int64_t i = 0; i < q; ++i) {
       for (int64_t j = 0; j < pool; ++j)
-        worst = std::max(worst, std::fabs(sc[i * pool + j] - cosine(queries.data() + i * d, corpus.data() + idx[i * pool + j] * d, d)));
+        worst = std::max(worst, std::fabs(sc[i * pool + j] -
+                                          cosine(queries.data() + i * d, corpus.data() + idx[i * pool + j] * d, d)));
       std::vector<std::pair<double, int64_t>> exact;
       for (int64_t r = 0; r < n; ++r) exact.push_back({-cosine(queries.data() + i * d, corpus.data() + r * d, d), r});
       std::sort(exact.begin(), exact.end());
@@ -104,7 +106,8 @@ void testScan(std::mt19937_64& rng) {
       std::vector<int32_t> one(pool);
       std::vector<float> oneScores(pool);
       topKInt8({queries.data() + i * d, 1, d}, view, pool, one.data(), oneScores.data());
-      check(std::equal(one.begin(), one.end(), idx.begin() + i * pool), "topKInt8: a query's pool does not depend on the batch");
+      check(std::equal(one.begin(), one.end(), idx.begin() + i * pool),
+            "topKInt8: a query's pool does not depend on the batch");
     }
     std::printf("int8 scan, %lld queries: max |approx - exact cosine| = %.4f, exact top-10 in pool: %lld/%lld\n",
                 (long long)q, worst, (long long)found, (long long)(10 * q));
@@ -163,8 +166,8 @@ void testFileAndSearch(std::mt19937_64& rng) {
       agree += gotIdx[i] == wantIdx[i];
     }
     check(bits, "search: every score is bit-identical to topK's for that row (pool " + std::to_string(pool) + ")");
-    std::printf("search, pool %lld: %lld/%lld of the exact top-%lld at the same rank\n", (long long)pool, (long long)agree,
-                (long long)(q * k), (long long)k);
+    std::printf("search, pool %lld: %lld/%lld of the exact top-%lld at the same rank\n", (long long)pool,
+                (long long)agree, (long long)(q * k), (long long)k);
     if (pool >= 74)
       check(gotIdx == wantIdx && std::memcmp(got.data(), want.data(), q * k * 4) == 0,
             "search with a big pool returns exactly topK's rows and scores");
@@ -198,29 +201,39 @@ void testBadInputs(std::mt19937_64& rng) {
   uint64_t sum = writeFile(path, v, 64);
   std::shared_ptr<QuantizedMatrix> m;
   uint64_t wrong = sum ^ 1;
-  check(QuantizedMatrix::fromFile(path, 64, n, d, &wrong, &m).code == StatusCode::kCorrupt, "a checksum mismatch is kCorrupt");
-  check(QuantizedMatrix::fromFile(path, 64, n + 1, d, &sum, &m).code == StatusCode::kCorrupt, "a short file is kCorrupt");
-  check(QuantizedMatrix::fromFile(path + ".missing", 0, n, d, nullptr, &m).code == StatusCode::kIoError, "a missing file is kIoError");
+  check(QuantizedMatrix::fromFile(path, 64, n, d, &wrong, &m).code == StatusCode::kCorrupt,
+        "a checksum mismatch is kCorrupt");
+  check(QuantizedMatrix::fromFile(path, 64, n + 1, d, &sum, &m).code == StatusCode::kCorrupt,
+        "a short file is kCorrupt");
+  check(QuantizedMatrix::fromFile(path + ".missing", 0, n, d, nullptr, &m).code == StatusCode::kIoError,
+        "a missing file is kIoError");
   check(QuantizedMatrix::fromFile(path, 0, 0, d, nullptr, &m).code == StatusCode::kRangeError, "rows 0 is kRangeError");
-  check(QuantizedMatrix::fromFile(path, UINT64_MAX - 8, n, d, nullptr, &m).code == StatusCode::kRangeError, "an overflowing offset is kRangeError");
+  check(QuantizedMatrix::fromFile(path, UINT64_MAX - 8, n, d, nullptr, &m).code == StatusCode::kRangeError,
+        "an overflowing offset is kRangeError");
   check(!m, "no matrix after failures");
   check(QuantizedMatrix::fromFile(path, 64, n, d, &sum, &m).ok(), "loads");
   std::vector<float> query = randomFloats(rng, d);
   std::vector<int32_t> idx(n);
   std::vector<float> sc(n);
-  check(m->search({query.data(), 1, d}, 5, 4, idx.data(), sc.data()).code == StatusCode::kRangeError, "pool < k is kRangeError");
-  check(m->search({query.data(), 1, d}, 5, n + 1, idx.data(), sc.data()).code == StatusCode::kRangeError, "pool > rows is kRangeError");
-  check(m->search({query.data(), 1, d - 1}, 5, 10, idx.data(), sc.data()).code == StatusCode::kRangeError, "wrong width is kRangeError");
+  check(m->search({query.data(), 1, d}, 5, 4, idx.data(), sc.data()).code == StatusCode::kRangeError,
+        "pool < k is kRangeError");
+  check(m->search({query.data(), 1, d}, 5, n + 1, idx.data(), sc.data()).code == StatusCode::kRangeError,
+        "pool > rows is kRangeError");
+  check(m->search({query.data(), 1, d - 1}, 5, 10, idx.data(), sc.data()).code == StatusCode::kRangeError,
+        "wrong width is kRangeError");
   std::vector<float> zeroQuery(d, 0.0f);
-  check(m->search({zeroQuery.data(), 1, d}, 5, 10, idx.data(), sc.data()).code == StatusCode::kRangeError, "a zero query is kRangeError");
+  check(m->search({zeroQuery.data(), 1, d}, 5, 10, idx.data(), sc.data()).code == StatusCode::kRangeError,
+        "a zero query is kRangeError");
   int32_t bad = n;
-  check(m->readRows(&bad, 1, sc.data()).code == StatusCode::kRangeError, "readRows: an index out of range is kRangeError");
+  check(m->readRows(&bad, 1, sc.data()).code == StatusCode::kRangeError,
+        "readRows: an index out of range is kRangeError");
   // A zero row loads but is refused by search, as topK refuses it.
   std::fill(v.begin() + 5 * d, v.begin() + 6 * d, 0.0f);
   sum = writeFile(path, v, 64);
   check(QuantizedMatrix::fromFile(path, 64, n, d, &sum, &m).ok(), "a zero row loads");
   Status s = m->search({query.data(), 1, d}, 5, 10, idx.data(), sc.data());
-  check(s.code == StatusCode::kRangeError && s.message.find("row 5") != std::string::npos, "search refuses a zero row: " + s.message);
+  check(s.code == StatusCode::kRangeError && s.message.find("row 5") != std::string::npos,
+        "search refuses a zero row: " + s.message);
   std::remove(path.c_str());
 }
 

@@ -115,7 +115,8 @@ void knownValues() {
   check(hex(checksum64(digits, 9)) == "1f46b11540419244", "checksum64('123456789') is pinned");
   uint64_t v = 0;
   check(parseChecksumHex("00000000DEADbeef", &v) && v == 0xDEADBEEFull, "parseChecksumHex reads mixed case");
-  check(!parseChecksumHex("deadbeef", &v) && !parseChecksumHex("00000000deadbeeg", &v), "parseChecksumHex refuses bad text");
+  check(!parseChecksumHex("deadbeef", &v) && !parseChecksumHex("00000000deadbeeg", &v),
+        "parseChecksumHex refuses bad text");
 }
 
 void acrossPathsAndThreads(std::mt19937_64& rng) {
@@ -151,8 +152,8 @@ void bitFlips(std::mt19937_64& rng) {
   for (size_t at : positions)
     for (int bit = 0; bit < 8; ++bit) {
       bytes[at] ^= uint8_t(1u << bit);
-      check(checksum64(bytes.data(), n) != base, "flipping bit " + std::to_string(bit) + " of byte " +
-                                                     std::to_string(at) + " changes the checksum");
+      check(checksum64(bytes.data(), n) != base,
+            "flipping bit " + std::to_string(bit) + " of byte " + std::to_string(at) + " changes the checksum");
       bytes[at] ^= uint8_t(1u << bit);
     }
   check(checksum64(bytes.data(), n) == base, "restored bytes give the first checksum");
@@ -193,7 +194,8 @@ void roundTrip(std::mt19937_64& rng, const std::string& dir) {
     s = readFloatsFromFile(path, offset, count, back.data(), &read);
     check(s.ok(), "readFloatsFromFile of " + what + ": " + s.message);
     check(read == written, "the read's checksum equals the write's (" + what + ")");
-    check(bytes == 0 || std::memcmp(back.data(), data.data(), bytes) == 0, "the read gives the floats back (" + what + ")");
+    check(bytes == 0 || std::memcmp(back.data(), data.data(), bytes) == 0,
+          "the read gives the floats back (" + what + ")");
     check(std::isnan(back[size_t(count)]), "the read writes nothing past count (" + what + ")");
     s = readFloatsFromFile(path, offset, count, back.data(), nullptr);
     check(s.ok(), "a read without a checksum works (" + what + ")");
@@ -245,9 +247,11 @@ void rowMoves(std::mt19937_64& rng) {
   check(same, "gatherRows copies the listed rows in order");
   pick[3] = 37;
   s = gatherRows(m, pick.data(), int64_t(pick.size()), out.data());
-  check(s.code == StatusCode::kRangeError && s.message.find("rows[3]") != std::string::npos, "gatherRows refuses an index past the end: " + s.message);
+  check(s.code == StatusCode::kRangeError && s.message.find("rows[3]") != std::string::npos,
+        "gatherRows refuses an index past the end: " + s.message);
   pick[3] = -1;
-  check(gatherRows(m, pick.data(), int64_t(pick.size()), out.data()).code == StatusCode::kRangeError, "gatherRows refuses -1");
+  check(gatherRows(m, pick.data(), int64_t(pick.size()), out.data()).code == StatusCode::kRangeError,
+        "gatherRows refuses -1");
 
   std::vector<float> other = randomFloats(rng, 3 * cols);
   ConstMatrix parts[] = {m, {other.data(), 3, cols}, {nullptr, 0, cols}, m};
@@ -259,7 +263,8 @@ void rowMoves(std::mt19937_64& rng) {
         "concatRows stacks the parts in order");
   parts[1].cols = 4;
   s = concatRows(parts, 2, cols, all.data());
-  check(s.code == StatusCode::kRangeError && s.message.find("parts[1].cols") != std::string::npos, "concatRows refuses other widths: " + s.message);
+  check(s.code == StatusCode::kRangeError && s.message.find("parts[1].cols") != std::string::npos,
+        "concatRows refuses other widths: " + s.message);
 }
 
 void timing(std::mt19937_64& rng, const std::string& dir) {

@@ -63,8 +63,8 @@ struct Output {
   std::vector<float> scores;
 };
 
-Status runTopK(const std::vector<float>& qs, const std::vector<float>& cs, int64_t q, int64_t n, int64_t d,
-               int64_t k, Metric metric, Output& out) {
+Status runTopK(const std::vector<float>& qs, const std::vector<float>& cs, int64_t q, int64_t n, int64_t d, int64_t k,
+               Metric metric, Output& out) {
   out.indices.assign(q * k, -7);
   out.scores.resize(q * k);
   poison(out.scores.data(), q * k);
@@ -96,9 +96,8 @@ void verify(const Reference& ref, const Output& out, int64_t k, const std::strin
     const double* sc = &ref.score[i * n];
     const double* scale = &ref.scale[i * n];
     std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-      return sc[a] > sc[b] || (sc[a] == sc[b] && a < b);
-    });
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int32_t a, int32_t b) { return sc[a] > sc[b] || (sc[a] == sc[b] && a < b); });
     std::fill(seen.begin(), seen.end(), 0);
     const int32_t* gi = &out.indices[i * k];
     const float* gs = &out.scores[i * k];
@@ -150,8 +149,7 @@ void randomCases(bool quick, std::mt19937_64& rng) {
                 setThreadCount(threads);
                 char buf[160];
                 std::snprintf(buf, sizeof buf, "%s %s t=%d Q=%lld N=%lld d=%lld k=%lld", isaName(isa),
-                              metricName(metric), threads, (long long)q, (long long)n, (long long)d,
-                              (long long)k);
+                              metricName(metric), threads, (long long)q, (long long)n, (long long)d, (long long)k);
                 Output out;
                 Status s = runTopK(qs, cs, q, n, d, k, metric, out);
                 ++runs;
@@ -189,8 +187,8 @@ void tieCases(std::mt19937_64& rng) {
             Output out;
             Status s = runTopK(qs, cs, q, n, d, k, metric, out);
             char buf[160];
-            std::snprintf(buf, sizeof buf, "ties %s %s t=%d Q=%lld k=%lld", isaName(isa), metricName(metric),
-                          threads, (long long)q, (long long)k);
+            std::snprintf(buf, sizeof buf, "ties %s %s t=%d Q=%lld k=%lld", isaName(isa), metricName(metric), threads,
+                          (long long)q, (long long)k);
             if (!s.ok()) {
               check(false, std::string(buf) + ": " + s.message);
               continue;
@@ -361,8 +359,8 @@ void largeKCase(std::mt19937_64& rng) {
   if (s.ok()) verify(ref, out, n, "large k Q=3000 N=5000 k=5000");
 }
 
-void expectError(const std::vector<float>& qs, const std::vector<float>& cs, int64_t q, int64_t n, int64_t d,
-                 int64_t k, Metric metric, const char* name, const std::string& what, int64_t cd = -1) {
+void expectError(const std::vector<float>& qs, const std::vector<float>& cs, int64_t q, int64_t n, int64_t d, int64_t k,
+                 Metric metric, const char* name, const std::string& what, int64_t cd = -1) {
   Output out;
   out.indices.assign(std::max<int64_t>(q * k, 1), -7);
   out.scores.assign(std::max<int64_t>(q * k, 1), 0.0f);
@@ -417,8 +415,7 @@ void errorCases(std::mt19937_64& rng) {
 
 // ---------------------------------------------------------------- timing
 
-using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*,
-                         int);
+using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 
 void timing() {
   const int64_t q = 1024, n = 100000, d = 1024, k = 10, block = 4096;
@@ -464,8 +461,7 @@ void timing() {
     for (int64_t j0 = 0; j0 < n; j0 += block) {
       int nb = static_cast<int>(std::min(block, n - j0));
       // CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112
-      sgemm(101, 111, 112, int(q), nb, int(d), 1.0f, qs.data(), int(d), cs.data() + j0 * d, int(d), 0.0f,
-            c.data(), nb);
+      sgemm(101, 111, 112, int(q), nb, int(d), 1.0f, qs.data(), int(d), cs.data() + j0 * d, int(d), 0.0f, c.data(), nb);
     }
   };
   std::printf("\ntiming: Q=%lld N=%lld d=%lld k=%lld, %d thread(s), isa %s; GEMM peers in %lld-row blocks\n",
@@ -479,10 +475,8 @@ void timing() {
     const double tGemm = timeIt(runGemm, 3);
     const double tBlas = sgemm ? timeIt(runBlas, 3) : 0.0;
     auto row = [&](const char* name, double t) {
-      if (sgemm)
-        std::printf("%-26s %10.3f %10.1f %12.2f %12.2f\n", name, t, flops / t * 1e-9, tBlas / t, tGemm / t);
-      else
-        std::printf("%-26s %10.3f %10.1f %12s %12.2f\n", name, t, flops / t * 1e-9, "-", tGemm / t);
+      if (sgemm) std::printf("%-26s %10.3f %10.1f %12.2f %12.2f\n", name, t, flops / t * 1e-9, tBlas / t, tGemm / t);
+      else std::printf("%-26s %10.3f %10.1f %12s %12.2f\n", name, t, flops / t * 1e-9, "-", tGemm / t);
     };
     std::printf("round %d\n", round + 1);
     row("topK cosine", tCos);
@@ -504,8 +498,8 @@ void timing() {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("peak RSS %.1f MB (corpus %.1f MB, queries %.1f MB, gemm block output %.1f MB)\n",
-              ru.ru_maxrss / 1024.0, n * d * 4.0 / 1048576, q * d * 4.0 / 1048576, q * block * 4.0 / 1048576);
+  std::printf("peak RSS %.1f MB (corpus %.1f MB, queries %.1f MB, gemm block output %.1f MB)\n", ru.ru_maxrss / 1024.0,
+              n * d * 4.0 / 1048576, q * d * 4.0 / 1048576, q * block * 4.0 / 1048576);
 }
 
 }  // namespace

@@ -182,15 +182,16 @@ long long firstModified(const unsigned char* p, size_t n) {
 }
 
 std::string describeAllocation(const Allocation& a) {
-  return format("device buffer #%zu (%zu bytes at %p, allocated in %s)", a.id, a.size,
-                static_cast<void*>(a.user()), describeCode(a.site, true).c_str());
+  return format("device buffer #%zu (%zu bytes at %p, allocated in %s)", a.id, a.size, static_cast<void*>(a.user()),
+                describeCode(a.site, true).c_str());
 }
 
 // Aborts when a red zone of `a` was written; `when` says where we looked.
 void checkRedZones(const Allocation& a, const std::string& when) {
   long long head = firstModified(a.base, kRedZone);
   if (head >= 0) {
-    std::fprintf(stderr, "jobbert CUDA emulator: device buffer underrun: %s was written %lld bytes before its start; %s\n",
+    std::fprintf(stderr,
+                 "jobbert CUDA emulator: device buffer underrun: %s was written %lld bytes before its start; %s\n",
                  describeAllocation(a).c_str(), static_cast<long long>(kRedZone) - head, when.c_str());
     std::abort();
   }
@@ -566,7 +567,10 @@ void completeCollective(unsigned base, unsigned live) {
       case Op::kShflIdx: src = segment + (unsigned(f->arg) & (width - 1)); break;
       case Op::kShflUp: src = (l - segment) < unsigned(f->arg) ? l : l - unsigned(f->arg); break;
       case Op::kShflDown: src = (l - segment) + unsigned(f->arg) >= width ? l : l + unsigned(f->arg); break;
-      case Op::kShflXor: src = l ^ unsigned(f->arg); src = src >= segment + width ? l : src; break;
+      case Op::kShflXor:
+        src = l ^ unsigned(f->arg);
+        src = src >= segment + width ? l : src;
+        break;
       default: break;
     }
     switch (f->op) {
@@ -609,8 +613,8 @@ bool releaseWarps(const Run& r) {
         const Fiber& g = *fibers[base + m];
         if (g.state == State::kDone) {
           if (f.op != Op::kSyncWarp)
-            kernelFatal("%s(mask 0x%08x) in warp %u: lane %u of the mask has exited (undefined on a GPU)",
-                        opName(f.op), f.mask, base / 32, m);
+            kernelFatal("%s(mask 0x%08x) in warp %u: lane %u of the mask has exited (undefined on a GPU)", opName(f.op),
+                        f.mask, base / 32, m);
           continue;
         }
         if (g.state != State::kAtWarpCollective || g.op != f.op || g.mask != f.mask || g.width != f.width)
@@ -683,13 +687,15 @@ void onFault(int sig, siginfo_t* info, void* context) {
     }
     return;
   }
-  std::string message = format("%s (address %p%s)", sig == SIGFPE ? "arithmetic exception" : "memory fault", info->si_addr,
-                               sig != SIGFPE && !info->si_addr ? ": a null pointer, or a misaligned 16-byte vector access" : "");
+  std::string message =
+      format("%s (address %p%s)", sig == SIGFPE ? "arithmetic exception" : "memory fault", info->si_addr,
+             sig != SIGFPE && !info->si_addr ? ": a null pointer, or a misaligned 16-byte vector access" : "");
   if (run) {
     unsigned char* address = static_cast<unsigned char*>(info->si_addr);
     for (const auto& f : fibers)
       if (f->guard && address >= f->guard && address < f->stack)
-        message += format(": stack overflow of an emulated thread (raise JOBBERT_EMU_STACK_KB, now %zu)", f->stackSize >> 10);
+        message +=
+            format(": stack overflow of an emulated thread (raise JOBBERT_EMU_STACK_KB, now %zu)", f->stackSize >> 10);
     if (sig == SIGFPE) message += ": integer division by zero? (a GPU does not trap; the result is unspecified there)";
     if (memoryMutex.try_lock()) {
       auto it = allocations.upper_bound(reinterpret_cast<uintptr_t>(address));
@@ -723,7 +729,7 @@ struct FaultHandlers {
       }
       altStack = true;
     }
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_sigaction = onFault;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&action.sa_mask);
@@ -863,9 +869,11 @@ cudaError_t launch(const void* kernel, const char* signature, dim3 grid, dim3 bl
     std::string when;
     for (const auto& entry : allocations) {
       const Allocation& a = entry.second;
-      if (firstModified(a.base, kRedZone) < 0 && firstModified(a.user() + a.size, a.total - kRedZone - a.size) < 0) continue;
-      checkRedZones(a, "found after kernel " + kernelName(r) + format(" (grid %u,%u,%u, block %u,%u,%u)", grid.x, grid.y,
-                                                                   grid.z, block.x, block.y, block.z));
+      if (firstModified(a.base, kRedZone) < 0 && firstModified(a.user() + a.size, a.total - kRedZone - a.size) < 0)
+        continue;
+      checkRedZones(a,
+                    "found after kernel " + kernelName(r) +
+                        format(" (grid %u,%u,%u, block %u,%u,%u)", grid.x, grid.y, grid.z, block.x, block.y, block.z));
     }
   }
   running = false;
@@ -932,7 +940,8 @@ unsigned activeMask() {
 void trap(const char* what) { kernelFatal("%s", what); }
 
 long long clockNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace detail
@@ -949,7 +958,8 @@ using emu::record;
 
 const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
-#define EMU_NAME(e) case e: return #e;
+#define EMU_NAME(e) \
+  case e: return #e;
     EMU_NAME(cudaSuccess)
     EMU_NAME(cudaErrorInvalidValue)
     EMU_NAME(cudaErrorMemoryAllocation)
@@ -1157,7 +1167,8 @@ cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitc
   auto* d = static_cast<unsigned char*>(dst);
   auto* s = static_cast<const unsigned char*>(src);
   size_t dspan = dpitch * (height - 1) + width, sspan = spitch * (height - 1) + width;
-  if (cudaError_t err = emu::checkCopy("cudaMemcpy2D", d, dspan, s, sspan, kind); err != cudaSuccess) return record(err);
+  if (cudaError_t err = emu::checkCopy("cudaMemcpy2D", d, dspan, s, sspan, kind); err != cudaSuccess)
+    return record(err);
   for (size_t row = 0; row < height; ++row) std::memmove(d + row * dpitch, s + row * spitch, width);
   return cudaSuccess;
 }

@@ -2,7 +2,7 @@
 // infoNCE, topK) on a GPU, plus matrices kept in GPU memory across calls.
 //
 // Plain C++ header: callers need no CUDA headers. Every function returns a
-// Status and never throws. A build without CUDA links cuda_unavailable.cpp, whose
+// Status and never throws. A build without CUDA links native/cuda/unavailable.cpp, whose
 // functions return StatusCode::kUnavailable, so callers need no #ifdefs.
 //
 // Host pointers in, host pointers out: each call copies host operands to the

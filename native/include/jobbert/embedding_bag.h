@@ -15,12 +15,12 @@ namespace jobbert {
 
 // out[b] = mean over the bag's ids of table[id]   (out is [bags × table.cols]).
 struct EmbeddingBagParams {
-  ConstMatrix table;                // [B × D]
-  const int32_t* ids = nullptr;     // [numIds], each in [0, B)
+  ConstMatrix table;             // [B × D]
+  const int32_t* ids = nullptr;  // [numIds], each in [0, B)
   int64_t numIds = 0;
-  const int32_t* offsets = nullptr; // [bags + 1]
+  const int32_t* offsets = nullptr;  // [bags + 1]
   int64_t bags = 0;
-  float* out = nullptr;             // [bags × D]
+  float* out = nullptr;  // [bags × D]
 };
 Status embeddingBagForward(const EmbeddingBagParams& p);
 
@@ -29,12 +29,12 @@ Status embeddingBagForward(const EmbeddingBagParams& p);
 // rowIds[u] (in bag order) of gradOut[bag] / |bag|. Deterministic for any
 // thread count.
 struct EmbeddingBagBackwardParams {
-  ConstMatrix gradOut;              // [bags × D]
+  ConstMatrix gradOut;  // [bags × D]
   const int32_t* ids = nullptr;
   int64_t numIds = 0;
-  const int32_t* offsets = nullptr; // [bags + 1]
+  const int32_t* offsets = nullptr;  // [bags + 1]
   int64_t bags = 0;
-  int64_t tableRows = 0;            // B, the bound every id must respect
+  int64_t tableRows = 0;  // B, the bound every id must respect
 };
 struct SparseRows {
   std::vector<int32_t> rowIds;  // [U]

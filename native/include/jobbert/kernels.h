@@ -15,13 +15,13 @@ namespace jobbert {
 
 enum class StatusCode {
   kOk = 0,
-  kTypeError,     // wrong kind of argument
-  kRangeError,    // right kind, bad value: shape, NaN/Infinity, zero vector, k
-  kOutOfMemory,   // an allocation failed
-  kUnavailable,   // asked for a device or instruction set this build/machine lacks
-  kInternal,      // a bug or a device fault
-  kIoError,       // a file could not be opened, read or written (message: path and strerror)
-  kCorrupt,       // a file is shorter than expected or its checksum does not match
+  kTypeError,    // wrong kind of argument
+  kRangeError,   // right kind, bad value: shape, NaN/Infinity, zero vector, k
+  kOutOfMemory,  // an allocation failed
+  kUnavailable,  // asked for a device or instruction set this build/machine lacks
+  kInternal,     // a bug or a device fault
+  kIoError,      // a file could not be opened, read or written (message: path and strerror)
+  kCorrupt,      // a file is shorter than expected or its checksum does not match
 };
 
 // The result of a kernel call. `message` names the argument at fault.
@@ -57,7 +57,7 @@ struct DenseParams {
   ConstMatrix weight;
   const float* bias = nullptr;  // [out] or null
   Activation activation = Activation::kIdentity;
-  float* y = nullptr;           // [m × out]
+  float* y = nullptr;  // [m × out]
 };
 Status denseForward(const DenseParams& p);
 

@@ -56,8 +56,8 @@ class QuantizedMatrix {
   // quantising as it goes (the float32 values are never all in memory), and,
   // when `expected` is not null, verifies their checksum64. Errors as
   // readFloatsFromFile, plus kCorrupt for a checksum mismatch.
-  static Status fromFile(const std::string& path, uint64_t offset, int64_t rows, int64_t cols,
-                         const uint64_t* expected, std::shared_ptr<QuantizedMatrix>* out);
+  static Status fromFile(const std::string& path, uint64_t offset, int64_t rows, int64_t cols, const uint64_t* expected,
+                         std::shared_ptr<QuantizedMatrix>* out);
   ~QuantizedMatrix();
   QuantizedMatrix(const QuantizedMatrix&) = delete;
   QuantizedMatrix& operator=(const QuantizedMatrix&) = delete;

@@ -53,9 +53,13 @@ inline __nv_bfloat16 bf16FromBits(unsigned short bits) {
 
 inline __nv_bfloat16::__nv_bfloat16(float f) : __x(emu::detail::bf16RoundNearestEven(f)) {}
 
-inline __nv_bfloat16 __float2bfloat16(float f) { return emu::detail::bf16FromBits(emu::detail::bf16RoundNearestEven(f)); }
+inline __nv_bfloat16 __float2bfloat16(float f) {
+  return emu::detail::bf16FromBits(emu::detail::bf16RoundNearestEven(f));
+}
 inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __float2bfloat16(f); }
-inline __nv_bfloat16 __float2bfloat16_rz(float f) { return emu::detail::bf16FromBits(emu::detail::bf16RoundTowardZero(f)); }
+inline __nv_bfloat16 __float2bfloat16_rz(float f) {
+  return emu::detail::bf16FromBits(emu::detail::bf16RoundTowardZero(f));
+}
 inline float __bfloat162float(__nv_bfloat16 h) { return static_cast<float>(h); }
 inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short bits) { return emu::detail::bf16FromBits(bits); }
 inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.__x; }

@@ -51,14 +51,20 @@
 #define __shared__ static
 
 // ---------------------------------------------------------------- vector types
-#define EMU_VECTOR2(T, name, align)                                    \
-  struct __attribute__((aligned(align))) name { T x, y; };              \
+#define EMU_VECTOR2(T, name, align)             \
+  struct __attribute__((aligned(align))) name { \
+    T x, y;                                     \
+  };                                            \
   inline name make_##name(T x, T y) { return name{x, y}; }
-#define EMU_VECTOR3(T, name)                                             \
-  struct name { T x, y, z; };                                            \
+#define EMU_VECTOR3(T, name) \
+  struct name {              \
+    T x, y, z;               \
+  };                         \
   inline name make_##name(T x, T y, T z) { return name{x, y, z}; }
-#define EMU_VECTOR4(T, name, align)                                      \
-  struct __attribute__((aligned(align))) name { T x, y, z, w; };          \
+#define EMU_VECTOR4(T, name, align)             \
+  struct __attribute__((aligned(align))) name { \
+    T x, y, z, w;                               \
+  };                                            \
   inline name make_##name(T x, T y, T z, T w) { return name{x, y, z, w}; }
 
 EMU_VECTOR2(signed char, char2, 2)
@@ -353,8 +359,22 @@ inline void checkArgument(const void* kernel, const char* signature, int index, 
 }
 
 enum class Op : int {
-  kSyncWarp, kShflIdx, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll,
-  kReduceAdd, kReduceMin, kReduceMax, kReduceAnd, kReduceOr, kReduceXor, kMatchAny, kMatchAll,
+  kSyncWarp,
+  kShflIdx,
+  kShflUp,
+  kShflDown,
+  kShflXor,
+  kBallot,
+  kAny,
+  kAll,
+  kReduceAdd,
+  kReduceMin,
+  kReduceMax,
+  kReduceAnd,
+  kReduceOr,
+  kReduceXor,
+  kMatchAny,
+  kMatchAll,
 };
 // A warp collective: the calling lane waits until every lane of `mask` has
 // called the same collective, then gets its result. `value` holds the lane's
@@ -472,8 +492,8 @@ inline int __all_sync(unsigned mask, int predicate) {
   return int(emu::detail::warpCollective(emu::detail::Op::kAll, mask, predicate != 0));
 }
 inline unsigned __activemask() { return emu::detail::activeMask(); }
-#define EMU_REDUCE(name, op, T, isSigned)                                                                        \
-  inline T name(unsigned mask, T value) {                                                                       \
+#define EMU_REDUCE(name, op, T, isSigned)                                                                          \
+  inline T name(unsigned mask, T value) {                                                                          \
     return T(emu::detail::warpCollective(emu::detail::Op::op, mask, emu::detail::toBits(value), 0, 32, isSigned)); \
   }
 EMU_REDUCE(__reduce_add_sync, kReduceAdd, unsigned, false)
@@ -492,14 +512,18 @@ inline unsigned __match_any_sync(unsigned mask, T value) {
 }
 template <class T>
 inline unsigned __match_all_sync(unsigned mask, T value, int* pred) {
-  return unsigned(emu::detail::warpCollective(emu::detail::Op::kMatchAll, mask, emu::detail::toBits(value), 0, 32,
-                                              false, pred));
+  return unsigned(
+      emu::detail::warpCollective(emu::detail::Op::kMatchAll, mask, emu::detail::toBits(value), 0, 32, false, pred));
 }
 
 // ---------------------------------------------------------------- atomics
 // Fibers switch only at barriers, so a plain read-modify-write is atomic.
-#define EMU_ATOMIC(name, T, expr) \
-  inline T name(T* address, T val) { T old = *address; *address = (expr); return old; }
+#define EMU_ATOMIC(name, T, expr)    \
+  inline T name(T* address, T val) { \
+    T old = *address;                \
+    *address = (expr);               \
+    return old;                      \
+  }
 EMU_ATOMIC(atomicAdd, int, old + val)
 EMU_ATOMIC(atomicAdd, unsigned int, old + val)
 EMU_ATOMIC(atomicAdd, unsigned long long, old + val)
@@ -523,20 +547,20 @@ EMU_ATOMIC(atomicMin, unsigned long long, old < val ? old : val)
 EMU_ATOMIC(atomicOr, int, old | val)
 EMU_ATOMIC(atomicOr, unsigned int, old | val)
 EMU_ATOMIC(atomicOr, unsigned long long, old | val)
-EMU_ATOMIC(atomicAnd, int, old & val)
-EMU_ATOMIC(atomicAnd, unsigned int, old & val)
-EMU_ATOMIC(atomicAnd, unsigned long long, old & val)
+EMU_ATOMIC(atomicAnd, int, (old & val))
+EMU_ATOMIC(atomicAnd, unsigned int, (old & val))
+EMU_ATOMIC(atomicAnd, unsigned long long, (old & val))
 EMU_ATOMIC(atomicXor, int, old ^ val)
 EMU_ATOMIC(atomicXor, unsigned int, old ^ val)
 EMU_ATOMIC(atomicXor, unsigned long long, old ^ val)
 EMU_ATOMIC(atomicInc, unsigned int, old >= val ? 0u : old + 1u)
 EMU_ATOMIC(atomicDec, unsigned int, (old == 0u || old > val) ? val : old - 1u)
 #undef EMU_ATOMIC
-#define EMU_ATOMIC_CAS(T)                                  \
-  inline T atomicCAS(T* address, T compare, T val) {      \
-    T old = *address;                                      \
-    if (old == compare) *address = val;                    \
-    return old;                                            \
+#define EMU_ATOMIC_CAS(T)                            \
+  inline T atomicCAS(T* address, T compare, T val) { \
+    T old = *address;                                \
+    if (old == compare) *address = val;              \
+    return old;                                      \
   }
 EMU_ATOMIC_CAS(int)
 EMU_ATOMIC_CAS(unsigned int)
@@ -578,7 +602,9 @@ inline int __mulhi(int x, int y) { return int((1ll * x * y) >> 32); }
 inline unsigned long long __umul64hi(unsigned long long x, unsigned long long y) {
   return static_cast<unsigned long long>((static_cast<unsigned __int128>(x) * y) >> 64);
 }
-inline long long __mul64hi(long long x, long long y) { return static_cast<long long>((static_cast<__int128>(x) * y) >> 64); }
+inline long long __mul64hi(long long x, long long y) {
+  return static_cast<long long>((static_cast<__int128>(x) * y) >> 64);
+}
 inline int __mul24(int x, int y) { return int((long long)((x << 8) >> 8) * ((y << 8) >> 8)); }
 
 inline unsigned int __float_as_uint(float x) { return emu::detail::fromBits<unsigned int>(emu::detail::toBits(x)); }
@@ -622,7 +648,10 @@ inline float __powf(float x, float y) { return powf(x, y); }
 inline float __sinf(float x) { return sinf(x); }
 inline float __cosf(float x) { return cosf(x); }
 inline float __tanf(float x) { return tanf(x); }
-inline void __sincosf(float x, float* s, float* c) { *s = sinf(x); *c = cosf(x); }
+inline void __sincosf(float x, float* s, float* c) {
+  *s = sinf(x);
+  *c = cosf(x);
+}
 inline float __tanhf(float x) { return tanhf(x); }
 inline float __fdividef(float x, float y) { return x / y; }
 inline float fdividef(float x, float y) { return x / y; }
@@ -672,13 +701,43 @@ inline double min(double a, float b) { return fmin(a, b); }
 inline double max(double a, float b) { return fmax(a, b); }
 
 // Cache-hinted loads and stores are plain accesses.
-template <class T> inline T __ldg(const T* p) { return *p; }
-template <class T> inline T __ldca(const T* p) { return *p; }
-template <class T> inline T __ldcg(const T* p) { return *p; }
-template <class T> inline T __ldcs(const T* p) { return *p; }
-template <class T> inline T __ldlu(const T* p) { return *p; }
-template <class T> inline T __ldcv(const T* p) { return *p; }
-template <class T> inline void __stwb(T* p, T v) { *p = v; }
-template <class T> inline void __stcg(T* p, T v) { *p = v; }
-template <class T> inline void __stcs(T* p, T v) { *p = v; }
-template <class T> inline void __stwt(T* p, T v) { *p = v; }
+template <class T>
+inline T __ldg(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldca(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldcg(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldcs(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldlu(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldcv(const T* p) {
+  return *p;
+}
+template <class T>
+inline void __stwb(T* p, T v) {
+  *p = v;
+}
+template <class T>
+inline void __stcg(T* p, T v) {
+  *p = v;
+}
+template <class T>
+inline void __stcs(T* p, T v) {
+  *p = v;
+}
+template <class T>
+inline void __stwt(T* p, T v) {
+  *p = v;
+}

@@ -61,11 +61,17 @@ namespace detail {
 template <class Use, int M, int N, int K>
 struct Shape;
 template <int M, int N, int K>
-struct Shape<matrix_a, M, N, K> { static constexpr int rows = M, cols = K; };
+struct Shape<matrix_a, M, N, K> {
+  static constexpr int rows = M, cols = K;
+};
 template <int M, int N, int K>
-struct Shape<matrix_b, M, N, K> { static constexpr int rows = K, cols = N; };
+struct Shape<matrix_b, M, N, K> {
+  static constexpr int rows = K, cols = N;
+};
 template <int M, int N, int K>
-struct Shape<accumulator, M, N, K> { static constexpr int rows = M, cols = N; };
+struct Shape<accumulator, M, N, K> {
+  static constexpr int rows = M, cols = N;
+};
 
 template <class Use, int M, int N, int K, class T, class Layout>
 constexpr bool valid() {
@@ -132,7 +138,8 @@ inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f,
   detail::checkOperand("load_matrix_sync", p, ldm, sizeof(*p));
   constexpr bool rowMajor = std::is_same<Layout, row_major>::value;
   for (int r = 0; r < Frag::rows; ++r)
-    for (int c = 0; c < Frag::cols; ++c) f.x[r * Frag::cols + c] = rowMajor ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
+    for (int c = 0; c < Frag::cols; ++c)
+      f.x[r * Frag::cols + c] = rowMajor ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
 }
 
 template <int M, int N, int K>
@@ -148,10 +155,8 @@ inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, flo
   detail::checkOperand("store_matrix_sync", p, ldm, sizeof(float));
   for (int r = 0; r < M; ++r)
     for (int c = 0; c < N; ++c) {
-      if (layout == mem_row_major)
-        p[size_t(r) * ldm + c] = f.x[r * N + c];
-      else
-        p[size_t(c) * ldm + r] = f.x[r * N + c];
+      if (layout == mem_row_major) p[size_t(r) * ldm + c] = f.x[r * N + c];
+      else p[size_t(c) * ldm + r] = f.x[r * N + c];
     }
 }
 
