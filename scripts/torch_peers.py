@@ -35,7 +35,7 @@ PRECISIONS = ('fp32', 'tf32', 'bf16')
 PEAK_TFLOPS = {'fp32': 67.0, 'tf32': 494.7, 'bf16': 989.4}  # H100 SXM, dense
 SMALL = os.environ.get('JOBBERT_TIME_SMALL') == '1'
 
-# The shapes of test_cuda --time (keep in step with timings() in native/test/test_cuda.cpp).
+# The shapes of test_cuda --time (keep in step with native/test/cuda/timing.cpp).
 TOPK = dict(Q=64, N=20000, d=256) if SMALL else dict(Q=1024, N=1_000_000, d=1024)
 TOPK_KS = (10, 1024)
 INFONCE_BS = (512, 1024) if SMALL else (16384, 65536)
