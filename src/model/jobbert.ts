@@ -32,6 +32,7 @@ import { convertToOnnx, maxTokens, readTransformerConfig, type ModelPrecision, t
 import { readLayout, type ModelLayout, type PoolingMode, type PostModule } from './modules.js';
 import { withSafeTensors } from './safetensors.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
+import { importOptional } from '../util/optional.js';
 import { assertBoolean, assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 
 export interface JobBERTOptions {
@@ -263,6 +264,14 @@ export class JobBERT implements Encoder {
       );
     }
 
+    // The optional peers first: a user without them learns the one command to run, whatever the directory holds.
+    const peers = await importOptional(fn, {
+      'onnxruntime-node': () => import('onnxruntime-node'),
+      tokenizers: () => import('tokenizers'),
+    });
+    const ort = peers['onnxruntime-node'];
+    const TokenizerClass = peers.tokenizers.Tokenizer;
+
     const root = resolve(dir);
     const layout = await readLayout(root);
     const tdir = layout.transformerDir;
@@ -276,7 +285,6 @@ export class JobBERT implements Encoder {
       );
     }
 
-    const { Tokenizer: TokenizerClass } = await import('tokenizers');
     const tokPath = join(tdir, 'tokenizer.json');
     if (!(await exists(tokPath))) throw bad(`${tokPath} is missing (only tokenizer.json tokenizers are supported)`);
     let tokenizer: Tokenizer;
@@ -316,7 +324,6 @@ export class JobBERT implements Encoder {
     let session: InferenceSession | undefined;
     try {
       const { stages, dim } = await buildStages(layout.post, config.hiddenSize, files, owned);
-      const ort = await import('onnxruntime-node');
       const create = (providers: string[], logSeverityLevel: 3 | 4) =>
         ort.InferenceSession.create(model as string, {
           executionProviders: providers,
@@ -326,12 +333,12 @@ export class JobBERT implements Encoder {
           logSeverityLevel,
         });
       // The transformer runs on onnxruntime's CUDA execution provider when a GPU
-      // is there and that provider is installed (onnxruntime-node downloads it at
-      // install time unless told to skip, as this package's .npmrc does).
+      // is there and that provider is installed (onnxruntime-node's postinstall
+      // downloads it on linux-x64 unless told to skip, as offline installs must).
       if (device === 'cuda' && !cudaProviderInstalled()) {
         throw new JobBERTError(
           'ERR_CUDA_UNAVAILABLE',
-          `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider is not installed (its download is skipped at install time; run \`npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12\`); use device 'cpu' or 'auto'`,
+          `${fn}: device 'cuda' was requested but onnxruntime-node's CUDA execution provider is not installed (onnxruntime-node was installed with its download skipped; run \`npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12\`); use device 'cpu' or 'auto'`,
         );
       }
       if (cudaProviderInstalled() && (device === 'cuda' || (device === 'auto' && kernels.backends().includes('cuda')))) {
@@ -550,8 +557,8 @@ export class JobBERT implements Encoder {
 
 /**
  * Whether onnxruntime-node's CUDA execution provider library is installed
- * beside its binding (it is downloaded at install time, which this package's
- * .npmrc skips by default). Probing by file keeps a missing provider from
+ * beside its binding (onnxruntime-node's postinstall downloads it unless told
+ * to skip). Probing by file keeps a missing provider from
  * printing onnxruntime's load errors on every JobBERT.load under 'auto'.
  */
 function cudaProviderInstalled(): boolean {
