@@ -43,7 +43,8 @@ console.log(`prebuild: building ${relative(root, file)} (CUDA backend: ${nvcc ? 
 mkdirSync(work, { recursive: true });
 const started = Date.now();
 const bin = join(root, 'node_modules', 'prebuildify', 'bin.js');
-const args = [bin, '--napi', '--strip', '--tag-libc', '--name', 'node.napi', '--cwd', work, '--out', root];
+// glibc or musl in the name on Linux only: prebuildify would call a macOS build glibc too.
+const args = [bin, '--napi', '--strip', ...(libc ? ['--tag-libc'] : []), '--name', 'node.napi', '--cwd', work, '--out', root];
 args.push('--node-gyp', join(root, 'scripts', 'prebuild-cmake-js.mjs'));
 const env = { ...process.env, JOBBERT_PREBUILD_ROOT: root, JOBBERT_PREBUILD_NVCC: nvcc ?? '' };
 const run = spawnSync(process.execPath, args, { cwd: work, env, stdio: 'inherit' });
