@@ -19,7 +19,9 @@
  * partitions' vectors are streamed into QuantizedMatrix codes instead (the
  * checksums verified the same way), and the file is kept open for re-scoring.
  */
-import { open, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:buffer';
+import { constants as fsConstants } from 'node:fs';
+import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { JobBERTError } from '../errors.js';
@@ -104,6 +106,7 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
   }
 
   const dir = dirname(path);
+  await removeOrphanTemps(dir, basename(path));
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let file;
   try {
@@ -146,8 +149,236 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
   }
 }
 
+/**
+ * Removes the temp files that saves to the same path left behind when their
+ * process was killed (`.NAME.PID.HEX.tmp` whose PID is no longer running).
+ * A temp file of a live process, this one included, is another save in
+ * progress and is left alone. Best effort: a failure here never fails a save.
+ */
+async function removeOrphanTemps(dir: string, name: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${name}.`;
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    await rm(join(dir, n), { force: true }).catch(() => {});
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** How a loaded index holds its vectors: float32, or int8 codes with exact re-scoring from the file. */
 export type Storage = 'fp32' | 'int8';
+
+/**
+ * The longest JSON segment (header or entries) a reader accepts: V8's longest
+ * string, since the bytes become one. A length field past it (or past the
+ * file) is refused before anything is allocated or read.
+ */
+const MAX_JSON_BYTES = constants.MAX_STRING_LENGTH;
+const CHECKSUM = /^[0-9a-f]{16}$/;
+/** The widest vectors a file may hold (JobBERT-V3's are 1,024). */
+const MAX_DIM = 1 << 20;
+
+type Corrupt = (why: string) => JobBERTError;
+
+/**
+ * Opens `path` for reading without blocking on a FIFO or device, and refuses
+ * anything but a regular file (ERR_IO): an index path that names a pipe would
+ * otherwise wait for a writer forever. Resolves with the open file and its size.
+ */
+async function openRegular(fn: string, path: string): Promise<{ file: FileHandle; size: number }> {
+  let file: FileHandle;
+  try {
+    file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    throw ioError(fn, path, e);
+  }
+  try {
+    const st = await file.stat();
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new JobBERTError('ERR_IO', `${fn}: ${path} is ${kind}; an index must be a regular file`);
+    }
+    return { file, size: st.size };
+  } catch (e) {
+    await file.close().catch(() => {});
+    throw e instanceof JobBERTError ? e : ioError(fn, path, e);
+  }
+}
+
+/** Reads exactly `length` bytes at `position` (the caller has bounded both by the file's size); short reads are corruption. */
+async function readExactly(file: FileHandle, length: number, position: number, what: string, corrupt: Corrupt): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(out, done, Math.min(length - done, 1 << 30), position + done);
+    if (bytesRead === 0) throw corrupt(`${what} is cut short (the file shrank while being read)`);
+    done += bytesRead;
+  }
+  return out;
+}
+
+/** Reads and checks the preamble and header; everything is bounded by `size` before it is allocated. */
+async function readHeader(file: FileHandle, size: number, corrupt: Corrupt, fn: string, path: string): Promise<Header> {
+  if (size < PREAMBLE) throw corrupt(`the file is ${size} bytes, shorter than the ${PREAMBLE}-byte preamble`);
+  const preamble = await readExactly(file, PREAMBLE, 0, 'the preamble', corrupt);
+  if (!preamble.subarray(0, 8).equals(MAGIC)) throw corrupt('missing magic bytes (not an index file, or truncated)');
+  const version = preamble.readUInt32LE(8);
+  if (version > FORMAT_VERSION) {
+    throw new JobBERTError(
+      'ERR_UNSUPPORTED_VERSION',
+      `${fn}: ${path} uses index format ${version}; this jobbert reads format ${FORMAT_VERSION} (upgrade jobbert)`,
+    );
+  }
+  if (version < 1) throw corrupt(`format version ${version}`);
+  const headerLength = preamble.readUInt32LE(12);
+  if (headerLength < 2 || headerLength > size - PREAMBLE)
+    throw corrupt(`its header length ${headerLength} does not fit in a file of ${size} bytes (truncated or damaged)`);
+  if (headerLength > MAX_JSON_BYTES)
+    throw corrupt(`its header length ${headerLength} exceeds the largest readable header (${MAX_JSON_BYTES})`);
+  const sum = preamble.subarray(16, 32).toString('latin1');
+  if (!CHECKSUM.test(sum)) throw corrupt('the header checksum is not 16 hex digits');
+  const headerBytes = await readExactly(file, headerLength, PREAMBLE, 'the header', corrupt);
+  if (checksum(headerBytes) !== sum) throw corrupt('header checksum mismatch');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(headerBytes.toString('utf8'));
+  } catch {
+    throw corrupt('header is not valid JSON');
+  }
+  return checkHeader(raw, version, size, PREAMBLE + headerLength, corrupt);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isOffset = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * The structural validator: every field has its type, every segment lies
+ * inside the file after the header without overlapping another, every entry
+ * number is listed by exactly one partition, in increasing order, and every
+ * checksum is present. Whatever passes can be loaded without a TypeError.
+ */
+function checkHeader(raw: unknown, version: number, size: number, headerEnd: number, corrupt: Corrupt): Header {
+  if (!isRecord(raw)) throw corrupt('the header is not a JSON object');
+  const h = raw as unknown as Header;
+  if (h.format !== 'jobbert-index') throw corrupt(`header format is ${JSON.stringify(h.format)}, not "jobbert-index"`);
+  if (h.version !== version) throw corrupt(`header version ${JSON.stringify(h.version)} differs from the preamble's ${version}`);
+  if (!Number.isInteger(h.dim) || h.dim < 1 || h.dim > MAX_DIM)
+    throw corrupt(`dim ${JSON.stringify(h.dim)} is not an integer in [1, ${MAX_DIM}]`);
+  if (!isOffset(h.count)) throw corrupt(`count ${JSON.stringify(h.count)} is not a non-negative integer`);
+  if (h.metric !== 'cosine' || h.storage !== 'fp32') throw corrupt('metric and storage must be "cosine" and "fp32"');
+  if (typeof h.fingerprint !== 'string') throw corrupt('fingerprint is not a string');
+  if (h.encoder !== null && h.encoder !== undefined && !isRecord(h.encoder)) throw corrupt('encoder is neither null nor an object');
+  if (h.fileBytes !== size)
+    throw corrupt(`file is ${size} bytes; its header says ${JSON.stringify(h.fileBytes)} (truncated or appended to)`);
+  const e = h.entries as unknown;
+  if (!isRecord(e) || !isOffset(e.offset) || !isOffset(e.bytes) || typeof e.checksum !== 'string' || !CHECKSUM.test(e.checksum))
+    throw corrupt('the entries segment needs an offset, a length and a 16-hex-digit checksum');
+  const entriesAt = e.offset as number;
+  const entriesBytes = e.bytes as number;
+  if (entriesAt < headerEnd || entriesAt + entriesBytes !== size)
+    throw corrupt('the entries segment does not end the file after the header');
+  if (entriesBytes < 2 || entriesBytes > MAX_JSON_BYTES) throw corrupt(`the entries segment's length ${entriesBytes} is out of range`);
+  if (!Array.isArray(h.partitions)) throw corrupt('partitions is not an array');
+  // Each entry number in exactly one partition; the partitions' vectors in order, aligned, between the header and the entries.
+  const owner = new Uint8Array(h.count);
+  const langs = new Set<string>();
+  let end = headerEnd;
+  let listed = 0;
+  h.partitions.forEach((p: unknown, i) => {
+    if (!isRecord(p)) throw corrupt(`partition ${i} is not an object`);
+    const { lang, rows, offset, count, checksum: sum } = p;
+    if (typeof lang !== 'string') throw corrupt(`partition ${i} has no lang string`);
+    if (langs.has(lang)) throw corrupt(`language '${lang}' has two partitions`);
+    langs.add(lang);
+    if (!Array.isArray(rows) || !Number.isInteger(count) || (count as number) < 1 || rows.length !== count)
+      throw corrupt(`partition '${lang}' lists ${Array.isArray(rows) ? rows.length : 'no'} rows for ${JSON.stringify(count)} vectors`);
+    if (typeof sum !== 'string' || !CHECKSUM.test(sum)) throw corrupt(`partition '${lang}' has no 16-hex-digit checksum`);
+    let previous = -1;
+    for (const r of rows) {
+      if (!Number.isInteger(r) || r <= previous || r >= h.count)
+        throw corrupt(`partition '${lang}' names entries out of range or out of order (${JSON.stringify(r)})`);
+      if (owner[r]) throw corrupt(`entry ${r} is listed by two partitions`);
+      owner[r] = 1;
+      previous = r;
+    }
+    listed += rows.length;
+    const bytes = (count as number) * h.dim * 4;
+    if (!isOffset(offset) || offset % ALIGN !== 0 || offset < end || offset + bytes > entriesAt)
+      throw corrupt(`partition '${lang}' lies outside its place in the file (offset ${JSON.stringify(offset)}, ${bytes} bytes)`);
+    end = offset + bytes;
+  });
+  if (listed !== h.count) throw corrupt(`the partitions list ${listed} of the ${h.count} entries`);
+  return h;
+}
+
+/** Parses and checks the entries segment: [[id, text, lang?], ...], ids unique, each in its partition's language. */
+function checkEntries(json: Buffer, header: Header, corrupt: Corrupt): MatchEntry[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json.toString('utf8'));
+  } catch {
+    throw corrupt('the entries segment is not valid JSON');
+  }
+  if (!Array.isArray(raw)) throw corrupt('the entries segment is not an array');
+  if (raw.length !== header.count) throw corrupt(`header says ${header.count} entries, found ${raw.length}`);
+  const ids = new Set<string>();
+  const entries = raw.map((row: unknown, i): MatchEntry => {
+    if (!Array.isArray(row) || row.length < 2 || row.length > 3) throw corrupt(`entry ${i} is not [id, text, lang?]`);
+    const [id, text, lang] = row as unknown[];
+    if (
+      typeof id !== 'string' ||
+      id === '' ||
+      typeof text !== 'string' ||
+      (lang !== undefined && lang !== null && typeof lang !== 'string')
+    )
+      throw corrupt(`entry ${i} is not [id, text, lang?] of strings`);
+    if (ids.has(id)) throw corrupt(`entry id '${id}' appears twice`);
+    ids.add(id);
+    return lang === undefined || lang === null ? { id, text } : { id, text, lang };
+  });
+  for (const p of header.partitions) {
+    for (const r of p.rows)
+      if ((entries[r].lang ?? '') !== p.lang)
+        throw corrupt(`partition '${p.lang}' lists entry ${r}, whose language is '${entries[r].lang ?? ''}'`);
+  }
+  return entries;
+}
+
+/**
+ * The encoder description in an index file's header (null when it has none),
+ * after the same checks as a load: a pipe, a damaged length or a bad
+ * checksum are refused (ERR_IO, ERR_CORRUPT) before anything is allocated. Async.
+ */
+export async function readIndexEncoderSpec(fn: string, path: string): Promise<EncoderSpec | null> {
+  if (typeof path !== 'string' || path === '') throw new TypeError(`${fn}: path must be a non-empty string; received ${typeof path}`);
+  const { file, size } = await openRegular(fn, path);
+  const corrupt = (why: string) => new JobBERTError('ERR_CORRUPT', `${fn}: ${path} is not a valid jobbert index: ${why}`);
+  try {
+    return (await readHeader(file, size, corrupt, fn, path)).encoder ?? null;
+  } catch (e) {
+    throw e instanceof JobBERTError ? e : ioError(fn, path, e);
+  } finally {
+    await file.close().catch(() => {});
+  }
+}
 
 /** Reads and verifies an index file; the caller owns the returned vectors. */
 export async function readIndexFile(
@@ -162,55 +393,23 @@ export async function readIndexFile(
   partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[];
 }> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`${fn}: path must be a non-empty string; received ${typeof path}`);
-  let file;
-  try {
-    file = await open(path, 'r');
-  } catch (e) {
-    throw ioError(fn, path, e);
-  }
+  const { file, size } = await openRegular(fn, path);
   const corrupt = (why: string) => new JobBERTError('ERR_CORRUPT', `${fn}: ${path} is not a valid jobbert index: ${why}`);
   let header: Header;
-  let entriesJson: Buffer;
+  let entries: MatchEntry[];
   try {
-    const size = (await file.stat()).size;
-    const preamble = Buffer.alloc(PREAMBLE);
-    const { bytesRead } = await file.read(preamble, 0, PREAMBLE, 0);
-    if (bytesRead < PREAMBLE || !preamble.subarray(0, 8).equals(MAGIC))
-      throw corrupt('missing magic bytes (not an index file, or truncated)');
-    const version = preamble.readUInt32LE(8);
-    if (version > FORMAT_VERSION) {
-      throw new JobBERTError(
-        'ERR_UNSUPPORTED_VERSION',
-        `${fn}: ${path} uses index format ${version}; this jobbert reads format ${FORMAT_VERSION} (upgrade jobbert)`,
-      );
-    }
-    if (version < 1) throw corrupt(`format version ${version}`);
-    const headerLength = preamble.readUInt32LE(12);
-    if (PREAMBLE + headerLength > size) throw corrupt('truncated header');
-    const headerBytes = Buffer.alloc(headerLength);
-    await file.read(headerBytes, 0, headerLength, PREAMBLE);
-    if (checksum(headerBytes) !== preamble.subarray(16, 32).toString('latin1')) throw corrupt('header checksum mismatch');
-    header = JSON.parse(headerBytes.toString('utf8')) as Header;
-    if (header.fileBytes !== size) throw corrupt(`file is ${size} bytes; its header says ${header.fileBytes} (truncated or appended to)`);
-    entriesJson = Buffer.alloc(header.entries.bytes);
-    await file.read(entriesJson, 0, entriesJson.length, header.entries.offset);
+    header = await readHeader(file, size, corrupt, fn, path);
+    const entriesJson = await readExactly(file, header.entries.bytes, header.entries.offset, 'the entries segment', corrupt);
     if (checksum(entriesJson) !== header.entries.checksum) throw corrupt('entries checksum mismatch');
+    entries = checkEntries(entriesJson, header, corrupt);
   } catch (e) {
+    throw e instanceof JobBERTError ? e : ioError(fn, path, e);
+  } finally {
     await file.close().catch(() => {});
-    if (e instanceof JobBERTError) throw e;
-    if (e instanceof SyntaxError) throw corrupt('header is not valid JSON');
-    throw ioError(fn, path, e);
   }
-  await file.close();
-  const raw = JSON.parse(entriesJson.toString('utf8')) as [string, string, string?][];
-  const entries: MatchEntry[] = raw.map(([id, text, lang]) => (lang === undefined || lang === null ? { id, text } : { id, text, lang }));
-  if (entries.length !== header.count) throw corrupt(`header says ${header.count} entries, found ${entries.length}`);
   const partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[] = [];
   try {
     for (const p of header.partitions) {
-      if (p.rows.length !== p.count) throw corrupt(`partition '${p.lang}' lists ${p.rows.length} rows for ${p.count} vectors`);
-      if (p.rows.some((r) => !Number.isInteger(r) || r < 0 || r >= entries.length))
-        throw corrupt(`partition '${p.lang}' names entries out of range`);
       const where = { offset: p.offset, rows: p.count, cols: header.dim, checksum: p.checksum };
       const vectors = storage === 'int8' ? await QuantizedMatrix.fromFile(path, where) : await ResidentMatrix.fromFile(path, where);
       partitions.push({ lang: p.lang, vectors, rows: Int32Array.from(p.rows) });

@@ -3,43 +3,13 @@
  * encoder saved in it (so /v1/encode and /v1/skills can use the same
  * encoder), and a skills file.
  */
-import { open } from 'node:fs/promises';
-import type { Encoder, EncoderSpec } from '../encoders/encoder.js';
+import type { Encoder } from '../encoders/encoder.js';
+import { readIndexEncoderSpec } from '../match/index-file.js';
 import { encoderFromSpec } from '../match/encoder-spec.js';
 import { JobBERTError } from '../errors.js';
 import { MatchIndex } from '../match/match-index.js';
 import { readLines } from '../util/read-lines.js';
 import type { Skill } from '../match/skills.js';
-
-/**
- * The encoder description in an index file's header, or null when the file
- * has none or its header cannot be read here (MatchIndex.load then reports
- * what is wrong with the file). Reads the preamble and header only: magic
- * (8 bytes), version (u32), header length (u32 LE), checksum (16), JSON.
- */
-async function savedEncoderSpec(path: string): Promise<EncoderSpec | null> {
-  let file;
-  try {
-    file = await open(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const preamble = Buffer.alloc(32);
-    const { bytesRead } = await file.read(preamble, 0, 32, 0);
-    if (bytesRead < 32 || preamble.toString('latin1', 0, 7) !== 'JBINDEX') return null;
-    const length = preamble.readUInt32LE(12);
-    if (length > 1 << 30) return null;
-    const header = Buffer.alloc(length);
-    await file.read(header, 0, length, 32);
-    const spec = (JSON.parse(header.toString('utf8')) as { encoder?: EncoderSpec | null }).encoder;
-    return spec && typeof spec === 'object' ? spec : null;
-  } catch {
-    return null;
-  } finally {
-    await file.close();
-  }
-}
 
 /**
  * Loads an index file with its saved encoder (TF-IDF indexes made by
@@ -49,7 +19,8 @@ async function savedEncoderSpec(path: string): Promise<EncoderSpec | null> {
  * MatchIndex.load (JobBERTError ERR_NOT_FOUND, ERR_CORRUPT, ...).
  */
 export async function loadIndexWithEncoder(path: string): Promise<{ index: MatchIndex; encoder: Encoder | undefined }> {
-  const spec = await savedEncoderSpec(path);
+  // The header is read (and checked) first, so a damaged or non-regular file is refused before any encoder is built.
+  const spec = await readIndexEncoderSpec('MatchIndex.load', path);
   let encoder: Encoder | undefined;
   if (spec) {
     try {
