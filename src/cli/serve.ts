@@ -12,13 +12,14 @@ import { createServer, type ServeOptions } from '../serve/server.js';
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-text-length 512] [--max-k 1000]
-        [--request-timeout-ms 30000] [--shutdown-timeout-ms 10000]
+        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000]
                        an HTTP JSON service: POST /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
                        'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
                        (JSON Lines {"id", "name", "aliases"?}). --port 0 picks a free port.
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
-                       /metrics. Stops gracefully on SIGTERM or SIGINT.`;
+                       /metrics. --write-timeout-ms cuts a client that takes no part of its
+                       response for that long. Stops gracefully on SIGTERM or SIGINT.`;
 
 const SPEC = {
   options: {
@@ -36,6 +37,7 @@ const SPEC = {
     'max-text-length': 'integer',
     'max-k': 'integer',
     'request-timeout-ms': 'integer',
+    'write-timeout-ms': 'integer',
     'shutdown-timeout-ms': 'integer',
   },
 } as const;
@@ -84,6 +86,7 @@ export async function serveCommand(
       maxTextLength: o.maxTextLength as number | undefined,
       maxK: o.maxK as number | undefined,
       requestTimeoutMs: o.requestTimeoutMs as number | undefined,
+      writeTimeoutMs: o.writeTimeoutMs as number | undefined,
       shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
       log: err,
     };

@@ -127,24 +127,142 @@ function tooLarge(maxBytes: number, what: string): ServeError {
   return new ServeError(413, 'ERR_BODY_TOO_LARGE', `${what} exceeds the limit of ${maxBytes} bytes (--max-body-bytes)`);
 }
 
-/** Sends `body` as JSON with `status`; does nothing if the response is already sent or the socket is gone. */
+/** Bytes of a response serialised ahead of what the client has taken: the per-connection output bound. */
+export const RESPONSE_PIECE_BYTES = 64 * 1024;
+/** Default of {@link ResponseLimits.writeTimeoutMs}. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+
+/** How responses are written on a connection (createServer sets them per socket; a host app gets the defaults). */
+export interface ResponseLimits {
+  /** Longest wait for a client to take the next piece of a response, in ms; then the connection is cut. */
+  writeTimeoutMs: number;
+}
+
+const LIMITS = Symbol('jobbert.responseLimits');
+
+/** Sets the response limits for every response written on `socket`. */
+export function setResponseLimits(socket: object, limits: ResponseLimits): void {
+  (socket as { [LIMITS]?: ResponseLimits })[LIMITS] = limits;
+}
+
+function limitsOf(res: ServerResponse): ResponseLimits {
+  return (res.socket as { [LIMITS]?: ResponseLimits } | null)?.[LIMITS] ?? { writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS };
+}
+
+/**
+ * The JSON text of `value` in pieces, as JSON.stringify writes it: objects and
+ * arrays are opened `depth` levels deep, below that each value is stringified
+ * whole (a result list of at most max-k hits, a vector).
+ */
+function* jsonPieces(value: unknown, depth: number): Generator<string> {
+  const plain = typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+  if (depth === 0 || !plain || (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype)) {
+    yield JSON.stringify(value) ?? 'null';
+    return;
+  }
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ',';
+      const v = value[i];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') yield 'null';
+      else yield* jsonPieces(v, depth - 1);
+    }
+    yield ']';
+    return;
+  }
+  yield '{';
+  let first = true;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    yield `${first ? '' : ','}${JSON.stringify(k)}:`;
+    first = false;
+    yield* jsonPieces(v, depth - 1);
+  }
+  yield '}';
+}
+
+/** The next piece of about RESPONSE_PIECE_BYTES characters, or null when the text is done. */
+function nextPiece(pieces: Iterator<string>): string | null {
+  let piece = '';
+  let more = false;
+  for (let r = pieces.next(); !r.done; r = pieces.next()) {
+    piece += r.value;
+    more = true;
+    if (piece.length >= RESPONSE_PIECE_BYTES) break;
+  }
+  return more ? piece : null;
+}
+
+/**
+ * Waits until the socket has taken what was written ('drain', or the write's
+ * callback), for at most writeTimeoutMs; a client that takes nothing for that
+ * long has its connection cut. Resolves false when the response is gone.
+ */
+function whenTaken(res: ServerResponse, limits: ResponseLimits, write?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok && !res.destroyed);
+    };
+    const onDrain = () => settle(true);
+    const onClose = () => settle(false);
+    const timer = setTimeout(() => {
+      res.destroy();
+      settle(false);
+    }, limits.writeTimeoutMs);
+    timer.unref?.();
+    res.on('close', onClose);
+    if (write === undefined) res.on('drain', onDrain);
+    else res.write(write, (e) => settle(!e));
+  });
+}
+
+/**
+ * Sends `body` as JSON with `status`; does nothing if the response is already
+ * sent or the socket is gone. The text is serialised in pieces of about
+ * RESPONSE_PIECE_BYTES as the client takes them (a body larger than one piece
+ * goes out chunked), so a client that does not read holds at most one piece
+ * in this process, and is cut after writeTimeoutMs without progress. The
+ * response ends only once its last byte has left the process, so a graceful
+ * close never mistakes it for an idle connection.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
+  const pieces = jsonPieces(body, 3);
+  const first = nextPiece(pieces) ?? 'null';
+  const second = first.length >= RESPONSE_PIECE_BYTES ? nextPiece(pieces) : null;
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    ...(second === null ? { 'content-length': String(Buffer.byteLength(first)) } : {}),
     'cache-control': 'no-store',
     ...headers,
   });
-  res.end(text);
+  void writePieces(res, first, second, pieces);
 }
 
-/** Sends plain text (the Prometheus exposition format). */
+/** Sends plain text (the Prometheus exposition format), ending the response once it has left the process. */
 export function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
+  void writePieces(res, text, null, [][Symbol.iterator]());
+}
+
+async function writePieces(res: ServerResponse, first: string, second: string | null, rest: Iterator<string>): Promise<void> {
+  const limits = limitsOf(res);
+  let piece = first;
+  let next = second;
+  while (next !== null) {
+    if (!res.write(piece) && !(await whenTaken(res, limits))) return;
+    piece = next;
+    next = nextPiece(rest);
+  }
+  if (await whenTaken(res, limits, piece)) res.end();
 }
 
 /**

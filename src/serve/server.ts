@@ -4,10 +4,23 @@
  * accepting, answer the requests in flight (up to a deadline), then end every
  * connection.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { assertInteger, assertOptions } from '../util/validate.js';
+import { DEFAULT_WRITE_TIMEOUT_MS, setResponseLimits } from './http.js';
 import { createMatcher, type Matcher, type MatcherOptions } from './matcher.js';
+
+/** The status, code and message a client error (from Node's HTTP parser or its timeouts) is answered with. */
+function clientErrorResponse(err: NodeJS.ErrnoException): [number, string, string] {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'ERR_REQUEST_TIMEOUT', 'the request (headers or body) was not received in time'];
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'ERR_HEADERS_TOO_LARGE', 'the request headers are too large'];
+    default:
+      return [400, 'ERR_BAD_HTTP', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  }
+}
 
 export interface ServeOptions extends MatcherOptions {
   /** Interface to bind (default 127.0.0.1: reachable from this machine only). */
@@ -22,6 +35,12 @@ export interface ServeOptions extends MatcherOptions {
   keepAliveTimeoutMs?: number;
   /** How long close() lets requests in flight finish before cutting connections, in ms (default 10,000). */
   shutdownTimeoutMs?: number;
+  /**
+   * Longest wait for a client to take the next piece of a response, in ms
+   * (default 30,000); a client that reads nothing for that long is cut.
+   * At most 64 KiB of a response waits in the process per connection.
+   */
+  writeTimeoutMs?: number;
 }
 
 export interface JobbertServer {
@@ -53,6 +72,7 @@ export function createServer(opts: ServeOptions): JobbertServer {
     headersTimeoutMs = 10_000,
     keepAliveTimeoutMs = 5_000,
     shutdownTimeoutMs = 10_000,
+    writeTimeoutMs = DEFAULT_WRITE_TIMEOUT_MS,
     ...matcherOptions
   } = opts;
   if (typeof host !== 'string' || host === '') throw new TypeError(`${fn}: host must be a non-empty string; received ${String(host)}`);
@@ -61,6 +81,7 @@ export function createServer(opts: ServeOptions): JobbertServer {
   assertInteger(fn, 'headersTimeoutMs', headersTimeoutMs, 1);
   assertInteger(fn, 'keepAliveTimeoutMs', keepAliveTimeoutMs, 1);
   assertInteger(fn, 'shutdownTimeoutMs', shutdownTimeoutMs, 0);
+  assertInteger(fn, 'writeTimeoutMs', writeTimeoutMs, 1);
   const matcher = createMatcher(matcherOptions);
 
   const server = createHttpServer(
@@ -73,16 +94,24 @@ export function createServer(opts: ServeOptions): JobbertServer {
     },
     matcher.handler,
   );
-  // A socket that errors (reset mid-request, malformed HTTP) answers 400 if it still can and is closed; it never takes the process down.
+  const responseLimits = { writeTimeoutMs };
+  server.on('connection', (socket) => setResponseLimits(socket, responseLimits));
+  // A socket that errors (a timeout, malformed HTTP, a reset) answers with its status if nothing of a response
+  // has been sent yet — also mid-body, where a request is already being handled — and is closed; it never takes
+  // the process down.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
-      const body = JSON.stringify({ error: { code: 'ERR_BAD_HTTP', message: `malformed HTTP request (${err.code ?? 'parse error'})` } });
-      socket.end(
-        `HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-    } else {
+    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) {
       socket.destroy();
+      return;
     }
+    const [status, code, message] = clientErrorResponse(err);
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    // Whatever the client still sends is not read: give it a moment to take the answer, then free the socket.
+    setTimeout(() => socket.destroy(), 1000).unref();
   });
 
   let closed: Promise<void> | null = null;
