@@ -7,6 +7,7 @@
  * two). Allocation-free apart from the output buffers, for ≥ 100k titles/s.
  */
 import { words } from '../encoders/tfidf.js';
+import { clipForTokens } from '../util/text.js';
 
 export interface FeatureConfig {
   buckets: number;
@@ -48,7 +49,7 @@ export class FeatureBatch {
 /** Appends the features of `text` to `out` (ids only; the caller sets offsets). */
 export function appendFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch): void {
   const mask = cfg.buckets - 1;
-  for (const w of words(text)) {
+  for (const w of words(clipForTokens(text, MAX_TEXT_UNITS / 64))) {
     // whole word
     let hw = 0x811c9dc5;
     for (let i = 0; i < w.length; i++) hw = Math.imul(hw ^ w.charCodeAt(i), 0x01000193);
@@ -80,6 +81,13 @@ export function appendFeatures(text: string, cfg: FeatureConfig, out: FeatureBat
     }
   }
 }
+
+/**
+ * The LiteEncoder reads at most this many UTF-16 units of a text (job titles
+ * are far shorter): the rest of a longer text is ignored, so one huge string
+ * cannot cost gigabytes of features, in training or in encoding.
+ */
+export const MAX_TEXT_UNITS = 4096;
 
 /** Features of a batch of texts as CSR (ids, offsets). */
 export function featurize(texts: readonly string[], cfg: FeatureConfig): { ids: Int32Array; offsets: Int32Array } {

@@ -14,11 +14,12 @@
  * Everything is seeded (init, shuffling) and every kernel is deterministic, so
  * a seed gives bit-identical models.
  */
-import { readFile } from 'node:fs/promises';
 import * as kernels from '../kernels/index.js';
 import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
-import { FeatureBatch, appendFeatures, type FeatureConfig } from './features.js';
+import { FeatureBatch, MAX_TEXT_UNITS, appendFeatures, type FeatureConfig } from './features.js';
+import { jsonLines } from '../util/read-lines.js';
+import { clipForTokens } from '../util/text.js';
 import { readModel, writeModel, type LiteWeights } from './io.js';
 import { addon } from '../kernels/binding.js';
 
@@ -60,25 +61,44 @@ import { rng } from '../util/random.js';
 
 export { rng };
 
+/**
+ * Reads lite training pairs from JSON Lines, streaming (a leading BOM and CRLF
+ * are fine). Async. Rejects with JobBERTError ERR_NOT_FOUND (missing), ERR_IO
+ * (a directory, a FIFO, unreadable), ERR_BAD_FILE naming `path:line` for a bad
+ * line, and ERR_BAD_FILE when fewer than two distinct pairs remain (in-batch
+ * negatives need two; one pair, or copies of one, would "train" at loss 0).
+ * Each text is cut to what the encoder reads (MAX_TEXT_UNITS) as it arrives.
+ */
 export async function readPairs(path: string): Promise<Pair[]> {
-  const text = await readFile(path, 'utf8');
   const pairs: Pair[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
+  const distinct = new Set<string>();
+  for await (const { line, lineNo } of jsonLines('trainLiteEncoder', path)) {
+    const bad = (why: string) => new JobBERTError('ERR_BAD_FILE', `trainLiteEncoder: ${path}:${lineNo}: ${why}`);
     let p: Pair;
     try {
       p = JSON.parse(line);
-    } catch {
-      throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path}:${i + 1} is not JSON`);
+    } catch (e) {
+      throw bad(`not valid JSON (${(e as Error).message})`);
     }
-    if (typeof p?.anchor !== 'string' || typeof p?.positive !== 'string')
-      throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path}:${i + 1} needs string fields anchor and positive`);
-    pairs.push(p);
-  });
-  if (pairs.length < 2)
-    throw new JobBERTError('ERR_BAD_DATA', `trainLiteEncoder: ${path} holds ${pairs.length} pair(s); in-batch negatives need at least 2`);
+    if (typeof p !== 'object' || p === null || typeof p.anchor !== 'string' || typeof p.positive !== 'string')
+      throw bad('expected a JSON object with string fields "anchor" and "positive"');
+    if ((p.lang !== undefined && typeof p.lang !== 'string') || (p.group !== undefined && typeof p.group !== 'string'))
+      throw bad('"lang" and "group" must be strings when present');
+    const pair: Pair = { anchor: clip(p.anchor), positive: clip(p.positive) };
+    if (p.lang !== undefined) pair.lang = p.lang;
+    if (p.group !== undefined) pair.group = p.group;
+    pairs.push(pair);
+    distinct.add(`${pair.anchor}\u0000${pair.positive}`);
+  }
+  if (distinct.size < 2)
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `trainLiteEncoder: ${path} holds ${distinct.size} distinct pair(s) (${pairs.length} lines); in-batch negatives need at least 2`,
+    );
   return pairs;
 }
+
+const clip = (t: string) => clipForTokens(t, MAX_TEXT_UNITS / 64);
 
 /** Batches of pair indices: shuffled, no group twice in a batch. */
 function makeBatches(pairs: Pair[], batchSize: number, random: () => number): number[][] {

@@ -23,8 +23,9 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { Tokenizer } from 'tokenizers';
+import { clipForTokens } from '../util/text.js';
 import { BRANCHES, type Branch, type Encoder, type EncoderSpec } from '../encoders/encoder.js';
-import { preprocessText } from '../encoders/preprocess.js';
+import { preprocessText, pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
 import * as kernels from '../kernels/index.js';
 import { normalizeRows, type Matrix } from '../kernels/matrix.js';
@@ -466,7 +467,11 @@ export class JobBERT implements Encoder {
   /** Token ids of each text, as the model reads them (preprocessed as sentence-transformers does, truncated). */
   async #tokenize(texts: string[], fn: string): Promise<number[][]> {
     const lowerCase = this.#layout.doLowerCase;
-    const input = texts.map((t) => preprocessText(t, { lowerCase }));
+    // A text is cut to what max_seq_length tokens can cover (on the side truncation keeps) before the tokenizer
+    // sees it: a 50 MB string costs a few kilobytes, not gigabytes of token offsets (clipForTokens says why the
+    // tokens are unchanged).
+    const side = this.#layout.truncationSide;
+    const input = texts.map((t) => preprocessText(clipForTokens(pythonStrip(t), this.maxSeqLength, side), { lowerCase }));
     try {
       return (await this.#tokenizer.encodeBatch(input)).map((e) => e.getIds());
     } catch (e) {

@@ -1,0 +1,132 @@
+/**
+ * Training input from a hostile or careless source: a huge line, a file with
+ * one pair or only copies of one, a BOM, a missing or non-regular data path,
+ * a bad line — for both trainers (JobBERT heads and LiteEncoder). Each gets a
+ * JobBERTError with the README's code, and a huge text costs what the model
+ * can read of it, not gigabytes.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { JobBERTError } from '../src/errors.js';
+import { featurize, MAX_TEXT_UNITS } from '../src/lite/features.js';
+import { readPairs as readLitePairs } from '../src/lite/train.js';
+import { Tokenizer } from 'tokenizers';
+import { JobBERT } from '../src/model/jobbert.js';
+import { readPairs } from '../src/train/data.js';
+import { clipForTokens } from '../src/util/text.js';
+import { makeTinyModel, type TinyModel } from './fixtures/tiny-model.js';
+
+let dir: string;
+let model: TinyModel;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jobbert-hostile-train-'));
+  model = await makeTinyModel({ seed: 19 });
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(model.dir, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+async function refuses(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: Error) => {
+    assert.ok(e instanceof JobBERTError, `expected JobBERTError ${code}; received ${e?.name}: ${e?.message}`);
+    assert.equal(e.code, code, e.message);
+    if (message) assert.match(e.message, message);
+    return true;
+  });
+}
+
+const line = (anchor: string, positive: string) => `${JSON.stringify({ anchor, positive, lang: 'en' })}\n`;
+
+describe('training data: too little to train on', () => {
+  for (const [what, text] of [
+    ['one pair', line('Software Engineer', 'python, git')],
+    ['only copies of one pair', line('Nurse', 'patient care, hygiene').repeat(5)],
+  ] as const) {
+    it(`${what}: ERR_BAD_FILE from both trainers (not one step at loss 0)`, async () => {
+      const path = await file(`${what.replace(/\W+/g, '-')}.jsonl`, text);
+      await refuses(readPairs(path), 'ERR_BAD_FILE', /need at least 2/);
+      await refuses(readLitePairs(path), 'ERR_BAD_FILE', /need at least 2/);
+    });
+  }
+});
+
+describe('training data: the lite trainer reads files as the JobBERT one does', () => {
+  it('a missing file is ERR_NOT_FOUND and a directory ERR_IO, not a raw ENOENT/EISDIR', async () => {
+    await refuses(readLitePairs(join(dir, 'nope.jsonl')), 'ERR_NOT_FOUND', /nope\.jsonl/);
+    await refuses(readLitePairs(dir), 'ERR_IO', /is a directory/);
+  });
+
+  it('a BOM at the start is accepted; a bad line is ERR_BAD_FILE naming file:line (as the README says)', async () => {
+    const pairs = await readLitePairs(await file('bom.jsonl', `\uFEFF${line('Nurse', 'care')}${line('Baker', 'bread')}`));
+    assert.deepEqual(
+      pairs.map((p) => p.anchor),
+      ['Nurse', 'Baker'],
+    );
+    const bad = await file('bad.jsonl', `${line('Nurse', 'care')}\n{"anchor": 1}\n`);
+    await refuses(readLitePairs(bad), 'ERR_BAD_FILE', /bad\.jsonl:3/);
+  });
+});
+
+describe('training data: one huge line', () => {
+  const huge = `${'Krankenpfleger '.repeat(200_000)}`; // 3 MB of words
+
+  it('the lite trainer keeps only what the encoder reads of a text, as it reads it', async () => {
+    const path = await file('huge.jsonl', `${line(huge, 'care, hygiene')}${line('Baker', 'bread')}`);
+    const pairs = await readLitePairs(path);
+    assert.ok(pairs[0].anchor.length <= MAX_TEXT_UNITS, `kept ${pairs[0].anchor.length} units`);
+    // And the encoder's features of the huge text are those of what was kept.
+    const cfg = { buckets: 1 << 10, minN: 2, maxN: 4 };
+    assert.deepEqual(featurize([huge], cfg), featurize([pairs[0].anchor], cfg));
+  });
+
+  it('JobBERT tokenises only what max_seq_length can cover: a huge text encodes as its clipped prefix', async () => {
+    const jobbert = await JobBERT.load(model.dir);
+    try {
+      const words = ['software', 'engineer', 'Pflege', 'datos', '高级软件'];
+      const text = Array.from({ length: 400_000 }, (_, i) => words[i % words.length]).join(' '); // megabytes
+      const clipped = clipForTokens(text, jobbert.maxSeqLength);
+      assert.ok(clipped.length < text.length && clipped.length <= jobbert.maxSeqLength * 64);
+      // Watch what reaches the tokenizer (tokenising a whole 50 MB line took gigabytes with XLM-R's).
+      const proto = Tokenizer.prototype as unknown as { encodeBatch: (input: string[], ...rest: unknown[]) => unknown };
+      const original = proto.encodeBatch;
+      let longest = 0;
+      proto.encodeBatch = function (this: unknown, input: string[], ...rest: unknown[]) {
+        for (const t of input) longest = Math.max(longest, t.length);
+        return original.call(this, input, ...rest);
+      };
+      let a: Awaited<ReturnType<JobBERT['encode']>>;
+      try {
+        a = await jobbert.encode([text]);
+      } finally {
+        proto.encodeBatch = original;
+      }
+      assert.ok(longest <= jobbert.maxSeqLength * 64, `the tokenizer was given ${longest} characters`);
+      assert.deepEqual(a.data, (await jobbert.encode([clipped])).data);
+    } finally {
+      await jobbert.dispose();
+    }
+  });
+});
+
+describe('clipForTokens', () => {
+  it('keeps short texts, cuts at whitespace when it can, never inside a surrogate pair', () => {
+    assert.equal(clipForTokens('a b c', 1), 'a b c');
+    const words = 'word '.repeat(100);
+    const cut = clipForTokens(words, 2);
+    assert.ok(cut.length <= 128 && cut.length > 64);
+    assert.ok(words.startsWith(cut) && /\s/.test(words[cut.length]));
+    const emoji = 'a'.repeat(63) + '😀'.repeat(10);
+    const c = clipForTokens(emoji, 1);
+    assert.equal(c.length, 63);
+  });
+});
