@@ -12,7 +12,7 @@
  * anchor head (titles on both sides, as at search time).
  * Options: --epochs N --batch-size N --lr X --rounds N --seed N --dim N --buckets N --eval (prints vacancy-set MRR).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -80,7 +80,8 @@ console.log(`${pairs.length} pairs from ${byUri.size} occupations and ${catalogu
 let last = 0;
 const result = await trainLiteEncoder({
   data,
-  out: values.out!,
+  // A fresh folder (training refuses a non-empty out without resume), moved over --out once done.
+  out: join(tmp, 'model'),
   epochs: Number(values.epochs),
   batchSize: Number(values['batch-size']),
   lr: Number(values.lr),
@@ -100,8 +101,10 @@ const result = await trainLiteEncoder({
     }
   },
 });
+await mkdir(values.out!, { recursive: true });
+for (const f of await readdir(result.out)) if (!f.startsWith('checkpoint-')) await copyFile(join(result.out, f), join(values.out!, f));
 await rm(tmp, { recursive: true, force: true });
-console.log(`trained ${result.steps} steps in ${((Date.now() - started) / 1000).toFixed(1)} s → ${result.out}`);
+console.log(`trained ${result.steps} steps in ${((Date.now() - started) / 1000).toFixed(1)} s → ${values.out}`);
 if (values.eval) {
   const enc = await LiteEncoder.load(values.out);
   const r = await evaluateVacancies(enc, await loadVacancySet(values.data!));

@@ -130,3 +130,47 @@ describe('clipForTokens', () => {
     assert.equal(c.length, 63);
   });
 });
+
+describe('LiteEncoder training: checkpoints, resume and a used out directory', () => {
+  const pairsText = Array.from({ length: 48 }, (_, i) => line(`title number ${i}`, `skill ${i % 7}, skill ${i % 5}, thing ${i}`)).join('');
+  const options = (data: string, out: string) => ({
+    encoder: 'lite' as const,
+    data,
+    out,
+    epochs: 2,
+    batchSize: 8,
+    seed: 7,
+    buckets: 1 << 10,
+    dim: 16,
+    checkpointEvery: 3,
+  });
+
+  it('--checkpoint-every writes checkpoints, and --resume after a crash continues bit for bit', { timeout: 120_000 }, async () => {
+    const { train } = await import('../src/train/index.js');
+    const data = await file('lite-pairs.jsonl', pairsText);
+    const whole = await train(options(data, join(dir, 'lite-whole')));
+    // A run that dies at step 8 (after its checkpoint at 6).
+    const out = join(dir, 'lite-crashed');
+    await assert.rejects(
+      train({
+        ...options(data, out),
+        onProgress: (p: { step: number }) => {
+          if (p.step === 8) throw new Error('killed');
+        },
+      }),
+      /killed/,
+    );
+    const { readdir, readFile } = await import('node:fs/promises');
+    assert.ok((await readdir(out)).includes('checkpoint-6'), `checkpoints written: ${await readdir(out)}`);
+    // Without --resume the used out directory is refused, as on the JobBERT path.
+    await refuses(train(options(data, out)), 'ERR_EXISTS', /not empty/);
+    await refuses(train({ ...options(data, out), lr: 0.5, resume: true }), 'ERR_RESUME_MISMATCH', /lr/);
+    const firstSteps: number[] = [];
+    const resumed = await train({ ...options(data, out), resume: true, onProgress: (p: { step: number }) => firstSteps.push(p.step) });
+    assert.equal(firstSteps[0], 7, 'the resumed run starts after the checkpoint');
+    assert.deepEqual(resumed.losses, whole.losses);
+    for (const f of ['table.bin', 'heads.safetensors']) {
+      assert.ok((await readFile(join(out, f))).equals(await readFile(join(whole.out, f))), `${f} is bit-identical`);
+    }
+  });
+});

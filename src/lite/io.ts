@@ -62,7 +62,8 @@ export function dequantizeTable(buf: Uint8Array, rows: number, dim: number): Flo
   return out;
 }
 
-function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Buffer {
+/** F32 tensors as a safetensors file's bytes. */
+export function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Buffer {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
@@ -80,7 +81,8 @@ function safetensors(tensors: Record<string, { shape: number[]; data: Float32Arr
   ]);
 }
 
-function readSafetensors(buf: Buffer, where: string): Record<string, { shape: number[]; data: Float32Array }> {
+/** The F32 tensors of a safetensors file's bytes; rejects others with ERR_BAD_MODEL naming `where`. */
+export function readSafetensors(buf: Buffer, where: string): Record<string, { shape: number[]; data: Float32Array }> {
   if (buf.length < 8) throw bad(where, `${HEADS_FILE} is truncated`);
   const n = Number(buf.readBigUInt64LE(0));
   if (8 + n > buf.length) throw bad(where, `${HEADS_FILE} has a header longer than the file`);

@@ -20,7 +20,11 @@ import type { Matrix } from '../kernels/matrix.js';
 import { FeatureBatch, MAX_TEXT_UNITS, appendFeatures, type FeatureConfig } from './features.js';
 import { jsonLines } from '../util/read-lines.js';
 import { clipForTokens } from '../util/text.js';
-import { readModel, writeModel, type LiteWeights } from './io.js';
+import { readModel, readSafetensors, safetensors, writeModel, type LiteWeights } from './io.js';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, writeCheckpointDir } from '../util/checkpoints.js';
 import { addon } from '../kernels/binding.js';
 
 export interface LiteTrainOptions {
@@ -46,6 +50,12 @@ export interface LiteTrainOptions {
   maxN?: number;
   /** Extra provenance saved in lite.json. */
   trainedWith?: Record<string, unknown>;
+  /** Write out/checkpoint-<step> (weights, optimizer moments, trainer state) every this many steps. */
+  checkpointEvery?: number;
+  /** Continue from the newest checkpoint in `out` (from scratch when there is none); without it a non-empty `out` is ERR_EXISTS. */
+  resume?: boolean;
+  /** Checkpoints kept (default 2). */
+  keepCheckpoints?: number;
   onProgress?: (p: { step: number; steps: number; loss: number; pairsPerSecond: number }) => void;
   [key: string]: unknown;
 }
@@ -184,6 +194,16 @@ export function initWeights(cfg: { buckets: number; dim: number; minN: number; m
   };
 }
 
+/** The checkpoint file holding the weights and the optimizer's moments. */
+const STATE_TENSORS = 'lite-state.safetensors';
+
+/** sha256 of the pairs in file order: a resume refuses data that changed. */
+function pairsDigest(pairs: Pair[]): string {
+  const h = createHash('sha256');
+  for (const p of pairs) h.update(`${p.anchor}\u0000${p.positive}\u0000${p.lang ?? ''}\u0000${p.group ?? ''}\n`);
+  return h.digest('hex');
+}
+
 const view = (data: Float32Array, rows: number, cols: number): Matrix => ({ data, rows, cols });
 
 export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps: number; losses: number[]; out: string }> {
@@ -202,6 +222,14 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
   if (!Number.isInteger(batchSize) || batchSize < 2)
     throw new RangeError(`${fn}: batchSize must be an integer >= 2; received ${batchSize}`);
   if (!(lr > 0)) throw new RangeError(`${fn}: lr must be > 0; received ${lr}`);
+  const checkpointEvery = opts.checkpointEvery;
+  if (checkpointEvery !== undefined && (!Number.isInteger(checkpointEvery) || checkpointEvery < 1))
+    throw new RangeError(`${fn}: checkpointEvery must be an integer >= 1; received ${checkpointEvery}`);
+  const keep = opts.keepCheckpoints ?? 2;
+  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`${fn}: keepCheckpoints must be an integer >= 1; received ${keep}`);
+  const resume = opts.resume ?? false;
+  if (typeof resume !== 'boolean') throw new TypeError(`${fn}: resume must be a boolean; received ${typeof resume}`);
+  await assertOutUsable(fn, opts.out, resume);
 
   const w = opts.model
     ? await readModel(opts.model)
@@ -239,13 +267,120 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
   const plans: number[][][] = [];
   for (let e = 0; e < epochs; e++) plans.push(makeBatches(pairs, batchSize, random));
   const steps = plans.reduce((s, p) => s + p.length, 0);
-  const losses: number[] = [];
+  let losses: number[] = [];
   let step = 0;
   const started = Date.now();
   let seen = 0;
 
+  // ---- checkpoints: the whole state a step depends on (weights, moments, step), so a resume is bit for bit.
+  const settings = {
+    epochs,
+    batchSize,
+    lr,
+    weightDecay: wd,
+    warmupSteps: warmup,
+    scale,
+    symmetric,
+    seed,
+    positiveBranch,
+    buckets: B,
+    dim: D,
+    minN: w.config.minN,
+    maxN: w.config.maxN,
+    model: opts.model ?? null,
+  };
+  const dataSha = pairsDigest(pairs);
+  const adams = (): Record<string, Adam> => ({
+    table: tableState,
+    'anchor.weight': headState.anchor.w,
+    'anchor.bias': headState.anchor.b,
+    'positive.weight': headState.positive.w,
+    'positive.bias': headState.positive.b,
+  });
+  const stateTensors = (): Record<string, { shape: number[]; data: Float32Array }> => {
+    const t: Record<string, { shape: number[]; data: Float32Array }> = {
+      table: { shape: [B, D], data: w.table },
+      'anchor.weight': { shape: [D, D], data: w.heads.anchor.weight },
+      'anchor.bias': { shape: [D], data: w.heads.anchor.bias },
+      'positive.weight': { shape: [D, D], data: w.heads.positive.weight },
+      'positive.bias': { shape: [D], data: w.heads.positive.bias },
+    };
+    for (const [k, a] of Object.entries(adams())) {
+      t[`${k}.exp_avg`] = { shape: [a.n], data: a.m };
+      t[`${k}.exp_avg_sq`] = { shape: [a.n], data: a.v };
+    }
+    return t;
+  };
+  const checkpoint = async () => {
+    await writeCheckpointDir(opts.out, step, async (dir) => {
+      await writeFile(join(dir, STATE_TENSORS), safetensors(stateTensors()));
+      const state = {
+        format: 'jobbert-trainer-state',
+        version: 1,
+        kind: 'lite',
+        step,
+        steps,
+        data: { sha256: dataSha, pairs: pairs.length },
+        options: settings,
+        losses,
+      };
+      await writeFile(join(dir, 'trainer_state.json'), JSON.stringify(state));
+    });
+    await pruneCheckpoints(opts.out, keep);
+  };
+  if (resume) {
+    const latest = (await listCheckpoints(opts.out)).at(-1);
+    if (latest) {
+      const badCheckpoint = (why: string, cause?: unknown) =>
+        new JobBERTError('ERR_BAD_CHECKPOINT', `${fn}: checkpoint ${latest.dir}: ${why}`, cause === undefined ? undefined : { cause });
+      let state: {
+        format?: unknown;
+        kind?: unknown;
+        step?: unknown;
+        options?: Record<string, unknown>;
+        data?: { sha256?: unknown };
+        losses?: unknown;
+      };
+      try {
+        state = JSON.parse(await readFile(join(latest.dir, 'trainer_state.json'), 'utf8'));
+      } catch (e) {
+        throw badCheckpoint(`trainer_state.json cannot be read: ${(e as Error).message}`, e);
+      }
+      if (
+        state?.format !== 'jobbert-trainer-state' ||
+        state.kind !== 'lite' ||
+        !Number.isInteger(state.step) ||
+        !Array.isArray(state.losses)
+      )
+        throw badCheckpoint('trainer_state.json is not a LiteEncoder trainer state');
+      const diffs = settingsDiff(state.options ?? {}, settings);
+      if (state.data?.sha256 !== dataSha) diffs.push(`the training pairs (${opts.data}) changed`);
+      if (diffs.length > 0)
+        throw new JobBERTError(
+          'ERR_RESUME_MISMATCH',
+          `${fn}: ${latest.dir} was made with other settings (${diffs.join('; ')}); resume with the same ones, or start a new out directory`,
+        );
+      let saved: Record<string, { shape: number[]; data: Float32Array }>;
+      try {
+        saved = readSafetensors(await readFile(join(latest.dir, STATE_TENSORS)), latest.dir);
+      } catch (e) {
+        throw badCheckpoint((e as Error).message, e);
+      }
+      for (const [name, t] of Object.entries(stateTensors())) {
+        const got = saved[name];
+        if (!got || got.data.length !== t.data.length) throw badCheckpoint(`${STATE_TENSORS} lacks ${name} [${t.shape.join(', ')}]`);
+        t.data.set(got.data);
+      }
+      step = state.step as number;
+      losses = state.losses as number[];
+    }
+  }
+  const resumedAt = step;
+
+  let global = 0;
   for (const plan of plans) {
     for (const batch of plan) {
+      if (global++ < resumedAt) continue; // done before the resume: the plan is a pure function of the seed
       step++;
       const n = batch.length;
       // CSR of anchors then positives.
@@ -317,6 +452,7 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
       losses.push(loss);
       seen += n;
       opts.onProgress?.({ step, steps, loss, pairsPerSecond: seen / Math.max(1e-3, (Date.now() - started) / 1000) });
+      if (checkpointEvery !== undefined && step % checkpointEvery === 0 && step < steps) await checkpoint();
     }
   }
   await writeModel(opts.out, {

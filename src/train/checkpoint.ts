@@ -15,6 +15,7 @@
 import { copyFile, link, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { JobBERTError } from '../errors.js';
+import { writeCheckpointDir } from '../util/checkpoints.js';
 import type { ModelLayout, PostModule } from '../model/modules.js';
 import { withSafeTensors, writeSafeTensors } from '../model/safetensors.js';
 import type { Head, Heads, OptimizerState } from './step.js';
@@ -242,26 +243,21 @@ export async function saveCheckpoint(
   optimizer: OptimizerState,
   state: TrainerState,
 ): Promise<string> {
-  const name = `checkpoint-${state.step}`;
-  const tmp = join(out, `.tmp-${name}-${process.pid}`);
-  const final = join(out, name);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  try {
+  return writeCheckpointDir(out, state.step, async (dir) => {
     for (const f of plan.files) {
-      await mkdir(dirname(join(tmp, f)), { recursive: true });
+      await mkdir(dirname(join(dir, f)), { recursive: true });
       try {
-        await link(join(out, f), join(tmp, f));
+        await link(join(out, f), join(dir, f));
       } catch {
-        await copyFile(join(out, f), join(tmp, f));
+        await copyFile(join(out, f), join(dir, f));
       }
     }
-    await writeHead(join(tmp, plan.anchorDir), heads.anchor);
-    await writeHead(join(tmp, plan.positiveDir), heads.positive);
+    await writeHead(join(dir, plan.anchorDir), heads.anchor);
+    await writeHead(join(dir, plan.positiveDir), heads.positive);
     if (plan.created) {
-      await writeFile(join(tmp, 'modules.json'), JSON.stringify(plan.modules, null, 2));
+      await writeFile(join(dir, 'modules.json'), JSON.stringify(plan.modules, null, 2));
       await writeFile(
-        join(tmp, plan.asymDir, 'config.json'),
+        join(dir, plan.asymDir, 'config.json'),
         JSON.stringify(
           {
             types: { anchor_Dense: 'sentence_transformers.models.Dense', positive_Dense: 'sentence_transformers.models.Dense' },
@@ -278,15 +274,9 @@ export async function saveCheckpoint(
       tensors.set(`${key}.exp_avg`, { shape: [mo.m.length], data: mo.m });
       tensors.set(`${key}.exp_avg_sq`, { shape: [mo.v.length], data: mo.v });
     }
-    await writeSafeTensors(join(tmp, 'optimizer.safetensors'), tensors, { format: 'pt', step: String(optimizer.step) });
-    await writeFile(join(tmp, 'trainer_state.json'), JSON.stringify(state));
-    await rm(final, { recursive: true, force: true }); // a checkpoint of this step left by an earlier run
-    await rename(tmp, final);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  return final;
+    await writeSafeTensors(join(dir, 'optimizer.safetensors'), tensors, { format: 'pt', step: String(optimizer.step) });
+    await writeFile(join(dir, 'trainer_state.json'), JSON.stringify(state));
+  });
 }
 
 /** Makes `out` itself the model of checkpoint `dir` (each file replaced atomically). Async. */
@@ -294,27 +284,7 @@ export async function publish(out: string, plan: ModelPlan, dir: string): Promis
   for (const f of ownModelFiles(plan)) await linkOrCopy(join(dir, f), join(out, f));
 }
 
-/** Checkpoints in `out`, oldest first. Async. */
-export async function listCheckpoints(out: string): Promise<{ step: number; dir: string }[]> {
-  let names: string[];
-  try {
-    names = await readdir(out);
-  } catch {
-    return [];
-  }
-  const found: { step: number; dir: string }[] = [];
-  for (const n of names) {
-    const m = /^checkpoint-(\d+)$/.exec(n);
-    if (m) found.push({ step: Number(m[1]), dir: join(out, n) });
-  }
-  return found.sort((a, b) => a.step - b.step);
-}
-
-/** Deletes all but the newest `keep` checkpoints. Async. */
-export async function pruneCheckpoints(out: string, keep: number): Promise<void> {
-  const all = await listCheckpoints(out);
-  for (const c of all.slice(0, Math.max(0, all.length - keep))) await rm(c.dir, { recursive: true, force: true });
-}
+export { listCheckpoints, pruneCheckpoints } from '../util/checkpoints.js';
 
 /** Reads a checkpoint's trainer state, heads and optimizer moments. Async; rejects with ERR_BAD_CHECKPOINT. */
 export async function loadCheckpoint(dir: string, plan: ModelPlan, heads: Heads, optimizer: OptimizerState): Promise<TrainerState> {

@@ -8,7 +8,7 @@
  * LiteEncoder training lives in ../lite/train.ts and is dispatched to.
  */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile, rename } from 'node:fs/promises';
+import { writeFile, rename } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { JobBERTError } from '../errors.js';
@@ -34,6 +34,7 @@ import {
   type TrainerState,
 } from './checkpoint.js';
 import { readPairs, type PairStats } from './data.js';
+import { assertOutUsable } from '../util/checkpoints.js';
 import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type Batch } from './step.js';
 import { lossCurveSvg } from './svg.js';
 import { validate, validationTexts } from './validation.js';
@@ -253,13 +254,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     valTexts = validationTexts(valData);
   }
 
-  const existing = existsSync(out) ? await readdir(out) : [];
-  if (!o.resume && existing.length > 0) {
-    throw new JobBERTError(
-      'ERR_EXISTS',
-      `${FN}: out directory ${out} is not empty; pass resume: true (--resume) to continue the training there, or choose a new directory`,
-    );
-  }
+  await assertOutUsable(FN, out, o.resume);
 
   // ---- base vectors: the cache has them, or they are computed once now
   const fingerprint = await baseFingerprint(layout);
