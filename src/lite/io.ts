@@ -17,8 +17,8 @@ export interface LiteConfig {
   maxN: number;
   /** int8 codes per row with one float32 scale per row. */
   tableDtype: 'int8';
-  /** sha256 (hex) of table.bin and heads.safetensors. */
-  sha256: { table: string; heads: string };
+  /** sha256 (hex) of table.bin and heads.safetensors, and of the feature settings (absent in models written before it). */
+  sha256: { table: string; heads: string; config?: string };
   /** Free-form provenance (training command, data, steps). */
   trainedWith?: Record<string, unknown>;
 }
@@ -32,6 +32,9 @@ export interface LiteWeights {
 
 const bad = (dir: string, why: string) => new JobBERTError('ERR_BAD_MODEL', `LiteEncoder.load: ${dir} is not a LiteEncoder model: ${why}`);
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** The checksum of the settings that decide the features (lite.json's own fields, which its other checksums do not cover). */
+const configSha = (c: { buckets: number; dim: number; minN: number; maxN: number }) =>
+  createHash('sha256').update(`jobbert-lite:1\nbuckets=${c.buckets}\ndim=${c.dim}\nminN=${c.minN}\nmaxN=${c.maxN}\n`).digest('hex');
 
 /** int8 per-row quantisation: [scales f32 × rows][codes i8 × rows × dim]. */
 export function quantizeTable(table: Float32Array, rows: number, dim: number): Buffer {
@@ -105,6 +108,9 @@ export function readSafetensors(buf: Buffer, where: string): Record<string, { sh
   return out;
 }
 
+/** The longest character n-gram a LiteEncoder may use. */
+const MAX_NGRAM = 16;
+
 export async function readModel(dir: string): Promise<LiteWeights> {
   let config: LiteConfig;
   try {
@@ -112,7 +118,21 @@ export async function readModel(dir: string): Promise<LiteWeights> {
   } catch (e) {
     throw bad(dir, `cannot read ${CONFIG_FILE} (${(e as Error).message})`);
   }
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw bad(dir, `${CONFIG_FILE} must hold a JSON object; found ${config === null ? 'null' : typeof config}`);
   const { buckets, dim } = config;
+  // n-gram lengths bound the features per word (and so the time per text): 1 ≤ minN ≤ maxN ≤ MAX_NGRAM.
+  if (
+    !Number.isInteger(config.minN) ||
+    !Number.isInteger(config.maxN) ||
+    config.minN < 1 ||
+    config.maxN < config.minN ||
+    config.maxN > MAX_NGRAM
+  )
+    throw bad(
+      dir,
+      `${CONFIG_FILE}: minN and maxN must be integers with 1 ≤ minN ≤ maxN ≤ ${MAX_NGRAM}; found ${JSON.stringify(config.minN)} and ${JSON.stringify(config.maxN)}`,
+    );
   if (
     config.format !== 'jobbert-lite' ||
     config.version !== 1 ||
@@ -129,10 +149,14 @@ export async function readModel(dir: string): Promise<LiteWeights> {
   });
   if (tableBytes.length !== buckets * (4 + dim))
     throw bad(dir, `${TABLE_FILE} holds ${tableBytes.length} bytes; expected ${buckets * (4 + dim)}`);
-  if (config.sha256?.table !== sha(tableBytes) || config.sha256?.heads !== sha(headBytes)) {
+  if (
+    config.sha256?.table !== sha(tableBytes) ||
+    config.sha256?.heads !== sha(headBytes) ||
+    (config.sha256?.config !== undefined && config.sha256.config !== configSha(config))
+  ) {
     throw new JobBERTError(
       'ERR_CORRUPT',
-      `LiteEncoder.load: checksum mismatch in ${dir} (${TABLE_FILE} or ${HEADS_FILE} changed since ${CONFIG_FILE} was written)`,
+      `LiteEncoder.load: checksum mismatch in ${dir} (${TABLE_FILE} or ${HEADS_FILE} or its feature settings changed since ${CONFIG_FILE} was written)`,
     );
   }
   const tensors = readSafetensors(headBytes, dir);
@@ -165,7 +189,7 @@ export async function writeModel(
     version: 1,
     ...w.config,
     tableDtype: 'int8',
-    sha256: { table: sha(table), heads: sha(heads) },
+    sha256: { table: sha(table), heads: sha(heads), config: configSha(w.config) },
   };
   const put = async (name: string, data: Buffer | string) => {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);

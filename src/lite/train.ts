@@ -231,6 +231,12 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
   if (typeof resume !== 'boolean') throw new TypeError(`${fn}: resume must be a boolean; received ${typeof resume}`);
   await assertOutUsable(fn, opts.out, resume);
 
+  if (!opts.model) {
+    const minN = opts.minN ?? 2;
+    const maxN = opts.maxN ?? 5;
+    if (!Number.isInteger(minN) || !Number.isInteger(maxN) || minN < 1 || maxN < minN || maxN > 16)
+      throw new RangeError(`${fn}: minN and maxN must be integers with 1 <= minN <= maxN <= 16; received ${minN} and ${maxN}`);
+  }
   const w = opts.model
     ? await readModel(opts.model)
     : initWeights({ buckets: opts.buckets ?? 1 << 17, dim: opts.dim ?? 128, minN: opts.minN ?? 2, maxN: opts.maxN ?? 5 }, seed);

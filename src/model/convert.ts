@@ -52,6 +52,8 @@ export async function readTransformerConfig(dir: string): Promise<TransformerCon
       cause: e,
     });
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new JobBERTError('ERR_BAD_MODEL', `${path} must hold a JSON object; found ${raw === null ? 'null' : typeof raw}`);
   const modelType = raw.model_type;
   if (typeof modelType !== 'string' || !SUPPORTED.includes(modelType)) {
     throw new JobBERTError(

@@ -5,6 +5,7 @@
  * is read; tensors are read lazily, one at a time, and F16/BF16 are widened to
  * float32 (what onnxruntime and the kernels take).
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { JobBERTError } from '../errors.js';
@@ -85,6 +86,12 @@ export function parseHeader(path: string, json: string, dataBytes: number): Map<
     }
     out.set(name, { name, dtype: v.dtype, shape: v.shape as number[], begin, end });
   }
+  // Tensors must not share bytes: a write through one would change another, and it is never what a writer meant.
+  const spans = [...out.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i].begin < spans[i - 1].end)
+      throw bad(path, `tensors ${spans[i - 1].name} and ${spans[i].name} overlap (bytes ${spans[i].begin}..${spans[i - 1].end})`);
+  }
   return out;
 }
 
@@ -136,12 +143,14 @@ export class SafeTensors {
   static async open(path: string): Promise<SafeTensors> {
     let file: FileHandle;
     try {
-      file = await open(path, 'r');
+      file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       throw new JobBERTError('ERR_NOT_FOUND', `safetensors file ${path} cannot be opened: ${(e as Error).message}`, { cause: e });
     }
     try {
-      const size = (await file.stat()).size;
+      const st = await file.stat();
+      if (!st.isFile()) throw bad(path, `it is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`);
+      const size = st.size;
       if (size < 8) throw bad(path, `it is ${size} bytes long, shorter than the 8-byte header length`);
       const lenBuf = Buffer.alloc(8);
       await file.read(lenBuf, 0, 8, 0);

@@ -33,6 +33,12 @@ export function assertMatrix(
   if (!(m.data instanceof Float32Array)) {
     throw new TypeError(`${fn}: ${name}.data must be a Float32Array; received ${describe(m.data)}`);
   }
+  // The addon copies inputs while other threads could write a shared buffer: refused, as N-API would (less clearly).
+  if (typeof SharedArrayBuffer !== 'undefined' && m.data.buffer instanceof SharedArrayBuffer) {
+    throw new TypeError(
+      `${fn}: ${name}.data must be a Float32Array on an ArrayBuffer; received one on a SharedArrayBuffer (copy it first)`,
+    );
+  }
   const minRows = opts.allowEmpty ? 0 : 1;
   for (const key of ['rows', 'cols'] as const) {
     const value = m[key];
@@ -95,5 +101,7 @@ export function assertBoolean(fn: string, name: string, v: unknown): asserts v i
 /** Throws unless `v` is a Float32Array of `length` elements (or null when allowed). */
 export function assertVector(fn: string, name: string, v: unknown, length: number): asserts v is Float32Array {
   if (!(v instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array or null; received ${describe(v)}`);
+  if (typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer)
+    throw new TypeError(`${fn}: ${name} must be a Float32Array on an ArrayBuffer; received one on a SharedArrayBuffer (copy it first)`);
   if (v.length !== length) throw new RangeError(`${fn}: ${name} must hold ${length} elements; received ${v.length}`);
 }
