@@ -15,7 +15,7 @@ import { featurize, MAX_TEXT_UNITS } from '../src/lite/features.js';
 import { readPairs as readLitePairs } from '../src/lite/train.js';
 import { Tokenizer } from 'tokenizers';
 import { JobBERT } from '../src/model/jobbert.js';
-import { readPairs } from '../src/train/data.js';
+import { train } from '../src/train/index.js';
 import { clipForTokens } from '../src/util/text.js';
 import { makeTinyModel, type TinyModel } from './fixtures/tiny-model.js';
 
@@ -54,7 +54,11 @@ describe('training data: too little to train on', () => {
   ] as const) {
     it(`${what}: ERR_BAD_FILE from both trainers (not one step at loss 0)`, async () => {
       const path = await file(`${what.replace(/\W+/g, '-')}.jsonl`, text);
-      await refuses(readPairs(path), 'ERR_BAD_FILE', /need at least 2/);
+      await refuses(
+        train({ model: model.dir, data: path, out: join(dir, `out-${what.length}`), cacheDir: join(dir, 'cache') }),
+        'ERR_BAD_FILE',
+        /need at least 2/,
+      );
       await refuses(readLitePairs(path), 'ERR_BAD_FILE', /need at least 2/);
     });
   }
@@ -125,6 +129,8 @@ describe('clipForTokens', () => {
     const cut = clipForTokens(words, 2);
     assert.ok(cut.length <= 128 && cut.length > 64);
     assert.ok(words.startsWith(cut) && /\s/.test(words[cut.length]));
+    const left = clipForTokens(words, 2, 'left');
+    assert.ok(left.length <= 128 && left.length > 64 && words.endsWith(left) && /\s/.test(words[words.length - left.length - 1]));
     const emoji = 'a'.repeat(63) + '😀'.repeat(10);
     const c = clipForTokens(emoji, 1);
     assert.equal(c.length, 63);
@@ -146,7 +152,6 @@ describe('LiteEncoder training: checkpoints, resume and a used out directory', (
   });
 
   it('--checkpoint-every writes checkpoints, and --resume after a crash continues bit for bit', { timeout: 120_000 }, async () => {
-    const { train } = await import('../src/train/index.js');
     const data = await file('lite-pairs.jsonl', pairsText);
     const whole = await train(options(data, join(dir, 'lite-whole')));
     // A run that dies at step 8 (after its checkpoint at 6).

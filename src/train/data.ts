@@ -177,13 +177,6 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
       `${path}: no training pairs left after preprocessing (${stats.lines} lines; dropped ${stats.shortAnchors} with anchors under ${minAnchor} characters, ${stats.fewSkills} with fewer than ${minSkills} skills, ${stats.duplicates} duplicates)`,
     );
   }
-  // In-batch negatives need two pairs whose positives differ: one pair (or copies of one) would "train" at loss 0.
-  if (new Set(positives.subarray(0, stats.pairs)).size < 2) {
-    throw new JobBERTError(
-      'ERR_BAD_FILE',
-      `${path}: ${stats.pairs} training pair(s) with ${new Set(positives.subarray(0, stats.pairs)).size} distinct positive(s) after preprocessing (${stats.duplicates} duplicates dropped); in-batch negatives need at least 2`,
-    );
-  }
   const n = stats.pairs;
   return {
     texts,
@@ -195,4 +188,19 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
     stats,
     sha256: hash.digest('hex'),
   };
+}
+
+/**
+ * Refuses data that cannot train (JobBERTError ERR_BAD_FILE): in-batch
+ * negatives need two pairs whose positives differ, and one pair (or copies
+ * of one) would "train" a step at loss 0. Sync.
+ */
+export function assertTrainable(path: string, data: PairData): void {
+  const distinct = new Set(data.positives).size;
+  if (distinct < 2) {
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `${path}: ${data.stats.pairs} training pair(s) with ${distinct} distinct positive(s) after preprocessing (${data.stats.duplicates} duplicates dropped); in-batch negatives need at least 2`,
+    );
+  }
 }

@@ -33,7 +33,7 @@ import {
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
-import { readPairs, type PairStats } from './data.js';
+import { assertTrainable, readPairs, type PairStats } from './data.js';
 import { assertOutUsable } from '../util/checkpoints.js';
 import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type Batch } from './step.js';
 import { lossCurveSvg } from './svg.js';
@@ -246,6 +246,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const hidden = (await readTransformerConfig(layout.transformerDir)).hiddenSize;
   let plan = await planModel(modelDir, layout); // early, so a model the trainer cannot train fails before any encoding
   const data = await readPairs(resolve(opts.data), { minSkills: o.minSkills });
+  assertTrainable(opts.data, data);
   emit({ type: 'data', stats: data.stats, texts: data.texts.length });
   let valData: TalentCLEFTaskA | undefined;
   let valTexts: string[] = [];
