@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { kernels, type Matrix } from '../src/index.js';
+import { kernels, matrix, type Matrix } from '../src/index.js';
 import { randomMatrix, rng, scoresRef, testSeed } from './reference.js';
 
 const next = rng(testSeed('topk.test'));
@@ -99,4 +99,44 @@ describe('kernels.topK', () => {
     assert.deepEqual(Array.from(dot.indices), [0, 1]);
     assert.ok(Math.abs(dot.scores[0] - 6) < 1e-5);
   });
+});
+
+describe('topK cosine with huge finite inputs', () => {
+  // Elements near float32's limit overflow a float32 dot product (3e38·3e38),
+  // but their cosines are ordinary numbers in [-1, 1].
+  for (const [Q, N, d] of [
+    [1, 5, 8],
+    [40, 300, 33],
+  ] as const) {
+    it(`gives the cosines of vectors of 3e38, not Infinity (Q=${Q} N=${N} d=${d})`, async () => {
+      const lcg = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+      const next = lcg(Q * 7 + d);
+      const big = (n: number) => Float32Array.from({ length: n }, () => next() * 3e38);
+      const queries = matrix(big(Q * d), Q, d);
+      const corpus = matrix(big(N * d), N, d);
+      const { indices, scores } = await kernels.topK(queries, corpus, 3, { device: 'cpu' });
+      for (let q = 0; q < Q; q++) {
+        const cos = (j: number) => {
+          let dot = 0;
+          let nq = 0;
+          let nc = 0;
+          for (let p = 0; p < d; p++) {
+            const a = queries.data[q * d + p];
+            const b = corpus.data[j * d + p];
+            dot += a * b;
+            nq += a * a;
+            nc += b * b;
+          }
+          return dot / Math.sqrt(nq * nc);
+        };
+        const best = Array.from({ length: N }, (_, j) => j).sort((a, b) => cos(b) - cos(a) || a - b);
+        for (let r = 0; r < 3; r++) {
+          const s = scores[q * 3 + r];
+          assert.ok(Number.isFinite(s) && Math.abs(s) <= 1 + 1e-6, `score ${s} for query ${q}`);
+          assert.ok(Math.abs(s - cos(best[r])) < 1e-5, `query ${q} rank ${r}: ${s} vs ${cos(best[r])}`);
+          assert.ok(Math.abs(cos(indices[q * 3 + r]) - cos(best[r])) < 1e-5);
+        }
+      }
+    });
+  }
 });

@@ -242,12 +242,46 @@ bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
   return true;
 }
 
+// Whether every score of a tile row is a finite float. Under cosine a finite
+// input can still overflow its float32 dot product (elements beyond ~1.8e19),
+// which leaves ±inf or NaN in the tile.
+bool allFinite(const float* raw, int64_t cols) {
+  bool bad = false;
+  for (int64_t j = 0; j < cols; ++j) bad |= !(std::fabs(raw[j]) <= std::numeric_limits<float>::max());
+  return !bad;
+}
+
+// scanRow<true>'s scalar loop for a row holding overflowed dot products: those
+// cosines are recomputed in double from the query and corpus rows (`block`
+// holds corpus row j0), so a cosine stays in [-1, 1] whatever the inputs'
+// magnitude. Finite scores are scaled exactly as scanRow scales them.
+void scanRowOverflowed(const Problem& pr, ChunkSelection& sel, int64_t q, const float* raw, int64_t cols, int64_t j0,
+                       const float* block) {
+  const int64_t d = pr.corpus.cols;
+  const float* query = pr.queries + q * d;
+  const float invQ = pr.invQueries[q];
+  for (int64_t j = 0; j < cols; ++j) {
+    float s;
+    if (std::fabs(raw[j]) <= std::numeric_limits<float>::max()) {
+      s = raw[j] * invQ * pr.invCorpus[j0 + j];
+    } else {
+      const float* row = block + j * d;
+      double dot = 0.0;
+      for (int64_t p = 0; p < d; ++p) dot += double(query[p]) * double(row[p]);
+      s = static_cast<float>(dot * double(invQ) * double(pr.invCorpus[j0 + j]));
+    }
+    if (!sel.settled(q) || s > sel.threshold(q)) sel.offer(q, s, static_cast<int32_t>(j0 + j));
+  }
+}
+
 void scanTile(const Problem& pr, ChunkSelection& sel, int64_t q0, int64_t rows, const float* tile, int64_t ldt,
-              int64_t j0, int64_t cols) {
+              int64_t j0, int64_t cols, const float* block) {
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t q = q0 + r;
-    if (pr.invCorpus) scanRow<true>(sel, q, tile + r * ldt, cols, j0, pr.invQueries[q], pr.invCorpus);
-    else scanRow<false>(sel, q, tile + r * ldt, cols, j0, 1.0f, nullptr);
+    const float* raw = tile + r * ldt;
+    if (!pr.invCorpus) scanRow<false>(sel, q, raw, cols, j0, 1.0f, nullptr);
+    else if (allFinite(raw, cols)) scanRow<true>(sel, q, raw, cols, j0, pr.invQueries[q], pr.invCorpus);
+    else scanRowOverflowed(pr, sel, q, raw, cols, j0, block);
   }
 }
 
@@ -379,7 +413,7 @@ void directChunk(const Problem& pr, ChunkSelection& sel, int64_t begin, int64_t 
         for (int r = 0; r < step; ++r) rows[r] = block + (g + std::min<int64_t>(r, count - 1)) * d;
         kernel.fn(q, nq, rows, d, raw.data() + g, blockRows);
       }
-      scanTile(pr, sel, q0, nq, raw.data(), blockRows, j0, cols);
+      scanTile(pr, sel, q0, nq, raw.data(), blockRows, j0, cols, block);
     }
   }
 }
@@ -431,7 +465,7 @@ void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel
                       blockRows, 1.0f, beta, panelRows, nr);
         }
       }
-      scanTile(pr, sel, q0, rows, tile.data(), blockRows, j0, cols);
+      scanTile(pr, sel, q0, rows, tile.data(), blockRows, j0, cols, corpusView.b);
     }
   }
 }
