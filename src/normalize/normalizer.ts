@@ -77,6 +77,11 @@ interface IndexRow {
 const MEANINGFUL = /[\p{L}\p{N}]/u;
 
 const CHUNK = 8192;
+/** Search results kept for repeated titles (first in, first out). */
+const CACHE_SIZE = 50_000;
+
+/** An occupation found for a title: its index, best score and the index row that scored it. */
+type Hit = { occupation: number; score: number; row: number };
 
 /** A title → occupation normaliser over a taxonomy (ESCO) and optional examples. */
 export class Normalizer {
@@ -96,6 +101,7 @@ export class Normalizer {
   readonly #ownsEncoder: boolean;
   readonly #calibration: CalibrationModel | null;
   readonly #uriIndex: Map<string, number>;
+  readonly #cache = new Map<string, Hit[]>();
   #disposed = false;
 
   private constructor(init: {
@@ -249,7 +255,7 @@ export class Normalizer {
     const out: NormalizeResult[] = new Array(titles.length);
     for (let s = 0; s < titles.length; s += CHUNK) {
       const chunk = titles.slice(s, s + CHUNK);
-      const results = await this.#normalizeChunk(chunk, corpus, k, outputLang);
+      const results = await this.#normalizeChunk(chunk, opts.lang ?? '*', corpus, k, outputLang);
       for (let i = 0; i < chunk.length; i++) {
         results[i].id = String(s + i);
         out[s + i] = results[i];
@@ -264,6 +270,7 @@ export class Normalizer {
     this.#disposed = true;
     for (const c of this.#corpora.values()) c.matrix.dispose();
     this.#corpora.clear();
+    this.#cache.clear();
     if (this.#ownsEncoder) await this.encoder.dispose();
   }
 
@@ -293,6 +300,7 @@ export class Normalizer {
 
   async #normalizeChunk(
     titles: string[],
+    lang: string,
     corpus: { matrix: ResidentMatrix; rows: number[] },
     k: number,
     outputLang: string,
@@ -311,7 +319,29 @@ export class Normalizer {
       }
       return u;
     });
-    const hits = texts.length ? await this.#search(texts, corpus, Math.max(k, 2)) : [];
+    // Scraped titles repeat ("Sales Manager" thousands of times): a bounded
+    // cache of search results per (language, k, text) skips their search.
+    const kk = Math.max(k, 2);
+    const hits: Hit[][] = new Array(texts.length);
+    const missing: number[] = [];
+    texts.forEach((t, i) => {
+      const cached = this.#cache.get(`${lang}\u0000${kk}\u0000${t}`);
+      if (cached) hits[i] = cached;
+      else missing.push(i);
+    });
+    if (missing.length) {
+      const found = await this.#search(
+        missing.map((i) => texts[i]),
+        corpus,
+        kk,
+      );
+      missing.forEach((i, j) => {
+        hits[i] = found[j];
+        const key = `${lang}\u0000${kk}\u0000${texts[i]}`;
+        if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);
+        this.#cache.set(key, found[j]);
+      });
+    }
     const tax = this.taxonomy.occupations;
     const label = (occ: number) => {
       const o = tax[occ];
@@ -345,14 +375,10 @@ export class Normalizer {
   }
 
   /** The best `k` distinct occupations per text, best first (row = the index row that scored). */
-  async #search(
-    texts: string[],
-    corpus: { matrix: ResidentMatrix; rows: number[] },
-    k: number,
-  ): Promise<{ occupation: number; score: number; row: number }[][]> {
+  async #search(texts: string[], corpus: { matrix: ResidentMatrix; rows: number[] }, k: number): Promise<Hit[][]> {
     const q = await this.encoder.encode(texts);
     const n = corpus.rows.length;
-    const out: { occupation: number; score: number; row: number }[][] = new Array(texts.length);
+    const out: Hit[][] = new Array(texts.length);
     let pending = texts.map((_, i) => i);
     let pool = Math.min(n, Math.max(32, 8 * k));
     let queries: Matrix = q;
@@ -361,7 +387,7 @@ export class Normalizer {
       const short: number[] = [];
       for (let p = 0; p < pending.length; p++) {
         const seen = new Set<number>();
-        const list: { occupation: number; score: number; row: number }[] = [];
+        const list: Hit[] = [];
         for (let j = 0; j < r.k && list.length < k; j++) {
           const row = corpus.rows[r.indices[p * r.k + j]];
           const occupation = this.#rows[row].occupation;

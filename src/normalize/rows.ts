@@ -16,8 +16,8 @@ export type RowFormat = 'jsonl' | 'csv' | 'tsv';
 
 /** One row of a file: its fields (strings for CSV/TSV, any JSON for JSON Lines), or why it could not be read. */
 export type Row =
-  | { line: number; record: Record<string, unknown>; error?: undefined }
-  | { line: number; record?: undefined; error: string };
+  | { line: number; bytes: number; record: Record<string, unknown>; error?: undefined }
+  | { line: number; bytes: number; record?: undefined; error: string };
 
 /** The format of `path`: by extension (.jsonl/.ndjson/.json, .csv, .tsv/.tab), else by its first line. Async. */
 export async function detectFormat(path: string): Promise<RowFormat> {
@@ -55,20 +55,22 @@ async function* jsonLines(path: string): AsyncGenerator<Row> {
   const stream = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
+  let bytes = 0;
   try {
     for await (const raw of lines) {
       line++;
+      bytes += raw.length + 1;
       const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
       if (!text.trim()) continue;
       let value: unknown;
       try {
         value = JSON.parse(text);
       } catch (e) {
-        yield { line, error: `not valid JSON (${(e as Error).message})` };
+        yield { line, bytes, error: `not valid JSON (${(e as Error).message})` };
         continue;
       }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) yield { line, error: 'not a JSON object' };
-      else yield { line, record: value as Record<string, unknown> };
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) yield { line, bytes, error: 'not a JSON object' };
+      else yield { line, bytes, record: value as Record<string, unknown> };
     }
   } catch (e) {
     throw ioError(path, e);
@@ -92,15 +94,15 @@ async function* delimited(path: string, delimiter: string): AsyncGenerator<Row> 
     skip_records_with_error: true,
     on_skip: (err: Error | undefined) => {
       const line = (err as { lines?: number } | undefined)?.lines ?? 0;
-      skipped.push({ line, error: err?.message ?? 'malformed record' });
+      skipped.push({ line, bytes: 0, error: err?.message ?? 'malformed record' });
     },
   });
   const stream = createReadStream(path);
   stream.on('error', (e) => parser.destroy(ioError(path, e)));
   stream.pipe(parser);
-  for await (const item of parser as AsyncIterable<{ info: { lines: number }; record: Record<string, string> }>) {
+  for await (const item of parser as AsyncIterable<{ info: { lines: number; bytes: number }; record: Record<string, string> }>) {
     while (skipped.length) yield skipped.shift()!;
-    yield { line: item.info.lines, record: item.record };
+    yield { line: item.info.lines, bytes: item.info.bytes, record: item.record };
   }
   while (skipped.length) yield skipped.shift()!;
 }
