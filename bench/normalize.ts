@@ -92,7 +92,7 @@ export async function benchNormalize(): Promise<void> {
     const cliRate = done.titles / wall;
 
     // The peer, in process on a slice (it is far slower): the same Normalizer over TF-IDF vectors.
-    const slice = 20_000;
+    const slice = 5_000;
     const sample: string[] = [];
     const rs = rng(7);
     for (let i = 0; i < slice; i++) sample.push(labels[Math.floor(rs() * labels.length)]);

@@ -90,7 +90,7 @@ describe('jobbert normalize', () => {
     await writeFile(input, '{"title": "baker"}\n{"title": 5}\n{"title": "nurse"}\n');
     const r = await run('normalize', '--input', input, '--output', output, '--taxonomy', taxonomy, '--strict');
     assert.equal(r.code, 1);
-    assert.match(r.err.join('\n'), new RegExp(`ERR_BAD_FILE: .*strict\\.jsonl:2:`));
+    assert.match(r.err.join('\n'), /ERR_BAD_FILE: .*strict\.jsonl:2:/);
     assert.equal(existsSync(output), false);
     assert.deepEqual(
       (await import('node:fs')).readdirSync(dir).filter((f) => f.startsWith('strict-out')),

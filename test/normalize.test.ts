@@ -100,6 +100,15 @@ test('gibberish gets occupation null with the built-in model and ESCO', async ()
     const results = await builtin.normalize(['xqzjv kkwpt', 'zzzzzzzz', 'qwpoeiruty', '12345']);
     for (const r of results) assert.equal(r.occupation, null, `${r.input}: ${JSON.stringify(r.occupation)} at ${r.confidence}`);
     const [nurse] = await builtin.normalize(['Krankenpfleger'], { outputLang: 'es' });
+    // The README's example, as it shows it.
+    const [readme] = await builtin.normalize(['Krankenschwester'], { k: 3, outputLang: 'es' });
+    assert.equal(readme.occupation, null);
+    assert.equal(readme.confidence, 0.4854);
+    assert.deepEqual(
+      { label: readme.alternatives[0].label, isco: readme.alternatives[0].isco, score: readme.alternatives[0].score },
+      { label: 'auxiliar de enfermería', isco: '5321', score: 1 },
+    );
+    assert.deepEqual(readme.alternatives[0].matched, { text: 'Krankenschwester', lang: 'de', source: 'label' });
     const [nurseEn] = await builtin.normalize(['Krankenpfleger']);
     assert.equal(nurse.alternatives[0].matched.text, 'Krankenpfleger');
     assert.equal(nurse.alternatives[0].uri, nurseEn.alternatives[0].uri);

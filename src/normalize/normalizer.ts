@@ -96,7 +96,6 @@ export class Normalizer {
   /** Number of rows in the index (labels + examples). */
   readonly size: number;
   readonly #rows: IndexRow[];
-  readonly #vectors: Matrix;
   readonly #corpora = new Map<string, { matrix: ResidentMatrix; rows: number[] }>();
   readonly #ownsEncoder: boolean;
   readonly #calibration: CalibrationModel | null;
@@ -118,7 +117,6 @@ export class Normalizer {
     this.encoder = init.encoder;
     this.#ownsEncoder = init.ownsEncoder;
     this.#rows = init.rows;
-    this.#vectors = init.vectors;
     this.#calibration = init.calibration;
     this.calibrated = init.calibration !== null;
     this.threshold = init.threshold;
@@ -251,7 +249,8 @@ export class Normalizer {
       throw new (typeof opts.lang === 'string' ? RangeError : TypeError)(
         `${fn}: lang must be one of ${langs.map((l) => `'${l}'`).join(', ')} or omitted; received ${describe(opts.lang)}`,
       );
-    const corpus = this.#corpus(opts.lang ?? '*');
+    const corpus = await this.#corpus(opts.lang ?? '*');
+    this.#live(fn);
     const out: NormalizeResult[] = new Array(titles.length);
     for (let s = 0; s < titles.length; s += CHUNK) {
       const chunk = titles.slice(s, s + CHUNK);
@@ -282,18 +281,26 @@ export class Normalizer {
     if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the Normalizer was disposed`);
   }
 
-  /** The index for one input language: its labels and every example (built on first use). */
-  #corpus(lang: string): { matrix: ResidentMatrix; rows: number[] } {
-    let c = this.#corpora.get(lang);
-    if (c) return c;
+  /**
+   * The index for one input language: its labels and every example, encoded
+   * on first use (a fraction of a second; keeping a second copy of every
+   * vector for this would cost more memory than it saves time).
+   */
+  async #corpus(lang: string): Promise<{ matrix: ResidentMatrix; rows: number[] }> {
+    const have = this.#corpora.get(lang);
+    if (have) return have;
     const rows: number[] = [];
     this.#rows.forEach((r, i) => {
       if (r.source === 'example' || r.lang === lang) rows.push(i);
     });
-    const d = this.#vectors.cols;
-    const data = new Float32Array(rows.length * d);
-    rows.forEach((r, j) => data.set(this.#vectors.data.subarray(r * d, (r + 1) * d), j * d));
-    c = { matrix: kernels.resident({ data, rows: rows.length, cols: d }), rows };
+    const vectors = await encodeAll(
+      this.encoder,
+      rows.map((r) => this.#rows[r].text),
+    );
+    // Another call may have built it meanwhile, or the Normalizer been disposed.
+    const again = this.#corpora.get(lang);
+    if (again || this.#disposed) return again ?? this.#corpora.get('*')!;
+    const c = { matrix: kernels.resident(vectors), rows };
     this.#corpora.set(lang, c);
     return c;
   }
