@@ -61,7 +61,7 @@ function report(name: string, model: CalibrationModel, held: { features: [number
   const coverage = answered.length / conf.length;
   const accuracy = held.correct.reduce((s, y) => s + y, 0) / conf.length;
   console.log(
-    `${name}: held-out n=${conf.length} acc@1 ${accuracy.toFixed(4)}, ECE ${ece.toFixed(4)}; threshold ${model.threshold}: precision ${precision.toFixed(4)}, coverage ${coverage.toFixed(4)}`,
+    `${name}: n=${conf.length} acc@1 ${accuracy.toFixed(4)}, ECE ${ece.toFixed(4)}; threshold ${model.threshold}: precision ${precision.toFixed(4)}, coverage ${coverage.toFixed(4)}`,
   );
   return { ece, bins, precision, coverage, n: conf.length };
 }
