@@ -1,7 +1,7 @@
 /**
  * Benchmark runner: `npm run bench -- [suite ...]`.
  *
- * Suites: kernels (= dense, topk, infonce), encode, lite, matchindex, serve, train, or any of those alone. Each runs in
+ * Suites: kernels (= dense, topk, infonce), encode, lite, matchindex, normalize, serve, train, or any of those alone. Each runs in
  * its own child process so peak-RSS figures belong to that suite alone. Peers
  * are measured in the same run and printed beside our figure as a ratio.
  */
@@ -13,6 +13,7 @@ import { benchEncode } from './encode.js';
 import { benchInfoNCE } from './infonce.js';
 import { benchLite } from './lite.js';
 import { benchMatchIndex } from './match-index.js';
+import { benchNormalize } from './normalize.js';
 import { benchServe } from './serve.js';
 import { benchTopK } from './topk.js';
 import { benchTrain } from './train.js';
@@ -24,6 +25,7 @@ const SUITES: Record<string, () => Promise<void>> = {
   infonce: benchInfoNCE,
   lite: benchLite,
   matchindex: benchMatchIndex,
+  normalize: benchNormalize,
   serve: benchServe,
   train: benchTrain,
 };

@@ -51,7 +51,7 @@ export const SERVICE_ERROR_CODES = {
   ERR_BAD_HTTP: [400, 'the request is not valid HTTP'],
   ERR_INVALID_REQUEST: [400, 'an OpenAI-style request (/v1/embeddings) has a missing or invalid field; `param` names it'],
   ERR_UNAUTHORIZED: [401, 'a bearer token is needed, or the one sent is not valid'],
-  ERR_NOT_CONFIGURED: [404, 'the route needs something the server was not started with (an encoder, skills)'],
+  ERR_NOT_CONFIGURED: [404, 'the route needs something the server was not started with (an encoder, skills, a Normalizer)'],
   ERR_MODEL_NOT_FOUND: [404, '/v1/embeddings was asked for a model this server does not serve; the message lists those it does'],
   ERR_METHOD_NOT_ALLOWED: [405, 'the route takes another HTTP method'],
   ERR_REQUEST_TIMEOUT: [408, 'the request headers or body did not arrive within --request-timeout-ms (headers: 10 s)'],

@@ -33,6 +33,22 @@ export { SkillIndex, type Skill, type SkillExplanation, type SkillMatch } from '
 export { encoderFromSpec } from './match/encoder-spec.js';
 export { matchDefault } from './match/default-index.js';
 
+// ---- Normalising: vacancy titles → ESCO occupations (ISCO code, calibrated confidence, alternatives) ----
+export { Normalizer, loadBuiltinTaxonomy, readTaxonomy, readExamples } from './normalize/index.js';
+export type {
+  Calibration,
+  CalibrationModel,
+  Example,
+  NormalizeAlternative,
+  NormalizeMatched,
+  NormalizeOptions,
+  NormalizeResult,
+  NormalizerOptions,
+  SkippedExample,
+  Taxonomy,
+  TaxonomyOccupation,
+} from './normalize/index.js';
+
 // ---- Evaluation: TalentCLEF metrics and TREC files ----
 export { evaluate, type EvaluateResult, type Qrels, type Run, type RunEntry } from './eval/evaluate.js';
 export { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun, type TalentCLEFTaskA, type Title } from './eval/trec.js';

@@ -281,6 +281,7 @@ describe('jobbert serve: endpoint contract', () => {
       '/v1/embeddings',
       '/v1/encode',
       '/v1/match',
+      '/v1/normalize',
       '/v1/skills',
     ]);
     assert.equal(r.json.components.schemas.MatchRequest.properties.queries.maxItems, 256);

@@ -11,10 +11,12 @@ import { convertCommand, downloadCommand, encodeCommand, MODEL_USAGE } from './m
 import { TRAIN_USAGE, trainCommand } from './train.js';
 import * as kernels from '../kernels/index.js';
 import { SERVE_USAGE, serveCommand } from './serve.js';
+import { NORMALIZE_USAGE, normalizeCommand } from './normalize.js';
 
 const USAGE = `Usage: jobbert <command> [options]
 
 Commands:
+${NORMALIZE_USAGE}
   demo [--k 3] [--json]
                        match a few titles in en/de/es/zh against the built-in catalogue
   match QUERY... [--index FILE | --corpus FILE | --esco DIR] [--k 5] [--lang L] [--json]
@@ -83,6 +85,13 @@ export async function main(
         return await indexCommand(rest, out);
       case 'match':
         return await matchCommand(rest, out);
+      case 'normalize':
+        // Progress goes to stderr itself on the real CLI (a bar on a TTY), else through `err`, line by line.
+        return await normalizeCommand(
+          rest,
+          out,
+          err === console.error ? process.stderr : { write: (s: string) => err(s.replace(/\n$/, '')) },
+        );
       case 'demo':
         return await demoCommand(rest, out);
       case 'convert':

@@ -8,15 +8,20 @@ import { MatchIndex } from '../match/match-index.js';
 import { SkillIndex } from '../match/skills.js';
 import { loadIndexWithEncoder, readSkillsFile } from '../serve/load.js';
 import { createServer, type ServeOptions } from '../serve/server.js';
+import { Normalizer } from '../normalize/normalizer.js';
+import { modelEncoder } from './normalize.js';
 
-export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--host 127.0.0.1] [--port 8080] [--token T] [--json]
+export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--taxonomy DIR] [--examples FILE]
+        [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-text-length 512] [--max-k 1000]
         [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000]
-                       an HTTP JSON service: POST /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
+                       an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
                        'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
-                       (JSON Lines {"id", "name", "aliases"?}). --port 0 picks a free port.
+                       (JSON Lines {"id", "name", "aliases"?}). /v1/normalize maps titles to the built-in
+                       ESCO with the built-in model; --model, --taxonomy and --examples change them
+                       (as in 'jobbert normalize'). --port 0 picks a free port.
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
                        /metrics. --write-timeout-ms cuts a client that takes no part of its
                        response for that long. Stops gracefully on SIGTERM or SIGINT.`;
@@ -25,6 +30,9 @@ const SPEC = {
   options: {
     index: 'string',
     skills: 'string',
+    model: 'string',
+    taxonomy: 'string',
+    examples: 'string',
     host: 'string',
     port: 'integer',
     token: 'string',
@@ -64,6 +72,8 @@ export async function serveCommand(
   // Without --index: the built-in catalogue with the default model.
   const { index, encoder } = o.index ? await loadIndexWithEncoder(o.index as string) : await catalogueIndex();
   let skills: SkillIndex | undefined;
+  let normalizer: Normalizer | undefined;
+  let normalizerEncoder: Encoder | undefined;
   try {
     if (!encoder)
       throw new JobBERTError(
@@ -71,10 +81,17 @@ export async function serveCommand(
         `${o.index as string} holds no encoder this version can rebuild, so queries cannot be encoded; rebuild it with jobbert index build`,
       );
     if (o.skills) skills = await SkillIndex.build(encoder, await readSkillsFile(o.skills as string));
+    normalizerEncoder = await modelEncoder(o.model as string | undefined);
+    normalizer = await Normalizer.load({
+      encoder: normalizerEncoder,
+      taxonomy: o.taxonomy as string | undefined,
+      examples: o.examples as string | undefined,
+    });
     const opts: ServeOptions = {
       index,
       encoder,
       skills,
+      normalizer,
       host: o.host as string | undefined,
       port: o.port as number | undefined,
       token,
@@ -112,19 +129,22 @@ export async function serveCommand(
           entries: index.size,
           dim: index.dim,
           skills: skills?.size ?? null,
+          occupations: normalizer.taxonomy.occupations.length,
           batching: service.matcher.settings.batching,
           auth: token !== undefined,
         }),
       );
     else
       out(
-        `jobbert serve: listening on ${url} (${index.size} entries, ${index.dim}-d${skills ? `, ${skills.size} skills` : ''}, batching ${service.matcher.settings.batching ? 'on' : 'off'}${token ? ', bearer token required' : ''})`,
+        `jobbert serve: listening on ${url} (${index.size} entries, ${index.dim}-d${skills ? `, ${skills.size} skills` : ''}, ${normalizer.taxonomy.occupations.length} occupations${normalizer.calibrated ? '' : ' (uncalibrated)'}, batching ${service.matcher.settings.batching ? 'on' : 'off'}${token ? ', bearer token required' : ''})`,
       );
     const signal = await stopped;
     err(`jobbert serve: ${signal}: finishing requests in flight, then stopping`);
     await service.close();
     return 0;
   } finally {
+    await normalizer?.dispose();
+    await normalizerEncoder?.dispose();
     await skills?.dispose();
     await index.dispose();
   }

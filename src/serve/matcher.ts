@@ -13,6 +13,7 @@ import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import type { MatchIndex, MatchResult } from '../match/match-index.js';
 import type { SkillIndex } from '../match/skills.js';
+import type { Normalizer, NormalizeResult } from '../normalize/normalizer.js';
 import { assertBoolean, assertInteger, assertOptions, describe } from '../util/validate.js';
 import { MicroBatcher } from './batcher.js';
 import { readJsonBody, sendError, sendJson, sendText, ServeError } from './http.js';
@@ -23,9 +24,11 @@ import {
   parseEmbeddings,
   parseEncode,
   parseMatch,
+  parseNormalize,
   parseSkills,
   type EncodeRequest,
   type MatchRequest,
+  type NormalizeRequest,
   type RequestLimits,
   type SkillsRequest,
 } from './requests.js';
@@ -37,6 +40,8 @@ export interface MatcherOptions {
   encoder?: Encoder;
   /** The skills /v1/skills ranks; without them, /v1/skills answers 404 ERR_NOT_CONFIGURED. */
   skills?: SkillIndex;
+  /** The Normalizer /v1/normalize uses; without one, /v1/normalize answers 404 ERR_NOT_CONFIGURED. */
+  normalizer?: Normalizer;
   /** Coalesce concurrent requests (default true). */
   batching?: boolean;
   /** Most queries per batch (default 64). */
@@ -72,6 +77,9 @@ export interface MatcherSettings extends RequestLimits {
 export interface MatchResponse {
   results: MatchResult[][];
 }
+export interface NormalizeResponse {
+  results: NormalizeResult[];
+}
 export interface EncodeResponse {
   dim: number;
   vectors: number[][];
@@ -85,6 +93,8 @@ export interface HealthResponse {
   languages: string[];
   skills: number | null;
   encode: boolean;
+  /** Occupations /v1/normalize maps to, or null when it is not served. */
+  normalize: number | null;
   batching: boolean;
   uptime: number;
 }
@@ -102,6 +112,8 @@ export interface Matcher {
   embeddings(body: unknown): Promise<EmbeddingsResponse>;
   /** `POST /v1/skills` on a parsed body. Async; rejects with ServeError (404 without skills, 422, 503). */
   skills(body: unknown): Promise<MatchResponse>;
+  /** `POST /v1/normalize` on a parsed body. Async; rejects with ServeError (404 without a Normalizer, 422, 503). */
+  normalize(body: unknown): Promise<NormalizeResponse>;
   /** `GET /healthz`'s body. Sync. */
   health(): HealthResponse;
   /** `GET /metrics`'s Prometheus text. Sync. */
@@ -127,6 +139,7 @@ const ROUTES: Record<string, string> = {
   '/v1/encode': 'POST',
   '/v1/embeddings': 'POST',
   '/v1/skills': 'POST',
+  '/v1/normalize': 'POST',
   '/healthz': 'GET',
   '/metrics': 'GET',
   '/openapi.json': 'GET',
@@ -188,6 +201,9 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   const skillIndex = opts.skills;
   if (skillIndex !== undefined && (typeof skillIndex !== 'object' || skillIndex === null || typeof skillIndex.rank !== 'function'))
     throw new TypeError(`${fn}: skills must be a SkillIndex; received ${describe(skillIndex)}`);
+  const normalizer = opts.normalizer;
+  if (normalizer !== undefined && (typeof normalizer !== 'object' || normalizer === null || typeof normalizer.normalize !== 'function'))
+    throw new TypeError(`${fn}: normalizer must be a Normalizer; received ${describe(normalizer)}`);
   const log = opts.log ?? ((line: string) => console.error(line));
   const tokenDigest = opts.token === undefined ? null : digest(opts.token);
   const metrics = new Metrics();
@@ -233,6 +249,20 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     }));
   };
 
+  // A title's result does not depend on its batch and the k best alternatives
+  // are the prefix of any longer list, so one call with the largest k serves all.
+  const runNormalize = async (reqs: NormalizeRequest[]): Promise<NormalizeResult[][]> => {
+    const k = Math.max(...reqs.map((r) => r.k));
+    const all = await normalizer!.normalize(
+      reqs.flatMap((r) => r.titles),
+      { k, lang: reqs[0].lang, outputLang: reqs[0].outputLang },
+    );
+    let at = 0;
+    return reqs.map((r) =>
+      all.slice(at, (at += r.titles.length)).map((res, i) => ({ ...res, id: String(i), alternatives: res.alternatives.slice(0, r.k) })),
+    );
+  };
+
   const batcher = <P, R>(op: string, run: (key: string, params: P[]) => Promise<R[]>) =>
     new MicroBatcher<P, R>({
       maxBatch: settings.maxBatch,
@@ -244,7 +274,13 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   const matchBatcher = batcher<MatchRequest, MatchResult[][]>('match', (_key, reqs) => runMatch(reqs[0].lang, reqs));
   const skillsBatcher = batcher<SkillsRequest, MatchResult[][]>('skills', (_key, reqs) => runSkills(reqs));
   const encodeBatcher = batcher<EncodeRequest, EncodeResponse>('encode', (_key, reqs) => runEncode(reqs[0].branch, reqs));
-  metrics.queued = () => ({ match: matchBatcher.queued, skills: skillsBatcher.queued, encode: encodeBatcher.queued });
+  const normalizeBatcher = batcher<NormalizeRequest, NormalizeResult[]>('normalize', (_key, reqs) => runNormalize(reqs));
+  metrics.queued = () => ({
+    match: matchBatcher.queued,
+    skills: skillsBatcher.queued,
+    encode: encodeBatcher.queued,
+    normalize: normalizeBatcher.queued,
+  });
 
   /** Runs one request's work, batched or alone; maps library errors to HTTP ones. */
   async function dispatch<P, R>(
@@ -266,7 +302,27 @@ export function createMatcher(opts: MatcherOptions): Matcher {
 
   // The endpoints' work; the public functions refuse new calls once closing,
   // while a request the handler admitted before close() runs to the end.
-  const handlers: Pick<Matcher, 'match' | 'encode' | 'embeddings' | 'skills'> = {
+  const handlers: Pick<Matcher, 'match' | 'encode' | 'embeddings' | 'skills' | 'normalize'> = {
+    async normalize(body) {
+      if (!normalizer)
+        throw new ServeError(
+          404,
+          'ERR_NOT_CONFIGURED',
+          '/v1/normalize needs a Normalizer: jobbert serve loads one (--taxonomy, --examples), or pass `normalizer` to createServer/createMatcher',
+        );
+      const req = parseNormalize(body, settings, normalizer.taxonomy.langs);
+      if (req.titles.length === 0) return { results: [] };
+      const results = await dispatch(
+        normalizeBatcher,
+        'normalize',
+        JSON.stringify([req.lang ?? null, req.outputLang ?? null]),
+        req.titles.length,
+        req,
+        async (r) => (await runNormalize([r]))[0],
+      );
+      return { results };
+    },
+
     async match(body) {
       const req = parseMatch(body, settings, index.languages);
       if (req.queries.length === 0) return { results: [] };
@@ -341,6 +397,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     encode: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.encode(body)),
     embeddings: (body) => (closing ? Promise.reject(openAIError(shuttingDown())) : handlers.embeddings(body)),
     skills: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.skills(body)),
+    normalize: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.normalize(body)),
 
     health() {
       return {
@@ -352,6 +409,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         languages: index.languages.filter((l) => l !== ''),
         skills: skillIndex ? skillIndex.size : null,
         encode: encoder !== undefined,
+        normalize: normalizer ? normalizer.taxonomy.occupations.length : null,
         batching: settings.batching,
         uptime: (performance.now() - started) / 1000,
       };
@@ -369,6 +427,8 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         skills: skillIndex !== undefined,
         encode: encoder !== undefined,
         fingerprint: encoder?.fingerprint,
+        normalize: normalizer !== undefined,
+        languages: normalizer?.taxonomy.langs ?? [],
       });
     },
 
@@ -416,7 +476,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         closing = true;
         for (const res of active) if (!res.headersSent) res.setHeader('connection', 'close');
         if (active.size > 0) await new Promise<void>((resolve) => (idle = resolve));
-        await Promise.all([matchBatcher.drain(), skillsBatcher.drain(), encodeBatcher.drain()]);
+        await Promise.all([matchBatcher.drain(), skillsBatcher.drain(), encodeBatcher.drain(), normalizeBatcher.drain()]);
       })();
       return closed;
     },
@@ -445,7 +505,13 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     const body = await readJsonBody(req, settings.maxBodyBytes);
     if (path === '/v1/embeddings') return sendJson(res, 200, await handlers.embeddings(body));
     const result =
-      path === '/v1/match' ? await handlers.match(body) : path === '/v1/encode' ? await handlers.encode(body) : await handlers.skills(body);
+      path === '/v1/match'
+        ? await handlers.match(body)
+        : path === '/v1/encode'
+          ? await handlers.encode(body)
+          : path === '/v1/normalize'
+            ? await handlers.normalize(body)
+            : await handlers.skills(body);
     sendJson(res, 200, result);
   }
 

@@ -17,6 +17,10 @@ export interface OpenApiOptions {
   encode: boolean;
   /** The encoder's fingerprint, which /v1/embeddings also takes as a model name. */
   fingerprint?: string;
+  /** Whether /v1/normalize is served (a Normalizer is configured). */
+  normalize?: boolean;
+  /** The taxonomy's label languages (lang / outputLang of /v1/normalize). */
+  languages?: string[];
 }
 
 const json = (schema: object) => ({ 'application/json': { schema } });
@@ -114,6 +118,14 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
       'MatchResponse',
       o.skills ? {} : { '404': errorResponse('No skills file is configured (ERR_NOT_CONFIGURED).') },
     ),
+    '/v1/normalize': post(
+      'ESCO occupations for vacancy titles',
+      'One result per title, in request order (`id` is the position in `titles`): `alternatives` are the k best distinct occupations, best first, each scored by its best matching label or example (`matched` says which); `occupation` is the first alternative when the calibrated `confidence` reaches the threshold, else null. Empty or meaningless titles give `occupation: null`, never an error. Concurrent requests are micro-batched; results are identical to unbatched ones. ' +
+        (o.normalize === false ? 'Not available on this server (404 ERR_NOT_CONFIGURED).' : ''),
+      'NormalizeRequest',
+      'NormalizeResponse',
+      o.normalize === false ? { '404': errorResponse('No Normalizer is configured (ERR_NOT_CONFIGURED).') } : {},
+    ),
     '/healthz': {
       get: {
         summary: 'Liveness and what is being served',
@@ -169,6 +181,77 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
             k,
             lang: { type: 'string', description: "Keep only entries of this language; one of the index's languages (see /healthz)." },
           },
+        },
+        NormalizeRequest: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['titles'],
+          properties: {
+            titles: {
+              type: 'array',
+              maxItems: L.maxQueries,
+              items: {
+                type: 'string',
+                maxLength: L.maxTextLength,
+                description: 'A vacancy title in any language; may be empty (occupation null).',
+              },
+            },
+            k: { ...k, default: Math.min(5, L.maxK), description: 'How many distinct occupations in `alternatives`.' },
+            lang: {
+              ...((o.languages ?? []).length ? { enum: o.languages } : { type: 'string' }),
+              description: "The titles' language: match only labels in it (and the examples). Default: every language.",
+            },
+            outputLang: {
+              ...((o.languages ?? []).length ? { enum: o.languages } : { type: 'string' }),
+              default: 'en',
+              description: 'Language of the output labels (the preferred label).',
+            },
+          },
+        },
+        Occupation: {
+          type: 'object',
+          required: ['uri', 'label', 'isco'],
+          properties: {
+            uri: { type: 'string', description: 'The ESCO occupation URI.' },
+            label: { type: 'string', description: 'Its preferred label in outputLang.' },
+            isco: { type: 'string', description: 'Its ISCO-08 unit group code.' },
+          },
+        },
+        NormalizeResult: {
+          type: 'object',
+          required: ['id', 'input', 'occupation', 'confidence', 'alternatives'],
+          properties: {
+            id: { type: 'string' },
+            input: { type: 'string' },
+            occupation: { oneOf: [ref('Occupation'), { type: 'null' }] },
+            confidence: {
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              description: 'Calibrated probability that the first alternative is right.',
+            },
+            alternatives: {
+              type: 'array',
+              items: {
+                allOf: [ref('Occupation')],
+                type: 'object',
+                required: ['uri', 'label', 'isco', 'score', 'matched'],
+                properties: {
+                  score: { type: 'number', description: 'Cosine of the best matching label or example.' },
+                  matched: {
+                    type: 'object',
+                    required: ['text', 'source'],
+                    properties: { text: { type: 'string' }, lang: { type: 'string' }, source: { enum: ['label', 'example'] } },
+                  },
+                },
+              },
+            },
+          },
+        },
+        NormalizeResponse: {
+          type: 'object',
+          required: ['results'],
+          properties: { results: { type: 'array', items: ref('NormalizeResult') } },
         },
         SkillsRequest: {
           type: 'object',
@@ -272,6 +355,7 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
             languages: { type: 'array', items: { type: 'string' } },
             skills: { type: ['integer', 'null'], description: 'Skills served by /v1/skills, or null.' },
             encode: { type: 'boolean' },
+            normalize: { type: ['integer', 'null'], description: 'Occupations served by /v1/normalize, or null.' },
             batching: { type: 'boolean' },
             uptime: { type: 'number', description: 'Seconds since start.' },
           },

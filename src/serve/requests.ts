@@ -44,6 +44,13 @@ export interface EmbeddingsModel {
   dimension(branch: Branch): number;
 }
 
+export interface NormalizeRequest {
+  titles: string[];
+  k: number;
+  lang: string | undefined;
+  outputLang: string | undefined;
+}
+
 export interface SkillsRequest {
   titles: string[];
   k: number;
@@ -198,4 +205,33 @@ export function parseEmbeddings(body: unknown, limits: RequestLimits, served: Em
     throw badParam('user', `must be a string; received ${describe(o.user)}`);
 
   return { texts, model, branch, encodingFormat: format };
+}
+
+/**
+ * `POST /v1/normalize` `{ titles, k?, lang?, outputLang? }`: empty titles are
+ * allowed (their occupation is null); `lang` and `outputLang` must be among
+ * the taxonomy's `languages`. Throws a 422 ServeError naming the bad field.
+ */
+export function parseNormalize(body: unknown, limits: RequestLimits, languages: readonly string[]): NormalizeRequest {
+  const o = asObject(body, ['titles', 'k', 'lang', 'outputLang']);
+  const v = o.titles;
+  if (v === undefined) throw badField('titles', 'is required: an array of strings');
+  if (!Array.isArray(v)) throw badField('titles', `must be an array of strings; received ${describe(v)}`);
+  if (v.length > limits.maxQueries)
+    throw badField('titles', `must hold at most ${limits.maxQueries} strings (--max-queries); received ${v.length}`);
+  v.forEach((t, i) => {
+    if (typeof t !== 'string') throw badField(`titles[${i}]`, `must be a string; received ${describe(t)}`);
+    if (t.length > limits.maxTextLength)
+      throw badField(`titles[${i}]`, `must be at most ${limits.maxTextLength} characters long (--max-text-length); received ${t.length}`);
+  });
+  const k = o.k === undefined ? Math.min(5, limits.maxK) : topK(o.k, limits);
+  for (const name of ['lang', 'outputLang'] as const) {
+    const l = o[name];
+    if (l !== undefined && (typeof l !== 'string' || !languages.includes(l)))
+      throw badField(
+        name,
+        `must be one of the taxonomy's languages (${languages.map((x) => `'${x}'`).join(', ')}); received ${describe(l)}`,
+      );
+  }
+  return { titles: v as string[], k, lang: o.lang as string | undefined, outputLang: o.outputLang as string | undefined };
 }

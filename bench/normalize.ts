@@ -1,0 +1,134 @@
+/**
+ * `jobbert normalize --input` throughput and memory, beside the TF-IDF
+ * normaliser (the same pipeline over 4096-d character n-gram TF-IDF vectors):
+ *   npm run bench -- normalize          (JOBBERT_BENCH_N titles, default 1,000,000)
+ * The titles are synthetic, made from the built-in ESCO labels (en/de/es) the
+ * way scraped vacancy titles vary: seniority and gender tags, locations,
+ * recombined words, typos, case. Seeded; the bench prints how many are unique.
+ * The CLI runs in a child process over a JSON Lines file (JSON Lines out), so
+ * the figure includes reading, parsing, writing and the peak RSS is its own.
+ */
+import { spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TfIdfEncoder } from '../src/encoders/tfidf.js';
+import { LiteEncoder } from '../src/lite/encoder.js';
+import { Normalizer } from '../src/normalize/normalizer.js';
+import { loadBuiltinTaxonomy } from '../src/normalize/taxonomy.js';
+import { rng } from '../src/util/random.js';
+import { printTable, ratio } from './common.js';
+
+const PREFIX = [
+  'Senior',
+  'Junior',
+  'Lead',
+  'Head of',
+  'Trainee',
+  'Stellvertretender',
+  'Assistant',
+  'Chief',
+  'Praktikant',
+  'Responsable de',
+];
+const SUFFIX = ['(m/w/d)', '(f/m/x)', '- Berlin', '- Madrid', 'remote', '100%', 'Teilzeit', '(h/m)', 'm/f/d', '- London', 'Vollzeit', '*'];
+
+/** Writes `n` synthetic vacancy titles as JSON Lines {"id","title"}; resolves with the number of distinct titles. */
+async function writeTitles(path: string, n: number, labels: string[], seed = 7): Promise<number> {
+  const r = rng(seed);
+  const pick = <T>(a: T[]) => a[Math.floor(r() * a.length)];
+  const out = createWriteStream(path);
+  const seen = new Set<string>();
+  let distinct = 0;
+  for (let i = 0; i < n; i++) {
+    let t = pick(labels);
+    if (r() < 0.3) t = `${t} ${pick(labels).split(' ')[0]}`;
+    if (r() < 0.35) t = `${pick(PREFIX)} ${t}`;
+    if (r() < 0.45) t = `${t} ${pick(SUFFIX)}`;
+    if (r() < 0.3) {
+      const at = Math.floor(r() * t.length);
+      t = r() < 0.5 ? t.slice(0, at) + t.slice(at + 1) : t.slice(0, at) + String.fromCharCode(97 + Math.floor(r() * 26)) + t.slice(at);
+    }
+    if (r() < 0.1) t = t.toUpperCase();
+    else if (r() < 0.2) t = t.toLowerCase();
+    if (seen.size < 4_000_000 && !seen.has(t)) {
+      seen.add(t);
+      distinct++;
+    }
+    if (!out.write(`{"id":"v${i}","title":${JSON.stringify(t)}}\n`)) await new Promise<void>((res) => out.once('drain', () => res()));
+  }
+  await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+  return distinct;
+}
+
+export async function benchNormalize(): Promise<void> {
+  const n = Number(process.env.JOBBERT_BENCH_N ?? 1_000_000);
+  const taxonomy = await loadBuiltinTaxonomy();
+  const labels = taxonomy.occupations.flatMap((o) => [...Object.values(o.preferred), ...Object.values(o.alt).flat()]);
+  const dir = await mkdtemp(join(tmpdir(), 'jobbert-bench-normalize-'));
+  try {
+    const input = join(dir, 'titles.jsonl');
+    const distinct = await writeTitles(input, n, labels);
+    console.log(
+      `\n${n} synthetic titles from ${labels.length} ESCO labels (${distinct} distinct, ${((await stat(input)).size / 2 ** 20).toFixed(0)} MiB)`,
+    );
+
+    const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+    const output = join(dir, 'out.jsonl');
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', bin, 'normalize', '--input', input, '--output', output, '--json'], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    const wall = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`jobbert normalize failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    const done = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; titles: number; seconds: number; peakRssMiB: number })
+      .find((e) => e.event === 'done')!;
+    const cliRate = done.titles / wall;
+
+    // The peer, in process on a slice (it is far slower): the same Normalizer over TF-IDF vectors.
+    const slice = 5_000;
+    const sample: string[] = [];
+    const rs = rng(7);
+    for (let i = 0; i < slice; i++) sample.push(labels[Math.floor(rs() * labels.length)]);
+    const lite = await Normalizer.load();
+    const tfidf = await Normalizer.load({ encoder: TfIdfEncoder.fit(labels, { dim: 4096 }) });
+    const timeIt = async (m: Normalizer) => {
+      await m.normalize(sample.slice(0, 1000));
+      const t = performance.now();
+      await m.normalize(sample);
+      return slice / ((performance.now() - t) / 1000);
+    };
+    const liteRate = await timeIt(lite);
+    const tfRate = await timeIt(tfidf);
+    await lite.dispose();
+    await tfidf.dispose();
+    (tfidf.encoder as TfIdfEncoder).dispose();
+    const enc = await LiteEncoder.load();
+    await enc.dispose();
+    printTable(`jobbert normalize (k = 5, ${taxonomy.occupations.length} occupations, ${lite.size} labels en/de/es)`, [
+      {
+        what: `CLI --input → --output, ${n} titles (JSON Lines), LiteEncoder`,
+        'titles/s': cliRate,
+        seconds: wall,
+        'peak RSS MiB': done.peakRssMiB,
+        'vs TF-IDF': ratio(cliRate, tfRate),
+      },
+      {
+        what: `Normalizer.normalize, ${slice} titles in one call, LiteEncoder`,
+        'titles/s': liteRate,
+        seconds: slice / liteRate,
+        'peak RSS MiB': '',
+        'vs TF-IDF': ratio(liteRate, tfRate),
+      },
+      { what: `same, TF-IDF normaliser (4096-d)`, 'titles/s': tfRate, seconds: slice / tfRate, 'peak RSS MiB': '', 'vs TF-IDF': '×1.00' },
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

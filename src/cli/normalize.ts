@@ -1,0 +1,358 @@
+/**
+ * `jobbert normalize`: titles → ESCO occupations. Titles on the command line
+ * print a short report (JSON Lines with --json); `--input FILE` streams a
+ * JSON Lines or CSV/TSV file in chunks to `--output FILE` (or stdout) as JSON
+ * Lines or CSV, in input order, with flat memory whatever the file's size. A
+ * bad row is reported with its line and skipped (its id is not reused), or
+ * stops the run with --strict. Progress: a bar on a terminal (stderr), JSON
+ * events otherwise.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Encoder } from '../encoders/encoder.js';
+import { JobBERTError } from '../errors.js';
+import { LiteEncoder } from '../lite/encoder.js';
+import { JobBERT } from '../model/jobbert.js';
+import { TITLE_COLUMNS } from '../normalize/examples.js';
+import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
+import { detectFormat, pickColumn, readRows, type RowFormat } from '../normalize/rows.js';
+import { parseArgs, UsageError } from './args.js';
+
+type Out = (line: string) => void;
+
+/** Where progress goes (process.stderr by default). */
+export interface ProgressSink {
+  isTTY?: boolean;
+  write(s: string): unknown;
+}
+
+export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--column NAME]
+        [--input-format jsonl|csv|tsv] [--k 5] [--lang L] [--output-lang en|de|es] [--examples FILE]
+        [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 8192] [--strict] [--json]
+                       vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
+                       --input streams JSON Lines {"id"?, "title"} or CSV/TSV with a header (--column names
+                       the title column) to --output (JSON Lines, or CSV with --format csv); bad rows are
+                       reported with their line and skipped unless --strict`;
+
+const SPEC = {
+  options: {
+    input: 'string',
+    output: 'string',
+    format: 'string',
+    'input-format': 'string',
+    column: 'string',
+    k: 'integer',
+    lang: 'string',
+    'output-lang': 'string',
+    examples: 'string',
+    threshold: 'number',
+    model: 'string',
+    taxonomy: 'string',
+    chunk: 'integer',
+    strict: 'boolean',
+    json: 'boolean',
+  },
+} as const;
+
+/** The encoder --model names (a LiteEncoder dir or a sentence-transformers dir), or the built-in model. */
+export async function modelEncoder(model: string | undefined): Promise<Encoder> {
+  if (!model) return LiteEncoder.load();
+  if (!existsSync(model)) throw new JobBERTError('ERR_NOT_FOUND', `--model ${model} does not exist`);
+  return existsSync(join(model, 'lite.json')) ? LiteEncoder.load(model) : JobBERT.load(model);
+}
+
+function clock(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (v: number) => String(v).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+/** Peak resident memory of this process in MiB (Linux VmHWM; getrusage elsewhere). */
+function peakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Math.round(Number(m[1]) / 1024);
+  } catch {
+    // not Linux
+  }
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** One CSV field, quoted when it must be (RFC 4180). */
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** The CSV header for k alternatives. */
+export function csvHeader(k: number): string {
+  const cols = ['id', 'input', 'uri', 'label', 'isco', 'confidence'];
+  for (let j = 1; j <= k; j++) cols.push(`alt${j}_uri`, `alt${j}_label`, `alt${j}_isco`, `alt${j}_score`);
+  return cols.join(',');
+}
+
+/** One result as a CSV row (the occupation's columns empty when it is null). */
+export function csvRow(r: NormalizeResult, k: number): string {
+  const o = r.occupation;
+  const cells: (string | number)[] = [r.id, r.input, o?.uri ?? '', o?.label ?? '', o?.isco ?? '', r.confidence];
+  for (let j = 0; j < k; j++) {
+    const a = r.alternatives[j];
+    cells.push(a?.uri ?? '', a?.label ?? '', a?.isco ?? '', a ? a.score : '');
+  }
+  return cells.map(csvField).join(',');
+}
+
+/** A line-oriented sink with backpressure: a file (written to a temporary name, renamed at the end) or `out`. */
+class Sink {
+  #stream: WriteStream | null = null;
+  #temp = '';
+  constructor(
+    readonly path: string | undefined,
+    readonly out: Out,
+  ) {
+    if (path) {
+      this.#temp = `${path}.tmp-${process.pid}`;
+      this.#stream = createWriteStream(this.#temp);
+      this.#stream.on('error', () => {}); // surfaced by write/close
+    }
+  }
+  async write(lines: string[]): Promise<void> {
+    if (!this.#stream) {
+      for (const l of lines) this.out(l);
+      return;
+    }
+    const s = this.#stream;
+    if (s.errored) throw ioError(this.path!, s.errored);
+    if (!s.write(`${lines.join('\n')}\n`))
+      await new Promise<void>((res, rej) => {
+        s.once('drain', res);
+        s.once('error', rej);
+      }).catch((e) => {
+        throw ioError(this.path!, e);
+      });
+  }
+  async commit(): Promise<void> {
+    if (!this.#stream) return;
+    const s = this.#stream;
+    await new Promise<void>((res, rej) => s.end((e?: Error | null) => (e ? rej(ioError(this.path!, e)) : res())));
+    await rename(this.#temp, this.path!);
+  }
+  async abort(): Promise<void> {
+    if (!this.#stream) return;
+    this.#stream.destroy();
+    await rm(this.#temp, { force: true });
+  }
+}
+
+function ioError(path: string, e: unknown): JobBERTError {
+  return new JobBERTError('ERR_IO', `cannot write ${path} (${(e as Error).message})`);
+}
+
+/** `jobbert normalize …`; resolves to the exit status. Rejects with UsageError for bad arguments, JobBERTError for failures. */
+export async function normalizeCommand(argv: string[], out: Out, progress: ProgressSink = process.stderr): Promise<number> {
+  const { options: o, positionals } = parseArgs(argv, SPEC);
+  const format = (o.format as string | undefined) ?? 'jsonl';
+  if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format must be jsonl or csv; received '${format}'`);
+  const inputFormat = o.inputFormat as RowFormat | undefined;
+  if (inputFormat !== undefined && !['jsonl', 'csv', 'tsv'].includes(inputFormat))
+    throw new UsageError(`--input-format must be jsonl, csv or tsv; received '${inputFormat}'`);
+  if (!o.input && positionals.length === 0) throw new UsageError('normalize needs titles or --input FILE');
+  if (o.input && positionals.length) throw new UsageError('normalize takes titles or --input FILE, not both');
+  if (o.output && !o.input) throw new UsageError('--output needs --input FILE');
+  if (o.column && !o.input) throw new UsageError('--column needs --input FILE');
+  const chunk = (o.chunk as number | undefined) ?? 8192;
+  if (chunk < 1 || chunk > 1_000_000) throw new UsageError(`--chunk must be an integer in [1, 1000000]; received ${chunk}`);
+  const k = (o.k as number | undefined) ?? 5;
+  if (k < 1) throw new UsageError(`--k must be an integer ≥ 1; received ${k}`);
+  if (o.input && !existsSync(o.input as string)) throw new JobBERTError('ERR_NOT_FOUND', `--input ${o.input as string} does not exist`);
+  const opts: NormalizeOptions = { k };
+  if (o.lang !== undefined) opts.lang = o.lang as string;
+  if (o.outputLang !== undefined) opts.outputLang = o.outputLang as string;
+
+  const encoder = await modelEncoder(o.model as string | undefined);
+  let normalizer: Normalizer;
+  try {
+    normalizer = await Normalizer.load({
+      encoder,
+      taxonomy: o.taxonomy as string | undefined,
+      examples: o.examples as string | undefined,
+      threshold: o.threshold as number | undefined,
+    });
+  } catch (e) {
+    await encoder.dispose();
+    throw e;
+  }
+  try {
+    // Validates lang/outputLang once, before reading any input.
+    await normalizer.normalize([], opts);
+    if (!o.input) {
+      const results = await normalizer.normalize(positionals, opts);
+      if (format === 'csv') out(csvHeader(k));
+      for (const r of results) {
+        if (o.json || o.format !== undefined) {
+          out(format === 'csv' ? csvRow(r, k) : JSON.stringify(r));
+          continue;
+        }
+        const head = r.occupation ? `${r.occupation.label} (ISCO ${r.occupation.isco})` : 'unknown';
+        out(`${r.input}\n  → ${head}  confidence ${r.confidence.toFixed(2)}${r.occupation ? `  ${r.occupation.uri}` : ''}`);
+        for (const a of r.alternatives)
+          out(
+            `     ${a.score.toFixed(4)}  ${a.label} (ISCO ${a.isco})  via ${a.matched.source} '${a.matched.text}'${a.matched.lang ? ` [${a.matched.lang}]` : ''}`,
+          );
+      }
+      return 0;
+    }
+    return await streamFile(normalizer, o, opts, k, format, chunk, out, progress);
+  } finally {
+    await normalizer.dispose();
+    await encoder.dispose();
+  }
+}
+
+async function streamFile(
+  normalizer: Normalizer,
+  o: Record<string, unknown>,
+  opts: NormalizeOptions,
+  k: number,
+  format: 'jsonl' | 'csv',
+  chunk: number,
+  out: Out,
+  progress: ProgressSink,
+): Promise<number> {
+  const input = o.input as string;
+  const inputFormat = (o.inputFormat as RowFormat | undefined) ?? (await detectFormat(input));
+  const strict = Boolean(o.strict);
+  const bar = Boolean(progress.isTTY) && !o.json;
+  const event = (v: Record<string, unknown>) => progress.write(`${JSON.stringify(v)}\n`);
+  const totalBytes = statSync(input).size;
+  const sink = new Sink(o.output as string | undefined, out);
+  const t0 = performance.now();
+  let rows = 0;
+  let bad = 0;
+  let done = 0;
+  let lastReport = t0;
+  let drawn = false;
+  let bytes = 0;
+  const report = (final: boolean) => {
+    const now = performance.now();
+    if (!final && now - lastReport < (bar ? 200 : 1000)) return;
+    lastReport = now;
+    const seconds = (now - t0) / 1000;
+    const rate = done / Math.max(seconds, 1e-9);
+    const fraction = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 1;
+    const eta = fraction > 0 ? (seconds / fraction) * (1 - fraction) : Infinity;
+    if (bar) {
+      const width = 24;
+      const filled = Math.round(fraction * width);
+      progress.write(
+        `\r\x1b[2K[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0)}%  ${done} titles  ${rate.toFixed(0)} titles/s  ETA ${clock(eta)}${bad ? `  ${bad} bad rows` : ''}`,
+      );
+      drawn = true;
+      if (final) {
+        progress.write('\n');
+        drawn = false;
+      }
+    } else
+      event({
+        event: final ? 'done' : 'progress',
+        titles: done,
+        badRows: bad,
+        fraction: Math.round(fraction * 1e4) / 1e4,
+        titlesPerSecond: Math.round(rate),
+        ...(final ? { seconds: Math.round(seconds * 1000) / 1000, peakRssMiB: peakRssMiB() } : { etaSeconds: Math.round(eta) }),
+      });
+  };
+  const badRow = (line: number, why: string) => {
+    bad++;
+    if (strict) throw new JobBERTError('ERR_BAD_FILE', `${input}:${line}: ${why}`);
+    if (bar) {
+      if (drawn) progress.write('\r\x1b[2K');
+      drawn = false;
+      progress.write(`jobbert: ${input}:${line}: ${why} (row skipped)\n`);
+    } else event({ event: 'bad-row', line, error: why });
+  };
+
+  let titleCol: string | undefined;
+  let idCol: string | undefined;
+  let ids: string[] = [];
+  let titles: string[] = [];
+  let inFlight: Promise<void> = Promise.resolve();
+  let failed: unknown = null;
+  // One chunk is normalised and written while the next is read; never more,
+  // so memory holds two chunks whatever the file's size.
+  const flush = async () => {
+    await inFlight;
+    if (failed) throw failed;
+    const chunkIds = ids;
+    const chunkTitles = titles;
+    ids = [];
+    titles = [];
+    inFlight = (async () => {
+      const results = await normalizer.normalize(chunkTitles, opts);
+      const lines = results.map((r, i) => {
+        r.id = chunkIds[i];
+        return format === 'csv' ? csvRow(r, k) : JSON.stringify(r);
+      });
+      await sink.write(lines);
+      done += lines.length;
+      report(false);
+    })();
+    inFlight.catch((e) => {
+      failed ??= e;
+    });
+  };
+  try {
+    if (format === 'csv') await sink.write([csvHeader(k)]);
+    for await (const row of readRows(input, inputFormat)) {
+      if (failed) throw failed;
+      const id = String(rows++);
+      if (row.bytes) bytes = row.bytes;
+      if (row.error !== undefined) {
+        badRow(row.line, row.error);
+        continue;
+      }
+      if (titleCol === undefined) {
+        const cols = Object.keys(row.record);
+        if (inputFormat === 'jsonl') {
+          titleCol = (o.column as string | undefined) ?? 'title';
+          idCol = 'id';
+        } else {
+          // CSV/TSV: the header names the columns once for the whole file.
+          titleCol = o.column !== undefined ? pickColumn(cols, [o.column as string]) : pickColumn(cols, TITLE_COLUMNS);
+          if (titleCol === undefined)
+            throw new JobBERTError(
+              'ERR_BAD_FILE',
+              `${input}: no title column ${o.column !== undefined ? `'${o.column as string}'` : `(${TITLE_COLUMNS.join('|')})`} in the header (columns: ${cols.join(', ')}); name it with --column`,
+            );
+          idCol = pickColumn(cols, ['id']);
+        }
+      }
+      const title = row.record[titleCol];
+      if (typeof title !== 'string') {
+        badRow(row.line, title === undefined ? `no '${titleCol}' field` : `'${titleCol}' must be a string`);
+        continue;
+      }
+      const given = idCol === undefined ? undefined : row.record[idCol];
+      ids.push(typeof given === 'string' || typeof given === 'number' ? String(given) : id);
+      titles.push(title);
+      if (titles.length >= chunk) await flush();
+      if (!bar && performance.now() - lastReport > 1000) report(false);
+    }
+    if (titles.length) await flush();
+    await inFlight;
+    if (failed) throw failed;
+    await sink.commit();
+  } catch (e) {
+    await inFlight.catch(() => {});
+    await sink.abort();
+    if (drawn) progress.write('\r\x1b[2K');
+    throw e;
+  }
+  report(true);
+  return 0;
+}

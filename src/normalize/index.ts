@@ -1,0 +1,13 @@
+/** Normalising job titles to ESCO occupations: the Normalizer, its taxonomy, examples and calibration. */
+export {
+  Normalizer,
+  type NormalizeAlternative,
+  type NormalizeMatched,
+  type NormalizeOptions,
+  type NormalizeResult,
+  type NormalizerOptions,
+} from './normalizer.js';
+export { builtinTaxonomyDir, loadBuiltinTaxonomy, readTaxonomy, type Taxonomy, type TaxonomyOccupation } from './taxonomy.js';
+export { readExamples, type Example, type SkippedExample } from './examples.js';
+export { builtinCalibration, expectedCalibrationError, fitLogistic, type Calibration, type CalibrationModel } from './calibration.js';
+export { readRows, detectFormat, pickColumn, type Row, type RowFormat } from './rows.js';

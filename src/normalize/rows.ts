@@ -1,0 +1,129 @@
+/**
+ * Streaming reader for user row files: JSON Lines (one object a line) or
+ * CSV/TSV with a header (parsed by csv-parse, RFC 4180 quoting). Yields one
+ * item per data row with its 1-based line number in the file, or an error for
+ * a row that cannot be read (bad JSON, a malformed CSV record) — the caller
+ * decides whether that aborts. Memory stays flat whatever the file's size.
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse';
+import { JobBERTError } from '../errors.js';
+
+/** The formats {@link readRows} understands. */
+export type RowFormat = 'jsonl' | 'csv' | 'tsv';
+
+/** One row of a file: its fields (strings for CSV/TSV, any JSON for JSON Lines), or why it could not be read. */
+export type Row =
+  | { line: number; bytes: number; record: Record<string, unknown>; error?: undefined }
+  | { line: number; bytes: number; record?: undefined; error: string };
+
+/** The format of `path`: by extension (.jsonl/.ndjson/.json, .csv, .tsv/.tab), else by its first line. Async. */
+export async function detectFormat(path: string): Promise<RowFormat> {
+  const ext = /\.([a-z]+)$/i.exec(path)?.[1]?.toLowerCase();
+  if (ext === 'jsonl' || ext === 'ndjson' || ext === 'json') return 'jsonl';
+  if (ext === 'csv') return 'csv';
+  if (ext === 'tsv' || ext === 'tab') return 'tsv';
+  let head = '';
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      head = buf
+        .subarray(0, bytesRead)
+        .toString('utf8')
+        .replace(/^\uFEFF/, '');
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw ioError(path, e);
+  }
+  const first = head.split(/\r?\n/, 1)[0] ?? '';
+  if (first.trimStart().startsWith('{')) return 'jsonl';
+  return first.includes('\t') ? 'tsv' : 'csv';
+}
+
+function ioError(path: string, e: unknown): JobBERTError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new JobBERTError(code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO', `cannot read ${path} (${(e as Error).message})`);
+}
+
+async function* jsonLines(path: string): AsyncGenerator<Row> {
+  const stream = createReadStream(path, { encoding: 'utf8' });
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  let line = 0;
+  let bytes = 0;
+  try {
+    for await (const raw of lines) {
+      line++;
+      bytes += raw.length + 1;
+      const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+      if (!text.trim()) continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        yield { line, bytes, error: `not valid JSON (${(e as Error).message})` };
+        continue;
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) yield { line, bytes, error: 'not a JSON object' };
+      else yield { line, bytes, record: value as Record<string, unknown> };
+    }
+  } catch (e) {
+    throw ioError(path, e);
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+}
+
+async function* delimited(path: string, delimiter: string): AsyncGenerator<Row> {
+  const skipped: Row[] = [];
+  const parser = parse({
+    delimiter,
+    columns: (header: string[]) => header.map((h) => h.trim()),
+    bom: true,
+    info: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    // TSV is not quoted in practice (titles hold quotes); CSV is RFC 4180.
+    quote: delimiter === '\t' ? false : '"',
+    skip_records_with_error: true,
+    on_skip: (err: Error | undefined) => {
+      const line = (err as { lines?: number } | undefined)?.lines ?? 0;
+      skipped.push({ line, bytes: 0, error: err?.message ?? 'malformed record' });
+    },
+  });
+  const stream = createReadStream(path);
+  stream.on('error', (e) => parser.destroy(ioError(path, e)));
+  stream.pipe(parser);
+  for await (const item of parser as AsyncIterable<{ info: { lines: number; bytes: number }; record: Record<string, string> }>) {
+    while (skipped.length) yield skipped.shift()!;
+    yield { line: item.info.lines, bytes: item.info.bytes, record: item.record };
+  }
+  while (skipped.length) yield skipped.shift()!;
+}
+
+/**
+ * The rows of `path` in file order, streamed. Async generator; rejects with
+ * JobBERTError ERR_NOT_FOUND / ERR_IO when the file cannot be read. A bad row
+ * is yielded as `{ line, error }`, not thrown.
+ */
+export async function* readRows(path: string, format?: RowFormat): AsyncGenerator<Row> {
+  const f = format ?? (await detectFormat(path));
+  if (f === 'jsonl') yield* jsonLines(path);
+  else yield* delimited(path, f === 'tsv' ? '\t' : ',');
+}
+
+/** The first of `names` (case-insensitive) among `columns`, or undefined. */
+export function pickColumn(columns: string[], names: readonly string[]): string | undefined {
+  const lower = new Map(columns.map((c) => [c.toLowerCase(), c]));
+  for (const n of names) {
+    const c = lower.get(n.toLowerCase());
+    if (c !== undefined) return c;
+  }
+  return undefined;
+}

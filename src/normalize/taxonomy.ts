@@ -1,0 +1,162 @@
+/**
+ * The ESCO occupations a Normalizer maps titles to: URIs, ISCO codes,
+ * preferred and alternative labels per language, ISCO group labels. Two
+ * sources: the compact ESCO v1.2.0 build shipped in the package
+ * (models/esco/occupations.json.gz, made by scripts/build-esco.ts), or a
+ * folder of ESCO CSVs (occupations_<lang>.csv, ISCOGroups_<lang>.csv, either
+ * directly in the folder or in <lang>/ subfolders, as ESCO's download has them).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { JobBERTError } from '../errors.js';
+import { parseCsv } from '../lite/esco.js';
+
+/** One occupation: its URI, ISCO unit group code and labels per language. */
+export interface TaxonomyOccupation {
+  uri: string;
+  isco: string;
+  /** Preferred label per language ('en', 'de', ...). */
+  preferred: Record<string, string>;
+  /** Alternative labels per language. */
+  alt: Record<string, string[]>;
+}
+
+/** A taxonomy of occupations (ESCO), with the ISCO group labels. */
+export interface Taxonomy {
+  /** Where it came from, e.g. 'ESCO v1.2.0 (built in)' or the folder read. */
+  source: string;
+  /** The label languages present, first = the fallback for output labels. */
+  langs: string[];
+  occupations: TaxonomyOccupation[];
+  /** ISCO code → label per language. */
+  iscoGroups: Record<string, Record<string, string>>;
+}
+
+/** The compact build's on-disk form (gzip'd JSON): URIs without the common prefix. */
+interface CompactTaxonomy {
+  format: 'jobbert-esco';
+  version: 1;
+  source: string;
+  uriPrefix: string;
+  langs: string[];
+  /** [uri suffix, isco, {lang: preferred}, {lang: alt[]}] */
+  occupations: [string, string, Record<string, string>, Record<string, string[]>][];
+  iscoGroups: Record<string, Record<string, string>>;
+}
+
+/** The folder of the ESCO build shipped in the package (models/esco). */
+export function builtinTaxonomyDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'esco');
+}
+
+/** Name of the shipped taxonomy source, part of a calibration's key. */
+export const BUILTIN_TAXONOMY = 'ESCO v1.2.0 (built in)';
+
+/** Serialises a taxonomy to the compact gzip'd JSON form (scripts/build-esco.ts). */
+export function compactTaxonomy(t: Taxonomy): CompactTaxonomy {
+  const prefix = 'http://data.europa.eu/esco/occupation/';
+  return {
+    format: 'jobbert-esco',
+    version: 1,
+    source: t.source,
+    uriPrefix: prefix,
+    langs: t.langs,
+    occupations: t.occupations.map((o) => [o.uri.startsWith(prefix) ? o.uri.slice(prefix.length) : o.uri, o.isco, o.preferred, o.alt]),
+    iscoGroups: t.iscoGroups,
+  };
+}
+
+/** Reads the compact build (models/esco/occupations.json.gz by default). Async; JobBERTError ERR_BAD_DATA if damaged. */
+export async function loadBuiltinTaxonomy(path = join(builtinTaxonomyDir(), 'occupations.json.gz')): Promise<Taxonomy> {
+  let c: CompactTaxonomy;
+  try {
+    c = JSON.parse(gunzipSync(await readFile(path)).toString('utf8')) as CompactTaxonomy;
+  } catch (e) {
+    throw new JobBERTError('ERR_BAD_DATA', `Normalizer: cannot read the built-in ESCO taxonomy ${path} (${(e as Error).message})`);
+  }
+  if (c.format !== 'jobbert-esco' || c.version !== 1 || !Array.isArray(c.occupations))
+    throw new JobBERTError('ERR_BAD_DATA', `Normalizer: ${path} is not a jobbert ESCO build (format ${String(c.format)})`);
+  return {
+    source: c.source,
+    langs: c.langs,
+    occupations: c.occupations.map(([u, isco, preferred, alt]) => ({
+      uri: u.includes('://') ? u : c.uriPrefix + u,
+      isco,
+      preferred,
+      alt,
+    })),
+    iscoGroups: c.iscoGroups,
+  };
+}
+
+function findCsv(dir: string, kind: 'occupations' | 'ISCOGroups', lang: string): string | null {
+  for (const p of [join(dir, `${kind}_${lang}.csv`), join(dir, lang, `${kind}_${lang}.csv`)]) if (existsSync(p)) return p;
+  return null;
+}
+
+async function readTable(path: string): Promise<{ rows: string[][]; col: (name: string) => number }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: cannot read ${path} (${(e as Error).message})`);
+  }
+  const [header = [], ...rows] = parseCsv(text.replace(/^\uFEFF/, ''));
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: ${path} has no ${name} column`);
+    return i;
+  };
+  return { rows, col };
+}
+
+/**
+ * Reads a folder of ESCO CSVs: every occupations_<lang>.csv found (in `dir`
+ * or `dir/<lang>/`) and the matching ISCOGroups_<lang>.csv when present.
+ * English first when present. Async; JobBERTError ERR_NOT_FOUND when the
+ * folder holds no occupations file, ERR_BAD_DATA for a malformed one.
+ */
+export async function readTaxonomy(dir: string): Promise<Taxonomy> {
+  if (!existsSync(dir)) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} does not exist`);
+  const candidates = new Set<string>();
+  const scan = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const m = /^occupations_([a-z]{2,3})\.csv$/.exec(e.name);
+      if (e.isFile() && m) candidates.add(m[1]);
+      else if (e.isDirectory() && d === dir && /^[a-z]{2,3}$/.test(e.name)) scan(join(d, e.name));
+    }
+  };
+  scan(dir);
+  const langs = [...candidates].sort((a, b) => (a === 'en' ? -1 : b === 'en' ? 1 : a.localeCompare(b)));
+  if (langs.length === 0) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} holds no occupations_<lang>.csv`);
+  const byUri = new Map<string, TaxonomyOccupation>();
+  const iscoGroups: Record<string, Record<string, string>> = {};
+  for (const lang of langs) {
+    const { rows, col } = await readTable(findCsv(dir, 'occupations', lang)!);
+    const [u, g, p, a] = [col('conceptUri'), col('iscoGroup'), col('preferredLabel'), col('altLabels')];
+    for (const r of rows) {
+      const uri = r[u]?.trim();
+      if (!uri || r.length <= p) continue;
+      let o = byUri.get(uri);
+      if (!o) byUri.set(uri, (o = { uri, isco: (r[g] ?? '').trim(), preferred: {}, alt: {} }));
+      const pref = r[p].trim();
+      if (pref) o.preferred[lang] = pref;
+      const alt = (r[a] ?? '')
+        .split('\n')
+        .map((s) => s.trim())
+        .filter((s) => s && s !== pref);
+      if (alt.length) o.alt[lang] = [...new Set(alt)];
+    }
+    const groups = findCsv(dir, 'ISCOGroups', lang);
+    if (groups) {
+      const t = await readTable(groups);
+      const [c, l] = [t.col('code'), t.col('preferredLabel')];
+      for (const r of t.rows) if (r[c] && r[l]) (iscoGroups[r[c].trim()] ??= {})[lang] = r[l].trim();
+    }
+  }
+  const occupations = [...byUri.values()].sort((x, y) => (x.uri < y.uri ? -1 : x.uri > y.uri ? 1 : 0));
+  return { source: resolve(dir), langs, occupations, iscoGroups };
+}

@@ -1,0 +1,162 @@
+/** `jobbert normalize` end to end through main(): titles, streaming JSON Lines/CSV/TSV in and out, bad rows, --strict. */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { main } from '../src/cli/index.js';
+import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    argv,
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
+  return { code, out, err };
+}
+
+let dir: string;
+let taxonomy: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jobbert-normalize-cli-'));
+  taxonomy = await writeTinyTaxonomy(join(dir, 'esco'));
+});
+after(async () => rm(dir, { recursive: true, force: true }));
+
+const events = (err: string[]) => err.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('jobbert normalize', () => {
+  it('normalises titles given on the command line (text, and JSON Lines with --json)', async () => {
+    const text = await run('normalize', 'Java Developer', 'Krankenpfleger', '--taxonomy', taxonomy, '--k', '2');
+    assert.equal(text.code, 0, text.err.join('\n'));
+    assert.match(text.out.join('\n'), /software developer \(ISCO 2512\)/);
+    const json = await run('normalize', 'Java Developer', '', '--taxonomy', taxonomy, '--json', '--output-lang', 'de');
+    assert.equal(json.code, 0);
+    const [a, b] = json.out.map((l) => JSON.parse(l));
+    assert.equal(a.id, '0');
+    assert.equal(a.alternatives[0].uri, OCC.developer);
+    assert.equal(a.alternatives[0].label, 'Softwareentwickler/Softwareentwicklerin');
+    assert.equal(b.id, '1');
+    assert.equal(b.occupation, null);
+  });
+
+  it('streams JSON Lines in chunks, keeps input order and ids, reports bad rows with their line and skips them', async () => {
+    const input = join(dir, 'in.jsonl');
+    const output = join(dir, 'out.jsonl');
+    const titles = ['baker', 'taxi driver', 'accountant', 'nurse', 'programmer', 'Bäcker', 'chauffeur'];
+    const lines = titles.map((t, i) => JSON.stringify(i === 2 ? { id: 'acc-1', title: t } : { title: t }));
+    lines.splice(3, 0, '{"title": broken');
+    lines.splice(5, 0, '{"name": "no title"}');
+    await writeFile(input, `${lines.join('\n')}\n`);
+    const r = await run('normalize', '--input', input, '--output', output, '--taxonomy', taxonomy, '--chunk', '2', '--k', '1');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const results = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      results.map((x) => x.input),
+      titles,
+    );
+    // ids: the given id, else the 0-based data row number (bad rows keep their number).
+    assert.deepEqual(
+      results.map((x) => x.id),
+      ['0', '1', 'acc-1', '4', '6', '7', '8'],
+    );
+    assert.deepEqual(
+      results.map((x) => x.alternatives[0].uri),
+      [OCC.baker, OCC.driver, OCC.accountant, OCC.nurse, OCC.developer, OCC.baker, OCC.driver],
+    );
+    const ev = events(r.err);
+    const bad = ev.filter((e) => e.event === 'bad-row');
+    assert.deepEqual(
+      bad.map((e) => e.line),
+      [4, 6],
+    );
+    const done = ev.find((e) => e.event === 'done')!;
+    assert.equal(done.titles, 7);
+    assert.equal(done.badRows, 2);
+    assert.ok(typeof done.titlesPerSecond === 'number');
+  });
+
+  it('--strict stops at the first bad row with ERR_BAD_FILE naming file:line, and leaves no output file', async () => {
+    const input = join(dir, 'strict.jsonl');
+    const output = join(dir, 'strict-out.jsonl');
+    await writeFile(input, '{"title": "baker"}\n{"title": 5}\n{"title": "nurse"}\n');
+    const r = await run('normalize', '--input', input, '--output', output, '--taxonomy', taxonomy, '--strict');
+    assert.equal(r.code, 1);
+    assert.match(r.err.join('\n'), /ERR_BAD_FILE: .*strict\.jsonl:2:/);
+    assert.equal(existsSync(output), false);
+    assert.deepEqual(
+      (await import('node:fs')).readdirSync(dir).filter((f) => f.startsWith('strict-out')),
+      [],
+    );
+  });
+
+  it('reads CSV (quoted fields, id column) and writes CSV; TSV with --column', async () => {
+    const input = join(dir, 'in.csv');
+    await writeFile(input, 'id,vacancyTitle,city\nx1,"Baker, bread",Gent\nx2,"Taxi ""cab"" driver",Paris\nx3,,Rome\n');
+    const output = join(dir, 'out.csv');
+    const r = await run('normalize', '--input', input, '--output', output, '--format', 'csv', '--taxonomy', taxonomy, '--k', '2');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rows = parse(await readFile(output, 'utf8'), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(
+      rows.map((x) => [x.id, x.input]),
+      [
+        ['x1', 'Baker, bread'],
+        ['x2', 'Taxi "cab" driver'],
+        ['x3', ''],
+      ],
+    );
+    assert.equal(rows[0].alt1_uri, OCC.baker);
+    assert.equal(rows[1].alt1_uri, OCC.driver);
+    assert.equal(rows[2].uri, '');
+    assert.equal(rows[2].confidence, '0');
+    assert.ok('alt2_score' in rows[0]);
+
+    const tsv = join(dir, 'in.tsv');
+    await writeFile(tsv, 'ref\tPosition\nA\tKrankenpfleger\nB\tBuchhalter\n');
+    const t = await run('normalize', '--input', tsv, '--column', 'Position', '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(t.code, 0, t.err.join('\n'));
+    const out = t.out.map((l) => JSON.parse(l));
+    assert.deepEqual(
+      out.map((x) => [x.id, x.alternatives[0].uri]),
+      [
+        ['0', OCC.nurse],
+        ['1', OCC.accountant],
+      ],
+    );
+    const missingCol = await run('normalize', '--input', tsv, '--column', 'Title', '--taxonomy', taxonomy);
+    assert.equal(missingCol.code, 1);
+    assert.match(missingCol.err.join('\n'), /ERR_BAD_FILE: .*no title column 'Title'/);
+  });
+
+  it('examples, threshold and output language reach the Normalizer', async () => {
+    const examples = join(dir, 'examples.jsonl');
+    await writeFile(examples, `${JSON.stringify({ title: 'Zorblax Wrangler', uri: OCC.accountant })}\n`);
+    const r = await run('normalize', 'Zorblax Wrangler', '--taxonomy', taxonomy, '--examples', examples, '--threshold', '0', '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const [x] = r.out.map((l) => JSON.parse(l));
+    assert.equal(x.occupation.uri, OCC.accountant);
+    assert.equal(x.alternatives[0].matched.source, 'example');
+  });
+
+  it('BAD CALL - usage errors exit 2, missing files exit 1, nothing crashes', async () => {
+    assert.equal((await run('normalize')).code, 2);
+    assert.equal((await run('normalize', 'x', '--format', 'xml')).code, 2);
+    assert.equal((await run('normalize', 'x', '--k', '0')).code, 2);
+    assert.equal((await run('normalize', 'x', '--output', 'o.jsonl')).code, 2);
+    assert.equal((await run('normalize', 'x', '--taxonomy', taxonomy, '--output-lang', 'fr')).code, 2);
+    assert.equal((await run('normalize', 'x', '--taxonomy', taxonomy, '--threshold', '3')).code, 2);
+    const missing = await run('normalize', '--input', join(dir, 'nope.jsonl'));
+    assert.equal(missing.code, 1);
+    assert.match(missing.err.join('\n'), /ERR_NOT_FOUND/);
+    const noTax = await run('normalize', 'x', '--taxonomy', join(dir, 'nope'));
+    assert.equal(noTax.code, 1);
+  });
+});

@@ -1,0 +1,220 @@
+/**
+ * Normalizer: titles → occupations of a taxonomy, on a tiny ESCO-shaped
+ * fixture the suite writes itself (and the built-in ESCO for the null cases).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Normalizer, TfIdfEncoder, type NormalizeResult } from '../src/index.js';
+import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
+import { rejectsWith } from './rejects.js';
+
+let dir: string;
+let taxonomy: string;
+let n: Normalizer;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jobbert-normalize-'));
+  taxonomy = await writeTinyTaxonomy(join(dir, 'esco'));
+  n = await Normalizer.load({ taxonomy });
+});
+after(async () => {
+  await n?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function checkShape(r: NormalizeResult, k: number) {
+  assert.ok(r.confidence >= 0 && r.confidence <= 1);
+  assert.ok(r.alternatives.length <= k);
+  assert.equal(new Set(r.alternatives.map((a) => a.uri)).size, r.alternatives.length, 'alternatives are distinct occupations');
+  for (let i = 1; i < r.alternatives.length; i++) assert.ok(r.alternatives[i - 1].score >= r.alternatives[i].score, 'best first');
+}
+
+test('normalize gives one result per title in input order, ids the row numbers, distinct occupations best first', async () => {
+  const titles = ['Java Developer', 'Krankenpfleger', 'bread baker', 'taxi driver'];
+  const results = await n.normalize(titles, { k: 3 });
+  assert.equal(results.length, 4);
+  results.forEach((r, i) => {
+    assert.equal(r.id, String(i));
+    assert.equal(r.input, titles[i]);
+    checkShape(r, 3);
+    assert.equal(r.alternatives.length, 3);
+  });
+  assert.deepEqual(
+    results.map((r) => r.alternatives[0].uri),
+    [OCC.developer, OCC.nurse, OCC.baker, OCC.driver],
+  );
+  const dev = results[0].alternatives[0];
+  assert.equal(dev.label, 'software developer');
+  assert.equal(dev.isco, '2512');
+  assert.deepEqual(dev.matched, { text: 'java developer', lang: 'en', source: 'label' });
+  assert.equal(results[1].alternatives[0].matched.lang, 'de');
+  assert.equal(results[1].alternatives[0].matched.text, 'Krankenpfleger');
+});
+
+test('occupation is the first alternative when confidence reaches the threshold, else null', async () => {
+  const [r] = await n.normalize(['Krankenpfleger']);
+  assert.ok(r.confidence >= n.threshold, `confidence ${r.confidence} < threshold ${n.threshold}`);
+  assert.deepEqual(r.occupation, { uri: r.alternatives[0].uri, label: r.alternatives[0].label, isco: r.alternatives[0].isco });
+  const strict = await Normalizer.load({ taxonomy, threshold: 1 });
+  const lax = await Normalizer.load({ taxonomy, threshold: 0 });
+  try {
+    const [s] = await strict.normalize(['a developer of things']);
+    assert.ok(s.confidence < 1);
+    assert.equal(s.occupation, null);
+    assert.ok(s.alternatives.length > 0, 'alternatives are still given');
+    const [l] = await lax.normalize(['a developer of things']);
+    assert.notEqual(l.occupation, null);
+  } finally {
+    await strict.dispose();
+    await lax.dispose();
+  }
+});
+
+test('outputLang gives the preferred label in that language; lang keeps labels of that language', async () => {
+  const [de] = await n.normalize(['software engineer'], { outputLang: 'de', k: 1 });
+  assert.equal(de.alternatives[0].label, 'Softwareentwickler/Softwareentwicklerin');
+  assert.equal(de.occupation?.label ?? de.alternatives[0].label, 'Softwareentwickler/Softwareentwicklerin');
+  const [onlyDe] = await n.normalize(['software engineer'], { lang: 'de', k: 5 });
+  for (const a of onlyDe.alternatives) assert.equal(a.matched.lang, 'de');
+  const [onlyEn] = await n.normalize(['Softwareentwickler'], { lang: 'en', k: 5 });
+  for (const a of onlyEn.alternatives) assert.equal(a.matched.lang, 'en');
+});
+
+test('empty, blank and punctuation-only titles give occupation null with no error', async () => {
+  const results = await n.normalize(['', '   ', '!!!', '—/()', '\t\n']);
+  for (const r of results) {
+    assert.equal(r.occupation, null);
+    assert.equal(r.confidence, 0);
+    assert.deepEqual(r.alternatives, []);
+  }
+  assert.deepEqual(await n.normalize([]), []);
+});
+
+test('gibberish gets occupation null with the built-in model and ESCO', async () => {
+  const builtin = await Normalizer.load();
+  try {
+    assert.ok(builtin.size > 50_000, `${builtin.size} rows`);
+    const results = await builtin.normalize(['xqzjv kkwpt', 'zzzzzzzz', 'qwpoeiruty', '12345']);
+    for (const r of results) assert.equal(r.occupation, null, `${r.input}: ${JSON.stringify(r.occupation)} at ${r.confidence}`);
+    const [nurse] = await builtin.normalize(['Krankenpfleger'], { outputLang: 'es' });
+    // The README's example, as it shows it.
+    const [readme] = await builtin.normalize(['Krankenschwester'], { k: 3, outputLang: 'es' });
+    assert.equal(readme.occupation, null);
+    assert.equal(readme.confidence, 0.4854);
+    assert.deepEqual(
+      { label: readme.alternatives[0].label, isco: readme.alternatives[0].isco, score: readme.alternatives[0].score },
+      { label: 'auxiliar de enfermería', isco: '5321', score: 1 },
+    );
+    assert.deepEqual(readme.alternatives[0].matched, { text: 'Krankenschwester', lang: 'de', source: 'label' });
+    const [nurseEn] = await builtin.normalize(['Krankenpfleger']);
+    assert.equal(nurse.alternatives[0].matched.text, 'Krankenpfleger');
+    assert.equal(nurse.alternatives[0].uri, nurseEn.alternatives[0].uri);
+    assert.notEqual(nurse.alternatives[0].label, nurseEn.alternatives[0].label, 'the Spanish preferred label');
+    assert.match(nurse.alternatives[0].isco, /^\d{4}$/);
+  } finally {
+    await builtin.dispose();
+  }
+});
+
+test('k is clamped to the number of occupations; equal titles give equal, independent results', async () => {
+  const [a, b] = await n.normalize(['baker', 'baker'], { k: 50 });
+  assert.equal(a.alternatives.length, 5);
+  assert.deepEqual({ ...a, id: '' }, { ...b, id: '' });
+  a.alternatives[0].matched.text = 'changed';
+  assert.notEqual(b.alternatives[0].matched.text, 'changed');
+});
+
+test('examples (array) extend the index: an unseen title reaches its occupation through the example', async () => {
+  const title = 'Zorblax Widget Wrangler';
+  const before = (await n.normalize([title], { k: 5 }))[0];
+  const withEx = await Normalizer.load({ taxonomy, examples: [{ title, uri: OCC.accountant }] });
+  try {
+    const [r] = await withEx.normalize([title], { k: 5 });
+    assert.equal(r.alternatives[0].uri, OCC.accountant);
+    assert.deepEqual(r.alternatives[0].matched, { text: title, source: 'example' });
+    assert.ok(r.alternatives[0].score > 0.99);
+    assert.equal(withEx.size, n.size + 1);
+    assert.ok(before.alternatives[0].score < r.alternatives[0].score);
+  } finally {
+    await withEx.dispose();
+  }
+});
+
+test('examples files: JSON Lines, the JobBERT evaluation CSV layout and TSV read as they are; unknown URIs are skipped with their line', async () => {
+  const jsonl = join(dir, 'ex.jsonl');
+  await writeFile(
+    jsonl,
+    `${JSON.stringify({ title: 'Zorblax Wrangler', uri: OCC.accountant })}\n\n${JSON.stringify({ title: 'Quux Operative', uri: `${OCC.baker}-gone` })}\n`,
+  );
+  const csv = join(dir, 'titles.csv');
+  await writeFile(csv, `,vacancyTitle,conceptUri\n0,"Zorblax Wrangler, senior",${OCC.accountant}\n1,Quux Operative,${OCC.driver}\n`);
+  const tsv = join(dir, 'ex.tsv');
+  await writeFile(tsv, `jobtitle\toccupation\nZorblax "Wrangler"\t${OCC.accountant}\n`);
+  for (const [file, expectSkipped] of [
+    [jsonl, [{ line: 3, uri: `${OCC.baker}-gone`, reason: 'URI not in the taxonomy' }]],
+    [csv, []],
+    [tsv, []],
+  ] as const) {
+    const m = await Normalizer.load({ taxonomy, examples: file });
+    try {
+      assert.deepEqual(m.skippedExamples, expectSkipped, file);
+      const [r] = await m.normalize(['Zorblax Wrangler']);
+      assert.equal(r.alternatives[0].uri, OCC.accountant, file);
+      assert.equal(r.alternatives[0].matched.source, 'example', file);
+    } finally {
+      await m.dispose();
+    }
+  }
+});
+
+test('BAD CALL - a malformed examples file is ERR_BAD_FILE naming file:line', async () => {
+  const bad = join(dir, 'bad.jsonl');
+  await writeFile(bad, `${JSON.stringify({ title: 'ok', uri: OCC.baker })}\n{"title": "broken"\n`);
+  await rejectsWith(Normalizer.load({ taxonomy, examples: bad }), 'ERR_BAD_FILE', `${bad}:2`);
+  const noUri = join(dir, 'nouri.csv');
+  await writeFile(noUri, 'title,uri\nbaker,\n');
+  await rejectsWith(Normalizer.load({ taxonomy, examples: noUri }), 'ERR_BAD_FILE', `${noUri}:2`, 'URI');
+  const noCols = join(dir, 'nocols.csv');
+  await writeFile(noCols, 'name,code\nbaker,1\n');
+  await rejectsWith(Normalizer.load({ taxonomy, examples: noCols }), 'ERR_BAD_FILE', 'title');
+  await rejectsWith(Normalizer.load({ taxonomy, examples: join(dir, 'missing.jsonl') }), 'ERR_NOT_FOUND');
+  await rejectsWith(Normalizer.load({ taxonomy: join(dir, 'nowhere') }), 'ERR_NOT_FOUND');
+});
+
+test('BAD CALL - bad arguments throw TypeError/RangeError naming the argument', async () => {
+  const t = (name: string) => ({ message: new RegExp(name) });
+  await assert.rejects(Normalizer.load({ threshold: 2 }), { name: 'RangeError', ...t('threshold') });
+  await assert.rejects(Normalizer.load({ threshold: '0.5' as never }), { name: 'TypeError', ...t('threshold') });
+  await assert.rejects(Normalizer.load({ encoder: {} as never }), { name: 'TypeError', ...t('encoder') });
+  await assert.rejects(Normalizer.load({ taxonomy: 3 as never }), { name: 'TypeError', ...t('taxonomy') });
+  await assert.rejects(Normalizer.load({ examples: [{ title: '', uri: OCC.baker }] }), {
+    name: 'TypeError',
+    ...t('examples\\[0\\]\\.title'),
+  });
+  await assert.rejects(Normalizer.load({ examples: [{ title: 'x' }] as never }), { name: 'TypeError', ...t('examples\\[0\\]\\.uri') });
+  await assert.rejects(Normalizer.load('x' as never), { name: 'TypeError', ...t('options') });
+  await assert.rejects(n.normalize('baker' as never), { name: 'TypeError', ...t('titles') });
+  await assert.rejects(n.normalize(['baker', 3 as never]), { name: 'TypeError', ...t('titles\\[1\\]') });
+  await assert.rejects(n.normalize(['baker'], { k: 0 }), { name: 'RangeError', ...t('k') });
+  await assert.rejects(n.normalize(['baker'], { k: 1.5 }), { name: 'RangeError', ...t('k') });
+  await assert.rejects(n.normalize(['baker'], { outputLang: 'fr' }), { name: 'RangeError', ...t('outputLang') });
+  await assert.rejects(n.normalize(['baker'], { lang: 'xx' }), { name: 'RangeError', ...t('lang') });
+  await assert.rejects(n.normalize(['baker'], { lang: 5 as never }), { name: 'TypeError', ...t('lang') });
+});
+
+test('another encoder: confidence falls back to the raw top score (calibrated false), and a disposed Normalizer refuses', async () => {
+  const encoder = TfIdfEncoder.fit(['software developer', 'baker', 'taxi driver', 'accountant', 'nurse']);
+  const m = await Normalizer.load({ taxonomy, encoder });
+  assert.equal(m.calibrated, false);
+  const [r] = await m.normalize(['baker']);
+  assert.equal(r.confidence, Math.min(1, Math.max(0, r.alternatives[0].score)));
+  assert.equal(r.alternatives[0].uri, OCC.baker);
+  await m.dispose();
+  await rejectsWith(m.normalize(['baker']), 'ERR_DISPOSED');
+  await m.dispose();
+  // The Normalizer did not own the encoder: it still works.
+  assert.equal((await encoder.encode(['baker'])).rows, 1);
+});
