@@ -3,7 +3,7 @@
 # project with npm's default settings (no flags, no project or user .npmrc) and with the
 # C/C++ compilers, CMake, make and nvcc hidden from PATH, so that a silent source build
 # fails the install. Then, in that project: an ESM and a CommonJS script that match
-# titles with the built-in model, `npx jobbert demo` and `npx jobbert match`, and `tsc`
+# titles with the built-in model, `npx jobbert demo`, `match` and `normalize`, and `tsc`
 # on a strict TypeScript consumer (no skipLibCheck) under moduleResolution node16 and
 # bundler. Fails when the tarball has no prebuild for this platform.
 #
@@ -118,6 +118,9 @@ head -n 3 "$work/demo.out"
 npx --no-install jobbert match "Softwareentwickler" --k 3 --json >"$work/match.out" || fail "npx jobbert match"
 node -e "const r = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')); if (!JSON.stringify(r).includes('score')) process.exit(1)" "$work/match.out" ||
   fail "npx jobbert match --json printed no scores: $(head -c 300 "$work/match.out")"
+npx --no-install jobbert normalize "Software Engineer" "Krankenschwester" --json >"$work/normalize.out" || fail "npx jobbert normalize"
+node -e "const rows = require('fs').readFileSync(process.argv[1], 'utf8').trim().split('\n').map(JSON.parse); if (rows.length !== 2 || !rows.every((r) => r.alternatives[0].uri.startsWith('http://data.europa.eu/esco/occupation/'))) process.exit(1)" "$work/normalize.out" ||
+  fail "npx jobbert normalize printed no ESCO occupations: $(head -c 300 "$work/normalize.out")"
 
 # ---------------------------------------------------------------- types
 step "npm install typescript @types/node"
