@@ -390,7 +390,8 @@ export class Normalizer {
     let pool = Math.min(n, Math.max(32, 8 * k));
     let queries: Matrix = q;
     for (;;) {
-      const r = await kernels.topK(queries, corpus.matrix, pool, { metric: 'dot' });
+      // On the CPU, where the labels live: under device 'auto' a GPU machine would copy them to the GPU on every call.
+      const r = await kernels.topK(queries, corpus.matrix, pool, { metric: 'dot', device: 'cpu' });
       const short: number[] = [];
       for (let p = 0; p < pending.length; p++) {
         const seen = new Set<number>();
