@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   ERR_BAD_MODEL: 'a model directory is missing a file, or holds one that is invalid or unsupported',
   ERR_BAD_SPEC: 'an encoder spec (saved in an index) cannot be turned back into an encoder',
   ERR_BUSY: 'another process or training run is writing the same directory',
+  ERR_CHUNK_FAILED: 'a chunk of a batch job failed on every attempt (or kept killing its workers); the job reports it',
   ERR_CORRUPT: 'a file failed its checksum or structural checks (index, model, download)',
   ERR_CUDA_UNAVAILABLE: "device 'cuda' was asked for but this build or machine cannot run CUDA; the message says why",
   ERR_DEVICE_MISMATCH: 'GPU memory (a DeviceMatrix) was passed where host memory is needed, or the reverse',
@@ -27,6 +28,8 @@ export const ERROR_CODES = {
   ERR_INTERNAL: 'an unexpected failure inside jobbert or a library it runs (tokenizer, onnxruntime)',
   ERR_IO: 'a file could not be read or written (permissions, disk full, a directory where a file was expected)',
   ERR_LISTEN: 'the service cannot listen on its host and port (the message has the system error, e.g. EADDRINUSE)',
+  ERR_JOB_MISMATCH: 'a batch job name is in use by a job with another input, task, model or options',
+  ERR_NATS: 'the NATS server cannot be reached, has no JetStream, or stayed away past the retry limit',
   ERR_MISSING_DEPENDENCY:
     'an optional package a feature needs is not installed or cannot load (JobBERT.load: onnxruntime-node, tokenizers); the message names the npm command',
   ERR_NETWORK: 'a download failed (connection, HTTP status, redirects)',
@@ -59,6 +62,7 @@ export const SERVICE_ERROR_CODES = {
   ERR_UNSUPPORTED_MEDIA_TYPE: [415, 'the request body is not application/json'],
   ERR_HEADERS_TOO_LARGE: [431, 'the request headers exceed Node’s limit (16 KiB)'],
   ERR_VALIDATION: [422, 'a field of the request is missing or invalid; `field` names it'],
+  ERR_SHARD_UNAVAILABLE: [503, 'a shard of a sharded index did not answer in time; the message names it'],
   ERR_OVERLOADED: [503, 'too many items are queued; retry after the Retry-After header'],
   ERR_SHUTTING_DOWN: [503, 'the server is draining; retry on another instance'],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -1,0 +1,370 @@
+/**
+ * `runBatch`: the submitter of a distributed batch job. It splits the input
+ * into chunks with deterministic ids, publishes those not already queued or
+ * done, follows progress in the job's object store, and writes the output in
+ * input order once every chunk has a result.
+ *
+ * Resuming is the same call: the job name derives from the task, model,
+ * options, chunk size and input bytes, so a rerun finds the job's store and
+ * submits only chunks that are neither queued nor done (and retries those
+ * that failed).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import type { ObjectStore } from '@nats-io/obj';
+import { JobBERTError } from '../errors.js';
+import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
+import {
+  BATCH_TASKS,
+  chunked,
+  chunkObject,
+  chunkSubject,
+  encodeLines,
+  JOB_NAME,
+  jobBucket,
+  readBatchInput,
+  routeOf,
+  type BatchRow,
+  type BatchTask,
+  type ChunkFailure,
+  type ChunkMessage,
+} from './jobs.js';
+import { connectCluster, ensureWorkStream, objectStore, retry, sleep, WORK_STREAM, type ClusterConnection } from './nats.js';
+
+export interface BatchOptions {
+  /** NATS server URL, e.g. nats://127.0.0.1:4222. */
+  nats: string;
+  task: BatchTask;
+  /** Input file: one title per line, or JSON Lines of {"id"?, "title"} (.jsonl/.ndjson). */
+  input: string;
+  /** Output file (JSON Lines), written atomically when every chunk is done. */
+  output: string;
+  /** The fingerprint workers must have (the encoder's; for normalize, the normalizer's). */
+  fingerprint: string;
+  /** Task options (encode: { branch }; normalize: { k, lang, outputLang }). */
+  options?: Record<string, unknown>;
+  /** Titles per chunk (default 1000). */
+  chunkSize?: number;
+  /** The job's name (letters, digits, _ and -); default: derived from the task, model, options and input. */
+  job?: string;
+  /** How often progress is read, in ms (default 500). */
+  pollMs?: number;
+  /** Called after each progress read. */
+  onProgress?: (p: BatchProgress) => void;
+}
+
+export interface BatchProgress {
+  job: string;
+  /** Input rows, and rows whose chunk has a result (done or failed). */
+  rows: number;
+  done: number;
+  chunks: number;
+  chunksDone: number;
+  failed: number;
+  /** Rows per second since this call started, and the seconds left at that rate (null before any). */
+  titlesPerSecond: number;
+  etaSeconds: number | null;
+  /** No worker for this task and model has connected yet. */
+  noWorkers: boolean;
+}
+
+export interface ChunkReport extends ChunkFailure {
+  chunk: number;
+  /** Input row number of the chunk's first row, and its row count. */
+  firstRow: number;
+  rows: number;
+}
+
+export interface BatchResult {
+  job: string;
+  output: string;
+  rows: number;
+  chunks: number;
+  /** Chunks done before this call started (a resumed job). */
+  resumed: number;
+  /** Chunks this call published. */
+  submitted: number;
+  /** Chunks given up after their attempts; their rows are error lines in the output. */
+  failures: ChunkReport[];
+  seconds: number;
+}
+
+interface JobSpec {
+  task: BatchTask;
+  fingerprint: string;
+  options: Record<string, unknown>;
+  chunkSize: number;
+  rows: number;
+  chunks: number;
+  digest: string;
+}
+
+/** The input's rows and a digest of them, read once. */
+async function scanInput(path: string): Promise<{ rows: number; digest: string }> {
+  const h = createHash('sha256');
+  let rows = 0;
+  for await (const r of readBatchInput(path)) {
+    h.update(`${r.id}\t${r.title}\n`);
+    rows++;
+  }
+  return { rows, digest: h.digest('hex') };
+}
+
+/** Stable JSON: keys sorted, so equal options give equal job names. */
+const stable = (v: Record<string, unknown>) => JSON.stringify(Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))));
+
+/**
+ * Runs a batch job over NATS workers and writes its output. Async; resolves
+ * once the output is written (failed chunks are reported in the result and
+ * written as error lines). Rejects with JobBERTError ERR_NATS when the broker
+ * cannot be reached, ERR_JOB_MISMATCH when `job` names a job with other
+ * settings or input, ERR_NOT_FOUND/ERR_IO/ERR_BAD_FILE for the input.
+ */
+export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
+  const fn = 'runBatch';
+  assertOptions(fn, opts);
+  assertChoice(fn, 'task', opts.task, BATCH_TASKS);
+  for (const k of ['input', 'output', 'fingerprint'] as const)
+    if (typeof opts[k] !== 'string' || opts[k] === '')
+      throw new TypeError(`${fn}: ${k} must be a non-empty string; received ${describe(opts[k])}`);
+  const chunkSize = opts.chunkSize ?? 1000;
+  assertInteger(fn, 'chunkSize', chunkSize, 1, 100_000);
+  const pollMs = opts.pollMs ?? 500;
+  assertInteger(fn, 'pollMs', pollMs, 10);
+  if (opts.job !== undefined && (typeof opts.job !== 'string' || !JOB_NAME.test(opts.job)))
+    throw new TypeError(`${fn}: job must be 1 to 64 letters, digits, _ or -; received ${describe(opts.job)}`);
+  const options = opts.options ?? {};
+  const t0 = performance.now();
+
+  const { rows, digest } = await scanInput(opts.input);
+  const spec: JobSpec = {
+    task: opts.task,
+    fingerprint: opts.fingerprint,
+    options,
+    chunkSize,
+    rows,
+    chunks: Math.ceil(rows / chunkSize),
+    digest,
+  };
+  const job =
+    opts.job ??
+    `j${createHash('sha256')
+      .update(`${spec.task}\n${spec.fingerprint}\n${stable(options)}\n${chunkSize}\n${digest}`)
+      .digest('hex')
+      .slice(0, 24)}`;
+  const route = routeOf(opts.task, opts.fingerprint);
+
+  const c = await connectCluster(opts.nats, `jobbert-batch-${job}`);
+  try {
+    await ensureWorkStream(c);
+    const bucket = await objectStore(c, jobBucket(job));
+    await checkSpec(bucket, job, spec);
+
+    // Queued first, then done: a chunk acknowledged in between has its result stored already.
+    const queued = await queuedChunks(c, route, job);
+    const outcome = await outcomes(bucket);
+    const resumed = [...outcome.values()].filter((s) => s === 'ok').length;
+    const failedBefore = [...outcome].filter(([, s]) => s === 'failed').map(([n]) => n);
+    for (const n of failedBefore) await retry('clear a failed chunk', () => bucket.delete(chunkObject(n)));
+
+    // Publish what is neither queued nor done. The message id makes a retried publish land once.
+    const run = randomBytes(4).toString('hex');
+    let submitted = 0;
+    const pending = new Set<Promise<unknown>>();
+    let index = 0;
+    for await (const rowsOfChunk of chunked(readBatchInput(opts.input), chunkSize)) {
+      const n = index++;
+      if (queued.has(n) || outcome.get(n) === 'ok') continue;
+      const msg: ChunkMessage = {
+        v: 1,
+        job,
+        bucket: jobBucket(job),
+        chunk: n,
+        first: n * chunkSize,
+        task: opts.task,
+        fingerprint: opts.fingerprint,
+        options,
+        titles: rowsOfChunk.map((r) => r.title),
+        ids: rowsOfChunk.map((r) => r.id),
+      };
+      const payload = new TextEncoder().encode(JSON.stringify(msg));
+      const max = c.nc.info?.max_payload ?? 1 << 20;
+      if (payload.length > max)
+        throw new RangeError(
+          `${fn}: chunk ${n} is ${payload.length} bytes, over the server's max_payload (${max}); use a smaller chunkSize`,
+        );
+      const p = retry(`submit chunk ${n}`, () =>
+        c.js.publish(chunkSubject(route, job, n), payload, { msgID: `${job}.${n}.${run}` }),
+      ).finally(() => pending.delete(p));
+      pending.add(p);
+      submitted++;
+      if (pending.size >= 32) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+
+    // Follow progress until every chunk has an outcome.
+    const doneAtStart = [...outcome.values()].filter((s) => s === 'ok').length;
+    const rowsAtStart = Math.min(rows, doneAtStart * chunkSize);
+    const started = performance.now();
+    let finished: Map<number, 'ok' | 'failed'>;
+    let checkedWorkers = 0;
+    let noWorkers = false;
+    for (;;) {
+      finished = await retry('read progress', () => outcomes(bucket), { limitMs: 600_000 });
+      let doneRows = 0;
+      let failed = 0;
+      for (const [n, s] of finished) {
+        doneRows += Math.min(chunkSize, rows - n * chunkSize);
+        if (s === 'failed') failed++;
+      }
+      if (performance.now() - checkedWorkers > 2000) {
+        checkedWorkers = performance.now();
+        noWorkers = !(await c.jsm.consumers.info(WORK_STREAM, `jobbert-${opts.task}-${route}`).catch(() => null));
+      }
+      const rate = (doneRows - rowsAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
+      opts.onProgress?.({
+        job,
+        rows,
+        done: doneRows,
+        chunks: spec.chunks,
+        chunksDone: finished.size,
+        failed,
+        titlesPerSecond: rate,
+        etaSeconds: rate > 0 ? (rows - doneRows) / rate : null,
+        noWorkers,
+      });
+      if (finished.size >= spec.chunks) break;
+      await sleep(pollMs);
+    }
+
+    const failures = await writeOutput(opts.output, opts.input, opts.task, bucket, spec, finished);
+    // The job is over: drop queued duplicates, and the results unless a chunk failed (a rerun retries it).
+    await c.jsm.streams.purge(WORK_STREAM, { filter: `jobbert.work.${route}.${job}.>` }).catch(() => {});
+    if (failures.length === 0) await bucket.destroy().catch(() => {});
+    return {
+      job,
+      output: opts.output,
+      rows,
+      chunks: spec.chunks,
+      resumed,
+      submitted,
+      failures,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await c.close();
+  }
+}
+
+/** Records the job's settings, or checks them against those of the job already there. */
+async function checkSpec(bucket: ObjectStore, job: string, spec: JobSpec): Promise<void> {
+  const raw = await retry('read the job', () => bucket.getBlob('job'));
+  if (raw) {
+    const have = JSON.parse(new TextDecoder().decode(raw)) as JobSpec;
+    const keys: (keyof JobSpec)[] = ['task', 'fingerprint', 'chunkSize', 'rows', 'digest'];
+    const differs = keys.filter((k) => have[k] !== spec[k]);
+    if (stable(have.options) !== stable(spec.options)) differs.push('options');
+    if (differs.length)
+      throw new JobBERTError(
+        'ERR_JOB_MISMATCH',
+        `job ${job} exists with another ${differs.join(', ')}; choose another --job name, or let jobbert name the job`,
+      );
+    return;
+  }
+  await retry('record the job', () => bucket.putBlob({ name: 'job' }, new TextEncoder().encode(JSON.stringify(spec))));
+}
+
+/** Chunks of the job waiting in the work queue (or being worked on). */
+async function queuedChunks(c: ClusterConnection, route: string, job: string): Promise<Set<number>> {
+  const prefix = `jobbert.work.${route}.${job}.`;
+  const info = await retry('read the work queue', () => c.jsm.streams.info(WORK_STREAM, { subjects_filter: `${prefix}*` }));
+  const out = new Set<number>();
+  for (const subject of Object.keys(info.state.subjects ?? {})) out.add(Number(subject.slice(prefix.length)));
+  return out;
+}
+
+/** The chunks with a stored outcome. */
+async function outcomes(bucket: ObjectStore): Promise<Map<number, 'ok' | 'failed'>> {
+  const out = new Map<number, 'ok' | 'failed'>();
+  for (const o of await bucket.list()) {
+    if (o.deleted || !/^c\d+$/.test(o.name)) continue;
+    out.set(Number(o.name.slice(1)), o.metadata?.status === 'failed' ? 'failed' : 'ok');
+  }
+  return out;
+}
+
+/** A failed chunk's rows in the output: one error line each, so every input row is there once. */
+function errorLine(task: BatchTask, row: BatchRow, f: ChunkReport): string {
+  const error = { code: f.code, message: f.message, chunk: f.chunk };
+  return JSON.stringify(task === 'normalize' ? { id: row.id, input: row.title, error } : { error });
+}
+
+/** Writes the output in input order (temp file, fsync, rename); returns the failed chunks. */
+async function writeOutput(
+  path: string,
+  input: string,
+  task: BatchTask,
+  bucket: ObjectStore,
+  spec: JobSpec,
+  finished: Map<number, 'ok' | 'failed'>,
+): Promise<ChunkReport[]> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const failures: ChunkReport[] = [];
+  const out = createWriteStream(tmp, { encoding: 'utf8' });
+  const closed = new Promise<void>((resolve, reject) => {
+    out.on('close', resolve);
+    out.on('error', reject);
+  });
+  const write = async (s: string) => {
+    if (!out.write(s)) await new Promise<void>((resolve) => out.once('drain', resolve));
+  };
+  // Fetch a few chunks ahead of the one being written.
+  const fetches = new Map<number, Promise<Uint8Array | null>>();
+  const fetch = (n: number) => {
+    if (n < spec.chunks && !fetches.has(n))
+      fetches.set(
+        n,
+        retry(`read chunk ${n}`, () => bucket.getBlob(chunkObject(n))),
+      );
+  };
+  try {
+    let n = 0;
+    for await (const rows of chunked(readBatchInput(input), spec.chunkSize)) {
+      for (let a = n; a < n + 4; a++) fetch(a);
+      const bytes = await fetches.get(n)!;
+      fetches.delete(n);
+      if (!bytes) throw new JobBERTError('ERR_NATS', `the result of chunk ${n} disappeared from the job's store`);
+      let lines: string[];
+      if (finished.get(n) === 'failed') {
+        const f = JSON.parse(new TextDecoder().decode(bytes)) as ChunkFailure;
+        const report: ChunkReport = { chunk: n, firstRow: n * spec.chunkSize, rows: rows.length, ...f };
+        failures.push(report);
+        lines = rows.map((r) => errorLine(task, r, report));
+      } else if (task === 'encode') {
+        lines = encodeLines(bytes, rows.length);
+      } else {
+        lines = new TextDecoder()
+          .decode(bytes)
+          .split('\n')
+          .filter((l) => l !== '');
+      }
+      if (lines.length !== rows.length)
+        throw new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines.length} results for ${rows.length} rows`);
+      await write(lines.length ? `${lines.join('\n')}\n` : '');
+      n++;
+    }
+    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    await closed;
+    const fh = await open(tmp, 'r');
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, path);
+  } catch (e) {
+    out.destroy();
+    await rm(tmp, { force: true });
+    if (e instanceof JobBERTError) throw e;
+    throw new JobBERTError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return failures;
+}

@@ -1,0 +1,107 @@
+/**
+ * The NATS plumbing every cluster role shares: a connection that keeps
+ * reconnecting (a broker restart is an outage to wait out, not an error), the
+ * JetStream names jobbert uses, and a retry loop for calls that fail while the
+ * broker is away.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { JobBERTError } from '../errors.js';
+
+/** The work-queue stream holding batch chunks (subjects jobbert.work.<route>.<job>.<chunk>). */
+export const WORK_STREAM = 'JOBBERT_WORK';
+export const WORK_SUBJECTS = 'jobbert.work.>';
+/** The object store holding published indexes. */
+export const INDEX_BUCKET = 'jobbert-indexes';
+
+export interface ClusterConnection {
+  readonly nc: NatsConnection;
+  readonly js: ReturnType<typeof jetstream>;
+  readonly jsm: JetStreamManager;
+  readonly objm: Objm;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the NATS server at `url` (e.g. nats://127.0.0.1:4222) with
+ * JetStream. Reconnects forever once connected; the first connection must
+ * succeed (JobBERTError ERR_NATS otherwise). Async.
+ */
+export async function connectCluster(url: string, name: string): Promise<ClusterConnection> {
+  if (typeof url !== 'string' || url === '')
+    throw new TypeError(`connectCluster: url must be a NATS URL such as nats://127.0.0.1:4222; received ${String(url)}`);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+  } catch (e) {
+    throw new JobBERTError('ERR_NATS', `cannot connect to NATS at ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc, { timeout: 5000 });
+  } catch (e) {
+    await nc.close();
+    throw new JobBERTError('ERR_NATS', `NATS at ${url} has no JetStream (start nats-server with -js): ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const js = jetstream(nc, { timeout: 5000 });
+  return {
+    nc,
+    js,
+    jsm,
+    objm: new Objm(nc),
+    async close() {
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+/** Creates the work-queue stream if it is missing. Async. */
+export async function ensureWorkStream(c: ClusterConnection): Promise<void> {
+  await retry('create the work stream', async () => {
+    try {
+      await c.jsm.streams.info(WORK_STREAM);
+    } catch {
+      await c.jsm.streams
+        .add({ name: WORK_STREAM, subjects: [WORK_SUBJECTS], retention: RetentionPolicy.Workqueue, storage: StorageType.File })
+        .catch(async (e) => {
+          // Another process created it first.
+          if (!(await c.jsm.streams.info(WORK_STREAM).catch(() => null))) throw e;
+        });
+    }
+  });
+}
+
+/** Opens (creating if needed) an object store. Async. */
+export async function objectStore(c: ClusterConnection, bucket: string): Promise<ObjectStore> {
+  return retry(`open object store ${bucket}`, () => c.objm.create(bucket, { storage: StorageType.File }));
+}
+
+/** Is this error one that goes away when the broker comes back (timeout, disconnect, no JetStream leader yet)? */
+export function isTransient(e: unknown): boolean {
+  const text = `${(e as Error)?.name ?? ''} ${(e as Error)?.message ?? ''} ${(e as { code?: unknown })?.code ?? ''}`.toLowerCase();
+  return /timeout|disconnect|closed|reconnect|no responders|503|connection|unavailable|not ready|leader/.test(text);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `fn`, retrying transient failures (see isTransient) with a growing
+ * pause for up to `limitMs` (default 120 s) or until `stop()` says so; other
+ * errors, and a transient one past the limit, reject as JobBERTError ERR_NATS. Async.
+ */
+export async function retry<T>(what: string, fn: () => Promise<T>, opts: { limitMs?: number; stop?: () => boolean } = {}): Promise<T> {
+  const until = performance.now() + (opts.limitMs ?? 120_000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof JobBERTError || e instanceof TypeError || e instanceof RangeError) throw e;
+      if (!isTransient(e) || performance.now() > until || opts.stop?.())
+        throw new JobBERTError('ERR_NATS', `cannot ${what}: ${(e as Error).message}`, { cause: e });
+      await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
+    }
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * `startWorker`: takes chunks of batch jobs from the JetStream work queue, runs
+ * them, stores each result in the job's object store, then acknowledges.
+ *
+ * Delivery is at least once: a worker that dies mid-chunk never acknowledged
+ * it, so JetStream redelivers it after the ack wait; results are written per
+ * chunk, so a chunk done twice is stored once. Long chunks keep their lease
+ * with in-progress acks. A chunk that fails `maxAttempts` times (or keeps
+ * killing its workers) is stored as a failure with its error and acknowledged:
+ * the job finishes and reports it instead of retrying forever.
+ */
+import { AckPolicy, DeliverPolicy, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { ObjectStore } from '@nats-io/obj';
+import { JobBERTError } from '../errors.js';
+import { assertInteger, assertOptions } from '../util/validate.js';
+import { chunkObject, routeOf, type ChunkFailure, type ChunkMessage, type TaskRunner } from './jobs.js';
+import { connectCluster, ensureWorkStream, isTransient, retry, sleep, WORK_STREAM } from './nats.js';
+
+export interface WorkerOptions {
+  /** NATS server URL, e.g. nats://127.0.0.1:4222. */
+  nats: string;
+  /** The tasks this worker runs (encodeRunner(encoder), a normalize runner). */
+  runners: TaskRunner[];
+  /** How long a chunk may go without an (in-progress) ack before JetStream redelivers it, in ms (default 30,000). */
+  ackWaitMs?: number;
+  /** Runs of a chunk before it is reported as failed (default 3); set when the queue is first made. */
+  maxAttempts?: number;
+  /** On stop(): how long the chunk in hand may take to finish before it is handed back (nak), in ms (default 30,000). */
+  shutdownTimeoutMs?: number;
+  /** Where the worker reports chunks and problems (default: nothing). */
+  log?: (line: string) => void;
+}
+
+export interface WorkerStats {
+  chunks: number;
+  rows: number;
+  failed: number;
+}
+
+export interface Worker {
+  /** Counts of chunks done (and given up) by this worker. */
+  readonly stats: Readonly<WorkerStats>;
+  /**
+   * Stops taking chunks, lets the chunk in hand finish (or naks it after
+   * shutdownTimeoutMs so another worker takes it at once), and closes the
+   * connection. Async; idempotent.
+   */
+  stop(): Promise<void>;
+  /** Settles when the worker has stopped. */
+  readonly stopped: Promise<void>;
+}
+
+interface Route {
+  runner: TaskRunner;
+  consumer: Consumer | null;
+  name: string;
+  maxAttempts: number;
+}
+
+/**
+ * Connects to NATS and starts taking chunks for the given runners. Async;
+ * rejects with JobBERTError ERR_NATS when the server cannot be reached, and
+ * TypeError/RangeError naming a bad option.
+ */
+export async function startWorker(opts: WorkerOptions): Promise<Worker> {
+  const fn = 'startWorker';
+  assertOptions(fn, opts);
+  const ackWaitMs = opts.ackWaitMs ?? 30_000;
+  assertInteger(fn, 'ackWaitMs', ackWaitMs, 100);
+  const maxAttempts = opts.maxAttempts ?? 3;
+  assertInteger(fn, 'maxAttempts', maxAttempts, 1, 1000);
+  const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 30_000;
+  assertInteger(fn, 'shutdownTimeoutMs', shutdownTimeoutMs, 0);
+  if (!Array.isArray(opts.runners) || opts.runners.length === 0)
+    throw new TypeError(`${fn}: runners must be a non-empty array of task runners; received ${String(opts.runners)}`);
+  const log = opts.log ?? (() => {});
+
+  const c = await connectCluster(opts.nats, 'jobbert-worker');
+  try {
+    await ensureWorkStream(c);
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+  const routes: Route[] = opts.runners.map((runner) => {
+    const route = routeOf(runner.task, runner.fingerprint);
+    return { runner, consumer: null, name: `jobbert-${runner.task}-${route}`, maxAttempts };
+  });
+  const stats: WorkerStats = { chunks: 0, rows: 0, failed: 0 };
+  const buckets = new Map<string, ObjectStore | null>();
+  let stopping = false;
+  let current: { msg: JsMsg; abandoned: boolean; done: Promise<void> } | null = null;
+
+  /** The route's durable consumer: shared by every worker of this task and model, made by the first. */
+  async function consumerOf(r: Route): Promise<Consumer> {
+    if (r.consumer) return r.consumer;
+    const route = routeOf(r.runner.task, r.runner.fingerprint);
+    const info = await c.jsm.consumers.info(WORK_STREAM, r.name).catch(() => null);
+    if (!info) {
+      await c.jsm.consumers
+        .add(WORK_STREAM, {
+          durable_name: r.name,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(ackWaitMs),
+          // One delivery beyond the attempts: the worker that gets it records the failure.
+          max_deliver: maxAttempts + 1,
+          filter_subject: `jobbert.work.${route}.>`,
+        })
+        .catch(async (e) => {
+          if (!(await c.jsm.consumers.info(WORK_STREAM, r.name).catch(() => null))) throw e;
+        });
+    }
+    const live = await c.jsm.consumers.info(WORK_STREAM, r.name);
+    r.maxAttempts = Math.max(1, (live.config.max_deliver ?? maxAttempts + 1) - 1);
+    r.consumer = await c.js.consumers.get(WORK_STREAM, r.name);
+    return r.consumer;
+  }
+
+  async function bucketOf(name: string): Promise<ObjectStore | null> {
+    if (!buckets.has(name)) {
+      // The job's store is made by its submitter; gone means the job ended (or was abandoned).
+      const exists = await retry('look up a job', () =>
+        c.jsm.streams.info(`OBJ_${name}`).then(
+          () => true,
+          (e) => {
+            if (/not found/i.test((e as Error).message)) return false;
+            throw e;
+          },
+        ),
+      );
+      buckets.set(name, exists ? await c.objm.open(name) : null);
+    }
+    return buckets.get(name)!;
+  }
+
+  async function store(bucket: ObjectStore, chunk: ChunkMessage, status: 'ok' | 'failed', data: Uint8Array): Promise<void> {
+    await retry(
+      `store the result of chunk ${chunk.chunk} of job ${chunk.job}`,
+      () =>
+        bucket.putBlob(
+          { name: chunkObject(chunk.chunk), metadata: { status, rows: String(chunk.titles.length), first: String(chunk.first) } },
+          data,
+        ),
+      { limitMs: Math.max(ackWaitMs * 2, 10_000) },
+    );
+  }
+
+  async function fail(bucket: ObjectStore, chunk: ChunkMessage, msg: JsMsg, failure: ChunkFailure): Promise<void> {
+    log(
+      `jobbert worker: job ${chunk.job} chunk ${chunk.chunk} failed after ${failure.deliveries} deliveries: ${failure.code}: ${failure.message}`,
+    );
+    await store(bucket, chunk, 'failed', new TextEncoder().encode(JSON.stringify(failure)));
+    msg.ack();
+    stats.failed++;
+  }
+
+  async function handle(r: Route, msg: JsMsg): Promise<void> {
+    let chunk: ChunkMessage;
+    try {
+      chunk = JSON.parse(new TextDecoder().decode(msg.data)) as ChunkMessage;
+      if (chunk?.v !== 1 || !Array.isArray(chunk.titles)) throw new Error('not a jobbert chunk');
+    } catch (e) {
+      log(`jobbert worker: dropping message ${msg.subject}: ${(e as Error).message}`);
+      msg.term();
+      return;
+    }
+    if (chunk.task !== r.runner.task || chunk.fingerprint !== r.runner.fingerprint) {
+      // Never mix models: a chunk for another model is not ours to run.
+      log(
+        `jobbert worker: refusing job ${chunk.job} chunk ${chunk.chunk}: it needs ${chunk.task} with model ${chunk.fingerprint}; this worker has ${r.runner.fingerprint}`,
+      );
+      msg.nak(1000);
+      return;
+    }
+    const bucket = await bucketOf(chunk.bucket);
+    if (!bucket) {
+      msg.ack(); // its job is over
+      return;
+    }
+    const deliveries = msg.info.deliveryCount;
+    if (deliveries > r.maxAttempts) {
+      await fail(bucket, chunk, msg, {
+        code: 'ERR_CHUNK_FAILED',
+        message: `delivered ${deliveries - 1} times without completing (its workers died or overran the ack wait)`,
+        deliveries: deliveries - 1,
+      });
+      return;
+    }
+    const heartbeat = setInterval(() => msg.working(), Math.max(50, Math.floor(ackWaitMs / 3)));
+    const job = { msg, abandoned: false, done: Promise.resolve() };
+    current = job;
+    let settle!: () => void;
+    job.done = new Promise<void>((resolve) => (settle = resolve));
+    try {
+      let result: Uint8Array;
+      try {
+        result = await r.runner.run(chunk);
+      } catch (e) {
+        if (job.abandoned) return;
+        const code =
+          e instanceof JobBERTError ? e.code : e instanceof TypeError || e instanceof RangeError ? 'ERR_VALIDATION' : 'ERR_INTERNAL';
+        const message = (e as Error)?.message ?? String(e);
+        if (deliveries >= r.maxAttempts) await fail(bucket, chunk, msg, { code, message, deliveries });
+        else {
+          log(`jobbert worker: job ${chunk.job} chunk ${chunk.chunk} failed (delivery ${deliveries} of ${r.maxAttempts}): ${message}`);
+          msg.nak(200 * deliveries);
+        }
+        return;
+      }
+      if (job.abandoned) return;
+      await store(bucket, chunk, 'ok', result);
+      msg.ack();
+      stats.chunks++;
+      stats.rows += chunk.titles.length;
+      log(`jobbert worker: job ${chunk.job} chunk ${chunk.chunk} done (${chunk.titles.length} rows)`);
+    } finally {
+      clearInterval(heartbeat);
+      current = null;
+      settle();
+    }
+  }
+
+  async function loop(): Promise<void> {
+    let turn = 0;
+    while (!stopping) {
+      const r = routes[turn++ % routes.length];
+      let msg: JsMsg | null = null;
+      try {
+        const consumer = await consumerOf(r);
+        msg = await consumer.next({ expires: 1000 });
+      } catch (e) {
+        r.consumer = null; // re-fetch it after a broker restart
+        if (!stopping && !isTransient(e)) log(`jobbert worker: ${(e as Error).message}`);
+        if (!stopping) await sleep(250);
+        continue;
+      }
+      if (!msg) continue;
+      if (stopping) {
+        msg.nak();
+        break;
+      }
+      try {
+        await handle(r, msg);
+      } catch (e) {
+        // Storing failed past its retries (the broker stayed away): the chunk will be redelivered.
+        log(`jobbert worker: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  const running = loop();
+  let stopped: Promise<void> | null = null;
+  let markStopped!: () => void;
+  const whenStopped = new Promise<void>((resolve) => (markStopped = resolve));
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      const job = current;
+      if (job) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = await Promise.race([
+          job.done.then(() => false),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), shutdownTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (late) {
+          job.abandoned = true;
+          job.msg.nak();
+        }
+      }
+      if (!job || !job.abandoned) await running.catch(() => {});
+      await c.close();
+      markStopped();
+    })();
+    return stopped;
+  };
+  return { stats, stop, stopped: whenStopped };
+}
