@@ -12,6 +12,7 @@ import { TRAIN_USAGE, trainCommand } from './train.js';
 import * as kernels from '../kernels/index.js';
 import { SERVE_USAGE, serveCommand } from './serve.js';
 import { NORMALIZE_USAGE, normalizeCommand } from './normalize.js';
+import { batchCommand, CLUSTER_USAGE, workerCommand } from './cluster.js';
 
 const USAGE = `Usage: jobbert <command> [options]
 
@@ -33,6 +34,7 @@ ${NORMALIZE_USAGE}
 ${MODEL_USAGE}
 ${TRAIN_USAGE}
 ${SERVE_USAGE}
+${CLUSTER_USAGE}
   info [--json]        the native backends, CPU instruction set and threads in use
   help                 this text
 
@@ -106,6 +108,10 @@ export async function main(
         return await evalCommand(rest, out);
       case 'serve':
         return await serveCommand(rest, out, err);
+      case 'worker':
+        return await workerCommand(rest, out, err);
+      case 'batch':
+        return await batchCommand(rest, out, err);
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

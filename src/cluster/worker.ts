@@ -188,6 +188,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
       });
       return;
     }
+    log(`jobbert worker: job ${chunk.job} chunk ${chunk.chunk}: taking it (delivery ${deliveries})`);
     const heartbeat = setInterval(() => msg.working(), Math.max(50, Math.floor(ackWaitMs / 3)));
     const job = { msg, abandoned: false, done: Promise.resolve() };
     current = job;
@@ -270,7 +271,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
           job.msg.nak();
         }
       }
-      if (!job || !job.abandoned) await running.catch(() => {});
+      if (!job?.abandoned) await running.catch(() => {});
       await c.close();
       markStopped();
     })();

@@ -1,0 +1,164 @@
+/** The CLI's scale-out commands: `jobbert worker`, `jobbert batch encode|normalize`, `jobbert index publish`. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Encoder } from '../encoders/encoder.js';
+import { runBatch, type BatchProgress, type BatchResult } from '../cluster/batch.js';
+import { encodeRunner, type BatchTask, type TaskRunner } from '../cluster/jobs.js';
+import { startWorker } from '../cluster/worker.js';
+import { LiteEncoder } from '../lite/encoder.js';
+import { JobBERT } from '../model/jobbert.js';
+import { parseArgs, UsageError } from './args.js';
+import type { ProgressSink } from './model-commands.js';
+
+type Out = (line: string) => void;
+
+export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
+         [--max-attempts 3] [--shutdown-timeout-ms 30000] [--json]
+                       run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
+                       hand back the chunk in hand). --model: a JobBERT or LiteEncoder dir (default: built-in)
+  batch encode --nats URL --input FILE --output FILE [--model DIR] [--branch anchor|positive|base]
+         [--chunk 1000] [--job NAME] [--json]
+                       a distributed batch: chunks go to the workers, the output (as 'jobbert encode' prints
+                       it, one row per input line) is written in input order; rerun after a crash to resume.
+                       FILE: one title per line, or JSON Lines {"id"?, "title"} (.jsonl)`;
+
+/** The model the options name: `--model DIR` (LiteEncoder dir with lite.json, else JobBERT), else the built-in LiteEncoder. */
+async function loadModel(o: Record<string, unknown>): Promise<Encoder> {
+  const dir = o.model as string | undefined;
+  if (!dir) return LiteEncoder.load();
+  if (!existsSync(dir)) throw new UsageError(`--model ${dir}: no such directory`);
+  if (existsSync(join(dir, 'lite.json'))) return LiteEncoder.load(dir);
+  return JobBERT.load(dir, { threads: (o.threads as number | undefined) ?? 1, batchSize: o.batchSize as number | undefined });
+}
+
+function waitForSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      for (const x of signals) process.off(x, on);
+      resolve(s);
+    };
+    for (const s of signals) process.on(s, on);
+  });
+}
+
+/** `jobbert worker --nats URL ...`: resolves with 0 once a signal has stopped it. */
+export async function workerCommand(
+  argv: string[],
+  out: Out,
+  err: Out,
+  signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): Promise<number> {
+  const { options: o, positionals } = parseArgs(argv, {
+    options: {
+      nats: 'string',
+      model: 'string',
+      threads: 'integer',
+      'batch-size': 'integer',
+      'ack-wait-ms': 'integer',
+      'max-attempts': 'integer',
+      'shutdown-timeout-ms': 'integer',
+      json: 'boolean',
+    },
+  });
+  if (positionals.length) throw new UsageError(`worker takes no positional arguments; received '${positionals[0]}'`);
+  if (!o.nats) throw new UsageError('worker needs --nats URL (e.g. nats://127.0.0.1:4222)');
+  const encoder = await loadModel(o);
+  try {
+    const runners: TaskRunner[] = [encodeRunner(encoder)];
+    const signal = waitForSignal(signals);
+    const worker = await startWorker({
+      nats: o.nats as string,
+      runners,
+      ackWaitMs: o.ackWaitMs as number | undefined,
+      maxAttempts: o.maxAttempts as number | undefined,
+      shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
+      log: o.json ? undefined : err,
+    });
+    const tasks = runners.map((r) => r.task);
+    if (o.json) out(JSON.stringify({ nats: o.nats, tasks, fingerprint: encoder.fingerprint, pid: process.pid }));
+    else
+      out(
+        `jobbert worker: connected to ${o.nats as string}; runs ${tasks.join(', ')} with model ${encoder.fingerprint} (pid ${process.pid})`,
+      );
+    const s = await signal;
+    err(`jobbert worker: ${s}: finishing the chunk in hand, then stopping`);
+    await worker.stop();
+    if (o.json) out(JSON.stringify({ stopped: s, ...worker.stats }));
+    else out(`jobbert worker: stopped (${worker.stats.chunks} chunks, ${worker.stats.rows} rows, ${worker.stats.failed} failed)`);
+    return 0;
+  } finally {
+    await encoder.dispose();
+  }
+}
+
+function progressLine(p: BatchProgress): string {
+  const pct = p.rows ? ((100 * p.done) / p.rows).toFixed(1) : '100.0';
+  const eta = p.etaSeconds === null ? '?' : `${Math.ceil(p.etaSeconds)} s`;
+  const failed = p.failed ? `, ${p.failed} failed` : '';
+  const waiting = p.noWorkers ? ' — no worker for this model has connected yet' : '';
+  return `${p.job}: ${p.done}/${p.rows} rows (${pct}%), chunks ${p.chunksDone}/${p.chunks}${failed}, ${p.titlesPerSecond.toFixed(0)} titles/s, ETA ${eta}${waiting}`;
+}
+
+/** `jobbert batch encode|normalize --nats URL --input FILE --output FILE ...`. */
+export async function batchCommand(argv: string[], out: Out, err: Out, progress: ProgressSink = process.stderr): Promise<number> {
+  const [task, ...rest] = argv;
+  if (task !== 'encode') throw new UsageError(`batch needs a task: encode; received '${task ?? ''}'`);
+  const { options: o, positionals } = parseArgs(rest, {
+    options: {
+      nats: 'string',
+      input: 'string',
+      output: 'string',
+      model: 'string',
+      branch: 'string',
+      chunk: 'integer',
+      job: 'string',
+      json: 'boolean',
+    },
+  });
+  if (positionals.length) throw new UsageError(`batch ${task} takes no positional arguments; received '${positionals[0]}'`);
+  if (!o.nats || !o.input || !o.output) throw new UsageError(`batch ${task} needs --nats URL, --input FILE and --output FILE`);
+  const options: Record<string, unknown> = {};
+  if (o.branch !== undefined) {
+    if (!['anchor', 'positive', 'base'].includes(o.branch as string))
+      throw new UsageError(`--branch must be anchor, positive or base; received '${String(o.branch)}'`);
+    options.branch = o.branch;
+  }
+  // The submitter needs only the model's fingerprint: the workers must have the same.
+  const encoder = await loadModel(o);
+  const fingerprint = encoder.fingerprint;
+  await encoder.dispose();
+  let last = 0;
+  let lastDone = -1;
+  const onProgress = (p: BatchProgress) => {
+    const now = performance.now();
+    const final = p.chunksDone === p.chunks;
+    if (progress.isTTY) {
+      if (now - last > 100 || final) progress.write(`\r\x1b[2K${progressLine(p)}${final ? '\n' : ''}`);
+    } else if ((p.done !== lastDone && now - last > 1000) || final) {
+      progress.write(`${progressLine(p)}\n`);
+    } else return;
+    last = now;
+    lastDone = p.done;
+  };
+  const result: BatchResult = await runBatch({
+    nats: o.nats as string,
+    task: task as BatchTask,
+    input: o.input as string,
+    output: o.output as string,
+    fingerprint,
+    options,
+    chunkSize: o.chunk as number | undefined,
+    job: o.job as string | undefined,
+    onProgress,
+  });
+  if (o.json) out(JSON.stringify(result));
+  else
+    out(
+      `${result.output}: ${result.rows} rows in ${result.chunks} chunks (${result.resumed} done before, ${result.submitted} submitted) in ${result.seconds.toFixed(1)} s`,
+    );
+  for (const f of result.failures)
+    err(
+      `jobbert: ERR_CHUNK_FAILED: chunk ${f.chunk} (rows ${f.firstRow}–${f.firstRow + f.rows - 1}) failed after ${f.deliveries} deliveries: ${f.code}: ${f.message}`,
+    );
+  return result.failures.length ? 1 : 0;
+}

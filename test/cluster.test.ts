@@ -1,0 +1,294 @@
+/**
+ * Scale-out on a real nats-server (one per test, on a free loopback port with
+ * a temporary store): distributed batch jobs (workers killed, the submitter
+ * killed, a poison chunk, a broker restart), index distribution with hot
+ * swap, and sharded serving. Skips with a reason when nats-server is absent
+ * (under CI=true its absence fails).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { main } from '../src/cli/index.js';
+import { runBatch, type BatchProgress } from '../src/cluster/batch.js';
+import { encodeRunner } from '../src/cluster/jobs.js';
+import { startWorker } from '../src/cluster/worker.js';
+import type { Encoder } from '../src/encoders/encoder.js';
+import { JobBERT } from '../src/model/jobbert.js';
+import { makeTinyModel } from './fixtures/tiny-model.js';
+import { natsSkip, startNats } from './fixtures/nats.js';
+import { rng } from './reference.js';
+
+const skip = natsSkip();
+const BIN = join(import.meta.dirname, '..', 'src', 'bin.ts');
+const WORDS = ['senior', 'java', 'developer', 'nurse', 'sales', 'manager', 'data', 'scientist', 'Entwickler', 'ingeniero', '软件', 'chef'];
+
+/** n titles from a seeded generator: several languages, many duplicates (ties). */
+function titles(n: number, seed: number): string[] {
+  const next = rng(seed);
+  return Array.from({ length: n }, () =>
+    Array.from({ length: 1 + Math.floor(next() * 6) }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' '),
+  );
+}
+
+/** A CLI child process; `lines` collects stdout+stderr lines, `waitFor` resolves on the first match. */
+function spawnCli(args: string[]) {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  let buffer = '';
+  const onData = (d: Buffer) => {
+    buffer += d.toString();
+    const parts = buffer.split('\n');
+    buffer = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of [...waiters]) {
+        const m = line.match(w.re);
+        if (m) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(m);
+        }
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => (clearTimeout(killer), r(code))));
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(re: RegExp): Promise<RegExpMatchArray> {
+      const hit = lines.map((l) => l.match(re)).find(Boolean);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        waiters.push({ re, resolve });
+        child.once('exit', (code) => reject(new Error(`exited (${code}) before printing ${re}:\n${lines.slice(-20).join('\n')}`)));
+      });
+    },
+    kill(signal: NodeJS.Signals = 'SIGKILL') {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+describe('batch jobs over NATS', { skip }, () => {
+  let work: string;
+  let modelDir: string;
+  let input: string;
+  let expected: string;
+  const N = 20_000;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'jobbert-cluster-'));
+    modelDir = (await makeTinyModel({ seed: 16 }, join(work, 'model'))).dir;
+    const list = titles(N, 1601);
+    input = join(work, 'titles.txt');
+    await writeFile(input, `${list.join('\n')}\n`);
+    // The single-process command's output is the reference.
+    const lines: string[] = [];
+    assert.equal(await main(['encode', '--model', modelDir, '--', ...list], (s) => lines.push(s)), 0);
+    expected = `${lines.join('\n')}\n`;
+  });
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test(`${N} titles over 2 worker processes, one SIGKILLed mid-chunk and restarted: the output equals jobbert encode's, every row once`, async () => {
+    const nats = await startNats();
+    const workerArgs = ['worker', '--nats', nats.url, '--model', modelDir, '--threads', '1', '--ack-wait-ms', '2000'];
+    const a = spawnCli(workerArgs);
+    const b = spawnCli(workerArgs);
+    const output = join(work, 'two-workers.jsonl');
+    try {
+      await Promise.all([a.waitFor(/connected/), b.waitFor(/connected/)]);
+      const batch = spawnCli([
+        'batch',
+        'encode',
+        '--nats',
+        nats.url,
+        '--input',
+        input,
+        '--output',
+        output,
+        '--model',
+        modelDir,
+        '--chunk',
+        '500',
+        '--json',
+      ]);
+      // Kill a worker while it holds a chunk (it logs the chunk when it takes it), then start it again.
+      const [, killedChunk] = (await a.waitFor(/chunk (\d+): taking it/)) as RegExpMatchArray;
+      await a.kill('SIGKILL');
+      const again = spawnCli(workerArgs);
+      try {
+        assert.equal(await batch.exited, 0, batch.lines.join('\n'));
+        const result = JSON.parse(batch.lines.find((l) => l.startsWith('{'))!);
+        assert.equal(result.rows, N);
+        assert.equal(result.failures.length, 0);
+        const got = await readFile(output, 'utf8');
+        assert.equal(got.split('\n').length - 1, N);
+        assert.ok(got === expected, 'the batch output differs from jobbert encode');
+        // The killed worker's chunk was delivered again to another worker.
+        const redelivered = [...b.lines, ...again.lines].some((l) =>
+          new RegExp(`chunk ${killedChunk}: taking it \\(delivery [2-9]`).test(l),
+        );
+        assert.ok(redelivered, `chunk ${killedChunk} was not redelivered`);
+      } finally {
+        await again.kill('SIGTERM');
+      }
+    } finally {
+      a.child.kill('SIGKILL');
+      await b.kill('SIGTERM');
+      await nats.dispose();
+    }
+  });
+
+  test('killing the submitter mid-job and running it again finishes the job without redoing finished chunks', async () => {
+    const nats = await startNats();
+    const encoder = await JobBERT.load(modelDir, { threads: 1 });
+    // A worker slow enough that the job is still running when the submitter dies.
+    const slow: Encoder = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: async (texts, opts) => {
+        await new Promise((r) => setTimeout(r, 150));
+        return encoder.encode(texts, opts);
+      },
+      dispose: async () => {},
+    };
+    const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
+    const output = join(work, 'resumed.jsonl');
+    try {
+      const args = [
+        'batch',
+        'encode',
+        '--nats',
+        nats.url,
+        '--input',
+        input,
+        '--output',
+        output,
+        '--model',
+        modelDir,
+        '--chunk',
+        '1000',
+        '--json',
+      ];
+      const first = spawnCli(args);
+      await first.waitFor(/chunks ([3-9]|1\d)\/20/);
+      await first.kill('SIGKILL');
+      const second = spawnCli(args);
+      assert.equal(await second.exited, 0, second.lines.join('\n'));
+      const result = JSON.parse(second.lines.find((l) => l.startsWith('{'))!);
+      assert.ok(result.resumed >= 3, `resumed ${result.resumed} chunks`);
+      assert.equal(result.chunks, 20);
+      assert.ok((await readFile(output, 'utf8')) === expected, 'the resumed output differs from jobbert encode');
+      // Every chunk was run exactly once across both submitter runs.
+      assert.equal(worker.stats.chunks, 20);
+      assert.equal(worker.stats.rows, N);
+    } finally {
+      await worker.stop();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('a chunk with a title the encoder cannot encode fails after its attempts; the job finishes and reports the chunk and the error', async () => {
+    const nats = await startNats();
+    const encoder = await JobBERT.load(modelDir, { threads: 1 });
+    const poisoned: Encoder = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: async (texts, opts) => {
+        if (texts.includes('POISON')) throw new RangeError('encode: texts[7] cannot be encoded (POISON)');
+        return encoder.encode(texts, opts);
+      },
+      dispose: async () => {},
+    };
+    const list = titles(3000, 7);
+    list[1507] = 'POISON';
+    const file = join(work, 'poison.txt');
+    await writeFile(file, `${list.join('\n')}\n`);
+    const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(poisoned)], ackWaitMs: 1000, maxAttempts: 2 });
+    try {
+      const output = join(work, 'poison.jsonl');
+      const result = await runBatch({
+        nats: nats.url,
+        task: 'encode',
+        input: file,
+        output,
+        fingerprint: encoder.fingerprint,
+        chunkSize: 500,
+      });
+      assert.equal(result.failures.length, 1);
+      const [f] = result.failures;
+      assert.deepEqual(
+        { chunk: f.chunk, firstRow: f.firstRow, rows: f.rows, code: f.code, deliveries: f.deliveries },
+        {
+          chunk: 3,
+          firstRow: 1500,
+          rows: 500,
+          code: 'ERR_VALIDATION',
+          deliveries: 2,
+        },
+      );
+      assert.match(f.message, /POISON/);
+      const lines = (await readFile(output, 'utf8')).trimEnd().split('\n');
+      assert.equal(lines.length, 3000);
+      assert.match(lines[1500], /"error":\{"code":"ERR_VALIDATION"/);
+      assert.match(lines[1499], /^\[/);
+      assert.match(lines[2000], /^\[/);
+      assert.equal(worker.stats.failed, 1);
+    } finally {
+      await worker.stop();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('a NATS server restart during a batch: the job completes once the server is back', async () => {
+    const nats = await startNats();
+    const encoder = await JobBERT.load(modelDir, { threads: 1 });
+    const slow: Encoder = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: async (texts, opts) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return encoder.encode(texts, opts);
+      },
+      dispose: async () => {},
+    };
+    const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
+    try {
+      const output = join(work, 'restart.jsonl');
+      let restarted: Promise<void> | null = null;
+      const onProgress = (p: BatchProgress) => {
+        if (!restarted && p.chunksDone >= 3) restarted = nats.restart(1000);
+      };
+      const result = await runBatch({
+        nats: nats.url,
+        task: 'encode',
+        input,
+        output,
+        fingerprint: encoder.fingerprint,
+        chunkSize: 1000,
+        pollMs: 100,
+        onProgress,
+      });
+      assert.ok(restarted, 'the server was not restarted during the job');
+      await restarted;
+      assert.equal(result.failures.length, 0);
+      assert.ok((await readFile(output, 'utf8')) === expected, 'the output differs from jobbert encode');
+    } finally {
+      await worker.stop();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+});
