@@ -292,3 +292,181 @@ describe('batch jobs over NATS', { skip }, () => {
     }
   });
 });
+
+/** Entries with duplicated texts (score ties) in two languages. */
+function entries(n: number, seed: number, prefix: string): { id: string; text: string; lang: string }[] {
+  const list = titles(Math.ceil(n / 3), seed);
+  const next = rng(seed + 1);
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    text: list[Math.floor(next() * list.length)],
+    lang: next() < 0.5 ? 'en' : 'de',
+  }));
+}
+
+interface Answer {
+  results: { id: string; text: string; score: number }[][];
+  error: { code: string; message: string };
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; json: Answer }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Answer };
+}
+
+/** Requests /v1/match on each url in a loop until stop(); counts answers and failures. */
+function requestLoop(urls: string[], queries: string[], clients = 2) {
+  let stopped = false;
+  const stats = { ok: 0, failed: 0, errors: [] as string[], ids: new Set<string>() };
+  const loops = urls.flatMap((url) =>
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = c; !stopped; i++) {
+        try {
+          const r = await post(`${url}/v1/match`, { queries: [queries[i % queries.length]], k: 3 });
+          if (r.status === 200) {
+            stats.ok++;
+            for (const hit of r.json.results[0]) stats.ids.add(hit.id.split('-')[0]);
+          } else {
+            stats.failed++;
+            stats.errors.push(`${r.status} ${JSON.stringify(r.json)}`);
+          }
+        } catch (e) {
+          stats.failed++;
+          stats.errors.push(String(e));
+        }
+      }
+    }),
+  );
+  return {
+    stats,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      return stats;
+    },
+  };
+}
+
+describe('index distribution and sharded serving over NATS', { skip }, () => {
+  let work: string;
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'jobbert-cluster-serve-'));
+  });
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test('publish → two replicas serve it; a new version published under a request loop: both switch within 5 s, no request fails', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const encoder = await LiteEncoder.load();
+    const v1 = join(work, 'v1.jbi');
+    const v2 = join(work, 'v2.jbi');
+    for (const [file, prefix] of [
+      [v1, 'one-'],
+      [v2, 'two-'],
+    ]) {
+      const index = await MatchIndex.build(encoder, entries(1500, prefix.length + file.length, prefix));
+      await index.save(file);
+      await index.dispose();
+    }
+    await encoder.dispose();
+    const nats = await startNats();
+    const replicas: ReturnType<typeof spawnCli>[] = [];
+    try {
+      const published: string[] = [];
+      const publish = async (file: string) => {
+        const lines: string[] = [];
+        assert.equal(await main(['index', 'publish', file, '--nats', nats.url, '--name', 'titles', '--json'], (s) => lines.push(s)), 0);
+        return JSON.parse(lines[0]).version as string;
+      };
+      published.push(await publish(v1));
+      for (let i = 0; i < 2; i++) replicas.push(spawnCli(['serve', '--nats', nats.url, '--index-name', 'titles', '--port', '0', '--json']));
+      const urls = (await Promise.all(replicas.map((r) => r.waitFor(/^\{.*"url"/)))).map((m) => JSON.parse(m.input!).url as string);
+      for (const url of urls) assert.equal((await (await fetch(`${url}/healthz`)).json()).indexVersion, published[0]);
+      const loop = requestLoop(urls, titles(50, 3));
+      await new Promise((r) => setTimeout(r, 300));
+      published.push(await publish(v2));
+      const switched = await Promise.all(
+        urls.map(async (url) => {
+          const t0 = performance.now();
+          while (performance.now() - t0 < 5000) {
+            if ((await (await fetch(`${url}/healthz`)).json()).indexVersion === published[1]) return true;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          return false;
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const stats = await loop.stop();
+      assert.deepEqual(switched, [true, true], 'a replica did not switch to the new version within 5 s');
+      assert.equal(stats.failed, 0, stats.errors.slice(0, 3).join('\n'));
+      assert.ok(stats.ok > 20, `only ${stats.ok} requests`);
+      assert.deepEqual([...stats.ids].sort(), ['one', 'two']);
+      const metrics = await (await fetch(`${urls[0]}/metrics`)).text();
+      assert.match(metrics, new RegExp(`jobbert_index_info\\{version="${published[1]}"\\} 1`));
+    } finally {
+      await Promise.all(replicas.map((r) => r.kill('SIGTERM')));
+      await nats.dispose();
+    }
+  });
+
+  test('3 shards + router answer 500 random queries exactly as the unsharded index, ties included; a lost replica fails nothing; a lost shard is a 503 naming it', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { serveShard } = await import('../src/cluster/shards.js');
+    const encoder = await LiteEncoder.load();
+    const file = join(work, 'whole.jbi');
+    const whole = await MatchIndex.build(encoder, entries(3000, 99, 'e'));
+    await whole.save(file);
+    const nats = await startNats();
+    const children: ReturnType<typeof spawnCli>[] = [];
+    const inProcess: { close(): Promise<void> }[] = [];
+    try {
+      assert.equal(await main(['index', 'publish', file, '--nats', nats.url, '--name', 'big', '--shards', '3', '--json'], () => {}), 0);
+      // Shard 0 has two replicas (processes, so one can be SIGKILLed); shards 1 and 2 run here.
+      const shardArgs = ['serve', '--nats', nats.url, '--index-name', 'big', '--json', '--shard', '0'];
+      children.push(spawnCli(shardArgs), spawnCli(shardArgs));
+      for (const s of [1, 2]) inProcess.push(await serveShard({ nats: nats.url, name: 'big', shard: s }));
+      const router = spawnCli(['serve', '--nats', nats.url, '--index-name', 'big', '--router', '--port', '0', '--json']);
+      children.push(router);
+      await Promise.all(children.slice(0, 2).map((c) => c.waitFor(/"shard":0/)));
+      const url = JSON.parse((await router.waitFor(/^\{.*"url"/)).input!).url as string;
+
+      // 500 queries: random titles, and entry texts themselves (duplicated entries tie exactly).
+      const queries = [...titles(250, 5), ...entries(250, 7, 'q').map((e) => e.text)];
+      for (const lang of [undefined, 'de']) {
+        for (let start = 0; start < queries.length; start += 100) {
+          const batch = queries.slice(start, start + 100);
+          const r = await post(`${url}/v1/match`, { queries: batch, k: 10, lang });
+          assert.equal(r.status, 200, JSON.stringify(r.json));
+          assert.deepEqual(r.json.results, await whole.search(batch, { k: 10, lang }));
+        }
+      }
+      const ties = (await whole.search(queries.slice(250), { k: 10 })).filter((list) => list[0].score === list[1].score).length;
+      assert.ok(ties > 100, `only ${ties} queries with a tie at the top`);
+
+      // One replica of shard 0 killed under load: the other answers, nothing fails.
+      const loop = requestLoop([url], queries, 4);
+      await new Promise((r) => setTimeout(r, 300));
+      await children[0].kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1500));
+      const stats = await loop.stop();
+      assert.equal(stats.failed, 0, stats.errors.slice(0, 3).join('\n'));
+      assert.ok(stats.ok > 10);
+
+      // Every replica of shard 0 gone: 503 naming it.
+      await children[1].kill('SIGKILL');
+      const r = await post(`${url}/v1/match`, { queries: ['nurse'], k: 5 });
+      assert.equal(r.status, 503);
+      assert.equal(r.json.error.code, 'ERR_SHARD_UNAVAILABLE');
+      assert.match(r.json.error.message, /shard 0 of 3/);
+    } finally {
+      for (const c of children) c.child.kill('SIGKILL');
+      for (const s of inProcess) await s.close();
+      await whole.dispose();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+});

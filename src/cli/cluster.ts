@@ -6,6 +6,12 @@ import { runBatch, type BatchProgress, type BatchResult } from '../cluster/batch
 import { encodeRunner, type BatchTask, type TaskRunner } from '../cluster/jobs.js';
 import { startWorker } from '../cluster/worker.js';
 import { LiteEncoder } from '../lite/encoder.js';
+import { publishIndex, watchIndex } from '../cluster/index-store.js';
+import { serveShard, ShardRouter } from '../cluster/shards.js';
+import type { SwappableIndex } from '../cluster/swap.js';
+import { JobBERTError } from '../errors.js';
+import { loadIndexWithEncoder } from '../serve/load.js';
+import type { ServedIndex } from '../serve/matcher.js';
 import { JobBERT } from '../model/jobbert.js';
 import { parseArgs, UsageError } from './args.js';
 import type { ProgressSink } from './model-commands.js';
@@ -20,7 +26,11 @@ export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--threads N] [-
          [--chunk 1000] [--job NAME] [--json]
                        a distributed batch: chunks go to the workers, the output (as 'jobbert encode' prints
                        it, one row per input line) is written in input order; rerun after a crash to resume.
-                       FILE: one title per line, or JSON Lines {"id"?, "title"} (.jsonl)`;
+                       FILE: one title per line, or JSON Lines {"id"?, "title"} (.jsonl)
+  index publish FILE --nats URL --name NAME [--shards N] [--json]
+                       store an index file in the NATS object store as NAME's newest version (replicas
+                       started with serve --nats URL --index-name NAME switch to it); --shards N splits it
+                       by id hash for serve --shard I / --router`;
 
 /** The model the options name: `--model DIR` (LiteEncoder dir with lite.json, else JobBERT), else the built-in LiteEncoder. */
 async function loadModel(o: Record<string, unknown>): Promise<Encoder> {
@@ -161,4 +171,100 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
       `jobbert: ERR_CHUNK_FAILED: chunk ${f.chunk} (rows ${f.firstRow}–${f.firstRow + f.rows - 1}) failed after ${f.deliveries} deliveries: ${f.code}: ${f.message}`,
     );
   return result.failures.length ? 1 : 0;
+}
+
+/** `jobbert index publish FILE --nats URL --name NAME [--shards N] [--json]`. */
+export async function indexPublishCommand(argv: string[], out: Out): Promise<number> {
+  const { options: o, positionals } = parseArgs(argv, { options: { nats: 'string', name: 'string', shards: 'integer', json: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError(`index publish needs exactly one index file; received ${positionals.length}`);
+  if (!o.nats || !o.name) throw new UsageError('index publish needs --nats URL and --name NAME');
+  const r = await publishIndex({
+    nats: o.nats as string,
+    file: positionals[0],
+    name: o.name as string,
+    shards: o.shards as number | undefined,
+  });
+  if (o.json) out(JSON.stringify(r));
+  else out(`published ${r.name} version ${r.version} (${r.entries} entries${r.shards ? ` in ${r.shards} shards` : ''})`);
+  return 0;
+}
+
+/** The encoder of the version a SwappableIndex serves now: /v1/encode follows the swaps. */
+function currentEncoder(index: SwappableIndex, first: Encoder): Encoder {
+  return {
+    get dim() {
+      return index.dim;
+    },
+    get fingerprint() {
+      return index.fingerprint;
+    },
+    encode: (texts, opts) =>
+      index.use((v) => {
+        if (!v.encoder) throw new JobBERTError('ERR_NO_ENCODER', `index version ${v.version} holds no encoder this version can rebuild`);
+        return v.encoder.encode(texts, opts);
+      }),
+    spec: first.spec ? () => first.spec!() : undefined,
+    dispose: async () => {},
+  };
+}
+
+/** What `serve --nats` serves: a hot-swapped index, or (--router) every shard through a router. */
+export async function natsIndex(
+  o: Record<string, unknown>,
+  err: Out,
+): Promise<{ index: ServedIndex & { dispose(): Promise<void> }; encoder: Encoder | undefined }> {
+  if (!o.indexName) throw new UsageError('serve --nats needs --index-name NAME');
+  if (o.index) throw new UsageError('serve takes --index FILE or --nats URL --index-name NAME, not both');
+  if (o.router) {
+    const router = await ShardRouter.open({ nats: o.nats as string, name: o.indexName as string });
+    return { index: router, encoder: router.encoder };
+  }
+  const watched = await watchIndex({ nats: o.nats as string, name: o.indexName as string, load: loadIndexWithEncoder, log: err });
+  const index = watched.index;
+  const first = await index.use(async (v) => v.encoder);
+  // What the service sees; dispose() ends the watch, which disposes every version and the connection.
+  const served: ServedIndex & { dispose(): Promise<void> } = {
+    get size() {
+      return index.size;
+    },
+    get dim() {
+      return index.dim;
+    },
+    get fingerprint() {
+      return index.fingerprint;
+    },
+    get languages() {
+      return index.languages;
+    },
+    get version() {
+      return index.version;
+    },
+    search: (queries, opts) => index.search(queries, opts),
+    dispose: () => watched.close(),
+  };
+  return { index: served, encoder: first ? currentEncoder(index, first) : undefined };
+}
+
+/** `serve --nats URL --index-name NAME --shard I`: answers shard I's searches until a signal. */
+export async function serveShardCommand(o: Record<string, unknown>, out: Out, err: Out, signals: NodeJS.Signals[]): Promise<number> {
+  if (!o.nats || !o.indexName) throw new UsageError('serve --shard I needs --nats URL and --index-name NAME');
+  const signal = waitForSignal(signals);
+  const service = await serveShard({
+    nats: o.nats as string,
+    name: o.indexName as string,
+    shard: o.shard as number,
+    load: loadIndexWithEncoder,
+    log: err,
+  });
+  const index = service.watched.index;
+  const line = { shard: o.shard, name: o.indexName, version: index.version, entries: index.size, pid: process.pid };
+  out(
+    o.json
+      ? JSON.stringify(line)
+      : `jobbert serve: shard ${line.shard} of ${line.name} (version ${line.version}, ${line.entries} entries) on ${o.nats as string}`,
+  );
+  const s = await signal;
+  err(`jobbert serve: ${s}: stopping shard ${o.shard}`);
+  await service.close();
+  return 0;
 }

@@ -12,7 +12,7 @@ import { TRAIN_USAGE, trainCommand } from './train.js';
 import * as kernels from '../kernels/index.js';
 import { SERVE_USAGE, serveCommand } from './serve.js';
 import { NORMALIZE_USAGE, normalizeCommand } from './normalize.js';
-import { batchCommand, CLUSTER_USAGE, workerCommand } from './cluster.js';
+import { batchCommand, CLUSTER_USAGE, indexPublishCommand, workerCommand } from './cluster.js';
 
 const USAGE = `Usage: jobbert <command> [options]
 
@@ -84,7 +84,7 @@ export async function main(
       case 'info':
         return info(rest, out);
       case 'index':
-        return await indexCommand(rest, out);
+        return rest[0] === 'publish' ? await indexPublishCommand(rest.slice(1), out) : await indexCommand(rest, out);
       case 'match':
         return await matchCommand(rest, out);
       case 'normalize':

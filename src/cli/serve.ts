@@ -10,6 +10,8 @@ import { loadIndexWithEncoder, readSkillsFile } from '../serve/load.js';
 import { createServer, type ServeOptions } from '../serve/server.js';
 import { Normalizer } from '../normalize/normalizer.js';
 import { modelEncoder } from './normalize.js';
+import type { ServedIndex } from '../serve/matcher.js';
+import { natsIndex, serveShardCommand } from './cluster.js';
 
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--taxonomy DIR] [--examples FILE]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
@@ -24,7 +26,11 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
                        (as in 'jobbert normalize'). --port 0 picks a free port.
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
                        /metrics. --write-timeout-ms cuts a client that takes no part of its
-                       response for that long. Stops gracefully on SIGTERM or SIGINT.`;
+                       response for that long. Stops gracefully on SIGTERM or SIGINT.
+  serve --nats URL --index-name NAME [--router | --shard I] [options above]
+                       serve an index published with 'jobbert index publish', swapping in each new
+                       version without failing requests; --shard I answers shard I's searches over NATS
+                       (no HTTP); --router answers the HTTP API from every shard's exact top-k.`;
 
 const SPEC = {
   options: {
@@ -47,6 +53,10 @@ const SPEC = {
     'request-timeout-ms': 'integer',
     'write-timeout-ms': 'integer',
     'shutdown-timeout-ms': 'integer',
+    nats: 'string',
+    'index-name': 'string',
+    shard: 'integer',
+    router: 'boolean',
   },
 } as const;
 
@@ -69,8 +79,14 @@ export async function serveCommand(
   if (positionals.length) throw new UsageError(`serve takes no positional arguments; received '${positionals[0]}'`);
   const token = (o.token as string | undefined) ?? (process.env.JOBBERT_TOKEN || undefined);
 
-  // Without --index: the built-in catalogue with the default model.
-  const { index, encoder } = o.index ? await loadIndexWithEncoder(o.index as string) : await catalogueIndex();
+  if (o.shard !== undefined) return serveShardCommand(o, out, err, signals);
+  // From NATS (--nats); else --index; else the built-in catalogue with the default model.
+  const { index, encoder } = (
+    o.nats ? await natsIndex(o, err) : o.index ? await loadIndexWithEncoder(o.index as string) : await catalogueIndex()
+  ) as {
+    index: ServedIndex & { dispose(): Promise<void> };
+    encoder: Encoder | undefined;
+  };
   let skills: SkillIndex | undefined;
   let normalizer: Normalizer | undefined;
   let normalizerEncoder: Encoder | undefined;
@@ -130,6 +146,7 @@ export async function serveCommand(
           dim: index.dim,
           skills: skills?.size ?? null,
           occupations: normalizer.taxonomy.occupations.length,
+          indexVersion: index.version ?? null,
           batching: service.matcher.settings.batching,
           auth: token !== undefined,
         }),

@@ -10,7 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Encoder } from '../encoders/encoder.js';
-import { JobBERTError } from '../errors.js';
+import { JobBERTError, SERVICE_ERROR_CODES } from '../errors.js';
 import type { MatchIndex, MatchResult } from '../match/match-index.js';
 import type { SkillIndex } from '../match/skills.js';
 import type { Normalizer, NormalizeResult } from '../normalize/normalizer.js';
@@ -33,9 +33,16 @@ import {
   type SkillsRequest,
 } from './requests.js';
 
+/**
+ * What /v1/match searches: a MatchIndex (loaded with its encoder), or anything
+ * shaped like one — a hot-swapped index from NATS, a shard router. `version`,
+ * when present, is reported by /healthz and /metrics.
+ */
+export type ServedIndex = Pick<MatchIndex, 'search' | 'size' | 'dim' | 'fingerprint' | 'languages'> & { readonly version?: string };
+
 export interface MatcherOptions {
   /** The index /v1/match searches (it must be able to encode text: loaded with its encoder). */
-  index: MatchIndex;
+  index: ServedIndex;
   /** The encoder /v1/encode uses; without one, /v1/encode answers 404 ERR_NOT_CONFIGURED. */
   encoder?: Encoder;
   /** The skills /v1/skills ranks; without them, /v1/skills answers 404 ERR_NOT_CONFIGURED. */
@@ -91,6 +98,8 @@ export interface HealthResponse {
   dim: number;
   fingerprint: string;
   languages: string[];
+  /** The published index version served (indexes from NATS), else null. */
+  indexVersion: string | null;
   skills: number | null;
   encode: boolean;
   /** Occupations /v1/normalize maps to, or null when it is not served. */
@@ -407,6 +416,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         dim: index.dim,
         fingerprint: index.fingerprint,
         languages: index.languages.filter((l) => l !== ''),
+        indexVersion: index.version ?? null,
         skills: skillIndex ? skillIndex.size : null,
         encode: encoder !== undefined,
         normalize: normalizer ? normalizer.taxonomy.occupations.length : null,
@@ -416,7 +426,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     },
 
     metrics() {
-      return metrics.render({ entries: index.size, dim: index.dim });
+      return metrics.render({ entries: index.size, dim: index.dim, version: index.version });
     },
 
     openapi() {
@@ -540,6 +550,9 @@ function asServeError(e: unknown): ServeError {
   if (e instanceof TypeError || e instanceof RangeError) return new ServeError(422, 'ERR_VALIDATION', e.message, { cause: e });
   if (e instanceof JobBERTError) {
     if (e.code === 'ERR_DISPOSED') return new ServeError(503, 'ERR_SHUTTING_DOWN', e.message, { cause: e });
+    // A service code raised below the HTTP layer (a shard router's ERR_SHARD_UNAVAILABLE) keeps its status.
+    if (e.code in SERVICE_ERROR_CODES)
+      return new ServeError(SERVICE_ERROR_CODES[e.code as keyof typeof SERVICE_ERROR_CODES][0], e.code, e.message, { cause: e });
     return new ServeError(500, e.code, e.message, { cause: e });
   }
   return new ServeError(500, 'ERR_INTERNAL', 'internal error; see the server log', { cause: e });

@@ -61,7 +61,7 @@ export class Metrics {
   }
 
   /** The exposition text. */
-  render(extra: { entries: number; dim: number }): string {
+  render(extra: { entries: number; dim: number; version?: string }): string {
     const out: string[] = [];
     out.push(
       '# HELP jobbert_http_requests_total HTTP requests answered, by route, method and status.',
@@ -95,6 +95,12 @@ export class Metrics {
       '# TYPE jobbert_index_dim gauge',
       `jobbert_index_dim ${extra.dim}`,
     );
+    if (extra.version !== undefined)
+      out.push(
+        '# HELP jobbert_index_info The published index version served (from NATS).',
+        '# TYPE jobbert_index_info gauge',
+        `jobbert_index_info{version="${escapeLabel(extra.version)}"} 1`,
+      );
     const mem = process.memoryUsage();
     out.push(
       '# HELP process_resident_memory_bytes Resident memory size in bytes.',

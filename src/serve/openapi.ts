@@ -353,6 +353,10 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
             dim: { type: 'integer' },
             fingerprint: { type: 'string', description: 'Identifies the encoder that made the index vectors.' },
             languages: { type: 'array', items: { type: 'string' } },
+            indexVersion: {
+              type: ['string', 'null'],
+              description: 'The published index version served (jobbert serve --nats), else null.',
+            },
             skills: { type: ['integer', 'null'], description: 'Skills served by /v1/skills, or null.' },
             encode: { type: 'boolean' },
             normalize: { type: ['integer', 'null'], description: 'Occupations served by /v1/normalize, or null.' },

@@ -1,0 +1,330 @@
+/**
+ * Index distribution through a JetStream object store (bucket
+ * `jobbert-indexes`): `publishIndex` stores an index file under its name (or,
+ * with shards, one object per shard plus a manifest), and `watchIndex` loads
+ * the newest version into a SwappableIndex and swaps in each new one.
+ *
+ * Objects: `NAME` (an unsharded index file); `NAME/shards` (a JSON manifest)
+ * and `NAME/shard-I-of-N` (a shard: magic, a JSON table of its entries' ids
+ * and their positions in the whole index, then an index file of the entries
+ * whose id hashes to I, kept in the whole index's order). The positions let a router
+ * break score ties exactly as the unsharded index does.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
+import type { Encoder, EncoderSpec } from '../encoders/encoder.js';
+import { JobBERTError } from '../errors.js';
+import { readIndexFile, writeIndexFile } from '../match/index-file.js';
+import { MatchIndex, type MatchEntry } from '../match/match-index.js';
+import type { ResidentMatrix } from '../kernels/resident.js';
+import { assertInteger, assertOptions, describe } from '../util/validate.js';
+import { connectCluster, INDEX_BUCKET, objectStore, retry, sleep, type ClusterConnection } from './nats.js';
+import { SwappableIndex, type IndexVersion } from './swap.js';
+
+/** Index names: they become object names and NATS subject tokens. */
+export const INDEX_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const SHARD_MAGIC = Buffer.from('JBSHARD\0', 'latin1');
+
+/** What a sharded index's manifest says. */
+export interface ShardManifest {
+  name: string;
+  version: string;
+  shards: number;
+  entries: number;
+  dim: number;
+  fingerprint: string;
+  encoder: EncoderSpec | null;
+  languages: string[];
+}
+
+export const shardObject = (name: string, shard: number, shards: number) => `${name}/shard-${shard}-of-${shards}`;
+export const manifestObject = (name: string) => `${name}/shards`;
+
+/** The shard an entry id belongs to: the first 4 bytes of its SHA-256, modulo the shard count. */
+export function shardOf(id: string, shards: number): number {
+  return createHash('sha256').update(id).digest().readUInt32BE(0) % shards;
+}
+
+export function checkIndexName(fn: string, name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !INDEX_NAME.test(name))
+    throw new TypeError(`${fn}: name must be 1 to 64 letters, digits, _ or -; received ${describe(name)}`);
+}
+
+async function fileDigest(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
+}
+
+const stamp = () =>
+  new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+
+export interface PublishResult {
+  name: string;
+  version: string;
+  bytes: number;
+  /** 0 for an unsharded index. */
+  shards: number;
+  entries: number;
+}
+
+/**
+ * Stores the index file at `file` under `name` as a new version (sharded by
+ * id hash into `shards` objects when shards > 0). Async; rejects with
+ * JobBERTError ERR_NATS, or the index file's errors (ERR_NOT_FOUND, ERR_CORRUPT).
+ */
+export async function publishIndex(opts: { nats: string; file: string; name: string; shards?: number }): Promise<PublishResult> {
+  const fn = 'publishIndex';
+  assertOptions(fn, opts);
+  checkIndexName(fn, opts.name);
+  const shards = opts.shards ?? 0;
+  assertInteger(fn, 'shards', shards, 0, 1024);
+  // Reading it checks it (checksums, format) before anything is published.
+  const contents = await readIndexFile(fn, opts.file);
+  const version = `${stamp()}-${(await fileDigest(opts.file)).slice(0, 12)}`;
+  const entries = contents.entries.length;
+  const c = await connectCluster(opts.nats, 'jobbert-publish');
+  try {
+    const store = await objectStore(c, INDEX_BUCKET);
+    if (shards === 0) {
+      const bytes = (await stat(opts.file)).size;
+      await putFile(store, opts.name, opts.file, { version, entries: String(entries), fingerprint: contents.fingerprint });
+      return { name: opts.name, version, bytes, shards: 0, entries };
+    }
+    const work = await mkdtemp(join(tmpdir(), 'jobbert-shards-'));
+    let bytes = 0;
+    try {
+      const owner = contents.entries.map((e) => shardOf(e.id, shards));
+      for (let s = 0; s < shards; s++) {
+        // The shard's entries in the whole index's order, and their positions in it.
+        const positions: number[] = [];
+        owner.forEach((o, i) => o === s && positions.push(i));
+        const local = new Int32Array(entries).fill(-1);
+        positions.forEach((g, l) => (local[g] = l));
+        const partitions: { lang: string; vectors: ResidentMatrix; rows: Int32Array }[] = [];
+        for (const p of contents.partitions) {
+          const keep: number[] = [];
+          p.rows.forEach((entry, r) => owner[entry] === s && keep.push(r));
+          if (keep.length === 0) continue;
+          partitions.push({
+            lang: p.lang,
+            vectors: await (p.vectors as ResidentMatrix).take(Int32Array.from(keep)),
+            rows: Int32Array.from(keep, (r) => local[p.rows[r]]),
+          });
+        }
+        const shardEntries: MatchEntry[] = positions.map((g) => contents.entries[g]);
+        const indexPath = join(work, `shard-${s}.jbi`);
+        await writeIndexFile(fn, indexPath, {
+          dim: contents.dim,
+          fingerprint: contents.fingerprint,
+          encoder: contents.encoder,
+          entries: shardEntries,
+          partitions,
+        });
+        for (const p of partitions) p.vectors.dispose();
+        const table = Buffer.from(JSON.stringify({ ids: shardEntries.map((e) => e.id), positions }));
+        const head = Buffer.alloc(16);
+        SHARD_MAGIC.copy(head, 0);
+        head.writeUInt32LE(table.length, 8);
+        head.writeUInt32LE(shards, 12);
+        const bundle = join(work, `shard-${s}.bundle`);
+        await writeFile(bundle, Buffer.concat([head, table, await readFile(indexPath)]));
+        bytes += (await stat(bundle)).size;
+        await putFile(store, shardObject(opts.name, s, shards), bundle, { version, entries: String(positions.length) });
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    const manifest: ShardManifest = {
+      name: opts.name,
+      version,
+      shards,
+      entries,
+      dim: contents.dim,
+      fingerprint: contents.fingerprint,
+      encoder: contents.encoder,
+      languages: contents.partitions.map((p) => p.lang),
+    };
+    // The manifest last: a router never sees a shard count whose shards are not all there.
+    await retry('publish the manifest', () =>
+      store.putBlob({ name: manifestObject(opts.name), metadata: { version } }, new TextEncoder().encode(JSON.stringify(manifest))),
+    );
+    return { name: opts.name, version, bytes, shards, entries };
+  } finally {
+    for (const p of contents.partitions) p.vectors.dispose();
+    await c.close();
+  }
+}
+
+async function putFile(store: ObjectStore, name: string, path: string, metadata: Record<string, string>): Promise<void> {
+  await retry(`publish ${name}`, () =>
+    store.put({ name, metadata }, Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>),
+  );
+}
+
+/** Downloads an object to a file. Async. */
+async function download(store: ObjectStore, name: string, path: string): Promise<ObjectInfo> {
+  const result = await retry(`read ${name}`, async () => {
+    const r = await store.get(name);
+    if (!r)
+      throw new JobBERTError('ERR_NOT_FOUND', `no object ${name} in the ${INDEX_BUCKET} store; publish it with jobbert index publish`);
+    return r;
+  });
+  await pipeline(Readable.fromWeb(result.data as import('node:stream/web').ReadableStream), createWriteStream(path));
+  const e = await result.error;
+  if (e) throw new JobBERTError('ERR_CORRUPT', `${name}: ${e.message}`, { cause: e });
+  return result.info;
+}
+
+/** How a downloaded index file becomes a served version (default: MatchIndex.load with `encoder`). */
+export type IndexLoader = (path: string) => Promise<{ index: MatchIndex; encoder?: Encoder }>;
+
+/** A loaded shard: its index and each entry's position in the whole index. */
+export interface ShardVersion extends IndexVersion {
+  positions: Map<string, number>;
+}
+
+async function loadObject(
+  store: ObjectStore,
+  object: string,
+  load: IndexLoader,
+  sharded: boolean,
+): Promise<{ version: IndexVersion | ShardVersion; nuid: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'jobbert-replica-'));
+  try {
+    const path = join(dir, 'index');
+    const info = await download(store, object, path);
+    let positions: Map<string, number> | undefined;
+    let indexPath = path;
+    if (sharded) {
+      const bytes = await readFile(path);
+      if (bytes.length < 16 || !bytes.subarray(0, 8).equals(SHARD_MAGIC))
+        throw new JobBERTError('ERR_CORRUPT', `${object} is not a jobbert shard`);
+      const length = bytes.readUInt32LE(8);
+      const table = JSON.parse(bytes.toString('utf8', 16, 16 + length)) as { ids: string[]; positions: number[] };
+      positions = new Map(table.ids.map((id, i) => [id, table.positions[i]]));
+      indexPath = join(dir, 'shard-index');
+      await writeFile(indexPath, bytes.subarray(16 + length));
+    }
+    const { index, encoder } = await load(indexPath);
+    if (sharded && index.size !== positions!.size) {
+      await index.dispose();
+      throw new JobBERTError('ERR_CORRUPT', `${object} lists ${positions!.size} positions for ${index.size} entries`);
+    }
+    const version = info.metadata?.version ?? info.nuid;
+    return { version: positions ? { index, encoder, version, positions } : { index, encoder, version }, nuid: info.nuid };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface WatchedIndex {
+  /** The index to serve: searches see the newest loaded version. */
+  readonly index: SwappableIndex;
+  /** The connection the watch uses (shared with a shard service). */
+  readonly connection: ClusterConnection;
+  /** Stops watching, disposes every version and closes the connection. Async. */
+  close(): Promise<void>;
+}
+
+export interface WatchOptions {
+  nats: string;
+  name: string;
+  /** Serve shard `shard` of a sharded index instead of the unsharded one. */
+  shard?: number;
+  /** Loads a downloaded index file (default: MatchIndex.load(path, encoder)). */
+  load?: IndexLoader;
+  /** How often to look for a new version, in ms (default 1000). */
+  pollMs?: number;
+  /** Told about each swap and each failed load. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Loads the newest version of an index (or of one shard) from the store and
+ * keeps swapping in new versions as they are published. Async; rejects with
+ * JobBERTError ERR_NOT_FOUND when nothing is published under that name, ERR_NATS.
+ */
+export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
+  const fn = 'watchIndex';
+  assertOptions(fn, opts);
+  checkIndexName(fn, opts.name);
+  const pollMs = opts.pollMs ?? 1000;
+  assertInteger(fn, 'pollMs', pollMs, 10);
+  const load: IndexLoader = opts.load ?? (async (path) => ({ index: await MatchIndex.load(path) }));
+  const log = opts.log ?? (() => {});
+  const c = await connectCluster(opts.nats, `jobbert-replica-${opts.name}`);
+  let object = opts.name;
+  const sharded = opts.shard !== undefined;
+  let swappable: SwappableIndex;
+  let nuid: string;
+  try {
+    const store = await objectStore(c, INDEX_BUCKET);
+    if (sharded) {
+      assertInteger(fn, 'shard', opts.shard, 0, 1023);
+      const manifest = await readManifest(store, opts.name);
+      if (opts.shard! >= manifest.shards)
+        throw new RangeError(`${fn}: shard must be below the index's shard count (${manifest.shards}); received ${opts.shard}`);
+      object = shardObject(opts.name, opts.shard!, manifest.shards);
+    }
+    const first = await loadObject(store, object, load, sharded);
+    swappable = new SwappableIndex(first.version);
+    nuid = first.nuid;
+
+    let stopped = false;
+    const watching = (async () => {
+      while (!stopped) {
+        await sleep(pollMs);
+        if (stopped) break;
+        try {
+          const info = await store.info(object);
+          if (!info || info.deleted || info.nuid === nuid) continue;
+          const next = await loadObject(store, object, load, sharded);
+          if (stopped) {
+            await next.version.index.dispose();
+            await next.version.encoder?.dispose();
+            break;
+          }
+          nuid = next.nuid;
+          await swappable.swap(next.version);
+          log(`jobbert serve: now serving ${object} version ${next.version.version}`);
+        } catch (e) {
+          log(`jobbert serve: cannot load the new version of ${object}: ${(e as Error).message}`);
+        }
+      }
+    })();
+    return {
+      index: swappable,
+      connection: c,
+      async close() {
+        stopped = true;
+        await watching;
+        await swappable.dispose();
+        await c.close();
+      },
+    };
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+}
+
+/** Reads a sharded index's manifest. Async; JobBERTError ERR_NOT_FOUND when there is none. */
+export async function readManifest(store: ObjectStore, name: string): Promise<ShardManifest> {
+  const raw = await retry('read the manifest', () => store.getBlob(manifestObject(name)));
+  if (!raw)
+    throw new JobBERTError(
+      'ERR_NOT_FOUND',
+      `no sharded index ${name} in the ${INDEX_BUCKET} store; publish it with jobbert index publish --shards N`,
+    );
+  return JSON.parse(new TextDecoder().decode(raw)) as ShardManifest;
+}
