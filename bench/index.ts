@@ -1,13 +1,14 @@
 /**
  * Benchmark runner: `npm run bench -- [suite ...]`.
  *
- * Suites: kernels (= dense, topk, infonce), encode, lite, matchindex, normalize, serve, train, or any of those alone. Each runs in
+ * Suites: kernels (= dense, topk, infonce), cluster, encode, lite, matchindex, normalize, serve, train, or any of those alone. Each runs in
  * its own child process so peak-RSS figures belong to that suite alone. Peers
  * are measured in the same run and printed beside our figure as a ratio.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { kernels } from '../src/index.js';
+import { benchCluster } from './cluster.js';
 import { benchDense } from './dense.js';
 import { benchEncode } from './encode.js';
 import { benchInfoNCE } from './infonce.js';
@@ -19,6 +20,7 @@ import { benchTopK } from './topk.js';
 import { benchTrain } from './train.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
+  cluster: benchCluster,
   dense: benchDense,
   encode: benchEncode,
   topk: benchTopK,

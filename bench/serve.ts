@@ -106,7 +106,7 @@ function benchQueries(entries: MatchEntry[]): string[] {
   ).slice(0, 2000);
 }
 
-interface Load {
+export interface Load {
   rps: number;
   p50: number;
   p99: number;
@@ -115,7 +115,7 @@ interface Load {
 }
 
 /** Runs autocannon for `seconds` against /v1/match, one random title per request. */
-function load(url: string, queries: string[], seconds: number): Promise<Load> {
+export function load(url: string, queries: string[], seconds: number): Promise<Load> {
   const autocannon = require('autocannon') as typeof import('autocannon');
   let next = 0;
   return new Promise((resolve, reject) => {

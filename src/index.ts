@@ -54,12 +54,29 @@ export { evaluate, type EvaluateResult, type Qrels, type Run, type RunEntry } fr
 export { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun, type TalentCLEFTaskA, type Title } from './eval/trec.js';
 export { evaluateTaskA } from './eval/talentclef.js';
 
+// ---- Scaling out on NATS JetStream: batch jobs over workers, index distribution, sharded serving ----
+export { runBatch, type BatchOptions, type BatchProgress, type BatchResult, type ChunkReport } from './cluster/batch.js';
+export { startWorker, type Worker, type WorkerOptions, type WorkerStats } from './cluster/worker.js';
+export { encodeRunner, readBatchInput, type BatchRow, type BatchTask, type ChunkMessage, type TaskRunner } from './cluster/jobs.js';
+export {
+  publishIndex,
+  shardOf,
+  watchIndex,
+  type IndexLoader,
+  type PublishResult,
+  type ShardManifest,
+  type WatchedIndex,
+  type WatchOptions,
+} from './cluster/index-store.js';
+export { SwappableIndex, type IndexVersion } from './cluster/swap.js';
+export { serveShard, ShardRouter, type RouterOptions, type ShardService } from './cluster/shards.js';
+
 // ---- Training: InfoNCE on the JobBERT heads or the whole LiteEncoder ----
 export { train, type TrainEvent, type TrainOptions, type TrainProgress, type TrainResult } from './train/index.js';
 
 // ---- Serving: the HTTP service as a library ----
 export { createMatcher, createServer, loadIndexWithEncoder, openApiDocument, readSkillsFile, ServeError } from './serve/index.js';
-export type { JobbertServer, Matcher, MatcherOptions, ServeOptions } from './serve/index.js';
+export type { JobbertServer, Matcher, MatcherOptions, ServedIndex, ServeOptions } from './serve/index.js';
 
 // ---- Errors ----
 export {

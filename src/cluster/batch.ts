@@ -88,6 +88,8 @@ export interface BatchResult {
   /** Chunks given up after their attempts; their rows are error lines in the output. */
   failures: ChunkReport[];
   seconds: number;
+  /** Where the seconds went: reading the input, publishing chunks, waiting for the workers, writing the output. */
+  timings: { scan: number; submit: number; wait: number; write: number };
 }
 
 interface JobSpec {
@@ -138,6 +140,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
   const t0 = performance.now();
 
   const { rows, digest } = await scanInput(opts.input);
+  const tScanned = performance.now();
   const spec: JobSpec = {
     task: opts.task,
     fingerprint: opts.fingerprint,
@@ -202,6 +205,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       if (pending.size >= 32) await Promise.race(pending);
     }
     await Promise.all(pending);
+    const tSubmitted = performance.now();
 
     // Follow progress until every chunk has an outcome.
     const doneAtStart = [...outcome.values()].filter((s) => s === 'ok').length;
@@ -238,10 +242,12 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       await sleep(pollMs);
     }
 
+    const tDone = performance.now();
     const failures = await writeOutput(opts.output, opts.input, opts.task, bucket, spec, finished);
     // The job is over: drop queued duplicates, and the results unless a chunk failed (a rerun retries it).
     await c.jsm.streams.purge(WORK_STREAM, { filter: `jobbert.work.${route}.${job}.>` }).catch(() => {});
     if (failures.length === 0) await bucket.destroy().catch(() => {});
+    const tWritten = performance.now();
     return {
       job,
       output: opts.output,
@@ -251,6 +257,12 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       submitted,
       failures,
       seconds: (performance.now() - t0) / 1000,
+      timings: {
+        scan: (tScanned - t0) / 1000,
+        submit: (tSubmitted - tScanned) / 1000,
+        wait: (tDone - tSubmitted) / 1000,
+        write: (tWritten - tDone) / 1000,
+      },
     };
   } finally {
     await c.close();
@@ -319,7 +331,7 @@ async function writeOutput(
   const write = async (s: string) => {
     if (!out.write(s)) await new Promise<void>((resolve) => out.once('drain', resolve));
   };
-  // Fetch a few chunks ahead of the one being written.
+  // Fetch chunks ahead of the one being written: each read is a few round trips to the broker.
   const fetches = new Map<number, Promise<Uint8Array | null>>();
   const fetch = (n: number) => {
     if (n < spec.chunks && !fetches.has(n))
@@ -331,7 +343,7 @@ async function writeOutput(
   try {
     let n = 0;
     for await (const rows of chunked(readBatchInput(input), spec.chunkSize)) {
-      for (let a = n; a < n + 4; a++) fetch(a);
+      for (let a = n; a < n + 16; a++) fetch(a);
       const bytes = await fetches.get(n)!;
       fetches.delete(n);
       if (!bytes) throw new JobBERTError('ERR_NATS', `the result of chunk ${n} disappeared from the job's store`);

@@ -36,6 +36,9 @@ export interface WorkerStats {
   chunks: number;
   rows: number;
   failed: number;
+  /** Seconds spent running chunks (the model), and storing their results in the broker. */
+  runSeconds: number;
+  storeSeconds: number;
 }
 
 export interface Worker {
@@ -87,8 +90,8 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     const route = routeOf(runner.task, runner.fingerprint);
     return { runner, consumer: null, name: `jobbert-${runner.task}-${route}`, maxAttempts };
   });
-  const stats: WorkerStats = { chunks: 0, rows: 0, failed: 0 };
-  const buckets = new Map<string, ObjectStore | null>();
+  const stats: WorkerStats = { chunks: 0, rows: 0, failed: 0, runSeconds: 0, storeSeconds: 0 };
+  const buckets = new Map<string, ObjectStore>();
   let stopping = false;
   let current: { msg: JsMsg; abandoned: boolean; done: Promise<void> } | null = null;
 
@@ -118,22 +121,26 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     return r.consumer;
   }
 
+  /** The job's result store, or null when it is gone (the job ended or was abandoned: its chunks are dropped). */
   async function bucketOf(name: string): Promise<ObjectStore | null> {
-    if (!buckets.has(name)) {
-      // The job's store is made by its submitter; gone means the job ended (or was abandoned).
-      const exists = await retry('look up a job', () =>
-        c.jsm.streams.info(`OBJ_${name}`).then(
-          () => true,
-          (e) => {
-            if (/not found/i.test((e as Error).message)) return false;
-            throw e;
-          },
-        ),
-      );
-      buckets.set(name, exists ? await c.objm.open(name) : null);
-    }
-    return buckets.get(name)!;
+    const known = buckets.get(name);
+    if (known) return known;
+    // Made by the submitter before it publishes; looked up again each time it is missing, as a rerun makes it anew.
+    const exists = await retry('look up a job', () => jobExists(name));
+    if (!exists) return null;
+    const store = await c.objm.open(name);
+    buckets.set(name, store);
+    return store;
   }
+
+  const jobExists = (name: string) =>
+    c.jsm.streams.info(`OBJ_${name}`).then(
+      () => true,
+      (e) => {
+        if (/not found/i.test((e as Error).message)) return false;
+        throw e;
+      },
+    );
 
   async function store(bucket: ObjectStore, chunk: ChunkMessage, status: 'ok' | 'failed', data: Uint8Array): Promise<void> {
     await retry(
@@ -196,8 +203,10 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     job.done = new Promise<void>((resolve) => (settle = resolve));
     try {
       let result: Uint8Array;
+      const t0 = performance.now();
       try {
         result = await r.runner.run(chunk);
+        stats.runSeconds += (performance.now() - t0) / 1000;
       } catch (e) {
         if (job.abandoned) return;
         const code =
@@ -211,7 +220,9 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
         return;
       }
       if (job.abandoned) return;
+      const t1 = performance.now();
       await store(bucket, chunk, 'ok', result);
+      stats.storeSeconds += (performance.now() - t1) / 1000;
       msg.ack();
       stats.chunks++;
       stats.rows += chunk.titles.length;
@@ -245,8 +256,14 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
       try {
         await handle(r, msg);
       } catch (e) {
-        // Storing failed past its retries (the broker stayed away): the chunk will be redelivered.
-        log(`jobbert worker: ${(e as Error).message}`);
+        // Storing failed: if the job's store is gone, the job is over and the chunk is dropped;
+        // otherwise (the broker stayed away past the retries) it will be redelivered.
+        const chunk = msg.subject.split('.');
+        const bucket = `jobbert-job-${chunk[3]}`;
+        if (!(await jobExists(bucket).catch(() => true))) {
+          buckets.delete(bucket);
+          msg.ack();
+        } else log(`jobbert worker: ${(e as Error).message}`);
       }
     }
   }
