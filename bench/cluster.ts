@@ -12,7 +12,7 @@
  *
  * Every process shares this machine's cores (2 here, shared with other work):
  * workers, broker, submitter and load generator compete, which the figures include.
- * Sizes: JOBBERT_BENCH_CLUSTER_TITLES (JobBERT, default 768),
+ * Sizes: JOBBERT_BENCH_CLUSTER_TITLES (JobBERT, default 768; 0 skips it),
  * JOBBERT_BENCH_CLUSTER_LITE (default 100,000), JOBBERT_BENCH_CLUSTER_SECONDS (serve, default 8).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -176,15 +176,15 @@ export async function benchCluster(): Promise<void> {
       modelDir,
     );
     const N = Number(process.env.JOBBERT_BENCH_CLUSTER_TITLES ?? 768);
-    const heavy = await batchRows(
-      'JobBERT (XLM-R base shape)',
-      nats.url,
-      work,
-      titles(N, 1),
-      32,
-      () => JobBERT.load(modelDir, { threads: 1 }),
-      ['--model', modelDir, '--threads', '1'],
-    );
+    const heavy =
+      N === 0
+        ? []
+        : await batchRows('JobBERT (XLM-R base shape)', nats.url, work, titles(N, 1), 32, () => JobBERT.load(modelDir, { threads: 1 }), [
+            '--model',
+            modelDir,
+            '--threads',
+            '1',
+          ]);
     // 2. Broker-bound: the built-in LiteEncoder.
     const L = Number(process.env.JOBBERT_BENCH_CLUSTER_LITE ?? 100_000);
     const lite = await batchRows('LiteEncoder', nats.url, work, titles(L, 2), 1000, () => LiteEncoder.load(), []);

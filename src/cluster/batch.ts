@@ -10,7 +10,7 @@
  * that failed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
@@ -88,7 +88,7 @@ export interface BatchResult {
   /** Chunks given up after their attempts; their rows are error lines in the output. */
   failures: ChunkReport[];
   seconds: number;
-  /** Where the seconds went: reading the input, publishing chunks, waiting for the workers, writing the output. */
+  /** Where the seconds went: reading the input, publishing chunks, waiting for the workers (while writing what is done), writing the rest. */
   timings: { scan: number; submit: number; wait: number; write: number };
 }
 
@@ -212,38 +212,49 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     const rowsAtStart = Math.min(rows, doneAtStart * chunkSize);
     const started = performance.now();
     let finished: Map<number, 'ok' | 'failed'>;
+    let tDone = 0;
+    const writer = new OutputWriter(opts.output, opts.input, opts.task, bucket, spec);
     let checkedWorkers = 0;
     let noWorkers = false;
-    for (;;) {
-      finished = await retry('read progress', () => outcomes(bucket), { limitMs: 600_000 });
-      let doneRows = 0;
-      let failed = 0;
-      for (const [n, s] of finished) {
-        doneRows += Math.min(chunkSize, rows - n * chunkSize);
-        if (s === 'failed') failed++;
+    try {
+      for (;;) {
+        finished = await retry('read progress', () => outcomes(bucket), { limitMs: 600_000 });
+        let doneRows = 0;
+        let failed = 0;
+        for (const [n, s] of finished) {
+          doneRows += Math.min(chunkSize, rows - n * chunkSize);
+          if (s === 'failed') failed++;
+        }
+        if (performance.now() - checkedWorkers > 2000) {
+          checkedWorkers = performance.now();
+          noWorkers = !(await c.jsm.consumers.info(WORK_STREAM, `jobbert-${opts.task}-${route}`).catch(() => null));
+        }
+        const rate = (doneRows - rowsAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
+        opts.onProgress?.({
+          job,
+          rows,
+          done: doneRows,
+          chunks: spec.chunks,
+          chunksDone: finished.size,
+          failed,
+          titlesPerSecond: rate,
+          etaSeconds: rate > 0 ? (rows - doneRows) / rate : null,
+          noWorkers,
+        });
+        if (finished.size >= spec.chunks) break;
+        const t = performance.now();
+        await writer.advance(finished);
+        await sleep(Math.max(0, pollMs - (performance.now() - t)));
       }
-      if (performance.now() - checkedWorkers > 2000) {
-        checkedWorkers = performance.now();
-        noWorkers = !(await c.jsm.consumers.info(WORK_STREAM, `jobbert-${opts.task}-${route}`).catch(() => null));
-      }
-      const rate = (doneRows - rowsAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
-      opts.onProgress?.({
-        job,
-        rows,
-        done: doneRows,
-        chunks: spec.chunks,
-        chunksDone: finished.size,
-        failed,
-        titlesPerSecond: rate,
-        etaSeconds: rate > 0 ? (rows - doneRows) / rate : null,
-        noWorkers,
-      });
-      if (finished.size >= spec.chunks) break;
-      await sleep(pollMs);
-    }
 
-    const tDone = performance.now();
-    const failures = await writeOutput(opts.output, opts.input, opts.task, bucket, spec, finished);
+      tDone = performance.now();
+      await writer.advance(finished);
+      await writer.finish();
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    const failures = writer.failures;
     // The job is over: drop queued duplicates, and the results unless a chunk failed (a rerun retries it).
     await c.jsm.streams.purge(WORK_STREAM, { filter: `jobbert.work.${route}.${job}.>` }).catch(() => {});
     if (failures.length === 0) await bucket.destroy().catch(() => {});
@@ -312,71 +323,109 @@ function errorLine(task: BatchTask, row: BatchRow, f: ChunkReport): string {
   return JSON.stringify(task === 'normalize' ? { id: row.id, input: row.title, error } : { error });
 }
 
-/** Writes the output in input order (temp file, fsync, rename); returns the failed chunks. */
-async function writeOutput(
-  path: string,
-  input: string,
-  task: BatchTask,
-  bucket: ObjectStore,
-  spec: JobSpec,
-  finished: Map<number, 'ok' | 'failed'>,
-): Promise<ChunkReport[]> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const failures: ChunkReport[] = [];
-  const out = createWriteStream(tmp, { encoding: 'utf8' });
-  const closed = new Promise<void>((resolve, reject) => {
-    out.on('close', resolve);
-    out.on('error', reject);
-  });
-  const write = async (s: string) => {
-    if (!out.write(s)) await new Promise<void>((resolve) => out.once('drain', resolve));
-  };
-  // Fetch chunks ahead of the one being written: each read is a few round trips to the broker.
-  const fetches = new Map<number, Promise<Uint8Array | null>>();
-  const fetch = (n: number) => {
-    if (n < spec.chunks && !fetches.has(n))
-      fetches.set(
-        n,
-        retry(`read chunk ${n}`, () => bucket.getBlob(chunkObject(n))),
-      );
-  };
-  try {
-    let n = 0;
-    for await (const rows of chunked(readBatchInput(input), spec.chunkSize)) {
-      for (let a = n; a < n + 16; a++) fetch(a);
-      const bytes = await fetches.get(n)!;
-      fetches.delete(n);
-      if (!bytes) throw new JobBERTError('ERR_NATS', `the result of chunk ${n} disappeared from the job's store`);
-      let lines: string[];
-      if (finished.get(n) === 'failed') {
-        const f = JSON.parse(new TextDecoder().decode(bytes)) as ChunkFailure;
-        const report: ChunkReport = { chunk: n, firstRow: n * spec.chunkSize, rows: rows.length, ...f };
-        failures.push(report);
-        lines = rows.map((r) => errorLine(task, r, report));
-      } else if (task === 'encode') {
-        lines = encodeLines(bytes, rows.length);
-      } else {
-        lines = new TextDecoder()
-          .decode(bytes)
-          .split('\n')
-          .filter((l) => l !== '');
-      }
-      if (lines.length !== rows.length)
-        throw new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines.length} results for ${rows.length} rows`);
-      await write(lines.length ? `${lines.join('\n')}\n` : '');
-      n++;
-    }
-    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    await closed;
-    const fh = await open(tmp, 'r');
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    out.destroy();
-    await rm(tmp, { force: true });
-    if (e instanceof JobBERTError) throw e;
-    throw new JobBERTError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
+/**
+ * Writes the output in input order while the job runs: each chunk as soon as
+ * it and every chunk before it have an outcome, into a temp file that is
+ * fsynced and renamed over the output at the end (a crash leaves no partial
+ * output; a resumed job writes it again from its stored results).
+ */
+class OutputWriter {
+  readonly failures: ChunkReport[] = [];
+  readonly #tmp: string;
+  readonly #out: WriteStream;
+  readonly #closed: Promise<void>;
+  readonly #rows: AsyncGenerator<BatchRow[]>;
+  readonly #fetches = new Map<number, Promise<Uint8Array | null>>();
+  #next = 0;
+
+  constructor(
+    readonly path: string,
+    input: string,
+    readonly task: BatchTask,
+    readonly bucket: ObjectStore,
+    readonly spec: JobSpec,
+  ) {
+    this.#tmp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.#out = createWriteStream(this.#tmp, { encoding: 'utf8' });
+    this.#closed = new Promise<void>((resolve, reject) => {
+      this.#out.on('close', resolve);
+      this.#out.on('error', reject);
+    });
+    this.#closed.catch(() => {});
+    this.#rows = chunked(readBatchInput(input), spec.chunkSize);
   }
-  return failures;
+
+  /** Chunks written so far. */
+  get written(): number {
+    return this.#next;
+  }
+
+  #fetch(n: number): void {
+    if (n < this.spec.chunks && !this.#fetches.has(n))
+      this.#fetches.set(
+        n,
+        retry(`read chunk ${n}`, () => this.bucket.getBlob(chunkObject(n)), { limitMs: 600_000 }),
+      );
+  }
+
+  /** Writes every chunk from the next unwritten one on that has an outcome in `finished`. Async. */
+  async advance(finished: Map<number, 'ok' | 'failed'>): Promise<void> {
+    try {
+      while (finished.has(this.#next)) {
+        // Read ahead among the finished chunks: each read is a few round trips to the broker.
+        for (let a = this.#next; a < this.#next + 16 && finished.has(a); a++) this.#fetch(a);
+        const n = this.#next;
+        const bytes = await this.#fetches.get(n)!;
+        this.#fetches.delete(n);
+        const next = await this.#rows.next();
+        const rows = next.done ? null : next.value;
+        if (!rows) throw new JobBERTError('ERR_IO', `${this.path}: the input ended before chunk ${n}; it changed while the job ran`);
+        if (!bytes) throw new JobBERTError('ERR_NATS', `the result of chunk ${n} disappeared from the job's store`);
+        let lines: string[];
+        if (finished.get(n) === 'failed') {
+          const f = JSON.parse(new TextDecoder().decode(bytes)) as ChunkFailure;
+          const report: ChunkReport = { chunk: n, firstRow: n * this.spec.chunkSize, rows: rows.length, ...f };
+          this.failures.push(report);
+          lines = rows.map((r) => errorLine(this.task, r, report));
+        } else if (this.task === 'encode') {
+          lines = encodeLines(bytes, rows.length);
+        } else {
+          lines = new TextDecoder()
+            .decode(bytes)
+            .split('\n')
+            .filter((l) => l !== '');
+        }
+        if (lines.length !== rows.length)
+          throw new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines.length} results for ${rows.length} rows`);
+        if (lines.length && !this.#out.write(`${lines.join('\n')}\n`))
+          await new Promise<void>((resolve) => this.#out.once('drain', resolve));
+        this.#next++;
+      }
+    } catch (e) {
+      await this.abort();
+      throw e instanceof JobBERTError ? e : new JobBERTError('ERR_IO', `${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Ends the file, fsyncs it and renames it over the output. Async. */
+  async finish(): Promise<void> {
+    try {
+      await new Promise<void>((resolve, reject) => this.#out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      await this.#closed;
+      const fh = await open(this.#tmp, 'r');
+      await fh.sync();
+      await fh.close();
+      await rename(this.#tmp, this.path);
+    } catch (e) {
+      await this.abort();
+      throw new JobBERTError('ERR_IO', `${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Drops the temp file. Async; idempotent. */
+  async abort(): Promise<void> {
+    this.#out.destroy();
+    await this.#rows.return(undefined);
+    await rm(this.#tmp, { force: true });
+  }
 }
