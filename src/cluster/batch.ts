@@ -20,7 +20,7 @@ import {
   chunked,
   chunkObject,
   chunkSubject,
-  countLines,
+  encodeLines,
   JOB_NAME,
   jobBucket,
   readBatchInput,
@@ -346,7 +346,7 @@ class OutputWriter {
     readonly spec: JobSpec,
   ) {
     this.#tmp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.#out = createWriteStream(this.#tmp);
+    this.#out = createWriteStream(this.#tmp, { encoding: 'utf8' });
     this.#closed = new Promise<void>((resolve, reject) => {
       this.#out.on('close', resolve);
       this.#out.on('error', reject);
@@ -381,22 +381,24 @@ class OutputWriter {
         const rows = next.done ? null : next.value;
         if (!rows) throw new JobBERTError('ERR_IO', `${this.path}: the input ended before chunk ${n}; it changed while the job ran`);
         if (!bytes) throw new JobBERTError('ERR_NATS', `the result of chunk ${n} disappeared from the job's store`);
-        let text: Uint8Array;
+        let lines: string[];
         if (finished.get(n) === 'failed') {
           const f = JSON.parse(new TextDecoder().decode(bytes)) as ChunkFailure;
           const report: ChunkReport = { chunk: n, firstRow: n * this.spec.chunkSize, rows: rows.length, ...f };
           this.failures.push(report);
-          text = new TextEncoder().encode(rows.map((r) => errorLine(this.task, r, report)).join('\n'));
+          lines = rows.map((r) => errorLine(this.task, r, report));
+        } else if (this.task === 'encode') {
+          lines = encodeLines(bytes, rows.length);
         } else {
-          // Workers store the chunk's output lines; check the count and copy them.
-          text = bytes;
-          const lines = countLines(text);
-          if (lines !== rows.length) throw new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines} results for ${rows.length} rows`);
+          lines = new TextDecoder()
+            .decode(bytes)
+            .split('\n')
+            .filter((l) => l !== '');
         }
-        if (rows.length) {
-          this.#out.write(text);
-          if (!this.#out.write('\n')) await new Promise<void>((resolve) => this.#out.once('drain', resolve));
-        }
+        if (lines.length !== rows.length)
+          throw new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines.length} results for ${rows.length} rows`);
+        if (lines.length && !this.#out.write(`${lines.join('\n')}\n`))
+          await new Promise<void>((resolve) => this.#out.once('drain', resolve));
         this.#next++;
       }
     } catch (e) {

@@ -136,12 +136,7 @@ export async function* chunked(rows: AsyncIterable<BatchRow>, size: number): Asy
 
 const BRANCHES: readonly Branch[] = ['anchor', 'positive', 'base'];
 
-/**
- * The encode task on a worker: the chunk's titles → their output lines, each
- * row as `jobbert encode` prints it (a JSON array), joined by newlines. The
- * workers format, so the submitter only copies bytes: formatting floats is
- * the costliest part of the output and spreads over the workers this way.
- */
+/** The encode task on a worker: the chunk's titles → float32 rows (little-endian), rows × dim. */
 export function encodeRunner(encoder: Encoder): TaskRunner {
   return {
     task: 'encode',
@@ -152,17 +147,25 @@ export function encodeRunner(encoder: Encoder): TaskRunner {
       const m = await encoder.encode(chunk.titles, { branch });
       if (m.rows !== chunk.titles.length)
         throw new JobBERTError('ERR_INTERNAL', `encode: ${m.rows} vectors for ${chunk.titles.length} titles`);
-      const lines: string[] = [];
-      for (let r = 0; r < m.rows; r++) lines.push(JSON.stringify(Array.from(m.data.subarray(r * m.cols, (r + 1) * m.cols))));
-      return new TextEncoder().encode(lines.join('\n'));
+      const bytes = new Uint8Array(m.data.length * 4);
+      const view = new DataView(bytes.buffer);
+      for (let i = 0; i < m.data.length; i++) view.setFloat32(i * 4, m.data[i], true);
+      return bytes;
     },
   };
 }
 
-/** The number of lines in a stored result (lines joined by newlines, none at the end; empty: 0). */
-export function countLines(bytes: Uint8Array): number {
-  if (bytes.length === 0) return 0;
-  let n = 1;
-  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) n++;
-  return n;
+/** The output lines of an encode chunk: each row as `jobbert encode` prints it (a JSON array). */
+export function encodeLines(bytes: Uint8Array, rows: number): string[] {
+  if (rows === 0) return [];
+  const dim = bytes.length / 4 / rows;
+  if (!Number.isInteger(dim)) throw new JobBERTError('ERR_CORRUPT', `an encode result of ${bytes.length} bytes cannot hold ${rows} rows`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lines: string[] = [];
+  const row = new Float32Array(dim);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < dim; j++) row[j] = view.getFloat32((r * dim + j) * 4, true);
+    lines.push(JSON.stringify(Array.from(row)));
+  }
+  return lines;
 }
