@@ -252,6 +252,54 @@ describe('batch jobs over NATS', { skip }, () => {
     }
   });
 
+  test('stopping a worker (SIGTERM in jobbert worker) finishes the chunk in hand and takes no other; the next worker completes the job', async () => {
+    const nats = await startNats();
+    const encoder = await JobBERT.load(modelDir, { threads: 1 });
+    const slow: Encoder = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: async (texts, opts) => {
+        await new Promise((r) => setTimeout(r, 400));
+        return encoder.encode(texts, opts);
+      },
+      dispose: async () => {},
+    };
+    let taken!: () => void;
+    const inHand = new Promise<void>((resolve) => (taken = resolve));
+    const first = await startWorker({
+      nats: nats.url,
+      runners: [encodeRunner(slow)],
+      ackWaitMs: 2000,
+      log: (line) => /taking it/.test(line) && taken(),
+    });
+    let second: Awaited<ReturnType<typeof startWorker>> | null = null;
+    try {
+      const file = join(work, 'graceful.txt');
+      await writeFile(file, `${titles(2000, 11).join('\n')}\n`);
+      const job = runBatch({
+        nats: nats.url,
+        task: 'encode',
+        input: file,
+        output: join(work, 'graceful.jsonl'),
+        fingerprint: encoder.fingerprint,
+        chunkSize: 500,
+      });
+      await inHand;
+      await first.stop();
+      assert.equal(first.stats.chunks, 1, 'the chunk in hand was not finished, or more were taken');
+      second = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
+      const result = await job;
+      assert.equal(result.failures.length, 0);
+      assert.equal(second.stats.chunks, 3);
+      assert.equal((await readFile(join(work, 'graceful.jsonl'), 'utf8')).split('\n').length - 1, 2000);
+    } finally {
+      await first.stop();
+      await second?.stop();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
   test('a NATS server restart during a batch: the job completes once the server is back', async () => {
     const nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
