@@ -27,11 +27,11 @@ export const ERROR_CODES = {
   ERR_EXISTS: 'an output directory is not empty and resuming was not asked for',
   ERR_INTERNAL: 'an unexpected failure inside jobbert or a library it runs (tokenizer, onnxruntime)',
   ERR_IO: 'a file could not be read or written (permissions, disk full, a directory where a file was expected)',
-  ERR_LISTEN: 'the service cannot listen on its host and port (the message has the system error, e.g. EADDRINUSE)',
   ERR_JOB_MISMATCH: 'a batch job name is in use by a job with another input, task, model or options',
-  ERR_NATS: 'the NATS server cannot be reached, has no JetStream, or stayed away past the retry limit',
+  ERR_LISTEN: 'the service cannot listen on its host and port (the message has the system error, e.g. EADDRINUSE)',
   ERR_MISSING_DEPENDENCY:
     'an optional package a feature needs is not installed or cannot load (JobBERT.load: onnxruntime-node, tokenizers); the message names the npm command',
+  ERR_NATS: 'the NATS server cannot be reached, has no JetStream, or stayed away past the retry limit',
   ERR_NETWORK: 'a download failed (connection, HTTP status, redirects)',
   ERR_NO_ENCODER: 'an index holds no encoder to turn text queries into vectors',
   ERR_NOT_FOUND: 'a file, directory, model or remote object does not exist',
