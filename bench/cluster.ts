@@ -187,7 +187,7 @@ export async function benchCluster(): Promise<void> {
           ]);
     // 2. Broker-bound: the built-in LiteEncoder.
     const L = Number(process.env.JOBBERT_BENCH_CLUSTER_LITE ?? 100_000);
-    const lite = await batchRows('LiteEncoder', nats.url, work, titles(L, 2), 1000, () => LiteEncoder.load(), []);
+    const lite = await batchRows('LiteEncoder', nats.url, work, titles(L, 2), 1000, () => LiteEncoder.load(), ['--tasks', 'encode']);
     printTable(
       `batch encode: titles/s, ${N.toLocaleString('en')} titles (JobBERT, chunks of 32) and ${L.toLocaleString('en')} (LiteEncoder, chunks of 1,000); targets: 1 worker ≥ ×0.90 of local, 2 workers ≥ ×1.70 of 1 worker (a 2-core machine shared with other work)`,
       [...heavy, ...lite],

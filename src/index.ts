@@ -69,6 +69,7 @@ export {
   type WatchOptions,
 } from './cluster/index-store.js';
 export { SwappableIndex, type IndexVersion } from './cluster/swap.js';
+export { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from './cluster/normalize-task.js';
 export { serveShard, ShardRouter, type RouterOptions, type ShardService } from './cluster/shards.js';
 
 // ---- Training: InfoNCE on the JobBERT heads or the whole LiteEncoder ----

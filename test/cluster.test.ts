@@ -101,7 +101,7 @@ describe('batch jobs over NATS', { skip }, () => {
 
   test(`${N} titles over 2 worker processes, one SIGKILLed mid-chunk and restarted: the output equals jobbert encode's, every row once`, async () => {
     const nats = await startNats();
-    const workerArgs = ['worker', '--nats', nats.url, '--model', modelDir, '--threads', '1', '--ack-wait-ms', '2000'];
+    const workerArgs = ['worker', '--nats', nats.url, '--model', modelDir, '--threads', '1', '--ack-wait-ms', '2000', '--tasks', 'encode'];
     const a = spawnCli(workerArgs);
     const b = spawnCli(workerArgs);
     const output = join(work, 'two-workers.jsonl');
@@ -295,6 +295,57 @@ describe('batch jobs over NATS', { skip }, () => {
     } finally {
       await first.stop();
       await second?.stop();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('batch normalize over 2 workers writes what jobbert normalize writes, ids included', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { Normalizer } = await import('../src/normalize/normalizer.js');
+    const { normalizeFingerprint, normalizeRunner } = await import('../src/cluster/normalize-task.js');
+    const file = join(work, 'normalize.jsonl');
+    const list = titles(3000, 23);
+    list[5] = '';
+    list[6] = '!!!';
+    await writeFile(file, `${list.map((title, i) => JSON.stringify(i % 3 ? { id: `v${i}`, title } : { title })).join('\n')}\n`);
+    const reference = join(work, 'normalize-reference.jsonl');
+    assert.equal(
+      await main(
+        ['normalize', '--input', file, '--output', reference, '--k', '3'],
+        () => {},
+        () => {},
+      ),
+      0,
+    );
+    const nats = await startNats();
+    const encoder = await LiteEncoder.load();
+    const normalizer = await Normalizer.load({ encoder });
+    const fingerprint = await normalizeFingerprint(encoder.fingerprint);
+    const workers = [
+      await startWorker({ nats: nats.url, runners: [normalizeRunner(normalizer, fingerprint)] }),
+      await startWorker({ nats: nats.url, runners: [normalizeRunner(normalizer, fingerprint)] }),
+    ];
+    try {
+      const output = join(work, 'normalize-batch.jsonl');
+      const result = await runBatch({
+        nats: nats.url,
+        task: 'normalize',
+        input: file,
+        output,
+        fingerprint,
+        options: { k: 3 },
+        chunkSize: 250,
+      });
+      assert.equal(result.failures.length, 0);
+      assert.equal(result.rows, 3000);
+      const got = await readFile(output, 'utf8');
+      assert.ok(got === (await readFile(reference, 'utf8')), 'the batch output differs from jobbert normalize');
+      assert.ok(workers[0].stats.chunks > 0 && workers[1].stats.chunks > 0, 'one worker did all the work');
+      assert.equal(workers[0].stats.chunks + workers[1].stats.chunks, 12);
+    } finally {
+      for (const w of workers) await w.stop();
+      await normalizer.dispose();
       await encoder.dispose();
       await nats.dispose();
     }

@@ -5,6 +5,8 @@ import type { Encoder } from '../encoders/encoder.js';
 import { runBatch, type BatchProgress, type BatchResult } from '../cluster/batch.js';
 import { encodeRunner, type BatchTask, type TaskRunner } from '../cluster/jobs.js';
 import { startWorker } from '../cluster/worker.js';
+import { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from '../cluster/normalize-task.js';
+import { Normalizer } from '../normalize/normalizer.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { publishIndex, watchIndex } from '../cluster/index-store.js';
 import { serveShard, ShardRouter } from '../cluster/shards.js';
@@ -18,15 +20,19 @@ import type { ProgressSink } from './model-commands.js';
 
 type Out = (line: string) => void;
 
-export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
+export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR] [--threshold X]
+         [--tasks encode,normalize] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
          [--max-attempts 3] [--shutdown-timeout-ms 30000] [--json]
                        run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
-                       hand back the chunk in hand). --model: a JobBERT or LiteEncoder dir (default: built-in)
-  batch encode --nats URL --input FILE --output FILE [--model DIR] [--branch anchor|positive|base]
-         [--chunk 1000] [--job NAME] [--json]
-                       a distributed batch: chunks go to the workers, the output (as 'jobbert encode' prints
-                       it, one row per input line) is written in input order; rerun after a crash to resume.
-                       FILE: one title per line, or JSON Lines {"id"?, "title"} (.jsonl)
+                       hand back the chunk in hand). --model: a JobBERT or LiteEncoder dir (default: built-in);
+                       --examples/--taxonomy/--threshold: the Normalizer, as in 'jobbert normalize'
+  batch encode|normalize --nats URL --input FILE --output FILE [--model DIR] [--chunk 1000] [--job NAME]
+         [--column NAME] [--json]; encode: [--branch anchor|positive|base];
+         normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X]
+                       a distributed batch: chunks go to the workers (which need the same model, examples,
+                       taxonomy and threshold), the output is written in input order as the single-process
+                       command writes it (encode: a JSON array a row; normalize: JSON Lines); rerun after a
+                       crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
   index publish FILE --nats URL --name NAME [--shards N] [--json]
                        store an index file in the NATS object store as NAME's newest version (replicas
                        started with serve --nats URL --index-name NAME switch to it); --shards N splits it
@@ -67,14 +73,28 @@ export async function workerCommand(
       'ack-wait-ms': 'integer',
       'max-attempts': 'integer',
       'shutdown-timeout-ms': 'integer',
+      examples: 'string',
+      taxonomy: 'string',
+      threshold: 'number',
+      tasks: 'string',
       json: 'boolean',
     },
   });
   if (positionals.length) throw new UsageError(`worker takes no positional arguments; received '${positionals[0]}'`);
+  const tasks = ((o.tasks as string | undefined) ?? 'encode,normalize').split(',').map((t) => t.trim());
+  for (const t of tasks)
+    if (t !== 'encode' && t !== 'normalize') throw new UsageError(`--tasks must list encode and/or normalize; received '${t}'`);
   if (!o.nats) throw new UsageError('worker needs --nats URL (e.g. nats://127.0.0.1:4222)');
   const encoder = await loadModel(o);
+  let normalizer: Normalizer | undefined;
   try {
-    const runners: TaskRunner[] = [encodeRunner(encoder)];
+    const runners: TaskRunner[] = [];
+    if (tasks.includes('encode')) runners.push(encodeRunner(encoder));
+    if (tasks.includes('normalize')) {
+      const settings = normalizeSettings(o);
+      normalizer = await Normalizer.load({ encoder, ...settings });
+      runners.push(normalizeRunner(normalizer, await normalizeFingerprint(encoder.fingerprint, settings)));
+    }
     const signal = waitForSignal(signals);
     const worker = await startWorker({
       nats: o.nats as string,
@@ -84,7 +104,6 @@ export async function workerCommand(
       shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
       log: o.json ? undefined : err,
     });
-    const tasks = runners.map((r) => r.task);
     if (o.json) out(JSON.stringify({ nats: o.nats, tasks, fingerprint: encoder.fingerprint, pid: process.pid }));
     else
       out(
@@ -97,8 +116,18 @@ export async function workerCommand(
     else out(`jobbert worker: stopped (${worker.stats.chunks} chunks, ${worker.stats.rows} rows, ${worker.stats.failed} failed)`);
     return 0;
   } finally {
+    await normalizer?.dispose();
     await encoder.dispose();
   }
+}
+
+/** The Normalizer settings the options name (they make part of a normalize job's fingerprint). */
+function normalizeSettings(o: Record<string, unknown>): NormalizeSettings {
+  const s: NormalizeSettings = {};
+  if (o.taxonomy !== undefined) s.taxonomy = o.taxonomy as string;
+  if (o.examples !== undefined) s.examples = o.examples as string;
+  if (o.threshold !== undefined) s.threshold = o.threshold as number;
+  return s;
 }
 
 function progressLine(p: BatchProgress): string {
@@ -112,7 +141,7 @@ function progressLine(p: BatchProgress): string {
 /** `jobbert batch encode|normalize --nats URL --input FILE --output FILE ...`. */
 export async function batchCommand(argv: string[], out: Out, err: Out, progress: ProgressSink = process.stderr): Promise<number> {
   const [task, ...rest] = argv;
-  if (task !== 'encode') throw new UsageError(`batch needs a task: encode; received '${task ?? ''}'`);
+  if (task !== 'encode' && task !== 'normalize') throw new UsageError(`batch needs a task: encode or normalize; received '${task ?? ''}'`);
   const { options: o, positionals } = parseArgs(rest, {
     options: {
       nats: 'string',
@@ -122,12 +151,28 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
       branch: 'string',
       chunk: 'integer',
       job: 'string',
+      column: 'string',
+      k: 'integer',
+      lang: 'string',
+      'output-lang': 'string',
+      examples: 'string',
+      taxonomy: 'string',
+      threshold: 'number',
       json: 'boolean',
     },
   });
   if (positionals.length) throw new UsageError(`batch ${task} takes no positional arguments; received '${positionals[0]}'`);
   if (!o.nats || !o.input || !o.output) throw new UsageError(`batch ${task} needs --nats URL, --input FILE and --output FILE`);
   const options: Record<string, unknown> = {};
+  const only = (names: string[], t: string) => {
+    for (const n of names)
+      if (o[n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] !== undefined) throw new UsageError(`--${n} is for batch ${t}`);
+  };
+  if (task === 'encode') only(['k', 'lang', 'output-lang', 'examples', 'taxonomy', 'threshold'], 'normalize');
+  else only(['branch'], 'encode');
+  if (o.k !== undefined) options.k = o.k;
+  if (o.lang !== undefined) options.lang = o.lang;
+  if (o.outputLang !== undefined) options.outputLang = o.outputLang;
   if (o.branch !== undefined) {
     if (!['anchor', 'positive', 'base'].includes(o.branch as string))
       throw new UsageError(`--branch must be anchor, positive or base; received '${String(o.branch)}'`);
@@ -135,7 +180,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
   }
   // The submitter needs only the model's fingerprint: the workers must have the same.
   const encoder = await loadModel(o);
-  const fingerprint = encoder.fingerprint;
+  const fingerprint = task === 'encode' ? encoder.fingerprint : await normalizeFingerprint(encoder.fingerprint, normalizeSettings(o));
   await encoder.dispose();
   let last = 0;
   let lastDone = -1;
@@ -159,6 +204,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
     options,
     chunkSize: o.chunk as number | undefined,
     job: o.job as string | undefined,
+    column: o.column as string | undefined,
     onProgress,
   });
   if (o.json) out(JSON.stringify(result));

@@ -46,6 +46,8 @@ export interface BatchOptions {
   options?: Record<string, unknown>;
   /** Titles per chunk (default 1000). */
   chunkSize?: number;
+  /** CSV/TSV (and JSON Lines) input: the title column (default title, vacancyTitle or jobtitle). */
+  column?: string;
   /** The job's name (letters, digits, _ and -); default: derived from the task, model, options and input. */
   job?: string;
   /** How often progress is read, in ms (default 500). */
@@ -103,10 +105,10 @@ interface JobSpec {
 }
 
 /** The input's rows and a digest of them, read once. */
-async function scanInput(path: string): Promise<{ rows: number; digest: string }> {
+async function scanInput(path: string, column?: string): Promise<{ rows: number; digest: string }> {
   const h = createHash('sha256');
   let rows = 0;
-  for await (const r of readBatchInput(path)) {
+  for await (const r of readBatchInput(path, { column })) {
     h.update(`${r.id}\t${r.title}\n`);
     rows++;
   }
@@ -139,7 +141,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
   const options = opts.options ?? {};
   const t0 = performance.now();
 
-  const { rows, digest } = await scanInput(opts.input);
+  const { rows, digest } = await scanInput(opts.input, opts.column);
   const tScanned = performance.now();
   const spec: JobSpec = {
     task: opts.task,
@@ -176,7 +178,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     let submitted = 0;
     const pending = new Set<Promise<unknown>>();
     let index = 0;
-    for await (const rowsOfChunk of chunked(readBatchInput(opts.input), chunkSize)) {
+    for await (const rowsOfChunk of chunked(readBatchInput(opts.input, { column: opts.column }), chunkSize)) {
       const n = index++;
       if (queued.has(n) || outcome.get(n) === 'ok') continue;
       const msg: ChunkMessage = {
@@ -213,7 +215,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     const started = performance.now();
     let finished: Map<number, 'ok' | 'failed'>;
     let tDone = 0;
-    const writer = new OutputWriter(opts.output, opts.input, opts.task, bucket, spec);
+    const writer = new OutputWriter(opts.output, opts.input, opts.column, opts.task, bucket, spec);
     let checkedWorkers = 0;
     let noWorkers = false;
     try {
@@ -341,6 +343,7 @@ class OutputWriter {
   constructor(
     readonly path: string,
     input: string,
+    column: string | undefined,
     readonly task: BatchTask,
     readonly bucket: ObjectStore,
     readonly spec: JobSpec,
@@ -352,7 +355,7 @@ class OutputWriter {
       this.#out.on('error', reject);
     });
     this.#closed.catch(() => {});
-    this.#rows = chunked(readBatchInput(input), spec.chunkSize);
+    this.#rows = chunked(readBatchInput(input, { column }), spec.chunkSize);
   }
 
   /** Chunks written so far. */

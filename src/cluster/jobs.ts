@@ -17,6 +17,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
+import { detectFormat, pickColumn, readRows } from '../normalize/rows.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';
@@ -77,40 +78,56 @@ export interface BatchRow {
   title: string;
 }
 
+/** Title columns of a CSV/TSV input, in order of preference (as jobbert normalize reads them). */
+const TITLE_COLUMNS = ['title', 'vacancyTitle', 'jobtitle'];
+
 /**
  * Reads a batch input file as rows, streaming: JSON Lines of `{"id"?, "title"}`
- * (or `"text"`) when the name ends in .jsonl/.ndjson, else one title per line. Async iterable; rejects with JobBERTError
- * ERR_NOT_FOUND / ERR_IO, or ERR_BAD_FILE naming the line.
+ * (.jsonl/.ndjson/.json), CSV/TSV with a header (.csv/.tsv: the title column is
+ * `column`, else title, vacancyTitle or jobtitle; an `id` column gives ids), or
+ * else one title per line. Ids not given are row numbers. Async iterable;
+ * rejects with JobBERTError ERR_NOT_FOUND / ERR_IO, or ERR_BAD_FILE naming the line.
  */
-export async function* readBatchInput(path: string): AsyncGenerator<BatchRow> {
-  const jsonl = /\.(jsonl|ndjson)$/i.test(path);
+export async function* readBatchInput(path: string, opts: { column?: string } = {}): AsyncGenerator<BatchRow> {
+  if (/\.(jsonl|ndjson|json|csv|tsv|tab)$/i.test(path)) {
+    const format = await detectFormat(path);
+    let titleCol: string | undefined;
+    let idCol: string | undefined;
+    let n = 0;
+    for await (const row of readRows(path, format)) {
+      if (row.error !== undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: ${row.error}`);
+      if (titleCol === undefined) {
+        const cols = Object.keys(row.record);
+        if (format === 'jsonl') {
+          titleCol = opts.column ?? 'title';
+          idCol = 'id';
+        } else {
+          titleCol = pickColumn(cols, opts.column !== undefined ? [opts.column] : TITLE_COLUMNS);
+          if (titleCol === undefined)
+            throw new JobBERTError(
+              'ERR_BAD_FILE',
+              `${path}: no title column (${opts.column ?? TITLE_COLUMNS.join('|')}) in the header (columns: ${cols.join(', ')})`,
+            );
+          idCol = pickColumn(cols, ['id']);
+        }
+      }
+      const title = row.record[titleCol] ?? (format === 'jsonl' && opts.column === undefined ? row.record.text : undefined);
+      if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${titleCol}' string`);
+      const given = idCol === undefined ? undefined : row.record[idCol];
+      yield { id: typeof given === 'string' || typeof given === 'number' ? String(given) : String(n), title };
+      n++;
+    }
+    return;
+  }
   const stream = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let n = 0;
-  let first = true;
   try {
-    for await (let line of lines) {
-      if (first) line = line.replace(/^\uFEFF/, '');
-      first = false;
-      if (!jsonl) {
-        yield { id: String(n++), title: line };
-        continue;
-      }
-      if (line.trim() === '') continue;
-      let v: { id?: unknown; title?: unknown; text?: unknown };
-      try {
-        v = JSON.parse(line);
-      } catch {
-        throw new JobBERTError('ERR_BAD_FILE', `${path}: row ${n + 1}: not valid JSON`);
-      }
-      const title = v?.title ?? v?.text;
-      if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}: row ${n + 1}: expected {"id"?, "title"}`);
-      const id = v.id === undefined || v.id === null ? String(n) : String(v.id);
+    for await (const line of lines) {
+      yield { id: String(n), title: n === 0 ? line.replace(/^\uFEFF/, '') : line };
       n++;
-      yield { id, title };
     }
   } catch (e) {
-    if (e instanceof JobBERTError) throw e;
     const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
     throw new JobBERTError(code, `${path}: ${(e as Error).message}`, { cause: e });
   } finally {

@@ -1,0 +1,61 @@
+/**
+ * The normalize task of batch jobs: a worker's Normalizer over each chunk's
+ * titles, each result carrying its input row's id, as `jobbert normalize`
+ * writes it (one JSON object a line).
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Normalizer } from '../normalize/normalizer.js';
+import type { TaskRunner } from './jobs.js';
+
+/** What a Normalizer is built from, beside its encoder: each changes the results. */
+export interface NormalizeSettings {
+  /** A folder of ESCO CSVs (default: the built-in taxonomy). */
+  taxonomy?: string;
+  /** An examples file. */
+  examples?: string;
+  threshold?: number;
+}
+
+/**
+ * The fingerprint of a normalize setup: the encoder's, with digests of the
+ * taxonomy's CSVs and the examples file, and the threshold. A submitter and
+ * its workers compute it from the same files, so a worker built from other
+ * examples never takes the job's chunks. Async; rejects with the file errors.
+ */
+export async function normalizeFingerprint(encoderFingerprint: string, s: NormalizeSettings = {}): Promise<string> {
+  const h = createHash('sha256').update(`encoder ${encoderFingerprint}\n`);
+  if (s.taxonomy) {
+    for (const f of (await readdir(s.taxonomy)).filter((f) => /\.csv$/i.test(f)).sort())
+      h.update(`taxonomy ${f}\n`).update(await readFile(join(s.taxonomy, f)));
+  } else h.update('taxonomy built-in\n');
+  if (s.examples) h.update('examples\n').update(await readFile(s.examples));
+  else h.update('examples none\n');
+  h.update(`threshold ${s.threshold ?? 'default'}\n`);
+  return `normalize:${h.digest('hex').slice(0, 32)}`;
+}
+
+/** The normalize task on a worker: results as JSON lines, each with its row's id. */
+export function normalizeRunner(normalizer: Normalizer, fingerprint: string): TaskRunner {
+  return {
+    task: 'normalize',
+    fingerprint,
+    async run(chunk) {
+      const o = chunk.options as { k?: number; lang?: string; outputLang?: string };
+      const opts: { k?: number; lang?: string; outputLang?: string } = {};
+      if (o.k !== undefined) opts.k = o.k;
+      if (o.lang !== undefined) opts.lang = o.lang;
+      if (o.outputLang !== undefined) opts.outputLang = o.outputLang;
+      const results = await normalizer.normalize(chunk.titles, opts);
+      return new TextEncoder().encode(
+        results
+          .map((r, i) => {
+            r.id = chunk.ids[i];
+            return JSON.stringify(r);
+          })
+          .join('\n'),
+      );
+    },
+  };
+}
