@@ -77,7 +77,16 @@ describe('package.json', () => {
       assert.equal(pkg.peerDependenciesMeta[name]?.optional, true, `${name} is an optional peer`);
       assert.equal(pkg.devDependencies[name], pkg.peerDependencies[name], `${name}: the tests run the version range users get`);
     }
-    assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['cmake-js', 'csv-parse', 'node-addon-api', 'node-gyp-build']);
+    // @nats-io/*: the NATS client of src/cluster (pure JavaScript, no install step).
+    assert.deepEqual(Object.keys(pkg.dependencies).sort(), [
+      '@nats-io/jetstream',
+      '@nats-io/obj',
+      '@nats-io/transport-node',
+      'cmake-js',
+      'csv-parse',
+      'node-addon-api',
+      'node-gyp-build',
+    ]);
     assert.match(pkg.scripts.install, /^node-gyp-build-test \|\| cmake-js compile/);
     assert.equal(pkg.scripts.prepack, 'node scripts/prebuild.mjs');
   });
