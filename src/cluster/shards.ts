@@ -161,7 +161,7 @@ export class ShardRouter {
         if (!manifest.encoder || !['lite', 'tfidf'].includes(manifest.encoder.kind))
           throw new JobBERTError(
             'ERR_NO_ENCODER',
-            `${fn}: index ${opts.name} was built with ${manifest.fingerprint}; give the router that model (--model DIR)`,
+            `${fn}: index ${opts.name} was built with ${manifest.fingerprint}, which the index cannot rebuild (only LiteEncoder and TF-IDF indexes can); pass that encoder to ShardRouter.open({ encoder })`,
           );
         encoder = await encoderFromSpec(manifest.encoder);
       }
