@@ -23,7 +23,7 @@
  * Pairs of one occupation carry its URI as group, so no two meet in a batch.
  * Both sides go through the anchor head (titles on both sides, as at search time).
  * Options (defaults: the shipped recipe): --epochs N (3) --batch-size N (512) --lr X (0.003)
- *   --rounds N (2) --mono N (0) --noise N (2) --self X (0.5) --drop X (0.25) --isco N (2)
+ *   --rounds N (2) --mono N (1) --noise N (2) --self X (0.5) --drop X (0.25) --isco N (2)
  *   --describe N (1) --hidden (on; --no-hidden leaves ESCO's hidden labels out) --symmetric (off)
  *   --scale X (20) --seed N (42) --dim N (96) --buckets N (131072)
  *   --eval: afterwards print the dev figures (titles.csv MRR/acc@k against en and en+de+es labels,
@@ -51,7 +51,7 @@ const { values } = parseArgs({
     'batch-size': { type: 'string', default: '512' },
     lr: { type: 'string', default: '0.003' },
     rounds: { type: 'string', default: '2' },
-    mono: { type: 'string', default: '0' },
+    mono: { type: 'string', default: '1' },
     noise: { type: 'string', default: '2' },
     self: { type: 'string', default: '0.5' },
     drop: { type: 'string', default: '0.25' },
