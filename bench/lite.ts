@@ -3,6 +3,7 @@
  *   node --import tsx bench/lite.ts
  * - encoding throughput on ONE core (kernels.configure({ threads: 1 })), titles/s,
  *   batches of 1,000 real-looking titles (the built-in catalogue in 4 languages);
+ *   JOBBERT_LITE_BASELINE=DIR adds another LiteEncoder model's row (before/after a retrain);
  * - building a MatchIndex over all ESCO labels (en/de/es, ~60k) with the default
  *   model (all cores), when ../shared/data is present (JOBBERT_DATA overrides);
  *   else over 60k synthetic titles made from the catalogue.
@@ -27,13 +28,28 @@ export async function benchLite(): Promise<void> {
   kernels.configure({ threads: 1 });
   const tl = await time('lite', () => lite.encode(batch), { maxTime: 3 });
   const tt = await time('tfidf', () => tfidf.encode(batch), { maxTime: 3 });
+  // JOBBERT_LITE_BASELINE=DIR: another LiteEncoder model (e.g. the previous default) timed in the same run.
+  const baselineDir = process.env.JOBBERT_LITE_BASELINE;
+  const baseline = baselineDir ? await LiteEncoder.load(baselineDir) : null;
+  const tb = baseline ? await time('lite-baseline', () => baseline.encode(batch), { maxTime: 3 }) : null;
   kernels.configure({ threads: before });
   const lps = batch.length / tl.seconds;
   const tps = batch.length / tt.seconds;
-  printTable('Encoding on one core (batches of 1,000 titles)', [
+  const speedRows = [
     { encoder: `LiteEncoder (dim ${lite.dim})`, 'titles/s': lps, '±%': tl.rme.toFixed(1), 'vs TF-IDF': ratio(lps, tps) },
     { encoder: 'TfIdfEncoder (dim 4096)', 'titles/s': tps, '±%': tt.rme.toFixed(1), 'vs TF-IDF': '×1.00' },
-  ]);
+  ];
+  if (baseline && tb) {
+    const bps = batch.length / tb.seconds;
+    speedRows.push({
+      encoder: `LiteEncoder ${baselineDir} (dim ${baseline.dim})`,
+      'titles/s': bps,
+      '±%': tb.rme.toFixed(1),
+      'vs TF-IDF': ratio(bps, tps),
+    });
+    await baseline.dispose();
+  }
+  printTable('Encoding on one core (batches of 1,000 titles)', speedRows);
 
   const data = process.env.JOBBERT_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
   const entries: { id: string; text: string }[] = [];

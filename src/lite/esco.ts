@@ -8,6 +8,10 @@ export interface Occupation {
   preferred: string;
   alt: string[];
   description: string;
+  /** Hidden labels (misspellings, older or gender-inclusive spellings); [] when the file has no such column. */
+  hidden: string[];
+  /** The ISCO-08 unit group code ('2512'); '' when the file has no iscoGroup column. */
+  isco: string;
 }
 
 /** RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines; CRLF or LF rows. */
@@ -63,15 +67,21 @@ export async function readOccupations(dir: string, lang: string): Promise<Occupa
   const p = col('preferredLabel');
   const a = col('altLabels');
   const d = col('description');
+  const h = header.indexOf('hiddenLabels');
+  const g = header.indexOf('iscoGroup');
+  const lines = (v: string | undefined) =>
+    (v ?? '')
+      .split('\n')
+      .map((x) => x.trim())
+      .filter(Boolean);
   return rows
     .filter((r) => r.length > p && r[u])
     .map((r) => ({
       uri: r[u],
       preferred: r[p].trim(),
-      alt: (r[a] ?? '')
-        .split('\n')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      alt: lines(r[a]),
       description: (r[d] ?? '').trim(),
+      hidden: h < 0 ? [] : lines(r[h]),
+      isco: g < 0 ? '' : (r[g] ?? '').trim(),
     }));
 }

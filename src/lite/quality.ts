@@ -1,7 +1,8 @@
 /**
  * Quality measurements for the LiteEncoder (and any Encoder):
  * - job-title normalisation on jobbert-eval/titles.csv: each vacancy title
- *   against the ESCO occupations' English labels (preferred + alternative), an
+ *   against the ESCO occupations' English labels (preferred + alternative) —
+ *   or those of en, de and es together, as the Normalizer indexes them —, an
  *   occupation scored by its best label; MRR, R@1, R@5, R@10. Occupations
  *   whose best label is outside the top `pool` labels count as not retrieved.
  */
@@ -26,18 +27,23 @@ export interface VacancySet {
   labelUri: string[];
 }
 
-export async function loadVacancySet(dataDir: string): Promise<VacancySet> {
+/**
+ * The vacancy titles of `dataDir/jobbert-eval/titles.csv` and, as the corpus,
+ * every preferred and alternative label of the ESCO occupations in `langs`
+ * (default English only; ['en', 'de', 'es'] is the Normalizer's index).
+ */
+export async function loadVacancySet(dataDir: string, langs: readonly string[] = ['en']): Promise<VacancySet> {
   const rows = parseCsv(await readFile(join(dataDir, 'jobbert-eval', 'titles.csv'), 'utf8'))
     .slice(1)
     .filter((r) => r.length >= 3 && r[1]);
-  const occ = await readOccupations(join(dataDir, 'esco'), 'en');
   const labels: string[] = [];
   const labelUri: string[] = [];
-  for (const o of occ)
-    for (const l of [o.preferred, ...o.alt]) {
-      labels.push(l);
-      labelUri.push(o.uri);
-    }
+  for (const lang of langs)
+    for (const o of await readOccupations(join(dataDir, 'esco'), lang))
+      for (const l of [o.preferred, ...o.alt]) {
+        labels.push(l);
+        labelUri.push(o.uri);
+      }
   return { titles: rows.map((r) => r[1]), truth: rows.map((r) => r[2]), labels, labelUri };
 }
 
