@@ -99,15 +99,58 @@ export function ratio(ours: number, peer: number): string {
 
 export type Sgemm = (m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, transB: boolean) => void;
 
+/** The CPU this run measures on, as the suites print it: model name, vendor family/model, AVX-512 or AVX2. */
+export function cpuDescription(): string {
+  const info = cpuInfo();
+  const isa = info.flags.has('avx512f') ? 'AVX-512' : info.flags.has('avx2') ? 'AVX2' : 'no AVX2';
+  return `${info.model} (${info.vendor} family ${info.family} model ${info.model_id}, ${isa})`;
+}
+
+function cpuInfo(): { model: string; vendor: string; family: string; model_id: string; flags: Set<string> } {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    // not Linux: no model, no flags; OpenBLAS chooses its own kernel
+  }
+  const field = (name: string) => new RegExp(`^${name}\\s*: (.*)$`, 'm').exec(text)?.[1]?.trim() ?? '?';
+  return {
+    model: field('model name'),
+    vendor: field('vendor_id'),
+    family: field('cpu family'),
+    model_id: field('model'),
+    flags: new Set(field('flags').split(/\s+/)),
+  };
+}
+
+/**
+ * The OpenBLAS kernel family to pin for this CPU, and why: OpenBLAS 0.3.21's
+ * own detection misses recent CPUs under virtualisation (Sapphire Rapids, Zen
+ * 4/5 under KVM) and falls back to generic kernels at a quarter of the speed.
+ * AVX-512 (incl. Zen 4/5) → SkylakeX, AVX2 + FMA → Haswell (OpenBLAS's Zen
+ * target uses the Haswell kernels too); anything else is left to OpenBLAS.
+ * A core type the user set in OPENBLAS_CORETYPE wins.
+ */
+export function openBLASCoreType(): { core: string | null; why: string } {
+  if (process.env.OPENBLAS_CORETYPE) return { core: process.env.OPENBLAS_CORETYPE, why: 'OPENBLAS_CORETYPE set by the user' };
+  const { flags } = cpuInfo();
+  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.has(f))) return { core: 'SkylakeX', why: 'the CPU has AVX-512' };
+  if (flags.has('avx2') && flags.has('fma')) return { core: 'Haswell', why: 'the CPU has AVX2 + FMA, no AVX-512' };
+  return { core: null, why: 'no AVX2: OpenBLAS detects its own kernel' };
+}
+
 /**
  * OpenBLAS's cblas_sgemm (row-major C = A·op(B)) through koffi, or null with
- * the reason when Debian's libopenblas is not installed.
+ * the reason when Debian's libopenblas is not installed. Pins OpenBLAS to the
+ * best kernel for this CPU ({@link openBLASCoreType}) before the library loads
+ * (OpenBLAS reads OPENBLAS_CORETYPE once, in its load-time constructor) and
+ * runs it on as many threads as ours; `core` is the kernel OpenBLAS reports.
  */
-export function loadOpenBLAS(): { sgemm: Sgemm; threads: number; core: string } | { sgemm: null; reason: string } {
-  // OpenBLAS 0.3.21 does not recognise some recent CPUs under virtualisation and
-  // falls back to its generic kernels (~60 GFLOP/s here); we measure against its
-  // best AVX-512 kernels instead, unless the machine already chose a core type.
-  if (!process.env.OPENBLAS_CORETYPE && cpuHasAvx512()) process.env.OPENBLAS_CORETYPE = 'SKYLAKEX';
+export function loadOpenBLAS(
+  threads: number,
+): { sgemm: Sgemm; threads: number; core: string; pinned: string } | { sgemm: null; reason: string } {
+  const pin = openBLASCoreType();
+  if (pin.core && !process.env.OPENBLAS_CORETYPE) process.env.OPENBLAS_CORETYPE = pin.core;
   let koffi;
   try {
     koffi = require('koffi');
@@ -127,18 +170,13 @@ export function loadOpenBLAS(): { sgemm: Sgemm; threads: number; core: string } 
   const cblas = lib.func(
     'void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)',
   );
+  lib.func('void openblas_set_num_threads(int n)')(threads);
   const getThreads = lib.func('int openblas_get_num_threads()');
   const coreName = lib.func('const char *openblas_get_corename()');
   const sgemm: Sgemm = (m, n, k, a, b, c, transB) => cblas(101, 111, transB ? 112 : 111, m, n, k, 1, a, k, b, transB ? k : n, 0, c, n);
-  return { sgemm, threads: getThreads(), core: String(coreName()) };
-}
-
-function cpuHasAvx512(): boolean {
-  try {
-    return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
-  }
+  const core = String(coreName());
+  const pinned = pin.core ? `OPENBLAS_CORETYPE=${pin.core} (${pin.why})` : pin.why;
+  return { sgemm, threads: getThreads(), core, pinned };
 }
 
 /** Largest |a − b| / (|b| + 1): a check that a peer computed the same thing. */

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { kernels } from '../src/index.js';
 import { benchCluster } from './cluster.js';
+import { cpuDescription } from './common.js';
 import { benchDense } from './dense.js';
 import { benchEncode } from './encode.js';
 import { benchInfoNCE } from './infonce.js';
@@ -47,7 +48,9 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const info = kernels.info();
-  console.log(`jobbert bench: node ${process.version}, ${info.threads} threads, isa ${info.isa}, backends ${info.backends.join('+')}`);
+  console.log(
+    `jobbert bench: node ${process.version}, CPU ${cpuDescription()}, ${info.threads} threads, isa ${info.isa}, backends ${info.backends.join('+')}`,
+  );
   for (const name of names) {
     const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', name], { stdio: 'inherit' });
     if (r.status !== 0) return r.status ?? 1;

@@ -58,8 +58,9 @@ export async function benchTopK(): Promise<void> {
     'ours vs it': ratio(oursG, copiedG),
   });
 
-  const blas = loadOpenBLAS();
+  const blas = loadOpenBLAS(info.threads);
   if (blas.sgemm) {
+    console.log(`topK: OpenBLAS core ${blas.core}, pinned by ${blas.pinned}`);
     // The GEMM alone, in corpus blocks of 8,192 rows (the full 1,024 × 100,000 product would need 400 MB).
     const block = 8192;
     const c = new Float32Array(Q * block);
