@@ -3,6 +3,7 @@
 #include "jobbert/buffer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -38,13 +39,10 @@ MicroKernel microKernel(Isa isa) {
 
 namespace {
 
-// Blocking for a core with 48 KB L1 and 2 MB L2. The micro-kernel keeps one A
-// panel (MR·KC floats: 21 KB for 14×384) in L1 and streams NR-wide B panels
-// past it from a KC×NC block of packed B that stays in L2 (at most
-// kBBlockBytes, leaving room for the C rows and the next A panels). Each k
-// block re-reads and re-writes C once, so KC is as large as L1 allows.
-constexpr int64_t kKC = 384;
-constexpr int64_t kBBlockBytes = int64_t(1) << 20;
+// Blocking (gemmBlocking, gemm_blocking.cpp): the micro-kernel keeps one A
+// panel (MR·KC floats) in L1 and streams NR-wide B panels past it from a KC×NC
+// block of packed B that stays in L2; both sizes come from this CPU's caches.
+// Each k block re-reads and re-writes C once, so KC is as large as L1 allows.
 constexpr int64_t kPanelsPerPackTask = 8;  // A panels packed per pool task
 // Below this many flops the pool's hand-off costs more than it saves.
 constexpr double kParallelFlops = 2e6;
@@ -98,8 +96,15 @@ namespace {
 // tiles; for each 64-float stretch of the source rows it walks down the rows
 // four at a time, so each source line is used up while it is in L1 even when
 // ld is a multiple of 4 KB (where every row maps to the same L1 set).
-void transposeInto(const float* src, int64_t ld, int rows, int64_t len, float* dst, int64_t dstStride) {
+// kCheck: returns false when a copied value is NaN or ±Infinity (x − x is NaN
+// exactly for those), a few vector ops per tile of a copy bound by memory.
+template <bool kCheck>
+bool transposeInto(const float* src, int64_t ld, int rows, int64_t len, float* dst, int64_t dstStride) {
   constexpr int64_t kStretch = 64;
+  bool finite = true;
+#if defined(__SSE__) || defined(_M_X64)
+  __m128 bad = _mm_setzero_ps();
+#endif
   for (int64_t t0 = 0; t0 < len; t0 += kStretch) {
     const int64_t t1 = std::min(len, t0 + kStretch);
     int i = 0;
@@ -116,6 +121,11 @@ void transposeInto(const float* src, int64_t ld, int rows, int64_t len, float* d
       for (; t + 4 <= t1; t += 4) {
         __m128 r0 = _mm_loadu_ps(s + t), r1 = _mm_loadu_ps(s + ld + t);
         __m128 r2 = _mm_loadu_ps(s + 2 * ld + t), r3 = _mm_loadu_ps(s + 3 * ld + t);
+        if (kCheck) {
+          const __m128 d01 = _mm_add_ps(_mm_sub_ps(r0, r0), _mm_sub_ps(r1, r1));
+          const __m128 d23 = _mm_add_ps(_mm_sub_ps(r2, r2), _mm_sub_ps(r3, r3));
+          bad = _mm_or_ps(bad, _mm_cmpunord_ps(d01, d23));
+        }
         _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
         _mm_storeu_ps(dst + t * dstStride + i, r0);
         _mm_storeu_ps(dst + (t + 1) * dstStride + i, r1);
@@ -123,12 +133,47 @@ void transposeInto(const float* src, int64_t ld, int rows, int64_t len, float* d
         _mm_storeu_ps(dst + (t + 3) * dstStride + i, r3);
       }
       for (; t < t1; ++t)
-        for (int q = 0; q < 4; ++q) dst[t * dstStride + i + q] = s[q * ld + t];
+        for (int q = 0; q < 4; ++q) {
+          const float v = s[q * ld + t];
+          if (kCheck) finite &= std::isfinite(v);
+          dst[t * dstStride + i + q] = v;
+        }
     }
 #endif
     for (; i < rows; ++i)
-      for (int64_t t = t0; t < t1; ++t) dst[t * dstStride + i] = src[i * ld + t];
+      for (int64_t t = t0; t < t1; ++t) {
+        const float v = src[i * ld + t];
+        if (kCheck) finite &= std::isfinite(v);
+        dst[t * dstStride + i] = v;
+      }
   }
+#if defined(__SSE__) || defined(_M_X64)
+  if (kCheck) finite &= _mm_movemask_ps(bad) == 0;
+#endif
+  return finite;
+}
+
+bool transposeInto(const GemmParams& p, const float* src, int64_t ld, int rows, int64_t len, float* dst,
+                   int64_t dstStride) {
+  if (!p.nonFinite) return transposeInto<false>(src, ld, rows, len, dst, dstStride);
+  return transposeInto<true>(src, ld, rows, len, dst, dstStride);
+}
+
+// memcpy that, when the call checks its inputs, also says whether every value copied is finite.
+bool copyChecked(const GemmParams& p, float* dst, const float* src, int64_t n) {
+  std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  if (!p.nonFinite) return true;
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, dst + i, 4);
+    bad |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return bad == 0;
+}
+
+void flagNonFinite(const GemmParams& p, bool finite) {
+  if (!finite) p.nonFinite->store(true, std::memory_order_relaxed);
 }
 
 // Zero columns [from, width) of a len×width row-major block (panel padding).
@@ -143,10 +188,11 @@ void zeroColumns(float* dst, int64_t len, int from, int width) {
 // Packs rows [i0, i0+mc) × columns [k0, k0+kc) of op(A) into MR-row panels:
 // panel r holds, for each kk, the MR values A(i0 + r·MR + 0..MR-1, k0 + kk).
 void packA(const GemmParams& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* out) {
+  bool finite = true;
   if (!p.transA) {
     for (int64_t r = 0; r < mc; r += mr, out += kc * mr) {
       const int rows = static_cast<int>(std::min<int64_t>(mr, mc - r));
-      transposeInto(p.a + (i0 + r) * p.lda + k0, p.lda, rows, kc, out, mr);
+      finite &= transposeInto(p, p.a + (i0 + r) * p.lda + k0, p.lda, rows, kc, out, mr);
       zeroColumns(out, kc, rows, mr);
     }
   } else {
@@ -157,20 +203,23 @@ void packA(const GemmParams& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, 
       for (int64_t r = 0; r < mc; r += mr) {
         const int rows = static_cast<int>(std::min<int64_t>(mr, mc - r));
         float* dst = out + r * kc + kk * mr;
-        std::memcpy(dst, src + r, rows * sizeof(float));
+        finite &= copyChecked(p, dst, src + r, rows);
         for (int i = rows; i < mr; ++i) dst[i] = 0.0f;
       }
     }
   }
+  flagNonFinite(p, finite);
 }
 
 // Packs rows [k0, k0+kc) × columns [j0, j0+cols) of op(B) into one NR-column panel.
 void packBPanel(const GemmParams& p, int64_t k0, int64_t kc, int64_t j0, int64_t cols, int nr, float* out) {
+  bool finite = true;
   if (p.transB) {
-    transposeInto(p.b + j0 * p.ldb + k0, p.ldb, static_cast<int>(cols), kc, out, nr);
+    finite = transposeInto(p, p.b + j0 * p.ldb + k0, p.ldb, static_cast<int>(cols), kc, out, nr);
   } else {
-    for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(out + kk * nr, p.b + (k0 + kk) * p.ldb + j0, cols * sizeof(float));
+    for (int64_t kk = 0; kk < kc; ++kk) finite &= copyChecked(p, out + kk * nr, p.b + (k0 + kk) * p.ldb + j0, cols);
   }
+  flagNonFinite(p, finite);
   zeroColumns(out, kc, static_cast<int>(cols), nr);
 }
 
@@ -200,9 +249,10 @@ void gemm(const GemmParams& p) {
   if (2.0 * p.m * p.n * p.k < kParallelFlops) threads = 1;
 
   // K and N blocks of equal size (no thin remainder block).
-  const int64_t kcStep = ceilDiv(p.k, ceilDiv(p.k, kKC));
+  const GemmBlocking blocking = gemmBlocking(mr, nr);
+  const int64_t kcStep = ceilDiv(p.k, ceilDiv(p.k, blocking.kc));
   const int64_t mPanels = ceilDiv(p.m, mr), nPanels = ceilDiv(p.n, nr);
-  const int64_t maxBlockPanels = std::max<int64_t>(1, kBBlockBytes / (kcStep * nr * int64_t(sizeof(float))));
+  const int64_t maxBlockPanels = std::max<int64_t>(1, blocking.bBlockBytes / (kcStep * nr * int64_t(sizeof(float))));
   const int64_t nBlocks = ceilDiv(nPanels, maxBlockPanels);
   const int64_t blockPanels = ceilDiv(nPanels, nBlocks);
   const int64_t aTasks = ceilDiv(mPanels, kPanelsPerPackTask);

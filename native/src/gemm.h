@@ -5,7 +5,9 @@
 // chosen at run time for the CPU (AVX-512, AVX2+FMA, or portable C++).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "jobbert/kernels.h"
 
@@ -28,7 +30,30 @@ struct GemmParams {
   // (after the last K block): fn(ctx, c + row0·ldc + col0, ldc, row0, col0, rows, cols).
   void (*epilogue)(void* ctx, float* tile, int64_t ldc, int64_t row0, int64_t col0, int rows, int cols) = nullptr;
   void* epilogueCtx = nullptr;
+  // Optional: set (never cleared) when op(A) or op(B) holds NaN or ±Infinity.
+  // The packing reads every element once anyway, so this check costs no extra
+  // pass over the inputs; the product is still computed in full.
+  std::atomic<bool>* nonFinite = nullptr;
 };
+
+// Per-core data cache sizes in bytes (CPUID; JOBBERT_GEMM_L1 / _L2 override).
+struct CacheSizes {
+  int64_t l1 = 0, l2 = 0, l3 = 0;
+  bool detected = false;  // read from CPUID
+  bool fromEnv = false;   // overridden by the environment
+};
+const CacheSizes& cacheSizes();
+
+// The blocking gemm() uses for an MR×NR micro-kernel on this CPU: KC, the
+// depth of a packed panel (an MR×KC A panel stays in L1), and the bytes of the
+// KC×NC block of packed B that stays in L2.
+struct GemmBlocking {
+  int64_t kc = 0;
+  int64_t bBlockBytes = 0;
+};
+GemmBlocking gemmBlocking(int mr, int nr);
+// One line for benchmarks and logs: the micro-kernel, KC, the B block and the caches they came from.
+std::string describeGemmBlocking(int mr, int nr);
 
 // Throws std::bad_alloc when its packing buffers cannot be allocated.
 void gemm(const GemmParams& p);
@@ -49,6 +74,7 @@ MicroKernel microKernel(Isa isa);
 
 // Packs rows [i0, i0+mc) × columns [k0, k0+kc) of op(A) (p.a, p.lda, p.transA)
 // into ceil(mc/mr) panels of mr·kc floats each, zero-padding the last panel.
+// With p.nonFinite set, a NaN or ±Infinity among the values read sets it.
 void packA(const GemmParams& p, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* out);
 // Packs rows [k0, k0+kc) × columns [j0, j0+cols) of op(B) (p.b, p.ldb,
 // p.transB), cols <= nr, into one panel of nr·kc floats, zero-padded.
