@@ -38,7 +38,10 @@ void releaseDevice(Operands&... operands) {
   (operands.device.reset(), ...);
 }
 
-// dense(x, weight, bias | null, activation, backend, precision) → Promise<Float32Array>
+// dense(x, weight, bias | null, activation, backend, precision, out?) → Promise<Float32Array>
+// Without `out` the result is a new array; with it (a Float32Array of
+// x.rows × weight.rows elements) the kernel writes into the caller's memory in
+// place and resolves to `out` itself: no allocation, no page faults, no copy.
 Napi::Value Dense(const Napi::CallbackInfo& info) {
   struct State {
     OperandArg x, weight;
@@ -48,6 +51,8 @@ Napi::Value Dense(const Napi::CallbackInfo& info) {
     Backend backend;
     cuda::Precision precision;
     OwnedFloats y;
+    Napi::Reference<Napi::Float32Array> out;  // keeps the caller's array alive while the kernel writes it
+    float* outData = nullptr;
   };
   auto s = std::make_shared<State>();
   s->backend = readBackend(info[4]);
@@ -63,25 +68,39 @@ Napi::Value Dense(const Napi::CallbackInfo& info) {
   }
   s->activation = readActivation(info[3]);
   checkOutputSize(info.Env(), s->x.rows * s->weight.rows, "y (x.rows × weight.rows)");
+  if (info.Length() > 6 && !info[6].IsUndefined()) {
+    // The inputs were copied (or are resident) above, so `out` overlapping
+    // them cannot change what the kernel reads.
+    s->outData = outputFloats(info[6], "out", s->x.rows * s->weight.rows);
+    s->out = Napi::Persistent(info[6].As<Napi::Float32Array>());
+  }
   return KernelWorker::Start(
       info.Env(),
       [s] {
-        s->y = allocateFloats(s->x.rows * s->weight.rows);
+        float* y = s->outData;
+        if (!y) {
+          s->y = allocateFloats(s->x.rows * s->weight.rows);
+          y = s->y.data();
+        }
         const float* bias = s->hasBias ? s->bias.data() : nullptr;
         if (s->backend == Backend::kCuda) {
           cuda::DenseParams p;
           p.x = s->x.operand(), p.weight = s->weight.operand();
-          p.bias = bias, p.activation = s->activation, p.precision = s->precision, p.y = s->y.data();
+          p.bias = bias, p.activation = s->activation, p.precision = s->precision, p.y = y;
           Status st = cuda::denseForward(p);
           releaseDevice(s->x, s->weight);
           return st;
         }
         DenseParams p;
         p.x = s->x.view(), p.weight = s->weight.view();
-        p.bias = bias, p.activation = s->activation, p.y = s->y.data();
+        p.bias = bias, p.activation = s->activation, p.y = y;
         return denseForward(p);
       },
-      [s](Napi::Env env) -> Napi::Value { return toFloat32Array(env, std::move(s->y)); }, unavailableCode(s->backend));
+      [s](Napi::Env env) -> Napi::Value {
+        if (s->outData) return s->out.Value();
+        return toFloat32Array(env, std::move(s->y));
+      },
+      unavailableCode(s->backend));
 }
 
 // denseBackward(x, weight, y, gradY, activation, backend, precision) → Promise<{ gradX, gradWeight, gradBias }>
@@ -286,6 +305,10 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), threadCount());
 }
 
+Napi::Value GemmBlocking(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), gemmBlockingDescription());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dense", Napi::Function::New(env, Guarded<Dense>, "dense"));
   exports.Set("denseBackward", Napi::Function::New(env, Guarded<DenseBackward>, "denseBackward"));
@@ -296,6 +319,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isas", Napi::Function::New(env, Guarded<Isas>, "isas"));
   exports.Set("isa", Napi::Function::New(env, Guarded<IsaFn>, "isa"));
   exports.Set("threads", Napi::Function::New(env, Guarded<Threads>, "threads"));
+  exports.Set("gemmBlocking", Napi::Function::New(env, Guarded<GemmBlocking>, "gemmBlocking"));
   auto* data = new AddonData();
   Napi::Function resident = ResidentMatrix::Define(env);
   data->residentMatrix = Napi::Persistent(resident);

@@ -42,6 +42,12 @@ const float* floatData(const Napi::Value& v, const std::string& name, int64_t* l
     throwType(env, name + " must be a Float32Array; received " + typeName(v));
   auto array = v.As<Napi::Float32Array>();
   *length = static_cast<int64_t>(array.ElementLength());
+  // Napi's ArrayBuffer() throws a bare "Invalid argument" for a SharedArrayBuffer: say what is wrong.
+  napi_value raw = nullptr;
+  bool plain = false;
+  if (napi_get_typedarray_info(env, array, nullptr, nullptr, nullptr, &raw, nullptr) != napi_ok ||
+      napi_is_arraybuffer(env, raw, &plain) != napi_ok || !plain)
+    throwType(env, name + " must be a Float32Array on an ArrayBuffer; received one on a SharedArrayBuffer");
   Napi::ArrayBuffer buffer = array.ArrayBuffer();
   if (*length > 0 && buffer.Data() == nullptr) throwType(env, name + " is detached");
   return *length > 0 ? array.Data() : nullptr;
@@ -156,6 +162,17 @@ std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t le
     throwRange(v.Env(), std::string(name) + " must hold " + std::to_string(length) + " elements; received " +
                             std::to_string(actual));
   return std::vector<float>(data, data + length);
+}
+
+float* outputFloats(const Napi::Value& v, const char* name, int64_t length) {
+  Napi::Env env = v.Env();
+  int64_t actual = 0;
+  // floatData refuses a SharedArrayBuffer, which other threads could use while the kernel writes it.
+  float* data = const_cast<float*>(floatData(v, name, &actual));
+  if (actual != length)
+    throwRange(env, std::string(name) + " must hold " + std::to_string(length) + " elements; received " +
+                        std::to_string(actual));
+  return data;
 }
 
 static std::string tooLarge(int64_t count, const char* what) {

@@ -117,6 +117,11 @@ double readNumber(const Napi::Value& v, const char* name);
 // Reads a string that must be one of `choices`; returns its index.
 int readChoice(const Napi::Value& v, const char* name, const std::vector<const char*>& choices);
 
+// The elements of a caller's output array `v`: a Float32Array of exactly
+// `length` elements on a plain (not shared, not detached) ArrayBuffer, else a
+// TypeError / RangeError naming `name`. The caller keeps a reference to v for
+// as long as native code may write the memory.
+float* outputFloats(const Napi::Value& v, const char* name, int64_t length);
 // Allocates an uninitialised output, refusing sizes over the per-buffer cap.
 OwnedFloats allocateFloats(int64_t count);
 // Throws a Napi::RangeError naming `what` when count floats exceed the cap

@@ -86,6 +86,71 @@ describe('BAD CALL - kernels.dense', () => {
   });
 });
 
+describe('BAD CALL - kernels.dense out buffer', () => {
+  it('refuses an out of the wrong type, kind or length, naming it', async () => {
+    const w = m(2, 4);
+    await rejects(
+      () => kernels.dense(ok, w, null, { out: [0, 0, 0, 0, 0, 0] as never }),
+      TypeError,
+      /out must be a Float32Array; received an array/,
+    );
+    await rejects(() => kernels.dense(ok, w, null, { out: new Float64Array(6) as never }), TypeError, /out must be a Float32Array/);
+    await rejects(
+      () => kernels.dense(ok, w, null, { out: new Float32Array(new SharedArrayBuffer(24)) }),
+      TypeError,
+      /out must be a Float32Array on an ArrayBuffer; received one on a SharedArrayBuffer/,
+    );
+    await rejects(
+      () => kernels.dense(ok, w, null, { out: new Float32Array(5) }),
+      RangeError,
+      /out must hold x\.rows × weight\.rows = 6 elements; received 5/,
+    );
+    const detached = new Float32Array(6);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await rejects(
+      () => kernels.dense(ok, w, null, { out: detached }),
+      RangeError,
+      /out must hold .* received 0 \(its buffer is detached\)/,
+    );
+  });
+
+  it('refuses an out that overlaps x, weight or bias', async () => {
+    const shared = new Float32Array(40).fill(0.5);
+    const x = { rows: 3, cols: 4, data: shared.subarray(0, 12) };
+    const w = { rows: 2, cols: 4, data: shared.subarray(12, 20) };
+    const bias = shared.subarray(20, 22);
+    await rejects(() => kernels.dense(x, m(2, 4), null, { out: shared.subarray(6, 12) }), RangeError, /out must not overlap x/);
+    await rejects(() => kernels.dense(ok, w, null, { out: shared.subarray(10, 16) }), RangeError, /out must not overlap weight/);
+    await rejects(() => kernels.dense(ok, m(2, 4), bias, { out: shared.subarray(21, 27) }), RangeError, /out must not overlap bias/);
+    // Adjacent views of one buffer do not overlap.
+    const y = await kernels.dense(x, w, bias, { out: shared.subarray(22, 28) });
+    assert.equal(y.data.byteOffset, 22 * 4);
+  });
+
+  it('the raw addon refuses a bad out without the TypeScript layer', async () => {
+    const a = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
+    await rejects(
+      () => a.dense(ok, m(2, 4), null, 'identity', 'cpu', 'fp32', new Float32Array(7)),
+      RangeError,
+      /out must hold 6 elements; received 7/,
+    );
+    await rejects(() => a.dense(ok, m(2, 4), null, 'identity', 'cpu', 'fp32', [1, 2]), TypeError, /out must be a Float32Array/);
+    await rejects(
+      () => a.dense(ok, m(2, 4), null, 'identity', 'cpu', 'fp32', new Float32Array(new SharedArrayBuffer(24))),
+      TypeError,
+      /SharedArrayBuffer/,
+    );
+  });
+
+  it('rejects NaN inputs with out given, naming the argument', async () => {
+    await rejects(
+      () => kernels.dense(withNaN(), m(2, 4), null, { out: new Float32Array(6) }),
+      RangeError,
+      /x must hold only finite numbers; received NaN at row 1, column 1/,
+    );
+  });
+});
+
 describe('BAD CALL - kernels.denseBackward', () => {
   it('rejects mismatched shapes and non-finite gradients', async () => {
     await rejects(() => kernels.denseBackward(ok, m(2, 4), m(3, 3), m(3, 2)), RangeError, /y\.cols must be 2/);

@@ -86,3 +86,73 @@ describe('CPU code paths', () => {
     assert.deepEqual(one.data, two.data);
   });
 });
+
+describe('kernels.dense with an out buffer', () => {
+  it('writes the result into the caller’s Float32Array and resolves to it', async () => {
+    const x = randomMatrix(next, 37, 100);
+    const w = randomMatrix(next, 129, 100, 0.1);
+    const bias = randomMatrix(next, 1, 129).data;
+    const out = new Float32Array(37 * 129).fill(NaN); // poisoned: every element must be written
+    const y = await kernels.dense(x, w, bias, { activation: 'tanh', out });
+    assert.equal(y.data, out);
+    assert.deepEqual([y.rows, y.cols], [37, 129]);
+    assert.ok(maxRelError(out, denseRef(x, w, bias, 'tanh')) < 2e-5);
+  });
+
+  it('gives bitwise the same values as a new output, with plain and resident operands', async () => {
+    const x = randomMatrix(next, 300, 200);
+    const w = randomMatrix(next, 150, 200, 0.05);
+    const fresh = await kernels.dense(x, w, null);
+    const rx = kernels.resident(x);
+    const rw = kernels.resident(w);
+    try {
+      for (const [a, b] of [
+        [x, w],
+        [rx, rw],
+        [x, rw],
+      ] as const) {
+        const out = new Float32Array(300 * 150).fill(-7);
+        await kernels.dense(a, b, null, { out });
+        assert.deepEqual(out, fresh.data);
+      }
+    } finally {
+      rx.dispose();
+      rw.dispose();
+    }
+  });
+
+  it('reuses one buffer across calls, each call overwriting the last', async () => {
+    const w = randomMatrix(next, 16, 8);
+    const out = new Float32Array(5 * 16);
+    for (let i = 0; i < 3; i++) {
+      const x = randomMatrix(next, 5, 8);
+      await kernels.dense(x, w, null, { out });
+      assert.ok(maxRelError(out, denseRef(x, w, null, 'identity')) < 2e-5, `call ${i}`);
+    }
+  });
+
+  it('takes a view into a larger buffer and writes only inside it', async () => {
+    const x = randomMatrix(next, 3, 4);
+    const w = randomMatrix(next, 2, 4);
+    const backing = new Float32Array(20).fill(99);
+    const out = backing.subarray(4, 10);
+    await kernels.dense(x, w, null, { out });
+    assert.ok(maxRelError(out, denseRef(x, w, null, 'identity')) < 2e-5);
+    assert.deepEqual([...backing.subarray(0, 4), ...backing.subarray(10)], new Array(14).fill(99));
+  });
+
+  it('keeps the buffer from being transferred while (and after) the kernel writes it', async () => {
+    const x = randomMatrix(next, 64, 32);
+    const w = randomMatrix(next, 48, 32);
+    const out = new Float32Array(64 * 48);
+    const pending = kernels.dense(x, w, null, { out });
+    try {
+      structuredClone(out.buffer, { transfer: [out.buffer] }); // Node 20 copies, later versions throw
+    } catch (e) {
+      assert.equal((e as Error).name, 'DataCloneError');
+    }
+    assert.equal(out.buffer.byteLength, 64 * 48 * 4, 'out stays attached');
+    await pending;
+    assert.ok(maxRelError(out, denseRef(x, w, null, 'identity')) < 2e-5);
+  });
+});

@@ -98,4 +98,9 @@ std::string describeGemmBlocking(int mr, int nr) {
   return buf;
 }
 
+std::string gemmBlockingDescription() {
+  const MicroKernel mk = microKernel(activeIsa());
+  return describeGemmBlocking(mk.mr, mk.nr);
+}
+
 }  // namespace jobbert

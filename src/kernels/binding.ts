@@ -55,6 +55,8 @@ export interface Addon {
     activation: string,
     backend?: Backend,
     precision?: string,
+    /** Written in place and returned when given: exactly x.rows × weight.rows elements. */
+    out?: Float32Array,
   ): Promise<Float32Array>;
   denseBackward(
     x: MatrixArg,
@@ -122,6 +124,8 @@ export interface Addon {
   isas(): string[];
   isa(name?: string): string;
   threads(n?: number): number;
+  /** The CPU GEMM's blocking for the active instruction set and the caches it came from, in words. Sync. */
+  gemmBlocking(): string;
 }
 
 const require = createRequire(import.meta.url);

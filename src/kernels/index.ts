@@ -5,12 +5,22 @@
  * arguments are copied before each call returns control, so callers may reuse
  * or transfer their buffers at once.
  */
+import { markAsUntransferable } from 'node:worker_threads';
 import { addon, type Backend, type MatrixArg, type NativeResident } from './binding.js';
 import { DeviceMatrix, wrapDevice } from './device-matrix.js';
 import { callerStack, callNative, fromNative, JobBERTError } from '../errors.js';
 import type { Matrix } from './matrix.js';
 import { ResidentMatrix, type MatrixLike } from './resident.js';
-import { assertBoolean, assertChoice, assertInteger, assertMatrix, assertOptions, assertPositive, assertVector } from '../util/validate.js';
+import {
+  assertBoolean,
+  assertChoice,
+  assertInteger,
+  assertMatrix,
+  assertOptions,
+  assertPositive,
+  assertVector,
+  describe,
+} from '../util/validate.js';
 
 /** Where a kernel runs; `'auto'` is CUDA when this build and machine have it, else CPU. */
 export type Device = 'cpu' | 'cuda' | 'auto';
@@ -49,13 +59,24 @@ export function backends(): string[] {
 
 /**
  * What the kernels run with: thread count, active and available instruction
- * sets, backends, CUDA devices, and `cudaStatus` — `''` when the CUDA kernels
- * can run, else the reason they cannot. Sync.
+ * sets, the CPU GEMM's blocking (micro-kernel, KC, B block, and the per-core
+ * cache sizes they were derived from), backends, CUDA devices, and
+ * `cudaStatus` — `''` when the CUDA kernels can run, else the reason they
+ * cannot. Sync.
  */
-export function info(): { threads: number; isa: Isa; isas: Isa[]; backends: string[]; cudaDevices: string[]; cudaStatus: string } {
+export function info(): {
+  threads: number;
+  isa: Isa;
+  isas: Isa[];
+  gemmBlocking: string;
+  backends: string[];
+  cudaDevices: string[];
+  cudaStatus: string;
+} {
   return {
     threads: addon.threads(),
     isa: addon.isa() as Isa,
+    gemmBlocking: addon.gemmBlocking(),
     isas: addon.isas() as Isa[],
     backends: addon.backends(),
     cudaDevices: addon.cudaDevices(),
@@ -197,20 +218,58 @@ export interface DeviceOptions {
   precision?: Precision;
 }
 
+/** Options of {@link dense}. */
+export interface DenseOptions extends DeviceOptions {
+  /** Applied after the bias (default `'identity'`). */
+  activation?: Activation;
+  /**
+   * Where to write the result: a Float32Array of exactly `x.rows × weight.rows`
+   * elements, on a plain ArrayBuffer, not overlapping `x`, `weight` or `bias`.
+   * The kernel writes it in place from native threads and the result's `data`
+   * is this array, so a caller that reuses one buffer across calls saves the
+   * allocation and page faults of a new output. Like `fs.read`'s buffer, it
+   * belongs to the call until the promise settles: do not read or write it
+   * meanwhile. Its ArrayBuffer is marked untransferable (`worker_threads.markAsUntransferable`),
+   * so a transfer cannot free memory the kernel is writing: Node 20 copies such
+   * a buffer instead of transferring it, later versions refuse. When the call
+   * rejects, its contents are unspecified.
+   */
+  out?: Float32Array;
+}
+
+/** Overlap of two views' bytes (same ArrayBuffer, intersecting ranges). */
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/** Validates dense's `out` option: type, buffer kind, length and that it aliases no input. */
+function assertOut(fn: string, out: unknown, length: number, inputs: Record<string, unknown>): asserts out is Float32Array {
+  if (!(out instanceof Float32Array)) throw new TypeError(`${fn}: out must be a Float32Array; received ${describe(out)}`);
+  if (typeof SharedArrayBuffer !== 'undefined' && out.buffer instanceof SharedArrayBuffer) {
+    throw new TypeError(`${fn}: out must be a Float32Array on an ArrayBuffer; received one on a SharedArrayBuffer`);
+  }
+  if (out.length !== length) {
+    const detached = out.buffer.byteLength === 0 ? ' (its buffer is detached)' : '';
+    throw new RangeError(`${fn}: out must hold x.rows × weight.rows = ${length} elements; received ${out.length}${detached}`);
+  }
+  for (const [name, v] of Object.entries(inputs)) {
+    const data = v instanceof Float32Array ? v : (v as { data?: unknown } | null)?.data;
+    if (data instanceof Float32Array && overlaps(out, data)) {
+      throw new RangeError(`${fn}: out must not overlap ${name}; received a view of the same memory (pass a separate buffer)`);
+    }
+  }
+}
+
 /**
  * Dense layer `y = act(x · weightᵀ + bias)` with `weight` in [out, in] layout
- * (PyTorch / sentence-transformers). Async; resolves to a [x.rows × out] Matrix.
- * Rejects with TypeError/RangeError naming the argument for bad shapes,
- * NaN/Infinity or a bad option, and JobBERTError `ERR_CUDA_UNAVAILABLE`,
- * `ERR_DEVICE_MISMATCH` (a DeviceMatrix on a CPU call), `ERR_DISPOSED` or
- * `ERR_OUT_OF_MEMORY`.
+ * (PyTorch / sentence-transformers). Async; resolves to a [x.rows × out] Matrix
+ * (its `data` is `opts.out` when given). Rejects with TypeError/RangeError
+ * naming the argument for bad shapes, NaN/Infinity, a bad option or an `out`
+ * of the wrong type or length or overlapping an input, and JobBERTError
+ * `ERR_CUDA_UNAVAILABLE`, `ERR_DEVICE_MISMATCH` (a DeviceMatrix on a CPU
+ * call), `ERR_DISPOSED` or `ERR_OUT_OF_MEMORY`.
  */
-export async function dense(
-  x: KernelMatrix,
-  weight: KernelMatrix,
-  bias: Float32Array | null,
-  opts: { activation?: Activation } & DeviceOptions = {},
-): Promise<Matrix> {
+export async function dense(x: KernelMatrix, weight: KernelMatrix, bias: Float32Array | null, opts: DenseOptions = {}): Promise<Matrix> {
   const fn = 'kernels.dense';
   const caller = callerStack();
   const xArg = matrixArg(fn, 'x', x);
@@ -219,8 +278,13 @@ export async function dense(
   assertOptions(fn, opts);
   const activation = opts.activation ?? 'identity';
   assertChoice(fn, 'activation', activation, ACTIVATIONS);
+  const out = opts.out;
+  if (out !== undefined) assertOut(fn, out, x.rows * weight.rows, { x, weight, bias });
   const { backend, precision } = resolveBackend(fn, opts, { x, weight });
-  const y = await callNative(caller, () => addon.dense(xArg, wArg, bias ?? null, activation, backend, precision));
+  // Native threads write `out` until the promise settles: a transfer (and GC of
+  // the receiving side) must not free that memory under them.
+  if (out !== undefined) markAsUntransferable(out.buffer);
+  const y = await callNative(caller, () => addon.dense(xArg, wArg, bias ?? null, activation, backend, precision, out));
   return shape(y, x.rows, weight.rows);
 }
 

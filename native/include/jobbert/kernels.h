@@ -114,6 +114,9 @@ std::vector<Isa> availableIsas();
 Isa activeIsa();
 // Force an instruction set; returns Unavailable when the CPU lacks it.
 Status setIsa(Isa isa);
+// The CPU GEMM's blocking for the active instruction set and the cache sizes it
+// came from, in words (kernels.info(), benchmarks).
+std::string gemmBlockingDescription();
 
 // Worker threads used by the CPU kernels (the caller's thread counts as one).
 int threadCount();
