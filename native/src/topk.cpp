@@ -28,14 +28,12 @@
 namespace jobbert {
 namespace {
 
-// Blocking of the fused GEMM (tuned on Sapphire Rapids: 48 KB L1, 2 MB L2).
-// One MR×KC query panel stays in L1 while the NR-column panels of a packed
-// corpus block (kNB rows × d, packed once) stream past it from L2; the
-// score tile (kMB queries × kNB rows) is scanned while it is still hot.
-constexpr int64_t kKC = kTopKBlockDepth;
-constexpr int64_t kNB = 256;                              // corpus rows per block, a multiple of every NR (8, 16, 32)
-constexpr int64_t kMB = 112;                              // queries per tile (rounded down to whole MR panels)
-constexpr int64_t kPackedBlockFloats = int64_t(1) << 18;  // 1 MB: caps kNB for very wide rows
+// Blocking of the fused GEMM, from this CPU's caches. One MR×KC query panel
+// stays in L1 while the NR-column panels of a packed corpus block (up to kNB
+// rows × d, packed once, at most half of L2) stream past it from L2; the score
+// tile (kMB queries × the block's rows) is scanned while it is still hot.
+constexpr int64_t kNB = 256;  // corpus rows per block at most, a multiple of every NR (8, 16, 32)
+constexpr int64_t kMB = 112;  // queries per tile (rounded down to whole MR panels)
 // At most this many queries take the direct path (dot products straight from
 // the rows, no packing): a GEMM tile would be mostly padding for them.
 constexpr int64_t kDirectMaxQueries = 4;
@@ -329,6 +327,7 @@ template <int NQ, int G>
 struct DirectPortable {
   static void run(const float* const* q, const float* const* rows, int64_t d, float* out, int64_t ldo) {
     Vec4 total[G][NQ] = {};
+    const int64_t kKC = topKBlockDepth();
     for (int64_t k0 = 0; k0 < d; k0 += kKC) {
       const int64_t kEnd = std::min(d, k0 + kKC);
       Vec4 acc[G][NQ] = {};
@@ -428,8 +427,10 @@ void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t queryPanels = (pr.queryCount + mr - 1) / mr;
   const int64_t tilePanels = std::max<int64_t>(1, kMB / mr);
-  // Corpus rows per block: kNB, fewer for very wide rows so the packed block stays L2-sized.
-  const int64_t blockRows = std::max<int64_t>(nr, std::min(kNB, kPackedBlockFloats / d / nr * nr));
+  const int64_t kKC = topKBlockDepth();
+  // Corpus rows per block: kNB, fewer for wide rows so the packed block takes at most half of L2.
+  const int64_t packedBlockFloats = cacheSizes().l2 / 2 / int64_t(sizeof(float));
+  const int64_t blockRows = std::max<int64_t>(nr, std::min(kNB, packedBlockFloats / d / nr * nr));
   GemmParams corpusView;
   corpusView.ldb = d, corpusView.transB = true;
   Buffer packedB = allocate(blockRows * d);
@@ -523,6 +524,7 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus, c
     pr.int8 = int8;
 
     Buffer packedA;
+    const int64_t kKC = topKBlockDepth();
     if (!direct) {
       const int mr = kernel.mr;
       const int64_t queryPanels = (pr.queryCount + mr - 1) / mr;
@@ -558,6 +560,11 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus, c
 }
 
 }  // namespace
+
+int64_t topKBlockDepth() {
+  static const int64_t kc = gemmBlocking(14, 32).kc;
+  return kc;
+}
 
 Status topKInt8(const ConstMatrix& queries, const Int8Rows& corpus, int64_t k, int32_t* indices, float* scores) {
   if (Status s = checkShape(queries, "queries"); !s.ok()) return s;

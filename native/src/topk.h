@@ -10,8 +10,10 @@
 namespace jobbert {
 
 // KC, the blocking along d of topk.cpp's tiled path, which every direct kernel
-// follows so a score is the same float whichever path computed it.
-constexpr int64_t kTopKBlockDepth = 384;
+// follows so a score is the same float whichever path computed it. Derived
+// once per process from this CPU's L1 (gemmBlocking for the AVX-512 panel, so
+// every instruction set blocks d alike): 384 with a 48 KB L1, 256 with 32 KB.
+int64_t topKBlockDepth();
 
 // A direct kernel: out[i·ldo + r] = q[i] · rows[r] for i < nq (1..4) and
 // r < rowsPerCall(nq) = LANES · G(nq): with one or two queries it runs G

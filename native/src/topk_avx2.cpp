@@ -16,8 +16,6 @@ namespace jobbert {
 // the copy the linker keeps for callers in other files.
 namespace {
 
-constexpr int64_t kKC = kTopKBlockDepth;
-
 #define JB_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 // Within each 128-bit lane, the 4×4 transpose of t[0..3] (lane l of t[r] holds
@@ -62,6 +60,7 @@ struct DirectAvx2 {
     __m256 total[G][NQ];
     for (int g = 0; g < G; ++g)
       for (int i = 0; i < NQ; ++i) total[g][i] = _mm256_setzero_ps();
+    const int64_t kKC = topKBlockDepth();
     for (int64_t k0 = 0; k0 < d; k0 += kKC) {
       const int64_t kEnd = std::min(d, k0 + kKC);
       __m256 acc[G][NQ];

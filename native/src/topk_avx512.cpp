@@ -17,8 +17,6 @@ namespace jobbert {
 // the copy the linker keeps for callers in other files.
 namespace {
 
-constexpr int64_t kKC = kTopKBlockDepth;
-
 #define JB_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 // In-register transpose of 16 rows × 16 floats (64 shuffles). (The all-lanes
@@ -56,6 +54,7 @@ struct DirectAvx512 {
     __m512 total[G][NQ];
     for (int g = 0; g < G; ++g)
       for (int i = 0; i < NQ; ++i) total[g][i] = _mm512_setzero_ps();
+    const int64_t kKC = topKBlockDepth();
     for (int64_t k0 = 0; k0 < d; k0 += kKC) {
       const int64_t kEnd = std::min(d, k0 + kKC);
       __m512 acc[G][NQ];

@@ -11,6 +11,7 @@
 
 #include "gemm.h"
 #include "harness.h"
+#include "topk.h"
 
 using namespace jobbert;
 using namespace jobbert::harness;
@@ -418,7 +419,10 @@ void errorCases(std::mt19937_64& rng) {
 using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 
 void timing() {
-  const int64_t q = 1024, n = 100000, d = 1024, k = 10, block = 4096;
+  // JOBBERT_TOPK_N: a smaller corpus for a quick look on a busy machine.
+  const int64_t n =
+      std::getenv("JOBBERT_TOPK_N") ? std::max(4096LL, std::atoll(std::getenv("JOBBERT_TOPK_N"))) : 100000;
+  const int64_t q = 1024, d = 1024, k = 10, block = 4096;
   std::mt19937_64 rng(seed() + 99);
   std::vector<float> qs = randomFloats(rng, q * d), cs = randomFloats(rng, n * d);
   const double flops = 2.0 * q * n * d;
@@ -468,6 +472,9 @@ void timing() {
               (long long)q, (long long)n, (long long)d, (long long)k, threadCount(), isaName(activeIsa()),
               (long long)block);
   if (sgemm) std::printf("OpenBLAS core: %s\n", blasCore);
+  const MicroKernel mk = microKernel(activeIsa());
+  std::printf("blocking: topK KC %lld; gemm %s\n", (long long)topKBlockDepth(),
+              describeGemmBlocking(mk.mr, mk.nr).c_str());
   std::printf("%-26s %10s %10s %12s %12s\n", "", "seconds", "GFLOP/s", "vs OpenBLAS", "vs gemm()");
   for (int round = 0; round < 2; ++round) {
     const double tCos = timeIt([&] { runOurs(Metric::kCosine); }, 3);
