@@ -235,6 +235,33 @@ void scaleC(const GemmParams& p) {
 
 }  // namespace
 
+namespace {
+
+// An epilogue of a column slice of C, forwarding to the caller's with the
+// slice's first column added, so the caller sees C's own coordinates.
+struct ShiftedEpilogue {
+  const GemmParams* whole;
+  int64_t col0;
+};
+void shiftedEpilogue(void* ctx, float* tile, int64_t ldc, int64_t row0, int64_t col0, int rows, int cols) {
+  const auto& s = *static_cast<const ShiftedEpilogue*>(ctx);
+  s.whole->epilogue(s.whole->epilogueCtx, tile, ldc, row0, s.col0 + col0, rows, cols);
+}
+
+// Columns [j0, j1) of C as a GEMM of their own, run on the calling thread.
+void gemmColumns(const GemmParams& p, int64_t j0, int64_t j1) {
+  GemmParams q = p;
+  q.n = j1 - j0;
+  q.b = p.transB ? p.b + j0 * p.ldb : p.b + j0;
+  q.c = p.c + j0;
+  q.maxThreads = 1;
+  ShiftedEpilogue shifted{&p, j0};
+  if (p.epilogue) q.epilogue = shiftedEpilogue, q.epilogueCtx = &shifted;
+  gemm(q);
+}
+
+}  // namespace
+
 void gemm(const GemmParams& p) {
   if (p.m <= 0 || p.n <= 0) return;
   if (p.k <= 0 || p.alpha == 0.0f) {
@@ -255,6 +282,21 @@ void gemm(const GemmParams& p) {
   const int64_t maxBlockPanels = std::max<int64_t>(1, blocking.bBlockBytes / (kcStep * nr * int64_t(sizeof(float))));
   const int64_t nBlocks = ceilDiv(nPanels, maxBlockPanels);
   const int64_t blockPanels = ceilDiv(nPanels, nBlocks);
+  // Small M (op(A)'s k slice no larger than a B block) and enough columns:
+  // give each thread its own slice of C's columns and no barrier at all. Each
+  // packs the small A itself (duplicated work of m·k floats per thread) and
+  // only its own B panels. The shared scheme below would meet at a barrier
+  // twice per KC×NC block, which for 256×16384×1024 is every ~0.3 ms.
+  if (threads > 1 && nPanels >= 2 * threads && mPanels * mr * kcStep * int64_t(sizeof(float)) <= blocking.bBlockBytes) {
+    pool.run(
+        threads,
+        [&](int64_t t) {
+          const int64_t j0 = nPanels * t / threads * nr, j1 = std::min(p.n, nPanels * (t + 1) / threads * nr);
+          if (j0 < j1) gemmColumns(p, j0, j1);
+        },
+        threads);
+    return;
+  }
   const int64_t aTasks = ceilDiv(mPanels, kPanelsPerPackTask);
   // One buffer: packed A (all of op(A) for one k block), then one B block.
   // A panel sizes are multiples of 16 floats when mr·kc is, so B stays
