@@ -1,7 +1,7 @@
 /** topK vs usearch exactSearch, a plain TypeScript loop and OpenBLAS's GEMM rate. */
 import { createRequire } from 'node:module';
 import { kernels, type Matrix } from '../src/index.js';
-import { loadOpenBLAS, printTable, randomMatrix, ratio, time, type Row } from './common.js';
+import { cpuDescription, loadOpenBLAS, printTable, randomMatrix, ratio, time, type Row } from './common.js';
 
 const require = createRequire(import.meta.url);
 
@@ -33,6 +33,7 @@ export async function benchTopK(): Promise<void> {
     d = 1024,
     k = 10;
   const flops = 2 * Q * N * d;
+  console.log(`topK: CPU ${cpuDescription()}; GEMM blocking ${kernels.info().gemmBlocking}`);
   console.log(`topK: building a ${N}×${d} corpus and ${Q} queries ...`);
   const corpus = randomMatrix(11, N, d);
   const queries = randomMatrix(12, Q, d);
