@@ -3,7 +3,8 @@
  * functions over {@link Matrix} values. Work runs on native threads (and on
  * the GPU when CUDA is available and the device option allows it); the
  * arguments are copied before each call returns control, so callers may reuse
- * or transfer their buffers at once.
+ * or transfer their buffers at once. The one exception is dense's `out`
+ * option, a buffer the call writes in place until its promise settles.
  */
 import { markAsUntransferable } from 'node:worker_threads';
 import { addon, type Backend, type MatrixArg, type NativeResident } from './binding.js';
