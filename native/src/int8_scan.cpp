@@ -2,8 +2,9 @@
 // packed int8 corpus by the approximate score, ties to the lower row. Cost:
 // Q·N·d int8 multiply-adds (the register kernels of int8_scan.h: 64 a VNNI
 // instruction), Q·N float compares against each query's running threshold
-// (inside the kernel) and O(pool · log(N/pool) · log pool) heap inserts per
-// query; bytes: the corpus (N·d, a quarter of float32) once per call.
+// (inside the kernel) and O(pool · log(N/pool)) candidates appended per query
+// (amortised O(1) each); bytes: the corpus (N·d, a quarter of float32) once
+// per call when it is larger than the last-level cache.
 //
 // Blocking: the corpus is split into chunks (two per thread) and each chunk
 // into blocks of row groups sized for L2; for each block every query panel
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -28,13 +30,15 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kGroupRows = 16;
 constexpr int64_t kBlockBytes = int64_t(256) << 10;  // corpus bytes per block (L2)
+// Packed corpora up to this size are shared by query ranges rather than split (they stay in L3).
+constexpr int64_t kCachedCorpusBytes = int64_t(32) << 20;
 
 // Portable kernel: the same integer dots as the SIMD kernels, in plain C++.
-uint32_t int8Tile_portable(const Int8Tile& t, int nq) {
-  uint32_t hits = 0;
+bool int8Tile_portable(const Int8Tile& t, int nq, uint64_t* above) {
+  bool any = false;
   for (int i = 0; i < nq; ++i) {
     const int8_t* q = t.queries + i * t.depth;
-    bool above = false;
+    above[i] = 0;
     for (int g = 0; g < t.groupCount; ++g) {
       const uint8_t* group = t.groups + g * t.groupStride;
       int32_t dot[kGroupRows] = {};
@@ -44,12 +48,12 @@ uint32_t int8Tile_portable(const Int8Tile& t, int nq) {
       for (int lane = 0; lane < kGroupRows; ++lane) {
         const float s = float(dot[lane]) * t.rowFactors[16 * g + lane];
         t.scores[i * kInt8TileRows + 16 * g + lane] = s;
-        above = above || s > t.thresholds[i];
+        if (s > t.thresholds[i]) above[i] |= uint64_t(1) << (16 * g + lane);
       }
     }
-    if (above) hits |= 1u << i;
+    any = any || above[i] != 0;
   }
-  return hits;
+  return any;
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -74,64 +78,62 @@ Kernel kernelFor(Isa isa) {
   return {int8Tile_portable, "portable"};
 }
 
-struct Candidate {
-  float score;
-  int32_t index;
-};
+// A candidate as one integer whose order is the output order: the score's
+// bits made order-preserving in the high half, the complement of the row in
+// the low half (so, for equal scores, the lower row is the larger key).
+// Selecting on plain integers is several times cheaper than on (score, row)
+// pairs with a two-level comparison. Scores are never NaN here.
+using Candidate = uint64_t;
 
-// Higher score first, equal scores by lower index (scores are never NaN here).
-inline bool better(const Candidate& a, const Candidate& b) {
-  return a.score > b.score || (a.score == b.score && a.index < b.index);
+inline Candidate candidate(float score, int32_t row) {
+  uint32_t bits;
+  std::memcpy(&bits, &score, 4);
+  bits = bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+  return uint64_t(bits) << 32 | (0xffffffffu - uint32_t(row));
 }
+inline float scoreOf(Candidate c) {
+  uint32_t bits = uint32_t(c >> 32);
+  bits = bits & 0x80000000u ? bits & 0x7fffffffu : ~bits;
+  float score;
+  std::memcpy(&score, &bits, 4);
+  return score;
+}
+inline int32_t rowOf(Candidate c) { return int32_t(0xffffffffu - uint32_t(c)); }
 
-// Per query, the `pool` best candidates a chunk has seen: a heap with the
-// worst at the root. A chunk offers rows in increasing index order, so a
-// candidate that only equals the root loses the tie, and the kernels' test
-// `score > threshold` is exact. thresholds() stays -inf until a heap is full.
+// Per query, the `pool` best candidates a task has seen, in a buffer of 2·pool:
+// candidates above the threshold are appended, and a full buffer is cut back
+// to its best `pool` (nth_element), whose worst score becomes the threshold —
+// O(1) a candidate, where a heap pays log(pool) unpredictable branches (with
+// small rows that cost as much as the scan). A task offers rows in
+// increasing index order, so a candidate that only equals the threshold loses
+// the tie, and the kernels' test `score > threshold` is exact. thresholds()
+// stays -inf until the first cut.
 class Selection {
  public:
   Selection(int64_t queries, int64_t pool)
       : pool_(pool),
-        heaps_(static_cast<size_t>(queries * pool)),
+        buffers_(static_cast<size_t>(queries * 2 * pool)),
         counts_(static_cast<size_t>(queries), 0),
         thresholds_(static_cast<size_t>(queries), kNegInf) {}
 
   const float* thresholds() const { return thresholds_.data(); }
-  const Candidate* candidates(int64_t q) const { return heaps_.data() + q * pool_; }
+  const Candidate* candidates(int64_t q) const { return buffers_.data() + q * 2 * pool_; }
   int64_t count(int64_t q) const { return counts_[q]; }
 
+  // Only called with score > thresholds()[q].
   void offer(int64_t q, float score, int32_t index) {
-    Candidate* heap = heaps_.data() + q * pool_;
+    Candidate* buffer = buffers_.data() + q * 2 * pool_;
     int64_t& count = counts_[q];
-    const Candidate c{score, index};
-    if (count < pool_) {
-      int64_t i = count++;
-      while (i > 0) {
-        const int64_t parent = (i - 1) / 2;
-        if (!better(heap[parent], c)) break;
-        heap[i] = heap[parent];
-        i = parent;
-      }
-      heap[i] = c;
-    } else {
-      if (!better(c, heap[0])) return;
-      int64_t i = 0;
-      for (;;) {
-        int64_t child = 2 * i + 1;
-        if (child >= pool_) break;
-        if (child + 1 < pool_ && better(heap[child], heap[child + 1])) ++child;
-        if (!better(c, heap[child])) break;
-        heap[i] = heap[child];
-        i = child;
-      }
-      heap[i] = c;
-    }
-    if (count == pool_) thresholds_[q] = heap[0].score;
+    buffer[count++] = candidate(score, index);
+    if (count < 2 * pool_) return;
+    std::nth_element(buffer, buffer + pool_ - 1, buffer + count, std::greater<Candidate>());
+    count = pool_;
+    thresholds_[q] = scoreOf(buffer[pool_ - 1]);
   }
 
  private:
   int64_t pool_;
-  std::vector<Candidate> heaps_;
+  std::vector<Candidate> buffers_;
   std::vector<int64_t> counts_;
   std::vector<float> thresholds_;
 };
@@ -206,16 +208,28 @@ Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric
     const int64_t blockGroups =
         std::max<int64_t>(3, std::min<int64_t>(groups, kBlockBytes / (kGroupRows * depth)) / 3 * 3);
     const int64_t blocks = (groups + blockGroups - 1) / blockGroups;
+    // Tasks: a range of queries against a range of blocks, each with its own
+    // selection. A corpus that stays in cache is shared by query ranges (each
+    // query then fills one pool, not one per corpus range: with small rows
+    // the selection costs as much as the scan); a larger one is split into
+    // block ranges so it is read from memory once. Two tasks per thread, so a
+    // thread slowed by other work does not hold up the rest.
     const int threads = ThreadPool::instance().size();
-    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(2 * threads, blocks));
-    std::vector<std::unique_ptr<Selection>> selections(static_cast<size_t>(chunks));
-    ThreadPool::instance().run(chunks, [&](int64_t c) {
-      auto sel = std::make_unique<Selection>(Q, pool);
+    const int64_t panels = (Q + kInt8MaxQueries - 1) / kInt8MaxQueries;
+    int64_t queryParts = 1, corpusParts = std::max<int64_t>(1, std::min<int64_t>(2 * threads, blocks));
+    if (packedBytes(n, d) <= kCachedCorpusBytes && panels >= 2 * threads) queryParts = 2 * threads, corpusParts = 1;
+    const auto queryBegin = [&](int64_t part) { return std::min(Q, panels * part / queryParts * kInt8MaxQueries); };
+    std::vector<std::unique_ptr<Selection>> selections(static_cast<size_t>(queryParts * corpusParts));
+    ThreadPool::instance().run(queryParts * corpusParts, [&](int64_t task) {
+      const int64_t qp = task / corpusParts, cp = task % corpusParts;
+      const int64_t qBegin = queryBegin(qp), qEnd = queryBegin(qp + 1);
+      auto sel = std::make_unique<Selection>(qEnd - qBegin, pool);
       std::vector<float> factors(static_cast<size_t>(blockGroups * kGroupRows));
       std::vector<float> scores(static_cast<size_t>(kInt8MaxQueries * kInt8TileRows));
+      uint64_t above[kInt8MaxQueries];
       Int8Tile t;
       t.groupStride = kGroupRows * depth, t.depth = depth, t.scores = scores.data();
-      for (int64_t b = blocks * c / chunks; b < blocks * (c + 1) / chunks; ++b) {
+      for (int64_t b = blocks * cp / corpusParts; b < blocks * (cp + 1) / corpusParts; ++b) {
         const int64_t g0 = b * blockGroups, gCount = std::min(blockGroups, groups - g0), j0 = g0 * kGroupRows;
         for (int64_t r = 0; r < gCount * kGroupRows; ++r) {
           const int64_t j = j0 + r;
@@ -223,37 +237,48 @@ Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric
                        : metric == Metric::kCosine ? corpus.scales[j] * corpus.invNorms[j]
                                                    : corpus.scales[j];
         }
-        for (int64_t q0 = 0; q0 < Q; q0 += kInt8MaxQueries) {
-          const int nq = static_cast<int>(std::min<int64_t>(kInt8MaxQueries, Q - q0));
+        for (int64_t q0 = qBegin; q0 < qEnd; q0 += kInt8MaxQueries) {
+          const int nq = static_cast<int>(std::min<int64_t>(kInt8MaxQueries, qEnd - q0));
+          const int64_t local = q0 - qBegin;
           t.queries = codes.data() + q0 * depth, t.offsets = offsets.data() + q0;
-          t.thresholds = sel->thresholds() + q0;
+          t.thresholds = sel->thresholds() + local;
           for (int64_t g = 0; g < gCount; g += 3) {
             t.groupCount = static_cast<int>(std::min<int64_t>(3, gCount - g));
             t.groups = corpus.codes + (g0 + g) * kGroupRows * depth;
             t.rowFactors = factors.data() + g * kGroupRows;
             const int64_t first = j0 + g * kGroupRows;
             const int64_t lanes = std::min<int64_t>(t.groupCount * kGroupRows, n - first);
-            for (uint32_t hits = kernel.fn(t, nq); hits; hits &= hits - 1) {
-              const int i = __builtin_ctz(hits);
+            if (!kernel.fn(t, nq, above)) continue;
+            // Rare once the pools fill: only the lanes above the threshold are offered.
+            const uint64_t valid = (uint64_t(1) << lanes) - 1;
+            for (int i = 0; i < nq; ++i) {
               const float* s = scores.data() + i * kInt8TileRows;
-              for (int64_t l = 0; l < lanes; ++l)
-                if (s[l] > sel->thresholds()[q0 + i]) sel->offer(q0 + i, s[l], static_cast<int32_t>(first + l));
+              for (uint64_t bits = above[i] & valid; bits; bits &= bits - 1) {
+                const int l = __builtin_ctzll(bits);
+                if (s[l] > sel->thresholds()[local + i]) sel->offer(local + i, s[l], static_cast<int32_t>(first + l));
+              }
             }
           }
         }
       }
-      selections[c] = std::move(sel);
+      selections[task] = std::move(sel);
     });
-    // Each query's pool: the chunks' candidates merged, best first.
+    // Each query's pool: its tasks' candidates merged, best first.
     parallelRanges(Q, 16, [&](int64_t b, int64_t e) {
       std::vector<Candidate> all;
+      int64_t qp = 0;
       for (int64_t q = b; q < e; ++q) {
+        while (q >= queryBegin(qp + 1)) ++qp;
         all.clear();
-        for (const auto& s : selections) all.insert(all.end(), s->candidates(q), s->candidates(q) + s->count(q));
-        std::partial_sort(all.begin(), all.begin() + pool, all.end(), better);
+        for (int64_t cp = 0; cp < corpusParts; ++cp) {
+          const Selection& s = *selections[qp * corpusParts + cp];
+          const int64_t local = q - queryBegin(qp);
+          all.insert(all.end(), s.candidates(local), s.candidates(local) + s.count(local));
+        }
+        std::partial_sort(all.begin(), all.begin() + pool, all.end(), std::greater<Candidate>());
         for (int64_t r = 0; r < pool; ++r) {
-          indices[q * pool + r] = all[r].index;
-          approx[q * pool + r] = all[r].score * queryFactor[q];
+          indices[q * pool + r] = rowOf(all[r]);
+          approx[q * pool + r] = scoreOf(all[r]) * queryFactor[q];
         }
       }
     });

@@ -13,8 +13,8 @@ namespace jobbert {
 // (48 rows). Every kernel computes the exact integer dot Σ q_p · c_p (codes in
 // [-127, 127]) and s = float(dot) · rowFactors[lane], so a score is the same
 // float whichever kernel computed it; it stores the nq × 48 scores at
-// scores[i·48 + lane] and returns a mask of the queries i with a score above
-// thresholds[i] in one of the groups' lanes.
+// scores[i·48 + lane], sets bit `lane` of above[i] for each score above
+// thresholds[i] (lanes of the groups given only), and returns whether any bit is set.
 struct Int8Tile {
   const int8_t* queries = nullptr;    // nq rows of `depth` codes (zero-padded), `depth` apart
   const int32_t* offsets = nullptr;   // per query 128 · Σ q_p (what the u8 storage adds to each dot)
@@ -30,19 +30,19 @@ struct Int8Tile {
 constexpr int kInt8MaxQueries = 8;
 constexpr int kInt8TileRows = 48;
 
-using Int8TileFn = uint32_t (*)(const Int8Tile& t, int nq);
+using Int8TileFn = bool (*)(const Int8Tile& t, int nq, uint64_t* above);
 
 #if defined(JOBBERT_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
 #define JOBBERT_INT8_AVX512 1
 // 8 queries × 48 rows with vpdpbusd (u8 corpus × s8 query, the u8 offset
 // subtracted at the end). Needs AVX512-VNNI and AVX512-BW.
-uint32_t int8Tile_avx512vnni(const Int8Tile& t, int nq);
+bool int8Tile_avx512vnni(const Int8Tile& t, int nq, uint64_t* above);
 #endif
 #if defined(JOBBERT_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
 #define JOBBERT_INT8_AVX2 1
 // 4 queries × 16 rows at a time with vpmaddubsw on |c| and sign(q, c) (no
 // saturation: |c|, |q| <= 127), widened by vpmaddwd.
-uint32_t int8Tile_avx2(const Int8Tile& t, int nq);
+bool int8Tile_avx2(const Int8Tile& t, int nq, uint64_t* above);
 #endif
 
 }  // namespace jobbert

@@ -37,10 +37,11 @@ void groupDots(const Int8Tile& t, const int8_t* const* q, const uint8_t* group, 
 }
 
 template <int NQ>
-uint32_t tile(const Int8Tile& t, int q0) {
+bool tile(const Int8Tile& t, int q0, uint64_t* above) {
   const int8_t* q[NQ];
   for (int i = 0; i < NQ; ++i) q[i] = t.queries + (q0 + i) * t.depth;
-  uint32_t hits = 0;
+  uint64_t any = 0;
+  for (int i = 0; i < NQ; ++i) above[q0 + i] = 0;
   for (int g = 0; g < t.groupCount; ++g) {
     __m256i acc[NQ][2];
     groupDots<NQ>(t, q, t.groups + g * t.groupStride, acc);
@@ -52,24 +53,25 @@ uint32_t tile(const Int8Tile& t, int q0) {
       _mm256_storeu_ps(out, s0);
       _mm256_storeu_ps(out + 8, s1);
       const __m256 threshold = _mm256_set1_ps(t.thresholds[q0 + i]);
-      const int above = _mm256_movemask_ps(_mm256_cmp_ps(s0, threshold, _CMP_GT_OQ)) |
-                        _mm256_movemask_ps(_mm256_cmp_ps(s1, threshold, _CMP_GT_OQ));
-      if (above) hits |= 1u << (q0 + i);
+      const uint64_t lanes = uint64_t(_mm256_movemask_ps(_mm256_cmp_ps(s0, threshold, _CMP_GT_OQ))) |
+                             uint64_t(_mm256_movemask_ps(_mm256_cmp_ps(s1, threshold, _CMP_GT_OQ))) << 8;
+      above[q0 + i] |= lanes << (16 * g);
+      any |= lanes;
     }
   }
-  return hits;
+  return any != 0;
 }
 
 }  // namespace
 
-uint32_t int8Tile_avx2(const Int8Tile& t, int nq) {
-  uint32_t hits = 0;
+bool int8Tile_avx2(const Int8Tile& t, int nq, uint64_t* above) {
+  bool hits = false;
   for (int q0 = 0; q0 < nq; q0 += 4) {
     switch (nq - q0) {
-      case 1: hits |= tile<1>(t, q0); break;
-      case 2: hits |= tile<2>(t, q0); break;
-      case 3: hits |= tile<3>(t, q0); break;
-      default: hits |= tile<4>(t, q0); break;
+      case 1: hits |= tile<1>(t, q0, above); break;
+      case 2: hits |= tile<2>(t, q0, above); break;
+      case 3: hits |= tile<3>(t, q0, above); break;
+      default: hits |= tile<4>(t, q0, above); break;
     }
   }
   return hits;

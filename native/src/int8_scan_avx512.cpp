@@ -27,7 +27,7 @@ inline __m512i dpbusd(__m512i acc, __m512i c, __m512i b) {
 }
 
 template <int NQ, int NG>
-uint32_t tile(const Int8Tile& t) {
+bool tile(const Int8Tile& t, uint64_t* above) {
   // (Every loop over NQ and NG is unrolled so the accumulators stay in
   // registers: GCC otherwise keeps the arrays on the stack.)
   __m512i acc[NQ][NG];
@@ -52,45 +52,46 @@ uint32_t tile(const Int8Tile& t) {
       for (int g = 0; g < NG; ++g) acc[i][g] = dpbusd(acc[i][g], c[g], b);
     }
   }
-  uint32_t hits = 0;
+  uint64_t any = 0;
 #pragma GCC unroll 8
   for (int i = 0; i < NQ; ++i) {
     const __m512i offset = _mm512_set1_epi32(t.offsets[i]);
     const __m512 threshold = _mm512_set1_ps(t.thresholds[i]);
-    __mmask16 above = 0;
+    uint64_t lanes = 0;
 #pragma GCC unroll 3
     for (int g = 0; g < NG; ++g) {
       const __m512 s = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll, _mm512_sub_epi32(acc[i][g], offset)),
                                      _mm512_loadu_ps(t.rowFactors + 16 * g));
       _mm512_storeu_ps(t.scores + i * kInt8TileRows + 16 * g, s);
-      above |= _mm512_cmp_ps_mask(s, threshold, _CMP_GT_OQ);
+      lanes |= uint64_t(_mm512_cmp_ps_mask(s, threshold, _CMP_GT_OQ)) << (16 * g);
     }
-    if (above) hits |= 1u << i;
+    above[i] = lanes;
+    any |= lanes;
   }
-  return hits;
+  return any != 0;
 }
 
 template <int NQ>
-uint32_t forGroups(const Int8Tile& t) {
+bool forGroups(const Int8Tile& t, uint64_t* above) {
   switch (t.groupCount) {
-    case 1: return tile<NQ, 1>(t);
-    case 2: return tile<NQ, 2>(t);
-    default: return tile<NQ, 3>(t);
+    case 1: return tile<NQ, 1>(t, above);
+    case 2: return tile<NQ, 2>(t, above);
+    default: return tile<NQ, 3>(t, above);
   }
 }
 
 }  // namespace
 
-uint32_t int8Tile_avx512vnni(const Int8Tile& t, int nq) {
+bool int8Tile_avx512vnni(const Int8Tile& t, int nq, uint64_t* above) {
   switch (nq) {
-    case 1: return forGroups<1>(t);
-    case 2: return forGroups<2>(t);
-    case 3: return forGroups<3>(t);
-    case 4: return forGroups<4>(t);
-    case 5: return forGroups<5>(t);
-    case 6: return forGroups<6>(t);
-    case 7: return forGroups<7>(t);
-    default: return forGroups<8>(t);
+    case 1: return forGroups<1>(t, above);
+    case 2: return forGroups<2>(t, above);
+    case 3: return forGroups<3>(t, above);
+    case 4: return forGroups<4>(t, above);
+    case 5: return forGroups<5>(t, above);
+    case 6: return forGroups<6>(t, above);
+    case 7: return forGroups<7>(t, above);
+    default: return forGroups<8>(t, above);
   }
 }
 

@@ -360,27 +360,34 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
       std::vector<float> approx(static_cast<size_t>(Q * pool));
       if (Status s = scanInt8(queries, packed(), metric, pool, pools.data(), approx.data()); !s.ok()) return s;
     }
-    // 2–3. Per group of queries: read the union of their pools once, then
-    // score each query against its own pool only (so a query's result does not
-    // depend on the others in the call), in row order so ties go to the lower row.
-    const int64_t group = std::max<int64_t>(1, kRescoreBytes / (pool * d * 4));
+    // 2–3. Per group of queries: read the union of their pools once from the
+    // file (rows in memory are gathered in place), then score each query
+    // against its own pool only (so a query's result does not depend on the
+    // others in the call), in row order so ties go to the lower row.
+    const int64_t group = values_ ? Q : std::max<int64_t>(1, kRescoreBytes / (pool * d * 4));
     for (int64_t g0 = 0; g0 < Q; g0 += group) {
       const int64_t g1 = std::min(Q, g0 + group);
-      std::vector<int32_t> rows(pools.begin() + g0 * pool, pools.begin() + g1 * pool);
-      std::sort(rows.begin(), rows.end());
-      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-      FloatBuffer exact(int64_t(rows.size()) * d);
-      if (Status s = readRows(rows.data(), int64_t(rows.size()), exact.data()); !s.ok()) return s;
+      std::vector<int32_t> rows;
+      FloatBuffer exact;
+      if (!values_) {
+        rows.assign(pools.begin() + g0 * pool, pools.begin() + g1 * pool);
+        std::sort(rows.begin(), rows.end());
+        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        exact = FloatBuffer(int64_t(rows.size()) * d);
+        if (Status s = readRows(rows.data(), int64_t(rows.size()), exact.data()); !s.ok()) return s;
+      }
       FirstError error;
-      parallelRanges(g1 - g0, 8, [&](int64_t b, int64_t e) {
+      parallelRanges(g1 - g0, 16, [&](int64_t b, int64_t e) {
         FloatBuffer mine(pool * d);
         std::vector<int32_t> local(static_cast<size_t>(k));
         for (int64_t q = g0 + b; q < g0 + e && !error.failed(); ++q) {
           int32_t* cand = pools.data() + q * pool;
           std::sort(cand, cand + pool);
           for (int64_t i = 0; i < pool; ++i) {
-            const int64_t at = std::lower_bound(rows.begin(), rows.end(), cand[i]) - rows.begin();
-            std::memcpy(mine.data() + i * d, exact.data() + at * d, size_t(d) * 4);
+            const float* row =
+                values_ ? values_->data() + int64_t(cand[i]) * d
+                        : exact.data() + (std::lower_bound(rows.begin(), rows.end(), cand[i]) - rows.begin()) * d;
+            std::memcpy(mine.data() + i * d, row, size_t(d) * 4);
           }
           TopKParams p;
           p.queries = {queries.data + q * d, 1, d};
