@@ -161,7 +161,14 @@ void packRow(const int8_t* codes, int64_t row, int64_t cols, uint8_t* packed) {
 void unpackRow(const uint8_t* packed, int64_t row, int64_t cols, int8_t* codes) {
   const int64_t depth = packedDepth(cols);
   const uint8_t* base = packed + (row / kGroupRows) * kGroupRows * depth + (row % kGroupRows) * 4;
-  for (int64_t p = 0; p < cols; ++p) codes[p] = int8_t(int(base[(p & ~int64_t(3)) * 16 + (p & 3)]) - 128);
+  int64_t p = 0;
+  for (; p + 4 <= cols; p += 4) {  // 4 codes at a time: u8 - 128 is u8 ^ 0x80 as s8
+    uint32_t word;
+    std::memcpy(&word, base + p * 16, 4);
+    word ^= 0x80808080u;
+    std::memcpy(codes + p, &word, 4);
+  }
+  for (; p < cols; ++p) codes[p] = int8_t(int(base[(p & ~int64_t(3)) * 16 + (p & 3)]) - 128);
 }
 
 Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, int64_t pool, int32_t* indices,
