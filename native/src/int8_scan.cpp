@@ -11,6 +11,7 @@
 // (8 queries, L1) runs against its groups 48 rows at a time, so the corpus
 // is read from memory once and each query panel once per block.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -19,6 +20,9 @@
 #include <vector>
 
 #include "checks.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include "guard.h"
 #include "int8_scan.h"
 #include "jobbert/quantized.h"
@@ -58,10 +62,22 @@ bool int8Tile_portable(const Int8Tile& t, int nq, uint64_t* above) {
 
 #if defined(__x86_64__) || defined(__i386__)
 bool cpuHasVnni() {
-  static const bool has = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+  static const bool has =
+      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  return has;
+}
+// AVX-VNNI: CPUID leaf 7, subleaf 1, EAX bit 4 (the OS's AVX state is implied by AVX2 being usable).
+bool cpuHasAvxVnni() {
+  static const bool has = [] {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+    return (eax & (1u << 4)) != 0 && __builtin_cpu_supports("avx2");
+  }();
   return has;
 }
 #endif
+
+std::atomic<bool> useVnni256{false};
 
 struct Kernel {
   Int8TileFn fn;
@@ -70,7 +86,11 @@ struct Kernel {
 
 Kernel kernelFor(Isa isa) {
 #ifdef JOBBERT_INT8_AVX512
-  if (isa == Isa::kAvx512 && cpuHasVnni()) return {int8Tile_avx512vnni, "avx512-vnni"};
+  if (isa == Isa::kAvx512 && cpuHasVnni())
+    return useVnni256.load() ? Kernel{int8Tile_vnni256evex, "vnni256"} : Kernel{int8Tile_avx512vnni, "avx512-vnni"};
+#endif
+#ifdef JOBBERT_INT8_AVXVNNI
+  if ((isa == Isa::kAvx512 || isa == Isa::kAvx2) && cpuHasAvxVnni()) return {int8Tile_avxvnni, "avx-vnni"};
 #endif
 #ifdef JOBBERT_INT8_AVX2
   if (isa == Isa::kAvx512 || isa == Isa::kAvx2) return {int8Tile_avx2, "avx2"};
@@ -141,6 +161,16 @@ class Selection {
 }  // namespace
 
 const char* int8ScanKernel() { return kernelFor(activeIsa()).name; }
+
+bool int8ScanUseVnni256(bool on) {
+#ifdef JOBBERT_INT8_AVX512
+  if (!cpuHasVnni()) return false;
+  useVnni256.store(on);
+  return true;
+#else
+  return false;
+#endif
+}
 
 int64_t packedDepth(int64_t cols) { return (cols + 3) / 4 * 4; }
 

@@ -39,6 +39,16 @@ using Int8TileFn = bool (*)(const Int8Tile& t, int nq, uint64_t* above);
 bool int8Tile_avx512vnni(const Int8Tile& t, int nq, uint64_t* above);
 #endif
 #if defined(JOBBERT_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
+#define JOBBERT_INT8_AVXVNNI 1
+// 4 queries × 16 rows with VEX vpdpbusd (int8_scan_vnni256.inc). Needs AVX-VNNI.
+bool int8Tile_avxvnni(const Int8Tile& t, int nq, uint64_t* above);
+#endif
+#if defined(JOBBERT_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
+// The same code in EVEX encoding, for checking it where AVX-VNNI is absent
+// (int8ScanUseVnni256). Needs AVX512-VNNI and VL.
+bool int8Tile_vnni256evex(const Int8Tile& t, int nq, uint64_t* above);
+#endif
+#if defined(JOBBERT_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
 #define JOBBERT_INT8_AVX2 1
 // 4 queries × 16 rows at a time with vpmaddubsw on |c| and sign(q, c) (no
 // saturation: |c|, |q| <= 127), widened by vpmaddwd.

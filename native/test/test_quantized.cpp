@@ -292,8 +292,13 @@ void testPackedScan(std::mt19937_64& rng) {
           wantScore[i * pool + j] = all[j].first * (qs * invQ);
         }
       }
-      for (Isa isa : availableIsas()) {
+      // Every instruction set, and (where AVX512-VNNI runs) the AVX-VNNI kernel's code in EVEX encoding.
+      std::vector<std::pair<Isa, bool>> runs;
+      for (Isa isa : availableIsas()) runs.push_back({isa, false});
+      if (int8ScanUseVnni256(false)) runs.push_back({Isa::kAvx512, true});
+      for (const auto& [isa, vnni256] : runs) {
         setIsa(isa);
+        int8ScanUseVnni256(vnni256);
         if (n == 1000 && metric == Metric::kCosine)
           std::printf("scanInt8 on %s: kernel %s\n", isaName(isa), int8ScanKernel());
         std::vector<int32_t> idx(q * pool);
@@ -311,6 +316,8 @@ void testPackedScan(std::mt19937_64& rng) {
         scanInt8({queries.data() + (q - 1) * d, 1, d}, m->packed(), metric, pool, one.data(), oneScore.data());
         check(std::equal(one.begin(), one.end(), idx.begin() + (q - 1) * pool),
               "scanInt8: a query's pool does not depend on the batch" + what);
+
+        int8ScanUseVnni256(false);
       }
       setIsa(availableIsas().back());
     }

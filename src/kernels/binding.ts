@@ -111,7 +111,7 @@ export interface Addon {
     metric?: string,
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
   quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number; inMemory: boolean };
-  /** The int8 scan kernel the active instruction set runs: 'avx512-vnni', 'avx2' or 'portable'. Sync. */
+  /** The int8 scan kernel the active instruction set runs: 'avx512-vnni', 'avx-vnni', 'avx2' or 'portable'. Sync. */
   int8ScanKernel(): string;
   quantizedDispose(matrix: NativeQuantized): void;
   /** The LiteEncoder's embedding bag (bindings/lite.cpp): per text, the mean of its ids' table rows. */

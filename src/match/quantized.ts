@@ -1,7 +1,7 @@
 /**
  * QuantizedMatrix: float32 rows held in native memory as int8 codes with one
  * scale per row — a quarter of the float32 size — and searched exactly: an
- * int8 scan (AVX512-VNNI, AVX2 or portable kernels; the queries quantised the
+ * int8 scan (AVX512-VNNI, AVX-VNNI, AVX2 or portable kernels; the queries quantised the
  * same way) picks a candidate pool per query, whose exact float32 rows are
  * scored with the same kernel as `kernels.topK`, so the scores are
  * bit-identical to `kernels.topK` over the float32 rows (the approximation can
@@ -86,7 +86,8 @@ export class QuantizedMatrix {
 
   /**
    * The int8 scan kernel the active instruction set runs: 'avx512-vnni',
-   * 'avx2' or 'portable' (kernels.configure({ isa }) and JOBBERT_ISA choose). Sync.
+   * 'avx-vnni', 'avx2' or 'portable' (kernels.configure({ isa }) and
+   * JOBBERT_ISA choose). Sync.
    */
   static kernel(): string {
     return addon.int8ScanKernel();

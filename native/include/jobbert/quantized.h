@@ -66,8 +66,14 @@ void unpackRow(const uint8_t* packed, int64_t row, int64_t cols, int8_t* codes);
 // refuses them (non-finite; zero under cosine). 1 <= pool <= rows.
 Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, int64_t pool, int32_t* indices,
                 float* approx);
-// The scan kernel the active instruction set uses: "avx512-vnni", "avx2" or "portable".
+// The scan kernel the active instruction set uses: "avx512-vnni", "avx-vnni",
+// "avx2" or "portable".
 const char* int8ScanKernel();
+// For tests: while on, the AVX-512 instruction set runs the AVX-VNNI kernel's
+// code in EVEX encoding ("vnni256"), so machines with AVX512-VNNI but not
+// AVX-VNNI check that kernel's logic. Returns false (and changes nothing)
+// where the CPU lacks AVX512-VNNI.
+bool int8ScanUseVnni256(bool on);
 
 // topK (cosine) of queries against the dequantised rows: the same fused
 // kernels and selection as topK, reading int8 (4× less memory traffic). Scores
