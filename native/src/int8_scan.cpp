@@ -37,26 +37,42 @@ constexpr int64_t kBlockBytes = int64_t(256) << 10;  // corpus bytes per block (
 // Packed corpora up to this size are shared by query ranges rather than split (they stay in L3).
 constexpr int64_t kCachedCorpusBytes = int64_t(32) << 20;
 
-// Portable kernel: the same integer dots as the SIMD kernels, in plain C++.
+// Portable kernel: the same integer dots as the SIMD kernels, in plain C++
+// that compilers vectorise with baseline instructions (SSE2 has no 32-bit
+// integer multiply): the codes as floats, which hold every product and every
+// sum of up to 1,024 of them (127²·1024 < 2²⁴) exactly, so the dot is summed
+// in float over 1,024-column blocks and the exact block sums in int32.
 bool int8Tile_portable(const Int8Tile& t, int nq, uint64_t* above) {
+  constexpr int64_t kExactBlock = 1024;
   bool any = false;
-  for (int i = 0; i < nq; ++i) {
-    const int8_t* q = t.queries + i * t.depth;
-    above[i] = 0;
-    for (int g = 0; g < t.groupCount; ++g) {
-      const uint8_t* group = t.groups + g * t.groupStride;
-      int32_t dot[kGroupRows] = {};
-      for (int64_t p = 0; p < t.depth; p += 4)
+  for (int i = 0; i < nq; ++i) above[i] = 0;
+  for (int g = 0; g < t.groupCount; ++g) {
+    const uint8_t* group = t.groups + g * t.groupStride;
+    int32_t dot[kInt8MaxQueries][kGroupRows] = {};
+    for (int64_t p0 = 0; p0 < t.depth; p0 += kExactBlock) {
+      float acc[kInt8MaxQueries][kGroupRows] = {};
+      for (int64_t p = p0; p < std::min(t.depth, p0 + kExactBlock); p += 4) {
+        float c[4][kGroupRows];  // c[b][lane]: column p + b of row `lane`
         for (int lane = 0; lane < kGroupRows; ++lane)
-          for (int b = 0; b < 4; ++b) dot[lane] += int32_t(q[p + b]) * (int32_t(group[p * 16 + lane * 4 + b]) - 128);
+          for (int b = 0; b < 4; ++b) c[b][lane] = float(int(group[p * 16 + lane * 4 + b]) - 128);
+        for (int i = 0; i < nq; ++i) {
+          const int8_t* q = t.queries + i * t.depth + p;
+          const float q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+          for (int lane = 0; lane < kGroupRows; ++lane)
+            acc[i][lane] += q0 * c[0][lane] + q1 * c[1][lane] + q2 * c[2][lane] + q3 * c[3][lane];
+        }
+      }
+      for (int i = 0; i < nq; ++i)
+        for (int lane = 0; lane < kGroupRows; ++lane) dot[i][lane] += int32_t(acc[i][lane]);
+    }
+    for (int i = 0; i < nq; ++i)
       for (int lane = 0; lane < kGroupRows; ++lane) {
-        const float s = float(dot[lane]) * t.rowFactors[16 * g + lane];
+        const float s = float(dot[i][lane]) * t.rowFactors[16 * g + lane];
         t.scores[i * kInt8TileRows + 16 * g + lane] = s;
         if (s > t.thresholds[i]) above[i] |= uint64_t(1) << (16 * g + lane);
       }
-    }
-    any = any || above[i] != 0;
   }
+  for (int i = 0; i < nq; ++i) any = any || above[i] != 0;
   return any;
 }
 

@@ -252,7 +252,7 @@ void testPackedScan(std::mt19937_64& rng) {
     int64_t n, d, q, pool;
   };
   for (const Shape sh : {Shape{1, 1, 1, 1}, Shape{37, 7, 3, 5}, Shape{1000, 96, 19, 40}, Shape{2053, 129, 9, 74},
-                         Shape{300, 1024, 2, 300}}) {
+                         Shape{300, 1024, 2, 300}, Shape{40, 2501, 3, 10}}) {
     const int64_t n = sh.n, d = sh.d, q = sh.q, pool = sh.pool;
     std::vector<float> corpus = randomLengthRows(rng, n, d);
     // Duplicate rows tie: the lower one must come first.
