@@ -1,5 +1,5 @@
 // N-API glue for native/…/quantized.h: int8-stored matrices loaded from a
-// file, searched exactly. A matrix is handed to JS as a type-tagged External
+// file or made from rows in memory, searched exactly. A matrix is handed to JS as a type-tagged External
 // holding a shared_ptr, so a search running on a worker keeps the matrix (and
 // its file descriptor) alive even if it is disposed meanwhile.
 #include <napi.h>
@@ -46,6 +46,18 @@ std::shared_ptr<const QuantizedMatrix> live(const Napi::Value& v) {
   return h->matrix;
 }
 
+Napi::Value wrapHandle(Napi::Env env, std::shared_ptr<QuantizedMatrix> matrix) {
+  auto* handle = new Handle{std::move(matrix), 0};
+  handle->accounted = handle->matrix->bytes();
+  Napi::MemoryManagement::AdjustExternalMemory(env, handle->accounted);
+  auto external = Napi::External<Handle>::New(env, handle, [](Napi::Env env, Handle* h) {
+    h->release(env);
+    delete h;
+  });
+  external.TypeTag(&kQuantizedTag);
+  return external;
+}
+
 // quantizedFromFile(path, offset, rows, cols, expected | null) → Promise<handle>
 Napi::Value QuantizedFromFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -60,27 +72,33 @@ Napi::Value QuantizedFromFile(const Napi::CallbackInfo& info) {
         return QuantizedMatrix::fromFile(s->path, s->offset, s->rows, s->cols, s->verify ? &s->expected : nullptr,
                                          &s->matrix);
       },
-      [s](Napi::Env env) -> Napi::Value {
-        auto* handle = new Handle{std::move(s->matrix), 0};
-        handle->accounted = handle->matrix->bytes();
-        Napi::MemoryManagement::AdjustExternalMemory(env, handle->accounted);
-        auto external = Napi::External<Handle>::New(env, handle, [](Napi::Env env, Handle* h) {
-          h->release(env);
-          delete h;
-        });
-        external.TypeTag(&kQuantizedTag);
-        return external;
-      });
+      [s](Napi::Env env) -> Napi::Value { return wrapHandle(env, std::move(s->matrix)); });
 }
 
-// quantizedSearch(handle, queries, k, pool) → Promise<{ k, indices, scores }>;
-// 1 <= k <= pool <= rows (the facade clamps).
+// quantizedFromMatrix(matrix) → Promise<handle>: a Matrix (copied) or a
+// ResidentMatrix (shared: its values stay alive as long as the handle).
+Napi::Value QuantizedFromMatrix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct State {
+    MatrixCopy values;
+    std::shared_ptr<QuantizedMatrix> matrix;
+  };
+  auto s = std::make_shared<State>();
+  s->values = copyMatrix(info[0], "matrix");
+  return KernelWorker::Start(
+      env, [s] { return QuantizedMatrix::fromMemory(s->values.values, s->values.rows, s->values.cols, &s->matrix); },
+      [s](Napi::Env env) -> Napi::Value { return wrapHandle(env, std::move(s->matrix)); });
+}
+
+// quantizedSearch(handle, queries, k, pool, metric) → Promise<{ k, indices, scores }>;
+// 1 <= k <= pool <= rows (the facade clamps); metric 'cosine' (undefined) or 'dot'.
 Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct State {
     std::shared_ptr<const QuantizedMatrix> matrix;
     MatrixCopy queries;
     int64_t k = 0, pool = 0;
+    Metric metric = Metric::kCosine;
     std::unique_ptr<int32_t[]> indices;
     OwnedFloats scores;
   };
@@ -92,6 +110,8 @@ Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
                                          std::to_string(s->queries.cols));
   s->pool = readInteger(info[3], "pool", 1, s->matrix->rows());
   s->k = readInteger(info[2], "k", 1, s->pool);
+  if (!info[4].IsUndefined())
+    s->metric = readChoice(info[4], "metric", {"cosine", "dot"}) == 1 ? Metric::kDot : Metric::kCosine;
   checkOutputSize(env, s->queries.rows * s->k, "the result (queries.rows × k)");
   return KernelWorker::Start(
       env,
@@ -99,7 +119,7 @@ Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
         const int64_t n = s->queries.rows * s->k;
         s->indices.reset(new int32_t[static_cast<size_t>(n)]);
         s->scores = allocateFloats(n);
-        Status st = s->matrix->search(s->queries.view(), s->k, s->pool, s->indices.get(), s->scores.data());
+        Status st = s->matrix->search(s->queries.view(), s->k, s->pool, s->metric, s->indices.get(), s->scores.data());
         s->matrix.reset();
         return st;
       },
@@ -117,6 +137,7 @@ Napi::Value QuantizedInfo(const Napi::CallbackInfo& info) {
   Handle* h = unwrap(info[0]);
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("disposed", Napi::Boolean::New(info.Env(), !h->matrix));
+  out.Set("inMemory", Napi::Boolean::New(info.Env(), h->matrix && h->matrix->inMemory()));
   out.Set("bytes", Napi::Number::New(info.Env(), double(h->matrix ? h->matrix->bytes() : 0)));
   return out;
 }
@@ -131,6 +152,13 @@ Napi::Value QuantizedDispose(const Napi::CallbackInfo& info) {
 
 void registerQuantized(Napi::Env env, Napi::Object exports) {
   exports.Set("quantizedFromFile", Napi::Function::New(env, Guarded<QuantizedFromFile>, "quantizedFromFile"));
+  exports.Set("quantizedFromMatrix", Napi::Function::New(env, Guarded<QuantizedFromMatrix>, "quantizedFromMatrix"));
+  exports.Set("int8ScanKernel", Napi::Function::New(
+                                    env,
+                                    [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                      return Napi::String::New(info.Env(), int8ScanKernel());
+                                    },
+                                    "int8ScanKernel"));
   exports.Set("quantizedSearch", Napi::Function::New(env, Guarded<QuantizedSearch>, "quantizedSearch"));
   exports.Set("quantizedInfo", Napi::Function::New(env, Guarded<QuantizedInfo>, "quantizedInfo"));
   exports.Set("quantizedDispose", Napi::Function::New(env, Guarded<QuantizedDispose>, "quantizedDispose"));

@@ -229,6 +229,18 @@ describe('BAD CALL - the raw addon (C++ guards without the TypeScript layer)', (
     await rejects(() => a.infoNCE(m(3, 4), m(3, 4), null, -1, false), RangeError, /scale/);
     assert.throws(() => a.threads(-1), RangeError);
     assert.throws(() => a.isa('sse9'), RangeError);
+    // int8 storage (bindings/quantized.cpp).
+    await rejects(() => a.quantizedFromMatrix(), TypeError, /matrix must be a Matrix/);
+    await rejects(() => a.quantizedFromMatrix({ rows: 2, cols: 4, data: new Float32Array(7) }), RangeError, /matrix\.data must hold/);
+    await rejects(() => a.quantizedFromMatrix({ rows: 1, cols: 65537, data: new Float32Array(65537) }), RangeError, /65536 columns/);
+    const q8 = await (a.quantizedFromMatrix(m(3, 4)) as Promise<unknown>);
+    await rejects(() => a.quantizedSearch({}, ok, 1, 1, 'dot'), TypeError, /QuantizedMatrix handle/);
+    await rejects(() => a.quantizedSearch(q8, ok, 1, 1, 'hamming'), RangeError, /metric/);
+    await rejects(() => a.quantizedSearch(q8, ok, 2, 1, 'dot'), RangeError, /k/);
+    await rejects(() => a.quantizedSearch(q8, ok, 1, 4, 'dot'), RangeError, /pool/);
+    await rejects(() => a.quantizedSearch(q8, m(1, 5), 1, 1, 'dot'), RangeError, /queries must have 4 columns/);
+    a.quantizedDispose(q8);
+    await rejects(() => a.quantizedSearch(q8, ok, 1, 1, 'dot'), Error, /disposed/);
   });
 
   it('refuses absurd output sizes instead of exhausting memory', async () => {

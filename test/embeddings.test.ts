@@ -436,3 +436,62 @@ describe('/v1/embeddings: jobbert serve', () => {
     }
   });
 });
+
+describe('/v1/models: the openai client lists and retrieves the model names /v1/embeddings takes', () => {
+  let url: string;
+  let service: JobbertServer;
+  before(async () => ({ url, service } = await start()));
+  after(() => service.close());
+
+  it('lists the branches and the fingerprint, each usable as /v1/embeddings model', async () => {
+    const openai = client(url);
+    const ids: string[] = [];
+    const t = Math.floor(Date.now() / 1000);
+    for await (const m of openai.models.list()) {
+      assert.equal(m.object, 'model');
+      assert.equal(m.owned_by, 'jobbert');
+      assert.ok(Number.isInteger(m.created) && m.created <= t && m.created > t - 3600, `created ${m.created}`);
+      ids.push(m.id);
+    }
+    assert.deepEqual(ids, ['anchor', 'positive', 'base', lite.fingerprint]);
+    for (const id of ids) assert.equal((await openai.embeddings.create({ input: 'nurse', model: id })).model, id);
+  });
+
+  it('retrieves one model (percent-encoded ids included) and refuses an unknown one with 404 listing those served', async () => {
+    const openai = client(url);
+    assert.deepEqual(
+      { ...(await openai.models.retrieve('positive')) },
+      { id: 'positive', object: 'model', created: (await openai.models.retrieve('anchor')).created, owned_by: 'jobbert' },
+    );
+    assert.equal((await openai.models.retrieve(lite.fingerprint)).id, lite.fingerprint);
+    await refused(
+      openai.models.retrieve('gpt-4o'),
+      NotFoundError,
+      404,
+      'ERR_MODEL_NOT_FOUND',
+      'model',
+      new RegExp(`'gpt-4o' is not served here; this server serves 'anchor', 'positive', 'base', '${lite.fingerprint}'`),
+    );
+    const r = await fetch(`${url}/v1/models/%E0%A4%A`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(r.status, 400);
+    const body = (await r.json()) as { error: { code: string; param: string; type: string } };
+    assert.deepEqual([body.error.code, body.error.param, body.error.type], ['ERR_INVALID_REQUEST', 'model', 'invalid_request_error']);
+  });
+
+  it('needs the bearer token, takes only GET/HEAD, and is empty on a server without an encoder', async () => {
+    await refused(client(url, 'wrong').models.list(), AuthenticationError, 401, 'ERR_UNAUTHORIZED', null, /bearer token is not valid/);
+    const post = await fetch(`${url}/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    const bare = createServer({ index, port: 0, token: TOKEN });
+    try {
+      const { url: bareUrl } = await bare.listen();
+      const listed: unknown[] = [];
+      for await (const m of client(bareUrl).models.list()) listed.push(m);
+      assert.deepEqual(listed, []);
+      await refused(client(bareUrl).models.retrieve('anchor'), NotFoundError, 404, 'ERR_MODEL_NOT_FOUND', 'model', /serves no model/);
+    } finally {
+      await bare.close();
+    }
+  });
+});

@@ -72,3 +72,20 @@ it("the README's error tables list exactly the codes of src/errors.ts", async ()
   const codes = [...Object.keys(ERROR_CODES), ...Object.keys(SERVICE_ERROR_CODES)].sort();
   assert.deepEqual(listed, codes);
 });
+
+it('the README int8 search example runs as written', async () => {
+  const { kernels, QuantizedMatrix } = await import('../src/index.js');
+  const { randomMatrix, rng } = await import('./reference.js');
+  const next = rng(17);
+  const labelVectors = randomMatrix(next, 500, 24);
+  const queries = randomMatrix(next, 3, 24);
+  const labels = kernels.resident(labelVectors);
+  const int8 = await QuantizedMatrix.fromMatrix(labels);
+  const { k, indices, scores } = await int8.search(queries, 40, { metric: 'dot' });
+  const want = await kernels.topK(queries, labels, 40, { metric: 'dot', device: 'cpu' });
+  assert.equal(k, 40);
+  assert.deepEqual(indices, want.indices);
+  assert.deepEqual(scores, want.scores);
+  int8.dispose();
+  labels.dispose();
+});

@@ -281,6 +281,8 @@ describe('jobbert serve: endpoint contract', () => {
       '/v1/embeddings',
       '/v1/encode',
       '/v1/match',
+      '/v1/models',
+      '/v1/models/{id}',
       '/v1/normalize',
       '/v1/skills',
     ]);

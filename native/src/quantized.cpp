@@ -1,8 +1,9 @@
-// Int8 storage of file-backed matrices (see jobbert/quantized.h). Cost model:
-// loading is one streaming pass over the file (pread + CRC32C + quantise, ~3
-// flops a value, memory-bound); a search is the int8 scan (topKInt8: reads
-// N·d bytes, a quarter of the float32 scan) plus Q·pool rows of d·4 bytes
-// read back and scored exactly (2·Q·pool·d flops).
+// Int8 storage of float32 rows in a file or in memory (see jobbert/quantized.h).
+// Cost model: loading is one streaming pass over the values (pread + CRC32C
+// + quantise + pack, ~3 flops a value, memory-bound); a search is the int8
+// scan (scanInt8: Q·N·d int8 multiply-adds over N·d bytes, a quarter of the
+// float32 scan's) plus Q·pool rows of d·4 bytes read back and scored exactly
+// (2·Q·pool·d flops).
 #include "jobbert/quantized.h"
 
 #include "guard.h"
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "checks.h"
 #include "jobbert/store.h"
 #include "thread_pool.h"
 
@@ -152,19 +154,82 @@ QuantizedMatrix::~QuantizedMatrix() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Int8Rows QuantizedMatrix::view() const {
-  return {reinterpret_cast<const int8_t*>(codes_.data()), scales_.data(), invNorms_.data(), rows_, cols_};
+PackedInt8Rows QuantizedMatrix::packed() const {
+  return {reinterpret_cast<const uint8_t*>(codes_.data()), scales_.data(), invNorms_.data(), rows_, cols_};
+}
+
+void QuantizedMatrix::rowCodes(int64_t r, int8_t* out) const {
+  unpackRow(reinterpret_cast<const uint8_t*>(codes_.data()), r, cols_, out);
+}
+
+// Quantises row r of the values into the packed codes, its scale and 1/‖x‖;
+// returns Σx² (not finite when a value is not).
+double QuantizedMatrix::quantizeInto(const float* row, int64_t r, int8_t* scratch) {
+  const double sum = quantizeRow(row, cols_, scratch, &scales_[r]);
+  packRow(scratch, r, cols_, reinterpret_cast<uint8_t*>(codes_.data()));
+  invNorms_[r] = sum > 0.0 && std::isfinite(sum) ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
+  return sum;
+}
+
+// Allocates the packed codes (zero codes in the padding), scales and norms.
+Status QuantizedMatrix::allocate(int64_t rows, int64_t cols) {
+  if (rows < 1 || cols < 1) return Status::Range("rows and cols must be >= 1");
+  if (cols > kInt8MaxCols)
+    return Status::Range("int8 storage takes rows of at most " + std::to_string(kInt8MaxCols) + " columns; received " +
+                         std::to_string(cols));
+  rows_ = rows, cols_ = cols;
+  const int64_t bytes = packedBytes(rows, cols);
+  codes_ = FloatBuffer((bytes + 3) / 4);
+  // Code 0 (u8 128) in the padding rows and columns.
+  std::memset(codes_.data(), 128, size_t(bytes));
+  scales_.assign(size_t(rows), 0.0f);
+  invNorms_.assign(size_t(rows), 0.0f);
+  return Status::Ok();
+}
+
+Status QuantizedMatrix::fromMemory(std::shared_ptr<const FloatBuffer> values, int64_t rows, int64_t cols,
+                                   std::shared_ptr<QuantizedMatrix>* out) {
+  if (!values) return Status::Type("values must be a float32 buffer");
+  if (rows > 0 && cols > 0 && values->size() < rows * cols)
+    return Status::Range("values hold " + std::to_string(values->size()) + " floats, fewer than rows·cols");
+  return guarded("int8 quantisation", [&]() -> Status {
+    std::shared_ptr<QuantizedMatrix> m(new QuantizedMatrix());
+    if (Status s = m->allocate(rows, cols); !s.ok()) return s;
+    std::atomic<int64_t> badRow{INT64_MAX}, zeroRow{INT64_MAX};
+    parallelRanges(rows, 256, [&](int64_t b, int64_t e) {
+      std::vector<int8_t> scratch(static_cast<size_t>(cols));
+      for (int64_t r = b; r < e; ++r) {
+        const double sum = m->quantizeInto(values->data() + r * cols, r, scratch.data());
+        std::atomic<int64_t>& first = !std::isfinite(sum) ? badRow : zeroRow;
+        if (!std::isfinite(sum) || !(sum > 0.0))
+          for (int64_t seen = first.load(); r < seen && !first.compare_exchange_weak(seen, r);) {
+          }
+      }
+    });
+    if (badRow.load() != INT64_MAX) {
+      // Name the first bad value precisely (a second scan, on the error path only).
+      Status s = checkFinite({values->data(), rows, cols}, "matrix");
+      return s.ok() ? Status::Range("matrix must hold only finite numbers") : s;
+    }
+    if (zeroRow.load() != INT64_MAX) m->zeroRow_ = zeroRow.load();
+    m->values_ = std::move(values);
+    *out = std::move(m);
+    return Status::Ok();
+  });
 }
 
 Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64_t rows, int64_t cols,
                                  const uint64_t* expected, std::shared_ptr<QuantizedMatrix>* out) {
   if (rows < 1 || cols < 1) return Status::Range("rows and cols must be >= 1");
+  if (cols > kInt8MaxCols)
+    return Status::Range("int8 storage takes rows of at most " + std::to_string(kInt8MaxCols) + " columns; received " +
+                         std::to_string(cols));
   const uint64_t rowBytes = uint64_t(cols) * 4;
   if (offset > uint64_t(INT64_MAX) || uint64_t(rows) > (uint64_t(INT64_MAX) - offset) / rowBytes)
     return Status::Range("offset + rows·cols·4 overflows a file offset");
   const uint64_t bytes = uint64_t(rows) * rowBytes;
   std::shared_ptr<QuantizedMatrix> m(new QuantizedMatrix());
-  m->path_ = path, m->offset_ = offset, m->rows_ = rows, m->cols_ = cols;
+  m->path_ = path, m->offset_ = offset;
   m->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (m->fd_ < 0) return Status::Io(sysError("cannot open", path, errno));
   struct stat st;
@@ -177,20 +242,18 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
 #ifdef POSIX_FADV_SEQUENTIAL
   ::posix_fadvise(m->fd_, static_cast<off_t>(offset), static_cast<off_t>(bytes), POSIX_FADV_SEQUENTIAL);
 #endif
-  m->codes_ = FloatBuffer((rows * cols + 3) / 4);
-  m->scales_.resize(size_t(rows));
-  m->invNorms_.resize(size_t(rows));
-  int8_t* codes = reinterpret_cast<int8_t*>(m->codes_.data());
+  if (Status s = m->allocate(rows, cols); !s.ok()) return s;
 
   const int64_t chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);
   const size_t blocks = static_cast<size_t>((bytes + kChecksumBlock - 1) / kChecksumBlock);
   std::vector<uint32_t> crcs(expected ? blocks : 0);
-  std::atomic<int64_t> nextChunk{0}, badRow{INT64_MAX};
+  std::atomic<int64_t> nextChunk{0}, badRow{INT64_MAX}, zeroRow{INT64_MAX};
   FirstError error;
   // One task per thread, each with one buffer, taking chunks in file order.
   const int64_t tasks = std::min<int64_t>(chunks, ThreadPool::instance().size());
   ThreadPool::instance().run(tasks, [&](int64_t) {
     std::unique_ptr<uint8_t[]> buffer(new uint8_t[kChunk + rowBytes]);
+    std::vector<int8_t> scratch(static_cast<size_t>(cols));
     for (int64_t c; !error.failed() && (c = nextChunk.fetch_add(1)) < chunks;) {
       const uint64_t begin = uint64_t(c) * kChunk, end = std::min(bytes, begin + kChunk);
       // The rows that start in [begin, end), read whole (the last may run past end).
@@ -204,14 +267,11 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
                          std::min(end, (b + 1) * kChecksumBlock) - b * kChecksumBlock);
       for (int64_t r = r0; r < r1; ++r) {
         const auto* row = reinterpret_cast<const float*>(buffer.get() + (uint64_t(r) * rowBytes - begin));
-        const double sum = quantizeRow(row, cols, codes + r * cols, &m->scales_[r]);
-        if (!(sum > 0.0) || !std::isfinite(sum)) {
-          for (int64_t seen = badRow.load(); r < seen && !badRow.compare_exchange_weak(seen, r);) {
+        const double sum = m->quantizeInto(row, r, scratch.data());
+        std::atomic<int64_t>& first = !std::isfinite(sum) ? badRow : zeroRow;
+        if (!std::isfinite(sum) || !(sum > 0.0))
+          for (int64_t seen = first.load(); r < seen && !first.compare_exchange_weak(seen, r);) {
           }
-          m->invNorms_[r] = 0.0f;
-        } else {
-          m->invNorms_[r] = static_cast<float>(1.0 / std::sqrt(sum));
-        }
       }
     }
   });
@@ -227,12 +287,14 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
   // From now on the file is read a row at a time (re-scoring): no read-ahead.
   ::posix_fadvise(m->fd_, 0, 0, POSIX_FADV_RANDOM);
 #endif
-  if (badRow.load() != INT64_MAX) m->badRow_ = badRow.load();
+  if (badRow.load() != INT64_MAX) m->nonFiniteRow_ = badRow.load();
+  if (zeroRow.load() != INT64_MAX) m->zeroRow_ = zeroRow.load();
   *out = std::move(m);
   return Status::Ok();
 }
 
 Status QuantizedMatrix::checkFile() const {
+  if (values_) return Status::Ok();
   struct stat st;
   if (::fstat(fd_, &st) != 0) return Status::Io(sysError("cannot stat", path_, errno));
   if (st.st_size != fileSize_ || mtimeNs(st) != mtimeNs_)
@@ -246,11 +308,17 @@ Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) con
     if (rows[i] < 0 || rows[i] >= rows_)
       return Status::Range("rows[" + std::to_string(i) + "] must be a row index in [0, " + std::to_string(rows_ - 1) +
                            "]; received " + std::to_string(rows[i]));
+  if (values_) {
+    parallelRanges(n, 64, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        std::memcpy(out + i * cols_, values_->data() + int64_t(rows[i]) * cols_, size_t(cols_) * 4);
+    });
+    return Status::Ok();
+  }
   const uint64_t rowBytes = uint64_t(cols_) * 4;
-  const int8_t* codes = reinterpret_cast<const int8_t*>(codes_.data());
   FirstError error;
   parallelRanges(n, 16, [&](int64_t b, int64_t e) {
-    std::vector<int8_t> check(static_cast<size_t>(cols_));
+    std::vector<int8_t> check(static_cast<size_t>(cols_)), held(static_cast<size_t>(cols_));
     for (int64_t i = b; i < e && !error.failed(); ++i) {
       const int64_t r = rows[i];
       float* dst = out + i * cols_;
@@ -259,7 +327,8 @@ Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) con
       // The row must still be the one that was quantised: the same scale and codes.
       float scale;
       quantizeRow(dst, cols_, check.data(), &scale);
-      if (!(scale == scales_[r]) || std::memcmp(check.data(), codes + r * cols_, size_t(cols_)) != 0)
+      rowCodes(r, held.data());
+      if (!(scale == scales_[r]) || check != held)
         return error.set(Status::Corrupt("row " + std::to_string(r) + " of '" + path_ +
                                          "' changed after the index was loaded with int8 storage (load it again)"));
     }
@@ -267,7 +336,7 @@ Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) con
   return error.failed() ? error.take() : Status::Ok();
 }
 
-Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t pool, int32_t* indices,
+Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t pool, Metric metric, int32_t* indices,
                                float* scores) const {
   if (queries.cols != cols_)
     return Status::Range("queries must have " + std::to_string(cols_) + " columns; received " +
@@ -276,9 +345,12 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
     return Status::Range("need 1 <= k <= pool <= rows (" + std::to_string(rows_) +
                          "); received k = " + std::to_string(k) + ", pool = " + std::to_string(pool));
   if (!indices || !scores) return Status::Type("indices and scores must be output buffers");
-  if (badRow_ >= 0)
-    return Status::Range("corpus row " + std::to_string(badRow_) +
-                         " is a zero vector or holds a non-finite value; cosine similarity is undefined for it");
+  if (nonFiniteRow_ >= 0)
+    return Status::Range("corpus row " + std::to_string(nonFiniteRow_) +
+                         " holds a non-finite value; its similarities are undefined");
+  if (metric == Metric::kCosine && zeroRow_ >= 0)
+    return Status::Range("corpus row " + std::to_string(zeroRow_) +
+                         " is a zero vector; cosine similarity is undefined for it");
   if (Status s = checkFile(); !s.ok()) return s;
   const int64_t Q = queries.rows, d = cols_;
   return guarded("the int8 search", [&]() -> Status {
@@ -286,36 +358,47 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
     std::vector<int32_t> pools(static_cast<size_t>(Q * pool));
     {
       std::vector<float> approx(static_cast<size_t>(Q * pool));
-      if (Status s = topKInt8(queries, view(), pool, pools.data(), approx.data()); !s.ok()) return s;
+      if (Status s = scanInt8(queries, packed(), metric, pool, pools.data(), approx.data()); !s.ok()) return s;
     }
-    // 2–3. Per group of queries: read the union of their pools once, then
-    // score each query against its own pool only (so a query's result does not
-    // depend on the others in the call), in row order so ties go to the lower row.
-    const int64_t group = std::max<int64_t>(1, kRescoreBytes / (pool * d * 4));
-    FloatBuffer mine(pool * d);
-    std::vector<int32_t> local(static_cast<size_t>(k));
+    // 2–3. Per group of queries: read the union of their pools once from the
+    // file (rows in memory are gathered in place), then score each query
+    // against its own pool only (so a query's result does not depend on the
+    // others in the call), in row order so ties go to the lower row.
+    const int64_t group = values_ ? Q : std::max<int64_t>(1, kRescoreBytes / (pool * d * 4));
     for (int64_t g0 = 0; g0 < Q; g0 += group) {
       const int64_t g1 = std::min(Q, g0 + group);
-      std::vector<int32_t> rows(pools.begin() + g0 * pool, pools.begin() + g1 * pool);
-      std::sort(rows.begin(), rows.end());
-      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-      FloatBuffer exact(int64_t(rows.size()) * d);
-      if (Status s = readRows(rows.data(), int64_t(rows.size()), exact.data()); !s.ok()) return s;
-      for (int64_t q = g0; q < g1; ++q) {
-        int32_t* cand = pools.data() + q * pool;
-        std::sort(cand, cand + pool);
-        for (int64_t i = 0; i < pool; ++i) {
-          const int64_t at = std::lower_bound(rows.begin(), rows.end(), cand[i]) - rows.begin();
-          std::memcpy(mine.data() + i * d, exact.data() + at * d, size_t(d) * 4);
-        }
-        TopKParams p;
-        p.queries = {queries.data + q * d, 1, d};
-        p.corpus = {mine.data(), pool, d};
-        p.k = k, p.metric = Metric::kCosine;
-        p.indices = local.data(), p.scores = scores + q * k;
-        if (Status s = topK(p); !s.ok()) return s;
-        for (int64_t j = 0; j < k; ++j) indices[q * k + j] = cand[local[j]];
+      std::vector<int32_t> rows;
+      FloatBuffer exact;
+      if (!values_) {
+        rows.assign(pools.begin() + g0 * pool, pools.begin() + g1 * pool);
+        std::sort(rows.begin(), rows.end());
+        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        exact = FloatBuffer(int64_t(rows.size()) * d);
+        if (Status s = readRows(rows.data(), int64_t(rows.size()), exact.data()); !s.ok()) return s;
       }
+      FirstError error;
+      parallelRanges(g1 - g0, 16, [&](int64_t b, int64_t e) {
+        FloatBuffer mine(pool * d);
+        std::vector<int32_t> local(static_cast<size_t>(k));
+        for (int64_t q = g0 + b; q < g0 + e && !error.failed(); ++q) {
+          int32_t* cand = pools.data() + q * pool;
+          std::sort(cand, cand + pool);
+          for (int64_t i = 0; i < pool; ++i) {
+            const float* row =
+                values_ ? values_->data() + int64_t(cand[i]) * d
+                        : exact.data() + (std::lower_bound(rows.begin(), rows.end(), cand[i]) - rows.begin()) * d;
+            std::memcpy(mine.data() + i * d, row, size_t(d) * 4);
+          }
+          TopKParams p;
+          p.queries = {queries.data + q * d, 1, d};
+          p.corpus = {mine.data(), pool, d};
+          p.k = k, p.metric = metric;
+          p.indices = local.data(), p.scores = scores + q * k;
+          if (Status s = topK(p); !s.ok()) return error.set(std::move(s));
+          for (int64_t j = 0; j < k; ++j) indices[q * k + j] = cand[local[j]];
+        }
+      });
+      if (error.failed()) return error.take();
     }
     return Status::Ok();
   });

@@ -1,7 +1,9 @@
 // Int8 storage (jobbert/quantized.h): quantisation error bounds on both
-// instruction-set paths, the int8 scan against exact cosines, streaming from a
-// file with its checksum, exact re-scoring (bit-identical to topK), a file
-// changed after loading, and bad inputs.
+// instruction-set paths, the int8 scans (the dequantising topKInt8, and
+// scanInt8's VNNI/AVX2/portable kernels against an integer reference, equal
+// on every instruction set), streaming from a file with its checksum, rows in
+// memory, exact re-scoring (bit-identical to topK, cosine and dot, ties to the
+// lower row), a file changed after loading, and bad inputs.
 #include <unistd.h>
 
 #include <cstdio>
@@ -127,14 +129,15 @@ void testFileAndSearch(std::mt19937_64& rng) {
   Status s = QuantizedMatrix::fromFile(path, pad, n, d, &sum, &m);
   check(s.ok() && m, "fromFile loads and verifies: " + s.message);
   if (!m) return;
-  check(m->bytes() == n * d + n * 8, "bytes(): codes + scales + norms");
-  Int8Rows view = m->view();
+  check(m->bytes() == packedBytes(n, d) + n * 8, "bytes(): packed codes + scales + norms");
+  PackedInt8Rows view = m->packed();
   bool same = true;
-  std::vector<int8_t> codes(d);
+  std::vector<int8_t> codes(d), held(d);
   for (int64_t r = 0; r < n && same; ++r) {
     float scale;
     quantizeRow(v.data() + r * d, d, codes.data(), &scale);
-    same = scale == view.scales[r] && std::memcmp(codes.data(), view.codes + r * d, d) == 0;
+    m->rowCodes(r, held.data());
+    same = scale == view.scales[r] && codes == held;
   }
   check(same, "fromFile: every row's codes and scale equal quantizeRow's");
 
@@ -149,7 +152,7 @@ void testFileAndSearch(std::mt19937_64& rng) {
   topK(p);
   for (int64_t pool : {n, int64_t(74), k}) {
     poison(got.data(), q * k);
-    s = m->search({queries.data(), q, d}, k, pool, gotIdx.data(), got.data());
+    s = m->search({queries.data(), q, d}, k, pool, Metric::kCosine, gotIdx.data(), got.data());
     check(s.ok(), "search runs: " + s.message);
     int64_t agree = 0;
     bool bits = true;
@@ -177,7 +180,7 @@ void testFileAndSearch(std::mt19937_64& rng) {
   const std::string other = tempPath("b.bin");
   writeFile(other, randomFloats(rng, n * d), pad);
   std::rename(other.c_str(), path.c_str());
-  s = m->search({queries.data(), q, d}, k, 74, gotIdx.data(), got.data());
+  s = m->search({queries.data(), q, d}, k, 74, Metric::kCosine, gotIdx.data(), got.data());
   check(s.ok() && gotIdx == wantIdx, "search after the path was replaced still reads the loaded file");
 
   // Changing the file in place is detected.
@@ -189,7 +192,7 @@ void testFileAndSearch(std::mt19937_64& rng) {
   std::vector<float> other2 = randomFloats(rng, d);
   std::fwrite(other2.data(), 4, d, f);
   std::fclose(f);
-  s = m2->search({queries.data(), q, d}, k, 74, gotIdx.data(), got.data());
+  s = m2->search({queries.data(), q, d}, k, 74, Metric::kCosine, gotIdx.data(), got.data());
   check(s.code == StatusCode::kCorrupt, "search after an in-place change is kCorrupt: " + s.message);
   std::remove(path.c_str());
 }
@@ -215,14 +218,17 @@ void testBadInputs(std::mt19937_64& rng) {
   std::vector<float> query = randomFloats(rng, d);
   std::vector<int32_t> idx(n);
   std::vector<float> sc(n);
-  check(m->search({query.data(), 1, d}, 5, 4, idx.data(), sc.data()).code == StatusCode::kRangeError,
+  check(m->search({query.data(), 1, d}, 5, 4, Metric::kCosine, idx.data(), sc.data()).code == StatusCode::kRangeError,
         "pool < k is kRangeError");
-  check(m->search({query.data(), 1, d}, 5, n + 1, idx.data(), sc.data()).code == StatusCode::kRangeError,
-        "pool > rows is kRangeError");
-  check(m->search({query.data(), 1, d - 1}, 5, 10, idx.data(), sc.data()).code == StatusCode::kRangeError,
+  check(
+      m->search({query.data(), 1, d}, 5, n + 1, Metric::kCosine, idx.data(), sc.data()).code == StatusCode::kRangeError,
+      "pool > rows is kRangeError");
+  check(m->search({query.data(), 1, d - 1}, 5, 10, Metric::kCosine, idx.data(), sc.data()).code ==
+            StatusCode::kRangeError,
         "wrong width is kRangeError");
   std::vector<float> zeroQuery(d, 0.0f);
-  check(m->search({zeroQuery.data(), 1, d}, 5, 10, idx.data(), sc.data()).code == StatusCode::kRangeError,
+  check(m->search({zeroQuery.data(), 1, d}, 5, 10, Metric::kCosine, idx.data(), sc.data()).code ==
+            StatusCode::kRangeError,
         "a zero query is kRangeError");
   int32_t bad = n;
   check(m->readRows(&bad, 1, sc.data()).code == StatusCode::kRangeError,
@@ -231,10 +237,141 @@ void testBadInputs(std::mt19937_64& rng) {
   std::fill(v.begin() + 5 * d, v.begin() + 6 * d, 0.0f);
   sum = writeFile(path, v, 64);
   check(QuantizedMatrix::fromFile(path, 64, n, d, &sum, &m).ok(), "a zero row loads");
-  Status s = m->search({query.data(), 1, d}, 5, 10, idx.data(), sc.data());
+  Status s = m->search({query.data(), 1, d}, 5, 10, Metric::kCosine, idx.data(), sc.data());
   check(s.code == StatusCode::kRangeError && s.message.find("row 5") != std::string::npos,
         "search refuses a zero row: " + s.message);
   std::remove(path.c_str());
+}
+
+// scanInt8 against an integer reference: each query's pool is exactly the
+// `pool` best rows by float(Σ q·c) · factor (ties to the lower row), the same
+// on every instruction set, whatever the batch; shapes with odd widths, a last
+// row group short of rows, more queries than a kernel panel.
+void testPackedScan(std::mt19937_64& rng) {
+  struct Shape {
+    int64_t n, d, q, pool;
+  };
+  for (const Shape sh : {Shape{1, 1, 1, 1}, Shape{37, 7, 3, 5}, Shape{1000, 96, 19, 40}, Shape{2053, 129, 9, 74},
+                         Shape{300, 1024, 2, 300}, Shape{40, 2501, 3, 10}}) {
+    const int64_t n = sh.n, d = sh.d, q = sh.q, pool = sh.pool;
+    std::vector<float> corpus = randomLengthRows(rng, n, d);
+    // Duplicate rows tie: the lower one must come first.
+    if (n > 10) std::copy(corpus.begin() + 3 * d, corpus.begin() + 4 * d, corpus.begin() + 9 * d);
+    auto values = std::make_shared<FloatBuffer>(n * d);
+    std::copy(corpus.begin(), corpus.end(), values->data());
+    std::shared_ptr<QuantizedMatrix> m;
+    Status s = QuantizedMatrix::fromMemory(values, n, d, &m);
+    check(s.ok(), "fromMemory: " + s.message);
+    if (!m) return;
+    std::vector<float> queries = randomLengthRows(rng, q, d);
+    if (n > 10) std::copy(corpus.begin() + 3 * d, corpus.begin() + 4 * d, queries.begin());
+    for (Metric metric : {Metric::kCosine, Metric::kDot}) {
+      const char* mname = metric == Metric::kCosine ? "cosine" : "dot";
+      // The reference: integer dots of the codes, scaled as documented.
+      std::vector<int32_t> wantIdx(q * pool);
+      std::vector<float> wantScore(q * pool);
+      std::vector<int8_t> qc(d), rc(d);
+      for (int64_t i = 0; i < q; ++i) {
+        float qs;
+        quantizeRow(queries.data() + i * d, d, qc.data(), &qs);
+        double qq = 0;
+        for (int64_t p = 0; p < d; ++p) qq += double(queries[i * d + p]) * queries[i * d + p];
+        const float invQ = metric == Metric::kCosine ? float(1.0 / std::sqrt(qq)) : 1.0f;
+        std::vector<std::pair<float, int32_t>> all;
+        for (int64_t r = 0; r < n; ++r) {
+          m->rowCodes(r, rc.data());
+          int64_t dot = 0;
+          for (int64_t p = 0; p < d; ++p) dot += int64_t(qc[p]) * rc[p];
+          const PackedInt8Rows v = m->packed();
+          const float factor = metric == Metric::kCosine ? v.scales[r] * v.invNorms[r] : v.scales[r];
+          all.push_back({float(dot) * factor, int32_t(r)});
+        }
+        std::stable_sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first > b.first; });
+        for (int64_t j = 0; j < pool; ++j) {
+          wantIdx[i * pool + j] = all[j].second;
+          wantScore[i * pool + j] = all[j].first * (qs * invQ);
+        }
+      }
+      // Every instruction set, and (where AVX512-VNNI runs) the AVX-VNNI kernel's code in EVEX encoding.
+      std::vector<std::pair<Isa, bool>> runs;
+      for (Isa isa : availableIsas()) runs.push_back({isa, false});
+      if (int8ScanUseVnni256(false)) runs.push_back({Isa::kAvx512, true});
+      for (const auto& [isa, vnni256] : runs) {
+        setIsa(isa);
+        int8ScanUseVnni256(vnni256);
+        if (n == 1000 && metric == Metric::kCosine)
+          std::printf("scanInt8 on %s: kernel %s\n", isaName(isa), int8ScanKernel());
+        std::vector<int32_t> idx(q * pool);
+        std::vector<float> sc(q * pool);
+        poison(sc.data(), q * pool);
+        s = scanInt8({queries.data(), q, d}, m->packed(), metric, pool, idx.data(), sc.data());
+        check(s.ok(), "scanInt8 runs: " + s.message);
+        const std::string what = std::string(" (") + isaName(isa) + ", kernel " + int8ScanKernel() + ", " + mname +
+                                 ", n " + std::to_string(n) + ", d " + std::to_string(d) + ")";
+        check(idx == wantIdx, "scanInt8: pools equal the integer reference, ties to the lower row" + what);
+        check(std::memcmp(sc.data(), wantScore.data(), sc.size() * 4) == 0,
+              "scanInt8: approximate scores equal the reference bit for bit" + what);
+        std::vector<int32_t> one(pool);
+        std::vector<float> oneScore(pool);
+        scanInt8({queries.data() + (q - 1) * d, 1, d}, m->packed(), metric, pool, one.data(), oneScore.data());
+        check(std::equal(one.begin(), one.end(), idx.begin() + (q - 1) * pool),
+              "scanInt8: a query's pool does not depend on the batch" + what);
+
+        int8ScanUseVnni256(false);
+      }
+      setIsa(availableIsas().back());
+    }
+    // Exact re-scoring from memory: topK's rows and scores, bit for bit, when the pool holds them.
+    for (Metric metric : {Metric::kCosine, Metric::kDot}) {
+      const int64_t k = std::min<int64_t>(n, 5);
+      std::vector<int32_t> wantIdx(q * k), gotIdx(q * k);
+      std::vector<float> want(q * k), got(q * k);
+      TopKParams p;
+      p.queries = {queries.data(), q, d}, p.corpus = {corpus.data(), n, d}, p.k = k, p.metric = metric;
+      p.indices = wantIdx.data(), p.scores = want.data();
+      check(topK(p).ok(), "topK reference");
+      poison(got.data(), q * k);
+      s = m->search({queries.data(), q, d}, k, std::min<int64_t>(n, 4 * k + 64), metric, gotIdx.data(), got.data());
+      check(s.ok(), "search from memory: " + s.message);
+      check(gotIdx == wantIdx && std::memcmp(got.data(), want.data(), q * k * 4) == 0,
+            std::string("search from memory equals topK's rows and scores (") +
+                (metric == Metric::kCosine ? "cosine" : "dot") + ", n " + std::to_string(n) + ")");
+    }
+  }
+}
+
+void testMemoryBadInputs(std::mt19937_64& rng) {
+  const int64_t n = 50, d = 8;
+  std::vector<float> v = randomFloats(rng, n * d);
+  auto values = std::make_shared<FloatBuffer>(n * d);
+  std::copy(v.begin(), v.end(), values->data());
+  values->data()[7 * d + 3] = std::nanf("");
+  std::shared_ptr<QuantizedMatrix> m;
+  Status s = QuantizedMatrix::fromMemory(values, n, d, &m);
+  check(s.code == StatusCode::kRangeError && s.message.find("row 7") != std::string::npos && !m,
+        "fromMemory refuses a NaN, naming its row: " + s.message);
+  values->data()[7 * d + 3] = 0.5f;
+  std::fill(values->data() + 4 * d, values->data() + 5 * d, 0.0f);
+  check(QuantizedMatrix::fromMemory(values, n, d, &m).ok() && m, "fromMemory takes a zero row");
+  std::vector<float> query = randomFloats(rng, d);
+  std::vector<int32_t> idx(5);
+  std::vector<float> sc(5);
+  s = m->search({query.data(), 1, d}, 5, 10, Metric::kCosine, idx.data(), sc.data());
+  check(s.code == StatusCode::kRangeError && s.message.find("row 4") != std::string::npos,
+        "cosine search refuses a zero row: " + s.message);
+  check(m->search({query.data(), 1, d}, 5, 10, Metric::kDot, idx.data(), sc.data()).ok(),
+        "dot search takes a zero row");
+  std::shared_ptr<QuantizedMatrix> wide;
+  auto big = std::make_shared<FloatBuffer>(kInt8MaxCols + 1);
+  std::fill(big->data(), big->data() + kInt8MaxCols + 1, 1.0f);
+  check(QuantizedMatrix::fromMemory(big, 1, kInt8MaxCols + 1, &wide).code == StatusCode::kRangeError,
+        "more than kInt8MaxCols columns is kRangeError");
+  check(QuantizedMatrix::fromMemory(values, n + 1, d, &wide).code == StatusCode::kRangeError,
+        "more rows than the values hold is kRangeError");
+  std::vector<float> inf(d, 1.0f);
+  inf[2] = INFINITY;
+  check(m->search({inf.data(), 1, d}, 5, 10, Metric::kDot, idx.data(), sc.data()).code == StatusCode::kRangeError,
+        "a non-finite query is kRangeError");
 }
 
 }  // namespace
@@ -245,5 +382,7 @@ int main() {
   testScan(rng);
   testFileAndSearch(rng);
   testBadInputs(rng);
+  testPackedScan(rng);
+  testMemoryBadInputs(rng);
   return finish("test_quantized");
 }

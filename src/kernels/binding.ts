@@ -37,7 +37,7 @@ export interface NativeDeviceMatrix {
   toFloat32Array(): Promise<Float32Array>;
 }
 
-/** An opaque handle to a native int8-stored matrix (see src/match/quantized.ts). */
+/** An opaque handle to a native int8-stored matrix (see src/match/quantized.ts): file- or memory-backed. */
 export type NativeQuantized = { readonly __brand: 'NativeQuantized' };
 
 /** What the kernels accept for a matrix argument (a DeviceMatrix only on backend 'cuda'). */
@@ -99,14 +99,22 @@ export interface Addon {
   residentConcat(parts: MatrixArg[]): Promise<NativeResident>;
   /** Streams rows·cols float32 at byte `offset` of `path` into int8 codes (verifying `expected`); the handle keeps the file open. */
   quantizedFromFile(path: string, offset: number, rows: number, cols: number, expected: string | null): Promise<NativeQuantized>;
-  /** Exact cosine top-k: int8 scan for `pool` candidates per query, re-scored from the file. 1 <= k <= pool <= rows. */
+  /** Quantises a Matrix (copied) or ResidentMatrix (shared, kept for the re-scoring) into int8 codes. */
+  quantizedFromMatrix(matrix: MatrixArg): Promise<NativeQuantized>;
+  /**
+   * Exact top-k by metric ('cosine' when undefined, or 'dot'): int8 scan for `pool` candidates per query,
+   * re-scored from the file or the rows in memory. 1 <= k <= pool <= rows.
+   */
   quantizedSearch(
     matrix: NativeQuantized,
     queries: MatrixArg,
     k: number,
     pool: number,
+    metric?: string,
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
-  quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number };
+  quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number; inMemory: boolean };
+  /** The int8 scan kernel the active instruction set runs: 'avx512-vnni', 'avx-vnni', 'avx2' or 'portable'. Sync. */
+  int8ScanKernel(): string;
   quantizedDispose(matrix: NativeQuantized): void;
   /** The LiteEncoder's embedding bag (bindings/lite.cpp): per text, the mean of its ids' table rows. */
   embeddingBag(table: MatrixArg, ids: Int32Array, offsets: Int32Array): Promise<Float32Array>;

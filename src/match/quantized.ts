@@ -1,11 +1,14 @@
 /**
- * QuantizedMatrix: float32 rows that live in a file (a MatchIndex partition),
- * held in native memory as int8 codes with one scale per row — a quarter of
- * the float32 size — and searched exactly: an int8 scan picks a candidate pool
- * per query, whose exact float32 rows are read back from the file and scored
- * with the same kernel as `kernels.topK`, so the scores are bit-identical to
- * an exact search over the float32 rows (the approximation can only miss a
- * row whose approximate score falls outside the pool).
+ * QuantizedMatrix: float32 rows held in native memory as int8 codes with one
+ * scale per row — a quarter of the float32 size — and searched exactly: an
+ * int8 scan (AVX512-VNNI, AVX-VNNI, AVX2 or portable kernels; the queries quantised the
+ * same way) picks a candidate pool per query, whose exact float32 rows are
+ * scored with the same kernel as `kernels.topK`, so the scores are
+ * bit-identical to `kernels.topK` over the float32 rows (the approximation can
+ * only miss a row whose approximate score falls outside the pool).
+ *
+ * The exact rows live in a file (`fromFile`: a MatchIndex partition, read back
+ * per candidate) or in memory (`fromMatrix`: a ResidentMatrix's rows, shared).
  *
  * Quantisation is symmetric per row: scale = max|x| / 127, code = round(x /
  * scale) (to nearest, ties to even). The file stays open (its descriptor) so
@@ -15,9 +18,13 @@
  */
 import { addon, type MatrixArg, type NativeQuantized } from '../kernels/binding.js';
 import { callerStack, callNative, JobBERTError } from '../errors.js';
-import type { TopKResult } from '../kernels/index.js';
+import type { Metric, TopKResult } from '../kernels/index.js';
 import { fileSliceArgs, ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
-import { assertInteger, assertMatrix, assertOptions } from '../util/validate.js';
+import { assertChoice, assertInteger, assertMatrix, assertOptions } from '../util/validate.js';
+
+/** The widest rows int8 storage takes (every integer dot of the scan stays inside int32). */
+export const INT8_MAX_COLS = 65536;
+const METRICS: readonly Metric[] = ['cosine', 'dot'];
 
 /** The default candidate pool for k results: max(4k, k + 64). */
 export function defaultPool(k: number): number {
@@ -53,7 +60,40 @@ export class QuantizedMatrix {
     return new QuantizedMatrix(native, rows, cols);
   }
 
-  /** Bytes of native memory held (codes, scales, norms); 0 once disposed. */
+  /**
+   * Quantises `matrix` into int8 codes, keeping its float32 rows for the exact
+   * re-scoring: a ResidentMatrix is shared (not copied; its rows stay alive
+   * while this matrix does, even if it is disposed), a plain Matrix is copied.
+   * Async. Throws TypeError/RangeError naming `matrix` for a bad matrix or more
+   * than {@link INT8_MAX_COLS} columns, JobBERTError ERR_DISPOSED for a
+   * disposed ResidentMatrix; rejects with RangeError for NaN/±Infinity (naming
+   * its row and column), ERR_OUT_OF_MEMORY.
+   */
+  static async fromMatrix(matrix: MatrixLike): Promise<QuantizedMatrix> {
+    const fn = 'QuantizedMatrix.fromMatrix';
+    const caller = callerStack();
+    let arg: MatrixArg;
+    if (matrix instanceof ResidentMatrix) arg = matrix.handle(fn, 'matrix');
+    else {
+      assertMatrix(fn, 'matrix', matrix);
+      arg = matrix;
+    }
+    if (matrix.cols > INT8_MAX_COLS)
+      throw new RangeError(`${fn}: matrix must have at most ${INT8_MAX_COLS} columns for int8 storage; received ${matrix.cols}`);
+    const native = await callNative(caller, () => addon.quantizedFromMatrix(arg));
+    return new QuantizedMatrix(native, matrix.rows, matrix.cols);
+  }
+
+  /**
+   * The int8 scan kernel the active instruction set runs: 'avx512-vnni',
+   * 'avx-vnni', 'avx2' or 'portable' (kernels.configure({ isa }) and
+   * JOBBERT_ISA choose). Sync.
+   */
+  static kernel(): string {
+    return addon.int8ScanKernel();
+  }
+
+  /** Bytes of native memory held (codes, scales, norms; not the float32 rows it shares); 0 once disposed. */
   get bytes(): number {
     return addon.quantizedInfo(this.#native).bytes;
   }
@@ -72,14 +112,17 @@ export class QuantizedMatrix {
   }
 
   /**
-   * The k rows most similar (cosine) to each query, best first, ties to the
-   * lower row, with exact float32 scores; k is clamped to `rows`. `pool`
-   * (an integer >= k; default max(4k, k + 64); clamped to rows) is how many candidates the
-   * int8 scan keeps per query. Async. Throws TypeError/RangeError for bad
-   * arguments; rejects with ERR_DISPOSED, ERR_CORRUPT (file changed since
-   * loading), ERR_IO, RangeError for a zero query or corpus row.
+   * The k rows most similar to each query by `metric` ('cosine', the default,
+   * or 'dot'), best first, ties to the lower row, with exact float32 scores:
+   * the indices and scores `kernels.topK(queries, rows, k, { metric, device:
+   * 'cpu' })` gives whenever its top k are among the pool; k is clamped to
+   * `rows`. `pool` (an integer >= k; default max(4k, k + 64); clamped to rows)
+   * is how many candidates the int8 scan keeps per query. Async. Throws
+   * TypeError/RangeError for bad arguments; rejects with ERR_DISPOSED,
+   * ERR_CORRUPT (file changed since loading), ERR_IO, RangeError for a
+   * non-finite query, or a zero query or corpus row under cosine.
    */
-  async search(queries: MatrixLike, k: number, opts: { pool?: number } = {}): Promise<TopKResult> {
+  async search(queries: MatrixLike, k: number, opts: { pool?: number; metric?: Metric } = {}): Promise<TopKResult> {
     const fn = 'QuantizedMatrix.search';
     const caller = callerStack();
     if (this.disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the QuantizedMatrix was disposed`);
@@ -96,9 +139,11 @@ export class QuantizedMatrix {
       assertInteger(fn, 'pool', opts.pool, 1);
       if (opts.pool < k) throw new RangeError(`${fn}: pool must be an integer >= k (${k}); received ${opts.pool}`);
     }
+    const metric = opts.metric ?? 'cosine';
+    assertChoice(fn, 'metric', metric, METRICS);
     const kUsed = Math.min(k, this.rows);
     const pool = Math.min(this.rows, opts.pool ?? defaultPool(kUsed));
-    const r = await callNative(caller, () => addon.quantizedSearch(this.#native, arg, kUsed, pool));
+    const r = await callNative(caller, () => addon.quantizedSearch(this.#native, arg, kUsed, pool, metric));
     return { k: r.k, indices: r.indices, scores: r.scores };
   }
 }

@@ -18,7 +18,15 @@ import { assertBoolean, assertInteger, assertOptions, describe } from '../util/v
 import { MicroBatcher } from './batcher.js';
 import { readJsonBody, sendError, sendJson, sendText, ServeError } from './http.js';
 import { Metrics } from './metrics.js';
-import { countTokens, embeddingsResponse, openAIError, type EmbeddingsResponse } from './openai.js';
+import {
+  countTokens,
+  type EmbeddingsResponse,
+  embeddingsResponse,
+  type ModelObject,
+  OpenAIServeError,
+  openAIError,
+  servedModels,
+} from './openai.js';
 import { openApiDocument } from './openapi.js';
 import {
   parseEmbeddings,
@@ -119,6 +127,10 @@ export interface Matcher {
    * (404 without an encoder or for an unknown model, 400 for a bad field, 503).
    */
   embeddings(body: unknown): Promise<EmbeddingsResponse>;
+  /** `GET /v1/models`'s body: the model names /v1/embeddings takes (none without an encoder). Sync. */
+  models(): { object: 'list'; data: ModelObject[] };
+  /** `GET /v1/models/{id}`'s body. Sync; throws ServeError 404 ERR_MODEL_NOT_FOUND (with OpenAI's fields) for a name not served. */
+  model(id: string): ModelObject;
   /** `POST /v1/skills` on a parsed body. Async; rejects with ServeError (404 without skills, 422, 503). */
   skills(body: unknown): Promise<MatchResponse>;
   /** `POST /v1/normalize` on a parsed body. Async; rejects with ServeError (404 without a Normalizer, 422, 503). */
@@ -149,10 +161,16 @@ const ROUTES: Record<string, string> = {
   '/v1/embeddings': 'POST',
   '/v1/skills': 'POST',
   '/v1/normalize': 'POST',
+  '/v1/models': 'GET',
   '/healthz': 'GET',
   '/metrics': 'GET',
   '/openapi.json': 'GET',
 };
+/** The route a path belongs to: itself, or `/v1/models/{id}` for one model. */
+const routeOf = (path: string): string => (path.startsWith('/v1/models/') ? '/v1/models/{id}' : path);
+ROUTES['/v1/models/{id}'] = 'GET';
+/** Routes that answer errors in OpenAI's shape too (`type`, `param`), as OpenAI's clients read them. */
+const OPENAI_ROUTES = new Set(['/v1/embeddings', '/v1/models', '/v1/models/{id}']);
 /** Routes anyone may read: probes and the API description. */
 const PUBLIC = new Set(['/healthz', '/openapi.json']);
 
@@ -217,6 +235,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   const tokenDigest = opts.token === undefined ? null : digest(opts.token);
   const metrics = new Metrics();
   const started = performance.now();
+  const createdSeconds = Math.floor(Date.now() / 1000);
   let closing = false;
   let closed: Promise<void> | null = null;
   const active = new Set<ServerResponse>();
@@ -405,6 +424,24 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     match: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.match(body)),
     encode: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.encode(body)),
     embeddings: (body) => (closing ? Promise.reject(openAIError(shuttingDown())) : handlers.embeddings(body)),
+
+    models() {
+      return { object: 'list', data: servedModels(encoder, createdSeconds) };
+    },
+
+    model(id) {
+      const found = servedModels(encoder, createdSeconds).find((m) => m.id === id);
+      if (found) return found;
+      const names = servedModels(encoder, createdSeconds).map((m) => `'${m.id}'`);
+      throw openAIError(
+        new ServeError(
+          404,
+          'ERR_MODEL_NOT_FOUND',
+          `model '${id.length > 100 ? `${id.slice(0, 100)}…` : id}' is not served here; ${names.length ? `this server serves ${names.join(', ')}` : 'this server has no encoder, so it serves no model'}`,
+          { field: 'model' },
+        ),
+      );
+    },
     skills: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.skills(body)),
     normalize: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.normalize(body)),
 
@@ -445,7 +482,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     handler(req, res) {
       const t0 = performance.now();
       const path = (req.url ?? '/').split('?')[0];
-      const route = ROUTES[path] ? path : 'other';
+      const route = ROUTES[routeOf(path)] ? routeOf(path) : 'other';
       metrics.inFlight++;
       active.add(res);
       if (closing) res.setHeader('connection', 'close');
@@ -459,7 +496,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         const status = res.writableFinished ? res.statusCode : 499;
         metrics.request(
           route,
-          ROUTES[path] && (req.method === ROUTES[path] || req.method === 'HEAD') ? req.method! : 'other',
+          ROUTES[route] && (req.method === ROUTES[route] || req.method === 'HEAD') ? req.method! : 'other',
           status,
           (performance.now() - t0) / 1000,
         );
@@ -476,7 +513,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         const error = e instanceof ServeError ? e : asServeError(e);
         if (e instanceof ServeError && e.status >= 500 && e.status !== 503)
           log(`jobbert serve: ${req.method} ${path}: ${e.message}\n${(e.cause as Error)?.stack ?? ''}`);
-        sendError(res, path === '/v1/embeddings' ? openAIError(error) : error);
+        sendError(res, OPENAI_ROUTES.has(route) && !(error instanceof OpenAIServeError) ? openAIError(error) : error);
         if (error.status === 413) req.socket?.destroySoon?.();
       });
     },
@@ -493,7 +530,8 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   };
 
   async function serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const method = ROUTES[path];
+    const route = routeOf(path);
+    const method = ROUTES[route];
     if (!method) throw new ServeError(404, 'ERR_NOT_FOUND', `no route ${path.slice(0, 200)}; see /openapi.json`);
     if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
       throw new ServeError(405, 'ERR_METHOD_NOT_ALLOWED', `${path} takes ${method}; received ${req.method}`, {
@@ -501,7 +539,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
       });
     }
     if (tokenDigest && !PUBLIC.has(path)) checkToken(req.headers.authorization, tokenDigest);
-    switch (path) {
+    switch (route) {
       case '/healthz': {
         const h = matcher.health();
         return sendJson(res, h.status === 'ok' ? 200 : 503, h);
@@ -510,6 +548,10 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         return sendText(res, 200, matcher.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
       case '/openapi.json':
         return sendJson(res, 200, matcher.openapi(), { 'cache-control': 'public, max-age=60' });
+      case '/v1/models':
+        return sendJson(res, 200, matcher.models());
+      case '/v1/models/{id}':
+        return sendJson(res, 200, matcher.model(decodeModelId(path.slice('/v1/models/'.length))));
     }
     if (closing) throw shuttingDown();
     const body = await readJsonBody(req, settings.maxBodyBytes);
@@ -556,4 +598,15 @@ function asServeError(e: unknown): ServeError {
     return new ServeError(500, e.code, e.message, { cause: e });
   }
   return new ServeError(500, 'ERR_INTERNAL', 'internal error; see the server log', { cause: e });
+}
+
+/** A model id from its URL path segment (percent-decoded); a malformed escape is a 400 naming `model`. */
+function decodeModelId(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ServeError(400, 'ERR_INVALID_REQUEST', `the model id in the path is not valid percent-encoding: ${segment.slice(0, 100)}`, {
+      field: 'model',
+    });
+  }
 }

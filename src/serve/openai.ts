@@ -5,7 +5,7 @@
  * `param` beside our `code`, `message` and `field`.
  */
 import { endianness } from 'node:os';
-import type { Encoder } from '../encoders/encoder.js';
+import { BRANCHES, type Encoder } from '../encoders/encoder.js';
 import { words } from '../encoders/tfidf.js';
 import { ServeError } from './http.js';
 import type { EmbeddingsRequest } from './requests.js';
@@ -56,6 +56,25 @@ export function embeddingsResponse(req: EmbeddingsRequest, vectors: ArrayLike<nu
     model: req.model,
     usage: { prompt_tokens: total, total_tokens: total },
   };
+}
+
+/** One entry of `GET /v1/models`, as OpenAI lists a model. */
+export interface ModelObject {
+  id: string;
+  object: 'model';
+  /** Unix seconds: when this server started serving the model. */
+  created: number;
+  owned_by: 'jobbert';
+}
+
+/**
+ * The models `/v1/embeddings` takes, as `GET /v1/models` lists them: the
+ * encoder's branches ('anchor' first, the default), then its fingerprint
+ * (another name for 'anchor'). Empty without an encoder. Sync.
+ */
+export function servedModels(encoder: Encoder | undefined, created: number): ModelObject[] {
+  if (!encoder) return [];
+  return [...BRANCHES, encoder.fingerprint].map((id) => ({ id, object: 'model', created, owned_by: 'jobbert' }));
 }
 
 /** OpenAI's error `type` for a status: what its clients and docs show for the same failures. */

@@ -110,6 +110,31 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
         },
       },
     },
+    '/v1/models': {
+      get: {
+        summary: 'The model names /v1/embeddings takes, as OpenAI lists models',
+        description:
+          "The encoder's branches ('anchor', 'positive', 'base') and its fingerprint, each as OpenAI's model object; empty when the server has no encoder.",
+        security,
+        responses: {
+          '200': { description: 'Success.', content: json(ref('ModelList')) },
+          ...(o.auth ? { '401': openAIErrorResponse('Missing or wrong bearer token (API key) (ERR_UNAUTHORIZED).') } : {}),
+        },
+      },
+    },
+    '/v1/models/{id}': {
+      get: {
+        summary: 'One model /v1/embeddings takes',
+        security,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': { description: 'Success.', content: json(ref('Model')) },
+          '400': openAIErrorResponse('The id is not valid percent-encoding (ERR_INVALID_REQUEST).'),
+          ...(o.auth ? { '401': openAIErrorResponse('Missing or wrong bearer token (API key) (ERR_UNAUTHORIZED).') } : {}),
+          '404': openAIErrorResponse('No model of that name is served here (ERR_MODEL_NOT_FOUND); the message lists those that are.'),
+        },
+      },
+    },
     '/v1/skills': post(
       'The best skills for each job title',
       "A skill's score is the best cosine between the title and any of its name and aliases; skills are ranked by it, best first. " +
@@ -317,6 +342,21 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
               properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } },
             },
           },
+        },
+        Model: {
+          type: 'object',
+          required: ['id', 'object', 'created', 'owned_by'],
+          properties: {
+            id: { type: 'string' },
+            object: { const: 'model' },
+            created: { type: 'integer', description: 'Unix seconds: when this server started serving it.' },
+            owned_by: { const: 'jobbert' },
+          },
+        },
+        ModelList: {
+          type: 'object',
+          required: ['object', 'data'],
+          properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Model') } },
         },
         Match: {
           type: 'object',

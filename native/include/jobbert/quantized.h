@@ -1,14 +1,17 @@
-// jobbert int8 storage: a float32 matrix that lives in a file (a MatchIndex
-// partition) held in memory as int8 codes with a per-row scale, searched in
-// two steps — an approximate scan of the codes picks a candidate pool per
-// query, and the candidates' exact float32 rows, read back from the file, are
-// scored with the exact topK. No N-API.
+// jobbert int8 storage: a float32 matrix (a MatchIndex partition in a file, or
+// rows in memory) held as int8 codes with a per-row scale, searched in two
+// steps — an int8 scan (scanInt8, int8_scan.cpp: VNNI/AVX2/portable kernels)
+// picks a candidate pool per query, and the candidates' exact float32 rows,
+// read back from the file or memory, are scored with the exact topK. No N-API.
 //
 // Quantisation (symmetric, per row): scale = max|x| / 127 (float),
 // code = round-to-nearest-even(x / scale) in [-127, 127]; an all-zero row has
 // scale 0 and zero codes. Dequantised: x ≈ code · scale, |error| ≤ scale / 2.
 // Symmetric keeps the scan a plain dot product (no zero points) and costs at
-// most one of 255 levels against an asymmetric range.
+// most one of 255 levels against an asymmetric range. The scan quantises each
+// query the same way, so its score for (query, row) is an exact integer dot
+// times float factors: the same float on every instruction set and in every
+// batch.
 #pragma once
 
 #include <cstdint>
@@ -39,17 +42,52 @@ double quantizeRow(const float* x, int64_t d, int8_t* codes, float* scale);
 // out[i·cols + p] = codes[(j0 + i)·cols + p] · scales[j0 + i] for i < n.
 void dequantizeRows(const Int8Rows& m, int64_t j0, int64_t n, float* out);
 
+// The packed layout the scan reads: rows in groups of 16; within a group, for
+// each 4 columns, the 16 rows' 4 codes (64 bytes) after another; codes stored
+// as u8 = code + 128 (VNNI multiplies u8 by s8); columns padded to a multiple
+// of 4 and rows to a multiple of 16 with code 0. cols <= kInt8MaxCols keeps
+// every integer dot inside int32.
+constexpr int64_t kInt8MaxCols = 65536;
+struct PackedInt8Rows {
+  const uint8_t* codes = nullptr;
+  const float* scales = nullptr;
+  const float* invNorms = nullptr;  // 1/‖x‖ of the float32 rows (cosine)
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+int64_t packedDepth(int64_t cols);                // cols rounded up to 4
+int64_t packedBytes(int64_t rows, int64_t cols);  // the packed codes' size
+void packRow(const int8_t* codes, int64_t row, int64_t cols, uint8_t* packed);
+void unpackRow(const uint8_t* packed, int64_t row, int64_t cols, int8_t* codes);
+
+// For each query, the `pool` best rows by the approximate score, best first,
+// ties to the lower row: cosine ≈ dot(q̂, x̂) / (‖q‖·‖x‖), dot ≈ dot(q̂, x̂),
+// with q̂ and x̂ the dequantised query and row. Queries are refused as topK
+// refuses them (non-finite; zero under cosine). 1 <= pool <= rows.
+Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, int64_t pool, int32_t* indices,
+                float* approx);
+// The scan kernel the active instruction set uses: "avx512-vnni", "avx-vnni",
+// "avx2" or "portable".
+const char* int8ScanKernel();
+// For tests: while on, the AVX-512 instruction set runs the AVX-VNNI kernel's
+// code in EVEX encoding ("vnni256"), so machines with AVX512-VNNI but not
+// AVX-VNNI check that kernel's logic. Returns false (and changes nothing)
+// where the CPU lacks AVX512-VNNI.
+bool int8ScanUseVnni256(bool on);
+
 // topK (cosine) of queries against the dequantised rows: the same fused
 // kernels and selection as topK, reading int8 (4× less memory traffic). Scores
 // are approximate: dot(q, dequantised row) / (‖q‖ · ‖original row‖).
 // Implemented in topk.cpp. k in [1, corpus.rows].
 Status topKInt8(const ConstMatrix& queries, const Int8Rows& corpus, int64_t k, int32_t* indices, float* scores);
 
-// A partition of an index file, held as int8 codes. The file stays open (its
-// descriptor) for the exact re-scoring reads, so replacing the path (an
-// atomic save renames a new file over it) does not disturb a loaded matrix;
-// a change to the file itself (size or mtime, or a candidate row whose
-// re-quantisation differs from the codes held) is reported as kCorrupt.
+// Rows held as packed int8 codes, with their exact float32 values either in a
+// file (a partition of an index file) or in memory (shared with a resident
+// matrix). The file stays open (its descriptor) for the exact re-scoring
+// reads, so replacing the path (an atomic save renames a new file over it)
+// does not disturb a loaded matrix; a change to the file itself (size or
+// mtime, or a candidate row whose re-quantisation differs from the codes
+// held) is reported as kCorrupt.
 class QuantizedMatrix {
  public:
   // Streams rows·cols float32 at byte `offset` of `path` in 8 MiB chunks,
@@ -58,39 +96,52 @@ class QuantizedMatrix {
   // readFloatsFromFile, plus kCorrupt for a checksum mismatch.
   static Status fromFile(const std::string& path, uint64_t offset, int64_t rows, int64_t cols, const uint64_t* expected,
                          std::shared_ptr<QuantizedMatrix>* out);
+  // Quantises rows·cols float32 held in memory, keeping `values` (shared, not
+  // copied) for the exact re-scoring. kRangeError for a non-finite value.
+  static Status fromMemory(std::shared_ptr<const FloatBuffer> values, int64_t rows, int64_t cols,
+                           std::shared_ptr<QuantizedMatrix>* out);
   ~QuantizedMatrix();
   QuantizedMatrix(const QuantizedMatrix&) = delete;
   QuantizedMatrix& operator=(const QuantizedMatrix&) = delete;
 
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
-  // Bytes of memory held (codes, scales, norms).
-  int64_t bytes() const { return rows_ * cols_ + rows_ * 8; }
-  Int8Rows view() const;
+  // Bytes of memory held (packed codes, scales, norms; not the shared float32 values).
+  int64_t bytes() const { return packedBytes(rows_, cols_) + rows_ * 8; }
+  PackedInt8Rows packed() const;
+  // Row r's codes, unpacked (cols of them).
+  void rowCodes(int64_t r, int8_t* out) const;
 
-  // Exact top-k by cosine: the best `pool` rows per query by the int8 scan,
-  // re-scored from the file's float32 rows with topK, best first, ties to the
-  // lower row. Scores are bit-identical to topK over the float32 rows.
-  // 1 <= k <= pool <= rows. Cost: the scan (Q·N·d multiply-adds on int8 data)
-  // plus Q·pool rows read (pread; page cache or disk) and scored.
-  Status search(const ConstMatrix& queries, int64_t k, int64_t pool, int32_t* indices, float* scores) const;
+  // Exact top-k by `metric`: the best `pool` rows per query by the int8 scan,
+  // re-scored from the float32 rows (file or memory) with topK, best first,
+  // ties to the lower row. Scores are bit-identical to topK over the float32
+  // rows. 1 <= k <= pool <= rows. Cost: the scan (Q·N·d int8 multiply-adds)
+  // plus Q·pool rows read (memory, or pread: page cache or disk) and scored.
+  Status search(const ConstMatrix& queries, int64_t k, int64_t pool, Metric metric, int32_t* indices,
+                float* scores) const;
 
   // Reads the float32 rows `rows[0..n)` from the file into out (n × cols),
   // checking each against its codes. For tests and search.
   Status readRows(const int32_t* rows, int64_t n, float* out) const;
+  // Where the exact rows live.
+  bool inMemory() const { return values_ != nullptr; }
 
  private:
   QuantizedMatrix() = default;
   Status checkFile() const;
+  Status allocate(int64_t rows, int64_t cols);
+  double quantizeInto(const float* row, int64_t r, int8_t* scratch);
 
   std::string path_;
   int fd_ = -1;
   uint64_t offset_ = 0;
   int64_t rows_ = 0, cols_ = 0;
   int64_t fileSize_ = 0, mtimeNs_ = 0;
-  FloatBuffer codes_;  // rows·cols int8 in float storage (aligned, huge pages)
+  FloatBuffer codes_;  // packedBytes(rows, cols) in float storage (aligned, huge pages)
   std::vector<float> scales_, invNorms_;
-  int64_t badRow_ = -1;  // the first zero or non-finite row, refused by search
+  std::shared_ptr<const FloatBuffer> values_;  // in memory: the float32 rows
+  int64_t zeroRow_ = -1;                       // the first zero row, refused under cosine
+  int64_t nonFiniteRow_ = -1;                  // the first row holding a non-finite value, refused by search
 };
 
 }  // namespace jobbert

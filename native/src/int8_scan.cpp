@@ -1,0 +1,342 @@
+// scanInt8 (jobbert/quantized.h): for each query, the `pool` best rows of a
+// packed int8 corpus by the approximate score, ties to the lower row. Cost:
+// Q·N·d int8 multiply-adds (the register kernels of int8_scan.h: 64 a VNNI
+// instruction), Q·N float compares against each query's running threshold
+// (inside the kernel) and O(pool · log(N/pool)) candidates appended per query
+// (amortised O(1) each); bytes: the corpus (N·d, a quarter of float32) once
+// per call when it is larger than the last-level cache.
+//
+// Blocking: the corpus is split into chunks (two per thread) and each chunk
+// into blocks of row groups sized for L2; for each block every query panel
+// (8 queries, L1) runs against its groups 48 rows at a time, so the corpus
+// is read from memory once and each query panel once per block.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "checks.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include "guard.h"
+#include "int8_scan.h"
+#include "jobbert/quantized.h"
+#include "thread_pool.h"
+
+namespace jobbert {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr int64_t kGroupRows = 16;
+constexpr int64_t kBlockBytes = int64_t(256) << 10;  // corpus bytes per block (L2)
+// Packed corpora up to this size are shared by query ranges rather than split (they stay in L3).
+constexpr int64_t kCachedCorpusBytes = int64_t(32) << 20;
+
+// Portable kernel: the same integer dots as the SIMD kernels, in plain C++
+// that compilers vectorise with baseline instructions (SSE2 has no 32-bit
+// integer multiply): the codes as floats, which hold every product and every
+// sum of up to 1,024 of them (127²·1024 < 2²⁴) exactly, so the dot is summed
+// in float over 1,024-column blocks and the exact block sums in int32.
+bool int8Tile_portable(const Int8Tile& t, int nq, uint64_t* above) {
+  constexpr int64_t kExactBlock = 1024;
+  bool any = false;
+  for (int i = 0; i < nq; ++i) above[i] = 0;
+  for (int g = 0; g < t.groupCount; ++g) {
+    const uint8_t* group = t.groups + g * t.groupStride;
+    int32_t dot[kInt8MaxQueries][kGroupRows] = {};
+    for (int64_t p0 = 0; p0 < t.depth; p0 += kExactBlock) {
+      float acc[kInt8MaxQueries][kGroupRows] = {};
+      for (int64_t p = p0; p < std::min(t.depth, p0 + kExactBlock); p += 4) {
+        float c[4][kGroupRows];  // c[b][lane]: column p + b of row `lane`
+        for (int lane = 0; lane < kGroupRows; ++lane)
+          for (int b = 0; b < 4; ++b) c[b][lane] = float(int(group[p * 16 + lane * 4 + b]) - 128);
+        for (int i = 0; i < nq; ++i) {
+          const int8_t* q = t.queries + i * t.depth + p;
+          const float q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+          for (int lane = 0; lane < kGroupRows; ++lane)
+            acc[i][lane] += q0 * c[0][lane] + q1 * c[1][lane] + q2 * c[2][lane] + q3 * c[3][lane];
+        }
+      }
+      for (int i = 0; i < nq; ++i)
+        for (int lane = 0; lane < kGroupRows; ++lane) dot[i][lane] += int32_t(acc[i][lane]);
+    }
+    for (int i = 0; i < nq; ++i)
+      for (int lane = 0; lane < kGroupRows; ++lane) {
+        const float s = float(dot[i][lane]) * t.rowFactors[16 * g + lane];
+        t.scores[i * kInt8TileRows + 16 * g + lane] = s;
+        if (s > t.thresholds[i]) above[i] |= uint64_t(1) << (16 * g + lane);
+      }
+  }
+  for (int i = 0; i < nq; ++i) any = any || above[i] != 0;
+  return any;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+bool cpuHasVnni() {
+  static const bool has =
+      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  return has;
+}
+// AVX-VNNI: CPUID leaf 7, subleaf 1, EAX bit 4 (the OS's AVX state is implied by AVX2 being usable).
+bool cpuHasAvxVnni() {
+  static const bool has = [] {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+    return (eax & (1u << 4)) != 0 && __builtin_cpu_supports("avx2");
+  }();
+  return has;
+}
+#endif
+
+std::atomic<bool> useVnni256{false};
+
+struct Kernel {
+  Int8TileFn fn;
+  const char* name;
+};
+
+Kernel kernelFor(Isa isa) {
+#ifdef JOBBERT_INT8_AVX512
+  if (isa == Isa::kAvx512 && cpuHasVnni())
+    return useVnni256.load() ? Kernel{int8Tile_vnni256evex, "vnni256"} : Kernel{int8Tile_avx512vnni, "avx512-vnni"};
+#endif
+#ifdef JOBBERT_INT8_AVXVNNI
+  if ((isa == Isa::kAvx512 || isa == Isa::kAvx2) && cpuHasAvxVnni()) return {int8Tile_avxvnni, "avx-vnni"};
+#endif
+#ifdef JOBBERT_INT8_AVX2
+  if (isa == Isa::kAvx512 || isa == Isa::kAvx2) return {int8Tile_avx2, "avx2"};
+#endif
+  return {int8Tile_portable, "portable"};
+}
+
+// A candidate as one integer whose order is the output order: the score's
+// bits made order-preserving in the high half, the complement of the row in
+// the low half (so, for equal scores, the lower row is the larger key).
+// Selecting on plain integers is several times cheaper than on (score, row)
+// pairs with a two-level comparison. Scores are never NaN here.
+using Candidate = uint64_t;
+
+inline Candidate candidate(float score, int32_t row) {
+  uint32_t bits;
+  std::memcpy(&bits, &score, 4);
+  bits = bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+  return uint64_t(bits) << 32 | (0xffffffffu - uint32_t(row));
+}
+inline float scoreOf(Candidate c) {
+  uint32_t bits = uint32_t(c >> 32);
+  bits = bits & 0x80000000u ? bits & 0x7fffffffu : ~bits;
+  float score;
+  std::memcpy(&score, &bits, 4);
+  return score;
+}
+inline int32_t rowOf(Candidate c) { return int32_t(0xffffffffu - uint32_t(c)); }
+
+// Per query, the `pool` best candidates a task has seen, in a buffer of 2·pool:
+// candidates above the threshold are appended, and a full buffer is cut back
+// to its best `pool` (nth_element), whose worst score becomes the threshold —
+// O(1) a candidate, where a heap pays log(pool) unpredictable branches (with
+// small rows that cost as much as the scan). A task offers rows in
+// increasing index order, so a candidate that only equals the threshold loses
+// the tie, and the kernels' test `score > threshold` is exact. thresholds()
+// stays -inf until the first cut.
+class Selection {
+ public:
+  Selection(int64_t queries, int64_t pool)
+      : pool_(pool),
+        buffers_(static_cast<size_t>(queries * 2 * pool)),
+        counts_(static_cast<size_t>(queries), 0),
+        thresholds_(static_cast<size_t>(queries), kNegInf) {}
+
+  const float* thresholds() const { return thresholds_.data(); }
+  const Candidate* candidates(int64_t q) const { return buffers_.data() + q * 2 * pool_; }
+  int64_t count(int64_t q) const { return counts_[q]; }
+
+  // Only called with score > thresholds()[q].
+  void offer(int64_t q, float score, int32_t index) {
+    Candidate* buffer = buffers_.data() + q * 2 * pool_;
+    int64_t& count = counts_[q];
+    buffer[count++] = candidate(score, index);
+    if (count < 2 * pool_) return;
+    std::nth_element(buffer, buffer + pool_ - 1, buffer + count, std::greater<Candidate>());
+    count = pool_;
+    thresholds_[q] = scoreOf(buffer[pool_ - 1]);
+  }
+
+ private:
+  int64_t pool_;
+  std::vector<Candidate> buffers_;
+  std::vector<int64_t> counts_;
+  std::vector<float> thresholds_;
+};
+
+}  // namespace
+
+const char* int8ScanKernel() { return kernelFor(activeIsa()).name; }
+
+bool int8ScanUseVnni256(bool on) {
+#ifdef JOBBERT_INT8_AVX512
+  if (!cpuHasVnni()) return false;
+  useVnni256.store(on);
+  return true;
+#else
+  return false;
+#endif
+}
+
+int64_t packedDepth(int64_t cols) { return (cols + 3) / 4 * 4; }
+
+int64_t packedBytes(int64_t rows, int64_t cols) {
+  return (rows + kGroupRows - 1) / kGroupRows * kGroupRows * packedDepth(cols);
+}
+
+void packRow(const int8_t* codes, int64_t row, int64_t cols, uint8_t* packed) {
+  const int64_t depth = packedDepth(cols);
+  uint8_t* base = packed + (row / kGroupRows) * kGroupRows * depth + (row % kGroupRows) * 4;
+  for (int64_t p = 0; p < depth; p += 4) {
+    uint8_t word[4];
+    for (int b = 0; b < 4; ++b) word[b] = uint8_t((p + b < cols ? int(codes[p + b]) : 0) + 128);
+    std::memcpy(base + p * 16, word, 4);
+  }
+}
+
+void unpackRow(const uint8_t* packed, int64_t row, int64_t cols, int8_t* codes) {
+  const int64_t depth = packedDepth(cols);
+  const uint8_t* base = packed + (row / kGroupRows) * kGroupRows * depth + (row % kGroupRows) * 4;
+  int64_t p = 0;
+  for (; p + 4 <= cols; p += 4) {  // 4 codes at a time: u8 - 128 is u8 ^ 0x80 as s8
+    uint32_t word;
+    std::memcpy(&word, base + p * 16, 4);
+    word ^= 0x80808080u;
+    std::memcpy(codes + p, &word, 4);
+  }
+  for (; p < cols; ++p) codes[p] = int8_t(int(base[(p & ~int64_t(3)) * 16 + (p & 3)]) - 128);
+}
+
+Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, int64_t pool, int32_t* indices,
+                float* approx) {
+  if (Status s = checkShape(queries, "queries"); !s.ok()) return s;
+  if (corpus.rows < 1 || corpus.cols < 1 || !corpus.codes || !corpus.scales || !corpus.invNorms)
+    return Status::Range("corpus must be a non-empty packed int8 matrix");
+  if (corpus.cols != queries.cols)
+    return Status::Range("corpus must have as many columns as queries (" + std::to_string(queries.cols) +
+                         "); received " + std::to_string(corpus.cols));
+  if (corpus.cols > kInt8MaxCols)
+    return Status::Range("int8 rows may have at most " + std::to_string(kInt8MaxCols) + " columns; received " +
+                         std::to_string(corpus.cols));
+  if (pool < 1 || pool > corpus.rows)
+    return Status::Range("pool must be between 1 and corpus.rows (" + std::to_string(corpus.rows) + "); received " +
+                         std::to_string(pool));
+  if (!indices || !approx) return Status::Type("indices and approx must be output buffers");
+  const int64_t Q = queries.rows, n = corpus.rows, d = corpus.cols, depth = packedDepth(d);
+  return guarded("the int8 scan", [&]() -> Status {
+    // The queries as int8 codes (the corpus's quantisation), and what turns a
+    // kernel score back into a similarity: the query's scale (and 1/‖q‖).
+    std::vector<float> invQ(static_cast<size_t>(Q), 1.0f);
+    if (metric == Metric::kCosine) {
+      if (Status s = inverseRowNorms(queries, "queries", invQ.data()); !s.ok()) return s;
+    } else if (Status s = checkFinite(queries, "queries"); !s.ok()) {
+      return s;
+    }
+    std::vector<int8_t> codes(static_cast<size_t>(Q * depth), 0);
+    std::vector<int32_t> offsets(static_cast<size_t>(Q));
+    std::vector<float> queryFactor(static_cast<size_t>(Q));
+    parallelRanges(Q, 64, [&](int64_t b, int64_t e) {
+      for (int64_t q = b; q < e; ++q) {
+        float scale;
+        quantizeRow(queries.data + q * d, d, codes.data() + q * depth, &scale);
+        int32_t sum = 0;
+        for (int64_t p = 0; p < d; ++p) sum += codes[q * depth + p];
+        offsets[q] = 128 * sum;
+        queryFactor[q] = scale * invQ[q];
+      }
+    });
+
+    const Kernel kernel = kernelFor(activeIsa());
+    const int64_t groups = (n + kGroupRows - 1) / kGroupRows;
+    const int64_t blockGroups =
+        std::max<int64_t>(3, std::min<int64_t>(groups, kBlockBytes / (kGroupRows * depth)) / 3 * 3);
+    const int64_t blocks = (groups + blockGroups - 1) / blockGroups;
+    // Tasks: a range of queries against a range of blocks, each with its own
+    // selection. A corpus that stays in cache is shared by query ranges (each
+    // query then fills one pool, not one per corpus range: with small rows
+    // the selection costs as much as the scan); a larger one is split into
+    // block ranges so it is read from memory once. Two tasks per thread, so a
+    // thread slowed by other work does not hold up the rest.
+    const int threads = ThreadPool::instance().size();
+    const int64_t panels = (Q + kInt8MaxQueries - 1) / kInt8MaxQueries;
+    int64_t queryParts = 1, corpusParts = std::max<int64_t>(1, std::min<int64_t>(2 * threads, blocks));
+    if (packedBytes(n, d) <= kCachedCorpusBytes && panels >= 2 * threads) queryParts = 2 * threads, corpusParts = 1;
+    const auto queryBegin = [&](int64_t part) { return std::min(Q, panels * part / queryParts * kInt8MaxQueries); };
+    std::vector<std::unique_ptr<Selection>> selections(static_cast<size_t>(queryParts * corpusParts));
+    ThreadPool::instance().run(queryParts * corpusParts, [&](int64_t task) {
+      const int64_t qp = task / corpusParts, cp = task % corpusParts;
+      const int64_t qBegin = queryBegin(qp), qEnd = queryBegin(qp + 1);
+      auto sel = std::make_unique<Selection>(qEnd - qBegin, pool);
+      std::vector<float> factors(static_cast<size_t>(blockGroups * kGroupRows));
+      std::vector<float> scores(static_cast<size_t>(kInt8MaxQueries * kInt8TileRows));
+      uint64_t above[kInt8MaxQueries];
+      Int8Tile t;
+      t.groupStride = kGroupRows * depth, t.depth = depth, t.scores = scores.data();
+      for (int64_t b = blocks * cp / corpusParts; b < blocks * (cp + 1) / corpusParts; ++b) {
+        const int64_t g0 = b * blockGroups, gCount = std::min(blockGroups, groups - g0), j0 = g0 * kGroupRows;
+        for (int64_t r = 0; r < gCount * kGroupRows; ++r) {
+          const int64_t j = j0 + r;
+          factors[r] = j >= n                      ? 0.0f
+                       : metric == Metric::kCosine ? corpus.scales[j] * corpus.invNorms[j]
+                                                   : corpus.scales[j];
+        }
+        for (int64_t q0 = qBegin; q0 < qEnd; q0 += kInt8MaxQueries) {
+          const int nq = static_cast<int>(std::min<int64_t>(kInt8MaxQueries, qEnd - q0));
+          const int64_t local = q0 - qBegin;
+          t.queries = codes.data() + q0 * depth, t.offsets = offsets.data() + q0;
+          t.thresholds = sel->thresholds() + local;
+          for (int64_t g = 0; g < gCount; g += 3) {
+            t.groupCount = static_cast<int>(std::min<int64_t>(3, gCount - g));
+            t.groups = corpus.codes + (g0 + g) * kGroupRows * depth;
+            t.rowFactors = factors.data() + g * kGroupRows;
+            const int64_t first = j0 + g * kGroupRows;
+            const int64_t lanes = std::min<int64_t>(t.groupCount * kGroupRows, n - first);
+            if (!kernel.fn(t, nq, above)) continue;
+            // Rare once the pools fill: only the lanes above the threshold are offered.
+            const uint64_t valid = (uint64_t(1) << lanes) - 1;
+            for (int i = 0; i < nq; ++i) {
+              const float* s = scores.data() + i * kInt8TileRows;
+              for (uint64_t bits = above[i] & valid; bits; bits &= bits - 1) {
+                const int l = __builtin_ctzll(bits);
+                if (s[l] > sel->thresholds()[local + i]) sel->offer(local + i, s[l], static_cast<int32_t>(first + l));
+              }
+            }
+          }
+        }
+      }
+      selections[task] = std::move(sel);
+    });
+    // Each query's pool: its tasks' candidates merged, best first.
+    parallelRanges(Q, 16, [&](int64_t b, int64_t e) {
+      std::vector<Candidate> all;
+      int64_t qp = 0;
+      for (int64_t q = b; q < e; ++q) {
+        while (q >= queryBegin(qp + 1)) ++qp;
+        all.clear();
+        for (int64_t cp = 0; cp < corpusParts; ++cp) {
+          const Selection& s = *selections[qp * corpusParts + cp];
+          const int64_t local = q - queryBegin(qp);
+          all.insert(all.end(), s.candidates(local), s.candidates(local) + s.count(local));
+        }
+        std::partial_sort(all.begin(), all.begin() + pool, all.end(), std::greater<Candidate>());
+        for (int64_t r = 0; r < pool; ++r) {
+          indices[q * pool + r] = rowOf(all[r]);
+          approx[q * pool + r] = scoreOf(all[r]) * queryFactor[q];
+        }
+      }
+    });
+    return Status::Ok();
+  });
+}
+
+}  // namespace jobbert
