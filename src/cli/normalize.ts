@@ -114,6 +114,7 @@ class Sink {
   constructor(
     readonly path: string | undefined,
     readonly out: Out,
+    readonly csv: boolean,
   ) {
     if (path) {
       this.#temp = `${path}.tmp-${process.pid}`;
@@ -121,14 +122,15 @@ class Sink {
       this.#stream.on('error', () => {}); // surfaced by write/close
     }
   }
-  async write(lines: string[]): Promise<void> {
+  /** Writes `text`: whole lines, each ending in "\n" (to `out` one line a call). */
+  async write(text: string): Promise<void> {
     if (!this.#stream) {
-      for (const l of lines) this.out(l);
+      for (const l of this.csv ? csvLines(text) : text.slice(0, -1).split('\n')) this.out(l);
       return;
     }
     const s = this.#stream;
     if (s.errored) throw ioError(this.path!, s.errored);
-    if (!s.write(`${lines.join('\n')}\n`))
+    if (!s.write(text))
       await new Promise<void>((res, rej) => {
         s.once('drain', res);
         s.once('error', rej);
@@ -147,6 +149,22 @@ class Sink {
     this.#stream.destroy();
     await rm(this.#temp, { force: true });
   }
+}
+
+/** The lines of CSV `text` (whole lines, each ending in "\n"; a quoted field's line breaks stay inside its line). */
+function csvLines(text: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (c === 10 && !quoted) {
+      lines.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return lines;
 }
 
 function ioError(path: string, e: unknown): JobBERTError {
@@ -230,7 +248,7 @@ async function streamFile(
   const bar = Boolean(progress.isTTY) && !o.json;
   const event = (v: Record<string, unknown>) => progress.write(`${JSON.stringify(v)}\n`);
   const totalBytes = statSync(input).size;
-  const sink = new Sink(o.output as string | undefined, out);
+  const sink = new Sink(o.output as string | undefined, out, format === 'csv');
   const t0 = performance.now();
   let rows = 0;
   let bad = 0;
@@ -281,33 +299,45 @@ async function streamFile(
   let idCol: string | undefined;
   let ids: string[] = [];
   let titles: string[] = [];
+  // Two chunks are normalised at once while a third is read — the search of
+  // one (native threads) overlaps the encoding and formatting of the other
+  // (this thread) — and written in input order; never more, so memory holds
+  // three chunks whatever the file's size.
+  let older: Promise<void> = Promise.resolve();
   let inFlight: Promise<void> = Promise.resolve();
   let failed: unknown = null;
-  // One chunk is normalised and written while the next is read; never more,
-  // so memory holds two chunks whatever the file's size.
   const flush = async () => {
-    await inFlight;
+    await older;
     if (failed) throw failed;
     const chunkIds = ids;
     const chunkTitles = titles;
     ids = [];
     titles = [];
-    inFlight = (async () => {
-      const results = await normalizer.normalize(chunkTitles, opts);
-      const lines = results.map((r, i) => {
-        r.id = chunkIds[i];
-        return format === 'csv' ? csvRow(r, k) : JSON.stringify(r);
-      });
-      await sink.write(lines);
-      done += lines.length;
+    const previous = inFlight;
+    const job = (async () => {
+      let text: string;
+      if (format === 'csv') {
+        const results = await normalizer.normalize(chunkTitles, opts);
+        text = '';
+        for (let i = 0; i < results.length; i++) {
+          results[i].id = chunkIds[i];
+          text += `${csvRow(results[i], k)}\n`;
+        }
+      } else text = await normalizer.normalizeLines(chunkTitles, chunkIds, opts);
+      await previous;
+      if (failed) return;
+      await sink.write(text);
+      done += chunkTitles.length;
       report(false);
     })();
-    inFlight.catch((e) => {
+    job.catch((e) => {
       failed ??= e;
     });
+    older = inFlight;
+    inFlight = job;
   };
   try {
-    if (format === 'csv') await sink.write([csvHeader(k)]);
+    if (format === 'csv') await sink.write(`${csvHeader(k)}\n`);
     for await (const row of readRows(input, inputFormat)) {
       if (failed) throw failed;
       const id = String(rows++);
@@ -344,10 +374,12 @@ async function streamFile(
       if (!bar && performance.now() - lastReport > 1000) report(false);
     }
     if (titles.length) await flush();
-    await inFlight;
+    await older.catch(() => {});
+    await inFlight.catch(() => {});
     if (failed) throw failed;
     await sink.commit();
   } catch (e) {
+    await older.catch(() => {});
     await inFlight.catch(() => {});
     await sink.abort();
     if (drawn) progress.write('\r\x1b[2K');
