@@ -122,10 +122,12 @@ class Sink {
       this.#stream.on('error', () => {}); // surfaced by write/close
     }
   }
-  /** Writes `text`: whole lines, each ending in "\n" (to `out` one line a call). */
-  async write(text: string): Promise<void> {
+  /** Writes `text` (a string or UTF-8): whole lines, each ending in "\n" (to `out` one line a call). */
+  async write(text: string | Buffer): Promise<void> {
     if (!this.#stream) {
-      for (const l of this.csv ? csvLines(text) : text.slice(0, -1).split('\n')) this.out(l);
+      const s = typeof text === 'string' ? text : text.toString('utf8');
+      if (!s) return;
+      for (const l of this.csv ? csvLines(s) : s.slice(0, -1).split('\n')) this.out(l);
       return;
     }
     const s = this.#stream;
@@ -315,7 +317,7 @@ async function streamFile(
     titles = [];
     const previous = inFlight;
     const job = (async () => {
-      let text: string;
+      let text: string | Buffer;
       if (format === 'csv') {
         const results = await normalizer.normalize(chunkTitles, opts);
         text = '';

@@ -15,6 +15,7 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { assertInteger, assertOptions, describe } from '../util/validate.js';
 import { builtinCalibration, calibrate, UNCALIBRATED_THRESHOLD, uncalibrated, type CalibrationModel } from './calibration.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
+import { ByteWriter } from './bytes.js';
 import { buildCorpus, type Corpus, searchOccupations } from './search.js';
 import { loadBuiltinTaxonomy, readTaxonomy, type Taxonomy } from './taxonomy.js';
 
@@ -127,9 +128,9 @@ export class Normalizer {
   readonly #cache = new Map<string, number[]>();
   #cacheBytes = 0;
   /** Per output language: each occupation's `"uri":…,"label":…,"isco":…` (JSON), made on first use. */
-  readonly #occupationJson = new Map<string, string[]>();
+  readonly #occupationJson = new Map<string, Buffer[]>();
   /** Each index row's `matched` object as JSON, made on first use. */
-  readonly #matchedJson: string[];
+  readonly #matchedJson: Buffer[];
   #disposed = false;
 
   private constructor(init: {
@@ -284,14 +285,14 @@ export class Normalizer {
   }
 
   /**
-   * The results of {@link normalize} with the given ids, as JSON Lines text:
+   * The results of {@link normalize} with the given ids as JSON Lines, UTF-8:
    * byte for byte `JSON.stringify` of each result, each line ending in "\n",
    * formatted straight from the search hits (no result objects) — what
    * `jobbert normalize --input` writes. Async. Errors as normalize, and
    * TypeError/RangeError naming `ids` unless it is an array of strings as long
    * as `titles`.
    */
-  async normalizeLines(titles: string[], ids: string[], opts: NormalizeOptions = {}): Promise<string> {
+  async normalizeLines(titles: string[], ids: string[], opts: NormalizeOptions = {}): Promise<Buffer> {
     const fn = 'Normalizer.normalizeLines';
     if (!Array.isArray(ids)) throw new TypeError(`${fn}: ids must be an array of strings; received ${describe(ids)}`);
     for (let i = 0; i < ids.length; i++)
@@ -299,12 +300,13 @@ export class Normalizer {
     const plan = await this.#plan(fn, titles, opts);
     if (ids.length !== titles.length)
       throw new RangeError(`${fn}: ids must hold one id per title (${titles.length}); received ${ids.length}`);
-    let text = '';
+    // ~1.2 KB a title at k = 5 (grown when short).
+    const w = new ByteWriter(titles.length * (300 + 200 * Math.min(plan.k, 50)));
     for (let s = 0; s < titles.length; s += CHUNK) {
       const chunk = s === 0 && titles.length <= CHUNK ? titles : titles.slice(s, s + CHUNK);
-      text += this.#lines(chunk, ids, s, await this.#hits(chunk, plan), plan);
+      this.#lines(w, chunk, ids, s, await this.#hits(chunk, plan), plan);
     }
-    return text;
+    return w.result();
   }
 
   /** Checks normalize's arguments (TypeError/RangeError naming the bad one) and finds the corpus. */
@@ -481,53 +483,64 @@ export class Normalizer {
     return out;
   }
 
-  /** JSON Lines of a batch: what JSON.stringify gives for #results' objects with ids[offset + i], built from cached fragments. */
-  #lines(titles: string[], ids: string[], offset: number, batch: BatchHits, plan: Plan): string {
+  /** JSON Lines of a batch into `w`: the UTF-8 of JSON.stringify of #results' objects with ids[offset + i], from cached fragments. */
+  #lines(w: ByteWriter, titles: string[], ids: string[], offset: number, batch: BatchHits, plan: Plan): void {
     let occJson = this.#occupationJson.get(plan.outputLang);
     if (!occJson) {
       occJson = new Array(this.taxonomy.occupations.length);
       this.#occupationJson.set(plan.outputLang, occJson);
     }
-    // The part after "input" is the same for every title with the same hits.
-    const tails: string[] = new Array(batch.hits.length);
-    let text = '';
+    // The part after "input" is the same for every title with the same hits: written once, then copied.
+    const tailAt = new Int32Array(2 * batch.hits.length).fill(-1);
     for (let i = 0; i < titles.length; i++) {
+      w.text(`{"id":${JSON.stringify(ids[offset + i])},"input":${JSON.stringify(titles[i])},`);
       const u = batch.slot[i];
-      let tail: string;
-      if (u < 0) tail = '"occupation":null,"confidence":0,"alternatives":[]}';
-      else {
-        tail = tails[u];
-        if (tail === undefined) {
-          const h = batch.hits[u];
-          let alternatives = '';
-          for (let j = 0; j < h.length && j < 2 * plan.k; j += 2) {
-            const row = h[j];
-            const occ = this.#occupationOf[row];
-            occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
-            this.#matchedJson[row] ??= this.#matchedFields(row);
-            alternatives += `${j ? ',' : ''}{${occJson[occ]},"score":${jsonNumber(round(h[j + 1]))},"matched":${this.#matchedJson[row]}}`;
-          }
-          const confidence = this.#confidence(h);
-          const occupation = h.length && confidence >= this.threshold ? `{${occJson[this.#occupationOf[h[0]]]}}` : 'null';
-          tail = `"occupation":${occupation},"confidence":${jsonNumber(confidence)},"alternatives":[${alternatives}]}`;
-          tails[u] = tail;
-        }
+      if (u < 0) {
+        w.bytes(NO_MATCH);
+        continue;
       }
-      text += `{"id":${JSON.stringify(ids[offset + i])},"input":${JSON.stringify(titles[i])},${tail}\n`;
+      if (tailAt[2 * u] >= 0) {
+        w.repeat(tailAt[2 * u], tailAt[2 * u + 1]);
+        continue;
+      }
+      const start = w.length;
+      const h = batch.hits[u];
+      const confidence = this.#confidence(h);
+      if (h.length && confidence >= this.threshold) {
+        const occ = this.#occupationOf[h[0]];
+        occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
+        w.bytes(OCCUPATION);
+        w.bytes(occJson[occ]);
+        w.text(`},"confidence":${jsonNumber(confidence)},"alternatives":[`);
+      } else w.text(`"occupation":null,"confidence":${jsonNumber(confidence)},"alternatives":[`);
+      for (let j = 0; j < h.length && j < 2 * plan.k; j += 2) {
+        const row = h[j];
+        const occ = this.#occupationOf[row];
+        occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
+        this.#matchedJson[row] ??= this.#matchedFields(row);
+        w.bytes(j ? NEXT_ALTERNATIVE : ALTERNATIVE);
+        w.bytes(occJson[occ]);
+        w.text(`,"score":${jsonNumber(round(h[j + 1]))},"matched":`);
+        w.bytes(this.#matchedJson[row]);
+      }
+      w.bytes(h.length ? END_WITH_ALTERNATIVES : END);
+      tailAt[2 * u] = start;
+      tailAt[2 * u + 1] = w.length;
     }
-    return text;
   }
 
-  #occupationFields(occ: number, lang: string): string {
+  #occupationFields(occ: number, lang: string): Buffer {
     const o = this.taxonomy.occupations[occ];
-    return `"uri":${JSON.stringify(o.uri)},"label":${JSON.stringify(this.#label(occ, lang))},"isco":${JSON.stringify(o.isco)}`;
+    return Buffer.from(`"uri":${JSON.stringify(o.uri)},"label":${JSON.stringify(this.#label(occ, lang))},"isco":${JSON.stringify(o.isco)}`);
   }
 
-  #matchedFields(row: number): string {
+  #matchedFields(row: number): Buffer {
     const r = this.#rows[row];
-    return r.lang === undefined
-      ? JSON.stringify({ text: r.text, source: r.source })
-      : JSON.stringify({ text: r.text, lang: r.lang, source: r.source });
+    return Buffer.from(
+      r.lang === undefined
+        ? JSON.stringify({ text: r.text, source: r.source })
+        : JSON.stringify({ text: r.text, lang: r.lang, source: r.source }),
+    );
   }
 
   /** Position of an occupation URI in the taxonomy, or undefined. */
@@ -537,6 +550,13 @@ export class Normalizer {
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+const NO_MATCH = Buffer.from('"occupation":null,"confidence":0,"alternatives":[]}\n');
+const OCCUPATION = Buffer.from('"occupation":{');
+const ALTERNATIVE = Buffer.from('{');
+const NEXT_ALTERNATIVE = Buffer.from('},{');
+const END_WITH_ALTERNATIVES = Buffer.from('}]}\n');
+const END = Buffer.from(']}\n');
 
 /** A number as JSON.stringify writes it. */
 const jsonNumber = (x: number) => (Number.isFinite(x) ? String(x) : 'null');

@@ -41,7 +41,9 @@ export interface Corpus {
 
 /**
  * A corpus over `rows` (index rows, ascending) whose vectors are the rows of
- * `vectors`, in the same order: identical vectors (bit for bit) become one. Sync.
+ * `vectors`, in the same order: identical vectors (bit for bit) become one.
+ * Consumes `vectors`: its buffer is compacted in place (no second copy at
+ * load). Sync.
  */
 export function buildCorpus(vectors: Matrix, rows: readonly number[]): Corpus {
   const { data, cols: d } = vectors;
@@ -84,13 +86,10 @@ export function buildCorpus(vectors: Matrix, rows: readonly number[]): Corpus {
   const fill = start.slice(0, distinct);
   const members = new Int32Array(n);
   for (let i = 0; i < n; i++) members[fill[owner[i]]++] = rows[i];
-  let matrix: Matrix = vectors;
-  if (distinct < n) {
-    const packed = new Float32Array(distinct * d);
-    for (let v = 0; v < distinct; v++) packed.set(data.subarray(first[v] * d, (first[v] + 1) * d), v * d);
-    matrix = { data: packed, rows: distinct, cols: d };
-  }
-  return { matrix: kernels.resident(matrix), start, members, rows: n };
+  // first[] ascends, so each distinct row moves down (or stays): in place is safe.
+  for (let v = 0; v < distinct; v++) if (first[v] !== v) data.copyWithin(v * d, first[v] * d, (first[v] + 1) * d);
+  const matrix = kernels.resident({ data: data.subarray(0, distinct * d), rows: distinct, cols: d });
+  return { matrix, start, members, rows: n };
 }
 
 /**
