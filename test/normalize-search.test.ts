@@ -169,3 +169,26 @@ test('equal scores at the edge of the pool: a vector left out of the pool cannot
   assert.deepEqual(await searchOccupations(queries, c, occ, 2), expected);
   c.matrix.dispose();
 });
+
+test('equal query vectors are scanned once and get the same hits as alone', async () => {
+  const { vectors, occupationOf, queries } = corpus(13, 25, 4, 8);
+  const d = queries.cols;
+  // rows 0–9 of the queries, then rows 0–9 again, then row 3 twice more
+  const order = [...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 10 }, (_, i) => i), 3, 3];
+  const repeated = new Float32Array(order.length * d);
+  order.forEach((row, j) => repeated.set(queries.data.subarray(row * d, (row + 1) * d), j * d));
+  const q = { data: repeated, rows: order.length, cols: d };
+  const c = buildCorpus(
+    { ...vectors, data: vectors.data.slice() },
+    Array.from({ length: vectors.rows }, (_, i) => i),
+  );
+  const scanned: number[] = [];
+  const counting: Scan = async (x, m, pool) => {
+    scanned.push(x.rows);
+    return exactScan(x, m, pool);
+  };
+  const got = await searchOccupations(q, c, occupationOf, 3, counting);
+  assert.deepEqual(got, await reference(q, vectors, occupationOf, 3));
+  assert.equal(scanned[0], 10, 'the first scan gets the 10 distinct queries');
+  c.matrix.dispose();
+});

@@ -48,6 +48,24 @@ export interface Corpus {
 export function buildCorpus(vectors: Matrix, rows: readonly number[]): Corpus {
   const { data, cols: d } = vectors;
   const n = vectors.rows;
+  const { owner, first } = distinctRows(vectors);
+  const distinct = first.length;
+  const start = new Int32Array(distinct + 1);
+  for (let i = 0; i < n; i++) start[owner[i] + 1]++;
+  for (let v = 0; v < distinct; v++) start[v + 1] += start[v];
+  const fill = start.slice(0, distinct);
+  const members = new Int32Array(n);
+  for (let i = 0; i < n; i++) members[fill[owner[i]]++] = rows[i];
+  // first[] ascends, so each distinct row moves down (or stays): in place is safe.
+  for (let v = 0; v < distinct; v++) if (first[v] !== v) data.copyWithin(v * d, first[v] * d, (first[v] + 1) * d);
+  const matrix = kernels.resident({ data: data.subarray(0, distinct * d), rows: distinct, cols: d });
+  return { matrix, start, members, rows: n };
+}
+
+/** The distinct rows of `m` (bit for bit): owner[i] is row i's distinct row, first[v] the first row of distinct row v (ascending). Sync. */
+export function distinctRows(m: Matrix): { owner: Int32Array; first: number[] } {
+  const { data, cols: d } = m;
+  const n = m.rows;
   const bits = new Int32Array(data.buffer, data.byteOffset, n * d);
   // FNV-1a over the bits → the distinct vectors with that hash, compared in full.
   const byHash = new Map<number, number[]>();
@@ -79,24 +97,16 @@ export function buildCorpus(vectors: Matrix, rows: readonly number[]): Corpus {
     }
     owner[i] = v;
   }
-  const distinct = first.length;
-  const start = new Int32Array(distinct + 1);
-  for (let i = 0; i < n; i++) start[owner[i] + 1]++;
-  for (let v = 0; v < distinct; v++) start[v + 1] += start[v];
-  const fill = start.slice(0, distinct);
-  const members = new Int32Array(n);
-  for (let i = 0; i < n; i++) members[fill[owner[i]]++] = rows[i];
-  // first[] ascends, so each distinct row moves down (or stays): in place is safe.
-  for (let v = 0; v < distinct; v++) if (first[v] !== v) data.copyWithin(v * d, first[v] * d, (first[v] + 1) * d);
-  const matrix = kernels.resident({ data: data.subarray(0, distinct * d), rows: distinct, cols: d });
-  return { matrix, start, members, rows: n };
+  return { owner, first };
 }
 
 /**
  * For each query, its best `k` distinct occupations as a flat list [row, score,
  * row, score, …] (row: the index row that scored the occupation best; its
  * occupation is `occupationOf[row]`), best first; fewer than k only when the
- * corpus holds fewer occupations. Async.
+ * corpus holds fewer occupations. Equal query vectors (titles that differ only
+ * in case or punctuation, for the LiteEncoder) are searched once and share
+ * their list. Async.
  */
 export async function searchOccupations(
   queries: Matrix,
@@ -105,6 +115,16 @@ export async function searchOccupations(
   k: number,
   scan: Scan = exactScan,
 ): Promise<number[][]> {
+  const { owner, first } = distinctRows(queries);
+  if (first.length === queries.rows) return searchDistinct(queries, corpus, occupationOf, k, scan);
+  const d = queries.cols;
+  const data = new Float32Array(first.length * d);
+  first.forEach((row, v) => data.set(queries.data.subarray(row * d, (row + 1) * d), v * d));
+  const lists = await searchDistinct({ data, rows: first.length, cols: d }, corpus, occupationOf, k, scan);
+  return Array.from(owner, (v) => lists[v]);
+}
+
+async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int32Array, k: number, scan: Scan): Promise<number[][]> {
   const distinct = corpus.matrix.rows;
   const out: number[][] = new Array(queries.rows);
   let pending = Array.from({ length: queries.rows }, (_, i) => i);
