@@ -17,16 +17,18 @@ import type { Matrix } from '../kernels/matrix.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
 
 /**
- * The scoring backend: for each query row, the `pool` best corpus rows by dot
- * product (clamped to the corpus's rows), best first, equal scores by the
- * lower row, with the scores kernels.topK computes. The one function to swap
- * for a faster scan (an int8 scan whose candidates are re-scored exactly in
- * float32): the walk below needs only this contract.
+ * The scoring backend: for each query row, the `pool` best rows of
+ * `corpus.matrix` by dot product (clamped to its rows), best first, equal
+ * scores by the lower row, with the scores kernels.topK computes. The one
+ * function to swap for a faster scan — an int8 scan whose candidates are
+ * re-scored exactly in float32 (QuantizedMatrix.fromMatrix(corpus.matrix),
+ * built once per corpus, then its search(queries, pool)): the walk below
+ * needs only this contract.
  */
-export type Scan = (queries: Matrix, corpus: ResidentMatrix, pool: number) => Promise<kernels.TopKResult>;
+export type Scan = (queries: Matrix, corpus: Corpus, pool: number) => Promise<kernels.TopKResult>;
 
 /** The exact float32 scan. On the CPU, where the labels live: under device 'auto' a GPU machine would copy them on every call. */
-export const exactScan: Scan = (queries, corpus, pool) => kernels.topK(queries, corpus, pool, { metric: 'dot', device: 'cpu' });
+export const exactScan: Scan = (queries, corpus, pool) => kernels.topK(queries, corpus.matrix, pool, { metric: 'dot', device: 'cpu' });
 
 /** A searchable corpus: its distinct vectors, and the index rows each stands for. */
 export interface Corpus {
@@ -137,7 +139,7 @@ async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int
   const seen = new Set<number>();
   const tied: number[] = [];
   for (;;) {
-    const r = await scan(batch, corpus.matrix, pool);
+    const r = await scan(batch, corpus, pool);
     // A pool that holds every vector is complete; otherwise a vector outside it
     // may score as much as the last one inside, so the walk stops before that score.
     const complete = r.k >= distinct;
