@@ -81,9 +81,10 @@ const MEANINGFUL = /[\p{L}\p{N}]/u;
 const CHUNK = 8192;
 /**
  * Bytes of search results kept for repeated titles (first in, first out), as
- * estimated by {@link cacheBytes}: ~100,000 titles of 40 characters at k = 5.
+ * estimated by {@link cacheBytes}: ~60,000 titles of 40 characters at k = 5
+ * (the old cache held 50,000 titles; more buys little and costs heap).
  */
-const CACHE_BYTES = 24 << 20;
+const CACHE_BYTES = 16 << 20;
 
 /** A cache entry's approximate size in V8's heap: the key (UTF-16), the hit list (doubles) and the objects' headers. */
 const cacheBytes = (key: string, hits: number[]) => 2 * key.length + 8 * hits.length + 120;
