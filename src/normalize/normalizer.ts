@@ -80,6 +80,12 @@ const MEANINGFUL = /[\p{L}\p{N}]/u;
 
 const CHUNK = 8192;
 /**
+ * Labels encoded at a time at load: small batches leave less for malloc to
+ * keep once they are freed (RSS once loaded 366 → 345 MiB with the built-in
+ * model), at no cost in speed.
+ */
+const ENCODE_CHUNK = 2048;
+/**
  * Bytes of search results kept for repeated titles (first in, first out), as
  * estimated by {@link cacheBytes}: ~60,000 titles of 40 characters at k = 5
  * (the old cache held 50,000 titles; more buys little and costs heap).
@@ -565,8 +571,8 @@ const jsonNumber = (x: number) => (Number.isFinite(x) ? String(x) : 'null');
 async function encodeAll(encoder: Encoder, texts: string[]): Promise<Matrix> {
   const d = encoder.dim;
   const data = new Float32Array(texts.length * d);
-  for (let s = 0; s < texts.length; s += CHUNK) {
-    const m = await encoder.encode(texts.slice(s, s + CHUNK));
+  for (let s = 0; s < texts.length; s += ENCODE_CHUNK) {
+    const m = await encoder.encode(texts.slice(s, s + ENCODE_CHUNK));
     if (m.cols !== d) throw new JobBERTError('ERR_BAD_MODEL', `Normalizer: the encoder returned ${m.cols}-d vectors, not its dim ${d}`);
     data.set(m.data, s * d);
   }
