@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TfIdfEncoder } from '../src/encoders/tfidf.js';
@@ -77,6 +77,12 @@ export async function benchNormalize(): Promise<void> {
 
     const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
     const output = join(dir, 'out.jsonl');
+    // Other jobs on the machine slow every figure here: say how busy it was.
+    const load = () =>
+      loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ');
+    console.log(`load average before: ${load()}`);
     const t0 = performance.now();
     const r = spawnSync(process.execPath, ['--import', 'tsx', bin, 'normalize', '--input', input, '--output', output, '--json'], {
       encoding: 'utf8',
@@ -87,9 +93,12 @@ export async function benchNormalize(): Promise<void> {
     const done = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { event: string; titles: number; seconds: number; peakRssMiB: number })
+      .map((l) => JSON.parse(l) as { event: string; titles: number; seconds: number; cpuSeconds: number; peakRssMiB: number })
       .find((e) => e.event === 'done')!;
     const cliRate = done.titles / wall;
+    console.log(
+      `load average after the CLI: ${load()}; its CPU time ${done.cpuSeconds.toFixed(1)} s (${((1e6 * done.cpuSeconds) / done.titles).toFixed(0)} µs a title: ${(done.titles / done.cpuSeconds).toFixed(0)} titles per CPU-second)`,
+    );
 
     // The peer, in process on a slice (it is far slower): the same Normalizer over TF-IDF vectors.
     const slice = 5_000;

@@ -136,6 +136,31 @@ describe('jobbert normalize', () => {
     assert.match(missingCol.err.join('\n'), /ERR_BAD_FILE: .*no title column 'Title'/);
   });
 
+  it('to stdout: one line a call, in input order with several chunks in flight; CSV fields with line breaks stay one row', async () => {
+    const input = join(dir, 'stdout.jsonl');
+    const titles = ['baker', 'nurse', 'Taxi "cab"\ndriver', 'accountant', '', 'Bäcker', 'programmer', 'baker'];
+    await writeFile(input, `${titles.map((t, i) => JSON.stringify({ id: `s${i}`, title: t })).join('\n')}\n`);
+    const r = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--chunk', '2', '--k', '2');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.equal(r.out.length, titles.length);
+    const got = r.out.map((l) => JSON.parse(l));
+    assert.deepEqual(
+      got.map((x) => [x.id, x.input]),
+      titles.map((t, i) => [`s${i}`, t]),
+    );
+    assert.equal(got[5].alternatives[0].uri, OCC.baker);
+    assert.equal(got[4].occupation, null);
+
+    const c = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--chunk', '3', '--k', '1', '--format', 'csv');
+    assert.equal(c.code, 0, c.err.join('\n'));
+    assert.equal(c.out.length, titles.length + 1, 'a header and one row per title');
+    const rows = parse(`${c.out.join('\n')}\n`, { columns: true }) as Record<string, string>[];
+    assert.deepEqual(
+      rows.map((x) => x.input),
+      titles,
+    );
+  });
+
   it('examples, threshold and output language reach the Normalizer', async () => {
     const examples = join(dir, 'examples.jsonl');
     await writeFile(examples, `${JSON.stringify({ title: 'Zorblax Wrangler', uri: OCC.accountant })}\n`);

@@ -218,3 +218,46 @@ test('another encoder: confidence falls back to the raw top score (calibrated fa
   // The Normalizer did not own the encoder: it still works.
   assert.equal((await encoder.encode(['baker'])).rows, 1);
 });
+
+test('normalizeLines is byte for byte JSON.stringify of normalize with the given ids, one line each', async () => {
+  const titles = [
+    'Java Developer',
+    'baker',
+    '',
+    '  !!! ',
+    'baker',
+    'Bäcker "Meister" \\ Zürich',
+    'taxi driver 🚕',
+    'nurse \ud800 lone',
+    'line\nbreak',
+    'Krankenpfleger',
+  ];
+  const ids = titles.map((_, i) => (i === 3 ? 'id "quoted" ✓' : `r${i}`));
+  for (const opts of [{}, { k: 1 }, { k: 50 }, { lang: 'de', outputLang: 'de' }, { outputLang: 'de', k: 3 }]) {
+    const objects = await n.normalize(titles, opts);
+    const expected = objects.map((r, i) => `${JSON.stringify({ ...r, id: ids[i] })}\n`).join('');
+    const got = await n.normalizeLines(titles, ids, opts);
+    assert.ok(Buffer.isBuffer(got));
+    assert.equal(got.toString('utf8'), expected, JSON.stringify(opts));
+  }
+  // With a threshold that nulls every occupation, and across the 8192-title chunk boundary.
+  const strict = await Normalizer.load({ taxonomy, threshold: 1 });
+  const many = Array.from({ length: 8200 }, (_, i) => titles[i % titles.length]);
+  const manyIds = many.map((_, i) => String(i));
+  const lines = (await strict.normalizeLines(many, manyIds)).toString('utf8');
+  assert.equal(lines, (await strict.normalize(many)).map((r) => `${JSON.stringify(r)}\n`).join(''));
+  assert.ok(!lines.includes('"occupation":{'));
+  await strict.dispose();
+  assert.equal((await n.normalizeLines([], [])).length, 0);
+});
+
+test('BAD CALL - normalizeLines names ids when they are not one string per title', async () => {
+  await assert.rejects(n.normalizeLines(['baker'], 'x' as never), { name: 'TypeError', message: /ids must be an array/ });
+  await assert.rejects(n.normalizeLines(['baker', 'nurse'], ['a', 2 as never]), { name: 'TypeError', message: /ids\[1\]/ });
+  await assert.rejects(n.normalizeLines(['baker', 'nurse'], ['a']), {
+    name: 'RangeError',
+    message: /ids must hold one id per title \(2\); received 1/,
+  });
+  await assert.rejects(n.normalizeLines([3 as never], ['a']), { name: 'TypeError', message: /titles\[0\]/ });
+  await assert.rejects(n.normalizeLines(['baker'], ['a'], { k: 0 }), { name: 'RangeError', message: /k/ });
+});

@@ -3,18 +3,20 @@
  * code, a calibrated confidence ("unknown" = null below a threshold) and the
  * k best distinct occupations. The index holds every label of the taxonomy
  * (preferred and alternative, every language) plus the user's examples, one
- * row each, in native memory; a title is encoded once and searched with one
- * batched kernels.topK over that matrix; an occupation scores by its best row.
+ * row each, in native memory (identical vectors once, search.ts); a title is
+ * encoded once and searched with one batched scan over that matrix; an
+ * occupation scores by its best row. The CLI's JSON Lines come from
+ * {@link Normalizer.normalizeLines}, formatted straight from the hits.
  */
 import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import * as kernels from '../kernels/index.js';
 import type { Matrix } from '../kernels/matrix.js';
-import type { ResidentMatrix } from '../kernels/resident.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { assertInteger, assertOptions, describe } from '../util/validate.js';
 import { builtinCalibration, calibrate, UNCALIBRATED_THRESHOLD, uncalibrated, type CalibrationModel } from './calibration.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
+import { ByteWriter } from './bytes.js';
+import { buildCorpus, type Corpus, searchOccupations } from './search.js';
 import { loadBuiltinTaxonomy, readTaxonomy, type Taxonomy } from './taxonomy.js';
 
 /** Options of {@link Normalizer.load}. */
@@ -77,11 +79,39 @@ interface IndexRow {
 const MEANINGFUL = /[\p{L}\p{N}]/u;
 
 const CHUNK = 8192;
-/** Search results kept for repeated titles (first in, first out). */
-const CACHE_SIZE = 50_000;
+/**
+ * Labels encoded at a time at load: small batches leave less for malloc to
+ * keep once they are freed (RSS once loaded 366 → 345 MiB with the built-in
+ * model), at no cost in speed.
+ */
+const ENCODE_CHUNK = 2048;
+/**
+ * Bytes of search results kept for repeated titles (first in, first out), as
+ * estimated by {@link cacheBytes}: ~60,000 titles of 40 characters at k = 5
+ * (the old cache held 50,000 titles; more buys little and costs heap).
+ */
+const CACHE_BYTES = 16 << 20;
 
-/** An occupation found for a title: its index, best score and the index row that scored it. */
-type Hit = { occupation: number; score: number; row: number };
+/** A cache entry's approximate size in V8's heap: the key (UTF-16), the hit list (doubles) and the objects' headers. */
+const cacheBytes = (key: string, hits: number[]) => 2 * key.length + 8 * hits.length + 120;
+
+/** What normalize and normalizeLines share once their arguments are checked. */
+interface Plan {
+  k: number;
+  lang: string;
+  outputLang: string;
+  corpus: Corpus;
+}
+
+/**
+ * The hits of a batch of titles: per distinct meaningful title, its best
+ * occupations as [row, score, …] (see searchOccupations); `slot[i]` is title
+ * i's distinct title, -1 for a meaningless one.
+ */
+interface BatchHits {
+  slot: Int32Array;
+  hits: number[][];
+}
 
 /** A title → occupation normaliser over a taxonomy (ESCO) and optional examples. */
 export class Normalizer {
@@ -96,11 +126,18 @@ export class Normalizer {
   /** Number of rows in the index (labels + examples). */
   readonly size: number;
   readonly #rows: IndexRow[];
-  readonly #corpora = new Map<string, { matrix: ResidentMatrix; rows: number[] }>();
+  /** The occupation of each index row. */
+  readonly #occupationOf: Int32Array;
+  readonly #corpora = new Map<string, Corpus>();
   readonly #ownsEncoder: boolean;
   readonly #calibration: CalibrationModel | null;
   readonly #uriIndex: Map<string, number>;
-  readonly #cache = new Map<string, Hit[]>();
+  readonly #cache = new Map<string, number[]>();
+  #cacheBytes = 0;
+  /** Per output language: each occupation's `"uri":…,"label":…,"isco":…` (JSON), made on first use. */
+  readonly #occupationJson = new Map<string, Buffer[]>();
+  /** Each index row's `matched` object as JSON, made on first use. */
+  readonly #matchedJson: Buffer[];
   #disposed = false;
 
   private constructor(init: {
@@ -123,7 +160,15 @@ export class Normalizer {
     this.skippedExamples = init.skipped;
     this.size = init.rows.length;
     this.#uriIndex = new Map(init.taxonomy.occupations.map((o, i) => [o.uri, i]));
-    this.#corpora.set('*', { matrix: kernels.resident(init.vectors), rows: init.rows.map((_, i) => i) });
+    this.#occupationOf = Int32Array.from(init.rows, (r) => r.occupation);
+    this.#matchedJson = new Array(init.rows.length);
+    this.#corpora.set(
+      '*',
+      buildCorpus(
+        init.vectors,
+        init.rows.map((_, i) => i),
+      ),
+    );
   }
 
   /**
@@ -232,6 +277,47 @@ export class Normalizer {
    */
   async normalize(titles: string[], opts: NormalizeOptions = {}): Promise<NormalizeResult[]> {
     const fn = 'Normalizer.normalize';
+    const plan = await this.#plan(fn, titles, opts);
+    const out: NormalizeResult[] = new Array(titles.length);
+    for (let s = 0; s < titles.length; s += CHUNK) {
+      const chunk = titles.slice(s, s + CHUNK);
+      const batch = await this.#hits(chunk, plan);
+      const results = this.#results(chunk, batch, plan);
+      for (let i = 0; i < chunk.length; i++) {
+        results[i].id = String(s + i);
+        out[s + i] = results[i];
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The results of {@link normalize} with the given ids as JSON Lines, UTF-8:
+   * byte for byte `JSON.stringify` of each result, each line ending in "\n",
+   * formatted straight from the search hits (no result objects) — what
+   * `jobbert normalize --input` writes. Async. Errors as normalize, and
+   * TypeError/RangeError naming `ids` unless it is an array of strings as long
+   * as `titles`.
+   */
+  async normalizeLines(titles: string[], ids: string[], opts: NormalizeOptions = {}): Promise<Buffer> {
+    const fn = 'Normalizer.normalizeLines';
+    if (!Array.isArray(ids)) throw new TypeError(`${fn}: ids must be an array of strings; received ${describe(ids)}`);
+    for (let i = 0; i < ids.length; i++)
+      if (typeof ids[i] !== 'string') throw new TypeError(`${fn}: ids[${i}] must be a string; received ${describe(ids[i])}`);
+    const plan = await this.#plan(fn, titles, opts);
+    if (ids.length !== titles.length)
+      throw new RangeError(`${fn}: ids must hold one id per title (${titles.length}); received ${ids.length}`);
+    // ~1.2 KB a title at k = 5 (grown when short).
+    const w = new ByteWriter(titles.length * (300 + 200 * Math.min(plan.k, 50)));
+    for (let s = 0; s < titles.length; s += CHUNK) {
+      const chunk = s === 0 && titles.length <= CHUNK ? titles : titles.slice(s, s + CHUNK);
+      this.#lines(w, chunk, ids, s, await this.#hits(chunk, plan), plan);
+    }
+    return w.result();
+  }
+
+  /** Checks normalize's arguments (TypeError/RangeError naming the bad one) and finds the corpus. */
+  async #plan(fn: string, titles: string[], opts: NormalizeOptions): Promise<Plan> {
     this.#live(fn);
     if (!Array.isArray(titles)) throw new TypeError(`${fn}: titles must be an array of strings; received ${describe(titles)}`);
     for (let i = 0; i < titles.length; i++)
@@ -249,18 +335,10 @@ export class Normalizer {
       throw new (typeof opts.lang === 'string' ? RangeError : TypeError)(
         `${fn}: lang must be one of ${langs.map((l) => `'${l}'`).join(', ')} or omitted; received ${describe(opts.lang)}`,
       );
-    const corpus = await this.#corpus(opts.lang ?? '*');
+    const lang = opts.lang ?? '*';
+    const corpus = await this.#corpus(lang);
     this.#live(fn);
-    const out: NormalizeResult[] = new Array(titles.length);
-    for (let s = 0; s < titles.length; s += CHUNK) {
-      const chunk = titles.slice(s, s + CHUNK);
-      const results = await this.#normalizeChunk(chunk, opts.lang ?? '*', corpus, k, outputLang);
-      for (let i = 0; i < chunk.length; i++) {
-        results[i].id = String(s + i);
-        out[s + i] = results[i];
-      }
-    }
-    return out;
+    return { k, lang, outputLang, corpus };
   }
 
   /** Frees the index (and the encoder when the Normalizer loaded it). Async; idempotent. */
@@ -270,6 +348,7 @@ export class Normalizer {
     for (const c of this.#corpora.values()) c.matrix.dispose();
     this.#corpora.clear();
     this.#cache.clear();
+    this.#cacheBytes = 0;
     if (this.#ownsEncoder) await this.encoder.dispose();
   }
 
@@ -286,7 +365,7 @@ export class Normalizer {
    * on first use (a fraction of a second; keeping a second copy of every
    * vector for this would cost more memory than it saves time).
    */
-  async #corpus(lang: string): Promise<{ matrix: ResidentMatrix; rows: number[] }> {
+  async #corpus(lang: string): Promise<Corpus> {
     const have = this.#corpora.get(lang);
     if (have) return have;
     const rows: number[] = [];
@@ -300,122 +379,175 @@ export class Normalizer {
     // Another call may have built it meanwhile, or the Normalizer been disposed.
     const again = this.#corpora.get(lang);
     if (again || this.#disposed) return again ?? this.#corpora.get('*')!;
-    const c = { matrix: kernels.resident(vectors), rows };
+    const c = buildCorpus(vectors, rows);
     this.#corpora.set(lang, c);
     return c;
   }
 
-  async #normalizeChunk(
-    titles: string[],
-    lang: string,
-    corpus: { matrix: ResidentMatrix; rows: number[] },
-    k: number,
-    outputLang: string,
-  ): Promise<NormalizeResult[]> {
+  /** Searches the distinct meaningful titles of a batch (encoded once; repeated ones from the cache). */
+  async #hits(titles: string[], plan: Plan): Promise<BatchHits> {
     // Identical titles are encoded and searched once; meaningless ones not at all.
     const unique = new Map<string, number>();
     const texts: string[] = [];
-    const slot = titles.map((t) => {
-      const text = t.trim();
-      if (!MEANINGFUL.test(text)) return -1;
+    const slot = new Int32Array(titles.length);
+    for (let i = 0; i < titles.length; i++) {
+      const text = titles[i].trim();
+      if (!MEANINGFUL.test(text)) {
+        slot[i] = -1;
+        continue;
+      }
       let u = unique.get(text);
       if (u === undefined) {
         u = texts.length;
         unique.set(text, u);
         texts.push(text);
       }
-      return u;
-    });
+      slot[i] = u;
+    }
     // Scraped titles repeat ("Sales Manager" thousands of times): a bounded
     // cache of search results per (language, k, text) skips their search.
-    const kk = Math.max(k, 2);
-    const hits: Hit[][] = new Array(texts.length);
-    const missing: number[] = [];
-    texts.forEach((t, i) => {
-      const cached = this.#cache.get(`${lang}\u0000${kk}\u0000${t}`);
+    const kk = Math.max(plan.k, 2);
+    const prefix = `${plan.lang}\u0000${kk}\u0000`;
+    const hits: number[][] = new Array(texts.length);
+    const missing: string[] = [];
+    const missingAt: number[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      const cached = this.#cache.get(prefix + texts[i]);
       if (cached) hits[i] = cached;
-      else missing.push(i);
-    });
-    if (missing.length) {
-      const found = await this.#search(
-        missing.map((i) => texts[i]),
-        corpus,
-        kk,
-      );
-      missing.forEach((i, j) => {
-        hits[i] = found[j];
-        const key = `${lang}\u0000${kk}\u0000${texts[i]}`;
-        if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);
-        this.#cache.set(key, found[j]);
-      });
+      else {
+        missing.push(texts[i]);
+        missingAt.push(i);
+      }
     }
+    if (missing.length) {
+      const q = await this.encoder.encode(missing);
+      this.#live('normalize');
+      const found = await searchOccupations(q, plan.corpus, this.#occupationOf, kk);
+      for (let j = 0; j < missing.length; j++) {
+        hits[missingAt[j]] = found[j];
+        this.#remember(prefix + missing[j], found[j]);
+      }
+    }
+    return { slot, hits };
+  }
+
+  #remember(key: string, hits: number[]): void {
+    const bytes = cacheBytes(key, hits);
+    if (bytes > CACHE_BYTES || this.#cache.has(key)) return;
+    while (this.#cacheBytes + bytes > CACHE_BYTES) {
+      const [oldKey, oldHits] = this.#cache.entries().next().value as [string, number[]];
+      this.#cache.delete(oldKey);
+      this.#cacheBytes -= cacheBytes(oldKey, oldHits);
+    }
+    this.#cache.set(key, hits);
+    this.#cacheBytes += bytes;
+  }
+
+  /** Confidence of a hit list [row, score, …]: calibrated from the top score and its margin over the second. */
+  #confidence(h: number[]): number {
+    const s1 = h.length ? h[1] : 0;
+    const margin = h.length > 2 ? s1 - h[3] : s1;
+    return round(this.#calibration ? calibrate(this.#calibration, s1, margin) : uncalibrated(s1));
+  }
+
+  /** The preferred label of occupation `occ` in `lang` (else the taxonomy's first language, else any). */
+  #label(occ: number, lang: string): string {
+    const p = this.taxonomy.occupations[occ].preferred;
+    return p[lang] ?? p[this.taxonomy.langs[0]] ?? Object.values(p)[0] ?? '';
+  }
+
+  /** Result objects for a batch (ids ''), each its own objects, so results of equal titles can be changed independently. */
+  #results(titles: string[], batch: BatchHits, plan: Plan): NormalizeResult[] {
     const tax = this.taxonomy.occupations;
-    const label = (occ: number) => {
-      const o = tax[occ];
-      return o.preferred[outputLang] ?? o.preferred[this.taxonomy.langs[0]] ?? Object.values(o.preferred)[0] ?? '';
-    };
-    const built = hits.map((h) => {
-      const alternatives: NormalizeAlternative[] = h.slice(0, k).map(({ occupation, score, row }) => {
+    const out: NormalizeResult[] = new Array(titles.length);
+    for (let i = 0; i < titles.length; i++) {
+      const u = batch.slot[i];
+      if (u < 0) {
+        out[i] = { id: '', input: titles[i], occupation: null, confidence: 0, alternatives: [] };
+        continue;
+      }
+      const h = batch.hits[u];
+      const alternatives: NormalizeAlternative[] = [];
+      for (let j = 0; j < h.length && j < 2 * plan.k; j += 2) {
+        const row = h[j];
+        const occ = this.#occupationOf[row];
         const r = this.#rows[row];
         const matched: NormalizeMatched =
           r.lang === undefined ? { text: r.text, source: r.source } : { text: r.text, lang: r.lang, source: r.source };
-        return { uri: tax[occupation].uri, label: label(occupation), isco: tax[occupation].isco, score: round(score), matched };
-      });
-      const s1 = h[0]?.score ?? 0;
-      const margin = h.length > 1 ? s1 - h[1].score : s1;
-      const confidence = round(this.#calibration ? calibrate(this.#calibration, s1, margin) : uncalibrated(s1));
+        alternatives.push({
+          uri: tax[occ].uri,
+          label: this.#label(occ, plan.outputLang),
+          isco: tax[occ].isco,
+          score: round(h[j + 1]),
+          matched,
+        });
+      }
+      const confidence = this.#confidence(h);
       const top = alternatives[0];
       const occupation = top && confidence >= this.threshold ? { uri: top.uri, label: top.label, isco: top.isco } : null;
-      return { occupation, confidence, alternatives };
-    });
-    return titles.map((input, i) => {
-      const b = slot[i] < 0 ? { occupation: null, confidence: 0, alternatives: [] } : built[slot[i]];
-      // Copies, so that results of equal titles can be changed independently.
-      return {
-        id: '',
-        input,
-        occupation: b.occupation && { ...b.occupation },
-        confidence: b.confidence,
-        alternatives: b.alternatives.map((a) => ({ ...a, matched: { ...a.matched } })),
-      };
-    });
-  }
-
-  /** The best `k` distinct occupations per text, best first (row = the index row that scored). */
-  async #search(texts: string[], corpus: { matrix: ResidentMatrix; rows: number[] }, k: number): Promise<Hit[][]> {
-    const q = await this.encoder.encode(texts);
-    const n = corpus.rows.length;
-    const out: Hit[][] = new Array(texts.length);
-    let pending = texts.map((_, i) => i);
-    let pool = Math.min(n, Math.max(32, 8 * k));
-    let queries: Matrix = q;
-    for (;;) {
-      // On the CPU, where the labels live: under device 'auto' a GPU machine would copy them to the GPU on every call.
-      const r = await kernels.topK(queries, corpus.matrix, pool, { metric: 'dot', device: 'cpu' });
-      const short: number[] = [];
-      for (let p = 0; p < pending.length; p++) {
-        const seen = new Set<number>();
-        const list: Hit[] = [];
-        for (let j = 0; j < r.k && list.length < k; j++) {
-          const row = corpus.rows[r.indices[p * r.k + j]];
-          const occupation = this.#rows[row].occupation;
-          if (seen.has(occupation)) continue;
-          seen.add(occupation);
-          list.push({ occupation, score: r.scores[p * r.k + j], row });
-        }
-        out[pending[p]] = list;
-        if (list.length < k && r.k < n) short.push(pending[p]);
-      }
-      if (short.length === 0) break;
-      // Rare: the pool held fewer than k distinct occupations; search those titles again, wider.
-      pending = short;
-      pool = Math.min(n, pool * 8);
-      const d = q.cols;
-      const data = new Float32Array(short.length * d);
-      short.forEach((i, j) => data.set(q.data.subarray(i * d, (i + 1) * d), j * d));
-      queries = { data, rows: short.length, cols: d };
+      out[i] = { id: '', input: titles[i], occupation, confidence, alternatives };
     }
     return out;
+  }
+
+  /** JSON Lines of a batch into `w`: the UTF-8 of JSON.stringify of #results' objects with ids[offset + i], from cached fragments. */
+  #lines(w: ByteWriter, titles: string[], ids: string[], offset: number, batch: BatchHits, plan: Plan): void {
+    let occJson = this.#occupationJson.get(plan.outputLang);
+    if (!occJson) {
+      occJson = new Array(this.taxonomy.occupations.length);
+      this.#occupationJson.set(plan.outputLang, occJson);
+    }
+    // The part after "input" is the same for every title with the same hits: written once, then copied.
+    const tailAt = new Int32Array(2 * batch.hits.length).fill(-1);
+    for (let i = 0; i < titles.length; i++) {
+      w.text(`{"id":${JSON.stringify(ids[offset + i])},"input":${JSON.stringify(titles[i])},`);
+      const u = batch.slot[i];
+      if (u < 0) {
+        w.bytes(NO_MATCH);
+        continue;
+      }
+      if (tailAt[2 * u] >= 0) {
+        w.repeat(tailAt[2 * u], tailAt[2 * u + 1]);
+        continue;
+      }
+      const start = w.length;
+      const h = batch.hits[u];
+      const confidence = this.#confidence(h);
+      if (h.length && confidence >= this.threshold) {
+        const occ = this.#occupationOf[h[0]];
+        occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
+        w.bytes(OCCUPATION);
+        w.bytes(occJson[occ]);
+        w.text(`},"confidence":${jsonNumber(confidence)},"alternatives":[`);
+      } else w.text(`"occupation":null,"confidence":${jsonNumber(confidence)},"alternatives":[`);
+      for (let j = 0; j < h.length && j < 2 * plan.k; j += 2) {
+        const row = h[j];
+        const occ = this.#occupationOf[row];
+        occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
+        this.#matchedJson[row] ??= this.#matchedFields(row);
+        w.bytes(j ? NEXT_ALTERNATIVE : ALTERNATIVE);
+        w.bytes(occJson[occ]);
+        w.text(`,"score":${jsonNumber(round(h[j + 1]))},"matched":`);
+        w.bytes(this.#matchedJson[row]);
+      }
+      w.bytes(h.length ? END_WITH_ALTERNATIVES : END);
+      tailAt[2 * u] = start;
+      tailAt[2 * u + 1] = w.length;
+    }
+  }
+
+  #occupationFields(occ: number, lang: string): Buffer {
+    const o = this.taxonomy.occupations[occ];
+    return Buffer.from(`"uri":${JSON.stringify(o.uri)},"label":${JSON.stringify(this.#label(occ, lang))},"isco":${JSON.stringify(o.isco)}`);
+  }
+
+  #matchedFields(row: number): Buffer {
+    const r = this.#rows[row];
+    return Buffer.from(
+      r.lang === undefined
+        ? JSON.stringify({ text: r.text, source: r.source })
+        : JSON.stringify({ text: r.text, lang: r.lang, source: r.source }),
+    );
   }
 
   /** Position of an occupation URI in the taxonomy, or undefined. */
@@ -426,11 +558,21 @@ export class Normalizer {
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
+const NO_MATCH = Buffer.from('"occupation":null,"confidence":0,"alternatives":[]}\n');
+const OCCUPATION = Buffer.from('"occupation":{');
+const ALTERNATIVE = Buffer.from('{');
+const NEXT_ALTERNATIVE = Buffer.from('},{');
+const END_WITH_ALTERNATIVES = Buffer.from('}]}\n');
+const END = Buffer.from(']}\n');
+
+/** A number as JSON.stringify writes it. */
+const jsonNumber = (x: number) => (Number.isFinite(x) ? String(x) : 'null');
+
 async function encodeAll(encoder: Encoder, texts: string[]): Promise<Matrix> {
   const d = encoder.dim;
   const data = new Float32Array(texts.length * d);
-  for (let s = 0; s < texts.length; s += CHUNK) {
-    const m = await encoder.encode(texts.slice(s, s + CHUNK));
+  for (let s = 0; s < texts.length; s += ENCODE_CHUNK) {
+    const m = await encoder.encode(texts.slice(s, s + ENCODE_CHUNK));
     if (m.cols !== d) throw new JobBERTError('ERR_BAD_MODEL', `Normalizer: the encoder returned ${m.cols}-d vectors, not its dim ${d}`);
     data.set(m.data, s * d);
   }
