@@ -144,6 +144,28 @@ describe('QuantizedMatrix.fromMatrix', () => {
     resident.dispose();
   });
 
+  it('stays exact when the int8 scores cannot separate the rows: the certificate widens the pool', async () => {
+    // 3,000 rows that differ from one another by less than int8 can resolve:
+    // the true top 5 are mostly outside an 8-row int8 pool, so only the
+    // certificate's widening (up to every row) returns topK's answer.
+    const n = 3000;
+    const d = 96;
+    const base = randomMatrix(next, 1, d);
+    const data = new Float32Array(n * d);
+    for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) data[r * d + j] = base.data[j] + 2e-4 * (next() * 2 - 1);
+    const corpus = { data, rows: n, cols: d };
+    const queries = randomMatrix(next, 6, d);
+    const q8 = await QuantizedMatrix.fromMatrix(corpus);
+    try {
+      for (const metric of ['dot', 'cosine'] as Metric[]) {
+        const want = await kernels.topK(queries, corpus, 5, { metric, device: 'cpu' });
+        assertSameResult(await q8.search(queries, 5, { pool: 8, metric }), want, `${metric}, pool 8`);
+      }
+    } finally {
+      await q8.dispose();
+    }
+  });
+
   it('gives the same results on every instruction set', async () => {
     const corpus = randomMatrix(next, 2000, 100);
     const queries = randomMatrix(next, 19, 100);

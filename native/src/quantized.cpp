@@ -168,7 +168,47 @@ double QuantizedMatrix::quantizeInto(const float* row, int64_t r, int8_t* scratc
   const double sum = quantizeRow(row, cols_, scratch, &scales_[r]);
   packRow(scratch, r, cols_, reinterpret_cast<uint8_t*>(codes_.data()));
   invNorms_[r] = sum > 0.0 && std::isfinite(sum) ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
+  double err = 0.0;
+  for (int64_t p = 0; p < cols_; ++p) {
+    const double e = double(row[p]) - double(scales_[r]) * double(scratch[p]);
+    err += e * e;
+  }
+  errors_[r] = static_cast<float>(std::sqrt(err) * (1.0 + 1e-6));  // rounded up, past float's rounding
   return sum;
+}
+
+// The corpus side of search()'s error bound, once all rows are quantised.
+void QuantizedMatrix::summariseErrors() {
+  maxNorm_ = maxError_ = maxRelativeError_ = 0.0;
+  for (int64_t r = 0; r < rows_; ++r) {
+    maxError_ = std::max(maxError_, double(errors_[r]));
+    if (invNorms_[r] > 0.0f) {
+      const double norm = 1.0 / double(invNorms_[r]);
+      maxNorm_ = std::max(maxNorm_, norm);
+      maxRelativeError_ = std::max(maxRelativeError_, double(errors_[r]) * double(invNorms_[r]));
+    }
+  }
+  maxNorm_ *= 1.0 + 1e-6, maxRelativeError_ *= 1.0 + 1e-6;
+}
+
+double QuantizedMatrix::errorBound(const float* query, Metric metric) const {
+  const int64_t d = cols_;
+  std::vector<int8_t> codes(static_cast<size_t>(d));
+  float scale;
+  quantizeRow(query, d, codes.data(), &scale);  // as scanInt8 quantises it
+  double norm = 0, hatNorm = 0, err = 0;
+  for (int64_t p = 0; p < d; ++p) {
+    const double x = query[p], hat = double(scale) * double(codes[p]);
+    norm += x * x, hatNorm += hat * hat, err += (x - hat) * (x - hat);
+  }
+  norm = std::sqrt(norm), hatNorm = std::sqrt(hatNorm), err = std::sqrt(err);
+  // float32 rounding of the exact kernel's dot and of the int8 score's scaling: (2d + 16) units of 2^-24, relative.
+  const double rounding = double(2 * d + 16) * std::ldexp(1.0, -24);
+  if (metric == Metric::kCosine) {
+    if (!(norm > 0.0)) return 0.0;
+    return (err + hatNorm * maxRelativeError_) / norm * (1.0 + 1e-6) + rounding * (1.0 + hatNorm / norm);
+  }
+  return (err * maxNorm_ + hatNorm * maxError_) * (1.0 + 1e-6) + rounding * (norm + hatNorm) * maxNorm_;
 }
 
 // Allocates the packed codes (zero codes in the padding), scales and norms.
@@ -184,6 +224,7 @@ Status QuantizedMatrix::allocate(int64_t rows, int64_t cols) {
   std::memset(codes_.data(), 128, size_t(bytes));
   scales_.assign(size_t(rows), 0.0f);
   invNorms_.assign(size_t(rows), 0.0f);
+  errors_.assign(size_t(rows), 0.0f);
   return Status::Ok();
 }
 
@@ -212,6 +253,7 @@ Status QuantizedMatrix::fromMemory(std::shared_ptr<const FloatBuffer> values, in
       return s.ok() ? Status::Range("matrix must hold only finite numbers") : s;
     }
     if (zeroRow.load() != INT64_MAX) m->zeroRow_ = zeroRow.load();
+    m->summariseErrors();
     m->values_ = std::move(values);
     *out = std::move(m);
     return Status::Ok();
@@ -289,6 +331,7 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
 #endif
   if (badRow.load() != INT64_MAX) m->nonFiniteRow_ = badRow.load();
   if (zeroRow.load() != INT64_MAX) m->zeroRow_ = zeroRow.load();
+  m->summariseErrors();
   *out = std::move(m);
   return Status::Ok();
 }
@@ -337,7 +380,7 @@ Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) con
 }
 
 Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t pool, Metric metric, int32_t* indices,
-                               float* scores) const {
+                               float* scores, int64_t* widened) const {
   if (queries.cols != cols_)
     return Status::Range("queries must have " + std::to_string(cols_) + " columns; received " +
                          std::to_string(queries.cols));
@@ -354,11 +397,13 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
   if (Status s = checkFile(); !s.ok()) return s;
   const int64_t Q = queries.rows, d = cols_;
   return guarded("the int8 search", [&]() -> Status {
-    // 1. The candidate pools, from the codes.
+    // 1. The candidate pools, from the codes, and each pool's lowest int8 score.
     std::vector<int32_t> pools(static_cast<size_t>(Q * pool));
+    std::vector<float> lowest(static_cast<size_t>(Q));
     {
       std::vector<float> approx(static_cast<size_t>(Q * pool));
       if (Status s = scanInt8(queries, packed(), metric, pool, pools.data(), approx.data()); !s.ok()) return s;
+      for (int64_t q = 0; q < Q; ++q) lowest[q] = approx[q * pool + pool - 1];
     }
     // 2–3. Per group of queries: read the union of their pools once from the
     // file (rows in memory are gathered in place), then score each query
@@ -399,6 +444,27 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
         }
       });
       if (error.failed()) return error.take();
+    }
+    // 4. The certificate: a row outside the pool scores at most lowest + E in
+    // float32; if that is below the k-th score, the top k are exact.
+    // Otherwise those queries are searched again with a wider pool.
+    if (pool == rows_) return Status::Ok();
+    std::vector<int64_t> retry;
+    for (int64_t q = 0; q < Q; ++q) {
+      const double bound = double(lowest[q]) + errorBound(queries.data + q * d, metric);
+      if (!(double(scores[q * k + k - 1]) > bound)) retry.push_back(q);
+    }
+    if (retry.empty()) return Status::Ok();
+    if (widened) *widened += int64_t(retry.size());
+    const int64_t R = int64_t(retry.size()), wider = std::min(rows_, std::max(pool * 4, pool + 64));
+    FloatBuffer again(R * d);
+    for (int64_t i = 0; i < R; ++i) std::memcpy(again.data() + i * d, queries.data + retry[i] * d, size_t(d) * 4);
+    std::vector<int32_t> idx(static_cast<size_t>(R * k));
+    std::vector<float> sc(static_cast<size_t>(R * k));
+    if (Status s = search({again.data(), R, d}, k, wider, metric, idx.data(), sc.data(), nullptr); !s.ok()) return s;
+    for (int64_t i = 0; i < R; ++i) {
+      std::memcpy(indices + retry[i] * k, idx.data() + i * k, size_t(k) * 4);
+      std::memcpy(scores + retry[i] * k, sc.data() + i * k, size_t(k) * 4);
     }
     return Status::Ok();
   });

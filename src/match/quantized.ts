@@ -4,8 +4,11 @@
  * int8 scan (AVX512-VNNI, AVX-VNNI, AVX2 or portable kernels; the queries quantised the
  * same way) picks a candidate pool per query, whose exact float32 rows are
  * scored with the same kernel as `kernels.topK`, so the scores are
- * bit-identical to `kernels.topK` over the float32 rows (the approximation can
- * only miss a row whose approximate score falls outside the pool).
+ * bit-identical to `kernels.topK` over the float32 rows. The answer is
+ * certified: a row outside the pool scores at most the pool's lowest int8
+ * score plus a bound on the quantisation and rounding error (from the query's
+ * and the rows' own errors); a query whose k-th exact score does not clear
+ * that is searched again with a 4× pool, up to every row.
  *
  * The exact rows live in a file (`fromFile`: a MatchIndex partition, read back
  * per candidate) or in memory (`fromMatrix`: a ResidentMatrix's rows, shared).
@@ -115,9 +118,10 @@ export class QuantizedMatrix {
    * The k rows most similar to each query by `metric` ('cosine', the default,
    * or 'dot'), best first, ties to the lower row, with exact float32 scores:
    * the indices and scores `kernels.topK(queries, rows, k, { metric, device:
-   * 'cpu' })` gives whenever its top k are among the pool; k is clamped to
-   * `rows`. `pool` (an integer >= k; default max(4k, k + 64); clamped to rows)
-   * is how many candidates the int8 scan keeps per query. Async. Throws
+   * 'cpu' })` gives, certified (see above); k is clamped to `rows`. `pool` (an
+   * integer >= k; default max(4k, k + 64); clamped to rows) is how many
+   * candidates the int8 scan keeps per query at first: a larger one costs
+   * more re-scoring, a smaller one more re-searches. Async. Throws
    * TypeError/RangeError for bad arguments; rejects with ERR_DISPOSED,
    * ERR_CORRUPT (file changed since loading), ERR_IO, RangeError for a
    * non-finite query, or a zero query or corpus row under cosine.

@@ -107,7 +107,7 @@ class QuantizedMatrix {
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
   // Bytes of memory held (packed codes, scales, norms; not the shared float32 values).
-  int64_t bytes() const { return packedBytes(rows_, cols_) + rows_ * 8; }
+  int64_t bytes() const { return packedBytes(rows_, cols_) + rows_ * 12; }
   PackedInt8Rows packed() const;
   // Row r's codes, unpacked (cols of them).
   void rowCodes(int64_t r, int8_t* out) const;
@@ -117,8 +117,18 @@ class QuantizedMatrix {
   // ties to the lower row. Scores are bit-identical to topK over the float32
   // rows. 1 <= k <= pool <= rows. Cost: the scan (Q·N·d int8 multiply-adds)
   // plus Q·pool rows read (memory, or pread: page cache or disk) and scored.
-  Status search(const ConstMatrix& queries, int64_t k, int64_t pool, Metric metric, int32_t* indices,
-                float* scores) const;
+  //
+  // The result is certified, not just likely: a row outside a query's pool
+  // has an int8 score at most t (the pool's lowest), and its float32 score
+  // differs from its int8 score by at most E, bounded from the quantisation
+  // errors of the query and of the rows (‖q − q̂‖·max‖x‖ + ‖q̂‖·max‖x − x̂‖ for
+  // dot; divided by the norms for cosine) plus float32 rounding. When the k-th
+  // re-scored score exceeds t + E, no row outside the pool can enter the top
+  // k; otherwise the query is searched again with a 4× larger pool (at most
+  // all rows, which is exhaustive). `widened`, when not null, counts those
+  // queries.
+  Status search(const ConstMatrix& queries, int64_t k, int64_t pool, Metric metric, int32_t* indices, float* scores,
+                int64_t* widened = nullptr) const;
 
   // Reads the float32 rows `rows[0..n)` from the file into out (n × cols),
   // checking each against its codes. For tests and search.
@@ -131,6 +141,9 @@ class QuantizedMatrix {
   Status checkFile() const;
   Status allocate(int64_t rows, int64_t cols);
   double quantizeInto(const float* row, int64_t r, int8_t* scratch);
+  void summariseErrors();
+  // The bound E of search() for one query (see there).
+  double errorBound(const float* query, Metric metric) const;
 
   std::string path_;
   int fd_ = -1;
@@ -139,6 +152,9 @@ class QuantizedMatrix {
   int64_t fileSize_ = 0, mtimeNs_ = 0;
   FloatBuffer codes_;  // packedBytes(rows, cols) in float storage (aligned, huge pages)
   std::vector<float> scales_, invNorms_;
+  std::vector<float> errors_;  // per row ‖x − x̂‖ (x̂ = scale · codes)
+  // Over the rows: max ‖x‖, max ‖x − x̂‖, max ‖x − x̂‖ / ‖x‖ (non-zero rows).
+  double maxNorm_ = 0, maxError_ = 0, maxRelativeError_ = 0;
   std::shared_ptr<const FloatBuffer> values_;  // in memory: the float32 rows
   int64_t zeroRow_ = -1;                       // the first zero row, refused under cosine
   int64_t nonFiniteRow_ = -1;                  // the first row holding a non-finite value, refused by search
