@@ -43,7 +43,7 @@ export interface JobBERTOptions {
    * uses them when both are there, else the CPU. Default 'auto'.
    */
   device?: 'cpu' | 'cuda' | 'auto';
-  /** Texts per onnxruntime run. Default 32. */
+  /** Most texts per onnxruntime run (batches are planned by token count: see planBatches). Default 32. */
   batchSize?: number;
   /** onnxruntime intra-op threads; 0 (default) lets onnxruntime use every core. */
   threads?: number;
@@ -178,7 +178,7 @@ const RUN_COST = 16;
  * worth more than the padding it adds (exactly so for maxRows ≤ 512; over
  * that, batches are either at most 512 texts or full). Sync.
  */
-export function planBatches(lengths: readonly number[], maxRows: number, runCost: number): number[] {
+export function planBatches(lengths: readonly number[], maxRows: number, runCost = RUN_COST): number[] {
   const n = lengths.length;
   // cost[i]: least cost of the first i texts; from[i]: where the last of those batches starts
   const cost = new Float64Array(n + 1).fill(Infinity);
@@ -542,7 +542,6 @@ export class JobBERT implements Encoder {
     const starts = planBatches(
       order.map((i) => ids[i].length),
       this.#batchSize,
-      RUN_COST,
     );
     for (let k = 0; k < starts.length; k++) {
       const batch = order.slice(starts[k], starts[k + 1] ?? order.length);
