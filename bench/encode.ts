@@ -199,7 +199,9 @@ export async function benchEncode(): Promise<void> {
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
     env.localModelPath = dirname(dir);
-    const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
+    // as JobBERT runs its sessions (spinWait false): idle intra-op threads sleep rather than spin
+    const noSpin = { session: { intra_op: { allow_spinning: '0' } } };
+    const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: noSpin } as const;
     const extractor = await pipeline('feature-extraction', basename(dir), {
       dtype: 'fp32',
       device: 'cpu',
@@ -337,6 +339,7 @@ export async function benchEncode(): Promise<void> {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
+      extra: noSpin,
     });
     const { withSafeTensors } = await import('../src/model/safetensors.js');
     const anchorDir = join(dir, '2_Asym', '140230011_Dense');

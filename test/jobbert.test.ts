@@ -405,7 +405,19 @@ describe('JobBERT encoder', () => {
     await assert.rejects(JobBERT.load(asym.dir, { batchSize: 0 }), (e: Error) => e instanceof RangeError && /batchSize/.test(e.message));
     await assert.rejects(JobBERT.load(asym.dir, { threads: -1 }), (e: Error) => e instanceof RangeError && /threads/.test(e.message));
     await assert.rejects(JobBERT.load(42 as unknown as string), (e: Error) => e instanceof TypeError && /dir/.test(e.message));
+    await assert.rejects(
+      JobBERT.load(asym.dir, { spinWait: 'yes' as unknown as boolean }),
+      (e: Error) => e instanceof TypeError && /spinWait/.test(e.message),
+    );
     await rejectsWith(JobBERT.load(asym.dir, { device: 'cuda' }), 'ERR_CUDA_UNAVAILABLE');
+  });
+
+  it('spinWait changes how onnxruntime threads wait, not the vectors', async () => {
+    const spinning = await JobBERT.load(asym.dir, { batchSize: 4, threads: 2, spinWait: true });
+    const texts = ['Software Engineer', 'nurse', 'Científica de datos', 'Produktmanager Krankenpfleger'];
+    assert.deepEqual((await spinning.encode(texts)).data, (await enc.encode(texts)).data);
+    assert.equal(spinning.fingerprint, enc.fingerprint);
+    await spinning.dispose();
   });
 
   it('has a stable fingerprint and a spec that encoderFromSpec reloads', async () => {
