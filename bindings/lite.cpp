@@ -1,5 +1,7 @@
 // N-API glue for native/…/embedding_bag.h (the LiteEncoder's pooling):
-//   embeddingBag(table, ids, offsets) → Promise<Float32Array>        (table: Matrix or ResidentMatrix)
+//   int8Table(tableData, cols) → Int8Table handle | null              (an exact int8 copy, or null where none exists)
+//   int8TableDispose(handle)                                          (idempotent)
+//   embeddingBag(table, ids, offsets) → Promise<Float32Array>        (table: Matrix, ResidentMatrix or Int8Table)
 //   embeddingBagSync(tableData, cols, ids, offsets) → Float32Array    (reads the table in place; training)
 //   embeddingBagBackward(gradOut, ids, offsets, tableRows) → Promise<{ ids: Int32Array, grads: Float32Array }>
 #include <napi.h>
@@ -29,6 +31,71 @@ std::vector<int32_t> copyInt32(const Napi::Value& v, const char* name) {
   return out;
 }
 
+// An int8 copy of a float32 table (native/…/embedding_bag.h int8RowsExactly),
+// handed to JS as a type-tagged External holding a shared_ptr, so a bag
+// running on a worker keeps the table alive if it is disposed meanwhile.
+struct Int8Table {
+  std::vector<int8_t> codes;
+  std::vector<float> scales;
+  int64_t rows = 0, cols = 0;
+  Int8Rows view() const { return {codes.data(), scales.data(), rows, cols}; }
+};
+
+const napi_type_tag kInt8TableTag = {0x6a6f6262657274ULL, 0x6c69746538ULL};  // "jobbert", "lite8"
+
+struct Int8Handle {
+  std::shared_ptr<const Int8Table> table;
+  int64_t accounted = 0;  // bytes reported to V8 as external memory
+
+  void release(Napi::Env env) {
+    table.reset();
+    if (accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted);
+    accounted = 0;
+  }
+};
+
+bool isInt8Table(const Napi::Value& v) {
+  return v.IsExternal() && v.As<Napi::External<Int8Handle>>().CheckTypeTag(&kInt8TableTag);
+}
+
+Int8Handle* unwrapInt8(const Napi::Value& v, const char* name) {
+  if (!isInt8Table(v)) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be an Int8Table handle");
+  return v.As<Napi::External<Int8Handle>>().Data();
+}
+
+// int8Table(tableData: Float32Array, cols) → handle, or null when some row is not codes · scale exactly.
+Napi::Value Int8TableNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "table must be a Float32Array");
+  auto data = info[0].As<Napi::Float32Array>();
+  const int64_t cols = readInteger(info[1], "cols", 1, kMaxDim);
+  const int64_t length = int64_t(data.ElementLength());
+  if (length == 0 || length % cols != 0)
+    throw Napi::RangeError::New(env,
+                                "table length must be a positive multiple of cols; received " + std::to_string(length));
+  auto table = std::make_shared<Int8Table>();
+  table->rows = length / cols;
+  table->cols = cols;
+  table->codes.resize(size_t(length));
+  table->scales.resize(size_t(table->rows));
+  if (!int8RowsExactly({data.Data(), table->rows, cols}, table->codes.data(), table->scales.data())) return env.Null();
+  auto* handle = new Int8Handle{std::move(table), 0};
+  handle->accounted = length + handle->table->rows * int64_t(sizeof(float));
+  Napi::MemoryManagement::AdjustExternalMemory(env, handle->accounted);
+  auto external = Napi::External<Int8Handle>::New(env, handle, [](Napi::Env env, Int8Handle* h) {
+    h->release(env);
+    delete h;
+  });
+  external.TypeTag(&kInt8TableTag);
+  return external;
+}
+
+Napi::Value Int8TableDispose(const Napi::CallbackInfo& info) {
+  unwrapInt8(info[0], "table")->release(info.Env());
+  return info.Env().Undefined();
+}
+
 void checkOffsets(Napi::Env env, const std::vector<int32_t>& offsets) {
   if (offsets.empty()) throw Napi::RangeError::New(env, "offsets must hold bags + 1 entries (at least 1); received 0");
 }
@@ -37,22 +104,30 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct State {
     MatrixArg table;
+    std::shared_ptr<const Int8Table> int8;
     std::vector<int32_t> ids, offsets;
     OwnedFloats out;
   };
   auto s = std::make_shared<State>();
-  s->table = copyMatrix(info[0], "table");
+  if (isInt8Table(info[0])) {
+    s->int8 = unwrapInt8(info[0], "table")->table;
+    if (!s->int8) throw codedError(env, "ERR_DISPOSED", "table: the Int8Table was disposed");
+  } else {
+    s->table = copyMatrix(info[0], "table");
+  }
+  const int64_t cols = s->int8 ? s->int8->cols : s->table.cols;
   s->ids = copyInt32(info[1], "ids");
   s->offsets = copyInt32(info[2], "offsets");
   checkOffsets(env, s->offsets);
   const int64_t bags = int64_t(s->offsets.size()) - 1;
-  checkOutputSize(env, bags * s->table.cols, "the pooled output (bags × cols)");
+  checkOutputSize(env, bags * cols, "the pooled output (bags × cols)");
   return KernelWorker::Start(
       env,
-      [s, bags] {
-        s->out = allocateFloats(bags * s->table.cols);
+      [s, bags, cols] {
+        s->out = allocateFloats(bags * cols);
         EmbeddingBagParams p;
-        p.table = s->table.view();
+        if (s->int8) p.quantized = s->int8->view();
+        else p.table = s->table.view();
         p.ids = s->ids.data();
         p.numIds = int64_t(s->ids.size());
         p.offsets = s->offsets.data();
@@ -134,6 +209,8 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerLite(Napi::Env env, Napi::Object exports) {
+  exports.Set("int8Table", Napi::Function::New(env, Guarded<Int8TableNew>, "int8Table"));
+  exports.Set("int8TableDispose", Napi::Function::New(env, Guarded<Int8TableDispose>, "int8TableDispose"));
   exports.Set("embeddingBag", Napi::Function::New(env, Guarded<EmbeddingBag>, "embeddingBag"));
   exports.Set("embeddingBagSync", Napi::Function::New(env, Guarded<EmbeddingBagSync>, "embeddingBagSync"));
   exports.Set("embeddingBagBackward", Napi::Function::New(env, Guarded<EmbeddingBagBackward>, "embeddingBagBackward"));

@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { JobBERT, convertModelDir, encoderFromSpec, type Matrix } from '../src/index.js';
 import { convertToOnnx } from '../src/model/convert.js';
+import { planBatches } from '../src/model/jobbert.js';
 import { SafeTensors, parseHeader } from '../src/model/safetensors.js';
 import { referenceDenseTanh, referenceEmbedding, referenceEncoder, referencePool } from './fixtures/reference-xlmr.js';
 import { makeTinyModel, writeSafetensors, type TinyModel } from './fixtures/tiny-model.js';
@@ -78,6 +79,57 @@ async function runGraph(onnx: Uint8Array, ids: number[][], pad: number): Promise
 
 after(async () => {
   for (const d of tmp) await rm(d, { recursive: true, force: true });
+});
+
+describe('planBatches', () => {
+  /** Positions computed (rows × longest, the lengths ascending) plus runCost per batch. */
+  const costOf = (lengths: number[], starts: number[], runCost: number) =>
+    starts.reduce((sum, s, k) => {
+      const end = starts[k + 1] ?? lengths.length;
+      return sum + (end - s) * lengths[end - 1] + runCost;
+    }, 0);
+  /** The least cost over every way of cutting the sorted order into batches of at most maxRows. */
+  const bruteForce = (lengths: number[], maxRows: number, runCost: number): number => {
+    let best = Infinity;
+    for (let mask = 0; mask < 1 << (lengths.length - 1); mask++) {
+      const starts = [0];
+      for (let i = 1; i < lengths.length; i++) if (mask & (1 << (i - 1))) starts.push(i);
+      if (starts.some((s, k) => (starts[k + 1] ?? lengths.length) - s > maxRows)) continue;
+      best = Math.min(best, costOf(lengths, starts, runCost));
+    }
+    return best;
+  };
+
+  it('finds the cheapest cut of the sorted order into batches of at most maxRows (against brute force)', () => {
+    let seed = SEED >>> 0;
+    const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1 + Math.floor(random() * 11);
+      const lengths = Array.from({ length: n }, () => 1 + Math.floor(random() * 20)).sort((a, b) => a - b);
+      const maxRows = 1 + Math.floor(random() * 6);
+      const runCost = Math.floor(random() * 40);
+      const starts = planBatches(lengths, maxRows, runCost);
+      assert.equal(starts[0], 0, 'starts at the first text');
+      starts.forEach((s, k) => {
+        const end = starts[k + 1] ?? n;
+        assert.ok(end > s && end - s <= maxRows, `batch ${k} holds 1..${maxRows} texts: ${JSON.stringify(starts)}`);
+      });
+      assert.equal(costOf(lengths, starts, runCost), bruteForce(lengths, maxRows, runCost), JSON.stringify({ lengths, maxRows, runCost }));
+    }
+  });
+
+  it('keeps texts of one length together and spends a run rather than much padding', () => {
+    // 20 titles of 6 tokens and 20 of 12: two batches, no padding
+    const lengths = [...Array(20).fill(6), ...Array(20).fill(12)];
+    assert.deepEqual(planBatches(lengths, 64, 16), [0, 20]);
+    // a long text joining the 12-token batch would pad 20 texts by 18 positions (360 > one run's 16): it runs alone
+    assert.deepEqual(planBatches([...lengths, 30], 64, 16), [0, 20, 40]);
+    // one text a token longer than the rest: padding the others (4 positions) costs less than a run
+    assert.deepEqual(planBatches([5, 5, 5, 5, 6], 8, 16), [0]);
+    assert.deepEqual(planBatches([], 8, 16), []);
+    // batchSize above the exhaustive window: full batches of one length stay full
+    assert.deepEqual(planBatches(Array(3000).fill(9), 1000, 16), [0, 1000, 2000]);
+  });
 });
 
 describe('safetensors reader', () => {
@@ -353,7 +405,19 @@ describe('JobBERT encoder', () => {
     await assert.rejects(JobBERT.load(asym.dir, { batchSize: 0 }), (e: Error) => e instanceof RangeError && /batchSize/.test(e.message));
     await assert.rejects(JobBERT.load(asym.dir, { threads: -1 }), (e: Error) => e instanceof RangeError && /threads/.test(e.message));
     await assert.rejects(JobBERT.load(42 as unknown as string), (e: Error) => e instanceof TypeError && /dir/.test(e.message));
+    await assert.rejects(
+      JobBERT.load(asym.dir, { spinWait: 'yes' as unknown as boolean }),
+      (e: Error) => e instanceof TypeError && /spinWait/.test(e.message),
+    );
     await rejectsWith(JobBERT.load(asym.dir, { device: 'cuda' }), 'ERR_CUDA_UNAVAILABLE');
+  });
+
+  it('spinWait changes how onnxruntime threads wait, not the vectors', async () => {
+    const spinning = await JobBERT.load(asym.dir, { batchSize: 4, threads: 2, spinWait: true });
+    const texts = ['Software Engineer', 'nurse', 'Científica de datos', 'Produktmanager Krankenpfleger'];
+    assert.deepEqual((await spinning.encode(texts)).data, (await enc.encode(texts)).data);
+    assert.equal(spinning.fingerprint, enc.fingerprint);
+    await spinning.dispose();
   });
 
   it('has a stable fingerprint and a spec that encoderFromSpec reloads', async () => {

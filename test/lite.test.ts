@@ -12,6 +12,7 @@ import { featurize } from '../src/lite/features.js';
 import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { writeModel } from '../src/lite/io.js';
 import { addon } from '../src/kernels/binding.js';
+import * as kernels from '../src/kernels/index.js';
 import { initWeights, rng, trainLiteEncoder } from '../src/lite/train.js';
 
 const CFG = { buckets: 1 << 12, dim: 24, minN: 2, maxN: 5 };
@@ -162,6 +163,100 @@ test('embedding bag: native forward matches a float64 reference; backward matche
   }
   assert.throws(() => addon.embeddingBagSync(table, D, Int32Array.from([50]), Int32Array.from([0, 1])), RangeError);
   await assert.rejects(addon.embeddingBag({ data: table, rows, cols: D }, ids, Int32Array.from([0, 3, 2, 7])), RangeError);
+});
+
+/** The mean bags as float32 arithmetic gives them, adding rows in bag order: bit-exact expectations. */
+function float32Bags(table: Float32Array, D: number, ids: Int32Array, offsets: Int32Array): Float32Array {
+  const out = new Float32Array((offsets.length - 1) * D);
+  for (let b = 0; b + 1 < offsets.length; b++) {
+    const n = offsets[b + 1] - offsets[b];
+    for (let d = 0; d < D; d++) {
+      let acc = 0;
+      for (let i = offsets[b]; i < offsets[b + 1]; i++) acc = Math.fround(acc + table[ids[i] * D + d]);
+      out[b * D + d] = n ? Math.fround(acc * Math.fround(1 / n)) : 0;
+    }
+  }
+  return out;
+}
+
+test("embedding bag: an int8 table gives the float table's sums bit for bit, on every instruction set and width", async () => {
+  const before = kernels.info().isa;
+  const random = rng(11);
+  try {
+    // widths around the vector lengths (16, 8) and the 8-vector column chunks (128, 64)
+    for (const D of [1, 7, 8, 16, 24, 96, 129, 150, 300]) {
+      const rows = 37;
+      const scales = Float32Array.from({ length: rows }, (_, r) => (r === 5 ? 0 : 0.001 + random() * 0.02));
+      // quantised as src/lite/io.ts does: each row's largest magnitude is code ±127
+      const codes = Int8Array.from({ length: rows * D }, (_, i) =>
+        i % D === Math.floor(i / D) % D ? (random() < 0.5 ? -127 : 127) : Math.round(random() * 254) - 127,
+      );
+      // dequantised as src/lite/io.ts does: code · scale rounded to float32
+      const table = Float32Array.from(codes, (q, i) => q * scales[Math.floor(i / D)]);
+      const int8 = addon.int8Table(table, D);
+      assert.ok(int8, `D ${D}: the dequantised table has an exact int8 copy`);
+      const lengths = [3, 0, 1, 40, 17, 5, 0, 64, 2];
+      const offsets = Int32Array.from([0, ...lengths.map((_, i) => lengths.slice(0, i + 1).reduce((a, x) => a + x, 0))]);
+      const ids = Int32Array.from({ length: offsets[offsets.length - 1] }, (_, i) => (i % 11 === 0 ? 5 : Math.floor(random() * rows)));
+      const want = float32Bags(table, D, ids, offsets);
+      for (const isa of kernels.info().isas) {
+        kernels.configure({ isa });
+        const fromInt8 = await addon.embeddingBag(int8, ids, offsets);
+        const fromFloat = await addon.embeddingBag({ data: table, rows, cols: D }, ids, offsets);
+        assert.deepEqual(fromInt8, want, `D ${D}, ${isa}, int8 table`);
+        assert.deepEqual(fromFloat, want, `D ${D}, ${isa}, float table`);
+        assert.deepEqual(addon.embeddingBagSync(table, D, ids, offsets), want, `D ${D}, ${isa}, sync`);
+      }
+      addon.int8TableDispose(int8);
+      addon.int8TableDispose(int8); // idempotent
+      assert.throws(() => addon.embeddingBag(int8, ids, offsets), { code: 'ERR_DISPOSED' });
+    }
+  } finally {
+    kernels.configure({ isa: before });
+  }
+});
+
+test('embedding bag: int8Table is null for values that are not int8 codes times a scale per row', () => {
+  const random = rng(5);
+  const D = 24;
+  const table = Float32Array.from({ length: 10 * D }, () => random() * 2 - 1);
+  assert.equal(addon.int8Table(table, D), null, 'uniform random floats');
+  // codes times one scale per row, each row's largest magnitude at code ±127 (as src/lite/io.ts quantises)
+  const nearly = Float32Array.from(
+    { length: 10 * D },
+    (_, i) => (i % D === 0 ? 127 : (i % 200) - 100) * Math.fround(0.01 + Math.floor(i / D) / 1000),
+  );
+  const exact = addon.int8Table(nearly, D);
+  assert.ok(exact, 'codes times one scale per row');
+  addon.int8TableDispose(exact);
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+    const t = Float32Array.from(nearly);
+    t[3 * D + 2] = bad;
+    assert.equal(addon.int8Table(t, D), null, String(bad));
+  }
+  const offByOne = Float32Array.from(nearly);
+  offByOne[4 * D + 7] = Math.fround(offByOne[4 * D + 7] * (1 + 2 ** -20));
+  assert.equal(addon.int8Table(offByOne, D), null, 'one element a few ulps off its code');
+  assert.throws(() => addon.int8Table(table, 7), /table length must be a positive multiple of cols/);
+  assert.throws(() => addon.int8Table([1, 2] as never, 1), /table must be a Float32Array/);
+  assert.throws(() => addon.int8TableDispose({} as never), /table must be an Int8Table handle/);
+});
+
+test('LiteEncoder: a model built from float weights that no int8 table reproduces encodes as its float table says', async () => {
+  const w = initWeights(CFG, 3); // random float32 table: not codes times a scale
+  assert.equal(addon.int8Table(w.table, CFG.dim), null);
+  const enc = LiteEncoder.fromWeights(w);
+  const texts = ['software engineer', 'Krankenpfleger', '护士', ''];
+  const { ids, offsets } = featurize(texts, CFG);
+  const base = await enc.encode(texts, { branch: 'base' });
+  const want = float32Bags(w.table, CFG.dim, ids, offsets);
+  for (let i = 0; i < texts.length; i++) {
+    const row = want.subarray(i * CFG.dim, (i + 1) * CFG.dim);
+    const n = Math.sqrt(row.reduce((s, x) => s + x * x, 0));
+    if (n === 0) continue;
+    for (let d = 0; d < CFG.dim; d++) assert.ok(Math.abs(base.data[i * CFG.dim + d] - row[d] / n) < 1e-6, `text ${i} col ${d}`);
+  }
+  await enc.dispose();
 });
 
 test('trainLiteEncoder: a toy task lowers the loss, ranks pairs together, and is deterministic for a seed', async () => {

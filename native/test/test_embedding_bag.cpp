@@ -3,6 +3,7 @@
 // width, one bag), determinism across thread counts, and argument errors.
 #include "jobbert/embedding_bag.h"
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -89,6 +90,42 @@ void testShape(std::mt19937_64& rng, int64_t rows, int64_t D, int64_t bags, int 
   check(one.grads == sr.grads && one.rowIds == sr.rowIds, "backward bit-identical on 1 thread " + tag);
   check(std::memcmp(out1.data(), out.data(), out.size() * sizeof(float)) == 0,
         "forward bit-identical on 1 thread " + tag);
+  // an int8 table (quantised as the LiteEncoder stores it: a row's largest
+  // magnitude at code ±127) gives the sums of its dequantised floats, bit for bit
+  const size_t cells = size_t(rows * D);
+  std::vector<int8_t> codes(cells), recovered(cells);
+  std::vector<float> scales(static_cast<size_t>(rows)), recoveredScales(static_cast<size_t>(rows)), dequantised(cells);
+  for (int64_t r = 0; r < rows; ++r) {
+    float max = 0;
+    for (int64_t d = 0; d < D; ++d) max = std::max(max, std::fabs(table[r * D + d]));
+    scales[r] = float(double(max) / 127);
+    for (int64_t d = 0; d < D; ++d) {
+      codes[r * D + d] = int8_t(std::lround(double(table[r * D + d]) / double(scales[r])));
+      dequantised[r * D + d] = float(codes[r * D + d]) * scales[r];
+    }
+  }
+  check(int8RowsExactly({dequantised.data(), rows, D}, recovered.data(), recoveredScales.data()),
+        "int8RowsExactly finds the codes " + tag);
+  check(recovered == codes && recoveredScales == scales, "int8RowsExactly recovers codes and scales " + tag);
+  std::vector<float> fromFloat(size_t(bags * D)), fromInt8(size_t(bags * D));
+  poison(fromFloat.data(), bags * D);
+  poison(fromInt8.data(), bags * D);
+  p.table = {dequantised.data(), rows, D};
+  p.out = fromFloat.data();
+  check(embeddingBagForward(p).ok(), "forward on the dequantised table " + tag);
+  p.quantized = {codes.data(), scales.data(), rows, D};
+  p.out = fromInt8.data();
+  check(embeddingBagForward(p).ok(), "forward on the int8 table " + tag);
+  check(std::memcmp(fromFloat.data(), fromInt8.data(), fromInt8.size() * sizeof(float)) == 0,
+        "int8 forward bit-identical to the dequantised float forward " + tag);
+  // a value one ulp off its code (not a row's largest, which would only move the scale)
+  for (size_t k = 0; k < cells; ++k) {
+    if (std::abs(codes[k]) >= 127) continue;
+    dequantised[k] = std::nextafter(dequantised[k], 1.0f);
+    check(!int8RowsExactly({dequantised.data(), rows, D}, recovered.data(), recoveredScales.data()),
+          "int8RowsExactly refuses a value one ulp off " + tag);
+    break;
+  }
 }
 
 void testErrors() {

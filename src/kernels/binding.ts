@@ -40,6 +40,9 @@ export interface NativeDeviceMatrix {
 /** An opaque handle to a native int8-stored matrix (see src/match/quantized.ts): file- or memory-backed. */
 export type NativeQuantized = { readonly __brand: 'NativeQuantized' };
 
+/** An opaque handle to a native int8 copy of a LiteEncoder table (bindings/lite.cpp). */
+export type NativeInt8Table = { readonly __brand: 'NativeInt8Table' };
+
 /** What the kernels accept for a matrix argument (a DeviceMatrix only on backend 'cuda'). */
 export type MatrixArg = RawMatrix | NativeResident | NativeDeviceMatrix;
 
@@ -117,7 +120,10 @@ export interface Addon {
   int8ScanKernel(): string;
   quantizedDispose(matrix: NativeQuantized): void;
   /** The LiteEncoder's embedding bag (bindings/lite.cpp): per text, the mean of its ids' table rows. */
-  embeddingBag(table: MatrixArg, ids: Int32Array, offsets: Int32Array): Promise<Float32Array>;
+  embeddingBag(table: MatrixArg | NativeInt8Table, ids: Int32Array, offsets: Int32Array): Promise<Float32Array>;
+  /** An int8 copy (codes, a scale per row) reproducing every value of the table exactly; null where its values are not of that form. */
+  int8Table(table: Float32Array, cols: number): NativeInt8Table | null;
+  int8TableDispose(table: NativeInt8Table): void;
   /** The same on the calling thread, for small batches. */
   embeddingBagSync(table: Float32Array, cols: number, ids: Int32Array, offsets: Int32Array): Float32Array;
   /** Gradients of the embedding bag for the rows it touched: sorted unique ids and their rows. */

@@ -18,7 +18,7 @@ import { ResidentMatrix } from '../kernels/resident.js';
 import { assertChoice, assertOptions, describe } from '../util/validate.js';
 import { countUnits, featurize, type FeatureConfig } from './features.js';
 import { readModel, writeModel, type LiteConfig, type LiteWeights } from './io.js';
-import { addon } from '../kernels/binding.js';
+import { addon, type NativeInt8Table } from '../kernels/binding.js';
 
 /** The directory of the model shipped in the package (models/lite, beside src/ and dist/). */
 export function defaultModelDir(): string {
@@ -32,7 +32,14 @@ export class LiteEncoder implements Encoder {
   /** Where the model was loaded from (null for one built in memory). */
   readonly dir: string | null;
   readonly #features: FeatureConfig;
-  #table: ResidentMatrix | null;
+  /**
+   * The table the embedding bag reads: an int8 copy (codes, a scale per row)
+   * when it reproduces the weights exactly — always for a model read from
+   * disk, which stores the table so — else the float32 values. The int8 copy
+   * gives the same sums bit for bit from a quarter of the memory (13 MB for
+   * the shipped model, not 50), and the bag is bound by fetching rows.
+   */
+  #table: { int8: NativeInt8Table } | { float32: ResidentMatrix } | null;
   #heads: Record<'anchor' | 'positive', { weight: ResidentMatrix; bias: Float32Array }> | null;
   readonly #weights: LiteWeights;
 
@@ -43,7 +50,8 @@ export class LiteEncoder implements Encoder {
     this.dir = dir;
     this.#weights = weights;
     this.#features = { buckets: config.buckets, minN: config.minN, maxN: config.maxN };
-    this.#table = new ResidentMatrix({ data: weights.table, rows: config.buckets, cols: config.dim });
+    const int8 = weights.table.length === config.buckets * config.dim ? addon.int8Table(weights.table, config.dim) : null;
+    this.#table = int8 ? { int8 } : { float32: new ResidentMatrix({ data: weights.table, rows: config.buckets, cols: config.dim }) };
     const head = (h: { weight: Float32Array; bias: Float32Array }) => ({
       weight: new ResidentMatrix({ data: h.weight, rows: config.dim, cols: config.dim }),
       bias: h.bias,
@@ -140,7 +148,8 @@ export class LiteEncoder implements Encoder {
     const caller = callerStack();
     let base: Float32Array;
     try {
-      base = await addon.embeddingBag(this.#table!.handle(fn, 'table'), ids, offsets);
+      const table = this.#table!;
+      base = await addon.embeddingBag('int8' in table ? table.int8 : table.float32.handle(fn, 'table'), ids, offsets);
     } catch (e) {
       throw fromNative(e, caller);
     }
@@ -157,7 +166,10 @@ export class LiteEncoder implements Encoder {
   }
 
   async dispose(): Promise<void> {
-    this.#table?.dispose();
+    if (this.#table) {
+      if ('int8' in this.#table) addon.int8TableDispose(this.#table.int8);
+      else this.#table.float32.dispose();
+    }
     this.#heads?.anchor.weight.dispose();
     this.#heads?.positive.weight.dispose();
     this.#table = null;
