@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as kernels from '../src/kernels/index.js';
 import type { Matrix } from '../src/kernels/matrix.js';
-import { buildCorpus, exactScan, type Scan, searchOccupations } from '../src/normalize/search.js';
+import { LiteEncoder, loadBuiltinTaxonomy } from '../src/index.js';
+import { buildCorpus, disposeCorpus, exactScan, int8Scan, type Scan, searchOccupations } from '../src/normalize/search.js';
 import { rng } from '../src/util/random.js';
 
 /** The reference: every index row scored (topK over all of them), walked until k distinct occupations. */
@@ -83,19 +84,24 @@ for (const [seed, occupations, per, d, k] of [
   [4, 200, 3, 7, 2],
   [5, 3, 20, 4, 1],
 ] as const) {
-  test(`searchOccupations equals a topK over every row (seed ${seed}: ${occupations} occupations × ${per} rows, d ${d}, k ${k})`, async () => {
+  test(`searchOccupations equals a topK over every row, float32 and int8 scans (seed ${seed}: ${occupations} occupations × ${per} rows, d ${d}, k ${k})`, async () => {
     const { vectors, occupationOf, queries } = corpus(seed, occupations, per, d);
     const expected = await reference(queries, vectors, occupationOf, k);
     const rows = Array.from({ length: vectors.rows }, (_, i) => i);
-    const c = buildCorpus({ ...vectors, data: vectors.data.slice() }, rows);
-    assert.ok(c.matrix.rows < vectors.rows, 'the fixture has duplicate rows');
-    const got = await searchOccupations(queries, c, occupationOf, k);
-    c.matrix.dispose();
-    assert.deepEqual(got, expected, `seed ${seed}`);
-    assert.ok(
-      got.every((l) => l.length === 2 * Math.min(k, occupations)),
-      'k distinct occupations (or all)',
-    );
+    for (const [name, scan] of [
+      ['float32', exactScan],
+      ['int8', int8Scan],
+    ] as const) {
+      const c = buildCorpus({ ...vectors, data: vectors.data.slice() }, rows);
+      assert.ok(c.matrix.rows < vectors.rows, 'the fixture has duplicate rows');
+      const got = await searchOccupations(queries, c, occupationOf, k, scan);
+      await disposeCorpus(c);
+      assert.deepEqual(got, expected, `seed ${seed}, ${name} scan`);
+      assert.ok(
+        got.every((l) => l.length === 2 * Math.min(k, occupations)),
+        'k distinct occupations (or all)',
+      );
+    }
   });
 }
 
@@ -191,4 +197,38 @@ test('equal query vectors are scanned once and get the same hits as alone', asyn
   assert.deepEqual(got, await reference(q, vectors, occupationOf, 3));
   assert.equal(scanned[0], 10, 'the first scan gets the 10 distinct queries');
   c.matrix.dispose();
+});
+
+test('the int8 scan gives the float32 scan’s hits on LiteEncoder vectors of ESCO labels and noisy titles', async () => {
+  const lite = await LiteEncoder.load();
+  try {
+    const taxonomy = await loadBuiltinTaxonomy();
+    const labels: string[] = [];
+    const occupationOf: number[] = [];
+    taxonomy.occupations.slice(0, 600).forEach((o, i) => {
+      for (const l of [...Object.values(o.preferred), ...Object.values(o.alt).flat()]) {
+        labels.push(l);
+        occupationOf.push(i);
+      }
+    });
+    const vectors = await lite.encode(labels);
+    const r = rng(77);
+    const noisy = Array.from({ length: 400 }, () => {
+      const l = labels[Math.floor(r() * labels.length)];
+      return `${r() < 0.5 ? 'Senior ' : ''}${l.slice(0, Math.max(3, Math.floor(l.length * (0.6 + 0.4 * r()))))}${r() < 0.3 ? ' (m/w/d)' : ''}`;
+    });
+    const queries = await lite.encode(noisy);
+    const rows = labels.map((_, i) => i);
+    const occ = Int32Array.from(occupationOf);
+    const results: number[][][] = [];
+    for (const scan of [exactScan, int8Scan]) {
+      const c = buildCorpus({ ...vectors, data: vectors.data.slice() }, rows);
+      results.push(await searchOccupations(queries, c, occ, 5, scan));
+      await disposeCorpus(c);
+    }
+    assert.equal(results[0].length, 400);
+    assert.deepEqual(results[1], results[0]);
+  } finally {
+    await lite.dispose();
+  }
 });

@@ -16,7 +16,7 @@ import { assertInteger, assertOptions, describe } from '../util/validate.js';
 import { builtinCalibration, calibrate, UNCALIBRATED_THRESHOLD, uncalibrated, type CalibrationModel } from './calibration.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
 import { ByteWriter } from './bytes.js';
-import { buildCorpus, type Corpus, searchOccupations } from './search.js';
+import { buildCorpus, type Corpus, disposeCorpus, searchOccupations } from './search.js';
 import { loadBuiltinTaxonomy, readTaxonomy, type Taxonomy } from './taxonomy.js';
 
 /** Options of {@link Normalizer.load}. */
@@ -345,8 +345,9 @@ export class Normalizer {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const c of this.#corpora.values()) c.matrix.dispose();
+    const corpora = [...this.#corpora.values()];
     this.#corpora.clear();
+    await Promise.all(corpora.map(disposeCorpus));
     this.#cache.clear();
     this.#cacheBytes = 0;
     if (this.#ownsEncoder) await this.encoder.dispose();

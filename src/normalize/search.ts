@@ -15,6 +15,7 @@
 import * as kernels from '../kernels/index.js';
 import type { Matrix } from '../kernels/matrix.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
+import { QuantizedMatrix } from '../match/quantized.js';
 
 /**
  * The scoring backend: for each query row, the `pool` best rows of
@@ -30,6 +31,32 @@ export type Scan = (queries: Matrix, corpus: Corpus, pool: number) => Promise<ke
 /** The exact float32 scan. On the CPU, where the labels live: under device 'auto' a GPU machine would copy them on every call. */
 export const exactScan: Scan = (queries, corpus, pool) => kernels.topK(queries, corpus.matrix, pool, { metric: 'dot', device: 'cpu' });
 
+/**
+ * The int8 scan (AVX512-VNNI, AVX-VNNI or AVX2) with its candidates re-scored
+ * in float32: the same indices and bit-identical scores as exactScan, which
+ * QuantizedMatrix.search certifies per query (it widens its pool where the
+ * int8 scores cannot prove the order), at 2–3× less scan time. The codes
+ * (d bytes a vector) are built on first use and kept with the corpus.
+ */
+export const int8Scan: Scan = async (queries, corpus, pool) => {
+  corpus.quantized ??= QuantizedMatrix.fromMatrix(corpus.matrix);
+  return (await corpus.quantized).search(queries, pool, {
+    metric: 'dot',
+    pool: Math.min(corpus.matrix.rows, Math.max(2 * pool, pool + 64)),
+  });
+};
+
+/** The scan the Normalizer uses: int8 where the CPU has an int8 dot-product kernel (it is slower than float32 on the portable one). */
+export const defaultScan: Scan = QuantizedMatrix.kernel() === 'portable' ? exactScan : int8Scan;
+
+/** Frees a corpus's native memory (its vectors and int8 codes). Async; idempotent. */
+export async function disposeCorpus(corpus: Corpus): Promise<void> {
+  corpus.matrix.dispose();
+  const q = corpus.quantized;
+  corpus.quantized = undefined;
+  if (q) (await q).dispose();
+}
+
 /** A searchable corpus: its distinct vectors, and the index rows each stands for. */
 export interface Corpus {
   /** [distinct vectors × dim], in the order of the first index row of each. */
@@ -39,6 +66,8 @@ export interface Corpus {
   readonly members: Int32Array;
   /** Index rows covered. */
   readonly rows: number;
+  /** The int8 codes of `matrix`, once int8Scan has built them. */
+  quantized?: Promise<QuantizedMatrix>;
 }
 
 /**
@@ -115,7 +144,7 @@ export async function searchOccupations(
   corpus: Corpus,
   occupationOf: Int32Array,
   k: number,
-  scan: Scan = exactScan,
+  scan: Scan = defaultScan,
 ): Promise<number[][]> {
   const { owner, first } = distinctRows(queries);
   if (first.length === queries.rows) return searchDistinct(queries, corpus, occupationOf, k, scan);
