@@ -20,11 +20,8 @@ import { QuantizedMatrix } from '../match/quantized.js';
 /**
  * The scoring backend: for each query row, the `pool` best rows of
  * `corpus.matrix` by dot product (clamped to its rows), best first, equal
- * scores by the lower row, with the scores kernels.topK computes. The one
- * function to swap for a faster scan — an int8 scan whose candidates are
- * re-scored exactly in float32 (QuantizedMatrix.fromMatrix(corpus.matrix),
- * built once per corpus, then its search(queries, pool)): the walk below
- * needs only this contract.
+ * scores by the lower row, with the scores kernels.topK computes. The walk
+ * below needs only this contract: exactScan and int8Scan both keep it.
  */
 export type Scan = (queries: Matrix, corpus: Corpus, pool: number) => Promise<kernels.TopKResult>;
 
@@ -46,8 +43,12 @@ export const int8Scan: Scan = async (queries, corpus, pool) => {
   });
 };
 
-/** The scan the Normalizer uses: int8 where the CPU has an int8 dot-product kernel (it is slower than float32 on the portable one). */
-export const defaultScan: Scan = QuantizedMatrix.kernel() === 'portable' ? exactScan : int8Scan;
+/**
+ * The scan the Normalizer uses: int8 where the instruction set in force has an
+ * int8 dot-product kernel, float32 on the portable one (where int8 is slower).
+ */
+export const defaultScan: Scan = (queries, corpus, pool) =>
+  (QuantizedMatrix.kernel() === 'portable' ? exactScan : int8Scan)(queries, corpus, pool);
 
 /** Frees a corpus's native memory (its vectors and int8 codes). Async; idempotent. */
 export async function disposeCorpus(corpus: Corpus): Promise<void> {
