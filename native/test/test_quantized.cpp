@@ -129,7 +129,7 @@ void testFileAndSearch(std::mt19937_64& rng) {
   Status s = QuantizedMatrix::fromFile(path, pad, n, d, &sum, &m);
   check(s.ok() && m, "fromFile loads and verifies: " + s.message);
   if (!m) return;
-  check(m->bytes() == packedBytes(n, d) + n * 8, "bytes(): packed codes + scales + norms");
+  check(m->bytes() == packedBytes(n, d) + n * 12, "bytes(): packed codes + scales, norms and quantisation errors");
   PackedInt8Rows view = m->packed();
   bool same = true;
   std::vector<int8_t> codes(d), held(d);

@@ -106,7 +106,7 @@ class QuantizedMatrix {
 
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
-  // Bytes of memory held (packed codes, scales, norms; not the shared float32 values).
+  // Bytes of memory held (packed codes; per row its scale, norm and quantisation error; not the shared float32 values).
   int64_t bytes() const { return packedBytes(rows_, cols_) + rows_ * 12; }
   PackedInt8Rows packed() const;
   // Row r's codes, unpacked (cols of them).
