@@ -8,7 +8,8 @@ import { encoderFromSpec } from '../src/match/encoder-spec.js';
 import { LiteEncoder, defaultModelDir } from '../src/lite/encoder.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { matchDefault } from '../src/match/default-index.js';
-import { featurize } from '../src/lite/features.js';
+import { appendFeatures, appendUnicodeFeatures, FeatureBatch, featurize, MAX_TEXT_UNITS } from '../src/lite/features.js';
+import { clipForTokens } from '../src/util/text.js';
 import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { writeModel } from '../src/lite/io.js';
 import { addon } from '../src/kernels/binding.js';
@@ -48,6 +49,32 @@ test('features: n-grams with boundary markers and the whole word, CJK characters
   // case- and width-insensitive
   const a = featurize(['NURSE'], CFG).ids;
   assert.deepEqual([...a], [...ids.subarray(0, 19)]);
+});
+
+test('features: the ASCII path gives the general path’s ids for every ASCII text (case, digits, + and #, separators, long words)', () => {
+  const cfg = { buckets: 131072, minN: 2, maxN: 5 };
+  const next = rng(20261203);
+  const texts = [
+    '',
+    ' ',
+    'C++ / C# Developer',
+    'SENIOR Java-Entwickler (m/w/d)',
+    'x'.repeat(5000),
+    'word '.repeat(1200),
+    'a',
+    '++##',
+    'R&D EXEC - 013',
+    ...Array.from({ length: 3000 }, () =>
+      Array.from({ length: Math.floor(next() * 40) }, () => String.fromCharCode(Math.floor(next() * 128))).join(''),
+    ),
+  ];
+  for (const t of texts) {
+    const fast = new FeatureBatch(1);
+    const general = new FeatureBatch(1);
+    appendFeatures(t, cfg, fast);
+    appendUnicodeFeatures(clipForTokens(t, MAX_TEXT_UNITS / 64), cfg, general);
+    assert.deepEqual(fast.ids.subarray(0, fast.length), general.ids.subarray(0, general.length), JSON.stringify(t.slice(0, 80)));
+  }
 });
 
 test('LiteEncoder: shape, unit norm, branches, empty text, errors', async () => {

@@ -48,8 +48,60 @@ export class FeatureBatch {
 
 /** Appends the features of `text` to `out` (ids only; the caller sets offsets). */
 export function appendFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch): void {
+  const clipped = clipForTokens(text, MAX_TEXT_UNITS / 64);
+  if (isAscii(clipped)) appendAsciiFeatures(clipped, cfg, out);
+  else appendUnicodeFeatures(clipped, cfg, out);
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** An ASCII code unit that `words` keeps in a word: a letter, a digit, '+' or '#'. */
+const isWordUnit = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 43 || c === 35;
+const asciiLower = (c: number) => (c >= 65 && c <= 90 ? c + 32 : c);
+
+/**
+ * appendUnicodeFeatures for ASCII text, bit for bit, without building strings:
+ * NFKC leaves ASCII as it is, lower-casing is A–Z → a–z, and the word
+ * characters are letters, digits, '+' and '#' (no ASCII word is CJK). The
+ * titles users send are mostly ASCII, and the strings `words` builds were
+ * the LiteEncoder's largest cost.
+ */
+function appendAsciiFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch): void {
   const mask = cfg.buckets - 1;
-  for (const w of words(clipForTokens(text, MAX_TEXT_UNITS / 64))) {
+  const { minN, maxN } = cfg;
+  const end = text.length;
+  let i = 0;
+  for (;;) {
+    while (i < end && !isWordUnit(text.charCodeAt(i))) i++;
+    if (i === end) return;
+    const s = i;
+    while (i < end && isWordUnit(text.charCodeAt(i))) i++;
+    // whole word
+    let hw = 0x811c9dc5;
+    for (let p = s; p < i; p++) hw = Math.imul(hw ^ asciiLower(text.charCodeAt(p)), 0x01000193);
+    out.push(mix(hw, 0x57) & mask);
+    // padded <w>: code units 60 ('<') and 62 ('>') at the ends
+    const n = i - s + 2;
+    for (let a = 0; a + minN <= n; a++) {
+      let h = 0x811c9dc5;
+      const last = Math.min(n, a + maxN);
+      for (let j = a; j < last; j++) {
+        const c = j === 0 ? 60 : j === n - 1 ? 62 : asciiLower(text.charCodeAt(s + j - 1));
+        h = Math.imul(h ^ c, 0x01000193);
+        const len = j - a + 1;
+        if (len >= minN) out.push(mix(h, len) & mask);
+      }
+    }
+  }
+}
+
+/** appendFeatures for any text (exported for the test that holds the ASCII path to it). */
+export function appendUnicodeFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch): void {
+  const mask = cfg.buckets - 1;
+  for (const w of words(text)) {
     // whole word
     let hw = 0x811c9dc5;
     for (let i = 0; i < w.length; i++) hw = Math.imul(hw ^ w.charCodeAt(i), 0x01000193);
