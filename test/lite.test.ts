@@ -133,6 +133,17 @@ test("LiteEncoder and TF-IDF: any surrounding whitespace (Python's set, and U+FE
   await lite.dispose();
 });
 
+test('LiteEncoder: the shipped model, loaded (its float table dropped for the int8 copy) and saved, gives the same files', async () => {
+  await withTmp(async (dir) => {
+    const enc = await LiteEncoder.load();
+    await enc.save(dir);
+    for (const file of ['table.bin', 'heads.safetensors'])
+      assert.ok((await readFile(join(dir, file))).equals(await readFile(join(defaultModelDir(), file))), file);
+    assert.equal((await LiteEncoder.load(dir)).fingerprint, enc.fingerprint);
+    await enc.dispose();
+  });
+});
+
 test('LiteEncoder: save → load round trip, spec, fingerprint, corrupt files refused', async () => {
   await withTmp(async (dir) => {
     const enc = await tinyModel(join(dir, 'a'));

@@ -28,6 +28,8 @@ export interface LiteWeights {
   /** [buckets × dim] float32 (dequantised). */
   table: Float32Array;
   heads: Record<'anchor' | 'positive', { weight: Float32Array; bias: Float32Array }>;
+  /** table.bin's bytes as read (readModel sets it): `table` is dequantizeTable of them. */
+  tableBytes?: Uint8Array;
 }
 
 const bad = (dir: string, why: string) => new JobBERTError('ERR_BAD_MODEL', `LiteEncoder.load: ${dir} is not a LiteEncoder model: ${why}`);
@@ -167,7 +169,12 @@ export async function readModel(dir: string): Promise<LiteWeights> {
       throw bad(dir, `${HEADS_FILE} lacks ${name}.weight [${dim},${dim}] / ${name}.bias [${dim}]`);
     return { weight: w.data, bias: b.data };
   };
-  return { config, table: dequantizeTable(tableBytes, buckets, dim), heads: { anchor: head('anchor'), positive: head('positive') } };
+  return {
+    config,
+    table: dequantizeTable(tableBytes, buckets, dim),
+    heads: { anchor: head('anchor'), positive: head('positive') },
+    tableBytes,
+  };
 }
 
 /** Writes the model atomically per file (temp + rename); lite.json last. */
