@@ -70,8 +70,6 @@ const asciiLower = (c: number) => (c >= 65 && c <= 90 ? c + 32 : c);
  * the LiteEncoder's largest cost.
  */
 function appendAsciiFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch): void {
-  const mask = cfg.buckets - 1;
-  const { minN, maxN } = cfg;
   const end = text.length;
   let i = 0;
   for (;;) {
@@ -79,22 +77,7 @@ function appendAsciiFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch
     if (i === end) return;
     const s = i;
     while (i < end && isWordUnit(text.charCodeAt(i))) i++;
-    // whole word
-    let hw = 0x811c9dc5;
-    for (let p = s; p < i; p++) hw = Math.imul(hw ^ asciiLower(text.charCodeAt(p)), 0x01000193);
-    out.push(mix(hw, 0x57) & mask);
-    // padded <w>: code units 60 ('<') and 62 ('>') at the ends
-    const n = i - s + 2;
-    for (let a = 0; a + minN <= n; a++) {
-      let h = 0x811c9dc5;
-      const last = Math.min(n, a + maxN);
-      for (let j = a; j < last; j++) {
-        const c = j === 0 ? 60 : j === n - 1 ? 62 : asciiLower(text.charCodeAt(s + j - 1));
-        h = Math.imul(h ^ c, 0x01000193);
-        const len = j - a + 1;
-        if (len >= minN) out.push(mix(h, len) & mask);
-      }
-    }
+    appendWordFeatures(text, s, i, cfg, out);
   }
 }
 
@@ -102,34 +85,49 @@ function appendAsciiFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch
 export function appendUnicodeFeatures(text: string, cfg: FeatureConfig, out: FeatureBatch): void {
   const mask = cfg.buckets - 1;
   for (const w of words(text)) {
-    // whole word
-    let hw = 0x811c9dc5;
-    for (let i = 0; i < w.length; i++) hw = Math.imul(hw ^ w.charCodeAt(i), 0x01000193);
-    out.push(mix(hw, 0x57) & mask);
-    if (CJK.test(w)) {
-      // each CJK character a unit: character 1..3-grams
-      const n = w.length;
-      for (let i = 0; i < n; i++) {
-        let h = 0x811c9dc5;
-        for (let k = 0; k < 3 && i + k < n; k++) {
-          h = Math.imul(h ^ w.charCodeAt(i + k), 0x01000193);
-          out.push(mix(h, 0x100 + k) & mask);
-        }
-      }
+    if (!CJK.test(w)) {
+      appendWordFeatures(w, 0, w.length, cfg, out);
       continue;
     }
-    // padded <w>: code units 60 ('<') and 62 ('>') at the ends
-    const n = w.length + 2;
-    const { minN, maxN } = cfg;
-    for (let i = 0; i + minN <= n; i++) {
+    out.push(wholeWord(w, 0, w.length) & mask);
+    // each CJK character a unit: character 1..3-grams
+    const n = w.length;
+    for (let i = 0; i < n; i++) {
       let h = 0x811c9dc5;
-      const last = Math.min(n, i + maxN);
-      for (let j = i; j < last; j++) {
-        const c = j === 0 ? 60 : j === n - 1 ? 62 : w.charCodeAt(j - 1);
-        h = Math.imul(h ^ c, 0x01000193);
-        const len = j - i + 1;
-        if (len >= minN) out.push(mix(h, len) & mask);
+      for (let k = 0; k < 3 && i + k < n; k++) {
+        h = Math.imul(h ^ w.charCodeAt(i + k), 0x01000193);
+        out.push(mix(h, 0x100 + k) & mask);
       }
+    }
+  }
+}
+
+/** The whole word src[s, e)'s hash, read lower-cased (A–Z → a–z). */
+function wholeWord(src: string, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let p = s; p < e; p++) h = Math.imul(h ^ asciiLower(src.charCodeAt(p)), 0x01000193);
+  return mix(h, 0x57);
+}
+
+/**
+ * The features of the (non-CJK) word src[s, e), read lower-cased (A–Z → a–z;
+ * a word from `words` is lower-cased already): the whole word, then the
+ * minN..maxN-grams of <word>.
+ */
+function appendWordFeatures(src: string, s: number, e: number, cfg: FeatureConfig, out: FeatureBatch): void {
+  const mask = cfg.buckets - 1;
+  const { minN, maxN } = cfg;
+  out.push(wholeWord(src, s, e) & mask);
+  // padded <w>: code units 60 ('<') and 62 ('>') at the ends
+  const n = e - s + 2;
+  for (let a = 0; a + minN <= n; a++) {
+    let h = 0x811c9dc5;
+    const last = Math.min(n, a + maxN);
+    for (let j = a; j < last; j++) {
+      const c = j === 0 ? 60 : j === n - 1 ? 62 : asciiLower(src.charCodeAt(s + j - 1));
+      h = Math.imul(h ^ c, 0x01000193);
+      const len = j - a + 1;
+      if (len >= minN) out.push(mix(h, len) & mask);
     }
   }
 }
