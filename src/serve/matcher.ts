@@ -430,9 +430,10 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     },
 
     model(id) {
-      const found = servedModels(encoder, createdSeconds).find((m) => m.id === id);
+      const served = servedModels(encoder, createdSeconds);
+      const found = served.find((m) => m.id === id);
       if (found) return found;
-      const names = servedModels(encoder, createdSeconds).map((m) => `'${m.id}'`);
+      const names = served.map((m) => `'${m.id}'`);
       throw openAIError(
         new ServeError(
           404,
