@@ -15,20 +15,12 @@ import * as kernels from '../src/kernels/index.js';
 import type { Isa, Metric, TopKResult } from '../src/kernels/index.js';
 import type { Matrix } from '../src/kernels/matrix.js';
 import { INT8_MAX_COLS, QuantizedMatrix } from '../src/match/quantized.js';
-import { randomMatrix, rng, scoresRef, testSeed } from './reference.js';
+import { clustered as clusteredFrom, randomMatrix, rng, scoresRef, testSeed } from './reference.js';
 
 const next = rng(testSeed('quantized-matrix.test'));
 
-/** `centers` random centres, each row one of them plus noise. */
-function clustered(rows: number, cols: number, centers: number, noise: number): Matrix {
-  const c = randomMatrix(next, centers, cols);
-  const data = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const k = Math.floor(next() * centers);
-    for (let j = 0; j < cols; j++) data[r * cols + j] = c.data[k * cols + j] + noise * (next() * 2 - 1);
-  }
-  return { data, rows, cols };
-}
+/** clustered() of reference.ts, drawing from this file's generator. */
+const clustered = (rows: number, cols: number, centers: number, noise: number) => clusteredFrom(next, rows, cols, centers, noise);
 
 /** Rows scaled to unit length, as the Normalizer's label vectors are. */
 function unitRows(m: Matrix): Matrix {

@@ -9,7 +9,7 @@ import { JobBERTError } from '../src/errors.js';
 import { MatchIndex, type MatchEntry } from '../src/match/match-index.js';
 import type { Matrix } from '../src/kernels/matrix.js';
 import { QuantizedMatrix } from '../src/match/quantized.js';
-import { randomMatrix, rng, testSeed } from './reference.js';
+import { clustered as clusteredFrom, randomMatrix, rng, testSeed } from './reference.js';
 
 const next = rng(testSeed('quantized.test'));
 const LANGS = ['en', 'de', 'es', undefined];
@@ -21,16 +21,8 @@ function entries(n: number): MatchEntry[] {
   });
 }
 
-/** `centers` random centres, each row one of them plus noise: near neighbours are close together. */
-function clustered(rows: number, cols: number, centers: number, noise: number): Matrix {
-  const c = randomMatrix(next, centers, cols);
-  const data = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const k = Math.floor(next() * centers);
-    for (let j = 0; j < cols; j++) data[r * cols + j] = c.data[k * cols + j] + noise * (next() * 2 - 1);
-  }
-  return { data, rows, cols };
-}
+/** clustered() of reference.ts, drawing from this file's generator. */
+const clustered = (rows: number, cols: number, centers: number, noise: number) => clusteredFrom(next, rows, cols, centers, noise);
 
 /** Fraction of the exact results' ids found among the approximate results. */
 function recall(exact: { id: string }[][], got: { id: string }[][]): number {

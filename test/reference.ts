@@ -27,6 +27,17 @@ export function randomMatrix(next: () => number, rows: number, cols: number, sca
   return { data, rows, cols };
 }
 
+/** `centers` random centres, each row one of them plus uniform noise of ±`noise`: near neighbours are close together. */
+export function clustered(next: () => number, rows: number, cols: number, centers: number, noise: number): Matrix {
+  const c = randomMatrix(next, centers, cols);
+  const data = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const k = Math.floor(next() * centers);
+    for (let j = 0; j < cols; j++) data[r * cols + j] = c.data[k * cols + j] + noise * (next() * 2 - 1);
+  }
+  return { data, rows, cols };
+}
+
 export function at(m: AnyMatrix, r: number, c: number): number {
   return m.data[r * m.cols + c];
 }
