@@ -13,6 +13,7 @@ import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { assertInteger, assertOptions, describe } from '../util/validate.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 import { builtinCalibration, calibrate, UNCALIBRATED_THRESHOLD, uncalibrated, type CalibrationModel } from './calibration.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
 import { ByteWriter } from './bytes.js';
@@ -86,8 +87,8 @@ const CHUNK = 8192;
  */
 const ENCODE_CHUNK = 2048;
 /**
- * Bytes of search results kept for repeated titles (first in, first out), as
- * estimated by {@link cacheBytes}: ~60,000 titles of 40 characters at k = 5
+ * Bytes of search results kept for repeated titles (least recently used, in
+ * two generations), as estimated by {@link cacheBytes}: ~60,000 titles of 40 characters at k = 5
  * (the old cache held 50,000 titles; more buys little and costs heap).
  */
 const CACHE_BYTES = 16 << 20;
@@ -132,8 +133,7 @@ export class Normalizer {
   readonly #ownsEncoder: boolean;
   readonly #calibration: CalibrationModel | null;
   readonly #uriIndex: Map<string, number>;
-  readonly #cache = new Map<string, number[]>();
-  #cacheBytes = 0;
+  readonly #cache = new BoundedCache<number[]>(CACHE_BYTES, cacheBytes);
   /** Per output language: each occupation's `"uri":…,"label":…,"isco":…` (JSON), made on first use. */
   readonly #occupationJson = new Map<string, Buffer[]>();
   /** Each index row's `matched` object as JSON, made on first use. */
@@ -349,7 +349,6 @@ export class Normalizer {
     this.#corpora.clear();
     await Promise.all(corpora.map(disposeCorpus));
     this.#cache.clear();
-    this.#cacheBytes = 0;
     if (this.#ownsEncoder) await this.encoder.dispose();
   }
 
@@ -426,22 +425,10 @@ export class Normalizer {
       const found = await searchOccupations(q, plan.corpus, this.#occupationOf, kk);
       for (let j = 0; j < missing.length; j++) {
         hits[missingAt[j]] = found[j];
-        this.#remember(prefix + missing[j], found[j]);
+        this.#cache.set(prefix + missing[j], found[j]);
       }
     }
     return { slot, hits };
-  }
-
-  #remember(key: string, hits: number[]): void {
-    const bytes = cacheBytes(key, hits);
-    if (bytes > CACHE_BYTES || this.#cache.has(key)) return;
-    while (this.#cacheBytes + bytes > CACHE_BYTES) {
-      const [oldKey, oldHits] = this.#cache.entries().next().value as [string, number[]];
-      this.#cache.delete(oldKey);
-      this.#cacheBytes -= cacheBytes(oldKey, oldHits);
-    }
-    this.#cache.set(key, hits);
-    this.#cacheBytes += bytes;
   }
 
   /** Confidence of a hit list [row, score, …]: calibrated from the top score and its margin over the second. */
