@@ -26,10 +26,18 @@ export interface Timing {
   samples: number;
 }
 
-/** Times `fn` (sync, or async when it returns a Promise) with Benchmark.js. */
-export function time(name: string, fn: () => unknown, opts: { maxTime?: number; minSamples?: number } = {}): Promise<Timing> {
+/**
+ * Times `fn` (sync, or async when it returns a Promise) with Benchmark.js. The
+ * first call is a warm-up and is awaited before timing starts: left running,
+ * it overlapped the first timed call of an async `fn` (one sample at twice its
+ * time, +9% on the mean of 11 one-second topK calls), which only async rows,
+ * ours, paid.
+ */
+export async function time(name: string, fn: () => unknown, opts: { maxTime?: number; minSamples?: number } = {}): Promise<Timing> {
+  const first = fn();
+  const isAsync = first instanceof Promise;
+  if (isAsync) await first;
   return new Promise((resolve, reject) => {
-    const isAsync = fn() instanceof Promise; // first call doubles as a warm-up
     const bench = new Benchmark(name, {
       defer: isAsync,
       maxTime: opts.maxTime ?? 4,
