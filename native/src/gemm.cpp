@@ -51,6 +51,8 @@ constexpr double kParallelFlops = 2e6;
 // allocation is mmap'd, and the kernel zeroing its pages cost ~5% of a
 // dense-layer GEMM. Space above kKeepBytes is handed back after the call.
 constexpr size_t kKeepBytes = size_t(64) << 20;
+// op(A) packed whole for a small-M call's column slices, up to this size.
+constexpr int64_t kWholeABytes = int64_t(64) << 20;
 
 struct Workspace {
   FloatBuffer buffer;
@@ -58,10 +60,16 @@ struct Workspace {
   bool busy = false;  // a gemm nested on this thread gets its own space
 };
 
+// Which kept workspace a Scratch uses: the packing space of one gemm() call,
+// or op(A) packed whole for the column slices of a small-M call (which then
+// runs a nested gemm() per slice on the same thread, holding both at once).
+enum class ScratchSlot { kPacking, kWholeA };
+
 class Scratch {
  public:
-  explicit Scratch(int64_t floats) {
-    static thread_local Workspace cache;
+  explicit Scratch(int64_t floats, ScratchSlot slot = ScratchSlot::kPacking) {
+    static thread_local Workspace caches[2];
+    Workspace& cache = caches[slot == ScratchSlot::kPacking ? 0 : 1];
     ws_ = cache.busy ? &own_ : &cache;
     ws_->busy = true;
     const size_t want = static_cast<size_t>(floats);
@@ -282,45 +290,66 @@ void gemm(const GemmParams& p) {
   const int64_t maxBlockPanels = std::max<int64_t>(1, blocking.bBlockBytes / (kcStep * nr * int64_t(sizeof(float))));
   const int64_t nBlocks = ceilDiv(nPanels, maxBlockPanels);
   const int64_t blockPanels = ceilDiv(nPanels, nBlocks);
+  const int64_t aTasks = ceilDiv(mPanels, kPanelsPerPackTask);
   // Small M (op(A)'s k slice no larger than a B block) and enough columns:
-  // give each thread its own slice of C's columns and no barrier at all. Each
-  // packs the small A itself (duplicated work of m·k floats per thread) and
-  // only its own B panels. The shared scheme below would meet at a barrier
-  // twice per KC×NC block, which for 256×16384×1024 is every ~0.3 ms.
-  if (threads > 1 && nPanels >= 2 * threads && mPanels * mr * kcStep * int64_t(sizeof(float)) <= blocking.bBlockBytes) {
+  // give each thread its own slice of C's columns and no barrier per block.
+  // op(A) is packed once, whole, by all threads (one barrier), when it fits
+  // kWholeABytes; otherwise each thread packs it for itself (m·k floats of
+  // duplicated work a thread, 7% of 256×1024×16384 on two threads). The
+  // shared scheme below would meet at a barrier twice per KC×NC block, which
+  // for 256×16384×1024 is every ~0.3 ms.
+  if (threads > 1 && !p.packedA && nPanels >= 2 * threads &&
+      mPanels * mr * kcStep * int64_t(sizeof(float)) <= blocking.bBlockBytes) {
+    GemmParams sliced = p;
+    const int64_t wholeA = mPanels * mr * p.k;
+    std::unique_ptr<Scratch> whole;
+    if (wholeA * int64_t(sizeof(float)) <= kWholeABytes) {
+      whole = std::make_unique<Scratch>(wholeA, ScratchSlot::kWholeA);
+      float* const packed = whole->get();
+      const int64_t kBlocks = ceilDiv(p.k, kcStep);
+      pool.run(
+          kBlocks * aTasks,
+          [&](int64_t t) {
+            const int64_t k0 = t / aTasks * kcStep, kc = std::min(kcStep, p.k - k0);
+            const int64_t i0 = t % aTasks * kPanelsPerPackTask * mr;
+            packA(p, i0, std::min<int64_t>(kPanelsPerPackTask * mr, p.m - i0), k0, kc, mr,
+                  packed + k0 * mPanels * mr + i0 * kc);
+          },
+          threads);
+      sliced.packedA = packed;
+    }
     pool.run(
         threads,
         [&](int64_t t) {
           const int64_t j0 = nPanels * t / threads * nr, j1 = std::min(p.n, nPanels * (t + 1) / threads * nr);
-          if (j0 < j1) gemmColumns(p, j0, j1);
+          if (j0 < j1) gemmColumns(sliced, j0, j1);
         },
         threads);
     return;
   }
-  const int64_t aTasks = ceilDiv(mPanels, kPanelsPerPackTask);
   // One buffer: packed A (all of op(A) for one k block), then one B block.
   // A panel sizes are multiples of 16 floats when mr·kc is, so B stays
   // 64-byte aligned for the usual shapes; the kernels accept any alignment.
-  const int64_t aFloats = (mPanels * mr * kcStep + 15) / 16 * 16;
+  const int64_t aFloats = p.packedA ? 0 : (mPanels * mr * kcStep + 15) / 16 * 16;
   Scratch scratch(aFloats + blockPanels * nr * kcStep);
-  float* const packedA = scratch.get();
-  float* const packedB = packedA + aFloats;
+  float* const packedB = scratch.get() + aFloats;
 
   for (int64_t k0 = 0; k0 < p.k; k0 += kcStep) {
     const int64_t kc = std::min(kcStep, p.k - k0);
     const float beta = k0 == 0 ? p.beta : 1.0f;
     const bool lastK = k0 + kc >= p.k;
+    const float* const packedA = p.packedA ? p.packedA + k0 * mPanels * mr : scratch.get();
     for (int64_t jp0 = 0; jp0 < nPanels; jp0 += blockPanels) {
       const int64_t jpCount = std::min(blockPanels, nPanels - jp0);
       // Pack this B block and, with the first one, all of op(A)[:, k0:k0+kc]
       // (shared by every N block) in one parallel pass.
-      const int64_t aPack = jp0 == 0 ? aTasks : 0;
+      const int64_t aPack = jp0 == 0 && !p.packedA ? aTasks : 0;
       pool.run(
           aPack + jpCount,
           [&](int64_t t) {
             if (t < aPack) {
               const int64_t i0 = t * kPanelsPerPackTask * mr;
-              packA(p, i0, std::min<int64_t>(kPanelsPerPackTask * mr, p.m - i0), k0, kc, mr, packedA + i0 * kc);
+              packA(p, i0, std::min<int64_t>(kPanelsPerPackTask * mr, p.m - i0), k0, kc, mr, scratch.get() + i0 * kc);
             } else {
               const int64_t jp = t - aPack, j = (jp0 + jp) * nr;
               packBPanel(p, k0, kc, j, std::min<int64_t>(nr, p.n - j), nr, packedB + jp * nr * kc);

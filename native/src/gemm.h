@@ -34,6 +34,9 @@ struct GemmParams {
   // The packing reads every element once anyway, so this check costs no extra
   // pass over the inputs; the product is still computed in full.
   std::atomic<bool>* nonFinite = nullptr;
+  // Internal (gemm() sets it for its own column slices): op(A) already packed
+  // for every K block, as gemm() packs it, block k0 at packedA + k0·⌈m/MR⌉·MR.
+  const float* packedA = nullptr;
 };
 
 // Per-core data cache sizes in bytes (CPUID; JOBBERT_GEMM_L1 / _L2 override).

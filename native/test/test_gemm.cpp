@@ -78,9 +78,9 @@ void runCase(const Case& c, Isa isa, int threads, std::mt19937_64& rng) {
 
 std::vector<Case> cases(std::mt19937_64& rng) {
   std::vector<Case> out;
-  const int64_t fixed[][3] = {{1, 1, 1},     {1, 37, 5},    {37, 1, 5},   {5, 7, 1},       {12, 32, 16},
-                              {13, 33, 17},  {14, 48, 300}, {96, 96, 96}, {100, 130, 513}, {257, 65, 1100},
-                              {3, 1000, 40}, {1000, 3, 40}, {200, 200, 2}};
+  const int64_t fixed[][3] = {{1, 1, 1},     {1, 37, 5},    {37, 1, 5},    {5, 7, 1},       {12, 32, 16},
+                              {13, 33, 17},  {14, 48, 300}, {96, 96, 96},  {100, 130, 513}, {257, 65, 1100},
+                              {3, 1000, 40}, {1000, 3, 40}, {200, 200, 2}, {30, 300, 1500}};
   for (auto& s : fixed)
     for (int t = 0; t < 4; ++t) out.push_back({s[0], s[1], s[2], bool(t & 1), bool(t & 2), 0, 0, 0, 1.0f, 0.0f});
   std::uniform_int_distribution<int> dim(1, 150), pad(0, 9), pick(0, 3);
