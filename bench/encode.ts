@@ -302,7 +302,7 @@ export async function benchEncode(): Promise<void> {
           'vs our fp32, best runs': ratio(t.oneThread.best, t.oneThreadInt8.best),
           'vs Transformers.js fp32': '',
           'vs Transformers.js int8': '',
-          'min cosine to fp32': '(vs jobbert fp32 on 1 thread: ' + `${rate(t.oneThread.median).toFixed(1)} titles/s)`,
+          'min cosine to fp32': `(vs jobbert fp32 on 1 thread: ${rate(t.oneThread.median).toFixed(1)} titles/s)`,
         },
         q(
           "Transformers.js int8 (dtype 'q8': the same model_quantized.onnx), 768-d",

@@ -155,6 +155,18 @@ OperandArg readOperand(const Napi::Value& v, const char* name, Backend backend, 
   return out;
 }
 
+std::vector<int32_t> copyInt32(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(v.Env(), std::string(name) + " must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  std::vector<int32_t> out(a.ElementLength());
+  if (!out.empty()) {
+    if (!a.Data()) throw Napi::TypeError::New(v.Env(), std::string(name) + " is detached");
+    std::memcpy(out.data(), a.Data(), out.size() * sizeof(int32_t));
+  }
+  return out;
+}
+
 std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t length) {
   int64_t actual = 0;
   const float* data = floatData(v, name, &actual);

@@ -95,6 +95,8 @@ class ResidentMatrix : public Napi::ObjectWrap<ResidentMatrix> {
 };
 // Reads a Float32Array of exactly `length` elements.
 std::vector<float> copyVector(const Napi::Value& v, const char* name, int64_t length);
+// A copy of an Int32Array argument (TypeError naming `name` otherwise).
+std::vector<int32_t> copyInt32(const Napi::Value& v, const char* name);
 // The largest rows or cols a matrix may have (2^31 - 1: row indices are int32).
 constexpr int64_t kMaxDim = (int64_t(1) << 31) - 1;
 // Reads a non-empty file path without NUL characters.

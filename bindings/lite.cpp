@@ -18,19 +18,6 @@
 namespace jobbert::bindings {
 namespace {
 
-// A copy of an Int32Array argument.
-std::vector<int32_t> copyInt32(const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(v.Env(), std::string(name) + " must be an Int32Array");
-  auto a = v.As<Napi::Int32Array>();
-  std::vector<int32_t> out(a.ElementLength());
-  if (!out.empty()) {
-    if (!a.Data()) throw Napi::TypeError::New(v.Env(), std::string(name) + " is detached");
-    std::memcpy(out.data(), a.Data(), out.size() * sizeof(int32_t));
-  }
-  return out;
-}
-
 // An int8 copy of a float32 table (native/…/embedding_bag.h int8RowsExactly),
 // handed to JS as a type-tagged External holding a shared_ptr, so a bag
 // running on a worker keeps the table alive if it is disposed meanwhile.

@@ -4,6 +4,7 @@
 // its file descriptor) alive even if it is disposed meanwhile.
 #include <napi.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -58,6 +59,15 @@ Napi::Value wrapHandle(Napi::Env env, std::shared_ptr<QuantizedMatrix> matrix) {
   return external;
 }
 
+// A copy of the queries argument, as wide as the matrix's rows.
+MatrixCopy readQueries(const Napi::Value& v, const QuantizedMatrix& matrix) {
+  MatrixCopy queries = copyMatrix(v, "queries");
+  if (queries.cols != matrix.cols())
+    throw Napi::RangeError::New(v.Env(), "queries must have " + std::to_string(matrix.cols()) + " columns; received " +
+                                             std::to_string(queries.cols));
+  return queries;
+}
+
 // quantizedFromFile(path, offset, rows, cols, expected | null) → Promise<handle>
 Napi::Value QuantizedFromFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -104,10 +114,7 @@ Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
   };
   auto s = std::make_shared<State>();
   s->matrix = live(info[0]);
-  s->queries = copyMatrix(info[1], "queries");
-  if (s->queries.cols != s->matrix->cols())
-    throw Napi::RangeError::New(env, "queries must have " + std::to_string(s->matrix->cols()) + " columns; received " +
-                                         std::to_string(s->queries.cols));
+  s->queries = readQueries(info[1], *s->matrix);
   s->pool = readInteger(info[3], "pool", 1, s->matrix->rows());
   s->k = readInteger(info[2], "k", 1, s->pool);
   if (!info[4].IsUndefined())
@@ -128,6 +135,56 @@ Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
         out.Set("k", Napi::Number::New(env, double(s->k)));
         out.Set("indices", toInt32Array(env, std::move(s->indices), s->queries.rows * s->k));
         out.Set("scores", toFloat32Array(env, std::move(s->scores)));
+        return out;
+      });
+}
+
+// quantizedSearchGroups(handle, queries, groupOf, k, metric) → Promise<{ offsets, rows, scores, floors }>:
+// QuantizedMatrix::searchGroups; groupOf an Int32Array of one group per row,
+// offsets an Int32Array of queries.rows + 1, floors a Float64Array.
+Napi::Value QuantizedSearchGroups(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct State {
+    std::shared_ptr<const QuantizedMatrix> matrix;
+    MatrixCopy queries;
+    std::vector<int32_t> groupOf;
+    int64_t k = 0;
+    Metric metric = Metric::kCosine;
+    QuantizedMatrix::GroupHits hits;
+  };
+  auto s = std::make_shared<State>();
+  s->matrix = live(info[0]);
+  s->queries = readQueries(info[1], *s->matrix);
+  s->groupOf = copyInt32(info[2], "groupOf");
+  if (int64_t(s->groupOf.size()) != s->matrix->rows())
+    throw Napi::RangeError::New(env, "groupOf must hold one group per row (" + std::to_string(s->matrix->rows()) +
+                                         "); received " + std::to_string(s->groupOf.size()));
+  s->k = readInteger(info[3], "k", 1, s->matrix->rows());
+  if (!info[4].IsUndefined())
+    s->metric = readChoice(info[4], "metric", {"cosine", "dot"}) == 1 ? Metric::kDot : Metric::kCosine;
+  return KernelWorker::Start(
+      env,
+      [s] {
+        Status st = s->matrix->searchGroups(s->queries.view(), s->groupOf.data(), s->k, s->metric, &s->hits);
+        if (st.ok() && s->hits.offsets.back() > INT32_MAX) st = Status::Range("the result holds over 2^31 rows");
+        s->matrix.reset();
+        return st;
+      },
+      [s](Napi::Env env) -> Napi::Value {
+        const auto& h = s->hits;
+        const size_t Q = h.floors.size(), n = h.rows.size();
+        auto offsets = Napi::Int32Array::New(env, Q + 1);
+        for (size_t q = 0; q <= Q; ++q) offsets[q] = int32_t(h.offsets[q]);
+        auto rows = Napi::Int32Array::New(env, n);
+        auto scores = Napi::Float32Array::New(env, n);
+        if (n) std::memcpy(rows.Data(), h.rows.data(), n * 4), std::memcpy(scores.Data(), h.scores.data(), n * 4);
+        auto floors = Napi::Float64Array::New(env, Q);
+        if (Q) std::memcpy(floors.Data(), h.floors.data(), Q * 8);
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("offsets", offsets);
+        out.Set("rows", rows);
+        out.Set("scores", scores);
+        out.Set("floors", floors);
         return out;
       });
 }
@@ -160,6 +217,8 @@ void registerQuantized(Napi::Env env, Napi::Object exports) {
                                     },
                                     "int8ScanKernel"));
   exports.Set("quantizedSearch", Napi::Function::New(env, Guarded<QuantizedSearch>, "quantizedSearch"));
+  exports.Set("quantizedSearchGroups",
+              Napi::Function::New(env, Guarded<QuantizedSearchGroups>, "quantizedSearchGroups"));
   exports.Set("quantizedInfo", Napi::Function::New(env, Guarded<QuantizedInfo>, "quantizedInfo"));
   exports.Set("quantizedDispose", Napi::Function::New(env, Guarded<QuantizedDispose>, "quantizedDispose"));
 }

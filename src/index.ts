@@ -29,7 +29,7 @@ export { catalogue, catalogueEntries, type CatalogueEntry } from './catalogue/in
 
 // ---- Matching: the exact index, skills, the default matcher over the built-in catalogue ----
 export { MatchIndex, type MatchEntry, type MatchResult, type SearchOptions, type Storage } from './match/match-index.js';
-export { INT8_MAX_COLS, QuantizedMatrix } from './match/quantized.js';
+export { type GroupSearchResult, INT8_MAX_COLS, QuantizedMatrix } from './match/quantized.js';
 export { SkillIndex, type Skill, type SkillExplanation, type SkillMatch } from './match/skills.js';
 export { encoderFromSpec } from './match/encoder-spec.js';
 export { matchDefault } from './match/default-index.js';

@@ -84,13 +84,14 @@ for (const [seed, occupations, per, d, k] of [
   [4, 200, 3, 7, 2],
   [5, 3, 20, 4, 1],
 ] as const) {
-  test(`searchOccupations equals a topK over every row, float32 and int8 scans (seed ${seed}: ${occupations} occupations × ${per} rows, d ${d}, k ${k})`, async () => {
+  test(`searchOccupations equals a topK over every row: float32 and int8 scans, int8 group search (seed ${seed}: ${occupations} occupations × ${per} rows, d ${d}, k ${k})`, async () => {
     const { vectors, occupationOf, queries } = corpus(seed, occupations, per, d);
     const expected = await reference(queries, vectors, occupationOf, k);
     const rows = Array.from({ length: vectors.rows }, (_, i) => i);
     for (const [name, scan] of [
       ['float32', exactScan],
       ['int8', int8Scan],
+      ['int8 group', 'groups'],
     ] as const) {
       const c = buildCorpus({ ...vectors, data: vectors.data.slice() }, rows);
       assert.ok(c.matrix.rows < vectors.rows, 'the fixture has duplicate rows');

@@ -158,6 +158,93 @@ describe('QuantizedMatrix.fromMatrix', () => {
     }
   });
 
+  /** Checks a searchGroups result against the full topK order: exactly the rows above each floor, and the k best groups among them. */
+  async function assertGroups(
+    q8: QuantizedMatrix,
+    corpus: Matrix,
+    queries: Matrix,
+    groupOf: Int32Array,
+    k: number,
+    metric: Metric,
+    what: string,
+  ) {
+    const got = await q8.searchGroups(queries, groupOf, k, { metric });
+    const all = await kernels.topK(queries, corpus, corpus.rows, { metric, device: 'cpu' });
+    const groups = new Set(groupOf).size;
+    let kept = 0;
+    for (let q = 0; q < queries.rows; q++) {
+      const floor = got.floors[q];
+      const base = q * all.k;
+      let n = 0;
+      while (n < all.k && all.scores[base + n] > floor) n++;
+      const b = got.offsets[q];
+      const e = got.offsets[q + 1];
+      kept += e - b;
+      assert.deepEqual(got.rows.subarray(b, e), all.indices.subarray(base, base + n), `${what}, query ${q}: the rows above the floor`);
+      assert.deepEqual(
+        new Uint32Array(got.scores.slice(b, e).buffer),
+        new Uint32Array(all.scores.slice(base, base + n).buffer),
+        `${what}, query ${q}: bit-identical scores`,
+      );
+      const seen = new Set<number>();
+      for (let j = 0; j < all.k && seen.size < k; j++) {
+        const g = groupOf[all.indices[base + j]];
+        if (seen.has(g)) continue;
+        seen.add(g);
+        assert.ok(all.scores[base + j] > floor, `${what}, query ${q}: group ${g} (one of the best ${k}) is above the floor`);
+      }
+      assert.equal(floor === Number.NEGATIVE_INFINITY, k > groups, `${what}, query ${q}: floor -Infinity exactly for fewer than k groups`);
+    }
+    return kept / queries.rows;
+  }
+
+  it('searchGroups: the rows that decide the k best groups, exactly, even where int8 cannot separate the rows', async () => {
+    // 60 groups of 20 rows each within 2e-4 of their group's centre (far below
+    // int8's resolution), groups named out of row order, copies across groups.
+    const groups = 60;
+    const per = 20;
+    const d = 96;
+    const n = groups * per;
+    const data = new Float32Array(n * d);
+    const groupOf = new Int32Array(n);
+    for (let g = 0; g < groups; g++) {
+      const centre = randomMatrix(next, 1, d).data;
+      for (let j = 0; j < per; j++) {
+        const r = g * per + j;
+        groupOf[r] = (g * 17) % groups;
+        for (let p = 0; p < d; p++) data[r * d + p] = centre[p] + 2e-4 * (next() * 2 - 1);
+      }
+    }
+    for (let i = 0; i < n / 10; i++)
+      data.copyWithin(Math.floor(next() * n) * d, Math.floor(next() * n) * d, Math.floor(next() * n) * d + d);
+    const corpus = { data, rows: n, cols: d };
+    const queries = randomMatrix(next, 12, d);
+    const q8 = await QuantizedMatrix.fromMatrix(corpus);
+    try {
+      for (const metric of ['dot', 'cosine'] as Metric[])
+        for (const k of [1, 5, 30, groups + 1]) await assertGroups(q8, corpus, queries, groupOf, k, metric, `${metric}, k ${k}`);
+    } finally {
+      q8.dispose();
+    }
+  });
+
+  it('searchGroups keeps few rows on the Normalizer’s shape and agrees on every instruction set', async () => {
+    const corpus = unitRows(clustered(6000, 96, 300, 0.3));
+    const groupOf = Int32Array.from({ length: corpus.rows }, (_, r) => Math.floor(r / 4));
+    const queries = unitRows(clustered(40, 96, 300, 0.3));
+    const q8 = await QuantizedMatrix.fromMatrix(corpus);
+    try {
+      for (const isa of initial.isas as Isa[]) {
+        kernels.configure({ isa });
+        const kept = await assertGroups(q8, corpus, queries, groupOf, 5, 'dot', `isa ${isa}`);
+        assert.ok(kept < corpus.rows / 4, `isa ${isa}: ${kept} rows kept a query of ${corpus.rows}`);
+      }
+    } finally {
+      kernels.configure({ isa: initial.isa as Isa });
+      q8.dispose();
+    }
+  });
+
   it('gives the same results on every instruction set', async () => {
     const corpus = randomMatrix(next, 2000, 100);
     const queries = randomMatrix(next, 19, 100);
@@ -226,6 +313,21 @@ describe('QuantizedMatrix.fromMatrix', () => {
     await assert.rejects(q8.search(q, 5, { pool: 4 }), (e: unknown) => e instanceof RangeError && /pool/.test(e.message));
     await assert.rejects(q8.search(q, 5, { metric: 'l2' as Metric }), (e: unknown) => e instanceof RangeError && /metric/.test(e.message));
     await assert.rejects(q8.search(randomMatrix(next, 1, 9), 5), (e: unknown) => e instanceof RangeError && /queries/.test(e.message));
+    const groupOf = new Int32Array(30);
+    await assert.rejects(q8.searchGroups(q, groupOf, 0), (e: unknown) => e instanceof RangeError && /k/.test(e.message));
+    await assert.rejects(q8.searchGroups(q, new Int32Array(29), 3), (e: unknown) => e instanceof RangeError && /groupOf/.test(e.message));
+    await assert.rejects(
+      q8.searchGroups(q, Array.from(groupOf) as unknown as Int32Array, 3),
+      (e: unknown) => e instanceof TypeError && /groupOf/.test(e.message),
+    );
+    await assert.rejects(
+      q8.searchGroups(randomMatrix(next, 1, 9), groupOf, 3),
+      (e: unknown) => e instanceof RangeError && /queries/.test(e.message),
+    );
+    await assert.rejects(
+      q8.searchGroups(q, groupOf, 3, { metric: 'l2' as Metric }),
+      (e: unknown) => e instanceof RangeError && /metric/.test(e.message),
+    );
     const inf = randomMatrix(next, 1, 8);
     inf.data[3] = Number.POSITIVE_INFINITY;
     await assert.rejects(q8.search(inf, 5, { metric: 'dot' }), (e: unknown) => e instanceof RangeError && /queries/.test(e.message));

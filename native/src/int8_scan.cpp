@@ -17,6 +17,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "checks.h"
@@ -217,8 +218,9 @@ void unpackRow(const uint8_t* packed, int64_t row, int64_t cols, int8_t* codes) 
   for (; p < cols; ++p) codes[p] = int8_t(int(base[(p & ~int64_t(3)) * 16 + (p & 3)]) - 128);
 }
 
-Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, int64_t pool, int32_t* indices,
-                float* approx) {
+namespace {
+
+Status checkScanArgs(const ConstMatrix& queries, const PackedInt8Rows& corpus) {
   if (Status s = checkShape(queries, "queries"); !s.ok()) return s;
   if (corpus.rows < 1 || corpus.cols < 1 || !corpus.codes || !corpus.scales || !corpus.invNorms)
     return Status::Range("corpus must be a non-empty packed int8 matrix");
@@ -228,113 +230,348 @@ Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric
   if (corpus.cols > kInt8MaxCols)
     return Status::Range("int8 rows may have at most " + std::to_string(kInt8MaxCols) + " columns; received " +
                          std::to_string(corpus.cols));
-  if (pool < 1 || pool > corpus.rows)
-    return Status::Range("pool must be between 1 and corpus.rows (" + std::to_string(corpus.rows) + "); received " +
-                         std::to_string(pool));
-  if (!indices || !approx) return Status::Type("indices and approx must be output buffers");
-  const int64_t Q = queries.rows, n = corpus.rows, d = corpus.cols, depth = packedDepth(d);
-  return guarded("the int8 scan", [&]() -> Status {
-    // The queries as int8 codes (the corpus's quantisation), and what turns a
-    // kernel score back into a similarity: the query's scale (and 1/‖q‖).
-    std::vector<float> invQ(static_cast<size_t>(Q), 1.0f);
-    if (metric == Metric::kCosine) {
-      if (Status s = inverseRowNorms(queries, "queries", invQ.data()); !s.ok()) return s;
-    } else if (Status s = checkFinite(queries, "queries"); !s.ok()) {
-      return s;
-    }
-    std::vector<int8_t> codes(static_cast<size_t>(Q * depth), 0);
-    std::vector<int32_t> offsets(static_cast<size_t>(Q));
-    std::vector<float> queryFactor(static_cast<size_t>(Q));
-    parallelRanges(Q, 64, [&](int64_t b, int64_t e) {
-      for (int64_t q = b; q < e; ++q) {
-        float scale;
-        quantizeRow(queries.data + q * d, d, codes.data() + q * depth, &scale);
-        int32_t sum = 0;
-        for (int64_t p = 0; p < d; ++p) sum += codes[q * depth + p];
-        offsets[q] = 128 * sum;
-        queryFactor[q] = scale * invQ[q];
-      }
-    });
+  return Status::Ok();
+}
 
-    const Kernel kernel = kernelFor(activeIsa());
-    const int64_t groups = (n + kGroupRows - 1) / kGroupRows;
-    const int64_t blockGroups =
-        std::max<int64_t>(3, std::min<int64_t>(groups, kBlockBytes / (kGroupRows * depth)) / 3 * 3);
-    const int64_t blocks = (groups + blockGroups - 1) / blockGroups;
-    // Tasks: a range of queries against a range of blocks, each with its own
-    // selection. A corpus that stays in cache is shared by query ranges (each
-    // query then fills one pool, not one per corpus range: with small rows
-    // the selection costs as much as the scan); a larger one is split into
-    // block ranges so it is read from memory once. Two tasks per thread, so a
-    // thread slowed by other work does not hold up the rest.
-    const int threads = ThreadPool::instance().size();
-    const int64_t panels = (Q + kInt8MaxQueries - 1) / kInt8MaxQueries;
-    int64_t queryParts = 1, corpusParts = std::max<int64_t>(1, std::min<int64_t>(2 * threads, blocks));
-    if (packedBytes(n, d) <= kCachedCorpusBytes && panels >= 2 * threads) queryParts = 2 * threads, corpusParts = 1;
-    const auto queryBegin = [&](int64_t part) { return std::min(Q, panels * part / queryParts * kInt8MaxQueries); };
-    std::vector<std::unique_ptr<Selection>> selections(static_cast<size_t>(queryParts * corpusParts));
-    ThreadPool::instance().run(queryParts * corpusParts, [&](int64_t task) {
-      const int64_t qp = task / corpusParts, cp = task % corpusParts;
-      const int64_t qBegin = queryBegin(qp), qEnd = queryBegin(qp + 1);
-      auto sel = std::make_unique<Selection>(qEnd - qBegin, pool);
-      std::vector<float> factors(static_cast<size_t>(blockGroups * kGroupRows));
-      std::vector<float> scores(static_cast<size_t>(kInt8MaxQueries * kInt8TileRows));
-      uint64_t above[kInt8MaxQueries];
-      Int8Tile t;
-      t.groupStride = kGroupRows * depth, t.depth = depth, t.scores = scores.data();
-      for (int64_t b = blocks * cp / corpusParts; b < blocks * (cp + 1) / corpusParts; ++b) {
-        const int64_t g0 = b * blockGroups, gCount = std::min(blockGroups, groups - g0), j0 = g0 * kGroupRows;
-        for (int64_t r = 0; r < gCount * kGroupRows; ++r) {
-          const int64_t j = j0 + r;
-          factors[r] = j >= n                      ? 0.0f
-                       : metric == Metric::kCosine ? corpus.scales[j] * corpus.invNorms[j]
-                                                   : corpus.scales[j];
-        }
-        for (int64_t q0 = qBegin; q0 < qEnd; q0 += kInt8MaxQueries) {
-          const int nq = static_cast<int>(std::min<int64_t>(kInt8MaxQueries, qEnd - q0));
-          const int64_t local = q0 - qBegin;
-          t.queries = codes.data() + q0 * depth, t.offsets = offsets.data() + q0;
-          t.thresholds = sel->thresholds() + local;
-          for (int64_t g = 0; g < gCount; g += 3) {
-            t.groupCount = static_cast<int>(std::min<int64_t>(3, gCount - g));
-            t.groups = corpus.codes + (g0 + g) * kGroupRows * depth;
-            t.rowFactors = factors.data() + g * kGroupRows;
-            const int64_t first = j0 + g * kGroupRows;
-            const int64_t lanes = std::min<int64_t>(t.groupCount * kGroupRows, n - first);
-            if (!kernel.fn(t, nq, above)) continue;
-            // Rare once the pools fill: only the lanes above the threshold are offered.
-            const uint64_t valid = (uint64_t(1) << lanes) - 1;
-            for (int i = 0; i < nq; ++i) {
-              const float* s = scores.data() + i * kInt8TileRows;
-              for (uint64_t bits = above[i] & valid; bits; bits &= bits - 1) {
-                const int l = __builtin_ctzll(bits);
-                if (s[l] > sel->thresholds()[local + i]) sel->offer(local + i, s[l], static_cast<int32_t>(first + l));
-              }
+// The queries as int8 codes (the corpus's quantisation), and what turns a
+// kernel score back into a similarity: the query's scale (and 1/‖q‖).
+struct PreparedQueries {
+  int64_t count = 0, depth = 0;
+  std::vector<int8_t> codes;
+  std::vector<int32_t> offsets;
+  std::vector<float> factors;
+};
+
+Status prepareQueries(const ConstMatrix& queries, Metric metric, PreparedQueries* out) {
+  const int64_t Q = queries.rows, d = queries.cols, depth = packedDepth(d);
+  std::vector<float> invQ(static_cast<size_t>(Q), 1.0f);
+  if (metric == Metric::kCosine) {
+    if (Status s = inverseRowNorms(queries, "queries", invQ.data()); !s.ok()) return s;
+  } else if (Status s = checkFinite(queries, "queries"); !s.ok()) {
+    return s;
+  }
+  out->count = Q, out->depth = depth;
+  out->codes.assign(static_cast<size_t>(Q * depth), 0);
+  out->offsets.assign(static_cast<size_t>(Q), 0);
+  out->factors.assign(static_cast<size_t>(Q), 0.0f);
+  parallelRanges(Q, 64, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; ++q) {
+      float scale;
+      quantizeRow(queries.data + q * d, d, out->codes.data() + q * depth, &scale);
+      int32_t sum = 0;
+      for (int64_t p = 0; p < d; ++p) sum += out->codes[q * depth + p];
+      out->offsets[q] = 128 * sum;
+      out->factors[q] = scale * invQ[q];
+    }
+  });
+  return Status::Ok();
+}
+
+// How the scan is split into tasks: a range of queries against a range of
+// blocks, each task with its own selection. A corpus that stays in cache is
+// shared by query ranges (each query then fills one selection, not one per
+// corpus range: with small rows the selection costs as much as the scan); a
+// larger one is split into block ranges so it is read from memory once. Two
+// tasks per thread, so a thread slowed by other work does not hold up the rest.
+struct ScanPlan {
+  int64_t queries = 0, panels = 0, queryParts = 1, corpusParts = 1;
+  int64_t groups = 0, blockGroups = 0, blocks = 0;
+  int64_t queryBegin(int64_t part) const { return std::min(queries, panels * part / queryParts * kInt8MaxQueries); }
+  // The query part that holds query q.
+  int64_t partOf(int64_t q) const {
+    int64_t part = 0;
+    while (q >= queryBegin(part + 1)) ++part;
+    return part;
+  }
+};
+
+ScanPlan planScan(int64_t Q, const PackedInt8Rows& corpus) {
+  ScanPlan plan;
+  const int64_t n = corpus.rows, depth = packedDepth(corpus.cols);
+  plan.queries = Q;
+  plan.groups = (n + kGroupRows - 1) / kGroupRows;
+  plan.blockGroups = std::max<int64_t>(3, std::min<int64_t>(plan.groups, kBlockBytes / (kGroupRows * depth)) / 3 * 3);
+  plan.blocks = (plan.groups + plan.blockGroups - 1) / plan.blockGroups;
+  const int threads = ThreadPool::instance().size();
+  plan.panels = (Q + kInt8MaxQueries - 1) / kInt8MaxQueries;
+  plan.corpusParts = std::max<int64_t>(1, std::min<int64_t>(2 * threads, plan.blocks));
+  if (packedBytes(n, corpus.cols) <= kCachedCorpusBytes && plan.panels >= 2 * threads)
+    plan.queryParts = 2 * threads, plan.corpusParts = 1;
+  return plan;
+}
+
+// Runs every task of `plan`: the register kernel over the corpus, each score
+// above its query's running threshold offered to the task's selection
+// (made by make(firstQuery, queryCount)). selections[task], task = query part
+// · corpusParts + corpus part.
+template <class Sel, class Make>
+void scanTasks(const ScanPlan& plan, const PreparedQueries& pq, const PackedInt8Rows& corpus, Metric metric, Make make,
+               std::vector<std::unique_ptr<Sel>>* selections) {
+  const int64_t n = corpus.rows, depth = pq.depth;
+  const Kernel kernel = kernelFor(activeIsa());
+  selections->resize(static_cast<size_t>(plan.queryParts * plan.corpusParts));
+  ThreadPool::instance().run(plan.queryParts * plan.corpusParts, [&](int64_t task) {
+    const int64_t qp = task / plan.corpusParts, cp = task % plan.corpusParts;
+    const int64_t qBegin = plan.queryBegin(qp), qEnd = plan.queryBegin(qp + 1);
+    std::unique_ptr<Sel> sel = make(qBegin, qEnd - qBegin);
+    std::vector<float> factors(static_cast<size_t>(plan.blockGroups * kGroupRows));
+    std::vector<float> scores(static_cast<size_t>(kInt8MaxQueries * kInt8TileRows));
+    uint64_t above[kInt8MaxQueries];
+    Int8Tile t;
+    t.groupStride = kGroupRows * depth, t.depth = depth, t.scores = scores.data();
+    for (int64_t b = plan.blocks * cp / plan.corpusParts; b < plan.blocks * (cp + 1) / plan.corpusParts; ++b) {
+      const int64_t g0 = b * plan.blockGroups, gCount = std::min(plan.blockGroups, plan.groups - g0);
+      const int64_t j0 = g0 * kGroupRows;
+      for (int64_t r = 0; r < gCount * kGroupRows; ++r) {
+        const int64_t j = j0 + r;
+        factors[r] = j >= n                      ? 0.0f
+                     : metric == Metric::kCosine ? corpus.scales[j] * corpus.invNorms[j]
+                                                 : corpus.scales[j];
+      }
+      for (int64_t q0 = qBegin; q0 < qEnd; q0 += kInt8MaxQueries) {
+        const int nq = static_cast<int>(std::min<int64_t>(kInt8MaxQueries, qEnd - q0));
+        const int64_t local = q0 - qBegin;
+        t.queries = pq.codes.data() + q0 * depth, t.offsets = pq.offsets.data() + q0;
+        t.thresholds = sel->thresholds() + local;
+        for (int64_t g = 0; g < gCount; g += 3) {
+          t.groupCount = static_cast<int>(std::min<int64_t>(3, gCount - g));
+          t.groups = corpus.codes + (g0 + g) * kGroupRows * depth;
+          t.rowFactors = factors.data() + g * kGroupRows;
+          const int64_t first = j0 + g * kGroupRows;
+          const int64_t lanes = std::min<int64_t>(t.groupCount * kGroupRows, n - first);
+          if (!kernel.fn(t, nq, above)) continue;
+          // Rare once the selections fill: only the lanes above the threshold are offered.
+          const uint64_t valid = (uint64_t(1) << lanes) - 1;
+          for (int i = 0; i < nq; ++i) {
+            const float* s = scores.data() + i * kInt8TileRows;
+            for (uint64_t bits = above[i] & valid; bits; bits &= bits - 1) {
+              const int l = __builtin_ctzll(bits);
+              if (s[l] > sel->thresholds()[local + i]) sel->offer(local + i, s[l], static_cast<int32_t>(first + l));
             }
           }
         }
       }
-      selections[task] = std::move(sel);
-    });
+    }
+    (*selections)[task] = std::move(sel);
+  });
+}
+
+// Per query, every candidate whose group may still be among the k best
+// groups: those above the k-th best distinct group's score less a margin.
+// The k best groups so far are kept as they come (a short sorted list: a
+// group's best score, and a new group enters only above the k-th), so the
+// threshold rises with every offer; a full buffer drops what fell to or
+// below it (no sorting) and grows to twice what is left. The threshold only
+// rises, so a dropped or never-offered row scores at most the final one.
+class GroupSelection {
+ public:
+  GroupSelection(int64_t queries, int64_t k, const int32_t* groupOf, const float* margins)
+      : k_(k),
+        groupOf_(groupOf),
+        margins_(margins),
+        buffers_(static_cast<size_t>(queries)),
+        caps_(static_cast<size_t>(queries), std::max<int64_t>(64, 4 * k)),
+        thresholds_(static_cast<size_t>(queries), kNegInf),
+        best_(static_cast<size_t>(queries * k)),
+        filled_(static_cast<size_t>(queries), 0) {}
+
+  const float* thresholds() const { return thresholds_.data(); }
+  std::vector<Candidate>& candidates(int64_t q) { return buffers_[q]; }
+  float threshold(int64_t q) const { return thresholds_[q]; }
+  // Raises q's threshold to t (a valid one from another task over the same query).
+  void raise(int64_t q, float t) { thresholds_[q] = std::max(thresholds_[q], t); }
+
+  // Only called with score > thresholds()[q].
+  void offer(int64_t q, float score, int32_t row) {
+    std::vector<Candidate>& buffer = buffers_[q];
+    buffer.push_back(candidate(score, row));
+    if (enter(q, score, groupOf_[row])) raise(q, below(best_[q * k_ + k_ - 1].score, q));
+    if (int64_t(buffer.size()) >= caps_[q]) {
+      const float t = thresholds_[q];
+      buffer.erase(std::remove_if(buffer.begin(), buffer.end(), [t](Candidate c) { return !(scoreOf(c) > t); }),
+                   buffer.end());
+      caps_[q] = std::max<int64_t>(caps_[q], 2 * int64_t(buffer.size()));
+    }
+  }
+
+  // The merged candidates of every task for query q: sorts them best first,
+  // raises the threshold by their k-th best group and drops what is at or below it.
+  void cut(int64_t q) {
+    std::vector<Candidate>& buffer = buffers_[q];
+    std::sort(buffer.begin(), buffer.end(), std::greater<Candidate>());
+    const float kth = kthGroupScore(buffer);
+    if (kth != kNegInf) raise(q, below(kth, q));
+    if (thresholds_[q] != kNegInf) {
+      // Candidates at or below the threshold: from the first whose key is at
+      // most that of (threshold, row 0), the highest key at that score.
+      const Candidate floor = candidate(thresholds_[q], 0);
+      buffer.erase(std::lower_bound(buffer.begin(), buffer.end(), floor, std::greater<Candidate>()), buffer.end());
+    }
+  }
+
+ private:
+  struct Best {
+    float score;
+    int32_t group;
+  };
+
+  // kth − margin in kernel units, rounded down so it never exceeds it.
+  float below(float kth, int64_t q) const {
+    const double exact = double(kth) - double(margins_[q]);
+    float t = static_cast<float>(exact);
+    if (double(t) > exact) t = std::nextafter(t, kNegInf);
+    return t;
+  }
+
+  // Updates q's k best groups with (score, group); true when the k-th best
+  // score rose (or the k-th group was first found).
+  bool enter(int64_t q, float score, int32_t group) {
+    Best* best = best_.data() + q * k_;
+    int64_t& n = filled_[q];
+    int64_t i = 0;
+    while (i < n && best[i].group != group) ++i;
+    if (i < n) {  // a group already held: a better score moves it up
+      if (!(score > best[i].score)) return false;
+      best[i].score = score;
+    } else if (n < k_) {
+      best[n++] = {score, group};
+      i = n - 1;
+    } else if (score > best[k_ - 1].score) {
+      best[k_ - 1] = {score, group};
+      i = k_ - 1;
+    } else {
+      return false;
+    }
+    for (; i > 0 && best[i - 1].score < best[i].score; --i) std::swap(best[i - 1], best[i]);
+    return n == k_;
+  }
+
+  // The score of the k-th distinct group in a best-first list, or -inf.
+  // (Per-thread scratch: the merge cuts several queries of one selection at once.)
+  float kthGroupScore(const std::vector<Candidate>& sorted) const {
+    thread_local std::vector<int32_t> seen;
+    thread_local std::unordered_set<int32_t> seenSet;
+    seen.clear(), seenSet.clear();
+    for (Candidate c : sorted) {
+      const int32_t g = groupOf_[rowOf(c)];
+      if (k_ <= 32) {  // a short list beats hashing
+        if (std::find(seen.begin(), seen.end(), g) != seen.end()) continue;
+        seen.push_back(g);
+      } else if (!seenSet.insert(g).second) {
+        continue;
+      }
+      if (int64_t(seen.size() + seenSet.size()) == k_) return scoreOf(c);
+    }
+    return kNegInf;
+  }
+
+  int64_t k_;
+  const int32_t* groupOf_;
+  const float* margins_;  // per query of this selection, in kernel units
+  std::vector<std::vector<Candidate>> buffers_;
+  std::vector<int64_t> caps_;
+  std::vector<float> thresholds_;
+  std::vector<Best> best_;  // per query, its k best groups so far, best first
+  std::vector<int64_t> filled_;
+};
+
+}  // namespace
+
+Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, int64_t pool, int32_t* indices,
+                float* approx) {
+  if (Status s = checkScanArgs(queries, corpus); !s.ok()) return s;
+  if (pool < 1 || pool > corpus.rows)
+    return Status::Range("pool must be between 1 and corpus.rows (" + std::to_string(corpus.rows) + "); received " +
+                         std::to_string(pool));
+  if (!indices || !approx) return Status::Type("indices and approx must be output buffers");
+  const int64_t Q = queries.rows;
+  return guarded("the int8 scan", [&]() -> Status {
+    PreparedQueries pq;
+    if (Status s = prepareQueries(queries, metric, &pq); !s.ok()) return s;
+    const ScanPlan plan = planScan(Q, corpus);
+    std::vector<std::unique_ptr<Selection>> selections;
+    scanTasks(
+        plan, pq, corpus, metric, [&](int64_t, int64_t count) { return std::make_unique<Selection>(count, pool); },
+        &selections);
     // Each query's pool: its tasks' candidates merged, best first.
     parallelRanges(Q, 16, [&](int64_t b, int64_t e) {
       std::vector<Candidate> all;
-      int64_t qp = 0;
       for (int64_t q = b; q < e; ++q) {
-        while (q >= queryBegin(qp + 1)) ++qp;
+        const int64_t qp = plan.partOf(q), local = q - plan.queryBegin(qp);
         all.clear();
-        for (int64_t cp = 0; cp < corpusParts; ++cp) {
-          const Selection& s = *selections[qp * corpusParts + cp];
-          const int64_t local = q - queryBegin(qp);
+        for (int64_t cp = 0; cp < plan.corpusParts; ++cp) {
+          const Selection& s = *selections[qp * plan.corpusParts + cp];
           all.insert(all.end(), s.candidates(local), s.candidates(local) + s.count(local));
         }
         std::partial_sort(all.begin(), all.begin() + pool, all.end(), std::greater<Candidate>());
         for (int64_t r = 0; r < pool; ++r) {
           indices[q * pool + r] = rowOf(all[r]);
-          approx[q * pool + r] = scoreOf(all[r]) * queryFactor[q];
+          approx[q * pool + r] = scoreOf(all[r]) * pq.factors[q];
         }
       }
     });
+    return Status::Ok();
+  });
+}
+
+Status scanInt8Groups(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, const int32_t* groupOf,
+                      int64_t k, const double* margins, GroupCandidates* out) {
+  if (Status s = checkScanArgs(queries, corpus); !s.ok()) return s;
+  if (k < 1) return Status::Range("k must be >= 1; received " + std::to_string(k));
+  if (!groupOf || !margins || !out) return Status::Type("groupOf, margins and out must be given");
+  const int64_t Q = queries.rows;
+  return guarded("the int8 group scan", [&]() -> Status {
+    PreparedQueries pq;
+    if (Status s = prepareQueries(queries, metric, &pq); !s.ok()) return s;
+    // The margins in kernel units (kernel score · factor = similarity); a
+    // zero query (factor 0) scores 0 everywhere and is never pruned.
+    std::vector<float> kernelMargins(static_cast<size_t>(Q));
+    for (int64_t q = 0; q < Q; ++q) {
+      const double m = pq.factors[q] > 0.0f ? margins[q] / double(pq.factors[q]) : 0.0;
+      float f = static_cast<float>(m);
+      if (double(f) < m) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+      kernelMargins[q] = pq.factors[q] > 0.0f ? f : std::numeric_limits<float>::infinity();
+    }
+    const ScanPlan plan = planScan(Q, corpus);
+    std::vector<std::unique_ptr<GroupSelection>> selections;
+    scanTasks(
+        plan, pq, corpus, metric,
+        [&](int64_t first, int64_t count) {
+          return std::make_unique<GroupSelection>(count, k, groupOf, kernelMargins.data() + first);
+        },
+        &selections);
+    // Each query's candidates: its tasks' merged and cut once more, best first.
+    std::vector<std::vector<Candidate>> merged(static_cast<size_t>(Q));
+    std::vector<float> thresholds(static_cast<size_t>(Q));
+    parallelRanges(Q, 16, [&](int64_t b, int64_t e) {
+      for (int64_t q = b; q < e; ++q) {
+        const int64_t qp = plan.partOf(q), local = q - plan.queryBegin(qp);
+        GroupSelection& first = *selections[qp * plan.corpusParts];
+        std::vector<Candidate>& all = first.candidates(local);
+        for (int64_t cp = 1; cp < plan.corpusParts; ++cp) {
+          GroupSelection& s = *selections[qp * plan.corpusParts + cp];
+          all.insert(all.end(), s.candidates(local).begin(), s.candidates(local).end());
+          // Every task's threshold is a valid lower bound; the merged cut raises it further.
+          first.raise(local, s.threshold(local));
+        }
+        first.cut(local);
+        thresholds[q] = first.threshold(local);
+        merged[q] = std::move(all);
+      }
+    });
+    out->offsets.assign(static_cast<size_t>(Q + 1), 0);
+    for (int64_t q = 0; q < Q; ++q) out->offsets[q + 1] = out->offsets[q] + int64_t(merged[q].size());
+    out->rows.resize(static_cast<size_t>(out->offsets[Q]));
+    out->approx.resize(static_cast<size_t>(out->offsets[Q]));
+    out->thresholds.resize(static_cast<size_t>(Q));
+    for (int64_t q = 0; q < Q; ++q) {
+      for (size_t i = 0; i < merged[q].size(); ++i) {
+        out->rows[out->offsets[q] + i] = rowOf(merged[q][i]);
+        out->approx[out->offsets[q] + i] = scoreOf(merged[q][i]) * pq.factors[q];
+      }
+      out->thresholds[q] = thresholds[q] == kNegInf ? -std::numeric_limits<double>::infinity()
+                                                    : double(thresholds[q]) * double(pq.factors[q]);
+    }
     return Status::Ok();
   });
 }

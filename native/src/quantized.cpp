@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <mutex>
 
 #include "checks.h"
@@ -99,16 +100,6 @@ __attribute__((target("avx512f"))) double quantizeRowAvx512(const float* x, int6
   }
   return sum;
 }
-
-__attribute__((target("avx512f"))) void dequantizeRowAvx512(const int8_t* codes, int64_t d, float scale, float* out) {
-  const __m512 s = _mm512_set1_ps(scale);
-  int64_t p = 0;
-  for (; p + 16 <= d; p += 16) {
-    const __m512i c = _mm512_maskz_cvtepi8_epi32(kAll16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + p)));
-    _mm512_storeu_ps(out + p, _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(kAll16, c), s));
-  }
-  for (; p < d; ++p) out[p] = float(codes[p]) * scale;
-}
 #endif
 
 }  // namespace
@@ -131,21 +122,6 @@ double quantizeRow(const float* x, int64_t d, int8_t* codes, float* scale) {
     codes[p] = static_cast<int8_t>(std::min(127L, std::max(-127L, q)));
   }
   return sum;
-}
-
-void dequantizeRows(const Int8Rows& m, int64_t j0, int64_t n, float* out) {
-  const int64_t d = m.cols;
-  for (int64_t i = 0; i < n; ++i) {
-    const int8_t* codes = m.codes + (j0 + i) * d;
-    const float scale = m.scales[j0 + i];
-#ifdef JOBBERT_QUANT_AVX512
-    if (useAvx512()) {
-      dequantizeRowAvx512(codes, d, scale, out + i * d);
-      continue;
-    }
-#endif
-    for (int64_t p = 0; p < d; ++p) out[i * d + p] = float(codes[p]) * scale;
-  }
 }
 
 // ---------------------------------------------------------------- QuantizedMatrix
@@ -346,6 +322,16 @@ Status QuantizedMatrix::checkFile() const {
   return Status::Ok();
 }
 
+Status QuantizedMatrix::checkSearchable(Metric metric) const {
+  if (nonFiniteRow_ >= 0)
+    return Status::Range("corpus row " + std::to_string(nonFiniteRow_) +
+                         " holds a non-finite value; its similarities are undefined");
+  if (metric == Metric::kCosine && zeroRow_ >= 0)
+    return Status::Range("corpus row " + std::to_string(zeroRow_) +
+                         " is a zero vector; cosine similarity is undefined for it");
+  return checkFile();
+}
+
 Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) const {
   for (int64_t i = 0; i < n; ++i)
     if (rows[i] < 0 || rows[i] >= rows_)
@@ -388,13 +374,7 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
     return Status::Range("need 1 <= k <= pool <= rows (" + std::to_string(rows_) +
                          "); received k = " + std::to_string(k) + ", pool = " + std::to_string(pool));
   if (!indices || !scores) return Status::Type("indices and scores must be output buffers");
-  if (nonFiniteRow_ >= 0)
-    return Status::Range("corpus row " + std::to_string(nonFiniteRow_) +
-                         " holds a non-finite value; its similarities are undefined");
-  if (metric == Metric::kCosine && zeroRow_ >= 0)
-    return Status::Range("corpus row " + std::to_string(zeroRow_) +
-                         " is a zero vector; cosine similarity is undefined for it");
-  if (Status s = checkFile(); !s.ok()) return s;
+  if (Status s = checkSearchable(metric); !s.ok()) return s;
   const int64_t Q = queries.rows, d = cols_;
   return guarded("the int8 search", [&]() -> Status {
     // 1. The candidate pools, from the codes, and each pool's lowest int8 score.
@@ -465,6 +445,84 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
     for (int64_t i = 0; i < R; ++i) {
       std::memcpy(indices + retry[i] * k, idx.data() + i * k, size_t(k) * 4);
       std::memcpy(scores + retry[i] * k, sc.data() + i * k, size_t(k) * 4);
+    }
+    return Status::Ok();
+  });
+}
+
+Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* groupOf, int64_t k, Metric metric,
+                                     GroupHits* out) const {
+  if (queries.cols != cols_)
+    return Status::Range("queries must have " + std::to_string(cols_) + " columns; received " +
+                         std::to_string(queries.cols));
+  if (k < 1) return Status::Range("k must be >= 1; received " + std::to_string(k));
+  if (!groupOf || !out) return Status::Type("groupOf and out must be given");
+  if (Status s = checkSearchable(metric); !s.ok()) return s;
+  const int64_t Q = queries.rows, d = cols_;
+  return guarded("the int8 group search", [&]() -> Status {
+    // Per query: E (errorBound) and a slack of 1e-5 of E plus the largest
+    // possible score, past the rounding of moving scores between kernel units
+    // and similarities. The scan keeps rows within 2E + 2·slack of the k-th
+    // group's int8 score t_k; a row left out scores at most t = t_k − 2E −
+    // 2·slack in int8, so at most t + E + slack = floor in float32, while each
+    // of the k groups' best rows scores at least t_k − E > floor.
+    std::vector<double> bounds(static_cast<size_t>(Q)), slack(static_cast<size_t>(Q)), margins(static_cast<size_t>(Q));
+    for (int64_t q = 0; q < Q; ++q) {
+      const float* x = queries.data + q * d;
+      double norm = 0;
+      for (int64_t p = 0; p < d; ++p) norm += double(x[p]) * double(x[p]);
+      const double top = metric == Metric::kCosine ? 1.0 : std::sqrt(norm) * maxNorm_;
+      bounds[q] = errorBound(x, metric);
+      slack[q] = 1e-5 * (bounds[q] + top);
+      margins[q] = 2.0 * bounds[q] + 2.0 * slack[q];
+    }
+    GroupCandidates cand;
+    if (Status s = scanInt8Groups(queries, packed(), metric, groupOf, k, margins.data(), &cand); !s.ok()) return s;
+    // Re-score each query's candidates exactly (in row order, so ties go to
+    // the lower row) and keep those above its floor.
+    std::vector<std::vector<int32_t>> rows(static_cast<size_t>(Q));
+    std::vector<std::vector<float>> scores(static_cast<size_t>(Q));
+    out->floors.assign(static_cast<size_t>(Q), 0.0);
+    FirstError error;
+    parallelRanges(Q, 4, [&](int64_t b, int64_t e) {
+      std::vector<int32_t> cands, local;
+      std::vector<float> exact, sc;
+      for (int64_t q = b; q < e && !error.failed(); ++q) {
+        const double t = cand.thresholds[q];
+        const double floor = t == -std::numeric_limits<double>::infinity() ? t : t + bounds[q] + slack[q];
+        out->floors[q] = floor;
+        cands.assign(cand.rows.begin() + cand.offsets[q], cand.rows.begin() + cand.offsets[q + 1]);
+        std::sort(cands.begin(), cands.end());
+        const int64_t m = int64_t(cands.size());
+        if (m == 0) continue;
+        exact.resize(static_cast<size_t>(m * d));
+        if (values_) {
+          for (int64_t i = 0; i < m; ++i)
+            std::memcpy(exact.data() + i * d, values_->data() + int64_t(cands[i]) * d, size_t(d) * 4);
+        } else if (Status s = readRows(cands.data(), m, exact.data()); !s.ok()) {
+          return error.set(std::move(s));
+        }
+        local.resize(static_cast<size_t>(m)), sc.resize(static_cast<size_t>(m));
+        TopKParams p;
+        p.queries = {queries.data + q * d, 1, d};
+        p.corpus = {exact.data(), m, d};
+        p.k = m, p.metric = metric;
+        p.indices = local.data(), p.scores = sc.data();
+        if (Status s = topK(p); !s.ok()) return error.set(std::move(s));
+        for (int64_t i = 0; i<m&& double(sc[i])> floor; ++i) {
+          rows[q].push_back(cands[local[i]]);
+          scores[q].push_back(sc[i]);
+        }
+      }
+    });
+    if (error.failed()) return error.take();
+    out->offsets.assign(static_cast<size_t>(Q + 1), 0);
+    for (int64_t q = 0; q < Q; ++q) out->offsets[q + 1] = out->offsets[q] + int64_t(rows[q].size());
+    out->rows.clear(), out->scores.clear();
+    out->rows.reserve(static_cast<size_t>(out->offsets[Q])), out->scores.reserve(static_cast<size_t>(out->offsets[Q]));
+    for (int64_t q = 0; q < Q; ++q) {
+      out->rows.insert(out->rows.end(), rows[q].begin(), rows[q].end());
+      out->scores.insert(out->scores.end(), scores[q].begin(), scores[q].end());
     }
     return Status::Ok();
   });

@@ -176,17 +176,7 @@ struct Problem {
   Isa isa;                       // the active instruction set
   bool avx512;                   // isa is AVX-512
   std::atomic<bool>* corpusBad;  // set when a corpus row is non-finite (or zero under cosine)
-  // When set, the corpus rows are these int8 rows (corpus.data is null): each
-  // block is dequantised into a float32 buffer just before it is scored.
-  const Int8Rows* int8 = nullptr;
 };
-
-// Corpus rows [j0, j0 + rows) as float32: in place, or dequantised into scratch.
-const float* corpusBlock(const Problem& pr, int64_t j0, int64_t rows, float* scratch) {
-  if (!pr.int8) return pr.corpus.data + j0 * pr.corpus.cols;
-  dequantizeRows(*pr.int8, j0, rows, scratch);
-  return scratch;
-}
 
 // Σ c_p² of one row in double: finite exactly when every element is.
 double rowSumSquares(const float* row, int64_t d) {
@@ -213,10 +203,6 @@ double rowSumSquares(const float* row, int64_t d) {
 // are in cache, so the corpus is read from memory once. False on a bad row.
 bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
   const int64_t d = pr.corpus.cols;
-  if (pr.int8) {  // checked and normed when quantised
-    std::copy(pr.int8->invNorms + j0, pr.int8->invNorms + j0 + rows, pr.invCorpus + j0);
-    return true;
-  }
   for (int64_t j = j0; j < j0 + rows; ++j) {
 #if defined(__SSE2__)
     // Two rows ahead: the rows come from memory and this loop is short.
@@ -395,11 +381,10 @@ void directChunk(const Problem& pr, ChunkSelection& sel, int64_t begin, int64_t 
     }
   }
   const float* queries = prepared.empty() ? pr.queries : prepared.data();
-  std::vector<float> scratch(static_cast<size_t>(pr.int8 ? blockRows * d : 0));
   for (int64_t j0 = begin; j0 < end; j0 += blockRows) {
     const int64_t cols = std::min(blockRows, end - j0);
     if (pr.corpusBad->load(std::memory_order_relaxed) || !prepareCorpusRows(pr, j0, cols)) return;
-    const float* block = corpusBlock(pr, j0, cols, scratch.data());
+    const float* block = pr.corpus.data + j0 * d;
     for (int64_t q0 = 0; q0 < pr.queryCount; q0 += 4) {
       const int nq = static_cast<int>(std::min<int64_t>(4, pr.queryCount - q0));
       const float* q[4];
@@ -435,13 +420,12 @@ void gemmChunk(const Problem& pr, ChunkSelection& sel, const MicroKernel& kernel
   corpusView.ldb = d, corpusView.transB = true;
   Buffer packedB = allocate(blockRows * d);
   Buffer tile = allocate(tilePanels * mr * blockRows);
-  Buffer scratch = allocate(pr.int8 ? blockRows * d : 0);
 
   for (int64_t j0 = begin; j0 < end; j0 += blockRows) {
     const int64_t cols = std::min(blockRows, end - j0);
     const int64_t panels = (cols + nr - 1) / nr;
     if (pr.corpusBad->load(std::memory_order_relaxed) || !prepareCorpusRows(pr, j0, cols)) return;
-    corpusView.b = corpusBlock(pr, j0, cols, scratch.data());  // row j0
+    corpusView.b = pr.corpus.data + j0 * d;  // row j0
     // Block layout: the KC slice at k0 starts at k0·blockRows and holds NR-column panels of nr·kc floats.
     for (int64_t k0 = 0; k0 < d; k0 += kKC) {
       const int64_t kc = std::min(kKC, d - k0);
@@ -491,7 +475,7 @@ void mergeChunks(const std::vector<std::unique_ptr<ChunkSelection>>& chunks, int
                  });
 }
 
-Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus, const Int8Rows* int8 = nullptr) {
+Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus) {
   const int64_t queries = p.queries.rows, n = p.corpus.rows, d = p.corpus.cols, k = p.k;
   const int threads = ThreadPool::instance().size();
   const bool direct = queries <= kDirectMaxQueries;
@@ -521,7 +505,6 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus, c
     pr.corpusBad = &corpusBad;
     pr.isa = activeIsa();
     pr.avx512 = pr.isa == Isa::kAvx512;
-    pr.int8 = int8;
 
     Buffer packedA;
     const int64_t kKC = topKBlockDepth();
@@ -564,28 +547,6 @@ Status runTopK(const TopKParams& p, const float* invQueries, float* invCorpus, c
 int64_t topKBlockDepth() {
   static const int64_t kc = gemmBlocking(14, 32).kc;
   return kc;
-}
-
-Status topKInt8(const ConstMatrix& queries, const Int8Rows& corpus, int64_t k, int32_t* indices, float* scores) {
-  if (Status s = checkShape(queries, "queries"); !s.ok()) return s;
-  if (corpus.rows < 1 || corpus.cols < 1 || !corpus.codes || !corpus.scales || !corpus.invNorms)
-    return Status::Range("corpus must be a non-empty int8 matrix");
-  if (corpus.cols != queries.cols)
-    return Status::Range("corpus must have as many columns as queries (" + std::to_string(queries.cols) +
-                         "); received " + std::to_string(corpus.cols));
-  if (k < 1 || k > corpus.rows)
-    return Status::Range("k must be between 1 and corpus.rows (" + std::to_string(corpus.rows) + "); received " +
-                         std::to_string(k));
-  if (!indices || !scores) return Status::Type("indices and scores must be output buffers");
-  return guarded("topKInt8", [&]() -> Status {
-    TopKParams p;
-    p.queries = queries, p.corpus = {nullptr, corpus.rows, corpus.cols};
-    p.k = k, p.metric = Metric::kCosine, p.indices = indices, p.scores = scores;
-    std::vector<float> invQueries(static_cast<size_t>(queries.rows));
-    std::vector<float> invCorpus(static_cast<size_t>(corpus.rows));
-    if (Status s = inverseRowNorms(queries, "queries", invQueries.data()); !s.ok()) return s;
-    return runTopK(p, invQueries.data(), invCorpus.data(), &corpus);
-  });
 }
 
 Status topK(const TopKParams& p) {

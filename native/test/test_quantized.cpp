@@ -1,13 +1,13 @@
 // Int8 storage (jobbert/quantized.h): quantisation error bounds on both
-// instruction-set paths, the int8 scans (the dequantising topKInt8, and
-// scanInt8's VNNI/AVX2/portable kernels against an integer reference, equal
-// on every instruction set), streaming from a file with its checksum, rows in
-// memory, exact re-scoring (bit-identical to topK, cosine and dot, ties to the
-// lower row), a file changed after loading, and bad inputs.
+// instruction-set paths, the int8 scan (scanInt8's VNNI/AVX2/portable
+// kernels against an integer reference, equal on every instruction set), streaming from a file with its checksum, rows
+// in memory, exact re-scoring (bit-identical to topK, cosine and dot, ties to the lower row), a file changed after
+// loading, and bad inputs.
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "harness.h"
@@ -34,12 +34,6 @@ uint64_t writeFile(const std::string& path, const std::vector<float>& v, size_t 
   return checksum64(v.data(), v.size() * 4);
 }
 
-double cosine(const float* a, const float* b, int64_t d) {
-  double ab = 0, aa = 0, bb = 0;
-  for (int64_t p = 0; p < d; ++p) ab += double(a[p]) * b[p], aa += double(a[p]) * a[p], bb += double(b[p]) * b[p];
-  return ab / std::sqrt(aa * bb);
-}
-
 void testQuantizeRow(std::mt19937_64& rng) {
   for (int64_t d : {1, 7, 16, 33, 1024}) {
     for (float range : {1e-3f, 1.0f, 300.0f}) {
@@ -63,10 +57,6 @@ void testQuantizeRow(std::mt19937_64& rng) {
       check(worst <= scale * 0.5 * (1 + 1e-5),
             "quantizeRow: |x - code·scale| <= scale/2 (d = " + std::to_string(d) + ")");
       check(top == 127, "quantizeRow: the largest |x| maps to ±127");
-      std::vector<float> back(d);
-      Int8Rows view{codes.data(), &scale, nullptr, 1, d};
-      dequantizeRows(view, 0, 1, back.data());
-      for (int64_t p = 0; p < d; ++p) check(back[p] == float(codes[p]) * scale, "dequantizeRows: code·scale");
     }
   }
   std::vector<float> zero(20, 0.0f);
@@ -75,47 +65,6 @@ void testQuantizeRow(std::mt19937_64& rng) {
   check(quantizeRow(zero.data(), 20, codes.data(), &scale) == 0.0 && scale == 0.0f &&
             std::all_of(codes.begin(), codes.end(), [](int8_t c) { return c == 0; }),
         "quantizeRow: a zero row has scale 0 and zero codes");
-}
-
-// The int8 scan's scores estimate the exact cosines, and its pool holds the exact top 10.
-void testScan(std::mt19937_64& rng) {
-  const int64_t n = 3000, d = 100, pool = 74;
-  std::vector<float> corpus = randomFloats(rng, n * d);
-  std::vector<int8_t> codes(n * d);
-  std::vector<float> scales(n), invNorms(n);
-  for (int64_t r = 0; r < n; ++r)
-    invNorms[r] = float(1 / std::sqrt(quantizeRow(corpus.data() + r * d, d, codes.data() + r * d, &scales[r])));
-  Int8Rows view{codes.data(), scales.data(), invNorms.data(), n, d};
-  for (int64_t q : {1, 3, 9}) {
-    std::vector<float> queries = randomFloats(rng, q * d);
-    std::vector<int32_t> idx(q * pool);
-    std::vector<float> sc(q * pool);
-    poison(sc.data(), q * pool);
-    Status s = topKInt8({queries.data(), q, d}, view, pool, idx.data(), sc.data());
-    check(s.ok(), "topKInt8 runs: " + s.message);
-    double worst = 0;
-    int64_t found = 0;
-    for (int64_t i = 0; i < q; ++i) {
-      for (int64_t j = 0; j < pool; ++j)
-        worst = std::max(worst, std::fabs(sc[i * pool + j] -
-                                          cosine(queries.data() + i * d, corpus.data() + idx[i * pool + j] * d, d)));
-      std::vector<std::pair<double, int64_t>> exact;
-      for (int64_t r = 0; r < n; ++r) exact.push_back({-cosine(queries.data() + i * d, corpus.data() + r * d, d), r});
-      std::sort(exact.begin(), exact.end());
-      std::set<int32_t> got(idx.begin() + i * pool, idx.begin() + (i + 1) * pool);
-      for (int t = 0; t < 10; ++t) found += got.count(int32_t(exact[t].second));
-      // A query alone gets the same pool as in the batch.
-      std::vector<int32_t> one(pool);
-      std::vector<float> oneScores(pool);
-      topKInt8({queries.data() + i * d, 1, d}, view, pool, one.data(), oneScores.data());
-      check(std::equal(one.begin(), one.end(), idx.begin() + i * pool),
-            "topKInt8: a query's pool does not depend on the batch");
-    }
-    std::printf("int8 scan, %lld queries: max |approx - exact cosine| = %.4f, exact top-10 in pool: %lld/%lld\n",
-                (long long)q, worst, (long long)found, (long long)(10 * q));
-    check(worst < 0.01, "topKInt8: approximate cosines within 0.01 of exact");
-    check(found >= 10 * q * 95 / 100, "topKInt8: the pool holds >= 95% of the exact top 10");
-  }
 }
 
 void testFileAndSearch(std::mt19937_64& rng) {
@@ -340,6 +289,105 @@ void testPackedScan(std::mt19937_64& rng) {
   }
 }
 
+// searchGroups against the exact answer: every row above the floor listed, in
+// topK's order with its scores, and the k best groups among them. Groups are
+// tight clusters (members within ~1e-3 of each other, below the int8 error,
+// so the int8 order near the k-th group's score is often wrong), with exact
+// duplicates across groups; in memory and from a file, cosine and dot.
+void testSearchGroups(std::mt19937_64& rng) {
+  const int64_t groups = 150, per = 12, n = groups * per, d = 24, q = 41;  // q: more query panels than threads
+  std::vector<float> v(n * d);
+  std::vector<int32_t> groupOf(n);
+  std::uniform_real_distribution<float> jitter(-1e-3f, 1e-3f);
+  for (int64_t g = 0; g < groups; ++g) {
+    std::vector<float> centre = randomFloats(rng, d);
+    for (int64_t j = 0; j < per; ++j) {
+      const int64_t r = g * per + j;
+      groupOf[r] = int32_t(g * 7 % groups);  // groups named out of row order
+      for (int64_t p = 0; p < d; ++p) v[r * d + p] = centre[p] + jitter(rng);
+    }
+  }
+  for (int64_t i = 0; i < n / 20; ++i) {  // the same vector under two groups
+    const int64_t from = int64_t(rng() % n), to = int64_t(rng() % n);
+    std::copy(v.begin() + from * d, v.begin() + (from + 1) * d, v.begin() + to * d);
+  }
+  auto values = std::make_shared<FloatBuffer>(n * d);
+  std::copy(v.begin(), v.end(), values->data());
+  std::shared_ptr<QuantizedMatrix> inMemory, fromFile;
+  check(QuantizedMatrix::fromMemory(values, n, d, &inMemory).ok(), "searchGroups: fromMemory");
+  const std::string path = tempPath("groups.bin");
+  const uint64_t sum = writeFile(path, v, 0);
+  check(QuantizedMatrix::fromFile(path, 0, n, d, &sum, &fromFile).ok(), "searchGroups: fromFile");
+  // Queries near group centres (so the top groups are close), one at random, one zero.
+  std::vector<float> queries(q * d);
+  for (int64_t i = 0; i < q - 2; ++i)
+    for (int64_t p = 0; p < d; ++p) queries[i * d + p] = v[(i * 131 % n) * d + p] + 0.05f * jitter(rng) * 1000;
+  std::vector<float> random = randomFloats(rng, d);
+  std::copy(random.begin(), random.end(), queries.begin() + (q - 2) * d);
+  for (int combo = 0; combo < int(availableIsas().size()) * 2; ++combo) {
+    const Isa isa = availableIsas()[combo / 2];
+    const Metric metric = combo % 2 ? Metric::kDot : Metric::kCosine;
+    setIsa(isa);
+    const int64_t rowsQ = metric == Metric::kDot ? q : q - 1;  // a zero query only under dot
+    std::vector<int32_t> all(rowsQ * n);
+    std::vector<float> exact(rowsQ * n);
+    TopKParams p;
+    p.queries = {queries.data(), rowsQ, d}, p.corpus = {v.data(), n, d}, p.k = n, p.metric = metric;
+    p.indices = all.data(), p.scores = exact.data();
+    check(topK(p).ok(), "searchGroups: the reference topK");
+    for (const auto& m : {inMemory, fromFile}) {
+      for (int64_t k : {int64_t(1), int64_t(5), int64_t(40), groups + 1}) {
+        QuantizedMatrix::GroupHits hits;
+        Status s = m->searchGroups({queries.data(), rowsQ, d}, groupOf.data(), k, metric, &hits);
+        check(s.ok(), "searchGroups runs: " + s.message);
+        if (!s.ok()) return;
+        const std::string what = std::string(isaName(isa)) + (metric == Metric::kDot ? ", dot" : ", cosine") +
+                                 (m->inMemory() ? ", memory" : ", file") + ", k " + std::to_string(k);
+        bool listed = true, decided = true, floors = true;
+        int64_t kept = 0;
+        for (int64_t i = 0; i < rowsQ; ++i) {
+          const double floor = hits.floors[i];
+          // The reference rows above the floor, in order: exactly the rows listed.
+          std::vector<int32_t> want;
+          std::vector<float> wantScores;
+          for (int64_t j = 0; j<n&& double(exact[i * n + j])> floor; ++j)
+            want.push_back(all[i * n + j]), wantScores.push_back(exact[i * n + j]);
+          const int64_t b = hits.offsets[i], e = hits.offsets[i + 1];
+          listed = listed && std::vector<int32_t>(hits.rows.begin() + b, hits.rows.begin() + e) == want &&
+                   std::memcmp(hits.scores.data() + b, wantScores.data(), want.size() * 4) == 0;
+          kept += e - b;
+          // The k best groups (by the reference walk) have their best rows listed.
+          std::set<int32_t> seen;
+          for (int64_t j = 0; j < n && int64_t(seen.size()) < k; ++j) {
+            if (!seen.insert(groupOf[all[i * n + j]]).second) continue;
+            decided = decided && double(exact[i * n + j]) > floor;
+          }
+          const bool zero = metric == Metric::kDot && i == q - 1;
+          floors = floors && ((k > groups || zero) == (floor == -std::numeric_limits<double>::infinity()));
+        }
+        check(listed,
+              "searchGroups lists exactly the rows above the floor, with topK's order and scores (" + what + ")");
+        check(decided, "searchGroups: the k best groups' best rows are above the floor (" + what + ")");
+        check(floors, "searchGroups: the floor is -inf exactly for fewer than k groups or a zero query (" + what + ")");
+        if (k == 5 && m == inMemory)
+          std::printf("searchGroups %s: %.1f rows kept a query of %lld\n", what.c_str(), double(kept) / rowsQ,
+                      (long long)n);
+      }
+    }
+  }
+  QuantizedMatrix::GroupHits hits;
+  check(inMemory->searchGroups({queries.data(), 1, d}, groupOf.data(), 0, Metric::kDot, &hits).code ==
+            StatusCode::kRangeError,
+        "searchGroups: k 0 is kRangeError");
+  check(inMemory->searchGroups({queries.data(), 1, d - 1}, groupOf.data(), 3, Metric::kDot, &hits).code ==
+            StatusCode::kRangeError,
+        "searchGroups: queries of the wrong width is kRangeError");
+  check(inMemory->searchGroups({queries.data(), 1, d}, nullptr, 3, Metric::kDot, &hits).code == StatusCode::kTypeError,
+        "searchGroups: no groups is kTypeError");
+  setIsa(availableIsas().back());
+  std::remove(path.c_str());
+}
+
 void testMemoryBadInputs(std::mt19937_64& rng) {
   const int64_t n = 50, d = 8;
   std::vector<float> v = randomFloats(rng, n * d);
@@ -379,10 +427,10 @@ void testMemoryBadInputs(std::mt19937_64& rng) {
 int main() {
   std::mt19937_64 rng(seed());
   testQuantizeRow(rng);
-  testScan(rng);
   testFileAndSearch(rng);
   testBadInputs(rng);
   testPackedScan(rng);
   testMemoryBadInputs(rng);
+  testSearchGroups(rng);
   return finish("test_quantized");
 }

@@ -115,6 +115,17 @@ export interface Addon {
     pool: number,
     metric?: string,
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
+  /**
+   * The rows that decide each query's k best groups (groupOf: one group per row), exactly:
+   * query q's rows are rows/scores[offsets[q] … offsets[q + 1]), best first, all above floors[q].
+   */
+  quantizedSearchGroups(
+    matrix: NativeQuantized,
+    queries: MatrixArg,
+    groupOf: Int32Array,
+    k: number,
+    metric?: string,
+  ): Promise<{ offsets: Int32Array; rows: Int32Array; scores: Float32Array; floors: Float64Array }>;
   quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number; inMemory: boolean };
   /** The int8 scan kernel the active instruction set runs: 'avx512-vnni', 'avx-vnni', 'avx2' or 'portable'. Sync. */
   int8ScanKernel(): string;

@@ -23,7 +23,7 @@ import { addon, type MatrixArg, type NativeQuantized } from '../kernels/binding.
 import { callerStack, callNative, JobBERTError } from '../errors.js';
 import type { Metric, TopKResult } from '../kernels/index.js';
 import { fileSliceArgs, ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
-import { assertChoice, assertInteger, assertMatrix, assertOptions } from '../util/validate.js';
+import { assertChoice, assertInteger, assertMatrix, assertOptions, describe } from '../util/validate.js';
 
 /** The widest rows int8 storage takes (every integer dot of the scan stays inside int32). */
 export const INT8_MAX_COLS = 65536;
@@ -32,6 +32,20 @@ const METRICS: readonly Metric[] = ['cosine', 'dot'];
 /** The default candidate pool for k results: max(4k, k + 64). */
 export function defaultPool(k: number): number {
   return Math.max(4 * k, k + 64);
+}
+
+/**
+ * For each query, the rows that decide its k best groups (QuantizedMatrix.searchGroups):
+ * query q's are `rows`/`scores` [offsets[q], offsets[q + 1]), best first, ties to the lower row.
+ */
+export interface GroupSearchResult {
+  /** queries.rows + 1 entries. */
+  offsets: Int32Array;
+  rows: Int32Array;
+  /** Exact float32 scores, as `kernels.topK` gives them. */
+  scores: Float32Array;
+  /** Per query: every row not listed scores at most this; every listed row above it (-Infinity: all rows listed). */
+  floors: Float64Array;
 }
 
 export class QuantizedMatrix {
@@ -105,6 +119,45 @@ export class QuantizedMatrix {
     return addon.quantizedInfo(this.#native).disposed;
   }
 
+  /**
+   * The rows that decide each query's `k` best groups, where `groupOf[row]`
+   * names each row's group (an Int32Array of one integer per row) and a
+   * group scores as its best row: every row whose exact float32 score exceeds
+   * the query's floor, best first (ties to the lower row), with the scores
+   * `kernels.topK` gives; every row left out scores at most the floor, and the
+   * k best groups' best rows score above it. Walking a query's rows in order
+   * and taking each new group gives its k best groups exactly as a walk over
+   * all rows would. Certified like search(): the int8 scan keeps each row
+   * whose int8 score is within twice the error bound of the k-th best group's.
+   * Where the rows hold fewer than k groups the floor is -Infinity and every
+   * row is listed. Async. Throws TypeError/RangeError for bad arguments;
+   * rejects as search() does.
+   */
+  async searchGroups(queries: MatrixLike, groupOf: Int32Array, k: number, opts: { metric?: Metric } = {}): Promise<GroupSearchResult> {
+    const fn = 'QuantizedMatrix.searchGroups';
+    const caller = callerStack();
+    const arg = this.#queries(fn, queries);
+    if (!(groupOf instanceof Int32Array)) throw new TypeError(`${fn}: groupOf must be an Int32Array; received ${describe(groupOf)}`);
+    if (groupOf.length !== this.rows)
+      throw new RangeError(`${fn}: groupOf must hold one group per row (${this.rows}); received ${groupOf.length}`);
+    assertInteger(fn, 'k', k, 1);
+    assertOptions(fn, opts);
+    const metric = opts.metric ?? 'cosine';
+    assertChoice(fn, 'metric', metric, METRICS);
+    return callNative(caller, () => addon.quantizedSearchGroups(this.#native, arg, groupOf, Math.min(k, this.rows), metric));
+  }
+
+  /** The queries argument as the addon takes it, checked (ERR_DISPOSED for a disposed matrix). */
+  #queries(fn: string, queries: MatrixLike): MatrixArg {
+    if (this.disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the QuantizedMatrix was disposed`);
+    if (queries instanceof ResidentMatrix) {
+      if (queries.cols !== this.cols) throw new RangeError(`${fn}: queries must have ${this.cols} columns; received ${queries.cols}`);
+      return queries.handle(fn, 'queries');
+    }
+    assertMatrix(fn, 'queries', queries, { cols: this.cols });
+    return queries;
+  }
+
   /** Frees the codes and closes the file once running searches end. Sync; idempotent. */
   dispose(): void {
     addon.quantizedDispose(this.#native);
@@ -129,14 +182,7 @@ export class QuantizedMatrix {
   async search(queries: MatrixLike, k: number, opts: { pool?: number; metric?: Metric } = {}): Promise<TopKResult> {
     const fn = 'QuantizedMatrix.search';
     const caller = callerStack();
-    if (this.disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the QuantizedMatrix was disposed`);
-    let arg: MatrixArg;
-    if (queries instanceof ResidentMatrix) arg = queries.handle(fn, 'queries');
-    else {
-      assertMatrix(fn, 'queries', queries, { cols: this.cols });
-      arg = queries;
-    }
-    if (queries.cols !== this.cols) throw new RangeError(`${fn}: queries must have ${this.cols} columns; received ${queries.cols}`);
+    const arg = this.#queries(fn, queries);
     assertInteger(fn, 'k', k, 1);
     assertOptions(fn, opts);
     if (opts.pool !== undefined) {

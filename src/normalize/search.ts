@@ -1,10 +1,17 @@
 /**
  * The Normalizer's search: the best k distinct occupations of each query over
- * one corpus (labels and examples), exactly as a kernels.topK over every index
- * row ranks them — higher score first, equal scores by the lower index row —
- * walked until k distinct occupations are found. Cost: the scan, 2·Q·U·d flops
- * for Q queries over U distinct vectors (d = 96: 12.5 MFLOP a title over the
- * built-in ESCO); the rest is O(Q·pool).
+ * one corpus (labels and examples), exactly as a kernels.topK over every
+ * index row ranks them — higher score first, equal scores by the lower index
+ * row — walked until k distinct occupations are found.
+ *
+ * Two ways to find the candidates, with the same answer bit for bit: a Scan
+ * (the best 64 vectors by float32 or certified int8 scores, searched again
+ * wider where they hold fewer than k occupations), or the int8 group search
+ * (QuantizedMatrix.searchGroups: one pass that keeps only the vectors within
+ * the int8 error bound of the k-th best occupation, ~40 a title on the
+ * built-in ESCO where the pool scan keeps 128). Cost: the int8 pass, Q·U·d
+ * multiply-adds for Q queries over U distinct vectors (d = 96: 6.3 M a title
+ * over the built-in ESCO), plus the kept vectors re-scored in float32.
  *
  * Index rows with bit-identical vectors (the same label text under several
  * occupations, "Drahtzieher" in two, "Inspizientin" in three; 5% of the
@@ -44,11 +51,21 @@ export const int8Scan: Scan = async (queries, corpus, pool) => {
 };
 
 /**
- * The scan the Normalizer uses: int8 where the instruction set in force has an
- * int8 dot-product kernel, float32 on the portable one (where int8 is slower).
+ * How searchOccupations finds each query's candidates: a Scan (the best
+ * vectors in a pool, searched again wider where the pool holds fewer than k
+ * occupations), or 'groups': QuantizedMatrix.searchGroups over the int8 codes,
+ * which keeps exactly the vectors whose occupation can still be among the k
+ * best (the rows within twice the int8 error bound of the k-th occupation's
+ * score), so no query is searched twice and no pool is wider than it must be.
  */
-export const defaultScan: Scan = (queries, corpus, pool) =>
-  (QuantizedMatrix.kernel() === 'portable' ? exactScan : int8Scan)(queries, corpus, pool);
+export type Strategy = Scan | 'groups';
+
+/**
+ * The strategy the Normalizer uses: the int8 group search where the
+ * instruction set in force has an int8 dot-product kernel, the float32 scan on
+ * the portable one (where int8 is slower). Checked per call.
+ */
+export const defaultStrategy = (): Strategy => (QuantizedMatrix.kernel() === 'portable' ? exactScan : 'groups');
 
 /** Frees a corpus's native memory (its vectors and int8 codes). Async; idempotent. */
 export async function disposeCorpus(corpus: Corpus): Promise<void> {
@@ -67,8 +84,10 @@ export interface Corpus {
   readonly members: Int32Array;
   /** Index rows covered. */
   readonly rows: number;
-  /** The int8 codes of `matrix`, once int8Scan has built them. */
+  /** The int8 codes of `matrix`, once int8Scan or the group search has built them. */
   quantized?: Promise<QuantizedMatrix>;
+  /** Per distinct vector, the occupation of its first row (the group search's groups), for `of`. */
+  groups?: { of: Int32Array; groups: Int32Array };
 }
 
 /**
@@ -145,15 +164,56 @@ export async function searchOccupations(
   corpus: Corpus,
   occupationOf: Int32Array,
   k: number,
-  scan: Scan = defaultScan,
+  strategy: Strategy = defaultStrategy(),
 ): Promise<number[][]> {
   const { owner, first } = distinctRows(queries);
-  if (first.length === queries.rows) return searchDistinct(queries, corpus, occupationOf, k, scan);
+  const search = (q: Matrix) =>
+    strategy === 'groups' ? searchGroups(q, corpus, occupationOf, k) : searchDistinct(q, corpus, occupationOf, k, strategy);
+  if (first.length === queries.rows) return search(queries);
   const d = queries.cols;
   const data = new Float32Array(first.length * d);
   first.forEach((row, v) => data.set(queries.data.subarray(row * d, (row + 1) * d), v * d));
-  const lists = await searchDistinct({ data, rows: first.length, cols: d }, corpus, occupationOf, k, scan);
+  const lists = await search({ data, rows: first.length, cols: d });
   return Array.from(owner, (v) => lists[v]);
+}
+
+/** The queries `rows` of `queries`, as a matrix of their own. */
+function pick(queries: Matrix, rows: readonly number[]): Matrix {
+  const d = queries.cols;
+  const data = new Float32Array(rows.length * d);
+  rows.forEach((i, j) => data.set(queries.data.subarray(i * d, (i + 1) * d), j * d));
+  return { data, rows: rows.length, cols: d };
+}
+
+/**
+ * The group search: one int8 pass that keeps, per query, every distinct
+ * vector that can decide its k best occupations. A vector's group is its
+ * first row's occupation; a vector standing for rows of several occupations
+ * counts once, which only lowers the k-th group's score and keeps more
+ * vectors. The walk then runs over the kept vectors above the query's floor,
+ * which is all of them that score above it (certified by searchGroups).
+ */
+async function searchGroups(queries: Matrix, corpus: Corpus, occupationOf: Int32Array, k: number): Promise<number[][]> {
+  corpus.quantized ??= QuantizedMatrix.fromMatrix(corpus.matrix);
+  if (corpus.groups?.of !== occupationOf) {
+    const groups = Int32Array.from({ length: corpus.matrix.rows }, (_, v) => occupationOf[corpus.members[corpus.start[v]]]);
+    corpus.groups = { of: occupationOf, groups };
+  }
+  const r = await (await corpus.quantized).searchGroups(queries, corpus.groups.groups, k, { metric: 'dot' });
+  const out: number[][] = new Array(queries.rows);
+  const walker = new Walker(corpus, occupationOf, k);
+  const short: number[] = [];
+  for (let q = 0; q < queries.rows; q++) {
+    out[q] = walker.walk(r.rows, r.scores, r.offsets[q], r.offsets[q + 1], r.floors[q]);
+    if (out[q].length < 2 * k && r.floors[q] !== Number.NEGATIVE_INFINITY) short.push(q);
+  }
+  // Not expected (the floor sits below k groups' best vectors), but should
+  // rounding ever leave a query short, the float32 search answers it.
+  if (short.length) {
+    const again = await searchDistinct(pick(queries, short), corpus, occupationOf, k, exactScan);
+    short.forEach((q, j) => (out[q] = again[j]));
+  }
+  return out;
 }
 
 async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int32Array, k: number, scan: Scan): Promise<number[][]> {
@@ -166,8 +226,7 @@ async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int
   // at ~15% more scan time than 40 (the selection heaps are larger).
   let pool = Math.min(distinct, Math.max(64, 8 * k));
   let batch = queries;
-  const seen = new Set<number>();
-  const tied: number[] = [];
+  const walker = new Walker(corpus, occupationOf, k);
   for (;;) {
     const r = await scan(batch, corpus, pool);
     // A pool that holds every vector is complete; otherwise a vector outside it
@@ -177,29 +236,7 @@ async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int
     for (let p = 0; p < pending.length; p++) {
       const base = p * r.k;
       const floor = complete ? Number.NEGATIVE_INFINITY : r.scores[base + r.k - 1];
-      const list: number[] = [];
-      seen.clear();
-      let j = 0;
-      while (j < r.k && list.length < 2 * k) {
-        const score = r.scores[base + j];
-        if (!(score > floor)) break;
-        const v = r.indices[base + j];
-        if (j + 1 < r.k && r.scores[base + j + 1] === score) {
-          // Equal scores from several vectors: their rows interleave in index order.
-          tied.length = 0;
-          let e = j;
-          while (e < r.k && r.scores[base + e] === score) {
-            const u = r.indices[base + e++];
-            for (let m = corpus.start[u]; m < corpus.start[u + 1]; m++) tied.push(corpus.members[m]);
-          }
-          tied.sort((a, b) => a - b);
-          for (const row of tied) take(list, seen, occupationOf, k, row, score);
-          j = e;
-        } else {
-          for (let m = corpus.start[v]; m < corpus.start[v + 1]; m++) take(list, seen, occupationOf, k, corpus.members[m], score);
-          j++;
-        }
-      }
+      const list = walker.walk(r.indices, r.scores, base, base + r.k, floor);
       out[pending[p]] = list;
       if (list.length < 2 * k && !complete) short.push(pending[p]);
     }
@@ -207,18 +244,61 @@ async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int
     // Rare: the pool held fewer than k distinct occupations; search those queries again, wider.
     pending = short;
     pool = Math.min(distinct, pool * 4);
-    const d = queries.cols;
-    const data = new Float32Array(short.length * d);
-    short.forEach((i, j) => data.set(queries.data.subarray(i * d, (i + 1) * d), j * d));
-    batch = { data, rows: short.length, cols: d };
+    batch = pick(queries, short);
   }
 }
 
-/** Appends (row, score) to `list` when the row's occupation is new and the list holds fewer than k. */
-function take(list: number[], seen: Set<number>, occupationOf: Int32Array, k: number, row: number, score: number): void {
-  if (list.length === 2 * k) return;
-  const occupation = occupationOf[row];
-  if (seen.has(occupation)) return;
-  seen.add(occupation);
-  list.push(row, score);
+/** Walks a best-first list of distinct vectors into a query's k best occupations. */
+class Walker {
+  readonly #seen = new Set<number>();
+  readonly #tied: number[] = [];
+
+  constructor(
+    readonly corpus: Corpus,
+    readonly occupationOf: Int32Array,
+    readonly k: number,
+  ) {}
+
+  /**
+   * [row, score, …] for the vectors indices[begin … end) (best first, their
+   * scores in `scores`) that score above `floor`: each vector's rows in index
+   * order (equal scores from several vectors interleave their rows in index
+   * order), each new occupation taken, until k.
+   */
+  walk(indices: Int32Array, scores: Float32Array, begin: number, end: number, floor: number): number[] {
+    const { corpus, k } = this;
+    const list: number[] = [];
+    this.#seen.clear();
+    let j = begin;
+    while (j < end && list.length < 2 * k) {
+      const score = scores[j];
+      if (!(score > floor)) break;
+      const v = indices[j];
+      if (j + 1 < end && scores[j + 1] === score) {
+        const tied = this.#tied;
+        tied.length = 0;
+        let e = j;
+        while (e < end && scores[e] === score) {
+          const u = indices[e++];
+          for (let m = corpus.start[u]; m < corpus.start[u + 1]; m++) tied.push(corpus.members[m]);
+        }
+        tied.sort((a, b) => a - b);
+        for (const row of tied) this.#take(list, row, score);
+        j = e;
+      } else {
+        for (let m = corpus.start[v]; m < corpus.start[v + 1]; m++) this.#take(list, corpus.members[m], score);
+        j++;
+      }
+    }
+    return list;
+  }
+
+  /** Appends (row, score) to `list` when the row's occupation is new and the list holds fewer than k. */
+  #take(list: number[], row: number, score: number): void {
+    if (list.length === 2 * this.k) return;
+    const occupation = this.occupationOf[row];
+    if (this.#seen.has(occupation)) return;
+    this.#seen.add(occupation);
+    list.push(row, score);
+  }
 }

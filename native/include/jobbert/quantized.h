@@ -24,23 +24,9 @@
 
 namespace jobbert {
 
-// Row-major int8 codes with one scale and one inverse norm per row. invNorms
-// are 1/‖x‖ of the original float32 rows (so approximate cosines estimate the
-// exact ones); they may be +inf for a zero row (callers refuse those).
-struct Int8Rows {
-  const int8_t* codes = nullptr;
-  const float* scales = nullptr;
-  const float* invNorms = nullptr;
-  int64_t rows = 0;
-  int64_t cols = 0;
-};
-
 // Quantises one row of d floats: codes[0..d) and *scale as above. Returns
 // Σ x² in double (finite exactly when every element is).
 double quantizeRow(const float* x, int64_t d, int8_t* codes, float* scale);
-
-// out[i·cols + p] = codes[(j0 + i)·cols + p] · scales[j0 + i] for i < n.
-void dequantizeRows(const Int8Rows& m, int64_t j0, int64_t n, float* out);
 
 // The packed layout the scan reads: rows in groups of 16; within a group, for
 // each 4 columns, the 16 rows' 4 codes (64 bytes) after another; codes stored
@@ -66,6 +52,20 @@ void unpackRow(const uint8_t* packed, int64_t row, int64_t cols, int8_t* codes);
 // refuses them (non-finite; zero under cosine). 1 <= pool <= rows.
 Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, int64_t pool, int32_t* indices,
                 float* approx);
+// For each query, every row whose group may be among the query's k best
+// groups (a group's score: its best row's), by the same approximate score:
+// the rows scoring above t = (the k-th best distinct group's score) − margins[q],
+// best first, ties to the lower row. groupOf[row] names each row's group (any
+// int32). t is -inf (and every row returned) where the rows hold fewer than k
+// groups or the query is zero. Every row left out scores at most t.
+struct GroupCandidates {
+  std::vector<int64_t> offsets;  // query q's candidates: [offsets[q], offsets[q + 1])
+  std::vector<int32_t> rows;
+  std::vector<float> approx;
+  std::vector<double> thresholds;  // t per query
+};
+Status scanInt8Groups(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, const int32_t* groupOf,
+                      int64_t k, const double* margins, GroupCandidates* out);
 // The scan kernel the active instruction set uses: "avx512-vnni", "avx-vnni",
 // "avx2" or "portable".
 const char* int8ScanKernel();
@@ -74,12 +74,6 @@ const char* int8ScanKernel();
 // AVX-VNNI check that kernel's logic. Returns false (and changes nothing)
 // where the CPU lacks AVX512-VNNI.
 bool int8ScanUseVnni256(bool on);
-
-// topK (cosine) of queries against the dequantised rows: the same fused
-// kernels and selection as topK, reading int8 (4× less memory traffic). Scores
-// are approximate: dot(q, dequantised row) / (‖q‖ · ‖original row‖).
-// Implemented in topk.cpp. k in [1, corpus.rows].
-Status topKInt8(const ConstMatrix& queries, const Int8Rows& corpus, int64_t k, int32_t* indices, float* scores);
 
 // Rows held as packed int8 codes, with their exact float32 values either in a
 // file (a partition of an index file) or in memory (shared with a resident
@@ -130,6 +124,23 @@ class QuantizedMatrix {
   Status search(const ConstMatrix& queries, int64_t k, int64_t pool, Metric metric, int32_t* indices, float* scores,
                 int64_t* widened = nullptr) const;
 
+  // For the best k *groups* of each query (groupOf[row] names each row's
+  // group; a group scores as its best row): every row whose float32 score
+  // exceeds floors[q], best first, ties to the lower row, with the scores
+  // topK gives; every row left out scores at most floors[q], and the k best
+  // groups' best rows score above it (floors[q] is -inf, and every row is
+  // listed, where the rows hold fewer than k groups). Certified like search():
+  // the int8 scan keeps each row whose int8 score is within 2E of the k-th
+  // best group's, so the k best groups by float32 are decided by the rows kept.
+  struct GroupHits {
+    std::vector<int64_t> offsets;  // query q's rows: [offsets[q], offsets[q + 1])
+    std::vector<int32_t> rows;
+    std::vector<float> scores;
+    std::vector<double> floors;
+  };
+  Status searchGroups(const ConstMatrix& queries, const int32_t* groupOf, int64_t k, Metric metric,
+                      GroupHits* out) const;
+
   // Reads the float32 rows `rows[0..n)` from the file into out (n × cols),
   // checking each against its codes. For tests and search.
   Status readRows(const int32_t* rows, int64_t n, float* out) const;
@@ -139,6 +150,9 @@ class QuantizedMatrix {
  private:
   QuantizedMatrix() = default;
   Status checkFile() const;
+  // Whether the rows can be searched under `metric` (no non-finite row; no
+  // zero row under cosine; the file unchanged).
+  Status checkSearchable(Metric metric) const;
   Status allocate(int64_t rows, int64_t cols);
   double quantizeInto(const float* row, int64_t r, int8_t* scratch);
   void summariseErrors();
