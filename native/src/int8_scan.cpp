@@ -6,6 +6,12 @@
 // (amortised O(1) each); bytes: the corpus (N·d, a quarter of float32) once
 // per call when it is larger than the last-level cache.
 //
+// scanInt8Groups runs the same tasks and kernels with another selection: per
+// query, the k best groups seen so far (O(k) an offer) and every candidate
+// above the k-th group's score less a margin (the threshold the kernel
+// compares with), so it keeps the rows that can decide the k best groups —
+// ~40 of 65,246 for the Normalizer at k = 5 — with no pool size to guess.
+//
 // Blocking: the corpus is split into chunks (two per thread) and each chunk
 // into blocks of row groups sized for L2; for each block every query panel
 // (8 queries, L1) runs against its groups 48 rows at a time, so the corpus

@@ -1,7 +1,8 @@
 // jobbert int8 storage: a float32 matrix (a MatchIndex partition in a file, or
 // rows in memory) held as int8 codes with a per-row scale, searched in two
 // steps — an int8 scan (scanInt8, int8_scan.cpp: VNNI/AVX2/portable kernels)
-// picks a candidate pool per query, and the candidates' exact float32 rows,
+// picks a candidate pool per query (or, for searchGroups, the rows that can
+// decide each query's k best groups), and the candidates' exact float32 rows,
 // read back from the file or memory, are scored with the exact topK. No N-API.
 //
 // Quantisation (symmetric, per row): scale = max|x| / 127 (float),
