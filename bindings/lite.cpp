@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "args.h"
+#include "handle.h"
 #include "jobbert/embedding_bag.h"
 #include "worker.h"
 
@@ -30,52 +31,45 @@ struct Int8Table {
 
 const napi_type_tag kInt8TableTag = {0x6a6f6262657274ULL, 0x6c69746538ULL};  // "jobbert", "lite8"
 
-struct Int8Handle {
-  std::shared_ptr<const Int8Table> table;
-  int64_t accounted = 0;  // bytes reported to V8 as external memory
+using Int8Handle = SharedHandle<Int8Table>;
 
-  void release(Napi::Env env) {
-    table.reset();
-    if (accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted);
-    accounted = 0;
-  }
-};
-
-bool isInt8Table(const Napi::Value& v) {
-  return v.IsExternal() && v.As<Napi::External<Int8Handle>>().CheckTypeTag(&kInt8TableTag);
-}
+bool isInt8Table(const Napi::Value& v) { return Int8Handle::is(v, kInt8TableTag); }
 
 Int8Handle* unwrapInt8(const Napi::Value& v, const char* name) {
-  if (!isInt8Table(v)) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be an Int8Table handle");
-  return v.As<Napi::External<Int8Handle>>().Data();
+  return Int8Handle::unwrap(v, kInt8TableTag, std::string(name) + " must be an Int8Table handle");
+}
+
+// A Float32Array table argument of `cols` columns (at least one row), not copied.
+struct FloatTable {
+  Napi::Float32Array data;
+  int64_t rows = 0, cols = 0;
+};
+FloatTable readFloatTable(const Napi::Value& table, const Napi::Value& colsArg) {
+  Napi::Env env = table.Env();
+  if (!table.IsTypedArray() || table.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "table must be a Float32Array");
+  FloatTable t{table.As<Napi::Float32Array>()};
+  t.cols = readInteger(colsArg, "cols", 1, kMaxDim);
+  const int64_t length = int64_t(t.data.ElementLength());
+  if (length == 0 || length % t.cols != 0)
+    throw Napi::RangeError::New(env,
+                                "table length must be a positive multiple of cols; received " + std::to_string(length));
+  t.rows = length / t.cols;
+  return t;
 }
 
 // int8Table(tableData: Float32Array, cols) → handle, or null when some row is not codes · scale exactly.
 Napi::Value Int8TableNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, "table must be a Float32Array");
-  auto data = info[0].As<Napi::Float32Array>();
-  const int64_t cols = readInteger(info[1], "cols", 1, kMaxDim);
-  const int64_t length = int64_t(data.ElementLength());
-  if (length == 0 || length % cols != 0)
-    throw Napi::RangeError::New(env,
-                                "table length must be a positive multiple of cols; received " + std::to_string(length));
+  const FloatTable t = readFloatTable(info[0], info[1]);
   auto table = std::make_shared<Int8Table>();
-  table->rows = length / cols;
-  table->cols = cols;
-  table->codes.resize(size_t(length));
-  table->scales.resize(size_t(table->rows));
-  if (!int8RowsExactly({data.Data(), table->rows, cols}, table->codes.data(), table->scales.data())) return env.Null();
-  auto* handle = new Int8Handle{std::move(table), 0};
-  handle->accounted = length + handle->table->rows * int64_t(sizeof(float));
-  Napi::MemoryManagement::AdjustExternalMemory(env, handle->accounted);
-  auto external = Napi::External<Int8Handle>::New(env, handle, [](Napi::Env env, Int8Handle* h) {
-    h->release(env);
-    delete h;
-  });
-  external.TypeTag(&kInt8TableTag);
-  return external;
+  table->rows = t.rows;
+  table->cols = t.cols;
+  table->codes.resize(size_t(t.rows * t.cols));
+  table->scales.resize(size_t(t.rows));
+  if (!int8RowsExactly({t.data.Data(), t.rows, t.cols}, table->codes.data(), table->scales.data())) return env.Null();
+  const int64_t bytes = t.rows * t.cols + t.rows * int64_t(sizeof(float));
+  return Int8Handle::wrap(env, std::move(table), bytes, kInt8TableTag);
 }
 
 Napi::Value Int8TableDispose(const Napi::CallbackInfo& info) {
@@ -97,7 +91,7 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
   };
   auto s = std::make_shared<State>();
   if (isInt8Table(info[0])) {
-    s->int8 = unwrapInt8(info[0], "table")->table;
+    s->int8 = unwrapInt8(info[0], "table")->object;
     if (!s->int8) throw codedError(env, "ERR_DISPOSED", "table: the Int8Table was disposed");
   } else {
     s->table = copyMatrix(info[0], "table");
@@ -127,14 +121,8 @@ Napi::Value EmbeddingBag(const Napi::CallbackInfo& info) {
 
 Napi::Value EmbeddingBagSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, "table must be a Float32Array");
-  auto table = info[0].As<Napi::Float32Array>();
-  const int64_t cols = readInteger(info[1], "cols", 1, kMaxDim);
-  const int64_t length = int64_t(table.ElementLength());
-  if (length == 0 || length % cols != 0)
-    throw Napi::RangeError::New(env,
-                                "table length must be a positive multiple of cols; received " + std::to_string(length));
+  const FloatTable table = readFloatTable(info[0], info[1]);
+  const int64_t cols = table.cols;
   std::vector<int32_t> ids = copyInt32(info[2], "ids");
   std::vector<int32_t> offsets = copyInt32(info[3], "offsets");
   checkOffsets(env, offsets);
@@ -142,7 +130,7 @@ Napi::Value EmbeddingBagSync(const Napi::CallbackInfo& info) {
   checkOutputSize(env, bags * cols, "the pooled output (bags × cols)");
   OwnedFloats out = allocateFloats(bags * cols);
   EmbeddingBagParams p;
-  p.table = {table.Data(), length / cols, cols};
+  p.table = {table.data.Data(), table.rows, cols};
   p.ids = ids.data();
   p.numIds = int64_t(ids.size());
   p.offsets = offsets.data();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "args.h"
+#include "handle.h"
 #include "jobbert/quantized.h"
 #include "jobbert/store.h"
 #include "worker.h"
@@ -18,45 +19,25 @@ namespace {
 
 const napi_type_tag kQuantizedTag = {0x6a6f6262657274ULL, 0x71756e7438ULL};  // "jobbert", "qunt8"
 
-struct Handle {
-  std::shared_ptr<const QuantizedMatrix> matrix;
-  int64_t accounted = 0;  // bytes reported to V8 as external memory
-
-  void release(Napi::Env env) {
-    matrix.reset();
-    if (accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted);
-    accounted = 0;
-  }
-};
+using Handle = SharedHandle<QuantizedMatrix>;
 
 Handle* unwrap(const Napi::Value& v) {
-  if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "matrix must be a QuantizedMatrix handle");
-  auto external = v.As<Napi::External<Handle>>();
-  if (!external.CheckTypeTag(&kQuantizedTag))
-    throw Napi::TypeError::New(v.Env(), "matrix must be a QuantizedMatrix handle");
-  return external.Data();
+  return Handle::unwrap(v, kQuantizedTag, "matrix must be a QuantizedMatrix handle");
 }
 
 std::shared_ptr<const QuantizedMatrix> live(const Napi::Value& v) {
   Handle* h = unwrap(v);
-  if (!h->matrix) {
+  if (!h->object) {
     Napi::Error e = Napi::Error::New(v.Env(), "the QuantizedMatrix was disposed");
     e.Set("code", Napi::String::New(v.Env(), "ERR_DISPOSED"));
     throw e;
   }
-  return h->matrix;
+  return h->object;
 }
 
 Napi::Value wrapHandle(Napi::Env env, std::shared_ptr<QuantizedMatrix> matrix) {
-  auto* handle = new Handle{std::move(matrix), 0};
-  handle->accounted = handle->matrix->bytes();
-  Napi::MemoryManagement::AdjustExternalMemory(env, handle->accounted);
-  auto external = Napi::External<Handle>::New(env, handle, [](Napi::Env env, Handle* h) {
-    h->release(env);
-    delete h;
-  });
-  external.TypeTag(&kQuantizedTag);
-  return external;
+  const int64_t bytes = matrix->bytes();
+  return Handle::wrap(env, std::move(matrix), bytes, kQuantizedTag);
 }
 
 // A copy of the queries argument, as wide as the matrix's rows.
@@ -193,9 +174,9 @@ Napi::Value QuantizedSearchGroups(const Napi::CallbackInfo& info) {
 Napi::Value QuantizedInfo(const Napi::CallbackInfo& info) {
   Handle* h = unwrap(info[0]);
   Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("disposed", Napi::Boolean::New(info.Env(), !h->matrix));
-  out.Set("inMemory", Napi::Boolean::New(info.Env(), h->matrix && h->matrix->inMemory()));
-  out.Set("bytes", Napi::Number::New(info.Env(), double(h->matrix ? h->matrix->bytes() : 0)));
+  out.Set("disposed", Napi::Boolean::New(info.Env(), !h->object));
+  out.Set("inMemory", Napi::Boolean::New(info.Env(), h->object && h->object->inMemory()));
+  out.Set("bytes", Napi::Number::New(info.Env(), double(h->object ? h->object->bytes() : 0)));
   return out;
 }
 
