@@ -18,7 +18,7 @@ import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { LiteEncoder } from '../src/lite/encoder.js';
 import { Normalizer } from '../src/normalize/normalizer.js';
 import { buildCorpus, disposeCorpus, exactScan, int8Scan, type Strategy, searchOccupations } from '../src/normalize/search.js';
-import { loadBuiltinTaxonomy } from '../src/normalize/taxonomy.js';
+import { loadBuiltinTaxonomy, type Taxonomy } from '../src/normalize/taxonomy.js';
 import { QuantizedMatrix } from '../src/match/quantized.js';
 import { rng } from '../src/util/random.js';
 import { printTable, ratio } from './common.js';
@@ -68,7 +68,7 @@ async function writeTitles(path: string, n: number, labels: string[], seed = 7):
 export async function benchNormalize(): Promise<void> {
   const n = Number(process.env.JOBBERT_BENCH_N ?? 1_000_000);
   const taxonomy = await loadBuiltinTaxonomy();
-  const labels = taxonomy.occupations.flatMap((o) => [...Object.values(o.preferred), ...Object.values(o.alt).flat()]);
+  const { labels, occupationOf } = labelRows(taxonomy);
   const dir = await mkdtemp(join(tmpdir(), 'jobbert-bench-normalize-'));
   try {
     const input = join(dir, 'titles.jsonl');
@@ -141,6 +141,7 @@ export async function benchNormalize(): Promise<void> {
     ]);
     await benchSearch(
       labels,
+      occupationOf,
       taxonomy.occupations.length,
       (await readFile(input, 'utf8')).split('\n', 4096).map((l) => JSON.parse(l).title),
     );
@@ -149,16 +150,25 @@ export async function benchNormalize(): Promise<void> {
   }
 }
 
+/** The built-in labels (preferred, then alternative, en/de/es, occupation by occupation) and each one's occupation. */
+function labelRows(taxonomy: Taxonomy): { labels: string[]; occupationOf: Int32Array } {
+  const labels: string[] = [];
+  const occupations: number[] = [];
+  taxonomy.occupations.forEach((o, i) => {
+    for (const label of [...Object.values(o.preferred), ...Object.values(o.alt).flat()]) {
+      labels.push(label);
+      occupations.push(i);
+    }
+  });
+  return { labels, occupationOf: Int32Array.from(occupations) };
+}
+
 /**
  * The Normalizer's occupation search alone (k = 5 occupations; the titles
  * encoded beforehand): the float32 scan, the int8 scan and the int8 group
  * search, which must give the same hits and scores; best of 3, interleaved.
  */
-async function benchSearch(labels: string[], occupations: number, titles: string[]): Promise<void> {
-  const taxonomy = await loadBuiltinTaxonomy();
-  const occupationOf = Int32Array.from(
-    taxonomy.occupations.flatMap((o, i) => [...Object.values(o.preferred), ...Object.values(o.alt).flat()].map(() => i)),
-  );
+async function benchSearch(labels: string[], occupationOf: Int32Array, occupations: number, titles: string[]): Promise<void> {
   const enc = await LiteEncoder.load();
   const vectors = await enc.encode(labels);
   const queries = await enc.encode(titles);

@@ -170,10 +170,7 @@ export async function searchOccupations(
   const search = (q: Matrix) =>
     strategy === 'groups' ? searchGroups(q, corpus, occupationOf, k) : searchDistinct(q, corpus, occupationOf, k, strategy);
   if (first.length === queries.rows) return search(queries);
-  const d = queries.cols;
-  const data = new Float32Array(first.length * d);
-  first.forEach((row, v) => data.set(queries.data.subarray(row * d, (row + 1) * d), v * d));
-  const lists = await search({ data, rows: first.length, cols: d });
+  const lists = await search(pick(queries, first));
   return Array.from(owner, (v) => lists[v]);
 }
 
