@@ -509,7 +509,8 @@ Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* 
         p.k = m, p.metric = metric;
         p.indices = local.data(), p.scores = sc.data();
         if (Status s = topK(p); !s.ok()) return error.set(std::move(s));
-        for (int64_t i = 0; i<m&& double(sc[i])> floor; ++i) {
+        for (int64_t i = 0; i < m; ++i) {
+          if (!(double(sc[i]) > floor)) break;  // best first: the rest are at or below the floor too
           rows[q].push_back(cands[local[i]]);
           scores[q].push_back(sc[i]);
         }
