@@ -205,19 +205,11 @@ export class Normalizer {
     }
 
     const uriIndex = new Map(tax.occupations.map((o, i) => [o.uri, i]));
+    // Row order decides ties (equal scores go to the lower row, search.ts):
+    // the user's examples first, then every preferred label, then the
+    // alternative ones. A label text shared by several occupations ("Verkäufer")
+    // so goes to the one that prefers it: titles.csv zero-shot MRR .3583 → .3631.
     const rows: IndexRow[] = [];
-    tax.occupations.forEach((o, i) => {
-      const seen = new Set<string>();
-      for (const lang of tax.langs) {
-        for (const text of [o.preferred[lang], ...(o.alt[lang] ?? [])]) {
-          if (!text) continue;
-          const key = text.toLowerCase();
-          if (seen.has(key)) continue;
-          seen.add(key);
-          rows.push({ occupation: i, text, lang, source: 'label' });
-        }
-      }
-    });
     const skipped: SkippedExample[] = [];
     const seenExample = new Set<string>();
     exampleList.forEach((e, j) => {
@@ -231,6 +223,20 @@ export class Normalizer {
       seenExample.add(key);
       rows.push({ occupation: occ, text: e.title, source: 'example' });
     });
+    const seen = tax.occupations.map(() => new Set<string>());
+    for (const preferred of [true, false]) {
+      tax.occupations.forEach((o, i) => {
+        for (const lang of tax.langs) {
+          for (const text of preferred ? [o.preferred[lang]] : (o.alt[lang] ?? [])) {
+            if (!text) continue;
+            const key = text.toLowerCase();
+            if (seen[i].has(key)) continue;
+            seen[i].add(key);
+            rows.push({ occupation: i, text, lang, source: 'label' });
+          }
+        }
+      });
+    }
     if (skipped.length)
       process.emitWarning(
         `Normalizer: ${skipped.length} example(s) skipped, their URI is not in the taxonomy (first at ${typeof examples === 'string' ? `${examples}:` : 'examples['}${skipped[0].line}${typeof examples === 'string' ? '' : ']'}: ${skipped[0].uri})`,
