@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Normalizer, TfIdfEncoder, type NormalizeResult } from '../src/index.js';
-import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
+import { OCC, PREFIX, writeTaxonomy, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 import { rejectsWith } from './rejects.js';
 
 let dir: string;
@@ -140,6 +140,48 @@ test('examples (array) extend the index: an unseen title reaches its occupation 
     assert.ok(before.alternatives[0].score < r.alternatives[0].score);
   } finally {
     await withEx.dispose();
+  }
+});
+
+test('equal scores go to an example, then to the occupation whose preferred label matched, then to taxonomy order', async () => {
+  // "cook" is an alternative label of two occupations and the preferred label of a third, which
+  // comes after the first of them in taxonomy order (by URI: chef-2, cook-3, helper-1, waiter-4).
+  const [helper, chef, cook, waiter] = ['helper-1', 'chef-2', 'cook-3', 'waiter-4'].map((id) => PREFIX + id);
+  const tax = await writeTaxonomy(join(dir, 'cooks'), {
+    en: [
+      [helper, '9412', 'kitchen helper', ['cook', 'kitchen porter']],
+      [chef, '3434', 'head chef', ['cook', 'chef de cuisine']],
+      [cook, '5120', 'cook', ['line cook']],
+      [waiter, '5131', 'waiter', ['server']],
+    ],
+  });
+  const zeroShot = await Normalizer.load({ taxonomy: tax });
+  const withExample = await Normalizer.load({
+    taxonomy: tax,
+    examples: [
+      { title: 'Cook', uri: waiter },
+      { title: 'cook', uri: waiter },
+    ],
+  });
+  try {
+    const [r] = await zeroShot.normalize(['cook'], { k: 3 });
+    assert.deepEqual(
+      r.alternatives.map((a) => a.uri),
+      [cook, chef, helper],
+    );
+    assert.ok(r.alternatives.every((a) => a.score === r.alternatives[0].score && a.matched.text === 'cook'));
+    const [e] = await withExample.normalize(['cook'], { k: 4 });
+    assert.deepEqual(
+      e.alternatives.map((a) => a.uri),
+      [waiter, cook, chef, helper],
+    );
+    // The two examples differ only in case: one row, the first as written.
+    assert.equal(withExample.size, zeroShot.size + 1);
+    assert.deepEqual(e.alternatives[0].matched, { text: 'Cook', source: 'example' });
+    assert.equal(e.alternatives[0].score, e.alternatives[1].score);
+  } finally {
+    await zeroShot.dispose();
+    await withExample.dispose();
   }
 });
 
