@@ -18,7 +18,7 @@ import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { LiteEncoder } from '../src/lite/encoder.js';
 import { Normalizer } from '../src/normalize/normalizer.js';
 import { buildCorpus, disposeCorpus, exactScan, int8Scan, type Strategy, searchOccupations } from '../src/normalize/search.js';
-import { loadBuiltinTaxonomy, type Taxonomy } from '../src/normalize/taxonomy.js';
+import { labelRows, loadBuiltinTaxonomy } from '../src/normalize/taxonomy.js';
 import { QuantizedMatrix } from '../src/match/quantized.js';
 import { rng } from '../src/util/random.js';
 import { printTable, ratio } from './common.js';
@@ -68,7 +68,7 @@ async function writeTitles(path: string, n: number, labels: string[], seed = 7):
 export async function benchNormalize(): Promise<void> {
   const n = Number(process.env.JOBBERT_BENCH_N ?? 1_000_000);
   const taxonomy = await loadBuiltinTaxonomy();
-  const { labels, occupationOf, preferred } = labelRows(taxonomy);
+  const labels = taxonomy.occupations.flatMap((o) => [...Object.values(o.preferred), ...Object.values(o.alt).flat()]);
   const dir = await mkdtemp(join(tmpdir(), 'jobbert-bench-normalize-'));
   try {
     const input = join(dir, 'titles.jsonl');
@@ -139,33 +139,17 @@ export async function benchNormalize(): Promise<void> {
       },
       { what: `same, TF-IDF normaliser (4096-d)`, 'titles/s': tfRate, seconds: slice / tfRate, 'peak RSS MiB': '', 'vs TF-IDF': '×1.00' },
     ]);
-    // The search table ranks labels in the Normalizer's row order: every preferred label first (it decides ties).
-    const order = [...labels.keys()].sort((a, b) => Number(preferred[b]) - Number(preferred[a]) || a - b);
+    // The search table searches the Normalizer's label rows, in its order (which decides ties and how soon the group scan prunes).
+    const rows = labelRows(taxonomy);
     await benchSearch(
-      order.map((i) => labels[i]),
-      Int32Array.from(order, (i) => occupationOf[i]),
+      rows.map((r) => r.text),
+      Int32Array.from(rows, (r) => r.occupation),
       taxonomy.occupations.length,
       (await readFile(input, 'utf8')).split('\n', 4096).map((l) => JSON.parse(l).title),
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** The built-in labels (preferred, then alternative, en/de/es, occupation by occupation), each one's occupation and whether it is a preferred label. */
-function labelRows(taxonomy: Taxonomy): { labels: string[]; occupationOf: Int32Array; preferred: boolean[] } {
-  const labels: string[] = [];
-  const occupations: number[] = [];
-  const preferred: boolean[] = [];
-  taxonomy.occupations.forEach((o, i) => {
-    const ps = Object.values(o.preferred);
-    [...ps, ...Object.values(o.alt).flat()].forEach((label, j) => {
-      labels.push(label);
-      occupations.push(i);
-      preferred.push(j < ps.length);
-    });
-  });
-  return { labels, occupationOf: Int32Array.from(occupations), preferred };
 }
 
 /**
