@@ -365,6 +365,31 @@ Status QuantizedMatrix::readRows(const int32_t* rows, int64_t n, float* out) con
   return error.failed() ? error.take() : Status::Ok();
 }
 
+Status QuantizedMatrix::rescore(const float* query, const int32_t* rows, int64_t m, int64_t k, Metric metric,
+                                const HeldRows* held, std::vector<float>* scratch, int32_t* order,
+                                float* scores) const {
+  const int64_t d = cols_;
+  scratch->resize(static_cast<size_t>(m * d));
+  float* gathered = scratch->data();
+  if (values_) {
+    for (int64_t i = 0; i < m; ++i)
+      std::memcpy(gathered + i * d, values_->data() + int64_t(rows[i]) * d, size_t(d) * 4);
+  } else if (held) {
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t at = std::lower_bound(held->rows, held->rows + held->count, rows[i]) - held->rows;
+      std::memcpy(gathered + i * d, held->values + at * d, size_t(d) * 4);
+    }
+  } else if (Status s = readRows(rows, m, gathered); !s.ok()) {
+    return s;
+  }
+  TopKParams p;
+  p.queries = {query, 1, d};
+  p.corpus = {gathered, m, d};
+  p.k = k, p.metric = metric;
+  p.indices = order, p.scores = scores;
+  return topK(p);
+}
+
 Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t pool, Metric metric, int32_t* indices,
                                float* scores, int64_t* widened) const {
   if (queries.cols != cols_)
@@ -401,25 +426,18 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
         exact = FloatBuffer(int64_t(rows.size()) * d);
         if (Status s = readRows(rows.data(), int64_t(rows.size()), exact.data()); !s.ok()) return s;
       }
+      const HeldRows held{rows.data(), int64_t(rows.size()), exact.data()};
       FirstError error;
       parallelRanges(g1 - g0, 16, [&](int64_t b, int64_t e) {
-        FloatBuffer mine(pool * d);
+        std::vector<float> scratch;
         std::vector<int32_t> local(static_cast<size_t>(k));
         for (int64_t q = g0 + b; q < g0 + e && !error.failed(); ++q) {
           int32_t* cand = pools.data() + q * pool;
           std::sort(cand, cand + pool);
-          for (int64_t i = 0; i < pool; ++i) {
-            const float* row =
-                values_ ? values_->data() + int64_t(cand[i]) * d
-                        : exact.data() + (std::lower_bound(rows.begin(), rows.end(), cand[i]) - rows.begin()) * d;
-            std::memcpy(mine.data() + i * d, row, size_t(d) * 4);
-          }
-          TopKParams p;
-          p.queries = {queries.data + q * d, 1, d};
-          p.corpus = {mine.data(), pool, d};
-          p.k = k, p.metric = metric;
-          p.indices = local.data(), p.scores = scores + q * k;
-          if (Status s = topK(p); !s.ok()) return error.set(std::move(s));
+          if (Status s = rescore(queries.data + q * d, cand, pool, k, metric, values_ ? nullptr : &held, &scratch,
+                                 local.data(), scores + q * k);
+              !s.ok())
+            return error.set(std::move(s));
           for (int64_t j = 0; j < k; ++j) indices[q * k + j] = cand[local[j]];
         }
       });
@@ -486,7 +504,7 @@ Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* 
     FirstError error;
     parallelRanges(Q, 4, [&](int64_t b, int64_t e) {
       std::vector<int32_t> cands, local;
-      std::vector<float> exact, sc;
+      std::vector<float> scratch, sc;
       for (int64_t q = b; q < e && !error.failed(); ++q) {
         const double t = cand.thresholds[q];
         const double floor = t == -std::numeric_limits<double>::infinity() ? t : t + bounds[q] + slack[q];
@@ -495,20 +513,11 @@ Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* 
         std::sort(cands.begin(), cands.end());
         const int64_t m = int64_t(cands.size());
         if (m == 0) continue;
-        exact.resize(static_cast<size_t>(m * d));
-        if (values_) {
-          for (int64_t i = 0; i < m; ++i)
-            std::memcpy(exact.data() + i * d, values_->data() + int64_t(cands[i]) * d, size_t(d) * 4);
-        } else if (Status s = readRows(cands.data(), m, exact.data()); !s.ok()) {
-          return error.set(std::move(s));
-        }
         local.resize(static_cast<size_t>(m)), sc.resize(static_cast<size_t>(m));
-        TopKParams p;
-        p.queries = {queries.data + q * d, 1, d};
-        p.corpus = {exact.data(), m, d};
-        p.k = m, p.metric = metric;
-        p.indices = local.data(), p.scores = sc.data();
-        if (Status s = topK(p); !s.ok()) return error.set(std::move(s));
+        if (Status s =
+                rescore(queries.data + q * d, cands.data(), m, m, metric, nullptr, &scratch, local.data(), sc.data());
+            !s.ok())
+          return error.set(std::move(s));
         for (int64_t i = 0; i < m; ++i) {
           if (!(double(sc[i]) > floor)) break;  // best first: the rest are at or below the floor too
           rows[q].push_back(cands[local[i]]);

@@ -159,6 +159,18 @@ class QuantizedMatrix {
   void summariseErrors();
   // The bound E of search() for one query (see there).
   double errorBound(const float* query, Metric metric) const;
+  // Rows of the file read beforehand: `count` sorted row indices and their float32 values.
+  struct HeldRows {
+    const int32_t* rows;
+    int64_t count;
+    const float* values;
+  };
+  // The float32 rows `rows` (m of them, ascending) scored exactly against
+  // `query`: the k best, best first, equal scores to the lower row, as
+  // positions in `rows` (order) with their scores. The rows come from memory,
+  // from `held` (when given), or else are read from the file.
+  Status rescore(const float* query, const int32_t* rows, int64_t m, int64_t k, Metric metric, const HeldRows* held,
+                 std::vector<float>* scratch, int32_t* order, float* scores) const;
 
   std::string path_;
   int fd_ = -1;
