@@ -19,12 +19,16 @@
  *   ISCO-08 unit group in the same language (group = the ISCO code);
  * - descriptions (`--describe` rounds): a label paired with the first sentence
  *   of its occupation's description;
+ * - technology titles (`--tech` rounds): "Java Developer", "Python-Entwickler",
+ *   "Desarrollador React", "SAP Consultant" (src/lite/tech-titles.ts: ESCO names
+ *   no programming language or product), half of them with vacancy noise, each
+ *   paired with a label of its occupation in the same language;
  * - the built-in catalogue's titles paired across en/de/es/zh (3 rounds).
  * Pairs of one occupation carry its URI as group, so no two meet in a batch.
  * Both sides go through the anchor head (titles on both sides, as at search time).
  * Options (defaults: the shipped recipe): --epochs N (3) --batch-size N (512) --lr X (0.003)
  *   --rounds N (2) --mono N (1) --noise N (2) --self X (0.5) --drop X (0.25) --isco N (2)
- *   --describe N (1) --hidden (on; --no-hidden leaves ESCO's hidden labels out) --symmetric (off)
+ *   --describe N (1) --tech N (8) --hidden (on; --no-hidden leaves ESCO's hidden labels out) --symmetric (off)
  *   --scale X (20) --seed N (42) --dim N (96) --buckets N (131072)
  *   --eval: afterwards print the dev figures (titles.csv MRR/acc@k against en and en+de+es labels,
  *   TalentCLEF validation en/de) — evaluation only; titles.csv never enters training.
@@ -41,6 +45,7 @@ import { type AugmentLang, DEFAULT_NOISE, noisyTitle } from '../src/lite/augment
 import { LiteEncoder } from '../src/lite/encoder.js';
 import { parseCsv, readOccupations } from '../src/lite/esco.js';
 import { evaluateVacancies, loadVacancySet } from '../src/lite/quality.js';
+import { TECH_GROUPS, techTitle } from '../src/lite/tech-titles.js';
 import { rng, trainLiteEncoder, type Pair } from '../src/lite/train.js';
 
 const { values } = parseArgs({
@@ -57,6 +62,7 @@ const { values } = parseArgs({
     drop: { type: 'string', default: '0.25' },
     isco: { type: 'string', default: '2' },
     describe: { type: 'string', default: '1' },
+    tech: { type: 'string', default: '8' },
     hidden: { type: 'boolean', default: true },
     'no-hidden': { type: 'boolean', default: false },
     symmetric: { type: 'boolean', default: false },
@@ -83,6 +89,7 @@ const byUri = new Map<string, Label[]>();
 const iscoOf = new Map<string, string>();
 const descriptions = new Map<string, Label[]>();
 const iscoLabel = new Map<string, string>(); // `${lang}:${code}` → preferred label
+const uriOfEnglish = new Map<string, string>(); // English preferred label, lower-cased → URI
 for (const lang of LANGS) {
   for (const o of await readOccupations(esco, lang)) {
     const labels = byUri.get(o.uri) ?? [];
@@ -90,6 +97,7 @@ for (const lang of LANGS) {
       if (l && !labels.some((x) => x.text === l)) labels.push({ text: l, lang });
     byUri.set(o.uri, labels);
     if (o.isco) iscoOf.set(o.uri, o.isco);
+    if (lang === 'en' && o.preferred) uriOfEnglish.set(o.preferred.trim().toLowerCase(), o.uri);
     const first = o.description.split(/(?<=\.)\s/)[0]?.trim();
     if (first) descriptions.set(o.uri, [...(descriptions.get(o.uri) ?? []), { text: first.split(/\s+/).slice(0, 24).join(' '), lang }]);
   }
@@ -158,6 +166,24 @@ for (let r = 0; r < Number(values.describe); r++) {
     described++;
   }
 }
+let tech = 0;
+for (let r = 0; r < Number(values.tech); r++) {
+  for (const g of TECH_GROUPS) {
+    const uri = uriOfEnglish.get(g.occupation.toLowerCase());
+    if (!uri) throw new Error(`tech-titles.ts: no ESCO occupation has the English preferred label '${g.occupation}'`);
+    const labels = byUri.get(uri)!;
+    for (const t of g.techs) {
+      for (const lang of LANGS) {
+        const same = labels.filter((l) => l.lang === lang);
+        if (!same.length) continue;
+        const title = techTitle(t, pick(g.roles[lang]), lang, random);
+        const anchor = random() < 0.5 ? noisyTitle(title, lang, random, DEFAULT_NOISE) : title;
+        pairs.push({ anchor, positive: pick(same).text, group: uri });
+        tech++;
+      }
+    }
+  }
+}
 for (let r = 0; r < 3; r++) {
   for (const c of catalogue) {
     const names = [c.en, c.de, c.es, c.zh];
@@ -172,7 +198,7 @@ const tmp = await mkdtemp(join(tmpdir(), 'jobbert-lite-'));
 const data = join(tmp, 'pairs.jsonl');
 await writeFile(data, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
 console.log(
-  `${pairs.length} pairs (${noisy} noisy, ${isco} ISCO, ${described} description) from ${byUri.size} occupations and ${catalogue.length} catalogue titles`,
+  `${pairs.length} pairs (${noisy} noisy, ${isco} ISCO, ${described} description, ${tech} technology) from ${byUri.size} occupations and ${catalogue.length} catalogue titles`,
 );
 
 let last = 0;
