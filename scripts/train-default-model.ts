@@ -218,7 +218,7 @@ const result = await trainLiteEncoder({
   positiveBranch: 'anchor',
   trainedWith: {
     command: `node --import tsx scripts/train-default-model.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    data: 'ESCO v1.2.0 occupations en/de/es (labels, vacancy-style augmentations) + built-in catalogue',
+    data: 'ESCO v1.2.0 occupations en/de/es (labels, vacancy-style augmentations) + technology titles (src/lite/tech-titles.ts) + built-in catalogue',
   },
   onProgress: (p) => {
     if (p.step - last >= 200 || p.step === p.steps) {
