@@ -434,8 +434,8 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
         for (int64_t q = g0 + b; q < g0 + e && !error.failed(); ++q) {
           int32_t* cand = pools.data() + q * pool;
           std::sort(cand, cand + pool);
-          if (Status s = rescore(queries.data + q * d, cand, pool, k, metric, values_ ? nullptr : &held, &scratch,
-                                 local.data(), scores + q * k);
+          if (Status s =
+                  rescore(queries.data + q * d, cand, pool, k, metric, &held, &scratch, local.data(), scores + q * k);
               !s.ok())
             return error.set(std::move(s));
           for (int64_t j = 0; j < k; ++j) indices[q * k + j] = cand[local[j]];
