@@ -32,23 +32,19 @@ export function halves(set: LabelledTitles, seed = 42): [LabelledTitles, Labelle
   return [pick(order.slice(0, mid)), pick(order.slice(mid))];
 }
 
-/** MRR (over the alternatives given; absent = 0), acc@1, acc@5, and per title the features and correctness of the top. */
+/** MRR (over the alternatives given; absent = 0), acc@1, acc@5, and per title whether the top alternative is right (1) or not (0). */
 export function score(results: NormalizeResult[], truth: string[]) {
   let mrr = 0;
   let a1 = 0;
   let a5 = 0;
-  const features: [number, number][] = [];
   const correct: number[] = [];
   results.forEach((r, i) => {
     const rank = r.alternatives.findIndex((a) => a.uri === truth[i]) + 1;
     if (rank > 0) mrr += 1 / rank;
     if (rank === 1) a1++;
     if (rank > 0 && rank <= 5) a5++;
-    const s1 = r.alternatives[0]?.score ?? 0;
-    const s2 = r.alternatives[1]?.score ?? 0;
-    features.push([s1, s1 - s2]);
     correct.push(rank === 1 ? 1 : 0);
   });
   const n = results.length;
-  return { n, mrr: mrr / n, acc1: a1 / n, acc5: a5 / n, features, correct };
+  return { n, mrr: mrr / n, acc1: a1 / n, acc5: a5 / n, correct };
 }

@@ -39,6 +39,8 @@ export { Normalizer, loadBuiltinTaxonomy, readTaxonomy, readExamples } from './n
 export type {
   Calibration,
   CalibrationModel,
+  ConfidenceFeatures,
+  MatchKind,
   Example,
   NormalizeAlternative,
   NormalizeMatched,

@@ -1,11 +1,15 @@
 /**
  * Calibrated confidence: a logistic model of "the first alternative is right"
- * on two features of a result, the top occupation's score s1 and its margin
- * over the second, s1 − s2:
+ * on what a result shows about its top occupation — its score s1, its margin
+ * over the second occupation, and how it was reached:
  *
- *   confidence = σ(b0 + b1·s1 + b2·(s1 − s2))
+ *   confidence = σ(b0 + b1·s1 + b2·(s1 − s2) + b3·[preferred label] + b4·[example])
  *
- * fitted on held-out labelled titles by scripts/calibrate.ts (which writes
+ * The kind of match matters as much as the score: on titles.csv, a title that
+ * meets an occupation's *preferred* label exactly is right 80% of the time,
+ * one that meets an alternative label exactly 45% (ESCO's alternative labels
+ * include bare generic words: "driver" of *hearse driver*). Fitted on
+ * held-out labelled titles by scripts/calibrate.ts (which writes
  * models/esco/calibration.json). Scores depend on the encoder, so a
  * calibration holds for one encoder fingerprint; with another encoder the
  * Normalizer falls back to the uncalibrated mapping confidence = clamp(s1, 0, 1)
@@ -17,16 +21,37 @@ import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { builtinTaxonomyDir } from './taxonomy.js';
 
-/** One fitted mapping: logistic coefficients [b0, b1, b2] and the default threshold chosen on held-out data. */
+/** How the top occupation was reached: one of its preferred labels, one of its alternative labels, or an example. */
+export type MatchKind = 'preferred' | 'alternative' | 'example';
+
+/** What a confidence is computed from. */
+export interface ConfidenceFeatures {
+  /** The top occupation's score. */
+  s1: number;
+  /** s1 minus the second occupation's score (s1 when there is none). */
+  margin: number;
+  /** How the top occupation was matched. */
+  matched: MatchKind;
+}
+
+/** The logistic model's inputs for `f`: [1, s1, margin, preferred, example]. */
+export function featureVector(f: ConfidenceFeatures): number[] {
+  return [1, f.s1, f.margin, f.matched === 'preferred' ? 1 : 0, f.matched === 'example' ? 1 : 0];
+}
+
+/** Length of {@link featureVector}, and of a model's coefficients. */
+export const FEATURES = 5;
+
+/** One fitted mapping: logistic coefficients [b0 … b4] (see {@link featureVector}) and the default threshold. */
 export interface CalibrationModel {
-  coef: [number, number, number];
+  coef: number[];
   threshold: number;
 }
 
 /** The calibration file (models/esco/calibration.json). */
 export interface Calibration {
   format: 'jobbert-calibration';
-  version: 1;
+  version: 2;
   /** The encoder fingerprint the scores came from. */
   encoder: string;
   /** Used with the built-in taxonomy and no examples. */
@@ -40,7 +65,13 @@ export interface Calibration {
 /** The default threshold when no calibration applies (a raw cosine). */
 export const UNCALIBRATED_THRESHOLD = 0.5;
 
-/** The calibration shipped in the package, or null when missing. Sync; JobBERTError ERR_BAD_DATA if malformed. */
+/**
+ * The calibration shipped in the package, or null when it is missing or was
+ * written for another version of the model (version 1 had no match-kind
+ * features; the Normalizer then reports confidence uncalibrated, with a
+ * JOBBERT_UNCALIBRATED warning, until scripts/calibrate.ts is rerun). Sync;
+ * JobBERTError ERR_BAD_DATA if malformed.
+ */
 export function builtinCalibration(path = join(builtinTaxonomyDir(), 'calibration.json')): Calibration | null {
   if (!existsSync(path)) return null;
   let c: Calibration;
@@ -49,16 +80,27 @@ export function builtinCalibration(path = join(builtinTaxonomyDir(), 'calibratio
   } catch (e) {
     throw new JobBERTError('ERR_BAD_DATA', `Normalizer: cannot read the calibration ${path} (${(e as Error).message})`);
   }
+  if (c?.format === 'jobbert-calibration' && (c.version as number) === 1) {
+    process.emitWarning(`Normalizer: ${path} is a version 1 calibration; confidence is the raw top score (rerun scripts/calibrate.ts)`, {
+      code: 'JOBBERT_UNCALIBRATED',
+    });
+    return null;
+  }
   const ok = (m: CalibrationModel | undefined) =>
-    m && Array.isArray(m.coef) && m.coef.length === 3 && m.coef.every(Number.isFinite) && Number.isFinite(m.threshold);
-  if (c.format !== 'jobbert-calibration' || c.version !== 1 || typeof c.encoder !== 'string' || !ok(c.zeroShot) || !ok(c.examples))
-    throw new JobBERTError('ERR_BAD_DATA', `Normalizer: ${path} is not a jobbert calibration (format ${String(c.format)})`);
+    m && Array.isArray(m.coef) && m.coef.length === FEATURES && m.coef.every(Number.isFinite) && Number.isFinite(m.threshold);
+  if (c?.format !== 'jobbert-calibration' || c.version !== 2 || typeof c.encoder !== 'string' || !ok(c.zeroShot) || !ok(c.examples))
+    throw new JobBERTError(
+      'ERR_BAD_DATA',
+      `Normalizer: ${path} is not a jobbert calibration (format ${String(c?.format)}, version ${String(c?.version)}, ${FEATURES} coefficients a model)`,
+    );
   return c;
 }
 
-/** σ(b0 + b1·s1 + b2·margin), in [0, 1]. */
-export function calibrate(model: CalibrationModel, s1: number, margin: number): number {
-  const z = model.coef[0] + model.coef[1] * s1 + model.coef[2] * margin;
+/** The calibrated confidence of a result with features `f`: σ(coef · featureVector(f)), in [0, 1]. */
+export function calibrate(model: CalibrationModel, f: ConfidenceFeatures): number {
+  const x = featureVector(f);
+  let z = 0;
+  for (let i = 0; i < FEATURES; i++) z += model.coef[i] * x[i];
   return 1 / (1 + Math.exp(-z));
 }
 
@@ -68,48 +110,52 @@ export function uncalibrated(s1: number): number {
 }
 
 /**
- * Fits the logistic model by Newton's method (IRLS) with a small ridge
- * penalty; `x` rows are [s1, margin], `y` 1 when the top occupation was right.
+ * Fits a logistic model by Newton's method (IRLS) with a small ridge penalty,
+ * which also keeps a feature that never varies (no examples: [example] is
+ * always 0) at coefficient 0. `x` rows are feature vectors (a leading 1 for
+ * the intercept), `y` 1 when the result was right. Sync.
  */
-export function fitLogistic(x: [number, number][], y: number[], ridge = 1e-4): [number, number, number] {
-  const b = [0, 0, 0];
+export function fitLogistic(x: number[][], y: number[], ridge = 1e-4): number[] {
+  if (x.length === 0 || x.length !== y.length)
+    throw new RangeError(`fitLogistic: x and y must be non-empty and of one length; received ${x.length} and ${y.length}`);
+  const n = x[0].length;
+  const b = new Array<number>(n).fill(0);
   for (let iter = 0; iter < 50; iter++) {
-    const g = [0, 0, 0];
-    const h = [
-      [ridge, 0, 0],
-      [0, ridge, 0],
-      [0, 0, ridge],
-    ];
+    const g = b.map((v) => ridge * v);
+    const h = Array.from({ length: n }, (_, a) => Array.from({ length: n }, (_, c) => (a === c ? ridge : 0)));
     for (let i = 0; i < x.length; i++) {
-      const f = [1, x[i][0], x[i][1]];
-      const p = 1 / (1 + Math.exp(-(b[0] + b[1] * f[1] + b[2] * f[2])));
+      const f = x[i];
+      let z = 0;
+      for (let a = 0; a < n; a++) z += b[a] * f[a];
+      const p = 1 / (1 + Math.exp(-z));
       const w = Math.max(p * (1 - p), 1e-9);
-      for (let a = 0; a < 3; a++) {
+      for (let a = 0; a < n; a++) {
         g[a] += (p - y[i]) * f[a];
-        for (let c = 0; c < 3; c++) h[a][c] += w * f[a] * f[c];
+        for (let c = 0; c < n; c++) h[a][c] += w * f[a] * f[c];
       }
     }
-    for (let a = 0; a < 3; a++) g[a] += ridge * b[a];
-    const step = solve3(h, g);
-    for (let a = 0; a < 3; a++) b[a] -= step[a];
+    const step = solve(h, g);
+    for (let a = 0; a < n; a++) b[a] -= step[a];
     if (Math.max(...step.map(Math.abs)) < 1e-10) break;
   }
-  return b as [number, number, number];
+  return b;
 }
 
-function solve3(a: number[][], v: number[]): number[] {
+/** Solves a·s = v (a symmetric positive definite, small) by Gauss–Jordan elimination with partial pivoting. */
+function solve(a: number[][], v: number[]): number[] {
+  const n = v.length;
   const m = a.map((r, i) => [...r, v[i]]);
-  for (let c = 0; c < 3; c++) {
+  for (let c = 0; c < n; c++) {
     let p = c;
-    for (let r = c + 1; r < 3; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
     [m[c], m[p]] = [m[p], m[c]];
-    for (let r = 0; r < 3; r++) {
+    for (let r = 0; r < n; r++) {
       if (r === c) continue;
       const f = m[r][c] / m[c][c];
-      for (let k = c; k < 4; k++) m[r][k] -= f * m[c][k];
+      for (let k = c; k <= n; k++) m[r][k] -= f * m[c][k];
     }
   }
-  return [m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]];
+  return m.map((r, i) => r[n] / r[i]);
 }
 
 /** Expected calibration error over `bins` equal-width confidence bins, and the bins (for a reliability diagram). */

@@ -9,5 +9,13 @@ export {
 } from './normalizer.js';
 export { builtinTaxonomyDir, loadBuiltinTaxonomy, readTaxonomy, type Taxonomy, type TaxonomyOccupation } from './taxonomy.js';
 export { readExamples, type Example, type SkippedExample } from './examples.js';
-export { builtinCalibration, expectedCalibrationError, fitLogistic, type Calibration, type CalibrationModel } from './calibration.js';
+export {
+  builtinCalibration,
+  expectedCalibrationError,
+  fitLogistic,
+  type Calibration,
+  type CalibrationModel,
+  type ConfidenceFeatures,
+  type MatchKind,
+} from './calibration.js';
 export { readRows, detectFormat, pickColumn, type Row, type RowFormat } from './rows.js';

@@ -14,7 +14,15 @@ import type { Matrix } from '../kernels/matrix.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { assertInteger, assertOptions, describe } from '../util/validate.js';
 import { BoundedCache } from '../util/bounded-cache.js';
-import { builtinCalibration, calibrate, UNCALIBRATED_THRESHOLD, uncalibrated, type CalibrationModel } from './calibration.js';
+import {
+  builtinCalibration,
+  calibrate,
+  type CalibrationModel,
+  type ConfidenceFeatures,
+  type MatchKind,
+  UNCALIBRATED_THRESHOLD,
+  uncalibrated,
+} from './calibration.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
 import { ByteWriter } from './bytes.js';
 import { buildCorpus, type Corpus, disposeCorpus, searchOccupations } from './search.js';
@@ -74,6 +82,8 @@ interface IndexRow {
   text: string;
   lang?: string;
   source: 'label' | 'example';
+  /** A label's: whether it is its occupation's preferred label. */
+  preferred?: boolean;
 }
 
 /** Input with nothing to match: no letter or digit in any script. */
@@ -422,11 +432,32 @@ export class Normalizer {
     return { slot, hits };
   }
 
-  /** Confidence of a hit list [row, score, …]: calibrated from the top score and its margin over the second. */
+  /** Confidence of a hit list [row, score, …]: calibrated from the top score, its margin over the second and how it matched. */
   #confidence(h: number[]): number {
-    const s1 = h.length ? h[1] : 0;
-    const margin = h.length > 2 ? s1 - h[3] : s1;
-    return round(this.#calibration ? calibrate(this.#calibration, s1, margin) : uncalibrated(s1));
+    if (!this.#calibration) return round(uncalibrated(h.length ? h[1] : 0));
+    const r = h.length ? this.#rows[h[0]] : undefined;
+    const matched: MatchKind = r?.source === 'example' ? 'example' : r?.preferred ? 'preferred' : 'alternative';
+    return round(calibrate(this.#calibration, features(h.length ? h[1] : 0, h.length > 2 ? h[3] : undefined, matched)));
+  }
+
+  /**
+   * The features the confidence of `result` (a result of this Normalizer, k ≥ 2
+   * for the margin) is computed from: its top score, the margin over the
+   * second alternative, and whether the top occupation was matched by one of
+   * its preferred labels, an alternative label or an example.
+   * scripts/calibrate.ts fits the calibration on these. Sync.
+   */
+  confidenceFeatures(result: NormalizeResult): ConfidenceFeatures {
+    if (typeof result !== 'object' || result === null || !Array.isArray(result.alternatives))
+      throw new TypeError(`Normalizer.confidenceFeatures: result must be a result of normalize(); received ${describe(result)}`);
+    const [top, second] = result.alternatives;
+    let matched: MatchKind = 'alternative';
+    if (top?.matched.source === 'example') matched = 'example';
+    else if (top?.matched.lang !== undefined) {
+      const occ = this.#uriIndex.get(top.uri);
+      if (occ !== undefined && this.taxonomy.occupations[occ].preferred[top.matched.lang] === top.matched.text) matched = 'preferred';
+    }
+    return features(top?.score ?? 0, second?.score, matched);
   }
 
   /** The preferred label of occupation `occ` in `lang` (else the taxonomy's first language, else any). */
@@ -536,6 +567,13 @@ export class Normalizer {
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** Confidence features from the top two scores (the margin is s1 when there is no second). */
+const features = (s1: number, s2: number | undefined, matched: MatchKind): ConfidenceFeatures => ({
+  s1,
+  margin: s2 === undefined ? s1 : s1 - s2,
+  matched,
+});
 
 const NO_MATCH = Buffer.from('"occupation":null,"confidence":0,"alternatives":[]}\n');
 const OCCUPATION = Buffer.from('"occupation":{');

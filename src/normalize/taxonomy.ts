@@ -35,6 +35,16 @@ export interface Taxonomy {
   iscoGroups: Record<string, Record<string, string>>;
 }
 
+/** One label of an occupation, as {@link labelRows} lists it. */
+export interface LabelRow {
+  /** Position of the occupation in the taxonomy. */
+  occupation: number;
+  text: string;
+  lang: string;
+  /** Whether it is the occupation's preferred label (in `lang`), not an alternative one. */
+  preferred: boolean;
+}
+
 /**
  * The taxonomy's labels as the Normalizer indexes them: each occupation's
  * labels once per occupation (case-insensitively), every preferred label
@@ -45,8 +55,8 @@ export interface Taxonomy {
  * goes first to the one that prefers it: titles.csv zero-shot MRR .3583 →
  * .3631 over occupation order. Sync.
  */
-export function labelRows(tax: Taxonomy): { occupation: number; text: string; lang: string }[] {
-  const rows: { occupation: number; text: string; lang: string }[] = [];
+export function labelRows(tax: Taxonomy): LabelRow[] {
+  const rows: LabelRow[] = [];
   const seen = new Set<string>();
   for (const preferred of [true, false]) {
     tax.occupations.forEach((o, i) => {
@@ -56,7 +66,7 @@ export function labelRows(tax: Taxonomy): { occupation: number; text: string; la
           const key = `${i}\u0000${text.toLowerCase()}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          rows.push({ occupation: i, text, lang });
+          rows.push({ occupation: i, text, lang, preferred });
         }
       }
     });
