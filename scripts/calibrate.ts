@@ -59,7 +59,7 @@ async function features(n: Normalizer, s: LabelledTitles): Promise<Scored> {
 
 const join = (a: Scored, b: Scored): Scored => ({ features: [...a.features, ...b.features], correct: [...a.correct, ...b.correct] });
 
-/** Lowest threshold whose answers (confidence ≥ t) are right ≥ target on this data. */
+/** Lowest threshold whose answers (confidence ≥ t) are right ≥ target on this data; `conf` rounded as the Normalizer rounds it. */
 function chooseThreshold(conf: number[], correct: number[]): number {
   const order = conf.map((_, i) => i).sort((a, b) => conf[b] - conf[a]);
   let right = 0;
@@ -69,11 +69,11 @@ function chooseThreshold(conf: number[], correct: number[]): number {
     const next = order[j + 1];
     if (right / (j + 1) >= target && (next === undefined || conf[next] < conf[i])) best = conf[i];
   });
-  return Math.round(best * 1e4) / 1e4;
+  return best;
 }
 
 function report(name: string, model: CalibrationModel, held: Scored) {
-  const conf = held.features.map((f) => calibrate(model, f));
+  const conf = held.features.map((f) => round(calibrate(model, f)));
   const { ece, bins } = expectedCalibrationError(conf, held.correct);
   const answered = conf.map((c, i) => [c, held.correct[i]]).filter(([c]) => c >= model.threshold);
   const precision = answered.reduce((s, [, y]) => s + y, 0) / Math.max(1, answered.length);
@@ -88,7 +88,7 @@ function report(name: string, model: CalibrationModel, held: Scored) {
 /** Coefficients fitted on `f`; the threshold chosen on `all` (titles.csv, both halves). */
 function fit(f: Scored, all: Scored): CalibrationModel {
   const coef = fitLogistic(f.features.map(featureVector), f.correct).map((c) => Math.round(c * 1e6) / 1e6);
-  const conf = all.features.map((x) => calibrate({ coef, threshold: 0 }, x));
+  const conf = all.features.map((x) => round(calibrate({ coef, threshold: 0 }, x)));
   return { coef, threshold: chooseThreshold(conf, all.correct) };
 }
 
@@ -148,6 +148,7 @@ writeFileSync(
 console.log(`wrote ${values.out} and ${values.svg} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 await encoder.dispose();
 
+/** To 4 decimals, as the Normalizer reports confidence (and as the figures are written). */
 function round(x: number) {
   return Math.round(x * 1e4) / 1e4;
 }

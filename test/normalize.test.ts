@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Normalizer, TfIdfEncoder, type NormalizeResult } from '../src/index.js';
+import { preferredForms } from '../src/normalize/taxonomy.js';
 import { OCC, PREFIX, writeTaxonomy, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 import { rejectsWith } from './rejects.js';
 
@@ -103,7 +104,7 @@ test('gibberish gets occupation null with the built-in model and ESCO', async ()
     // The README's example, as it shows it.
     const [readme] = await builtin.normalize(['Krankenschwester'], { k: 3, outputLang: 'es' });
     assert.equal(readme.occupation, null);
-    assert.equal(readme.confidence, 0.4892);
+    assert.equal(readme.confidence, 0.491);
     assert.deepEqual(
       { label: readme.alternatives[0].label, isco: readme.alternatives[0].isco, score: readme.alternatives[0].score },
       { label: 'auxiliar de enfermería', isco: '5321', score: 1 },
@@ -182,6 +183,76 @@ test('equal scores go to an example, then to the occupation whose preferred labe
   } finally {
     await zeroShot.dispose();
     await withExample.dispose();
+  }
+});
+
+test("preferredForms: the forms a slash pairs in a preferred label, not a compound's slash or a bare suffix", () => {
+  assert.deepEqual(preferredForms('Elektriker/Elektrikerin'), ['Elektriker', 'Elektrikerin']);
+  assert.deepEqual(preferredForms('camarero/camarera'), ['camarero', 'camarera']);
+  assert.deepEqual(preferredForms('waiter/waitress'), ['waiter', 'waitress']);
+  assert.deepEqual(preferredForms('Tierpfleger /Tierpflegerin'), ['Tierpfleger', 'Tierpflegerin']);
+  assert.deepEqual(preferredForms('director de desarrollo/directora de desarrollo/'), [
+    'director de desarrollo',
+    'directora de desarrollo',
+  ]);
+  assert.deepEqual(preferredForms('Import-/Exportmanager für Blumen/Import-/Exportmanagerin für Blumen'), [
+    'Import-/Exportmanager für Blumen',
+    'Import-/Exportmanagerin für Blumen',
+  ]);
+  for (const single of ['software developer', 'Import-/Exportmanager', 'Lehrer/in', 'Lehrer/-in', 'TV/', '/', ''])
+    assert.deepEqual(preferredForms(single), [], single);
+});
+
+test("a preferred label's forms are indexed after every whole preferred label and before the alternative labels", async () => {
+  // "Promoter" is a form of the first occupation's German preferred label, the English preferred
+  // label of the second and an alternative label of the third; "camarero" a form of the fourth's
+  // Spanish preferred label and an alternative label of the fifth, which comes first in taxonomy order.
+  const [demonstrator, promoter, seller, waiter, bartender] = ['a-demo', 'b-promoter', 'c-seller', 'e-waiter', 'd-bartender'].map(
+    (id) => PREFIX + id,
+  );
+  const tax = await writeTaxonomy(join(dir, 'forms'), {
+    en: [
+      [demonstrator, '5242', 'promotions demonstrator', []],
+      [promoter, '5242', 'promoter', []],
+      [seller, '5223', 'seller', ['promoter']],
+      [bartender, '5132', 'bartender', []],
+      [waiter, '5131', 'waiter/waitress', []],
+    ],
+    de: [[demonstrator, '5242', 'Promoter/Promoterin', []]],
+    es: [
+      [bartender, '5132', 'bartender', ['camarero']],
+      [waiter, '5131', 'camarero/camarera', []],
+    ],
+  });
+  const m = await Normalizer.load({ taxonomy: tax });
+  try {
+    const [p, pin, c, cw, w] = await m.normalize(['Promoter', 'Promoterin', 'Camarero', 'camarera', 'Waitress'], { k: 3 });
+    assert.deepEqual(
+      p.alternatives.map((a) => [a.uri, a.matched.text, a.score]),
+      [
+        [promoter, 'promoter', 1],
+        [demonstrator, 'Promoter', 1],
+        [seller, 'promoter', 1],
+      ],
+    );
+    assert.deepEqual(
+      [pin.alternatives[0].uri, pin.alternatives[0].matched],
+      [demonstrator, { text: 'Promoterin', lang: 'de', source: 'label' }],
+    );
+    assert.deepEqual(
+      c.alternatives.slice(0, 2).map((a) => [a.uri, a.matched.text]),
+      [
+        [waiter, 'camarero'],
+        [bartender, 'camarero'],
+      ],
+    );
+    assert.equal(cw.alternatives[0].uri, waiter);
+    assert.deepEqual([w.alternatives[0].uri, w.alternatives[0].score, w.alternatives[0].matched.text], [waiter, 1, 'waitress']);
+    // A form counts as an alternative label for the confidence: only the whole preferred label is "preferred".
+    assert.equal(m.confidenceFeatures(p).matched, 'preferred');
+    assert.equal(m.confidenceFeatures(pin).matched, 'alternative');
+  } finally {
+    await m.dispose();
   }
 });
 

@@ -82,7 +82,7 @@ interface IndexRow {
   text: string;
   lang?: string;
   source: 'label' | 'example';
-  /** A label's: whether it is its occupation's preferred label. */
+  /** A label's: whether it is its occupation's whole preferred label (taxonomy.ts LabelRow). */
   preferred?: boolean;
 }
 
@@ -432,19 +432,26 @@ export class Normalizer {
     return { slot, hits };
   }
 
-  /** Confidence of a hit list [row, score, …]: calibrated from the top score, its margin over the second and how it matched. */
+  /**
+   * Confidence of a hit list [row, score, …]: calibrated from the top score, its
+   * margin over the second and how it matched — the scores rounded as the
+   * result shows them, so {@link confidenceFeatures} of the result gives
+   * exactly what it was computed from.
+   */
   #confidence(h: number[]): number {
-    if (!this.#calibration) return round(uncalibrated(h.length ? h[1] : 0));
+    const s1 = h.length ? round(h[1]) : 0;
+    if (!this.#calibration) return uncalibrated(s1);
     const r = h.length ? this.#rows[h[0]] : undefined;
     const matched: MatchKind = r?.source === 'example' ? 'example' : r?.preferred ? 'preferred' : 'alternative';
-    return round(calibrate(this.#calibration, features(h.length ? h[1] : 0, h.length > 2 ? h[3] : undefined, matched)));
+    return round(calibrate(this.#calibration, features(s1, h.length > 2 ? round(h[3]) : undefined, matched)));
   }
 
   /**
    * The features the confidence of `result` (a result of this Normalizer, k ≥ 2
    * for the margin) is computed from: its top score, the margin over the
    * second alternative, and whether the top occupation was matched by one of
-   * its preferred labels, an alternative label or an example.
+   * its (whole) preferred labels, another label (an alternative label, or a
+   * form of a gendered preferred label) or an example.
    * scripts/calibrate.ts fits the calibration on these. Sync.
    */
   confidenceFeatures(result: NormalizeResult): ConfidenceFeatures {
@@ -455,7 +462,8 @@ export class Normalizer {
     if (top?.matched.source === 'example') matched = 'example';
     else if (top?.matched.lang !== undefined) {
       const occ = this.#uriIndex.get(top.uri);
-      if (occ !== undefined && this.taxonomy.occupations[occ].preferred[top.matched.lang] === top.matched.text) matched = 'preferred';
+      const p = occ === undefined ? undefined : this.taxonomy.occupations[occ].preferred[top.matched.lang];
+      if (p !== undefined && p === top.matched.text) matched = 'preferred';
     }
     return features(top?.score ?? 0, second?.score, matched);
   }

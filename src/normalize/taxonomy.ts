@@ -41,36 +41,67 @@ export interface LabelRow {
   occupation: number;
   text: string;
   lang: string;
-  /** Whether it is the occupation's preferred label (in `lang`), not an alternative one. */
+  /**
+   * Whether it is the occupation's whole preferred label in `lang`: not a form
+   * of it ({@link preferredForms}) nor an alternative label. The confidence
+   * counts forms with the alternative labels: on English titles a form match
+   * is mostly a cross-language coincidence ("Promoter", a German form).
+   */
   preferred: boolean;
 }
 
 /**
+ * The forms a preferred label names when it pairs them with a slash, as ESCO's German and Spanish preferred labels do
+ * ("Elektriker/Elektrikerin", "camarero/camarera", "waiter/waitress"): a
+ * vacancy names one form, and the masculine form alone is often another
+ * occupation's alternative label ("camarero" of *bartender*), which would
+ * otherwise score 1 against the pair's < 1. A slash after a hyphen joins a
+ * compound ("Import-/Exportmanager") and separates nothing. [] for a label
+ * that pairs nothing. Sync.
+ */
+export function preferredForms(label: string): string[] {
+  const forms = label
+    .split(/(?<!-)\//)
+    .map((f) => f.trim())
+    .filter((f) => f.length > 0);
+  return forms.length > 1 && forms.every((f) => /\p{L}{3}/u.test(f)) ? forms : [];
+}
+
+/**
  * The taxonomy's labels as the Normalizer indexes them: each occupation's
- * labels once per occupation (case-insensitively), every preferred label
- * first, then every alternative one, each part in occupation and language
- * order. The order decides ties (equal scores go to the earlier row), so a
- * label text shared by several occupations (2,577 in the built-in ESCO;
- * "policy officer" is the preferred label of one and an alternative of three)
- * goes first to the one that prefers it: titles.csv zero-shot MRR .3583 →
- * .3631 over occupation order. Sync.
+ * labels once per occupation (case-insensitively), in three parts — every
+ * preferred label, then the forms of those that pair forms with a slash
+ * ({@link preferredForms}: "Elektriker", "Elektrikerin"), then every
+ * alternative label —, each part in occupation and language order. The order
+ * decides ties (equal scores go to the earlier row), so a label text shared by
+ * several occupations (2,577 in the built-in ESCO; "policy officer" is the
+ * preferred label of one and an alternative of three) goes first to the one
+ * that prefers it (titles.csv zero-shot MRR .3583 → .3631 over occupation
+ * order), and a form only after every whole preferred label ("Promoter", a
+ * form of the German *promotions demonstrator*, after the English preferred
+ * label "promoter"). Sync.
  */
 export function labelRows(tax: Taxonomy): LabelRow[] {
   const rows: LabelRow[] = [];
   const seen = new Set<string>();
-  for (const preferred of [true, false]) {
+  const texts = [
+    (o: TaxonomyOccupation, lang: string) => (o.preferred[lang] ? [o.preferred[lang]] : []),
+    (o: TaxonomyOccupation, lang: string) => (o.preferred[lang] ? preferredForms(o.preferred[lang]) : []),
+    (o: TaxonomyOccupation, lang: string) => o.alt[lang] ?? [],
+  ];
+  texts.forEach((textsOf, part) => {
     tax.occupations.forEach((o, i) => {
       for (const lang of tax.langs) {
-        for (const text of preferred ? [o.preferred[lang]] : (o.alt[lang] ?? [])) {
+        for (const text of textsOf(o, lang)) {
           if (!text) continue;
           const key = `${i}\u0000${text.toLowerCase()}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          rows.push({ occupation: i, text, lang, preferred });
+          rows.push({ occupation: i, text, lang, preferred: part === 0 });
         }
       }
     });
-  }
+  });
   return rows;
 }
 
