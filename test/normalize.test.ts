@@ -256,6 +256,27 @@ test("a preferred label's forms are indexed after every whole preferred label an
   }
 });
 
+test('the built-in ESCO: a gendered German or Spanish title reaches the occupation that prefers its form', async () => {
+  const builtin = await Normalizer.load();
+  try {
+    const titles = ['Camarero', 'Cocinera', 'Soldadora', 'Trabajadora social', 'Desarrollador de software'];
+    const results = await builtin.normalize(titles, { k: 3 });
+    assert.deepEqual(
+      results.map((r) => [r.input, r.alternatives[0].label]),
+      [
+        ['Camarero', 'waiter/waitress'], // bartender has "camarero" as an alternative label
+        ['Cocinera', 'cook'], // chef has "cocinera"
+        ['Soldadora', 'welder'], // solderer has "soldadora"
+        ['Trabajadora social', 'social worker'], // community development officer has "trabajadora social"
+        ['Desarrollador de software', 'software developer'], // ICT application developer has "desarrollador de software"
+      ],
+    );
+    assert.deepEqual(results[0].alternatives[0].matched, { text: 'camarero', lang: 'es', source: 'label' });
+  } finally {
+    await builtin.dispose();
+  }
+});
+
 test('examples files: JSON Lines, the JobBERT evaluation CSV layout and TSV read as they are; unknown URIs are skipped with their line', async () => {
   const jsonl = join(dir, 'ex.jsonl');
   await writeFile(
