@@ -39,6 +39,51 @@ describe('jobbert CLI', () => {
     assert.ok(info.backends.includes('cpu'));
   });
 
+  it("COMMAND --help, -h and help COMMAND print that command's usage (exit 0); an unknown command is still a usage error", async () => {
+    for (const command of [
+      'normalize',
+      'demo',
+      'match',
+      'index',
+      'eval',
+      'convert',
+      'download',
+      'encode',
+      'train',
+      'serve',
+      'worker',
+      'batch',
+      'info',
+    ]) {
+      for (const argv of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+      ]) {
+        const r = await run(...argv);
+        assert.equal(r.code, 0, `${argv.join(' ')}: ${r.err}`);
+        assert.ok(r.out.startsWith(`Usage: jobbert ${command} [options]\n\n  ${command}`), `${argv.join(' ')}: ${r.out.slice(0, 80)}`);
+        assert.ok(!r.out.includes('Commands:'), 'only that command');
+      }
+    }
+    // Help wins wherever it stands before "--", and does no work (no title is normalised).
+    const late = await run('normalize', 'Nurse', '--k', '2', '--help');
+    assert.equal(late.code, 0);
+    assert.match(late.out, /^Usage: jobbert normalize/);
+    // After "--" it is a title like any other.
+    const title = await run('normalize', '--json', '--', '-h');
+    assert.equal(title.code, 0, title.err);
+    assert.equal(JSON.parse(title.out.split('\n')[0]).input, '-h');
+    for (const argv of [
+      ['nosuch', '--help'],
+      ['help', 'nosuch'],
+    ]) {
+      const r = await run(...argv);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /unknown command 'nosuch'/);
+    }
+  });
+
   it('builds, saves and searches an index', async () => {
     const index = join(dir, 't.jbi');
     const built = await run('index', 'build', '--input', join(dir, 'titles.tsv'), '--out', index, '--json');

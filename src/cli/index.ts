@@ -36,11 +36,37 @@ ${TRAIN_USAGE}
 ${SERVE_USAGE}
 ${CLUSTER_USAGE}
   info [--json]        the native backends, CPU instruction set and threads in use
-  help                 this text
+  help [COMMAND]       this text, or one command's (also: jobbert COMMAND --help)
 
 Encoders (index build, match --corpus, eval): --encoder lite (the built-in model, the
 default) | tfidf (character n-gram TF-IDF fitted on the corpus), or --model DIR (a
 JobBERT-V3 / sentence-transformers or LiteEncoder directory). Options: --version`;
+
+/**
+ * The usage of one command: its entries in USAGE (every `index …` form for
+ * `index`), with the paragraph on encoders for the commands that take one;
+ * null for a command it does not know.
+ */
+export function commandUsage(command: string): string | null {
+  const lines = USAGE.split('\n');
+  const entries: string[] = [];
+  let inEntry = false;
+  for (const line of lines) {
+    const head = /^ {2}(\S+)/.exec(line);
+    if (head) inEntry = head[1] === command;
+    else if (!/^ {3,}/.test(line)) inEntry = false;
+    if (inEntry) entries.push(line);
+  }
+  if (entries.length === 0) return null;
+  const encoders = ['index', 'match', 'eval'].includes(command) ? `\n\n${USAGE.slice(USAGE.indexOf('Encoders ('))}` : '';
+  return `Usage: jobbert ${command} [options]\n\n${entries.join('\n')}${encoders}`;
+}
+
+/** Whether argv (a command's arguments) asks for help: --help or -h before any `--`. */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -70,17 +96,27 @@ export async function main(
 ): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    const usage = command === undefined ? null : commandUsage(command);
+    if (usage !== null && asksForHelp(rest)) {
+      out(usage);
+      return 0;
+    }
     switch (command) {
       case '--version':
       case '-v':
         out(version());
         return 0;
       case undefined:
-      case 'help':
       case '--help':
       case '-h':
         out(USAGE);
         return 0;
+      case 'help': {
+        const of = rest[0] === undefined ? USAGE : commandUsage(rest[0]);
+        if (of === null) throw new UsageError(`unknown command '${rest[0]}'`);
+        out(of);
+        return 0;
+      }
       case 'info':
         return info(rest, out);
       case 'index':
