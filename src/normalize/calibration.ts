@@ -21,7 +21,12 @@ import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { builtinTaxonomyDir } from './taxonomy.js';
 
-/** How the top occupation was reached: one of its preferred labels, one of its alternative labels, or an example. */
+/**
+ * How the top occupation was reached: `preferred`, one of its whole preferred
+ * labels (in any language); `alternative`, any other label of it (an
+ * alternative label, or one form of a gendered preferred label such as
+ * "Elektriker" of "Elektriker/Elektrikerin"); `example`, one of the user's examples.
+ */
 export type MatchKind = 'preferred' | 'alternative' | 'example';
 
 /** What a confidence is computed from. */

@@ -51,13 +51,14 @@ export interface LabelRow {
 }
 
 /**
- * The forms a preferred label names when it pairs them with a slash, as ESCO's German and Spanish preferred labels do
- * ("Elektriker/Elektrikerin", "camarero/camarera", "waiter/waitress"): a
- * vacancy names one form, and the masculine form alone is often another
- * occupation's alternative label ("camarero" of *bartender*), which would
- * otherwise score 1 against the pair's < 1. A slash after a hyphen joins a
- * compound ("Import-/Exportmanager") and separates nothing. [] for a label
- * that pairs nothing. Sync.
+ * The forms a preferred label names when it pairs them with a slash, as
+ * ESCO's German and Spanish preferred labels do ("Elektriker/Elektrikerin",
+ * "camarero/camarera", "waiter/waitress"): a vacancy names one form, and the
+ * masculine form alone is often another occupation's alternative label
+ * ("camarero" of *bartender*), which would otherwise score 1 against the
+ * pair's < 1. A slash after a hyphen joins a compound ("Import-/Exportmanager")
+ * and separates nothing; a form needs three letters in a row ("Lehrer/in" pairs
+ * nothing). [] for a label that pairs nothing. Sync.
  */
 export function preferredForms(label: string): string[] {
   const forms = label
