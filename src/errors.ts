@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   ERR_NATS: 'the NATS server cannot be reached, has no JetStream, or stayed away past the retry limit',
   ERR_NETWORK: 'a download failed (connection, HTTP status, redirects)',
   ERR_NO_ENCODER: 'an index holds no encoder to turn text queries into vectors',
+  ERR_NO_NATIVE_BUILD:
+    'the native addon has no prebuild for this platform and was not compiled at install (npm ≥ 12 skips unapproved install scripts); the message names the commands',
   ERR_NOT_FOUND: 'a file, directory, model or remote object does not exist',
   ERR_OUT_OF_MEMORY: 'host or GPU memory ran out',
   ERR_READ_ONLY: 'the index was loaded with a read-only storage (int8 codes only)',

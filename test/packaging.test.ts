@@ -6,14 +6,49 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { JobBERTError } from '../src/errors.js';
+import { loadAddon } from '../src/kernels/binding.js';
 import { importOptional } from '../src/util/optional.js';
 import { rejectsWith } from './rejects.js';
 
 const root = join(import.meta.dirname, '..');
+
+describe('the native addon', () => {
+  test('no build for this platform is ERR_NO_NATIVE_BUILD naming the commands that compile it; other load errors pass through', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'jobbert-no-addon-'));
+    try {
+      await writeFile(join(empty, 'package.json'), '{"name": "jobbert", "version": "0.0.0"}');
+      // node-gyp-build itself, over a package folder with neither build/ nor prebuilds/.
+      const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => never;
+      assert.throws(
+        () => loadAddon(empty, nodeGypBuild),
+        (e) =>
+          e instanceof JobBERTError &&
+          e.code === 'ERR_NO_NATIVE_BUILD' &&
+          e.message.includes(`${process.platform}-${process.arch}`) &&
+          e.message.includes('npm install-scripts approve jobbert && npm rebuild jobbert') &&
+          e.message.includes('npx cmake-js compile') &&
+          /No native build was found/.test(String((e.cause as Error).message)),
+      );
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+    const other = new Error('libstdc++.so.6: version GLIBCXX_3.4.30 not found');
+    assert.throws(
+      () =>
+        loadAddon('/nowhere', () => {
+          throw other;
+        }),
+      (e) => e === other,
+    );
+  });
+});
 
 describe('importOptional', () => {
   test('resolves to the modules by package name when they are installed', async () => {

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JobBERTError } from '../errors.js';
 
 /** The matrix shape the addon reads: row-major float32 values. */
 export interface RawMatrix {
@@ -158,8 +159,33 @@ const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
+ * Loads the addon from the package root `dir` with `load` (node-gyp-build:
+ * build/Release/jobbert.node, else the prebuild for this platform). Where
+ * neither exists — no prebuild for the platform, and the install script that
+ * compiles one did not run (npm 12 skips a dependency's install script until
+ * the project approves it) — throws JobBERTError ERR_NO_NATIVE_BUILD naming
+ * the commands that build it, instead of node-gyp-build's bare message. Sync.
+ */
+export function loadAddon(dir: string, load: (dir: string) => Addon): Addon {
+  try {
+    return load(dir);
+  } catch (e) {
+    if (!/No native build was found/.test((e as Error)?.message ?? '')) throw e;
+    throw new JobBERTError(
+      'ERR_NO_NATIVE_BUILD',
+      `jobbert has no native addon for ${process.platform}-${process.arch} (prebuilds ship for linux-x64 with glibc), and none was compiled at install: ` +
+        "npm 12 and newer skip a dependency's install script until the project approves it. Compile it (a C++17 compiler and CMake ≥ 3.18 needed) with " +
+        '`npm install-scripts approve jobbert && npm rebuild jobbert`, or `cd node_modules/jobbert && npx cmake-js compile`',
+      { cause: e },
+    );
+  }
+}
+
+/**
  * The loaded addon: build/Release/jobbert.node or a prebuild, or the file
  * JOBBERT_ADDON names (CI uses it to run the GPU tests against a build whose
  * CUDA kernels run on the CPU emulator, JOBBERT_CUDA=EMU).
  */
-export const addon: Addon = process.env.JOBBERT_ADDON ? require(resolve(process.env.JOBBERT_ADDON)) : require('node-gyp-build')(root);
+export const addon: Addon = process.env.JOBBERT_ADDON
+  ? require(resolve(process.env.JOBBERT_ADDON))
+  : loadAddon(root, (dir) => require('node-gyp-build')(dir));
