@@ -57,6 +57,7 @@ t0=$SECONDS
 npm install --no-audit --no-fund "$tarball" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "npm install of the tarball"; }
 echo "consumer-test: installed in $((SECONDS - t0)) s: $(grep -E '^added' "$work/install.log" || true)"
 [ ! -e node_modules/jobbert/build ] || fail "the install built the addon from source (node_modules/jobbert/build exists)"
+! grep -q EBADENGINE "$work/install.log" || { grep -A4 EBADENGINE "$work/install.log"; fail "a dependency does not support this Node ($(node --version)), which jobbert's engines include"; }
 [ ! -e node_modules/onnxruntime-node ] || fail "onnxruntime-node was installed, although it is an optional peer dependency"
 addon="$(node -p "require('node-gyp-build').path('node_modules/jobbert')" 2>&1)" || fail "no addon loads: $addon"
 case "$addon" in */node_modules/jobbert/prebuilds/*) ;; *) fail "the addon is not the prebuild: $addon" ;; esac
