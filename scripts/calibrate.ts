@@ -127,7 +127,7 @@ const cal: Calibration = {
     command: 'node --import tsx scripts/calibrate.ts --data ../shared/data',
     data: 'jobbert-eval/titles.csv, seeded halves (seed 42)',
     features:
-      'logistic on [1, top score s1, s1 − second occupation score, 1 if the top occupation matched by a preferred label, 1 if by an example]',
+      'logistic on [1, top score s1, s1 − second occupation score, 1 if the top occupation matched by a whole preferred label, 1 if by an example]; scores rounded to 4 decimals as results show them',
     coefficientsFittedOn: 'half A',
     thresholdChosenOn: 'all of titles.csv (both halves)',
     targetPrecision: target,
