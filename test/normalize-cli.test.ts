@@ -35,6 +35,13 @@ describe('jobbert normalize', () => {
     const text = await run('normalize', 'Java Developer', 'Krankenpfleger', '--taxonomy', taxonomy, '--k', '2');
     assert.equal(text.code, 0, text.err.join('\n'));
     assert.match(text.out.join('\n'), /software developer \(ISCO 2512\)/);
+    // An answer gives its confidence and URI; "unknown" gives the threshold it fell short of.
+    const both = await run('normalize', 'software developer', 'xqzjv kkwpt', '--taxonomy', taxonomy, '--threshold', '0.9');
+    assert.match(
+      both.out.join('\n'),
+      new RegExp(`^software developer\n  → software developer \\(ISCO 2512\\)  confidence 1\\.00  ${OCC.developer}$`, 'm'),
+    );
+    assert.match(both.out.join('\n'), /^xqzjv kkwpt\n  → unknown {2}confidence 0\.\d\d < threshold 0\.9$/m);
     const json = await run('normalize', 'Java Developer', '', '--taxonomy', taxonomy, '--json', '--output-lang', 'de');
     assert.equal(json.code, 0);
     const [a, b] = json.out.map((l) => JSON.parse(l));

@@ -237,8 +237,10 @@ export async function normalizeCommand(argv: string[], out: Out, progress: Progr
           out(format === 'csv' ? csvRow(r, k) : JSON.stringify(r));
           continue;
         }
-        const head = r.occupation ? `${r.occupation.label} (ISCO ${r.occupation.isco})` : 'unknown';
-        out(`${r.input}\n  → ${head}  confidence ${r.confidence.toFixed(2)}${r.occupation ? `  ${r.occupation.uri}` : ''}`);
+        const head = r.occupation
+          ? `${r.occupation.label} (ISCO ${r.occupation.isco})  confidence ${r.confidence.toFixed(2)}  ${r.occupation.uri}`
+          : `unknown  confidence ${r.confidence.toFixed(2)} < threshold ${normalizer.threshold}`;
+        out(`${r.input}\n  → ${head}`);
         for (const a of r.alternatives)
           out(
             `     ${a.score.toFixed(4)}  ${a.label} (ISCO ${a.isco})  via ${a.matched.source} '${a.matched.text}'${a.matched.lang ? ` [${a.matched.lang}]` : ''}`,
