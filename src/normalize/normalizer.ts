@@ -139,6 +139,8 @@ export class Normalizer {
   readonly #rows: IndexRow[];
   /** The occupation of each index row. */
   readonly #occupationOf: Int32Array;
+  /** How each index row reaches its occupation, for the confidence. */
+  readonly #matchKind: MatchKind[];
   readonly #corpora = new Map<string, Corpus>();
   readonly #ownsEncoder: boolean;
   readonly #calibration: CalibrationModel | null;
@@ -171,6 +173,7 @@ export class Normalizer {
     this.size = init.rows.length;
     this.#uriIndex = new Map(init.taxonomy.occupations.map((o, i) => [o.uri, i]));
     this.#occupationOf = Int32Array.from(init.rows, (r) => r.occupation);
+    this.#matchKind = init.rows.map((r) => (r.source === 'example' ? 'example' : r.preferred ? 'preferred' : 'alternative'));
     this.#matchedJson = new Array(init.rows.length);
     this.#corpora.set(
       '*',
@@ -441,8 +444,7 @@ export class Normalizer {
   #confidence(h: number[]): number {
     const s1 = h.length ? round(h[1]) : 0;
     if (!this.#calibration) return uncalibrated(s1);
-    const r = h.length ? this.#rows[h[0]] : undefined;
-    const matched: MatchKind = r?.source === 'example' ? 'example' : r?.preferred ? 'preferred' : 'alternative';
+    const matched = h.length ? this.#matchKind[h[0]] : 'alternative';
     return round(calibrate(this.#calibration, features(s1, h.length > 2 ? round(h[3]) : undefined, matched)));
   }
 
