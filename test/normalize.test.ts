@@ -199,7 +199,17 @@ test("preferredForms: the forms a slash pairs in a preferred label, not a compou
     'Import-/Exportmanager für Blumen',
     'Import-/Exportmanagerin für Blumen',
   ]);
-  for (const single of ['software developer', 'Import-/Exportmanager', 'Lehrer/in', 'Lehrer/-in', 'TV/', '/', ''])
+  for (const single of [
+    'software developer',
+    'Import-/Exportmanager',
+    'Lehrer/in',
+    'Lehrer/-in',
+    'Schichtleiter/in Bergbau',
+    'redactor/a de revista',
+    'TV/',
+    '/',
+    '',
+  ])
     assert.deepEqual(preferredForms(single), [], single);
 });
 

@@ -57,15 +57,16 @@ export interface LabelRow {
  * masculine form alone is often another occupation's alternative label
  * ("camarero" of *bartender*), which would otherwise score 1 against the
  * pair's < 1. A slash after a hyphen joins a compound ("Import-/Exportmanager")
- * and separates nothing; a form needs three letters in a row ("Lehrer/in" pairs
- * nothing). [] for a label that pairs nothing. Sync.
+ * and separates nothing; each form's first word needs three letters in a row,
+ * so a bare suffix pairs nothing ("Lehrer/in", "Schichtleiter/in Bergbau",
+ * "redactor/a de revista"). [] for a label that pairs nothing. Sync.
  */
 export function preferredForms(label: string): string[] {
   const forms = label
     .split(/(?<!-)\//)
     .map((f) => f.trim())
     .filter((f) => f.length > 0);
-  return forms.length > 1 && forms.every((f) => /\p{L}{3}/u.test(f)) ? forms : [];
+  return forms.length > 1 && forms.every((f) => /\p{L}{3}/u.test(f.split(/\s/, 1)[0])) ? forms : [];
 }
 
 /**
