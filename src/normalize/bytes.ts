@@ -4,9 +4,6 @@
  * JavaScript string would be a large string in V8's old space, freed only by
  * a full collection; as bytes it is one external buffer the stream takes as is.
  */
-/** Fragments up to this many bytes are copied by a loop. */
-const SHORT = 64;
-
 export class ByteWriter {
   #buf: Buffer;
   #length = 0;
@@ -60,3 +57,6 @@ export class ByteWriter {
     return this.#buf.subarray(0, this.#length);
   }
 }
+
+/** Fragments up to this many bytes are copied by a loop ({@link ByteWriter.bytes}). */
+const SHORT = 64;

@@ -101,13 +101,11 @@ export function builtinCalibration(path = join(builtinTaxonomyDir(), 'calibratio
   return c;
 }
 
-/**
- * The calibrated confidence of a result with features `f`: σ(coef · featureVector(f)),
- * in [0, 1]; written out, as it runs once a title (no vector is allocated).
- */
+/** The calibrated confidence of a result with features `f`: σ(coef · featureVector(f)), in [0, 1]. */
 export function calibrate(model: CalibrationModel, f: ConfidenceFeatures): number {
-  const c = model.coef;
-  const z = c[0] + c[1] * f.s1 + c[2] * f.margin + (f.matched === 'preferred' ? c[3] : f.matched === 'example' ? c[4] : 0);
+  const x = featureVector(f);
+  let z = 0;
+  for (let i = 0; i < FEATURES; i++) z += model.coef[i] * x[i];
   return 1 / (1 + Math.exp(-z));
 }
 
