@@ -17,6 +17,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
+import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { detectFormat, pickColumn, readRows } from '../normalize/rows.js';
 
 /** The work a batch job does on each title. */
@@ -78,13 +79,10 @@ export interface BatchRow {
   title: string;
 }
 
-/** Title columns of a CSV/TSV input, in order of preference (as jobbert normalize reads them). */
-const TITLE_COLUMNS = ['title', 'vacancyTitle', 'jobtitle'];
-
 /**
  * Reads a batch input file as rows, streaming: JSON Lines of `{"id"?, "title"}`
  * (.jsonl/.ndjson/.json), CSV/TSV with a header (.csv/.tsv: the title column is
- * `column`, else title, vacancyTitle or jobtitle; an `id` column gives ids), or
+ * `column`, else one of TITLE_COLUMNS, as `jobbert normalize` reads them; an `id` column gives ids), or
  * else one title per line. Ids not given are row numbers. Async iterable;
  * rejects with JobBERTError ERR_NOT_FOUND / ERR_IO, or ERR_BAD_FILE naming the line.
  */

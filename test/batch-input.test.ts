@@ -1,0 +1,56 @@
+/** readBatchInput: the rows `jobbert batch` sends to the workers, from every input format it takes. */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { readBatchInput } from '../src/index.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jobbert-batch-input-'));
+});
+after(async () => rm(dir, { recursive: true, force: true }));
+
+async function rows(name: string, text: string, opts: { column?: string } = {}) {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  const out: { id: string; title: string }[] = [];
+  for await (const r of readBatchInput(path, opts)) out.push(r);
+  return out;
+}
+
+it('reads JSON Lines, CSV/TSV by the title columns jobbert normalize takes, and plain lines', async () => {
+  assert.deepEqual(await rows('a.jsonl', '{"id": "x", "title": "baker"}\n{"title": "nurse"}\n{"text": "cook"}\n'), [
+    { id: 'x', title: 'baker' },
+    { id: '1', title: 'nurse' },
+    { id: '2', title: 'cook' },
+  ]);
+  // job_title is one of the names `jobbert normalize` reads; batch reads the same ones.
+  assert.deepEqual(await rows('b.csv', '\uFEFFid,job_title\r\nr1,"Baker, bread"\r\nr2,Koch\r\n'), [
+    { id: 'r1', title: 'Baker, bread' },
+    { id: 'r2', title: 'Koch' },
+  ]);
+  assert.deepEqual(await rows('c.tsv', 'ref\tPosition\nA\tKrankenpfleger\n', { column: 'Position' }), [
+    { id: '0', title: 'Krankenpfleger' },
+  ]);
+  assert.deepEqual(await rows('d.txt', '\uFEFFbaker\r\nnurse\n'), [
+    { id: '0', title: 'baker' },
+    { id: '1', title: 'nurse' },
+  ]);
+});
+
+it('BAD CALL - a missing file, a bad row and a header without a title column are JobBERTErrors naming the place', async () => {
+  await assert.rejects(rows('e.csv', 'id,city\n1,Gent\n'), {
+    code: 'ERR_BAD_FILE',
+    message: /no title column \(title\|vacancyTitle\|jobtitle\|job_title\)/,
+  });
+  await assert.rejects(rows('f.jsonl', '{"title": "baker"}\n{"title": 5}\n'), { code: 'ERR_BAD_FILE', message: /f\.jsonl:2:/ });
+  await assert.rejects(rows('g.jsonl', '{"title": "baker"}\nnot json\n'), { code: 'ERR_BAD_FILE', message: /g\.jsonl:2:/ });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of readBatchInput(join(dir, 'nope.txt')));
+    })(),
+    { code: 'ERR_NOT_FOUND' },
+  );
+});
