@@ -1,5 +1,12 @@
 #!/usr/bin/env node
-// The `jobbert` executable: see cli.ts.
+// The `jobbert` executable: see cli/index.ts.
 import { main } from './cli/index.js';
+
+// A reader that closes stdout early (`jobbert match … | head`) is not an error:
+// what is left to print is dropped (a streaming `normalize` stops), rather than
+// an unhandled EPIPE ending the process with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,12 +1,16 @@
 /** `jobbert normalize` end to end through main(): titles, streaming JSON Lines/CSV/TSV in and out, bad rows, --strict. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { main } from '../src/cli/index.js';
+import { normalizeCommand } from '../src/cli/normalize.js';
 import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
@@ -41,7 +45,7 @@ describe('jobbert normalize', () => {
       both.out.join('\n'),
       new RegExp(`^software developer\n  → software developer \\(ISCO 2512\\)  confidence 1\\.00  ${OCC.developer}$`, 'm'),
     );
-    assert.match(both.out.join('\n'), /^xqzjv kkwpt\n  → unknown {2}confidence 0\.\d\d < threshold 0\.9$/m);
+    assert.match(both.out.join('\n'), /^xqzjv kkwpt\n {2}→ unknown {2}confidence 0\.\d\d < threshold 0\.9$/m);
     const json = await run('normalize', 'Java Developer', '', '--taxonomy', taxonomy, '--json', '--output-lang', 'de');
     assert.equal(json.code, 0);
     const [a, b] = json.out.map((l) => JSON.parse(l));
@@ -166,6 +170,85 @@ describe('jobbert normalize', () => {
       rows.map((x) => x.input),
       titles,
     );
+  });
+
+  it('--input - reads stdin (JSON Lines or CSV, by its first line, or --input-format); --output - and a stdout stream get the same bytes', async () => {
+    const titles = ['baker', 'Taxi "cab"\ndriver', '', 'Bäcker', 'nurse'];
+    const jsonl = `${titles.map((t, i) => JSON.stringify({ id: `s${i}`, title: t })).join('\n')}\n`;
+    const file = join(dir, 'same.jsonl');
+    await writeFile(file, jsonl);
+    const expected = (await run('normalize', '--input', file, '--taxonomy', taxonomy, '--k', '2')).out;
+    const stdin = async (text: string, extra: string[], stdout?: PassThrough) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      // Chunks of 7 bytes: the format is read from a first line that spans chunks.
+      const bytes = Buffer.from(text);
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += 7) chunks.push(bytes.subarray(i, i + 7));
+      const code = await normalizeCommand(
+        ['--input', '-', '--taxonomy', taxonomy, '--k', '2', '--chunk', '2', ...extra],
+        (l) => out.push(l),
+        {
+          stdin: Readable.from(chunks),
+          stdout,
+          progress: { write: (l: string) => err.push(l) },
+        },
+      );
+      return { code, out, err: err.join('') };
+    };
+    const a = await stdin(jsonl, []);
+    assert.equal(a.code, 0, a.err);
+    assert.deepEqual(a.out, expected);
+    // Of stdin the size is unknown: no fraction and no ETA, rather than a made-up one.
+    const done = events(a.err.split('\n')).find((e) => e.event === 'done')!;
+    assert.equal(done.titles, titles.length);
+    assert.equal(done.fraction, null);
+    assert.deepEqual((await stdin(jsonl, ['--output', '-'])).out, expected);
+
+    // A stdout stream gets whole chunks, byte for byte the lines `out` gets.
+    const pipe = new PassThrough();
+    const bytes: Buffer[] = [];
+    pipe.on('data', (b: Buffer) => bytes.push(b));
+    const s = await stdin(jsonl, [], pipe);
+    assert.equal(s.code, 0, s.err);
+    assert.deepEqual(s.out, []);
+    assert.equal(Buffer.concat(bytes).toString('utf8'), `${expected.join('\n')}\n`);
+
+    const csv = await stdin('\uFEFFid,jobtitle\r\nc1,"Baker, bread"\r\nc2,Krankenpfleger\r\n', []);
+    assert.equal(csv.code, 0, csv.err);
+    assert.deepEqual(
+      csv.out.map((l) => JSON.parse(l)).map((x) => [x.id, x.alternatives[0].uri]),
+      [
+        ['c1', OCC.baker],
+        ['c2', OCC.nurse],
+      ],
+    );
+    const tsv = await stdin('title\tcity\nBuchhalter\tGent\n', ['--input-format', 'tsv']);
+    assert.equal(JSON.parse(tsv.out[0]).alternatives[0].uri, OCC.accountant);
+    assert.deepEqual((await stdin('', [])).out, []);
+    // A bad row on stdin is named by its line there.
+    await assert.rejects(stdin('{"title": "baker"}\n{"title": broken\n', ['--strict']), { code: 'ERR_BAD_FILE', message: /^stdin:2: / });
+  });
+
+  it('the real CLI stops quietly, exit 0, when its reader closes stdout early (| head)', async () => {
+    const input = join(dir, 'many.jsonl');
+    // ~3 MB of results: far more than a pipe holds, so the CLI is still writing when the reader goes.
+    await writeFile(input, `${Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ title: `baker ${i}` })).join('\n')}\n`);
+    const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', bin, 'normalize', '--input', input, '--taxonomy', taxonomy], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b;
+    });
+    const first = await new Promise<string>((res) => child.stdout.once('data', (b: Buffer) => res(b.toString('utf8'))));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.match(first, /^\{"id":"0","input":"baker 0"/);
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Error/);
+    assert.doesNotMatch(stderr, /"event":"done"/, 'it stopped: the run did not go on to the end');
   });
 
   it('examples, threshold and output language reach the Normalizer', async () => {

@@ -124,12 +124,12 @@ export async function main(
       case 'match':
         return await matchCommand(rest, out);
       case 'normalize':
-        // Progress goes to stderr itself on the real CLI (a bar on a TTY), else through `err`, line by line.
-        return await normalizeCommand(
-          rest,
-          out,
-          err === console.error ? process.stderr : { write: (s: string) => err(s.replace(/\n$/, '')) },
-        );
+        // On the real CLI results go to stdout in whole chunks and progress to stderr
+        // (a bar on a TTY); otherwise through `out` and `err`, line by line.
+        return await normalizeCommand(rest, out, {
+          progress: err === console.error ? process.stderr : { write: (s: string) => err(s.replace(/\n$/, '')) },
+          stdout: out === console.log ? process.stdout : undefined,
+        });
       case 'demo':
         return await demoCommand(rest, out);
       case 'convert':

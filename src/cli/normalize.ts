@@ -1,23 +1,25 @@
 /**
  * `jobbert normalize`: titles → ESCO occupations. Titles on the command line
  * print a short report (JSON Lines with --json); `--input FILE` streams a
- * JSON Lines or CSV/TSV file in chunks to `--output FILE` (or stdout) as JSON
- * Lines or CSV, in input order, with flat memory whatever the file's size. A
- * bad row is reported with its line and skipped (its id is not reused), or
- * stops the run with --strict. Progress: a bar on a terminal (stderr), JSON
- * events otherwise.
+ * JSON Lines or CSV/TSV file (`-`: stdin) in chunks to `--output FILE` (or
+ * stdout) as JSON Lines or CSV, in input order, with flat memory whatever the
+ * file's size. A bad row is reported with its line and skipped (its id is not
+ * reused), or stops the run with --strict. Progress: a bar on a terminal
+ * (stderr), JSON events otherwise. A reader that closes stdout early (`| head`)
+ * ends the run quietly.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { JobBERT } from '../model/jobbert.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
-import { detectFormat, pickColumn, readRows, type RowFormat } from '../normalize/rows.js';
+import { detectFormat, detectStreamFormat, pickColumn, readRows, type RowFormat } from '../normalize/rows.js';
 import { parseArgs, UsageError } from './args.js';
 
 type Out = (line: string) => void;
@@ -28,13 +30,26 @@ export interface ProgressSink {
   write(s: string): unknown;
 }
 
+/** The streams `jobbert normalize` uses besides its `out` callback. */
+export interface NormalizeIO {
+  /** Progress bar or JSON events. Default: process.stderr. */
+  progress?: ProgressSink;
+  /** What `--input -` reads. Default: process.stdin. */
+  stdin?: Readable;
+  /** Where results go without `--output FILE` (or with `--output -`), in whole chunks with backpressure; without it, to `out` line by line. */
+  stdout?: Writable;
+}
+
+/** Thrown by {@link Sink} when its reader has closed stdout (EPIPE): the run stops, and it is not a failure. */
+class OutputClosed extends Error {}
+
 export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--column NAME]
         [--input-format jsonl|csv|tsv] [--k 5] [--lang L] [--output-lang en|de|es] [--examples FILE]
         [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--json]
                        vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
                        --input streams JSON Lines {"id"?, "title"} or CSV/TSV with a header (--column names
-                       the title column) to --output (JSON Lines, or CSV with --format csv); bad rows are
-                       reported with their line and skipped unless --strict`;
+                       the title column; - reads stdin) to --output (default stdout; JSON Lines, or CSV with
+                       --format csv); bad rows are reported with their line and skipped unless --strict`;
 
 const SPEC = {
   options: {
@@ -113,22 +128,28 @@ export function csvRow(r: NormalizeResult, k: number): string {
   return cells.map(csvField).join(',');
 }
 
-/** A line-oriented sink with backpressure: a file (written to a temporary name, renamed at the end) or `out`. */
+/**
+ * A line-oriented sink with backpressure: a file (written to a temporary name,
+ * renamed at the end), a stream it does not own (stdout), or `out`.
+ */
 class Sink {
-  #stream: WriteStream | null = null;
+  #stream: Writable | null = null;
   #temp = '';
+  readonly #name: string;
   constructor(
     readonly path: string | undefined,
     readonly out: Out,
     readonly csv: boolean,
+    stdout?: Writable,
   ) {
+    this.#name = path ?? 'stdout';
     if (path) {
       this.#temp = `${path}.tmp-${process.pid}`;
       this.#stream = createWriteStream(this.#temp);
-      this.#stream.on('error', () => {}); // surfaced by write/close
-    }
+    } else if (stdout) this.#stream = stdout;
+    this.#stream?.on('error', () => {}); // surfaced by write/close
   }
-  /** Writes `text` (a string or UTF-8): whole lines, each ending in "\n" (to `out` one line a call). */
+  /** Writes `text` (a string or UTF-8): whole lines, each ending in "\n" (to `out` one line a call). Rejects with OutputClosed when stdout's reader has gone. */
   async write(text: string | Buffer): Promise<void> {
     if (!this.#stream) {
       const s = typeof text === 'string' ? text : text.toString('utf8');
@@ -137,33 +158,38 @@ class Sink {
       return;
     }
     const s = this.#stream;
-    if (s.errored) throw ioError(this.path!, s.errored);
+    if (s.errored || s.destroyed) throw this.#failure(s.errored ?? new Error('stream closed'));
     if (!s.write(text))
       // Each wait removes its listeners: a run waits once a chunk, and leftover
       // 'error' listeners would pile up (MaxListenersExceededWarning, a leak).
       await new Promise<void>((res, rej) => {
-        const drained = () => {
-          s.off('error', failed);
-          res();
-        };
-        const failed = (e: Error) => {
+        const settle = (e?: Error) => {
           s.off('drain', drained);
-          rej(e);
+          s.off('close', drained);
+          s.off('error', settle);
+          if (e) rej(e);
+          else res();
         };
-        s.once('drain', drained);
-        s.once('error', failed);
+        const drained = () => settle();
+        s.on('drain', drained);
+        s.on('error', settle);
+        s.on('close', drained); // a destroyed stream never drains; the next write sees why
       }).catch((e) => {
-        throw ioError(this.path!, e);
+        throw this.#failure(e);
       });
   }
+  #failure(e: Error): Error {
+    if (!this.path && (e as NodeJS.ErrnoException).code === 'EPIPE') return new OutputClosed();
+    return ioError(this.#name, e);
+  }
   async commit(): Promise<void> {
-    if (!this.#stream) return;
+    if (!this.path || !this.#stream) return;
     const s = this.#stream;
-    await new Promise<void>((res, rej) => s.end((e?: Error | null) => (e ? rej(ioError(this.path!, e)) : res())));
-    await rename(this.#temp, this.path!);
+    await new Promise<void>((res, rej) => s.end((e?: Error | null) => (e ? rej(ioError(this.#name, e)) : res())));
+    await rename(this.#temp, this.path);
   }
   async abort(): Promise<void> {
-    if (!this.#stream) return;
+    if (!this.path || !this.#stream) return;
     this.#stream.destroy();
     await rm(this.#temp, { force: true });
   }
@@ -190,14 +216,14 @@ function ioError(path: string, e: unknown): JobBERTError {
 }
 
 /** `jobbert normalize …`; resolves to the exit status. Rejects with UsageError for bad arguments, JobBERTError for failures. */
-export async function normalizeCommand(argv: string[], out: Out, progress: ProgressSink = process.stderr): Promise<number> {
+export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO = {}): Promise<number> {
   const { options: o, positionals } = parseArgs(argv, SPEC);
   const format = (o.format as string | undefined) ?? 'jsonl';
   if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format must be jsonl or csv; received '${format}'`);
   const inputFormat = o.inputFormat as RowFormat | undefined;
   if (inputFormat !== undefined && !['jsonl', 'csv', 'tsv'].includes(inputFormat))
     throw new UsageError(`--input-format must be jsonl, csv or tsv; received '${inputFormat}'`);
-  if (!o.input && positionals.length === 0) throw new UsageError('normalize needs titles or --input FILE');
+  if (!o.input && positionals.length === 0) throw new UsageError('normalize needs titles or --input FILE (- for stdin)');
   if (o.input && positionals.length) throw new UsageError('normalize takes titles or --input FILE, not both');
   if (o.output && !o.input) throw new UsageError('--output needs --input FILE');
   if (o.column && !o.input) throw new UsageError('--column needs --input FILE');
@@ -208,7 +234,8 @@ export async function normalizeCommand(argv: string[], out: Out, progress: Progr
   if (chunk < 1 || chunk > 1_000_000) throw new UsageError(`--chunk must be an integer in [1, 1000000]; received ${chunk}`);
   const k = (o.k as number | undefined) ?? 5;
   if (k < 1) throw new UsageError(`--k must be an integer ≥ 1; received ${k}`);
-  if (o.input && !existsSync(o.input as string)) throw new JobBERTError('ERR_NOT_FOUND', `--input ${o.input as string} does not exist`);
+  if (o.input && o.input !== '-' && !existsSync(o.input as string))
+    throw new JobBERTError('ERR_NOT_FOUND', `--input ${o.input as string} does not exist`);
   const opts: NormalizeOptions = { k };
   if (o.lang !== undefined) opts.lang = o.lang as string;
   if (o.outputLang !== undefined) opts.outputLang = o.outputLang as string;
@@ -248,7 +275,7 @@ export async function normalizeCommand(argv: string[], out: Out, progress: Progr
       }
       return 0;
     }
-    return await streamFile(normalizer, o, opts, k, format, chunk, out, progress);
+    return await streamFile(normalizer, o, opts, k, format, chunk, out, io);
   } finally {
     await normalizer.dispose();
     await encoder.dispose();
@@ -263,15 +290,25 @@ async function streamFile(
   format: 'jsonl' | 'csv',
   chunk: number,
   out: Out,
-  progress: ProgressSink,
+  io: NormalizeIO,
 ): Promise<number> {
-  const input = o.input as string;
-  const inputFormat = (o.inputFormat as RowFormat | undefined) ?? (await detectFormat(input));
+  const progress = io.progress ?? process.stderr;
+  const fromStdin = o.input === '-';
+  const input = fromStdin ? 'stdin' : (o.input as string);
+  let source: string | Readable = input;
+  let inputFormat = o.inputFormat as RowFormat | undefined;
+  if (fromStdin) {
+    const stdin = io.stdin ?? process.stdin;
+    if (inputFormat) source = stdin;
+    else ({ format: inputFormat, stream: source } = await detectStreamFormat(stdin));
+  } else inputFormat ??= await detectFormat(input);
   const strict = Boolean(o.strict);
   const bar = Boolean(progress.isTTY) && !o.json;
   const event = (v: Record<string, unknown>) => progress.write(`${JSON.stringify(v)}\n`);
-  const totalBytes = statSync(input).size;
-  const sink = new Sink(o.output as string | undefined, out, format === 'csv');
+  // Of stdin the size is unknown: no fraction and no ETA.
+  const totalBytes = fromStdin ? null : statSync(input).size;
+  const output = o.output === '-' ? undefined : (o.output as string | undefined);
+  const sink = new Sink(output, out, format === 'csv', io.stdout);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let rows = 0;
@@ -286,13 +323,14 @@ async function streamFile(
     lastReport = now;
     const seconds = (now - t0) / 1000;
     const rate = done / Math.max(seconds, 1e-9);
-    const fraction = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 1;
-    const eta = fraction > 0 ? (seconds / fraction) * (1 - fraction) : Infinity;
+    const fraction = totalBytes === null ? null : totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 1;
+    const eta = fraction === null ? null : fraction > 0 ? (seconds / fraction) * (1 - fraction) : Infinity;
     if (bar) {
       const width = 24;
-      const filled = Math.round(fraction * width);
+      const filled = Math.round((fraction ?? 0) * width);
+      const where = fraction === null ? '' : `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0)}%  `;
       progress.write(
-        `\r\x1b[2K[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0)}%  ${done} titles  ${rate.toFixed(0)} titles/s  ETA ${clock(eta)}${bad ? `  ${bad} bad rows` : ''}`,
+        `\r\x1b[2K${where}${done} titles  ${rate.toFixed(0)} titles/s${eta === null ? '' : `  ETA ${clock(eta)}`}${bad ? `  ${bad} bad rows` : ''}`,
       );
       drawn = true;
       if (final) {
@@ -304,11 +342,11 @@ async function streamFile(
         event: final ? 'done' : 'progress',
         titles: done,
         badRows: bad,
-        fraction: Math.round(fraction * 1e4) / 1e4,
+        fraction: fraction === null ? null : Math.round(fraction * 1e4) / 1e4,
         titlesPerSecond: Math.round(rate),
         ...(final
           ? { seconds: Math.round(seconds * 1000) / 1000, cpuSeconds: cpuSeconds(cpu0), peakRssMiB: peakRssMiB() }
-          : { etaSeconds: Math.round(eta) }),
+          : { etaSeconds: eta === null ? null : Math.round(eta) }),
       });
   };
   const badRow = (line: number, why: string) => {
@@ -364,7 +402,7 @@ async function streamFile(
   };
   try {
     if (format === 'csv') await sink.write(`${csvHeader(k)}\n`);
-    for await (const row of readRows(input, inputFormat)) {
+    for await (const row of readRows(source, inputFormat)) {
       if (failed) throw failed;
       const id = String(rows++);
       if (row.bytes) bytes = row.bytes;
@@ -409,6 +447,7 @@ async function streamFile(
     await inFlight.catch(() => {});
     await sink.abort();
     if (drawn) progress.write('\r\x1b[2K');
+    if (e instanceof OutputClosed) return 0; // `| head`: the reader has what it wanted
     throw e;
   }
   report(true);

@@ -1,13 +1,15 @@
 /**
  * Streaming reader for user row files: JSON Lines (one object a line) or
- * CSV/TSV with a header (parsed by csv-parse, RFC 4180 quoting). Yields one
- * item per data row with its 1-based line number in the file, or an error for
- * a row that cannot be read (bad JSON, a malformed CSV record) — the caller
- * decides whether that aborts. Memory stays flat whatever the file's size.
+ * CSV/TSV with a header (parsed by csv-parse, RFC 4180 quoting), from a path
+ * or a stream such as stdin. Yields one item per data row with its 1-based
+ * line number in the file, or an error for a row that cannot be read (bad
+ * JSON, a malformed CSV record) — the caller decides whether that aborts.
+ * Memory stays flat whatever the file's size.
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { JobBERTError } from '../errors.js';
 
@@ -25,25 +27,63 @@ export async function detectFormat(path: string): Promise<RowFormat> {
   if (ext === 'jsonl' || ext === 'ndjson' || ext === 'json') return 'jsonl';
   if (ext === 'csv') return 'csv';
   if (ext === 'tsv' || ext === 'tab') return 'tsv';
-  let head = '';
   try {
     const fh = await open(path, 'r');
     try {
-      const buf = Buffer.alloc(4096);
+      const buf = Buffer.alloc(HEAD_BYTES);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      head = buf
-        .subarray(0, bytesRead)
-        .toString('utf8')
-        .replace(/^\uFEFF/, '');
+      return formatOfHead(buf.subarray(0, bytesRead));
     } finally {
       await fh.close();
     }
   } catch (e) {
     throw ioError(path, e);
   }
-  const first = head.split(/\r?\n/, 1)[0] ?? '';
+}
+
+/** How much of a file's start {@link detectFormat} looks at. */
+const HEAD_BYTES = 4096;
+
+/** The format a file's first bytes show: JSON Lines when its first line starts with '{', else TSV when it holds a tab, else CSV. */
+function formatOfHead(head: Buffer): RowFormat {
+  const first =
+    head
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/, 1)[0] ?? '';
   if (first.trimStart().startsWith('{')) return 'jsonl';
   return first.includes('\t') ? 'tsv' : 'csv';
+}
+
+/**
+ * The format of a byte stream such as stdin, by its first line (or first 4 KiB),
+ * and a stream that yields every byte of it again, those included. Async.
+ */
+export async function detectStreamFormat(stream: Readable, name = 'stdin'): Promise<{ format: RowFormat; stream: Readable }> {
+  const it: AsyncIterator<Buffer | string> = stream[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  try {
+    while (size < HEAD_BYTES && !head.some((b) => b.includes(10))) {
+      const r = await it.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+      head.push(b);
+      size += b.length;
+    }
+  } catch (e) {
+    throw ioError(name, e);
+  }
+  async function* again() {
+    yield* head;
+    if (ended) return;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return { format: formatOfHead(Buffer.concat(head)), stream: Readable.from(again(), { objectMode: false }) };
 }
 
 function ioError(path: string, e: unknown): JobBERTError {
@@ -51,15 +91,15 @@ function ioError(path: string, e: unknown): JobBERTError {
   return new JobBERTError(code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO', `cannot read ${path} (${(e as Error).message})`);
 }
 
-async function* jsonLines(path: string): AsyncGenerator<Row> {
-  const stream = createReadStream(path, { encoding: 'utf8' });
+async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
+  stream.setEncoding('utf8');
   const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
   let bytes = 0;
   try {
     for await (const raw of lines) {
       line++;
-      bytes += raw.length + 1;
+      bytes += Buffer.byteLength(raw) + 1;
       const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
       if (!text.trim()) continue;
       let value: unknown;
@@ -73,14 +113,14 @@ async function* jsonLines(path: string): AsyncGenerator<Row> {
       else yield { line, bytes, record: value as Record<string, unknown> };
     }
   } catch (e) {
-    throw ioError(path, e);
+    throw ioError(name, e);
   } finally {
     lines.close();
     stream.destroy();
   }
 }
 
-async function* delimited(path: string, delimiter: string): AsyncGenerator<Row> {
+async function* delimited(stream: Readable, name: string, delimiter: string): AsyncGenerator<Row> {
   const skipped: Row[] = [];
   const parser = parse({
     delimiter,
@@ -97,8 +137,7 @@ async function* delimited(path: string, delimiter: string): AsyncGenerator<Row> 
       skipped.push({ line, bytes: 0, error: err?.message ?? 'malformed record' });
     },
   });
-  const stream = createReadStream(path);
-  stream.on('error', (e) => parser.destroy(ioError(path, e)));
+  stream.on('error', (e) => parser.destroy(ioError(name, e)));
   stream.pipe(parser);
   for await (const item of parser as AsyncIterable<{ info: { lines: number; bytes: number }; record: Record<string, string> }>) {
     while (skipped.length) yield skipped.shift()!;
@@ -108,14 +147,18 @@ async function* delimited(path: string, delimiter: string): AsyncGenerator<Row> 
 }
 
 /**
- * The rows of `path` in file order, streamed. Async generator; rejects with
- * JobBERTError ERR_NOT_FOUND / ERR_IO when the file cannot be read. A bad row
- * is yielded as `{ line, error }`, not thrown.
+ * The rows of `input` (a path, or a byte stream such as stdin, which then needs
+ * `format`: see {@link detectStreamFormat}) in file order, streamed. Async
+ * generator; rejects with JobBERTError ERR_NOT_FOUND / ERR_IO when the input
+ * cannot be read. A bad row is yielded as `{ line, error }`, not thrown.
  */
-export async function* readRows(path: string, format?: RowFormat): AsyncGenerator<Row> {
-  const f = format ?? (await detectFormat(path));
-  if (f === 'jsonl') yield* jsonLines(path);
-  else yield* delimited(path, f === 'tsv' ? '\t' : ',');
+export async function* readRows(input: string | Readable, format?: RowFormat): AsyncGenerator<Row> {
+  if (typeof input !== 'string' && format === undefined) throw new TypeError('readRows: a stream needs its format');
+  const f = format ?? (await detectFormat(input as string));
+  const name = typeof input === 'string' ? input : 'stdin';
+  const stream = typeof input === 'string' ? createReadStream(input) : input;
+  if (f === 'jsonl') yield* jsonLines(stream, name);
+  else yield* delimited(stream, name, f === 'tsv' ? '\t' : ',');
 }
 
 /** The first of `names` (case-insensitive) among `columns`, or undefined. */
