@@ -8,8 +8,7 @@
  * (stderr), JSON events otherwise. A reader that closes stdout early (`| head`)
  * ends the run quietly.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
