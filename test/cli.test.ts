@@ -139,6 +139,10 @@ describe('jobbert CLI', () => {
     assert.match(unknown.err, /unknown option --kk/);
     assert.match((await run('index', 'search', join(dir, 't.jbi'), 'x', '--k', 'ten')).err, /--k must be an integer; received 'ten'/);
     assert.equal((await run('match')).code, 2);
+    // A batch job resumes by reading its files again: stdin and stdout cannot be, and say so before connecting.
+    const piped = await run('batch', 'normalize', '--nats', 'nats://127.0.0.1:1', '--input', '-', '--output', join(dir, 'o.jsonl'));
+    assert.equal(piped.code, 2);
+    assert.match(piped.err, /needs files, not stdin or stdout/);
     const missing = await run('index', 'search', join(dir, 'missing.jbi'), 'x');
     assert.equal(missing.code, 1);
     assert.match(missing.err, /ERR_NOT_FOUND/);

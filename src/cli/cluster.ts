@@ -163,6 +163,8 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
   });
   if (positionals.length) throw new UsageError(`batch ${task} takes no positional arguments; received '${positionals[0]}'`);
   if (!o.nats || !o.input || !o.output) throw new UsageError(`batch ${task} needs --nats URL, --input FILE and --output FILE`);
+  if (o.input === '-' || o.output === '-')
+    throw new UsageError(`batch ${task} needs files, not stdin or stdout: a rerun resumes a job by reading its input and output again`);
   const options: Record<string, unknown> = {};
   const only = (names: string[], t: string) => {
     for (const n of names)
