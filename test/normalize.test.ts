@@ -363,47 +363,6 @@ test('another encoder: confidence falls back to the raw top score (calibrated fa
   assert.equal((await encoder.encode(['baker'])).rows, 1);
 });
 
-test('a call of many titles (two chunks in flight at once) gives what the titles give one call each, in order; a failing chunk rejects the call', async () => {
-  const words = ['baker', 'nurse', 'taxi driver', 'accountant', 'Java Developer', 'Krankenpfleger', 'Bäcker', ''];
-  // 5,000 titles, mostly distinct (no cache hits across chunks): three chunks, the last one short.
-  const many = Array.from({ length: 5000 }, (_, i) => (i % 7 === 3 ? words[i % words.length] : `${words[i % words.length]} ${i}`));
-  const all = await n.normalize(many, { k: 2 });
-  assert.equal(all.length, many.length);
-  const sample = [0, 1, 2047, 2048, 2049, 4095, 4096, 4999];
-  const alone = await Promise.all(sample.map((i) => n.normalize([many[i]], { k: 2 })));
-  sample.forEach((i, j) => assert.deepEqual(all[i], { ...alone[j][0], id: String(i) }, `title ${i}`));
-  assert.deepEqual(
-    all.map((r) => r.input),
-    many,
-  );
-
-  // An encoder that fails on the second chunk: the call rejects with its error, after the
-  // chunk in flight beside it has settled (no unhandled rejection, nothing left running).
-  const inner = TfIdfEncoder.fit(words);
-  let calls = 0;
-  const failing = {
-    dim: inner.dim,
-    fingerprint: inner.fingerprint,
-    encode: async (texts: string[]) => {
-      if (texts.some((t) => t.startsWith('boom'))) throw new Error('encoder failed');
-      calls++;
-      return inner.encode(texts);
-    },
-    dispose: async () => {},
-  };
-  const m = await Normalizer.load({ taxonomy, encoder: failing as never });
-  // Other titles for each call: the first one's chunks would come from the cache.
-  const titles = (word: string) => Array.from({ length: 6000 }, (_, i) => (i === 2500 ? 'boom' : `${word} ${i}`));
-  for (const call of [() => m.normalize(titles('baker')), () => m.normalizeLines(titles('nurse'), titles('nurse'))]) {
-    calls = 0;
-    await assert.rejects(call(), /encoder failed/);
-    // Chunk 0, and chunk 2, started beside the failing chunk 1 before it was awaited; none after.
-    assert.equal(calls, 2);
-  }
-  assert.equal((await m.normalize(['baker']))[0].alternatives[0].uri, OCC.baker, 'still usable');
-  await m.dispose();
-});
-
 test('normalizeLines is byte for byte JSON.stringify of normalize with the given ids, one line each', async () => {
   const titles = [
     'Java Developer',
@@ -425,7 +384,7 @@ test('normalizeLines is byte for byte JSON.stringify of normalize with the given
     assert.ok(Buffer.isBuffer(got));
     assert.equal(got.toString('utf8'), expected, JSON.stringify(opts));
   }
-  // With a threshold that nulls every occupation, and over several chunks (of 2,048 titles).
+  // With a threshold that nulls every occupation, and across the 8192-title chunk boundary.
   const strict = await Normalizer.load({ taxonomy, threshold: 1 });
   const many = Array.from({ length: 8200 }, (_, i) => titles[i % titles.length]);
   const manyIds = many.map((_, i) => String(i));

@@ -89,12 +89,7 @@ interface IndexRow {
 /** Input with nothing to match: no letter or digit in any script. */
 const MEANINGFUL = /[\p{L}\p{N}]/u;
 
-/**
- * Titles searched at a time within one call, two chunks at once (see
- * {@link inOverlappingChunks}): as fast a scan as 8,192 (the GEMM tiles are full
- * either way), and a call of a few thousand titles still gets the overlap.
- */
-const CHUNK = 2048;
+const CHUNK = 8192;
 /**
  * Labels encoded at a time at load: small batches leave less for malloc to
  * keep once they are freed (RSS once loaded 366 → 345 MiB with the built-in
@@ -288,17 +283,15 @@ export class Normalizer {
     const fn = 'Normalizer.normalize';
     const plan = await this.#plan(fn, titles, opts);
     const out: NormalizeResult[] = new Array(titles.length);
-    await inOverlappingChunks(
-      titles,
-      (chunk) => this.#hits(chunk, plan),
-      (chunk, s, batch) => {
-        const results = this.#results(chunk, batch, plan);
-        for (let i = 0; i < chunk.length; i++) {
-          results[i].id = String(s + i);
-          out[s + i] = results[i];
-        }
-      },
-    );
+    for (let s = 0; s < titles.length; s += CHUNK) {
+      const chunk = titles.slice(s, s + CHUNK);
+      const batch = await this.#hits(chunk, plan);
+      const results = this.#results(chunk, batch, plan);
+      for (let i = 0; i < chunk.length; i++) {
+        results[i].id = String(s + i);
+        out[s + i] = results[i];
+      }
+    }
     return out;
   }
 
@@ -320,11 +313,10 @@ export class Normalizer {
       throw new RangeError(`${fn}: ids must hold one id per title (${titles.length}); received ${ids.length}`);
     // ~1.2 KB a title at k = 5 (grown when short).
     const w = new ByteWriter(titles.length * (300 + 200 * Math.min(plan.k, 50)));
-    await inOverlappingChunks(
-      titles,
-      (chunk) => this.#hits(chunk, plan),
-      (chunk, s, batch) => this.#lines(w, chunk, ids, s, batch, plan),
-    );
+    for (let s = 0; s < titles.length; s += CHUNK) {
+      const chunk = s === 0 && titles.length <= CHUNK ? titles : titles.slice(s, s + CHUNK);
+      this.#lines(w, chunk, ids, s, await this.#hits(chunk, plan), plan);
+    }
     return w.result();
   }
 
@@ -617,42 +609,6 @@ function json4(x: number): string {
 }
 const DECIMALS: string[] = new Array(20_001);
 
-/**
- * `search` over `titles` in chunks of CHUNK, the next chunk's started before
- * the current one's is awaited — its encoding (JavaScript) then runs while the
- * current one's scan runs on the native threads, and its scan while the
- * current one's results are formatted — and `use` on each chunk's result, in
- * order. Two chunks at most are in flight; a rejection is rethrown once the
- * other has settled.
- */
-async function inOverlappingChunks<T>(
-  titles: string[],
-  search: (chunk: string[]) => Promise<T>,
-  use: (chunk: string[], start: number, found: T) => void,
-): Promise<void> {
-  const slice = (s: number) => (s === 0 && titles.length <= CHUNK ? titles : titles.slice(s, s + CHUNK));
-  let next: { chunk: string[]; found: Promise<T> } | null = null;
-  try {
-    for (let s = 0; s < titles.length; s += CHUNK) {
-      let current = next;
-      if (!current) {
-        const chunk = slice(s);
-        current = { chunk, found: search(chunk) };
-      }
-      next = null;
-      if (s + CHUNK < titles.length) {
-        const chunk = slice(s + CHUNK);
-        next = { chunk, found: search(chunk) };
-        next.found.catch(() => {}); // awaited in the next round, or below
-      }
-      use(current.chunk, s, await current.found);
-    }
-  } finally {
-    await next?.found.catch(() => {});
-  }
-}
-
-/** The vectors of `texts`, encoded ENCODE_CHUNK at a time (smaller transient buffers at load). */
 async function encodeAll(encoder: Encoder, texts: string[]): Promise<Matrix> {
   const d = encoder.dim;
   const data = new Float32Array(texts.length * d);
