@@ -14,9 +14,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
+import { splitLines } from '../util/read-lines.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { detectFormat, pickColumn, readRows } from '../normalize/rows.js';
 
@@ -117,11 +117,10 @@ export async function* readBatchInput(path: string, opts: { column?: string } = 
     }
     return;
   }
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  const stream = createReadStream(path);
   let n = 0;
   try {
-    for await (const line of lines) {
+    for await (const line of splitLines(stream)) {
       yield { id: String(n), title: n === 0 ? line.replace(/^\uFEFF/, '') : line };
       n++;
     }
@@ -129,7 +128,6 @@ export async function* readBatchInput(path: string, opts: { column?: string } = 
     const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
     throw new JobBERTError(code, `${path}: ${(e as Error).message}`, { cause: e });
   } finally {
-    lines.close();
     stream.destroy();
   }
 }

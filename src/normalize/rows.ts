@@ -8,10 +8,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { JobBERTError } from '../errors.js';
+import { splitLines } from '../util/read-lines.js';
 
 /** The formats {@link readRows} understands. */
 export type RowFormat = 'jsonl' | 'csv' | 'tsv';
@@ -92,12 +92,10 @@ function ioError(path: string, e: unknown): JobBERTError {
 }
 
 async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
-  stream.setEncoding('utf8');
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
   let bytes = 0;
   try {
-    for await (const raw of lines) {
+    for await (const raw of splitLines(stream)) {
       line++;
       bytes += Buffer.byteLength(raw) + 1;
       const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
@@ -115,7 +113,6 @@ async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
   } catch (e) {
     throw ioError(name, e);
   } finally {
-    lines.close();
     stream.destroy();
   }
 }

@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
+import { splitLines } from '../util/read-lines.js';
 
 /** What preprocessing kept and dropped. */
 export interface PairStats {
@@ -94,9 +94,9 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
   const hash = createHash('sha256');
   const stats: PairStats = { lines: 0, pairs: 0, shortAnchors: 0, fewSkills: 0, duplicates: 0, selfNegatives: 0, languages: {} };
 
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const input = createReadStream(path);
   let lineNo = 0;
-  for await (const raw of lines) {
+  for await (const raw of splitLines(input)) {
     lineNo++;
     const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (!line.trim()) continue;

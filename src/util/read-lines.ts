@@ -1,8 +1,38 @@
 /** Reading a user's line-oriented text file (entries, skills) with the errors the CLI and service report. */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { JobBERTError } from '../errors.js';
+
+/**
+ * The lines of a UTF-8 stream (Buffers or strings), split at "\n" only, a "\r"
+ * before it dropped; a last line without "\n" is yielded too. Not node:readline:
+ * from Node 22 it also ends a line at U+2028 and U+2029, which JSON.stringify
+ * leaves unescaped inside strings (and scraped titles hold), so a valid JSON
+ * Lines row would be cut in two. Async generator; the stream's errors reject it.
+ */
+export async function* splitLines(stream: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  // The pieces of a line that spans chunks, joined once its end arrives (no quadratic concatenation).
+  let pending: string[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    let start = 0;
+    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+      let line = text.slice(start, end);
+      if (pending.length) {
+        line = pending.join('') + line;
+        pending = [];
+      }
+      yield line.endsWith('\r') ? line.slice(0, -1) : line;
+      start = end + 1;
+    }
+    if (start < text.length) pending.push(text.slice(start));
+  }
+  const last = pending.join('') + decoder.end();
+  if (last) yield last.endsWith('\r') ? last.slice(0, -1) : last;
+}
 
 /**
  * The lines of the UTF-8 text file at `path` (LF or CRLF; a leading BOM
@@ -39,11 +69,10 @@ export async function* jsonLines(fn: string, path: string): AsyncGenerator<{ lin
     const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
     throw new JobBERTError(code, `${fn}: ${path}: ${code === 'ERR_NOT_FOUND' ? 'does not exist' : (e as Error).message}`, { cause: e });
   }
-  const input = createReadStream(path, { encoding: 'utf8' });
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  const input = createReadStream(path);
   let lineNo = 0;
   try {
-    for await (const raw of lines) {
+    for await (const raw of splitLines(input)) {
       lineNo++;
       const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
       if (line.trim()) yield { line, lineNo };
@@ -51,7 +80,6 @@ export async function* jsonLines(fn: string, path: string): AsyncGenerator<{ lin
   } catch (e) {
     throw new JobBERTError('ERR_IO', `${fn}: ${path}: ${(e as Error).message}`, { cause: e });
   } finally {
-    lines.close();
     input.destroy();
   }
 }
