@@ -37,7 +37,7 @@ it('splits at "\\n" only: CRLF and LF, lines across chunks and a UTF-8 character
   assert.deepEqual(await lines(['a\rb\n']), ['a\rb']);
 });
 
-it('keeps U+2028 and U+2029 inside a line: JSON.stringify leaves them raw, and readline from Node 22 cuts rows there', async () => {
+it("keeps U+2028 and U+2029 inside a line: JSON.stringify leaves them raw, and Node 24's readline cuts rows there", async () => {
   const titles = ['Koch\u2028Köchin', 'Pflegefachkraft\u2029(m/w/d)', 'baker'];
   const text = `${titles.map((title, i) => JSON.stringify({ id: `r${i}`, title, uri: OCC.baker })).join('\n')}\n`;
   assert.deepEqual(await lines([text]), text.trimEnd().split('\n'));

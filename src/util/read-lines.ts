@@ -8,7 +8,7 @@ import { JobBERTError } from '../errors.js';
 /**
  * The lines of a UTF-8 stream (Buffers or strings), split at "\n" only, a "\r"
  * before it dropped; a last line without "\n" is yielded too. Not node:readline:
- * from Node 22 it also ends a line at U+2028 and U+2029, which JSON.stringify
+ * Node 24's (not 22's) also ends a line at U+2028 and U+2029, which JSON.stringify
  * leaves unescaped inside strings (and scraped titles hold), so a valid JSON
  * Lines row would be cut in two. Async generator; the stream's errors reject it.
  */
