@@ -32,6 +32,12 @@ before(async () => {
 });
 after(async () => rm(dir, { recursive: true, force: true }));
 
+/** `text` in Windows-1252 (what Excel writes on a Western European Windows): its characters here are all in that code page. */
+function toWindows1252(text: string): Buffer {
+  const high: Record<string, number> = { '–': 0x96 };
+  return Buffer.from([...text].map((c) => high[c] ?? c.charCodeAt(0)));
+}
+
 const events = (err: string[]) => err.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('jobbert normalize', () => {
@@ -228,6 +234,57 @@ describe('jobbert normalize', () => {
     assert.deepEqual((await stdin('', [])).out, []);
     // A bad row on stdin is named by its line there.
     await assert.rejects(stdin('{"title": "baker"}\n{"title": broken\n', ['--strict']), { code: 'ERR_BAD_FILE', message: /^stdin:2: / });
+  });
+
+  it('--input-encoding reads a Windows (Excel) export; without it, bytes that are not UTF-8 raise one warning naming the flag', async () => {
+    const text = 'id,jobtitle\r\nw1,Bäcker\r\nw2,Krankenpfleger – Vollzeit\r\nw3,Buchhalter\r\nw4,Bäckerin\r\n';
+    const utf8 = join(dir, 'utf8.csv');
+    await writeFile(utf8, text);
+    const cp1252 = join(dir, 'excel.csv');
+    await writeFile(cp1252, toWindows1252(text));
+    const expected = await run('normalize', '--input', utf8, '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(expected.code, 0, expected.err.join('\n'));
+    assert.deepEqual(
+      events(expected.err).filter((e) => e.event === 'warning'),
+      [],
+    );
+
+    const decoded = await run('normalize', '--input', cp1252, '--taxonomy', taxonomy, '--k', '1', '--input-encoding', 'windows-1252');
+    assert.equal(decoded.code, 0, decoded.err.join('\n'));
+    assert.deepEqual(decoded.out, expected.out);
+    assert.deepEqual(
+      events(decoded.err).filter((e) => e.event === 'warning'),
+      [],
+    );
+    // From stdin too (the format read from the raw first line).
+    const pipe = new PassThrough();
+    const bytes: Buffer[] = [];
+    pipe.on('data', (b: Buffer) => bytes.push(b));
+    const piped = await normalizeCommand(['--input', '-', '--taxonomy', taxonomy, '--k', '1', '--input-encoding', 'cp1252'], () => {}, {
+      stdin: Readable.from([await readFile(cp1252)]),
+      stdout: pipe,
+      progress: { write: () => true },
+    });
+    assert.equal(piped, 0);
+    assert.equal(Buffer.concat(bytes).toString('utf8'), `${expected.out.join('\n')}\n`);
+
+    const raw = await run('normalize', '--input', cp1252, '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(raw.code, 0, 'still normalised');
+    assert.equal(raw.out.length, 4);
+    assert.equal(JSON.parse(raw.out[0]).input, 'B\uFFFDcker');
+    const warnings = events(raw.err).filter((e) => e.event === 'warning');
+    assert.equal(warnings.length, 1, 'once, not once a row');
+    assert.equal(warnings[0].line, 2);
+    assert.match(String(warnings[0].message), /not UTF-8.*--input-encoding windows-1252/);
+
+    for (const argv of [
+      ['--input', cp1252, '--input-encoding', 'klingon'],
+      ['Bäcker', '--input-encoding', 'latin1'],
+    ]) {
+      const r = await run('normalize', ...argv, '--taxonomy', taxonomy);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.err.join('\n'), /--input-encoding/);
+    }
   });
 
   it('the real CLI stops quietly, exit 0, when its reader closes stdout early (| head)', async () => {

@@ -18,7 +18,7 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { JobBERT } from '../model/jobbert.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
-import { detectFormat, detectStreamFormat, pickColumn, readRows, type RowFormat } from '../normalize/rows.js';
+import { detectFormat, detectStreamFormat, isUtf8, pickColumn, readRows, type RowFormat } from '../normalize/rows.js';
 import { parseArgs, UsageError } from './args.js';
 
 type Out = (line: string) => void;
@@ -43,7 +43,8 @@ export interface NormalizeIO {
 class OutputClosed extends Error {}
 
 export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--column NAME]
-        [--input-format jsonl|csv|tsv] [--k 5] [--lang L] [--output-lang en|de|es] [--examples FILE]
+        [--input-format jsonl|csv|tsv] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
+        [--output-lang en|de|es] [--examples FILE]
         [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--json]
                        vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
                        --input streams JSON Lines {"id"?, "title"} or CSV/TSV with a header (--column names
@@ -56,6 +57,7 @@ const SPEC = {
     output: 'string',
     format: 'string',
     'input-format': 'string',
+    'input-encoding': 'string',
     column: 'string',
     k: 'integer',
     lang: 'string',
@@ -222,6 +224,15 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
   const inputFormat = o.inputFormat as RowFormat | undefined;
   if (inputFormat !== undefined && !['jsonl', 'csv', 'tsv'].includes(inputFormat))
     throw new UsageError(`--input-format must be jsonl, csv or tsv; received '${inputFormat}'`);
+  const inputEncoding = o.inputEncoding as string | undefined;
+  if (inputEncoding !== undefined) {
+    if (!o.input) throw new UsageError('--input-encoding needs --input FILE');
+    try {
+      isUtf8(inputEncoding);
+    } catch {
+      throw new UsageError(`--input-encoding must be an encoding label such as utf-8, windows-1252 or latin1; received '${inputEncoding}'`);
+    }
+  }
   if (!o.input && positionals.length === 0) throw new UsageError('normalize needs titles or --input FILE (- for stdin)');
   if (o.input && positionals.length) throw new UsageError('normalize takes titles or --input FILE, not both');
   if (o.output && !o.input) throw new UsageError('--output needs --input FILE');
@@ -348,6 +359,13 @@ async function streamFile(
           : { etaSeconds: eta === null ? null : Math.round(eta) }),
       });
   };
+  const warn = (line: number, message: string) => {
+    if (bar) {
+      if (drawn) progress.write('\r\x1b[2K');
+      drawn = false;
+      progress.write(`jobbert: ${input}:${line}: warning: ${message}\n`);
+    } else event({ event: 'warning', line, message });
+  };
   const badRow = (line: number, why: string) => {
     bad++;
     if (strict) throw new JobBERTError('ERR_BAD_FILE', `${input}:${line}: ${why}`);
@@ -401,7 +419,9 @@ async function streamFile(
   };
   try {
     if (format === 'csv') await sink.write(`${csvHeader(k)}\n`);
-    for await (const row of readRows(source, inputFormat)) {
+    const encoding = o.inputEncoding as string | undefined;
+    let warnedEncoding = encoding !== undefined && !isUtf8(encoding);
+    for await (const row of readRows(source, inputFormat, encoding)) {
       if (failed) throw failed;
       const id = String(rows++);
       if (row.bytes) bytes = row.bytes;
@@ -429,6 +449,15 @@ async function streamFile(
       if (typeof title !== 'string') {
         badRow(row.line, title === undefined ? `no '${titleCol}' field` : `'${titleCol}' must be a string`);
         continue;
+      }
+      // Bytes that are not UTF-8 decode to U+FFFD, and the title then matches worse, silently:
+      // say so once (the row is still normalised).
+      if (!warnedEncoding && title.includes('\uFFFD')) {
+        warnedEncoding = true;
+        warn(
+          row.line,
+          'the title holds U+FFFD, the mark of bytes that are not UTF-8; if the file is a Windows (Excel) export, pass --input-encoding windows-1252',
+        );
       }
       const given = idCol === undefined ? undefined : row.record[idCol];
       ids.push(typeof given === 'string' || typeof given === 'number' ? String(given) : id);

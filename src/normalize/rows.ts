@@ -8,7 +8,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { parse } from 'csv-parse';
 import { JobBERTError } from '../errors.js';
 import { splitLines } from '../util/read-lines.js';
@@ -145,17 +145,41 @@ async function* delimited(stream: Readable, name: string, delimiter: string): As
 
 /**
  * The rows of `input` (a path, or a byte stream such as stdin, which then needs
- * `format`: see {@link detectStreamFormat}) in file order, streamed. Async
- * generator; rejects with JobBERTError ERR_NOT_FOUND / ERR_IO when the input
- * cannot be read. A bad row is yielded as `{ line, error }`, not thrown.
+ * `format`: see {@link detectStreamFormat}) in file order, streamed; its bytes
+ * in `encoding` (any WHATWG label: 'windows-1252' for a Windows Excel export;
+ * default UTF-8). Async generator; rejects with JobBERTError ERR_NOT_FOUND /
+ * ERR_IO when the input cannot be read. A bad row is yielded as `{ line, error }`, not thrown.
  */
-export async function* readRows(input: string | Readable, format?: RowFormat): AsyncGenerator<Row> {
+export async function* readRows(input: string | Readable, format?: RowFormat, encoding?: string): AsyncGenerator<Row> {
   if (typeof input !== 'string' && format === undefined) throw new TypeError('readRows: a stream needs its format');
   const f = format ?? (await detectFormat(input as string));
   const name = typeof input === 'string' ? input : 'stdin';
-  const stream = typeof input === 'string' ? createReadStream(input) : input;
+  let stream = typeof input === 'string' ? createReadStream(input) : input;
+  if (encoding !== undefined && !isUtf8(encoding)) {
+    const bytes = stream;
+    stream = bytes.pipe(toUtf8(encoding));
+    bytes.on('error', (e: Error) => stream.destroy(e));
+  }
   if (f === 'jsonl') yield* jsonLines(stream, name);
   else yield* delimited(stream, name, f === 'tsv' ? '\t' : ',');
+}
+
+/** Whether `label` names UTF-8 (by TextDecoder); RangeError for a label TextDecoder does not know. */
+export function isUtf8(label: string): boolean {
+  return new TextDecoder(label).encoding === 'utf-8';
+}
+
+/** A stream that re-encodes bytes in `encoding` as UTF-8, chunk by chunk (a character cut between chunks is kept whole). */
+function toUtf8(encoding: string): Transform {
+  const decoder = new TextDecoder(encoding);
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      done(null, decoder.decode(chunk, { stream: true }));
+    },
+    flush(done) {
+      done(null, decoder.decode());
+    },
+  });
 }
 
 /** The first of `names` (case-insensitive) among `columns`, or undefined. */
