@@ -314,6 +314,26 @@ test('examples files: JSON Lines, the JobBERT evaluation CSV layout and TSV read
   }
 });
 
+test('an examples file that is not UTF-8 (a Windows Excel export) loads, with one JOBBERT_NOT_UTF8 warning naming its first such line', async () => {
+  const file = join(dir, 'excel-examples.csv');
+  // "Bäcker" and "Bäckermeister" in Windows-1252: byte 0xE4 for "ä".
+  await writeFile(file, Buffer.from(`title,uri\r\nB\xe4cker,${OCC.baker}\r\nB\xe4ckermeister,${OCC.baker}\r\n`, 'latin1'));
+  const warnings: Error[] = [];
+  const listen = (w: Error) => {
+    if ((w as Error & { code?: string }).code === 'JOBBERT_NOT_UTF8') warnings.push(w);
+  };
+  process.on('warning', listen);
+  try {
+    const m = await Normalizer.load({ taxonomy, examples: file });
+    await m.dispose();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', listen);
+  }
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0].message, /excel-examples\.csv:2: .*not UTF-8/);
+});
+
 test('BAD CALL - a malformed examples file is ERR_BAD_FILE naming file:line', async () => {
   const bad = join(dir, 'bad.jsonl');
   await writeFile(bad, `${JSON.stringify({ title: 'ok', uri: OCC.baker })}\n{"title": "broken"\n`);

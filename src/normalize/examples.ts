@@ -58,6 +58,7 @@ export async function readExamples(path: string): Promise<{ examples: Example[];
   const lines: number[] = [];
   let titleCol: string | undefined;
   let uriCol: string | undefined;
+  let warned = false; // of bytes that are not UTF-8, once a file
   for await (const row of readRows(path)) {
     if (row.error !== undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: ${row.error}`);
     if (titleCol === undefined || uriCol === undefined) {
@@ -76,6 +77,13 @@ export async function readExamples(path: string): Promise<{ examples: Example[];
       throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: the title (${titleCol}) is missing or empty`);
     if (typeof uri !== 'string' || !uri.trim())
       throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: the URI (${uriCol}) is missing or empty`);
+    if (!warned && title.includes('\uFFFD')) {
+      warned = true;
+      process.emitWarning(
+        `${path}:${row.line}: the title holds U+FFFD, the mark of bytes that are not UTF-8; the examples are read as UTF-8 (re-save a Windows/Excel export as UTF-8, e.g. iconv -f windows-1252 -t utf-8)`,
+        { code: 'JOBBERT_NOT_UTF8' },
+      );
+    }
     examples.push({ title: title.trim(), uri: uri.trim() });
     lines.push(row.line);
   }
