@@ -33,6 +33,9 @@ it('splits at "\\n" only: CRLF and LF, lines across chunks and a UTF-8 character
   assert.deepEqual(await lines([bytes.subarray(0, 2), bytes.subarray(2, 9), bytes.subarray(9)]), ['Bäcker', 'Köchin']);
   assert.deepEqual(await lines([]), []);
   assert.deepEqual(await lines(['only']), ['only']);
+  // A byte-order mark at the stream's start goes (every reader strips it there), one later stays.
+  assert.deepEqual(await lines([Buffer.from([0xef, 0xbb]), Buffer.from([0xbf, 0x61, 0x0a, 0xef, 0xbb, 0xbf, 0x62])]), ['a', '\ufeffb']);
+  assert.deepEqual(await lines(['', '\ufeffa\n']), ['a']);
   // A lone "\r" is not a line end (readline's would be), as in readLines.
   assert.deepEqual(await lines(['a\rb\n']), ['a\rb']);
 });

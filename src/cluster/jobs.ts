@@ -121,7 +121,7 @@ export async function* readBatchInput(path: string, opts: { column?: string } = 
   let n = 0;
   try {
     for await (const line of splitLines(stream)) {
-      yield { id: String(n), title: n === 0 ? line.replace(/^\uFEFF/, '') : line };
+      yield { id: String(n), title: line };
       n++;
     }
   } catch (e) {

@@ -464,8 +464,7 @@ export class Normalizer {
     if (top?.matched.source === 'example') matched = 'example';
     else if (top?.matched.lang !== undefined) {
       const occ = this.#uriIndex.get(top.uri);
-      const p = occ === undefined ? undefined : this.taxonomy.occupations[occ].preferred[top.matched.lang];
-      if (p !== undefined && p === top.matched.text) matched = 'preferred';
+      if (occ !== undefined && this.taxonomy.occupations[occ].preferred[top.matched.lang] === top.matched.text) matched = 'preferred';
     }
     return features(top?.score ?? 0, second?.score, matched);
   }

@@ -95,10 +95,9 @@ async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
   let line = 0;
   let bytes = 0;
   try {
-    for await (const raw of splitLines(stream)) {
+    for await (const text of splitLines(stream)) {
       line++;
-      bytes += Buffer.byteLength(raw) + 1;
-      const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+      bytes += Buffer.byteLength(text) + 1;
       if (!text.trim()) continue;
       let value: unknown;
       try {

@@ -96,9 +96,8 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
 
   const input = createReadStream(path);
   let lineNo = 0;
-  for await (const raw of splitLines(input)) {
+  for await (const line of splitLines(input)) {
     lineNo++;
-    const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (!line.trim()) continue;
     stats.lines++;
     let v: unknown;

@@ -7,7 +7,8 @@ import { JobBERTError } from '../errors.js';
 
 /**
  * The lines of a UTF-8 stream (Buffers or strings), split at "\n" only, a "\r"
- * before it dropped; a last line without "\n" is yielded too. Not node:readline:
+ * before it dropped, and a byte-order mark at the stream's start dropped; a
+ * last line without "\n" is yielded too. Not node:readline:
  * Node 24's (not 22's) also ends a line at U+2028 and U+2029, which JSON.stringify
  * leaves unescaped inside strings (and scraped titles hold), so a valid JSON
  * Lines row would be cut in two. Async generator; the stream's errors reject it.
@@ -16,8 +17,13 @@ export async function* splitLines(stream: Readable): AsyncGenerator<string> {
   const decoder = new StringDecoder('utf8');
   // The pieces of a line that spans chunks, joined once its end arrives (no quadratic concatenation).
   let pending: string[] = [];
+  let first = true;
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    if (first && text) {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
     let start = 0;
     for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
       let line = text.slice(start, end);
@@ -74,8 +80,7 @@ export async function* jsonLines(fn: string, path: string): AsyncGenerator<{ lin
   try {
     for await (const raw of splitLines(input)) {
       lineNo++;
-      const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-      if (line.trim()) yield { line, lineNo };
+      if (raw.trim()) yield { line: raw, lineNo };
     }
   } catch (e) {
     throw new JobBERTError('ERR_IO', `${fn}: ${path}: ${(e as Error).message}`, { cause: e });
