@@ -35,7 +35,7 @@ export { encoderFromSpec } from './match/encoder-spec.js';
 export { matchDefault } from './match/default-index.js';
 
 // ---- Normalising: vacancy titles → ESCO occupations (ISCO code, calibrated confidence, alternatives) ----
-export { Normalizer, loadBuiltinTaxonomy, readTaxonomy, readExamples } from './normalize/index.js';
+export { Normalizer, cleanTitle, loadBuiltinTaxonomy, readTaxonomy, readExamples } from './normalize/index.js';
 export type {
   Calibration,
   CalibrationModel,

@@ -8,6 +8,7 @@ export {
   type NormalizerOptions,
 } from './normalizer.js';
 export { builtinTaxonomyDir, loadBuiltinTaxonomy, readTaxonomy, type Taxonomy, type TaxonomyOccupation } from './taxonomy.js';
+export { cleanTitle } from './clean.js';
 export { readExamples, type Example, type SkippedExample } from './examples.js';
 export {
   builtinCalibration,

@@ -23,6 +23,7 @@ import {
   UNCALIBRATED_THRESHOLD,
   uncalibrated,
 } from './calibration.js';
+import { cleanTitle } from './clean.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
 import { ByteWriter } from './bytes.js';
 import { buildCorpus, type Corpus, disposeCorpus, searchOccupations } from './search.js';
@@ -229,10 +230,12 @@ export class Normalizer {
         skipped.push({ line: exampleLines[j], uri: e.uri, reason: 'URI not in the taxonomy' });
         return;
       }
-      const key = `${occ}\u0000${e.title.toLowerCase()}`;
+      // Cleaned as titles are (HTML references and tags, format characters), unless nothing would be left.
+      const text = cleanTitle(e.title) || e.title;
+      const key = `${occ}\u0000${text.toLowerCase()}`;
       if (seenExample.has(key)) return;
       seenExample.add(key);
-      rows.push({ occupation: occ, text: e.title, source: 'example' });
+      rows.push({ occupation: occ, text, source: 'example' });
     });
     for (const r of labelRows(tax)) rows.push({ ...r, source: 'label' });
     if (skipped.length)
@@ -395,7 +398,7 @@ export class Normalizer {
     const texts: string[] = [];
     const slot = new Int32Array(titles.length);
     for (let i = 0; i < titles.length; i++) {
-      const text = titles[i].trim();
+      const text = cleanTitle(titles[i]);
       if (!MEANINGFUL.test(text)) {
         slot[i] = -1;
         continue;
