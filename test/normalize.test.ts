@@ -334,6 +334,22 @@ test('an examples file that is not UTF-8 (a Windows Excel export) loads, with on
   assert.match(warnings[0].message, /excel-examples\.csv:2: .*not UTF-8/);
 });
 
+test('an examples file of 300,000 rows loads (its rows were once spread as call arguments: RangeError, call stack exceeded)', async () => {
+  const file = join(dir, 'many-examples.jsonl');
+  // Two distinct titles, so only two rows are encoded; the file is still read row by row.
+  const a = `${JSON.stringify({ title: 'Brotspezialist', uri: OCC.baker })}\n`;
+  const b = `${JSON.stringify({ title: 'Fahrgastbeförderer', uri: OCC.driver })}\n`;
+  await writeFile(file, (a + b).repeat(150_000));
+  const m = await Normalizer.load({ taxonomy, examples: file });
+  try {
+    const [r1, r2] = await m.normalize(['Brotspezialist', 'Fahrgastbeförderer'], { k: 1 });
+    assert.deepEqual([r1.alternatives[0].uri, r1.alternatives[0].matched.source], [OCC.baker, 'example']);
+    assert.deepEqual([r2.alternatives[0].uri, r2.alternatives[0].matched.source], [OCC.driver, 'example']);
+  } finally {
+    await m.dispose();
+  }
+});
+
 test('BAD CALL - a malformed examples file is ERR_BAD_FILE naming file:line', async () => {
   const bad = join(dir, 'bad.jsonl');
   await writeFile(bad, `${JSON.stringify({ title: 'ok', uri: OCC.baker })}\n{"title": "broken"\n`);

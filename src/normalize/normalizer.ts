@@ -209,14 +209,11 @@ export class Normalizer {
       if (!(threshold >= 0 && threshold <= 1))
         throw new RangeError(`${fn}: threshold must be a number in [0, 1]; received ${describe(threshold)}`);
     }
-    const exampleList = Array.isArray(examples) ? checkExamples(fn, examples) : [];
+    let exampleList = Array.isArray(examples) ? checkExamples(fn, examples) : [];
     const tax = taxonomy === undefined ? await loadBuiltinTaxonomy() : await readTaxonomy(taxonomy);
     let exampleLines = exampleList.map((_, i) => i);
-    if (typeof examples === 'string') {
-      const read = await readExamples(examples);
-      exampleList.push(...read.examples);
-      exampleLines = read.lines;
-    }
+    // (Not push(...read.examples): a file of 300,000 examples overflows the call stack as arguments.)
+    if (typeof examples === 'string') ({ examples: exampleList, lines: exampleLines } = await readExamples(examples));
 
     const uriIndex = new Map(tax.occupations.map((o, i) => [o.uri, i]));
     // Row order decides ties (equal scores go to the lower row, search.ts):
