@@ -31,6 +31,10 @@ it('reads JSON Lines, CSV/TSV by the title columns jobbert normalize takes, and 
     { id: 'r1', title: 'Baker, bread' },
     { id: 'r2', title: 'Koch' },
   ]);
+  // Excel's CSV in a German locale: ';' between fields, as the header line shows.
+  assert.deepEqual(await rows('b2.csv', 'id;Stellenbezeichnung\r\nr1;Bäcker, Vollzeit\r\n', { column: 'Stellenbezeichnung' }), [
+    { id: 'r1', title: 'Bäcker, Vollzeit' },
+  ]);
   assert.deepEqual(await rows('c.tsv', 'ref\tPosition\nA\tKrankenpfleger\n', { column: 'Position' }), [
     { id: '0', title: 'Krankenpfleger' },
   ]);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { main } from '../src/cli/index.js';
 import { normalizeCommand } from '../src/cli/normalize.js';
+import { csvDelimiter } from '../src/normalize/rows.js';
 import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
@@ -151,6 +152,61 @@ describe('jobbert normalize', () => {
     const missingCol = await run('normalize', '--input', tsv, '--column', 'Title', '--taxonomy', taxonomy);
     assert.equal(missingCol.code, 1);
     assert.match(missingCol.err.join('\n'), /ERR_BAD_FILE: .*no title column 'Title'/);
+  });
+
+  it("reads a CSV delimited by ';' (Excel's CSV in German, French or Spanish locales) or '|', as its header line shows", async () => {
+    assert.deepEqual(['id,title', 'id;title', 'id|title', 'title', '"a,b";"c,d";title', 'id;title,city;x', ''].map(csvDelimiter), [
+      ',',
+      ';',
+      '|',
+      ',',
+      ';',
+      ';',
+      ',',
+    ]);
+    const expected = [
+      ['s1', OCC.baker],
+      ['s2', OCC.driver],
+      ['s3', OCC.accountant],
+    ];
+    const semicolon = join(dir, 'excel-de.csv');
+    // A semicolon and a comma inside a title, one of them quoted, as Excel writes it.
+    await writeFile(
+      semicolon,
+      '\uFEFFid;Stellenbezeichnung;Ort\r\ns1;Bäcker, Vollzeit;Gent\r\ns2;"Taxifahrer; Nachtschicht";Paris\r\ns3;Buchhalter;Rom\r\n',
+    );
+    const r = await run('normalize', '--input', semicolon, '--column', 'Stellenbezeichnung', '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const out = r.out.map((l) => JSON.parse(l));
+    assert.deepEqual(
+      out.map((x) => [x.id, x.alternatives[0].uri]),
+      expected,
+    );
+    assert.deepEqual(
+      out.map((x) => x.input),
+      ['Bäcker, Vollzeit', 'Taxifahrer; Nachtschicht', 'Buchhalter'],
+    );
+    // From stdin, and in Windows-1252 (Excel's other habit), the same.
+    const fromStdin: string[] = [];
+    const code = await normalizeCommand(
+      ['--input', '-', '--input-encoding', 'windows-1252', '--column', 'Stellenbezeichnung', '--taxonomy', taxonomy, '--k', '1'],
+      (l) => fromStdin.push(l),
+      {
+        stdin: Readable.from([toWindows1252((await readFile(semicolon, 'utf8')).replace(/^\uFEFF/, ''))]),
+        progress: { write: () => true },
+      },
+    );
+    assert.equal(code, 0);
+    assert.deepEqual(fromStdin, r.out);
+    const pipes = join(dir, 'pipes.csv');
+    await writeFile(pipes, 'id|title\ns1|Bäcker, Vollzeit\ns2|Taxifahrer; Nachtschicht\ns3|Buchhalter\n');
+    const p = await run('normalize', '--input', pipes, '--taxonomy', taxonomy, '--k', '1');
+    assert.deepEqual(p.out, r.out);
+    // A comma CSV whose titles hold semicolons is still split at commas.
+    const commas = join(dir, 'commas.csv');
+    await writeFile(commas, 'id,title\ns1,Bäcker; Vollzeit\n');
+    const c = await run('normalize', '--input', commas, '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(JSON.parse(c.out[0]).input, 'Bäcker; Vollzeit');
   });
 
   it('to stdout: one line a call, in input order with several chunks in flight; CSV fields with line breaks stay one row', async () => {

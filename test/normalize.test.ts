@@ -287,7 +287,7 @@ test('the built-in ESCO: a gendered German or Spanish title reaches the occupati
   }
 });
 
-test('examples files: JSON Lines, the JobBERT evaluation CSV layout and TSV read as they are; unknown URIs are skipped with their line', async () => {
+test('examples files: JSON Lines, the JobBERT evaluation CSV layout, TSV and CSV with semicolons read as they are; unknown URIs are skipped with their line', async () => {
   const jsonl = join(dir, 'ex.jsonl');
   await writeFile(
     jsonl,
@@ -297,10 +297,14 @@ test('examples files: JSON Lines, the JobBERT evaluation CSV layout and TSV read
   await writeFile(csv, `,vacancyTitle,conceptUri\n0,"Zorblax Wrangler, senior",${OCC.accountant}\n1,Quux Operative,${OCC.driver}\n`);
   const tsv = join(dir, 'ex.tsv');
   await writeFile(tsv, `jobtitle\toccupation\nZorblax "Wrangler"\t${OCC.accountant}\n`);
+  // Excel's CSV in a German locale: ';' between fields.
+  const semicolon = join(dir, 'ex-de.csv');
+  await writeFile(semicolon, `title;uri\r\nZorblax Wrangler, senior;${OCC.accountant}\r\n`);
   for (const [file, expectSkipped] of [
     [jsonl, [{ line: 3, uri: `${OCC.baker}-gone`, reason: 'URI not in the taxonomy' }]],
     [csv, []],
     [tsv, []],
+    [semicolon, []],
   ] as const) {
     const m = await Normalizer.load({ taxonomy, examples: file });
     try {

@@ -46,20 +46,29 @@ const HEAD_BYTES = 4096;
 
 /** The format a file's first bytes show: JSON Lines when its first line starts with '{', else TSV when it holds a tab, else CSV. */
 function formatOfHead(head: Buffer): RowFormat {
-  const first =
-    head
-      .toString('utf8')
-      .replace(/^\uFEFF/, '')
-      .split(/\r?\n/, 1)[0] ?? '';
+  const first = firstLine(head);
   if (first.trimStart().startsWith('{')) return 'jsonl';
   return first.includes('\t') ? 'tsv' : 'csv';
 }
+
+/** The first line of a file's first bytes, without a byte-order mark. */
+const firstLine = (head: Buffer): string =>
+  head
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/, 1)[0] ?? '';
 
 /**
  * The format of a byte stream such as stdin, by its first line (or first 4 KiB),
  * and a stream that yields every byte of it again, those included. Async.
  */
 export async function detectStreamFormat(stream: Readable, name = 'stdin'): Promise<{ format: RowFormat; stream: Readable }> {
+  const { head, stream: again } = await peekHead(stream, name);
+  return { format: formatOfHead(head), stream: again };
+}
+
+/** A stream's first line (or first 4 KiB), and a stream that yields every byte of it again, those included. Async. */
+async function peekHead(stream: Readable, name: string): Promise<{ head: Buffer; stream: Readable }> {
   const it: AsyncIterator<Buffer | string> = stream[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
@@ -83,7 +92,29 @@ export async function detectStreamFormat(stream: Readable, name = 'stdin'): Prom
     if (ended) return;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   }
-  return { format: formatOfHead(Buffer.concat(head)), stream: Readable.from(again(), { objectMode: false }) };
+  return { head: Buffer.concat(head), stream: Readable.from(again(), { objectMode: false }) };
+}
+
+/**
+ * A CSV file's delimiter, by its header line: the most frequent of `,`, `;` and
+ * `|` outside double quotes, `,` on a tie or when there is none. Excel saves
+ * "CSV" with `;` where the decimal separator is a comma (German, French,
+ * Spanish locales).
+ */
+export function csvDelimiter(header: string): string {
+  const counts = new Map([
+    [',', 0],
+    [';', 0],
+    ['|', 0],
+  ]);
+  let quoted = false;
+  for (const ch of header) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
+  }
+  let best = ',';
+  for (const [ch, n] of counts) if (n > counts.get(best)!) best = ch;
+  return best;
 }
 
 function ioError(path: string, e: unknown): JobBERTError {
@@ -116,7 +147,14 @@ async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
   }
 }
 
-async function* delimited(stream: Readable, name: string, delimiter: string): AsyncGenerator<Row> {
+async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'): AsyncGenerator<Row> {
+  let stream = input;
+  let delimiter = '\t';
+  if (format === 'csv') {
+    const peeked = await peekHead(input, name);
+    stream = peeked.stream;
+    delimiter = csvDelimiter(firstLine(peeked.head));
+  }
   const skipped: Row[] = [];
   const parser = parse({
     delimiter,
@@ -160,7 +198,7 @@ export async function* readRows(input: string | Readable, format?: RowFormat, en
     bytes.on('error', (e: Error) => stream.destroy(e));
   }
   if (f === 'jsonl') yield* jsonLines(stream, name);
-  else yield* delimited(stream, name, f === 'tsv' ? '\t' : ',');
+  else yield* delimited(stream, name, f);
 }
 
 /** Whether `label` names UTF-8 (by TextDecoder); RangeError for a label TextDecoder does not know. */
