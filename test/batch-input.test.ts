@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { readBatchInput } from '../src/index.js';
 
 let dir: string;
@@ -39,6 +40,22 @@ it('reads JSON Lines, CSV/TSV by the title columns jobbert normalize takes, and 
     { id: '0', title: 'Krankenpfleger' },
   ]);
   assert.deepEqual(await rows('d.txt', '\uFEFFbaker\r\nnurse\n'), [
+    { id: '0', title: 'baker' },
+    { id: '1', title: 'nurse' },
+  ]);
+});
+
+it('reads the same files gzip-compressed (.gz)', async () => {
+  const gz = async (name: string, text: string) => {
+    const path = join(dir, name);
+    await writeFile(path, gzipSync(text));
+    const out: { id: string; title: string }[] = [];
+    for await (const r of readBatchInput(path)) out.push(r);
+    return out;
+  };
+  assert.deepEqual(await gz('a.jsonl.gz', '{"id": "x", "title": "baker"}\n'), [{ id: 'x', title: 'baker' }]);
+  assert.deepEqual(await gz('b.csv.gz', 'id,title\nr1,Koch\n'), [{ id: 'r1', title: 'Koch' }]);
+  assert.deepEqual(await gz('d.txt.gz', 'baker\nnurse\n'), [
     { id: '0', title: 'baker' },
     { id: '1', title: 'nurse' },
   ]);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { main } from '../src/cli/index.js';
 import { normalizeCommand } from '../src/cli/normalize.js';
@@ -207,6 +208,65 @@ describe('jobbert normalize', () => {
     await writeFile(commas, 'id,title\ns1,Bäcker; Vollzeit\n');
     const c = await run('normalize', '--input', commas, '--taxonomy', taxonomy, '--k', '1');
     assert.equal(JSON.parse(c.out[0]).input, 'Bäcker; Vollzeit');
+  });
+
+  it('reads gzip input (by its first bytes: file, no extension, stdin), writes .gz and .csv outputs by their names, refuses a ZIP (Excel workbook)', async () => {
+    const titles = Array.from({ length: 50 }, (_, i) =>
+      JSON.stringify({ id: `g${i}`, title: ['baker', 'Krankenpfleger', 'Buchhalter', 'taxi driver'][i % 4] }),
+    );
+    const plain = join(dir, 'g.jsonl');
+    await writeFile(plain, `${titles.join('\n')}\n`);
+    const expected = await run('normalize', '--input', plain, '--taxonomy', taxonomy, '--k', '2');
+    assert.equal(expected.code, 0, expected.err.join('\n'));
+    for (const name of ['g.jsonl.gz', 'g-no-extension']) {
+      const gz = join(dir, name);
+      await writeFile(gz, gzipSync(await readFile(plain)));
+      const r = await run('normalize', '--input', gz, '--taxonomy', taxonomy, '--k', '2', '--json');
+      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.deepEqual(r.out, expected.out, name);
+      // Progress is measured in the compressed file's bytes: the run ends at 1, not beyond.
+      assert.equal(events(r.err).find((e) => e.event === 'done')!.fraction, 1);
+    }
+    const fromStdin: string[] = [];
+    const code = await normalizeCommand(['--input', '-', '--taxonomy', taxonomy, '--k', '2'], (l) => fromStdin.push(l), {
+      stdin: Readable.from([gzipSync(await readFile(plain))]),
+      progress: { write: () => true },
+    });
+    assert.equal(code, 0);
+    assert.deepEqual(fromStdin, expected.out);
+
+    // Outputs: .gz is compressed; .csv (and .csv.gz) is CSV without --format.
+    const outGz = join(dir, 'out.jsonl.gz');
+    assert.equal((await run('normalize', '--input', plain, '--output', outGz, '--taxonomy', taxonomy, '--k', '2')).code, 0);
+    assert.equal(gunzipSync(await readFile(outGz)).toString('utf8'), `${expected.out.join('\n')}\n`);
+    const csvOut = join(dir, 'out.csv');
+    const csvGz = join(dir, 'out.csv.gz');
+    const csvFormat = join(dir, 'out-format.txt');
+    await run('normalize', '--input', plain, '--output', csvOut, '--taxonomy', taxonomy, '--k', '2');
+    await run('normalize', '--input', plain, '--output', csvGz, '--taxonomy', taxonomy, '--k', '2');
+    await run('normalize', '--input', plain, '--output', csvFormat, '--format', 'csv', '--taxonomy', taxonomy, '--k', '2');
+    const csvText = await readFile(csvFormat, 'utf8');
+    assert.match(csvText, /^id,input,uri,label,isco,confidence,alt1_uri/);
+    assert.equal(await readFile(csvOut, 'utf8'), csvText);
+    assert.equal(gunzipSync(await readFile(csvGz)).toString('utf8'), csvText);
+
+    // A truncated gzip file fails (exit 1, ERR_IO) and leaves no output, rather than ending early as if complete.
+    const whole = gzipSync(Buffer.from(`${titles.join('\n')}\n`.repeat(40)));
+    const truncated = join(dir, 'cut.jsonl.gz');
+    await writeFile(truncated, whole.subarray(0, whole.length - 100));
+    const out = join(dir, 'cut-out.jsonl');
+    const t = await run('normalize', '--input', truncated, '--output', out, '--taxonomy', taxonomy);
+    assert.equal(t.code, 1);
+    assert.match(t.err.join('\n'), /ERR_IO: cannot read .*cut\.jsonl\.gz \(unexpected end of file\)/);
+    assert.equal(existsSync(out), false);
+    // An Excel workbook (a ZIP archive), under any name, is refused with what to do.
+    for (const name of ['book.xlsx', 'book.csv']) {
+      const zip = join(dir, name);
+      await writeFile(zip, Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(60)]));
+      const z = await run('normalize', '--input', zip, '--taxonomy', taxonomy);
+      assert.equal(z.code, 1);
+      assert.match(z.err.join('\n'), /ERR_BAD_FILE: .*is a ZIP archive \(an Excel \.xlsx workbook\?\).*save it as CSV/);
+    }
   });
 
   it('to stdout: one line a call, in input order with several chunks in flight; CSV fields with line breaks stay one row', async () => {

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { Normalizer, TfIdfEncoder, type NormalizeResult } from '../src/index.js';
 import { preferredForms } from '../src/normalize/taxonomy.js';
 import { OCC, PREFIX, writeTaxonomy, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
@@ -287,7 +288,7 @@ test('the built-in ESCO: a gendered German or Spanish title reaches the occupati
   }
 });
 
-test('examples files: JSON Lines, the JobBERT evaluation CSV layout, TSV and CSV with semicolons read as they are; unknown URIs are skipped with their line', async () => {
+test('examples files: JSON Lines, the JobBERT evaluation CSV layout, TSV, CSV with semicolons and gzip read as they are; unknown URIs are skipped with their line', async () => {
   const jsonl = join(dir, 'ex.jsonl');
   await writeFile(
     jsonl,
@@ -300,11 +301,14 @@ test('examples files: JSON Lines, the JobBERT evaluation CSV layout, TSV and CSV
   // Excel's CSV in a German locale: ';' between fields.
   const semicolon = join(dir, 'ex-de.csv');
   await writeFile(semicolon, `title;uri\r\nZorblax Wrangler, senior;${OCC.accountant}\r\n`);
+  const gz = join(dir, 'ex.jsonl.gz');
+  await writeFile(gz, gzipSync(`${JSON.stringify({ title: 'Zorblax Wrangler', uri: OCC.accountant })}\n`));
   for (const [file, expectSkipped] of [
     [jsonl, [{ line: 3, uri: `${OCC.baker}-gone`, reason: 'URI not in the taxonomy' }]],
     [csv, []],
     [tsv, []],
     [semicolon, []],
+    [gz, []],
   ] as const) {
     const m = await Normalizer.load({ taxonomy, examples: file });
     try {

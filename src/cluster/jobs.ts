@@ -13,12 +13,11 @@
  * object twice, so the output never holds a row twice.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { splitLines } from '../util/read-lines.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
-import { detectFormat, pickColumn, readRows } from '../normalize/rows.js';
+import { detectFormat, openBytes, pickColumn, readRows } from '../normalize/rows.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';
@@ -83,11 +82,11 @@ export interface BatchRow {
  * Reads a batch input file as rows, streaming: JSON Lines of `{"id"?, "title"}`
  * (.jsonl/.ndjson/.json), CSV/TSV with a header (.csv/.tsv: the title column is
  * `column`, else one of TITLE_COLUMNS, as `jobbert normalize` reads them; an `id` column gives ids), or
- * else one title per line. Ids not given are row numbers. Async iterable;
+ * else one title per line; any of them gzip-compressed (.gz). Ids not given are row numbers. Async iterable;
  * rejects with JobBERTError ERR_NOT_FOUND / ERR_IO, or ERR_BAD_FILE naming the line.
  */
 export async function* readBatchInput(path: string, opts: { column?: string } = {}): AsyncGenerator<BatchRow> {
-  if (/\.(jsonl|ndjson|json|csv|tsv|tab)$/i.test(path)) {
+  if (/\.(jsonl|ndjson|json|csv|tsv|tab)(\.gz)?$/i.test(path)) {
     const format = await detectFormat(path);
     let titleCol: string | undefined;
     let idCol: string | undefined;
@@ -117,7 +116,7 @@ export async function* readBatchInput(path: string, opts: { column?: string } = 
     }
     return;
   }
-  const stream = createReadStream(path);
+  const { stream } = await openBytes(path);
   let n = 0;
   try {
     for await (const line of splitLines(stream)) {

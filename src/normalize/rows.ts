@@ -3,12 +3,14 @@
  * CSV/TSV with a header (parsed by csv-parse, RFC 4180 quoting), from a path
  * or a stream such as stdin. Yields one item per data row with its 1-based
  * line number in the file, or an error for a row that cannot be read (bad
- * JSON, a malformed CSV record) — the caller decides whether that aborts.
- * Memory stays flat whatever the file's size.
+ * JSON, a malformed CSV record) — the caller decides whether that aborts. A
+ * gzip-compressed input (by its first bytes) is decompressed as it streams; a
+ * ZIP archive (an Excel workbook) is refused. Memory stays flat whatever the
+ * file's size.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { JobBERTError } from '../errors.js';
 import { splitLines } from '../util/read-lines.js';
@@ -21,24 +23,66 @@ export type Row =
   | { line: number; bytes: number; record: Record<string, unknown>; error?: undefined }
   | { line: number; bytes: number; record?: undefined; error: string };
 
-/** The format of `path`: by extension (.jsonl/.ndjson/.json, .csv, .tsv/.tab), else by its first line. Async. */
+/**
+ * The format of `path`: by extension (.jsonl/.ndjson/.json, .csv, .tsv/.tab,
+ * each also with .gz), else by its first line (decompressed if it is gzip).
+ * Async. JobBERTError ERR_NOT_FOUND / ERR_IO when it cannot be read,
+ * ERR_BAD_FILE for a ZIP archive such as an Excel workbook.
+ */
 export async function detectFormat(path: string): Promise<RowFormat> {
-  const ext = /\.([a-z]+)$/i.exec(path)?.[1]?.toLowerCase();
+  const ext = /\.([a-z]+)(?:\.gz)?$/i.exec(path)?.[1]?.toLowerCase();
   if (ext === 'jsonl' || ext === 'ndjson' || ext === 'json') return 'jsonl';
   if (ext === 'csv') return 'csv';
   if (ext === 'tsv' || ext === 'tab') return 'tsv';
+  const { stream } = await openBytes(path);
   try {
-    const fh = await open(path, 'r');
-    try {
-      const buf = Buffer.alloc(HEAD_BYTES);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      return formatOfHead(buf.subarray(0, bytesRead));
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    throw ioError(path, e);
+    return formatOfHead((await peekHead(stream, path)).head);
+  } finally {
+    stream.destroy();
   }
+}
+
+/** An input opened for reading rows. */
+export interface Bytes {
+  /** Its bytes, decompressed when the input is gzip. */
+  stream: Readable;
+  /** Whether the input is gzip. */
+  compressed: boolean;
+  /** How many bytes of the input itself (compressed, for gzip) have been read so far. */
+  read(): number;
+}
+
+/**
+ * `input` (a path, or a byte stream such as stdin) as a stream of its bytes,
+ * decompressed when its first two bytes are gzip's (1f 8b). Async.
+ * JobBERTError ERR_NOT_FOUND / ERR_IO when it cannot be read (a corrupt gzip
+ * stream fails as it is read), ERR_BAD_FILE for a ZIP archive (an Excel .xlsx
+ * workbook is one: it has no rows until saved as CSV).
+ */
+export async function openBytes(input: string | Readable, name = typeof input === 'string' ? input : 'stdin'): Promise<Bytes> {
+  const raw = typeof input === 'string' ? createReadStream(input) : input;
+  const { head, stream } = await peekHead(raw, name);
+  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4) {
+    stream.destroy();
+    raw.destroy();
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `${name} is a ZIP archive (an Excel .xlsx workbook?), not JSON Lines, CSV or TSV: save it as CSV (UTF-8) first`,
+    );
+  }
+  const compressed = head[0] === 0x1f && head[1] === 0x8b;
+  let read = 0;
+  stream.on('data', (b: Buffer) => {
+    read += b.length;
+  });
+  const out = compressed ? createGunzip() : new PassThrough();
+  stream.on('error', (e) => out.destroy(e));
+  out.on('close', () => {
+    stream.destroy();
+    raw.destroy();
+  });
+  stream.pipe(out);
+  return { stream: out, compressed, read: () => read };
 }
 
 /** How much of a file's start {@link detectFormat} looks at. */
@@ -59,12 +103,13 @@ const firstLine = (head: Buffer): string =>
     .split(/\r?\n/, 1)[0] ?? '';
 
 /**
- * The format of a byte stream such as stdin, by its first line (or first 4 KiB),
- * and a stream that yields every byte of it again, those included. Async.
+ * The format of a byte stream such as stdin, by its first line (or first 4 KiB,
+ * decompressed if it is gzip), and a stream that yields every byte of it
+ * again, those included, decompressed. Async.
  */
-export async function detectStreamFormat(stream: Readable, name = 'stdin'): Promise<{ format: RowFormat; stream: Readable }> {
-  const { head, stream: again } = await peekHead(stream, name);
-  return { format: formatOfHead(head), stream: again };
+export async function detectStreamFormat(input: Readable, name = 'stdin'): Promise<{ format: RowFormat; stream: Readable }> {
+  const { head, stream } = await peekHead((await openBytes(input, name)).stream, name);
+  return { format: formatOfHead(head), stream };
 }
 
 /** A stream's first line (or first 4 KiB), and a stream that yields every byte of it again, those included. Async. */
@@ -88,9 +133,14 @@ async function peekHead(stream: Readable, name: string): Promise<{ head: Buffer;
     throw ioError(name, e);
   }
   async function* again() {
-    yield* head;
-    if (ended) return;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    try {
+      yield* head;
+      if (ended) return;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    } finally {
+      // Destroying the replay (a reader that stops early) closes the source too.
+      await it.return?.();
+    }
   }
   return { head: Buffer.concat(head), stream: Readable.from(again(), { objectMode: false }) };
 }
@@ -191,14 +241,21 @@ export async function* readRows(input: string | Readable, format?: RowFormat, en
   if (typeof input !== 'string' && format === undefined) throw new TypeError('readRows: a stream needs its format');
   const f = format ?? (await detectFormat(input as string));
   const name = typeof input === 'string' ? input : 'stdin';
-  let stream = typeof input === 'string' ? createReadStream(input) : input;
+  const opened = await openBytes(input, name);
+  let stream = opened.stream;
   if (encoding !== undefined && !isUtf8(encoding)) {
     const bytes = stream;
     stream = bytes.pipe(toUtf8(encoding));
     bytes.on('error', (e: Error) => stream.destroy(e));
   }
-  if (f === 'jsonl') yield* jsonLines(stream, name);
-  else yield* delimited(stream, name, f);
+  const rows = f === 'jsonl' ? jsonLines(stream, name) : delimited(stream, name, f);
+  // Of gzip, how far into the file: the compressed bytes read (progress against its size).
+  if (!opened.compressed) yield* rows;
+  else
+    for await (const row of rows) {
+      if (row.bytes) row.bytes = opened.read();
+      yield row;
+    }
 }
 
 /** Whether `label` names UTF-8 (by TextDecoder); RangeError for a label TextDecoder does not know. */
