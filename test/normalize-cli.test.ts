@@ -259,13 +259,53 @@ describe('jobbert normalize', () => {
     assert.equal(t.code, 1);
     assert.match(t.err.join('\n'), /ERR_IO: cannot read .*cut\.jsonl\.gz \(unexpected end of file\)/);
     assert.equal(existsSync(out), false);
-    // An Excel workbook (a ZIP archive), under any name, is refused with what to do.
-    for (const name of ['book.xlsx', 'book.csv']) {
-      const zip = join(dir, name);
-      await writeFile(zip, Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(60)]));
-      const z = await run('normalize', '--input', zip, '--taxonomy', taxonomy);
+    // An Excel workbook (.xlsx: a ZIP archive; .xls: an OLE2 file), under any name, is refused with what to do.
+    for (const [name, magic, what] of [
+      ['book.xlsx', 'PK\x03\x04', /a ZIP archive \(an Excel \.xlsx workbook\?\)/],
+      ['book.csv', 'PK\x03\x04', /a ZIP archive/],
+      ['book.xls', '\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1', /an OLE2 file \(an Excel \.xls workbook\?\)/],
+    ] as const) {
+      const file = join(dir, name);
+      await writeFile(file, Buffer.concat([Buffer.from(magic, 'latin1'), Buffer.alloc(60)]));
+      const z = await run('normalize', '--input', file, '--taxonomy', taxonomy);
       assert.equal(z.code, 1);
-      assert.match(z.err.join('\n'), /ERR_BAD_FILE: .*is a ZIP archive \(an Excel \.xlsx workbook\?\).*save it as CSV/);
+      assert.match(z.err.join('\n'), /ERR_BAD_FILE: .* is .*save it as CSV \(UTF-8\) first/);
+      assert.match(z.err.join('\n'), what);
+    }
+  });
+
+  it('reads UTF-16 after its byte-order mark (Excel\'s "Unicode Text" export: tab-separated UTF-16LE), from a file and stdin', async () => {
+    const text = 'id\ttitle\r\nu1\tBäcker\r\nu2\tKrankenpfleger – Vollzeit\r\n';
+    const utf8 = join(dir, 'unicode-text.tsv');
+    await writeFile(utf8, text);
+    const expected = await run('normalize', '--input', utf8, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.deepEqual(
+      expected.out.map((l) => JSON.parse(l).input),
+      ['Bäcker', 'Krankenpfleger – Vollzeit'],
+    );
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.from(le);
+    be.swap16();
+    for (const [name, bytes] of [
+      ['le.txt', le],
+      ['be.txt', be],
+    ] as const) {
+      const file = join(dir, name);
+      await writeFile(file, bytes);
+      const r = await run('normalize', '--input', file, '--taxonomy', taxonomy, '--k', '1', '--json');
+      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.deepEqual(r.out, expected.out, name);
+      // Progress counts the file's own (two-byte) units: it ends at 1.
+      assert.equal(events(r.err).find((e) => e.event === 'done')!.fraction, 1);
+    }
+    for (const extra of [[], ['--input-encoding', 'utf-16le']]) {
+      const out: string[] = [];
+      const code = await normalizeCommand(['--input', '-', '--taxonomy', taxonomy, '--k', '1', ...extra], (l) => out.push(l), {
+        stdin: Readable.from([le.subarray(0, 7), le.subarray(7)]),
+        progress: { write: () => true },
+      });
+      assert.equal(code, 0);
+      assert.deepEqual(out, expected.out, extra.join(' '));
     }
   });
 

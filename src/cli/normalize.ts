@@ -324,11 +324,16 @@ async function streamFile(
   const fromStdin = o.input === '-';
   const input = fromStdin ? 'stdin' : (o.input as string);
   let source: string | Readable = input;
+  let decoded = false;
   let inputFormat = o.inputFormat as RowFormat | undefined;
   if (fromStdin) {
     const stdin = io.stdin ?? process.stdin;
     if (inputFormat) source = stdin;
-    else ({ format: inputFormat, stream: source } = await detectStreamFormat(stdin));
+    else {
+      // Read as text in UTF-8 from here on (decompressed, decoded from --input-encoding).
+      ({ format: inputFormat, stream: source } = await detectStreamFormat(stdin, 'stdin', o.inputEncoding as string | undefined));
+      decoded = true;
+    }
   } else inputFormat ??= await detectFormat(input);
   const strict = Boolean(o.strict);
   const bar = Boolean(progress.isTTY) && !o.json;
@@ -439,7 +444,7 @@ async function streamFile(
     if (format === 'csv') await sink.write(`${csvHeader(k)}\n`);
     const encoding = o.inputEncoding as string | undefined;
     let warnedEncoding = encoding !== undefined && !isUtf8(encoding);
-    for await (const row of readRows(source, inputFormat, encoding)) {
+    for await (const row of readRows(source, inputFormat, decoded ? undefined : encoding)) {
       if (failed) throw failed;
       const id = String(rows++);
       if (row.bytes) bytes = row.bytes;

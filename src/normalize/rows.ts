@@ -44,45 +44,62 @@ export async function detectFormat(path: string): Promise<RowFormat> {
 
 /** An input opened for reading rows. */
 export interface Bytes {
-  /** Its bytes, decompressed when the input is gzip. */
+  /** Its text in UTF-8. */
   stream: Readable;
-  /** Whether the input is gzip. */
-  compressed: boolean;
-  /** How many bytes of the input itself (compressed, for gzip) have been read so far. */
+  /** Whether that text's bytes are not the input's own (gzip, or another encoding than UTF-8). */
+  transformed: boolean;
+  /** How many bytes of the input itself (compressed, encoded) have been read so far. */
   read(): number;
 }
 
 /**
- * `input` (a path, or a byte stream such as stdin) as a stream of its bytes,
- * decompressed when its first two bytes are gzip's (1f 8b). Async.
- * JobBERTError ERR_NOT_FOUND / ERR_IO when it cannot be read (a corrupt gzip
- * stream fails as it is read), ERR_BAD_FILE for a ZIP archive (an Excel .xlsx
- * workbook is one: it has no rows until saved as CSV).
+ * `input` (a path, or a byte stream such as stdin) as a stream of its text in
+ * UTF-8: decompressed when its first two bytes are gzip's (1f 8b), then decoded
+ * from `encoding` (any WHATWG label) when that is given and not UTF-8, else
+ * from UTF-16 when it starts with UTF-16's byte-order mark (what Excel's
+ * "Unicode Text" export writes). Async. JobBERTError ERR_NOT_FOUND / ERR_IO
+ * when it cannot be read (a corrupt gzip stream fails as it is read),
+ * ERR_BAD_FILE for an Excel workbook (.xlsx, a ZIP archive; .xls, an OLE2
+ * file): it has no rows until saved as CSV.
  */
-export async function openBytes(input: string | Readable, name = typeof input === 'string' ? input : 'stdin'): Promise<Bytes> {
+export async function openBytes(
+  input: string | Readable,
+  name = typeof input === 'string' ? input : 'stdin',
+  encoding?: string,
+): Promise<Bytes> {
   const raw = typeof input === 'string' ? createReadStream(input) : input;
   const { head, stream } = await peekHead(raw, name);
-  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4) {
+  const starts = (...bytes: number[]) => bytes.every((b, i) => head[i] === b);
+  const workbook = starts(0x50, 0x4b, 3, 4)
+    ? 'a ZIP archive (an Excel .xlsx workbook?)'
+    : starts(0xd0, 0xcf, 0x11, 0xe0)
+      ? 'an OLE2 file (an Excel .xls workbook?)'
+      : '';
+  if (workbook) {
     stream.destroy();
     raw.destroy();
-    throw new JobBERTError(
-      'ERR_BAD_FILE',
-      `${name} is a ZIP archive (an Excel .xlsx workbook?), not JSON Lines, CSV or TSV: save it as CSV (UTF-8) first`,
-    );
+    throw new JobBERTError('ERR_BAD_FILE', `${name} is ${workbook}, not JSON Lines, CSV or TSV: save it as CSV (UTF-8) first`);
   }
-  const compressed = head[0] === 0x1f && head[1] === 0x8b;
+  const compressed = starts(0x1f, 0x8b);
+  const utf16 = starts(0xff, 0xfe) ? 'utf-16le' : starts(0xfe, 0xff) ? 'utf-16be' : undefined;
+  const decode = encoding !== undefined ? (isUtf8(encoding) ? undefined : encoding) : compressed ? undefined : utf16;
   let read = 0;
   stream.on('data', (b: Buffer) => {
     read += b.length;
   });
-  const out = compressed ? createGunzip() : new PassThrough();
-  stream.on('error', (e) => out.destroy(e));
-  out.on('close', () => {
+  const stages: Transform[] = [compressed ? createGunzip() : new PassThrough()];
+  if (decode) stages.push(toUtf8(decode));
+  let from: Readable = stream;
+  for (const t of stages) {
+    from.on('error', (e) => t.destroy(e));
+    from = from.pipe(t);
+  }
+  from.on('close', () => {
+    for (const t of stages) t.destroy();
     stream.destroy();
     raw.destroy();
   });
-  stream.pipe(out);
-  return { stream: out, compressed, read: () => read };
+  return { stream: from, transformed: stages.length > 1 || compressed, read: () => read };
 }
 
 /** How much of a file's start {@link detectFormat} looks at. */
@@ -103,12 +120,17 @@ const firstLine = (head: Buffer): string =>
     .split(/\r?\n/, 1)[0] ?? '';
 
 /**
- * The format of a byte stream such as stdin, by its first line (or first 4 KiB,
- * decompressed if it is gzip), and a stream that yields every byte of it
- * again, those included, decompressed. Async.
+ * The format of a byte stream such as stdin, by its first line (or first 4 KiB),
+ * and a stream that yields all of it again, those bytes included, as
+ * {@link openBytes} reads it (decompressed, and decoded to UTF-8 from
+ * `encoding` or a UTF-16 byte-order mark). Async.
  */
-export async function detectStreamFormat(input: Readable, name = 'stdin'): Promise<{ format: RowFormat; stream: Readable }> {
-  const { head, stream } = await peekHead((await openBytes(input, name)).stream, name);
+export async function detectStreamFormat(
+  input: Readable,
+  name = 'stdin',
+  encoding?: string,
+): Promise<{ format: RowFormat; stream: Readable }> {
+  const { head, stream } = await peekHead((await openBytes(input, name, encoding)).stream, name);
   return { format: formatOfHead(head), stream };
 }
 
@@ -234,23 +256,19 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
  * The rows of `input` (a path, or a byte stream such as stdin, which then needs
  * `format`: see {@link detectStreamFormat}) in file order, streamed; its bytes
  * in `encoding` (any WHATWG label: 'windows-1252' for a Windows Excel export;
- * default UTF-8). Async generator; rejects with JobBERTError ERR_NOT_FOUND /
+ * default UTF-8, or UTF-16 after its byte-order mark), gzip decompressed
+ * ({@link openBytes}). Async generator; rejects with JobBERTError ERR_NOT_FOUND /
  * ERR_IO when the input cannot be read. A bad row is yielded as `{ line, error }`, not thrown.
  */
 export async function* readRows(input: string | Readable, format?: RowFormat, encoding?: string): AsyncGenerator<Row> {
   if (typeof input !== 'string' && format === undefined) throw new TypeError('readRows: a stream needs its format');
   const f = format ?? (await detectFormat(input as string));
   const name = typeof input === 'string' ? input : 'stdin';
-  const opened = await openBytes(input, name);
-  let stream = opened.stream;
-  if (encoding !== undefined && !isUtf8(encoding)) {
-    const bytes = stream;
-    stream = bytes.pipe(toUtf8(encoding));
-    bytes.on('error', (e: Error) => stream.destroy(e));
-  }
+  const opened = await openBytes(input, name, encoding);
+  const stream = opened.stream;
   const rows = f === 'jsonl' ? jsonLines(stream, name) : delimited(stream, name, f);
-  // Of gzip, how far into the file: the compressed bytes read (progress against its size).
-  if (!opened.compressed) yield* rows;
+  // Of gzip or another encoding, how far into the file: its own bytes read (progress against its size).
+  if (!opened.transformed) yield* rows;
   else
     for await (const row of rows) {
       if (row.bytes) row.bytes = opened.read();
