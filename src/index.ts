@@ -48,6 +48,7 @@ export type {
   NormalizeResult,
   NormalizerOptions,
   SkippedExample,
+  StreamTitle,
   Taxonomy,
   TaxonomyOccupation,
 } from './normalize/index.js';

@@ -449,3 +449,85 @@ test('BAD CALL - normalizeLines names ids when they are not one string per title
   await assert.rejects(n.normalizeLines([3 as never], ['a']), { name: 'TypeError', message: /titles\[0\]/ });
   await assert.rejects(n.normalizeLines(['baker'], ['a'], { k: 0 }), { name: 'RangeError', message: /k/ });
 });
+
+test('normalizeStream yields normalize results in input order, ids from the rows or their positions, from sync and async iterables', async () => {
+  const titles = Array.from(
+    { length: 25 },
+    (_, i) => ['Java Developer', 'Krankenpfleger', 'bread baker', '', 'taxi driver'][i % 5] + (i % 2 ? '' : ` ${i}`),
+  );
+  const expected = await n.normalize(titles, { k: 2 });
+  for (const chunk of [1, 7, 100]) {
+    const got: NormalizeResult[] = [];
+    for await (const r of n.normalizeStream(titles, { k: 2, chunk })) got.push(r);
+    assert.deepEqual(got, expected, `chunk ${chunk}`);
+  }
+  async function* rows() {
+    yield { id: 'a', title: 'bread baker' };
+    yield 'taxi driver';
+    yield { id: 17, title: 'Krankenpfleger' };
+    yield { title: 'Java Developer' };
+  }
+  const got: NormalizeResult[] = [];
+  for await (const r of n.normalizeStream(rows(), { chunk: 2, outputLang: 'de' })) got.push(r);
+  assert.deepEqual(
+    got.map((r) => [r.id, r.input, r.alternatives[0].uri]),
+    [
+      ['a', 'bread baker', OCC.baker],
+      ['1', 'taxi driver', OCC.driver],
+      ['17', 'Krankenpfleger', OCC.nurse],
+      ['3', 'Java Developer', OCC.developer],
+    ],
+  );
+  assert.equal(got[0].alternatives[0].label, 'Bäcker/Bäckerin');
+});
+
+test('normalizeStream reads at most two chunks ahead, and stops reading when the caller stops', async () => {
+  let pulled = 0;
+  let closed = false;
+  async function* source() {
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        yield `bread baker ${i}`;
+      }
+    } finally {
+      closed = true;
+    }
+  }
+  let seen = 0;
+  for await (const _ of n.normalizeStream(source(), { chunk: 10 })) {
+    assert.ok(pulled - seen <= 20, `read ${pulled} for ${seen} yielded`);
+    if (++seen === 35) break;
+  }
+  assert.ok(closed, 'the source was closed');
+  assert.ok(pulled <= 55, `read ${pulled}`);
+});
+
+test("BAD CALL - normalizeStream names a bad item by its position, a bad chunk or option before reading, and passes on the source's error", async () => {
+  const drain = async (it: AsyncIterable<unknown>) => {
+    for await (const _ of it);
+  };
+  await assert.rejects(drain(n.normalizeStream(['baker', 'nurse', 42 as unknown as string])), {
+    name: 'TypeError',
+    message: /Normalizer\.normalizeStream: titles item 2 must be a string or \{ id\?, title: string \}; received 42/,
+  });
+  await assert.rejects(drain(n.normalizeStream([{ id: 'x' } as unknown as string])), { name: 'TypeError', message: /titles item 0/ });
+  await assert.rejects(drain(n.normalizeStream(5 as unknown as string[])), { name: 'TypeError', message: /titles must be an iterable/ });
+  let pulled = 0;
+  const counted = function* () {
+    pulled++;
+    yield 'baker';
+  };
+  await assert.rejects(drain(n.normalizeStream(counted(), { chunk: 0 })), {
+    name: 'RangeError',
+    message: /chunk must be an integer in \[1, 1000000\]/,
+  });
+  await assert.rejects(drain(n.normalizeStream(counted(), { k: 0 })), { name: 'RangeError', message: /k/ });
+  await assert.rejects(drain(n.normalizeStream(counted(), { lang: 'fr' })), { name: 'RangeError', message: /lang/ });
+  assert.equal(pulled, 0, 'nothing read before the options are checked');
+  async function* failing() {
+    yield 'baker';
+    throw new Error('cursor lost');
+  }
+  await assert.rejects(drain(n.normalizeStream(failing())), { message: 'cursor lost' });
+});

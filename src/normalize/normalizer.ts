@@ -77,6 +77,12 @@ export interface NormalizeResult {
   alternatives: NormalizeAlternative[];
 }
 
+/** A row of {@link Normalizer.normalizeStream}'s input: the title and, optionally, the id its result carries. */
+export interface StreamTitle {
+  id?: string | number;
+  title: string;
+}
+
 /** One row of the index: an occupation's label or an example. */
 interface IndexRow {
   occupation: number;
@@ -318,6 +324,87 @@ export class Normalizer {
       this.#lines(w, chunk, ids, s, await this.#hits(chunk, plan), plan);
     }
     return w.result();
+  }
+
+  /**
+   * Normalises a stream of titles — strings, or rows `{ id?, title }` — such as
+   * a database cursor, a message queue or a file's lines: reads them in chunks
+   * (`chunk`, default 2,048), searches two chunks at once (one's search
+   * overlapping the next one's encoding), and yields one result per title in
+   * input order, as {@link normalize} gives it; `id` is the row's `id` (a
+   * string or number), else its 0-based position in the stream. Reads ahead at
+   * most two chunks, so memory stays flat whatever the stream's length. Async
+   * generator. Errors as normalize, with TypeError naming the position of an
+   * item that is neither a string nor `{ title: string }`; RangeError for a
+   * bad `chunk`. Stopping early (`break`) stops reading `titles`.
+   */
+  async *normalizeStream(
+    titles: AsyncIterable<string | StreamTitle> | Iterable<string | StreamTitle>,
+    opts: NormalizeOptions & { chunk?: number } = {},
+  ): AsyncGenerator<NormalizeResult> {
+    const fn = 'Normalizer.normalizeStream';
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`${fn}: opts must be an object; received ${describe(opts)}`);
+    const { chunk = 2048, ...rest } = opts;
+    assertInteger(fn, 'chunk', chunk, 1, 1_000_000);
+    const source = titles as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
+    const open = (source?.[Symbol.asyncIterator] ?? source?.[Symbol.iterator]) as
+      | (() => AsyncIterator<unknown> | Iterator<unknown>)
+      | undefined;
+    if (typeof open !== 'function')
+      throw new TypeError(`${fn}: titles must be an iterable or async iterable of strings or { id?, title }; received ${describe(titles)}`);
+    await this.normalize([], rest); // checks k, lang and outputLang before reading anything
+    const it = open.call(source);
+    let position = 0;
+    let ended = false;
+    const read = async (): Promise<{ ids: string[]; texts: string[] } | null> => {
+      const ids: string[] = [];
+      const texts: string[] = [];
+      while (!ended && texts.length < chunk) {
+        const r = await it.next();
+        if (r.done) ended = true;
+        else {
+          const item = r.value as string | StreamTitle;
+          if (typeof item === 'string') {
+            ids.push(String(position));
+            texts.push(item);
+          } else if (typeof item === 'object' && item !== null && typeof item.title === 'string') {
+            ids.push(typeof item.id === 'string' || typeof item.id === 'number' ? String(item.id) : String(position));
+            texts.push(item.title);
+          } else
+            throw new TypeError(`${fn}: titles item ${position} must be a string or { id?, title: string }; received ${describe(item)}`);
+          position++;
+        }
+      }
+      return texts.length ? { ids, texts } : null;
+    };
+    // Chunks are read one after another (two reads at once would interleave their rows).
+    let reading: Promise<unknown> = Promise.resolve();
+    const start = async (): Promise<NormalizeResult[] | null> => {
+      const next = reading.then(read);
+      reading = next.catch(() => {});
+      const c = await next;
+      if (!c) return null;
+      const results = await this.normalize(c.texts, rest);
+      for (let i = 0; i < results.length; i++) results[i].id = c.ids[i];
+      return results;
+    };
+    const pending: Promise<NormalizeResult[] | null>[] = [];
+    const launch = () => {
+      const p = start();
+      p.catch(() => {}); // surfaced when its turn comes
+      pending.push(p);
+    };
+    try {
+      launch();
+      while (pending.length) {
+        // The next chunk starts (reading, then encoding) while this one is searched.
+        if (pending.length < 2 && !ended) launch();
+        const results = await pending.shift()!;
+        if (results) yield* results;
+      }
+    } finally {
+      if (!ended) await it.return?.();
+    }
   }
 
   /** Checks normalize's arguments (TypeError/RangeError naming the bad one) and finds the corpus. */
