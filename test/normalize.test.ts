@@ -503,6 +503,16 @@ test('normalizeStream reads at most two chunks ahead, and stops reading when the
   assert.ok(pulled <= 55, `read ${pulled}`);
 });
 
+test('normalizeStream: a break returns even while the source has nothing to give (an idle queue)', { timeout: 20_000 }, async () => {
+  async function* idleQueue() {
+    for (let i = 0; i < 25; i++) yield `bread baker ${i}`;
+    await new Promise(() => {}); // no message ever comes
+  }
+  let seen = 0;
+  for await (const _ of n.normalizeStream(idleQueue(), { chunk: 10 })) if (++seen === 12) break;
+  assert.equal(seen, 12);
+});
+
 test("BAD CALL - normalizeStream names a bad item by its position, a bad chunk or option before reading, and passes on the source's error", async () => {
   const drain = async (it: AsyncIterable<unknown>) => {
     for await (const _ of it);

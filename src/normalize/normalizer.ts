@@ -336,7 +336,8 @@ export class Normalizer {
    * most two chunks, so memory stays flat whatever the stream's length. Async
    * generator. Errors as normalize, with TypeError naming the position of an
    * item that is neither a string nor `{ title: string }`; RangeError for a
-   * bad `chunk`. Stopping early (`break`) stops reading `titles`.
+   * bad `chunk`. Stopping early (`break`) lets the chunk in flight finish and
+   * stops reading `titles`.
    */
   async *normalizeStream(
     titles: AsyncIterable<string | StreamTitle> | Iterable<string | StreamTitle>,
@@ -356,11 +357,16 @@ export class Normalizer {
     const it = open.call(source);
     let position = 0;
     let ended = false;
+    /** Whether a read waits on the source (a queue may never answer it). */
+    let waiting = false;
+    const searching = new Set<Promise<unknown>>();
     const read = async (): Promise<{ ids: string[]; texts: string[] } | null> => {
       const ids: string[] = [];
       const texts: string[] = [];
       while (!ended && texts.length < chunk) {
+        waiting = true;
         const r = await it.next();
+        waiting = false;
         if (r.done) ended = true;
         else {
           const item = r.value as string | StreamTitle;
@@ -384,7 +390,9 @@ export class Normalizer {
       reading = next.catch(() => {});
       const c = await next;
       if (!c) return null;
-      const results = await this.normalize(c.texts, rest);
+      const search = this.normalize(c.texts, rest);
+      searching.add(search);
+      const results = await search.finally(() => searching.delete(search));
       for (let i = 0; i < results.length; i++) results[i].id = c.ids[i];
       return results;
     };
@@ -403,7 +411,13 @@ export class Normalizer {
         if (results) yield* results;
       }
     } finally {
-      if (!ended) await it.return?.();
+      // After a break: no search keeps running behind the caller's back, and
+      // the source is closed — without waiting on a read it may never answer.
+      await Promise.allSettled([...searching]);
+      if (!ended) {
+        const closing = Promise.resolve(it.return?.()).catch(() => {});
+        if (!waiting) await closing;
+      }
     }
   }
 
