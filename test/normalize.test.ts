@@ -481,9 +481,12 @@ test('normalizeStream yields normalize results in input order, ids from the rows
   assert.equal(got[0].alternatives[0].label, 'Bäcker/Bäckerin');
 });
 
-test('normalizeStream reads at most two chunks ahead, and stops reading when the caller stops', async () => {
+test('normalizeStream reads at most two chunks ahead, and stops reading when the caller stops', { timeout: 20_000 }, async () => {
   let pulled = 0;
-  let closed = false;
+  let markClosed = () => {};
+  const closed = new Promise<void>((resolve) => {
+    markClosed = resolve;
+  });
   async function* source() {
     try {
       for (let i = 0; i < 10_000; i++) {
@@ -491,7 +494,7 @@ test('normalizeStream reads at most two chunks ahead, and stops reading when the
         yield `bread baker ${i}`;
       }
     } finally {
-      closed = true;
+      markClosed();
     }
   }
   let seen = 0;
@@ -499,7 +502,7 @@ test('normalizeStream reads at most two chunks ahead, and stops reading when the
     assert.ok(pulled - seen <= 20, `read ${pulled} for ${seen} yielded`);
     if (++seen === 35) break;
   }
-  assert.ok(closed, 'the source was closed');
+  await closed; // the source's finally ran (the test's timeout guards a source never closed)
   assert.ok(pulled <= 55, `read ${pulled}`);
 });
 

@@ -336,8 +336,9 @@ export class Normalizer {
    * most two chunks, so memory stays flat whatever the stream's length. Async
    * generator. Errors as normalize, with TypeError naming the position of an
    * item that is neither a string nor `{ title: string }`; RangeError for a
-   * bad `chunk`. Stopping early (`break`) lets the chunk in flight finish and
-   * stops reading `titles`.
+   * bad `chunk`. Stopping early (`break`) lets the searches in flight finish,
+   * stops reading `titles` and closes it (`return()`; once a read in progress
+   * ends, for an async iterator, without waiting on it).
    */
   async *normalizeStream(
     titles: AsyncIterable<string | StreamTitle> | Iterable<string | StreamTitle>,
@@ -359,11 +360,13 @@ export class Normalizer {
     let ended = false;
     /** Whether a read waits on the source (a queue may never answer it). */
     let waiting = false;
+    /** Set by a break: a read in progress takes no further rows. */
+    let stopped = false;
     const searching = new Set<Promise<unknown>>();
     const read = async (): Promise<{ ids: string[]; texts: string[] } | null> => {
       const ids: string[] = [];
       const texts: string[] = [];
-      while (!ended && texts.length < chunk) {
+      while (!ended && !stopped && texts.length < chunk) {
         waiting = true;
         const r = await it.next();
         waiting = false;
@@ -412,7 +415,9 @@ export class Normalizer {
       }
     } finally {
       // After a break: no search keeps running behind the caller's back, and
-      // the source is closed — without waiting on a read it may never answer.
+      // the source is closed — without waiting on a read it may never answer
+      // (then it closes once that read ends).
+      stopped = true;
       await Promise.allSettled([...searching]);
       if (!ended) {
         const closing = Promise.resolve(it.return?.()).catch(() => {});
