@@ -67,6 +67,11 @@ it('BAD CALL - a missing file, a bad row and a header without a title column are
     message: /no title column \(title\|vacancyTitle\|jobtitle\|job_title\)/,
   });
   await assert.rejects(rows('f.jsonl', '{"title": "baker"}\n{"title": 5}\n'), { code: 'ERR_BAD_FILE', message: /f\.jsonl:2:/ });
+  // A title cut at an unquoted comma would be normalised wrong without a word: the line is named instead.
+  await assert.rejects(rows('h.csv', 'id,title\n1,Koch\n2,Sales, Marketing\n'), {
+    code: 'ERR_BAD_FILE',
+    message: /h\.csv:3: 3 fields where the header has 2/,
+  });
   await assert.rejects(rows('g.jsonl', '{"title": "baker"}\nnot json\n'), { code: 'ERR_BAD_FILE', message: /g\.jsonl:2:/ });
   await assert.rejects(
     (async () => {

@@ -155,6 +155,29 @@ describe('jobbert normalize', () => {
     assert.match(missingCol.err.join('\n'), /ERR_BAD_FILE: .*no title column 'Title'/);
   });
 
+  it('a CSV row with more fields than its header (an unquoted comma in a title) is a bad row, not a title cut short', async () => {
+    const input = join(dir, 'unquoted.csv');
+    await writeFile(input, 'id,title\n1,Sales, Marketing\n2,bread baker\n3,"Sales, Marketing"\n4,taxi driver,\n');
+    const r = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(
+      events(r.err).filter((e) => e.event === 'bad-row'),
+      [{ event: 'bad-row', line: 2, error: "3 fields where the header has 2 (a ',' inside a field that is not quoted?)" }],
+    );
+    // The quoted one is whole; a trailing delimiter (an empty extra field) is harmless.
+    assert.deepEqual(
+      r.out.map((l) => [JSON.parse(l).id, JSON.parse(l).input]),
+      [
+        ['2', 'bread baker'],
+        ['3', 'Sales, Marketing'],
+        ['4', 'taxi driver'],
+      ],
+    );
+    const strict = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--strict');
+    assert.equal(strict.code, 1);
+    assert.match(strict.err.join('\n'), /ERR_BAD_FILE: .*unquoted\.csv:2: 3 fields where the header has 2/);
+  });
+
   it("reads a CSV delimited by ';' (Excel's CSV in German, French or Spanish locales) or '|', as its header line shows", async () => {
     assert.deepEqual(['id,title', 'id;title', 'id|title', 'title', '"a,b";"c,d";title', 'id;title,city;x', ''].map(csvDelimiter), [
       ',',

@@ -230,7 +230,6 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
   const skipped: Row[] = [];
   const parser = parse({
     delimiter,
-    columns: (header: string[]) => header.map((h) => h.trim()),
     bom: true,
     info: true,
     skip_empty_lines: true,
@@ -245,9 +244,28 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
   });
   stream.on('error', (e) => parser.destroy(ioError(name, e)));
   stream.pipe(parser);
-  for await (const item of parser as AsyncIterable<{ info: { lines: number; bytes: number }; record: Record<string, string> }>) {
+  let header: string[] | undefined;
+  for await (const item of parser as AsyncIterable<{ info: { lines: number; bytes: number }; record: string[] }>) {
     while (skipped.length) yield skipped.shift()!;
-    yield { line: item.info.lines, bytes: item.info.bytes, record: item.record };
+    const { info, record: fields } = item;
+    if (!header) {
+      header = fields.map((h) => h.trim());
+      continue;
+    }
+    // More fields than the header: a delimiter inside an unquoted field ("Sales, Marketing"),
+    // which would otherwise cut the title short without a word. Empty extra fields (a trailing delimiter) are harmless.
+    if (fields.length > header.length && fields.slice(header.length).some((f) => f.trim() !== '')) {
+      yield {
+        line: info.lines,
+        bytes: info.bytes,
+        error: `${fields.length} fields where the header has ${header.length} (a ${delimiter === '\t' ? 'tab' : `'${delimiter}'`} inside a field that is not quoted?)`,
+      };
+      continue;
+    }
+    // Every header column is a key, in header order; a short row leaves the missing ones undefined.
+    const record: Record<string, string | undefined> = {};
+    for (let c = 0; c < header.length; c++) record[header[c]] = fields[c];
+    yield { line: info.lines, bytes: info.bytes, record };
   }
   while (skipped.length) yield skipped.shift()!;
 }
