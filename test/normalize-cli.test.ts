@@ -226,6 +226,20 @@ describe('jobbert normalize', () => {
     await writeFile(pipes, 'id|title\ns1|Bäcker, Vollzeit\ns2|Taxifahrer; Nachtschicht\ns3|Buchhalter\n');
     const p = await run('normalize', '--input', pipes, '--taxonomy', taxonomy, '--k', '1');
     assert.deepEqual(p.out, r.out);
+    // Excel's "sep=;" first line names the delimiter (here against the header's majority); line numbers stay the file's.
+    const sep = join(dir, 'sep.csv');
+    await writeFile(sep, '\uFEFFsep=;\r\nid;title,with,commas\r\ns1;Bäcker, Vollzeit\r\ns2;Taxifahrer; Nachtschicht\r\n');
+    const sr = await run('normalize', '--input', sep, '--column', 'title,with,commas', '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.deepEqual(
+      sr.out.map((l) => JSON.parse(l).input),
+      ['Bäcker, Vollzeit'],
+    );
+    assert.deepEqual(
+      events(sr.err)
+        .filter((e) => e.event === 'bad-row')
+        .map((e) => e.line),
+      [4],
+    );
     // A comma CSV whose titles hold semicolons is still split at commas.
     const commas = join(dir, 'commas.csv');
     await writeFile(commas, 'id,title\ns1,Bäcker; Vollzeit\n');

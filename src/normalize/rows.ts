@@ -222,14 +222,20 @@ async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
 async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'): AsyncGenerator<Row> {
   let stream = input;
   let delimiter = '\t';
+  let fromLine = 1;
   if (format === 'csv') {
     const peeked = await peekHead(input, name);
     stream = peeked.stream;
-    delimiter = csvDelimiter(firstLine(peeked.head));
+    const first = firstLine(peeked.head);
+    // A first line "sep=;" is Excel's way to name the delimiter; the header follows it.
+    const sep = /^sep=(.)\s*$/i.exec(first)?.[1];
+    delimiter = sep ?? csvDelimiter(first);
+    if (sep) fromLine = 2;
   }
   const skipped: Row[] = [];
   const parser = parse({
     delimiter,
+    from_line: fromLine,
     bom: true,
     info: true,
     skip_empty_lines: true,
