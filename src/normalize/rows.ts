@@ -9,7 +9,7 @@
  * file's size.
  */
 import { createReadStream } from 'node:fs';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { JobBERTError } from '../errors.js';
@@ -46,10 +46,11 @@ export async function detectFormat(path: string): Promise<RowFormat> {
 export interface Bytes {
   /** Its text in UTF-8. */
   stream: Readable;
-  /** Whether that text's bytes are not the input's own (gzip, or another encoding than UTF-8). */
-  transformed: boolean;
-  /** How many bytes of the input itself (compressed, encoded) have been read so far. */
-  read(): number;
+  /**
+   * Where that text's bytes are not the input's own (gzip, or another encoding
+   * than UTF-8): how many of the input's own bytes have been read so far.
+   */
+  ownBytes?: () => number;
 }
 
 /**
@@ -83,12 +84,14 @@ export async function openBytes(
   const compressed = starts(0x1f, 0x8b);
   const utf16 = starts(0xff, 0xfe) ? 'utf-16le' : starts(0xfe, 0xff) ? 'utf-16be' : undefined;
   const decode = encoding !== undefined ? (isUtf8(encoding) ? undefined : encoding) : compressed ? undefined : utf16;
+  const stages: Transform[] = [];
+  if (compressed) stages.push(createGunzip());
+  if (decode) stages.push(toUtf8(decode));
+  if (!stages.length) return { stream };
   let read = 0;
   stream.on('data', (b: Buffer) => {
     read += b.length;
   });
-  const stages: Transform[] = [compressed ? createGunzip() : new PassThrough()];
-  if (decode) stages.push(toUtf8(decode));
   let from: Readable = stream;
   for (const t of stages) {
     from.on('error', (e) => t.destroy(e));
@@ -99,7 +102,7 @@ export async function openBytes(
     stream.destroy();
     raw.destroy();
   });
-  return { stream: from, transformed: stages.length > 1 || compressed, read: () => read };
+  return { stream: from, ownBytes: () => read };
 }
 
 /** How much of a file's start {@link detectFormat} looks at. */
@@ -288,14 +291,13 @@ export async function* readRows(input: string | Readable, format?: RowFormat, en
   if (typeof input !== 'string' && format === undefined) throw new TypeError('readRows: a stream needs its format');
   const f = format ?? (await detectFormat(input as string));
   const name = typeof input === 'string' ? input : 'stdin';
-  const opened = await openBytes(input, name, encoding);
-  const stream = opened.stream;
+  const { stream, ownBytes } = await openBytes(input, name, encoding);
   const rows = f === 'jsonl' ? jsonLines(stream, name) : delimited(stream, name, f);
   // Of gzip or another encoding, how far into the file: its own bytes read (progress against its size).
-  if (!opened.transformed) yield* rows;
+  if (!ownBytes) yield* rows;
   else
     for await (const row of rows) {
-      if (row.bytes) row.bytes = opened.read();
+      if (row.bytes) row.bytes = ownBytes();
       yield row;
     }
 }
