@@ -143,6 +143,19 @@ describe('jobbert CLI', () => {
     const piped = await run('batch', 'normalize', '--nats', 'nats://127.0.0.1:1', '--input', '-', '--output', join(dir, 'o.jsonl'));
     assert.equal(piped.code, 2);
     assert.match(piped.err, /needs files, not stdin or stdout/);
+    // jobbert normalize writes CSV to a .csv name; batch writes JSON Lines only, so it refuses one.
+    const csv = await run(
+      'batch',
+      'normalize',
+      '--nats',
+      'nats://127.0.0.1:1',
+      '--input',
+      join(dir, 'i.txt'),
+      '--output',
+      join(dir, 'o.csv.gz'),
+    );
+    assert.equal(csv.code, 2);
+    assert.match(csv.err, /writes JSON Lines; name --output \.jsonl/);
     const missing = await run('index', 'search', join(dir, 'missing.jbi'), 'x');
     assert.equal(missing.code, 1);
     assert.match(missing.err, /ERR_NOT_FOUND/);

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../src/cli/index.js';
 import { runBatch, type BatchProgress } from '../src/cluster/batch.js';
@@ -343,6 +344,19 @@ describe('batch jobs over NATS', { skip }, () => {
       assert.ok(got === (await readFile(reference, 'utf8')), 'the batch output differs from jobbert normalize');
       assert.ok(workers[0].stats.chunks > 0 && workers[1].stats.chunks > 0, 'one worker did all the work');
       assert.equal(workers[0].stats.chunks + workers[1].stats.chunks, 12);
+      // The same job to a .gz name: the output is gzip-compressed.
+      const gz = join(work, 'normalize-batch.jsonl.gz');
+      const again = await runBatch({
+        nats: nats.url,
+        task: 'normalize',
+        input: file,
+        output: gz,
+        fingerprint,
+        options: { k: 3 },
+        chunkSize: 250,
+      });
+      assert.equal(again.failures.length, 0);
+      assert.ok(gunzipSync(await readFile(gz)).toString('utf8') === got, 'the .gz output does not gunzip to the plain output');
     } finally {
       for (const w of workers) await w.stop();
       await normalizer.dispose();

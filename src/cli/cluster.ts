@@ -31,7 +31,7 @@ export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE
          normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X]
                        a distributed batch: chunks go to the workers (which need the same model, examples,
                        taxonomy and threshold), the output is written in input order as the single-process
-                       command writes it (encode: a JSON array a row; normalize: JSON Lines); rerun after a
+                       command writes it (encode: a JSON array a row; normalize: JSON Lines; .gz compresses); rerun after a
                        crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
   index publish FILE --nats URL --name NAME [--shards N] [--json]
                        store an index file in the NATS object store as NAME's newest version (replicas
@@ -165,6 +165,9 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
   if (!o.nats || !o.input || !o.output) throw new UsageError(`batch ${task} needs --nats URL, --input FILE and --output FILE`);
   if (o.input === '-' || o.output === '-')
     throw new UsageError(`batch ${task} needs files, not stdin or stdout: a rerun resumes a job by reading its input and output again`);
+  // jobbert normalize writes CSV to such a name; batch writes JSON Lines only, which a .csv name would hide.
+  if (/\.(csv|tsv|tab)(\.gz)?$/i.test(o.output as string))
+    throw new UsageError(`batch ${task} writes JSON Lines; name --output .jsonl (or .jsonl.gz), not ${o.output}`);
   const options: Record<string, unknown> = {};
   const only = (names: string[], t: string) => {
     for (const n of names)

@@ -10,8 +10,11 @@
  * that failed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
 import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
@@ -329,12 +332,14 @@ function errorLine(task: BatchTask, row: BatchRow, f: ChunkReport): string {
  * Writes the output in input order while the job runs: each chunk as soon as
  * it and every chunk before it have an outcome, into a temp file that is
  * fsynced and renamed over the output at the end (a crash leaves no partial
- * output; a resumed job writes it again from its stored results).
+ * output; a resumed job writes it again from its stored results). An output
+ * named .gz is gzip-compressed as written, at level 1, as `jobbert normalize`
+ * writes one.
  */
 class OutputWriter {
   readonly failures: ChunkReport[] = [];
   readonly #tmp: string;
-  readonly #out: WriteStream;
+  readonly #out: Writable;
   readonly #closed: Promise<void>;
   readonly #rows: AsyncGenerator<BatchRow[]>;
   readonly #fetches = new Map<number, Promise<Uint8Array | null>>();
@@ -349,11 +354,18 @@ class OutputWriter {
     readonly spec: JobSpec,
   ) {
     this.#tmp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.#out = createWriteStream(this.#tmp, { encoding: 'utf8' });
-    this.#closed = new Promise<void>((resolve, reject) => {
-      this.#out.on('close', resolve);
-      this.#out.on('error', reject);
-    });
+    const file = createWriteStream(this.#tmp, { encoding: 'utf8' });
+    if (/\.gz$/i.test(path)) {
+      const gzip = createGzip({ level: 1 });
+      this.#out = gzip;
+      this.#closed = pipeline(gzip, file);
+    } else {
+      this.#out = file;
+      this.#closed = new Promise<void>((resolve, reject) => {
+        file.on('close', resolve);
+        file.on('error', reject);
+      });
+    }
     this.#closed.catch(() => {});
     this.#rows = chunked(readBatchInput(input, { column }), spec.chunkSize);
   }
@@ -401,7 +413,8 @@ class OutputWriter {
         if (lines.length !== rows.length)
           throw new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines.length} results for ${rows.length} rows`);
         if (lines.length && !this.#out.write(`${lines.join('\n')}\n`))
-          await new Promise<void>((resolve) => this.#out.once('drain', resolve));
+          // A failed write never drains: its error settles #closed instead.
+          await Promise.race([new Promise<void>((resolve) => this.#out.once('drain', resolve)), this.#closed]);
         this.#next++;
       }
     } catch (e) {
