@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { main } from '../src/cli/index.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -101,6 +102,34 @@ describe('jobbert CLI', () => {
     );
     const text = await run('index', 'search', index, 'nurse', '--k', '1');
     assert.match(text.out, /^nurse\n\s+1\s+1\.0000\s+Nurse\s+\[5\]$/);
+  });
+
+  it('builds an index from gzip-compressed and UTF-16 entry files as from the plain ones; a workbook is refused', async () => {
+    const tsv = await readFile(join(dir, 'titles.tsv'));
+    const files = {
+      'titles.tsv.gz': gzipSync(tsv),
+      'titles-gzip-no-extension': gzipSync(tsv),
+      'titles-utf16.tsv': Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(tsv.toString('utf8'), 'utf16le')]),
+      'titles.jsonl.gz': gzipSync(await readFile(join(dir, 'titles.jsonl'))),
+    };
+    const ids = async (input: string) => {
+      const out = join(dir, 'enc.jbi');
+      const built = await run('index', 'build', '--input', input, '--out', out, '--json');
+      assert.equal(built.code, 0, `${input}: ${built.err}`);
+      const found = JSON.parse((await run('index', 'search', out, 'Krankenschwester', '--k', '5', '--json')).out);
+      return found.results[0].map((r: { id: string; text: string }) => `${r.id}:${r.text}`);
+    };
+    const plain = await ids(join(dir, 'titles.tsv'));
+    assert.equal(plain.length, 5);
+    for (const [name, bytes] of Object.entries(files)) {
+      await writeFile(join(dir, name), bytes);
+      if (!name.includes('jsonl')) assert.deepEqual(await ids(join(dir, name)), plain, name);
+    }
+    assert.deepEqual(await ids(join(dir, 'titles.jsonl.gz')), await ids(join(dir, 'titles.jsonl')));
+    await writeFile(join(dir, 'titles.xlsx'), Buffer.from('PK\x03\x04 a workbook', 'latin1'));
+    const workbook = await run('index', 'build', '--input', join(dir, 'titles.xlsx'), '--out', join(dir, 'w.jbi'));
+    assert.equal(workbook.code, 1);
+    assert.match(workbook.err, /ERR_BAD_FILE: .*titles\.xlsx is a ZIP archive/);
   });
 
   it('matches against a corpus file (JSON Lines too)', async () => {

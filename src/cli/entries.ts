@@ -1,20 +1,36 @@
 /** Reading index entries for the CLI: JSON Lines or TSV files. */
 import { JobBERTError } from '../errors.js';
 import type { MatchEntry } from '../match/match-index.js';
-import { readLines } from '../util/read-lines.js';
+import { openBytes } from '../normalize/rows.js';
+import { splitLines } from '../util/read-lines.js';
+
+/** The lines of `path`, read as the normalize rows are (gzip decompressed, UTF-16 after its byte-order mark, a workbook refused). */
+async function readAllLines(path: string): Promise<string[]> {
+  const { stream } = await openBytes(path);
+  const lines: string[] = [];
+  try {
+    for await (const line of splitLines(stream)) lines.push(line);
+  } catch (e) {
+    throw new JobBERTError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    stream.destroy();
+  }
+  return lines;
+}
 
 /**
  * Reads entries from `path`:
  * - `.jsonl` / `.ndjson`: one `{"id", "text", "lang"?}` object per line;
  * - anything else: TSV with a header row, columns id, text and optionally lang
- *   (the TalentCLEF `corpus_elements` and `queries` files read as they are).
+ *   (the TalentCLEF `corpus_elements` and `queries` files read as they are);
+ * either gzip-compressed (told by its first bytes), or UTF-16 with a byte-order mark.
  * Async. Throws JobBERTError ERR_NOT_FOUND / ERR_BAD_FILE naming the line.
  */
 export async function readEntries(path: string, lang?: string): Promise<MatchEntry[]> {
-  const lines = await readLines(path);
+  const lines = await readAllLines(path);
   const bad = (n: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${n}: ${why}`);
   const out: MatchEntry[] = [];
-  if (/\.(jsonl|ndjson)$/i.test(path)) {
+  if (/\.(jsonl|ndjson)(\.gz)?$/i.test(path)) {
     lines.forEach((line, i) => {
       if (!line.trim()) return;
       let v: { id?: unknown; text?: unknown; lang?: unknown };
