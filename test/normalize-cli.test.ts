@@ -326,6 +326,9 @@ describe('jobbert normalize', () => {
     for (const [name, bytes] of [
       ['le.txt', le],
       ['be.txt', be],
+      // Compressed, the byte-order mark is found once decompressed.
+      ['le.tsv.gz', gzipSync(le)],
+      ['be-gzip-no-extension', gzipSync(be)],
     ] as const) {
       const file = join(dir, name);
       await writeFile(file, bytes);
@@ -335,10 +338,15 @@ describe('jobbert normalize', () => {
       // Progress counts the file's own (two-byte) units: it ends at 1.
       assert.equal(events(r.err).find((e) => e.event === 'done')!.fraction, 1);
     }
-    for (const extra of [[], ['--input-encoding', 'utf-16le']]) {
+    for (const [extra, bytes] of [
+      [[], le],
+      [['--input-encoding', 'utf-16le'], le],
+      [[], gzipSync(le)],
+      [['--input-encoding', 'utf-16le'], gzipSync(le)],
+    ] as const) {
       const out: string[] = [];
       const code = await normalizeCommand(['--input', '-', '--taxonomy', taxonomy, '--k', '1', ...extra], (l) => out.push(l), {
-        stdin: Readable.from([le.subarray(0, 7), le.subarray(7)]),
+        stdin: Readable.from([bytes.subarray(0, 7), bytes.subarray(7)]),
         progress: { write: () => true },
       });
       assert.equal(code, 0);

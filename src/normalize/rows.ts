@@ -57,8 +57,8 @@ export interface Bytes {
  * `input` (a path, or a byte stream such as stdin) as a stream of its text in
  * UTF-8: decompressed when its first two bytes are gzip's (1f 8b), then decoded
  * from `encoding` (any WHATWG label) when that is given and not UTF-8, else
- * from UTF-16 when it starts with UTF-16's byte-order mark (what Excel's
- * "Unicode Text" export writes). Async. JobBERTError ERR_NOT_FOUND / ERR_IO
+ * from UTF-16 when its (decompressed) text starts with UTF-16's byte-order
+ * mark (what Excel's "Unicode Text" export writes). Async. JobBERTError ERR_NOT_FOUND / ERR_IO
  * when it cannot be read (a corrupt gzip stream fails as it is read),
  * ERR_BAD_FILE for an Excel workbook (.xlsx, a ZIP archive; .xls, an OLE2
  * file): it has no rows until saved as CSV.
@@ -87,6 +87,8 @@ export async function openBytes(
   const stages: Transform[] = [];
   if (compressed) stages.push(createGunzip());
   if (decode) stages.push(toUtf8(decode));
+  // Compressed: a UTF-16 byte-order mark can only be seen once decompressed.
+  else if (compressed && encoding === undefined) stages.push(utf16ByMark());
   if (!stages.length) return { stream };
   let read = 0;
   stream.on('data', (b: Buffer) => {
@@ -316,6 +318,31 @@ function toUtf8(encoding: string): Transform {
     },
     flush(done) {
       done(null, decoder.decode());
+    },
+  });
+}
+
+/**
+ * A stream that decodes UTF-16 to UTF-8 when its first bytes are UTF-16's
+ * byte-order mark (LE or BE), and passes any other bytes on unchanged.
+ */
+function utf16ByMark(): Transform {
+  let head: Buffer | null = Buffer.alloc(0);
+  let decoder: TextDecoder | null = null;
+  const pass = (b: Buffer) => (decoder ? decoder.decode(b, { stream: true }) : b);
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (head === null) return done(null, pass(chunk));
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 2) return done();
+      const label = head[0] === 0xff && head[1] === 0xfe ? 'utf-16le' : head[0] === 0xfe && head[1] === 0xff ? 'utf-16be' : null;
+      if (label) decoder = new TextDecoder(label);
+      const first = head;
+      head = null;
+      done(null, pass(first));
+    },
+    flush(done) {
+      done(null, head?.length ? head : decoder ? decoder.decode() : undefined);
     },
   });
 }
