@@ -12,7 +12,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { main } from '../src/cli/index.js';
 import { normalizeCommand } from '../src/cli/normalize.js';
-import { csvDelimiter } from '../src/normalize/rows.js';
+import { TITLE_COLUMNS } from '../src/normalize/examples.js';
+import { csvDelimiter, pickColumn } from '../src/normalize/rows.js';
 import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
@@ -176,6 +177,24 @@ describe('jobbert normalize', () => {
     const strict = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--strict');
     assert.equal(strict.code, 1);
     assert.match(strict.err.join('\n'), /ERR_BAD_FILE: .*unquoted\.csv:2: 3 fields where the header has 2/);
+  });
+
+  it('finds the title column under a spreadsheet\'s header ("Job Title", "JOB_TITLE", "Vacancy-Title"), the exact name first', async () => {
+    assert.equal(pickColumn(['ID', 'Job Title', 'City'], TITLE_COLUMNS), 'Job Title');
+    assert.equal(pickColumn(['JOB_TITLE'], TITLE_COLUMNS), 'JOB_TITLE');
+    assert.equal(pickColumn(['Vacancy-Title', 'title'], TITLE_COLUMNS), 'title');
+    assert.equal(pickColumn(['Job Title', 'Vacancy-Title'], TITLE_COLUMNS), 'Vacancy-Title', "TITLE_COLUMNS' order decides");
+    assert.equal(pickColumn(['job title', 'jobtitle'], ['jobtitle']), 'jobtitle', 'an exact name beats a near one');
+    assert.equal(pickColumn(['Job Title', 'job_title'], ['jobtitle']), 'Job Title', 'of two near ones, the first');
+    assert.equal(pickColumn(['Job Titles', 'subtitle'], TITLE_COLUMNS), undefined);
+    const input = join(dir, 'job-title.csv');
+    await writeFile(input, 'ID,Job Title,City\n1,Bäcker,Gent\n');
+    const r = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(
+      r.out.map((l) => JSON.parse(l).alternatives[0].uri),
+      [OCC.baker],
+    );
   });
 
   it("reads a CSV delimited by ';' (Excel's CSV in German, French or Spanish locales) or '|', as its header line shows", async () => {

@@ -347,12 +347,20 @@ function utf16ByMark(): Transform {
   });
 }
 
-/** The first of `names` (case-insensitive) among `columns`, or undefined. */
+/**
+ * The column that the first of `names` names, or undefined: compared
+ * case-insensitively, and failing that also ignoring spaces, '_' and '-' (so
+ * `jobtitle` finds a spreadsheet's "Job Title"); of columns that read the
+ * same, the first.
+ */
 export function pickColumn(columns: string[], names: readonly string[]): string | undefined {
-  const lower = new Map(columns.map((c) => [c.toLowerCase(), c]));
-  for (const n of names) {
-    const c = lower.get(n.toLowerCase());
-    if (c !== undefined) return c;
+  for (const key of [(s: string) => s.toLowerCase(), (s: string) => s.toLowerCase().replace(/[\s_-]+/g, '')]) {
+    const byKey = new Map<string, string>();
+    for (const c of columns) if (!byKey.has(key(c))) byKey.set(key(c), c);
+    for (const n of names) {
+      const c = byKey.get(key(n));
+      if (c !== undefined) return c;
+    }
   }
   return undefined;
 }
