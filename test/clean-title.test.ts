@@ -51,6 +51,18 @@ test('cleanTitle removes invisible format characters (soft hyphen, zero-width sp
   assert.equal(cleanTitle('\ufeffKoch'), 'Koch');
 });
 
+test('cleanTitle reads U+0080–U+009F as windows-1252 (text decoded as Latin-1, and HTML) and makes other controls spaces', () => {
+  assert.equal(cleanTitle('Children\u0092s Nurse'), 'Children’s Nurse');
+  assert.equal(cleanTitle('Koch \u0096 Vollzeit'), 'Koch – Vollzeit');
+  assert.equal(cleanTitle('\u0084Koch\u0093 \u0080'), '„Koch“ €');
+  assert.equal(cleanTitle('Koch &#150; Vollzeit'), 'Koch – Vollzeit');
+  // The table's ends, and bytes windows-1252 leaves undefined.
+  assert.equal(cleanTitle('a\u009fb\u0081c\u009dd'), 'aŸb c d');
+  assert.equal(cleanTitle('Bäcker\u0000in \u001b\u007f'), 'Bäcker in');
+  // Tab and line breaks are whitespace already: a title holding only them and text is only trimmed.
+  assert.equal(cleanTitle('Data\tAnalyst'), 'Data\tAnalyst');
+});
+
 test('cleanTitle only trims a clean title (inner whitespace kept) and rejects a non-string', () => {
   assert.equal(cleanTitle('  Data  Analyst \n'), 'Data  Analyst');
   assert.equal(cleanTitle(''), '');
@@ -78,6 +90,7 @@ test('the Normalizer matches a scraped title as its clean text, and echoes the t
     ['<b>Registered Nurse</b>', 'Registered Nurse'],
     ['Software\u00adentwickler', 'Softwareentwickler'],
     ['Bar&shy;keeper', 'Barkeeper'],
+    ['Children\u0092s Nurse', 'Children’s Nurse'],
   ];
   const scraped = await n.normalize(
     pairs.map((p) => p[0]),
