@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { MatchIndex, SkillIndex, TfIdfEncoder, type Skill } from '../src/index.js';
 import { MicroBatcher } from '../src/serve/batcher.js';
 import { createMatcher, createServer, ServeError, type JobbertServer, type ServeOptions } from '../src/serve/index.js';
@@ -462,6 +463,62 @@ describe('jobbert serve: limits and bad input', () => {
       req.end(`${'y'.repeat(3000)}"]}`);
     });
     assertError(chunked, 413, 'ERR_BODY_TOO_LARGE');
+    assert.equal((await request(url, '/healthz')).status, 200);
+  });
+
+  it('reads gzip, deflate and br request bodies (the limit holds for the decompressed JSON); refuses other encodings and corrupt ones', async () => {
+    const body = JSON.stringify({ queries: ['nurse', 'Krankenpfleger'], k: 2 });
+    const plain = await post(url, '/v1/match', body);
+    assert.equal(plain.status, 200, plain.text);
+    for (const [coding, bytes] of [
+      ['gzip', gzipSync(body)],
+      ['x-gzip', gzipSync(body)],
+      ['deflate', deflateSync(body)],
+      ['br', brotliCompressSync(body)],
+      ['GZIP ', gzipSync(body)],
+      ['identity', Buffer.from(body)],
+    ] as const) {
+      const r = await post(url, '/v1/match', bytes, { 'content-encoding': coding });
+      assert.equal(r.status, 200, `${coding}: ${r.text}`);
+      assert.deepEqual(r.json, plain.json, coding);
+    }
+    // Streamed in small pieces, the whole body arriving before it is all decompressed.
+    const pieces = gzipSync(body);
+    const streamed = await new Promise<Reply>((resolve, reject) => {
+      const req = httpRequest(
+        new URL('/v1/match', url),
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, agent: false },
+        (res) => collect(res).then(resolve, reject),
+      );
+      req.on('error', reject);
+      for (let i = 0; i < pieces.length; i += 7) req.write(pieces.subarray(i, i + 7));
+      req.end();
+    });
+    assert.deepEqual(streamed.json, plain.json);
+    // 100 kB of JSON in a 200-byte gzip: the 4096-byte limit is for the JSON.
+    const bomb = gzipSync(JSON.stringify({ queries: ['x'.repeat(100_000)] }));
+    assert.ok(bomb.length < 4096);
+    assertError(await post(url, '/v1/match', bomb, { 'content-encoding': 'gzip' }), 413, 'ERR_BODY_TOO_LARGE', undefined, /decompressed/);
+    assertError(
+      await post(url, '/v1/match', gzipSync(body).subarray(0, 20), { 'content-encoding': 'gzip' }),
+      400,
+      'ERR_INVALID_ENCODING',
+      undefined,
+      /not valid gzip/,
+    );
+    assertError(await post(url, '/v1/match', body, { 'content-encoding': 'gzip' }), 400, 'ERR_INVALID_ENCODING');
+    assertError(
+      await post(url, '/v1/match', body, { 'content-encoding': 'zstd' }),
+      415,
+      'ERR_UNSUPPORTED_MEDIA_TYPE',
+      undefined,
+      /Content-Encoding 'zstd' is not supported/,
+    );
+    assertError(
+      await post(url, '/v1/match', gzipSync(gzipSync(body)), { 'content-encoding': 'gzip, gzip' }),
+      415,
+      'ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
     assert.equal((await request(url, '/healthz')).status, 200);
   });
 

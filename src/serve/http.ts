@@ -4,6 +4,8 @@
  * looks at the content) and JSON responses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { JobBERTError, type JobBERTErrorCode } from '../errors.js';
 
 /**
@@ -48,12 +50,23 @@ export function badField(field: string, message: string): ServeError {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The request Content-Encodings a body may arrive in, and their decompressors. */
+const DECOMPRESSORS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
 /**
- * Reads and parses a JSON request body of at most `maxBytes` bytes. Async.
- * Rejects with ServeError: 413 ERR_BODY_TOO_LARGE (announced or actual size),
- * 415 ERR_UNSUPPORTED_MEDIA_TYPE (a Content-Type other than JSON), 400
- * ERR_INVALID_UTF8 / ERR_INVALID_JSON / ERR_EMPTY_BODY; and with a plain Error
- * when the client goes away (nothing can be answered then).
+ * Reads and parses a JSON request body of at most `maxBytes` bytes, decompressed
+ * first when its Content-Encoding is gzip, deflate or br (the limit holds for
+ * the decompressed JSON too). Async. Rejects with ServeError: 413
+ * ERR_BODY_TOO_LARGE (announced or actual size), 415 ERR_UNSUPPORTED_MEDIA_TYPE
+ * (a Content-Type other than JSON, another Content-Encoding), 400
+ * ERR_INVALID_ENCODING (a body that does not decompress), ERR_INVALID_UTF8 /
+ * ERR_INVALID_JSON / ERR_EMPTY_BODY; and with a plain Error when the client
+ * goes away (nothing can be answered then).
  *
  * A body that a framework has already parsed (Express's `express.json()` sets
  * `req.body`) is taken as it is.
@@ -67,10 +80,22 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
       new ServeError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json; received '${type.slice(0, 100)}'`),
     );
   }
+  const coding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (coding !== 'identity' && !Object.hasOwn(DECOMPRESSORS, coding)) {
+    return Promise.reject(
+      new ServeError(
+        415,
+        'ERR_UNSUPPORTED_MEDIA_TYPE',
+        `Content-Encoding '${coding.slice(0, 100)}' is not supported; send the body as it is, or gzip, deflate or br`,
+      ),
+    );
+  }
   const announced = req.headers['content-length'];
   if (announced !== undefined && Number(announced) > maxBytes) {
     return Promise.reject(tooLarge(maxBytes, `Content-Length ${Number(announced)}`));
   }
+  const inflate = coding === 'identity' ? null : DECOMPRESSORS[coding]();
+  const source = inflate ? req.pipe(inflate) : req;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -78,24 +103,32 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
     const finish = (error: Error | null, value?: unknown) => {
       if (done) return;
       done = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
+      source.off('data', onData);
+      source.off('end', onEnd);
+      inflate?.off('error', onInflateError);
       req.off('error', onError);
       req.off('close', onClose);
-      if (error) reject(error);
-      else resolve(value);
+      if (error) {
+        if (inflate) {
+          req.unpipe(inflate);
+          inflate.destroy();
+        }
+        reject(error);
+      } else resolve(value);
     };
     const onData = (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > maxBytes) {
-        // Stop buffering; the caller answers 413 and closes the connection.
+        // Stop buffering (and decompressing); the caller answers 413 and closes the connection.
         chunks.length = 0;
         req.pause();
-        finish(tooLarge(maxBytes, 'the body'));
+        finish(tooLarge(maxBytes, inflate ? 'the decompressed body' : 'the body'));
         return;
       }
       chunks.push(chunk);
     };
+    const onInflateError = (e: Error) =>
+      finish(new ServeError(400, 'ERR_INVALID_ENCODING', `the request body is not valid ${coding} (${e.message})`));
     const onEnd = () => {
       let text: string;
       try {
@@ -115,9 +148,13 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
       }
     };
     const onError = (e: Error) => finish(e);
-    const onClose = () => finish(new Error('the client closed the connection before sending the whole body'));
-    req.on('data', onData);
-    req.on('end', onEnd);
+    // A complete request may close before its decompressed body has all been read.
+    const onClose = () => {
+      if (!req.complete) finish(new Error('the client closed the connection before sending the whole body'));
+    };
+    source.on('data', onData);
+    source.on('end', onEnd);
+    inflate?.on('error', onInflateError);
     req.on('error', onError);
     req.on('close', onClose);
   });

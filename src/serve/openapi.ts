@@ -50,10 +50,14 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
   };
   const security = o.auth ? [{ bearer: [] }] : [];
   const common = {
-    '400': errorResponse('The body is not valid JSON or not valid UTF-8 (ERR_INVALID_JSON, ERR_INVALID_UTF8, ERR_EMPTY_BODY).'),
+    '400': errorResponse(
+      'The body is not valid JSON or not valid UTF-8, or does not decompress as its Content-Encoding says (ERR_INVALID_JSON, ERR_INVALID_UTF8, ERR_EMPTY_BODY, ERR_INVALID_ENCODING).',
+    ),
     ...(o.auth ? { '401': errorResponse('Missing or wrong bearer token (ERR_UNAUTHORIZED).') } : {}),
     '413': errorResponse(`The body is larger than ${L.maxBodyBytes} bytes (ERR_BODY_TOO_LARGE).`),
-    '415': errorResponse('The Content-Type is not application/json (ERR_UNSUPPORTED_MEDIA_TYPE).'),
+    '415': errorResponse(
+      'The Content-Type is not application/json, or the Content-Encoding is not gzip, deflate or br (ERR_UNSUPPORTED_MEDIA_TYPE).',
+    ),
     '422': errorResponse('A field is missing, of the wrong type or out of range; `error.field` names it (ERR_VALIDATION).'),
     '503': errorResponse('The batch queue is full or the service is shutting down (ERR_OVERLOADED, ERR_SHUTTING_DOWN); retry later.'),
   };
@@ -96,14 +100,16 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
         responses: {
           '200': { description: 'Success.', content: json(ref('EmbeddingsResponse')) },
           '400': openAIErrorResponse(
-            'A field is missing, of the wrong type or out of range, `param` naming it (ERR_INVALID_REQUEST); or the body is not valid JSON or UTF-8 (ERR_INVALID_JSON, ERR_INVALID_UTF8, ERR_EMPTY_BODY).',
+            'A field is missing, of the wrong type or out of range, `param` naming it (ERR_INVALID_REQUEST); or the body is not valid JSON or UTF-8, or does not decompress (ERR_INVALID_JSON, ERR_INVALID_UTF8, ERR_EMPTY_BODY, ERR_INVALID_ENCODING).',
           ),
           ...(o.auth ? { '401': openAIErrorResponse('Missing or wrong bearer token (API key) (ERR_UNAUTHORIZED).') } : {}),
           '404': openAIErrorResponse(
             `\`model\` is not served here (ERR_MODEL_NOT_FOUND)${o.encode ? '' : ', or no encoder is configured (ERR_NOT_CONFIGURED)'}.`,
           ),
           '413': openAIErrorResponse(`The body is larger than ${L.maxBodyBytes} bytes (ERR_BODY_TOO_LARGE).`),
-          '415': openAIErrorResponse('The Content-Type is not application/json (ERR_UNSUPPORTED_MEDIA_TYPE).'),
+          '415': openAIErrorResponse(
+            'The Content-Type is not application/json, or the Content-Encoding is not gzip, deflate or br (ERR_UNSUPPORTED_MEDIA_TYPE).',
+          ),
           '503': openAIErrorResponse(
             'The batch queue is full or the service is shutting down (ERR_OVERLOADED, ERR_SHUTTING_DOWN); retry later.',
           ),
