@@ -73,6 +73,10 @@ it('BAD CALL - a missing file, a bad row and a header without a title column are
     message: /h\.csv:3: 3 fields where the header has 2/,
   });
   await assert.rejects(rows('g.jsonl', '{"title": "baker"}\nnot json\n'), { code: 'ERR_BAD_FILE', message: /g\.jsonl:2:/ });
+  await assert.rejects(rows('i.jsonl', '{"id": [1], "title": "baker"}\n'), {
+    code: 'ERR_BAD_FILE',
+    message: /i\.jsonl:1: 'id' must be a string or a number/,
+  });
   await assert.rejects(
     (async () => {
       for await (const _ of readBatchInput(join(dir, 'nope.txt')));

@@ -72,6 +72,8 @@ describe('jobbert normalize', () => {
     const lines = titles.map((t, i) => JSON.stringify(i === 2 ? { id: 'acc-1', title: t } : { title: t }));
     lines.splice(3, 0, '{"title": broken');
     lines.splice(5, 0, '{"name": "no title"}');
+    // An id that is neither a string nor a number is a bad row; a null one is absent.
+    lines.push('{"id": {"row": 9}, "title": "cook"}', '{"id": null, "title": "baker"}');
     await writeFile(input, `${lines.join('\n')}\n`);
     const r = await run('normalize', '--input', input, '--output', output, '--taxonomy', taxonomy, '--chunk', '2', '--k', '1');
     assert.equal(r.code, 0, r.err.join('\n'));
@@ -81,26 +83,27 @@ describe('jobbert normalize', () => {
       .map((l) => JSON.parse(l));
     assert.deepEqual(
       results.map((x) => x.input),
-      titles,
+      [...titles, 'baker'],
     );
     // ids: the given id, else the 0-based data row number (bad rows keep their number).
     assert.deepEqual(
       results.map((x) => x.id),
-      ['0', '1', 'acc-1', '4', '6', '7', '8'],
+      ['0', '1', 'acc-1', '4', '6', '7', '8', '10'],
     );
     assert.deepEqual(
       results.map((x) => x.alternatives[0].uri),
-      [OCC.baker, OCC.driver, OCC.accountant, OCC.nurse, OCC.developer, OCC.baker, OCC.driver],
+      [OCC.baker, OCC.driver, OCC.accountant, OCC.nurse, OCC.developer, OCC.baker, OCC.driver, OCC.baker],
     );
     const ev = events(r.err);
     const bad = ev.filter((e) => e.event === 'bad-row');
     assert.deepEqual(
       bad.map((e) => e.line),
-      [4, 6],
+      [4, 6, 10],
     );
+    assert.equal(bad[2].error, "'id' must be a string or a number");
     const done = ev.find((e) => e.event === 'done')!;
-    assert.equal(done.titles, 7);
-    assert.equal(done.badRows, 2);
+    assert.equal(done.titles, 8);
+    assert.equal(done.badRows, 3);
     assert.ok(typeof done.titlesPerSecond === 'number');
   });
 

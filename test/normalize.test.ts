@@ -525,6 +525,18 @@ test("BAD CALL - normalizeStream names a bad item by its position, a bad chunk o
     message: /Normalizer\.normalizeStream: titles item 2 must be a string or \{ id\?, title: string \}; received 42/,
   });
   await assert.rejects(drain(n.normalizeStream([{ id: 'x' } as unknown as string])), { name: 'TypeError', message: /titles item 0/ });
+  await assert.rejects(drain(n.normalizeStream(['baker', { id: { row: 7 } as unknown as string, title: 'nurse' }])), {
+    name: 'TypeError',
+    message: /titles item 1's id must be a string or a number; received/,
+  });
+  // A null id is an absent one: the position.
+  const nullId: string[] = [];
+  for await (const r of n.normalizeStream([
+    { id: null, title: 'baker' },
+    { id: 0, title: 'nurse' },
+  ]))
+    nullId.push(r.id);
+  assert.deepEqual(nullId, ['0', '0']);
   await assert.rejects(drain(n.normalizeStream(5 as unknown as string[])), { name: 'TypeError', message: /titles must be an iterable/ });
   let pulled = 0;
   const counted = function* () {

@@ -483,7 +483,11 @@ async function streamFile(
         );
       }
       const given = idCol === undefined ? undefined : row.record[idCol];
-      ids.push(typeof given === 'string' || typeof given === 'number' ? String(given) : id);
+      if (given !== undefined && given !== null && typeof given !== 'string' && typeof given !== 'number') {
+        badRow(row.line, `'${idCol}' must be a string or a number`);
+        continue;
+      }
+      ids.push(given === undefined || given === null ? id : String(given));
       titles.push(title);
       if (titles.length >= chunk) await flush();
       if (!bar && performance.now() - lastReport > 1000) report(false);

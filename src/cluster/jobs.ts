@@ -111,7 +111,9 @@ export async function* readBatchInput(path: string, opts: { column?: string } = 
       const title = row.record[titleCol] ?? (format === 'jsonl' && opts.column === undefined ? row.record.text : undefined);
       if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${titleCol}' string`);
       const given = idCol === undefined ? undefined : row.record[idCol];
-      yield { id: typeof given === 'string' || typeof given === 'number' ? String(given) : String(n), title };
+      if (given !== undefined && given !== null && typeof given !== 'string' && typeof given !== 'number')
+        throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${idCol}' must be a string or a number`);
+      yield { id: given === undefined || given === null ? String(n) : String(given), title };
       n++;
     }
     return;

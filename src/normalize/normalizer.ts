@@ -79,7 +79,8 @@ export interface NormalizeResult {
 
 /** A row of {@link Normalizer.normalizeStream}'s input: the title and, optionally, the id its result carries. */
 export interface StreamTitle {
-  id?: string | number;
+  /** The result's `id` (as a string); absent or null: the item's position. */
+  id?: string | number | null;
   title: string;
 }
 
@@ -377,7 +378,9 @@ export class Normalizer {
             ids.push(String(position));
             texts.push(item);
           } else if (typeof item === 'object' && item !== null && typeof item.title === 'string') {
-            ids.push(typeof item.id === 'string' || typeof item.id === 'number' ? String(item.id) : String(position));
+            if (item.id !== undefined && item.id !== null && typeof item.id !== 'string' && typeof item.id !== 'number')
+              throw new TypeError(`${fn}: titles item ${position}'s id must be a string or a number; received ${describe(item.id)}`);
+            ids.push(item.id === undefined || item.id === null ? String(position) : String(item.id));
             texts.push(item.title);
           } else
             throw new TypeError(`${fn}: titles item ${position} must be a string or { id?, title: string }; received ${describe(item)}`);
