@@ -20,7 +20,7 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { JobBERT } from '../model/jobbert.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
-import { detectFormat, detectStreamFormat, isUtf8, pickColumn, readRows, type RowFormat } from '../normalize/rows.js';
+import { detectFormat, detectStreamFormat, isUtf8, pickColumn, readRows, rowId, type RowFormat } from '../normalize/rows.js';
 import { parseArgs, UsageError } from './args.js';
 
 type Out = (line: string) => void;
@@ -446,7 +446,7 @@ async function streamFile(
     let warnedEncoding = encoding !== undefined && !isUtf8(encoding);
     for await (const row of readRows(source, inputFormat, decoded ? undefined : encoding)) {
       if (failed) throw failed;
-      const id = String(rows++);
+      const position = rows++;
       if (row.bytes) bytes = row.bytes;
       if (row.error !== undefined) {
         badRow(row.line, row.error);
@@ -482,12 +482,12 @@ async function streamFile(
           'the title holds U+FFFD, the mark of bytes that are not UTF-8; if the file is a Windows (Excel) export, pass --input-encoding windows-1252',
         );
       }
-      const given = idCol === undefined ? undefined : row.record[idCol];
-      if (given !== undefined && given !== null && typeof given !== 'string' && typeof given !== 'number') {
+      const id = rowId(idCol === undefined ? undefined : row.record[idCol], position);
+      if (id === undefined) {
         badRow(row.line, `'${idCol}' must be a string or a number`);
         continue;
       }
-      ids.push(given === undefined || given === null ? id : String(given));
+      ids.push(id);
       titles.push(title);
       if (titles.length >= chunk) await flush();
       if (!bar && performance.now() - lastReport > 1000) report(false);

@@ -17,7 +17,7 @@ import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { splitLines } from '../util/read-lines.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
-import { detectFormat, openBytes, pickColumn, readRows } from '../normalize/rows.js';
+import { detectFormat, openBytes, pickColumn, readRows, rowId } from '../normalize/rows.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';
@@ -110,10 +110,9 @@ export async function* readBatchInput(path: string, opts: { column?: string } = 
       }
       const title = row.record[titleCol] ?? (format === 'jsonl' && opts.column === undefined ? row.record.text : undefined);
       if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${titleCol}' string`);
-      const given = idCol === undefined ? undefined : row.record[idCol];
-      if (given !== undefined && given !== null && typeof given !== 'string' && typeof given !== 'number')
-        throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${idCol}' must be a string or a number`);
-      yield { id: given === undefined || given === null ? String(n) : String(given), title };
+      const id = rowId(idCol === undefined ? undefined : row.record[idCol], n);
+      if (id === undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${idCol}' must be a string or a number`);
+      yield { id, title };
       n++;
     }
     return;

@@ -27,6 +27,7 @@ import { cleanTitle } from './clean.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
 import { ByteWriter } from './bytes.js';
 import { buildCorpus, type Corpus, disposeCorpus, searchOccupations } from './search.js';
+import { rowId } from './rows.js';
 import { labelRows, loadBuiltinTaxonomy, readTaxonomy, type Taxonomy } from './taxonomy.js';
 
 /** Options of {@link Normalizer.load}. */
@@ -378,9 +379,10 @@ export class Normalizer {
             ids.push(String(position));
             texts.push(item);
           } else if (typeof item === 'object' && item !== null && typeof item.title === 'string') {
-            if (item.id !== undefined && item.id !== null && typeof item.id !== 'string' && typeof item.id !== 'number')
+            const id = rowId(item.id, position);
+            if (id === undefined)
               throw new TypeError(`${fn}: titles item ${position}'s id must be a string or a number; received ${describe(item.id)}`);
-            ids.push(item.id === undefined || item.id === null ? String(position) : String(item.id));
+            ids.push(id);
             texts.push(item.title);
           } else
             throw new TypeError(`${fn}: titles item ${position} must be a string or { id?, title: string }; received ${describe(item)}`);

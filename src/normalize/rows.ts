@@ -348,6 +348,16 @@ function utf16ByMark(): Transform {
 }
 
 /**
+ * A row's id as a result gives it: a string or number `given` as a string,
+ * `position` where it is absent (undefined or null), and undefined for any
+ * other value (an object, an array, a boolean), which the caller refuses.
+ */
+export function rowId(given: unknown, position: number): string | undefined {
+  if (given === undefined || given === null) return String(position);
+  return typeof given === 'string' || typeof given === 'number' ? String(given) : undefined;
+}
+
+/**
  * The column that the first of `names` names, or undefined: compared
  * case-insensitively, and failing that also ignoring spaces, '_' and '-' (so
  * `jobtitle` finds a spreadsheet's "Job Title"); of columns that read the
