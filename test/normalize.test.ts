@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { Normalizer, TfIdfEncoder, type NormalizeResult } from '../src/index.js';
+import { loadBuiltinTaxonomy, Normalizer, TfIdfEncoder, type NormalizeResult } from '../src/index.js';
 import { preferredForms } from '../src/normalize/taxonomy.js';
 import { OCC, PREFIX, writeTaxonomy, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 import { rejectsWith } from './rejects.js';
@@ -265,6 +265,26 @@ test("a preferred label's forms are indexed after every whole preferred label an
   } finally {
     await m.dispose();
   }
+});
+
+test("the built-in ESCO labels every level of every occupation's ISCO code in en, de and es", async () => {
+  const taxonomy = await loadBuiltinTaxonomy();
+  const missing: string[] = [];
+  for (const o of taxonomy.occupations) {
+    assert.match(o.isco, /^\d{4}$/, o.uri);
+    for (const code of [1, 2, 3, 4].map((n) => o.isco.slice(0, n)))
+      for (const lang of ['en', 'de', 'es']) if (!taxonomy.iscoGroups[code]?.[lang]) missing.push(`${code}:${lang}`);
+  }
+  assert.deepEqual([...new Set(missing)], []);
+  assert.deepEqual(
+    ['2', '25', '251', '2512'].map((c) => taxonomy.iscoGroups[c].en),
+    [
+      'Professionals',
+      'Information and communications technology professionals',
+      'Software and applications developers and analysts',
+      'Software developers',
+    ],
+  );
 });
 
 test('the built-in ESCO: a gendered German or Spanish title reaches the occupation that prefers its form', async () => {
