@@ -23,7 +23,8 @@ async function readAllLines(path: string): Promise<string[]> {
  * - `.jsonl` / `.ndjson`: one `{"id", "text", "lang"?}` object per line;
  * - anything else: TSV with a header row, columns id, text and optionally lang
  *   (the TalentCLEF `corpus_elements` and `queries` files read as they are);
- * either gzip-compressed (told by its first bytes), or UTF-16 with a byte-order mark.
+ * either may be gzip-compressed (told by its first bytes), and UTF-16 after a
+ * byte-order mark is decoded.
  * Async. Throws JobBERTError ERR_NOT_FOUND / ERR_BAD_FILE naming the line.
  */
 export async function readEntries(path: string, lang?: string): Promise<MatchEntry[]> {

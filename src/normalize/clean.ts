@@ -4,8 +4,9 @@
  * double-escaped "&amp;amp;"), inline HTML tags ("<b>Nurse</b>") and invisible
  * format characters (a soft hyphen inside a German compound, a zero-width
  * space; Unicode category Cf) and control characters (windows-1252's
- * punctuation read as Latin-1: "Children\u0092s Nurse"). Each would otherwise reach the encoder as
- * characters of the title and move it away from its occupation.
+ * punctuation read as Latin-1: "Children\u0092s Nurse"). Each would otherwise
+ * reach the encoder as characters of the title and move it away from its
+ * occupation.
  */
 import { describe } from '../util/validate.js';
 
@@ -81,9 +82,8 @@ const decodeReference = (ref: string, dec?: string, hex?: string, name?: string)
  * (Cf: soft hyphen, zero-width space, direction marks) removed, U+0080–U+009F
  * read as windows-1252 (HTML reads "&#150;" so, and Latin-1-decoded
  * windows-1252 text holds them: "\u0096" is "–"), other control characters
- * replaced by a space, and surrounding
- * whitespace trimmed; where any of that changed the title, runs of whitespace
- * also become one space. A title with none of these is only trimmed. Sync.
+ * replaced by a space, and surrounding whitespace trimmed; where any of that
+ * changed the title, runs of whitespace also become one space. A title with none of these is only trimmed. Sync.
  * TypeError for a non-string. (A Normalizer result's `input` stays the title
  * as given.)
  */

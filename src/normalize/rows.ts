@@ -58,8 +58,8 @@ export interface Bytes {
  * UTF-8: decompressed when its first two bytes are gzip's (1f 8b), then decoded
  * from `encoding` (any WHATWG label) when that is given and not UTF-8, else
  * from UTF-16 when its (decompressed) text starts with UTF-16's byte-order
- * mark (what Excel's "Unicode Text" export writes). Async. JobBERTError ERR_NOT_FOUND / ERR_IO
- * when it cannot be read (a corrupt gzip stream fails as it is read),
+ * mark (what Excel's "Unicode Text" export writes). Async. JobBERTError
+ * ERR_NOT_FOUND / ERR_IO when it cannot be read (a corrupt gzip stream fails as it is read),
  * ERR_BAD_FILE for an Excel workbook (.xlsx, a ZIP archive; .xls, an OLE2
  * file): it has no rows until saved as CSV.
  */
