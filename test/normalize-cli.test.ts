@@ -198,6 +198,21 @@ describe('jobbert normalize', () => {
       r.out.map((l) => JSON.parse(l).alternatives[0].uri),
       [OCC.baker],
     );
+    // Two columns of one name: the first is read, as of two near names.
+    const twice = join(dir, 'title-twice.csv');
+    await writeFile(twice, 'title,title\nBäcker,Buchhalter\n');
+    const t = await run('normalize', '--input', twice, '--taxonomy', taxonomy, '--k', '1');
+    assert.deepEqual(
+      t.out.map((l) => JSON.parse(l).input),
+      ['Bäcker'],
+    );
+    // A header alone: no titles, and the file read to its end.
+    const header = join(dir, 'header-only.csv');
+    await writeFile(header, 'id,Job Title\r\n');
+    const h = await run('normalize', '--input', header, '--taxonomy', taxonomy);
+    assert.equal(h.code, 0, h.err.join('\n'));
+    assert.deepEqual(h.out, []);
+    assert.equal(events(h.err).find((e) => e.event === 'done')!.fraction, 1);
   });
 
   it("reads a CSV delimited by ';' (Excel's CSV in German, French or Spanish locales) or '|', as its header line shows", async () => {

@@ -356,7 +356,8 @@ async function streamFile(
     lastReport = now;
     const seconds = (now - t0) / 1000;
     const rate = done / Math.max(seconds, 1e-9);
-    const fraction = totalBytes === null ? null : totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 1;
+    // The final report follows a read to the end: all of it, also where no row gave a byte count (a header alone).
+    const fraction = totalBytes === null ? null : final || totalBytes === 0 ? 1 : Math.min(1, bytes / totalBytes);
     const eta = fraction === null ? null : fraction > 0 ? (seconds / fraction) * (1 - fraction) : Infinity;
     if (bar) {
       const width = 24;

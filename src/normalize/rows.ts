@@ -274,8 +274,9 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
       continue;
     }
     // Every header column is a key, in header order; a short row leaves the missing ones undefined.
+    // Of two columns with the same name, the first is the one read (as pickColumn takes the first).
     const record: Record<string, string | undefined> = {};
-    for (let c = 0; c < header.length; c++) record[header[c]] = fields[c];
+    for (let c = 0; c < header.length; c++) if (!Object.hasOwn(record, header[c])) record[header[c]] = fields[c];
     yield { line: info.lines, bytes: info.bytes, record };
   }
   while (skipped.length) yield skipped.shift()!;
