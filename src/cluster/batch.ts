@@ -10,13 +10,11 @@
  * that failed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
+import { outputFile } from '../util/output-file.js';
 import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 import {
   BATCH_TASKS,
@@ -354,19 +352,7 @@ class OutputWriter {
     readonly spec: JobSpec,
   ) {
     this.#tmp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-    const file = createWriteStream(this.#tmp, { encoding: 'utf8' });
-    if (/\.gz$/i.test(path)) {
-      const gzip = createGzip({ level: 1 });
-      this.#out = gzip;
-      this.#closed = pipeline(gzip, file);
-    } else {
-      this.#out = file;
-      this.#closed = new Promise<void>((resolve, reject) => {
-        file.on('close', resolve);
-        file.on('error', reject);
-      });
-    }
-    this.#closed.catch(() => {});
+    ({ stream: this.#out, closed: this.#closed } = outputFile(this.#tmp, path));
     this.#rows = chunked(readBatchInput(input, { column }), spec.chunkSize);
   }
 
