@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { Normalizer, readBatchInput } from '../src/index.js';
 import { readRows } from '../src/normalize/rows.js';
-import { splitLines } from '../src/util/read-lines.js';
+import { readLines, splitLines } from '../src/util/read-lines.js';
 import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 
 let dir: string;
@@ -57,4 +58,25 @@ it("keeps U+2028 and U+2029 inside a line: JSON.stringify leaves them raw, and N
   const [r] = await n.normalize([titles[1]], { k: 1 });
   assert.deepEqual(r.alternatives[0].matched, { text: titles[1], source: 'example' }, 'examples');
   await n.dispose();
+});
+
+it('readLines (entries, skills files) reads gzip and UTF-16 as the plain file, and names a missing file or a workbook', async () => {
+  const text = '{"id": 1, "name": "Bäcker"}\r\n\r\n{"id": 2, "name": "Köchin"}\n';
+  const plain = join(dir, 'skills.jsonl');
+  await writeFile(plain, text);
+  const expected = await readLines(plain);
+  assert.deepEqual(expected, ['{"id": 1, "name": "Bäcker"}', '', '{"id": 2, "name": "Köchin"}']);
+  const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  for (const [name, bytes] of [
+    ['skills.jsonl.gz', gzipSync(text)],
+    ['skills-utf16.jsonl', utf16],
+    ['skills-utf16.jsonl.gz', gzipSync(utf16)],
+  ] as const) {
+    await writeFile(join(dir, name), bytes);
+    assert.deepEqual(await readLines(join(dir, name)), expected, name);
+  }
+  await assert.rejects(readLines(join(dir, 'nope.jsonl')), { code: 'ERR_NOT_FOUND', message: /nope\.jsonl/ });
+  await writeFile(join(dir, 'book.xlsx'), Buffer.from('PK\x03\x04 a workbook', 'latin1'));
+  await assert.rejects(readLines(join(dir, 'book.xlsx')), { code: 'ERR_BAD_FILE', message: /book\.xlsx is a ZIP archive/ });
+  await assert.rejects(readLines(dir), { code: 'ERR_IO' });
 });

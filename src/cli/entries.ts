@@ -1,22 +1,7 @@
 /** Reading index entries for the CLI: JSON Lines or TSV files. */
 import { JobBERTError } from '../errors.js';
 import type { MatchEntry } from '../match/match-index.js';
-import { openBytes } from '../normalize/rows.js';
-import { splitLines } from '../util/read-lines.js';
-
-/** The lines of `path`, read as the normalize rows are (gzip decompressed, UTF-16 after its byte-order mark, a workbook refused). */
-async function readAllLines(path: string): Promise<string[]> {
-  const { stream } = await openBytes(path);
-  const lines: string[] = [];
-  try {
-    for await (const line of splitLines(stream)) lines.push(line);
-  } catch (e) {
-    throw new JobBERTError('ERR_IO', `${path}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    stream.destroy();
-  }
-  return lines;
-}
+import { readLines } from '../util/read-lines.js';
 
 /**
  * Reads entries from `path`:
@@ -28,7 +13,7 @@ async function readAllLines(path: string): Promise<string[]> {
  * Async. Throws JobBERTError ERR_NOT_FOUND / ERR_BAD_FILE naming the line.
  */
 export async function readEntries(path: string, lang?: string): Promise<MatchEntry[]> {
-  const lines = await readAllLines(path);
+  const lines = await readLines(path);
   const bad = (n: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${n}: ${why}`);
   const out: MatchEntry[] = [];
   if (/\.(jsonl|ndjson)(\.gz)?$/i.test(path)) {

@@ -18,7 +18,8 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { JobBERT } from '../model/jobbert.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
-import { detectFormat, detectStreamFormat, isUtf8, pickColumn, readRows, rowId, type RowFormat } from '../normalize/rows.js';
+import { detectFormat, detectStreamFormat, pickColumn, readRows, rowId, type RowFormat } from '../normalize/rows.js';
+import { isUtf8 } from '../util/open-bytes.js';
 import { outputFile } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
 

@@ -17,7 +17,8 @@ import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { splitLines } from '../util/read-lines.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
-import { detectFormat, openBytes, pickColumn, readRows, rowId } from '../normalize/rows.js';
+import { detectFormat, pickColumn, readRows, rowId } from '../normalize/rows.js';
+import { openBytes } from '../util/open-bytes.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';

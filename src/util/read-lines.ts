@@ -1,9 +1,10 @@
 /** Reading a user's line-oriented text file (entries, skills) with the errors the CLI and service report. */
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { JobBERTError } from '../errors.js';
+import { ioError, openBytes } from './open-bytes.js';
 
 /**
  * The lines of a UTF-8 stream (Buffers or strings), split at "\n" only, a "\r"
@@ -41,19 +42,23 @@ export async function* splitLines(stream: Readable): AsyncGenerator<string> {
 }
 
 /**
- * The lines of the UTF-8 text file at `path` (LF or CRLF; a leading BOM
- * dropped). Async. Rejects with JobBERTError ERR_NOT_FOUND for a missing file
- * and ERR_IO for any other read failure, naming the path.
+ * The lines of the text file at `path` (LF or CRLF; a leading BOM dropped), as
+ * {@link openBytes} reads it: gzip-compressed or UTF-16 after its byte-order
+ * mark too, an Excel workbook refused. Async. Rejects with JobBERTError
+ * ERR_NOT_FOUND for a missing file, ERR_BAD_FILE for a workbook and ERR_IO for
+ * any other read failure, naming the path.
  */
 export async function readLines(path: string): Promise<string[]> {
-  let text: string;
+  const { stream } = await openBytes(path);
+  const lines: string[] = [];
   try {
-    text = await readFile(path, 'utf8');
+    for await (const line of splitLines(stream)) lines.push(line);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
-    throw new JobBERTError(code, `${path}: ${(e as Error).message}`, { cause: e });
+    throw ioError(path, e);
+  } finally {
+    stream.destroy();
   }
-  return text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  return lines;
 }
 
 /**
