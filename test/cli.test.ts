@@ -132,6 +132,45 @@ describe('jobbert CLI', () => {
     assert.match(workbook.err, /ERR_BAD_FILE: .*titles\.xlsx is a ZIP archive/);
   });
 
+  it('builds an index from a CSV entry file: columns by name, any order, quoted fields, ; delimiter', async () => {
+    // A spreadsheet's export: the text before the id, a language column, a quoted title holding the delimiter.
+    await writeFile(
+      join(dir, 'entries.csv'),
+      'Job Title;Language;ID\n"Nurse; registered";en;n1\nSoftwareentwickler;de;s1\nData Scientist;;d1\n',
+    );
+    const out = join(dir, 'csv.jbi');
+    const built = await run('index', 'build', '--input', join(dir, 'entries.csv'), '--lang', 'en', '--out', out, '--json');
+    assert.equal(built.code, 0, built.err);
+    assert.equal(JSON.parse(built.out).entries, 3);
+    assert.deepEqual(JSON.parse(built.out).languages.sort(), ['de', 'en']);
+    const found = JSON.parse((await run('index', 'search', out, 'Nurse; registered', '--k', '1', '--json')).out);
+    assert.deepEqual(
+      found.results[0].map((r: { id: string; text: string }) => [r.id, r.text]),
+      [['n1', 'Nurse; registered']],
+    );
+    const german = JSON.parse((await run('index', 'search', out, 'Software', '--lang', 'de', '--json')).out);
+    assert.deepEqual(
+      german.results[0].map((r: { id: string }) => r.id),
+      ['s1'],
+    );
+    // Unnamed columns: the first is the id, the second the text.
+    await writeFile(join(dir, 'plain.csv'), 'a,b\n7,Nurse\n');
+    const plain = await run('match', 'nurse', '--corpus', join(dir, 'plain.csv'), '--k', '1', '--json');
+    assert.equal(plain.code, 0, plain.err);
+    assert.equal(JSON.parse(plain.out).results[0][0].id, '7');
+    for (const [name, content, why] of [
+      ['empty.csv', '', /no entries/],
+      ['header-only.tsv', 'id\ttext\n', /no entries/],
+      ['one-column.csv', 'title\nNurse\n', /:1: expected a header row naming an id and a text column/],
+      ['no-text.csv', 'id,text\n1,\n', /:2: expected an id \('id'\) and a text \('text'\)/],
+    ] as const) {
+      await writeFile(join(dir, name), content);
+      const r = await run('index', 'build', '--input', join(dir, name), '--out', join(dir, 'bad.jbi'));
+      assert.equal(r.code, 1, name);
+      assert.match(r.err, new RegExp(`ERR_BAD_FILE: .*${name.replace('.', '\\.')}.*${why.source}`), name);
+    }
+  });
+
   it('matches against a corpus file (JSON Lines too)', async () => {
     const r = await run('match', 'nurse', '--corpus', join(dir, 'titles.jsonl'), '--k', '1', '--json');
     assert.equal(r.code, 0, r.err);

@@ -24,7 +24,7 @@ ${NORMALIZE_USAGE}
                        the best entries for each query (default: the built-in catalogue
                        and the default model)
   index build --input FILE --out FILE [--lang L] [--json]
-                       encode entries (TSV id/text[/lang] with a header, or JSON Lines) and save an index
+                       encode entries (TSV or CSV with a header: id, text[, lang]; or JSON Lines) and save an index
   index search FILE QUERY... [--k 10] [--lang L] [--json]
                        search a saved index
   eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]
