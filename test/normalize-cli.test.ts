@@ -474,6 +474,51 @@ describe('jobbert normalize', () => {
     await assert.rejects(stdin('{"title": "baker"}\n{"title": broken\n', ['--strict']), { code: 'ERR_BAD_FILE', message: /^stdin:2: / });
   });
 
+  it('a JSON Lines row without "title" may give it as "text", as jobbert batch reads it', async () => {
+    const a = join(dir, 'title.jsonl');
+    const b = join(dir, 'text.jsonl');
+    await writeFile(a, '{"id": "x", "title": "baker"}\n{"title": "nurse"}\n');
+    await writeFile(b, '{"id": "x", "text": "baker"}\n{"text": "nurse", "title": null}\n');
+    const expected = await run('normalize', '--input', a, '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(expected.code, 0, expected.err.join('\n'));
+    assert.deepEqual((await run('normalize', '--input', b, '--taxonomy', taxonomy, '--k', '1')).out, expected.out);
+  });
+
+  it('reads one title a line (.txt, or --input-format lines on stdin): every line a row, ids the row numbers, the answers those of JSON Lines', async () => {
+    const titles = ['baker', '', 'Krankenpfleger, Vollzeit', 'id,title', '{"title": "nurse"}'];
+    const jsonl = join(dir, 'lines.jsonl');
+    await writeFile(jsonl, `${titles.map((title) => JSON.stringify({ title })).join('\n')}\n`);
+    const expected = await run('normalize', '--input', jsonl, '--taxonomy', taxonomy, '--k', '2');
+    assert.equal(expected.code, 0, expected.err.join('\n'));
+    assert.equal(expected.out.length, titles.length);
+    const txt = join(dir, 'titles.txt');
+    await writeFile(txt, `\uFEFF${titles.join('\r\n')}\r\n`);
+    const r = await run('normalize', '--input', txt, '--taxonomy', taxonomy, '--k', '2');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(r.out, expected.out);
+    assert.equal(JSON.parse(r.out[1]).occupation, null);
+    await writeFile(`${txt}.gz`, gzipSync(`${titles.join('\n')}\n`));
+    assert.deepEqual((await run('normalize', '--input', `${txt}.gz`, '--taxonomy', taxonomy, '--k', '2')).out, expected.out);
+    const out: string[] = [];
+    const code = await normalizeCommand(
+      ['--input', '-', '--input-format', 'lines', '--taxonomy', taxonomy, '--k', '2'],
+      (l) => out.push(l),
+      { stdin: Readable.from([Buffer.from(titles.join('\n'))]), progress: { write: () => true } },
+    );
+    assert.equal(code, 0);
+    assert.deepEqual(out, expected.out);
+    // Sniffed as CSV, a list of titles has its first title for a header: the error says what to do.
+    const list = join(dir, 'list');
+    await writeFile(list, 'Bäcker\nKoch\n');
+    const sniffed = await run('normalize', '--input', list, '--taxonomy', taxonomy);
+    assert.equal(sniffed.code, 1);
+    assert.match(
+      sniffed.err.join('\n'),
+      /no title column .* \(columns: Bäcker\); name it with --column, or .* name it \.txt or pass --input-format lines/,
+    );
+    assert.equal((await run('normalize', '--input', list, '--input-format', 'text', '--taxonomy', taxonomy)).code, 2);
+  });
+
   it('--input-encoding reads a Windows (Excel) export; without it, bytes that are not UTF-8 raise one warning naming the flag', async () => {
     const text = 'id,jobtitle\r\nw1,Bäcker\r\nw2,Krankenpfleger – Vollzeit\r\nw3,Buchhalter\r\nw4,Bäckerin\r\n';
     const utf8 = join(dir, 'utf8.csv');

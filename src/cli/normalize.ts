@@ -18,7 +18,7 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { JobBERT } from '../model/jobbert.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
-import { detectFormat, detectStreamFormat, pickColumn, readRows, rowId, type RowFormat } from '../normalize/rows.js';
+import { detectFormat, detectStreamFormat, pickColumn, ROW_FORMATS, readRows, rowId, type RowFormat } from '../normalize/rows.js';
 import { isUtf8 } from '../util/open-bytes.js';
 import { outputFile } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
@@ -45,12 +45,13 @@ export interface NormalizeIO {
 class OutputClosed extends Error {}
 
 export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--column NAME]
-        [--input-format jsonl|csv|tsv] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
+        [--input-format jsonl|csv|tsv|lines] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
         [--output-lang en|de|es] [--examples FILE]
         [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--json]
                        vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
-                       --input streams JSON Lines {"id"?, "title"} or CSV/TSV with a header (--column names
-                       the title column; - reads stdin; gzip is read as it is) to --output (default stdout;
+                       --input streams JSON Lines {"id"?, "title"}, CSV/TSV with a header (--column names
+                       the title column) or one title a line (.txt; - reads stdin; gzip is read as it is)
+                       to --output (default stdout;
                        JSON Lines, or CSV with --format csv or a name ending .csv; .gz compresses); bad rows
                        are reported with their line and skipped unless --strict`;
 
@@ -232,8 +233,8 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
   const format = (o.format as string | undefined) ?? (/\.csv(\.gz)?$/i.test((o.output as string | undefined) ?? '') ? 'csv' : 'jsonl');
   if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format must be jsonl or csv; received '${format}'`);
   const inputFormat = o.inputFormat as RowFormat | undefined;
-  if (inputFormat !== undefined && !['jsonl', 'csv', 'tsv'].includes(inputFormat))
-    throw new UsageError(`--input-format must be jsonl, csv or tsv; received '${inputFormat}'`);
+  if (inputFormat !== undefined && !ROW_FORMATS.includes(inputFormat))
+    throw new UsageError(`--input-format must be ${ROW_FORMATS.join(', ')}; received '${inputFormat}'`);
   const inputEncoding = o.inputEncoding as string | undefined;
   if (inputEncoding !== undefined) {
     if (!o.input) throw new UsageError('--input-encoding needs --input FILE');
@@ -450,18 +451,21 @@ async function streamFile(
         if (inputFormat === 'jsonl') {
           titleCol = (o.column as string | undefined) ?? 'title';
           idCol = 'id';
+        } else if (inputFormat === 'lines') {
+          titleCol = 'title';
         } else {
           // CSV/TSV: the header names the columns once for the whole file.
           titleCol = o.column !== undefined ? pickColumn(cols, [o.column as string]) : pickColumn(cols, TITLE_COLUMNS);
           if (titleCol === undefined)
             throw new JobBERTError(
               'ERR_BAD_FILE',
-              `${input}: no title column ${o.column !== undefined ? `'${o.column as string}'` : `(${TITLE_COLUMNS.join('|')})`} in the header (columns: ${cols.join(', ')}); name it with --column`,
+              `${input}: no title column ${o.column !== undefined ? `'${o.column as string}'` : `(${TITLE_COLUMNS.join('|')})`} in the header (columns: ${cols.join(', ')}); name it with --column${cols.length === 1 && o.column === undefined ? `, or if the file holds one title a line without a header, name it .txt or pass --input-format lines` : ''}`,
             );
           idCol = pickColumn(cols, ['id']);
         }
       }
-      const title = row.record[titleCol];
+      // JSON Lines: a row without the title field may give it as "text" (as jobbert batch reads it).
+      const title = row.record[titleCol] ?? (inputFormat === 'jsonl' && o.column === undefined ? row.record.text : undefined);
       if (typeof title !== 'string') {
         badRow(row.line, title === undefined ? `no '${titleCol}' field` : `'${titleCol}' must be a string`);
         continue;

@@ -15,10 +15,8 @@
 import { createHash } from 'node:crypto';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import { splitLines } from '../util/read-lines.js';
 import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { detectFormat, pickColumn, readRows, rowId } from '../normalize/rows.js';
-import { openBytes } from '../util/open-bytes.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';
@@ -83,53 +81,40 @@ export interface BatchRow {
  * Reads a batch input file as rows, streaming: JSON Lines of `{"id"?, "title"}`
  * (.jsonl/.ndjson/.json), CSV/TSV with a header (.csv/.tsv: the title column is
  * `column`, else one of TITLE_COLUMNS, as `jobbert normalize` reads them; an `id` column gives ids), or
- * else one title per line; any of them gzip-compressed (.gz). Ids not given are row numbers. Async iterable;
+ * else one title per line (a .txt as `jobbert normalize` reads it: tab-separated with a header if its first
+ * line holds a tab); any of them gzip-compressed (.gz). Ids not given are row numbers. Async iterable;
  * rejects with JobBERTError ERR_NOT_FOUND / ERR_IO, or ERR_BAD_FILE naming the line.
  */
 export async function* readBatchInput(path: string, opts: { column?: string } = {}): AsyncGenerator<BatchRow> {
-  if (/\.(jsonl|ndjson|json|csv|tsv|tab)(\.gz)?$/i.test(path)) {
-    const format = await detectFormat(path);
-    let titleCol: string | undefined;
-    let idCol: string | undefined;
-    let n = 0;
-    for await (const row of readRows(path, format)) {
-      if (row.error !== undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: ${row.error}`);
-      if (titleCol === undefined) {
-        const cols = Object.keys(row.record);
-        if (format === 'jsonl') {
-          titleCol = opts.column ?? 'title';
-          idCol = 'id';
-        } else {
-          titleCol = pickColumn(cols, opts.column !== undefined ? [opts.column] : TITLE_COLUMNS);
-          if (titleCol === undefined)
-            throw new JobBERTError(
-              'ERR_BAD_FILE',
-              `${path}: no title column (${opts.column ?? TITLE_COLUMNS.join('|')}) in the header (columns: ${cols.join(', ')})`,
-            );
-          idCol = pickColumn(cols, ['id']);
-        }
-      }
-      const title = row.record[titleCol] ?? (format === 'jsonl' && opts.column === undefined ? row.record.text : undefined);
-      if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${titleCol}' string`);
-      const id = rowId(idCol === undefined ? undefined : row.record[idCol], n);
-      if (id === undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${idCol}' must be a string or a number`);
-      yield { id, title };
-      n++;
-    }
-    return;
-  }
-  const { stream } = await openBytes(path);
+  // A .txt may be a spreadsheet's tab-separated export (detectFormat tells); a name without a known extension is a list of titles.
+  const format = /\.(jsonl|ndjson|json|csv|tsv|tab|txt|text|lst)(\.gz)?$/i.test(path) ? await detectFormat(path) : 'lines';
+  let titleCol: string | undefined;
+  let idCol: string | undefined;
   let n = 0;
-  try {
-    for await (const line of splitLines(stream)) {
-      yield { id: String(n), title: line };
-      n++;
+  for await (const row of readRows(path, format)) {
+    if (row.error !== undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: ${row.error}`);
+    if (titleCol === undefined) {
+      const cols = Object.keys(row.record);
+      if (format === 'jsonl') {
+        titleCol = opts.column ?? 'title';
+        idCol = 'id';
+      } else if (format === 'lines') titleCol = 'title';
+      else {
+        titleCol = pickColumn(cols, opts.column !== undefined ? [opts.column] : TITLE_COLUMNS);
+        if (titleCol === undefined)
+          throw new JobBERTError(
+            'ERR_BAD_FILE',
+            `${path}: no title column (${opts.column ?? TITLE_COLUMNS.join('|')}) in the header (columns: ${cols.join(', ')})`,
+          );
+        idCol = pickColumn(cols, ['id']);
+      }
     }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
-    throw new JobBERTError(code, `${path}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    stream.destroy();
+    const title = row.record[titleCol] ?? (format === 'jsonl' && opts.column === undefined ? row.record.text : undefined);
+    if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${titleCol}' string`);
+    const id = rowId(idCol === undefined ? undefined : row.record[idCol], n);
+    if (id === undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${idCol}' must be a string or a number`);
+    yield { id, title };
+    n++;
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Streaming reader for user row files: JSON Lines (one object a line) or
- * CSV/TSV with a header (parsed by csv-parse, RFC 4180 quoting), from a path
+ * Streaming reader for user row files: JSON Lines (one object a line),
+ * CSV/TSV with a header (parsed by csv-parse, RFC 4180 quoting), or plain
+ * text with one title a line, from a path
  * or a stream such as stdin. Yields one item per data row with its 1-based
  * line number in the file, or an error for a row that cannot be read (bad
  * JSON, a malformed CSV record) — the caller decides whether that aborts. A
@@ -13,8 +14,11 @@ import { parse } from 'csv-parse';
 import { ioError, openBytes, peekHead } from '../util/open-bytes.js';
 import { splitLines } from '../util/read-lines.js';
 
-/** The formats {@link readRows} understands. */
-export type RowFormat = 'jsonl' | 'csv' | 'tsv';
+/** The formats {@link readRows} understands ('lines': plain text, one title a line, no header). */
+export type RowFormat = 'jsonl' | 'csv' | 'tsv' | 'lines';
+
+/** Every {@link RowFormat}, for checking a user's `--input-format`. */
+export const ROW_FORMATS: readonly RowFormat[] = ['jsonl', 'csv', 'tsv', 'lines'];
 
 /** One row of a file: its fields (strings for CSV/TSV, any JSON for JSON Lines), or why it could not be read. */
 export type Row =
@@ -23,9 +27,12 @@ export type Row =
 
 /**
  * The format of `path`: by extension (.jsonl/.ndjson/.json, .csv, .tsv/.tab,
- * each also with .gz), else by its first line (decompressed if it is gzip).
- * Async. JobBERTError ERR_NOT_FOUND / ERR_IO when it cannot be read,
- * ERR_BAD_FILE for a ZIP archive such as an Excel workbook.
+ * each also with .gz), else by its first line (decompressed if it is gzip):
+ * JSON Lines when it starts with '{', else TSV when it holds a tab, else CSV
+ * — or, for a .txt/.text/.lst name, 'lines' (one title a line, no header)
+ * where that would be CSV: Excel's "Text" and "Unicode Text" exports are
+ * tab-separated .txt files. Async. JobBERTError ERR_NOT_FOUND / ERR_IO when it
+ * cannot be read, ERR_BAD_FILE for a ZIP archive such as an Excel workbook.
  */
 export async function detectFormat(path: string): Promise<RowFormat> {
   const ext = /\.([a-z]+)(?:\.gz)?$/i.exec(path)?.[1]?.toLowerCase();
@@ -33,11 +40,13 @@ export async function detectFormat(path: string): Promise<RowFormat> {
   if (ext === 'csv') return 'csv';
   if (ext === 'tsv' || ext === 'tab') return 'tsv';
   const { stream } = await openBytes(path);
+  let sniffed: RowFormat;
   try {
-    return formatOfHead((await peekHead(stream, path)).head);
+    sniffed = formatOfHead((await peekHead(stream, path)).head);
   } finally {
     stream.destroy();
   }
+  return sniffed === 'csv' && (ext === 'txt' || ext === 'text' || ext === 'lst') ? 'lines' : sniffed;
 }
 
 /** The format a file's first bytes show: JSON Lines when its first line starts with '{', else TSV when it holds a tab, else CSV. */
@@ -108,6 +117,23 @@ async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) yield { line, bytes, error: 'not a JSON object' };
       else yield { line, bytes, record: value as Record<string, unknown> };
+    }
+  } catch (e) {
+    throw ioError(name, e);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Plain text: every line a row `{ title }`, an empty one too, so that row n is line n. */
+async function* titleLines(stream: Readable, name: string): AsyncGenerator<Row> {
+  let line = 0;
+  let bytes = 0;
+  try {
+    for await (const title of splitLines(stream)) {
+      line++;
+      bytes += Buffer.byteLength(title) + 1;
+      yield { line, bytes, record: { title } };
     }
   } catch (e) {
     throw ioError(name, e);
@@ -187,7 +213,7 @@ export async function* readRows(input: string | Readable, format?: RowFormat, en
   const f = format ?? (await detectFormat(input as string));
   const name = typeof input === 'string' ? input : 'stdin';
   const { stream, ownBytes } = await openBytes(input, name, encoding);
-  const rows = f === 'jsonl' ? jsonLines(stream, name) : delimited(stream, name, f);
+  const rows = f === 'jsonl' ? jsonLines(stream, name) : f === 'lines' ? titleLines(stream, name) : delimited(stream, name, f);
   // Of gzip or another encoding, how far into the file: its own bytes read (progress against its size).
   if (!ownBytes) yield* rows;
   else
