@@ -141,6 +141,19 @@ describe('jobbert normalize', () => {
     assert.equal(rows[2].uri, '');
     assert.equal(rows[2].confidence, '0');
     assert.ok('alt2_score' in rows[0]);
+    // --bom: the same CSV after UTF-8's byte-order mark (for Excel), plain and gzip-compressed; never on JSON Lines.
+    const plain = await readFile(output);
+    assert.notEqual(plain[0], 0xef);
+    for (const name of ['bom.csv', 'bom.csv.gz']) {
+      const withBom = join(dir, name);
+      const b = await run('normalize', '--input', input, '--output', withBom, '--bom', '--taxonomy', taxonomy, '--k', '2');
+      assert.equal(b.code, 0, b.err.join('\n'));
+      const bytes = name.endsWith('.gz') ? gunzipSync(await readFile(withBom)) : await readFile(withBom);
+      assert.deepEqual(bytes, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), plain]));
+    }
+    const noCsv = await run('normalize', '--input', input, '--bom', '--taxonomy', taxonomy);
+    assert.equal(noCsv.code, 2);
+    assert.match(noCsv.err.join('\n'), /--bom is for CSV output/);
 
     const tsv = join(dir, 'in.tsv');
     await writeFile(tsv, 'ref\tPosition\nA\tKrankenpfleger\nB\tBuchhalter\n');

@@ -153,7 +153,9 @@ export async function main(
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      err(`jobbert: ${e.message}\n\n${USAGE}`);
+      // The command's own usage (the whole list would bury the one line that matters), else every command's.
+      const usage = command === undefined ? null : commandUsage(command);
+      err(`jobbert: ${e.message}\n\n${usage ?? USAGE}`);
       return 2;
     }
     if (e instanceof JobBERTError) {

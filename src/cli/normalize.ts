@@ -44,15 +44,15 @@ export interface NormalizeIO {
 /** Thrown by {@link Sink} when its reader has closed stdout (EPIPE): the run stops, and it is not a failure. */
 class OutputClosed extends Error {}
 
-export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--column NAME]
+export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--bom] [--column NAME]
         [--input-format jsonl|csv|tsv|lines] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
         [--output-lang en|de|es] [--examples FILE]
         [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--json]
                        vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
                        --input streams JSON Lines {"id"?, "title"}, CSV/TSV with a header (--column names
-                       the title column) or one title a line (.txt; - reads stdin; gzip is read as it is)
-                       to --output (default stdout;
-                       JSON Lines, or CSV with --format csv or a name ending .csv; .gz compresses); bad rows
+                       the title column) or one title a line (.txt); - reads stdin; gzip is read as it is.
+                       Results go to --output (default stdout): JSON Lines, or CSV with --format csv or a
+                       name ending .csv (--bom: with a byte-order mark, for Excel); .gz compresses. Bad rows
                        are reported with their line and skipped unless --strict`;
 
 const SPEC = {
@@ -63,6 +63,7 @@ const SPEC = {
     'input-format': 'string',
     'input-encoding': 'string',
     column: 'string',
+    bom: 'boolean',
     k: 'integer',
     lang: 'string',
     'output-lang': 'string',
@@ -114,6 +115,9 @@ function csvField(v: string | number): string {
   const s = String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
+
+/** The CSV output's first line: a byte-order mark with --bom (Excel reads a CSV as UTF-8 only after one, else "Bäcker" shows as "BÃ¤cker"), then the header. */
+const csvHead = (k: number, o: Record<string, unknown>): string => `${o.bom ? '\uFEFF' : ''}${csvHeader(k)}`;
 
 /** The CSV header for k alternatives. */
 export function csvHeader(k: number): string {
@@ -232,6 +236,7 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
   // Without --format, an output named .csv (or .csv.gz) gets CSV.
   const format = (o.format as string | undefined) ?? (/\.csv(\.gz)?$/i.test((o.output as string | undefined) ?? '') ? 'csv' : 'jsonl');
   if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format must be jsonl or csv; received '${format}'`);
+  if (o.bom && format !== 'csv') throw new UsageError('--bom is for CSV output (--format csv, or an --output named .csv)');
   const inputFormat = o.inputFormat as RowFormat | undefined;
   if (inputFormat !== undefined && !ROW_FORMATS.includes(inputFormat))
     throw new UsageError(`--input-format must be ${ROW_FORMATS.join(', ')}; received '${inputFormat}'`);
@@ -279,7 +284,7 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
     await normalizer.normalize([], opts);
     if (!o.input) {
       const results = await normalizer.normalize(positionals, opts);
-      if (format === 'csv') out(csvHeader(k));
+      if (format === 'csv') out(csvHead(k, o));
       for (const r of results) {
         if (o.json || o.format !== undefined) {
           out(format === 'csv' ? csvRow(r, k) : JSON.stringify(r));
@@ -435,7 +440,7 @@ async function streamFile(
     inFlight = job;
   };
   try {
-    if (format === 'csv') await sink.write(`${csvHeader(k)}\n`);
+    if (format === 'csv') await sink.write(`${csvHead(k, o)}\n`);
     const encoding = o.inputEncoding as string | undefined;
     let warnedEncoding = encoding !== undefined && !isUtf8(encoding);
     for await (const row of readRows(source, inputFormat, decoded ? undefined : encoding)) {
