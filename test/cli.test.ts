@@ -205,6 +205,10 @@ describe('jobbert CLI', () => {
     const unknown = await run('index', 'search', join(dir, 't.jbi'), 'x', '--kk', '3');
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /unknown option --kk/);
+    // The command's own usage follows the error, not every command's.
+    assert.match(unknown.err, /Usage: jobbert index \[options\]/);
+    assert.doesNotMatch(unknown.err, /Usage: jobbert <command>|normalize \[TITLE/);
+    assert.match((await run('nonsense')).err, /unknown command 'nonsense'\n\nUsage: jobbert <command>/);
     assert.match((await run('index', 'search', join(dir, 't.jbi'), 'x', '--k', 'ten')).err, /--k must be an integer; received 'ten'/);
     assert.equal((await run('match')).code, 2);
     // A batch job resumes by reading its files again: stdin and stdout cannot be, and say so before connecting.
