@@ -357,6 +357,33 @@ describe('batch jobs over NATS', { skip }, () => {
       });
       assert.equal(again.failures.length, 0);
       assert.ok(gunzipSync(await readFile(gz)).toString('utf8') === got, 'the .gz output does not gunzip to the plain output');
+      // A plain list of titles (.txt, an empty line among them): the same bytes as jobbert normalize on it.
+      const txt = join(work, 'normalize.txt');
+      await writeFile(txt, `${list.slice(0, 600).join('\n')}\n`);
+      const txtReference = join(work, 'normalize-txt-reference.jsonl');
+      assert.equal(
+        await main(
+          ['normalize', '--input', txt, '--output', txtReference, '--k', '3'],
+          () => {},
+          () => {},
+        ),
+        0,
+      );
+      const txtOut = join(work, 'normalize-txt-batch.jsonl');
+      const fromTxt = await runBatch({
+        nats: nats.url,
+        task: 'normalize',
+        input: txt,
+        output: txtOut,
+        fingerprint,
+        options: { k: 3 },
+        chunkSize: 250,
+      });
+      assert.equal(fromTxt.rows, 600);
+      assert.ok(
+        (await readFile(txtOut, 'utf8')) === (await readFile(txtReference, 'utf8')),
+        'the .txt batch output differs from jobbert normalize',
+      );
     } finally {
       for (const w of workers) await w.stop();
       await normalizer.dispose();
