@@ -70,6 +70,20 @@ describe('POST /v1/normalize', () => {
     }
   });
 
+  it('the threshold of a request decides its occupations, also when batched with requests of other thresholds', async () => {
+    const titles = ['a developer of things', 'Krankenpfleger', '', 'xqzjv kkwpt'];
+    const reqs = Array.from({ length: 9 }, (_, i) => ({ titles, k: 1 + (i % 3), threshold: [0, 1, undefined][i % 3] }));
+    const answers = await Promise.all(reqs.map((b) => post(b)));
+    for (let i = 0; i < reqs.length; i++) {
+      assert.equal(answers[i].status, 200);
+      assert.deepEqual(answers[i].json.results, await normalizer.normalize(titles, { k: reqs[i].k, threshold: reqs[i].threshold }));
+    }
+    const lax = answers[0].json.results;
+    assert.notEqual(lax[0].occupation, null);
+    assert.equal(lax[2].occupation, null, 'a meaningless title has no occupation at any threshold');
+    assert.ok(answers[1].json.results.every((r: Json) => r.occupation === null || r.confidence === 1));
+  });
+
   it('BAD CALL - bad bodies get a 4xx naming the field; the server keeps serving', async () => {
     const cases: [unknown, number, string][] = [
       [{}, 422, 'titles'],
@@ -82,6 +96,9 @@ describe('POST /v1/normalize', () => {
       [{ titles: ['baker'], k: 'five' }, 422, 'k'],
       [{ titles: ['baker'], lang: 'fr' }, 422, 'lang'],
       [{ titles: ['baker'], outputLang: 7 }, 422, 'outputLang'],
+      [{ titles: ['baker'], threshold: 1.5 }, 422, 'threshold'],
+      [{ titles: ['baker'], threshold: '0.5' }, 422, 'threshold'],
+      [{ titles: ['baker'], threshold: null }, 422, 'threshold'],
       [{ titles: ['baker'], query: 'x' }, 422, 'query'],
       [[1, 2], 422, 'body'],
     ];

@@ -69,6 +69,21 @@ test('occupation is the first alternative when confidence reaches the threshold,
     assert.ok(s.alternatives.length > 0, 'alternatives are still given');
     const [l] = await lax.normalize(['a developer of things']);
     assert.notEqual(l.occupation, null);
+    // A threshold for one call gives what a Normalizer loaded with it gives, in objects and in JSON Lines.
+    const titles = ['a developer of things', 'Krankenpfleger', '', 'xqzjv kkwpt'];
+    for (const [threshold, loaded] of [
+      [1, strict],
+      [0, lax],
+    ] as const) {
+      const perCall = await n.normalize(titles, { threshold });
+      assert.deepEqual(perCall, await loaded.normalize(titles));
+      assert.equal(
+        (await n.normalizeLines(titles, ['a', 'b', 'c', 'd'], { threshold })).toString('utf8'),
+        perCall.map((r, i) => `${JSON.stringify({ ...r, id: 'abcd'[i] })}\n`).join(''),
+      );
+    }
+    assert.equal((await n.normalize([''], { threshold: 0 }))[0].occupation, null, 'a meaningless title has no occupation to give');
+    assert.deepEqual(await n.normalize(titles), await n.normalize(titles, { threshold: n.threshold }));
   } finally {
     await strict.dispose();
     await lax.dispose();
@@ -411,6 +426,10 @@ test('BAD CALL - bad arguments throw TypeError/RangeError naming the argument', 
   await assert.rejects(n.normalize(['baker'], { outputLang: 'fr' }), { name: 'RangeError', ...t('outputLang') });
   await assert.rejects(n.normalize(['baker'], { lang: 'xx' }), { name: 'RangeError', ...t('lang') });
   await assert.rejects(n.normalize(['baker'], { lang: 5 as never }), { name: 'TypeError', ...t('lang') });
+  await assert.rejects(n.normalize(['baker'], { threshold: 1.5 }), { name: 'RangeError', ...t('threshold') });
+  await assert.rejects(n.normalize(['baker'], { threshold: Number.NaN }), { name: 'RangeError', ...t('threshold') });
+  await assert.rejects(n.normalize(['baker'], { threshold: '0.5' as never }), { name: 'TypeError', ...t('threshold') });
+  await assert.rejects(n.normalizeLines(['baker'], ['0'], { threshold: -0.1 }), { name: 'RangeError', ...t('threshold') });
 });
 
 test('another encoder: confidence falls back to the raw top score (calibrated false), and a disposed Normalizer refuses', async () => {

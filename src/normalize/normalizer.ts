@@ -50,6 +50,8 @@ export interface NormalizeOptions {
   lang?: string;
   /** Language of the output `label`s (default 'en'). */
   outputLang?: string;
+  /** Confidence under which `occupation` is null, for this call; default: the Normalizer's `threshold`. */
+  threshold?: number;
 }
 
 /** What an alternative was reached by. */
@@ -120,6 +122,7 @@ interface Plan {
   k: number;
   lang: string;
   outputLang: string;
+  threshold: number;
   corpus: Corpus;
 }
 
@@ -450,10 +453,15 @@ export class Normalizer {
       throw new (typeof opts.lang === 'string' ? RangeError : TypeError)(
         `${fn}: lang must be one of ${langs.map((l) => `'${l}'`).join(', ')} or omitted; received ${describe(opts.lang)}`,
       );
+    const threshold = opts.threshold ?? this.threshold;
+    if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1))
+      throw new (typeof threshold === 'number' ? RangeError : TypeError)(
+        `${fn}: threshold must be a number in [0, 1] or omitted; received ${describe(opts.threshold)}`,
+      );
     const lang = opts.lang ?? '*';
     const corpus = await this.#corpus(lang);
     this.#live(fn);
-    return { k, lang, outputLang, corpus };
+    return { k, lang, outputLang, threshold, corpus };
   }
 
   /** Frees the index (and the encoder when the Normalizer loaded it). Async; idempotent. */
@@ -614,7 +622,7 @@ export class Normalizer {
       }
       const confidence = this.#confidence(h);
       const top = alternatives[0];
-      const occupation = top && confidence >= this.threshold ? { uri: top.uri, label: top.label, isco: top.isco } : null;
+      const occupation = top && confidence >= plan.threshold ? { uri: top.uri, label: top.label, isco: top.isco } : null;
       out[i] = { id: '', input: titles[i], occupation, confidence, alternatives };
     }
     return out;
@@ -643,7 +651,7 @@ export class Normalizer {
       const start = w.length;
       const h = batch.hits[u];
       const confidence = this.#confidence(h);
-      if (h.length && confidence >= this.threshold) {
+      if (h.length && confidence >= plan.threshold) {
         const occ = this.#occupationOf[h[0]];
         occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
         w.bytes(OCCUPATION);

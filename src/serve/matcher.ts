@@ -277,8 +277,10 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     }));
   };
 
-  // A title's result does not depend on its batch and the k best alternatives
-  // are the prefix of any longer list, so one call with the largest k serves all.
+  // A title's result does not depend on its batch, the k best alternatives
+  // are the prefix of any longer list, and the confidence does not depend on the
+  // threshold, so one call with the largest k serves all: each request gets its
+  // k and its threshold's `occupation` (the first alternative, as the Normalizer decides it).
   const runNormalize = async (reqs: NormalizeRequest[]): Promise<NormalizeResult[][]> => {
     const k = Math.max(...reqs.map((r) => r.k));
     const all = await normalizer!.normalize(
@@ -287,7 +289,14 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     );
     let at = 0;
     return reqs.map((r) =>
-      all.slice(at, (at += r.titles.length)).map((res, i) => ({ ...res, id: String(i), alternatives: res.alternatives.slice(0, r.k) })),
+      all.slice(at, (at += r.titles.length)).map((res, i) => {
+        const out = { ...res, id: String(i), alternatives: res.alternatives.slice(0, r.k) };
+        if (r.threshold !== undefined) {
+          const top = res.alternatives[0];
+          out.occupation = top && res.confidence >= r.threshold ? { uri: top.uri, label: top.label, isco: top.isco } : null;
+        }
+        return out;
+      }),
     );
   };
 

@@ -237,6 +237,13 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
               default: 'en',
               description: 'Language of the output labels (the preferred label).',
             },
+            threshold: {
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              description:
+                "Confidence under which this request's `occupation` is null (lower: more answers, fewer of them right; see the reliability diagram). Default: the server's threshold (`--threshold`, else the calibration's).",
+            },
           },
         },
         Occupation: {

@@ -49,6 +49,8 @@ export interface NormalizeRequest {
   k: number;
   lang: string | undefined;
   outputLang: string | undefined;
+  /** Confidence under which this request's `occupation` is null; undefined: the Normalizer's. */
+  threshold: number | undefined;
 }
 
 export interface SkillsRequest {
@@ -208,12 +210,13 @@ export function parseEmbeddings(body: unknown, limits: RequestLimits, served: Em
 }
 
 /**
- * `POST /v1/normalize` `{ titles, k?, lang?, outputLang? }`: empty titles are
- * allowed (their occupation is null); `lang` and `outputLang` must be among
- * the taxonomy's `languages`. Throws a 422 ServeError naming the bad field.
+ * `POST /v1/normalize` `{ titles, k?, lang?, outputLang?, threshold? }`: empty
+ * titles are allowed (their occupation is null); `lang` and `outputLang` must
+ * be among the taxonomy's `languages`, `threshold` a number in [0, 1]. Throws
+ * a 422 ServeError naming the bad field.
  */
 export function parseNormalize(body: unknown, limits: RequestLimits, languages: readonly string[]): NormalizeRequest {
-  const o = asObject(body, ['titles', 'k', 'lang', 'outputLang']);
+  const o = asObject(body, ['titles', 'k', 'lang', 'outputLang', 'threshold']);
   const v = o.titles;
   if (v === undefined) throw badField('titles', 'is required: an array of strings');
   if (!Array.isArray(v)) throw badField('titles', `must be an array of strings; received ${describe(v)}`);
@@ -233,5 +236,14 @@ export function parseNormalize(body: unknown, limits: RequestLimits, languages: 
         `must be one of the taxonomy's languages (${languages.map((x) => `'${x}'`).join(', ')}); received ${describe(l)}`,
       );
   }
-  return { titles: v as string[], k, lang: o.lang as string | undefined, outputLang: o.outputLang as string | undefined };
+  const threshold = o.threshold;
+  if (threshold !== undefined && (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)))
+    throw badField('threshold', `must be a number in [0, 1]; received ${describe(threshold)}`);
+  return {
+    titles: v as string[],
+    k,
+    lang: o.lang as string | undefined,
+    outputLang: o.outputLang as string | undefined,
+    threshold: threshold as number | undefined,
+  };
 }
