@@ -83,6 +83,13 @@ describe('/v1/embeddings: the openai client gets the encoder’s vectors', () =>
   before(async () => ({ url, service } = await start()));
   after(() => service.close());
 
+  it('takes a batch of 512 texts with the default limits, as LangChain’s OpenAIEmbeddings sends them', async () => {
+    const texts = Array.from({ length: 512 }, (_, i) => `${TITLES[i % TITLES.length]} ${i}`);
+    const r = await client(url).embeddings.create({ input: texts, model: 'anchor', encoding_format: 'float' });
+    assert.equal(r.data.length, 512);
+    assert.deepEqual(r.data[511].embedding, (await vectors(lite, [texts[511]]))[0]);
+  });
+
   it('float, base64 and the client’s default (base64 it decodes) all give encoder.encode’s vectors exactly', async () => {
     const expected = await vectors(lite, TITLES);
     const openai = client(url);
@@ -216,7 +223,7 @@ describe('/v1/embeddings: the openai client gets the encoder’s vectors', () =>
 describe('/v1/embeddings: refusals the openai client surfaces', () => {
   let url: string;
   let service: JobbertServer;
-  before(async () => ({ url, service } = await start({ maxQueries: 4, maxTextLength: 64, maxBodyBytes: 4096 })));
+  before(async () => ({ url, service } = await start({ maxQueries: 2, maxInputs: 4, maxTextLength: 64, maxBodyBytes: 4096 })));
   after(() => service.close());
 
   it('takes the bearer token as the API key: a wrong key is an AuthenticationError (401)', async () => {
@@ -262,7 +269,9 @@ describe('/v1/embeddings: refusals the openai client surfaces', () => {
       /token ids .* not supported.*send a string.*check_embedding_ctx_length=False/,
     );
     await bad({ input: [[101, 2023], [102]], model: 'anchor' }, 'input', /token ids .* not supported/);
-    await bad({ input: ['a', 'b', 'c', 'd', 'e'], model: 'anchor' }, 'input', /at most 4 strings \(--max-queries\); received 5/);
+    // /v1/embeddings has its own limit, --max-inputs, not --max-queries (2 here): four inputs pass, five do not.
+    assert.equal((await create({ input: ['a', 'b', 'c', 'd'], model: 'anchor' })).data.length, 4);
+    await bad({ input: ['a', 'b', 'c', 'd', 'e'], model: 'anchor' }, 'input', /at most 4 strings \(--max-inputs\); received 5/);
     await bad({ input: 'x'.repeat(65), model: 'anchor' }, 'input', /at most 64 characters .*received 65/);
     await bad({ input: ['nurse', 'y'.repeat(200)], model: 'anchor' }, 'input[1]', /at most 64 characters/);
     await bad({ input: '   ', model: 'anchor' }, 'input', /non-empty string/);

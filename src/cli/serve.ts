@@ -16,7 +16,7 @@ import { natsIndex, serveShardCommand } from './cluster.js';
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--taxonomy DIR] [--examples FILE]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
-        [--max-queries 256] [--max-text-length 512] [--max-k 1000]
+        [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000]
         [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000]
                        an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
@@ -48,6 +48,7 @@ const SPEC = {
     'no-batching': 'boolean',
     'max-body-bytes': 'integer',
     'max-queries': 'integer',
+    'max-inputs': 'integer',
     'max-text-length': 'integer',
     'max-k': 'integer',
     'request-timeout-ms': 'integer',
@@ -116,6 +117,7 @@ export async function serveCommand(
       maxWaitMs: o.maxWaitMs as number | undefined,
       maxBodyBytes: o.maxBodyBytes as number | undefined,
       maxQueries: o.maxQueries as number | undefined,
+      maxInputs: o.maxInputs as number | undefined,
       maxTextLength: o.maxTextLength as number | undefined,
       maxK: o.maxK as number | undefined,
       requestTimeoutMs: o.requestTimeoutMs as number | undefined,

@@ -69,6 +69,8 @@ export interface MatcherOptions {
   maxBodyBytes?: number;
   /** Most queries/texts/titles per request (default 256). */
   maxQueries?: number;
+  /** Most inputs per /v1/embeddings request (default 2048, OpenAI's limit: LangChain's OpenAIEmbeddings sends 512 at a time). */
+  maxInputs?: number;
   /** Longest query/text/title in characters (default 512). */
   maxTextLength?: number;
   /** Largest k (default 1000). */
@@ -203,6 +205,7 @@ function settingsFrom(fn: string, opts: MatcherOptions): MatcherSettings {
     maxQueue: int('maxQueue', 8192, 1),
     maxBodyBytes: int('maxBodyBytes', 1 << 20, 1),
     maxQueries: int('maxQueries', 256, 1, 1 << 20),
+    maxInputs: int('maxInputs', 2048, 1, 1 << 20),
     maxTextLength: int('maxTextLength', 512, 1, 1 << 20),
     maxK: int('maxK', 1000, 1),
     auth: opts.token !== undefined,

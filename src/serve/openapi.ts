@@ -311,7 +311,7 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
             input: {
               oneOf: [
                 { ...texts('A text').items, description: 'One text.' },
-                { ...texts('A text'), minItems: 1 },
+                { ...texts('A text'), minItems: 1, maxItems: L.maxInputs },
               ],
               description: 'A text or a list of texts (token-id arrays are not supported).',
             },

@@ -13,6 +13,8 @@ import { badField, ServeError } from './http.js';
 export interface RequestLimits {
   /** Most texts in one request. */
   maxQueries: number;
+  /** Most inputs in one /v1/embeddings request (OpenAI's limit, 2,048, by default: its clients batch up to it). */
+  maxInputs: number;
   /** Longest text, in characters (UTF-16 code units). */
   maxTextLength: number;
   /** Largest k. */
@@ -169,8 +171,8 @@ export function parseEmbeddings(body: unknown, limits: RequestLimits, served: Em
       'input',
       "as token ids (an array of integers, or of arrays of them) is not supported: this server tokenises text itself; send a string or an array of strings (LangChain's Python OpenAIEmbeddings sends token ids unless check_embedding_ctx_length=False)",
     );
-  else if (input.length > limits.maxQueries)
-    throw badParam('input', `must hold at most ${limits.maxQueries} strings (--max-queries); received ${input.length}`);
+  else if (input.length > limits.maxInputs)
+    throw badParam('input', `must hold at most ${limits.maxInputs} strings (--max-inputs); received ${input.length}`);
   else texts = input.map((t, i) => text(`input[${i}]`, t));
 
   let model = 'anchor';
