@@ -12,8 +12,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { main } from '../src/cli/index.js';
 import { normalizeCommand } from '../src/cli/normalize.js';
-import { TITLE_COLUMNS } from '../src/normalize/examples.js';
-import { csvDelimiter, pickColumn } from '../src/normalize/rows.js';
+import { csvDelimiter, pickColumn, TITLE_COLUMNS } from '../src/normalize/rows.js';
 import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {

@@ -40,7 +40,8 @@ export async function readEntries(path: string, lang?: string): Promise<MatchEnt
         throw bad(row.line, 'expected {"id": string or number, "text": string, "lang"?: string}');
     } else {
       columns ??= delimitedColumns(Object.keys(record), (why) => bad(1, why));
-      ({ [columns.id]: id, [columns.text]: text } = record);
+      id = record[columns.id];
+      text = record[columns.text];
       entryLang = columns.lang === undefined ? undefined : record[columns.lang];
       if (!id || !text) throw bad(row.line, `expected an id ('${columns.id}') and a text ('${columns.text}')`);
     }

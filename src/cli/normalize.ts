@@ -16,9 +16,19 @@ import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { JobBERT } from '../model/jobbert.js';
-import { TITLE_COLUMNS } from '../normalize/examples.js';
 import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
-import { detectFormat, detectStreamFormat, pickColumn, ROW_FORMATS, readRows, rowId, type RowFormat } from '../normalize/rows.js';
+import {
+  detectFormat,
+  detectStreamFormat,
+  ROW_FORMATS,
+  type RowFormat,
+  readRows,
+  rowId,
+  TITLE_COLUMNS,
+  type TitleFields,
+  titleFields,
+  titleOf,
+} from '../normalize/rows.js';
 import { isUtf8 } from '../util/open-bytes.js';
 import { outputFile } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
@@ -398,8 +408,7 @@ async function streamFile(
     } else event({ event: 'bad-row', line, error: why });
   };
 
-  let titleCol: string | undefined;
-  let idCol: string | undefined;
+  let fields: TitleFields | undefined;
   let ids: string[] = [];
   let titles: string[] = [];
   // Two chunks are normalised at once while a third is read — the search of
@@ -451,28 +460,19 @@ async function streamFile(
         badRow(row.line, row.error);
         continue;
       }
-      if (titleCol === undefined) {
+      if (fields === undefined) {
+        // CSV/TSV: the header names the columns once for the whole file.
         const cols = Object.keys(row.record);
-        if (inputFormat === 'jsonl') {
-          titleCol = (o.column as string | undefined) ?? 'title';
-          idCol = 'id';
-        } else if (inputFormat === 'lines') {
-          titleCol = 'title';
-        } else {
-          // CSV/TSV: the header names the columns once for the whole file.
-          titleCol = o.column !== undefined ? pickColumn(cols, [o.column as string]) : pickColumn(cols, TITLE_COLUMNS);
-          if (titleCol === undefined)
-            throw new JobBERTError(
-              'ERR_BAD_FILE',
-              `${input}: no title column ${o.column !== undefined ? `'${o.column as string}'` : `(${TITLE_COLUMNS.join('|')})`} in the header (columns: ${cols.join(', ')}); name it with --column${cols.length === 1 && o.column === undefined ? `, or if the file holds one title a line without a header, name it .txt or pass --input-format lines` : ''}`,
-            );
-          idCol = pickColumn(cols, ['id']);
-        }
+        fields = titleFields(inputFormat, cols, o.column as string | undefined);
+        if (fields === undefined)
+          throw new JobBERTError(
+            'ERR_BAD_FILE',
+            `${input}: no title column ${o.column !== undefined ? `'${o.column as string}'` : `(${TITLE_COLUMNS.join('|')})`} in the header (columns: ${cols.join(', ')}); name it with --column${cols.length === 1 && o.column === undefined ? `, or if the file holds one title a line without a header, name it .txt or pass --input-format lines` : ''}`,
+          );
       }
-      // JSON Lines: a row without the title field may give it as "text" (as jobbert batch reads it).
-      const title = row.record[titleCol] ?? (inputFormat === 'jsonl' && o.column === undefined ? row.record.text : undefined);
+      const title = titleOf(row.record, fields);
       if (typeof title !== 'string') {
-        badRow(row.line, title === undefined ? `no '${titleCol}' field` : `'${titleCol}' must be a string`);
+        badRow(row.line, title === undefined ? `no '${fields.title}' field` : `'${fields.title}' must be a string`);
         continue;
       }
       // Bytes that are not UTF-8 decode to U+FFFD, and the title then matches worse, silently:
@@ -484,9 +484,9 @@ async function streamFile(
           'the title holds U+FFFD, the mark of bytes that are not UTF-8; if the file is a Windows (Excel) export, pass --input-encoding windows-1252',
         );
       }
-      const id = rowId(idCol === undefined ? undefined : row.record[idCol], position);
+      const id = rowId(fields.id === undefined ? undefined : row.record[fields.id], position);
       if (id === undefined) {
-        badRow(row.line, `'${idCol}' must be a string or a number`);
+        badRow(row.line, `'${fields.id}' must be a string or a number`);
         continue;
       }
       ids.push(id);

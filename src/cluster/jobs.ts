@@ -15,8 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import { TITLE_COLUMNS } from '../normalize/examples.js';
-import { detectFormat, pickColumn, readRows, rowId } from '../normalize/rows.js';
+import { detectFormat, readRows, rowId, TITLE_COLUMNS, type TitleFields, titleFields, titleOf } from '../normalize/rows.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';
@@ -88,31 +87,23 @@ export interface BatchRow {
 export async function* readBatchInput(path: string, opts: { column?: string } = {}): AsyncGenerator<BatchRow> {
   // A .txt may be a spreadsheet's tab-separated export (detectFormat tells); a name without a known extension is a list of titles.
   const format = /\.(jsonl|ndjson|json|csv|tsv|tab|txt|text|lst)(\.gz)?$/i.test(path) ? await detectFormat(path) : 'lines';
-  let titleCol: string | undefined;
-  let idCol: string | undefined;
+  let fields: TitleFields | undefined;
   let n = 0;
   for await (const row of readRows(path, format)) {
     if (row.error !== undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: ${row.error}`);
-    if (titleCol === undefined) {
+    if (fields === undefined) {
       const cols = Object.keys(row.record);
-      if (format === 'jsonl') {
-        titleCol = opts.column ?? 'title';
-        idCol = 'id';
-      } else if (format === 'lines') titleCol = 'title';
-      else {
-        titleCol = pickColumn(cols, opts.column !== undefined ? [opts.column] : TITLE_COLUMNS);
-        if (titleCol === undefined)
-          throw new JobBERTError(
-            'ERR_BAD_FILE',
-            `${path}: no title column (${opts.column ?? TITLE_COLUMNS.join('|')}) in the header (columns: ${cols.join(', ')})`,
-          );
-        idCol = pickColumn(cols, ['id']);
-      }
+      fields = titleFields(format, cols, opts.column);
+      if (fields === undefined)
+        throw new JobBERTError(
+          'ERR_BAD_FILE',
+          `${path}: no title column (${opts.column ?? TITLE_COLUMNS.join('|')}) in the header (columns: ${cols.join(', ')})`,
+        );
     }
-    const title = row.record[titleCol] ?? (format === 'jsonl' && opts.column === undefined ? row.record.text : undefined);
-    if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${titleCol}' string`);
-    const id = rowId(idCol === undefined ? undefined : row.record[idCol], n);
-    if (id === undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${idCol}' must be a string or a number`);
+    const title = titleOf(row.record, fields);
+    if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${fields.title}' string`);
+    const id = rowId(fields.id === undefined ? undefined : row.record[fields.id], n);
+    if (id === undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${fields.id}' must be a string or a number`);
     yield { id, title };
     n++;
   }

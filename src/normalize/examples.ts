@@ -13,7 +13,7 @@
  */
 import { JobBERTError } from '../errors.js';
 import { describe } from '../util/validate.js';
-import { pickColumn, readRows } from './rows.js';
+import { pickColumn, readRows, TITLE_COLUMNS } from './rows.js';
 
 /** A labelled vacancy title. */
 export interface Example {
@@ -28,7 +28,6 @@ export interface SkippedExample {
   reason: string;
 }
 
-export const TITLE_COLUMNS = ['title', 'vacancyTitle', 'jobtitle', 'job_title'] as const;
 export const URI_COLUMNS = ['uri', 'conceptUri', 'occupation'] as const;
 
 /** Checks an examples array; TypeError naming `examples[i].title` / `.uri` for a bad element. */

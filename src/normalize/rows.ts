@@ -233,6 +233,36 @@ export function rowId(given: unknown, position: number): string | undefined {
   return typeof given === 'string' || typeof given === 'number' ? String(given) : undefined;
 }
 
+/** The header names read as a row's title (CSV/TSV) when no column is named. */
+export const TITLE_COLUMNS = ['title', 'vacancyTitle', 'jobtitle', 'job_title'] as const;
+
+/** Where rows of titles keep theirs: the title field, a field to read where that one is absent, and the id field. */
+export interface TitleFields {
+  title: string;
+  fallback?: string;
+  id?: string;
+}
+
+/**
+ * The title and id fields of rows in `format` whose (first) record has the
+ * keys `columns`: JSON Lines `column`, else `title` (`text` where that is
+ * absent), and `id`; a list, its title; CSV/TSV, the column `column` names,
+ * else one of {@link TITLE_COLUMNS} ({@link pickColumn}), and an `id` column if
+ * there is one. Undefined when a CSV/TSV header has no such column.
+ */
+export function titleFields(format: RowFormat, columns: string[], column?: string): TitleFields | undefined {
+  if (format === 'jsonl') return column === undefined ? { title: 'title', fallback: 'text', id: 'id' } : { title: column, id: 'id' };
+  if (format === 'lines') return { title: 'title' };
+  const title = pickColumn(columns, column !== undefined ? [column] : TITLE_COLUMNS);
+  if (title === undefined) return undefined;
+  const id = pickColumn(columns, ['id']);
+  return id === undefined ? { title } : { title, id };
+}
+
+/** A row's title by `fields` (undefined where it has none). */
+export const titleOf = (record: Record<string, unknown>, fields: TitleFields): unknown =>
+  record[fields.title] ?? (fields.fallback === undefined ? undefined : record[fields.fallback]);
+
 /**
  * The column that the first of `names` names, or undefined: compared
  * case-insensitively, and failing that also ignoring spaces, '_' and '-' (so
