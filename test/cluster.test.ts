@@ -310,15 +310,18 @@ describe('batch jobs over NATS', { skip }, () => {
     list[5] = '';
     list[6] = '!!!';
     await writeFile(file, `${list.map((title, i) => JSON.stringify(i % 3 ? { id: `v${i}`, title } : { title })).join('\n')}\n`);
+    // What the single-process command writes for `input`, at `output`.
+    const single = async (input: string, output: string) =>
+      assert.equal(
+        await main(
+          ['normalize', '--input', input, '--output', output, '--k', '3'],
+          () => {},
+          () => {},
+        ),
+        0,
+      );
     const reference = join(work, 'normalize-reference.jsonl');
-    assert.equal(
-      await main(
-        ['normalize', '--input', file, '--output', reference, '--k', '3'],
-        () => {},
-        () => {},
-      ),
-      0,
-    );
+    await single(file, reference);
     const nats = await startNats();
     const encoder = await LiteEncoder.load();
     const normalizer = await Normalizer.load({ encoder });
@@ -329,15 +332,10 @@ describe('batch jobs over NATS', { skip }, () => {
     ];
     try {
       const output = join(work, 'normalize-batch.jsonl');
-      const result = await runBatch({
-        nats: nats.url,
-        task: 'normalize',
-        input: file,
-        output,
-        fingerprint,
-        options: { k: 3 },
-        chunkSize: 250,
-      });
+      // The job over `input` into `out`, in chunks of 250 rows.
+      const batch = (input: string, out: string) =>
+        runBatch({ nats: nats.url, task: 'normalize', input, output: out, fingerprint, options: { k: 3 }, chunkSize: 250 });
+      const result = await batch(file, output);
       assert.equal(result.failures.length, 0);
       assert.equal(result.rows, 3000);
       const got = await readFile(output, 'utf8');
@@ -346,39 +344,16 @@ describe('batch jobs over NATS', { skip }, () => {
       assert.equal(workers[0].stats.chunks + workers[1].stats.chunks, 12);
       // The same job to a .gz name: the output is gzip-compressed.
       const gz = join(work, 'normalize-batch.jsonl.gz');
-      const again = await runBatch({
-        nats: nats.url,
-        task: 'normalize',
-        input: file,
-        output: gz,
-        fingerprint,
-        options: { k: 3 },
-        chunkSize: 250,
-      });
+      const again = await batch(file, gz);
       assert.equal(again.failures.length, 0);
       assert.ok(gunzipSync(await readFile(gz)).toString('utf8') === got, 'the .gz output does not gunzip to the plain output');
       // A plain list of titles (.txt, an empty line among them): the same bytes as jobbert normalize on it.
       const txt = join(work, 'normalize.txt');
       await writeFile(txt, `${list.slice(0, 600).join('\n')}\n`);
       const txtReference = join(work, 'normalize-txt-reference.jsonl');
-      assert.equal(
-        await main(
-          ['normalize', '--input', txt, '--output', txtReference, '--k', '3'],
-          () => {},
-          () => {},
-        ),
-        0,
-      );
+      await single(txt, txtReference);
       const txtOut = join(work, 'normalize-txt-batch.jsonl');
-      const fromTxt = await runBatch({
-        nats: nats.url,
-        task: 'normalize',
-        input: txt,
-        output: txtOut,
-        fingerprint,
-        options: { k: 3 },
-        chunkSize: 250,
-      });
+      const fromTxt = await batch(txt, txtOut);
       assert.equal(fromTxt.rows, 600);
       assert.ok(
         (await readFile(txtOut, 'utf8')) === (await readFile(txtReference, 'utf8')),
