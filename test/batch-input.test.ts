@@ -64,7 +64,7 @@ it('reads the same files gzip-compressed (.gz)', async () => {
 it('BAD CALL - a missing file, a bad row and a header without a title column are JobBERTErrors naming the place', async () => {
   await assert.rejects(rows('e.csv', 'id,city\n1,Gent\n'), {
     code: 'ERR_BAD_FILE',
-    message: /no title column \(title\|vacancyTitle\|jobtitle\|job_title\)/,
+    message: /no title column \(title\|vacancyTitle\|jobtitle\|job_title\|positionTitle\|Stellenbezeichnung/,
   });
   await assert.rejects(rows('f.jsonl', '{"title": "baker"}\n{"title": 5}\n'), { code: 'ERR_BAD_FILE', message: /f\.jsonl:2:/ });
   // A title cut at an unquoted comma would be normalised wrong without a word: the line is named instead.

@@ -202,6 +202,14 @@ describe('jobbert normalize', () => {
     assert.equal(pickColumn(['job title', 'jobtitle'], ['jobtitle']), 'jobtitle', 'an exact name beats a near one');
     assert.equal(pickColumn(['Job Title', 'job_title'], ['jobtitle']), 'Job Title', 'of two near ones, the first');
     assert.equal(pickColumn(['Job Titles', 'subtitle'], TITLE_COLUMNS), undefined);
+    // German and Spanish spreadsheets name the column in their language.
+    assert.equal(pickColumn(['Nr', 'Stellenbezeichnung', 'Ort'], TITLE_COLUMNS), 'Stellenbezeichnung');
+    assert.equal(pickColumn(['ID', 'Nombre del puesto', 'Ciudad'], TITLE_COLUMNS), 'Nombre del puesto');
+    assert.equal(
+      pickColumn(['Position', 'Titel', 'Cargo'], TITLE_COLUMNS),
+      undefined,
+      'names that mean something else too are not guessed',
+    );
     const input = join(dir, 'job-title.csv');
     await writeFile(input, 'ID,Job Title,City\n1,Bäcker,Gent\n');
     const r = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--k', '1');

@@ -233,8 +233,25 @@ export function rowId(given: unknown, position: number): string | undefined {
   return typeof given === 'string' || typeof given === 'number' ? String(given) : undefined;
 }
 
-/** The header names read as a row's title (CSV/TSV) when no column is named. */
-export const TITLE_COLUMNS = ['title', 'vacancyTitle', 'jobtitle', 'job_title'] as const;
+/**
+ * The header names read as a row's title (CSV/TSV) when no column is named, in
+ * this order: English, then the German and Spanish names of a job title column
+ * in spreadsheets of our users' languages. Not names that also mean something
+ * else there ("Position", a line number in German; "Titel", an academic title;
+ * "cargo", freight in English).
+ */
+export const TITLE_COLUMNS = [
+  'title',
+  'vacancyTitle',
+  'jobtitle',
+  'job_title',
+  'positionTitle',
+  'Stellenbezeichnung',
+  'Stellentitel',
+  'Berufsbezeichnung',
+  'puesto',
+  'nombreDelPuesto',
+] as const;
 
 /** Where rows of titles keep theirs: the title field, a field to read where that one is absent, and the id field. */
 export interface TitleFields {
