@@ -70,7 +70,7 @@ describe('POST /v1/normalize', () => {
     }
   });
 
-  it('the threshold of a request decides its occupations, also when batched with requests of other thresholds', async () => {
+  it('the threshold of a request decides its occupations, also among concurrent requests of other thresholds', async () => {
     const titles = ['a developer of things', 'Krankenpfleger', '', 'xqzjv kkwpt'];
     const reqs = Array.from({ length: 9 }, (_, i) => ({ titles, k: 1 + (i % 3), threshold: [0, 1, undefined][i % 3] }));
     const answers = await Promise.all(reqs.map((b) => post(b)));

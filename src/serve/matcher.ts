@@ -280,26 +280,18 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     }));
   };
 
-  // A title's result does not depend on its batch, the k best alternatives
-  // are the prefix of any longer list, and the confidence does not depend on the
-  // threshold, so one call with the largest k serves all: each request gets its
-  // k and its threshold's `occupation` (the first alternative, as the Normalizer decides it).
+  // A title's result does not depend on its batch and the k best alternatives
+  // are the prefix of any longer list, so one call with the largest k serves all
+  // (a batch shares lang, outputLang and threshold: its key).
   const runNormalize = async (reqs: NormalizeRequest[]): Promise<NormalizeResult[][]> => {
     const k = Math.max(...reqs.map((r) => r.k));
     const all = await normalizer!.normalize(
       reqs.flatMap((r) => r.titles),
-      { k, lang: reqs[0].lang, outputLang: reqs[0].outputLang },
+      { k, lang: reqs[0].lang, outputLang: reqs[0].outputLang, threshold: reqs[0].threshold },
     );
     let at = 0;
     return reqs.map((r) =>
-      all.slice(at, (at += r.titles.length)).map((res, i) => {
-        const out = { ...res, id: String(i), alternatives: res.alternatives.slice(0, r.k) };
-        if (r.threshold !== undefined) {
-          const top = res.alternatives[0];
-          out.occupation = top && res.confidence >= r.threshold ? { uri: top.uri, label: top.label, isco: top.isco } : null;
-        }
-        return out;
-      }),
+      all.slice(at, (at += r.titles.length)).map((res, i) => ({ ...res, id: String(i), alternatives: res.alternatives.slice(0, r.k) })),
     );
   };
 
@@ -355,7 +347,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
       const results = await dispatch(
         normalizeBatcher,
         'normalize',
-        JSON.stringify([req.lang ?? null, req.outputLang ?? null]),
+        JSON.stringify([req.lang ?? null, req.outputLang ?? null, req.threshold ?? null]),
         req.titles.length,
         req,
         async (r) => (await runNormalize([r]))[0],
