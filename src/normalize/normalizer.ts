@@ -214,12 +214,7 @@ export class Normalizer {
       throw new TypeError(`${fn}: examples must be a file path or an array of { title, uri }; received ${describe(examples)}`);
     if (typeof examples === 'string' && examples.length === 0)
       throw new TypeError(`${fn}: examples must be a non-empty file path or an array; received ''`);
-    if (threshold !== undefined) {
-      if (typeof threshold !== 'number')
-        throw new TypeError(`${fn}: threshold must be a number in [0, 1]; received ${describe(threshold)}`);
-      if (!(threshold >= 0 && threshold <= 1))
-        throw new RangeError(`${fn}: threshold must be a number in [0, 1]; received ${describe(threshold)}`);
-    }
+    if (threshold !== undefined) assertThreshold(fn, threshold);
     let exampleList = Array.isArray(examples) ? checkExamples(fn, examples) : [];
     const tax = taxonomy === undefined ? await loadBuiltinTaxonomy() : await readTaxonomy(taxonomy);
     let exampleLines = exampleList.map((_, i) => i);
@@ -453,11 +448,8 @@ export class Normalizer {
       throw new (typeof opts.lang === 'string' ? RangeError : TypeError)(
         `${fn}: lang must be one of ${langs.map((l) => `'${l}'`).join(', ')} or omitted; received ${describe(opts.lang)}`,
       );
+    if (opts.threshold !== undefined) assertThreshold(fn, opts.threshold);
     const threshold = opts.threshold ?? this.threshold;
-    if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1))
-      throw new (typeof threshold === 'number' ? RangeError : TypeError)(
-        `${fn}: threshold must be a number in [0, 1] or omitted; received ${describe(opts.threshold)}`,
-      );
     const lang = opts.lang ?? '*';
     const corpus = await this.#corpus(lang);
     this.#live(fn);
@@ -695,6 +687,13 @@ export class Normalizer {
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** Throws TypeError unless `threshold` is a number, RangeError unless it is in [0, 1]. */
+function assertThreshold(fn: string, threshold: unknown): void {
+  if (typeof threshold !== 'number') throw new TypeError(`${fn}: threshold must be a number in [0, 1]; received ${describe(threshold)}`);
+  if (!(threshold >= 0 && threshold <= 1))
+    throw new RangeError(`${fn}: threshold must be a number in [0, 1]; received ${describe(threshold)}`);
+}
 
 /** Confidence features from the top two scores (the margin is s1 when there is no second). */
 const features = (s1: number, s2: number | undefined, matched: MatchKind): ConfidenceFeatures => ({
