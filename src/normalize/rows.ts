@@ -100,23 +100,24 @@ export function csvDelimiter(header: string): string {
   return best;
 }
 
-async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
+/**
+ * The rows of a line-oriented stream: `row(text, line, bytes)` for each line
+ * (1-based, and the bytes read through it), skipped where it gives undefined.
+ * Read errors as {@link ioError}; the stream is closed at the end.
+ */
+async function* lineRows(
+  stream: Readable,
+  name: string,
+  row: (text: string, line: number, bytes: number) => Row | undefined,
+): AsyncGenerator<Row> {
   let line = 0;
   let bytes = 0;
   try {
     for await (const text of splitLines(stream)) {
       line++;
       bytes += Buffer.byteLength(text) + 1;
-      if (!text.trim()) continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (e) {
-        yield { line, bytes, error: `not valid JSON (${(e as Error).message})` };
-        continue;
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) yield { line, bytes, error: 'not a JSON object' };
-      else yield { line, bytes, record: value as Record<string, unknown> };
+      const r = row(text, line, bytes);
+      if (r) yield r;
     }
   } catch (e) {
     throw ioError(name, e);
@@ -125,22 +126,21 @@ async function* jsonLines(stream: Readable, name: string): AsyncGenerator<Row> {
   }
 }
 
-/** Plain text: every line a row `{ title }`, an empty one too, so that row n is line n. */
-async function* titleLines(stream: Readable, name: string): AsyncGenerator<Row> {
-  let line = 0;
-  let bytes = 0;
+/** JSON Lines: a row per non-blank line, an object, or why it is not one. */
+function jsonRow(text: string, line: number, bytes: number): Row | undefined {
+  if (!text.trim()) return undefined;
+  let value: unknown;
   try {
-    for await (const title of splitLines(stream)) {
-      line++;
-      bytes += Buffer.byteLength(title) + 1;
-      yield { line, bytes, record: { title } };
-    }
+    value = JSON.parse(text);
   } catch (e) {
-    throw ioError(name, e);
-  } finally {
-    stream.destroy();
+    return { line, bytes, error: `not valid JSON (${(e as Error).message})` };
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { line, bytes, error: 'not a JSON object' };
+  return { line, bytes, record: value as Record<string, unknown> };
 }
+
+/** Plain text: every line a row `{ title }`, an empty one too, so that row n is line n. */
+const titleRow = (title: string, line: number, bytes: number): Row => ({ line, bytes, record: { title } });
 
 async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'): AsyncGenerator<Row> {
   let stream = input;
@@ -213,7 +213,8 @@ export async function* readRows(input: string | Readable, format?: RowFormat, en
   const f = format ?? (await detectFormat(input as string));
   const name = typeof input === 'string' ? input : 'stdin';
   const { stream, ownBytes } = await openBytes(input, name, encoding);
-  const rows = f === 'jsonl' ? jsonLines(stream, name) : f === 'lines' ? titleLines(stream, name) : delimited(stream, name, f);
+  const rows =
+    f === 'jsonl' ? lineRows(stream, name, jsonRow) : f === 'lines' ? lineRows(stream, name, titleRow) : delimited(stream, name, f);
   // Of gzip or another encoding, how far into the file: its own bytes read (progress against its size).
   if (!ownBytes) yield* rows;
   else
