@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import { detectFormat, readRows, rowId, TITLE_COLUMNS, type TitleFields, titleFields, titleOf } from '../normalize/rows.js';
+import { detectFormat, namedFormat, readRows, rowId, TITLE_COLUMNS, type TitleFields, titleFields, titleOf } from '../normalize/rows.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';
@@ -86,7 +86,7 @@ export interface BatchRow {
  */
 export async function* readBatchInput(path: string, opts: { column?: string } = {}): AsyncGenerator<BatchRow> {
   // A .txt may be a spreadsheet's tab-separated export (detectFormat tells); a name without a known extension is a list of titles.
-  const format = /\.(jsonl|ndjson|json|csv|tsv|tab|txt|text|lst)(\.gz)?$/i.test(path) ? await detectFormat(path) : 'lines';
+  const format = namedFormat(path) !== undefined ? await detectFormat(path) : 'lines';
   let fields: TitleFields | undefined;
   let n = 0;
   for await (const row of readRows(path, format)) {

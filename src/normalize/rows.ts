@@ -35,10 +35,8 @@ export type Row =
  * cannot be read, ERR_BAD_FILE for a ZIP archive such as an Excel workbook.
  */
 export async function detectFormat(path: string): Promise<RowFormat> {
-  const ext = /\.([a-z]+)(?:\.gz)?$/i.exec(path)?.[1]?.toLowerCase();
-  if (ext === 'jsonl' || ext === 'ndjson' || ext === 'json') return 'jsonl';
-  if (ext === 'csv') return 'csv';
-  if (ext === 'tsv' || ext === 'tab') return 'tsv';
+  const named = namedFormat(path);
+  if (named !== undefined && named !== 'lines') return named;
   const { stream } = await openBytes(path);
   let sniffed: RowFormat;
   try {
@@ -46,7 +44,26 @@ export async function detectFormat(path: string): Promise<RowFormat> {
   } finally {
     stream.destroy();
   }
-  return sniffed === 'csv' && (ext === 'txt' || ext === 'text' || ext === 'lst') ? 'lines' : sniffed;
+  return sniffed === 'csv' && named === 'lines' ? 'lines' : sniffed;
+}
+
+/** The format each file extension names (a .txt only where its first line is not TSV or JSON Lines: {@link detectFormat}). */
+const EXTENSIONS: Record<string, RowFormat> = {
+  jsonl: 'jsonl',
+  ndjson: 'jsonl',
+  json: 'jsonl',
+  csv: 'csv',
+  tsv: 'tsv',
+  tab: 'tsv',
+  txt: 'lines',
+  text: 'lines',
+  lst: 'lines',
+};
+
+/** The format `path`'s extension (before any .gz) names, or undefined for a name without a known one. */
+export function namedFormat(path: string): RowFormat | undefined {
+  const ext = /\.([a-z]+)(?:\.gz)?$/i.exec(path)?.[1]?.toLowerCase();
+  return ext !== undefined && Object.hasOwn(EXTENSIONS, ext) ? EXTENSIONS[ext] : undefined;
 }
 
 /** The format a file's first bytes show: JSON Lines when its first line starts with '{', else TSV when it holds a tab, else CSV. */
