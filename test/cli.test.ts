@@ -161,7 +161,9 @@ describe('jobbert CLI', () => {
     for (const [name, content, why] of [
       ['empty.csv', '', /no entries/],
       ['header-only.tsv', 'id\ttext\n', /no entries/],
-      ['one-column.csv', 'title\nNurse\n', /:1: expected a header row naming an id and a text column/],
+      ['one-column.csv', 'title\nNurse\n', /: expected a header row naming an id and a text column/],
+      // A header error names no line: after Excel's "sep=" line the header is line 2.
+      ['sep-one-column.csv', 'sep=;\ntitle\nNurse\n', /: expected a header row .*the header is 'title'/],
       ['no-text.csv', 'id,text\n1,\n', /:2: expected an id \('id'\) and a text \('text'\)/],
     ] as const) {
       await writeFile(join(dir, name), content);
@@ -169,6 +171,59 @@ describe('jobbert CLI', () => {
       assert.equal(r.code, 1, name);
       assert.match(r.err, new RegExp(`ERR_BAD_FILE: .*${name.replace('.', '\\.')}.*${why.source}`), name);
     }
+  });
+
+  it('reads the id and text columns that --id-column and --text-column name (CSV, TSV and JSON Lines)', async () => {
+    // The id column is not first, and another column is found by name first ('Title' over 'Beschreibung').
+    await writeFile(join(dir, 'named.csv'), 'Title,Ref,Beschreibung\nSomething else,r1,Nurse\nOther,r2,Software developer\n');
+    const named = await run(
+      'match',
+      'nurse',
+      '--corpus',
+      join(dir, 'named.csv'),
+      '--id-column',
+      'ref',
+      '--text-column',
+      'Beschreibung',
+      '--k',
+      '1',
+      '--json',
+    );
+    assert.equal(named.code, 0, named.err);
+    assert.deepEqual(
+      JSON.parse(named.out).results[0].map((r: { id: string; text: string }) => [r.id, r.text]),
+      [['r1', 'Nurse']],
+    );
+    // A jobbert normalize input ({"id", "title"}) is an entry file as it is; other keys by name.
+    await writeFile(join(dir, 'titles-in.jsonl'), '{"id":"a","title":"Nurse"}\n{"id":"b","title":"Welder"}\n');
+    const jsonl = await run('index', 'build', '--input', join(dir, 'titles-in.jsonl'), '--out', join(dir, 'n.jbi'), '--json');
+    assert.equal(jsonl.code, 0, jsonl.err);
+    assert.equal(JSON.parse(jsonl.out).entries, 2);
+    await writeFile(join(dir, 'keys.jsonl'), '{"key":7,"label":"Nurse","note":"x"}\n');
+    const keys = await run('match', 'nurse', '--corpus', join(dir, 'keys.jsonl'), '--id-column', 'key', '--text-column', 'label', '--json');
+    assert.equal(keys.code, 0, keys.err);
+    assert.equal(JSON.parse(keys.out).results[0][0].id, '7');
+    const wrongKey = await run('match', 'nurse', '--corpus', join(dir, 'keys.jsonl'), '--text-column', 'title');
+    assert.equal(wrongKey.code, 1);
+    assert.match(wrongKey.err, /ERR_BAD_FILE: .*keys\.jsonl:1: expected \{"id": string or number, "title": string/);
+    // A named column that the header lacks, in a TSV.
+    await writeFile(join(dir, 'named.tsv'), 'id\ttext\n1\tNurse\n');
+    const missing = await run(
+      'index',
+      'build',
+      '--input',
+      join(dir, 'named.tsv'),
+      '--text-column',
+      'Jobtitel',
+      '--out',
+      join(dir, 'm.jbi'),
+    );
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /ERR_BAD_FILE: .*named\.tsv: no column 'Jobtitel' \(--text-column\) in the header \(columns: id, text\)/);
+    // Without an entry file they have nothing to name.
+    const stray = await run('match', 'nurse', '--text-column', 'x');
+    assert.equal(stray.code, 2);
+    assert.match(stray.err, /--id-column and --text-column name the columns of a --corpus FILE/);
   });
 
   it('matches against a corpus file (JSON Lines too)', async () => {

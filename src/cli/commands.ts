@@ -9,7 +9,7 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { TfIdfEncoder } from '../encoders/tfidf.js';
 import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../eval/trec.js';
 import { parseArgs, UsageError } from './args.js';
-import { readEntries } from './entries.js';
+import { readEntries, type EntryColumns } from './entries.js';
 import { matchDefault } from '../match/default-index.js';
 
 type Out = (line: string) => void;
@@ -26,6 +26,11 @@ async function corpusEncoder(options: Record<string, unknown>, texts: string[]):
   if (kind === 'lite') return LiteEncoder.load();
   if (kind === 'tfidf') return TfIdfEncoder.fit(texts, { dim: (options.dim as number | undefined) ?? 4096 });
   throw new UsageError(`--encoder must be 'lite' or 'tfidf' (or give --model DIR); received '${kind}'`);
+}
+
+/** The entry file's columns that --id-column and --text-column name. */
+function entryColumns(options: Record<string, unknown>): EntryColumns {
+  return { id: options.idColumn as string | undefined, text: options.textColumn as string | undefined };
 }
 
 function encoderName(options: Record<string, unknown>): string {
@@ -45,11 +50,21 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'build') {
     const { options, positionals } = parseArgs(rest, {
-      options: { input: 'string', out: 'string', encoder: 'string', model: 'string', dim: 'integer', lang: 'string', json: 'boolean' },
+      options: {
+        input: 'string',
+        out: 'string',
+        encoder: 'string',
+        model: 'string',
+        dim: 'integer',
+        lang: 'string',
+        'id-column': 'string',
+        'text-column': 'string',
+        json: 'boolean',
+      },
     });
     if (positionals.length) throw new UsageError(`index build takes no positional arguments; received '${positionals[0]}'`);
     if (!options.input || !options.out) throw new UsageError('index build needs --input FILE and --out FILE');
-    const entries = await readEntries(options.input as string, options.lang as string | undefined);
+    const entries = await readEntries(options.input as string, options.lang as string | undefined, entryColumns(options));
     const t0 = performance.now();
     const encoder = await corpusEncoder(
       options,
@@ -95,10 +110,14 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
       dim: 'integer',
       k: 'integer',
       lang: 'string',
+      'id-column': 'string',
+      'text-column': 'string',
       json: 'boolean',
     },
   });
   if (positionals.length === 0) throw new UsageError('match needs at least one query');
+  if (!options.corpus && (options.idColumn !== undefined || options.textColumn !== undefined))
+    throw new UsageError('--id-column and --text-column name the columns of a --corpus FILE');
   if (!options.index && !options.corpus) {
     const results = await matchDefault(positionals, {
       k: (options.k as number | undefined) ?? 5,
@@ -113,7 +132,7 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
   if (options.index) {
     index = await MatchIndex.load(options.index as string);
   } else if (options.corpus) {
-    const entries: MatchEntry[] = await readEntries(options.corpus as string);
+    const entries: MatchEntry[] = await readEntries(options.corpus as string, undefined, entryColumns(options));
     index = await MatchIndex.build(
       await corpusEncoder(
         options,

@@ -8,25 +8,39 @@ const ID_COLUMNS = ['id', 'c_id', 'q_id', 'conceptUri', 'uri', 'code', 'key'];
 const TEXT_COLUMNS = ['text', 'jobtitle', 'title', 'name', 'label', 'preferredLabel'];
 const LANG_COLUMNS = ['lang', 'language', 'locale'];
 
+/** Which columns (or JSON keys) hold an entry's id and text, where the caller names them. */
+export interface EntryColumns {
+  /** The id column: `--id-column`. Default: found by name, else the first column. */
+  id?: string;
+  /** The text column: `--text-column`. Default: found by name, else the next column. */
+  text?: string;
+}
+
 /**
  * Reads entries from `path`, in the formats `jobbert normalize` reads (by
  * extension, else by the first line; gzip-compressed and UTF-16 after a
  * byte-order mark too):
- * - JSON Lines: one `{"id", "text", "lang"?}` object per line;
+ * - JSON Lines: one `{"id", "text", "lang"?}` object per line; the text may
+ *   also be under a name the header of a spreadsheet may use (`title`,
+ *   `jobtitle`, …), so a `jobbert normalize` input (`{"id", "title"}`) reads as
+ *   it is;
  * - TSV or CSV (`,`, `;` or `|`, RFC 4180 quoting) with a header row: the id
  *   and text columns by name (`id`/`c_id`/…, `text`/`jobtitle`/`title`/…),
  *   else the first and second columns; a `lang` (or `language`) column if
  *   there is one. The TalentCLEF `corpus_elements` and `queries` files read as
  *   they are.
- * An entry without its own language gets `lang`.
+ * `columns` names the id and text columns (JSON keys) instead, compared as
+ * {@link pickColumn} does. An entry without its own language gets `lang`.
  * Async. Throws JobBERTError ERR_NOT_FOUND / ERR_IO when the file cannot be
  * read, ERR_BAD_FILE naming the line for a row that is not an entry, and
- * ERR_BAD_FILE for a file with no entries.
+ * ERR_BAD_FILE for a header without the columns named or needed, and for a
+ * file with no entries.
  */
-export async function readEntries(path: string, lang?: string): Promise<MatchEntry[]> {
+export async function readEntries(path: string, lang?: string, columns: EntryColumns = {}): Promise<MatchEntry[]> {
   const bad = (n: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${n}: ${why}`);
+  const badHeader = (why: string) => new JobBERTError('ERR_BAD_FILE', `${path}: ${why}`);
   const out: MatchEntry[] = [];
-  let columns: { id: string; text: string; lang?: string } | undefined;
+  let named: { id: string; text: string; lang?: string } | undefined;
   const format = await detectFormat(path);
   for await (const row of readRows(path, format)) {
     if (row.error !== undefined) throw bad(row.line, row.error);
@@ -35,15 +49,18 @@ export async function readEntries(path: string, lang?: string): Promise<MatchEnt
     let text: unknown;
     let entryLang: unknown;
     if (format === 'jsonl') {
-      ({ id, text, lang: entryLang } = record as { id?: unknown; text?: unknown; lang?: unknown });
+      const keys = Object.keys(record);
+      id = record[pickColumn(keys, [columns.id ?? 'id']) ?? ''];
+      text = record[pickColumn(keys, columns.text === undefined ? TEXT_COLUMNS : [columns.text]) ?? ''];
+      entryLang = record[pickColumn(keys, LANG_COLUMNS) ?? ''];
       if ((typeof id !== 'string' && typeof id !== 'number') || typeof text !== 'string')
-        throw bad(row.line, 'expected {"id": string or number, "text": string, "lang"?: string}');
+        throw bad(row.line, `expected {"${columns.id ?? 'id'}": string or number, "${columns.text ?? 'text'}": string, "lang"?: string}`);
     } else {
-      columns ??= delimitedColumns(Object.keys(record), (why) => bad(1, why));
-      id = record[columns.id];
-      text = record[columns.text];
-      entryLang = columns.lang === undefined ? undefined : record[columns.lang];
-      if (!id || !text) throw bad(row.line, `expected an id ('${columns.id}') and a text ('${columns.text}')`);
+      named ??= delimitedColumns(Object.keys(record), columns, badHeader);
+      id = record[named.id];
+      text = record[named.text];
+      entryLang = named.lang === undefined ? undefined : record[named.lang];
+      if (!id || !text) throw bad(row.line, `expected an id ('${named.id}') and a text ('${named.text}')`);
     }
     const l = typeof entryLang === 'string' && entryLang !== '' ? entryLang : lang;
     out.push(l === undefined ? { id: String(id), text: text as string } : { id: String(id), text: text as string, lang: l });
@@ -53,13 +70,29 @@ export async function readEntries(path: string, lang?: string): Promise<MatchEnt
   return out;
 }
 
-/** The id, text and language columns of a TSV/CSV header. */
-function delimitedColumns(header: string[], fail: (why: string) => Error): { id: string; text: string; lang?: string } {
+/** The id, text and language columns of a TSV/CSV header: those `columns` names, else found by name or position. */
+function delimitedColumns(
+  header: string[],
+  columns: EntryColumns,
+  fail: (why: string) => Error,
+): { id: string; text: string; lang?: string } {
+  const named = (flag: string, name: string) => {
+    const c = pickColumn(header, [name]);
+    if (c === undefined) throw fail(`no column '${name}' (${flag}) in the header (columns: ${header.join(', ')})`);
+    return c;
+  };
   if (header.length < 2)
-    throw fail('expected a header row naming an id and a text column (id<TAB>text[<TAB>lang], or the same with commas)');
+    throw fail(
+      `expected a header row naming an id and a text column (id<TAB>text[<TAB>lang], or the same with commas); the header is '${header.join('')}'`,
+    );
   const lang = pickColumn(header, LANG_COLUMNS);
-  const id = pickColumn(header, ID_COLUMNS) ?? header.find((c) => c !== lang)!;
-  const text = pickColumn(header, TEXT_COLUMNS) ?? header.find((c) => c !== id && c !== lang);
-  if (text === undefined || text === id) throw fail(`no text column in the header (${header.join(', ')})`);
-  return lang === undefined ? { id, text } : { id, text, lang };
+  const id =
+    columns.id !== undefined ? named('--id-column', columns.id) : (pickColumn(header, ID_COLUMNS) ?? header.find((c) => c !== lang)!);
+  const text =
+    columns.text !== undefined
+      ? named('--text-column', columns.text)
+      : (pickColumn(header, TEXT_COLUMNS) ?? header.find((c) => c !== id && c !== lang));
+  if (text === undefined || text === id)
+    throw fail(`no text column in the header (columns: ${header.join(', ')}); name it with --text-column`);
+  return lang === undefined || lang === id || lang === text ? { id, text } : { id, text, lang };
 }

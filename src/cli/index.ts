@@ -22,8 +22,8 @@ ${NORMALIZE_USAGE}
                        match a few titles in en/de/es/zh against the built-in catalogue
   match QUERY... [--index FILE | --corpus FILE | --esco DIR] [--k 5] [--lang L] [--json]
                        the best entries for each query (default: the built-in catalogue
-                       and the default model)
-  index build --input FILE --out FILE [--lang L] [--json]
+                       and the default model); --corpus takes --id-column/--text-column
+  index build --input FILE --out FILE [--lang L] [--id-column NAME] [--text-column NAME] [--json]
                        encode entries (TSV or CSV with a header: id, text[, lang]; or JSON Lines) and save an index
   index search FILE QUERY... [--k 10] [--lang L] [--json]
                        search a saved index
