@@ -226,6 +226,17 @@ describe('jobbert CLI', () => {
     assert.match(stray.err, /--id-column and --text-column name the columns of a --corpus FILE/);
   });
 
+  it("batch normalize takes a threshold in [0, 1] as the job's own; worker takes none", async () => {
+    // Both are refused before any connection is tried (the URL leads nowhere).
+    const args = ['--nats', 'nats://127.0.0.1:1', '--input', join(dir, 'titles.jsonl'), '--output', join(dir, 'b.jsonl')];
+    const high = await run('batch', 'normalize', ...args, '--threshold', '1.5');
+    assert.equal(high.code, 2);
+    assert.match(high.err, /--threshold must be a number in \[0, 1\]; received 1\.5/);
+    const worker = await run('worker', '--nats', 'nats://127.0.0.1:1', '--threshold', '0.5');
+    assert.equal(worker.code, 2);
+    assert.match(worker.err, /worker takes no --threshold: a job names its own \(jobbert batch normalize --threshold X\)/);
+  });
+
   it('matches against a corpus file (JSON Lines too)', async () => {
     const r = await run('match', 'nurse', '--corpus', join(dir, 'titles.jsonl'), '--k', '1', '--json');
     assert.equal(r.code, 0, r.err);

@@ -311,10 +311,10 @@ describe('batch jobs over NATS', { skip }, () => {
     list[6] = '!!!';
     await writeFile(file, `${list.map((title, i) => JSON.stringify(i % 3 ? { id: `v${i}`, title } : { title })).join('\n')}\n`);
     // What the single-process command writes for `input`, at `output`.
-    const single = async (input: string, output: string) =>
+    const single = async (input: string, output: string, ...more: string[]) =>
       assert.equal(
         await main(
-          ['normalize', '--input', input, '--output', output, '--k', '3'],
+          ['normalize', '--input', input, '--output', output, '--k', '3', ...more],
           () => {},
           () => {},
         ),
@@ -326,6 +326,11 @@ describe('batch jobs over NATS', { skip }, () => {
     const encoder = await LiteEncoder.load();
     const normalizer = await Normalizer.load({ encoder });
     const fingerprint = await normalizeFingerprint(encoder.fingerprint);
+    // The threshold is a job's option, not part of the workers' setup.
+    await assert.rejects(
+      normalizeFingerprint(encoder.fingerprint, { threshold: 0.5 } as object),
+      (e: Error) => e instanceof TypeError && /threshold is not part of a setup/.test(e.message),
+    );
     const workers = [
       await startWorker({ nats: nats.url, runners: [normalizeRunner(normalizer, fingerprint)] }),
       await startWorker({ nats: nats.url, runners: [normalizeRunner(normalizer, fingerprint)] }),
@@ -333,8 +338,8 @@ describe('batch jobs over NATS', { skip }, () => {
     try {
       const output = join(work, 'normalize-batch.jsonl');
       // The job over `input` into `out`, in chunks of 250 rows.
-      const batch = (input: string, out: string) =>
-        runBatch({ nats: nats.url, task: 'normalize', input, output: out, fingerprint, options: { k: 3 }, chunkSize: 250 });
+      const batch = (input: string, out: string, options: Record<string, unknown> = { k: 3 }) =>
+        runBatch({ nats: nats.url, task: 'normalize', input, output: out, fingerprint, options, chunkSize: 250 });
       const result = await batch(file, output);
       assert.equal(result.failures.length, 0);
       assert.equal(result.rows, 3000);
@@ -358,6 +363,17 @@ describe('batch jobs over NATS', { skip }, () => {
       assert.ok(
         (await readFile(txtOut, 'utf8')) === (await readFile(txtReference, 'utf8')),
         'the .txt batch output differs from jobbert normalize',
+      );
+      // A job with its own threshold, served by the same workers: what jobbert normalize --threshold writes.
+      const lowReference = join(work, 'normalize-low-reference.jsonl');
+      await single(file, lowReference, '--threshold', '0.2');
+      const low = await readFile(lowReference, 'utf8');
+      assert.ok(low !== got, 'the threshold changes no answer: the check below could not fail');
+      const lowOut = join(work, 'normalize-low-batch.jsonl');
+      assert.equal((await batch(file, lowOut, { k: 3, threshold: 0.2 })).failures.length, 0);
+      assert.ok(
+        (await readFile(lowOut, 'utf8')) === low,
+        'the batch output at threshold 0.2 differs from jobbert normalize --threshold 0.2',
       );
     } finally {
       for (const w of workers) await w.stop();

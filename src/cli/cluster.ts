@@ -20,17 +20,17 @@ import type { ProgressSink } from './model-commands.js';
 
 type Out = (line: string) => void;
 
-export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR] [--threshold X]
+export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR]
          [--tasks encode,normalize] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
          [--max-attempts 3] [--shutdown-timeout-ms 30000] [--json]
                        run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
                        hand back the chunk in hand). --model: a JobBERT or LiteEncoder dir (default: built-in);
-                       --examples/--taxonomy/--threshold: the Normalizer, as in 'jobbert normalize'
+                       --examples/--taxonomy: the Normalizer, as in 'jobbert normalize'
   batch encode|normalize --nats URL --input FILE --output FILE [--model DIR] [--chunk 1000] [--job NAME]
          [--column NAME] [--json]; encode: [--branch anchor|positive|base];
          normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X]
-                       a distributed batch: chunks go to the workers (which need the same model, examples,
-                       taxonomy and threshold), the output is written in input order as the single-process
+                       a distributed batch: chunks go to the workers (which need the same model, examples
+                       and taxonomy; --threshold is the job's own), the output is written in input order as the single-process
                        command writes it (encode: a JSON array a row; normalize: JSON Lines; .gz compresses); rerun after a
                        crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
   index publish FILE --nats URL --name NAME [--shards N] [--json]
@@ -75,12 +75,16 @@ export async function workerCommand(
       'shutdown-timeout-ms': 'integer',
       examples: 'string',
       taxonomy: 'string',
-      threshold: 'number',
+      threshold: 'string',
       tasks: 'string',
       json: 'boolean',
     },
   });
   if (positionals.length) throw new UsageError(`worker takes no positional arguments; received '${positionals[0]}'`);
+  if (o.threshold !== undefined)
+    throw new UsageError(
+      'worker takes no --threshold: a job names its own (jobbert batch normalize --threshold X), and every worker serves it',
+    );
   const tasks = ((o.tasks as string | undefined) ?? 'encode,normalize').split(',').map((t) => t.trim());
   for (const t of tasks)
     if (t !== 'encode' && t !== 'normalize') throw new UsageError(`--tasks must list encode and/or normalize; received '${t}'`);
@@ -126,7 +130,6 @@ function normalizeSettings(o: Record<string, unknown>): NormalizeSettings {
   const s: NormalizeSettings = {};
   if (o.taxonomy !== undefined) s.taxonomy = o.taxonomy as string;
   if (o.examples !== undefined) s.examples = o.examples as string;
-  if (o.threshold !== undefined) s.threshold = o.threshold as number;
   return s;
 }
 
@@ -178,6 +181,11 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
   if (o.k !== undefined) options.k = o.k;
   if (o.lang !== undefined) options.lang = o.lang;
   if (o.outputLang !== undefined) options.outputLang = o.outputLang;
+  if (o.threshold !== undefined) {
+    const t = o.threshold as number;
+    if (!(t >= 0 && t <= 1)) throw new UsageError(`--threshold must be a number in [0, 1]; received ${t}`);
+    options.threshold = t;
+  }
   if (o.branch !== undefined) {
     if (!['anchor', 'positive', 'base'].includes(o.branch as string))
       throw new UsageError(`--branch must be anchor, positive or base; received '${String(o.branch)}'`);

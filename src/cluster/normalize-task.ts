@@ -9,22 +9,30 @@ import { join } from 'node:path';
 import type { Normalizer } from '../normalize/normalizer.js';
 import type { TaskRunner } from './jobs.js';
 
-/** What a Normalizer is built from, beside its encoder: each changes the results. */
+/**
+ * What a Normalizer is built from, beside its encoder: each changes the
+ * results. (The threshold is not among them: a job names its own, in its
+ * options, and every worker of the same setup serves it.)
+ */
 export interface NormalizeSettings {
   /** A folder of ESCO CSVs (default: the built-in taxonomy). */
   taxonomy?: string;
   /** An examples file. */
   examples?: string;
-  threshold?: number;
 }
 
 /**
  * The fingerprint of a normalize setup: the encoder's, with digests of the
- * taxonomy's CSVs and the examples file, and the threshold. A submitter and
- * its workers compute it from the same files, so a worker built from other
- * examples never takes the job's chunks. Async; rejects with the file errors.
+ * taxonomy's CSVs and the examples file. A submitter and its workers compute
+ * it from the same files, so a worker built from other examples never takes
+ * the job's chunks. Async; rejects with the file errors, and with TypeError
+ * for a `threshold` (a job's option now: `runBatch({ options: { threshold } })`).
  */
 export async function normalizeFingerprint(encoderFingerprint: string, s: NormalizeSettings = {}): Promise<string> {
+  if ('threshold' in s)
+    throw new TypeError(
+      'normalizeFingerprint: threshold is not part of a setup: a job names it in its options (runBatch({ options: { threshold } })), and every worker serves it',
+    );
   const h = createHash('sha256').update(`encoder ${encoderFingerprint}\n`);
   if (s.taxonomy) {
     for (const f of (await readdir(s.taxonomy)).filter((f) => /\.csv$/i.test(f)).sort())
@@ -32,21 +40,25 @@ export async function normalizeFingerprint(encoderFingerprint: string, s: Normal
   } else h.update('taxonomy built-in\n');
   if (s.examples) h.update('examples\n').update(await readFile(s.examples));
   else h.update('examples none\n');
-  h.update(`threshold ${s.threshold ?? 'default'}\n`);
   return `normalize:${h.digest('hex').slice(0, 32)}`;
 }
 
-/** The normalize task on a worker: results as JSON lines, each with its row's id. */
+/**
+ * The normalize task on a worker: results as JSON lines, each with its row's
+ * id, with the job's options `k`, `lang`, `outputLang` and `threshold` (the
+ * Normalizer's own where the job names none).
+ */
 export function normalizeRunner(normalizer: Normalizer, fingerprint: string): TaskRunner {
   return {
     task: 'normalize',
     fingerprint,
     async run(chunk) {
-      const o = chunk.options as { k?: number; lang?: string; outputLang?: string };
-      const opts: { k?: number; lang?: string; outputLang?: string } = {};
+      const o = chunk.options as { k?: number; lang?: string; outputLang?: string; threshold?: number };
+      const opts: { k?: number; lang?: string; outputLang?: string; threshold?: number } = {};
       if (o.k !== undefined) opts.k = o.k;
       if (o.lang !== undefined) opts.lang = o.lang;
       if (o.outputLang !== undefined) opts.outputLang = o.outputLang;
+      if (o.threshold !== undefined) opts.threshold = o.threshold;
       // The CLI's formatter: bytes straight from the hits, without result objects
       // (5-10% less CPU a chunk than JSON.stringify of each), the last "\n" dropped.
       const lines = await normalizer.normalizeLines(chunk.titles, chunk.ids, opts);
