@@ -12,9 +12,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { MatchIndex, SkillIndex, TfIdfEncoder, type Skill } from '../src/index.js';
 import { MicroBatcher } from '../src/serve/batcher.js';
+import { acceptsGzip } from '../src/serve/http.js';
 import { createMatcher, createServer, ServeError, type JobbertServer, type ServeOptions } from '../src/serve/index.js';
 
 const EN = [
@@ -626,6 +627,116 @@ describe('jobbert serve: limits and bad input', () => {
     assert.throws(() => createServer({ index, token: '' }), { name: 'TypeError', message: /token/ });
     assert.throws(() => createMatcher({ index: {} as MatchIndex }), { name: 'TypeError', message: /index must be a MatchIndex/ });
     assert.throws(() => createMatcher({ index, batching: 'yes' as unknown as boolean }), { name: 'TypeError', message: /batching/ });
+  });
+});
+
+describe('jobbert serve: gzip responses', () => {
+  /** One request; the body's bytes as they came (not decompressed). */
+  const raw = (url: string, path: string, headers: Record<string, string>, body?: unknown) =>
+    new Promise<{ status: number; headers: IncomingHttpHeaders; bytes: Buffer }>((resolve, reject) => {
+      const text = body === undefined ? undefined : JSON.stringify(body);
+      const req = httpRequest(
+        new URL(path, url),
+        {
+          method: text === undefined ? 'GET' : 'POST',
+          headers: { ...(text ? { 'content-type': 'application/json' } : {}), ...headers },
+          agent: false,
+        },
+        async (res) => {
+          const chunks: Buffer[] = [];
+          for await (const c of res) chunks.push(c as Buffer);
+          resolve({ status: res.statusCode!, headers: res.headers, bytes: Buffer.concat(chunks) });
+        },
+      );
+      req.on('error', reject);
+      req.end(text);
+    });
+  // Many 64 KiB pieces of JSON, each compressed on its own.
+  const big = { texts: Array.from({ length: 256 }, (_, i) => `${EN[i % EN.length]} ${i}`) };
+
+  it('with gzip on, compresses a body of 1 KiB or more for a client that takes gzip: the same bytes once gunzipped', async () => {
+    const { url, service } = await start({ gzip: true });
+    try {
+      const plain = await raw(url, '/v1/encode', {}, big);
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.equal(plain.headers.vary, 'accept-encoding');
+      assert.ok(plain.bytes.length > 8 * 65536, `${plain.bytes.length} bytes`);
+      for (const accept of ['gzip', 'deflate, gzip;q=0.5, br', 'GZIP', 'x-gzip', '*', 'br;q=1, *;q=0.1']) {
+        const packed = await raw(url, '/v1/encode', { 'accept-encoding': accept }, big);
+        assert.equal(packed.status, 200, accept);
+        assert.equal(packed.headers['content-encoding'], 'gzip', accept);
+        assert.equal(packed.headers['content-length'], undefined, accept);
+        assert.equal(packed.headers.vary, 'accept-encoding', accept);
+        assert.ok(gunzipSync(packed.bytes).equals(plain.bytes), `${accept}: gunzipped body differs`);
+        assert.ok(packed.bytes.length < plain.bytes.length / 2, `${accept}: ${packed.bytes.length} of ${plain.bytes.length}`);
+      }
+      // A one-piece body over 1 KiB is compressed too; gzip refused, or not offered, leaves it as it is.
+      const one = { titles: ['nurse', 'Bäcker'], k: 10 };
+      const small = await raw(url, '/v1/skills', { 'accept-encoding': 'gzip' }, one);
+      const smallPlain = await raw(url, '/v1/skills', {}, one);
+      assert.ok(smallPlain.bytes.length >= 1024 && smallPlain.bytes.length < 65536, `${smallPlain.bytes.length} bytes`);
+      assert.equal(small.headers['content-encoding'], 'gzip');
+      assert.ok(gunzipSync(small.bytes).equals(smallPlain.bytes));
+      for (const accept of ['gzip;q=0', 'br', 'identity', '*;q=0', 'gzip;q=0, *']) {
+        const r = await raw(url, '/v1/encode', { 'accept-encoding': accept }, big);
+        assert.equal(r.headers['content-encoding'], undefined, accept);
+        assert.ok(r.bytes.equals(plain.bytes), accept);
+      }
+      // Under 1 KiB: as it is, with its length.
+      const health = await raw(url, '/healthz', { 'accept-encoding': 'gzip' });
+      assert.ok(health.bytes.length < 1024);
+      assert.equal(health.headers['content-encoding'], undefined);
+      assert.equal(health.headers['content-length'], String(health.bytes.length));
+      // Errors too: a 404's body is short.
+      const missing = await raw(url, '/nowhere', { 'accept-encoding': 'gzip' });
+      assert.equal(missing.status, 404);
+      assert.equal(JSON.parse(missing.bytes.toString()).error.code, 'ERR_NOT_FOUND');
+      // fetch (undici) asks for gzip by itself and reads the result.
+      const viaFetch = await fetch(new URL('/v1/encode', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(big),
+      });
+      assert.equal(viaFetch.headers.get('content-encoding'), 'gzip');
+      assert.deepEqual(await viaFetch.json(), JSON.parse(plain.bytes.toString()));
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('is off by default: no client gets gzip, and there is no Vary header', async () => {
+    const { url, service } = await start();
+    try {
+      const r = await raw(url, '/v1/encode', { 'accept-encoding': 'gzip' }, big);
+      assert.equal(r.headers['content-encoding'], undefined);
+      assert.equal(r.headers.vary, undefined);
+      assert.ok(Array.isArray(JSON.parse(r.bytes.toString()).vectors));
+    } finally {
+      await service.close();
+    }
+    assert.throws(() => createServer({ index, gzip: 'yes' as unknown as boolean }), {
+      name: 'TypeError',
+      message: /createServer: gzip must be a boolean; received 'yes'/,
+    });
+  });
+
+  it('reads Accept-Encoding as RFC 9110 does', () => {
+    for (const [header, want] of [
+      [undefined, false],
+      ['', false],
+      ['gzip', true],
+      ['gzip;q=0', false],
+      ['gzip; q=0.001', true],
+      ['gzip;q=0.0', false],
+      ['br, deflate', false],
+      ['*', true],
+      ['*;q=0', false],
+      ['gzip;q=0, *', false],
+      ['identity, x-gzip', true],
+      [['br', 'gzip'], true],
+    ] as const)
+      assert.equal(acceptsGzip(header as string | string[] | undefined), want, JSON.stringify(header));
   });
 });
 

@@ -17,7 +17,7 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000]
-        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000]
+        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--gzip]
                        an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
                        'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
@@ -26,7 +26,8 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
                        (as in 'jobbert normalize'). --port 0 picks a free port.
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
                        /metrics. --write-timeout-ms cuts a client that takes no part of its
-                       response for that long. Stops gracefully on SIGTERM or SIGINT.
+                       response for that long. --gzip compresses bodies of 1 KiB or more for clients that
+                       send 'Accept-Encoding: gzip'. Stops gracefully on SIGTERM or SIGINT.
   serve --nats URL --index-name NAME [--router | --shard I] [options above]
                        serve an index published with 'jobbert index publish', swapping in each new
                        version without failing requests; --shard I answers shard I's searches over NATS
@@ -54,6 +55,7 @@ const SPEC = {
     'request-timeout-ms': 'integer',
     'write-timeout-ms': 'integer',
     'shutdown-timeout-ms': 'integer',
+    gzip: 'boolean',
     nats: 'string',
     'index-name': 'string',
     shard: 'integer',
@@ -123,6 +125,7 @@ export async function serveCommand(
       requestTimeoutMs: o.requestTimeoutMs as number | undefined,
       writeTimeoutMs: o.writeTimeoutMs as number | undefined,
       shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
+      gzip: o.gzip as boolean | undefined,
       log: err,
     };
     for (const key of Object.keys(opts) as (keyof ServeOptions)[]) if (opts[key] === undefined) delete opts[key];

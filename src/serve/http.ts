@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { constants as zlibConstants, crc32, createBrotliDecompress, createGunzip, createInflate, deflateRawSync } from 'node:zlib';
 import { JobBERTError, type JobBERTErrorCode } from '../errors.js';
 
 /**
@@ -166,25 +166,84 @@ function tooLarge(maxBytes: number, what: string): ServeError {
 
 /** Bytes of a response serialised ahead of what the client has taken: the per-connection output bound. */
 export const RESPONSE_PIECE_BYTES = 64 * 1024;
-/** Default of {@link ResponseLimits.writeTimeoutMs}. */
+/** Default of {@link ResponseSettings.writeTimeoutMs}. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 
 /** How responses are written on a connection (createServer sets them per socket; a host app gets the defaults). */
-export interface ResponseLimits {
+export interface ResponseSettings {
   /** Longest wait for a client to take the next piece of a response, in ms; then the connection is cut. */
   writeTimeoutMs: number;
+  /** Gzip a body of at least {@link GZIP_MIN_BYTES} for a client whose Accept-Encoding takes gzip (default false). */
+  gzip?: boolean;
 }
 
-const LIMITS = Symbol('jobbert.responseLimits');
+/** Bodies shorter than this go out as they are even to a client that takes gzip: compressing them saves nothing worth the CPU. */
+export const GZIP_MIN_BYTES = 1024;
 
-/** Sets the response limits for every response written on `socket`. */
-export function setResponseLimits(socket: object, limits: ResponseLimits): void {
-  (socket as { [LIMITS]?: ResponseLimits })[LIMITS] = limits;
+const SETTINGS = Symbol('jobbert.responseSettings');
+
+/** Sets how every response written on `socket` is sent. */
+export function setResponseSettings(socket: object, settings: ResponseSettings): void {
+  (socket as { [SETTINGS]?: ResponseSettings })[SETTINGS] = settings;
 }
 
-function limitsOf(res: ServerResponse): ResponseLimits {
-  return (res.socket as { [LIMITS]?: ResponseLimits } | null)?.[LIMITS] ?? { writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS };
+function settingsOf(res: ServerResponse): ResponseSettings {
+  return (res.socket as { [SETTINGS]?: ResponseSettings } | null)?.[SETTINGS] ?? { writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS };
 }
+
+/**
+ * Whether an Accept-Encoding header takes gzip (RFC 9110 12.5.3): `gzip` (or
+ * `x-gzip`) with a q above 0, or `*` with a q above 0 when gzip is not listed.
+ */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  let star = false;
+  for (const item of (Array.isArray(header) ? header.join(',') : header).split(',')) {
+    const [name, ...params] = item.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => /^q\s*=/.test(p));
+    const taken = q === undefined || Number(q.slice(q.indexOf('=') + 1)) > 0;
+    if (name === 'gzip' || name === 'x-gzip') return taken;
+    if (name === '*') star = taken;
+  }
+  return star;
+}
+
+/**
+ * A gzip stream (RFC 1952) made piece by piece, synchronously: each piece is
+ * compressed on its own (level 1) and ends in a sync flush, so the pieces'
+ * deflate data chain into one stream that the last piece closes; the CRC-32
+ * and length follow it. One piece of at most RESPONSE_PIECE_BYTES costs well
+ * under a millisecond, and no compressed data waits beyond the piece in hand.
+ */
+class GzipPieces {
+  #crc = 0;
+  #length = 0;
+  #started = false;
+
+  /** The bytes that carry `text`, ending the stream when `last`. */
+  next(text: string, last: boolean): Buffer {
+    const raw = Buffer.from(text, 'utf8');
+    this.#crc = crc32(raw, this.#crc);
+    this.#length = (this.#length + raw.length) >>> 0;
+    const body = deflateRawSync(raw, {
+      level: 1,
+      finishFlush: last ? zlibConstants.Z_FINISH : zlibConstants.Z_SYNC_FLUSH,
+    });
+    const parts = [body];
+    if (!this.#started) parts.unshift(GZIP_HEADER);
+    this.#started = true;
+    if (last) {
+      const trailer = Buffer.alloc(8);
+      trailer.writeUInt32LE(this.#crc >>> 0, 0);
+      trailer.writeUInt32LE(this.#length, 4);
+      parts.push(trailer);
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+/** gzip's member header: magic, deflate, no flags, no time, no extra flags, OS unknown. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
 
 /**
  * The JSON text of `value` in pieces, as JSON.stringify writes it: objects and
@@ -236,7 +295,7 @@ function nextPiece(pieces: Iterator<string>): string | null {
  * callback), for at most writeTimeoutMs; a client that takes nothing for that
  * long has its connection cut. Resolves false when the response is gone.
  */
-function whenTaken(res: ServerResponse, limits: ResponseLimits, write?: string): Promise<boolean> {
+function whenTaken(res: ServerResponse, limits: ResponseSettings, write?: string | Buffer): Promise<boolean> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (ok: boolean) => {
@@ -274,32 +333,60 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const pieces = jsonPieces(body, 3);
   const first = nextPiece(pieces) ?? 'null';
   const second = first.length >= RESPONSE_PIECE_BYTES ? nextPiece(pieces) : null;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    ...(second === null ? { 'content-length': String(Buffer.byteLength(first)) } : {}),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  void writePieces(res, first, second, pieces);
+  send(res, status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, first, second, pieces);
 }
 
 /** Sends plain text (the Prometheus exposition format), ending the response once it has left the process. */
 export function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  void writePieces(res, text, null, [][Symbol.iterator]());
+  send(res, status, { 'content-type': contentType, 'cache-control': 'no-store' }, text, null, [][Symbol.iterator]());
 }
 
-async function writePieces(res: ServerResponse, first: string, second: string | null, rest: Iterator<string>): Promise<void> {
-  const limits = limitsOf(res);
+/**
+ * Writes the head and the pieces: gzip-compressed where the server gzips and
+ * the client takes it (and the body is not too short to gain), else as they
+ * are with a content-length when there is one piece.
+ */
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  first: string,
+  second: string | null,
+  rest: Iterator<string>,
+): void {
+  const settings = settingsOf(res);
+  const gzip =
+    settings.gzip === true &&
+    (second !== null || Buffer.byteLength(first) >= GZIP_MIN_BYTES) &&
+    acceptsGzip(res.req?.headers['accept-encoding']);
+  const vary = settings.gzip ? { vary: 'accept-encoding' } : {};
+  if (gzip) res.writeHead(status, { ...headers, ...vary, 'content-encoding': 'gzip' });
+  else
+    res.writeHead(status, {
+      ...headers,
+      ...vary,
+      ...(second === null ? { 'content-length': String(Buffer.byteLength(first)) } : {}),
+    });
+  void writePieces(res, settings, first, second, rest, gzip ? new GzipPieces() : null);
+}
+
+async function writePieces(
+  res: ServerResponse,
+  settings: ResponseSettings,
+  first: string,
+  second: string | null,
+  rest: Iterator<string>,
+  gzip: GzipPieces | null,
+): Promise<void> {
   let piece = first;
   let next = second;
   while (next !== null) {
-    if (!res.write(piece) && !(await whenTaken(res, limits))) return;
+    if (!res.write(gzip ? gzip.next(piece, false) : piece) && !(await whenTaken(res, settings))) return;
     piece = next;
     next = nextPiece(rest);
   }
-  if (await whenTaken(res, limits, piece)) res.end();
+  if (await whenTaken(res, settings, gzip ? gzip.next(piece, true) : piece)) res.end();
 }
 
 /**

@@ -6,8 +6,8 @@
  */
 import { createServer as createHttpServer, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { assertInteger, assertOptions } from '../util/validate.js';
-import { DEFAULT_WRITE_TIMEOUT_MS, setResponseLimits } from './http.js';
+import { assertInteger, assertOptions, describe } from '../util/validate.js';
+import { DEFAULT_WRITE_TIMEOUT_MS, setResponseSettings } from './http.js';
 import { createMatcher, type Matcher, type MatcherOptions } from './matcher.js';
 
 /** The status, code and message a client error (from Node's HTTP parser or its timeouts) is answered with. */
@@ -41,6 +41,12 @@ export interface ServeOptions extends MatcherOptions {
    * At most 64 KiB of a response waits in the process per connection.
    */
   writeTimeoutMs?: number;
+  /**
+   * Gzip response bodies of 1 KiB or more for clients whose Accept-Encoding
+   * takes gzip (default false: behind a proxy that compresses, or on a fast
+   * network, it only costs CPU). Level 1, piece by piece as the body is written.
+   */
+  gzip?: boolean;
 }
 
 export interface JobbertServer {
@@ -73,6 +79,7 @@ export function createServer(opts: ServeOptions): JobbertServer {
     keepAliveTimeoutMs = 5_000,
     shutdownTimeoutMs = 10_000,
     writeTimeoutMs = DEFAULT_WRITE_TIMEOUT_MS,
+    gzip = false,
     ...matcherOptions
   } = opts;
   if (typeof host !== 'string' || host === '') throw new TypeError(`${fn}: host must be a non-empty string; received ${String(host)}`);
@@ -82,6 +89,7 @@ export function createServer(opts: ServeOptions): JobbertServer {
   assertInteger(fn, 'keepAliveTimeoutMs', keepAliveTimeoutMs, 1);
   assertInteger(fn, 'shutdownTimeoutMs', shutdownTimeoutMs, 0);
   assertInteger(fn, 'writeTimeoutMs', writeTimeoutMs, 1);
+  if (typeof gzip !== 'boolean') throw new TypeError(`${fn}: gzip must be a boolean; received ${describe(gzip)}`);
   const matcher = createMatcher(matcherOptions);
 
   const server = createHttpServer(
@@ -94,8 +102,8 @@ export function createServer(opts: ServeOptions): JobbertServer {
     },
     matcher.handler,
   );
-  const responseLimits = { writeTimeoutMs };
-  server.on('connection', (socket) => setResponseLimits(socket, responseLimits));
+  const responseSettings = { writeTimeoutMs, gzip };
+  server.on('connection', (socket) => setResponseSettings(socket, responseSettings));
   // A socket that errors (a timeout, malformed HTTP, a reset) answers with its status if nothing of a response
   // has been sent yet — also mid-body, where a request is already being handled — and is closed; it never takes
   // the process down.
