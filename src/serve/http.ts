@@ -356,18 +356,14 @@ function send(
   rest: Iterator<string>,
 ): void {
   const settings = settingsOf(res);
-  const gzip =
-    settings.gzip === true &&
-    (second !== null || Buffer.byteLength(first) >= GZIP_MIN_BYTES) &&
-    acceptsGzip(res.req?.headers['accept-encoding']);
-  const vary = settings.gzip ? { vary: 'accept-encoding' } : {};
-  if (gzip) res.writeHead(status, { ...headers, ...vary, 'content-encoding': 'gzip' });
-  else
-    res.writeHead(status, {
-      ...headers,
-      ...vary,
-      ...(second === null ? { 'content-length': String(Buffer.byteLength(first)) } : {}),
-    });
+  // The whole body's length, when it is one piece.
+  const length = second === null ? Buffer.byteLength(first) : null;
+  const gzip = settings.gzip === true && (length === null || length >= GZIP_MIN_BYTES) && acceptsGzip(res.req?.headers['accept-encoding']);
+  res.writeHead(status, {
+    ...headers,
+    ...(settings.gzip ? { vary: 'accept-encoding' } : {}),
+    ...(gzip ? { 'content-encoding': 'gzip' } : length !== null ? { 'content-length': String(length) } : {}),
+  });
   void writePieces(res, settings, first, second, rest, gzip ? new GzipPieces() : null);
 }
 
