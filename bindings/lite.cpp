@@ -1,5 +1,6 @@
 // N-API glue for native/…/embedding_bag.h (the LiteEncoder's pooling):
 //   int8Table(tableData, cols) → Int8Table handle | null              (an exact int8 copy, or null where none exists)
+//   int8TableFromCodes(bytes, cols) → Int8Table handle                 (table.bin's layout: scales, then codes)
 //   int8TableDispose(handle)                                          (idempotent)
 //   embeddingBag(table, ids, offsets) → Promise<Float32Array>        (table: Matrix, ResidentMatrix or Int8Table)
 //   embeddingBagSync(tableData, cols, ids, offsets) → Float32Array    (reads the table in place; training)
@@ -70,6 +71,32 @@ Napi::Value Int8TableNew(const Napi::CallbackInfo& info) {
   if (!int8RowsExactly({t.data.Data(), t.rows, t.cols}, table->codes.data(), table->scales.data())) return env.Null();
   const int64_t bytes = t.rows * t.cols + t.rows * int64_t(sizeof(float));
   return Int8Handle::wrap(env, std::move(table), bytes, kInt8TableTag);
+}
+
+// int8TableFromCodes(bytes: Uint8Array, cols) → handle over a model's stored
+// table ([rows] float32 scales, then [rows × cols] int8 codes; io.ts
+// quantizeTable). The bag reads float(code) · scale, the very float that
+// dequantising the bytes gives, so this is the dequantised table without
+// building its float32 copy (4× the bytes) first.
+Napi::Value Int8TableFromCodes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "bytes must be a Uint8Array");
+  const auto bytes = info[0].As<Napi::Uint8Array>();
+  const int64_t cols = readInteger(info[1], "cols", 1, kMaxDim);
+  const int64_t length = int64_t(bytes.ElementLength());
+  if (length == 0 || length % (cols + 4) != 0)
+    throw Napi::RangeError::New(
+        env, "bytes length must be a positive multiple of cols + 4 (a float32 scale and cols codes a row); received " +
+                 std::to_string(length));
+  auto table = std::make_shared<Int8Table>();
+  table->rows = length / (cols + 4);
+  table->cols = cols;
+  table->scales.resize(size_t(table->rows));
+  table->codes.resize(size_t(table->rows * cols));
+  std::memcpy(table->scales.data(), bytes.Data(), size_t(table->rows) * sizeof(float));
+  std::memcpy(table->codes.data(), bytes.Data() + table->rows * int64_t(sizeof(float)), table->codes.size());
+  return Int8Handle::wrap(env, std::move(table), length, kInt8TableTag);
 }
 
 Napi::Value Int8TableDispose(const Napi::CallbackInfo& info) {
@@ -185,6 +212,7 @@ Napi::Value EmbeddingBagBackward(const Napi::CallbackInfo& info) {
 
 void registerLite(Napi::Env env, Napi::Object exports) {
   exports.Set("int8Table", Napi::Function::New(env, Guarded<Int8TableNew>, "int8Table"));
+  exports.Set("int8TableFromCodes", Napi::Function::New(env, Guarded<Int8TableFromCodes>, "int8TableFromCodes"));
   exports.Set("int8TableDispose", Napi::Function::New(env, Guarded<Int8TableDispose>, "int8TableDispose"));
   exports.Set("embeddingBag", Napi::Function::New(env, Guarded<EmbeddingBag>, "embeddingBag"));
   exports.Set("embeddingBagSync", Napi::Function::New(env, Guarded<EmbeddingBagSync>, "embeddingBagSync"));

@@ -11,7 +11,7 @@ import { matchDefault } from '../src/match/default-index.js';
 import { appendFeatures, appendUnicodeFeatures, FeatureBatch, featurize, MAX_TEXT_UNITS } from '../src/lite/features.js';
 import { clipForTokens } from '../src/util/text.js';
 import { TfIdfEncoder } from '../src/encoders/tfidf.js';
-import { writeModel } from '../src/lite/io.js';
+import { dequantizeModel, readModel, writeModel } from '../src/lite/io.js';
 import { addon } from '../src/kernels/binding.js';
 import * as kernels from '../src/kernels/index.js';
 import { initWeights, rng, trainLiteEncoder } from '../src/lite/train.js';
@@ -133,7 +133,7 @@ test("LiteEncoder and TF-IDF: any surrounding whitespace (Python's set, and U+FE
   await lite.dispose();
 });
 
-test('LiteEncoder: the shipped model, loaded (its float table dropped for the int8 copy) and saved, gives the same files', async () => {
+test("LiteEncoder: the shipped model, loaded (table.bin's codes kept as they are) and saved, gives the same files", async () => {
   await withTmp(async (dir) => {
     const enc = await LiteEncoder.load();
     await enc.save(dir);
@@ -142,6 +142,16 @@ test('LiteEncoder: the shipped model, loaded (its float table dropped for the in
     assert.equal((await LiteEncoder.load(dir)).fingerprint, enc.fingerprint);
     await enc.dispose();
   });
+});
+
+test("LiteEncoder: the shipped model read as stored (table.bin's codes) encodes as its dequantised float table, bit for bit", async () => {
+  const stored = await LiteEncoder.load();
+  const fromFloats = LiteEncoder.fromWeights(dequantizeModel(await readModel(defaultModelDir())));
+  const texts = ['Senior Java Entwickler (m/w/d)', 'nurse', 'Krankenpfleger', 'camarero/a', '护士', '', 'x'.repeat(300)];
+  for (const branch of ['anchor', 'positive', 'base'] as const)
+    assert.deepEqual((await stored.encode(texts, { branch })).data, (await fromFloats.encode(texts, { branch })).data, branch);
+  await stored.dispose();
+  await fromFloats.dispose();
 });
 
 test('LiteEncoder: save → load round trip, spec, fingerprint, corrupt files refused', async () => {
@@ -233,6 +243,11 @@ test("embedding bag: an int8 table gives the float table's sums bit for bit, on 
       const table = Float32Array.from(codes, (q, i) => q * scales[Math.floor(i / D)]);
       const int8 = addon.int8Table(table, D);
       assert.ok(int8, `D ${D}: the dequantised table has an exact int8 copy`);
+      // the stored bytes read as they are (table.bin's layout: scales, then codes)
+      const stored = new Uint8Array(rows * (4 + D));
+      stored.set(new Uint8Array(scales.buffer), 0);
+      stored.set(new Uint8Array(codes.buffer), rows * 4);
+      const fromCodes = addon.int8TableFromCodes(stored, D);
       const lengths = [3, 0, 1, 40, 17, 5, 0, 64, 2];
       const offsets = Int32Array.from([0, ...lengths.map((_, i) => lengths.slice(0, i + 1).reduce((a, x) => a + x, 0))]);
       const ids = Int32Array.from({ length: offsets[offsets.length - 1] }, (_, i) => (i % 11 === 0 ? 5 : Math.floor(random() * rows)));
@@ -240,11 +255,13 @@ test("embedding bag: an int8 table gives the float table's sums bit for bit, on 
       for (const isa of kernels.info().isas) {
         kernels.configure({ isa });
         const fromInt8 = await addon.embeddingBag(int8, ids, offsets);
+        assert.deepEqual(await addon.embeddingBag(fromCodes, ids, offsets), want, `D ${D}, ${isa}, stored codes`);
         const fromFloat = await addon.embeddingBag({ data: table, rows, cols: D }, ids, offsets);
         assert.deepEqual(fromInt8, want, `D ${D}, ${isa}, int8 table`);
         assert.deepEqual(fromFloat, want, `D ${D}, ${isa}, float table`);
         assert.deepEqual(addon.embeddingBagSync(table, D, ids, offsets), want, `D ${D}, ${isa}, sync`);
       }
+      addon.int8TableDispose(fromCodes);
       addon.int8TableDispose(int8);
       addon.int8TableDispose(int8); // idempotent
       assert.throws(() => addon.embeddingBag(int8, ids, offsets), { code: 'ERR_DISPOSED' });
@@ -278,6 +295,13 @@ test('embedding bag: int8Table is null for values that are not int8 codes times 
   assert.throws(() => addon.int8Table(table, 7), /table length must be a positive multiple of cols/);
   assert.throws(() => addon.int8Table([1, 2] as never, 1), /table must be a Float32Array/);
   assert.throws(() => addon.int8TableDispose({} as never), /table must be an Int8Table handle/);
+  assert.throws(
+    () => addon.int8TableFromCodes(new Uint8Array(2 * (4 + D) + 1), D),
+    /bytes length must be a positive multiple of cols \+ 4/,
+  );
+  assert.throws(() => addon.int8TableFromCodes(new Uint8Array(0), D), RangeError);
+  assert.throws(() => addon.int8TableFromCodes(new Int8Array(4 + D) as never, D), /bytes must be a Uint8Array/);
+  assert.throws(() => addon.int8TableFromCodes(new Uint8Array(4 + D), 0), RangeError);
 });
 
 test('LiteEncoder: a model built from float weights that no int8 table reproduces encodes as its float table says', async () => {

@@ -135,6 +135,8 @@ export interface Addon {
   embeddingBag(table: MatrixArg | NativeInt8Table, ids: Int32Array, offsets: Int32Array): Promise<Float32Array>;
   /** An int8 copy (codes, a scale per row) reproducing every value of the table exactly; null where its values are not of that form. */
   int8Table(table: Float32Array, cols: number): NativeInt8Table | null;
+  /** The table as a model file stores it ([rows] float32 scales, then [rows × cols] int8 codes), read as it is: the bag sums the values dequantizeTable would give. */
+  int8TableFromCodes(bytes: Uint8Array, cols: number): NativeInt8Table;
   int8TableDispose(table: NativeInt8Table): void;
   /** The same on the calling thread, for small batches. */
   embeddingBagSync(table: Float32Array, cols: number, ids: Int32Array, offsets: Int32Array): Float32Array;

@@ -17,7 +17,7 @@ import { normalizeRows, type Matrix } from '../kernels/matrix.js';
 import { ResidentMatrix } from '../kernels/resident.js';
 import { assertChoice, assertOptions, describe } from '../util/validate.js';
 import { countUnits, featurize, type FeatureConfig } from './features.js';
-import { dequantizeTable, readModel, writeModel, type LiteConfig, type LiteWeights } from './io.js';
+import { dequantizeModel, readModel, writeModel, type LiteConfig, type LiteWeights, type StoredModel } from './io.js';
 import { addon, type NativeInt8Table } from '../kernels/binding.js';
 
 /** The directory of the model shipped in the package (models/lite, beside src/ and dist/). */
@@ -35,28 +35,27 @@ export class LiteEncoder implements Encoder {
   /**
    * The table the embedding bag reads: an int8 copy (codes, a scale per row)
    * when it reproduces the weights exactly — always for a model read from
-   * disk, which stores the table so — else the float32 values. The int8 copy
-   * gives the same sums bit for bit from a quarter of the memory (13 MB for
-   * the shipped model, not 50), and the bag is bound by fetching rows.
+   * disk, whose table.bin it reads as it is — else the float32 values. The
+   * int8 copy gives the same sums bit for bit from a quarter of the memory
+   * (13 MB for the shipped model, not 50), and the bag is bound by fetching rows.
    */
   #table: { int8: NativeInt8Table } | { float32: ResidentMatrix } | null;
   #heads: Record<'anchor' | 'positive', { weight: ResidentMatrix; bias: Float32Array }> | null;
-  /**
-   * What save() writes. A model read from disk keeps table.bin's bytes (13 MB
-   * for the shipped model) and drops its 50 MB float32 table once the int8
-   * copy holds it: save() dequantises the bytes back to the same floats.
-   */
-  readonly #weights: Omit<LiteWeights, 'table'> & { table: Float32Array | null };
+  /** What save() writes: a model read from disk keeps table.bin's bytes (13 MB for the shipped model), which save() dequantises. */
+  readonly #weights: LiteWeights | StoredModel;
 
-  private constructor(weights: LiteWeights, dir: string | null) {
+  private constructor(weights: LiteWeights | StoredModel, dir: string | null) {
     const { config } = weights;
     this.config = config;
     this.dim = config.dim;
     this.dir = dir;
     this.#features = { buckets: config.buckets, minN: config.minN, maxN: config.maxN };
-    const int8 = weights.table.length === config.buckets * config.dim ? addon.int8Table(weights.table, config.dim) : null;
-    this.#weights = int8 && weights.tableBytes ? { ...weights, table: null } : weights;
-    this.#table = int8 ? { int8 } : { float32: new ResidentMatrix({ data: weights.table, rows: config.buckets, cols: config.dim }) };
+    this.#weights = weights;
+    if ('tableBytes' in weights) this.#table = { int8: addon.int8TableFromCodes(weights.tableBytes, config.dim) };
+    else {
+      const int8 = weights.table.length === config.buckets * config.dim ? addon.int8Table(weights.table, config.dim) : null;
+      this.#table = int8 ? { int8 } : { float32: new ResidentMatrix({ data: weights.table, rows: config.buckets, cols: config.dim }) };
+    }
     const head = (h: { weight: Float32Array; bias: Float32Array }) => ({
       weight: new ResidentMatrix({ data: h.weight, rows: config.dim, cols: config.dim }),
       bias: h.bias,
@@ -85,15 +84,14 @@ export class LiteEncoder implements Encoder {
 
   /** An encoder over weights in memory (training); `dir` null. */
   static fromWeights(weights: LiteWeights): LiteEncoder {
-    // The table may have changed since it was read: save() writes it, not the bytes read.
-    return new LiteEncoder({ ...weights, tableBytes: undefined }, null);
+    const { config, table, heads } = weights; // the float32 table, whatever else the object carries
+    return new LiteEncoder({ config, table, heads }, null);
   }
 
   /** Writes the model to `dir` (int8 table, float32 heads). Async. */
   async save(dir: string, trainedWith?: Record<string, unknown>): Promise<void> {
     this.#live('save');
-    const { config, heads, tableBytes } = this.#weights;
-    const table = this.#weights.table ?? dequantizeTable(tableBytes!, config.buckets, config.dim);
+    const { config, heads, table } = 'tableBytes' in this.#weights ? dequantizeModel(this.#weights) : this.#weights;
     await writeModel(dir, {
       config: {
         buckets: config.buckets,

@@ -28,8 +28,14 @@ export interface LiteWeights {
   /** [buckets × dim] float32 (dequantised). */
   table: Float32Array;
   heads: Record<'anchor' | 'positive', { weight: Float32Array; bias: Float32Array }>;
-  /** table.bin's bytes as read (readModel sets it): `table` is dequantizeTable of them. */
-  tableBytes?: Uint8Array;
+}
+
+/** A model as read from disk: the table stays table.bin's bytes (int8 codes, a scale per row), a quarter of its float32 size. */
+export type StoredModel = Omit<LiteWeights, 'table'> & { tableBytes: Uint8Array };
+
+/** The float32 weights of a model read from disk (for training from it). */
+export function dequantizeModel(m: StoredModel): LiteWeights {
+  return { config: m.config, heads: m.heads, table: dequantizeTable(m.tableBytes, m.config.buckets, m.config.dim) };
 }
 
 const bad = (dir: string, why: string) => new JobBERTError('ERR_BAD_MODEL', `LiteEncoder.load: ${dir} is not a LiteEncoder model: ${why}`);
@@ -113,7 +119,7 @@ export function readSafetensors(buf: Buffer, where: string): Record<string, { sh
 /** The longest character n-gram a LiteEncoder may use. */
 const MAX_NGRAM = 16;
 
-export async function readModel(dir: string): Promise<LiteWeights> {
+export async function readModel(dir: string): Promise<StoredModel> {
   let config: LiteConfig;
   try {
     config = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8'));
@@ -169,12 +175,7 @@ export async function readModel(dir: string): Promise<LiteWeights> {
       throw bad(dir, `${HEADS_FILE} lacks ${name}.weight [${dim},${dim}] / ${name}.bias [${dim}]`);
     return { weight: w.data, bias: b.data };
   };
-  return {
-    config,
-    table: dequantizeTable(tableBytes, buckets, dim),
-    heads: { anchor: head('anchor'), positive: head('positive') },
-    tableBytes,
-  };
+  return { config, heads: { anchor: head('anchor'), positive: head('positive') }, tableBytes };
 }
 
 /** Writes the model atomically per file (temp + rename); lite.json last. */

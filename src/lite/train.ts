@@ -20,7 +20,7 @@ import type { Matrix } from '../kernels/matrix.js';
 import { FeatureBatch, MAX_TEXT_UNITS, appendFeatures, type FeatureConfig } from './features.js';
 import { jsonLines } from '../util/read-lines.js';
 import { clipForTokens } from '../util/text.js';
-import { readModel, readSafetensors, safetensors, writeModel, type LiteWeights } from './io.js';
+import { dequantizeModel, readModel, readSafetensors, safetensors, writeModel, type LiteWeights } from './io.js';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -238,7 +238,7 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
       throw new RangeError(`${fn}: minN and maxN must be integers with 1 <= minN <= maxN <= 16; received ${minN} and ${maxN}`);
   }
   const w = opts.model
-    ? await readModel(opts.model)
+    ? dequantizeModel(await readModel(opts.model))
     : initWeights({ buckets: opts.buckets ?? 1 << 17, dim: opts.dim ?? 128, minN: opts.minN ?? 2, maxN: opts.maxN ?? 5 }, seed);
   const { buckets: B, dim: D } = w.config;
   if ((B & (B - 1)) !== 0) throw new RangeError(`${fn}: buckets must be a power of two; received ${B}`);

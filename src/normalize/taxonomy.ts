@@ -85,7 +85,8 @@ export function preferredForms(label: string): string[] {
  */
 export function labelRows(tax: Taxonomy): LabelRow[] {
   const rows: LabelRow[] = [];
-  const seen = new Set<string>();
+  // lower-cased texts per occupation (one Set of 69,400 `${i}\0${text}` keys took 5× as long at load)
+  const seen = tax.occupations.map(() => new Set<string>());
   const texts = [
     (o: TaxonomyOccupation, lang: string) => (o.preferred[lang] ? [o.preferred[lang]] : []),
     (o: TaxonomyOccupation, lang: string) => (o.preferred[lang] ? preferredForms(o.preferred[lang]) : []),
@@ -96,9 +97,9 @@ export function labelRows(tax: Taxonomy): LabelRow[] {
       for (const lang of tax.langs) {
         for (const text of textsOf(o, lang)) {
           if (!text) continue;
-          const key = `${i}\u0000${text.toLowerCase()}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
+          const key = text.toLowerCase();
+          if (seen[i].has(key)) continue;
+          seen[i].add(key);
           rows.push({ occupation: i, text, lang, preferred: part === 0 });
         }
       }
