@@ -237,6 +237,27 @@ describe('jobbert CLI', () => {
     assert.match(worker.err, /worker takes no --threshold: a job names its own \(jobbert batch normalize --threshold X\)/);
   });
 
+  it('serve refuses options that would be ignored: HTTP options on a --shard, NATS options without --nats', async () => {
+    // Refused before any connection is tried (the URL leads nowhere).
+    const shard = ['serve', '--nats', 'nats://127.0.0.1:1', '--index-name', 'big', '--shard', '0'];
+    for (const [extra, name] of [
+      [['--gzip'], 'gzip'],
+      [['--port', '9000'], 'port'],
+      [['--examples', 'e.csv'], 'examples'],
+      [['--no-batching'], 'no-batching'],
+      [['--router'], 'router'],
+    ] as const) {
+      const r = await run(...shard, ...extra);
+      assert.equal(r.code, 2, name);
+      assert.match(r.err, new RegExp(`serve --shard answers over NATS, with no HTTP service: --${name} has no effect there`));
+    }
+    for (const name of ['index-name', 'router']) {
+      const r = await run('serve', `--${name}`, ...(name === 'router' ? [] : ['big']));
+      assert.equal(r.code, 2, name);
+      assert.match(r.err, new RegExp(`serve --${name} needs --nats URL`));
+    }
+  });
+
   it('matches against a corpus file (JSON Lines too)', async () => {
     const r = await run('match', 'nurse', '--corpus', join(dir, 'titles.jsonl'), '--k', '1', '--json');
     assert.equal(r.code, 0, r.err);

@@ -28,7 +28,8 @@ export class UsageError extends Error {
   }
 }
 
-const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+/** An option's name as parseArgs keys it ('index-name' → 'indexName'). */
+export const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** Parses argv against spec. Throws UsageError for unknown options or bad values. */
 export function parseArgs(argv: string[], spec: CommandSpec): Parsed {

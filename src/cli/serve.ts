@@ -1,5 +1,5 @@
 /** `jobbert serve`: load an index (and skills), serve them over HTTP until SIGTERM or SIGINT. */
-import { UsageError, parseArgs } from './args.js';
+import { UsageError, camel, parseArgs } from './args.js';
 import { JobBERTError } from '../errors.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { catalogueEntries } from '../catalogue/index.js';
@@ -31,7 +31,8 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
   serve --nats URL --index-name NAME [--router | --shard I] [options above]
                        serve an index published with 'jobbert index publish', swapping in each new
                        version without failing requests; --shard I answers shard I's searches over NATS
-                       (no HTTP); --router answers the HTTP API from every shard's exact top-k.`;
+                       (no HTTP, so it takes no other option but --json); --router answers the HTTP API
+                       from every shard's exact top-k.`;
 
 const SPEC = {
   options: {
@@ -63,6 +64,9 @@ const SPEC = {
   },
 } as const;
 
+/** The options a `serve --shard` process uses; the rest are the HTTP service's. */
+const SHARD_OPTIONS = new Set(['nats', 'index-name', 'shard', 'json']);
+
 async function catalogueIndex(): Promise<{ index: MatchIndex; encoder: Encoder }> {
   const encoder = await LiteEncoder.load();
   return { index: await MatchIndex.build(encoder, catalogueEntries()), encoder };
@@ -82,7 +86,15 @@ export async function serveCommand(
   if (positionals.length) throw new UsageError(`serve takes no positional arguments; received '${positionals[0]}'`);
   const token = (o.token as string | undefined) ?? (process.env.JOBBERT_TOKEN || undefined);
 
-  if (o.shard !== undefined) return serveShardCommand(o, out, err, signals);
+  if (!o.nats)
+    for (const name of ['index-name', 'router'] as const)
+      if (o[camel(name)] !== undefined) throw new UsageError(`serve --${name} needs --nats URL`);
+  if (o.shard !== undefined) {
+    // A shard answers over NATS only: the HTTP and normalize options would be silently ignored.
+    const stray = Object.keys(SPEC.options).find((name) => !SHARD_OPTIONS.has(name) && o[camel(name)] !== undefined);
+    if (stray) throw new UsageError(`serve --shard answers over NATS, with no HTTP service: --${stray} has no effect there`);
+    return serveShardCommand(o, out, err, signals);
+  }
   // From NATS (--nats); else --index; else the built-in catalogue with the default model.
   const { index, encoder } = (
     o.nats ? await natsIndex(o, err) : o.index ? await loadIndexWithEncoder(o.index as string) : await catalogueIndex()
