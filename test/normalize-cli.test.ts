@@ -120,6 +120,29 @@ describe('jobbert normalize', () => {
     );
   });
 
+  it('a file whose every row is bad fails with ERR_BAD_FILE and leaves no output; a header alone or an empty file is fine', async () => {
+    const input = join(dir, 'allbad.jsonl');
+    const output = join(dir, 'allbad-out.jsonl');
+    await writeFile(input, '{"title": 5}\n{"name": "baker"}\nnot json\n');
+    const r = await run('normalize', '--input', input, '--output', output, '--taxonomy', taxonomy);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.err.join('\n'),
+      /ERR_BAD_FILE: .*allbad\.jsonl: none of its 3 row\(s\) could be read \(first at line 1: 'title' must be a string\); .*allbad-out\.jsonl was not written/,
+    );
+    assert.equal(events(r.err).filter((e) => e.event === 'bad-row').length, 3);
+    assert.equal(existsSync(output), false);
+    for (const [name, text] of [
+      ['empty.jsonl', ''],
+      ['header.csv', 'id,title\n'],
+    ]) {
+      await writeFile(join(dir, name), text);
+      const ok = await run('normalize', '--input', join(dir, name), '--output', join(dir, `out-${name}`), '--taxonomy', taxonomy);
+      assert.equal(ok.code, 0, name);
+      assert.equal(events(ok.err).find((e) => e.event === 'done')!.titles, 0);
+    }
+  });
+
   it('reads CSV (quoted fields, id column) and writes CSV; TSV with --column', async () => {
     const input = join(dir, 'in.csv');
     await writeFile(input, 'id,vacancyTitle,city\nx1,"Baker, bread",Gent\nx2,"Taxi ""cab"" driver",Paris\nx3,,Rome\n');

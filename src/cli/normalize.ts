@@ -4,7 +4,7 @@
  * JSON Lines or CSV/TSV file (`-`: stdin) in chunks to `--output FILE` (or
  * stdout) as JSON Lines or CSV, in input order, with flat memory whatever the
  * file's size. A bad row is reported with its line and skipped (its id is not
- * reused), or stops the run with --strict. Progress: a bar on a terminal
+ * reused), or stops the run with --strict; a file of bad rows only fails. Progress: a bar on a terminal
  * (stderr), JSON events otherwise. A reader that closes stdout early (`| head`)
  * ends the run quietly.
  */
@@ -398,8 +398,10 @@ async function streamFile(
       progress.write(`jobbert: ${input}:${line}: warning: ${message}\n`);
     } else event({ event: 'warning', line, message });
   };
+  let firstBad = '';
   const badRow = (line: number, why: string) => {
     bad++;
+    firstBad ||= `line ${line}: ${why}`;
     if (strict) throw new JobBERTError('ERR_BAD_FILE', `${input}:${line}: ${why}`);
     if (bar) {
       if (drawn) progress.write('\r\x1b[2K');
@@ -498,6 +500,12 @@ async function streamFile(
     await older.catch(() => {});
     await inFlight.catch(() => {});
     if (failed) throw failed;
+    // Rows, and not one of them readable: the wrong file, format or column, not a run to call a success.
+    if (bad > 0 && bad === rows)
+      throw new JobBERTError(
+        'ERR_BAD_FILE',
+        `${input}: none of its ${bad} row(s) could be read (first at ${firstBad})${output ? `; ${output} was not written` : ''}`,
+      );
     await sink.commit();
   } catch (e) {
     await older.catch(() => {});
