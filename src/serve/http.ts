@@ -238,7 +238,8 @@ class GzipPieces {
       trailer.writeUInt32LE(this.#length, 4);
       parts.push(trailer);
     }
-    return Buffer.concat(parts);
+    // A middle piece is its deflate data alone: no copy.
+    return parts.length === 1 ? body : Buffer.concat(parts);
   }
 }
 
@@ -295,7 +296,7 @@ function nextPiece(pieces: Iterator<string>): string | null {
  * callback), for at most writeTimeoutMs; a client that takes nothing for that
  * long has its connection cut. Resolves false when the response is gone.
  */
-function whenTaken(res: ServerResponse, limits: ResponseSettings, write?: string | Buffer): Promise<boolean> {
+function whenTaken(res: ServerResponse, settings: ResponseSettings, write?: string | Buffer): Promise<boolean> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (ok: boolean) => {
@@ -311,7 +312,7 @@ function whenTaken(res: ServerResponse, limits: ResponseSettings, write?: string
     const timer = setTimeout(() => {
       res.destroy();
       settle(false);
-    }, limits.writeTimeoutMs);
+    }, settings.writeTimeoutMs);
     timer.unref?.();
     res.on('close', onClose);
     if (write === undefined) res.on('drain', onDrain);
