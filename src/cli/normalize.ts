@@ -4,9 +4,9 @@
  * JSON Lines or CSV/TSV file (`-`: stdin) in chunks to `--output FILE` (or
  * stdout) as JSON Lines or CSV, in input order, with flat memory whatever the
  * file's size. A bad row is reported with its line and skipped (its id is not
- * reused), or stops the run with --strict; a file of bad rows only fails. Progress: a bar on a terminal
- * (stderr), JSON events otherwise. A reader that closes stdout early (`| head`)
- * ends the run quietly.
+ * reused), or stops the run with --strict; a file of bad rows only fails.
+ * Progress: a bar on a terminal (stderr), JSON events otherwise. A reader that
+ * closes stdout early (`| head`) ends the run quietly.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';

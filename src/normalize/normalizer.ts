@@ -226,7 +226,8 @@ export class Normalizer {
     // the user's examples first, then the labels in labelRows' order.
     const rows: IndexRow[] = [];
     const skipped: SkippedExample[] = [];
-    const seenExample = new Set<string>();
+    // Lower-cased example texts per occupation, as labelRows dedupes the labels.
+    const seenExample: Set<string>[] = [];
     exampleList.forEach((e, j) => {
       const occ = uriIndex.get(e.uri);
       if (occ === undefined) {
@@ -235,9 +236,10 @@ export class Normalizer {
       }
       // Cleaned as titles are (HTML references and tags, format characters), unless nothing would be left.
       const text = cleanTitle(e.title) || e.title;
-      const key = `${occ}\u0000${text.toLowerCase()}`;
-      if (seenExample.has(key)) return;
-      seenExample.add(key);
+      const key = text.toLowerCase();
+      const seen = (seenExample[occ] ??= new Set());
+      if (seen.has(key)) return;
+      seen.add(key);
       rows.push({ occupation: occ, text, source: 'example' });
     });
     for (const r of labelRows(tax)) rows.push({ ...r, source: 'label' });

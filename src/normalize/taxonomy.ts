@@ -85,7 +85,7 @@ export function preferredForms(label: string): string[] {
  */
 export function labelRows(tax: Taxonomy): LabelRow[] {
   const rows: LabelRow[] = [];
-  // lower-cased texts per occupation (one Set of 69,400 `${i}\0${text}` keys took 5× as long at load)
+  // Lower-cased texts per occupation (with one Set of 69,400 `${i}\0${text}` keys labelRows took 154 ms at load, 103 so).
   const seen = tax.occupations.map(() => new Set<string>());
   const texts = [
     (o: TaxonomyOccupation, lang: string) => (o.preferred[lang] ? [o.preferred[lang]] : []),
