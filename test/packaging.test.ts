@@ -156,5 +156,11 @@ describe('package.json', () => {
     ]) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
+    // What the README links to or shows (the reliability diagram, the experiments
+    // record) ships with it, so the README reads whole in node_modules/jobbert.
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const local = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
+    assert.ok(local.includes('docs/reliability.svg'), 'the README shows the reliability diagram');
+    for (const l of local) assert.ok(files.includes(l), `the README links to ${l}, which is in the package`);
   });
 });
