@@ -1,6 +1,7 @@
 /** `POST /v1/normalize` on loopback: the contract, batching equivalence, bad input (clear 4xx), and the route without a Normalizer. */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,6 +83,44 @@ describe('POST /v1/normalize', () => {
     assert.notEqual(lax[0].occupation, null);
     assert.equal(lax[2].occupation, null, 'a meaningless title has no occupation at any threshold');
     assert.ok(answers[1].json.results.every((r: Json) => r.occupation === null || r.confidence === 1));
+  });
+
+  it('the body is byte for byte JSON.stringify of the results, in one piece or many, plain or gzip, and matcher.normalize parses it', async () => {
+    const big = createServer({ index, normalizer, port: 0, gzip: true, maxQueries: 1000, log: () => {} });
+    const base = (await big.listen()).url;
+    try {
+      const odd = ['Koch "Chef" \\ <b>', 'Ärztin\u0001', '\ud800 nurse', '🙂 baker', 'taxi\ndriver', '', 'Developer\u2028'];
+      // 7 titles (one piece), and 700 (about 700 KB: many pieces).
+      for (const [titles, k] of [
+        [odd, 3],
+        [Array.from({ length: 700 }, (_, i) => `${odd[i % odd.length]} ${i}`), 20],
+      ] as const) {
+        const body = JSON.stringify({ titles, k });
+        const expected = JSON.stringify({ results: await normalizer.normalize([...titles], { k }) });
+        const plain = await new Promise<{ text: string; encoding?: string }>((resolve, reject) => {
+          const req = request(`${base}/v1/normalize`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => parts.push(d));
+            res.on('end', () => resolve({ text: Buffer.concat(parts).toString('utf8'), encoding: res.headers['content-encoding'] }));
+            res.on('error', reject);
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+        assert.equal(plain.encoding, undefined);
+        assert.equal(plain.text, expected);
+        const zipped = await fetch(`${base}/v1/normalize`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' },
+          body,
+        });
+        assert.equal(zipped.headers.get('content-encoding'), 'gzip');
+        assert.equal(await zipped.text(), expected);
+        assert.deepEqual(await big.matcher.normalize({ titles, k }), JSON.parse(expected));
+      }
+    } finally {
+      await big.close();
+    }
   });
 
   it('BAD CALL - bad bodies get a 4xx naming the field; the server keeps serving', async () => {

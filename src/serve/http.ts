@@ -220,9 +220,9 @@ class GzipPieces {
   #length = 0;
   #started = false;
 
-  /** The bytes that carry `text`, ending the stream when `last`. */
-  next(text: string, last: boolean): Buffer {
-    const raw = Buffer.from(text, 'utf8');
+  /** The bytes that carry `piece`, ending the stream when `last`. */
+  next(piece: Piece, last: boolean): Buffer {
+    const raw = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
     this.#crc = crc32(raw, this.#crc);
     this.#length = (this.#length + raw.length) >>> 0;
     const body = deflateRawSync(raw, {
@@ -279,6 +279,14 @@ function* jsonPieces(value: unknown, depth: number): Generator<string> {
   yield '}';
 }
 
+/** A piece of a response body: text, or bytes already UTF-8. */
+type Piece = string | Buffer;
+
+/** A response body serialised beforehand: JSON text as UTF-8 bytes, sent as they are by {@link sendJson}. */
+export class JsonBytes {
+  constructor(readonly bytes: Buffer) {}
+}
+
 /** The next piece of about RESPONSE_PIECE_BYTES characters, or null when the text is done. */
 function nextPiece(pieces: Iterator<string>): string | null {
   let piece = '';
@@ -331,16 +339,25 @@ function whenTaken(res: ServerResponse, settings: ResponseSettings, write?: stri
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const pieces = jsonPieces(body, 3);
-  const first = nextPiece(pieces) ?? 'null';
-  const second = first.length >= RESPONSE_PIECE_BYTES ? nextPiece(pieces) : null;
-  send(res, status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, first, second, pieces);
+  let next: () => Piece | null;
+  if (body instanceof JsonBytes) {
+    // Pieces of the bytes themselves, no copy.
+    const { bytes } = body;
+    let at = 0;
+    next = () => (at < bytes.length ? bytes.subarray(at, (at += RESPONSE_PIECE_BYTES)) : null);
+  } else {
+    const pieces = jsonPieces(body, 3);
+    next = () => nextPiece(pieces);
+  }
+  const first = next() ?? 'null';
+  const second = first.length >= RESPONSE_PIECE_BYTES ? next() : null;
+  send(res, status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, first, second, next);
 }
 
 /** Sends plain text (the Prometheus exposition format), ending the response once it has left the process. */
 export function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
   if (res.headersSent || res.destroyed) return;
-  send(res, status, { 'content-type': contentType, 'cache-control': 'no-store' }, text, null, [][Symbol.iterator]());
+  send(res, status, { 'content-type': contentType, 'cache-control': 'no-store' }, text, null, () => null);
 }
 
 /**
@@ -352,9 +369,9 @@ function send(
   res: ServerResponse,
   status: number,
   headers: Record<string, string>,
-  first: string,
-  second: string | null,
-  rest: Iterator<string>,
+  first: Piece,
+  second: Piece | null,
+  next: () => Piece | null,
 ): void {
   const settings = settingsOf(res);
   // The whole body's length, when it is one piece.
@@ -365,23 +382,23 @@ function send(
     ...(settings.gzip ? { vary: 'accept-encoding' } : {}),
     ...(gzip ? { 'content-encoding': 'gzip' } : length !== null ? { 'content-length': String(length) } : {}),
   });
-  void writePieces(res, settings, first, second, rest, gzip ? new GzipPieces() : null);
+  void writePieces(res, settings, first, second, next, gzip ? new GzipPieces() : null);
 }
 
 async function writePieces(
   res: ServerResponse,
   settings: ResponseSettings,
-  first: string,
-  second: string | null,
-  rest: Iterator<string>,
+  first: Piece,
+  second: Piece | null,
+  next: () => Piece | null,
   gzip: GzipPieces | null,
 ): Promise<void> {
   let piece = first;
-  let next = second;
-  while (next !== null) {
+  let after = second;
+  while (after !== null) {
     if (!res.write(gzip ? gzip.next(piece, false) : piece) && !(await whenTaken(res, settings))) return;
-    piece = next;
-    next = nextPiece(rest);
+    piece = after;
+    after = next();
   }
   if (await whenTaken(res, settings, gzip ? gzip.next(piece, true) : piece)) res.end();
 }
