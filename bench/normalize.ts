@@ -8,8 +8,8 @@
  * The CLI runs in a child process over a JSON Lines file (JSON Lines out), so
  * the figure includes reading, parsing, writing and the peak RSS is its own.
  */
-import { spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,8 @@ export async function benchNormalize(): Promise<void> {
       `load average after the CLI: ${load()}; its CPU time ${done.cpuSeconds.toFixed(1)} s (${((1e6 * done.cpuSeconds) / done.titles).toFixed(0)} µs a title: ${(done.titles / done.cpuSeconds).toFixed(0)} titles per CPU-second)`,
     );
 
+    const served = await benchServed(bin, input);
+
     // The peer, in process on a slice (it is far slower): the same Normalizer over TF-IDF vectors.
     const slice = 5_000;
     const sample: string[] = [];
@@ -131,6 +133,13 @@ export async function benchNormalize(): Promise<void> {
         'vs TF-IDF': ratio(cliRate, tfRate),
       },
       {
+        what: `POST /v1/normalize (jobbert serve), ${served.titles} titles, ${SERVED_BATCH} a request, ${SERVED_CLIENTS} clients, LiteEncoder`,
+        'titles/s': served.rate,
+        seconds: served.titles / served.rate,
+        'peak RSS MiB': served.peakRssMiB ?? '',
+        'vs TF-IDF': ratio(served.rate, tfRate),
+      },
+      {
         what: `Normalizer.normalize, ${slice} titles in one call, LiteEncoder`,
         'titles/s': liteRate,
         seconds: slice / liteRate,
@@ -149,6 +158,86 @@ export async function benchNormalize(): Promise<void> {
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const SERVED_TITLES = 40_960;
+const SERVED_BATCH = 256;
+const SERVED_CLIENTS = 4;
+
+/**
+ * `jobbert serve` (a child process, default settings: micro-batching on)
+ * answering POST /v1/normalize: the first SERVED_TITLES titles of `input` in
+ * requests of SERVED_BATCH, from SERVED_CLIENTS keep-alive clients in this
+ * process, after one warm-up request of other titles. Reports the rate, and
+ * (on Linux, from /proc) the server's CPU a title and peak RSS.
+ */
+async function benchServed(bin: string, input: string): Promise<{ titles: number; rate: number; peakRssMiB?: number }> {
+  const lines = (await readFile(input, 'utf8')).split('\n', SERVED_TITLES + SERVED_BATCH);
+  const titles = lines.filter((l) => l).map((l) => JSON.parse(l).title as string);
+  // Smaller runs (JOBBERT_BENCH_N) send what the file holds, less the warm-up request.
+  const count = Math.max(1, Math.min(SERVED_TITLES, titles.length - SERVED_BATCH));
+  const child = spawn(process.execPath, ['--import', 'tsx', bin, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`jobbert serve did not start in 120 s: ${err.slice(-2000)}`)), 120_000);
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`jobbert serve exited (${code}): ${err.slice(-2000)}`));
+      });
+    });
+    const post = async (batch: string[]) => {
+      const res = await fetch(`${url}/v1/normalize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ titles: batch }),
+      });
+      if (res.status !== 200) throw new Error(`POST /v1/normalize: ${res.status} ${(await res.text()).slice(0, 500)}`);
+      await res.arrayBuffer();
+    };
+    await post(titles.slice(count, count + SERVED_BATCH));
+    const proc = (file: string) => {
+      try {
+        return readFileSync(`/proc/${child.pid}/${file}`, 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    const cpu = () => {
+      const f = proc('stat')?.split(') ')[1]?.split(' ');
+      return f ? (Number(f[11]) + Number(f[12])) / 100 : undefined; // utime + stime, clock ticks (100 a second on Linux)
+    };
+    const c0 = cpu();
+    const t0 = performance.now();
+    let next = 0;
+    const client = async () => {
+      for (let at = next; at < count; at = next) {
+        next += SERVED_BATCH;
+        await post(titles.slice(at, Math.min(at + SERVED_BATCH, count)));
+      }
+    };
+    await Promise.all(Array.from({ length: SERVED_CLIENTS }, client));
+    const seconds = (performance.now() - t0) / 1000;
+    const c1 = cpu();
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(proc('status') ?? '');
+    if (c0 !== undefined && c1 !== undefined)
+      console.log(
+        `jobbert serve: ${((1e6 * (c1 - c0)) / count).toFixed(0)} µs of CPU a title over ${count} titles (the load generator in this process not counted)`,
+      );
+    return { titles: count, rate: count / seconds, peakRssMiB: hwm ? Math.round(Number(hwm[1]) / 1024) : undefined };
+  } finally {
+    child.kill('SIGTERM');
   }
 }
 
