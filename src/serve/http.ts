@@ -335,7 +335,8 @@ function whenTaken(res: ServerResponse, settings: ResponseSettings, write?: stri
  * goes out chunked), so a client that does not read holds at most one piece
  * in this process, and is cut after writeTimeoutMs without progress. The
  * response ends only once its last byte has left the process, so a graceful
- * close never mistakes it for an idle connection.
+ * close never mistakes it for an idle connection. A {@link JsonBytes} body is
+ * already serialised: its bytes go out as they are, in pieces of the same size.
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
