@@ -237,7 +237,11 @@ async function benchServed(bin: string, input: string): Promise<{ titles: number
       );
     return { titles: count, rate: count / seconds, peakRssMiB: hwm ? Math.round(Number(hwm[1]) / 1024) : undefined };
   } finally {
+    // Gone before the next figure is taken.
+    const exited =
+      child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
+    await exited;
   }
 }
 
