@@ -102,7 +102,12 @@ export async function benchNormalize(): Promise<void> {
       `load average after the CLI: ${load()}; its CPU time ${done.cpuSeconds.toFixed(1)} s (${((1e6 * done.cpuSeconds) / done.titles).toFixed(0)} µs a title: ${(done.titles / done.cpuSeconds).toFixed(0)} titles per CPU-second)`,
     );
 
-    const served = await benchServed(bin, input);
+    // The file's first titles, for the served row and the search table.
+    const head = (await readFile(input, 'utf8'))
+      .split('\n', Math.max(SEARCH_TITLES, SERVED_TITLES + SERVED_BATCH))
+      .filter((l) => l)
+      .map((l) => JSON.parse(l).title as string);
+    const served = await benchServed(bin, head);
 
     // The peer, in process on a slice (it is far slower): the same Normalizer over TF-IDF vectors.
     const slice = 5_000;
@@ -154,28 +159,27 @@ export async function benchNormalize(): Promise<void> {
       rows.map((r) => r.text),
       Int32Array.from(rows, (r) => r.occupation),
       taxonomy.occupations.length,
-      (await readFile(input, 'utf8')).split('\n', 4096).map((l) => JSON.parse(l).title),
+      head.slice(0, SEARCH_TITLES),
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
+const SEARCH_TITLES = 4096;
 const SERVED_TITLES = 40_960;
 const SERVED_BATCH = 256;
 const SERVED_CLIENTS = 4;
 
 /**
  * `jobbert serve` (a child process, default settings: micro-batching on)
- * answering POST /v1/normalize: the first SERVED_TITLES titles of `input` in
+ * answering POST /v1/normalize: the first SERVED_TITLES of `titles` in
  * requests of SERVED_BATCH, from SERVED_CLIENTS keep-alive clients in this
  * process, after one warm-up request of other titles. Reports the rate, and
  * (on Linux, from /proc) the server's CPU a title and peak RSS.
  */
-async function benchServed(bin: string, input: string): Promise<{ titles: number; rate: number; peakRssMiB?: number }> {
-  const lines = (await readFile(input, 'utf8')).split('\n', SERVED_TITLES + SERVED_BATCH);
-  const titles = lines.filter((l) => l).map((l) => JSON.parse(l).title as string);
-  // Smaller runs (JOBBERT_BENCH_N) send what the file holds, less the warm-up request.
+async function benchServed(bin: string, titles: string[]): Promise<{ titles: number; rate: number; peakRssMiB?: number }> {
+  // Smaller runs (JOBBERT_BENCH_N) send what there is, less the warm-up request.
   const count = Math.max(1, Math.min(SERVED_TITLES, titles.length - SERVED_BATCH));
   const child = spawn(process.execPath, ['--import', 'tsx', bin, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {

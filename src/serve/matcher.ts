@@ -135,7 +135,7 @@ export interface Matcher {
   model(id: string): ModelObject;
   /** `POST /v1/skills` on a parsed body. Async; rejects with ServeError (404 without skills, 422, 503). */
   skills(body: unknown): Promise<MatchResponse>;
-  /** `POST /v1/normalize` on a parsed body. Async; rejects with ServeError (404 without a Normalizer, 422, 503). */
+  /** `POST /v1/normalize` on a parsed body: the route's answer, parsed. Async; rejects with ServeError (404 without a Normalizer, 422, 503). */
   normalize(body: unknown): Promise<NormalizeResponse>;
   /** `GET /healthz`'s body. Sync. */
   health(): HealthResponse;
