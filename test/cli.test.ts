@@ -1,9 +1,11 @@
 /** The CLI end to end (through main(), as the bin runs it), on fixtures and, when present, the real data. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { main } from '../src/cli/index.js';
@@ -20,6 +22,26 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 const DATA = resolve(process.env.JOBBERT_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data'), 'talentclef-a', 'validation');
+
+/**
+ * The modules of this package (and of node_modules, but for tsx itself) that
+ * `main(argv)` loads in a fresh process, as file URLs; a module-resolution
+ * hook lists them.
+ */
+function modulesLoaded(argv: string[]): string[] {
+  const hook = `export async function resolve(s, c, next) {
+    const r = await next(s, c);
+    if (r.url.startsWith('file:') && !r.url.includes('/node_modules/tsx/')) process.stdout.write(r.url + '\\n');
+    return r;
+  }`;
+  const script = `import { register } from 'node:module';
+    register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+    const { main } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, '..', 'src', 'cli', 'index.ts')).href)});
+    process.exitCode = await main(${JSON.stringify(argv)}, () => {}, () => {});`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean);
+}
 
 let dir: string;
 before(async () => {
@@ -38,6 +60,15 @@ describe('jobbert CLI', () => {
     assert.match((await run('--version')).out, /^\d+\.\d+\.\d+$/);
     const info = JSON.parse((await run('info', '--json')).out);
     assert.ok(info.backends.includes('cpu'));
+  });
+
+  it("loads a command's modules only when it runs: --help loads none, normalize not the NATS client nor the service", () => {
+    const help = modulesLoaded(['--help']).map((u) => u.slice(u.indexOf('/src/') + 1));
+    assert.deepEqual(help.sort(), ['src/cli/args.ts', 'src/cli/index.ts', 'src/cli/usage.ts', 'src/errors.ts']);
+    const normalize = modulesLoaded(['normalize', 'Nurse']);
+    assert.ok(normalize.some((u) => u.endsWith('/src/normalize/normalizer.ts')));
+    const stray = normalize.filter((u) => /\/src\/(cluster|serve|train)\/|@nats-io/.test(u));
+    assert.deepEqual(stray, []);
   });
 
   it("COMMAND --help, -h and help COMMAND print that command's usage (exit 0); an unknown command is still a usage error", async () => {

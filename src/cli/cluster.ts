@@ -20,24 +20,6 @@ import type { ProgressSink } from './model-commands.js';
 
 type Out = (line: string) => void;
 
-export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR]
-         [--tasks encode,normalize] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
-         [--max-attempts 3] [--shutdown-timeout-ms 30000] [--json]
-                       run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
-                       hand back the chunk in hand). --model: a JobBERT or LiteEncoder dir (default: built-in);
-                       --examples/--taxonomy: the Normalizer, as in 'jobbert normalize'
-  batch encode|normalize --nats URL --input FILE --output FILE [--model DIR] [--chunk 1000] [--job NAME]
-         [--column NAME] [--json]; encode: [--branch anchor|positive|base];
-         normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X]
-                       a distributed batch: chunks go to the workers (which need the same model, examples
-                       and taxonomy; --threshold is the job's own), the output is written in input order as the single-process
-                       command writes it (encode: a JSON array a row; normalize: JSON Lines; .gz compresses); rerun after a
-                       crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
-  index publish FILE --nats URL --name NAME [--shards N] [--json]
-                       store an index file in the NATS object store as NAME's newest version (replicas
-                       started with serve --nats URL --index-name NAME switch to it); --shards N splits it
-                       by id hash for serve --shard I / --router`;
-
 /** The model the options name: `--model DIR` (LiteEncoder dir with lite.json, else JobBERT), else the built-in LiteEncoder. */
 async function loadModel(o: Record<string, unknown>): Promise<Encoder> {
   const dir = o.model as string | undefined;

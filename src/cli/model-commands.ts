@@ -14,14 +14,6 @@ export interface ProgressSink {
   write(s: string): unknown;
 }
 
-export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [--revision R] [--onnx] [--refresh] [--json]
-                       fetch a sentence-transformers model (e.g. TechWolf/JobBERT-v3) from the Hugging Face hub
-                       into the cache (resumable, size- and hash-checked) and print its directory
-  convert DIR [--precision fp32|int8] [--json]
-                       convert DIR's model.safetensors to onnx/model.onnx (int8: onnx/model_quantized.onnx)
-  encode TEXT... --model DIR|REPO [--branch anchor|positive|base] [--precision fp32|int8] [--json]
-                       print each text's L2-normalised vector as a JSON array (--json: one object)`;
-
 export function formatBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let i = 0;

@@ -54,17 +54,6 @@ export interface NormalizeIO {
 /** Thrown by {@link Sink} when its reader has closed stdout (EPIPE): the run stops, and it is not a failure. */
 class OutputClosed extends Error {}
 
-export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--bom] [--column NAME]
-        [--input-format jsonl|csv|tsv|lines] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
-        [--output-lang en|de|es] [--examples FILE]
-        [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--json]
-                       vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
-                       --input streams JSON Lines {"id"?, "title"}, CSV/TSV with a header (--column names
-                       the title column) or one title a line (.txt); - reads stdin; gzip is read as it is.
-                       Results go to --output (default stdout): JSON Lines, or CSV with --format csv or a
-                       name ending .csv (--bom: with a byte-order mark, for Excel); .gz compresses. Bad rows
-                       are reported with their line and skipped unless --strict`;
-
 const SPEC = {
   options: {
     input: 'string',

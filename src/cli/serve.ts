@@ -11,28 +11,6 @@ import { createServer, type ServeOptions } from '../serve/server.js';
 import { Normalizer } from '../normalize/normalizer.js';
 import { modelEncoder } from './normalize.js';
 import type { ServedIndex } from '../serve/matcher.js';
-import { natsIndex, serveShardCommand } from './cluster.js';
-
-export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--taxonomy DIR] [--examples FILE]
-        [--host 127.0.0.1] [--port 8080] [--token T] [--json]
-        [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
-        [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000]
-        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--gzip]
-                       an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
-                       GET /healthz, /metrics, /openapi.json. --index is an index made by
-                       'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
-                       (JSON Lines {"id", "name", "aliases"?}). /v1/normalize maps titles to the built-in
-                       ESCO with the built-in model; --model, --taxonomy and --examples change them
-                       (as in 'jobbert normalize'). --port 0 picks a free port.
-                       --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
-                       /metrics. --write-timeout-ms cuts a client that takes no part of its
-                       response for that long. --gzip compresses bodies of 1 KiB or more for clients that
-                       send 'Accept-Encoding: gzip'. Stops gracefully on SIGTERM or SIGINT.
-  serve --nats URL --index-name NAME [--router | --shard I] [options above]
-                       serve an index published with 'jobbert index publish', swapping in each new
-                       version without failing requests; --shard I answers shard I's searches over NATS
-                       (no HTTP, so it takes no other option but --json); --router answers the HTTP API
-                       from every shard's exact top-k.`;
 
 const SPEC = {
   options: {
@@ -93,11 +71,15 @@ export async function serveCommand(
     // A shard answers over NATS only: the HTTP and normalize options would be silently ignored.
     const stray = Object.keys(SPEC.options).find((name) => !SHARD_OPTIONS.has(name) && o[camel(name)] !== undefined);
     if (stray) throw new UsageError(`serve --shard answers over NATS, with no HTTP service: --${stray} has no effect there`);
-    return serveShardCommand(o, out, err, signals);
+    return (await import('./cluster.js')).serveShardCommand(o, out, err, signals);
   }
-  // From NATS (--nats); else --index; else the built-in catalogue with the default model.
+  // From NATS (--nats; the NATS client loads only then); else --index; else the built-in catalogue with the default model.
   const { index, encoder } = (
-    o.nats ? await natsIndex(o, err) : o.index ? await loadIndexWithEncoder(o.index as string) : await catalogueIndex()
+    o.nats
+      ? await (await import('./cluster.js')).natsIndex(o, err)
+      : o.index
+        ? await loadIndexWithEncoder(o.index as string)
+        : await catalogueIndex()
   ) as {
     index: ServedIndex & { dispose(): Promise<void> };
     encoder: Encoder | undefined;

@@ -15,13 +15,6 @@ export interface TrainProgressSink {
   write(s: string): unknown;
 }
 
-export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder jobbert|lite] [--epochs N] [--batch-size N] [--lr X]
-        [--weight-decay X] [--warmup-steps N] [--scale X] [--symmetric] [--seed N] [--device cpu|cuda|auto]
-        [--checkpoint-every N] [--resume] [--validation DIR] [--validate-every N] [--min-skills N]
-        [--max-grad-norm X] [--cache-dir DIR] [--json]
-                       train the Asym heads on JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?}
-                       with InfoNCE; writes a sentence-transformers model, checkpoints and loss.svg to --out`;
-
 const SPEC = {
   options: {
     model: 'string',

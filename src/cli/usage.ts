@@ -1,0 +1,118 @@
+/**
+ * The CLI's usage texts, kept apart from the commands so that `jobbert --help`
+ * and a command's usage load none of them (each command module is imported
+ * only when it runs).
+ */
+
+export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--bom] [--column NAME]
+        [--input-format jsonl|csv|tsv|lines] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
+        [--output-lang en|de|es] [--examples FILE]
+        [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--json]
+                       vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
+                       --input streams JSON Lines {"id"?, "title"}, CSV/TSV with a header (--column names
+                       the title column) or one title a line (.txt); - reads stdin; gzip is read as it is.
+                       Results go to --output (default stdout): JSON Lines, or CSV with --format csv or a
+                       name ending .csv (--bom: with a byte-order mark, for Excel); .gz compresses. Bad rows
+                       are reported with their line and skipped unless --strict`;
+
+export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [--revision R] [--onnx] [--refresh] [--json]
+                       fetch a sentence-transformers model (e.g. TechWolf/JobBERT-v3) from the Hugging Face hub
+                       into the cache (resumable, size- and hash-checked) and print its directory
+  convert DIR [--precision fp32|int8] [--json]
+                       convert DIR's model.safetensors to onnx/model.onnx (int8: onnx/model_quantized.onnx)
+  encode TEXT... --model DIR|REPO [--branch anchor|positive|base] [--precision fp32|int8] [--json]
+                       print each text's L2-normalised vector as a JSON array (--json: one object)`;
+
+export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder jobbert|lite] [--epochs N] [--batch-size N] [--lr X]
+        [--weight-decay X] [--warmup-steps N] [--scale X] [--symmetric] [--seed N] [--device cpu|cuda|auto]
+        [--checkpoint-every N] [--resume] [--validation DIR] [--validate-every N] [--min-skills N]
+        [--max-grad-norm X] [--cache-dir DIR] [--json]
+                       train the Asym heads on JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?}
+                       with InfoNCE; writes a sentence-transformers model, checkpoints and loss.svg to --out`;
+
+export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--taxonomy DIR] [--examples FILE]
+        [--host 127.0.0.1] [--port 8080] [--token T] [--json]
+        [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
+        [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000]
+        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--gzip]
+                       an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
+                       GET /healthz, /metrics, /openapi.json. --index is an index made by
+                       'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
+                       (JSON Lines {"id", "name", "aliases"?}). /v1/normalize maps titles to the built-in
+                       ESCO with the built-in model; --model, --taxonomy and --examples change them
+                       (as in 'jobbert normalize'). --port 0 picks a free port.
+                       --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
+                       /metrics. --write-timeout-ms cuts a client that takes no part of its
+                       response for that long. --gzip compresses bodies of 1 KiB or more for clients that
+                       send 'Accept-Encoding: gzip'. Stops gracefully on SIGTERM or SIGINT.
+  serve --nats URL --index-name NAME [--router | --shard I] [options above]
+                       serve an index published with 'jobbert index publish', swapping in each new
+                       version without failing requests; --shard I answers shard I's searches over NATS
+                       (no HTTP, so it takes no other option but --json); --router answers the HTTP API
+                       from every shard's exact top-k.`;
+
+export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR]
+         [--tasks encode,normalize] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
+         [--max-attempts 3] [--shutdown-timeout-ms 30000] [--json]
+                       run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
+                       hand back the chunk in hand). --model: a JobBERT or LiteEncoder dir (default: built-in);
+                       --examples/--taxonomy: the Normalizer, as in 'jobbert normalize'
+  batch encode|normalize --nats URL --input FILE --output FILE [--model DIR] [--chunk 1000] [--job NAME]
+         [--column NAME] [--json]; encode: [--branch anchor|positive|base];
+         normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X]
+                       a distributed batch: chunks go to the workers (which need the same model, examples
+                       and taxonomy; --threshold is the job's own), the output is written in input order as the single-process
+                       command writes it (encode: a JSON array a row; normalize: JSON Lines; .gz compresses); rerun after a
+                       crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
+  index publish FILE --nats URL --name NAME [--shards N] [--json]
+                       store an index file in the NATS object store as NAME's newest version (replicas
+                       started with serve --nats URL --index-name NAME switch to it); --shards N splits it
+                       by id hash for serve --shard I / --router`;
+
+export const USAGE = `Usage: jobbert <command> [options]
+
+Commands:
+${NORMALIZE_USAGE}
+  demo [--k 3] [--json]
+                       match a few titles in en/de/es/zh against the built-in catalogue
+  match QUERY... [--index FILE | --corpus FILE | --esco DIR] [--k 5] [--lang L] [--json]
+                       the best entries for each query (default: the built-in catalogue
+                       and the default model); --corpus takes --id-column/--text-column
+  index build --input FILE --out FILE [--lang L] [--id-column NAME] [--text-column NAME] [--json]
+                       encode entries (TSV or CSV with a header: id, text[, lang]; or JSON Lines) and save an index
+  index search FILE QUERY... [--k 10] [--lang L] [--json]
+                       search a saved index
+  eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]
+                       TalentCLEF 2025 Task A metrics (MAP, MRR, nDCG, P@k), optionally writing a TREC run
+  eval talentclef-a --queries DIR --corpus DIR --qrels FILE [--run FILE] [--json]
+                       the same for a cross-lingual pair (queries from one folder, corpus from another)
+${MODEL_USAGE}
+${TRAIN_USAGE}
+${SERVE_USAGE}
+${CLUSTER_USAGE}
+  info [--json]        the native backends, CPU instruction set and threads in use
+  help [COMMAND]       this text, or one command's (also: jobbert COMMAND --help)
+
+Encoders (index build, match --corpus, eval): --encoder lite (the built-in model, the
+default) | tfidf (character n-gram TF-IDF fitted on the corpus), or --model DIR (a
+JobBERT-V3 / sentence-transformers or LiteEncoder directory). Options: --version`;
+
+/**
+ * The usage of one command: its entries in USAGE (every `index …` form for
+ * `index`), with the paragraph on encoders for the commands that take one;
+ * null for a command it does not know.
+ */
+export function commandUsage(command: string): string | null {
+  const lines = USAGE.split('\n');
+  const entries: string[] = [];
+  let inEntry = false;
+  for (const line of lines) {
+    const head = /^ {2}(\S+)/.exec(line);
+    if (head) inEntry = head[1] === command;
+    else if (!/^ {3,}/.test(line)) inEntry = false;
+    if (inEntry) entries.push(line);
+  }
+  if (entries.length === 0) return null;
+  const encoders = ['index', 'match', 'eval'].includes(command) ? `\n\n${USAGE.slice(USAGE.indexOf('Encoders ('))}` : '';
+  return `Usage: jobbert ${command} [options]\n\n${entries.join('\n')}${encoders}`;
+}
