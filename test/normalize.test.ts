@@ -27,6 +27,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
 function checkShape(r: NormalizeResult, k: number) {
   assert.ok(r.confidence >= 0 && r.confidence <= 1);
   assert.ok(r.alternatives.length <= k);
@@ -160,7 +162,7 @@ test('examples (array) extend the index: an unseen title reaches its occupation 
   }
 });
 
-test('equal scores go to an example, then to the occupation whose preferred label matched, then to taxonomy order', async () => {
+test('equal scores go to the occupation whose preferred label matched, then to taxonomy order; an example lifts its occupation above them', async () => {
   // "cook" is an alternative label of two occupations and the preferred label of a third, which
   // comes after the first of them in taxonomy order (by URI: chef-2, cook-3, helper-1, waiter-4).
   const [helper, chef, cook, waiter] = ['helper-1', 'chef-2', 'cook-3', 'waiter-4'].map((id) => PREFIX + id);
@@ -192,13 +194,95 @@ test('equal scores go to an example, then to the occupation whose preferred labe
       e.alternatives.map((a) => a.uri),
       [waiter, cook, chef, helper],
     );
-    // The two examples differ only in case: one row, the first as written.
+    // The two examples differ only in case: one row, the first as written, standing for both.
     assert.equal(withExample.size, zeroShot.size + 1);
     assert.deepEqual(e.alternatives[0].matched, { text: 'Cook', source: 'example' });
-    assert.equal(e.alternatives[0].score, e.alternatives[1].score);
+    // Its occupation's evidence: the centroid of its examples is the title's own vector, and there are two.
+    assert.equal(e.alternatives[0].score, round4(1 + 0.2 + 0.01 * Math.log(3)));
+    assert.deepEqual(
+      e.alternatives.slice(1).map((a) => a.score),
+      [1, 1, 1],
+    );
   } finally {
     await zeroShot.dispose();
     await withExample.dispose();
+  }
+});
+
+test("examples re-rank a title's best occupations by their centroid and number (evidence.ts); lists stay sorted and k-prefixes of each other", async () => {
+  // "cook" meets a label of all three at cosine 1; the examples decide among them.
+  const [helper, chef, cook] = ['helper-1', 'chef-2', 'cook-3'].map((id) => PREFIX + id);
+  const tax = await writeTaxonomy(join(dir, 'evidence'), {
+    en: [
+      [helper, '9412', 'kitchen helper', ['cook', 'kitchen porter']],
+      [chef, '3434', 'head chef', ['cook', 'chef de cuisine']],
+      [cook, '5120', 'cook', ['line cook']],
+    ],
+  });
+  const examples = [
+    { title: 'sous chef', uri: chef },
+    { title: 'Sous Chef', uri: chef },
+    { title: 'pastry chef', uri: chef },
+    { title: 'dish washer', uri: helper },
+  ];
+  const m = await Normalizer.load({ taxonomy: tax, examples });
+  try {
+    const [r] = await m.normalize(['cook'], { k: 3 });
+    const v = await m.encoder.encode(['cook', 'sous chef', 'pastry chef', 'dish washer']);
+    const d = v.cols;
+    const row = (i: number) => v.data.subarray(i * d, (i + 1) * d);
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0);
+    // chef's centroid: sous chef twice (its two spellings are one row), pastry chef once.
+    const c = row(1).map((x, i) => 2 * x + row(2)[i]);
+    const norm = Math.sqrt(dot(c, c));
+    const chefBonus = 0.2 * Math.max(0, dot(row(0), c) / norm) + 0.01 * Math.log(1 + 3);
+    const helperBonus = 0.2 * Math.max(0, dot(row(0), row(3))) + 0.01 * Math.log(1 + 1);
+    const expected = [
+      { uri: chef, score: round4(1 + chefBonus) },
+      { uri: helper, score: round4(1 + helperBonus) },
+      { uri: cook, score: 1 },
+    ].sort((a, b) => b.score - a.score);
+    assert.deepEqual(
+      r.alternatives.map((a) => ({ uri: a.uri, score: a.score })),
+      expected,
+    );
+    assert.ok(r.alternatives.every((a) => a.matched.text === 'cook' && a.matched.source === 'label'));
+    // Without examples nothing is re-ranked: the same title scores 1 everywhere.
+    const plain = await Normalizer.load({ taxonomy: tax });
+    try {
+      assert.deepEqual(
+        (await plain.normalize(['cook'], { k: 3 }))[0].alternatives.map((a) => a.score),
+        [1, 1, 1],
+      );
+    } finally {
+      await plain.dispose();
+    }
+    // On the built-in ESCO: every list sorted, and the list for k the first k of the list for 30.
+    const esco = await loadBuiltinTaxonomy();
+    const uriOf = (label: string) => esco.occupations.find((o) => o.preferred.en === label)!.uri;
+    const big = await Normalizer.load({
+      examples: [
+        { title: 'Accounts Executive', uri: uriOf('accountant') },
+        { title: 'Senior Accountant', uri: uriOf('accountant') },
+        { title: 'Payroll Clerk', uri: uriOf('payroll clerk') },
+        { title: 'Bakery Assistant', uri: uriOf('baker') },
+      ],
+    });
+    try {
+      const titles = ['cook', 'Senior Accountant (m/w/d)', 'Bäckereiverkäuferin', 'payroll'];
+      const full = await big.normalize(titles, { k: 30 });
+      for (const k of [1, 2, 4, 5, 6, 21]) {
+        const part = await big.normalize(titles, { k });
+        part.forEach((p, i) => {
+          checkShape(p, k);
+          assert.deepEqual(p.alternatives, full[i].alternatives.slice(0, k), `k = ${k}, ${titles[i]}`);
+        });
+      }
+    } finally {
+      await big.dispose();
+    }
+  } finally {
+    await m.dispose();
   }
 });
 

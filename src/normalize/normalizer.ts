@@ -5,7 +5,8 @@
  * (preferred and alternative, every language) plus the user's examples, one
  * row each, in native memory (identical vectors once, search.ts); a title is
  * encoded once and searched with one batched scan over that matrix; an
- * occupation scores by its best row. The CLI's JSON Lines come from
+ * occupation scores by its best row, plus, with examples, what the examples
+ * of its occupation say (evidence.ts). The CLI's JSON Lines come from
  * {@link Normalizer.normalizeLines}, formatted straight from the hits.
  */
 import type { Encoder } from '../encoders/encoder.js';
@@ -26,6 +27,7 @@ import {
 import { cleanTitle } from './clean.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
 import { ByteWriter } from './bytes.js';
+import { EVIDENCE_POOL, type ExampleEvidence, exampleEvidence, weigh } from './evidence.js';
 import { buildCorpus, type Corpus, disposeCorpus, searchOccupations } from './search.js';
 import { rowId } from './rows.js';
 import { labelRows, loadBuiltinTaxonomy, readTaxonomy, type Taxonomy } from './taxonomy.js';
@@ -67,6 +69,10 @@ export interface NormalizeAlternative {
   uri: string;
   label: string;
   isco: string;
+  /**
+   * The cosine of `matched` and the title; with examples in the index, plus
+   * the occupation's evidence from them (evidence.ts), so it may exceed 1.
+   */
   score: number;
   matched: NormalizeMatched;
 }
@@ -158,6 +164,8 @@ export class Normalizer {
   readonly #calibration: CalibrationModel | null;
   readonly #uriIndex: Map<string, number>;
   readonly #cache = new BoundedCache<number[]>(CACHE_BYTES, cacheBytes);
+  /** What the examples say per occupation; null without examples. */
+  readonly #evidence: ExampleEvidence | null;
   /** Per output language: each occupation's `"uri":…,"label":…,"isco":…` (JSON), made on first use. */
   readonly #occupationJson = new Map<string, Buffer[]>();
   /** Each index row's `matched` object as JSON, made on first use. */
@@ -170,6 +178,7 @@ export class Normalizer {
     ownsEncoder: boolean;
     rows: IndexRow[];
     vectors: Matrix;
+    evidence: ExampleEvidence | null;
     calibration: CalibrationModel | null;
     threshold: number;
     skipped: SkippedExample[];
@@ -179,6 +188,7 @@ export class Normalizer {
     this.#ownsEncoder = init.ownsEncoder;
     this.#rows = init.rows;
     this.#calibration = init.calibration;
+    this.#evidence = init.evidence;
     this.calibrated = init.calibration !== null;
     this.threshold = init.threshold;
     this.skippedExamples = init.skipped;
@@ -226,8 +236,10 @@ export class Normalizer {
     // the user's examples first, then the labels in labelRows' order.
     const rows: IndexRow[] = [];
     const skipped: SkippedExample[] = [];
-    // Lower-cased example texts per occupation, as labelRows dedupes the labels.
-    const seenExample: Set<string>[] = [];
+    // Lower-cased example texts per occupation (→ their row), as labelRows dedupes the labels;
+    // how many of the user's examples each row stands for.
+    const seenExample: Map<string, number>[] = [];
+    const exampleCount: number[] = [];
     exampleList.forEach((e, j) => {
       const occ = uriIndex.get(e.uri);
       if (occ === undefined) {
@@ -237,9 +249,14 @@ export class Normalizer {
       // Cleaned as titles are (HTML references and tags, format characters), unless nothing would be left.
       const text = cleanTitle(e.title) || e.title;
       const key = text.toLowerCase();
-      const seen = (seenExample[occ] ??= new Set());
-      if (seen.has(key)) return;
-      seen.add(key);
+      const seen = (seenExample[occ] ??= new Map());
+      const row = seen.get(key);
+      if (row !== undefined) {
+        exampleCount[row]++;
+        return;
+      }
+      seen.set(key, rows.length);
+      exampleCount.push(1);
       rows.push({ occupation: occ, text, source: 'example' });
     });
     for (const r of labelRows(tax)) rows.push({ ...r, source: 'label' });
@@ -257,6 +274,8 @@ export class Normalizer {
         enc,
         rows.map((r) => r.text),
       );
+      // Before the Normalizer's corpus takes over (and compacts) the vectors.
+      const evidence = exampleEvidence(rows, exampleCount, vectors, tax.occupations.length);
       const cal = builtinCalibration();
       const usesExamples = rows.some((r) => r.source === 'example');
       const model = cal && cal.encoder === enc.fingerprint ? (usesExamples ? cal.examples : cal.zeroShot) : null;
@@ -271,6 +290,7 @@ export class Normalizer {
         ownsEncoder,
         rows,
         vectors,
+        evidence,
         calibration: model,
         threshold: threshold ?? model?.threshold ?? UNCALIBRATED_THRESHOLD,
         skipped,
@@ -524,6 +544,7 @@ export class Normalizer {
     // Scraped titles repeat ("Sales Manager" thousands of times): a bounded
     // cache of search results per (language, k, text) skips their search.
     const kk = Math.max(plan.k, 2);
+    const evidence = this.#evidence;
     const prefix = `${plan.lang}\u0000${kk}\u0000`;
     const hits: number[][] = new Array(texts.length);
     const missing: string[] = [];
@@ -539,10 +560,11 @@ export class Normalizer {
     if (missing.length) {
       const q = await this.encoder.encode(missing);
       this.#live('normalize');
-      const found = await searchOccupations(q, plan.corpus, this.#occupationOf, kk);
+      const found = await searchOccupations(q, plan.corpus, this.#occupationOf, evidence ? Math.max(kk, EVIDENCE_POOL) : kk);
       for (let j = 0; j < missing.length; j++) {
-        hits[missingAt[j]] = found[j];
-        this.#cache.set(prefix + missing[j], found[j]);
+        const h = evidence ? weigh(found[j], q.data, j * q.cols, this.#occupationOf, evidence, kk) : found[j];
+        hits[missingAt[j]] = h;
+        this.#cache.set(prefix + missing[j], h);
       }
     }
     return { slot, hits };

@@ -151,7 +151,7 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
     ),
     '/v1/normalize': post(
       'ESCO occupations for vacancy titles',
-      'One result per title, in request order (`id` is the position in `titles`): `alternatives` are the k best distinct occupations, best first, each scored by its best matching label or example (`matched` says which); `occupation` is the first alternative when the calibrated `confidence` reaches the threshold, else null. Empty or meaningless titles give `occupation: null`, never an error. Concurrent requests are micro-batched; results are identical to unbatched ones. ' +
+      'One result per title, in request order (`id` is the position in `titles`): `alternatives` are the k best distinct occupations, best first, each scored by its best matching label or example (`matched` says which), plus, when the server has examples, the evidence of all the examples of that occupation (so a score may exceed 1); `occupation` is the first alternative when the calibrated `confidence` reaches the threshold, else null. Empty or meaningless titles give `occupation: null`, never an error. Concurrent requests are micro-batched; results are identical to unbatched ones. ' +
         (o.normalize === false ? 'Not available on this server (404 ERR_NOT_CONFIGURED).' : ''),
       'NormalizeRequest',
       'NormalizeResponse',
@@ -275,7 +275,11 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
                 type: 'object',
                 required: ['uri', 'label', 'isco', 'score', 'matched'],
                 properties: {
-                  score: { type: 'number', description: 'Cosine of the best matching label or example.' },
+                  score: {
+                    type: 'number',
+                    description:
+                      "Cosine of the best matching label or example; with examples, plus the evidence of all of the occupation's examples (may exceed 1).",
+                  },
                   matched: {
                     type: 'object',
                     required: ['text', 'source'],
