@@ -30,9 +30,16 @@ export const CENTROID_WEIGHT = 0.2;
 /** Weight of ln(1 + the occupation's number of examples). */
 export const PRIOR_WEIGHT = 0.01;
 
-/** Per occupation: the unit centroid of its examples (dim values; zeros where none) and ln(1 + their number). */
+/**
+ * Per occupation with examples: the unit centroid of their vectors and ln(1 +
+ * their number). Only those occupations hold a centroid, so a large taxonomy
+ * with few examples costs little.
+ */
 export interface ExampleEvidence {
   readonly dim: number;
+  /** Occupation → its slot in `centroid` and `prior`, or -1 when it has no example. */
+  readonly slot: Int32Array;
+  /** [slots × dim] unit centroids. */
   readonly centroid: Float32Array;
   readonly prior: Float64Array;
 }
@@ -49,29 +56,29 @@ export function exampleEvidence(
   occupations: number,
 ): ExampleEvidence | null {
   const d = vectors.cols;
-  const sum = new Float64Array(occupations * d);
-  const n = new Float64Array(occupations);
-  let any = false;
+  const slot = new Int32Array(occupations).fill(-1);
+  let slots = 0;
+  for (const r of rows) if (r.source === 'example' && slot[r.occupation] < 0) slot[r.occupation] = slots++;
+  if (slots === 0) return null;
+  const sum = new Float64Array(slots * d);
+  const n = new Float64Array(slots);
   for (let i = 0; i < rows.length; i++) {
     if (rows[i].source !== 'example') continue;
-    any = true;
-    const o = rows[i].occupation;
+    const at = slot[rows[i].occupation];
     const c = count[i];
-    n[o] += c;
-    for (let j = 0; j < d; j++) sum[o * d + j] += c * vectors.data[i * d + j];
+    n[at] += c;
+    for (let j = 0; j < d; j++) sum[at * d + j] += c * vectors.data[i * d + j];
   }
-  if (!any) return null;
-  const centroid = new Float32Array(occupations * d);
-  const prior = new Float64Array(occupations);
-  for (let o = 0; o < occupations; o++) {
-    if (n[o] === 0) continue;
-    prior[o] = Math.log1p(n[o]);
+  const centroid = new Float32Array(slots * d);
+  const prior = new Float64Array(slots);
+  for (let at = 0; at < slots; at++) {
+    prior[at] = Math.log1p(n[at]);
     let norm = 0;
-    for (let j = 0; j < d; j++) norm += sum[o * d + j] ** 2;
+    for (let j = 0; j < d; j++) norm += sum[at * d + j] ** 2;
     norm = Math.sqrt(norm);
-    if (norm > 0) for (let j = 0; j < d; j++) centroid[o * d + j] = sum[o * d + j] / norm;
+    if (norm > 0) for (let j = 0; j < d; j++) centroid[at * d + j] = sum[at * d + j] / norm;
   }
-  return { dim: d, centroid, prior };
+  return { dim: d, slot, centroid, prior };
 }
 
 /**
@@ -89,17 +96,17 @@ export function weigh(
   evidence: ExampleEvidence,
   keep: number,
 ): number[] {
-  const { dim: d, centroid, prior } = evidence;
+  const { dim: d, slot, centroid, prior } = evidence;
   const pool = Math.min(hits.length / 2, EVIDENCE_POOL);
   const scored: { row: number; score: number }[] = new Array(pool);
   for (let j = 0; j < pool; j++) {
     const row = hits[2 * j];
-    const o = occupationOf[row];
+    const s = slot[occupationOf[row]];
     let score = hits[2 * j + 1];
-    if (prior[o] > 0) {
+    if (s >= 0) {
       let dot = 0;
-      for (let i = 0; i < d; i++) dot += q[at + i] * centroid[o * d + i];
-      score += CENTROID_WEIGHT * Math.max(0, dot) + PRIOR_WEIGHT * prior[o];
+      for (let i = 0; i < d; i++) dot += q[at + i] * centroid[s * d + i];
+      score += CENTROID_WEIGHT * Math.max(0, dot) + PRIOR_WEIGHT * prior[s];
     }
     scored[j] = { row, score };
   }
