@@ -21,7 +21,7 @@
  * sorted by the score it shows, and the list for k is the first k of the list
  * for any larger k.
  */
-import type { Matrix } from '../kernels/matrix.js';
+import { type Matrix, normalizeRows } from '../kernels/matrix.js';
 
 /** How many of a title's best occupations the examples' evidence re-ranks. */
 export const EVIDENCE_POOL = 5;
@@ -69,16 +69,9 @@ export function exampleEvidence(
     n[at] += c;
     for (let j = 0; j < d; j++) sum[at * d + j] += c * vectors.data[i * d + j];
   }
-  const centroid = new Float32Array(slots * d);
-  const prior = new Float64Array(slots);
-  for (let at = 0; at < slots; at++) {
-    prior[at] = Math.log1p(n[at]);
-    let norm = 0;
-    for (let j = 0; j < d; j++) norm += sum[at * d + j] ** 2;
-    norm = Math.sqrt(norm);
-    if (norm > 0) for (let j = 0; j < d; j++) centroid[at * d + j] = sum[at * d + j] / norm;
-  }
-  return { dim: d, slot, centroid, prior };
+  const centroid = Float32Array.from(sum);
+  normalizeRows(centroid, d, 'keep');
+  return { dim: d, slot, centroid, prior: n.map(Math.log1p) };
 }
 
 /**

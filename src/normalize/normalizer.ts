@@ -277,8 +277,7 @@ export class Normalizer {
       // Before the Normalizer's corpus takes over (and compacts) the vectors.
       const evidence = exampleEvidence(rows, exampleCount, vectors, tax.occupations.length);
       const cal = builtinCalibration();
-      const usesExamples = rows.some((r) => r.source === 'example');
-      const model = cal && cal.encoder === enc.fingerprint ? (usesExamples ? cal.examples : cal.zeroShot) : null;
+      const model = cal && cal.encoder === enc.fingerprint ? (evidence ? cal.examples : cal.zeroShot) : null;
       if (cal && !model)
         process.emitWarning(
           `Normalizer: the shipped calibration is for encoder ${cal.encoder}, not ${enc.fingerprint}; confidence is the raw top score (rerun scripts/calibrate.ts)`,
