@@ -427,6 +427,43 @@ describe('MicroBatcher', () => {
     assert.match(String((results[1] as PromiseRejectedResult).reason), /bad job/);
   });
 
+  it('runs at most `concurrency` batches at once (one by default), each job still with its own result', async () => {
+    for (const concurrency of [undefined, 1, 2, 3]) {
+      let running = 0;
+      let most = 0;
+      const gates: (() => void)[] = [];
+      const batcher = new MicroBatcher<string, string>({
+        maxBatch: 1,
+        maxWaitMs: 0,
+        maxQueue: 100,
+        concurrency,
+        run: async (_key, params) => {
+          running++;
+          most = Math.max(most, running);
+          await new Promise<void>((resolve) => gates.push(resolve));
+          running--;
+          return params.map((p) => p.toUpperCase());
+        },
+      });
+      const jobs = ['a', 'b', 'c', 'd', 'e'].map((p) => batcher.submit('', 1, p));
+      const drained = batcher.drain();
+      // Open the gates one at a time as batches reach them, until every job has run.
+      for (let opened = 0; opened < 5; opened++) {
+        while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        await new Promise((resolve) => setTimeout(resolve, 5)); // time for any further batch to start
+        gates.shift()!();
+      }
+      assert.deepEqual(await Promise.all(jobs), ['A', 'B', 'C', 'D', 'E']);
+      await drained;
+      assert.equal(most, concurrency ?? 1, `concurrency ${concurrency}`);
+    }
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      assert.throws(
+        () => new MicroBatcher({ maxBatch: 1, maxWaitMs: 0, maxQueue: 1, concurrency: bad, run: async () => [] }),
+        /concurrency must be an integer ≥ 1/,
+      );
+  });
+
   it('refuses work beyond maxQueue with 503 ERR_OVERLOADED', async () => {
     const { batcher } = echo({ maxQueue: 3 });
     const ok = [batcher.submit('', 2, 'a')];

@@ -3,8 +3,10 @@
  * into one call of the underlying batch function, so one encode and one top-k
  * pass serve many clients.
  *
- * Policy: one batch runs at a time (the kernels already use every core).
- * Whenever the batcher is free and holds jobs, it waits at most `maxWaitMs`
+ * Policy: `concurrency` batches run at a time (default one: the kernels
+ * already use every core; /v1/normalize runs three, so that one batch's native
+ * search overlaps the others' encoding and formatting on the JavaScript
+ * thread). Whenever the batcher has a free slot and holds jobs, it waits at most `maxWaitMs`
  * for the batch to fill and goes at once when `maxBatch` items are there.
  * Jobs that arrive while a batch runs queue up for the next one. Waiting again
  * after a batch, rather than running the queue at once, matters under closed-
@@ -38,6 +40,8 @@ export interface BatcherOptions<P, R> {
   maxWaitMs: number;
   /** Most items waiting; beyond it submit() rejects with 503 ERR_OVERLOADED. */
   maxQueue: number;
+  /** Batches running at once (default 1). */
+  concurrency?: number;
   /** Runs jobs that share a key; returns one result per job, in order. */
   run(key: string, params: P[]): Promise<R[]>;
   /** Told the item count of every call of `run` (for metrics). */
@@ -49,10 +53,14 @@ export class MicroBatcher<P, R> {
   #pending: BatchJob<P, R>[] = [];
   #queued = 0;
   #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
+  readonly #running = new Set<Promise<void>>();
+  readonly #concurrency: number;
 
   constructor(opts: BatcherOptions<P, R>) {
     this.#opts = opts;
+    this.#concurrency = opts.concurrency ?? 1;
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1)
+      throw new RangeError(`MicroBatcher: concurrency must be an integer ≥ 1; received ${String(opts.concurrency)}`);
   }
 
   /** Items waiting (not yet in a running batch). */
@@ -78,14 +86,14 @@ export class MicroBatcher<P, R> {
 
   /** Resolves once every job queued so far has settled. */
   async drain(): Promise<void> {
-    while (this.#pending.length > 0 || this.#running) {
-      if (!this.#running) this.#flush();
-      await this.#running;
+    while (this.#pending.length > 0 || this.#running.size > 0) {
+      this.#flush();
+      await Promise.race(this.#running);
     }
   }
 
   #schedule(): void {
-    if (this.#running) return; // the running batch flushes the queue when it ends
+    if (this.#running.size >= this.#concurrency) return; // a running batch flushes the queue when it ends
     if (this.#queued >= this.#opts.maxBatch) {
       this.#flush();
     } else if (!this.#timer) {
@@ -98,17 +106,18 @@ export class MicroBatcher<P, R> {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    if (this.#pending.length === 0 || this.#running) return;
+    if (this.#pending.length === 0 || this.#running.size >= this.#concurrency) return;
     // Take whole jobs, oldest first, up to maxBatch items (at least one job).
     let items = 0;
     let n = 0;
     while (n < this.#pending.length && (n === 0 || items + this.#pending[n].size <= this.#opts.maxBatch)) items += this.#pending[n++].size;
     const batch = this.#pending.splice(0, n);
     this.#queued -= items;
-    this.#running = this.#runBatch(batch).finally(() => {
-      this.#running = null;
+    const running: Promise<void> = this.#runBatch(batch).finally(() => {
+      this.#running.delete(running);
       if (this.#pending.length > 0) this.#schedule();
     });
+    this.#running.add(running);
   }
 
   async #runBatch(batch: BatchJob<P, R>[]): Promise<void> {
