@@ -325,10 +325,10 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   const encodeBatcher = batcher<EncodeRequest, EncodeResponse>('encode', (_key, reqs) => runEncode(reqs[0].branch, reqs));
   // Three normalize batches at once: one batch's search (native threads) overlaps the others'
   // encoding and formatting (this thread). One at a time left a third of two cores idle: 4
-  // clients sending 256 titles a request got 14,350–14,491 titles/s, against 18,056–18,091
+  // clients sending 256 titles a request got 14,350–14,913 titles/s, against 17,933–19,117
   // with two at once, 20,211–20,248 with three and 19,799–21,045 with four (2026-12-04, Zen 4
-  // host, alternating runs); 32 clients sending 8 titles were served at 7,469–8,376 titles/s
-  // one at a time and 8,893–9,211 with three (the clients then held 0.7 of the 2 cores).
+  // host); 32 clients sending 8 titles were served at 7,469–8,376 titles/s one at a time and
+  // 8,893–9,211 with three (the clients then held 0.7 of the 2 cores).
   const normalizeBatcher = batcher<NormalizeRequest, Buffer>('normalize', (_key, reqs) => runNormalize(reqs), 3);
   metrics.queued = () => ({
     match: matchBatcher.queued,
