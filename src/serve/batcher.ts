@@ -4,9 +4,9 @@
  * pass serve many clients.
  *
  * Policy: `concurrency` batches run at a time (default one: the kernels
- * already use every core; /v1/normalize runs three, so that one batch's native
- * search overlaps the others' encoding and formatting on the JavaScript
- * thread). Whenever the batcher has a free slot and holds jobs, it waits at most `maxWaitMs`
+ * already use every core; /v1/match runs two and /v1/normalize three, so that
+ * one batch's native search overlaps the others' encoding and formatting on
+ * the JavaScript thread). Whenever the batcher has a free slot and holds jobs, it waits at most `maxWaitMs`
  * for the batch to fill and goes at once when `maxBatch` items are there.
  * Jobs that arrive while a batch runs queue up for the next one. Waiting again
  * after a batch, rather than running the queue at once, matters under closed-
