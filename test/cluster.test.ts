@@ -78,7 +78,7 @@ function spawnCli(args: string[]) {
   };
 }
 
-describe('batch jobs over NATS', { skip }, () => {
+describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
   let work: string;
   let modelDir: string;
   let input: string;
@@ -253,8 +253,7 @@ describe('batch jobs over NATS', { skip }, () => {
     }
   });
 
-  test('stopping a worker (SIGTERM in jobbert worker) finishes the chunk in hand and takes no other; the next worker completes the job', async () => {
-    const nats = await startNats();
+  test('stopping a worker (SIGTERM in jobbert worker) finishes the chunks in hand and takes no other; the next worker completes the job', async () => {
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     const slow: Encoder = {
       dim: encoder.dim,
@@ -265,35 +264,105 @@ describe('batch jobs over NATS', { skip }, () => {
       },
       dispose: async () => {},
     };
+    try {
+      // One chunk in hand at a time (the default), and two.
+      for (const concurrency of [1, 2]) {
+        const nats = await startNats();
+        let taking = 0;
+        let taken!: () => void;
+        const inHand = new Promise<void>((resolve) => (taken = resolve));
+        const first = await startWorker({
+          nats: nats.url,
+          runners: [encodeRunner(slow)],
+          ackWaitMs: 2000,
+          concurrency: concurrency === 1 ? undefined : concurrency,
+          log: (line) => /taking it/.test(line) && ++taking === concurrency && taken(),
+        });
+        let second: Awaited<ReturnType<typeof startWorker>> | null = null;
+        try {
+          const file = join(work, `graceful-${concurrency}.txt`);
+          await writeFile(file, `${titles(2000, 11).join('\n')}\n`);
+          const job = runBatch({
+            nats: nats.url,
+            task: 'encode',
+            input: file,
+            output: join(work, `graceful-${concurrency}.jsonl`),
+            fingerprint: encoder.fingerprint,
+            chunkSize: 500,
+          });
+          job.catch(() => {}); // awaited below; a failed assertion must not leave it unhandled
+          await inHand;
+          await first.stop();
+          assert.equal(first.stats.chunks, concurrency, 'the chunks in hand were not finished, or more were taken');
+          second = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
+          const result = await job;
+          assert.equal(result.failures.length, 0);
+          assert.equal(second.stats.chunks, 4 - concurrency);
+          assert.equal((await readFile(join(work, `graceful-${concurrency}.jsonl`), 'utf8')).split('\n').length - 1, 2000);
+        } finally {
+          await first.stop();
+          await second?.stop();
+          await nats.dispose();
+        }
+      }
+    } finally {
+      await encoder.dispose();
+    }
+  });
+
+  test('a worker stopped with chunks that do not finish hands them all back after shutdownTimeoutMs; another worker completes the job', async () => {
+    await assert.rejects(
+      startWorker({ nats: 'nats://127.0.0.1:1', runners: [encodeRunner({} as Encoder)], concurrency: 0 }),
+      (e: unknown) => e instanceof RangeError && /concurrency/.test(e.message),
+    );
+    const nats = await startNats();
+    const encoder = await JobBERT.load(modelDir, { threads: 1 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const stuck: Encoder = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: async (texts, opts) => {
+        await gate;
+        return encoder.encode(texts, opts);
+      },
+      dispose: async () => {},
+    };
+    let taking = 0;
     let taken!: () => void;
     const inHand = new Promise<void>((resolve) => (taken = resolve));
     const first = await startWorker({
       nats: nats.url,
-      runners: [encodeRunner(slow)],
-      ackWaitMs: 2000,
-      log: (line) => /taking it/.test(line) && taken(),
+      runners: [encodeRunner(stuck)],
+      ackWaitMs: 60_000, // longer than the test: only the hand-back makes the chunks return
+      shutdownTimeoutMs: 200,
+      concurrency: 2,
+      log: (line) => /taking it/.test(line) && ++taking === 2 && taken(),
     });
     let second: Awaited<ReturnType<typeof startWorker>> | null = null;
     try {
-      const file = join(work, 'graceful.txt');
-      await writeFile(file, `${titles(2000, 11).join('\n')}\n`);
+      const file = join(work, 'handed-back.txt');
+      await writeFile(file, `${titles(1500, 12).join('\n')}\n`);
       const job = runBatch({
         nats: nats.url,
         task: 'encode',
         input: file,
-        output: join(work, 'graceful.jsonl'),
+        output: join(work, 'handed-back.jsonl'),
         fingerprint: encoder.fingerprint,
         chunkSize: 500,
       });
+      job.catch(() => {}); // awaited below
       await inHand;
+      const t0 = performance.now();
       await first.stop();
-      assert.equal(first.stats.chunks, 1, 'the chunk in hand was not finished, or more were taken');
-      second = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
+      assert.ok(performance.now() - t0 < 5000, 'stop() waited past shutdownTimeoutMs');
+      assert.equal(first.stats.chunks, 0);
+      second = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)], ackWaitMs: 2000 });
       const result = await job;
       assert.equal(result.failures.length, 0);
-      assert.equal(second.stats.chunks, 3);
-      assert.equal((await readFile(join(work, 'graceful.jsonl'), 'utf8')).split('\n').length - 1, 2000);
+      assert.equal(second.stats.chunks, 3, 'the two chunks handed back and the third were done by the second worker');
     } finally {
+      release(); // the abandoned runs end, and store nothing
       await first.stop();
       await second?.stop();
       await encoder.dispose();

@@ -55,6 +55,7 @@ export async function workerCommand(
       'ack-wait-ms': 'integer',
       'max-attempts': 'integer',
       'shutdown-timeout-ms': 'integer',
+      concurrency: 'integer',
       examples: 'string',
       taxonomy: 'string',
       threshold: 'string',
@@ -88,6 +89,7 @@ export async function workerCommand(
       ackWaitMs: o.ackWaitMs as number | undefined,
       maxAttempts: o.maxAttempts as number | undefined,
       shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
+      concurrency: o.concurrency as number | undefined,
       log: o.json ? undefined : err,
     });
     if (o.json) out(JSON.stringify({ nats: o.nats, tasks, fingerprint: encoder.fingerprint, pid: process.pid }));
@@ -96,7 +98,7 @@ export async function workerCommand(
         `jobbert worker: connected to ${o.nats as string}; runs ${tasks.join(', ')} with model ${encoder.fingerprint} (pid ${process.pid})`,
       );
     const s = await signal;
-    err(`jobbert worker: ${s}: finishing the chunk in hand, then stopping`);
+    err(`jobbert worker: ${s}: finishing the chunks in hand, then stopping`);
     await worker.stop();
     if (o.json) out(JSON.stringify({ stopped: s, ...worker.stats }));
     else out(`jobbert worker: stopped (${worker.stats.chunks} chunks, ${worker.stats.rows} rows, ${worker.stats.failed} failed)`);

@@ -53,9 +53,11 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
 
 export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR]
          [--tasks encode,normalize] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
-         [--max-attempts 3] [--shutdown-timeout-ms 30000] [--json]
+         [--max-attempts 3] [--shutdown-timeout-ms 30000] [--concurrency 1] [--json]
                        run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
-                       hand back the chunk in hand). --model: a JobBERT or LiteEncoder dir (default: built-in);
+                       hand back the chunks in hand; --concurrency: how many at once, so that one's search
+                       overlaps another's formatting and storing). --model: a JobBERT or LiteEncoder dir
+                       (default: built-in);
                        --examples/--taxonomy: the Normalizer, as in 'jobbert normalize'
   batch encode|normalize --nats URL --input FILE --output FILE [--model DIR] [--chunk 1000] [--job NAME]
          [--column NAME] [--json]; encode: [--branch anchor|positive|base];
