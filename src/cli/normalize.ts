@@ -416,7 +416,6 @@ async function streamFile(
   // others (this thread) — and written in input order; never more, so memory
   // holds IN_FLIGHT + 1 chunks whatever the file's size.
   const jobs: Promise<void>[] = [];
-  let inFlight: Promise<void> = Promise.resolve();
   let failed: unknown = null;
   const flush = async () => {
     while (jobs.length >= IN_FLIGHT) await jobs.shift();
@@ -425,7 +424,8 @@ async function streamFile(
     const chunkTitles = titles;
     ids = [];
     titles = [];
-    const previous = inFlight;
+    // Written after the chunk before it (the last in flight, or none), so output keeps input order.
+    const previous = jobs.at(-1);
     const job = (async () => {
       let text: string | Buffer;
       if (format === 'csv') {
@@ -446,7 +446,6 @@ async function streamFile(
       failed ??= e;
     });
     jobs.push(job);
-    inFlight = job;
   };
   try {
     if (format === 'csv') await sink.write(`${csvHead(k, o)}\n`);
