@@ -460,7 +460,7 @@ describe('MicroBatcher', () => {
     for (const bad of [0, -1, 1.5, Number.NaN])
       assert.throws(
         () => new MicroBatcher({ maxBatch: 1, maxWaitMs: 0, maxQueue: 1, concurrency: bad, run: async () => [] }),
-        /concurrency must be an integer ≥ 1/,
+        /MicroBatcher: concurrency must be an integer in \[1, \d+\]; received /,
       );
   });
 

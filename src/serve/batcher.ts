@@ -21,6 +21,7 @@
  * what it would have got alone; the callers in matcher.ts rely on the kernels'
  * batch-invariant scores for that, and the tests check it.
  */
+import { assertInteger } from '../util/validate.js';
 import { ServeError } from './http.js';
 
 export interface BatchJob<P, R> {
@@ -58,9 +59,9 @@ export class MicroBatcher<P, R> {
 
   constructor(opts: BatcherOptions<P, R>) {
     this.#opts = opts;
-    this.#concurrency = opts.concurrency ?? 1;
-    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1)
-      throw new RangeError(`MicroBatcher: concurrency must be an integer ≥ 1; received ${String(opts.concurrency)}`);
+    const concurrency = opts.concurrency ?? 1;
+    assertInteger('MicroBatcher', 'concurrency', concurrency, 1);
+    this.#concurrency = concurrency;
   }
 
   /** Items waiting (not yet in a running batch). */
