@@ -22,6 +22,29 @@ import { makeTinyModel } from './fixtures/tiny-model.js';
 import { natsSkip, startNats } from './fixtures/nats.js';
 import { rng } from './reference.js';
 
+/** `encoder`, with `before(texts)` awaited ahead of every encode: a delay, a gate, a refusal. */
+function wrapped(encoder: Encoder, before: (texts: string[]) => unknown): Encoder {
+  return {
+    dim: encoder.dim,
+    fingerprint: encoder.fingerprint,
+    encode: async (texts, opts) => {
+      await before(texts);
+      return encoder.encode(texts, opts);
+    },
+    dispose: async () => {},
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A worker's log, and a promise that settles once it has taken `n` chunks. */
+function takenChunks(n: number): { log: (line: string) => void; taken: Promise<void> } {
+  let count = 0;
+  let done!: () => void;
+  const taken = new Promise<void>((resolve) => (done = resolve));
+  return { log: (line) => void (/taking it/.test(line) && ++count === n && done()), taken };
+}
+
 const skip = natsSkip();
 const BIN = join(import.meta.dirname, '..', 'src', 'bin.ts');
 const WORDS = ['senior', 'java', 'developer', 'nurse', 'sales', 'manager', 'data', 'scientist', 'Entwickler', 'ingeniero', '软件', 'chef'];
@@ -154,15 +177,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     const nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     // A worker slow enough that the job is still running when the submitter dies.
-    const slow: Encoder = {
-      dim: encoder.dim,
-      fingerprint: encoder.fingerprint,
-      encode: async (texts, opts) => {
-        await new Promise((r) => setTimeout(r, 150));
-        return encoder.encode(texts, opts);
-      },
-      dispose: async () => {},
-    };
+    const slow = wrapped(encoder, () => sleep(150));
     const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
     const output = join(work, 'resumed.jsonl');
     try {
@@ -203,15 +218,9 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
   test('a chunk with a title the encoder cannot encode fails after its attempts; the job finishes and reports the chunk and the error', async () => {
     const nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
-    const poisoned: Encoder = {
-      dim: encoder.dim,
-      fingerprint: encoder.fingerprint,
-      encode: async (texts, opts) => {
-        if (texts.includes('POISON')) throw new RangeError('encode: texts[7] cannot be encoded (POISON)');
-        return encoder.encode(texts, opts);
-      },
-      dispose: async () => {},
-    };
+    const poisoned = wrapped(encoder, (texts) => {
+      if (texts.includes('POISON')) throw new RangeError('encode: texts[7] cannot be encoded (POISON)');
+    });
     const list = titles(3000, 7);
     list[1507] = 'POISON';
     const file = join(work, 'poison.txt');
@@ -255,28 +264,18 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
 
   test('stopping a worker (SIGTERM in jobbert worker) finishes the chunks in hand and takes no other; the next worker completes the job', async () => {
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
-    const slow: Encoder = {
-      dim: encoder.dim,
-      fingerprint: encoder.fingerprint,
-      encode: async (texts, opts) => {
-        await new Promise((r) => setTimeout(r, 400));
-        return encoder.encode(texts, opts);
-      },
-      dispose: async () => {},
-    };
+    const slow = wrapped(encoder, () => sleep(400));
     try {
       // One chunk in hand at a time (the default), and two.
       for (const concurrency of [1, 2]) {
         const nats = await startNats();
-        let taking = 0;
-        let taken!: () => void;
-        const inHand = new Promise<void>((resolve) => (taken = resolve));
+        const inHand = takenChunks(concurrency);
         const first = await startWorker({
           nats: nats.url,
           runners: [encodeRunner(slow)],
           ackWaitMs: 2000,
           concurrency: concurrency === 1 ? undefined : concurrency,
-          log: (line) => /taking it/.test(line) && ++taking === concurrency && taken(),
+          log: inHand.log,
         });
         let second: Awaited<ReturnType<typeof startWorker>> | null = null;
         try {
@@ -291,7 +290,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
             chunkSize: 500,
           });
           job.catch(() => {}); // awaited below; a failed assertion must not leave it unhandled
-          await inHand;
+          await inHand.taken;
           await first.stop();
           assert.equal(first.stats.chunks, concurrency, 'the chunks in hand were not finished, or more were taken');
           second = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
@@ -319,25 +318,15 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const stuck: Encoder = {
-      dim: encoder.dim,
-      fingerprint: encoder.fingerprint,
-      encode: async (texts, opts) => {
-        await gate;
-        return encoder.encode(texts, opts);
-      },
-      dispose: async () => {},
-    };
-    let taking = 0;
-    let taken!: () => void;
-    const inHand = new Promise<void>((resolve) => (taken = resolve));
+    const stuck = wrapped(encoder, () => gate);
+    const inHand = takenChunks(2);
     const first = await startWorker({
       nats: nats.url,
       runners: [encodeRunner(stuck)],
       ackWaitMs: 60_000, // longer than the test: only the hand-back makes the chunks return
       shutdownTimeoutMs: 200,
       concurrency: 2,
-      log: (line) => /taking it/.test(line) && ++taking === 2 && taken(),
+      log: inHand.log,
     });
     let second: Awaited<ReturnType<typeof startWorker>> | null = null;
     try {
@@ -352,7 +341,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
         chunkSize: 500,
       });
       job.catch(() => {}); // awaited below
-      await inHand;
+      await inHand.taken;
       await first.stop(); // never returns if it waits for the stuck chunks instead of handing them back
       assert.equal(first.stats.chunks, 0);
       second = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)], ackWaitMs: 2000 });
@@ -453,15 +442,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
   test('a NATS server restart during a batch: the job completes once the server is back', async () => {
     const nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
-    const slow: Encoder = {
-      dim: encoder.dim,
-      fingerprint: encoder.fingerprint,
-      encode: async (texts, opts) => {
-        await new Promise((r) => setTimeout(r, 100));
-        return encoder.encode(texts, opts);
-      },
-      dispose: async () => {},
-    };
+    const slow = wrapped(encoder, () => sleep(100));
     const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
     try {
       const output = join(work, 'restart.jsonl');
