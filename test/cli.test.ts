@@ -287,6 +287,17 @@ describe('jobbert CLI', () => {
       assert.equal(r.code, 2, name);
       assert.match(r.err, new RegExp(`serve --${name} needs --nats URL`));
     }
+    // A secret that failed to arrive (set but empty) must not start an open service.
+    const saved = process.env.JOBBERT_TOKEN;
+    process.env.JOBBERT_TOKEN = '';
+    try {
+      const r = await run('serve', '--port', '0');
+      assert.equal(r.code, 2);
+      assert.match(r.err, /JOBBERT_TOKEN is set but empty/);
+    } finally {
+      if (saved === undefined) delete process.env.JOBBERT_TOKEN;
+      else process.env.JOBBERT_TOKEN = saved;
+    }
   });
 
   it('matches against a corpus file (JSON Lines too)', async () => {

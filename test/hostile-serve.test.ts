@@ -46,7 +46,8 @@ before(async () => {
 after(async () => index.dispose());
 
 async function start(opts: Partial<ServeOptions> = {}): Promise<{ service: JobbertServer; port: number }> {
-  const service = createServer({ index, encoder, port: 0, ...opts });
+  // --max-results raised so that BIG (256,000 results) is allowed: these tests need responses larger than the socket buffers.
+  const service = createServer({ index, encoder, port: 0, maxResults: 256_000, ...opts });
   const { port } = await service.listen();
   return { service, port };
 }

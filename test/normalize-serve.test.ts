@@ -25,7 +25,7 @@ before(async () => {
     TfIdfEncoder.fit(texts),
     texts.map((text, i) => ({ id: String(i), text })),
   );
-  server = createServer({ index, normalizer, port: 0, maxQueries: 8, maxTextLength: 64, maxK: 20, log: () => {} });
+  server = createServer({ index, normalizer, port: 0, maxQueries: 8, maxTextLength: 64, maxK: 20, maxResults: 100, log: () => {} });
   url = (await server.listen()).url;
   bare = createServer({ index, port: 0, log: () => {} });
   bareUrl = (await bare.listen()).url;
@@ -133,6 +133,7 @@ describe('POST /v1/normalize', () => {
       [{ titles: ['baker'], k: 0 }, 422, 'k'],
       [{ titles: ['baker'], k: 21 }, 422, 'k'],
       [{ titles: ['baker'], k: 'five' }, 422, 'k'],
+      [{ titles: Array(6).fill('baker'), k: 20 }, 422, 'k'],
       [{ titles: ['baker'], lang: 'fr' }, 422, 'lang'],
       [{ titles: ['baker'], outputLang: 7 }, 422, 'outputLang'],
       [{ titles: ['baker'], threshold: 1.5 }, 422, 'threshold'],

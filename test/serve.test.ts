@@ -481,7 +481,15 @@ describe('jobbert serve: limits and bad input', () => {
   let url: string;
   let service: JobbertServer;
   before(
-    async () => ({ url, service } = await start({ maxBodyBytes: 4096, maxQueries: 8, maxTextLength: 40, maxK: 20, requestTimeoutMs: 400 })),
+    async () =>
+      ({ url, service } = await start({
+        maxBodyBytes: 4096,
+        maxQueries: 8,
+        maxTextLength: 40,
+        maxK: 20,
+        maxResults: 60,
+        requestTimeoutMs: 400,
+      })),
   );
   after(() => service.close());
 
@@ -502,6 +510,32 @@ describe('jobbert serve: limits and bad input', () => {
     });
     assertError(chunked, 413, 'ERR_BODY_TOO_LARGE');
     assert.equal((await request(url, '/healthz')).status, 200);
+  });
+
+  it('reads and drops the rest of a refused body, so a client that sends it all before reading gets its 413 and can go on', async () => {
+    // 2 MB sent in one go, then a second request on the same connection: closing with the body unread
+    // would reset the connection and the client would see EPIPE/ECONNRESET instead of either answer.
+    const { port } = new URL(url);
+    const small = JSON.stringify({ queries: ['nurse'], k: 1 });
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (d) => {
+        received += d.toString('latin1');
+        if ((received.match(/HTTP\/1\.1 /g) ?? []).length === 2 && received.endsWith('}')) socket.end();
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+      socket.write(`POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2000000\r\n\r\n`);
+      socket.write(Buffer.alloc(2_000_000, 0x20));
+      socket.write(
+        `POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${small.length}\r\n\r\n${small}`,
+      );
+    });
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [413, 200], text.slice(0, 500));
+    assert.match(text, /ERR_BODY_TOO_LARGE/);
+    assert.match(text, /"results"/);
   });
 
   it('reads gzip, deflate and br request bodies (the limit holds for the decompressed JSON); refuses other encodings and corrupt ones', async () => {
@@ -604,10 +638,15 @@ describe('jobbert serve: limits and bad input', () => {
       ['/v1/match', { queries: ['nurse'], k: 2.5 }, 'k', /integer/],
       ['/v1/match', { queries: ['nurse'], k: '5' }, 'k', /received '5'/],
       ['/v1/match', { queries: ['nurse'], k: null }, 'k', /received null/],
+      // --max-results bounds a response: texts × k (the default k, 10, counts too).
+      ['/v1/match', { queries: Array(4).fill('nurse'), k: 20 }, 'k', /at most 60 results \(--max-results\); received 20 × 4/],
+      ['/v1/match', { queries: Array(7).fill('nurse') }, 'k', /received 10 × 7/],
+      ['/v1/skills', { titles: Array(8).fill('nurse'), k: 8 }, 'k', /--max-results/],
       ['/v1/match', { queries: ['nurse'], lang: 'fr' }, 'lang', /'en', 'de'|'de', 'en'/],
       ['/v1/match', { queries: ['nurse'], lang: 7 }, 'lang', /must be a string/],
       ['/v1/match', { query: ['nurse'] }, 'query', /not a field/],
       ['/v1/encode', { texts: ['nurse'], branch: 'skills' }, 'branch', /'anchor', 'positive', 'base'; received 'skills'/],
+      ['/v1/encode', { texts: ['nurse'], branch: null }, 'branch', /received null/],
       ['/v1/encode', { texts: [{}] }, 'texts[0]', /must be a string/],
       ['/v1/skills', { titles: ['nurse'], k: -1 }, 'k', /received -1/],
       ['/v1/skills', { titles: [''] }, 'titles[0]', /non-empty/],
@@ -615,6 +654,9 @@ describe('jobbert serve: limits and bad input', () => {
     for (const [path, body, field, message] of cases) {
       assertError(await post(url, path, typeof body === 'string' ? body : body), 422, 'ERR_VALIDATION', field, message);
     }
+    // Up to the bound is fine.
+    const bound = await post(url, '/v1/match', { queries: Array(3).fill('nurse'), k: 20 });
+    assert.equal(bound.status, 200, bound.text);
     const m = (await request(url, '/metrics')).text;
     assert.ok(metric(m, 'jobbert_http_requests_total', /status="422"/) >= cases.length);
   });
@@ -662,6 +704,10 @@ describe('jobbert serve: limits and bad input', () => {
     });
     assert.throws(() => createServer({ index, port: 70000 }), { name: 'RangeError', message: /port/ });
     assert.throws(() => createServer({ index, token: '' }), { name: 'TypeError', message: /token/ });
+    // A client could never send these after "Bearer ": every request would be refused.
+    for (const token of ['a b', ' ', 'tab\t', 'naïve'])
+      assert.throws(() => createServer({ index, token }), { name: 'RangeError', message: /token must be printable ASCII without spaces/ });
+    assert.throws(() => createServer({ index, maxResults: 0 }), { name: 'RangeError', message: /maxResults/ });
     assert.throws(() => createMatcher({ index: {} as MatchIndex }), { name: 'TypeError', message: /index must be a MatchIndex/ });
     assert.throws(() => createMatcher({ index, batching: 'yes' as unknown as boolean }), { name: 'TypeError', message: /batching/ });
   });

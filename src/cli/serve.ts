@@ -31,6 +31,7 @@ const SPEC = {
     'max-inputs': 'integer',
     'max-text-length': 'integer',
     'max-k': 'integer',
+    'max-results': 'integer',
     'request-timeout-ms': 'integer',
     'write-timeout-ms': 'integer',
     'shutdown-timeout-ms': 'integer',
@@ -62,7 +63,10 @@ export async function serveCommand(
 ): Promise<number> {
   const { options: o, positionals } = parseArgs(argv, SPEC);
   if (positionals.length) throw new UsageError(`serve takes no positional arguments; received '${positionals[0]}'`);
-  const token = (o.token as string | undefined) ?? (process.env.JOBBERT_TOKEN || undefined);
+  // Set but empty is refused, not read as "no token": a secret that failed to arrive must not open the service.
+  if (o.token === undefined && process.env.JOBBERT_TOKEN === '')
+    throw new UsageError('JOBBERT_TOKEN is set but empty; set it to the bearer token, or unset it to serve without one');
+  const token = (o.token as string | undefined) ?? process.env.JOBBERT_TOKEN;
 
   if (!o.nats)
     for (const name of ['index-name', 'router'] as const)
@@ -116,6 +120,7 @@ export async function serveCommand(
       maxInputs: o.maxInputs as number | undefined,
       maxTextLength: o.maxTextLength as number | undefined,
       maxK: o.maxK as number | undefined,
+      maxResults: o.maxResults as number | undefined,
       requestTimeoutMs: o.requestTimeoutMs as number | undefined,
       writeTimeoutMs: o.writeTimeoutMs as number | undefined,
       shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,

@@ -143,6 +143,9 @@ interface BatchHits {
 }
 
 /** A title → occupation normaliser over a taxonomy (ESCO) and optional examples. */
+/** The most alternatives a result can hold (`k`). */
+export const MAX_ALTERNATIVES = 10_000;
+
 export class Normalizer {
   readonly taxonomy: Taxonomy;
   readonly encoder: Encoder;
@@ -458,7 +461,7 @@ export class Normalizer {
       if (typeof titles[i] !== 'string') throw new TypeError(`${fn}: titles[${i}] must be a string; received ${describe(titles[i])}`);
     assertOptions(fn, opts);
     const k = opts.k ?? 5;
-    assertInteger(fn, 'k', k, 1, 10_000);
+    assertInteger(fn, 'k', k, 1, MAX_ALTERNATIVES);
     const langs = this.taxonomy.langs;
     const outputLang = opts.outputLang ?? (langs.includes('en') ? 'en' : langs[0]);
     if (typeof outputLang !== 'string' || !langs.includes(outputLang))

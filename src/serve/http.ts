@@ -119,7 +119,7 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
     const onData = (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > maxBytes) {
-        // Stop buffering (and decompressing); the caller answers 413 and closes the connection.
+        // Stop buffering (and decompressing); the caller answers 413, and sendError drops the rest.
         chunks.length = 0;
         req.pause();
         finish(tooLarge(maxBytes, inflate ? 'the decompressed body' : 'the body'));
@@ -333,10 +333,11 @@ function whenTaken(res: ServerResponse, settings: ResponseSettings, write?: stri
  * sent or the socket is gone. The text is serialised in pieces of about
  * RESPONSE_PIECE_BYTES as the client takes them (a body larger than one piece
  * goes out chunked), so a client that does not read holds at most one piece
- * in this process, and is cut after writeTimeoutMs without progress. The
- * response ends only once its last byte has left the process, so a graceful
- * close never mistakes it for an idle connection. A {@link JsonBytes} body is
- * already serialised: its bytes go out as they are, in pieces of the same size.
+ * of text in this process (and `body` itself), and is cut after writeTimeoutMs
+ * without progress. The response ends only once its last byte has left the
+ * process, so a graceful close never mistakes it for an idle connection. A
+ * {@link JsonBytes} body is already serialised: its bytes go out as they are,
+ * in pieces of the same size, and are held whole until then.
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -405,11 +406,47 @@ async function writePieces(
 }
 
 /**
- * Sends a ServeError as its status and JSON body. A 413 also closes the
- * connection: the unread rest of the body is not worth draining.
+ * Sends a ServeError as its status and JSON body. After a 413 the rest of the
+ * refused body is read and dropped (see {@link discardBody}), or, when more
+ * than DISCARD_MAX_BYTES of it is announced, the connection is closed.
  */
 export function sendError(res: ServerResponse, error: ServeError): void {
   const headers = { ...error.headers };
-  if (error.status === 413) headers.connection = 'close';
+  if (error.status === 413 && !discardBody(res.req)) headers.connection = 'close';
   sendJson(res, error.status, error.toJSON(), headers);
+}
+
+/** Most bytes of a refused body that {@link discardBody} reads, and for how long, before it cuts the connection. */
+export const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+export const DISCARD_MS = 10_000;
+
+/**
+ * Reads and drops what is left of a request body the server will not use, so
+ * that its client gets the answer: many clients (Python's http.client, fetch
+ * on a large body) read nothing before they have sent the whole body, and a
+ * socket closed with unread data is reset, which throws the answer away on
+ * the client's side. Past DISCARD_MAX_BYTES or DISCARD_MS the connection is
+ * cut; once the body has ended it stays open for the client's next request.
+ * Returns false, reading nothing, when the body announces more than
+ * DISCARD_MAX_BYTES: the caller closes the connection instead.
+ */
+export function discardBody(req: IncomingMessage | undefined): boolean {
+  if (!req || req.complete || req.destroyed) return true;
+  const announced = Number(req.headers['content-length'] ?? 0);
+  if (announced > DISCARD_MAX_BYTES) return false;
+  let bytes = 0;
+  const cut = () => {
+    clearTimeout(timer);
+    req.socket?.destroy();
+  };
+  const timer = setTimeout(cut, DISCARD_MS);
+  timer.unref?.();
+  req.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > DISCARD_MAX_BYTES) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+  return true;
 }

@@ -75,6 +75,8 @@ export interface MatcherOptions {
   maxTextLength?: number;
   /** Largest k (default 1000). */
   maxK?: number;
+  /** Most results in one response, texts × k (default 65,536), which bounds a response's size. */
+  maxResults?: number;
   /** A bearer token required on /v1/* and /metrics (default: none). */
   token?: string;
   /** Where unexpected (500) errors are reported (default console.error). */
@@ -198,6 +200,11 @@ function settingsFrom(fn: string, opts: MatcherOptions): MatcherSettings {
   if (opts.batching !== undefined) assertBoolean(fn, 'batching', opts.batching);
   if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token === ''))
     throw new TypeError(`${fn}: token must be a non-empty string; received ${describe(opts.token)}`);
+  // What a client can send after "Bearer ": printable ASCII without spaces (a header holds no other).
+  if (opts.token !== undefined && !/^[\x21-\x7e]+$/.test(opts.token))
+    throw new RangeError(
+      `${fn}: token must be printable ASCII without spaces, as an Authorization header carries it; received ${describe(opts.token)}`,
+    );
   return {
     batching: opts.batching ?? true,
     maxBatch: int('maxBatch', 64, 1, 1 << 16),
@@ -208,6 +215,7 @@ function settingsFrom(fn: string, opts: MatcherOptions): MatcherSettings {
     maxInputs: int('maxInputs', 2048, 1, 1 << 20),
     maxTextLength: int('maxTextLength', 512, 1, 1 << 20),
     maxK: int('maxK', 1000, 1),
+    maxResults: int('maxResults', 1 << 16, 1),
     auth: opts.token !== undefined,
   };
 }
@@ -533,7 +541,6 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         if (e instanceof ServeError && e.status >= 500 && e.status !== 503)
           log(`jobbert serve: ${req.method} ${path}: ${e.message}\n${(e.cause as Error)?.stack ?? ''}`);
         sendError(res, OPENAI_ROUTES.has(route) && !(error instanceof OpenAIServeError) ? openAIError(error) : error);
-        if (error.status === 413) req.socket?.destroySoon?.();
       });
     },
 

@@ -4,7 +4,7 @@
  * than what a schema generator could infer. The limits in it are the ones the
  * running service was configured with.
  */
-import type { RequestLimits } from './requests.js';
+import { normalizeMaxK, type RequestLimits } from './requests.js';
 
 export interface OpenApiOptions {
   version: string;
@@ -46,7 +46,7 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
     minimum: 1,
     maximum: L.maxK,
     default: Math.min(10, L.maxK),
-    description: 'How many results per query (clamped to what the index holds).',
+    description: `How many results per query (clamped to what the index holds); k times the number of texts must be at most ${L.maxResults}.`,
   };
   const security = o.auth ? [{ bearer: [] }] : [];
   const common = {
@@ -227,7 +227,12 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
                 description: 'A vacancy title in any language; may be empty (occupation null).',
               },
             },
-            k: { ...k, default: Math.min(5, L.maxK), description: 'How many distinct occupations in `alternatives`.' },
+            k: {
+              ...k,
+              maximum: normalizeMaxK(L),
+              default: Math.min(5, normalizeMaxK(L)),
+              description: `How many distinct occupations in \`alternatives\`; k times the number of titles must be at most ${L.maxResults}.`,
+            },
             lang: {
               ...((o.languages ?? []).length ? { enum: o.languages } : { type: 'string' }),
               description: "The titles' language: match only labels in it (and the examples). Default: every language.",

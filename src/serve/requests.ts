@@ -6,6 +6,7 @@
  */
 import { BRANCHES, type Branch } from '../encoders/encoder.js';
 import { pythonStrip } from '../encoders/preprocess.js';
+import { MAX_ALTERNATIVES } from '../normalize/normalizer.js';
 import { describe } from '../util/validate.js';
 import { badField, ServeError } from './http.js';
 
@@ -19,6 +20,8 @@ export interface RequestLimits {
   maxTextLength: number;
   /** Largest k. */
   maxK: number;
+  /** Most results in one response: texts × k (match, skills, normalize), which bounds a response's size. */
+  maxResults: number;
 }
 
 export interface EncodeRequest {
@@ -83,17 +86,23 @@ function texts(name: string, v: unknown, limits: RequestLimits): string[] {
   return v as string[];
 }
 
-function topK(v: unknown, limits: RequestLimits): number {
-  if (v === undefined) return Math.min(10, limits.maxK);
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > limits.maxK)
-    throw badField('k', `must be an integer in [1, ${limits.maxK}]; received ${describe(v)}`);
-  return v;
+/** The request's k (`fallback` when omitted): an integer in [1, max], and with `count` texts at most maxResults results. */
+function topK(v: unknown, limits: RequestLimits, count: number, fallback = 10, max = limits.maxK): number {
+  const k = v === undefined ? Math.min(fallback, max) : v;
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > max)
+    throw badField('k', `must be an integer in [1, ${max}]; received ${describe(k)}`);
+  if (k * count > limits.maxResults)
+    throw badField(
+      'k',
+      `times the ${count} texts must be at most ${limits.maxResults} results (--max-results); received ${k} × ${count}: ask for a smaller k or send fewer texts`,
+    );
+  return k;
 }
 
 /** `POST /v1/encode` `{ texts, branch? }`. Throws a 422 ServeError naming the bad field. */
 export function parseEncode(body: unknown, limits: RequestLimits): EncodeRequest {
   const o = asObject(body, ['texts', 'branch']);
-  const branch = o.branch ?? 'anchor';
+  const branch = o.branch === undefined ? 'anchor' : o.branch;
   if (typeof branch !== 'string' || !BRANCHES.includes(branch as Branch))
     throw badField('branch', `must be one of ${BRANCHES.map((b) => `'${b}'`).join(', ')}; received ${describe(o.branch)}`);
   return { texts: texts('texts', o.texts, limits), branch: branch as Branch };
@@ -107,7 +116,7 @@ export function parseEncode(body: unknown, limits: RequestLimits): EncodeRequest
 export function parseMatch(body: unknown, limits: RequestLimits, languages: readonly string[]): MatchRequest {
   const o = asObject(body, ['queries', 'k', 'lang']);
   const queries = texts('queries', o.queries, limits);
-  const k = topK(o.k, limits);
+  const k = topK(o.k, limits, queries.length);
   if (o.lang !== undefined) {
     const known = languages.filter((l) => l !== '');
     if (typeof o.lang !== 'string') throw badField('lang', `must be a string; received ${describe(o.lang)}`);
@@ -124,7 +133,8 @@ export function parseMatch(body: unknown, limits: RequestLimits, languages: read
 /** `POST /v1/skills` `{ titles, k? }`. Throws a 422 ServeError naming the bad field. */
 export function parseSkills(body: unknown, limits: RequestLimits): SkillsRequest {
   const o = asObject(body, ['titles', 'k']);
-  return { titles: texts('titles', o.titles, limits), k: topK(o.k, limits) };
+  const titles = texts('titles', o.titles, limits);
+  return { titles, k: topK(o.k, limits, titles.length) };
 }
 
 /** A 400 in the OpenAI style for /v1/embeddings: `param` (our `field`) names the field. */
@@ -229,7 +239,7 @@ export function parseNormalize(body: unknown, limits: RequestLimits, languages: 
     if (t.length > limits.maxTextLength)
       throw badField(`titles[${i}]`, `must be at most ${limits.maxTextLength} characters long (--max-text-length); received ${t.length}`);
   });
-  const k = o.k === undefined ? Math.min(5, limits.maxK) : topK(o.k, limits);
+  const k = topK(o.k, limits, v.length, 5, normalizeMaxK(limits));
   for (const name of ['lang', 'outputLang'] as const) {
     const l = o[name];
     if (l !== undefined && (typeof l !== 'string' || !languages.includes(l)))
@@ -248,4 +258,9 @@ export function parseNormalize(body: unknown, limits: RequestLimits, languages: 
     outputLang: o.outputLang as string | undefined,
     threshold: threshold as number | undefined,
   };
+}
+
+/** Largest k of /v1/normalize: --max-k, and never more alternatives than a Normalizer gives. */
+export function normalizeMaxK(limits: RequestLimits): number {
+  return Math.min(limits.maxK, MAX_ALTERNATIVES);
 }
