@@ -304,6 +304,13 @@ describe('jobbert CLI', () => {
     const r = await run('match', 'nurse', '--corpus', join(dir, 'titles.jsonl'), '--k', '1', '--json');
     assert.equal(r.code, 0, r.err);
     assert.equal(JSON.parse(r.out).results[0][0].id, 'b');
+    // A language the index does not hold would match nothing, silently: refused, naming the flag.
+    const corpus = await run('match', 'nurse', '--corpus', join(dir, 'titles.jsonl'), '--lang', 'xx');
+    assert.equal(corpus.code, 2);
+    assert.match(corpus.err, /--lang must be one of the index's languages \(en\); received 'xx'/);
+    const builtIn = await run('match', 'nurse', '--lang', 'xx');
+    assert.equal(builtIn.code, 2);
+    assert.match(builtIn.err, /lang must be one of 'en', 'de', 'es', 'zh'; received 'xx'/);
   });
 
   it('runs the demo and matches against the built-in catalogue with no index', async () => {

@@ -86,6 +86,7 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
     const [path, ...queries] = positionals;
     if (!path || queries.length === 0) throw new UsageError('index search needs an index file and at least one query');
     const index = await MatchIndex.load(path);
+    checkLang(index, options.lang);
     const results = await index.search(queries, { k: (options.k as number | undefined) ?? 10, lang: options.lang as string | undefined });
     if (options.json) out(JSON.stringify({ results }));
     else printResults(out, queries, results);
@@ -93,6 +94,15 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
     return 0;
   }
   throw new UsageError(`index needs 'build' or 'search'; received ${sub === undefined ? 'nothing' : `'${sub}'`}`);
+}
+
+/** `--lang` must name a language the index holds: an unknown one would match nothing, silently. */
+function checkLang(index: MatchIndex, lang: unknown): void {
+  const known = index.languages.filter((l) => l !== '');
+  if (lang !== undefined && !known.includes(lang as string))
+    throw new UsageError(
+      `--lang must be ${known.length ? `one of the index's languages (${known.join(', ')})` : 'omitted: the index has no language tags'}; received '${lang as string}'`,
+    );
 }
 
 /**
@@ -143,6 +153,7 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
   } else {
     throw new UsageError('match needs --index FILE or --corpus FILE');
   }
+  checkLang(index, options.lang);
   const results = await index.search(positionals, { k: (options.k as number | undefined) ?? 5, lang: options.lang as string | undefined });
   if (options.json) out(JSON.stringify({ results }));
   else printResults(out, positionals, results);

@@ -8,6 +8,7 @@ import { JobBERTError } from '../errors.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { readOccupations } from '../lite/esco.js';
 import { MatchIndex, type MatchResult } from './match-index.js';
+import { describe } from '../util/validate.js';
 
 let cached: { key: string; index: Promise<MatchIndex> } | null = null;
 
@@ -55,6 +56,9 @@ export async function matchDefault(queries: string[], opts: { k?: number; lang?:
   const k = opts.k ?? 5;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`matchDefault: k must be an integer >= 1; received ${k}`);
   const index = await defaultIndex({ esco: opts.esco });
+  const langs = index.languages.filter((l) => l !== '');
+  if (opts.lang !== undefined && !langs.includes(opts.lang))
+    throw new RangeError(`matchDefault: lang must be one of ${langs.map((l) => `'${l}'`).join(', ')}; received ${describe(opts.lang)}`);
   // Keep one result per catalogue entry / occupation: fetch k·6 labels, and more
   // while a query that has more labels left still lacks k distinct groups.
   const best = (rs: MatchResult[]) => {

@@ -6,7 +6,7 @@
  * folder of ESCO CSVs (occupations_<lang>.csv, ISCOGroups_<lang>.csv, either
  * directly in the folder or in <lang>/ subfolders, as ESCO's download has them).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,10 +190,13 @@ async function readTable(path: string): Promise<{ rows: string[][]; col: (name: 
  * Reads a folder of ESCO CSVs: every occupations_<lang>.csv found (in `dir`
  * or `dir/<lang>/`) and the matching ISCOGroups_<lang>.csv when present.
  * English first when present. Async; JobBERTError ERR_NOT_FOUND when the
- * folder holds no occupations file, ERR_BAD_DATA for a malformed one.
+ * folder holds no occupations file, ERR_BAD_DATA for a malformed one, ERR_IO
+ * for a `dir` that is a file.
  */
 export async function readTaxonomy(dir: string): Promise<Taxonomy> {
   if (!existsSync(dir)) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} does not exist`);
+  if (!statSync(dir).isDirectory())
+    throw new JobBERTError('ERR_IO', `readTaxonomy: ${dir} is a file; name the folder that holds occupations_<lang>.csv`);
   const candidates = new Set<string>();
   const scan = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
