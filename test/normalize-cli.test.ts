@@ -99,7 +99,7 @@ describe('jobbert normalize', () => {
       bad.map((e) => e.line),
       [4, 6, 10],
     );
-    assert.equal(bad[2].error, "'id' must be a string or a number");
+    assert.match(String(bad[2].error), /^'id' must be a string or a number/);
     const done = ev.find((e) => e.event === 'done')!;
     assert.equal(done.titles, 8);
     assert.equal(done.badRows, 3);
@@ -215,6 +215,79 @@ describe('jobbert normalize', () => {
     const strict = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--strict');
     assert.equal(strict.code, 1);
     assert.match(strict.err.join('\n'), /ERR_BAD_FILE: .*unquoted\.csv:2: 3 fields where the header has 2/);
+  });
+
+  it('keeps quotes inside CSV fields as written; a quote that never closes is one bad row that names the lines it cost', async () => {
+    const input = join(dir, 'quotes.csv');
+    // A closing quote followed by more text used to derail the parser: every later row was lost.
+    const rows = ['id,title', '1,"Sales Manager" (m/w/d)', '2,Koch "Restaurant"', '3,"a ""quoted"" baker"', '4,bread baker'];
+    await writeFile(input, `${rows.join('\n')}\n`);
+    const r = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(
+      events(r.err).filter((e) => e.event === 'bad-row'),
+      [],
+    );
+    assert.deepEqual(
+      r.out.map((l) => JSON.parse(l).input),
+      ['"Sales Manager" (m/w/d)', 'Koch "Restaurant"', 'a "quoted" baker', 'bread baker'],
+    );
+    const unclosed = join(dir, 'unclosed.csv');
+    await writeFile(unclosed, 'id,title\n1,baker\n2,"taxi driver\n3,nurse\n4,cook\n');
+    const u = await run('normalize', '--input', unclosed, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.equal(u.code, 0, u.err.join('\n'));
+    const [bad] = events(u.err).filter((e) => e.event === 'bad-row');
+    assert.match(String(bad.error), /a quote opened after line 2 is never closed, so lines 3–5 were read as one field and are lost/);
+    assert.deepEqual(
+      u.out.map((l) => JSON.parse(l).input),
+      ['baker'],
+    );
+  });
+
+  it('reads a pipe (--input <(…), a FIFO) once, format sniffed from the same bytes: no row lost, no hang', async () => {
+    const fifo = join(dir, 'titles.fifo');
+    const made = spawn('mkfifo', [fifo]);
+    assert.equal(await new Promise((res) => made.on('close', res)), 0);
+    const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ id: `r${i}`, title: i % 2 ? 'baker' : 'taxi driver' }));
+    // The writer opens the FIFO when the reader does; written from another process, as a shell would.
+    const writer = spawn('sh', ['-c', `cat > '${fifo}'`]);
+    writer.stdin.end(`${lines.join('\n')}\n`);
+    const output = join(dir, 'from-fifo.jsonl');
+    const r = await run('normalize', '--input', fifo, '--output', output, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const ids = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).id);
+    assert.deepEqual(
+      ids,
+      lines.map((_, i) => `r${i}`),
+    );
+    // No size to measure progress against.
+    assert.equal(events(r.err).find((e) => e.event === 'done')!.fraction, null);
+  });
+
+  it('refuses ids JSON has rounded (integers beyond 2^53), an --output that is a directory before any work, and --k past 10,000', async () => {
+    const input = join(dir, 'big-ids.jsonl');
+    await writeFile(
+      input,
+      '{"id": 12345678901234567890, "title": "baker"}\n{"id": 9007199254740991, "title": "baker"}\n{"id": "12345678901234567890", "title": "baker"}\n',
+    );
+    const r = await run('normalize', '--input', input, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(
+      r.out.map((l) => JSON.parse(l).id),
+      ['9007199254740991', '12345678901234567890'],
+    );
+    const [bad] = events(r.err).filter((e) => e.event === 'bad-row');
+    assert.equal(bad.line, 1);
+    assert.match(String(bad.error), /beyond 2\^53 only as a string/);
+    const toDir = await run('normalize', '--input', input, '--output', dir, '--taxonomy', taxonomy);
+    assert.equal(toDir.code, 1);
+    assert.match(toDir.err.join('\n'), /ERR_IO: --output .* is a directory/);
+    const k = await run('normalize', 'baker', '--k', '10001', '--taxonomy', taxonomy);
+    assert.equal(k.code, 2);
+    assert.match(k.err.join('\n'), /--k must be an integer in \[1, 10000\]; received 10001/);
   });
 
   it('finds the title column under a spreadsheet\'s header ("Job Title", "JOB_TITLE", "Vacancy-Title"), the exact name first', async () => {

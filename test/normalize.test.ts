@@ -650,7 +650,12 @@ test("BAD CALL - normalizeStream names a bad item by its position, a bad chunk o
   await assert.rejects(drain(n.normalizeStream([{ id: 'x' } as unknown as string])), { name: 'TypeError', message: /titles item 0/ });
   await assert.rejects(drain(n.normalizeStream(['baker', { id: { row: 7 } as unknown as string, title: 'nurse' }])), {
     name: 'TypeError',
-    message: /titles item 1's id must be a string or a number; received/,
+    message: /titles item 1's id must be a string or a number .*; received/,
+  });
+  // A number past 2^53 is not the id its source had: refused, not passed on rounded.
+  await assert.rejects(drain(n.normalizeStream([{ id: 2 ** 60, title: 'nurse' }])), {
+    name: 'RangeError',
+    message: /titles item 0's id .*beyond 2\^53 only as a string/,
   });
   // A null id is an absent one: the position.
   const nullId: string[] = [];

@@ -1,7 +1,7 @@
 /** Reading index entries for the CLI: JSON Lines, TSV or CSV files. */
 import { JobBERTError } from '../errors.js';
 import type { MatchEntry } from '../match/match-index.js';
-import { detectFormat, pickColumn, readRows } from '../normalize/rows.js';
+import { openRows, pickColumn } from '../normalize/rows.js';
 
 /** Header names read as an entry's id, text and language (compared as {@link pickColumn} does), first match wins. */
 const ID_COLUMNS = ['id', 'c_id', 'q_id', 'conceptUri', 'uri', 'code', 'key'];
@@ -41,8 +41,8 @@ export async function readEntries(path: string, lang?: string, columns: EntryCol
   const badHeader = (why: string) => new JobBERTError('ERR_BAD_FILE', `${path}: ${why}`);
   const out: MatchEntry[] = [];
   let named: { id: string; text: string; lang?: string } | undefined;
-  const format = await detectFormat(path);
-  for await (const row of readRows(path, format)) {
+  const { format, rows } = await openRows(path);
+  for await (const row of rows) {
     if (row.error !== undefined) throw bad(row.line, row.error);
     const { record } = row;
     let id: unknown;

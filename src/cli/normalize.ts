@@ -8,7 +8,7 @@
  * Progress: a bar on a terminal (stderr), JSON events otherwise. A reader that
  * closes stdout early (`| head`) ends the run quietly.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -16,13 +16,12 @@ import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { JobBERT } from '../model/jobbert.js';
-import { Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
+import { MAX_ALTERNATIVES, Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
 import {
-  detectFormat,
-  detectStreamFormat,
+  ID_RULE,
+  openRows,
   ROW_FORMATS,
   type RowFormat,
-  readRows,
   rowId,
   TITLE_COLUMNS,
   type TitleFields,
@@ -34,6 +33,9 @@ import { outputFile } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
 
 type Out = (line: string) => void;
+
+/** Most alternatives in one chunk of `--input` (titles × k): 2,048 titles up to k = 32. */
+const CHUNK_ALTERNATIVES = 65_536;
 
 /** Where progress goes (process.stderr by default). */
 export interface ProgressSink {
@@ -210,6 +212,12 @@ class Sink {
     });
     await rename(this.#temp, this.path);
   }
+  /** Drops the output at once (a signal ends the process next): the stream destroyed, the temporary file removed. */
+  abandon(): void {
+    if (!this.path || !this.#stream) return;
+    this.#stream.destroy();
+    rmSync(this.#temp, { force: true });
+  }
   async abort(): Promise<void> {
     if (!this.path || !this.#stream) return;
     this.#stream.destroy();
@@ -267,9 +275,12 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
   const chunk = (o.chunk as number | undefined) ?? 2048;
   if (chunk < 1 || chunk > 1_000_000) throw new UsageError(`--chunk must be an integer in [1, 1000000]; received ${chunk}`);
   const k = (o.k as number | undefined) ?? 5;
-  if (k < 1) throw new UsageError(`--k must be an integer ≥ 1; received ${k}`);
+  if (k < 1 || k > MAX_ALTERNATIVES) throw new UsageError(`--k must be an integer in [1, ${MAX_ALTERNATIVES}]; received ${k}`);
   if (o.input && o.input !== '-' && !existsSync(o.input as string))
     throw new JobBERTError('ERR_NOT_FOUND', `--input ${o.input as string} does not exist`);
+  // Found before the run, not when its output is put in place at the end.
+  if (typeof o.output === 'string' && o.output !== '-' && existsSync(o.output) && statSync(o.output).isDirectory())
+    throw new JobBERTError('ERR_IO', `--output ${o.output} is a directory; name a file (in it, for instance)`);
   const opts: NormalizeOptions = { k };
   if (o.lang !== undefined) opts.lang = o.lang as string;
   if (o.outputLang !== undefined) opts.outputLang = o.outputLang as string;
@@ -329,25 +340,31 @@ async function streamFile(
   const progress = io.progress ?? process.stderr;
   const fromStdin = o.input === '-';
   const input = fromStdin ? 'stdin' : (o.input as string);
-  let source: string | Readable = input;
-  let decoded = false;
-  let inputFormat = o.inputFormat as RowFormat | undefined;
-  if (fromStdin) {
-    const stdin = io.stdin ?? process.stdin;
-    if (inputFormat) source = stdin;
-    else {
-      // Read as text in UTF-8 from here on (decompressed, decoded from --input-encoding).
-      ({ format: inputFormat, stream: source } = await detectStreamFormat(stdin, 'stdin', o.inputEncoding as string | undefined));
-      decoded = true;
-    }
-  } else inputFormat ??= await detectFormat(input);
+  const encoding = o.inputEncoding as string | undefined;
+  // Read once: stdin and a pipe (`--input <(…)`) are sniffed from the bytes they go on to yield.
+  const opened = await openRows(fromStdin ? (io.stdin ?? process.stdin) : input, o.inputFormat as RowFormat | undefined, encoding);
+  const inputFormat = opened.format;
   const strict = Boolean(o.strict);
+  // A chunk holds at most CHUNK_ALTERNATIVES alternatives, so memory stays flat at a large --k too
+  // (2,048 titles × k = 10,000 made one chunk's CSV text longer than a string can be).
+  const rowsPerChunk = Math.max(1, Math.min(chunk, Math.floor(CHUNK_ALTERNATIVES / k)));
   const bar = Boolean(progress.isTTY) && !o.json;
   const event = (v: Record<string, unknown>) => progress.write(`${JSON.stringify(v)}\n`);
-  // Of stdin the size is unknown: no fraction and no ETA.
-  const totalBytes = fromStdin ? null : statSync(input).size;
+  // Of stdin or a pipe the size is unknown: no fraction and no ETA.
+  const totalBytes = opened.size;
   const output = o.output === '-' ? undefined : (o.output as string | undefined);
   const sink = new Sink(output, out, format === 'csv', io.stdout);
+  // Interrupted (Ctrl-C, a scheduler's SIGTERM): the output file is never half-written, and its temporary goes too.
+  const interrupted = (signal: NodeJS.Signals) => {
+    sink.abandon();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    process.kill(process.pid, signal); // now with no handler: ends the process as the signal would have
+  };
+  if (output !== undefined) {
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
+  }
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let rows = 0;
@@ -449,9 +466,8 @@ async function streamFile(
   };
   try {
     if (format === 'csv') await sink.write(`${csvHead(k, o)}\n`);
-    const encoding = o.inputEncoding as string | undefined;
     let warnedEncoding = encoding !== undefined && !isUtf8(encoding);
-    for await (const row of readRows(source, inputFormat, decoded ? undefined : encoding)) {
+    for await (const row of opened.rows) {
       if (failed) throw failed;
       const position = rows++;
       if (row.bytes) bytes = row.bytes;
@@ -485,12 +501,12 @@ async function streamFile(
       }
       const id = rowId(fields.id === undefined ? undefined : row.record[fields.id], position);
       if (id === undefined) {
-        badRow(row.line, `'${fields.id}' must be a string or a number`);
+        badRow(row.line, `'${fields.id}' ${ID_RULE}`);
         continue;
       }
       ids.push(id);
       titles.push(title);
-      if (titles.length >= chunk) await flush();
+      if (titles.length >= rowsPerChunk) await flush();
       if (!bar && performance.now() - lastReport > 1000) report(false);
     }
     if (titles.length) await flush();
@@ -509,6 +525,9 @@ async function streamFile(
     if (drawn) progress.write('\r\x1b[2K');
     if (e instanceof OutputClosed) return 0; // `| head`: the reader has what it wanted
     throw e;
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
   report(true);
   return 0;

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import { detectFormat, namedFormat, readRows, rowId, TITLE_COLUMNS, type TitleFields, titleFields, titleOf } from '../normalize/rows.js';
+import { ID_RULE, namedFormat, openRows, rowId, TITLE_COLUMNS, type TitleFields, titleFields, titleOf } from '../normalize/rows.js';
 
 /** The work a batch job does on each title. */
 export type BatchTask = 'encode' | 'normalize';
@@ -86,10 +86,10 @@ export interface BatchRow {
  */
 export async function* readBatchInput(path: string, opts: { column?: string } = {}): AsyncGenerator<BatchRow> {
   // A .txt may be a spreadsheet's tab-separated export (detectFormat tells); a name without a known extension is a list of titles.
-  const format = namedFormat(path) !== undefined ? await detectFormat(path) : 'lines';
+  const { format, rows } = await openRows(path, namedFormat(path) === undefined ? 'lines' : undefined);
   let fields: TitleFields | undefined;
   let n = 0;
-  for await (const row of readRows(path, format)) {
+  for await (const row of rows) {
     if (row.error !== undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: ${row.error}`);
     if (fields === undefined) {
       const cols = Object.keys(row.record);
@@ -103,7 +103,7 @@ export async function* readBatchInput(path: string, opts: { column?: string } = 
     const title = titleOf(row.record, fields);
     if (typeof title !== 'string') throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: no '${fields.title}' string`);
     const id = rowId(fields.id === undefined ? undefined : row.record[fields.id], n);
-    if (id === undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${fields.id}' must be a string or a number`);
+    if (id === undefined) throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: '${fields.id}' ${ID_RULE}`);
     yield { id, title };
     n++;
   }

@@ -29,7 +29,7 @@ import { checkExamples, readExamples, type Example, type SkippedExample } from '
 import { ByteWriter } from './bytes.js';
 import { EVIDENCE_POOL, type ExampleEvidence, exampleEvidence, weigh } from './evidence.js';
 import { buildCorpus, type Corpus, disposeCorpus, searchOccupations } from './search.js';
-import { rowId } from './rows.js';
+import { ID_RULE, rowId } from './rows.js';
 import { labelRows, loadBuiltinTaxonomy, readTaxonomy, type Taxonomy } from './taxonomy.js';
 
 /** Options of {@link Normalizer.load}. */
@@ -403,7 +403,9 @@ export class Normalizer {
           } else if (typeof item === 'object' && item !== null && typeof item.title === 'string') {
             const id = rowId(item.id, position);
             if (id === undefined)
-              throw new TypeError(`${fn}: titles item ${position}'s id must be a string or a number; received ${describe(item.id)}`);
+              throw new (typeof item.id === 'number' ? RangeError : TypeError)(
+                `${fn}: titles item ${position}'s id ${ID_RULE}; received ${describe(item.id)}`,
+              );
             ids.push(id);
             texts.push(item.title);
           } else

@@ -9,6 +9,7 @@
  * ZIP archive (an Excel workbook) is refused. Memory stays flat whatever the
  * file's size.
  */
+import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { ioError, openBytes, peekHead } from '../util/open-bytes.js';
@@ -173,6 +174,8 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
     if (sep) fromLine = 2;
   }
   const skipped: Row[] = [];
+  // The line the last whole record ended on: where a quote that never closes began.
+  let lastLine = fromLine - 1;
   const parser = parse({
     delimiter,
     from_line: fromLine,
@@ -180,12 +183,24 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
     info: true,
     skip_empty_lines: true,
     relax_column_count: true,
-    // TSV is not quoted in practice (titles hold quotes); CSV is RFC 4180.
+    // TSV is not quoted in practice (titles hold quotes); CSV is RFC 4180 — but a quote inside a field,
+    // or after a quoted part (`"Sales Manager" (m/w/d)`), is kept as written: strict parsing refused such
+    // a row and, after a closing quote, lost its way and read every later row into one field.
     quote: delimiter === '\t' ? false : '"',
+    relax_quotes: true,
     skip_records_with_error: true,
+    on_record: (record, context) => {
+      lastLine = context.lines;
+      return record;
+    },
     on_skip: (err: Error | undefined) => {
-      const line = (err as { lines?: number } | undefined)?.lines ?? 0;
-      skipped.push({ line, bytes: 0, error: err?.message ?? 'malformed record' });
+      const e = err as (Error & { code?: string; lines?: number }) | undefined;
+      const line = e?.lines ?? 0;
+      const error =
+        e?.code === 'CSV_QUOTE_NOT_CLOSED'
+          ? `a quote opened after line ${lastLine} is never closed, so lines ${lastLine + 1}–${line} were read as one field and are lost: close the quote, or double a quote inside a quoted field ("")`
+          : (e?.message ?? 'malformed record');
+      skipped.push({ line, bytes: 0, error });
     },
   });
   stream.on('error', (e) => parser.destroy(ioError(name, e)));
@@ -225,10 +240,19 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
  * ({@link openBytes}). Async generator; rejects with JobBERTError ERR_NOT_FOUND /
  * ERR_IO when the input cannot be read. A bad row is yielded as `{ line, error }`, not thrown.
  */
-export async function* readRows(input: string | Readable, format?: RowFormat, encoding?: string): AsyncGenerator<Row> {
+export async function* readRows(
+  input: string | Readable,
+  format?: RowFormat,
+  encoding?: string,
+  name = typeof input === 'string' ? input : 'stdin',
+): AsyncGenerator<Row> {
   if (typeof input !== 'string' && format === undefined) throw new TypeError('readRows: a stream needs its format');
+  if (typeof input === 'string' && format === undefined && isPipe(input)) {
+    const opened = await openRows(input, undefined, encoding);
+    yield* opened.rows;
+    return;
+  }
   const f = format ?? (await detectFormat(input as string));
-  const name = typeof input === 'string' ? input : 'stdin';
   const { stream, ownBytes } = await openBytes(input, name, encoding);
   const rows =
     f === 'jsonl' ? lineRows(stream, name, jsonRow) : f === 'lines' ? lineRows(stream, name, titleRow) : delimited(stream, name, f);
@@ -241,15 +265,65 @@ export async function* readRows(input: string | Readable, format?: RowFormat, en
     }
 }
 
+/** Rows opened by {@link openRows}: their format, the rows, and the size in bytes of a regular file (null for a stream or a pipe). */
+export interface OpenedRows {
+  format: RowFormat;
+  rows: AsyncGenerator<Row>;
+  size: number | null;
+}
+
+/**
+ * Whether `path` is a pipe, FIFO, character device or socket (`--input <(…)`,
+ * /dev/stdin): a source that can be read only once, so its format must be
+ * sniffed from the bytes it then goes on to yield, not by opening it twice.
+ */
+export function isPipe(path: string): boolean {
+  try {
+    const s = statSync(path);
+    return s.isFIFO() || s.isCharacterDevice() || s.isSocket();
+  } catch {
+    return false; // a missing or unreadable path: reading it says why
+  }
+}
+
+/**
+ * The format of `input` and its rows, reading it once. A regular file's format
+ * is its `format`, else {@link detectFormat}'s; a stream's (stdin) or a pipe's
+ * is sniffed from its first bytes, which its rows then include (for a pipe the
+ * extension still names the format as detectFormat lets it). Async; rejects as
+ * {@link readRows} does.
+ */
+export async function openRows(input: string | Readable, format?: RowFormat, encoding?: string): Promise<OpenedRows> {
+  if (typeof input === 'string' && !isPipe(input)) {
+    const f = format ?? (await detectFormat(input));
+    return { format: f, rows: readRows(input, f, encoding), size: statSync(input).size };
+  }
+  const name = typeof input === 'string' ? input : 'stdin';
+  const stream = typeof input === 'string' ? createReadStream(input) : input;
+  if (format !== undefined) return { format, rows: readRows(stream, format, encoding, name), size: null };
+  const sniffed = await detectStreamFormat(stream, name, encoding);
+  const named = typeof input === 'string' ? namedFormat(input) : undefined;
+  const f = named !== undefined && named !== 'lines' ? named : sniffed.format === 'csv' && named === 'lines' ? 'lines' : sniffed.format;
+  // Already decompressed and decoded to UTF-8.
+  return { format: f, rows: readRows(sniffed.stream, f, undefined, name), size: null };
+}
+
 /**
  * A row's id as a result gives it: a string or number `given` as a string,
  * `position` where it is absent (undefined or null), and undefined for any
- * other value (an object, an array, a boolean), which the caller refuses.
+ * other value (an object, an array, a boolean), which the caller refuses
+ * (with {@link ID_RULE}) — an integer beyond 2^53 too: JSON parsing has
+ * already rounded it (12345678901234567890 reads as 12345678901234567000),
+ * and a changed id would silently point at another record.
  */
 export function rowId(given: unknown, position: number): string | undefined {
   if (given === undefined || given === null) return String(position);
+  if (typeof given === 'number' && Number.isInteger(given) && !Number.isSafeInteger(given)) return undefined;
   return typeof given === 'string' || typeof given === 'number' ? String(given) : undefined;
 }
+
+/** What {@link rowId} takes, for the message that refuses a row's id. */
+export const ID_RULE = 'must be a string or a number (an integer beyond 2^53 only as a string: JSON numbers that large are rounded)';
 
 /**
  * The header names read as a row's title (CSV/TSV) when no column is named, in
