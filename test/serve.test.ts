@@ -618,6 +618,23 @@ describe('jobbert serve: limits and bad input', () => {
         .status,
       200,
     );
+    // JSON is UTF-8: another charset is named as the problem, not reported as bad JSON.
+    assertError(
+      await request(url, '/v1/match', {
+        body: Buffer.from('{"queries": ["nurse"]}', 'utf16le'),
+        headers: { 'content-type': 'application/json; charset=utf-16le' },
+      }),
+      415,
+      'ERR_UNSUPPORTED_MEDIA_TYPE',
+      undefined,
+      /charset 'utf-16le'/,
+    );
+    for (const type of ['application/json; charset=UTF8', 'application/json;charset="utf-8"'])
+      assert.equal(
+        (await request(url, '/v1/match', { body: { queries: ['nurse'] }, headers: { 'content-type': type } })).status,
+        200,
+        type,
+      );
     assertError(await post(url, '/v1/match', '['.repeat(3000) + ']'.repeat(1000)), 400, 'ERR_INVALID_JSON');
   });
 

@@ -32,7 +32,7 @@ export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder
 
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--taxonomy DIR] [--examples FILE]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
-        [--max-batch 64] [--max-wait-ms 2] [--no-batching] [--max-body-bytes 1048576]
+        [--max-batch 64] [--max-wait-ms 2] [--max-queue 8192] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000] [--max-results 65536]
         [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--gzip]
                        an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);

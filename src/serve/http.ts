@@ -63,7 +63,7 @@ const DECOMPRESSORS: Record<string, () => Transform> = {
  * first when its Content-Encoding is gzip, deflate or br (the limit holds for
  * the decompressed JSON too). Async. Rejects with ServeError: 413
  * ERR_BODY_TOO_LARGE (announced or actual size), 415 ERR_UNSUPPORTED_MEDIA_TYPE
- * (a Content-Type other than JSON, another Content-Encoding), 400
+ * (a Content-Type other than JSON or a charset other than UTF-8, another Content-Encoding), 400
  * ERR_INVALID_ENCODING (a body that does not decompress), ERR_INVALID_UTF8 /
  * ERR_INVALID_JSON / ERR_EMPTY_BODY; and with a plain Error when the client
  * goes away (nothing can be answered then).
@@ -78,6 +78,13 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
   if (type !== undefined && !/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type)) {
     return Promise.reject(
       new ServeError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json; received '${type.slice(0, 100)}'`),
+    );
+  }
+  // JSON is UTF-8 (RFC 8259); a body in another charset would otherwise fail as "invalid JSON" or "invalid UTF-8".
+  const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    return Promise.reject(
+      new ServeError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', `the body must be UTF-8 JSON; received charset '${charset.slice(0, 40)}'`),
     );
   }
   const coding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
