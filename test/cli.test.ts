@@ -336,6 +336,24 @@ describe('jobbert CLI', () => {
     assert.equal(hits[0].text, 'software developer');
   });
 
+  it('refuses one-dash options, non-decimal numbers and an option given twice, instead of reading them some other way', async () => {
+    for (const [argv, message] of [
+      [['normalize', 'nurse', '-k', '3'], /unknown option -k: options take two dashes \(--k\)/],
+      [['normalize', 'nurse', '--k', '0x10'], /--k must be an integer; received '0x10'/],
+      [['normalize', 'nurse', '--threshold', '1e'], /--threshold must be a number; received '1e'/],
+      [['normalize', '--input', 'a.csv', '--input', 'b.csv'], /--input is given twice \('a\.csv', then 'b\.csv'\)/],
+    ] as const) {
+      const r = await run(...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.err, message, argv.join(' '));
+    }
+    // After "--" a leading dash is text; numbers as people write them still parse.
+    const dash = await run('normalize', '--json', '--k', '1', '--', '-k');
+    assert.equal(dash.code, 0, dash.err);
+    assert.equal(JSON.parse(dash.out).input, '-k');
+    assert.equal((await run('normalize', 'nurse', '--k', '+2', '--threshold', '.5', '--json')).code, 0);
+  });
+
   it('reports usage errors with status 2 and domain errors with status 1', async () => {
     assert.equal((await run('nonsense')).code, 2);
     const unknown = await run('index', 'search', join(dir, 't.jbi'), 'x', '--kk', '3');

@@ -31,6 +31,9 @@ export class UsageError extends Error {
 /** An option's name as parseArgs keys it ('index-name' → 'indexName'). */
 export const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** A number as people write one: digits, a point, an exponent. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** Parses argv against spec. Throws UsageError for unknown options or bad values. */
 export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
   const out: Parsed = { positionals: [], options: {} };
@@ -41,6 +44,9 @@ export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
       break;
     }
     if (!arg.startsWith('--') || arg === '--') {
+      // `-k 3` would otherwise be normalised as the titles "-k" and "3".
+      if (/^-[A-Za-z]/.test(arg))
+        throw new UsageError(`unknown option ${arg}: options take two dashes (-${arg}); a text that starts with '-' goes after --`);
       out.positionals.push(arg);
       continue;
     }
@@ -62,11 +68,14 @@ export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
     let parsed: string | number = value;
     if (type === 'number' || type === 'integer') {
       parsed = Number(value);
-      if (value.trim() === '' || !Number.isFinite(parsed) || (type === 'integer' && !Number.isInteger(parsed))) {
+      // Decimal only: Number() would also read '0x10' as 16 and '0b1' as 1.
+      if (!DECIMAL.test(value.trim()) || !Number.isFinite(parsed) || (type === 'integer' && !Number.isInteger(parsed))) {
         throw new UsageError(`--${name} must be ${type === 'integer' ? 'an integer' : 'a number'}; received '${value}'`);
       }
     }
     const key = camel(name);
+    if (!spec.repeatable?.includes(name) && Object.hasOwn(out.options, key))
+      throw new UsageError(`--${name} is given twice ('${out.options[key]}', then '${parsed}'); give it once`);
     if (spec.repeatable?.includes(name)) {
       const list = (out.options[key] as string[] | undefined) ?? [];
       list.push(String(parsed));
