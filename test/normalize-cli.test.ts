@@ -128,7 +128,7 @@ describe('jobbert normalize', () => {
     assert.equal(r.code, 1);
     assert.match(
       r.err.join('\n'),
-      /ERR_BAD_FILE: .*allbad\.jsonl: none of its 3 row\(s\) could be read \(first at line 1: 'title' must be a string\); .*allbad-out\.jsonl was not written/,
+      /ERR_BAD_FILE: .*allbad\.jsonl: none of its 3 row\(s\) could be read \(first at line 1: 'title' must be a string; received number\); .*allbad-out\.jsonl was not written/,
     );
     assert.equal(events(r.err).filter((e) => e.event === 'bad-row').length, 3);
     assert.equal(existsSync(output), false);
@@ -282,6 +282,14 @@ describe('jobbert normalize', () => {
     const [bad] = events(r.err).filter((e) => e.event === 'bad-row');
     assert.equal(bad.line, 1);
     assert.match(String(bad.error), /beyond 2\^53 only as a string/);
+    // An empty id cell is no id: the row number, not an id "" that every such row would share.
+    const blanks = join(dir, 'blank-ids.csv');
+    await writeFile(blanks, 'id,title\n,baker\nx7,nurse\n,cook\n');
+    const b = await run('normalize', '--input', blanks, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.deepEqual(
+      b.out.map((l) => JSON.parse(l).id),
+      ['0', 'x7', '2'],
+    );
     const toDir = await run('normalize', '--input', input, '--output', dir, '--taxonomy', taxonomy);
     assert.equal(toDir.code, 1);
     assert.match(toDir.err.join('\n'), /ERR_IO: --output .* is a directory/);

@@ -487,7 +487,12 @@ async function streamFile(
       }
       const title = titleOf(row.record, fields);
       if (typeof title !== 'string') {
-        badRow(row.line, title === undefined ? `no '${fields.title}' field` : `'${fields.title}' must be a string`);
+        badRow(
+          row.line,
+          title === undefined
+            ? `no '${fields.title}' field`
+            : `'${fields.title}' must be a string; received ${title === null ? 'null' : typeof title}`,
+        );
         continue;
       }
       // Bytes that are not UTF-8 decode to U+FFFD, and the title then matches worse, silently:

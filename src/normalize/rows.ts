@@ -310,14 +310,15 @@ export async function openRows(input: string | Readable, format?: RowFormat, enc
 
 /**
  * A row's id as a result gives it: a string or number `given` as a string,
- * `position` where it is absent (undefined or null), and undefined for any
+ * `position` where it is absent (undefined, null or ''), and undefined for any
  * other value (an object, an array, a boolean), which the caller refuses
  * (with {@link ID_RULE}) — an integer beyond 2^53 too: JSON parsing has
  * already rounded it (12345678901234567890 reads as 12345678901234567000),
  * and a changed id would silently point at another record.
  */
 export function rowId(given: unknown, position: number): string | undefined {
-  if (given === undefined || given === null) return String(position);
+  // An empty CSV cell is no id: as its text, every such row would share the id "".
+  if (given === undefined || given === null || given === '') return String(position);
   if (typeof given === 'number' && Number.isInteger(given) && !Number.isSafeInteger(given)) return undefined;
   return typeof given === 'string' || typeof given === 'number' ? String(given) : undefined;
 }
