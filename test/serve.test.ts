@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { MatchIndex, SkillIndex, TfIdfEncoder, type Skill } from '../src/index.js';
+import type { Encoder } from '../src/encoders/encoder.js';
 import { MicroBatcher } from '../src/serve/batcher.js';
 import { acceptsGzip } from '../src/serve/http.js';
 import { createMatcher, createServer, ServeError, type JobbertServer, type ServeOptions } from '../src/serve/index.js';
@@ -74,6 +75,8 @@ const SKILLS: Skill[] = [
   { id: 'plan', name: 'project planning', aliases: ['Projektplanung'] },
   { id: 'js', name: 'JavaScript', aliases: ['web development'] },
 ];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const ENTRIES = [
   ...EN.map((text, i) => ({ id: `en${i}`, text, lang: 'en' })),
   ...DE.map((text, i) => ({ id: `de${i}`, text, lang: 'de' })),
@@ -474,6 +477,71 @@ describe('MicroBatcher', () => {
     ok.push(batcher.submit('', 1, 'c'));
     assert.deepEqual(await Promise.all(ok), ['A', 'C']);
     await batcher.drain();
+  });
+
+  it('a job whose signal aborts while it waits leaves the queue unrun; one already in a batch runs to its result', async () => {
+    const { batcher, calls } = echo({ maxBatch: 2 });
+    const first = new AbortController();
+    const queued = new AbortController();
+    const running = batcher.submit('', 2, 'a', first.signal); // a full batch: runs at once
+    const waiting = batcher.submit('', 2, 'b', queued.signal); // waits for the next batch
+    const other = batcher.submit('', 1, 'c');
+    assert.equal(batcher.queued, 3);
+    first.abort(new Error('too late'));
+    queued.abort(new Error('gone'));
+    assert.equal(batcher.queued, 1, 'the aborted job no longer counts against maxQueue');
+    await assert.rejects(waiting, /gone/);
+    assert.deepEqual(await Promise.all([running, other]), ['A', 'C']);
+    await batcher.drain();
+    assert.deepEqual(calls, [['a'], ['c']]);
+    // Aborted before it is submitted: refused at once.
+    await assert.rejects(batcher.submit('', 1, 'd', AbortSignal.abort(new Error('never'))), /never/);
+  });
+});
+
+describe('jobbert serve: clients that go away while they wait', () => {
+  it('a request whose client disconnects while it waits for a batch is taken out of the queue, never searched', async () => {
+    // Both /v1/match batches (it runs two at once) are held in the encoder; a third request waits, then its client goes.
+    let gating = false;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const encoded: string[] = [];
+    const gated: Encoder = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: async (texts, opts) => {
+        if (gating) {
+          encoded.push(...texts);
+          await gate;
+        }
+        return encoder.encode(texts, opts);
+      },
+      dispose: async () => {},
+    };
+    const held = await MatchIndex.build(gated, ENTRIES);
+    const service = createServer({ index: held, port: 0, maxBatch: 1, maxWaitMs: 0 });
+    const { url } = await service.listen();
+    try {
+      gating = true;
+      const answered = [post(url, '/v1/match', { queries: ['nurse'] }), post(url, '/v1/match', { queries: ['baker'] })];
+      while (encoded.length < 2) await sleep(10);
+      const body = JSON.stringify({ queries: ['abandoned'] });
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      await sleep(300); // read and queued behind the two batches
+      socket.destroy();
+      await sleep(100);
+      open();
+      for (const r of await Promise.all(answered)) assert.equal(r.status, 200, r.text);
+      await sleep(100);
+      assert.deepEqual(encoded.sort(), ['baker', 'nurse'], 'the abandoned query was never encoded');
+      const m = (await request(url, '/metrics')).text;
+      assert.equal(metric(m, 'jobbert_http_requests_total', /status="499"/), 1);
+    } finally {
+      await service.close();
+      await held.dispose();
+    }
   });
 });
 

@@ -32,6 +32,8 @@ export interface BatchJob<P, R> {
   params: P;
   resolve(value: R): void;
   reject(error: unknown): void;
+  /** Stops listening to the job's abort signal, once it has left the queue. */
+  release(): void;
 }
 
 export interface BatcherOptions<P, R> {
@@ -69,8 +71,13 @@ export class MicroBatcher<P, R> {
     return this.#queued;
   }
 
-  /** Queues a job; resolves with its own result. Rejects with 503 ERR_OVERLOADED when the queue is full. */
-  submit(key: string, size: number, params: P): Promise<R> {
+  /**
+   * Queues a job; resolves with its own result. Rejects with 503 ERR_OVERLOADED
+   * when the queue is full, and with `signal`'s reason when it is aborted while
+   * the job still waits (the job leaves the queue; once in a batch it runs).
+   */
+  submit(key: string, size: number, params: P, signal?: AbortSignal): Promise<R> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#queued > 0 && this.#queued + size > this.#opts.maxQueue) {
       return Promise.reject(
         new ServeError(503, 'ERR_OVERLOADED', `the server has ${this.#queued} items queued; retry shortly`, {
@@ -79,7 +86,19 @@ export class MicroBatcher<P, R> {
       );
     }
     return new Promise<R>((resolve, reject) => {
-      this.#pending.push({ key, size, params, resolve, reject });
+      const job: BatchJob<P, R> = { key, size, params, resolve, reject, release: () => {} };
+      if (signal) {
+        const abort = () => {
+          const at = this.#pending.indexOf(job);
+          if (at < 0) return;
+          this.#pending.splice(at, 1);
+          this.#queued -= size;
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', abort, { once: true });
+        job.release = () => signal.removeEventListener('abort', abort);
+      }
+      this.#pending.push(job);
       this.#queued += size;
       this.#schedule();
     });
@@ -113,6 +132,7 @@ export class MicroBatcher<P, R> {
     let n = 0;
     while (n < this.#pending.length && (n === 0 || items + this.#pending[n].size <= this.#opts.maxBatch)) items += this.#pending[n++].size;
     const batch = this.#pending.splice(0, n);
+    for (const job of batch) job.release();
     this.#queued -= items;
     const running: Promise<void> = this.#runBatch(batch).finally(() => {
       this.#running.delete(running);

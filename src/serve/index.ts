@@ -7,7 +7,16 @@
 export { createServer } from './server.js';
 export type { JobbertServer, ServeOptions } from './server.js';
 export { createMatcher } from './matcher.js';
-export type { EncodeResponse, HealthResponse, MatchResponse, Matcher, MatcherOptions, MatcherSettings, ServedIndex } from './matcher.js';
+export type {
+  CallOptions,
+  EncodeResponse,
+  HealthResponse,
+  MatchResponse,
+  Matcher,
+  MatcherOptions,
+  MatcherSettings,
+  ServedIndex,
+} from './matcher.js';
 export { ServeError } from './http.js';
 export { loadIndexWithEncoder, readSkillsFile } from './load.js';
 export { openApiDocument } from './openapi.js';

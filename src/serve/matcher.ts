@@ -120,25 +120,35 @@ export interface HealthResponse {
   uptime: number;
 }
 
+/**
+ * Options of a Matcher's calls. `signal`: the caller no longer wants the
+ * answer (its client went away); a call still queued for a batch leaves the
+ * queue and rejects with the signal's reason, so abandoned requests take no
+ * search time (a running batch finishes).
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
 export interface Matcher {
   /** `POST /v1/match` on a parsed body. Async; rejects with ServeError (422 naming the field, 503 when overloaded or closing). */
-  match(body: unknown): Promise<MatchResponse>;
+  match(body: unknown, opts?: CallOptions): Promise<MatchResponse>;
   /** `POST /v1/encode` on a parsed body. Async; rejects with ServeError (404 without an encoder, 422, 503). */
-  encode(body: unknown): Promise<EncodeResponse>;
+  encode(body: unknown, opts?: CallOptions): Promise<EncodeResponse>;
   /**
    * `POST /v1/embeddings` (OpenAI's embeddings API) on a parsed body. Async;
    * rejects with ServeError whose body has OpenAI's `type` and `param` too
    * (404 without an encoder or for an unknown model, 400 for a bad field, 503).
    */
-  embeddings(body: unknown): Promise<EmbeddingsResponse>;
+  embeddings(body: unknown, opts?: CallOptions): Promise<EmbeddingsResponse>;
   /** `GET /v1/models`'s body: the model names /v1/embeddings takes (none without an encoder). Sync. */
   models(): { object: 'list'; data: ModelObject[] };
   /** `GET /v1/models/{id}`'s body. Sync; throws ServeError 404 ERR_MODEL_NOT_FOUND (with OpenAI's fields) for a name not served. */
   model(id: string): ModelObject;
   /** `POST /v1/skills` on a parsed body. Async; rejects with ServeError (404 without skills, 422, 503). */
-  skills(body: unknown): Promise<MatchResponse>;
+  skills(body: unknown, opts?: CallOptions): Promise<MatchResponse>;
   /** `POST /v1/normalize` on a parsed body: the route's answer, parsed. Async; rejects with ServeError (404 without a Normalizer, 422, 503). */
-  normalize(body: unknown): Promise<NormalizeResponse>;
+  normalize(body: unknown, opts?: CallOptions): Promise<NormalizeResponse>;
   /** `GET /healthz`'s body. Sync. */
   health(): HealthResponse;
   /** `GET /metrics`'s Prometheus text. Sync. */
@@ -360,12 +370,16 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     size: number,
     params: P,
     alone: (p: P) => Promise<R>,
+    signal?: AbortSignal,
   ): Promise<R> {
     try {
-      if (settings.batching) return await b.submit(key, size, params);
+      if (settings.batching) return await b.submit(key, size, params, signal);
+      signal?.throwIfAborted();
       metrics.batch(op, size);
       return await alone(params);
     } catch (e) {
+      // Nobody waits for the answer: not a server error.
+      if (signal?.aborted && e === signal.reason) throw e;
       throw asServeError(e);
     }
   }
@@ -373,11 +387,11 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   // The endpoints' work; the public functions refuse new calls once closing,
   // while a request the handler admitted before close() runs to the end.
   const handlers: Pick<Matcher, 'match' | 'encode' | 'embeddings' | 'skills' | 'normalize'> = {
-    async normalize(body) {
-      return JSON.parse((await normalizeBody(body)).toString('utf8')) as NormalizeResponse;
+    async normalize(body, opts) {
+      return JSON.parse((await normalizeBody(body, opts?.signal)).toString('utf8')) as NormalizeResponse;
     },
 
-    async match(body) {
+    async match(body, opts) {
       const req = parseMatch(body, settings, index.languages);
       if (req.queries.length === 0) return { results: [] };
       const results = await dispatch(
@@ -387,11 +401,12 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         req.queries.length,
         req,
         async (r) => (await runMatch(r.lang, [r]))[0],
+        opts?.signal,
       );
       return { results };
     },
 
-    async encode(body) {
+    async encode(body, opts) {
       if (!encoder)
         throw new ServeError(
           404,
@@ -400,11 +415,19 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         );
       const req = parseEncode(body, settings);
       if (req.texts.length === 0) return { dim: encoder.dim, vectors: [] };
-      return dispatch(encodeBatcher, 'encode', req.branch, req.texts.length, req, async (r) => (await runEncode(r.branch, [r]))[0]);
+      return dispatch(
+        encodeBatcher,
+        'encode',
+        req.branch,
+        req.texts.length,
+        req,
+        async (r) => (await runEncode(r.branch, [r]))[0],
+        opts?.signal,
+      );
     },
 
     // Rides on /v1/encode's batcher: the same vectors, coalesced with its requests.
-    async embeddings(body) {
+    async embeddings(body, opts) {
       try {
         if (!encoder)
           throw new ServeError(
@@ -418,16 +441,25 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         const req = parseEmbeddings(body, settings, { fingerprint: encoder.fingerprint, dimension });
         const work: EncodeRequest = { texts: req.texts, branch: req.branch };
         const [encoded, tokens] = await Promise.all([
-          dispatch(encodeBatcher, 'encode', req.branch, req.texts.length, work, async (r) => (await runEncode(r.branch, [r]))[0]),
+          dispatch(
+            encodeBatcher,
+            'encode',
+            req.branch,
+            req.texts.length,
+            work,
+            async (r) => (await runEncode(r.branch, [r]))[0],
+            opts?.signal,
+          ),
           countTokens(encoder, req.texts),
         ]);
         return embeddingsResponse(req, encoded.vectors, tokens);
       } catch (e) {
+        if (opts?.signal?.aborted && e === opts.signal.reason) throw e;
         throw openAIError(asServeError(e));
       }
     },
 
-    async skills(body) {
+    async skills(body, opts) {
       if (!skillIndex)
         throw new ServeError(
           404,
@@ -436,7 +468,15 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         );
       const req = parseSkills(body, settings);
       if (req.titles.length === 0) return { results: [] };
-      const results = await dispatch(skillsBatcher, 'skills', '', req.titles.length, req, async (r) => (await runSkills([r]))[0]);
+      const results = await dispatch(
+        skillsBatcher,
+        'skills',
+        '',
+        req.titles.length,
+        req,
+        async (r) => (await runSkills([r]))[0],
+        opts?.signal,
+      );
       return { results };
     },
   };
@@ -447,9 +487,9 @@ export function createMatcher(opts: MatcherOptions): Matcher {
       return metrics.inFlight;
     },
 
-    match: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.match(body)),
-    encode: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.encode(body)),
-    embeddings: (body) => (closing ? Promise.reject(openAIError(shuttingDown())) : handlers.embeddings(body)),
+    match: (body, opts) => (closing ? Promise.reject(shuttingDown()) : handlers.match(body, opts)),
+    encode: (body, opts) => (closing ? Promise.reject(shuttingDown()) : handlers.encode(body, opts)),
+    embeddings: (body, opts) => (closing ? Promise.reject(openAIError(shuttingDown())) : handlers.embeddings(body, opts)),
 
     models() {
       return { object: 'list', data: servedModels(encoder, createdSeconds) };
@@ -469,8 +509,8 @@ export function createMatcher(opts: MatcherOptions): Matcher {
         ),
       );
     },
-    skills: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.skills(body)),
-    normalize: (body) => (closing ? Promise.reject(shuttingDown()) : handlers.normalize(body)),
+    skills: (body, opts) => (closing ? Promise.reject(shuttingDown()) : handlers.skills(body, opts)),
+    normalize: (body, opts) => (closing ? Promise.reject(shuttingDown()) : handlers.normalize(body, opts)),
 
     health() {
       return {
@@ -556,7 +596,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   };
 
   /** `POST /v1/normalize`'s response body, serialised (see runNormalize). */
-  async function normalizeBody(body: unknown): Promise<Buffer> {
+  async function normalizeBody(body: unknown, signal?: AbortSignal): Promise<Buffer> {
     if (!normalizer)
       throw new ServeError(
         404,
@@ -572,6 +612,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
       req.titles.length,
       req,
       async (r) => (await runNormalize([r]))[0],
+      signal,
     );
   }
 
@@ -601,11 +642,24 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     }
     if (closing) throw shuttingDown();
     const body = await readJsonBody(req, settings.maxBodyBytes);
-    if (path === '/v1/embeddings') return sendJson(res, 200, await handlers.embeddings(body));
-    if (path === '/v1/normalize') return sendJson(res, 200, new JsonBytes(await normalizeBody(body)));
-    const result =
-      path === '/v1/match' ? await handlers.match(body) : path === '/v1/encode' ? await handlers.encode(body) : await handlers.skills(body);
-    sendJson(res, 200, result);
+    // A client that goes away while its request waits for a batch takes it out of the queue.
+    const gone = new AbortController();
+    const onClose = () => gone.abort(new Error('the client closed the connection before its answer'));
+    res.once('close', onClose);
+    try {
+      const opts = { signal: gone.signal };
+      if (path === '/v1/embeddings') return sendJson(res, 200, await handlers.embeddings(body, opts));
+      if (path === '/v1/normalize') return sendJson(res, 200, new JsonBytes(await normalizeBody(body, opts.signal)));
+      const result =
+        path === '/v1/match'
+          ? await handlers.match(body, opts)
+          : path === '/v1/encode'
+            ? await handlers.encode(body, opts)
+            : await handlers.skills(body, opts);
+      sendJson(res, 200, result);
+    } finally {
+      res.off('close', onClose);
+    }
   }
 
   return matcher;
