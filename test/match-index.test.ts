@@ -240,6 +240,11 @@ describe('MatchIndex persistence', () => {
     };
     assert.equal(await code(path, new HashEncoder(8, 1)), 'ERR_ENCODER_MISMATCH');
     assert.equal(await code(join(dir, 'missing.jbi')), 'ERR_NOT_FOUND');
+    // Saving into a folder that does not exist says which is missing.
+    await assert.rejects(index.save(join(dir, 'nodir', 'x.jbi')), {
+      code: 'ERR_NOT_FOUND',
+      message: /the folder of .*nodir.x\.jbi does not exist/,
+    });
     const bad = join(dir, 'bad.jbi');
     await writeFile(bad, good.subarray(0, good.length - 10));
     assert.equal(await code(bad), 'ERR_CORRUPT');

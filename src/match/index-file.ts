@@ -112,7 +112,7 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
   try {
     file = await open(temp, 'wx');
   } catch (e) {
-    throw ioError(fn, path, e);
+    throw ioError(fn, path, e, true);
   }
   try {
     // Vectors first (their checksums go into the header), straight from native memory.
@@ -422,8 +422,10 @@ export async function readIndexFile(
   return { dim: header.dim, fingerprint: header.fingerprint, encoder: header.encoder ?? null, entries, partitions };
 }
 
-function ioError(fn: string, path: string, e: unknown): JobBERTError {
+function ioError(fn: string, path: string, e: unknown, writing = false): JobBERTError {
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT') return new JobBERTError('ERR_NOT_FOUND', `${fn}: ${path} does not exist`, { cause: e });
+  // Writing, ENOENT means the folder is missing, not the file.
+  if (code === 'ENOENT')
+    return new JobBERTError('ERR_NOT_FOUND', `${fn}: ${writing ? `the folder of ${path}` : path} does not exist`, { cause: e });
   return new JobBERTError('ERR_IO', `${fn}: ${path}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }
