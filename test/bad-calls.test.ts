@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { JobBERTError, kernels, matrix, type Matrix } from '../src/index.js';
+import { JobBERTError, kernels, matrix, type Matrix, QuantizedMatrix } from '../src/index.js';
 import { addon } from '../src/kernels/binding.js';
 
 const m = (rows: number, cols: number, fill = 0.5): Matrix => ({ rows, cols, data: new Float32Array(rows * cols).fill(fill) });
@@ -199,6 +199,28 @@ describe('BAD CALL - kernels.topK', () => {
     await rejects(() => kernels.topK(ok, withZeroRow(), 1), RangeError, /corpus row 1 is a zero vector/);
     const r = await kernels.topK(withZeroRow(), ok, 1, { metric: 'dot' });
     assert.equal(r.scores[1], 0);
+  });
+
+  it('takes a row whose norm is below 1e-30 for a zero vector under cosine, not a NaN score; int8 storage of one does not crash', async () => {
+    // 1/‖x‖ overflows float32 there, and products fall to subnormals: such rows scored NaN or Infinity.
+    const tiny = (v: number) =>
+      matrix([
+        [v, v, v, v],
+        [1, 2, 3, 4],
+      ]);
+    await rejects(() => kernels.topK(tiny(1e-40), ok, 1), RangeError, /queries row 0 is a zero vector \(or its norm is below 1e-30\)/);
+    await rejects(() => kernels.topK(ok, tiny(1e-40), 1), RangeError, /corpus row 0 is a zero vector \(or its norm is below 1e-30\)/);
+    const small = await kernels.topK(tiny(1e-25), m(2, 4), 1);
+    assert.ok([...small.scores].every(Number.isFinite));
+    for (const v of [1e-45, 1e-40]) {
+      const q8 = await QuantizedMatrix.fromMatrix(tiny(v));
+      await rejects(() => q8.search(matrix([[1, 1, 1, 1]]), 1), RangeError, /corpus row 0 is a zero vector/);
+      // Under the dot metric the row scores (about) zero: quantised to zero codes, scored exactly on re-score.
+      const dot = await q8.search(matrix([[1, 1, 1, 1]]), 2, { metric: 'dot' });
+      assert.deepEqual([...dot.indices], [1, 0]);
+      assert.ok(Math.abs(dot.scores[1]) < 1e-30 && dot.scores[0] === 10);
+      q8.dispose();
+    }
   });
 });
 

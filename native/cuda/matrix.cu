@@ -68,8 +68,7 @@ Status Call::finish(const char* what) {
 namespace {
 
 Status zeroRow(const char* name, int64_t row) {
-  return Status::Range(std::string(name) + " row " + std::to_string(row) +
-                       " is a zero vector; cosine similarity is undefined for it");
+  return Status::Range(std::string(name) + " row " + std::to_string(row) + kZeroVector);
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ Status inverseRowNorms(const ConstMatrix& m, const char* name, float* invNorm) {
         for (int j = 0; j < 8; ++j) part[j] += double(row[c + j]) * double(row[c + j]);
       for (; c < m.cols; ++c) part[0] += double(row[c]) * double(row[c]);
       const double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-      if (!(sum > 0.0) || !std::isfinite(sum)) {
+      if (!(sum >= kMinSquaredNorm) || !std::isfinite(sum)) {
         int64_t expected = -1;
         badRow.compare_exchange_strong(expected, r);
         invNorm[r] = 0.0f;
@@ -102,8 +102,7 @@ Status inverseRowNorms(const ConstMatrix& m, const char* name, float* invNorm) {
   // Report a non-finite value precisely when that is the cause.
   Status finite = checkFinite(m, name);
   if (!finite.ok()) return finite;
-  return Status::Range(std::string(name) + " row " + std::to_string(r) +
-                       " is a zero vector; cosine similarity is undefined for it");
+  return Status::Range(std::string(name) + " row " + std::to_string(r) + kZeroVector);
 }
 
 }  // namespace jobbert

@@ -15,8 +15,17 @@ Status checkShape(const ConstMatrix& m, const char* name, int64_t minRows = 1);
 Status checkFinite(const ConstMatrix& m, const char* name);
 // Range error for a non-finite element of a plain vector.
 Status checkFiniteVector(const float* v, int64_t n, const char* name);
+// Σx² below which a row counts as zero under cosine: a norm under 1e-30 is too
+// small to normalise and score in float32 (1/‖x‖ overflows, products underflow
+// to subnormals), and such a row would score NaN or Infinity.
+constexpr double kMinSquaredNorm = 1e-60;
+// What a row under kMinSquaredNorm is called in errors.
+constexpr const char* kZeroVector =
+    " is a zero vector (or its norm is below 1e-30); cosine similarity is undefined for it";
+
 // Fills invNorm[r] = 1/‖row r‖ (accumulated in double); Range error for a zero
-// (or non-finite) row. Doubles as the finite check for cosine inputs.
+// (or non-finite) row, or one under kMinSquaredNorm. Doubles as the finite
+// check for cosine inputs.
 Status inverseRowNorms(const ConstMatrix& m, const char* name, float* invNorm);
 
 }  // namespace jobbert

@@ -89,13 +89,15 @@ __attribute__((target("avx512f"))) double quantizeRowAvx512(const float* x, int6
   _mm512_store_pd(sums, _mm512_add_pd(sum0, sum1));
   const float top = *std::max_element(tops, tops + 16);
   const double sum = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
-  *scale = top / 127.0f;
-  const __m512 s = _mm512_set1_ps(*scale);
+  // A row too small for a normal scale is quantised to zero codes (its error bound is the row itself).
+  const bool coded = top >= kMinQuantTop;
+  *scale = coded ? top / 127.0f : 0.0f;
+  const __m512 s = _mm512_set1_ps(coded ? *scale : 1.0f);
   for (int64_t p = 0; p < d; p += 16) {
     const __mmask16 m = d - p >= 16 ? __mmask16(0xffff) : __mmask16((1u << (d - p)) - 1);
     // cvtps_epi32 rounds to nearest even (the default MXCSR mode), as lrintf does.
-    const __m512i q = top > 0.0f ? _mm512_maskz_cvtps_epi32(kAll16, _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + p), s))
-                                 : _mm512_setzero_si512();
+    const __m512i q = coded ? _mm512_maskz_cvtps_epi32(kAll16, _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + p), s))
+                            : _mm512_setzero_si512();
     _mm512_mask_cvtsepi32_storeu_epi8(codes + p, m, q);
   }
   return sum;
@@ -116,9 +118,10 @@ double quantizeRow(const float* x, int64_t d, int8_t* codes, float* scale) {
     top = std::max(top, std::fabs(x[p]));
     sum += double(x[p]) * double(x[p]);
   }
-  *scale = top / 127.0f;
+  const bool coded = top >= kMinQuantTop;  // as in quantizeRowAvx512
+  *scale = coded ? top / 127.0f : 0.0f;
   for (int64_t p = 0; p < d; ++p) {
-    const long q = top > 0.0f ? std::lrint(x[p] / *scale) : 0;  // nearest, ties to even
+    const long q = coded ? std::lrint(x[p] / *scale) : 0;  // nearest, ties to even
     codes[p] = static_cast<int8_t>(std::min(127L, std::max(-127L, q)));
   }
   return sum;
@@ -143,7 +146,7 @@ void QuantizedMatrix::rowCodes(int64_t r, int8_t* out) const {
 double QuantizedMatrix::quantizeInto(const float* row, int64_t r, int8_t* scratch) {
   const double sum = quantizeRow(row, cols_, scratch, &scales_[r]);
   packRow(scratch, r, cols_, reinterpret_cast<uint8_t*>(codes_.data()));
-  invNorms_[r] = sum > 0.0 && std::isfinite(sum) ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
+  invNorms_[r] = sum >= kMinSquaredNorm && std::isfinite(sum) ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
   double err = 0.0;
   for (int64_t p = 0; p < cols_; ++p) {
     const double e = double(row[p]) - double(scales_[r]) * double(scratch[p]);
@@ -218,7 +221,7 @@ Status QuantizedMatrix::fromMemory(std::shared_ptr<const FloatBuffer> values, in
       for (int64_t r = b; r < e; ++r) {
         const double sum = m->quantizeInto(values->data() + r * cols, r, scratch.data());
         std::atomic<int64_t>& first = !std::isfinite(sum) ? badRow : zeroRow;
-        if (!std::isfinite(sum) || !(sum > 0.0))
+        if (!std::isfinite(sum) || !(sum >= kMinSquaredNorm))
           for (int64_t seen = first.load(); r < seen && !first.compare_exchange_weak(seen, r);) {
           }
       }
@@ -287,7 +290,7 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
         const auto* row = reinterpret_cast<const float*>(buffer.get() + (uint64_t(r) * rowBytes - begin));
         const double sum = m->quantizeInto(row, r, scratch.data());
         std::atomic<int64_t>& first = !std::isfinite(sum) ? badRow : zeroRow;
-        if (!std::isfinite(sum) || !(sum > 0.0))
+        if (!std::isfinite(sum) || !(sum >= kMinSquaredNorm))
           for (int64_t seen = first.load(); r < seen && !first.compare_exchange_weak(seen, r);) {
           }
       }
@@ -327,8 +330,7 @@ Status QuantizedMatrix::checkSearchable(Metric metric) const {
     return Status::Range("corpus row " + std::to_string(nonFiniteRow_) +
                          " holds a non-finite value; its similarities are undefined");
   if (metric == Metric::kCosine && zeroRow_ >= 0)
-    return Status::Range("corpus row " + std::to_string(zeroRow_) +
-                         " is a zero vector; cosine similarity is undefined for it");
+    return Status::Range("corpus row " + std::to_string(zeroRow_) + kZeroVector);
   return checkFile();
 }
 

@@ -217,7 +217,7 @@ bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
 #else
     const double sum = rowSumSquares(pr.corpus.data + j * d, d);
 #endif
-    if (!std::isfinite(sum) || (pr.invCorpus && !(sum > 0.0))) {
+    if (!std::isfinite(sum) || (pr.invCorpus && !(sum >= kMinSquaredNorm))) {
       pr.corpusBad->store(true, std::memory_order_relaxed);
       return false;
     }

@@ -25,6 +25,11 @@
 
 namespace jobbert {
 
+// The smallest max |x| a row is quantised at: below it the scale, max/127,
+// would not be a normal float (the division by it overflows), so such a row
+// gets zero codes and scale 0, and its error bound is the row itself.
+constexpr float kMinQuantTop = 127.0f * 1.17549435e-38f;  // 127 · FLT_MIN
+
 // Quantises one row of d floats: codes[0..d) and *scale as above. Returns
 // Σ x² in double (finite exactly when every element is).
 double quantizeRow(const float* x, int64_t d, int8_t* codes, float* scale);
