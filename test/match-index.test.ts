@@ -169,6 +169,50 @@ describe('MatchIndex add and remove', () => {
     assert.equal(await index.remove([]), 0);
   });
 
+  it('concurrent adds, removes, saves and searches give what the same calls one after another give', async () => {
+    const enc = new HashEncoder(16);
+    const all = entries(4000);
+    const index = await MatchIndex.build(enc, all);
+    // A search while a remove renumbers the entries still names the entries it scored.
+    const queries = all.slice(2000, 2050).map((e) => e.text);
+    const [found] = await Promise.all([index.search(queries, { k: 1 }), index.remove(['e0', 'e1', 'e2'])]);
+    assert.deepEqual(
+      found.map((r) => r[0].id),
+      all.slice(2000, 2050).map((e) => e.id),
+    );
+    // Adds and removes at once: none lost, none numbered twice, a duplicate id refused.
+    const results = await Promise.allSettled([
+      index.add([{ id: 'n1', text: 'nurse one', lang: 'en' }]),
+      index.add([{ id: 'n2', text: 'nurse two', lang: 'en' }]),
+      index.remove(['e3']),
+      index.remove(['e4']),
+      index.add([{ id: 'n1', text: 'another text', lang: 'de' }]),
+      index.save(join(dir, 'concurrent.jbi')),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[4] as PromiseRejectedResult).reason), /entries\[0\]\.id 'n1' is already in the index/);
+    assert.equal(index.size, 4000 - 5 + 2);
+    for (const id of ['e3', 'e4']) assert.equal(index.get(id), undefined);
+    assert.deepEqual(
+      (await index.search(['nurse one', 'nurse two'], { k: 1 })).map((r) => r[0].id),
+      ['n1', 'n2'],
+    );
+    const sequential = await MatchIndex.build(enc, [
+      ...all.filter((e) => !['e0', 'e1', 'e2', 'e3', 'e4'].includes(e.id)),
+      { id: 'n1', text: 'nurse one', lang: 'en' },
+      { id: 'n2', text: 'nurse two', lang: 'en' },
+    ]);
+    const q = ['title e 7', 'nurse', 'title e 3999'];
+    assert.deepEqual(await index.search(q, { k: 20 }), await sequential.search(q, { k: 20 }));
+    // The save waited its turn: the file loads and holds what the index held then.
+    const saved = await MatchIndex.load(join(dir, 'concurrent.jbi'), enc);
+    assert.equal(saved.size, 4000 - 5 + 2);
+    await Promise.all([saved.dispose(), sequential.dispose(), index.dispose()]);
+  });
+
   it('refuses duplicate ids and malformed entries, naming them', async () => {
     const enc = new HashEncoder(4);
     await assert.rejects(

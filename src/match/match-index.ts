@@ -79,6 +79,8 @@ export class MatchIndex {
   #partitions: Map<string, Partition>;
   #disposed = false;
   #storage: Storage = 'fp32';
+  /** Settles when the add/addVectors/remove/save calls made so far have: each waits for those before it. */
+  #writes: Promise<void> = Promise.resolve();
 
   private constructor(
     dim: number,
@@ -175,11 +177,30 @@ export class MatchIndex {
     this.#checkWritable(fn);
     const encoder = this.#requireEncoder(fn);
     checkEntries(fn, entries, this.#byId);
-    const chunks = await encodeAll(
+    // Encoded now, appended in call order: a save() called after this add() holds it.
+    const encoded = encodeAll(
       encoder,
       entries.map((e) => e.text),
     );
-    await this.#append(fn, entries, chunks);
+    encoded.catch(() => {}); // awaited in its turn; not unhandled meanwhile
+    await this.#append(fn, entries, encoded);
+  }
+
+  /**
+   * Runs `write` once every add, addVectors, remove and save called before it
+   * has settled, so that they never interleave: two concurrent adds each
+   * numbered their entries from the same count, and concurrent removes lost one.
+   */
+  #serial<T>(fn: string, write: () => Promise<T>): Promise<T> {
+    const run = this.#writes.then(() => {
+      this.#check(fn);
+      return write();
+    });
+    this.#writes = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
   }
 
   /** Appends entries with vectors made elsewhere (row i belongs to entries[i]). Async. */
@@ -193,30 +214,43 @@ export class MatchIndex {
         `${fn}: vectors must be ${entries.length}×${this.dim}; received ${describe(vectors?.rows)}×${describe(vectors?.cols)}`,
       );
     }
-    await this.#append(fn, entries, [vectors]);
+    await this.#append(fn, entries, Promise.resolve([vectors]));
   }
 
-  async #append(fn: string, entries: MatchEntry[], chunks: Matrix[]): Promise<void> {
+  /** Appends entries once `chunks` are encoded and the writes called before have settled; their ids are checked again then (an add before may have taken one). */
+  #append(fn: string, entries: MatchEntry[], chunks: Promise<Matrix[]>): Promise<void> {
+    return this.#serial(fn, async () => {
+      const encoded = await chunks;
+      checkEntries(fn, entries, this.#byId);
+      await this.#appendNow(fn, entries, encoded);
+    });
+  }
+
+  async #appendNow(fn: string, entries: MatchEntry[], chunks: Matrix[]): Promise<void> {
     const first = this.#entries.length;
     const added = await buildPartitions(fn, entries, chunks, first, new Map());
+    const partitions = new Map(this.#partitions);
+    const retired: Partition[] = [];
     for (const [lang, part] of added) {
-      const old = this.#partitions.get(lang);
+      const old = partitions.get(lang);
       if (!old) {
-        this.#partitions.set(lang, part);
+        partitions.set(lang, part);
         continue;
       }
       const vectors = await ResidentMatrix.concat([old.vectors as ResidentMatrix, part.vectors as ResidentMatrix]);
       const rows = new Int32Array(old.rows.length + part.rows.length);
       rows.set(old.rows);
       rows.set(part.rows, old.rows.length);
-      this.#partitions.set(lang, { vectors, rows });
-      old.vectors.dispose();
-      part.vectors.dispose();
+      partitions.set(lang, { vectors, rows });
+      retired.push(old, part);
     }
+    // All at once, with no await between: a search sees the whole add or none of it.
     for (const e of entries) {
       this.#byId.set(e.id, this.#entries.length);
       this.#entries.push(copyEntry(e));
     }
+    this.#partitions = partitions;
+    for (const part of retired) part.vectors.dispose();
   }
 
   /** Removes the entries with these ids; returns how many were present. Async. */
@@ -225,12 +259,18 @@ export class MatchIndex {
     this.#check(fn);
     this.#checkWritable(fn);
     if (!Array.isArray(ids)) throw new TypeError(`${fn}: ids must be an array of strings; received ${describe(ids)}`);
-    const gone = new Set<number>();
     ids.forEach((id, i) => {
       if (typeof id !== 'string') throw new TypeError(`${fn}: ids[${i}] must be a string; received ${describe(id)}`);
+    });
+    return this.#serial(fn, () => this.#removeNow(ids));
+  }
+
+  async #removeNow(ids: string[]): Promise<number> {
+    const gone = new Set<number>();
+    for (const id of ids) {
       const at = this.#byId.get(id);
       if (at !== undefined) gone.add(at);
-    });
+    }
     if (gone.size === 0) return 0;
     // New entry numbers: the survivors keep their order.
     const renumber = new Int32Array(this.#entries.length).fill(-1);
@@ -242,6 +282,8 @@ export class MatchIndex {
       }
     });
     const partitions = new Map<string, Partition>();
+    // Freed once the new partitions are in place: a search that starts meanwhile still reads these.
+    const retired: Partition[] = [];
     for (const [lang, part] of this.#partitions) {
       const keep: number[] = [];
       part.rows.forEach((entry, r) => {
@@ -255,11 +297,12 @@ export class MatchIndex {
         const vectors = await (part.vectors as ResidentMatrix).take(Int32Array.from(keep));
         partitions.set(lang, { vectors, rows: Int32Array.from(keep, (r) => renumber[part.rows[r]]) });
       }
-      part.vectors.dispose();
+      retired.push(part);
     }
     this.#entries = kept;
     this.#byId = new Map(kept.map((e, i) => [e.id, i]));
     this.#partitions = partitions;
+    for (const part of retired) part.vectors.dispose();
     return gone.size;
   }
 
@@ -295,6 +338,8 @@ export class MatchIndex {
     if (vectors?.cols !== this.dim)
       throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors?.cols)}`);
     const k = opts.k ?? 10;
+    // What the search reads, taken at once: a remove() while it runs renumbers a new list, not this one.
+    const entries = this.#entries;
     const parts =
       opts.lang === undefined ? [...this.#partitions.values()] : [this.#partitions.get(opts.lang)].filter((p): p is Partition => !!p);
     const Q = vectors.rows;
@@ -314,7 +359,7 @@ export class MatchIndex {
         for (let j = 0; j < r.k; j++) hits.push({ entry: parts[pi].rows[r.indices[q * r.k + j]], score: r.scores[q * r.k + j] });
       });
       if (parts.length > 1) hits.sort((a, b) => b.score - a.score || a.entry - b.entry);
-      out.push(hits.slice(0, k).map(({ entry, score }) => ({ id: this.#entries[entry].id, text: this.#entries[entry].text, score })));
+      out.push(hits.slice(0, k).map(({ entry, score }) => ({ id: entries[entry].id, text: entries[entry].text, score })));
     }
     return out;
   }
@@ -327,14 +372,17 @@ export class MatchIndex {
     const fn = 'MatchIndex.save';
     this.#check(fn);
     this.#checkWritable(fn);
-    const contents: IndexFileContents = {
-      dim: this.dim,
-      fingerprint: this.fingerprint,
-      encoder: specOf(this.#encoder) ?? this.#spec,
-      entries: this.#entries,
-      partitions: [...this.#partitions].map(([lang, p]) => ({ lang, vectors: p.vectors as ResidentMatrix, rows: p.rows })),
-    };
-    await writeIndexFile(fn, path, contents);
+    // Between writes: a remove() would dispose vectors the file is being written from.
+    await this.#serial(fn, () => {
+      const contents: IndexFileContents = {
+        dim: this.dim,
+        fingerprint: this.fingerprint,
+        encoder: specOf(this.#encoder) ?? this.#spec,
+        entries: this.#entries,
+        partitions: [...this.#partitions].map(([lang, p]) => ({ lang, vectors: p.vectors as ResidentMatrix, rows: p.rows })),
+      };
+      return writeIndexFile(fn, path, contents);
+    });
   }
 
   /**
