@@ -226,6 +226,25 @@ describe('MatchIndex add and remove', () => {
     await assert.rejects(() => MatchIndex.build(enc, [{ id: '', text: 'x' }]), TypeError);
     await assert.rejects(() => MatchIndex.build(enc, [{ id: 'a', text: 3 } as never]), /entries\[0\]\.text must be a string/);
     await assert.rejects(() => MatchIndex.build({} as never, []), /encoder must be an Encoder/);
+    await assert.rejects(
+      () => MatchIndex.build({ dim: -1, fingerprint: 'neg', encode: (t: string[]) => enc.encode(t), dispose: async () => {} }, []),
+      /encoder must be an Encoder/,
+    );
+    // An encoder that breaks its contract is named, not indexed: its own save() would write a file load() refuses.
+    const narrow: Encoder = { dim: 8, fingerprint: 'narrow', encode: (t) => new HashEncoder(4).encode(t), dispose: async () => {} };
+    await assert.rejects(
+      () => MatchIndex.build(narrow, [{ id: 'a', text: 'x' }]),
+      /MatchIndex\.build: the encoder output\.cols must be 8; received 4/,
+    );
+    const oneRow: Encoder = { dim: enc.dim, fingerprint: 'one', encode: () => enc.encode(['x']), dispose: async () => {} };
+    await assert.rejects(
+      () =>
+        MatchIndex.build(oneRow, [
+          { id: 'a', text: 'x' },
+          { id: 'b', text: 'y' },
+        ]),
+      /the encoder output\.rows must be 2; received 1/,
+    );
     const index = await MatchIndex.build(enc, [{ id: 'a', text: 'x' }]);
     await assert.rejects(() => index.add([{ id: 'a', text: 'z' }]), RangeError);
     await assert.rejects(() => index.search(['x'], { k: 0 }), /k must be an integer/);

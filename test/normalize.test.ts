@@ -36,6 +36,27 @@ function checkShape(r: NormalizeResult, k: number) {
   for (let i = 1; i < r.alternatives.length; i++) assert.ok(r.alternatives[i - 1].score >= r.alternatives[i].score, 'best first');
 }
 
+test('BAD CALL - an encoder that returns other than one row per text, as wide as its dim, is named, not trusted', async () => {
+  const good = TfIdfEncoder.fit(['baker', 'nurse', 'taxi driver'], { dim: 64 });
+  // One row whatever it is given: the titles would all get the first label's occupation, at confidence 1.
+  const oneRow = { dim: 64, fingerprint: 'one-row', encode: (texts: string[]) => good.encode(texts.slice(0, 1)), dispose: async () => {} };
+  await assert.rejects(
+    Normalizer.load({ taxonomy, encoder: oneRow }),
+    /Normalizer\.load: the encoder output\.rows must be \d+; received 1/,
+  );
+  let lie = false;
+  const liar = {
+    dim: 64,
+    fingerprint: 'liar',
+    encode: (texts: string[]) => good.encode(lie ? texts.slice(0, 1) : texts),
+    dispose: async () => {},
+  };
+  const m = await Normalizer.load({ taxonomy, encoder: liar });
+  lie = true;
+  await assert.rejects(m.normalize(['baker', 'nurse']), /Normalizer\.normalize: the encoder output\.rows must be 2; received 1/);
+  await m.dispose();
+});
+
 test('normalize gives one result per title in input order, ids the row numbers, distinct occupations best first', async () => {
   const titles = ['Java Developer', 'Krankenpfleger', 'bread baker', 'taxi driver'];
   const results = await n.normalize(titles, { k: 3 });

@@ -4,6 +4,7 @@
  * TF-IDF reference encoder implement it; MatchIndex and evaluation take any.
  */
 import type { Matrix } from '../kernels/matrix.js';
+import { assertMatrix } from '../util/validate.js';
 
 /** Which head encodes the text: job titles (`anchor`), skill lists (`positive`), or the pooled base vector. */
 export type Branch = 'anchor' | 'positive' | 'base';
@@ -45,4 +46,25 @@ export interface Encoder {
    * OpenAI-compatible `usage` reports it, counting words where it is absent.
    */
   countTokens?(texts: string[]): Promise<number[]>;
+  /** Optional: the width of `branch`'s vectors where branches differ (JobBERT: base 768, heads 1024); else `dim`. */
+  dimension?(branch: Branch): number;
+}
+
+/** The width of `encoder`'s vectors for `branch`: what its dimension(branch) says, else its dim. */
+export function dimensionOf(encoder: Encoder, branch: Branch = 'anchor'): number {
+  return encoder.dimension?.(branch) ?? encoder.dim;
+}
+
+/**
+ * `encoder.encode(texts)` (with `branch` when given), checked against the
+ * contract: a Matrix of one row per text, as wide as {@link dimensionOf} says.
+ * A faulty encoder (one row for many texts, vectors narrower than its dim) is
+ * named here, rather than giving confidently wrong results or an index its own
+ * save() writes and load() refuses. Async; TypeError/RangeError naming `fn`
+ * and "the encoder output".
+ */
+export async function encodeChecked(fn: string, encoder: Encoder, texts: string[], branch?: Branch): Promise<Matrix> {
+  const m = await encoder.encode(texts, branch === undefined ? undefined : { branch });
+  assertMatrix(fn, 'the encoder output', m, { rows: texts.length, cols: dimensionOf(encoder, branch), allowEmpty: texts.length === 0 });
+  return m;
 }

@@ -15,7 +15,7 @@
  * re-scoring of the pool read from the file — so scores stay exact float32
  * cosines; such an index is read-only (its exact vectors are only on disk).
  */
-import type { Branch, Encoder, EncoderSpec } from '../encoders/encoder.js';
+import { type Branch, dimensionOf, type Encoder, type EncoderSpec, encodeChecked } from '../encoders/encoder.js';
 import { encoderFromSpec } from './encoder-spec.js';
 import { JobBERTError } from '../errors.js';
 import { topK } from '../kernels/index.js';
@@ -107,11 +107,12 @@ export class MatchIndex {
     assertOptions(fn, opts);
     checkEntries(fn, entries, new Map());
     const vectors = await encodeAll(
+      fn,
       encoder,
       entries.map((e) => e.text),
       opts.branch,
     );
-    return MatchIndex.#create(fn, encoder.dim, encoder.fingerprint, encoder, entries, vectors);
+    return MatchIndex.#create(fn, dimensionOf(encoder, opts.branch), encoder.fingerprint, encoder, entries, vectors);
   }
 
   /**
@@ -179,6 +180,7 @@ export class MatchIndex {
     checkEntries(fn, entries, this.#byId);
     // Encoded now, appended in call order: a save() called after this add() holds it.
     const encoded = encodeAll(
+      fn,
       encoder,
       entries.map((e) => e.text),
     );
@@ -322,7 +324,7 @@ export class MatchIndex {
     });
     checkSearchOptions(fn, opts);
     if (queries.length === 0) return [];
-    const vectors = await encoder.encode(queries, { branch: 'anchor' });
+    const vectors = await encodeChecked(fn, encoder, queries, 'anchor');
     return this.#searchVectors(fn, vectors, opts);
   }
 
@@ -489,6 +491,7 @@ function assertEncoder(fn: string, encoder: unknown): asserts encoder is Encoder
     e === null ||
     typeof e.encode !== 'function' ||
     !Number.isInteger(e.dim) ||
+    e.dim < 1 ||
     typeof e.fingerprint !== 'string'
   ) {
     throw new TypeError(`${fn}: encoder must be an Encoder (dim, fingerprint, encode()); received ${describe(encoder)}`);
@@ -525,11 +528,10 @@ function checkSearchOptions(fn: string, opts: unknown): void {
 }
 
 /** Encodes texts in batches; returns the batches' matrices in order. */
-async function encodeAll(encoder: Encoder, texts: string[], branch: Branch = 'anchor'): Promise<Matrix[]> {
+async function encodeAll(fn: string, encoder: Encoder, texts: string[], branch: Branch = 'anchor'): Promise<Matrix[]> {
   const out: Matrix[] = [];
   for (let i = 0; i < texts.length; i += ENCODE_BATCH) {
-    const m = await encoder.encode(texts.slice(i, i + ENCODE_BATCH), { branch });
-    out.push(m);
+    out.push(await encodeChecked(fn, encoder, texts.slice(i, i + ENCODE_BATCH), branch));
   }
   return out;
 }

@@ -10,13 +10,13 @@
  * second time, wider, only when some title's best aliases crowd into fewer
  * than k skills.
  */
-import { BRANCHES, type Branch, type Encoder } from '../encoders/encoder.js';
+import { BRANCHES, type Branch, type Encoder, encodeChecked } from '../encoders/encoder.js';
 import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
 import { resident, topK } from '../kernels/index.js';
 import type { Matrix } from '../kernels/matrix.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
-import { assertChoice, assertInteger, assertMatrix, assertOptions, describe } from '../util/validate.js';
+import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 
 /** A skill with its preferred name and optional alternative labels (e.g. other languages). */
 export interface Skill {
@@ -67,12 +67,6 @@ function assertEncoder(fn: string, encoder: unknown): asserts encoder is Encoder
   if (typeof encoder !== 'object' || encoder === null || typeof (encoder as Encoder).encode !== 'function') {
     throw new TypeError(`${fn}: encoder must be an Encoder (an object with an encode method); received ${describe(encoder)}`);
   }
-}
-
-/** Checks what the encoder returned, so a faulty encoder is named rather than surfacing as a kernel error. */
-function checkEncoded(fn: string, m: unknown, rows: number, cols?: number): Matrix {
-  assertMatrix(fn, 'the encoder output', m, { rows, cols });
-  return m as Matrix;
 }
 
 /** Per title, each skill's best alias: score and alias row, for the skills in `skills`' order. */
@@ -173,7 +167,7 @@ export class SkillIndex {
     });
 
     const unique = [...new Set(aliasText)];
-    const encoded = checkEncoded(fn, await encoder.encode(unique, { branch }), unique.length);
+    const encoded = await encodeChecked(fn, encoder, unique, branch);
     let vectors = encoded;
     if (unique.length !== aliasText.length) {
       const rowOf = new Map(unique.map((t, r) => [t, r]));
@@ -273,7 +267,7 @@ export class SkillIndex {
   }
 
   async #encode(fn: string, texts: string[]): Promise<Matrix> {
-    return checkEncoded(fn, await this.#encoder.encode(texts, { branch: this.branch }), texts.length, this.#aliases.cols);
+    return encodeChecked(fn, this.#encoder, texts, this.branch);
   }
 
   /**

@@ -9,7 +9,7 @@
  * of its occupation say (evidence.ts). The CLI's JSON Lines come from
  * {@link Normalizer.normalizeLines}, formatted straight from the hits.
  */
-import type { Encoder } from '../encoders/encoder.js';
+import { type Encoder, encodeChecked } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
 import { LiteEncoder } from '../lite/encoder.js';
@@ -562,7 +562,7 @@ export class Normalizer {
       }
     }
     if (missing.length) {
-      const q = await this.encoder.encode(missing);
+      const q = await encodeChecked('Normalizer.normalize', this.encoder, missing);
       this.#live('normalize');
       const found = await searchOccupations(q, plan.corpus, this.#occupationOf, evidence ? Math.max(kk, EVIDENCE_POOL) : kk);
       for (let j = 0; j < missing.length; j++) {
@@ -758,8 +758,7 @@ async function encodeAll(encoder: Encoder, texts: string[]): Promise<Matrix> {
   const d = encoder.dim;
   const data = new Float32Array(texts.length * d);
   for (let s = 0; s < texts.length; s += ENCODE_CHUNK) {
-    const m = await encoder.encode(texts.slice(s, s + ENCODE_CHUNK));
-    if (m.cols !== d) throw new JobBERTError('ERR_BAD_MODEL', `Normalizer: the encoder returned ${m.cols}-d vectors, not its dim ${d}`);
+    const m = await encodeChecked('Normalizer.load', encoder, texts.slice(s, s + ENCODE_CHUNK));
     data.set(m.data, s * d);
   }
   return { data, rows: texts.length, cols: d };
