@@ -196,6 +196,7 @@ describe('jobbert CLI', () => {
       // A header error names no line: after Excel's "sep=" line the header is line 2.
       ['sep-one-column.csv', 'sep=;\ntitle\nNurse\n', /: expected a header row .*the header is 'title'/],
       ['no-text.csv', 'id,text\n1,\n', /:2: expected an id \('id'\) and a text \('text'\)/],
+      ['duplicate-id.tsv', 'id\ttext\n1\tA\n2\tB\n1\tC\n', /:4: id '1' is already on line 2 \(ids must be unique\)/],
     ] as const) {
       await writeFile(join(dir, name), content);
       const r = await run('index', 'build', '--input', join(dir, name), '--out', join(dir, 'bad.jbi'));

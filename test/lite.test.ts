@@ -321,6 +321,32 @@ test('LiteEncoder: a model built from float weights that no int8 table reproduce
   await enc.dispose();
 });
 
+test('trainLiteEncoder skips a pair with a side that has no letter or digit, with a warning (a new model made it a zero vector and the run failed)', async () => {
+  await withTmp(async (dir) => {
+    const data = join(dir, 'pairs.jsonl');
+    const pairs = [
+      { anchor: 'nurse', positive: 'care, x, y' },
+      { anchor: 'cook', positive: 'a, b, c' },
+      { anchor: '---', positive: 'a, b, d' },
+      { anchor: 'baker', positive: '😀😀😀' },
+    ];
+    await writeFile(data, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const r = await trainLiteEncoder({ data, out: join(dir, 'm'), epochs: 1, batchSize: 2, buckets: 1 << 10, dim: 8, seed: 1 });
+      assert.equal(r.steps, 1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    const skipped = warnings.find((w) => (w as Error & { code?: string }).code === 'JOBBERT_SKIPPED_PAIRS');
+    assert.ok(skipped, 'a JOBBERT_SKIPPED_PAIRS warning');
+    assert.match(skipped.message, /2 pair\(s\) skipped, a side with no letter or digit \(first at line 3\)/);
+  });
+});
+
 test('trainLiteEncoder: a toy task lowers the loss, ranks pairs together, and is deterministic for a seed', async () => {
   await withTmp(async (dir) => {
     const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];

@@ -32,15 +32,17 @@ export interface EntryColumns {
  * `columns` names the id and text columns (JSON keys) instead, compared as
  * {@link pickColumn} does. An entry without its own language gets `lang`.
  * Async. Throws JobBERTError ERR_NOT_FOUND / ERR_IO when the file cannot be
- * read, ERR_BAD_FILE naming the line for a row that is not an entry, and
- * ERR_BAD_FILE for a header without the columns named or needed, and for a
- * file with no entries.
+ * read, ERR_BAD_FILE naming the line for a row that is not an entry or that
+ * repeats an id, and ERR_BAD_FILE for a header without the columns named or
+ * needed, and for a file with no entries.
  */
 export async function readEntries(path: string, lang?: string, columns: EntryColumns = {}): Promise<MatchEntry[]> {
   const bad = (n: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${n}: ${why}`);
   const badHeader = (why: string) => new JobBERTError('ERR_BAD_FILE', `${path}: ${why}`);
   const out: MatchEntry[] = [];
   let named: { id: string; text: string; lang?: string } | undefined;
+  /** The line each id was read on. */
+  const lines = new Map<string, number>();
   const { format, rows } = await openRows(path);
   for await (const row of rows) {
     if (row.error !== undefined) throw bad(row.line, row.error);
@@ -62,6 +64,9 @@ export async function readEntries(path: string, lang?: string, columns: EntryCol
       entryLang = named.lang === undefined ? undefined : record[named.lang];
       if (!id || !text) throw bad(row.line, `expected an id ('${named.id}') and a text ('${named.text}')`);
     }
+    const seenOn = lines.get(String(id));
+    if (seenOn !== undefined) throw bad(row.line, `id '${String(id)}' is already on line ${seenOn} (ids must be unique)`);
+    lines.set(String(id), row.line);
     const l = typeof entryLang === 'string' && entryLang !== '' ? entryLang : lang;
     out.push(l === undefined ? { id: String(id), text: text as string } : { id: String(id), text: text as string, lang: l });
   }

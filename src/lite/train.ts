@@ -19,6 +19,7 @@ import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
 import { FeatureBatch, MAX_TEXT_UNITS, appendFeatures, type FeatureConfig } from './features.js';
 import { jsonLines } from '../util/read-lines.js';
+import { words } from '../encoders/tfidf.js';
 import { clipForTokens } from '../util/text.js';
 import { dequantizeModel, readModel, readSafetensors, safetensors, writeModel, type LiteWeights } from './io.js';
 import { createHash } from 'node:crypto';
@@ -77,11 +78,15 @@ export { rng };
  * (a directory, a FIFO, unreadable), ERR_BAD_FILE naming `path:line` for a bad
  * line, and ERR_BAD_FILE when fewer than two distinct pairs remain (in-batch
  * negatives need two; one pair, or copies of one, would "train" at loss 0).
- * Each text is cut to what the encoder reads (MAX_TEXT_UNITS) as it arrives.
+ * Each text is cut to what the encoder reads (MAX_TEXT_UNITS) as it arrives;
+ * a pair with a side holding no letter or digit ("---", emoji) is skipped, with
+ * one JOBBERT_SKIPPED_PAIRS process warning counting them.
  */
 export async function readPairs(path: string): Promise<Pair[]> {
   const pairs: Pair[] = [];
   const distinct = new Set<string>();
+  let skipped = 0;
+  let firstSkipped = 0;
   for await (const { line, lineNo } of jsonLines('trainLiteEncoder', path)) {
     const bad = (why: string) => new JobBERTError('ERR_BAD_FILE', `trainLiteEncoder: ${path}:${lineNo}: ${why}`);
     let p: Pair;
@@ -95,11 +100,23 @@ export async function readPairs(path: string): Promise<Pair[]> {
     if ((p.lang !== undefined && typeof p.lang !== 'string') || (p.group !== undefined && typeof p.group !== 'string'))
       throw bad('"lang" and "group" must be strings when present');
     const pair: Pair = { anchor: clip(p.anchor), positive: clip(p.positive) };
+    // A side with no letter or digit has no features: a new model encodes it as a zero vector, which
+    // InfoNCE cannot normalise (the whole run failed on it), and it teaches nothing.
+    if (words(pair.anchor).length === 0 || words(pair.positive).length === 0) {
+      skipped++;
+      firstSkipped ||= lineNo;
+      continue;
+    }
     if (p.lang !== undefined) pair.lang = p.lang;
     if (p.group !== undefined) pair.group = p.group;
     pairs.push(pair);
     distinct.add(`${pair.anchor}\u0000${pair.positive}`);
   }
+  if (skipped > 0)
+    process.emitWarning(
+      `trainLiteEncoder: ${path}: ${skipped} pair(s) skipped, a side with no letter or digit (first at line ${firstSkipped})`,
+      { code: 'JOBBERT_SKIPPED_PAIRS' },
+    );
   if (distinct.size < 2)
     throw new JobBERTError(
       'ERR_BAD_FILE',
