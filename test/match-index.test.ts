@@ -226,6 +226,33 @@ describe('MatchIndex add and remove', () => {
     await assert.rejects(() => MatchIndex.build(enc, [{ id: '', text: 'x' }]), TypeError);
     await assert.rejects(() => MatchIndex.build(enc, [{ id: 'a', text: 3 } as never]), /entries\[0\]\.text must be a string/);
     await assert.rejects(() => MatchIndex.build({} as never, []), /encoder must be an Encoder/);
+    // Vectors made elsewhere are checked where they come in, not by every later search.
+    const two = [
+      { id: 'a', text: 'x', lang: 'en' },
+      { id: 'b', text: 'y', lang: 'de' },
+    ];
+    await assert.rejects(() => MatchIndex.fromVectors(two, { data: new Float32Array([1, NaN, 1, 1]), rows: 2, cols: 2 }), {
+      name: 'RangeError',
+      message: /MatchIndex\.fromVectors: vectors must hold only finite numbers; received NaN at row 0, column 1/,
+    });
+    await assert.rejects(
+      () => MatchIndex.fromVectors(two, { data: new Float32Array([1, 1]), rows: 2, cols: 2 }),
+      /vectors\.data must hold rows × cols = 4 elements; received 2/,
+    );
+    await assert.rejects(
+      () => MatchIndex.fromVectors(two, { data: new Float32Array([1, 1, 0, 0]), rows: 2, cols: 2 }),
+      /vectors row 1 is a zero vector/,
+    );
+    await assert.rejects(
+      () => MatchIndex.fromVectors(two, { data: new Float32Array(4), rows: 2, cols: -4 }),
+      /vectors\.cols must be an integer/,
+    );
+    const fromVectors = await MatchIndex.fromVectors(two, { data: new Float32Array([1, 0, 0, 1]), rows: 2, cols: 2 });
+    await assert.rejects(
+      () => fromVectors.addVectors([{ id: 'c', text: 'z' }], { data: new Float32Array([Infinity, 0]), rows: 1, cols: 2 }),
+      /finite/,
+    );
+    await fromVectors.dispose();
     await assert.rejects(
       () => MatchIndex.build({ dim: -1, fingerprint: 'neg', encode: (t: string[]) => enc.encode(t), dispose: async () => {} }, []),
       /encoder must be an Encoder/,

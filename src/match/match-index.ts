@@ -23,7 +23,7 @@ import type { Matrix } from '../kernels/matrix.js';
 import { ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
 import { QuantizedMatrix } from './quantized.js';
 import { readIndexFile, writeIndexFile, type IndexFileContents, type Storage } from './index-file.js';
-import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
+import { assertChoice, assertInteger, assertMatrix, assertOptions, describe } from '../util/validate.js';
 
 export type { Storage } from './index-file.js';
 
@@ -127,13 +127,8 @@ export class MatchIndex {
     const fn = 'MatchIndex.fromVectors';
     assertOptions(fn, opts);
     checkEntries(fn, entries, new Map());
-    if (vectors?.rows !== entries.length)
-      throw new RangeError(`${fn}: vectors.rows must equal entries.length (${entries.length}); received ${describe(vectors?.rows)}`);
-    if (opts.encoder) {
-      assertEncoder(fn, opts.encoder);
-      if (opts.encoder.dim !== vectors.cols)
-        throw new RangeError(`${fn}: vectors.cols must equal encoder.dim (${opts.encoder.dim}); received ${vectors.cols}`);
-    }
+    if (opts.encoder) assertEncoder(fn, opts.encoder);
+    checkVectors(fn, vectors, entries.length, opts.encoder?.dim);
     const fingerprint = opts.fingerprint ?? opts.encoder?.fingerprint ?? 'vectors';
     return MatchIndex.#create(fn, vectors.cols, fingerprint, opts.encoder, entries, [vectors]);
   }
@@ -211,11 +206,7 @@ export class MatchIndex {
     this.#check(fn);
     this.#checkWritable(fn);
     checkEntries(fn, entries, this.#byId);
-    if (vectors?.rows !== entries.length || vectors.cols !== this.dim) {
-      throw new RangeError(
-        `${fn}: vectors must be ${entries.length}×${this.dim}; received ${describe(vectors?.rows)}×${describe(vectors?.cols)}`,
-      );
-    }
+    checkVectors(fn, vectors, entries.length, this.dim);
     await this.#append(fn, entries, Promise.resolve([vectors]));
   }
 
@@ -495,6 +486,27 @@ function assertEncoder(fn: string, encoder: unknown): asserts encoder is Encoder
     typeof e.fingerprint !== 'string'
   ) {
     throw new TypeError(`${fn}: encoder must be an Encoder (dim, fingerprint, encode()); received ${describe(encoder)}`);
+  }
+}
+
+/**
+ * Checks vectors made elsewhere: a Matrix of one row per entry (`cols` wide when
+ * given), finite, and with no row too close to zero for cosine similarity — refused
+ * here, where they come in, rather than by every later search.
+ */
+function checkVectors(fn: string, vectors: unknown, rows: number, cols?: number): asserts vectors is Matrix {
+  assertMatrix(fn, 'vectors', vectors, { rows, cols, allowEmpty: rows === 0 });
+  const { data, cols: d } = vectors as Matrix;
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let j = r * d; j < (r + 1) * d; j++) {
+      const x = data[j];
+      if (!Number.isFinite(x))
+        throw new RangeError(`${fn}: vectors must hold only finite numbers; received ${describe(x)} at row ${r}, column ${j - r * d}`);
+      sum += x * x;
+    }
+    if (!(sum >= 1e-60))
+      throw new RangeError(`${fn}: vectors row ${r} is a zero vector (or its norm is below 1e-30); cosine similarity is undefined for it`);
   }
 }
 
