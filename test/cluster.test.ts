@@ -6,7 +6,7 @@
  * (under CI=true its absence fails).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -344,6 +344,18 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       await inHand.taken;
       await first.stop(); // never returns if it waits for the stuck chunks instead of handing them back
       assert.equal(first.stats.chunks, 0);
+      // A second submitter of the same job is refused while the first runs: the last to finish deletes the job's store.
+      await assert.rejects(
+        runBatch({
+          nats: nats.url,
+          task: 'encode',
+          input: file,
+          output: join(work, 'handed-back-2.jsonl'),
+          fingerprint: encoder.fingerprint,
+          chunkSize: 500,
+        }),
+        { code: 'ERR_BUSY', message: /is being submitted by process \d+ on / },
+      );
       second = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)], ackWaitMs: 2000 });
       const result = await job;
       assert.equal(result.failures.length, 0);
@@ -352,6 +364,40 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       release(); // the abandoned runs end, and store nothing
       await first.stop();
       await second?.stop();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test("a queue made by a worker with a short ack wait is raised to a later worker's longer one", async () => {
+    const { connectCluster, WORK_STREAM } = await import('../src/cluster/nats.js');
+    const { routeOf } = await import('../src/cluster/jobs.js');
+    const nats = await startNats();
+    const encoder = await JobBERT.load(modelDir, { threads: 1 });
+    const c = await connectCluster(nats.url, 'test');
+    const name = `jobbert-encode-${routeOf('encode', encoder.fingerprint)}`;
+    /** The queue's ack wait in ms once `want` holds, or after 10 s. */
+    const ackWait = async (want: (ms: number | null) => boolean) => {
+      let ms: number | null = null;
+      for (let i = 0; i < 100 && !want(ms); i++, await sleep(100)) {
+        const info = await c.jsm.consumers.info(WORK_STREAM, name).catch(() => null);
+        ms = info ? (info.config.ack_wait ?? 0) / 1e6 : null;
+      }
+      return ms;
+    };
+    try {
+      const first = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)], ackWaitMs: 1000 });
+      assert.equal(await ackWait((ms) => ms !== null), 1000);
+      await first.stop();
+      const second = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)], ackWaitMs: 5000 });
+      assert.equal(await ackWait((ms) => ms === 5000), 5000, 'a chunk that keeps its worker busy past 1 s would be redelivered');
+      await second.stop();
+      await assert.rejects(
+        startWorker({ nats: nats.url, runners: [encodeRunner(encoder)], ackWaitMs: 500 }),
+        /ackWaitMs must be an integer in \[1000,/,
+      );
+    } finally {
+      await c.close();
       await encoder.dispose();
       await nats.dispose();
     }
@@ -431,6 +477,21 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
         (await readFile(lowOut, 'utf8')) === low,
         'the batch output at threshold 0.2 differs from jobbert normalize --threshold 0.2',
       );
+      // The CLI with --input a FIFO (as `<(…)` gives): read once, copied first — it read the rows to count them,
+      // then found the pipe empty and waited forever. The same bytes as from the file.
+      const fifo = join(work, 'normalize.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const writer = spawn('sh', ['-c', `cat '${file}' > '${fifo}'`]);
+      const written = new Promise((resolve) => writer.on('close', resolve));
+      const fifoOut = join(work, 'normalize-fifo-batch.jsonl');
+      const code = await main(
+        ['batch', 'normalize', '--nats', nats.url, '--input', fifo, '--output', fifoOut, '--k', '3', '--chunk', '250'],
+        () => {},
+        () => {},
+      );
+      await written;
+      assert.equal(code, 0);
+      assert.ok((await readFile(fifoOut, 'utf8')) === got, 'the batch output from a FIFO differs');
     } finally {
       for (const w of workers) await w.stop();
       await normalizer.dispose();

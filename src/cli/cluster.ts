@@ -1,12 +1,17 @@
 /** The CLI's scale-out commands: `jobbert worker`, `jobbert batch encode|normalize`, `jobbert index publish`. */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Encoder } from '../encoders/encoder.js';
 import { runBatch, type BatchProgress, type BatchResult } from '../cluster/batch.js';
 import { encodeRunner, type BatchTask, type TaskRunner } from '../cluster/jobs.js';
 import { startWorker } from '../cluster/worker.js';
 import { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from '../cluster/normalize-task.js';
-import { Normalizer } from '../normalize/normalizer.js';
+import { MAX_ALTERNATIVES, Normalizer } from '../normalize/normalizer.js';
+import { csvDelimiter, detectFormat, isPipe, namedFormat, pickColumn, TITLE_COLUMNS } from '../normalize/rows.js';
+import { loadBuiltinTaxonomy, readTaxonomy } from '../normalize/taxonomy.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { publishIndex, watchIndex } from '../cluster/index-store.js';
 import { serveShard, ShardRouter } from '../cluster/shards.js';
@@ -15,7 +20,7 @@ import { JobBERTError } from '../errors.js';
 import { loadIndexWithEncoder } from '../serve/load.js';
 import type { ServedIndex } from '../serve/matcher.js';
 import { JobBERT } from '../model/jobbert.js';
-import { parseArgs, UsageError } from './args.js';
+import { camel, parseArgs, UsageError } from './args.js';
 import type { ProgressSink } from './model-commands.js';
 
 type Out = (line: string) => void;
@@ -37,6 +42,60 @@ function waitForSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
     };
     for (const s of signals) process.on(s, on);
   });
+}
+
+/**
+ * `path` as a file that can be read more than once: a pipe or FIFO (`--examples
+ * <(…)`, `--input <(…)`) is copied to a temporary file first — the Normalizer
+ * and the fingerprint both read the examples, and a submitter reads its input
+ * once to count the rows and again to send them, so a pipe read twice gave the
+ * second reader nothing (a worker then ran with examples other than its
+ * fingerprint said, or a job sent no chunks and waited forever). `cleanup`
+ * removes the copy. Async.
+ */
+async function rereadable(path: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  if (!isPipe(path)) return { path, cleanup: async () => {} };
+  const dir = await mkdtemp(join(tmpdir(), 'jobbert-pipe-'));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    let copy = join(dir, basename(path));
+    await pipeline(createReadStream(path), createWriteStream(copy));
+    if (namedFormat(path) === undefined) {
+      // `<(…)` is /dev/fd/63, a name without an extension, which batch reads as a list of titles:
+      // name the copy by what its first line shows (a CSV only with a title column in its header).
+      const format = await detectFormat(copy);
+      const header = format === 'csv' ? (await firstLineOf(copy)).split(csvDelimiter(await firstLineOf(copy))) : [];
+      const ext = format === 'jsonl' ? '.jsonl' : format === 'tsv' ? '.tsv' : pickColumn(header, TITLE_COLUMNS) ? '.csv' : '.txt';
+      await rename(copy, `${copy}${ext}`);
+      copy += ext;
+    }
+    return { path: copy, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** The first line of a text file (at most its first 64 KiB read). */
+async function firstLineOf(path: string): Promise<string> {
+  const file = await open(path);
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(65536), 0, 65536, 0);
+    return (
+      buffer
+        .subarray(0, bytesRead)
+        .toString('utf8')
+        .replace(/^\uFEFF/, '')
+        .split(/\r?\n/, 1)[0] ?? ''
+    );
+  } finally {
+    await file.close();
+  }
+}
+
+/** UsageError unless the integer option `name` (given as `v`) is at least `min`. */
+function atLeast(name: string, v: unknown, min: number): void {
+  if (v !== undefined && (v as number) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}; received ${v as number}`);
 }
 
 /** `jobbert worker --nats URL ...`: resolves with 0 once a signal has stopped it. */
@@ -72,6 +131,19 @@ export async function workerCommand(
   for (const t of tasks)
     if (t !== 'encode' && t !== 'normalize') throw new UsageError(`--tasks must list encode and/or normalize; received '${t}'`);
   if (!o.nats) throw new UsageError('worker needs --nats URL (e.g. nats://127.0.0.1:4222)');
+  for (const [name, min] of [
+    ['threads', 1],
+    ['batch-size', 1],
+    ['concurrency', 1],
+    ['max-attempts', 1],
+    ['ack-wait-ms', 1000],
+    ['shutdown-timeout-ms', 0],
+  ] as const)
+    atLeast(name, o[camel(name)], min);
+  if (o.examples !== undefined && !existsSync(o.examples as string))
+    throw new JobBERTError('ERR_NOT_FOUND', `--examples ${o.examples as string} does not exist`);
+  const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
+  if (examples) o.examples = examples.path;
   const encoder = await loadModel(o);
   let normalizer: Normalizer | undefined;
   try {
@@ -106,6 +178,7 @@ export async function workerCommand(
   } finally {
     await normalizer?.dispose();
     await encoder.dispose();
+    await examples?.cleanup();
   }
 }
 
@@ -170,32 +243,85 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
     if (!(t >= 0 && t <= 1)) throw new UsageError(`--threshold must be a number in [0, 1]; received ${t}`);
     options.threshold = t;
   }
+  // Checked here, as jobbert normalize checks them, not by every worker on every chunk of a submitted job.
+  atLeast('chunk', o.chunk, 1);
+  if (o.k !== undefined && ((o.k as number) < 1 || (o.k as number) > MAX_ALTERNATIVES))
+    throw new UsageError(`--k must be an integer in [1, ${MAX_ALTERNATIVES}]; received ${o.k as number}`);
+  if (task === 'normalize' && (o.lang !== undefined || o.outputLang !== undefined)) {
+    const langs = o.taxonomy === undefined ? (await loadBuiltinTaxonomy()).langs : (await readTaxonomy(o.taxonomy as string)).langs;
+    for (const name of ['lang', 'output-lang'] as const) {
+      const v = o[camel(name)] as string | undefined;
+      if (v !== undefined && !langs.includes(v))
+        throw new UsageError(`--${name} must be one of the taxonomy's languages (${langs.join(', ')}); received '${v}'`);
+    }
+  }
+  for (const name of ['input', 'examples'] as const)
+    if (o[name] !== undefined && !existsSync(o[name] as string))
+      throw new JobBERTError('ERR_NOT_FOUND', `--${name} ${o[name] as string} does not exist`);
+  const output = o.output as string;
+  if (existsSync(output) && statSync(output).isDirectory())
+    throw new JobBERTError('ERR_IO', `--output ${output} is a directory; name a file (in it, for instance)`);
+  if (!existsSync(dirname(resolve(output))))
+    throw new JobBERTError('ERR_NOT_FOUND', `--output ${output}: the folder ${dirname(resolve(output))} does not exist`);
   if (o.branch !== undefined) {
     if (!['anchor', 'positive', 'base'].includes(o.branch as string))
       throw new UsageError(`--branch must be anchor, positive or base; received '${String(o.branch)}'`);
     options.branch = o.branch;
   }
+  const input = await rereadable(o.input as string);
+  const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
+  try {
+    if (examples) o.examples = examples.path;
+    return await submit(task, o, options, input.path, out, err, progress);
+  } finally {
+    await input.cleanup();
+    await examples?.cleanup();
+  }
+}
+
+async function submit(
+  task: BatchTask,
+  o: Record<string, unknown>,
+  options: Record<string, unknown>,
+  input: string,
+  out: Out,
+  err: Out,
+  progress: ProgressSink,
+): Promise<number> {
   // The submitter needs only the model's fingerprint: the workers must have the same.
   const encoder = await loadModel(o);
-  const fingerprint = task === 'encode' ? encoder.fingerprint : await normalizeFingerprint(encoder.fingerprint, normalizeSettings(o));
-  await encoder.dispose();
+  let fingerprint: string;
+  try {
+    fingerprint = task === 'encode' ? encoder.fingerprint : await normalizeFingerprint(encoder.fingerprint, normalizeSettings(o));
+  } finally {
+    await encoder.dispose();
+  }
   let last = 0;
   let lastDone = -1;
+  let lastWaiting = false;
   const onProgress = (p: BatchProgress) => {
     const now = performance.now();
     const final = p.chunksDone === p.chunks;
     if (progress.isTTY) {
       if (now - last > 100 || final) progress.write(`\r\x1b[2K${progressLine(p)}${final ? '\n' : ''}`);
-    } else if ((p.done !== lastDone && now - last > 1000) || final) {
+    } else if (
+      // A line a second while rows get done; also when workers are found missing (or found), and every
+      // 30 s of no progress, so a log shows a job that waits for workers rather than nothing.
+      (p.done !== lastDone && now - last > 1000) ||
+      p.noWorkers !== lastWaiting ||
+      now - last > 30_000 ||
+      final
+    ) {
       progress.write(`${progressLine(p)}\n`);
     } else return;
     last = now;
     lastDone = p.done;
+    lastWaiting = p.noWorkers;
   };
   const result: BatchResult = await runBatch({
     nats: o.nats as string,
-    task: task as BatchTask,
-    input: o.input as string,
+    task,
+    input,
     output: o.output as string,
     fingerprint,
     options,

@@ -10,7 +10,9 @@
  * that failed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
@@ -166,6 +168,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     await ensureWorkStream(c);
     const bucket = await objectStore(c, jobBucket(job));
     await checkSpec(bucket, job, spec);
+    const renewLease = await claimJob(bucket, job);
 
     // Queued first, then done: a chunk acknowledged in between has its result stored already.
     const queued = await queuedChunks(c, route, job);
@@ -216,11 +219,14 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     const started = performance.now();
     let finished: Map<number, 'ok' | 'failed'>;
     let tDone = 0;
+    await removeStaleTemps(opts.output);
     const writer = new OutputWriter(opts.output, opts.input, opts.column, opts.task, bucket, spec);
     let checkedWorkers = 0;
     let noWorkers = false;
+    let idleBefore = false;
     try {
       for (;;) {
+        await renewLease();
         finished = await retry('read progress', () => outcomes(bucket), { limitMs: 600_000 });
         let doneRows = 0;
         let failed = 0;
@@ -230,7 +236,12 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
         }
         if (performance.now() - checkedWorkers > 2000) {
           checkedWorkers = performance.now();
-          noWorkers = !(await c.jsm.consumers.info(WORK_STREAM, `jobbert-${opts.task}-${route}`).catch(() => null));
+          // A live worker holds a pull request open (num_waiting) or a chunk (num_ack_pending); the queue
+          // itself outlives its workers. Twice in a row, as a worker between two pulls has neither for a moment.
+          const info = await c.jsm.consumers.info(WORK_STREAM, `jobbert-${opts.task}-${route}`).catch(() => null);
+          const idle = !info || (info.num_waiting === 0 && info.num_ack_pending === 0);
+          noWorkers = idle && idleBefore;
+          idleBefore = idle;
         }
         const rate = (doneRows - rowsAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
         opts.onProgress?.({
@@ -301,6 +312,56 @@ async function checkSpec(bucket: ObjectStore, job: string, spec: JobSpec): Promi
   await retry('record the job', () => bucket.putBlob({ name: 'job' }, new TextEncoder().encode(JSON.stringify(spec))));
 }
 
+/** Who submits a job: one submitter at a time, as the last one to finish deletes the job's store. */
+interface Lease {
+  pid: number;
+  host: string;
+  token: string;
+  /** When it was last renewed (the holder's clock, ms). */
+  at: number;
+}
+
+/** How often a submitter renews its lease, and when a lease not renewed is taken to be abandoned. */
+const LEASE_RENEW_MS = 5_000;
+const LEASE_STALE_MS = 20_000;
+
+/**
+ * Claims the job for this submitter, or rejects with JobBERTError ERR_BUSY
+ * when another submitter holds it: two submitters of one job (the same input
+ * and options, rerun while the first still runs) tore its shared state down
+ * under each other — one failed, hung or crashed, and the broker's store could
+ * be left broken. A lease lapses after LEASE_STALE_MS without renewal, or at
+ * once when its holder was a process on this host that has ended (a rerun
+ * after Ctrl-C resumes at once). Resolves with the function that renews it.
+ */
+async function claimJob(bucket: ObjectStore, job: string): Promise<() => Promise<void>> {
+  const mine: Lease = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), at: Date.now() };
+  const read = async (): Promise<Lease | null> => {
+    const raw = await retry('read the job lease', () => bucket.getBlob('submitter'));
+    return raw ? (JSON.parse(new TextDecoder().decode(raw)) as Lease) : null;
+  };
+  const write = () =>
+    retry('renew the job lease', () => bucket.putBlob({ name: 'submitter' }, new TextEncoder().encode(JSON.stringify(mine))));
+  const busy = (l: Lease) =>
+    new JobBERTError(
+      'ERR_BUSY',
+      `job ${job} is being submitted by process ${l.pid} on ${l.host} (its lease renewed ${Math.max(0, Math.round((Date.now() - l.at) / 1000))} s ago): wait for it to finish, or stop it; a rerun then resumes from the chunks already done`,
+    );
+  const live = (l: Lease) => Date.now() - l.at < LEASE_STALE_MS && (l.host !== mine.host || running(l.pid));
+  const held = await read();
+  if (held && held.token !== mine.token && live(held)) throw busy(held);
+  await write();
+  // Two that claimed at once both wrote: the last write stands, and the other steps back.
+  await sleep(250);
+  const now = await read();
+  if (now && now.token !== mine.token) throw busy(now);
+  return async () => {
+    if (Date.now() - mine.at < LEASE_RENEW_MS) return;
+    mine.at = Date.now();
+    await write();
+  };
+}
+
 /** Chunks of the job waiting in the work queue (or being worked on). */
 async function queuedChunks(c: ClusterConnection, route: string, job: string): Promise<Set<number>> {
   const prefix = `jobbert.work.${route}.${job}.`;
@@ -324,6 +385,31 @@ async function outcomes(bucket: ObjectStore): Promise<Map<number, 'ok' | 'failed
 function errorLine(task: BatchTask, row: BatchRow, f: ChunkReport): string {
   const error = { code: f.code, message: f.message, chunk: f.chunk };
   return JSON.stringify(task === 'normalize' ? { id: row.id, input: row.title, error } : { error });
+}
+
+/**
+ * Removes the temp files of earlier submitters of `output` that are no longer
+ * running (stopped by Ctrl-C or killed: `OUT.tmp-<pid>-<hex>`, whose pid is
+ * gone), which a rerun would otherwise never clean up. Async; best effort.
+ */
+async function removeStaleTemps(output: string): Promise<void> {
+  const dir = dirname(output);
+  const name = basename(output);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const f of names) {
+    const m = f.startsWith(`${name}.tmp-`) ? /^(\d+)-[0-9a-f]{6}$/.exec(f.slice(name.length + 5)) : null;
+    if (m && !running(Number(m[1]))) await rm(join(dir, f), { force: true }).catch(() => {});
+  }
+}
+
+/** Whether a process with this pid runs on this machine (signal 0 checks without sending). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -362,11 +448,13 @@ class OutputWriter {
   }
 
   #fetch(n: number): void {
-    if (n < this.spec.chunks && !this.#fetches.has(n))
-      this.#fetches.set(
-        n,
-        retry(`read chunk ${n}`, () => this.bucket.getBlob(chunkObject(n)), { limitMs: 600_000 }),
-      );
+    if (n < this.spec.chunks && !this.#fetches.has(n)) {
+      const read = retry(`read chunk ${n}`, () => this.bucket.getBlob(chunkObject(n)), { limitMs: 600_000 });
+      // Awaited in its turn; a read ahead that fails before then (the job's store deleted under it) must not
+      // be an unhandled rejection that ends the process with a stack trace.
+      read.catch(() => {});
+      this.#fetches.set(n, read);
+    }
   }
 
   /** Writes every chunk from the next unwritten one on that has an outcome in `finished`. Async. */

@@ -4,6 +4,7 @@
  * JetStream names jobbert uses, and a retry loop for calls that fail while the
  * broker is away.
  */
+import { connect as netConnect } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
@@ -24,6 +25,57 @@ export interface ClusterConnection {
 }
 
 /**
+ * Waits for the first server of `url` to greet as NATS does (an INFO line), on
+ * a socket of its own that it then closes. A port that accepts connections but
+ * is not NATS — its HTTP monitoring port, 8222, is the likely mistake — made
+ * the client time out and then keep the process alive on a socket it never
+ * closed. Async; rejects with an Error saying what was found. TLS and WebSocket
+ * URLs are left to the client.
+ */
+async function greeting(url: string, timeoutMs: number): Promise<void> {
+  const first = url.split(',')[0].trim();
+  let u: URL;
+  try {
+    u = new URL(first.includes('://') ? first : `nats://${first}`);
+  } catch {
+    return; // the client names a malformed URL
+  }
+  if (u.protocol !== 'nats:') return;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port || 4222);
+  await new Promise<void>((resolve, reject) => {
+    const socket = netConnect({ host, port });
+    let head = '';
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (e) reject(e);
+      else resolve();
+    };
+    const timer = setTimeout(
+      () =>
+        done(
+          new Error(
+            `${host}:${port} accepted the connection but sent no NATS greeting within ${timeoutMs} ms (is it NATS's client port, not its monitoring port 8222?)`,
+          ),
+        ),
+      timeoutMs,
+    );
+    socket.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+      if (head.includes('\n') || head.length > 4096)
+        done(
+          head.startsWith('INFO ')
+            ? undefined
+            : new Error(`${host}:${port} is not a NATS server: it sent ${JSON.stringify(head.slice(0, 60))}`),
+        );
+    });
+    socket.on('error', (e) => done(e));
+    socket.on('close', () => done(new Error(`${host}:${port} closed the connection before greeting`)));
+  });
+}
+
+/**
  * Connects to the NATS server at `url` (e.g. nats://127.0.0.1:4222) with
  * JetStream. Reconnects forever once connected; the first connection must
  * succeed (JobBERTError ERR_NATS otherwise). Async.
@@ -33,6 +85,7 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
     throw new TypeError(`connectCluster: url must be a NATS URL such as nats://127.0.0.1:4222; received ${String(url)}`);
   let nc: NatsConnection;
   try {
+    await greeting(url, 5000);
     nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
   } catch (e) {
     throw new JobBERTError('ERR_NATS', `cannot connect to NATS at ${url}: ${(e as Error).message}`, { cause: e });

@@ -4,9 +4,11 @@
  * writes it (one JSON object a line).
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
 import type { Normalizer } from '../normalize/normalizer.js';
+import { taxonomyFiles } from '../normalize/taxonomy.js';
+import { ioError } from '../util/open-bytes.js';
 import type { TaskRunner } from './jobs.js';
 
 /**
@@ -35,10 +37,17 @@ export async function normalizeFingerprint(encoderFingerprint: string, s: Normal
     );
   const h = createHash('sha256').update(`encoder ${encoderFingerprint}\n`);
   if (s.taxonomy) {
-    for (const f of (await readdir(s.taxonomy)).filter((f) => /\.csv$/i.test(f)).sort())
-      h.update(`taxonomy ${f}\n`).update(await readFile(join(s.taxonomy, f)));
+    // The files the Normalizer reads, in dir or dir/<lang>/ (only those at the top were hashed before:
+    // two taxonomies kept in language folders had the same fingerprint).
+    const dir = s.taxonomy;
+    for (const f of taxonomyFiles(dir)) h.update(`taxonomy ${relative(dir, f)}\n`).update(await readFile(f));
   } else h.update('taxonomy built-in\n');
-  if (s.examples) h.update('examples\n').update(await readFile(s.examples));
+  if (s.examples)
+    h.update('examples\n').update(
+      await readFile(s.examples).catch((e) => {
+        throw ioError(s.examples!, e);
+      }),
+    );
   else h.update('examples none\n');
   return `normalize:${h.digest('hex').slice(0, 32)}`;
 }

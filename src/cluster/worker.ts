@@ -22,7 +22,10 @@ export interface WorkerOptions {
   nats: string;
   /** The tasks this worker runs (encodeRunner(encoder), a normalize runner). */
   runners: TaskRunner[];
-  /** How long a chunk may go without an (in-progress) ack before JetStream redelivers it, in ms (default 30,000). */
+  /**
+   * How long a chunk may go without an (in-progress) ack before JetStream redelivers it, in ms (default
+   * 30,000; at least 1,000). The queue keeps the longest any of its workers asked for.
+   */
   ackWaitMs?: number;
   /** Runs of a chunk before it is reported as failed (default 3); set when the queue is first made. */
   maxAttempts?: number;
@@ -67,6 +70,8 @@ interface Route {
   consumer: Consumer | null;
   name: string;
   maxAttempts: number;
+  /** The queue's ack wait, which the worker that made it chose: chunks in hand are kept alive within it. */
+  ackWaitMs: number;
 }
 
 /**
@@ -78,7 +83,8 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const fn = 'startWorker';
   assertOptions(fn, opts);
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
-  assertInteger(fn, 'ackWaitMs', ackWaitMs, 100);
+  // Under a second, a chunk whose formatting keeps the JavaScript thread busy would outlast it between renewals.
+  assertInteger(fn, 'ackWaitMs', ackWaitMs, 1000);
   const maxAttempts = opts.maxAttempts ?? 3;
   assertInteger(fn, 'maxAttempts', maxAttempts, 1, 1000);
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 30_000;
@@ -98,7 +104,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   }
   const routes: Route[] = opts.runners.map((runner) => {
     const route = routeOf(runner.task, runner.fingerprint);
-    return { runner, consumer: null, name: `jobbert-${runner.task}-${route}`, maxAttempts };
+    return { runner, consumer: null, name: `jobbert-${runner.task}-${route}`, maxAttempts, ackWaitMs };
   });
   const stats: WorkerStats = { chunks: 0, rows: 0, failed: 0, runSeconds: 0, storeSeconds: 0 };
   const buckets = new Map<string, ObjectStore>();
@@ -128,6 +134,19 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     }
     const live = await c.jsm.consumers.info(WORK_STREAM, r.name);
     r.maxAttempts = Math.max(1, (live.config.max_deliver ?? maxAttempts + 1) - 1);
+    // The queue keeps the ack wait of the worker that made it. A shorter one than this worker's is raised
+    // (a longer wait is safe for every worker: each renews its chunks well within it); a chunk's lease is
+    // renewed within the queue's own wait. (A 100 ms wait left by another worker had every chunk that
+    // kept the JavaScript thread busy longer redelivered until it failed.)
+    let queueAckWaitMs = live.config.ack_wait ? Math.round(live.config.ack_wait / 1e6) : ackWaitMs;
+    if (queueAckWaitMs < ackWaitMs) {
+      const raised = await c.jsm.consumers.update(WORK_STREAM, r.name, { ack_wait: nanos(ackWaitMs) }).catch(() => null);
+      if (raised) {
+        log(`jobbert worker: raised the ack wait of the ${r.runner.task} queue ${r.name} from ${queueAckWaitMs} to ${ackWaitMs} ms`);
+        queueAckWaitMs = ackWaitMs;
+      }
+    }
+    r.ackWaitMs = queueAckWaitMs;
     r.consumer = await c.js.consumers.get(WORK_STREAM, r.name);
     return r.consumer;
   }
@@ -207,7 +226,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
       return;
     }
     log(`jobbert worker: job ${chunk.job} chunk ${chunk.chunk}: taking it (delivery ${deliveries})`);
-    const heartbeat = setInterval(() => msg.working(), Math.max(50, Math.floor(ackWaitMs / 3)));
+    const heartbeat = setInterval(() => msg.working(), Math.max(20, Math.floor(r.ackWaitMs / 3)));
     const job = { msg, abandoned: false, done: Promise.resolve() };
     inHand.add(job);
     let settle!: () => void;
@@ -261,6 +280,24 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     }
   }
 
+  /**
+   * The route to take the next chunk from. With one, it. With more (encode and
+   * normalize), the first from the current turn on whose queue holds a chunk
+   * now, so that an empty queue is not waited on while another has work (a
+   * worker alternating between them waited a second for each chunk); when none
+   * has, the one whose turn it is, waited on.
+   */
+  async function pick(turn: number): Promise<Route> {
+    if (routes.length === 1) return routes[0];
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[(turn + i) % routes.length];
+      await consumerOf(r);
+      const info = await c.jsm.consumers.info(WORK_STREAM, r.name).catch(() => null);
+      if (info && info.num_pending > 0) return r;
+    }
+    return routes[turn % routes.length];
+  }
+
   async function loop(): Promise<void> {
     const taking = new Set<Promise<void>>();
     let turn = 0;
@@ -268,9 +305,10 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
       // A free slot first: at most `concurrency` chunks in hand.
       while (taking.size >= concurrency) await Promise.race(taking);
       if (stopping) break;
-      const r = routes[turn++ % routes.length];
+      let r = routes[turn % routes.length];
       let msg: JsMsg | null = null;
       try {
+        r = await pick(turn++);
         const consumer = await consumerOf(r);
         msg = await consumer.next({ expires: 1000 });
       } catch (e) {

@@ -186,17 +186,15 @@ async function readTable(path: string): Promise<{ rows: string[][]; col: (name: 
   return { rows, col };
 }
 
-/**
- * Reads a folder of ESCO CSVs: every occupations_<lang>.csv found (in `dir`
- * or `dir/<lang>/`) and the matching ISCOGroups_<lang>.csv when present.
- * English first when present. Async; JobBERTError ERR_NOT_FOUND when the
- * folder holds no occupations file, ERR_BAD_DATA for a malformed one, ERR_IO
- * for a `dir` that is a file.
- */
-export async function readTaxonomy(dir: string): Promise<Taxonomy> {
+/** JobBERTError ERR_NOT_FOUND unless `dir` exists, ERR_IO unless it is a folder. */
+function checkTaxonomyDir(dir: string): void {
   if (!existsSync(dir)) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} does not exist`);
   if (!statSync(dir).isDirectory())
     throw new JobBERTError('ERR_IO', `readTaxonomy: ${dir} is a file; name the folder that holds occupations_<lang>.csv`);
+}
+
+/** The languages of the occupations_<lang>.csv files in `dir` or `dir/<lang>/`, English first. */
+function taxonomyLangs(dir: string): string[] {
   const candidates = new Set<string>();
   const scan = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -206,7 +204,31 @@ export async function readTaxonomy(dir: string): Promise<Taxonomy> {
     }
   };
   scan(dir);
-  const langs = [...candidates].sort((a, b) => (a === 'en' ? -1 : b === 'en' ? 1 : a.localeCompare(b)));
+  return [...candidates].sort((a, b) => (a === 'en' ? -1 : b === 'en' ? 1 : a.localeCompare(b)));
+}
+
+/**
+ * The files {@link readTaxonomy} reads from `dir` (each language's occupations
+ * CSV and ISCO groups CSV, in `dir` or `dir/<lang>/`), in a stable order: what a
+ * fingerprint of the taxonomy must cover. Sync.
+ */
+export function taxonomyFiles(dir: string): string[] {
+  checkTaxonomyDir(dir);
+  return taxonomyLangs(dir)
+    .flatMap((lang) => [findCsv(dir, 'occupations', lang), findCsv(dir, 'ISCOGroups', lang)])
+    .filter((p): p is string => p !== null);
+}
+
+/**
+ * Reads a folder of ESCO CSVs: every occupations_<lang>.csv found (in `dir`
+ * or `dir/<lang>/`) and the matching ISCOGroups_<lang>.csv when present.
+ * English first when present. Async; JobBERTError ERR_NOT_FOUND when the
+ * folder holds no occupations file, ERR_BAD_DATA for a malformed one, ERR_IO
+ * for a `dir` that is a file.
+ */
+export async function readTaxonomy(dir: string): Promise<Taxonomy> {
+  checkTaxonomyDir(dir);
+  const langs = taxonomyLangs(dir);
   if (langs.length === 0) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} holds no occupations_<lang>.csv`);
   const byUri = new Map<string, TaxonomyOccupation>();
   const iscoGroups: Record<string, Record<string, string>> = {};
