@@ -3,7 +3,7 @@
  * fixture the suite writes itself (and the built-in ESCO for the null cases).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,6 +35,18 @@ function checkShape(r: NormalizeResult, k: number) {
   assert.equal(new Set(r.alternatives.map((a) => a.uri)).size, r.alternatives.length, 'alternatives are distinct occupations');
   for (let i = 1; i < r.alternatives.length; i++) assert.ok(r.alternatives[i - 1].score >= r.alternatives[i].score, 'best first');
 }
+
+test("a batch worker's fingerprint covers the taxonomy files in dir/<lang>/ (two taxonomies laid out so had the same one)", async () => {
+  const { normalizeFingerprint } = await import('../src/cluster/normalize-task.js');
+  const other = await writeTinyTaxonomy(join(dir, 'esco-other'));
+  const csv = join(other, 'de', 'occupations_de.csv');
+  await writeFile(csv, (await readFile(csv, 'utf8')).replace('Bäcker', 'Brotbäcker'));
+  const a = await normalizeFingerprint('enc', { taxonomy });
+  assert.equal(await normalizeFingerprint('enc', { taxonomy }), a, 'deterministic');
+  assert.notEqual(await normalizeFingerprint('enc', { taxonomy: other }), a);
+  await rejectsWith(normalizeFingerprint('enc', { taxonomy: join(dir, 'nope') }), 'ERR_NOT_FOUND', 'does not exist');
+  await rejectsWith(normalizeFingerprint('enc', { examples: join(dir, 'nope.csv') }), 'ERR_NOT_FOUND', 'nope.csv');
+});
 
 test('BAD CALL - an encoder that returns other than one row per text, as wide as its dim, is named, not trusted', async () => {
   const good = TfIdfEncoder.fit(['baker', 'nurse', 'taxi driver'], { dim: 64 });
