@@ -320,3 +320,36 @@ describe('matrix()', () => {
     assert.throws(() => matrix({} as never), TypeError);
   });
 });
+
+describe('BAD CALL - arrays with holes, and encoder options, are named, not read as zero rows', () => {
+  it('TfIdfEncoder, MatchIndex and normalizeStream name the hole, the branch or the id', async () => {
+    const { TfIdfEncoder, MatchIndex, Normalizer } = await import('../src/index.js');
+    const enc = TfIdfEncoder.fit(['nurse', 'baker'], { dim: 64 });
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+    const holes = ['nurse', , 'baker'] as string[];
+    await rejects(() => enc.encode(holes), TypeError, /texts\[1\] must be a string; received undefined/);
+    assert.throws(() => TfIdfEncoder.fit(holes), { name: 'TypeError', message: /texts\[1\] must be a string/ });
+    await rejects(() => enc.encode(['nurse'], { branch: 'xx' as never }), RangeError, /branch must be one of 'anchor', 'positive', 'base'/);
+    const index = await MatchIndex.build(enc, [{ id: 'a', text: 'nurse' }]);
+    await rejects(() => index.search(holes), TypeError, /queries\[1\] must be a string/);
+    await rejects(
+      // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+      () => MatchIndex.build(enc, [{ id: 'a', text: 'x' }, , { id: 'b', text: 'y' }] as never),
+      TypeError,
+      /entries\[1\] must be an object/,
+    );
+    await index.dispose();
+    // A saved TF-IDF description with an n-gram range no fit() gives (each query word took seconds).
+    const spec = { ...enc.spec(), maxN: 2e9 };
+    assert.throws(() => TfIdfEncoder.fromSpec(spec), { code: 'ERR_BAD_SPEC' });
+    // An id that is NaN or Infinity names nothing.
+    const n = await Normalizer.load({ encoder: enc });
+    for (const id of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const drain = async () => {
+        for await (const _ of n.normalizeStream([{ id, title: 'nurse' }]));
+      };
+      await rejects(drain, RangeError, /titles item 0's id must be a string or a number/);
+    }
+    await n.dispose();
+  });
+});

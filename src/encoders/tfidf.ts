@@ -6,10 +6,10 @@
  * by sublinear tf × smoothed idf fitted on a corpus, and L2-normalised.
  */
 import { createHash } from 'node:crypto';
-import type { Branch, Encoder, EncoderSpec } from './encoder.js';
+import { BRANCHES, type Branch, type Encoder, type EncoderSpec } from './encoder.js';
 import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
-import { assertInteger, assertOptions, describe } from '../util/validate.js';
+import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 
 export interface TfIdfOptions {
   /** Hash buckets (output dimension). Default 4096. */
@@ -97,10 +97,11 @@ export class TfIdfEncoder implements Encoder {
     assertInteger(fn, 'minN', minN, 1, 16);
     assertInteger(fn, 'maxN', maxN, minN, 16);
     const df = new Float64Array(dim);
-    texts.forEach((t, i) => {
+    for (let i = 0; i < texts.length; i++) {
+      const t = texts[i];
       if (typeof t !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(t)}`);
       for (const bucket of features(t, dim, minN, maxN).keys()) df[bucket]++;
-    });
+    }
     const idf = new Float32Array(dim);
     for (let b = 0; b < dim; b++) idf[b] = Math.log((1 + texts.length) / (1 + df[b])) + 1;
     return new TfIdfEncoder(dim, minN, maxN, idf);
@@ -121,7 +122,17 @@ export class TfIdfEncoder implements Encoder {
   static fromSpec(spec: EncoderSpec): TfIdfEncoder {
     const { dim, minN, maxN, idf } = spec as { dim?: unknown; minN?: unknown; maxN?: unknown; idf?: unknown };
     const ok = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
-    if (spec.kind !== 'tfidf' || !ok(dim) || !ok(minN) || !ok(maxN) || minN > maxN || typeof idf !== 'string') {
+    // The bounds fit() takes: an n-gram range past 16 (a crafted spec's 2e9) made each query word take seconds.
+    if (
+      spec.kind !== 'tfidf' ||
+      !ok(dim) ||
+      dim > 1 << 20 ||
+      !ok(minN) ||
+      !ok(maxN) ||
+      minN > maxN ||
+      maxN > 16 ||
+      typeof idf !== 'string'
+    ) {
       throw new JobBERTError('ERR_BAD_SPEC', 'TfIdfEncoder.fromSpec: not a valid TF-IDF encoder description');
     }
     const bytes = Buffer.from(idf, 'base64');
@@ -136,8 +147,12 @@ export class TfIdfEncoder implements Encoder {
     if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', 'TfIdfEncoder.encode: the encoder was disposed');
     if (!Array.isArray(texts)) throw new TypeError(`TfIdfEncoder.encode: texts must be an array of strings; received ${describe(texts)}`);
     assertOptions('TfIdfEncoder.encode', opts);
+    // One vector for every branch, but a branch must still be one (as every encoder checks).
+    if (opts.branch !== undefined) assertChoice('TfIdfEncoder.encode', 'branch', opts.branch, BRANCHES);
     const data = new Float32Array(texts.length * this.dim);
-    texts.forEach((t, i) => {
+    // Every index, holes of a sparse array too (forEach would skip them and leave zero rows).
+    for (let i = 0; i < texts.length; i++) {
+      const t = texts[i];
       if (typeof t !== 'string') throw new TypeError(`TfIdfEncoder.encode: texts[${i}] must be a string; received ${describe(t)}`);
       const row = data.subarray(i * this.dim, (i + 1) * this.dim);
       let norm = 0;
@@ -153,7 +168,7 @@ export class TfIdfEncoder implements Encoder {
         const inv = 1 / Math.sqrt(norm);
         for (let b = 0; b < this.dim; b++) row[b] *= inv;
       }
-    });
+    }
     return { data, rows: texts.length, cols: this.dim };
   }
 

@@ -283,6 +283,8 @@ function checkHeader(raw: unknown, version: number, size: number, headerEnd: num
   if (!Number.isInteger(h.dim) || h.dim < 1 || h.dim > MAX_DIM)
     throw corrupt(`dim ${JSON.stringify(h.dim)} is not an integer in [1, ${MAX_DIM}]`);
   if (!isOffset(h.count)) throw corrupt(`count ${JSON.stringify(h.count)} is not a non-negative integer`);
+  // Each entry has at least one vector of dim floats in the file: a larger count is a lie, not an allocation to try.
+  if (h.count * h.dim * 4 > size) throw corrupt(`count ${h.count} entries of ${h.dim} floats cannot fit in a file of ${size} bytes`);
   if (h.metric !== 'cosine' || h.storage !== 'fp32') throw corrupt('metric and storage must be "cosine" and "fp32"');
   if (typeof h.fingerprint !== 'string') throw corrupt('fingerprint is not a string');
   if (h.encoder !== null && h.encoder !== undefined && !isRecord(h.encoder)) throw corrupt('encoder is neither null nor an object');

@@ -252,9 +252,10 @@ export class MatchIndex {
     this.#check(fn);
     this.#checkWritable(fn);
     if (!Array.isArray(ids)) throw new TypeError(`${fn}: ids must be an array of strings; received ${describe(ids)}`);
-    ids.forEach((id, i) => {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
       if (typeof id !== 'string') throw new TypeError(`${fn}: ids[${i}] must be a string; received ${describe(id)}`);
-    });
+    }
     return this.#serial(fn, () => this.#removeNow(ids));
   }
 
@@ -310,9 +311,10 @@ export class MatchIndex {
     this.#check(fn);
     const encoder = this.#requireEncoder(fn);
     if (!Array.isArray(queries)) throw new TypeError(`${fn}: queries must be an array of strings; received ${describe(queries)}`);
-    queries.forEach((q, i) => {
+    for (let i = 0; i < queries.length; i++) {
+      const q = queries[i];
       if (typeof q !== 'string') throw new TypeError(`${fn}: queries[${i}] must be a string; received ${describe(q)}`);
-    });
+    }
     checkSearchOptions(fn, opts);
     if (queries.length === 0) return [];
     const vectors = await encodeChecked(fn, encoder, queries, 'anchor');
@@ -514,7 +516,8 @@ function checkVectors(fn: string, vectors: unknown, rows: number, cols?: number)
 function checkEntries(fn: string, entries: unknown, existing: ReadonlyMap<string, number>): asserts entries is MatchEntry[] {
   if (!Array.isArray(entries)) throw new TypeError(`${fn}: entries must be an array of { id, text, lang? }; received ${describe(entries)}`);
   const seen = new Set<string>();
-  entries.forEach((e: MatchEntry, i) => {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
     if (typeof e !== 'object' || e === null)
       throw new TypeError(`${fn}: entries[${i}] must be an object { id, text, lang? }; received ${describe(e)}`);
     if (typeof e.id !== 'string' || e.id === '')
@@ -524,7 +527,7 @@ function checkEntries(fn: string, entries: unknown, existing: ReadonlyMap<string
       throw new TypeError(`${fn}: entries[${i}].lang must be a string; received ${describe(e.lang)}`);
     if (seen.has(e.id) || existing.has(e.id)) throw new RangeError(`${fn}: entries[${i}].id '${e.id}' is already in the index`);
     seen.add(e.id);
-  });
+  }
 }
 
 function checkSearchOptions(fn: string, opts: unknown): void {

@@ -140,7 +140,8 @@ export class SkillIndex {
     const aliasSkill: number[] = [];
     const aliasText: string[] = [];
     let maxAliases = 0;
-    skills.forEach((s, i) => {
+    for (let i = 0; i < skills.length; i++) {
+      const s = skills[i];
       const at = `skills[${i}]`;
       if (typeof s !== 'object' || s === null || Array.isArray(s))
         throw new TypeError(`${fn}: ${at} must be an object { id, name, aliases? }; received ${describe(s)}`);
@@ -164,7 +165,7 @@ export class SkillIndex {
       }
       maxAliases = Math.max(maxAliases, texts.size);
       kept.push({ id: s.id, name: s.name });
-    });
+    }
 
     const unique = [...new Set(aliasText)];
     const encoded = await encodeChecked(fn, encoder, unique, branch);

@@ -481,9 +481,10 @@ export class JobBERT implements Encoder {
     const fn = 'JobBERT.encode';
     if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the encoder was disposed`);
     if (!Array.isArray(texts)) throw new TypeError(`${fn}: texts must be an array of strings; received ${describe(texts)}`);
-    texts.forEach((t, i) => {
+    for (let i = 0; i < texts.length; i++) {
+      const t = texts[i];
       if (typeof t !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(t)}`);
-    });
+    }
     assertOptions(fn, opts);
     const branch = opts.branch ?? 'anchor';
     assertChoice(fn, 'branch', branch, BRANCHES);
@@ -513,9 +514,10 @@ export class JobBERT implements Encoder {
     const fn = 'JobBERT.countTokens';
     if (this.#disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the encoder was disposed`);
     if (!Array.isArray(texts)) throw new TypeError(`${fn}: texts must be an array of strings; received ${describe(texts)}`);
-    texts.forEach((t, i) => {
+    for (let i = 0; i < texts.length; i++) {
+      const t = texts[i];
       if (typeof t !== 'string') throw new TypeError(`${fn}: texts[${i}] must be a string; received ${describe(t)}`);
-    });
+    }
     if (texts.length === 0) return [];
     return (await this.#tokenize(texts, fn)).map((ids) => ids.length);
   }

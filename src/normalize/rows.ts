@@ -319,7 +319,8 @@ export async function openRows(input: string | Readable, format?: RowFormat, enc
 export function rowId(given: unknown, position: number): string | undefined {
   // An empty CSV cell is no id: as its text, every such row would share the id "".
   if (given === undefined || given === null || given === '') return String(position);
-  if (typeof given === 'number' && Number.isInteger(given) && !Number.isSafeInteger(given)) return undefined;
+  // Beyond 2^53 (rounded already), or NaN / Infinity (no id at all).
+  if (typeof given === 'number' && !Number.isSafeInteger(given) && (Number.isInteger(given) || !Number.isFinite(given))) return undefined;
   return typeof given === 'string' || typeof given === 'number' ? String(given) : undefined;
 }
 
