@@ -321,6 +321,27 @@ test('LiteEncoder: a model built from float weights that no int8 table reproduce
   await enc.dispose();
 });
 
+test('train with encoder lite refuses options only JobBERT training reads, and device cuda, instead of ignoring them', async () => {
+  const { train } = await import('../src/train/index.js');
+  await withTmp(async (dir) => {
+    const data = join(dir, 'pairs.jsonl');
+    await writeFile(data, '{"anchor":"nurse","positive":"care"}\n{"anchor":"cook","positive":"food"}\n');
+    const base = { encoder: 'lite' as const, data, out: join(dir, 'm'), epochs: 1 };
+    await assert.rejects(train({ ...base, minSkills: 2 }), {
+      name: 'TypeError',
+      message: /minSkills is an option of JobBERT training, not of LiteEncoder training/,
+    });
+    await assert.rejects(train({ ...base, validation: data, cacheDir: dir }), {
+      name: 'TypeError',
+      message: /validation, cacheDir are options/,
+    });
+    await assert.rejects(train({ ...base, device: 'cuda' }), {
+      name: 'RangeError',
+      message: /device must be 'cpu' or 'auto' for LiteEncoder training/,
+    });
+  });
+});
+
 test('trainLiteEncoder skips a pair with a side that has no letter or digit, with a warning (a new model made it a zero vector and the run failed)', async () => {
   await withTmp(async (dir) => {
     const data = join(dir, 'pairs.jsonl');

@@ -330,6 +330,8 @@ describe('MatchIndex persistence', () => {
     };
     assert.equal(await code(path, new HashEncoder(8, 1)), 'ERR_ENCODER_MISMATCH');
     assert.equal(await code(join(dir, 'missing.jbi')), 'ERR_NOT_FOUND');
+    // Saving onto a folder is refused before anything is written.
+    await assert.rejects(index.save(dir), { code: 'ERR_IO', message: /is a directory; name a file/ });
     // Saving into a folder that does not exist says which is missing.
     await assert.rejects(index.save(join(dir, 'nodir', 'x.jbi')), {
       code: 'ERR_NOT_FOUND',

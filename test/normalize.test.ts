@@ -517,6 +517,14 @@ test('BAD CALL - a malformed examples file is ERR_BAD_FILE naming file:line', as
   const noUri = join(dir, 'nouri.csv');
   await writeFile(noUri, 'title,uri\nbaker,\n');
   await rejectsWith(Normalizer.load({ taxonomy, examples: noUri }), 'ERR_BAD_FILE', `${noUri}:2`, 'URI');
+  const numeric = join(dir, 'numeric.jsonl');
+  await writeFile(numeric, `${JSON.stringify({ title: 42, uri: OCC.baker })}\n`);
+  await rejectsWith(
+    Normalizer.load({ taxonomy, examples: numeric }),
+    'ERR_BAD_FILE',
+    `${numeric}:1`,
+    'the title (title) must be text; received 42',
+  );
   const noCols = join(dir, 'nocols.csv');
   await writeFile(noCols, 'name,code\nbaker,1\n');
   await rejectsWith(Normalizer.load({ taxonomy, examples: noCols }), 'ERR_BAD_FILE', 'title');

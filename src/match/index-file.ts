@@ -21,7 +21,7 @@
  */
 import { constants } from 'node:buffer';
 import { constants as fsConstants } from 'node:fs';
-import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { JobBERTError } from '../errors.js';
@@ -105,6 +105,14 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
     headerBytes = next;
   }
 
+  // A folder is no place to write the index to (its temp file would go in the folder's parent).
+  if (
+    await stat(path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    )
+  )
+    throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
   const dir = dirname(path);
   await removeOrphanTemps(dir, basename(path));
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);

@@ -72,18 +72,24 @@ export async function readExamples(path: string): Promise<{ examples: Example[];
     }
     const title = row.record[titleCol];
     const uri = row.record[uriCol];
-    if (typeof title !== 'string' || !title.trim())
-      throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: the title (${titleCol}) is missing or empty`);
-    if (typeof uri !== 'string' || !uri.trim())
-      throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: the URI (${uriCol}) is missing or empty`);
-    if (!warned && title.includes('\uFFFD')) {
+    for (const [what, col, v] of [
+      ['title', titleCol, title],
+      ['URI', uriCol, uri],
+    ] as const) {
+      if (v !== undefined && v !== null && typeof v !== 'string')
+        throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: the ${what} (${col}) must be text; received ${describe(v)}`);
+      if (typeof v !== 'string' || !v.trim())
+        throw new JobBERTError('ERR_BAD_FILE', `${path}:${row.line}: the ${what} (${col}) is missing or empty`);
+    }
+    const [t, u] = [title as string, uri as string];
+    if (!warned && t.includes('\uFFFD')) {
       warned = true;
       process.emitWarning(
         `${path}:${row.line}: the title holds U+FFFD, the mark of bytes that are not UTF-8; the examples are read as UTF-8 (re-save a Windows/Excel export as UTF-8, e.g. iconv -f windows-1252 -t utf-8)`,
         { code: 'JOBBERT_NOT_UTF8' },
       );
     }
-    examples.push({ title: title.trim(), uri: uri.trim() });
+    examples.push({ title: t.trim(), uri: u.trim() });
     lines.push(row.line);
   }
   return { examples, lines };

@@ -179,6 +179,14 @@ function resolveOptions(opts: TrainOptions) {
 
 /** Runs LiteEncoder training (src/lite/train.ts), or says it is not part of this build. */
 async function trainLite(opts: TrainOptions): Promise<TrainResult> {
+  // Options only JobBERT training reads: refused rather than silently ignored.
+  const unused = (['validation', 'validateEvery', 'minSkills', 'maxGradNorm', 'cacheDir'] as const).filter((k) => opts[k] !== undefined);
+  if (unused.length)
+    throw new TypeError(
+      `${FN}: ${unused.join(', ')} ${unused.length > 1 ? 'are options' : 'is an option'} of JobBERT training, not of LiteEncoder training`,
+    );
+  if (opts.device === 'cuda')
+    throw new RangeError(`${FN}: device must be 'cpu' or 'auto' for LiteEncoder training, which runs on the CPU; received 'cuda'`);
   const specifier = '../lite/train.js'; // not a literal: the module may not exist in this build
   let mod: { trainLiteEncoder?: (o: TrainOptions) => Promise<TrainResult> };
   try {
