@@ -65,7 +65,11 @@ export const SERVICE_ERROR_CODES = {
   ERR_METHOD_NOT_ALLOWED: [405, 'the route takes another HTTP method'],
   ERR_REQUEST_TIMEOUT: [408, 'the request headers or body did not arrive within --request-timeout-ms (headers: 10 s)'],
   ERR_BODY_TOO_LARGE: [413, 'the request body exceeds --max-body-bytes'],
-  ERR_UNSUPPORTED_MEDIA_TYPE: [415, 'the request body is not application/json, or has a Content-Encoding other than gzip, deflate or br'],
+  ERR_UNSUPPORTED_MEDIA_TYPE: [
+    415,
+    'the request body is not application/json, has a charset other than UTF-8, or a Content-Encoding other than gzip, deflate or br',
+  ],
+  ERR_EXPECTATION_FAILED: [417, "the request's Expect header asks for something other than 100-continue"],
   ERR_HEADERS_TOO_LARGE: [431, 'the request headers exceed Node’s limit (16 KiB)'],
   ERR_VALIDATION: [422, 'a field of the request is missing or invalid; `field` names it'],
   ERR_SHARD_UNAVAILABLE: [503, 'a shard of a sharded index did not answer in time; the message names it'],

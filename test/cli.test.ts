@@ -343,6 +343,7 @@ describe('jobbert CLI', () => {
       [['normalize', 'nurse', '--k', '0x10'], /--k must be an integer; received '0x10'/],
       [['normalize', 'nurse', '--threshold', '1e'], /--threshold must be a number; received '1e'/],
       [['normalize', '--input', 'a.csv', '--input', 'b.csv'], /--input is given twice \('a\.csv', then 'b\.csv'\)/],
+      [['normalize', 'nurse', '--model', ''], /--model needs a value; received an empty one/],
     ] as const) {
       const r = await run(...argv);
       assert.equal(r.code, 2, argv.join(' '));

@@ -759,6 +759,13 @@ describe('jobbert serve: limits and bad input', () => {
         socket.end(text);
       });
     assert.match(await raw('NONSENSE\r\n\r\n'), /^HTTP\/1\.1 400/);
+    // An Expect other than 100-continue, and CONNECT, get a JSON error like every other (Node sent an empty 417, and nothing).
+    const expect = await raw('POST /v1/match HTTP/1.1\r\nhost: x\r\nexpect: foo\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    assert.match(expect, /^HTTP\/1\.1 417[\s\S]*"code":"ERR_EXPECTATION_FAILED"/);
+    assert.match(
+      await raw('CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n'),
+      /^HTTP\/1\.1 405[\s\S]*"code":"ERR_METHOD_NOT_ALLOWED"/,
+    );
     // Stalls mid-body: the request timeout (400 ms here) ends it.
     const stalled = await new Promise<string>((resolve) => {
       const socket = connect(Number(port), '127.0.0.1');

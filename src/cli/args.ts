@@ -65,6 +65,8 @@ export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
       if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
       value = argv[++i];
     }
+    // `--output ''` wrote to stdout and `--model ''` loaded the built-in model: an empty value is a mistake.
+    if (value === '') throw new UsageError(`--${name} needs a value; received an empty one`);
     let parsed: string | number = value;
     if (type === 'number' || type === 'integer') {
       parsed = Number(value);

@@ -6,8 +6,9 @@
  */
 import { createServer as createHttpServer, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { assertInteger, assertOptions, describe } from '../util/validate.js';
-import { DEFAULT_WRITE_TIMEOUT_MS, setResponseSettings } from './http.js';
+import { DEFAULT_WRITE_TIMEOUT_MS, sendError, ServeError, setResponseSettings } from './http.js';
 import { createMatcher, type Matcher, type MatcherOptions } from './matcher.js';
 
 /** The status, code and message a client error (from Node's HTTP parser or its timeouts) is answered with. */
@@ -104,6 +105,24 @@ export function createServer(opts: ServeOptions): JobbertServer {
   );
   const responseSettings = { writeTimeoutMs, gzip };
   server.on('connection', (socket) => setResponseSettings(socket, responseSettings));
+  // What Node would answer with an empty body, or not at all, answered as every other error is.
+  server.on('checkExpectation', (req, res) =>
+    sendError(
+      res,
+      new ServeError(
+        417,
+        'ERR_EXPECTATION_FAILED',
+        `Expect '${String(req.headers.expect).slice(0, 100)}' is not supported; only 100-continue is`,
+      ),
+    ),
+  );
+  server.on('connect', (_req, socket: Duplex) => {
+    const body = JSON.stringify({ error: { code: 'ERR_METHOD_NOT_ALLOWED', message: 'CONNECT is not supported: this is not a proxy' } });
+    socket.on('error', () => {});
+    socket.end(
+      `HTTP/1.1 405 ${STATUS_CODES[405]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
   // A socket that errors (a timeout, malformed HTTP, a reset) answers with its status if nothing of a response
   // has been sent yet — also mid-body, where a request is already being handled — and is closed; it never takes
   // the process down.
