@@ -34,6 +34,7 @@ import {
   type ChunkMessage,
 } from './jobs.js';
 import { connectCluster, ensureWorkStream, objectStore, retry, sleep, WORK_STREAM, type ClusterConnection } from './nats.js';
+import { processAlive } from '../util/process.js';
 
 export interface BatchOptions {
   /** NATS server URL, e.g. nats://127.0.0.1:4222. */
@@ -347,7 +348,7 @@ async function claimJob(bucket: ObjectStore, job: string): Promise<() => Promise
       'ERR_BUSY',
       `job ${job} is being submitted by process ${l.pid} on ${l.host} (its lease renewed ${Math.max(0, Math.round((Date.now() - l.at) / 1000))} s ago): wait for it to finish, or stop it; a rerun then resumes from the chunks already done`,
     );
-  const live = (l: Lease) => Date.now() - l.at < LEASE_STALE_MS && (l.host !== mine.host || running(l.pid));
+  const live = (l: Lease) => Date.now() - l.at < LEASE_STALE_MS && (l.host !== mine.host || processAlive(l.pid));
   const held = await read();
   if (held && held.token !== mine.token && live(held)) throw busy(held);
   await write();
@@ -398,17 +399,7 @@ async function removeStaleTemps(output: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const f of names) {
     const m = f.startsWith(`${name}.tmp-`) ? /^(\d+)-[0-9a-f]{6}$/.exec(f.slice(name.length + 5)) : null;
-    if (m && !running(Number(m[1]))) await rm(join(dir, f), { force: true }).catch(() => {});
-  }
-}
-
-/** Whether a process with this pid runs on this machine (signal 0 checks without sending). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if (m && !processAlive(Number(m[1]))) await rm(join(dir, f), { force: true }).catch(() => {});
   }
 }
 

@@ -29,6 +29,7 @@ import type { EncoderSpec } from '../encoders/encoder.js';
 import type { MatchEntry } from './match-index.js';
 import { QuantizedMatrix } from './quantized.js';
 import { checksum, ResidentMatrix } from '../kernels/resident.js';
+import { processAlive } from '../util/process.js';
 
 export const MAGIC = Buffer.from('JBINDEX\0', 'latin1');
 export const FORMAT_VERSION = 1;
@@ -178,16 +179,6 @@ async function removeOrphanTemps(dir: string, name: string): Promise<void> {
     const pid = Number(m[1]);
     if (pid === process.pid || processAlive(pid)) continue;
     await rm(join(dir, n), { force: true }).catch(() => {});
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

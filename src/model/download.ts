@@ -23,6 +23,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { assertBoolean, assertInteger, assertOptions, describe } from '../util/validate.js';
+import { processAlive } from '../util/process.js';
 
 export interface DownloadProgress {
   /** Path of the file inside the model directory, '/'-separated. */
@@ -252,19 +253,10 @@ async function lock(dir: string): Promise<() => Promise<void>> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
     }
     const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
       throw new JobBERTError('ERR_BUSY', `download: process ${pid} is downloading into ${dir} (remove ${path} if it is not)`);
     }
     await rm(path, { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

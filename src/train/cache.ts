@@ -17,6 +17,7 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } f
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { encodeHalf, halfTable } from './f16.js';
+import { processAlive } from '../util/process.js';
 
 const ENTRY = 20;
 const FORMAT = 'jobbert-embedding-cache';
@@ -29,15 +30,6 @@ export function textKey(text: string): string {
 /** The folder name for an encoder fingerprint (anything unsafe in a file name becomes '_'). */
 export function cacheFolder(root: string, fingerprint: string): string {
   return join(root, fingerprint.replace(/[^\w.-]/g, '_'));
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class EmbeddingCache {
