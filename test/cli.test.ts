@@ -344,6 +344,13 @@ describe('jobbert CLI', () => {
       [['normalize', 'nurse', '--threshold', '1e'], /--threshold must be a number; received '1e'/],
       [['normalize', '--input', 'a.csv', '--input', 'b.csv'], /--input is given twice \('a\.csv', then 'b\.csv'\)/],
       [['normalize', 'nurse', '--model', ''], /--model needs a value; received an empty one/],
+      // Named as the flag, not as the library's parameter.
+      [['normalize', 'nurse', '--threshold', '2'], /--threshold must be a number in \[0, 1\]; received 2/],
+      [['worker', '--nats', 'nats://127.0.0.1:1', '--concurrency', '65'], /--concurrency must be an integer in \[1, 64\]; received 65/],
+      [
+        ['batch', 'normalize', '--nats', 'nats://127.0.0.1:1', '--input', 'a', '--output', 'b.jsonl', '--chunk', '100001'],
+        /--chunk must be an integer in \[1, 100000\]/,
+      ],
     ] as const) {
       const r = await run(...argv);
       assert.equal(r.code, 2, argv.join(' '));

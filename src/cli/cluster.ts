@@ -1,16 +1,16 @@
 /** The CLI's scale-out commands: `jobbert worker`, `jobbert batch encode|normalize`, `jobbert index publish`. */
-import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Encoder } from '../encoders/encoder.js';
 import { runBatch, type BatchProgress, type BatchResult } from '../cluster/batch.js';
-import { encodeRunner, type BatchTask, type TaskRunner } from '../cluster/jobs.js';
+import { encodeRunner, JOB_NAME, type BatchTask, type TaskRunner } from '../cluster/jobs.js';
 import { startWorker } from '../cluster/worker.js';
 import { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from '../cluster/normalize-task.js';
 import { MAX_ALTERNATIVES, Normalizer } from '../normalize/normalizer.js';
-import { csvDelimiter, detectFormat, isPipe, namedFormat, pickColumn, TITLE_COLUMNS } from '../normalize/rows.js';
+import { detectFormat, isPipe, namedFormat, pickColumn, readRows, TITLE_COLUMNS } from '../normalize/rows.js';
 import { loadBuiltinTaxonomy, readTaxonomy } from '../normalize/taxonomy.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { publishIndex, watchIndex } from '../cluster/index-store.js';
@@ -34,15 +34,31 @@ async function loadModel(o: Record<string, unknown>): Promise<Encoder> {
   return JobBERT.load(dir, { threads: (o.threads as number | undefined) ?? 1, batchSize: o.batchSize as number | undefined });
 }
 
-function waitForSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      for (const x of signals) process.off(x, on);
+/**
+ * The first of `signals` to arrive; `cancel()` stops listening (for a start
+ * that failed: the listeners would otherwise swallow the next Ctrl-C).
+ */
+function waitForSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> & { cancel(): void } {
+  let on!: (s: NodeJS.Signals) => void;
+  const cancel = () => {
+    for (const x of signals) process.off(x, on);
+  };
+  const arrived = new Promise<NodeJS.Signals>((resolve) => {
+    on = (s: NodeJS.Signals) => {
+      cancel();
       resolve(s);
     };
     for (const s of signals) process.on(s, on);
   });
+  return Object.assign(arrived, { cancel });
 }
+
+/** Temporary copies of pipes made by {@link rereadable} and not yet removed: a signal removes them too. */
+const copies = new Set<string>();
+const removeCopies = () => {
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+  copies.clear();
+};
 
 /**
  * `path` as a file that can be read more than once: a pipe or FIFO (`--examples
@@ -50,22 +66,27 @@ function waitForSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
  * and the fingerprint both read the examples, and a submitter reads its input
  * once to count the rows and again to send them, so a pipe read twice gave the
  * second reader nothing (a worker then ran with examples other than its
- * fingerprint said, or a job sent no chunks and waited forever). `cleanup`
- * removes the copy. Async.
+ * fingerprint said, or a job sent no chunks and waited forever). With
+ * `asBatchInput`, a copy of a pipe whose name has no extension (`<(…)` is
+ * /dev/fd/63) is named by its content, since batch reads a name without one as
+ * a list of titles: JSON Lines and TSV by their first line, CSV when its
+ * header (read as the CSV reader reads it: decompressed, after a `sep=` line,
+ * quotes removed) holds the title column (`column`, else a known name).
+ * `cleanup` removes the copy. Async.
  */
-async function rereadable(path: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+async function rereadable(path: string, asBatchInput?: { column?: string }): Promise<{ path: string; cleanup: () => Promise<void> }> {
   if (!isPipe(path)) return { path, cleanup: async () => {} };
   const dir = await mkdtemp(join(tmpdir(), 'jobbert-pipe-'));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  copies.add(dir);
+  const cleanup = async () => {
+    copies.delete(dir);
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     let copy = join(dir, basename(path));
     await pipeline(createReadStream(path), createWriteStream(copy));
-    if (namedFormat(path) === undefined) {
-      // `<(…)` is /dev/fd/63, a name without an extension, which batch reads as a list of titles:
-      // name the copy by what its first line shows (a CSV only with a title column in its header).
-      const format = await detectFormat(copy);
-      const header = format === 'csv' ? (await firstLineOf(copy)).split(csvDelimiter(await firstLineOf(copy))) : [];
-      const ext = format === 'jsonl' ? '.jsonl' : format === 'tsv' ? '.tsv' : pickColumn(header, TITLE_COLUMNS) ? '.csv' : '.txt';
+    if (asBatchInput && namedFormat(path) === undefined) {
+      const ext = await batchExtension(copy, asBatchInput.column);
       await rename(copy, `${copy}${ext}`);
       copy += ext;
     }
@@ -76,26 +97,25 @@ async function rereadable(path: string): Promise<{ path: string; cleanup: () => 
   }
 }
 
-/** The first line of a text file (at most its first 64 KiB read). */
-async function firstLineOf(path: string): Promise<string> {
-  const file = await open(path);
+/** The extension under which batch reads the unnamed file `path` as what it holds (see {@link rereadable}). */
+async function batchExtension(path: string, column?: string): Promise<string> {
+  const format = await detectFormat(path);
+  if (format === 'jsonl') return '.jsonl';
+  if (format === 'tsv') return '.tsv';
+  const rows = readRows(path, 'csv');
   try {
-    const { buffer, bytesRead } = await file.read(Buffer.alloc(65536), 0, 65536, 0);
-    return (
-      buffer
-        .subarray(0, bytesRead)
-        .toString('utf8')
-        .replace(/^\uFEFF/, '')
-        .split(/\r?\n/, 1)[0] ?? ''
-    );
+    const first = await rows.next();
+    const keys = first.done || first.value.record === undefined ? [] : Object.keys(first.value.record);
+    return pickColumn(keys, column !== undefined ? [column] : TITLE_COLUMNS) !== undefined ? '.csv' : '.txt';
   } finally {
-    await file.close();
+    await rows.return(undefined);
   }
 }
 
-/** UsageError unless the integer option `name` (given as `v`) is at least `min`. */
-function atLeast(name: string, v: unknown, min: number): void {
-  if (v !== undefined && (v as number) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}; received ${v as number}`);
+/** UsageError unless the integer option `name` (given as `v`) is in [min, max]: named as the flag, before any work. */
+function within(name: string, v: unknown, min: number, max: number): void {
+  if (v !== undefined && ((v as number) < min || (v as number) > max))
+    throw new UsageError(`--${name} must be an integer in [${min}, ${max}]; received ${v as number}`);
 }
 
 /** `jobbert worker --nats URL ...`: resolves with 0 once a signal has stopped it. */
@@ -131,15 +151,15 @@ export async function workerCommand(
   for (const t of tasks)
     if (t !== 'encode' && t !== 'normalize') throw new UsageError(`--tasks must list encode and/or normalize; received '${t}'`);
   if (!o.nats) throw new UsageError('worker needs --nats URL (e.g. nats://127.0.0.1:4222)');
-  for (const [name, min] of [
-    ['threads', 1],
-    ['batch-size', 1],
-    ['concurrency', 1],
-    ['max-attempts', 1],
-    ['ack-wait-ms', 1000],
-    ['shutdown-timeout-ms', 0],
+  for (const [name, min, max] of [
+    ['threads', 1, 1024],
+    ['batch-size', 1, 1 << 16],
+    ['concurrency', 1, 64],
+    ['max-attempts', 1, 1000],
+    ['ack-wait-ms', 1000, 24 * 3600_000],
+    ['shutdown-timeout-ms', 0, 24 * 3600_000],
   ] as const)
-    atLeast(name, o[camel(name)], min);
+    within(name, o[camel(name)], min, max);
   if (o.examples !== undefined && !existsSync(o.examples as string))
     throw new JobBERTError('ERR_NOT_FOUND', `--examples ${o.examples as string} does not exist`);
   const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
@@ -163,6 +183,9 @@ export async function workerCommand(
       shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
       concurrency: o.concurrency as number | undefined,
       log: o.json ? undefined : err,
+    }).catch((e: unknown) => {
+      signal.cancel();
+      throw e;
     });
     if (o.json) out(JSON.stringify({ nats: o.nats, tasks, fingerprint: encoder.fingerprint, pid: process.pid }));
     else
@@ -244,7 +267,9 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
     options.threshold = t;
   }
   // Checked here, as jobbert normalize checks them, not by every worker on every chunk of a submitted job.
-  atLeast('chunk', o.chunk, 1);
+  within('chunk', o.chunk, 1, 100_000);
+  if (o.job !== undefined && !JOB_NAME.test(o.job as string))
+    throw new UsageError(`--job must be 1 to 64 letters, digits, _ or -; received '${o.job as string}'`);
   if (o.k !== undefined && ((o.k as number) < 1 || (o.k as number) > MAX_ALTERNATIVES))
     throw new UsageError(`--k must be an integer in [1, ${MAX_ALTERNATIVES}]; received ${o.k as number}`);
   if (task === 'normalize' && (o.lang !== undefined || o.outputLang !== undefined)) {
@@ -268,16 +293,39 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
       throw new UsageError(`--branch must be anchor, positive or base; received '${String(o.branch)}'`);
     options.branch = o.branch;
   }
-  const input = await rereadable(o.input as string);
-  const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
+  // A chunk's results are one object in the broker and one string on the way to the output: at a large k, fewer
+  // titles a chunk (at k 10,000, 1,000 titles made a string longer than V8 allows, after the whole job had run).
+  if (task === 'normalize' && o.k !== undefined) {
+    const most = Math.max(1, Math.floor(CHUNK_ALTERNATIVES / (o.k as number)));
+    if (o.chunk === undefined || (o.chunk as number) > most) o.chunk = Math.min((o.chunk as number | undefined) ?? 1000, most);
+  }
+  // Interrupted: the copies of pipes go too (the output's temp file is removed by the next run).
+  const interrupted = (signal: NodeJS.Signals) => {
+    removeCopies();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
-    if (examples) o.examples = examples.path;
-    return await submit(task, o, options, input.path, out, err, progress);
+    const input = await rereadable(o.input as string, { column: o.column as string | undefined });
+    const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
+    try {
+      if (examples) o.examples = examples.path;
+      return await submit(task, o, options, input.path, out, err, progress);
+    } finally {
+      await input.cleanup();
+      await examples?.cleanup();
+    }
   } finally {
-    await input.cleanup();
-    await examples?.cleanup();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
 }
+
+/** Most alternatives in one chunk of a normalize job (titles × k), as `jobbert normalize --input` chunks. */
+const CHUNK_ALTERNATIVES = 65_536;
 
 async function submit(
   task: BatchTask,
@@ -424,6 +472,9 @@ export async function serveShardCommand(o: Record<string, unknown>, out: Out, er
     shard: o.shard as number,
     load: loadIndexWithEncoder,
     log: err,
+  }).catch((e: unknown) => {
+    signal.cancel();
+    throw e;
   });
   const index = service.watched.index;
   const line = { shard: o.shard, name: o.indexName, version: index.version, entries: index.size, pid: process.pid };

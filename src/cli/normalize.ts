@@ -276,6 +276,9 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
   if (chunk < 1 || chunk > 1_000_000) throw new UsageError(`--chunk must be an integer in [1, 1000000]; received ${chunk}`);
   const k = (o.k as number | undefined) ?? 5;
   if (k < 1 || k > MAX_ALTERNATIVES) throw new UsageError(`--k must be an integer in [1, ${MAX_ALTERNATIVES}]; received ${k}`);
+  const threshold = o.threshold as number | undefined;
+  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1))
+    throw new UsageError(`--threshold must be a number in [0, 1]; received ${threshold}`);
   if (o.input && o.input !== '-' && !existsSync(o.input as string))
     throw new JobBERTError('ERR_NOT_FOUND', `--input ${o.input as string} does not exist`);
   // Found before the run, not when its output is put in place at the end.

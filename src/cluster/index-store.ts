@@ -232,6 +232,8 @@ export interface WatchedIndex {
   readonly index: SwappableIndex;
   /** The connection the watch uses (shared with a shard service). */
   readonly connection: ClusterConnection;
+  /** For a shard, the shard count of the layout it serves (read when the watch began); undefined for an unsharded index. */
+  readonly shards: number | undefined;
   /** Stops watching, disposes every version and closes the connection. Async. */
   close(): Promise<void>;
 }
@@ -264,6 +266,7 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
   const log = opts.log ?? (() => {});
   const c = await connectCluster(opts.nats, `jobbert-replica-${opts.name}`);
   let object = opts.name;
+  let shards: number | undefined;
   const sharded = opts.shard !== undefined;
   let swappable: SwappableIndex;
   let nuid: string;
@@ -275,6 +278,7 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
       if (opts.shard! >= manifest.shards)
         throw new RangeError(`${fn}: shard must be below the index's shard count (${manifest.shards}); received ${opts.shard}`);
       object = shardObject(opts.name, opts.shard!, manifest.shards);
+      shards = manifest.shards;
     }
     const first = await loadObject(store, object, load, sharded);
     swappable = new SwappableIndex(first.version);
@@ -305,6 +309,7 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
     return {
       index: swappable,
       connection: c,
+      shards,
       async close() {
         stopped = true;
         await watching;

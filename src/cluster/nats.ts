@@ -25,22 +25,39 @@ export interface ClusterConnection {
 }
 
 /**
- * Waits for the first server of `url` to greet as NATS does (an INFO line), on
- * a socket of its own that it then closes. A port that accepts connections but
- * is not NATS — its HTTP monitoring port, 8222, is the likely mistake — made
- * the client time out and then keep the process alive on a socket it never
- * closed. Async; rejects with an Error saying what was found. TLS and WebSocket
- * URLs are left to the client.
+ * Waits for a server of `url` (a comma-separated list: the first that greets)
+ * to greet as NATS does, with an INFO line, on a socket of its own that it then
+ * closes. A port that accepts connections but is not NATS — its HTTP monitoring
+ * port, 8222, is the likely mistake — made the client time out and then keep
+ * the process alive on a socket it never closed. Async; rejects with the first
+ * server's failure when none greets. WebSocket URLs are left to the client;
+ * a TLS server greets in plain text first, as NATS does, and any other scheme
+ * is read as nats://.
  */
 async function greeting(url: string, timeoutMs: number): Promise<void> {
-  const first = url.split(',')[0].trim();
+  let first: Error | undefined;
+  for (const server of url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    try {
+      await greet(server, timeoutMs);
+      return;
+    } catch (e) {
+      first ??= e as Error;
+    }
+  }
+  if (first) throw first;
+}
+
+async function greet(server: string, timeoutMs: number): Promise<void> {
   let u: URL;
   try {
-    u = new URL(first.includes('://') ? first : `nats://${first}`);
+    u = new URL(server.includes('://') ? server : `nats://${server}`);
   } catch {
     return; // the client names a malformed URL
   }
-  if (u.protocol !== 'nats:') return;
+  if (['ws:', 'wss:'].includes(u.protocol)) return;
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const port = Number(u.port || 4222);
   await new Promise<void>((resolve, reject) => {
@@ -86,7 +103,16 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
   let nc: NatsConnection;
   try {
     await greeting(url, 5000);
-    nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 });
+    nc = await connect({
+      servers: url
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 5000,
+    });
   } catch (e) {
     throw new JobBERTError('ERR_NATS', `cannot connect to NATS at ${url}: ${(e as Error).message}`, { cause: e });
   }

@@ -16,6 +16,7 @@ import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { encoderFromSpec } from '../match/encoder-spec.js';
 import type { MatchResult, SearchOptions } from '../match/match-index.js';
+import type { Matrix } from '../kernels/matrix.js';
 import { assertInteger, assertOptions } from '../util/validate.js';
 import { readManifest, watchIndex, type IndexLoader, type ShardManifest, type ShardVersion, type WatchedIndex } from './index-store.js';
 import { connectCluster, INDEX_BUCKET, objectStore, sleep, type ClusterConnection } from './nats.js';
@@ -34,10 +35,15 @@ type ShardHit = [id: string, text: string, score: number, position: number];
 
 interface ShardReply {
   shard: number;
+  /** The shard count of the layout this shard serves: a router of another layout must not merge it. */
+  shards?: number;
   version: string;
   hits?: ShardHit[][];
   error?: { code: string; message: string };
 }
+
+/** A shard's reply would not fit in one NATS message: the router asks again for fewer queries at a time. */
+const REPLY_TOO_LARGE = 'ERR_REPLY_TOO_LARGE';
 
 export interface ShardService {
   readonly watched: WatchedIndex;
@@ -70,22 +76,36 @@ export async function serveShard(opts: {
       if (bytes.length !== req.queries * req.dim * 4) throw new RangeError(`expected ${req.queries}×${req.dim} float32 values`);
       const vectors = { data: new Float32Array(bytes.buffer, bytes.byteOffset, req.queries * req.dim), rows: req.queries, cols: req.dim };
       reply = await watched.index.use(async (v) => {
+        if (req.dim !== v.index.dim)
+          throw new JobBERTError(
+            'ERR_ENCODER_MISMATCH',
+            `shard ${opts.shard} serves version ${v.version} of ${v.index.dim}-d vectors (${v.index.fingerprint}), and the router sent ${req.dim}-d queries: the index was published with another encoder since the router started; restart the router`,
+          );
         const positions = (v as ShardVersion).positions;
         const lists = await v.index.searchVectors(vectors, { k: req.k, lang: req.lang });
         return {
           shard: opts.shard,
+          shards: watched.shards,
           version: v.version,
           hits: lists.map((list) => list.map((r): ShardHit => [r.id, r.text, r.score, positions.get(r.id)!])),
         };
       });
     } catch (e) {
-      reply = {
-        shard: opts.shard,
-        version: watched.index.version,
-        error: { code: (e as JobBERTError).code ?? 'ERR_INTERNAL', message: (e as Error).message },
-      };
+      const code = (e as JobBERTError).code ?? (e instanceof RangeError || e instanceof TypeError ? 'ERR_VALIDATION' : 'ERR_INTERNAL');
+      reply = { shard: opts.shard, shards: watched.shards, version: watched.index.version, error: { code, message: (e as Error).message } };
     }
-    m.respond(new TextEncoder().encode(JSON.stringify(reply)));
+    let bytes = new TextEncoder().encode(JSON.stringify(reply));
+    const max = nc.info?.max_payload ?? 1 << 20;
+    if (bytes.length > max) {
+      const error = { code: REPLY_TOO_LARGE, message: `the reply is ${bytes.length} bytes, over the server's max_payload (${max})` };
+      bytes = new TextEncoder().encode(JSON.stringify({ shard: opts.shard, shards: watched.shards, version: reply.version, error }));
+    }
+    try {
+      m.respond(bytes);
+    } catch (e) {
+      // Never the end of the process (it was: an unhandled rejection, on every replica the router tried in turn).
+      opts.log?.(`jobbert serve: shard ${opts.shard}: cannot answer a search: ${(e as Error).message}`);
+    }
   };
   (async () => {
     for await (const m of sub) void answer(m);
@@ -98,6 +118,9 @@ export async function serveShard(opts: {
     },
   };
 }
+
+/** A shard said its reply would not fit in a message (REPLY_TOO_LARGE). */
+class TooLarge extends Error {}
 
 export interface RouterOptions {
   nats: string;
@@ -207,23 +230,70 @@ export class ShardRouter {
     const maxPayload = this.#c.nc.info?.max_payload ?? 1 << 20;
     const group = Math.max(1, Math.min(Math.floor((maxPayload * 0.8) / (m.cols * 4)), Math.floor((maxPayload * 0.5) / (k * 200))));
     const out: MatchResult[][] = [];
-    for (let start = 0; start < m.rows; start += group) {
-      const rows = Math.min(group, m.rows - start);
-      const header = new TextEncoder().encode(
-        `${JSON.stringify({ k, lang: opts.lang, queries: rows, dim: m.cols } satisfies ShardRequest)}\n`,
-      );
-      const body = new Uint8Array(header.length + rows * m.cols * 4);
-      body.set(header);
-      body.set(new Uint8Array(m.data.buffer, m.data.byteOffset + start * m.cols * 4, rows * m.cols * 4), header.length);
-      const replies = await Promise.all(Array.from({ length: this.manifest.shards }, (_, s) => this.#ask(s, body, deadline)));
-      for (let q = 0; q < rows; q++) {
-        const hits: ShardHit[] = [];
-        for (const r of replies) hits.push(...r.hits![q]);
-        hits.sort((a, b) => b[2] - a[2] || a[3] - b[3]);
-        out.push(hits.slice(0, k).map(([id, text, score]) => ({ id, text, score })));
-      }
-    }
+    for (let start = 0; start < m.rows; start += group)
+      out.push(...(await this.#searchRows(m, start, Math.min(group, m.rows - start), k, opts.lang, deadline)));
     return out;
+  }
+
+  /**
+   * Rows [start, start + rows) of the query vectors, from every shard, merged.
+   * The shards' replies must come from one version of this router's layout:
+   * until they do (shards swap in a new version one by one), the group is asked
+   * again, and past the deadline the search fails naming the disagreement —
+   * merging a shard of another layout (the index published since in another
+   * number of shards) silently lost the entries of the missing shards. A
+   * group whose replies would not fit in one message is asked in halves.
+   */
+  async #searchRows(
+    m: Matrix,
+    start: number,
+    rows: number,
+    k: number,
+    lang: string | undefined,
+    deadline: number,
+  ): Promise<MatchResult[][]> {
+    const header = new TextEncoder().encode(`${JSON.stringify({ k, lang, queries: rows, dim: m.cols } satisfies ShardRequest)}\n`);
+    const body = new Uint8Array(header.length + rows * m.cols * 4);
+    body.set(header);
+    body.set(new Uint8Array(m.data.buffer, m.data.byteOffset + start * m.cols * 4, rows * m.cols * 4), header.length);
+    for (let attempt = 0; ; attempt++) {
+      let replies: ShardReply[];
+      try {
+        replies = await Promise.all(Array.from({ length: this.manifest.shards }, (_, s) => this.#ask(s, body, deadline)));
+      } catch (e) {
+        if (!(e instanceof TooLarge)) throw e;
+        if (rows === 1)
+          throw new RangeError(
+            `ShardRouter.search: the ${k} best entries of one query do not fit in a NATS message (${e.message}); ask for a smaller k, or raise the server's max_payload`,
+          );
+        const half = Math.ceil(rows / 2);
+        return [
+          ...(await this.#searchRows(m, start, half, k, lang, deadline)),
+          ...(await this.#searchRows(m, start + half, rows - half, k, lang, deadline)),
+        ];
+      }
+      const stale = replies.find((r) => r.shards !== undefined && r.shards !== this.manifest.shards);
+      const versions = [...new Set(replies.map((r) => r.version))];
+      if (!stale && versions.length === 1) {
+        const out: MatchResult[][] = [];
+        for (let q = 0; q < rows; q++) {
+          const hits: ShardHit[] = [];
+          for (const r of replies) hits.push(...r.hits![q]);
+          hits.sort((a, b) => b[2] - a[2] || a[3] - b[3]);
+          out.push(hits.slice(0, k).map(([id, text, score]) => ({ id, text, score })));
+        }
+        return out;
+      }
+      // Asked again after a pause, unless the deadline would pass first (then the disagreement is the answer).
+      const pause = Math.min(50 * 2 ** attempt, 500);
+      if (performance.now() + pause + 100 >= deadline) {
+        const why = stale
+          ? `shard ${stale.shard} serves a ${stale.shards}-shard layout (version ${stale.version}), but the router reads ${this.manifest.shards} shards: the index was published in another number of shards; restart the shard processes and the router`
+          : `the shards answer from different versions (${versions.join(', ')}), as while a new version is swapped in`;
+        throw new JobBERTError('ERR_SHARD_UNAVAILABLE', `index ${this.manifest.name}: ${why}`);
+      }
+      await sleep(pause);
+    }
   }
 
   /** One shard's reply, asking again (another replica of the queue group answers) until the deadline. */
@@ -238,12 +308,14 @@ export class ShardRouter {
         });
         const reply = JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply;
         if (reply.error) {
-          if (reply.error.code === 'ERR_VALIDATION' || reply.error.code === 'ERR_ENCODER_MISMATCH')
-            throw new RangeError(reply.error.message);
+          if (reply.error.code === REPLY_TOO_LARGE) throw new TooLarge(reply.error.message);
+          if (reply.error.code === 'ERR_VALIDATION') throw new RangeError(reply.error.message);
+          // Not the client's error, and no other replica will answer otherwise.
+          if (reply.error.code === 'ERR_ENCODER_MISMATCH') throw new JobBERTError('ERR_SHARD_UNAVAILABLE', reply.error.message);
           why = `${reply.error.code}: ${reply.error.message}`;
         } else return reply;
       } catch (e) {
-        if (e instanceof RangeError) throw e;
+        if (e instanceof RangeError || e instanceof TooLarge || e instanceof JobBERTError) throw e;
         const text = String((e as Error)?.message ?? e);
         why = /no responders/i.test(text) ? 'no replica is serving it' : /timeout/i.test(text) ? 'it did not answer in time' : text;
         // No replica at all: look again a few times (one may be restarting), not until the deadline.
