@@ -142,10 +142,10 @@ interface BatchHits {
   hits: number[][];
 }
 
-/** A title → occupation normaliser over a taxonomy (ESCO) and optional examples. */
 /** The most alternatives a result can hold (`k`). */
 export const MAX_ALTERNATIVES = 10_000;
 
+/** A title → occupation normaliser over a taxonomy (ESCO) and optional examples. */
 export class Normalizer {
   readonly taxonomy: Taxonomy;
   readonly encoder: Encoder;
