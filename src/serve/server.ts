@@ -23,6 +23,12 @@ function clientErrorResponse(err: NodeJS.ErrnoException): [number, string, strin
   }
 }
 
+/** A whole HTTP response, written straight to a socket Node's server does not answer on: the JSON error, then the connection closes. */
+function rawError(status: number, code: string, message: string): string {
+  const body = JSON.stringify({ error: { code, message } });
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
 export interface ServeOptions extends MatcherOptions {
   /** Interface to bind (default 127.0.0.1: reachable from this machine only). */
   host?: string;
@@ -117,11 +123,8 @@ export function createServer(opts: ServeOptions): JobbertServer {
     ),
   );
   server.on('connect', (_req, socket: Duplex) => {
-    const body = JSON.stringify({ error: { code: 'ERR_METHOD_NOT_ALLOWED', message: 'CONNECT is not supported: this is not a proxy' } });
     socket.on('error', () => {});
-    socket.end(
-      `HTTP/1.1 405 ${STATUS_CODES[405]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    socket.end(rawError(405, 'ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: this is not a proxy'));
   });
   // A socket that errors (a timeout, malformed HTTP, a reset) answers with its status if nothing of a response
   // has been sent yet — also mid-body, where a request is already being handled — and is closed; it never takes
@@ -132,11 +135,7 @@ export function createServer(opts: ServeOptions): JobbertServer {
       socket.destroy();
       return;
     }
-    const [status, code, message] = clientErrorResponse(err);
-    const body = JSON.stringify({ error: { code, message } });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    socket.end(rawError(...clientErrorResponse(err)));
     // Whatever the client still sends is not read: give it a moment to take the answer, then free the socket.
     setTimeout(() => socket.destroy(), 1000).unref();
   });
