@@ -25,7 +25,7 @@ export interface ClusterConnection {
 }
 
 /**
- * Waits for a server of `url` (a comma-separated list: the first that greets)
+ * Waits for one of `servers` (`url`'s comma-separated list: the first that greets)
  * to greet as NATS does, with an INFO line, on a socket of its own that it then
  * closes. A port that accepts connections but is not NATS — its HTTP monitoring
  * port, 8222, is the likely mistake — made the client time out and then keep
@@ -34,12 +34,9 @@ export interface ClusterConnection {
  * a TLS server greets in plain text first, as NATS does, and any other scheme
  * is read as nats://.
  */
-async function greeting(url: string, timeoutMs: number): Promise<void> {
+async function greeting(servers: string[], timeoutMs: number): Promise<void> {
   let first: Error | undefined;
-  for (const server of url
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const server of servers) {
     try {
       await greet(server, timeoutMs);
       return;
@@ -102,12 +99,13 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
     throw new TypeError(`connectCluster: url must be a NATS URL such as nats://127.0.0.1:4222; received ${String(url)}`);
   let nc: NatsConnection;
   try {
-    await greeting(url, 5000);
+    const servers = url
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    await greeting(servers, 5000);
     nc = await connect({
-      servers: url
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      servers,
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
