@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -205,6 +205,11 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       assert.ok(result.resumed >= 3, `resumed ${result.resumed} chunks`);
       assert.equal(result.chunks, 20);
       assert.ok((await readFile(output, 'utf8')) === expected, 'the resumed output differs from jobbert encode');
+      // The killed submitter's temp output is gone too: the rerun removes the temp files of submitters that are gone.
+      assert.deepEqual(
+        (await readdir(work)).filter((f) => f.startsWith('resumed.jsonl.tmp-')),
+        [],
+      );
       // Every chunk was run exactly once across both submitter runs.
       assert.equal(worker.stats.chunks, 20);
       assert.equal(worker.stats.rows, N);

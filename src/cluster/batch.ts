@@ -11,8 +11,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { open, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
@@ -34,7 +34,7 @@ import {
   type ChunkMessage,
 } from './jobs.js';
 import { connectCluster, ensureWorkStream, objectStore, retry, sleep, WORK_STREAM, type ClusterConnection } from './nats.js';
-import { processAlive } from '../util/process.js';
+import { processAlive, removeLeftovers } from '../util/process.js';
 
 export interface BatchOptions {
   /** NATS server URL, e.g. nats://127.0.0.1:4222. */
@@ -393,14 +393,12 @@ function errorLine(task: BatchTask, row: BatchRow, f: ChunkReport): string {
  * running (stopped by Ctrl-C or killed: `OUT.tmp-<pid>-<hex>`, whose pid is
  * gone), which a rerun would otherwise never clean up. Async; best effort.
  */
-async function removeStaleTemps(output: string): Promise<void> {
-  const dir = dirname(output);
+function removeStaleTemps(output: string): Promise<void> {
   const name = basename(output);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const f of names) {
+  return removeLeftovers(dirname(output), (f) => {
     const m = f.startsWith(`${name}.tmp-`) ? /^(\d+)-[0-9a-f]{6}$/.exec(f.slice(name.length + 5)) : null;
-    if (m && !processAlive(Number(m[1]))) await rm(join(dir, f), { force: true }).catch(() => {});
-  }
+    return m ? Number(m[1]) : undefined;
+  });
 }
 
 /**

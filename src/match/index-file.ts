@@ -21,7 +21,7 @@
  */
 import { constants } from 'node:buffer';
 import { constants as fsConstants } from 'node:fs';
-import { type FileHandle, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { JobBERTError } from '../errors.js';
@@ -29,7 +29,7 @@ import type { EncoderSpec } from '../encoders/encoder.js';
 import type { MatchEntry } from './match-index.js';
 import { QuantizedMatrix } from './quantized.js';
 import { checksum, ResidentMatrix } from '../kernels/resident.js';
-import { processAlive } from '../util/process.js';
+import { removeLeftovers } from '../util/process.js';
 
 export const MAGIC = Buffer.from('JBINDEX\0', 'latin1');
 export const FORMAT_VERSION = 1;
@@ -164,22 +164,12 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
  * A temp file of a live process, this one included, is another save in
  * progress and is left alone. Best effort: a failure here never fails a save.
  */
-async function removeOrphanTemps(dir: string, name: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
+function removeOrphanTemps(dir: string, name: string): Promise<void> {
   const prefix = `.${name}.`;
-  for (const n of names) {
-    if (!n.startsWith(prefix)) continue;
-    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length));
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || processAlive(pid)) continue;
-    await rm(join(dir, n), { force: true }).catch(() => {});
-  }
+  return removeLeftovers(dir, (n) => {
+    const m = n.startsWith(prefix) ? /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length)) : null;
+    return m ? Number(m[1]) : undefined;
+  });
 }
 
 /** How a loaded index holds its vectors: float32, or int8 codes with exact re-scoring from the file. */
