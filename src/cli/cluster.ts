@@ -1,5 +1,5 @@
 /** The CLI's scale-out commands: `jobbert worker`, `jobbert batch encode|normalize`, `jobbert index publish`. */
-import { createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { runBatch, type BatchProgress, type BatchResult } from '../cluster/batch
 import { encodeRunner, JOB_NAME, type BatchTask, type TaskRunner } from '../cluster/jobs.js';
 import { startWorker } from '../cluster/worker.js';
 import { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from '../cluster/normalize-task.js';
-import { MAX_ALTERNATIVES, Normalizer } from '../normalize/normalizer.js';
+import { Normalizer } from '../normalize/normalizer.js';
 import { detectFormat, isPipe, namedFormat, pickColumn, readRows, TITLE_COLUMNS } from '../normalize/rows.js';
 import { loadBuiltinTaxonomy, readTaxonomy } from '../normalize/taxonomy.js';
 import { LiteEncoder } from '../lite/encoder.js';
@@ -21,6 +21,8 @@ import { loadIndexWithEncoder } from '../serve/load.js';
 import type { ServedIndex } from '../serve/matcher.js';
 import { JobBERT } from '../model/jobbert.js';
 import { camel, parseArgs, UsageError } from './args.js';
+import { cleanupOnSignal, mustExist, refuseFolder } from './files.js';
+import { checkNormalizeFlags, titlesPerChunk } from './normalize.js';
 import type { ProgressSink } from './model-commands.js';
 
 type Out = (line: string) => void;
@@ -160,8 +162,7 @@ export async function workerCommand(
     ['shutdown-timeout-ms', 0, 24 * 3600_000],
   ] as const)
     within(name, o[camel(name)], min, max);
-  if (o.examples !== undefined && !existsSync(o.examples as string))
-    throw new JobBERTError('ERR_NOT_FOUND', `--examples ${o.examples as string} does not exist`);
+  if (o.examples !== undefined) mustExist('examples', o.examples as string);
   const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
   if (examples) o.examples = examples.path;
   const encoder = await loadModel(o);
@@ -261,17 +262,12 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
   if (o.k !== undefined) options.k = o.k;
   if (o.lang !== undefined) options.lang = o.lang;
   if (o.outputLang !== undefined) options.outputLang = o.outputLang;
-  if (o.threshold !== undefined) {
-    const t = o.threshold as number;
-    if (!(t >= 0 && t <= 1)) throw new UsageError(`--threshold must be a number in [0, 1]; received ${t}`);
-    options.threshold = t;
-  }
+  checkNormalizeFlags(o.k as number | undefined, o.threshold as number | undefined);
+  if (o.threshold !== undefined) options.threshold = o.threshold;
   // Checked here, as jobbert normalize checks them, not by every worker on every chunk of a submitted job.
   within('chunk', o.chunk, 1, 100_000);
   if (o.job !== undefined && !JOB_NAME.test(o.job as string))
     throw new UsageError(`--job must be 1 to 64 letters, digits, _ or -; received '${o.job as string}'`);
-  if (o.k !== undefined && ((o.k as number) < 1 || (o.k as number) > MAX_ALTERNATIVES))
-    throw new UsageError(`--k must be an integer in [1, ${MAX_ALTERNATIVES}]; received ${o.k as number}`);
   if (task === 'normalize' && (o.lang !== undefined || o.outputLang !== undefined)) {
     const langs = o.taxonomy === undefined ? (await loadBuiltinTaxonomy()).langs : (await readTaxonomy(o.taxonomy as string)).langs;
     for (const name of ['lang', 'output-lang'] as const) {
@@ -280,12 +276,9 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
         throw new UsageError(`--${name} must be one of the taxonomy's languages (${langs.join(', ')}); received '${v}'`);
     }
   }
-  for (const name of ['input', 'examples'] as const)
-    if (o[name] !== undefined && !existsSync(o[name] as string))
-      throw new JobBERTError('ERR_NOT_FOUND', `--${name} ${o[name] as string} does not exist`);
+  for (const name of ['input', 'examples'] as const) if (o[name] !== undefined) mustExist(name, o[name] as string);
   const output = o.output as string;
-  if (existsSync(output) && statSync(output).isDirectory())
-    throw new JobBERTError('ERR_IO', `--output ${output} is a directory; name a file (in it, for instance)`);
+  refuseFolder('output', output);
   if (!existsSync(dirname(resolve(output))))
     throw new JobBERTError('ERR_NOT_FOUND', `--output ${output}: the folder ${dirname(resolve(output))} does not exist`);
   if (o.branch !== undefined) {
@@ -293,21 +286,11 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
       throw new UsageError(`--branch must be anchor, positive or base; received '${String(o.branch)}'`);
     options.branch = o.branch;
   }
-  // A chunk's results are one object in the broker and one string on the way to the output: at a large k, fewer
-  // titles a chunk (at k 10,000, 1,000 titles made a string longer than V8 allows, after the whole job had run).
-  if (task === 'normalize' && o.k !== undefined) {
-    const most = Math.max(1, Math.floor(CHUNK_ALTERNATIVES / (o.k as number)));
-    if (o.chunk === undefined || (o.chunk as number) > most) o.chunk = Math.min((o.chunk as number | undefined) ?? 1000, most);
-  }
+  // A chunk's results are one object in the broker and one string on the way to the output: fewer titles a
+  // chunk at a large k (at k 10,000, 1,000 titles made a string longer than V8 allows, after the whole job had run).
+  if (task === 'normalize' && o.k !== undefined) o.chunk = titlesPerChunk((o.chunk as number | undefined) ?? 1000, o.k as number);
   // Interrupted: the copies of pipes go too (the output's temp file is removed by the next run).
-  const interrupted = (signal: NodeJS.Signals) => {
-    removeCopies();
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
-    process.kill(process.pid, signal);
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  const release = cleanupOnSignal(removeCopies);
   try {
     const input = await rereadable(o.input as string, { column: o.column as string | undefined });
     const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
@@ -319,13 +302,9 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
       await examples?.cleanup();
     }
   } finally {
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
+    release();
   }
 }
-
-/** Most alternatives in one chunk of a normalize job (titles × k), as `jobbert normalize --input` chunks. */
-const CHUNK_ALTERNATIVES = 65_536;
 
 async function submit(
   task: BatchTask,

@@ -1,5 +1,5 @@
 /** The CLI's matching commands: index build|search, match, eval talentclef-a. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Encoder } from '../encoders/encoder.js';
 import { MatchIndex, type MatchEntry, type MatchResult } from '../match/match-index.js';
@@ -9,7 +9,7 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { TfIdfEncoder } from '../encoders/tfidf.js';
 import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../eval/trec.js';
 import { parseArgs, UsageError } from './args.js';
-import { JobBERTError } from '../errors.js';
+import { refuseFolder } from './files.js';
 import { readEntries, type EntryColumns } from './entries.js';
 import { matchDefault } from '../match/default-index.js';
 
@@ -65,9 +65,7 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
     });
     if (positionals.length) throw new UsageError(`index build takes no positional arguments; received '${positionals[0]}'`);
     if (!options.input || !options.out) throw new UsageError('index build needs --input FILE and --out FILE');
-    // Found before the encoding, not when it is saved.
-    if (existsSync(options.out as string) && statSync(options.out as string).isDirectory())
-      throw new JobBERTError('ERR_IO', `--out ${options.out as string} is a directory; name a file (in it, for instance)`);
+    refuseFolder('out', options.out as string);
     const entries = await readEntries(options.input as string, options.lang as string | undefined, entryColumns(options));
     const t0 = performance.now();
     const encoder = await corpusEncoder(

@@ -8,7 +8,7 @@
  * Progress: a bar on a terminal (stderr), JSON events otherwise. A reader that
  * closes stdout early (`| head`) ends the run quietly.
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -31,11 +31,30 @@ import {
 import { isUtf8 } from '../util/open-bytes.js';
 import { outputFile } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
+import { cleanupOnSignal, mustExist, refuseFolder } from './files.js';
 
 type Out = (line: string) => void;
 
 /** Most alternatives in one chunk of `--input` (titles × k): 2,048 titles up to k = 32. */
 const CHUNK_ALTERNATIVES = 65_536;
+
+/**
+ * Titles in a chunk of at most `chunk`, at `k` alternatives each: never more
+ * than CHUNK_ALTERNATIVES alternatives, so memory stays flat at a large k too
+ * (2,048 titles × k = 10,000 made one chunk's CSV text longer than a string can
+ * be; a batch job's chunk, one object in the broker, the same).
+ */
+export function titlesPerChunk(chunk: number, k: number): number {
+  return Math.max(1, Math.min(chunk, Math.floor(CHUNK_ALTERNATIVES / k)));
+}
+
+/** UsageError unless `--k` and `--threshold` are in the Normalizer's ranges: named as the flags, before any work. */
+export function checkNormalizeFlags(k: number | undefined, threshold: number | undefined): void {
+  if (k !== undefined && (k < 1 || k > MAX_ALTERNATIVES))
+    throw new UsageError(`--k must be an integer in [1, ${MAX_ALTERNATIVES}]; received ${k}`);
+  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1))
+    throw new UsageError(`--threshold must be a number in [0, 1]; received ${threshold}`);
+}
 
 /** Where progress goes (process.stderr by default). */
 export interface ProgressSink {
@@ -90,7 +109,7 @@ const IN_FLIGHT = 4;
 /** The encoder --model names (a LiteEncoder dir or a sentence-transformers dir), or the built-in model. */
 export async function modelEncoder(model: string | undefined): Promise<Encoder> {
   if (!model) return LiteEncoder.load();
-  if (!existsSync(model)) throw new JobBERTError('ERR_NOT_FOUND', `--model ${model} does not exist`);
+  mustExist('model', model);
   return existsSync(join(model, 'lite.json')) ? LiteEncoder.load(model) : JobBERT.load(model);
 }
 
@@ -275,15 +294,9 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
   const chunk = (o.chunk as number | undefined) ?? 2048;
   if (chunk < 1 || chunk > 1_000_000) throw new UsageError(`--chunk must be an integer in [1, 1000000]; received ${chunk}`);
   const k = (o.k as number | undefined) ?? 5;
-  if (k < 1 || k > MAX_ALTERNATIVES) throw new UsageError(`--k must be an integer in [1, ${MAX_ALTERNATIVES}]; received ${k}`);
-  const threshold = o.threshold as number | undefined;
-  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1))
-    throw new UsageError(`--threshold must be a number in [0, 1]; received ${threshold}`);
-  if (o.input && o.input !== '-' && !existsSync(o.input as string))
-    throw new JobBERTError('ERR_NOT_FOUND', `--input ${o.input as string} does not exist`);
-  // Found before the run, not when its output is put in place at the end.
-  if (typeof o.output === 'string' && o.output !== '-' && existsSync(o.output) && statSync(o.output).isDirectory())
-    throw new JobBERTError('ERR_IO', `--output ${o.output} is a directory; name a file (in it, for instance)`);
+  checkNormalizeFlags(k, o.threshold as number | undefined);
+  if (o.input && o.input !== '-') mustExist('input', o.input as string);
+  if (typeof o.output === 'string' && o.output !== '-') refuseFolder('output', o.output);
   const opts: NormalizeOptions = { k };
   if (o.lang !== undefined) opts.lang = o.lang as string;
   if (o.outputLang !== undefined) opts.outputLang = o.outputLang as string;
@@ -348,9 +361,7 @@ async function streamFile(
   const opened = await openRows(fromStdin ? (io.stdin ?? process.stdin) : input, o.inputFormat as RowFormat | undefined, encoding);
   const inputFormat = opened.format;
   const strict = Boolean(o.strict);
-  // A chunk holds at most CHUNK_ALTERNATIVES alternatives, so memory stays flat at a large --k too
-  // (2,048 titles × k = 10,000 made one chunk's CSV text longer than a string can be).
-  const rowsPerChunk = Math.max(1, Math.min(chunk, Math.floor(CHUNK_ALTERNATIVES / k)));
+  const rowsPerChunk = titlesPerChunk(chunk, k);
   const bar = Boolean(progress.isTTY) && !o.json;
   const event = (v: Record<string, unknown>) => progress.write(`${JSON.stringify(v)}\n`);
   // Of stdin or a pipe the size is unknown: no fraction and no ETA.
@@ -358,16 +369,7 @@ async function streamFile(
   const output = o.output === '-' ? undefined : (o.output as string | undefined);
   const sink = new Sink(output, out, format === 'csv', io.stdout);
   // Interrupted (Ctrl-C, a scheduler's SIGTERM): the output file is never half-written, and its temporary goes too.
-  const interrupted = (signal: NodeJS.Signals) => {
-    sink.abandon();
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
-    process.kill(process.pid, signal); // now with no handler: ends the process as the signal would have
-  };
-  if (output !== undefined) {
-    process.once('SIGINT', interrupted);
-    process.once('SIGTERM', interrupted);
-  }
+  const release = output === undefined ? () => {} : cleanupOnSignal(() => sink.abandon());
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let rows = 0;
@@ -534,8 +536,7 @@ async function streamFile(
     if (e instanceof OutputClosed) return 0; // `| head`: the reader has what it wanted
     throw e;
   } finally {
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
+    release();
   }
   report(true);
   return 0;

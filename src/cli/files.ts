@@ -1,0 +1,40 @@
+/**
+ * What the commands check of the files their options name before any work,
+ * and how they tidy up when a signal ends them: one wording everywhere.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { JobBERTError } from '../errors.js';
+
+/** JobBERTError ERR_NOT_FOUND unless `path`, given as `--flag`, exists. */
+export function mustExist(flag: string, path: string): void {
+  if (!existsSync(path)) throw new JobBERTError('ERR_NOT_FOUND', `--${flag} ${path} does not exist`);
+}
+
+/**
+ * JobBERTError ERR_IO when `path`, given as `--flag` for an output, is a
+ * folder: found before the run, not when its output is put in place at the end.
+ */
+export function refuseFolder(flag: string, path: string): void {
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new JobBERTError('ERR_IO', `--${flag} ${path} is a directory; name a file (in it, for instance)`);
+}
+
+/**
+ * Until the returned function is called, SIGINT and SIGTERM run `cleanup`
+ * (synchronously: the process ends next) and then end the process as the
+ * signal would have, with no handler left to catch it.
+ */
+export function cleanupOnSignal(cleanup: () => void): () => void {
+  const interrupted = (signal: NodeJS.Signals) => {
+    cleanup();
+    release();
+    process.kill(process.pid, signal);
+  };
+  const release = () => {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  return release;
+}
