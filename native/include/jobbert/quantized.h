@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ namespace jobbert {
 // The smallest max |x| a row is quantised at: below it the scale, max/127,
 // would not be a normal float (the division by it overflows), so such a row
 // gets zero codes and scale 0, and its error bound is the row itself.
-constexpr float kMinQuantTop = 127.0f * 1.17549435e-38f;  // 127 · FLT_MIN
+constexpr float kMinQuantTop = 127.0f * std::numeric_limits<float>::min();
 
 // Quantises one row of d floats: codes[0..d) and *scale as above. Returns
 // Σ x² in double (finite exactly when every element is).
