@@ -11,7 +11,7 @@ import { startWorker } from '../cluster/worker.js';
 import { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from '../cluster/normalize-task.js';
 import { Normalizer } from '../normalize/normalizer.js';
 import { detectFormat, isPipe, namedFormat, pickColumn, readRows, TITLE_COLUMNS } from '../normalize/rows.js';
-import { loadBuiltinTaxonomy, readTaxonomy } from '../normalize/taxonomy.js';
+import { loadBuiltinTaxonomy, taxonomyLanguages } from '../normalize/taxonomy.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { publishIndex, watchIndex } from '../cluster/index-store.js';
 import { serveShard, ShardRouter } from '../cluster/shards.js';
@@ -269,7 +269,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
   if (o.job !== undefined && !JOB_NAME.test(o.job as string))
     throw new UsageError(`--job must be 1 to 64 letters, digits, _ or -; received '${o.job as string}'`);
   if (task === 'normalize' && (o.lang !== undefined || o.outputLang !== undefined)) {
-    const langs = o.taxonomy === undefined ? (await loadBuiltinTaxonomy()).langs : (await readTaxonomy(o.taxonomy as string)).langs;
+    const langs = o.taxonomy === undefined ? (await loadBuiltinTaxonomy()).langs : taxonomyLanguages(o.taxonomy as string);
     for (const name of ['lang', 'output-lang'] as const) {
       const v = o[camel(name)] as string | undefined;
       if (v !== undefined && !langs.includes(v))

@@ -208,6 +208,18 @@ function taxonomyLangs(dir: string): string[] {
 }
 
 /**
+ * The languages of the taxonomy in `dir`, English first, as {@link readTaxonomy}
+ * finds them, without reading the files. Sync; the JobBERTErrors readTaxonomy
+ * gives for a missing folder, a file, or a folder without occupations.
+ */
+export function taxonomyLanguages(dir: string): string[] {
+  checkTaxonomyDir(dir);
+  const langs = taxonomyLangs(dir);
+  if (langs.length === 0) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} holds no occupations_<lang>.csv`);
+  return langs;
+}
+
+/**
  * The files {@link readTaxonomy} reads from `dir` (each language's occupations
  * CSV and ISCO groups CSV, in `dir` or `dir/<lang>/`), in a stable order: what a
  * fingerprint of the taxonomy must cover. Sync.
@@ -227,9 +239,7 @@ export function taxonomyFiles(dir: string): string[] {
  * for a `dir` that is a file.
  */
 export async function readTaxonomy(dir: string): Promise<Taxonomy> {
-  checkTaxonomyDir(dir);
-  const langs = taxonomyLangs(dir);
-  if (langs.length === 0) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} holds no occupations_<lang>.csv`);
+  const langs = taxonomyLanguages(dir);
   const byUri = new Map<string, TaxonomyOccupation>();
   const iscoGroups: Record<string, Record<string, string>> = {};
   for (const lang of langs) {
