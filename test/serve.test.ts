@@ -500,7 +500,9 @@ describe('MicroBatcher', () => {
 });
 
 describe('jobbert serve: clients that go away while they wait', () => {
-  it('a request whose client disconnects while it waits for a batch is taken out of the queue, never searched', async () => {
+  it('a request whose client disconnects while it waits for a batch is taken out of the queue, never searched', {
+    timeout: 30_000,
+  }, async () => {
     // Both /v1/match batches (it runs two at once) are held in the encoder; a third request waits, then its client goes.
     let gating = false;
     let open!: () => void;
@@ -529,9 +531,17 @@ describe('jobbert serve: clients that go away while they wait', () => {
       const socket = connect(Number(new URL(url).port), '127.0.0.1');
       socket.on('error', () => {});
       socket.write(`POST /v1/match HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
-      await sleep(300); // read and queued behind the two batches
+      // Queued behind the two batches (waited for, so the test cannot pass without the request ever queueing).
+      const queued = async () => metric((await request(url, '/metrics')).text, 'jobbert_batch_queue_items', /op="match"/);
+      /** Polls `queued` until `want` holds (at most 10 s), and says what it is then. */
+      const until = async (want: (n: number) => boolean) => {
+        let n = await queued();
+        for (let i = 0; i < 1000 && !want(n); i++, n = await queued()) await sleep(10);
+        return n;
+      };
+      assert.equal(await until((n) => n >= 1), 1, 'the third request waits in the queue');
       socket.destroy();
-      await sleep(100);
+      assert.equal(await until((n) => n === 0), 0, 'it leaves the queue with its client');
       open();
       for (const r of await Promise.all(answered)) assert.equal(r.status, 200, r.text);
       await sleep(100);
@@ -539,6 +549,7 @@ describe('jobbert serve: clients that go away while they wait', () => {
       const m = (await request(url, '/metrics')).text;
       assert.equal(metric(m, 'jobbert_http_requests_total', /status="499"/), 1);
     } finally {
+      open();
       await service.close();
       await held.dispose();
     }
