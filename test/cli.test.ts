@@ -351,6 +351,11 @@ describe('jobbert CLI', () => {
         ['batch', 'normalize', '--nats', 'nats://127.0.0.1:1', '--input', 'a', '--output', 'b.jsonl', '--chunk', '100001'],
         /--chunk must be an integer in \[1, 100000\]/,
       ],
+      // 0 published unsharded without a word (the library's default); leaving the flag out says that.
+      [
+        ['index', 'publish', 'x.jbi', '--nats', 'nats://127.0.0.1:1', '--name', 'x', '--shards', '0'],
+        /--shards must be an integer in \[1, 1024\]; received 0/,
+      ],
     ] as const) {
       const r = await run(...argv);
       assert.equal(r.code, 2, argv.join(' '));

@@ -374,6 +374,8 @@ export async function indexPublishCommand(argv: string[], out: Out): Promise<num
   const { options: o, positionals } = parseArgs(argv, { options: { nats: 'string', name: 'string', shards: 'integer', json: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError(`index publish needs exactly one index file; received ${positionals.length}`);
   if (!o.nats || !o.name) throw new UsageError('index publish needs --nats URL and --name NAME');
+  // 0 is the library's "unsharded": leave --shards out for that, rather than get it from a typo or an empty variable.
+  within('shards', o.shards, 1, 1024);
   const r = await publishIndex({
     nats: o.nats as string,
     file: positionals[0],
