@@ -727,6 +727,90 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     }
   });
 
+  test('a shard that stops answering: /healthz says so, later searches ask it once instead of waiting out the deadline each, and it is used again once back', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { serveShard, ShardRouter } = await import('../src/cluster/shards.js');
+    const { publishIndex } = await import('../src/cluster/index-store.js');
+    const { createServer } = await import('../src/serve/server.js');
+    const { connect } = await import('@nats-io/transport-node');
+    const encoder = await LiteEncoder.load();
+    const whole = await MatchIndex.build(encoder, entries(600, 13, 'h'));
+    const file = join(work, 'hung.jbi');
+    await whole.save(file);
+    const nats = await startNats();
+    const shards: { close(): Promise<void> }[] = [];
+    const nc = await connect({ servers: nats.url });
+    let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
+    let server: ReturnType<typeof createServer> | null = null;
+    try {
+      await publishIndex({ nats: nats.url, file, name: 'hung', shards: 2 });
+      shards.push(await serveShard({ nats: nats.url, name: 'hung', shard: 1 }));
+      // Shard 0 hangs: a member of its queue group that takes every request and never answers.
+      let asked = 0;
+      const hole = nc.subscribe('jobbert.shard.hung.0', { queue: 'jobbert-shard-hung-0' });
+      (async () => {
+        for await (const _ of hole) asked++;
+      })();
+      router = await ShardRouter.open({ nats: nats.url, name: 'hung', deadlineMs: 3000, attemptMs: 300, pingMs: 200 });
+      server = createServer({ index: router, encoder: router.encoder, port: 0 });
+      const { url } = await server.listen();
+      const health = async () => {
+        const r = await fetch(`${url}/healthz`);
+        return { status: r.status, body: (await r.json()) as { status: string; problem: string | null } };
+      };
+      const until = async (want: number) => {
+        for (let i = 0; i < 100 && (await health()).status !== want; i++) await sleep(100);
+        return health();
+      };
+      // Found by the router's pings, before any search: a load balancer can take it out of rotation.
+      const down = await until(503);
+      assert.equal(down.status, 503);
+      assert.equal(down.body.status, 'unavailable');
+      assert.match(down.body.problem!, /shard 0 of 2 of index hung is unavailable: it did not answer in time/);
+
+      // Concurrent searches (two batches, two languages) each ask the known-lost shard once, not every
+      // attemptMs until the 3 s deadline (10 times a search), and a failed batch is not run again request by request.
+      hole.unsubscribe();
+      await nc.flush();
+      let askedNow = 0;
+      const hole2 = nc.subscribe('jobbert.shard.hung.0', { queue: 'jobbert-shard-hung-0' });
+      (async () => {
+        for await (const _ of hole2) askedNow++;
+      })();
+      await nc.flush();
+      const answers = await Promise.all(
+        ['nurse', 'chef', 'data scientist', 'sales manager'].map((q, i) =>
+          post(`${url}/v1/match`, { queries: [q], k: 3, lang: i % 2 ? 'de' : undefined }),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((a) => [a.status, a.json.error.code]),
+        Array(4).fill([503, 'ERR_SHARD_UNAVAILABLE']),
+      );
+      for (const a of answers) assert.match(a.json.error.message, /shard 0 of 2/);
+      assert.ok(askedNow >= 1 && askedNow <= 4 + 2, `the lost shard was asked ${askedNow} times by 4 requests`);
+      hole2.unsubscribe();
+      assert.ok(asked >= 1);
+
+      // Back: health is ok again and searches are exact.
+      shards.push(await serveShard({ nats: nats.url, name: 'hung', shard: 0 }));
+      const up = await until(200);
+      assert.deepEqual([up.status, up.body.status, up.body.problem], [200, 'ok', null]);
+      const r = await post(`${url}/v1/match`, { queries: ['nurse', 'chef'], k: 5 });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual(r.json.results, await whole.search(['nurse', 'chef'], { k: 5 }));
+    } finally {
+      await server?.close();
+      await router?.dispose();
+      for (const s of shards) await s.close();
+      await nc.close();
+      await whole.dispose();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
   test('3 shards + router answer 500 random queries exactly as the unsharded index, ties included; a lost replica fails nothing; a lost shard is a 503 naming it', async () => {
     const { LiteEncoder } = await import('../src/lite/encoder.js');
     const { MatchIndex } = await import('../src/match/match-index.js');

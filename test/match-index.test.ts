@@ -92,6 +92,8 @@ describe('MatchIndex search', () => {
       await index.searchVectors(queries, { lang: 'zh' }),
       Array.from({ length: 7 }, () => []),
     );
+    // No queries, no lists, as search([]) (it was a RangeError from the kernel).
+    assert.deepEqual(await index.searchVectors({ data: new Float32Array(0), rows: 0, cols: 24 }), []);
     assert.deepEqual(index.languages.sort(), ['', 'de', 'en', 'es']);
   });
 

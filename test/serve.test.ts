@@ -430,6 +430,26 @@ describe('MicroBatcher', () => {
     assert.match(String((results[1] as PromiseRejectedResult).reason), /bad job/);
   });
 
+  it('fails every job of a batch at once, without running each again, when the error is shared (a shard that is down)', async () => {
+    const calls: string[][] = [];
+    const batcher = new MicroBatcher<string, string>({
+      maxBatch: 8,
+      maxWaitMs: 5,
+      maxQueue: 100,
+      run: async (_key, params) => {
+        calls.push(params);
+        throw params.length > 1 ? new Error('shard 0 is down') : new RangeError(`bad job ${params[0]}`);
+      },
+      shared: (e) => !(e instanceof RangeError),
+    });
+    const results = await Promise.allSettled(['x', 'y', 'z'].map((p) => batcher.submit('', 1, p)));
+    assert.deepEqual(
+      results.map((r) => String((r as PromiseRejectedResult).reason)),
+      ['Error: shard 0 is down', 'Error: shard 0 is down', 'Error: shard 0 is down'],
+    );
+    assert.deepEqual(calls, [['x', 'y', 'z']]);
+  });
+
   it('runs at most `concurrency` batches at once (one by default), each job still with its own result', async () => {
     for (const concurrency of [undefined, 1, 2, 3]) {
       let running = 0;

@@ -5,7 +5,10 @@
  * and merges their top-k lists exactly: by score, then by the entry's
  * position in the whole index, which is the order the unsharded index breaks
  * ties in. A shard that does not answer before the deadline fails the search
- * with ERR_SHARD_UNAVAILABLE naming it: never a partial answer.
+ * with ERR_SHARD_UNAVAILABLE naming it: never a partial answer. The router
+ * remembers such a shard: later searches ask it once (attemptMs) instead of
+ * waiting out the deadline again, and `problem()` (the service's /healthz)
+ * names it, until it answers a search or the router's periodic ping.
  *
  * Requests are a JSON header line and the query vectors as float32; replies
  * are JSON. Query groups are sized so that requests and replies stay under
@@ -131,6 +134,8 @@ export interface RouterOptions {
   deadlineMs?: number;
   /** How long one request to a shard may take before it is sent again (to another replica), in ms (default 1000). */
   attemptMs?: number;
+  /** How often every shard is pinged, so that problem() knows of a lost shard without a search, in ms (default 2000). */
+  pingMs?: number;
 }
 
 /**
@@ -146,6 +151,10 @@ export class ShardRouter {
   readonly #ownsEncoder: boolean;
   readonly #deadlineMs: number;
   readonly #attemptMs: number;
+  /** Shards whose last request failed, with why; cleared by their next answer. */
+  readonly #down = new Map<number, string>();
+  #pinger: NodeJS.Timeout | null = null;
+  #disposed = false;
 
   private constructor(
     c: ClusterConnection,
@@ -154,6 +163,7 @@ export class ShardRouter {
     owns: boolean,
     deadlineMs: number,
     attemptMs: number,
+    pingMs: number,
   ) {
     this.#c = c;
     this.manifest = manifest;
@@ -161,6 +171,7 @@ export class ShardRouter {
     this.#ownsEncoder = owns;
     this.#deadlineMs = deadlineMs;
     this.#attemptMs = attemptMs;
+    this.#ping(pingMs);
   }
 
   /**
@@ -175,6 +186,8 @@ export class ShardRouter {
     assertInteger(fn, 'deadlineMs', deadlineMs, 1);
     const attemptMs = opts.attemptMs ?? 1000;
     assertInteger(fn, 'attemptMs', attemptMs, 1);
+    const pingMs = opts.pingMs ?? 2000;
+    assertInteger(fn, 'pingMs', pingMs, 1);
     const c = await connectCluster(opts.nats, `jobbert-router-${opts.name}`);
     try {
       const manifest = await readManifest(await objectStore(c, INDEX_BUCKET), opts.name);
@@ -195,7 +208,7 @@ export class ShardRouter {
           `${fn}: index ${opts.name} was built with encoder ${manifest.fingerprint}, not ${encoder.fingerprint}`,
         );
       }
-      return new ShardRouter(c, manifest, encoder, owns, deadlineMs, attemptMs);
+      return new ShardRouter(c, manifest, encoder, owns, deadlineMs, attemptMs, pingMs);
     } catch (e) {
       await c.close();
       throw e;
@@ -217,6 +230,27 @@ export class ShardRouter {
   /** The published version the router was opened on. */
   get version(): string {
     return this.manifest.version;
+  }
+
+  /**
+   * Why a search would fail now, as far as the router knows (a shard that did
+   * not answer its last search or ping, or serves another layout), else null.
+   * Sync; what the HTTP service's /healthz reports.
+   */
+  problem(): string | null {
+    return [...this.#down].sort((a, b) => a[0] - b[0])[0]?.[1] ?? null;
+  }
+
+  /** Pings every shard (a request for no queries) now and every `ms`, until dispose(). */
+  #ping(ms: number): void {
+    const header = new TextEncoder().encode(`${JSON.stringify({ k: 1, queries: 0, dim: this.manifest.dim } satisfies ShardRequest)}\n`);
+    const round = async () => {
+      await Promise.all(
+        Array.from({ length: this.manifest.shards }, (_, s) => this.#ask(s, header, performance.now() + this.#attemptMs).catch(() => {})),
+      );
+      if (!this.#disposed) this.#pinger = setTimeout(round, ms).unref();
+    };
+    void round();
   }
 
   /** The k best entries for each query over every shard, as the unsharded index answers. Async; JobBERTError ERR_SHARD_UNAVAILABLE names a shard that did not answer. */
@@ -272,7 +306,7 @@ export class ShardRouter {
           ...(await this.#searchRows(m, start + half, rows - half, k, lang, deadline)),
         ];
       }
-      const stale = replies.find((r) => r.shards !== undefined && r.shards !== this.manifest.shards);
+      const stale = replies.map((r) => this.#otherLayout(r)).find(Boolean);
       const versions = [...new Set(replies.map((r) => r.version))];
       if (!stale && versions.length === 1) {
         const out: MatchResult[][] = [];
@@ -287,17 +321,44 @@ export class ShardRouter {
       // Asked again after a pause, unless the deadline would pass first (then the disagreement is the answer).
       const pause = Math.min(50 * 2 ** attempt, 500);
       if (performance.now() + pause + 100 >= deadline) {
-        const why = stale
-          ? `shard ${stale.shard} serves a ${stale.shards}-shard layout (version ${stale.version}), but the router reads ${this.manifest.shards} shards: the index was published in another number of shards; restart the shard processes and the router`
-          : `the shards answer from different versions (${versions.join(', ')}), as while a new version is swapped in`;
-        throw new JobBERTError('ERR_SHARD_UNAVAILABLE', `index ${this.manifest.name}: ${why}`);
+        throw new JobBERTError(
+          'ERR_SHARD_UNAVAILABLE',
+          stale ??
+            `index ${this.manifest.name}: the shards answer from different versions (${versions.join(', ')}), as while a new version is swapped in`,
+        );
       }
       await sleep(pause);
     }
   }
 
-  /** One shard's reply, asking again (another replica of the queue group answers) until the deadline. */
+  /** Why a shard's reply must not be merged by this router (it serves another layout), else null. */
+  #otherLayout(r: ShardReply): string | null {
+    if (r.shards === undefined || r.shards === this.manifest.shards) return null;
+    return `index ${this.manifest.name}: shard ${r.shard} serves a ${r.shards}-shard layout (version ${r.version}), but the router reads ${this.manifest.shards} shards: the index was published in another number of shards; restart the shard processes and the router`;
+  }
+
+  /**
+   * One shard's reply, asking again (another replica of the queue group
+   * answers) until the deadline; a shard that failed its last request is asked
+   * once, for attemptMs, so that every search does not wait out the deadline
+   * on a shard that is gone.
+   */
   async #ask(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
+    const until = this.#down.has(shard) ? Math.min(deadline, performance.now() + this.#attemptMs) : deadline;
+    try {
+      const reply = await this.#askUntil(shard, body, until);
+      const layout = this.#otherLayout(reply);
+      if (layout) this.#down.set(shard, layout);
+      else this.#down.delete(shard);
+      return reply;
+    } catch (e) {
+      if (e instanceof JobBERTError) this.#down.set(shard, e.message);
+      else this.#down.delete(shard); // it answered: a request it refused (a RangeError), or one too large
+      throw e;
+    }
+  }
+
+  async #askUntil(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
     let why = 'no replica is serving it';
     for (let attempt = 0; ; attempt++) {
       const left = deadline - performance.now();
@@ -331,6 +392,8 @@ export class ShardRouter {
 
   /** Closes the connection (and the encoder it rebuilt). Async. */
   async dispose(): Promise<void> {
+    this.#disposed = true;
+    if (this.#pinger) clearTimeout(this.#pinger);
     await this.#c.close();
     if (this.#ownsEncoder) await this.encoder.dispose();
   }

@@ -338,6 +338,7 @@ export class MatchIndex {
     const parts =
       opts.lang === undefined ? [...this.#partitions.values()] : [this.#partitions.get(opts.lang)].filter((p): p is Partition => !!p);
     const Q = vectors.rows;
+    if (Q === 0) return []; // as search([]); a shard router's ping asks for no queries
     if (parts.length === 0) return Array.from({ length: Q }, () => []);
     // The partitions live in CPU memory: scoring them on a GPU would copy them there on every search.
     const lists = await Promise.all(

@@ -15,7 +15,10 @@
  * halves of the clients (half-size batches, same latency, less throughput).
  * A job larger than `maxBatch` runs as a batch of its own (it is never
  * split, so its results come from one call). Jobs with different keys (e.g. a
- * language filter) go to separate calls of `run` within the same flush.
+ * language filter) go to separate calls of `run` within the same flush. When
+ * a batch of several jobs fails, each job runs again alone, so that one bad
+ * job does not fail its neighbours, unless `shared` says every job would meet
+ * the error alone too (a shard that is down): then they all get it at once.
  *
  * Results stay identical to unbatched calls as long as `run` gives each job
  * what it would have got alone; the callers in matcher.ts rely on the kernels'
@@ -49,6 +52,8 @@ export interface BatcherOptions<P, R> {
   run(key: string, params: P[]): Promise<R[]>;
   /** Told the item count of every call of `run` (for metrics). */
   onBatch?(items: number, jobs: number): void;
+  /** Is `error` one that every job of the batch would get alone (not caused by one job's input)? Default: never. */
+  shared?(error: unknown): boolean;
 }
 
 export class MicroBatcher<P, R> {
@@ -167,8 +172,8 @@ export class MicroBatcher<P, R> {
       );
       jobs.forEach((job, i) => job.resolve(results[i]));
     } catch (error) {
-      if (jobs.length === 1) {
-        jobs[0].reject(error);
+      if (jobs.length === 1 || this.#opts.shared?.(error)) {
+        for (const job of jobs) job.reject(error);
         return;
       }
       // One bad job must not fail its neighbours: run each alone so the error lands where it belongs.

@@ -44,9 +44,14 @@ import {
 /**
  * What /v1/match searches: a MatchIndex (loaded with its encoder), or anything
  * shaped like one — a hot-swapped index from NATS, a shard router. `version`,
- * when present, is reported by /healthz and /metrics.
+ * when present, is reported by /healthz and /metrics; `problem()`, when
+ * present, says why searches would fail now (a shard that is down), which
+ * makes /healthz a 503 'unavailable'.
  */
-export type ServedIndex = Pick<MatchIndex, 'search' | 'size' | 'dim' | 'fingerprint' | 'languages'> & { readonly version?: string };
+export type ServedIndex = Pick<MatchIndex, 'search' | 'size' | 'dim' | 'fingerprint' | 'languages'> & {
+  readonly version?: string;
+  problem?(): string | null;
+};
 
 export interface MatcherOptions {
   /** The index /v1/match searches (it must be able to encode text: loaded with its encoder). */
@@ -104,7 +109,10 @@ export interface EncodeResponse {
   vectors: number[][];
 }
 export interface HealthResponse {
-  status: 'ok' | 'shutting-down';
+  /** 'unavailable': searches would fail now, for the reason in `problem` (/healthz answers 503). */
+  status: 'ok' | 'unavailable' | 'shutting-down';
+  /** Why the service is unavailable (a shard router's lost shard), else null. */
+  problem: string | null;
   version: string;
   entries: number;
   dim: number;
@@ -337,6 +345,8 @@ export function createMatcher(opts: MatcherOptions): Matcher {
       concurrency,
       run,
       onBatch: (items) => metrics.batch(op, items),
+      // A shard that is down, a closing index: running each request alone would only wait again.
+      shared: (e) => asServeError(e).status === 503,
     });
   // Two match batches at once, for the same reason as normalize's three below: 4 clients
   // sending 256 queries a request got 25,243–25,930 queries/s one at a time, 30,574–32,838
@@ -513,8 +523,10 @@ export function createMatcher(opts: MatcherOptions): Matcher {
     normalize: (body, opts) => (closing ? Promise.reject(shuttingDown()) : handlers.normalize(body, opts)),
 
     health() {
+      const problem = index.problem?.() ?? null;
       return {
-        status: closing ? 'shutting-down' : 'ok',
+        status: closing ? 'shutting-down' : problem ? 'unavailable' : 'ok',
+        problem,
         version: version(),
         entries: index.size,
         dim: index.dim,

@@ -163,7 +163,10 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
         security: [],
         responses: {
           '200': { description: 'The service is up.', content: json(ref('Health')) },
-          '503': { description: 'The service is shutting down.', content: json(ref('Health')) },
+          '503': {
+            description: 'The service is shutting down, or (a shard router) a shard did not answer its last request: see `problem`.',
+            content: json(ref('Health')),
+          },
         },
       },
     },
@@ -409,7 +412,8 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
           type: 'object',
           required: ['status'],
           properties: {
-            status: { enum: ['ok', 'shutting-down'] },
+            status: { enum: ['ok', 'unavailable', 'shutting-down'] },
+            problem: { type: ['string', 'null'], description: "Why the service is unavailable (a shard router's lost shard), else null." },
             version: { type: 'string' },
             entries: { type: 'integer' },
             dim: { type: 'integer' },
