@@ -244,6 +244,64 @@ describe('download', () => {
     );
   });
 
+  test('a hub that never answers, or stops sending its file list, fails after idleTimeoutMs an attempt (it waited 300 s an attempt in silence)', async () => {
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      if (req.url?.includes('/stall-body/')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"sha": "'); // and nothing more
+      }
+      if (req.url?.includes('/null/')) res.end('null');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const opts = async () => ({ endpoint, cacheDir: await cache(), retries: 1, idleTimeoutMs: 200 });
+      await rejectsWith(
+        download('acme/silent', await opts()),
+        'ERR_NETWORK',
+        /acme\/silent\/revision\/main\?blobs=true sent no answer for 0\.2 s/,
+      );
+      assert.equal(requests, 2);
+      await rejectsWith(download('acme/stall-body', await opts()), 'ERR_NETWORK', /stopped sending its file list for 0\.2 s/);
+      assert.equal(requests, 4);
+      // JSON, but not an object: a clear error, not "Cannot read properties of null".
+      await rejectsWith(download('acme/null', await opts()), 'ERR_NETWORK', /answered without a "siblings" file list/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    await assert.rejects(download(REPO, { idleTimeoutMs: 0 }), (e: Error) => e instanceof RangeError && /idleTimeoutMs/.test(e.message));
+  });
+
+  test('a partial answer (206) to a request for the whole file fails after the retries (it was asked again forever)', async () => {
+    let partials = 0;
+    const partial: typeof fetch = async (url, init) => {
+      if (String(url).endsWith(`/${WEIGHTS}`) && !String(url).includes('_Dense')) {
+        partials++;
+        return new Response('abc', { status: 206 });
+      }
+      return fetch(url, init);
+    };
+    await rejectsWith(
+      download(REPO, { endpoint: hub.endpoint, cacheDir: await cache(), retries: 2, fetch: partial }),
+      'ERR_NETWORK',
+      /answered a request for all of model\.safetensors with a part of it \(HTTP 206, Content-Range: none\)/,
+    );
+    assert.equal(partials, 3);
+  });
+
+  test('a cache folder that cannot be written gives ERR_IO naming it, not a stack trace', async () => {
+    const file = join(work, 'not-a-folder');
+    await writeFile(file, 'x');
+    await rejectsWith(
+      download(REPO, { endpoint: hub.endpoint, cacheDir: file }),
+      'ERR_IO',
+      /cannot write the cache folder .*not-a-folder.*ENOTDIR/,
+    );
+  });
+
   test('onnx: true also fetches onnx/model.onnx, which JobBERT.load then uses', async () => {
     const withOnnx = join(work, 'with-onnx');
     await cp(source, withOnnx, { recursive: true });

@@ -47,6 +47,8 @@ export interface DownloadOptions {
   refresh?: boolean;
   /** Further attempts, each resuming where the last stopped, after a network failure. Default 3. */
   retries?: number;
+  /** How long an attempt may wait for an answer, or for the next bytes of one, before it fails (and is retried), in ms. Default 60,000. */
+  idleTimeoutMs?: number;
   /** Called as bytes arrive (on the event loop, between writes). */
   onProgress?: (p: DownloadProgress) => void;
   /** The fetch to use (tests, proxies). Default: the global fetch. */
@@ -78,7 +80,6 @@ interface Manifest {
 const MANIFEST = '.jobbert-download.json';
 const LOCK = '.jobbert-download.lock';
 /** A transfer that receives nothing for this long is abandoned (and resumed on the next attempt). */
-const IDLE_TIMEOUT_MS = 60_000;
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 /** What the loader reads beside the transformer weights (tokenizer_config/special_tokens_map are kept for other tools). */
 const TRANSFORMER_FILES = [
@@ -140,6 +141,8 @@ export async function download(repo: string, opts: DownloadOptions = {}): Promis
   for (const key of ['onnx', 'refresh'] as const) if (opts[key] !== undefined) assertBoolean(fn, key, opts[key]);
   const retries = opts.retries ?? 3;
   assertInteger(fn, 'retries', retries, 0, 100);
+  const idleMs = opts.idleTimeoutMs ?? 60_000;
+  assertInteger(fn, 'idleTimeoutMs', idleMs, 1);
   for (const key of ['onProgress', 'fetch'] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== 'function')
       throw new TypeError(`${fn}: ${key} must be a function; received ${describe(opts[key])}`);
@@ -152,6 +155,7 @@ export async function download(repo: string, opts: DownloadOptions = {}): Promis
     dir,
     endpoint,
     retries,
+    idleMs,
     revision: opts.revision ?? 'main',
     onnx: opts.onnx ?? false,
     refresh: opts.refresh ?? false,
@@ -177,14 +181,25 @@ interface Job {
   onnx: boolean;
   refresh: boolean;
   retries: number;
+  idleMs: number;
   fetch: typeof fetch;
   onProgress?: (p: DownloadProgress) => void;
 }
 
 async function runJob(job: Job): Promise<string> {
   if (!job.refresh && (await completeCache(job))) return job.dir;
-  await mkdir(job.dir, { recursive: true });
-  const unlock = await lock(job.dir);
+  let unlock: () => Promise<void>;
+  try {
+    await mkdir(job.dir, { recursive: true });
+    unlock = await lock(job.dir);
+  } catch (e) {
+    if (e instanceof JobBERTError) throw e;
+    throw new JobBERTError(
+      'ERR_IO',
+      `download: cannot write the cache folder ${job.dir} (${(e as Error).message}); choose another with cacheDir (--cache-dir) or JOBBERT_CACHE`,
+      { cause: e },
+    );
+  }
   try {
     await rm(join(job.dir, MANIFEST), { force: true });
     const { commit, siblings } = await withRetries(job, () => modelInfo(job));
@@ -271,14 +286,24 @@ async function withRetries<T>(job: Job, attempt: () => Promise<T>): Promise<T> {
   }
 }
 
-/** fetch with network failures (refused, reset, DNS, TLS, timeout) as retryable ERR_NETWORK naming the URL. */
+/**
+ * fetch with network failures (refused, reset, DNS, TLS, no answer within
+ * job.idleMs) as retryable ERR_NETWORK naming the URL. `init.signal` also
+ * aborts the body, which the caller then watches.
+ */
 async function request(job: Job, url: string, init: RequestInit): Promise<Response> {
+  const waited = new AbortController();
+  const timer = setTimeout(() => waited.abort(), job.idleMs);
   try {
-    return await job.fetch(url, init);
+    return await job.fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, waited.signal]) : waited.signal });
   } catch (e) {
+    // init.signal too is an idle timer of the caller's (the listing's whole answer, a file's next bytes).
+    if (waited.signal.aborted || init.signal?.aborted) throw new Retryable(`download: ${url} sent no answer for ${job.idleMs / 1000} s`, e);
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (e as Error).message;
     throw new Retryable(`download: cannot reach ${url}: ${why}`, e);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -294,18 +319,26 @@ function httpError(res: Response, url: string, what: string): JobBERTError {
 
 async function modelInfo(job: Job): Promise<{ commit: string; siblings: Map<string, Sibling> }> {
   const url = `${job.endpoint}/api/models/${job.repo}/revision/${encodeURIComponent(job.revision)}?blobs=true`;
-  const res = await request(job, url, { headers: { Accept: 'application/json' } });
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw httpError(res, url, `repository ${job.repo} at revision '${job.revision}'`);
-  }
-  let info: { sha?: unknown; siblings?: unknown };
+  // The listing is small: its whole body must come within the idle timeout (a stalled one waited undici's 300 s an attempt).
+  const stalled = new AbortController();
+  const timer = setTimeout(() => stalled.abort(), job.idleMs);
+  let info: { sha?: unknown; siblings?: unknown } | null;
   try {
-    info = (await res.json()) as typeof info;
-  } catch (e) {
-    throw new Retryable(`download: ${url} did not answer with JSON: ${(e as Error).message}`, e);
+    const res = await request(job, url, { headers: { Accept: 'application/json' }, signal: stalled.signal });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw httpError(res, url, `repository ${job.repo} at revision '${job.revision}'`);
+    }
+    try {
+      info = (await res.json()) as typeof info;
+    } catch (e) {
+      if (stalled.signal.aborted) throw new Retryable(`download: ${url} stopped sending its file list for ${job.idleMs / 1000} s`, e);
+      throw new Retryable(`download: ${url} did not answer with JSON: ${(e as Error).message}`, e);
+    }
+  } finally {
+    clearTimeout(timer);
   }
-  if (!Array.isArray(info.siblings))
+  if (typeof info !== 'object' || info === null || !Array.isArray(info.siblings))
     throw new JobBERTError(
       'ERR_NETWORK',
       `download: ${url} answered without a "siblings" file list; is ${job.endpoint} a Hugging Face hub?`,
@@ -470,9 +503,15 @@ async function transfer(
 
   let total: number | undefined;
   if (res.status === 206) {
-    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+    const range = res.headers.get('content-range');
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range ?? '');
     if (!m || Number(m[1]) !== offset) {
       await res.body?.cancel();
+      // Asked from byte 0, a part of something else is no answer (it was asked again and again, forever).
+      if (offset === 0)
+        throw new Retryable(
+          `download: ${url} answered a request for all of ${path} with a part of it (HTTP 206, Content-Range: ${range ?? 'none'})`,
+        );
       await rm(part, { force: true });
       return transfer(job, url, path, final, fromListing);
     }
@@ -500,13 +539,13 @@ async function transfer(
   const file = await open(part, 'a');
   let bytes = offset;
   let overflow = false;
-  let timer = setTimeout(() => idle.abort(), IDLE_TIMEOUT_MS);
+  let timer = setTimeout(() => idle.abort(), job.idleMs);
   try {
     job.onProgress?.({ file: path, bytes, total: size ?? 0 });
     if (res.body) {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         clearTimeout(timer);
-        timer = setTimeout(() => idle.abort(), IDLE_TIMEOUT_MS);
+        timer = setTimeout(() => idle.abort(), job.idleMs);
         if (size !== undefined && bytes + chunk.length > size) {
           overflow = true; // longer than announced
           break;
@@ -521,7 +560,7 @@ async function transfer(
   } catch (e) {
     if (e instanceof JobBERTError) throw e;
     const why = idle.signal.aborted
-      ? `no data for ${IDLE_TIMEOUT_MS / 1000} s`
+      ? `no data for ${job.idleMs / 1000} s`
       : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
     throw new Retryable(`download: the transfer of ${url} broke off at byte ${bytes}${size ? ` of ${size}` : ''}: ${why}`, e);
   } finally {
