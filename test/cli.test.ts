@@ -312,6 +312,25 @@ describe('jobbert CLI', () => {
     const builtIn = await run('match', 'nurse', '--lang', 'xx');
     assert.equal(builtIn.code, 2);
     assert.match(builtIn.err, /lang must be one of 'en', 'de', 'es', 'zh'; received 'xx'/);
+    // Blank lines first do not decide the format: JSON Lines with no extension was read as CSV, its first record
+    // lost as the header and the others' ids and texts JSON fragments; nor does a blank line hide Excel's sep= line.
+    await writeFile(join(dir, 'blank-first'), '\n\n{"id":"a","text":"Cook"}\n{"id":"b","text":"Baker"}\n{"id":"c","text":"Nurse"}\n');
+    await writeFile(join(dir, 'blank-first.csv'), '\nsep=;\nid;text\na;Cook\nb;Baker, pastry\n');
+    for (const name of ['blank-first', 'blank-first.csv']) {
+      const blank = await run('match', 'cook', '--corpus', join(dir, name), '--k', '3', '--json');
+      assert.equal(blank.code, 0, blank.err);
+      assert.deepEqual(
+        JSON.parse(blank.out)
+          .results[0].map((r: { id: string }) => r.id)
+          .sort(),
+        name.endsWith('.csv') ? ['a', 'b'] : ['a', 'b', 'c'],
+      );
+    }
+    // A missing file with a known extension is ERR_NOT_FOUND, not a stack trace.
+    const missing = await run('match', 'cook', '--corpus', join(dir, 'missing.tsv'));
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /^jobbert: ERR_NOT_FOUND: cannot read .*missing\.tsv/);
+    assert.doesNotMatch(missing.err, /    at /);
   });
 
   it('runs the demo and matches against the built-in catalogue with no index', async () => {

@@ -67,19 +67,24 @@ export function namedFormat(path: string): RowFormat | undefined {
   return ext !== undefined && Object.hasOwn(EXTENSIONS, ext) ? EXTENSIONS[ext] : undefined;
 }
 
-/** The format a file's first bytes show: JSON Lines when its first line starts with '{', else TSV when it holds a tab, else CSV. */
+/** The format a file's first bytes show: JSON Lines when its first line that is not blank starts with '{', else TSV when it holds a tab, else CSV. */
 function formatOfHead(head: Buffer): RowFormat {
-  const first = firstLine(head);
+  const first = firstLine(head).text;
   if (first.trimStart().startsWith('{')) return 'jsonl';
   return first.includes('\t') ? 'tsv' : 'csv';
 }
 
-/** The first line of a file's first bytes, without a byte-order mark. */
-const firstLine = (head: Buffer): string =>
-  head
-    .toString('utf8')
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/, 1)[0] ?? '';
+/**
+ * The first line that is not blank of a file's first bytes, without a
+ * byte-order mark, and its number (from 1): blank lines before it are skipped
+ * by every reader, so they must not decide the format (a JSON Lines file with
+ * a leading blank line was read as CSV, its first record as the header).
+ */
+function firstLine(head: Buffer): { text: string; line: number } {
+  const lines = head.toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+  const at = lines.findIndex((l) => l.trim() !== '');
+  return at < 0 ? { text: '', line: 1 } : { text: lines[at], line: at + 1 };
+}
 
 /**
  * The format of a byte stream such as stdin, by its first line (or first 4 KiB),
@@ -169,9 +174,9 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
     stream = peeked.stream;
     const first = firstLine(peeked.head);
     // A first line "sep=;" is Excel's way to name the delimiter; the header follows it.
-    const sep = /^sep=(.)\s*$/i.exec(first)?.[1];
-    delimiter = sep ?? csvDelimiter(first);
-    if (sep) fromLine = 2;
+    const sep = /^sep=(.)\s*$/i.exec(first.text)?.[1];
+    delimiter = sep ?? csvDelimiter(first.text);
+    if (sep) fromLine = first.line + 1;
   }
   const skipped: Row[] = [];
   // The line the last whole record ended on: where a quote that never closes began.
@@ -295,8 +300,14 @@ export function isPipe(path: string): boolean {
  */
 export async function openRows(input: string | Readable, format?: RowFormat, encoding?: string): Promise<OpenedRows> {
   if (typeof input === 'string' && !isPipe(input)) {
+    let size: number;
+    try {
+      size = statSync(input).size; // first: a missing file named .csv was a stack trace (detectFormat does not open it)
+    } catch (e) {
+      throw ioError(input, e);
+    }
     const f = format ?? (await detectFormat(input));
-    return { format: f, rows: readRows(input, f, encoding), size: statSync(input).size };
+    return { format: f, rows: readRows(input, f, encoding), size };
   }
   const name = typeof input === 'string' ? input : 'stdin';
   const stream = typeof input === 'string' ? createReadStream(input) : input;

@@ -78,14 +78,15 @@ export async function openBytes(
 /** How much of a stream's start {@link peekHead} reads. */
 const HEAD_BYTES = 4096;
 
-/** A stream's first line (or first 4 KiB), and a stream that yields every byte of it again, those included. Async. */
+/** A stream's start up to its first line that is not blank (or its first 4 KiB), and a stream that yields every byte of it again, those included. Async. */
 export async function peekHead(stream: Readable, name: string): Promise<{ head: Buffer; stream: Readable }> {
   const it: AsyncIterator<Buffer | string> = stream[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
   let ended = false;
   try {
-    while (size < HEAD_BYTES && !head.some((b) => b.includes(10))) {
+    // Up to the end of the first line that is not blank (or HEAD_BYTES): what the format is sniffed from.
+    while (size < HEAD_BYTES && !/\S[^\n]*\n/.test(Buffer.concat(head).toString('latin1'))) {
       const r = await it.next();
       if (r.done) {
         ended = true;
