@@ -330,7 +330,7 @@ describe('jobbert CLI', () => {
     const missing = await run('match', 'cook', '--corpus', join(dir, 'missing.tsv'));
     assert.equal(missing.code, 1);
     assert.match(missing.err, /^jobbert: ERR_NOT_FOUND: cannot read .*missing\.tsv/);
-    assert.doesNotMatch(missing.err, /    at /);
+    assert.doesNotMatch(missing.err, /\n\s+at /);
   });
 
   it('runs the demo and matches against the built-in catalogue with no index', async () => {

@@ -81,7 +81,10 @@ function formatOfHead(head: Buffer): RowFormat {
  * a leading blank line was read as CSV, its first record as the header).
  */
 function firstLine(head: Buffer): { text: string; line: number } {
-  const lines = head.toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = head
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/);
   const at = lines.findIndex((l) => l.trim() !== '');
   return at < 0 ? { text: '', line: 1 } : { text: lines[at], line: at + 1 };
 }
