@@ -356,6 +356,63 @@ describe('jobbert CLI', () => {
     assert.equal(hits[0].text, 'software developer');
   });
 
+  it('match --esco and normalize --taxonomy report a damaged ESCO file (line and file) instead of dropping rows, languages or the rest of the file', async () => {
+    const H = 'conceptType,conceptUri,iscoGroup,preferredLabel,altLabels,description';
+    const ok = 'Occupation,http://x/occ/1,2512,software developer,programmer,writes software';
+    const esco = async (name: string, en: string, de?: string) => {
+      const root = join(dir, 'esco-damage', name);
+      await mkdir(join(root, 'en'), { recursive: true });
+      await writeFile(join(root, 'en', 'occupations_en.csv'), en);
+      if (de !== undefined) {
+        await mkdir(join(root, 'de'), { recursive: true });
+        await writeFile(join(root, 'de', 'occupations_de.csv'), de);
+      }
+      return root;
+    };
+    for (const [name, en, de, why] of [
+      // A German file without a column the reader needs: German was left out without a word (then --lang de "not a language").
+      [
+        'de-column',
+        `${H}\n${ok}\n`,
+        'conceptType,conceptUri,preferredLabel\nOccupation,http://x/occ/1,Softwareentwickler\n',
+        /occupations_de\.csv has no altLabels column/,
+      ],
+      // An unclosed quote read the rest of the file into one label.
+      [
+        'quote',
+        `${H}\n${ok}\nOccupation,http://x/occ/2,5120,"cook,,\nOccupation,http://x/occ/3,7512,baker,,\n`,
+        undefined,
+        /occupations_en\.csv:3: a quote opens a field that never closes/,
+      ],
+      // A row cut short was dropped.
+      ['short', `${H}\n${ok}\nOccupation,http://x/occ/2\n`, undefined, /occupations_en\.csv:3: (2 fields|no conceptUri)/],
+    ] as const) {
+      const root = await esco(name, en, de);
+      const m = await run('match', 'cook', '--esco', root, '--json');
+      assert.equal(m.code, 1, `${name}: ${m.out}`);
+      assert.match(m.err, /ERR_BAD_DATA/, name);
+      assert.match(m.err, why, name);
+      if (name === 'de-column') continue; // the Normalizer reads only the columns it needs
+      const n = await run('normalize', 'cook', '--taxonomy', root, '--json');
+      assert.equal(n.code, 1, `${name}: ${n.out}`);
+      assert.match(n.err, /ERR_BAD_DATA/, name);
+      assert.match(n.err, why, name);
+    }
+    // Read as ESCO writes them and as people edit them: a byte-order mark, a URI on two rows, an empty preferred label.
+    const root = await esco('fine', `\uFEFF${H}\n${ok}\nOccupation,http://x/occ/1,2512,,coder,\nOccupation,http://x/occ/2,5120,,cook,\n`);
+    const m = await run('match', 'coder', 'cook', '--esco', root, '--k', '5', '--json');
+    assert.equal(m.code, 0, m.err);
+    const [coder, cook] = JSON.parse(m.out).results as { id: string; text: string }[][];
+    assert.deepEqual([coder[0].id, coder[0].text], ['http://x/occ/1#en2', 'coder']);
+    assert.deepEqual([cook[0].id, cook[0].text], ['http://x/occ/2#en0', 'cook']);
+    assert.equal(cook.length, 2, 'one result per occupation');
+    const empty = await run('match', '???', '--esco', root, '--json');
+    assert.ok(
+      JSON.parse(empty.out).results[0].every((h: { text: string }) => h.text !== ''),
+      'an empty label was indexed',
+    );
+  });
+
   it('refuses one-dash options, non-decimal numbers and an option given twice, instead of reading them some other way', async () => {
     for (const [argv, message] of [
       [['normalize', 'nurse', '-k', '3'], /unknown option -k: options take two dashes \(--k\)/],

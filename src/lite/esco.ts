@@ -14,14 +14,30 @@ export interface Occupation {
   isco: string;
 }
 
-/** RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines; CRLF or LF rows. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
+/** A CSV record and the line it starts on (from 1). */
+export interface CsvRow {
+  cells: string[];
+  line: number;
+}
+
+/**
+ * RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines;
+ * CRLF or LF rows; a leading byte-order mark is dropped. Throws JobBERTError
+ * ERR_BAD_DATA naming `name` and the line of a quote that never closes (it
+ * read the rest of the file into one field).
+ */
+export function readCsvRows(text: string, name: string): CsvRow[] {
+  const rows: CsvRow[] = [];
   let row: string[] = [];
   let field = '';
   let quoted = false;
-  for (let i = 0; i < text.length; i++) {
+  let line = 1;
+  let rowLine = 1;
+  let quoteLine = 0;
+  const start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  for (let i = start; i < text.length; i++) {
     const c = text[i];
+    if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) line++;
     if (quoted) {
       if (c === '"') {
         if (text[i + 1] === '"') {
@@ -29,23 +45,36 @@ export function parseCsv(text: string): string[][] {
           i++;
         } else quoted = false;
       } else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
+    } else if (c === '"') {
+      quoted = true;
+      quoteLine = line;
+    } else if (c === ',') {
       row.push(field);
       field = '';
     } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
+      if (c === '\r' && text[i + 1] === '\n') {
+        i++;
+        line++;
+      }
       row.push(field);
-      rows.push(row);
+      rows.push({ cells: row, line: rowLine });
       row = [];
       field = '';
+      rowLine = line;
     } else field += c;
   }
+  if (quoted)
+    throw new JobBERTError('ERR_BAD_DATA', `${name}:${quoteLine}: a quote opens a field that never closes (through line ${line})`);
   if (field !== '' || row.length) {
     row.push(field);
-    rows.push(row);
+    rows.push({ cells: row, line: rowLine });
   }
   return rows;
+}
+
+/** {@link readCsvRows}' records without their lines. */
+export function parseCsv(text: string, name = 'CSV'): string[][] {
+  return readCsvRows(text, name).map((r) => r.cells);
 }
 
 /** The occupations of `dir/<lang>/occupations_<lang>.csv` (dir: the ESCO folder holding en/, de/, es/). */
@@ -55,9 +84,11 @@ export async function readOccupations(dir: string, lang: string): Promise<Occupa
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new JobBERTError('ERR_BAD_DATA', `readOccupations: cannot read ${path} (${(e as Error).message})`);
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new JobBERTError(missing ? 'ERR_NOT_FOUND' : 'ERR_IO', `readOccupations: cannot read ${path} (${(e as Error).message})`);
   }
-  const [header, ...rows] = parseCsv(text);
+  const [head, ...rows] = readCsvRows(text, path);
+  const header = head?.cells ?? [];
   const col = (name: string) => {
     const i = header.indexOf(name);
     if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readOccupations: ${path} has no ${name} column`);
@@ -74,10 +105,20 @@ export async function readOccupations(dir: string, lang: string): Promise<Occupa
       .split('\n')
       .map((x) => x.trim())
       .filter(Boolean);
+  const needed = Math.max(u, p) + 1;
   return rows
-    .filter((r) => r.length > p && r[u])
+    .filter((r) => r.cells.some((c) => c.trim() !== ''))
+    .map(({ cells: r, line }) => {
+      // A row cut short (or without a URI) was dropped without a word.
+      if (r.length < needed || !r[u].trim())
+        throw new JobBERTError(
+          'ERR_BAD_DATA',
+          `readOccupations: ${path}:${line}: ${r.length < needed ? `${r.length} fields, fewer than the header's conceptUri and preferredLabel columns need` : 'no conceptUri'}`,
+        );
+      return r;
+    })
     .map((r) => ({
-      uri: r[u],
+      uri: r[u].trim(),
       preferred: r[p].trim(),
       alt: lines(r[a]),
       description: (r[d] ?? '').trim(),

@@ -12,18 +12,29 @@ import { describe } from '../util/validate.js';
 
 let cached: { key: string; index: Promise<MatchIndex> } | null = null;
 
-/** The ESCO occupations of `dir` (preferred + alternative labels in en/de/es as present) as match entries; id = `<concept URI>#<lang><label number>`. */
+/**
+ * The ESCO occupations of `dir` (preferred + alternative labels in en/de/es as
+ * present) as match entries; id = `<concept URI>#<lang><label number>`, the
+ * numbers running on where a URI has several rows. A missing de/es file is
+ * skipped; any other fault of a file (a bad row, a missing column) is an error.
+ */
 async function escoEntries(dir: string): Promise<{ id: string; text: string; lang: string }[]> {
   const entries: { id: string; text: string; lang: string }[] = [];
   for (const lang of ['en', 'de', 'es']) {
     let occ;
     try {
       occ = await readOccupations(dir, lang);
-    } catch {
+    } catch (e) {
+      if ((e as JobBERTError).code !== 'ERR_NOT_FOUND') throw e;
       if (lang === 'en') throw new JobBERTError('ERR_NOT_FOUND', `${dir}: no en/occupations_en.csv there`);
       continue;
     }
-    for (const o of occ) [o.preferred, ...o.alt].forEach((l, n) => entries.push({ id: `${o.uri}#${lang}${n}`, text: l, lang }));
+    const next = new Map<string, number>();
+    for (const o of occ) {
+      let n = next.get(o.uri) ?? 0;
+      for (const text of [o.preferred, ...o.alt]) if (text) entries.push({ id: `${o.uri}#${lang}${n++}`, text, lang });
+      next.set(o.uri, n);
+    }
   }
   return entries;
 }

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { JobBERTError } from '../errors.js';
-import { parseCsv } from '../lite/esco.js';
+import { type CsvRow, readCsvRows } from '../lite/esco.js';
 
 /** One occupation: its URI, ISCO unit group code and labels per language. */
 export interface TaxonomyOccupation {
@@ -170,14 +170,15 @@ function findCsv(dir: string, kind: 'occupations' | 'ISCOGroups', lang: string):
   return null;
 }
 
-async function readTable(path: string): Promise<{ rows: string[][]; col: (name: string) => number }> {
+async function readTable(path: string): Promise<{ rows: CsvRow[]; col: (name: string) => number }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: cannot read ${path} (${(e as Error).message})`);
   }
-  const [header = [], ...rows] = parseCsv(text.replace(/^\uFEFF/, ''));
+  const [head, ...rows] = readCsvRows(text, path);
+  const header = head?.cells ?? [];
   const col = (name: string) => {
     const i = header.indexOf(name);
     if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: ${path} has no ${name} column`);
@@ -245,9 +246,15 @@ export async function readTaxonomy(dir: string): Promise<Taxonomy> {
   for (const lang of langs) {
     const { rows, col } = await readTable(findCsv(dir, 'occupations', lang)!);
     const [u, g, p, a] = [col('conceptUri'), col('iscoGroup'), col('preferredLabel'), col('altLabels')];
-    for (const r of rows) {
+    for (const { cells: r, line } of rows) {
+      if (r.every((c) => c.trim() === '')) continue;
       const uri = r[u]?.trim();
-      if (!uri || r.length <= p) continue;
+      // A row cut short, or without a URI, was dropped without a word.
+      if (!uri || r.length <= p)
+        throw new JobBERTError(
+          'ERR_BAD_DATA',
+          `readTaxonomy: ${findCsv(dir, 'occupations', lang)}:${line}: ${uri ? `${r.length} fields, fewer than the header's preferredLabel column needs` : 'no conceptUri'}`,
+        );
       let o = byUri.get(uri);
       if (!o) byUri.set(uri, (o = { uri, isco: (r[g] ?? '').trim(), preferred: {}, alt: {} }));
       const pref = r[p].trim();
@@ -262,7 +269,7 @@ export async function readTaxonomy(dir: string): Promise<Taxonomy> {
     if (groups) {
       const t = await readTable(groups);
       const [c, l] = [t.col('code'), t.col('preferredLabel')];
-      for (const r of t.rows) if (r[c] && r[l]) (iscoGroups[r[c].trim()] ??= {})[lang] = r[l].trim();
+      for (const { cells: r } of t.rows) if (r[c] && r[l]) (iscoGroups[r[c].trim()] ??= {})[lang] = r[l].trim();
     }
   }
   const occupations = [...byUri.values()].sort((x, y) => (x.uri < y.uri ? -1 : x.uri > y.uri ? 1 : 0));
