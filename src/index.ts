@@ -55,7 +55,16 @@ export type {
 
 // ---- Evaluation: TalentCLEF metrics and TREC files ----
 export { evaluate, type EvaluateResult, type Qrels, type Run, type RunEntry } from './eval/evaluate.js';
-export { loadTalentCLEFTaskA, readQrels, readRun, readTitles, writeRun, type TalentCLEFTaskA, type Title } from './eval/trec.js';
+export {
+  loadTalentCLEFPair,
+  loadTalentCLEFTaskA,
+  readQrels,
+  readRun,
+  readTitles,
+  writeRun,
+  type TalentCLEFTaskA,
+  type Title,
+} from './eval/trec.js';
 export { evaluateTaskA } from './eval/talentclef.js';
 
 // ---- Scaling out on NATS JetStream: batch jobs over workers, index distribution, sharded serving ----

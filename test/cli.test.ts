@@ -477,11 +477,51 @@ describe('jobbert CLI', () => {
     assert.match(missing.err, /ERR_NOT_FOUND/);
     await writeFile(join(dir, 'broken.jbi'), 'not an index');
     assert.match((await run('index', 'search', join(dir, 'broken.jbi'), 'x')).err, /ERR_CORRUPT/);
+    // Options that would be ignored are refused (they were, with exit 0).
+    for (const [argv, why] of [
+      [['match', 'cook', '--model', '/nonexistent'], /--model has no effect here/],
+      [['match', 'cook', '--encoder', 'tfidf'], /--encoder has no effect here/],
+      [['match', 'cook', '--index', join(dir, 't.jbi'), '--encoder', 'tfidf'], /--encoder has no effect here/],
+      [
+        ['match', 'cook', '--corpus', join(dir, 'titles.tsv'), '--index', join(dir, 't.jbi')],
+        /match takes one of --index, --corpus and --esco; received --index and --corpus/,
+      ],
+      [['match', 'cook', '--corpus', join(dir, 'titles.tsv'), '--esco', dir], /received --corpus and --esco/],
+      // The index would replace the entries it is built from.
+      [['index', 'build', '--input', join(dir, 'titles.tsv'), '--out', join(dir, 'titles.tsv')], /--out .* is the --input file/],
+    ] as const) {
+      const r = await run(...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.err, why, argv.join(' '));
+    }
+    assert.match(await readFile(join(dir, 'titles.tsv'), 'utf8'), /^id\ttext\tlang\n/);
     await writeFile(join(dir, 'bad.tsv'), 'id\ttext\n1\n');
     assert.match(
       (await run('index', 'build', '--input', join(dir, 'bad.tsv'), '--out', join(dir, 'x.jbi'))).err,
       /ERR_BAD_FILE: .*bad\.tsv:2/,
     );
+  });
+
+  it('searches an index built with a JobBERT model when given the model (--model); without it, says to give it', async () => {
+    const { makeTinyModel } = await import('./fixtures/tiny-model.js');
+    const model = (await makeTinyModel({ seed: 5 }, join(dir, 'tiny-model'))).dir;
+    const file = join(dir, 'jobbert.jbi');
+    const built = await run('index', 'build', '--input', join(dir, 'titles.tsv'), '--out', file, '--model', model);
+    assert.equal(built.code, 0, built.err);
+    const bare = await run('index', 'search', file, 'nurse');
+    assert.equal(bare.code, 1);
+    assert.match(bare.err, /ERR_NO_ENCODER: .*jobbert\.jbi was built with a model it cannot rebuild .*; give that model with --model DIR/);
+    const withModel = await run('index', 'search', file, 'Nurse', '--model', model, '--k', '1', '--json');
+    assert.equal(withModel.code, 0, withModel.err);
+    assert.equal(JSON.parse(withModel.out).results[0][0].id, '5');
+    const match = await run('match', 'Nurse', '--index', file, '--model', model, '--k', '1', '--json');
+    assert.equal(match.code, 0, match.err);
+    assert.equal(JSON.parse(match.out).results[0][0].id, '5');
+    // Another model than the one it was built with.
+    const other = (await makeTinyModel({ seed: 6, headDim: 16 }, join(dir, 'tiny-other'))).dir;
+    const wrong = await run('index', 'search', file, 'Nurse', '--model', other);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.err, /ERR_ENCODER_MISMATCH/);
   });
 
   it('evaluates a cross-lingual pair: queries from one folder, corpus from another', async () => {
@@ -511,6 +551,39 @@ describe('jobbert CLI', () => {
     assert.equal(row.queries, 2);
     assert.ok(row.map > 0 && row.map <= 1);
     assert.equal((await run('eval', 'talentclef-a', '--queries', join(dir, 'de'))).code, 2);
+    const pair = ['eval', 'talentclef-a', '--queries', join(dir, 'de'), '--corpus', join(dir, 'en'), '--json'];
+    // Judgments naming ids the folders do not hold counted as misses (MAP 0.33, exit 0); none at all was a usage error.
+    for (const [qrels, why] of [
+      ['x\t0\t10\t1\n1\t0\t10\t1\n', /query id 'x' is not in .*de.queries/],
+      ['1\t0\t99\t1\n', /corpus id '99' \(query '1'\) is not in .*en.corpus_elements/],
+      ['', /empty\.qrels holds no judgments/],
+    ] as const) {
+      const file = join(dir, qrels ? 'unknown.qrels' : 'empty.qrels');
+      await writeFile(file, qrels);
+      const bad = await run(...pair, '--qrels', file);
+      assert.equal(bad.code, 1, bad.out);
+      assert.match(bad.err, /ERR_BAD_FILE/);
+      assert.match(bad.err, why);
+    }
+    // Options that would be ignored: --data and --lang with a pair; --lang with one language's folder.
+    const ignored = await run(...pair, '--qrels', join(dir, 'de-en.qrels'), '--data', join(dir, 'en'));
+    assert.equal(ignored.code, 2);
+    assert.match(ignored.err, /--data is for one language's folders/);
+    await writeFile(join(dir, 'de', 'corpus_elements'), 'id\tjobtitle\n1\tSoftwareentwickler\n');
+    await writeFile(join(dir, 'de', 'qrels.tsv'), '1\t0\t1\t1\n');
+    const lang = await run('eval', 'talentclef-a', '--data', join(dir, 'de'), '--lang', 'en');
+    assert.equal(lang.code, 2);
+    assert.match(lang.err, /--lang picks language folders under --data/);
+    // --run is checked before the evaluation: a folder, a missing folder, a file as a folder.
+    for (const [runFile, code, why] of [
+      [join(dir, 'de'), 'ERR_IO', /is a directory/],
+      [join(dir, 'nope', 'run.trec'), 'ERR_NOT_FOUND', /the folder .*nope does not exist/],
+      [join(dir, 'de', 'queries', 'run.trec'), 'ERR_IO', /queries is a file, not a folder/],
+    ] as const) {
+      const bad = await run('eval', 'talentclef-a', '--data', join(dir, 'de'), '--run', runFile);
+      assert.equal(bad.code, 1, bad.out);
+      assert.match(bad.err, new RegExp(`${code}: --run .*${why.source}`));
+    }
   });
 
   it('evaluates TalentCLEF Task A and writes a TREC run', {

@@ -7,9 +7,10 @@ import { evaluateTaskA, PUBLISHED } from '../eval/talentclef.js';
 import { JobBERT } from '../model/jobbert.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { TfIdfEncoder } from '../encoders/tfidf.js';
-import { loadTalentCLEFTaskA, readQrels, readTitles, writeRun, type TalentCLEFTaskA } from '../eval/trec.js';
+import { loadTalentCLEFPair, loadTalentCLEFTaskA, writeRun, type TalentCLEFTaskA } from '../eval/trec.js';
 import { parseArgs, UsageError } from './args.js';
-import { refuseFolder } from './files.js';
+import { checkOutput } from './files.js';
+import { JobBERTError } from '../errors.js';
 import { readEntries, type EntryColumns } from './entries.js';
 import { matchDefault } from '../match/default-index.js';
 
@@ -27,6 +28,33 @@ async function corpusEncoder(options: Record<string, unknown>, texts: string[]):
   if (kind === 'lite') return LiteEncoder.load();
   if (kind === 'tfidf') return TfIdfEncoder.fit(texts, { dim: (options.dim as number | undefined) ?? 4096 });
   throw new UsageError(`--encoder must be 'lite' or 'tfidf' (or give --model DIR); received '${kind}'`);
+}
+
+/**
+ * The index file `path`, with the model `--model DIR` names as its encoder
+ * (an index built with a JobBERT model: the index cannot rebuild that one),
+ * else the encoder saved in it. Async.
+ */
+async function openIndex(path: string, model: string | undefined): Promise<{ index: MatchIndex; dispose(): Promise<void> }> {
+  const encoder = model ? await corpusEncoder({ model }, []) : undefined;
+  try {
+    const index = await MatchIndex.load(path, encoder);
+    if (!encoder && !index.encoder)
+      throw new JobBERTError(
+        'ERR_NO_ENCODER',
+        `${path} was built with a model it cannot rebuild (${index.fingerprint}); give that model with --model DIR`,
+      );
+    return {
+      index,
+      async dispose() {
+        await index.dispose();
+        await encoder?.dispose();
+      },
+    };
+  } catch (e) {
+    await encoder?.dispose();
+    throw e;
+  }
 }
 
 /** The entry file's columns that --id-column and --text-column name. */
@@ -65,7 +93,9 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
     });
     if (positionals.length) throw new UsageError(`index build takes no positional arguments; received '${positionals[0]}'`);
     if (!options.input || !options.out) throw new UsageError('index build needs --input FILE and --out FILE');
-    refuseFolder('out', options.out as string);
+    checkOutput('out', options.out as string);
+    if (resolve(options.out as string) === resolve(options.input as string))
+      throw new UsageError(`--out ${options.out as string} is the --input file: the index would replace the entries it is built from`);
     const entries = await readEntries(options.input as string, options.lang as string | undefined, entryColumns(options));
     const t0 = performance.now();
     const encoder = await corpusEncoder(
@@ -84,15 +114,18 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
     return 0;
   }
   if (sub === 'search') {
-    const { options, positionals } = parseArgs(rest, { options: { k: 'integer', lang: 'string', json: 'boolean' } });
+    const { options, positionals } = parseArgs(rest, { options: { k: 'integer', lang: 'string', model: 'string', json: 'boolean' } });
     const [path, ...queries] = positionals;
     if (!path || queries.length === 0) throw new UsageError('index search needs an index file and at least one query');
-    const index = await MatchIndex.load(path);
-    checkLang(index, options.lang);
-    const results = await index.search(queries, { k: (options.k as number | undefined) ?? 10, lang: options.lang as string | undefined });
-    if (options.json) out(JSON.stringify({ results }));
-    else printResults(out, queries, results);
-    await index.dispose();
+    const { index, dispose } = await openIndex(path, options.model as string | undefined);
+    try {
+      checkLang(index, options.lang);
+      const results = await index.search(queries, { k: (options.k as number | undefined) ?? 10, lang: options.lang as string | undefined });
+      if (options.json) out(JSON.stringify({ results }));
+      else printResults(out, queries, results);
+    } finally {
+      await dispose();
+    }
     return 0;
   }
   throw new UsageError(`index needs 'build' or 'search'; received ${sub === undefined ? 'nothing' : `'${sub}'`}`);
@@ -128,8 +161,19 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
     },
   });
   if (positionals.length === 0) throw new UsageError('match needs at least one query');
+  // Options that would be ignored are refused: one source of entries, and the encoder options only where they choose one.
+  const sources = (['index', 'corpus', 'esco'] as const).filter((o) => options[o] !== undefined);
+  if (sources.length > 1)
+    throw new UsageError(`match takes one of --index, --corpus and --esco; received ${sources.map((o) => `--${o}`).join(' and ')}`);
   if (!options.corpus && (options.idColumn !== undefined || options.textColumn !== undefined))
     throw new UsageError('--id-column and --text-column name the columns of a --corpus FILE');
+  const stray = (['encoder', 'dim', 'model'] as const).find(
+    (o) => options[o] !== undefined && !(options.corpus || (options.index && o === 'model')),
+  );
+  if (stray)
+    throw new UsageError(
+      `--${stray} has no effect here: --encoder, --dim and --model choose the encoder of a --corpus (--model also gives an --index its model); the built-in catalogue and --esco use the built-in model`,
+    );
   if (!options.index && !options.corpus) {
     const results = await matchDefault(positionals, {
       k: (options.k as number | undefined) ?? 5,
@@ -141,8 +185,9 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
     return 0;
   }
   let index: MatchIndex;
+  let dispose = async () => index.dispose();
   if (options.index) {
-    index = await MatchIndex.load(options.index as string);
+    ({ index, dispose } = await openIndex(options.index as string, options.model as string | undefined));
   } else if (options.corpus) {
     const entries: MatchEntry[] = await readEntries(options.corpus as string, undefined, entryColumns(options));
     index = await MatchIndex.build(
@@ -155,11 +200,17 @@ export async function matchCommand(argv: string[], out: Out): Promise<number> {
   } else {
     throw new UsageError('match needs --index FILE or --corpus FILE');
   }
-  checkLang(index, options.lang);
-  const results = await index.search(positionals, { k: (options.k as number | undefined) ?? 5, lang: options.lang as string | undefined });
-  if (options.json) out(JSON.stringify({ results }));
-  else printResults(out, positionals, results);
-  await index.dispose();
+  try {
+    checkLang(index, options.lang);
+    const results = await index.search(positionals, {
+      k: (options.k as number | undefined) ?? 5,
+      lang: options.lang as string | undefined,
+    });
+    if (options.json) out(JSON.stringify({ results }));
+    else printResults(out, positionals, results);
+  } finally {
+    await dispose();
+  }
   return 0;
 }
 
@@ -173,11 +224,11 @@ async function evaluationSets(options: Record<string, unknown>): Promise<{ name:
   if (options.queries || options.corpus || options.qrels) {
     if (!options.queries || !options.corpus || !options.qrels)
       throw new UsageError('a cross-lingual evaluation needs --queries DIR, --corpus DIR and --qrels FILE together');
-    const queries = await readTitles(join(options.queries as string, 'queries'));
-    const corpus = await readTitles(join(options.corpus as string, 'corpus_elements'));
-    const qrels = await readQrels(options.qrels as string);
+    if (options.data || options.lang)
+      throw new UsageError(`--${options.data ? 'data' : 'lang'} is for one language's folders; --queries/--corpus/--qrels name a pair`);
+    const data = await loadTalentCLEFPair(options.queries as string, options.corpus as string, options.qrels as string, 'eval');
     const name = `${basename(resolve(options.queries as string))}→${basename(resolve(options.corpus as string))}`;
-    return [{ name, data: { queries, corpus, qrels } }];
+    return [{ name, data }];
   }
   if (!options.data)
     throw new UsageError(
@@ -185,7 +236,12 @@ async function evaluationSets(options: Record<string, unknown>): Promise<{ name:
     );
   const root = resolve(options.data as string);
   // DIR may be the validation folder (with language subfolders) or one language folder.
-  if (existsSync(join(root, 'qrels.tsv'))) return [{ name: basename(root), data: await loadTalentCLEFTaskA(root) }];
+  if (existsSync(join(root, 'qrels.tsv'))) {
+    // One language's folder: a --lang would be ignored (it evaluated en, asked for de).
+    if (options.lang)
+      throw new UsageError(`--lang picks language folders under --data; ${root} is one language's folder (it holds qrels.tsv)`);
+    return [{ name: basename(root), data: await loadTalentCLEFTaskA(root) }];
+  }
   const langs = (options.lang as string[] | undefined) ?? ['en', 'de', 'es', 'zh'].filter((l) => existsSync(join(root, l, 'qrels.tsv')));
   if (langs.length === 0) throw new UsageError(`no TalentCLEF Task A folders (with qrels.tsv) under ${root}`);
   const sets = [];
@@ -215,6 +271,8 @@ export async function evalCommand(argv: string[], out: Out): Promise<number> {
   });
   if (positionals.length) throw new UsageError(`eval takes no positional arguments; received '${positionals[0]}'`);
   const sets = await evaluationSets(options);
+  const runFile = (set: string) => (sets.length > 1 ? `${options.run}.${set}` : (options.run as string));
+  if (options.run) for (const { name } of sets) checkOutput('run', runFile(name)); // before the evaluation, not after it
   const rows = [];
   for (const { name: lang, data } of sets) {
     const encoder = await corpusEncoder(
@@ -224,8 +282,7 @@ export async function evalCommand(argv: string[], out: Out): Promise<number> {
     const t0 = performance.now();
     const { metrics, run } = await evaluateTaskA(encoder, data).finally(() => encoder.dispose());
     const seconds = (performance.now() - t0) / 1000;
-    if (options.run)
-      await writeRun(sets.length > 1 ? `${options.run}.${lang}` : (options.run as string), run, `jobbert-${encoderName(options)}`);
+    if (options.run) await writeRun(runFile(lang), run, `jobbert-${encoderName(options)}`);
     rows.push({ lang, encoder: encoderName(options), ...metrics, seconds });
   }
   if (options.json) {

@@ -3,6 +3,7 @@
  * and how they tidy up when a signal ends them: one wording everywhere.
  */
 import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { JobBERTError } from '../errors.js';
 
 /** JobBERTError ERR_NOT_FOUND unless `path`, given as `--flag`, exists. */
@@ -17,6 +18,18 @@ export function mustExist(flag: string, path: string): void {
 export function refuseFolder(flag: string, path: string): void {
   if (existsSync(path) && statSync(path).isDirectory())
     throw new JobBERTError('ERR_IO', `--${flag} ${path} is a directory; name a file (in it, for instance)`);
+}
+
+/**
+ * {@link refuseFolder}, and JobBERTError ERR_NOT_FOUND / ERR_IO when the
+ * folder `path` would go in does not exist / is a file: for an output written
+ * after a long run, found before it.
+ */
+export function checkOutput(flag: string, path: string): void {
+  refuseFolder(flag, path);
+  const folder = dirname(resolve(path));
+  if (!existsSync(folder)) throw new JobBERTError('ERR_NOT_FOUND', `--${flag} ${path}: the folder ${folder} does not exist`);
+  if (!statSync(folder).isDirectory()) throw new JobBERTError('ERR_IO', `--${flag} ${path}: ${folder} is a file, not a folder`);
 }
 
 /**

@@ -79,11 +79,12 @@ ${NORMALIZE_USAGE}
                        match a few titles in en/de/es/zh against the built-in catalogue
   match QUERY... [--index FILE | --corpus FILE | --esco DIR] [--k 5] [--lang L] [--json]
                        the best entries for each query (default: the built-in catalogue
-                       and the default model); --corpus takes --id-column/--text-column
+                       and the default model); --corpus takes --id-column/--text-column and
+                       --encoder lite|tfidf, --dim N, --model DIR; --index takes --model DIR
   index build --input FILE --out FILE [--lang L] [--id-column NAME] [--text-column NAME] [--json]
                        encode entries (TSV or CSV with a header: id, text[, lang]; or JSON Lines) and save an index
-  index search FILE QUERY... [--k 10] [--lang L] [--json]
-                       search a saved index
+  index search FILE QUERY... [--k 10] [--lang L] [--model DIR] [--json]
+                       search a saved index (--model: the JobBERT model it was built with)
   eval talentclef-a --data DIR [--lang en] [--run FILE] [--json]
                        TalentCLEF 2025 Task A metrics (MAP, MRR, nDCG, P@k), optionally writing a TREC run
   eval talentclef-a --queries DIR --corpus DIR --qrels FILE [--run FILE] [--json]

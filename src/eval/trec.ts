@@ -207,10 +207,9 @@ export async function writeRun(
     fh = await open(tmp, 'wx');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new JobBERTError('ERR_NOT_FOUND', `${fn}: no such directory: ${dirname(path)}`, { cause: error });
-    }
-    throw error;
+    if (code === 'ENOENT') throw new JobBERTError('ERR_NOT_FOUND', `${fn}: no such directory: ${dirname(path)}`, { cause: error });
+    if (code === 'ENOTDIR') throw new JobBERTError('ERR_IO', `${fn}: ${dirname(path)} is not a directory`, { cause: error });
+    throw new JobBERTError('ERR_IO', `${fn}: cannot write ${path} (${(error as Error).message})`, { cause: error });
   }
   let renamed = false;
   try {
@@ -229,7 +228,9 @@ export async function writeRun(
     await fh.sync();
     await fh.close();
     fh = undefined;
-    await rename(tmp, path);
+    await rename(tmp, path).catch((e: Error) => {
+      throw new JobBERTError('ERR_IO', `${fn}: cannot write ${path} (${e.message})`, { cause: e });
+    });
     renamed = true;
   } finally {
     if (fh !== undefined) await fh.close().catch(() => {});
@@ -295,26 +296,43 @@ export async function readTitles(path: string): Promise<Title[]> {
 /**
  * Loads one TalentCLEF 2025 Task A language folder (`queries`,
  * `corpus_elements`, `qrels.tsv`), e.g. `…/talentclef-a/validation/en`, and
- * checks that every qrels line names a known query and corpus id.
+ * checks that every qrels line names a known query and corpus id. Async;
+ * JobBERTError ERR_BAD_FILE for an unknown id or qrels without a judgment.
  */
 export async function loadTalentCLEFTaskA(dir: string): Promise<TalentCLEFTaskA> {
-  const fn = 'loadTalentCLEFTaskA';
-  assertPath(fn, 'dir', dir);
-  const qPath = join(dir, 'queries');
-  const cPath = join(dir, 'corpus_elements');
-  const rPath = join(dir, 'qrels.tsv');
-  const [queries, corpus, qrels] = await Promise.all([
+  assertPath('loadTalentCLEFTaskA', 'dir', dir);
+  return loadTalentCLEFPair(dir, dir, join(dir, 'qrels.tsv'), 'loadTalentCLEFTaskA');
+}
+
+/**
+ * A cross-lingual Task A set: the `queries` of one language folder, the
+ * `corpus_elements` of another and the judgments `qrels` for that pair,
+ * checked as {@link loadTalentCLEFTaskA} checks one folder. Async.
+ */
+export async function loadTalentCLEFPair(
+  queriesDir: string,
+  corpusDir: string,
+  qrels: string,
+  fn = 'loadTalentCLEFPair',
+): Promise<TalentCLEFTaskA> {
+  assertPath(fn, 'queriesDir', queriesDir);
+  assertPath(fn, 'corpusDir', corpusDir);
+  assertPath(fn, 'qrels', qrels);
+  const qPath = join(queriesDir, 'queries');
+  const cPath = join(corpusDir, 'corpus_elements');
+  const [queries, corpus, judged] = await Promise.all([
     readText(fn, qPath).then((t) => parseTitles(t, qPath, fn)),
     readText(fn, cPath).then((t) => parseTitles(t, cPath, fn)),
-    readText(fn, rPath).then((t) => parseQrels(t, rPath, fn)),
+    readText(fn, qrels).then((t) => parseQrels(t, qrels, fn)),
   ]);
+  if (judged.size === 0) throw new JobBERTError('ERR_BAD_FILE', `${fn}: ${qrels} holds no judgments`);
   const qIds = new Set(queries.map((t) => t.id));
   const cIds = new Set(corpus.map((t) => t.id));
-  for (const [q, rel] of qrels) {
-    if (!qIds.has(q)) throw new JobBERTError('ERR_BAD_FILE', `${fn}: ${rPath}: query id '${q}' is not in ${qPath}`);
+  for (const [q, rel] of judged) {
+    if (!qIds.has(q)) throw new JobBERTError('ERR_BAD_FILE', `${fn}: ${qrels}: query id '${q}' is not in ${qPath}`);
     for (const c of rel) {
-      if (!cIds.has(c)) throw new JobBERTError('ERR_BAD_FILE', `${fn}: ${rPath}: corpus id '${c}' (query '${q}') is not in ${cPath}`);
+      if (!cIds.has(c)) throw new JobBERTError('ERR_BAD_FILE', `${fn}: ${qrels}: corpus id '${c}' (query '${q}') is not in ${cPath}`);
     }
   }
-  return { queries, corpus, qrels };
+  return { queries, corpus, qrels: judged };
 }

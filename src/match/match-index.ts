@@ -455,6 +455,11 @@ export class MatchIndex {
     }
   }
 
+  /** The encoder that turns text into query vectors (given, or rebuilt from the file), or null: then only searchVectors() works. */
+  get encoder(): Encoder | null {
+    return this.#encoder ?? null;
+  }
+
   #requireEncoder(fn: string): Encoder {
     if (!this.#encoder)
       throw new JobBERTError(
