@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { dequantizeModel, readModel, writeModel } from '../src/lite/io.js';
 import { addon } from '../src/kernels/binding.js';
 import * as kernels from '../src/kernels/index.js';
 import { initWeights, rng, trainLiteEncoder } from '../src/lite/train.js';
+import { rejectsWith } from './rejects.js';
 
 const CFG = { buckets: 1 << 12, dim: 24, minN: 2, maxN: 5 };
 
@@ -365,6 +367,47 @@ test('trainLiteEncoder skips a pair with a side that has no letter or digit, wit
     const skipped = warnings.find((w) => (w as Error & { code?: string }).code === 'JOBBERT_SKIPPED_PAIRS');
     assert.ok(skipped, 'a JOBBERT_SKIPPED_PAIRS warning');
     assert.match(skipped.message, /2 pair\(s\) skipped, a side with no letter or digit \(first at line 3\)/);
+  });
+});
+
+test('trainLiteEncoder batches every pair it can: a last lone pair is trained, pairs no batch can take are counted in a warning, and a run of 0 steps is an error', async () => {
+  await withTmp(async (dir) => {
+    const write = async (name: string, groups: (string | undefined)[]) => {
+      const file = join(dir, name);
+      const lines = groups.map((group, i) => JSON.stringify({ anchor: `title ${i} manager`, positive: `skill ${i}, other ${i}`, group }));
+      await writeFile(file, `${lines.join('\n')}\n`);
+      return file;
+    };
+    const opts = { epochs: 1, batchSize: 4, buckets: 1 << 10, dim: 8, seed: 1 };
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      // Five pairs in batches of four: the fifth was dropped (1 step).
+      const five = await trainLiteEncoder({ ...opts, data: await write('five.jsonl', Array(5).fill(undefined)), out: join(dir, 'five') });
+      assert.equal(five.steps, 2);
+      // Ten pairs of group A and one of B: one batch can be made; the other nine are named, not lost in silence.
+      const skew = await trainLiteEncoder({
+        ...opts,
+        data: await write('skew.jsonl', [...Array(10).fill('A'), 'B']),
+        out: join(dir, 'skew'),
+      });
+      assert.equal(skew.steps, 1);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(
+        warnings.some((w) => /9 of 11 pair\(s\) over 1 epoch\(s\) were in no batch/.test(w.message)),
+        warnings.map((w) => w.message).join('\n'),
+      );
+      // One group only: no batch at all (it wrote an untrained model, exit 0).
+      await rejectsWith(
+        trainLiteEncoder({ ...opts, data: await write('one.jsonl', Array(6).fill('g')), out: join(dir, 'one') }),
+        'ERR_BAD_FILE',
+        /no batch can hold two pairs of different groups .* every pair has the group 'g'/,
+      );
+      assert.equal(existsSync(join(dir, 'one', 'lite.json')), false);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 

@@ -36,6 +36,35 @@ function checkShape(r: NormalizeResult, k: number) {
   for (let i = 1; i < r.alternatives.length; i++) assert.ok(r.alternatives[i - 1].score >= r.alternatives[i].score, 'best first');
 }
 
+test("a taxonomy: a URI on two rows keeps both rows' labels; a language with no label is a RangeError naming lang, not a kernel error", async () => {
+  const { readTaxonomy } = await import('../src/normalize/taxonomy.js');
+  const tax = await writeTaxonomy(join(dir, 'esco-two-rows'), {
+    en: [
+      [OCC.nurse, '2221', 'nurse', ['registered nurse', 'staff nurse']],
+      [OCC.nurse, '2221', 'sister', ['ward nurse']],
+      [OCC.baker, '7512', 'baker', []],
+    ],
+    es: [
+      [OCC.nurse, '2221', '', []],
+      [OCC.baker, '7512', '', []],
+    ],
+  });
+  const t = await readTaxonomy(tax);
+  const nurse = t.occupations.find((o) => o.uri === OCC.nurse)!;
+  assert.equal(nurse.preferred.en, 'nurse');
+  assert.deepEqual(nurse.alt.en, ['registered nurse', 'staff nurse', 'sister', 'ward nurse']);
+  const m = await Normalizer.load({ taxonomy: tax });
+  try {
+    assert.equal((await m.normalize(['staff nurse']))[0].alternatives[0].score, 1);
+    await assert.rejects(m.normalize(['enfermera'], { lang: 'es' }), {
+      name: 'RangeError',
+      message: /lang 'es': the taxonomy holds no label in that language/,
+    });
+  } finally {
+    await m.dispose();
+  }
+});
+
 test("a batch worker's fingerprint covers the taxonomy files in dir/<lang>/ (two taxonomies laid out so had the same one)", async () => {
   const { normalizeFingerprint } = await import('../src/cluster/normalize-task.js');
   const other = await writeTinyTaxonomy(join(dir, 'esco-other'));

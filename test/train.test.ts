@@ -504,6 +504,63 @@ describe('train: runs', () => {
     await rejectsWith(train({ ...opts('resumed'), resume: true, lr: 0.02 }), 'ERR_RESUME_MISMATCH', 'lr 0.01 → 0.02');
   });
 
+  it('resume refuses a checkpoint whose counters were edited, replaces base files of another model, and removes the temp folders of dead writes', async () => {
+    const dir = await scratch();
+    const data = await writeLines(dir, 'p.jsonl', toyPairs(48, SEED + 5));
+    const opts = (over: Partial<TrainOptions> = {}): TrainOptions =>
+      base({ data, out: join(dir, 'run'), epochs: 2, checkpointEvery: 2, ...over });
+    const done = await train(opts());
+    const last = `checkpoint-${done.steps}`;
+    const statePath = join(dir, 'run', last, 'trainer_state.json');
+    const good = await readFile(statePath, 'utf8');
+    for (const [edit, why] of [
+      [(st: Record<string, unknown>) => (st.step = 1000), /step 1000 is not the checkpoint's/],
+      [(st: Record<string, unknown>) => (st.stepInEpoch = -3), /are not counts/],
+      [(st: Record<string, unknown>) => delete st.losses, /losses are not one number a step/],
+      [(st: Record<string, unknown>) => (st.epoch = 0), /is not epoch 0, batch/],
+    ] as const) {
+      const st = JSON.parse(good);
+      edit(st);
+      await writeFile(statePath, JSON.stringify(st));
+      await rejectsWith(train(opts({ resume: true })), 'ERR_BAD_CHECKPOINT', why);
+    }
+    await writeFile(statePath, good);
+    // A write that died half-way (a process that is gone) leaves a temp folder: the next resume removes it.
+    await mkdir(join(dir, 'run', '.tmp-checkpoint-3-999999'));
+    await writeFile(join(dir, 'run', '.tmp-checkpoint-3-999999', 'x'), 'x');
+    await train(opts({ resume: true }));
+    assert.equal(existsSync(join(dir, 'run', '.tmp-checkpoint-3-999999')), false);
+
+    // The run resumed into the same folder with another base model of the same sizes: its files replace the first's
+    // (kept because the sizes matched, they made a model of two).
+    const other = await makeTinyModel({ seed: SEED + 1 });
+    tmp.push(other.dir);
+    for (const c of await listDirs(join(dir, 'run'))) if (c.startsWith('checkpoint-')) await rm(join(dir, 'run', c), { recursive: true });
+    const before = await readFile(join(dir, 'run', 'model.safetensors'));
+    assert.equal(before.length, (await readFile(join(other.dir, 'model.safetensors'))).length);
+    await train(opts({ model: other.dir, resume: true }));
+    assert.deepEqual(await readFile(join(dir, 'run', 'model.safetensors')), await readFile(join(other.dir, 'model.safetensors')));
+    assert.notDeepEqual(await readFile(join(dir, 'run', 'model.safetensors')), before);
+  });
+
+  it('an out that is a file, or in a folder that cannot be written, is ERR_IO before any training (it was a stack trace after it)', async () => {
+    const dir = await scratch();
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    const events: TrainEvent[] = [];
+    for (const out of [file, join(file, 'sub')])
+      await rejectsWith(
+        train(base({ out, onEvent: (e) => events.push(e) })),
+        'ERR_IO',
+        /cannot write the out directory .*a-file.* is a file/,
+      );
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['data', 'data'],
+      'the data was read, nothing encoded or trained',
+    );
+  });
+
   it('adds new 1024-d Asym heads to a model without them', async () => {
     const plain = await makeTinyModel({ seed: SEED + 5, asym: false });
     tmp.push(plain.dir);
@@ -548,7 +605,9 @@ describe('train: runs', () => {
     const bad: [Partial<TrainOptions> | null, RegExp, typeof TypeError | typeof RangeError][] = [
       [{ data: undefined as unknown as string }, /train: data must be a path string/, TypeError],
       [{ out: '' }, /train: out must be a non-empty path/, RangeError],
-      [{ batchSize: 0 }, /train: batchSize must be an integer in \[1/, RangeError],
+      [{ batchSize: 0 }, /train: batchSize must be an integer in \[2/, RangeError],
+      // A batch of one has no in-batch negative: it "trained" at loss 0.
+      [{ batchSize: 1 }, /train: batchSize must be an integer in \[2/, RangeError],
       [{ epochs: 1.5 }, /train: epochs must be an integer/, RangeError],
       [{ lr: -1 }, /train: lr must be a finite number > 0/, RangeError],
       [{ device: 'gpu' as 'cpu' }, /train: device must be one of/, RangeError],

@@ -3,6 +3,7 @@
  * JSON Lines (one object per step and per milestone) when the output is not
  * a terminal or --json is given.
  */
+import { JobBERTError } from '../errors.js';
 import { UsageError, parseArgs } from './args.js';
 import type { Device } from '../kernels/index.js';
 import { train, type TrainEvent, type TrainOptions, type TrainProgress } from '../train/index.js';
@@ -127,11 +128,14 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
       out(`validation at step ${e.step}: MAP ${e.map.toFixed(4)} (MRR ${e.metrics.mrr.toFixed(4)}, P@5 ${e.metrics.p5.toFixed(4)})`);
   };
 
+  // The options are checked before the first event: a TypeError/RangeError after it is not the user's usage
+  // (it was shown as one, with the usage text, after a whole run).
+  let started = false;
   const opts: TrainOptions = {
     data: options.data as string,
     out: options.out as string,
-    onProgress,
-    onEvent,
+    onProgress: (p) => ((started = true), onProgress(p)),
+    onEvent: (e) => ((started = true), onEvent(e)),
   };
   const copy = [
     'model',
@@ -160,8 +164,9 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
     result = await train(opts);
   } catch (e) {
     clear();
-    if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(e.message);
-    throw e;
+    if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
+    if (started) throw new JobBERTError('ERR_INTERNAL', e.message, { cause: e });
+    throw new UsageError(e.message);
   }
   clear();
   const seconds = (performance.now() - t0) / 1000;

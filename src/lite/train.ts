@@ -127,8 +127,15 @@ export async function readPairs(path: string): Promise<Pair[]> {
 
 const clip = (t: string) => clipForTokens(t, MAX_TEXT_UNITS / 64);
 
-/** Batches of pair indices: shuffled, no group twice in a batch. */
-function makeBatches(pairs: Pair[], batchSize: number, random: () => number): number[][] {
+/**
+ * Batches of pair indices: shuffled, no group twice in a batch, at most
+ * `batchSize` pairs. Pairs the greedy pass leaves over (the last lone pair; a
+ * large group's pairs once the other groups are used up) join a batch that
+ * lacks their group — one with room, else with one of its pairs as a new batch
+ * of two — and are `skipped` only where every batch holds their group (they
+ * were dropped without a word, down to a run of 0 steps).
+ */
+function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { batches: number[][]; skipped: number } {
   const order = pairs.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -148,10 +155,26 @@ function makeBatches(pairs: Pair[], batchSize: number, random: () => number): nu
       } else rest.push(i);
     }
     if (batch.length >= 2) batches.push(batch);
-    if (rest.length === pending.length || batch.length < 2) break;
-    pending = rest;
+    pending = batch.length >= 2 ? rest : [...batch, ...rest];
+    if (batch.length < 2 || rest.length === 0) break;
   }
-  return batches;
+  const last = (ok: (b: number[]) => boolean) => {
+    for (let k = batches.length - 1; k >= 0; k--) if (ok(batches[k])) return batches[k];
+    return undefined;
+  };
+  const lacks = (b: number[], g: string | undefined) => g === undefined || b.every((i) => pairs[i].group !== g);
+  let skipped = 0;
+  for (const i of pending) {
+    const g = pairs[i].group;
+    const roomy = last((b) => b.length < batchSize && lacks(b, g));
+    if (roomy) roomy.push(i);
+    else {
+      const big = last((b) => b.length > 2 && lacks(b, g));
+      if (big) batches.push([big.pop()!, i]);
+      else skipped++;
+    }
+  }
+  return { batches, skipped };
 }
 
 class Adam {
@@ -288,8 +311,23 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
   const tableState = new Adam(B * D);
   const headState = { anchor: { w: new Adam(D * D), b: new Adam(D) }, positive: { w: new Adam(D * D), b: new Adam(D) } };
   const plans: number[][][] = [];
-  for (let e = 0; e < epochs; e++) plans.push(makeBatches(pairs, batchSize, random));
+  let skippedPairs = 0;
+  for (let e = 0; e < epochs; e++) {
+    const { batches, skipped } = makeBatches(pairs, batchSize, random);
+    plans.push(batches);
+    skippedPairs += skipped;
+  }
   const steps = plans.reduce((s, p) => s + p.length, 0);
+  if (steps === 0)
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `${fn}: no batch can hold two pairs of different groups (in-batch negatives need them): every pair has the group '${pairs[0].group}'`,
+    );
+  if (skippedPairs > 0)
+    process.emitWarning(
+      `${fn}: ${skippedPairs} of ${pairs.length * epochs} pair(s) over ${epochs} epoch(s) were in no batch: every batch already held a pair of their group`,
+      { code: 'JOBBERT_SKIPPED_PAIRS' },
+    );
   let losses: number[] = [];
   let step = 0;
   const started = Date.now();
@@ -376,6 +414,11 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         !Array.isArray(state.losses)
       )
         throw badCheckpoint('trainer_state.json is not a LiteEncoder trainer state');
+      // An edited or damaged step resumed where the weights are not from (exit 0), or failed inside a step.
+      if (state.step !== latest.step || state.step > steps || (state.losses as unknown[]).length !== state.step)
+        throw badCheckpoint(
+          `trainer_state.json's step ${state.step} is not the checkpoint's (${latest.step}, of ${steps}) or its losses' count`,
+        );
       const diffs = settingsDiff(state.options ?? {}, settings);
       if (state.data?.sha256 !== dataSha) diffs.push(`the training pairs (${opts.data}) changed`);
       if (diffs.length > 0)

@@ -513,6 +513,11 @@ export class Normalizer {
     this.#rows.forEach((r, i) => {
       if (r.source === 'example' || r.lang === lang) rows.push(i);
     });
+    // A language whose file holds no label (and no examples): nothing to search (it failed inside the kernels).
+    if (rows.length === 0)
+      throw new RangeError(
+        `Normalizer: lang '${lang}': the taxonomy holds no label in that language, and there are no examples; choose another lang or omit it`,
+      );
     const vectors = await encodeAll(
       this.encoder,
       rows.map((r) => this.#rows[r].text),

@@ -257,12 +257,13 @@ export async function readTaxonomy(dir: string): Promise<Taxonomy> {
         );
       let o = byUri.get(uri);
       if (!o) byUri.set(uri, (o = { uri, isco: (r[g] ?? '').trim(), preferred: {}, alt: {} }));
-      const pref = r[p].trim();
-      if (pref) o.preferred[lang] = pref;
-      const alt = (r[a] ?? '')
-        .split('\n')
-        .map((s) => s.trim())
-        .filter((s) => s && s !== pref);
+      // A URI on a second row adds its labels (they replaced the first row's); its preferred label, if another, is an alternative.
+      let pref = r[p].trim();
+      const extra: string[] = [];
+      if (pref && o.preferred[lang] && o.preferred[lang] !== pref) extra.push(pref);
+      else if (pref) o.preferred[lang] = pref;
+      pref = o.preferred[lang] ?? '';
+      const alt = [...(o.alt[lang] ?? []), ...extra, ...(r[a] ?? '').split('\n').map((s) => s.trim())].filter((s) => s && s !== pref);
       if (alt.length) o.alt[lang] = [...new Set(alt)];
     }
     const groups = findCsv(dir, 'ISCOGroups', lang);

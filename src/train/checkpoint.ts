@@ -12,7 +12,7 @@
  * into place, so it is either complete or absent; files are only ever
  * replaced by rename, never rewritten in place, which keeps hard links safe.
  */
-import { copyFile, link, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { writeCheckpointDir } from '../util/checkpoints.js';
@@ -160,17 +160,37 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   await rename(tmp, to);
 }
 
+/** Whether files `a` and `b` hold the same bytes (the same file, linked, without reading it). Async. */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([stat(a), stat(b).catch(() => undefined)]);
+  if (!y || x.size !== y.size) return false;
+  if (x.ino === y.ino && x.dev === y.dev) return true;
+  const [fa, fb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
+  try {
+    const ba = Buffer.alloc(1 << 20);
+    const bb = Buffer.alloc(1 << 20);
+    for (let at = 0; at < x.size; at += ba.length) {
+      const [ra, rb] = await Promise.all([fa.read(ba, 0, ba.length, at), fb.read(bb, 0, bb.length, at)]);
+      if (ra.bytesRead !== rb.bytesRead || !ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+    }
+    return true;
+  } finally {
+    await Promise.all([fa.close(), fb.close()]);
+  }
+}
+
 /**
- * Puts the input model's frozen files into `out` (skipping those already there
- * with the same size). Async.
+ * Puts the input model's frozen files into `out`, skipping those already
+ * there with the same bytes: a file of the same size from another base model
+ * (a run resumed into `out` with another --model) was kept, and the model
+ * written mixed two. Async.
  */
 export async function materializeBase(plan: ModelPlan, out: string): Promise<void> {
   await mkdir(out, { recursive: true });
   for (const f of plan.files) {
     const from = join(plan.modelDir, f);
     const to = join(out, f);
-    const [a, b] = await Promise.all([stat(from), stat(to).catch(() => undefined)]);
-    if (b && b.size === a.size) continue;
+    if (await sameBytes(from, to)) continue;
     await linkOrCopy(from, to);
   }
 }
@@ -296,8 +316,20 @@ export async function loadCheckpoint(dir: string, plan: ModelPlan, heads: Heads,
   } catch (e) {
     throw badCheckpoint(`trainer_state.json cannot be read: ${(e as Error).message}`, e);
   }
-  if (state.format !== 'jobbert-trainer-state' || state.version !== 1)
+  if (state?.format !== 'jobbert-trainer-state' || state.version !== 1)
     throw badCheckpoint('trainer_state.json is not a jobbert trainer state (version 1)');
+  // Edited or damaged counters resumed at a step the checkpoint's weights are not from (exit 0), or failed deep inside a step.
+  const named = Number(/checkpoint-(\d+)$/.exec(dir)?.[1]);
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!count(state.step) || (Number.isFinite(named) && state.step !== named))
+    throw badCheckpoint(`trainer_state.json's step ${JSON.stringify(state.step)} is not the checkpoint's (${named})`);
+  if (!count(state.epoch) || !count(state.stepInEpoch))
+    throw badCheckpoint(
+      `trainer_state.json's epoch ${JSON.stringify(state.epoch)} / stepInEpoch ${JSON.stringify(state.stepInEpoch)} are not counts`,
+    );
+  if (!Array.isArray(state.losses) || state.losses.length !== state.step || !state.losses.every((x) => typeof x === 'number'))
+    throw badCheckpoint(`trainer_state.json's losses are not one number a step (${state.step})`);
+  if (!Array.isArray(state.validation)) throw badCheckpoint("trainer_state.json's validation is not a list");
   const readInto = async (path: string, names: [string, Float32Array][]) => {
     try {
       await withSafeTensors(path, async (st) => {

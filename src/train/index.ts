@@ -152,12 +152,16 @@ function resolveOptions(opts: TrainOptions) {
     keepCheckpoints: opts.keepCheckpoints ?? 2,
   };
   assertInteger(FN, 'epochs', o.epochs, 1, 1_000_000);
-  assertInteger(FN, 'batchSize', o.batchSize, 1, 1 << 20);
+  assertInteger(FN, 'batchSize', o.batchSize, 2, 1 << 20); // in-batch negatives: a batch of one has none (loss 0, nothing learnt)
   assertPositive(FN, 'lr', o.lr);
   if (typeof o.weightDecay !== 'number') throw new TypeError(`${FN}: weightDecay must be a number; received ${describe(o.weightDecay)}`);
   if (!(o.weightDecay >= 0 && o.weightDecay < 1 / o.lr))
-    throw new RangeError(`${FN}: weightDecay must be a finite number ≥ 0 (and below 1/lr); received ${describe(o.weightDecay)}`);
+    throw new RangeError(
+      `${FN}: weightDecay must be a finite number ≥ 0 and below 1/lr (${1 / o.lr} at lr ${o.lr}); received ${describe(o.weightDecay)}`,
+    );
   assertPositive(FN, 'scale', o.scale);
+  // The kernels take it as float32: beyond its range it was Infinity, refused there after the data was read and encoded.
+  if (o.scale > 3.4028234663852886e38) throw new RangeError(`${FN}: scale must be at most 3.4e38 (float32); received ${o.scale}`);
   assertBoolean(FN, 'symmetric', o.symmetric);
   assertInteger(FN, 'seed', o.seed, 0, 0xffffffff);
   assertChoice(FN, 'device', o.device, DEVICES);
@@ -357,6 +361,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
             `${FN}: ${latest.dir} was made with other settings (${diffs.join('; ')}); resume with the same ones, or start a new out directory`,
           );
         }
+        // The step must be where (epoch, stepInEpoch) falls in this run's batch plan.
+        const at = perEpoch.slice(0, state.epoch).reduce((a, b) => a + b, 0) + state.stepInEpoch;
+        if (state.epoch > o.epochs || at !== state.step || (state.epoch < o.epochs && state.stepInEpoch >= perEpoch[state.epoch]))
+          throw new JobBERTError(
+            'ERR_BAD_CHECKPOINT',
+            `checkpoint ${latest.dir}: trainer_state.json's step ${state.step} is not epoch ${state.epoch}, batch ${state.stepInEpoch} of this run's plan`,
+          );
         ({ step, epoch, stepInEpoch } = state);
         losses = state.losses;
         validation = state.validation;

@@ -4,10 +4,11 @@
  * absent), the newest kept, and the out-directory rule (a non-empty `out` is
  * refused unless resuming).
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
+import { removeLeftovers } from './process.js';
 
 /** Checkpoints in `out`, oldest first. Async. */
 export async function listCheckpoints(out: string): Promise<{ step: number; dir: string }[]> {
@@ -53,9 +54,23 @@ export async function writeCheckpointDir(out: string, step: number, fill: (dir: 
   return final;
 }
 
-/** Refuses a non-empty `out` unless resuming (JobBERTError ERR_EXISTS). Async. */
+/**
+ * Makes `out` (JobBERTError ERR_IO when it is a file or cannot be written:
+ * found before the training, not when its model is written at the end), and
+ * refuses a non-empty one unless resuming (ERR_EXISTS). Resuming, removes the
+ * temp folders of checkpoint writes whose process died. Async.
+ */
 export async function assertOutUsable(fn: string, out: string, resume: boolean): Promise<void> {
-  const existing = existsSync(out) ? await readdir(out) : [];
+  try {
+    await mkdir(out, { recursive: true });
+    await access(out, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? `${existsSync(out) ? out : 'a folder above it'} is a file` : (e as Error).message;
+    throw new JobBERTError('ERR_IO', `${fn}: cannot write the out directory ${out} (${why})`, { cause: e });
+  }
+  if (resume) await removeLeftovers(out, (name) => Number(/^\.tmp-checkpoint-\d+-(\d+)$/.exec(name)?.[1]) || undefined);
+  const existing = await readdir(out);
   if (!resume && existing.length > 0) {
     throw new JobBERTError(
       'ERR_EXISTS',

@@ -17,7 +17,7 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * Removes the files in `dir` whose process, as `pidOf` reads it from the file's
+ * Removes the files (and folders) in `dir` whose process, as `pidOf` reads it from the file's
  * name, no longer runs: temp files a killed process left behind. `pidOf` gives
  * undefined for a file that is not such a temp file; one of a live process
  * (this one's included) is another write in progress and is left alone. Async;
@@ -27,6 +27,6 @@ export async function removeLeftovers(dir: string, pidOf: (name: string) => numb
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
     const pid = pidOf(name);
-    if (pid !== undefined && !processAlive(pid)) await rm(join(dir, name), { force: true }).catch(() => {});
+    if (pid !== undefined && !processAlive(pid)) await rm(join(dir, name), { recursive: true, force: true }).catch(() => {});
   }
 }
