@@ -196,6 +196,17 @@ describe('jobbert CLI', () => {
       // A header error names no line: after Excel's "sep=" line the header is line 2.
       ['sep-one-column.csv', 'sep=;\ntitle\nNurse\n', /: expected a header row .*the header is 'title'/],
       ['no-text.csv', 'id,text\n1,\n', /:2: expected an id \('id'\) and a text \('text'\)/],
+      ['blank-text.tsv', 'id\ttext\n1\t   \n', /:2: expected an id .* neither empty/],
+      // JSON Lines as TSV: an empty id or text is a bad row (the id was a usage error naming entries[1], the text an entry);
+      // an id JSON has rounded (beyond 2^53) or made Infinity would name another record.
+      ['empty-id.jsonl', '{"id":"a","text":"Cook"}\n{"id":"","text":"Baker"}\n', /:2: expected an id .* neither empty/],
+      ['empty-text.jsonl', '{"id":"a","text":""}\n', /:1: expected an id .* neither empty/],
+      [
+        'big-id.jsonl',
+        '{"id":12345678901234567890,"text":"Cook"}\n',
+        /:1: the id 12345678901234567000 is a number JSON cannot hold exactly/,
+      ],
+      ['inf-id.jsonl', '{"id":1e400,"text":"Cook"}\n', /:1: the id Infinity is a number JSON cannot hold exactly/],
       ['duplicate-id.tsv', 'id\ttext\n1\tA\n2\tB\n1\tC\n', /:4: id '1' is already on line 2 \(ids must be unique\)/],
     ] as const) {
       await writeFile(join(dir, name), content);
@@ -326,6 +337,23 @@ describe('jobbert CLI', () => {
         name.endsWith('.csv') ? ['a', 'b'] : ['a', 'b', 'c'],
       );
     }
+    // Bytes that are not UTF-8 (a Windows export) are read as U+FFFD: with a warning, as for --examples, not in silence.
+    await writeFile(join(dir, 'cp1252.csv'), Buffer.from('id;text\n1;K\xf6chin\n2;B\xe4cker\n', 'latin1'));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void ((w as Error & { code?: string }).code === 'JOBBERT_NOT_UTF8' && warnings.push(w));
+    process.on('warning', onWarning);
+    try {
+      assert.equal((await run('match', 'cook', '--corpus', join(dir, 'cp1252.csv'))).code, 0);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings.map((w) => w.message.replace(dir, '')),
+      [
+        '/cp1252.csv:2: the text holds U+FFFD, the mark of bytes that are not UTF-8; the entries are read as UTF-8 (re-save a Windows/Excel export as UTF-8, e.g. iconv -f windows-1252 -t utf-8)',
+      ],
+    );
     // A missing file with a known extension is ERR_NOT_FOUND, not a stack trace.
     const missing = await run('match', 'cook', '--corpus', join(dir, 'missing.tsv'));
     assert.equal(missing.code, 1);

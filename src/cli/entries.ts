@@ -1,7 +1,7 @@
 /** Reading index entries for the CLI: JSON Lines, TSV or CSV files. */
 import { JobBERTError } from '../errors.js';
 import type { MatchEntry } from '../match/match-index.js';
-import { openRows, pickColumn } from '../normalize/rows.js';
+import { openRows, pickColumn, warnNotUtf8 } from '../normalize/rows.js';
 
 /** Header names read as an entry's id, text and language (compared as {@link pickColumn} does), first match wins. */
 const ID_COLUMNS = ['id', 'c_id', 'q_id', 'conceptUri', 'uri', 'code', 'key'];
@@ -43,6 +43,7 @@ export async function readEntries(path: string, lang?: string, columns: EntryCol
   let named: { id: string; text: string; lang?: string } | undefined;
   /** The line each id was read on. */
   const lines = new Map<string, number>();
+  let warned = false; // of bytes that are not UTF-8, once a file
   const { format, rows } = await openRows(path);
   for await (const row of rows) {
     if (row.error !== undefined) throw bad(row.line, row.error);
@@ -57,12 +58,24 @@ export async function readEntries(path: string, lang?: string, columns: EntryCol
       entryLang = record[pickColumn(keys, LANG_COLUMNS) ?? ''];
       if ((typeof id !== 'string' && typeof id !== 'number') || typeof text !== 'string')
         throw bad(row.line, `expected {"${columns.id ?? 'id'}": string or number, "${columns.text ?? 'text'}": string, "lang"?: string}`);
+      // JSON has already rounded an integer beyond 2^53 (12345678901234567890 reads as …7000): the id would name another record.
+      if (typeof id === 'number' && (!Number.isFinite(id) || (Number.isInteger(id) && !Number.isSafeInteger(id))))
+        throw bad(row.line, `the id ${String(id)} is a number JSON cannot hold exactly; write it as a string`);
     } else {
       named ??= delimitedColumns(Object.keys(record), columns, badHeader);
       id = record[named.id];
       text = record[named.text];
       entryLang = named.lang === undefined ? undefined : record[named.lang];
-      if (!id || !text) throw bad(row.line, `expected an id ('${named.id}') and a text ('${named.text}')`);
+    }
+    // Empty (or blank) ids and texts alike in every format: JSON Lines took "" (a usage error for the id, an entry for the text).
+    if (!String(id).trim() || !(text as string).trim())
+      throw bad(
+        row.line,
+        `expected an id ('${named?.id ?? columns.id ?? 'id'}') and a text ('${named?.text ?? columns.text ?? 'text'}'), neither empty`,
+      );
+    if (!warned && (text as string).includes('\uFFFD')) {
+      warned = true;
+      warnNotUtf8(path, row.line, 'text', 'entries');
     }
     const seenOn = lines.get(String(id));
     if (seenOn !== undefined) throw bad(row.line, `id '${String(id)}' is already on line ${seenOn} (ids must be unique)`);

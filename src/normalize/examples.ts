@@ -13,7 +13,7 @@
  */
 import { JobBERTError } from '../errors.js';
 import { describe } from '../util/validate.js';
-import { pickColumn, readRows, TITLE_COLUMNS } from './rows.js';
+import { pickColumn, readRows, TITLE_COLUMNS, warnNotUtf8 } from './rows.js';
 
 /** A labelled vacancy title. */
 export interface Example {
@@ -84,10 +84,7 @@ export async function readExamples(path: string): Promise<{ examples: Example[];
     const [t, u] = [title as string, uri as string];
     if (!warned && t.includes('\uFFFD')) {
       warned = true;
-      process.emitWarning(
-        `${path}:${row.line}: the title holds U+FFFD, the mark of bytes that are not UTF-8; the examples are read as UTF-8 (re-save a Windows/Excel export as UTF-8, e.g. iconv -f windows-1252 -t utf-8)`,
-        { code: 'JOBBERT_NOT_UTF8' },
-      );
+      warnNotUtf8(path, row.line, 'title', 'examples');
     }
     examples.push({ title: t.trim(), uri: u.trim() });
     lines.push(row.line);

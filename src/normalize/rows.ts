@@ -405,3 +405,15 @@ export function pickColumn(columns: string[], names: readonly string[]): string 
   }
   return undefined;
 }
+
+/**
+ * Warns (JOBBERT_NOT_UTF8, once per reader: call it for the first such row)
+ * that line `line` of `path` holds U+FFFD, the mark of bytes that were not
+ * UTF-8: `what` names the field, `rows` what the file holds.
+ */
+export function warnNotUtf8(path: string, line: number, what: string, rows: string): void {
+  process.emitWarning(
+    `${path}:${line}: the ${what} holds U+FFFD, the mark of bytes that are not UTF-8; the ${rows} are read as UTF-8 (re-save a Windows/Excel export as UTF-8, e.g. iconv -f windows-1252 -t utf-8)`,
+    { code: 'JOBBERT_NOT_UTF8' },
+  );
+}
