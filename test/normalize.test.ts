@@ -65,6 +65,19 @@ test("a taxonomy: a URI on two rows keeps both rows' labels; a language with no 
   }
 });
 
+test('a misspelt option is a TypeError naming it (it was ignored: { threshhold } left the default threshold)', async () => {
+  await assert.rejects(Normalizer.load({ taxonomy, threshhold: 0.5 } as never), {
+    name: 'TypeError',
+    message: /Normalizer\.load: unknown option 'threshhold'; the options are 'encoder', 'taxonomy', 'examples', 'threshold'/,
+  });
+  await assert.rejects(n.normalize(['nurse'], { K: 3 } as never), {
+    name: 'TypeError',
+    message: /Normalizer\.normalize: unknown option 'K'/,
+  });
+  // Undefined values are no options: { lang: undefined }-style spreads still pass.
+  assert.equal((await n.normalize(['nurse'], { k: 1, extra: undefined } as never)).length, 1);
+});
+
 test("a batch worker's fingerprint covers the taxonomy files in dir/<lang>/ (two taxonomies laid out so had the same one)", async () => {
   const { normalizeFingerprint } = await import('../src/cluster/normalize-task.js');
   const other = await writeTinyTaxonomy(join(dir, 'esco-other'));

@@ -616,11 +616,20 @@ describe('train: runs', () => {
       [{ model: undefined }, /train: model must be a sentence-transformers model directory/, TypeError],
       [{ out: model.dir }, /train: out must be a directory apart from the model/, RangeError],
       [null, /train: options must be an object/, TypeError],
+      [{ learningRate: 0.1 } as Partial<TrainOptions>, /train: unknown option 'learningRate'/, TypeError],
     ];
     for (const [over, message, type] of bad) {
       const opts = over === null ? (null as unknown as TrainOptions) : base({ out: join(dir, 'o'), ...over });
       await assert.rejects(train(opts), (e: unknown) => e instanceof type && message.test((e as Error).message), String(message));
     }
+    // encoder 'jobbert' with a LiteEncoder model trained a LiteEncoder without a word.
+    const liteModel = join(dir, 'a-lite-model');
+    await mkdir(liteModel);
+    await writeFile(join(liteModel, 'lite.json'), '{}');
+    await assert.rejects(train(base({ out: join(dir, 'o'), model: liteModel, encoder: 'jobbert' })), {
+      name: 'RangeError',
+      message: /encoder is 'jobbert', but model .*a-lite-model is a LiteEncoder model/,
+    });
     if (!kernels.backends().includes('cuda'))
       await rejectsWith(train(base({ out: join(dir, 'o'), device: 'cuda' })), 'ERR_CUDA_UNAVAILABLE', "device 'cuda'");
     await rejectsWith(train(base({ model: join(dir, 'nope'), out: join(dir, 'o') })), 'ERR_NOT_FOUND');

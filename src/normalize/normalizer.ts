@@ -44,6 +44,12 @@ export interface NormalizerOptions {
   threshold?: number;
 }
 
+/** The keys of NormalizerOptions, complete by its type: a misspelt option is refused. */
+const LOAD_OPTIONS = Object.keys({ encoder: true, taxonomy: true, examples: true, threshold: true } satisfies Record<
+  keyof NormalizerOptions,
+  true
+>);
+
 /** Options of {@link Normalizer.normalize}. */
 export interface NormalizeOptions {
   /** How many distinct occupations in `alternatives` (default 5). */
@@ -85,6 +91,12 @@ export interface NormalizeResult {
   confidence: number;
   alternatives: NormalizeAlternative[];
 }
+
+/** The keys of NormalizeOptions, complete by its type. */
+const NORMALIZE_OPTIONS = Object.keys({ k: true, lang: true, outputLang: true, threshold: true } satisfies Record<
+  keyof NormalizeOptions,
+  true
+>);
 
 /** A row of {@link Normalizer.normalizeStream}'s input: the title and, optionally, the id its result carries. */
 export interface StreamTitle {
@@ -217,7 +229,7 @@ export class Normalizer {
    */
   static async load(opts: NormalizerOptions = {}): Promise<Normalizer> {
     const fn = 'Normalizer.load';
-    assertOptions(fn, opts);
+    assertOptions(fn, opts, LOAD_OPTIONS);
     const { encoder, taxonomy, examples, threshold } = opts;
     if (encoder !== undefined && (typeof encoder !== 'object' || encoder === null || typeof (encoder as Encoder).encode !== 'function'))
       throw new TypeError(`${fn}: encoder must be an Encoder (with encode(), dim and fingerprint); received ${describe(encoder)}`);
@@ -461,7 +473,7 @@ export class Normalizer {
     if (!Array.isArray(titles)) throw new TypeError(`${fn}: titles must be an array of strings; received ${describe(titles)}`);
     for (let i = 0; i < titles.length; i++)
       if (typeof titles[i] !== 'string') throw new TypeError(`${fn}: titles[${i}] must be a string; received ${describe(titles[i])}`);
-    assertOptions(fn, opts);
+    assertOptions(fn, opts, NORMALIZE_OPTIONS);
     const k = opts.k ?? 5;
     assertInteger(fn, 'k', k, 1, MAX_ALTERNATIVES);
     const langs = this.taxonomy.langs;

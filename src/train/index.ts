@@ -113,6 +113,34 @@ export interface TrainResult {
 }
 
 const FN = 'train';
+/** Every option train() takes: a misspelt one is refused (the record type makes the list complete). */
+const TRAIN_OPTIONS = Object.keys({
+  model: true,
+  encoder: true,
+  data: true,
+  out: true,
+  epochs: true,
+  batchSize: true,
+  lr: true,
+  weightDecay: true,
+  warmupSteps: true,
+  scale: true,
+  symmetric: true,
+  seed: true,
+  device: true,
+  checkpointEvery: true,
+  resume: true,
+  validation: true,
+  validateEvery: true,
+  minSkills: true,
+  maxGradNorm: true,
+  cacheDir: true,
+  keepCheckpoints: true,
+  onProgress: true,
+  onEvent: true,
+} satisfies Record<keyof TrainOptions, true>);
+/** The options only LiteEncoder training takes (src/lite/train.ts's LiteTrainOptions). */
+const LITE_ONLY_OPTIONS = ['positiveBranch', 'buckets', 'dim', 'minN', 'maxN', 'trainedWith'];
 
 /** The default embedding cache root. */
 export function defaultCacheDir(): string {
@@ -127,10 +155,10 @@ function assertPathOption(name: string, v: unknown, required: boolean): void {
 }
 
 /** Checks every option; returns them with defaults filled in (warmupSteps stays undefined until the step count is known). */
-function resolveOptions(opts: TrainOptions) {
+function resolveOptions(opts: TrainOptions, lite: boolean) {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
     throw new TypeError(`${FN}: options must be an object; received ${describe(opts)}`);
-  assertOptions(FN, opts);
+  assertOptions(FN, opts, lite ? [...TRAIN_OPTIONS, ...LITE_ONLY_OPTIONS] : TRAIN_OPTIONS);
   assertPathOption('data', opts.data, true);
   assertPathOption('out', opts.out, true);
   assertPathOption('model', opts.model, false);
@@ -229,8 +257,14 @@ async function writeAtomic(path: string, text: string): Promise<void> {
  * LiteEncoder training in a build without it.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const o = resolveOptions(opts);
-  if (opts.encoder === 'lite' || (opts.model !== undefined && existsSync(join(opts.model, 'lite.json')))) return trainLite(opts);
+  const liteModel = typeof opts?.model === 'string' && existsSync(join(opts.model, 'lite.json'));
+  const lite = opts?.encoder === 'lite' || liteModel;
+  const o = resolveOptions(opts, lite);
+  if (opts.encoder === 'jobbert' && liteModel)
+    throw new RangeError(
+      `${FN}: encoder is 'jobbert', but model ${opts.model} is a LiteEncoder model (it holds lite.json): pass encoder 'lite', or a sentence-transformers model`,
+    );
+  if (lite) return trainLite(opts);
   if (opts.model === undefined)
     throw new TypeError(`${FN}: model must be a sentence-transformers model directory (or pass encoder: 'lite'); received undefined`);
   if (o.device === 'cuda' && !kernels.backends().includes('cuda')) {

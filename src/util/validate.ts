@@ -61,12 +61,16 @@ export function assertMatrix(
   }
 }
 
-/** Throws unless `v` is undefined or a plain options object. */
-export function assertOptions(fn: string, v: unknown): void {
+/** Throws unless `v` is undefined or a plain options object (TypeError), holding only the `known` keys when given. */
+export function assertOptions(fn: string, v: unknown, known?: readonly string[]): void {
   if (v === undefined) return;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new TypeError(`${fn}: options must be an object; received ${describe(v)}`);
   }
+  // A misspelt option ({ threshhold: 0.5 }) was ignored without a word, in JavaScript.
+  const unknown = known && Object.keys(v).find((k) => !known.includes(k) && (v as Record<string, unknown>)[k] !== undefined);
+  if (unknown !== undefined)
+    throw new TypeError(`${fn}: unknown option '${unknown}'; the options are ${known!.map((k) => `'${k}'`).join(', ')}`);
 }
 
 /** Throws unless `v` is one of `choices`. */
