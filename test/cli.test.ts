@@ -197,6 +197,8 @@ describe('jobbert CLI', () => {
       ['sep-one-column.csv', 'sep=;\ntitle\nNurse\n', /: expected a header row .*the header is 'title'/],
       ['no-text.csv', 'id,text\n1,\n', /:2: expected an id \('id'\) and a text \('text'\)/],
       ['blank-text.tsv', 'id\ttext\n1\t   \n', /:2: expected an id .* neither empty/],
+      // A plain list was told "the header is 'title'", a header it does not have.
+      ['list.txt', 'A\nB\n', /one text a line has no ids/],
       // JSON Lines as TSV: an empty id or text is a bad row (the id was a usage error naming entries[1], the text an entry);
       // an id JSON has rounded (beyond 2^53) or made Infinity would name another record.
       ['empty-id.jsonl', '{"id":"a","text":"Cook"}\n{"id":"","text":"Baker"}\n', /:2: expected an id .* neither empty/],
@@ -263,6 +265,10 @@ describe('jobbert CLI', () => {
     );
     assert.equal(missing.code, 1);
     assert.match(missing.err, /ERR_BAD_FILE: .*named\.tsv: no column 'Jobtitel' \(--text-column\) in the header \(columns: id, text\)/);
+    // Both naming one column: said so (it was "no text column … name it with --text-column", named).
+    const same = await run('match', 'nurse', '--corpus', join(dir, 'named.tsv'), '--id-column', 'text', '--text-column', 'text');
+    assert.equal(same.code, 1);
+    assert.match(same.err, /the id and the text would both be column 'text'/);
     // Without an entry file they have nothing to name.
     const stray = await run('match', 'nurse', '--text-column', 'x');
     assert.equal(stray.code, 2);

@@ -482,4 +482,7 @@ test('demoCommand prints a table of matches; matchDefault finds the obvious titl
   );
   const [de] = await matchDefault(['nurse'], { k: 3, lang: 'de' });
   assert.ok(de.every((h) => h.id.endsWith('#de')));
+  // A k beyond the catalogue gives every entry once (it was refused naming 6·k, a k the caller never gave).
+  const [all] = await matchDefault(['nurse'], { k: 2 ** 50 });
+  assert.equal(all.length, catalogue.length);
 });

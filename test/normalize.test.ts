@@ -50,6 +50,18 @@ test("a taxonomy: a URI on two rows keeps both rows' labels; a language with no 
     ],
   });
   const t = await readTaxonomy(tax);
+  // The same file saved as UTF-16 (a Windows tool's "Unicode") reads alike (it had "no conceptUri column").
+  const csv = join(tax, 'en', 'occupations_en.csv');
+  const utf8 = await readFile(csv, 'utf8');
+  await writeFile(csv, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(utf8, 'utf16le')]));
+  assert.deepEqual(await readTaxonomy(tax), t);
+  await writeFile(csv, utf8.replaceAll(',', ';'));
+  await rejectsWith(
+    readTaxonomy(tax),
+    'ERR_BAD_DATA',
+    /has no conceptUri column \(its header is 'conceptType;conceptUri;.*'; ESCO's CSVs are comma-separated\)/,
+  );
+  await writeFile(csv, utf8);
   const nurse = t.occupations.find((o) => o.uri === OCC.nurse)!;
   assert.equal(nurse.preferred.en, 'nurse');
   assert.deepEqual(nurse.alt.en, ['registered nurse', 'staff nurse', 'sister', 'ward nurse']);

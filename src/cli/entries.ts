@@ -45,6 +45,9 @@ export async function readEntries(path: string, lang?: string, columns: EntryCol
   const lines = new Map<string, number>();
   let warned = false; // of bytes that are not UTF-8, once a file
   const { format, rows } = await openRows(path);
+  // One title a line (a .txt) has no ids: said as such, not as a header "title" the file does not have.
+  if (format === 'lines')
+    throw badHeader('one text a line has no ids: entries need a header naming an id and a text column (TSV or CSV), or JSON Lines');
   for await (const row of rows) {
     if (row.error !== undefined) throw bad(row.line, row.error);
     const { record } = row;
@@ -110,7 +113,8 @@ function delimitedColumns(
     columns.text !== undefined
       ? named('--text-column', columns.text)
       : (pickColumn(header, TEXT_COLUMNS) ?? header.find((c) => c !== id && c !== lang));
-  if (text === undefined || text === id)
-    throw fail(`no text column in the header (columns: ${header.join(', ')}); name it with --text-column`);
+  if (text !== undefined && text === id)
+    throw fail(`the id and the text would both be column '${id}'; name them apart with --id-column and --text-column`);
+  if (text === undefined) throw fail(`no text column in the header (columns: ${header.join(', ')}); name it with --text-column`);
   return lang === undefined || lang === id || lang === text ? { id, text } : { id, text, lang };
 }

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
+import { decodeText } from '../util/open-bytes.js';
 
 export interface Occupation {
   uri: string;
@@ -72,6 +73,12 @@ export function readCsvRows(text: string, name: string): CsvRow[] {
   return rows;
 }
 
+/** What a header that lacks a column holds, for the error: ESCO's CSVs are comma-separated, UTF-8 or UTF-16 with a byte-order mark. */
+export function headerSeen(header: string[]): string {
+  const shown = header.join(',');
+  return `its header is '${shown.length > 120 ? `${shown.slice(0, 120)}…` : shown}'; ESCO's CSVs are comma-separated`;
+}
+
 /** {@link readCsvRows}' records without their lines. */
 export function parseCsv(text: string, name = 'CSV'): string[][] {
   return readCsvRows(text, name).map((r) => r.cells);
@@ -82,7 +89,7 @@ export async function readOccupations(dir: string, lang: string): Promise<Occupa
   const path = join(dir, lang, `occupations_${lang}.csv`);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = decodeText(await readFile(path));
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new JobBERTError(missing ? 'ERR_NOT_FOUND' : 'ERR_IO', `readOccupations: cannot read ${path} (${(e as Error).message})`);
@@ -91,7 +98,7 @@ export async function readOccupations(dir: string, lang: string): Promise<Occupa
   const header = head?.cells ?? [];
   const col = (name: string) => {
     const i = header.indexOf(name);
-    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readOccupations: ${path} has no ${name} column`);
+    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readOccupations: ${path} has no ${name} column (${headerSeen(header)})`);
     return i;
   };
   const u = col('conceptUri');

@@ -84,9 +84,10 @@ export async function matchDefault(queries: string[], opts: { k?: number; lang?:
     }
     return out;
   };
-  for (let fetch = k * 6; ; fetch *= 4) {
+  // At most every entry: k · 6 beyond the index's size was refused by the search, naming a k the caller never gave.
+  for (let fetch = Math.min(k * 6, index.size); ; fetch = Math.min(fetch * 4, index.size)) {
     const raw = await index.search(queries, { k: fetch, lang: opts.lang });
     const grouped = raw.map(best);
-    if (grouped.every((g, i) => g.length === k || raw[i].length < fetch)) return grouped;
+    if (fetch === index.size || grouped.every((g, i) => g.length === k || raw[i].length < fetch)) return grouped;
   }
 }

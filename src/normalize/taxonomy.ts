@@ -12,7 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { JobBERTError } from '../errors.js';
-import { type CsvRow, readCsvRows } from '../lite/esco.js';
+import { type CsvRow, headerSeen, readCsvRows } from '../lite/esco.js';
+import { decodeText } from '../util/open-bytes.js';
 
 /** One occupation: its URI, ISCO unit group code and labels per language. */
 export interface TaxonomyOccupation {
@@ -173,7 +174,7 @@ function findCsv(dir: string, kind: 'occupations' | 'ISCOGroups', lang: string):
 async function readTable(path: string): Promise<{ rows: CsvRow[]; col: (name: string) => number }> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = decodeText(await readFile(path));
   } catch (e) {
     throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: cannot read ${path} (${(e as Error).message})`);
   }
@@ -181,7 +182,7 @@ async function readTable(path: string): Promise<{ rows: CsvRow[]; col: (name: st
   const header = head?.cells ?? [];
   const col = (name: string) => {
     const i = header.indexOf(name);
-    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: ${path} has no ${name} column`);
+    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: ${path} has no ${name} column (${headerSeen(header)})`);
     return i;
   };
   return { rows, col };

@@ -160,3 +160,9 @@ function utf16ByMark(): Transform {
     },
   });
 }
+
+/** A whole file's text: UTF-16 (LE or BE) after its byte-order mark, else UTF-8; the mark dropped. Sync. */
+export function decodeText(bytes: Buffer): string {
+  const label = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : 'utf-8';
+  return new TextDecoder(label).decode(bytes); // TextDecoder drops the byte-order mark
+}
