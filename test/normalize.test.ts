@@ -528,6 +528,38 @@ test('examples files: JSON Lines, the JobBERT evaluation CSV layout, TSV, CSV wi
   }
 });
 
+test('examples: a title with nothing left once cleaned is skipped with its reason, a hole in the array is a TypeError, a file without examples warns', async () => {
+  const m = await Normalizer.load({
+    taxonomy,
+    examples: [
+      { title: '&nbsp;', uri: OCC.nurse },
+      { title: 'Zorblax Wrangler', uri: OCC.accountant },
+    ],
+  });
+  try {
+    assert.deepEqual(m.skippedExamples, [{ line: 0, uri: OCC.nurse, reason: 'the title holds no letter or digit' }]);
+  } finally {
+    await m.dispose();
+  }
+  await assert.rejects(Normalizer.load({ taxonomy, examples: new Array(2) }), {
+    name: 'TypeError',
+    message: /examples\[0\] must be an object \{ title, uri \}; received undefined/,
+  });
+  const empty = join(dir, 'no-examples.csv');
+  await writeFile(empty, 'title,uri\n');
+  const warnings: Error[] = [];
+  const listen = (w: Error) => void ((w as Error & { code?: string }).code === 'JOBBERT_NO_EXAMPLES' && warnings.push(w));
+  process.on('warning', listen);
+  try {
+    await (await Normalizer.load({ taxonomy, examples: empty })).dispose();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', listen);
+  }
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0].message, /no-examples\.csv holds no examples/);
+});
+
 test('an examples file that is not UTF-8 (a Windows Excel export) loads, with one JOBBERT_NOT_UTF8 warning naming its first such line', async () => {
   const file = join(dir, 'excel-examples.csv');
   // "Bäcker" and "Bäckermeister" in Windows-1252: byte 0xE4 for "ä".

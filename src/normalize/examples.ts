@@ -34,7 +34,8 @@ export const URI_COLUMNS = ['uri', 'conceptUri', 'occupation'] as const;
 export function checkExamples(fn: string, examples: unknown): Example[] {
   if (!Array.isArray(examples))
     throw new TypeError(`${fn}: examples must be a file path or an array of { title, uri }; received ${describe(examples)}`);
-  return examples.map((e, i) => {
+  // Array.from visits holes (new Array(3)) as undefined; map skipped them, and an empty slot was no error.
+  return Array.from(examples as unknown[], (e, i) => {
     if (typeof e !== 'object' || e === null)
       throw new TypeError(`${fn}: examples[${i}] must be an object { title, uri }; received ${describe(e)}`);
     const { title, uri } = e as Record<string, unknown>;

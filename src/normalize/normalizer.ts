@@ -245,6 +245,8 @@ export class Normalizer {
     let exampleLines = exampleList.map((_, i) => i);
     // (Not push(...read.examples): a file of 300,000 examples overflows the call stack as arguments.)
     if (typeof examples === 'string') ({ examples: exampleList, lines: exampleLines } = await readExamples(examples));
+    if (typeof examples === 'string' && exampleList.length === 0)
+      process.emitWarning(`Normalizer: ${examples} holds no examples (a header alone, or nothing)`, { code: 'JOBBERT_NO_EXAMPLES' });
 
     const uriIndex = new Map(tax.occupations.map((o, i) => [o.uri, i]));
     // Row order decides ties (equal scores go to the lower row, search.ts):
@@ -261,8 +263,13 @@ export class Normalizer {
         skipped.push({ line: exampleLines[j], uri: e.uri, reason: 'URI not in the taxonomy' });
         return;
       }
-      // Cleaned as titles are (HTML references and tags, format characters), unless nothing would be left.
-      const text = cleanTitle(e.title) || e.title;
+      // Cleaned as titles are (HTML references and tags, format characters); a title with nothing left
+      // ("&nbsp;", "***") would be indexed as written and pull its occupation towards every such input.
+      const text = cleanTitle(e.title);
+      if (!MEANINGFUL.test(text)) {
+        skipped.push({ line: exampleLines[j], uri: e.uri, reason: 'the title holds no letter or digit' });
+        return;
+      }
       const key = text.toLowerCase();
       const seen = (seenExample[occ] ??= new Map());
       const row = seen.get(key);
@@ -277,7 +284,7 @@ export class Normalizer {
     for (const r of labelRows(tax)) rows.push({ ...r, source: 'label' });
     if (skipped.length)
       process.emitWarning(
-        `Normalizer: ${skipped.length} example(s) skipped, their URI is not in the taxonomy (first at ${typeof examples === 'string' ? `${examples}:` : 'examples['}${skipped[0].line}${typeof examples === 'string' ? '' : ']'}: ${skipped[0].uri})`,
+        `Normalizer: ${skipped.length} example(s) skipped (first at ${typeof examples === 'string' ? `${examples}:` : 'examples['}${skipped[0].line}${typeof examples === 'string' ? '' : ']'}: ${skipped[0].reason}: ${skipped[0].uri}); see skippedExamples`,
         { code: 'JOBBERT_EXAMPLES_SKIPPED' },
       );
     if (rows.length === 0) throw new JobBERTError('ERR_BAD_DATA', `${fn}: the taxonomy ${tax.source} holds no labels`);
