@@ -71,7 +71,7 @@ export async function readEntries(path: string, lang?: string, columns: EntryCol
       entryLang = named.lang === undefined ? undefined : record[named.lang];
     }
     // Empty (or blank) ids and texts alike in every format: JSON Lines took "" (a usage error for the id, an entry for the text).
-    if (!String(id).trim() || !(text as string).trim())
+    if (id === undefined || !String(id).trim() || typeof text !== 'string' || !text.trim())
       throw bad(
         row.line,
         `expected an id ('${named?.id ?? columns.id ?? 'id'}') and a text ('${named?.text ?? columns.text ?? 'text'}'), neither empty`,
