@@ -6,9 +6,11 @@
  * position in the whole index, which is the order the unsharded index breaks
  * ties in. A shard that does not answer before the deadline fails the search
  * with ERR_SHARD_UNAVAILABLE naming it: never a partial answer. The router
- * remembers such a shard: later searches ask it once (attemptMs) instead of
- * waiting out the deadline again, and `problem()` (the service's /healthz)
- * names it, until it answers a search or the router's periodic ping.
+ * pings every replica of every shard every few seconds (a subject outside the
+ * queue group, so one hung replica beside a healthy one does not count), and
+ * `problem()` (the service's /healthz) names a shard no replica of which
+ * answers; searches still wait for a shard until the deadline, so a shard
+ * that stalls and comes back loses no request.
  *
  * Requests are a JSON header line and the query vectors as float32; replies
  * are JSON. Query groups are sized so that requests and replies stay under
@@ -25,6 +27,8 @@ import { readManifest, watchIndex, type IndexLoader, type ShardManifest, type Sh
 import { connectCluster, INDEX_BUCKET, objectStore, sleep, type ClusterConnection } from './nats.js';
 
 const subjectOf = (name: string, shard: number) => `jobbert.shard.${name}.${shard}`;
+/** Where every replica of a shard (not one of its queue group) answers the router's pings. */
+const pingSubjectOf = (name: string, shard: number) => `jobbert.shard-ping.${name}.${shard}`;
 
 interface ShardRequest {
   k: number;
@@ -113,10 +117,22 @@ export async function serveShard(opts: {
   (async () => {
     for await (const m of sub) void answer(m);
   })();
+  const pings: Subscription = nc.subscribe(pingSubjectOf(opts.name, opts.shard));
+  (async () => {
+    for await (const m of pings) {
+      const reply: ShardReply = { shard: opts.shard, shards: watched.shards, version: watched.index.version };
+      try {
+        m.respond(new TextEncoder().encode(JSON.stringify(reply)));
+      } catch {
+        // the connection is closing: the router's next ping says so
+      }
+    }
+  })();
   return {
     watched,
     async close() {
       sub.unsubscribe();
+      pings.unsubscribe();
       await watched.close();
     },
   };
@@ -151,8 +167,12 @@ export class ShardRouter {
   readonly #ownsEncoder: boolean;
   readonly #deadlineMs: number;
   readonly #attemptMs: number;
-  /** Shards whose last request failed, with why; cleared by their next answer. */
+  /** Shards whose last search or ping failed, with why; cleared by their next answer. */
   readonly #down = new Map<number, string>();
+  /** Whether every shard has been pinged once: until then the router cannot say it is ready. */
+  #pinged = false;
+  /** Whether the router's own NATS connection is up (a lost one is no shard's fault). */
+  #connected = true;
   #pinger: NodeJS.Timeout | null = null;
   #disposed = false;
 
@@ -171,6 +191,12 @@ export class ShardRouter {
     this.#ownsEncoder = owns;
     this.#deadlineMs = deadlineMs;
     this.#attemptMs = attemptMs;
+    (async () => {
+      for await (const st of c.nc.status()) {
+        if (st.type === 'disconnect') this.#connected = false;
+        else if (st.type === 'reconnect') this.#connected = true;
+      }
+    })().catch(() => {});
     this.#ping(pingMs);
   }
 
@@ -233,24 +259,50 @@ export class ShardRouter {
   }
 
   /**
-   * Why a search would fail now, as far as the router knows (a shard that did
-   * not answer its last search or ping, or serves another layout), else null.
-   * Sync; what the HTTP service's /healthz reports.
+   * Why a search would fail now, as far as the router knows (a shard none of
+   * whose replicas answered its last ping or search, or one that serves
+   * another layout; before the first ping round, that it has not heard from
+   * every shard yet), else null. Sync; what the HTTP service's /healthz reports.
    */
   problem(): string | null {
-    return [...this.#down].sort((a, b) => a[0] - b[0])[0]?.[1] ?? null;
+    if (!this.#connected) return `index ${this.manifest.name}: the router has lost its connection to NATS; it is reconnecting`;
+    const first = [...this.#down].sort((a, b) => a[0] - b[0])[0]?.[1];
+    return first ?? (this.#pinged ? null : `index ${this.manifest.name}: the router has not heard from every shard yet`);
   }
 
-  /** Pings every shard (a request for no queries) now and every `ms`, until dispose(). */
+  /** Pings every shard now and every `ms`, until dispose(). */
   #ping(ms: number): void {
-    const header = new TextEncoder().encode(`${JSON.stringify({ k: 1, queries: 0, dim: this.manifest.dim } satisfies ShardRequest)}\n`);
     const round = async () => {
-      await Promise.all(
-        Array.from({ length: this.manifest.shards }, (_, s) => this.#ask(s, header, performance.now() + this.#attemptMs).catch(() => {})),
-      );
+      await Promise.all(Array.from({ length: this.manifest.shards }, (_, s) => this.#pingShard(s)));
+      this.#pinged = true;
       if (!this.#disposed) this.#pinger = setTimeout(round, ms).unref();
     };
     void round();
+  }
+
+  /**
+   * Pings every replica of `shard` (the first answer counts): it is up when
+   * one answers within attemptMs. Replicas of a jobbert before this ping
+   * subject answer nowhere there: then one of them is asked for no queries.
+   */
+  async #pingShard(shard: number): Promise<void> {
+    let reply: ShardReply;
+    try {
+      const msg = await this.#c.nc.request(pingSubjectOf(this.manifest.name, shard), undefined, { timeout: this.#attemptMs });
+      reply = JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply;
+    } catch (e) {
+      if (this.#disposed) return;
+      if (!/no responders/i.test(String((e as Error)?.message ?? e))) {
+        this.#down.set(shard, this.#unavailable(shard, `no replica answered a ping within ${this.#attemptMs} ms`));
+        return;
+      }
+      const header = new TextEncoder().encode(`${JSON.stringify({ k: 1, queries: 0, dim: this.manifest.dim } satisfies ShardRequest)}\n`);
+      reply = await this.#ask(shard, header, performance.now() + this.#attemptMs).catch(() => null as unknown as ShardReply);
+      if (!reply) return; // #ask noted why
+    }
+    const layout = this.#otherLayout(reply);
+    if (layout) this.#down.set(shard, layout);
+    else this.#down.delete(shard);
   }
 
   /** The k best entries for each query over every shard, as the unsharded index answers. Async; JobBERTError ERR_SHARD_UNAVAILABLE names a shard that did not answer. */
@@ -337,16 +389,18 @@ export class ShardRouter {
     return `index ${this.manifest.name}: shard ${r.shard} serves a ${r.shards}-shard layout (version ${r.version}), but the router reads ${this.manifest.shards} shards: the index was published in another number of shards; restart the shard processes and the router`;
   }
 
+  /** `shard`'s unavailability, worded as searches and /healthz give it. */
+  #unavailable(shard: number, why: string): string {
+    return `shard ${shard} of ${this.manifest.shards} of index ${this.manifest.name} is unavailable: ${why}`;
+  }
+
   /**
    * One shard's reply, asking again (another replica of the queue group
-   * answers) until the deadline; a shard that failed its last request is asked
-   * once, for attemptMs, so that every search does not wait out the deadline
-   * on a shard that is gone.
+   * answers) until the deadline, and noting for problem() whether it answered.
    */
   async #ask(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
-    const until = this.#down.has(shard) ? Math.min(deadline, performance.now() + this.#attemptMs) : deadline;
     try {
-      const reply = await this.#askUntil(shard, body, until);
+      const reply = await this.#askUntil(shard, body, deadline);
       const layout = this.#otherLayout(reply);
       if (layout) this.#down.set(shard, layout);
       else this.#down.delete(shard);
@@ -384,10 +438,7 @@ export class ShardRouter {
       }
       await sleep(Math.min(50 * 2 ** attempt, 200));
     }
-    throw new JobBERTError(
-      'ERR_SHARD_UNAVAILABLE',
-      `shard ${shard} of ${this.manifest.shards} of index ${this.manifest.name} is unavailable: ${why}`,
-    );
+    throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
   }
 
   /** Closes the connection (and the encoder it rebuilt). Async. */

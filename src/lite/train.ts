@@ -132,8 +132,9 @@ const clip = (t: string) => clipForTokens(t, MAX_TEXT_UNITS / 64);
  * `batchSize` pairs. Pairs the greedy pass leaves over (the last lone pair; a
  * large group's pairs once the other groups are used up) join a batch that
  * lacks their group — one with room, else with one of its pairs as a new batch
- * of two — and are `skipped` only where every batch holds their group (they
- * were dropped without a word, down to a run of 0 steps).
+ * of two, else one pair over `batchSize` — and are `skipped` only where every
+ * batch holds their group (they were dropped without a word, down to a run of
+ * 0 steps).
  */
 function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { batches: number[][]; skipped: number } {
   const order = pairs.map((_, i) => i);
@@ -167,12 +168,13 @@ function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { 
   for (const i of pending) {
     const g = pairs[i].group;
     const roomy = last((b) => b.length < batchSize && lacks(b, g));
+    const big = roomy ? undefined : last((b) => b.length > 2 && lacks(b, g));
+    // Else one pair over batchSize (a batch of 2 cannot give one away): better than the pair left out.
+    const any = roomy || big ? undefined : last((b) => lacks(b, g));
     if (roomy) roomy.push(i);
-    else {
-      const big = last((b) => b.length > 2 && lacks(b, g));
-      if (big) batches.push([big.pop()!, i]);
-      else skipped++;
-    }
+    else if (big) batches.push([big.pop()!, i]);
+    else if (any) any.push(i);
+    else skipped++;
   }
   return { batches, skipped };
 }
