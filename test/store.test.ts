@@ -6,6 +6,7 @@
  * load holds one copy of the data, not two.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +118,19 @@ describe('ResidentMatrix on disk', () => {
     const loaded = await ResidentMatrix.fromFile(path, { rows: 200, cols: 24, checksum: sum });
     const queries = randomMatrix(next, 5, 24);
     assert.deepEqual(await kernels.topK(queries, loaded, 7), await kernels.topK(queries, corpus, 7));
+  });
+
+  it('a FIFO, a device or a folder is ERR_IO, at once: a FIFO waited for a writer forever (the process could not exit), /dev/zero read as a file of any length', async () => {
+    const { QuantizedMatrix } = await import('../src/match/quantized.js');
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const notRegular = isCode('ERR_IO', /is not a regular file \(a FIFO, device or socket\)/);
+    for (const path of [fifo, '/dev/zero', dir]) {
+      await assert.rejects(ResidentMatrix.fromFile(path, { rows: 10, cols: 10 }), notRegular, path);
+      await assert.rejects(QuantizedMatrix.fromFile(path, { rows: 10, cols: 10 }), notRegular, path);
+    }
+    // Writing, a FIFO without a reader fails to open at once (ENXIO): the same ERR_IO, not a wait.
+    await assert.rejects(new ResidentMatrix(randomMatrix(next, 2, 2)).writeTo(fifo, 0), isCode('ERR_IO', /fifo/));
   });
 
   it('a wrong checksum is ERR_CORRUPT naming the path; a short file is ERR_CORRUPT; a missing one ERR_IO', async () => {

@@ -6,6 +6,7 @@
 // (2·Q·pool·d flops).
 #include "jobbert/quantized.h"
 
+#include "files.h"
 #include "guard.h"
 
 #include <fcntl.h>
@@ -251,8 +252,7 @@ Status QuantizedMatrix::fromFile(const std::string& path, uint64_t offset, int64
   const uint64_t bytes = uint64_t(rows) * rowBytes;
   std::shared_ptr<QuantizedMatrix> m(new QuantizedMatrix());
   m->path_ = path, m->offset_ = offset;
-  m->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (m->fd_ < 0) return Status::Io(sysError("cannot open", path, errno));
+  if (Status s = openRegular(path, O_RDONLY, "", &m->fd_); !s.ok()) return s;
   struct stat st;
   if (::fstat(m->fd_, &st) != 0) return Status::Io(sysError("cannot stat", path, errno));
   if (uint64_t(st.st_size) < offset + bytes)

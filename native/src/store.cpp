@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "files.h"
 #include "guard.h"
 #include "thread_pool.h"
 
@@ -266,8 +267,9 @@ Status readFloatsFromFile(const std::string& path, uint64_t offset, int64_t coun
   uint64_t bytes = 0;
   Status s = checkSpan("readFloatsFromFile", offset, count, out, &bytes);
   if (!s.ok()) return s;
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return Status::Io(sysError("cannot open", path, errno, " for reading"));
+  int raw = -1;
+  if (Status opened = openRegular(path, O_RDONLY, " for reading", &raw); !opened.ok()) return opened;
+  Fd fd(raw);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Status::Io(sysError("cannot stat", path, errno));
   auto truncated = [&](uint64_t size) {
@@ -275,7 +277,7 @@ Status readFloatsFromFile(const std::string& path, uint64_t offset, int64_t coun
                            std::to_string(count) + " floats at offset " + std::to_string(offset) + " need " +
                            std::to_string(offset + bytes));
   };
-  if (S_ISREG(st.st_mode) && uint64_t(st.st_size) < offset + bytes) return truncated(uint64_t(st.st_size));
+  if (uint64_t(st.st_size) < offset + bytes) return truncated(uint64_t(st.st_size));
 #ifdef POSIX_FADV_SEQUENTIAL
   ::posix_fadvise(fd.get(), static_cast<off_t>(offset), static_cast<off_t>(bytes), POSIX_FADV_SEQUENTIAL);
 #endif
@@ -296,7 +298,7 @@ Status readFloatsFromFile(const std::string& path, uint64_t offset, int64_t coun
         error.set(Status::Io(sysError("cannot read", path, errno)));
         return;
       }
-      if (got == 0) {  // the file shrank after fstat, or is not a regular file
+      if (got == 0) {  // the file shrank after fstat
         error.set(truncated(offset + at));
         return;
       }
@@ -313,8 +315,9 @@ Status writeFloatsToFile(const std::string& path, uint64_t offset, const float* 
   uint64_t bytes = 0;
   Status s = checkSpan("writeFloatsToFile", offset, count, data, &bytes);
   if (!s.ok()) return s;
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (fd.get() < 0) return Status::Io(sysError("cannot open", path, errno, " for writing"));
+  int raw = -1;
+  if (Status opened = openRegular(path, O_WRONLY, " for writing", &raw); !opened.ok()) return opened;
+  Fd fd(raw);
 
   const bool hw = useHardware(CrcPath::kAuto);
   const size_t blocks = blockCount(bytes);
