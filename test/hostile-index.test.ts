@@ -102,6 +102,94 @@ describe('index files: paths that are not regular files', () => {
   it('a directory is refused with ERR_IO naming it', async () => {
     await refuses(MatchIndex.load(dir), 'ERR_IO', /is a directory/);
   });
+
+  it('saving over a FIFO (or a device) is refused: the rename into place replaced it with a regular file (/dev/null, as root)', async () => {
+    const { writeRun } = await import('../src/eval/trec.js');
+    const fifo = join(dir, 'save-pipe');
+    execFileSync('mkfifo', [fifo]);
+    const index = await MatchIndex.load(good, encoder);
+    try {
+      await refuses(index.save(fifo), 'ERR_IO', /is not a regular file \(a device, FIFO or socket\)/);
+    } finally {
+      await index.dispose();
+    }
+    await refuses(writeRun(fifo, new Map([['q', [{ id: 'd', score: 1 }]]]), 'tag'), 'ERR_IO', /is not a regular file/);
+    assert.ok((await import('node:fs')).statSync(fifo).isFIFO(), 'still a FIFO');
+  });
+});
+
+describe('indexes and runs: what callers pass', () => {
+  it('searchVectors checks the query matrix even with no partition to search (it answered lists, or ran out of heap)', async () => {
+    const index = await MatchIndex.load(good, encoder);
+    try {
+      await assert.rejects(index.searchVectors({ data: 'x', rows: 3, cols: index.dim } as never, { lang: 'fr' }), {
+        name: 'TypeError',
+        message: /vectors\.data must be a Float32Array/,
+      });
+      await assert.rejects(index.searchVectors({ data: new Float32Array(4), rows: 2 ** 31 - 1, cols: index.dim }, { lang: 'fr' }), {
+        name: 'RangeError',
+      });
+      await assert.rejects(index.searchVectors(null as never), { name: 'TypeError' });
+    } finally {
+      await index.dispose();
+    }
+  });
+
+  it('a search in flight when the index is disposed rejects with ERR_DISPOSED (it answered empty lists)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: async (texts: string[], opts?: object) => {
+        await gate;
+        return encoder.encode(texts, opts);
+      },
+      dispose: async () => {},
+    };
+    const index = await MatchIndex.load(good, slow as never);
+    const searching = index.search(['nurse'], { k: 3 });
+    await index.dispose();
+    release();
+    await refuses(searching, 'ERR_DISPOSED', /disposed/);
+  });
+
+  it("an encoder's zero vector is refused at build and add naming the entry (every later search failed naming a corpus row)", async () => {
+    const zeroForEmpty = {
+      dim: encoder.dim,
+      fingerprint: 'zero-for-empty',
+      encode: async (texts: string[]) => {
+        const m = await encoder.encode(texts);
+        texts.forEach((t, i) => t === '' && m.data.fill(0, i * m.cols, (i + 1) * m.cols));
+        return m;
+      },
+      dispose: async () => {},
+    };
+    const entries = [
+      { id: 'a', text: 'nurse' },
+      { id: 'b', text: '' },
+    ];
+    await assert.rejects(MatchIndex.build(zeroForEmpty, entries), {
+      name: 'RangeError',
+      message: /the encoder gives entries\[1\] \(text ''\) a zero vector/,
+    });
+    const index = await MatchIndex.build(zeroForEmpty, entries.slice(0, 1));
+    try {
+      await assert.rejects(index.add([{ id: 'c', text: '' }]), { name: 'RangeError', message: /entries\[0\] \(text ''\) a zero vector/ });
+      assert.equal((await index.search(['nurse'], { k: 1 }))[0][0].id, 'a');
+    } finally {
+      await index.dispose();
+    }
+  });
+
+  it('writeRun refuses an id with a lone surrogate (written as U+FFFD, two such ids read back as one); fromSpec(null) is ERR_BAD_SPEC', async () => {
+    const { writeRun } = await import('../src/eval/trec.js');
+    await assert.rejects(writeRun(join(dir, 'run.trec'), new Map([['q', [{ id: 'doc\ud800', score: 1 }]]]), 'tag'), {
+      name: 'RangeError',
+      message: /must be well-formed Unicode \(it holds a lone surrogate\)/,
+    });
+    assert.throws(() => TfIdfEncoder.fromSpec(null as never), { code: 'ERR_BAD_SPEC' });
+  });
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: a crafted header is any JSON at all

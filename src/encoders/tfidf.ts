@@ -120,11 +120,11 @@ export class TfIdfEncoder implements Encoder {
 
   /** Rebuilds an encoder from spec(). Sync. Throws JobBERTError ERR_BAD_SPEC for a malformed spec. */
   static fromSpec(spec: EncoderSpec): TfIdfEncoder {
-    const { dim, minN, maxN, idf } = spec as { dim?: unknown; minN?: unknown; maxN?: unknown; idf?: unknown };
+    const { dim, minN, maxN, idf } = (spec ?? {}) as { dim?: unknown; minN?: unknown; maxN?: unknown; idf?: unknown };
     const ok = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
     // The bounds fit() takes: an n-gram range past 16 (a crafted spec's 2e9) made each query word take seconds.
     if (
-      spec.kind !== 'tfidf' ||
+      spec?.kind !== 'tfidf' ||
       !ok(dim) ||
       dim > 1 << 20 ||
       !ok(minN) ||

@@ -18,7 +18,7 @@
  * A missing file is refused with JobBERTError `ERR_NOT_FOUND` naming the path.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { rankRun, type RunEntry } from './evaluate.js';
@@ -154,6 +154,9 @@ export async function readRun(path: string): Promise<Map<string, RunEntry[]>> {
 
 const WS = /\s/; // ids and tags must not hold whitespace, or the file would not read back
 
+/** A UTF-16 surrogate without its pair: UTF-8 cannot write it (it becomes U+FFFD). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Writes `run` as a TREC run file, `q_id Q0 doc_id rank score tag`, queries in
  * the Map's order, each ranked as {@link evaluate} ranks it (score descending,
@@ -184,6 +187,9 @@ export async function writeRun(
     if (typeof v !== 'string') throw new TypeError(`${fn}: ${what()} must be a string; received ${describe(v)}`);
     if (v.length === 0 || WS.test(v))
       throw new RangeError(`${fn}: ${what()} must be a non-empty string without whitespace; received ${describe(v)}`);
+    // A lone surrogate is written as U+FFFD: two such ids read back as one (the metrics changed).
+    if (LONE_SURROGATE.test(v))
+      throw new RangeError(`${fn}: ${what()} must be well-formed Unicode (it holds a lone surrogate); received ${describe(v)}`);
   };
   for (const [q, list] of run as Map<unknown, unknown>) {
     checkId(() => 'run keys (query ids)', q);
@@ -201,6 +207,9 @@ export async function writeRun(
     }
   }
 
+  // Not a device, FIFO or socket: the rename into place replaced it with a regular file.
+  const there = await stat(path).catch(() => null);
+  if (there && !there.isFile()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is not a regular file, which the run would replace`);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fh: FileHandle | undefined;
   try {

@@ -20,7 +20,7 @@
  * checksums verified the same way), and the file is kept open for re-scoring.
  */
 import { constants } from 'node:buffer';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, existsSync } from 'node:fs';
 import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -106,14 +106,12 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
     headerBytes = next;
   }
 
-  // A folder is no place to write the index to (its temp file would go in the folder's parent).
-  if (
-    await stat(path).then(
-      (s) => s.isDirectory(),
-      () => false,
-    )
-  )
-    throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
+  // A folder is no place to write the index to (its temp file would go in the folder's parent); nor a device,
+  // FIFO or socket, which the rename into place replaced with a regular file (/dev/null, as root).
+  const there = await stat(path).catch(() => null);
+  if (there?.isDirectory()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
+  if (there && !there.isFile())
+    throw new JobBERTError('ERR_IO', `${fn}: ${path} is not a regular file (a device, FIFO or socket), which the index would replace`);
   const dir = dirname(path);
   await removeOrphanTemps(dir, basename(path));
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -415,8 +413,8 @@ export async function readIndexFile(
 
 function ioError(fn: string, path: string, e: unknown, writing = false): JobBERTError {
   const code = (e as NodeJS.ErrnoException)?.code;
-  // Writing, ENOENT means the folder is missing, not the file.
-  if (code === 'ENOENT')
+  // Writing, ENOENT means the folder is missing, not the file (or, in /proc, that no file can be made there).
+  if (code === 'ENOENT' && !(writing && existsSync(dirname(path))))
     return new JobBERTError('ERR_NOT_FOUND', `${fn}: ${writing ? `the folder of ${path}` : path} does not exist`, { cause: e });
   return new JobBERTError('ERR_IO', `${fn}: ${path}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }

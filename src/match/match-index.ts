@@ -330,8 +330,11 @@ export class MatchIndex {
   }
 
   async #searchVectors(fn: string, vectors: MatrixLike, opts: SearchOptions): Promise<MatchResult[][]> {
-    if (vectors?.cols !== this.dim)
-      throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors?.cols)}`);
+    this.#check(fn); // again: disposed while the queries were encoded, it answered empty lists
+    // Checked before anything is read from it (with no partition to search, a bad one answered lists, or ran out of heap).
+    if (!(vectors instanceof ResidentMatrix)) assertMatrix(fn, 'vectors', vectors, { allowEmpty: true });
+    if (vectors.cols !== this.dim)
+      throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors.cols)}`);
     const k = opts.k ?? 10;
     // What the search reads, taken at once: a remove() while it runs renumbers a new list, not this one.
     const entries = this.#entries;
@@ -552,7 +555,18 @@ function checkSearchOptions(fn: string, opts: unknown): void {
 async function encodeAll(fn: string, encoder: Encoder, texts: string[], branch: Branch = 'anchor'): Promise<Matrix[]> {
   const out: Matrix[] = [];
   for (let i = 0; i < texts.length; i += ENCODE_BATCH) {
-    out.push(await encodeChecked(fn, encoder, texts.slice(i, i + ENCODE_BATCH), branch));
+    const m = await encodeChecked(fn, encoder, texts.slice(i, i + ENCODE_BATCH), branch);
+    // A zero vector (an encoder's mean pooling of nothing, say) was indexed, and then every search failed
+    // naming a "corpus row" the caller never passed: refused here, naming the entry.
+    for (let r = 0; r < m.rows; r++) {
+      let sum = 0;
+      for (let j = r * m.cols; j < (r + 1) * m.cols; j++) sum += m.data[j] * m.data[j];
+      if (!(sum >= 1e-60))
+        throw new RangeError(
+          `${fn}: the encoder gives entries[${i + r}] (text ${describe(texts[i + r])}) ${Number.isFinite(sum) ? 'a zero vector' : 'a vector that is not finite'}; cosine similarity is undefined for it: leave the entry out or give it a text`,
+        );
+    }
+    out.push(m);
   }
   return out;
 }

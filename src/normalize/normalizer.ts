@@ -397,7 +397,7 @@ export class Normalizer {
       | undefined;
     if (typeof open !== 'function')
       throw new TypeError(`${fn}: titles must be an iterable or async iterable of strings or { id?, title }; received ${describe(titles)}`);
-    await this.normalize([], rest); // checks k, lang and outputLang before reading anything
+    await this.#plan(fn, [], rest); // checks k, lang and outputLang, naming this call, before reading anything
     const it = open.call(source);
     let position = 0;
     let ended = false;
