@@ -1014,6 +1014,40 @@ describe('jobbert serve: graceful shutdown', () => {
   });
 });
 
+describe('jobbert serve: an index that waits on the network', () => {
+  it('runs as many /v1/match searches at once as the index allows (a shard router: 16), two otherwise', async () => {
+    for (const parallel of [undefined, 5]) {
+      let running = 0;
+      let most = 0;
+      let open = false;
+      const waiting: (() => void)[] = [];
+      const index = {
+        size: 1,
+        dim: 2,
+        fingerprint: 'waits',
+        languages: [''],
+        parallel,
+        search: async (queries: string[]) => {
+          most = Math.max(most, ++running);
+          if (!open) await new Promise<void>((resolve) => waiting.push(resolve));
+          running--;
+          return queries.map(() => []);
+        },
+      };
+      const matcher = createMatcher({ index: index as never, maxBatch: 1 });
+      const calls = Array.from({ length: 8 }, (_, i) => matcher.match({ queries: [`title ${i}`] }));
+      const want = parallel ?? 2;
+      for (let i = 0; i < 200 && running < want; i++) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 30)); // time for any further search to start
+      assert.equal(most, want, `parallel ${parallel}`);
+      open = true;
+      for (const release of waiting) release();
+      assert.equal((await Promise.all(calls)).length, 8);
+      await matcher.close();
+    }
+  });
+});
+
 describe('jobbert serve: mounting the matcher in an existing app', () => {
   it('the (req, res) handler serves a host app’s routes, taking a body a framework already parsed', async () => {
     const matcher = createMatcher({ index, encoder });

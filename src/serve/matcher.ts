@@ -46,11 +46,14 @@ import {
  * shaped like one — a hot-swapped index from NATS, a shard router. `version`,
  * when present, is reported by /healthz and /metrics; `problem()`, when
  * present, says why searches would fail now (a shard that is down), which
- * makes /healthz a 503 'unavailable'.
+ * makes /healthz a 503 'unavailable'; `parallel`, when present, is how many
+ * searches may run at once (a router's wait on the network, not the CPU;
+ * default 2).
  */
 export type ServedIndex = Pick<MatchIndex, 'search' | 'size' | 'dim' | 'fingerprint' | 'languages'> & {
   readonly version?: string;
   problem?(): string | null;
+  readonly parallel?: number;
 };
 
 export interface MatcherOptions {
@@ -353,7 +356,7 @@ export function createMatcher(opts: MatcherOptions): Matcher {
   // with two and 31,248–31,743 with three; 32 clients sending 8, 10,115–10,812 against
   // 10,262–10,371 (the clients then held 0.9 of the 2 cores; 2026-12-04, Zen 4 host, the
   // built-in model).
-  const matchBatcher = batcher<MatchRequest, MatchResult[][]>('match', (_key, reqs) => runMatch(reqs[0].lang, reqs), 2);
+  const matchBatcher = batcher<MatchRequest, MatchResult[][]>('match', (_key, reqs) => runMatch(reqs[0].lang, reqs), index.parallel ?? 2);
   const skillsBatcher = batcher<SkillsRequest, MatchResult[][]>('skills', (_key, reqs) => runSkills(reqs));
   // One encode batch at a time: two were no faster (/v1/embeddings, 4 clients sending 256
   // texts: 35,191–36,865 texts/s against 34,246–35,990; the JavaScript thread is the bound).
