@@ -813,6 +813,69 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     }
   });
 
+  test('published again with another encoder of the same dimension: the router refuses the shards (503 naming it; /healthz says so) rather than merge scores of another space', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { TfIdfEncoder } = await import('../src/encoders/tfidf.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { serveShard, ShardRouter } = await import('../src/cluster/shards.js');
+    const { publishIndex } = await import('../src/cluster/index-store.js');
+    const lite = await LiteEncoder.load();
+    const list = entries(300, 21, 'f');
+    const tfidf = TfIdfEncoder.fit(
+      list.map((e) => e.text),
+      { dim: lite.dim },
+    );
+    const files = { lite: join(work, 'f-lite.jbi'), tfidf: join(work, 'f-tfidf.jbi') };
+    for (const [name, encoder] of [
+      ['lite', lite],
+      ['tfidf', tfidf],
+    ] as const) {
+      const index = await MatchIndex.build(encoder, list);
+      await index.save(files[name]);
+      await index.dispose();
+    }
+    const nats = await startNats();
+    const shards: { close(): Promise<void> }[] = [];
+    let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
+    try {
+      await publishIndex({ nats: nats.url, file: files.lite, name: 'swap', shards: 2 });
+      for (const shard of [0, 1]) shards.push(await serveShard({ nats: nats.url, name: 'swap', shard }));
+      router = await ShardRouter.open({ nats: nats.url, name: 'swap', deadlineMs: 1500, pingMs: 100 });
+      assert.equal((await router.search(['nurse'], { k: 3 }))[0].length, 3);
+      const { version } = await publishIndex({ nats: nats.url, file: files.tfidf, name: 'swap', shards: 2 });
+      for (let i = 0; i < 100 && !/made with encoder tfidf/.test(router.problem() ?? ''); i++) await sleep(100);
+      assert.match(
+        router.problem() ?? '',
+        new RegExp(`serves version ${version}, made with encoder tfidf:.* but the router encodes with lite:.*restart the router`),
+      );
+      await assert.rejects(router.search(['nurse'], { k: 3 }), {
+        code: 'ERR_SHARD_UNAVAILABLE',
+        message: /made with encoder tfidf.*restart the router/,
+      });
+    } finally {
+      await router?.dispose();
+      for (const s of shards) await s.close();
+      await lite.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('closing a connection to a hung server ends (a router or worker told to stop waited on its drain for good)', {
+    timeout: 60_000,
+  }, async () => {
+    const { connectCluster } = await import('../src/cluster/nats.js');
+    const nats = await startNats();
+    try {
+      const c = await connectCluster(nats.url, 'jobbert-test-close');
+      nats.signal('SIGSTOP');
+      await c.close();
+      assert.equal(c.nc.isClosed(), true);
+    } finally {
+      nats.signal('SIGCONT');
+      await nats.dispose();
+    }
+  });
+
   test('3 shards + router answer 500 random queries exactly as the unsharded index, ties included; a lost replica fails nothing; a lost shard is a 503 naming it', async () => {
     const { LiteEncoder } = await import('../src/lite/encoder.js');
     const { MatchIndex } = await import('../src/match/match-index.js');

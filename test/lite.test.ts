@@ -389,6 +389,14 @@ test('trainLiteEncoder batches every pair it can: a last lone pair is trained, p
       // Batches of two: the fifth pair joins one (a batch of 2 cannot give a pair away), not left out.
       const pairs = await trainLiteEncoder({ ...opts, batchSize: 2, data: join(dir, 'five.jsonl'), out: join(dir, 'five-2') });
       assert.equal(pairs.steps, 2);
+      // Ten pairs of group A beside forty without one: each A pair gets a batch (nine were left out).
+      const mixed = await trainLiteEncoder({
+        ...opts,
+        batchSize: 256,
+        data: await write('mixed.jsonl', [...Array(10).fill('A'), ...Array(40).fill(undefined)]),
+        out: join(dir, 'mixed'),
+      });
+      assert.equal(mixed.steps, 10);
       // Ten pairs of group A and one of B: one batch can be made; the other nine are named, not lost in silence.
       const skew = await trainLiteEncoder({
         ...opts,

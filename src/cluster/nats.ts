@@ -130,10 +130,25 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
     jsm,
     objm: new Objm(nc),
     async close() {
-      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+      if (nc.isClosed()) return;
+      // A drain waits for the server: one that hangs (SIGSTOP, a dead link) kept a stopping process alive for good.
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), DRAIN_MS)));
+      const drained = await Promise.race([
+        nc.drain().then(
+          () => 'drained',
+          () => 'failed',
+        ),
+        gaveUp,
+      ]);
+      clearTimeout(timer);
+      if (drained !== 'drained') await nc.close().catch(() => {});
     },
   };
 }
+
+/** How long close() lets a drain take before it closes the connection as it is. */
+const DRAIN_MS = 5000;
 
 /** Creates the work-queue stream if it is missing. Async. */
 export async function ensureWorkStream(c: ClusterConnection): Promise<void> {

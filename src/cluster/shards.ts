@@ -35,6 +35,8 @@ interface ShardRequest {
   lang?: string;
   queries: number;
   dim: number;
+  /** The encoder the router's queries come from: a version published with another one of the same dimension must not answer. */
+  fingerprint?: string;
 }
 
 /** A shard's hit: the entry, its score and its position in the whole index. */
@@ -42,6 +44,8 @@ type ShardHit = [id: string, text: string, score: number, position: number];
 
 interface ShardReply {
   shard: number;
+  /** The encoder of the version served (pings): a router of another encoder must not use it. */
+  fingerprint?: string;
   /** The shard count of the layout this shard serves: a router of another layout must not merge it. */
   shards?: number;
   version: string;
@@ -83,10 +87,11 @@ export async function serveShard(opts: {
       if (bytes.length !== req.queries * req.dim * 4) throw new RangeError(`expected ${req.queries}×${req.dim} float32 values`);
       const vectors = { data: new Float32Array(bytes.buffer, bytes.byteOffset, req.queries * req.dim), rows: req.queries, cols: req.dim };
       reply = await watched.index.use(async (v) => {
-        if (req.dim !== v.index.dim)
+        // Another encoder of the same dimension scored the router's queries against vectors of another space: wrong 200s.
+        if (req.dim !== v.index.dim || (req.fingerprint !== undefined && req.fingerprint !== v.index.fingerprint))
           throw new JobBERTError(
             'ERR_ENCODER_MISMATCH',
-            `shard ${opts.shard} serves version ${v.version} of ${v.index.dim}-d vectors (${v.index.fingerprint}), and the router sent ${req.dim}-d queries: the index was published with another encoder since the router started; restart the router`,
+            `shard ${opts.shard} serves version ${v.version}, made with encoder ${v.index.fingerprint} (${v.index.dim}-d), and the router's queries come from ${req.fingerprint ?? 'another encoder'} (${req.dim}-d): the index was published with another encoder since the router started; restart the router`,
           );
         const positions = (v as ShardVersion).positions;
         const lists = await v.index.searchVectors(vectors, { k: req.k, lang: req.lang });
@@ -120,7 +125,12 @@ export async function serveShard(opts: {
   const pings: Subscription = nc.subscribe(pingSubjectOf(opts.name, opts.shard));
   (async () => {
     for await (const m of pings) {
-      const reply: ShardReply = { shard: opts.shard, shards: watched.shards, version: watched.index.version };
+      const reply: ShardReply = {
+        shard: opts.shard,
+        shards: watched.shards,
+        version: watched.index.version,
+        fingerprint: watched.index.fingerprint,
+      };
       try {
         m.respond(new TextEncoder().encode(JSON.stringify(reply)));
       } catch {
@@ -148,7 +158,7 @@ export interface RouterOptions {
   encoder?: Encoder;
   /** How long a search may wait for every shard, in ms (default 5000); then ERR_SHARD_UNAVAILABLE. */
   deadlineMs?: number;
-  /** How long one request to a shard may take before it is sent again (to another replica), in ms (default 1000). */
+  /** How long a shard may take to answer before the request is sent again (another replica may take it; the first answer wins), in ms (default 500). */
   attemptMs?: number;
   /** How often every shard is pinged, so that problem() knows of a lost shard without a search, in ms (default 2000). */
   pingMs?: number;
@@ -216,7 +226,7 @@ export class ShardRouter {
     assertOptions(fn, opts);
     const deadlineMs = opts.deadlineMs ?? 5000;
     assertInteger(fn, 'deadlineMs', deadlineMs, 1);
-    const attemptMs = opts.attemptMs ?? 1000;
+    const attemptMs = opts.attemptMs ?? 500;
     assertInteger(fn, 'attemptMs', attemptMs, 1);
     const pingMs = opts.pingMs ?? 2000;
     assertInteger(fn, 'pingMs', pingMs, 1);
@@ -302,9 +312,15 @@ export class ShardRouter {
         this.#down.set(shard, this.#unavailable(shard, `no replica answered a ping within ${this.#attemptMs} ms`));
         return;
       }
-      const header = new TextEncoder().encode(`${JSON.stringify({ k: 1, queries: 0, dim: this.manifest.dim } satisfies ShardRequest)}\n`);
-      reply = await this.#ask(shard, header, performance.now() + this.#attemptMs).catch(() => null as unknown as ShardReply);
-      if (!reply) return; // #ask noted why
+      const ping: ShardRequest = { k: 1, queries: 0, dim: this.manifest.dim, fingerprint: this.manifest.fingerprint };
+      const header = new TextEncoder().encode(`${JSON.stringify(ping)}\n`);
+      try {
+        reply = await this.#ask(shard, header, performance.now() + this.#attemptMs);
+      } catch (e2) {
+        if (e2 instanceof JobBERTError) this.#down.set(shard, e2.message);
+        else this.#down.delete(shard); // it answered, refusing the ping (an older shard): it is there
+        return;
+      }
     }
     const layout = this.#otherLayout(reply);
     if (layout) this.#down.set(shard, layout);
@@ -344,7 +360,8 @@ export class ShardRouter {
     lang: string | undefined,
     deadline: number,
   ): Promise<MatchResult[][]> {
-    const header = new TextEncoder().encode(`${JSON.stringify({ k, lang, queries: rows, dim: m.cols } satisfies ShardRequest)}\n`);
+    const request: ShardRequest = { k, lang, queries: rows, dim: m.cols, fingerprint: this.manifest.fingerprint };
+    const header = new TextEncoder().encode(`${JSON.stringify(request)}\n`);
     const body = new Uint8Array(header.length + rows * m.cols * 4);
     body.set(header);
     body.set(new Uint8Array(m.data.buffer, m.data.byteOffset + start * m.cols * 4, rows * m.cols * 4), header.length);
@@ -389,8 +406,10 @@ export class ShardRouter {
     }
   }
 
-  /** Why a shard's reply must not be merged by this router (it serves another layout), else null. */
+  /** Why a shard's reply must not be merged by this router (it serves another layout or encoder), else null. */
   #otherLayout(r: ShardReply): string | null {
+    if (r.fingerprint !== undefined && r.fingerprint !== this.fingerprint)
+      return `index ${this.manifest.name}: shard ${r.shard} serves version ${r.version}, made with encoder ${r.fingerprint}, but the router encodes with ${this.fingerprint}: the index was published with another encoder; restart the router`;
     if (r.shards === undefined || r.shards === this.manifest.shards) return null;
     return `index ${this.manifest.name}: shard ${r.shard} serves a ${r.shards}-shard layout (version ${r.version}), but the router reads ${this.manifest.shards} shards: the index was published in another number of shards; restart the shard processes and the router`;
   }
@@ -401,48 +420,61 @@ export class ShardRouter {
   }
 
   /**
-   * One shard's reply, asking again (another replica of the queue group
-   * answers) until the deadline, and noting for problem() whether it answered.
+   * One shard's reply. The request goes to the shard's queue group; every
+   * attemptMs without an answer it is sent again (another replica may take
+   * it) while the earlier ones are still awaited, and the first answer wins —
+   * so a shard slower than attemptMs is not asked away (each attempt was given
+   * up after attemptMs: a search that took longer never succeeded), and a hung
+   * replica costs a resend, not the search. No replica at all is known within
+   * a few tries (NATS says so at once), not at the deadline.
    */
   async #ask(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
-    try {
-      const reply = await this.#askUntil(shard, body, deadline);
-      const layout = this.#otherLayout(reply);
-      if (layout) this.#down.set(shard, layout);
-      else this.#down.delete(shard);
-      return reply;
-    } catch (e) {
-      if (e instanceof JobBERTError) this.#down.set(shard, e.message);
-      else this.#down.delete(shard); // it answered: a request it refused (a RangeError), or one too large
-      throw e;
-    }
-  }
-
-  async #askUntil(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
+    type Outcome = { ask: Promise<Outcome>; reply?: ShardReply; error?: unknown };
+    const subject = subjectOf(this.manifest.name, shard);
+    const inflight = new Set<Promise<Outcome>>();
+    const send = () => {
+      const ask: Promise<Outcome> = this.#c.nc
+        .request(subject, body, { timeout: Math.max(1, deadline - performance.now()) })
+        .then((msg) => ({ ask, reply: JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply }))
+        .catch((error: unknown) => ({ ask, error }));
+      inflight.add(ask);
+    };
     let why = 'no replica is serving it';
-    for (let attempt = 0; ; attempt++) {
-      const left = deadline - performance.now();
-      if (left <= 0) break;
-      try {
-        const msg = await this.#c.nc.request(subjectOf(this.manifest.name, shard), body, {
-          timeout: Math.max(1, Math.min(this.#attemptMs, left)),
-        });
-        const reply = JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply;
-        if (reply.error) {
+    let absent = 0;
+    while (performance.now() < deadline) {
+      send();
+      // Outcomes as they come, until it is time to send again.
+      const resend = sleep(Math.min(this.#attemptMs, deadline - performance.now()));
+      for (;;) {
+        const o = await Promise.race([resend.then(() => null), ...inflight]);
+        if (o === null) break;
+        inflight.delete(o.ask);
+        const { reply, error } = o;
+        if (reply?.error) {
           if (reply.error.code === REPLY_TOO_LARGE) throw new TooLarge(reply.error.message);
           if (reply.error.code === 'ERR_VALIDATION') throw new RangeError(reply.error.message);
           // Not the client's error, and no other replica will answer otherwise.
           if (reply.error.code === 'ERR_ENCODER_MISMATCH') throw new JobBERTError('ERR_SHARD_UNAVAILABLE', reply.error.message);
           why = `${reply.error.code}: ${reply.error.message}`;
-        } else return reply;
-      } catch (e) {
-        if (e instanceof RangeError || e instanceof TooLarge || e instanceof JobBERTError) throw e;
-        const text = String((e as Error)?.message ?? e);
-        why = /no responders/i.test(text) ? 'no replica is serving it' : /timeout/i.test(text) ? 'it did not answer in time' : text;
-        // No replica at all: look again a few times (one may be restarting), not until the deadline.
-        if (/no responders/i.test(text) && attempt >= 3) break;
+        } else if (reply) return reply;
+        else {
+          const text = String((error as Error)?.message ?? error);
+          if (/no responders/i.test(text)) {
+            why = 'no replica is serving it';
+            // No replica at all: look again a few times (one may be restarting), not until the deadline.
+            if (++absent > 3 && inflight.size === 0) throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
+            await sleep(Math.min(50 * 2 ** absent, 200));
+            break;
+          }
+          why = /timeout/i.test(text) ? 'it did not answer in time' : text;
+        }
+        if (inflight.size === 0 && performance.now() >= deadline) break;
       }
-      await sleep(Math.min(50 * 2 ** attempt, 200));
+    }
+    if (inflight.size > 0) {
+      // The last attempts run until the deadline too: one may still answer.
+      for (const o of await Promise.all(inflight)) if (o.reply && !o.reply.error) return o.reply;
+      why = 'it did not answer in time';
     }
     throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
   }

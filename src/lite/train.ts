@@ -167,12 +167,14 @@ function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { 
   let skipped = 0;
   for (const i of pending) {
     const g = pairs[i].group;
+    const other = (j: number) => g === undefined || pairs[j].group !== g;
     const roomy = last((b) => b.length < batchSize && lacks(b, g));
-    const big = roomy ? undefined : last((b) => b.length > 2 && lacks(b, g));
+    // A batch of 3 or more gives away a pair of another group, even one that holds this pair's group.
+    const big = roomy ? undefined : last((b) => b.length > 2 && b.some(other));
     // Else one pair over batchSize (a batch of 2 cannot give one away): better than the pair left out.
     const any = roomy || big ? undefined : last((b) => lacks(b, g));
     if (roomy) roomy.push(i);
-    else if (big) batches.push([big.pop()!, i]);
+    else if (big) batches.push([...big.splice(big.findIndex(other), 1), i]);
     else if (any) any.push(i);
     else skipped++;
   }
