@@ -118,6 +118,37 @@ describe('index files: paths that are not regular files', () => {
   });
 });
 
+describe('index files: replaced while being read', () => {
+  it('a load while saves replace the file gives one whole version or the other, never a false ERR_CORRUPT', async () => {
+    const path = join(dir, 'swapped.jbi');
+    const big = Array.from({ length: 1200 }, (_, i) => ({
+      id: `b${i}`,
+      text: `${ENTRIES[i % ENTRIES.length].text} ${i}`,
+      lang: i % 2 ? 'en' : 'de',
+    }));
+    const versions = [await MatchIndex.build(encoder, big), await MatchIndex.build(encoder, big.slice(0, 900))];
+    await versions[0].save(path);
+    let saving = true;
+    const saves = (async () => {
+      for (let i = 1; saving; i++) {
+        await versions[i % 2].save(path);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      for (let i = 0; i < 60; i++) {
+        const loaded = await MatchIndex.load(path, encoder, { storage: i % 2 ? 'int8' : 'fp32' });
+        assert.ok([1200, 900].includes(loaded.size), `size ${loaded.size}`);
+        await loaded.dispose();
+      }
+    } finally {
+      saving = false;
+      await saves;
+      for (const v of versions) await v.dispose();
+    }
+  });
+});
+
 describe('indexes and runs: what callers pass', () => {
   it('searchVectors checks the query matrix even with no partition to search (it answered lists, or ran out of heap)', async () => {
     const index = await MatchIndex.load(good, encoder);

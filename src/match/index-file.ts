@@ -369,19 +369,52 @@ export async function readIndexEncoderSpec(fn: string, path: string): Promise<En
   }
 }
 
-/** Reads and verifies an index file; the caller owns the returned vectors. */
-export async function readIndexFile(
-  fn: string,
-  path: string,
-  storage: Storage = 'fp32',
-): Promise<{
+/** What readIndexFile gives: the caller owns the vectors. */
+interface IndexFileRead {
   dim: number;
   fingerprint: string;
   encoder: EncoderSpec | null;
   entries: MatchEntry[];
   partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[];
-}> {
+}
+
+/** How many times a load reads a file that keeps being replaced while it reads it. */
+const REREADS = 10;
+
+/** The file a path names now (device and inode), or null when there is none. */
+const identity = (path: string) =>
+  stat(path).then(
+    (s) => `${s.dev}:${s.ino}`,
+    () => null,
+  );
+
+/**
+ * Reads and verifies an index file; the caller owns the returned vectors.
+ * The header and each partition are read by opening the path again: a save
+ * that replaced the file meanwhile (an atomic rename) mixed two files and
+ * failed as ERR_CORRUPT, so a read during which the path came to name another
+ * file is read again (up to REREADS times in all).
+ */
+export async function readIndexFile(fn: string, path: string, storage: Storage = 'fp32'): Promise<IndexFileRead> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`${fn}: path must be a non-empty string; received ${typeof path}`);
+  for (let attempt = 1; ; attempt++) {
+    const before = await identity(path);
+    let read: IndexFileRead;
+    try {
+      read = await readIndexFileOnce(fn, path, storage);
+    } catch (e) {
+      if (attempt < REREADS && before !== null && (await identity(path)) !== before) continue;
+      throw e;
+    }
+    if (attempt < REREADS && (await identity(path)) !== before) {
+      for (const p of read.partitions) p.vectors.dispose();
+      continue;
+    }
+    return read;
+  }
+}
+
+async function readIndexFileOnce(fn: string, path: string, storage: Storage): Promise<IndexFileRead> {
   const { file, size } = await openRegular(fn, path);
   const corrupt = (why: string) => new JobBERTError('ERR_CORRUPT', `${fn}: ${path} is not a valid jobbert index: ${why}`);
   let header: Header;
