@@ -115,6 +115,7 @@ describe('index files: paths that are not regular files', () => {
     }
     await refuses(writeRun(fifo, new Map([['q', [{ id: 'd', score: 1 }]]]), 'tag'), 'ERR_IO', /is not a regular file/);
     assert.ok((await import('node:fs')).statSync(fifo).isFIFO(), 'still a FIFO');
+    await refuses(writeRun(dir, new Map([['q', [{ id: 'd', score: 1 }]]]), 'tag'), 'ERR_IO', /is a directory; name a file/);
   });
 });
 
@@ -161,6 +162,10 @@ describe('indexes and runs: what callers pass', () => {
         name: 'RangeError',
       });
       await assert.rejects(index.searchVectors(null as never), { name: 'TypeError' });
+      const { ResidentMatrix } = await import('../src/kernels/resident.js');
+      const gone = new ResidentMatrix({ data: new Float32Array(index.dim), rows: 1, cols: index.dim });
+      gone.dispose();
+      await refuses(index.searchVectors(gone, { lang: 'fr' }), 'ERR_DISPOSED', /were disposed/);
     } finally {
       await index.dispose();
     }

@@ -124,8 +124,12 @@ describe('ResidentMatrix on disk', () => {
     const { QuantizedMatrix } = await import('../src/match/quantized.js');
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    const notRegular = isCode('ERR_IO', /is not a regular file \(a FIFO, device or socket\)/);
-    for (const path of [fifo, '/dev/zero', dir]) {
+    for (const [path, what] of [
+      [fifo, 'a FIFO'],
+      ['/dev/zero', 'a device or socket'],
+      [dir, 'a directory'],
+    ]) {
+      const notRegular = isCode('ERR_IO', new RegExp(`is not a regular file \\(${what}\\)`));
       await assert.rejects(ResidentMatrix.fromFile(path, { rows: 10, cols: 10 }), notRegular, path);
       await assert.rejects(QuantizedMatrix.fromFile(path, { rows: 10, cols: 10 }), notRegular, path);
     }

@@ -28,7 +28,12 @@ inline Status openRegular(const std::string& path, int flags, const char* purpos
   };
   struct stat st;
   if (::fstat(*fd, &st) != 0) return fail(Status::Io(sysError("cannot stat", path, errno)));
-  if (!S_ISREG(st.st_mode)) return fail(Status::Io("'" + path + "' is not a regular file (a FIFO, device or socket)"));
+  if (!S_ISREG(st.st_mode))
+    return fail(Status::Io("'" + path + "' is not a regular file (" +
+                           (S_ISDIR(st.st_mode)    ? "a directory"
+                            : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                                   : "a device or socket") +
+                           ")"));
   if (::fcntl(*fd, F_SETFL, flags) != 0) return fail(Status::Io(sysError("cannot open", path, errno, purpose)));
   return Status::Ok();
 }

@@ -209,6 +209,7 @@ export async function writeRun(
 
   // Not a device, FIFO or socket: the rename into place replaced it with a regular file.
   const there = await stat(path).catch(() => null);
+  if (there?.isDirectory()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
   if (there && !there.isFile()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is not a regular file, which the run would replace`);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fh: FileHandle | undefined;

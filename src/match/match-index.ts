@@ -333,6 +333,7 @@ export class MatchIndex {
     this.#check(fn); // again: disposed while the queries were encoded, it answered empty lists
     // Checked before anything is read from it (with no partition to search, a bad one answered lists, or ran out of heap).
     if (!(vectors instanceof ResidentMatrix)) assertMatrix(fn, 'vectors', vectors, { allowEmpty: true });
+    else if (vectors.disposed) throw new JobBERTError('ERR_DISPOSED', `${fn}: the query vectors (a ResidentMatrix) were disposed`);
     if (vectors.cols !== this.dim)
       throw new RangeError(`${fn}: query vectors must have ${this.dim} columns; received ${describe(vectors.cols)}`);
     const k = opts.k ?? 10;
