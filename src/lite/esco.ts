@@ -73,57 +73,78 @@ export function readCsvRows(text: string, name: string): CsvRow[] {
   return rows;
 }
 
-/** What a header that lacks a column holds, for the error: ESCO's CSVs are comma-separated, UTF-8 or UTF-16 with a byte-order mark. */
-export function headerSeen(header: string[]): string {
-  const shown = header.join(',');
-  return `its header is '${shown.length > 120 ? `${shown.slice(0, 120)}…` : shown}'; ESCO's CSVs are comma-separated`;
-}
-
 /** {@link readCsvRows}' records without their lines. */
 export function parseCsv(text: string, name = 'CSV'): string[][] {
   return readCsvRows(text, name).map((r) => r.cells);
 }
 
-/** The occupations of `dir/<lang>/occupations_<lang>.csv` (dir: the ESCO folder holding en/, de/, es/). */
-export async function readOccupations(dir: string, lang: string): Promise<Occupation[]> {
-  const path = join(dir, lang, `occupations_${lang}.csv`);
+/** An ESCO CSV file: its header, its records that are not blank, and checks that name the file and line. */
+export interface CsvTable {
+  header: string[];
+  rows: CsvRow[];
+  /** The index of column `name`; JobBERTError ERR_BAD_DATA showing the header when it has none. */
+  col(name: string): number;
+  /**
+   * `row`'s cells, checked to reach column `last` and to hold a value in column
+   * `key`; JobBERTError ERR_BAD_DATA naming the line otherwise (such a row, cut
+   * short or without its URI, was dropped without a word).
+   */
+  cells(row: CsvRow, key: number, last: number): string[];
+}
+
+/**
+ * Reads the CSV file `path` as ESCO writes them (comma-separated; UTF-8, or
+ * UTF-16 after its byte-order mark). Async; JobBERTError ERR_NOT_FOUND /
+ * ERR_IO when it cannot be read, ERR_BAD_DATA (from `fn`) for a quote that
+ * never closes.
+ */
+export async function readCsvTable(fn: string, path: string): Promise<CsvTable> {
   let text: string;
   try {
     text = decodeText(await readFile(path));
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new JobBERTError(missing ? 'ERR_NOT_FOUND' : 'ERR_IO', `readOccupations: cannot read ${path} (${(e as Error).message})`);
+    throw new JobBERTError(missing ? 'ERR_NOT_FOUND' : 'ERR_IO', `${fn}: cannot read ${path} (${(e as Error).message})`);
   }
   const [head, ...rows] = readCsvRows(text, path);
   const header = head?.cells ?? [];
-  const col = (name: string) => {
-    const i = header.indexOf(name);
-    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readOccupations: ${path} has no ${name} column (${headerSeen(header)})`);
-    return i;
+  const bad = (why: string) => new JobBERTError('ERR_BAD_DATA', `${fn}: ${path}${why}`);
+  return {
+    header,
+    rows: rows.filter((r) => r.cells.some((c) => c.trim() !== '')),
+    col(name) {
+      const i = header.indexOf(name);
+      if (i >= 0) return i;
+      const shown = header.join(',');
+      throw bad(
+        ` has no ${name} column (its header is '${shown.length > 120 ? `${shown.slice(0, 120)}…` : shown}'; ESCO's CSVs are comma-separated)`,
+      );
+    },
+    cells({ cells, line }, key, last) {
+      if (cells.length <= last)
+        throw bad(`:${line}: ${cells.length} fields, where the header's ${header[last]} column is field ${last + 1}`);
+      if (!cells[key].trim()) throw bad(`:${line}: no ${header[key]}`);
+      return cells;
+    },
   };
-  const u = col('conceptUri');
-  const p = col('preferredLabel');
-  const a = col('altLabels');
-  const d = col('description');
-  const h = header.indexOf('hiddenLabels');
-  const g = header.indexOf('iscoGroup');
+}
+
+/** The occupations of `dir/<lang>/occupations_<lang>.csv` (dir: the ESCO folder holding en/, de/, es/). */
+export async function readOccupations(dir: string, lang: string): Promise<Occupation[]> {
+  const t = await readCsvTable('readOccupations', join(dir, lang, `occupations_${lang}.csv`));
+  const u = t.col('conceptUri');
+  const p = t.col('preferredLabel');
+  const a = t.col('altLabels');
+  const d = t.col('description');
+  const h = t.header.indexOf('hiddenLabels');
+  const g = t.header.indexOf('iscoGroup');
   const lines = (v: string | undefined) =>
     (v ?? '')
       .split('\n')
       .map((x) => x.trim())
       .filter(Boolean);
-  const needed = Math.max(u, p) + 1;
-  return rows
-    .filter((r) => r.cells.some((c) => c.trim() !== ''))
-    .map(({ cells: r, line }) => {
-      // A row cut short (or without a URI) was dropped without a word.
-      if (r.length < needed || !r[u].trim())
-        throw new JobBERTError(
-          'ERR_BAD_DATA',
-          `readOccupations: ${path}:${line}: ${r.length < needed ? `${r.length} fields, fewer than the header's conceptUri and preferredLabel columns need` : 'no conceptUri'}`,
-        );
-      return r;
-    })
+  return t.rows
+    .map((row) => t.cells(row, u, Math.max(u, p)))
     .map((r) => ({
       uri: r[u].trim(),
       preferred: r[p].trim(),

@@ -12,8 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { JobBERTError } from '../errors.js';
-import { type CsvRow, headerSeen, readCsvRows } from '../lite/esco.js';
-import { decodeText } from '../util/open-bytes.js';
+import { readCsvTable } from '../lite/esco.js';
 
 /** One occupation: its URI, ISCO unit group code and labels per language. */
 export interface TaxonomyOccupation {
@@ -171,23 +170,6 @@ function findCsv(dir: string, kind: 'occupations' | 'ISCOGroups', lang: string):
   return null;
 }
 
-async function readTable(path: string): Promise<{ rows: CsvRow[]; col: (name: string) => number }> {
-  let text: string;
-  try {
-    text = decodeText(await readFile(path));
-  } catch (e) {
-    throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: cannot read ${path} (${(e as Error).message})`);
-  }
-  const [head, ...rows] = readCsvRows(text, path);
-  const header = head?.cells ?? [];
-  const col = (name: string) => {
-    const i = header.indexOf(name);
-    if (i < 0) throw new JobBERTError('ERR_BAD_DATA', `readTaxonomy: ${path} has no ${name} column (${headerSeen(header)})`);
-    return i;
-  };
-  return { rows, col };
-}
-
 /** JobBERTError ERR_NOT_FOUND unless `dir` exists, ERR_IO unless it is a folder. */
 function checkTaxonomyDir(dir: string): void {
   if (!existsSync(dir)) throw new JobBERTError('ERR_NOT_FOUND', `readTaxonomy: ${dir} does not exist`);
@@ -237,25 +219,19 @@ export function taxonomyFiles(dir: string): string[] {
  * Reads a folder of ESCO CSVs: every occupations_<lang>.csv found (in `dir`
  * or `dir/<lang>/`) and the matching ISCOGroups_<lang>.csv when present.
  * English first when present. Async; JobBERTError ERR_NOT_FOUND when the
- * folder holds no occupations file, ERR_BAD_DATA for a malformed one, ERR_IO
- * for a `dir` that is a file.
+ * folder holds no occupations file, ERR_BAD_DATA for a malformed one (naming
+ * its line), ERR_IO for a `dir` that is a file or a file that cannot be read.
  */
 export async function readTaxonomy(dir: string): Promise<Taxonomy> {
   const langs = taxonomyLanguages(dir);
   const byUri = new Map<string, TaxonomyOccupation>();
   const iscoGroups: Record<string, Record<string, string>> = {};
   for (const lang of langs) {
-    const { rows, col } = await readTable(findCsv(dir, 'occupations', lang)!);
-    const [u, g, p, a] = [col('conceptUri'), col('iscoGroup'), col('preferredLabel'), col('altLabels')];
-    for (const { cells: r, line } of rows) {
-      if (r.every((c) => c.trim() === '')) continue;
-      const uri = r[u]?.trim();
-      // A row cut short, or without a URI, was dropped without a word.
-      if (!uri || r.length <= p)
-        throw new JobBERTError(
-          'ERR_BAD_DATA',
-          `readTaxonomy: ${findCsv(dir, 'occupations', lang)}:${line}: ${uri ? `${r.length} fields, fewer than the header's preferredLabel column needs` : 'no conceptUri'}`,
-        );
+    const t = await readCsvTable('readTaxonomy', findCsv(dir, 'occupations', lang)!);
+    const [u, g, p, a] = [t.col('conceptUri'), t.col('iscoGroup'), t.col('preferredLabel'), t.col('altLabels')];
+    for (const row of t.rows) {
+      const r = t.cells(row, u, Math.max(u, p));
+      const uri = r[u].trim();
       let o = byUri.get(uri);
       if (!o) byUri.set(uri, (o = { uri, isco: (r[g] ?? '').trim(), preferred: {}, alt: {} }));
       // A URI on a second row adds its labels (they replaced the first row's); its preferred label, if another, is an alternative.
@@ -269,7 +245,7 @@ export async function readTaxonomy(dir: string): Promise<Taxonomy> {
     }
     const groups = findCsv(dir, 'ISCOGroups', lang);
     if (groups) {
-      const t = await readTable(groups);
+      const t = await readCsvTable('readTaxonomy', groups);
       const [c, l] = [t.col('code'), t.col('preferredLabel')];
       for (const { cells: r } of t.rows) if (r[c] && r[l]) (iscoGroups[r[c].trim()] ??= {})[lang] = r[l].trim();
     }
