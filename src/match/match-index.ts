@@ -508,18 +508,33 @@ function assertEncoder(fn: string, encoder: unknown): asserts encoder is Encoder
  */
 function checkVectors(fn: string, vectors: unknown, rows: number, cols?: number): asserts vectors is Matrix {
   assertMatrix(fn, 'vectors', vectors, { rows, cols, allowEmpty: rows === 0 });
-  const { data, cols: d } = vectors as Matrix;
-  for (let r = 0; r < rows; r++) {
+  const bad = unusableRow(vectors as Matrix);
+  if (bad?.column !== undefined)
+    throw new RangeError(
+      `${fn}: vectors must hold only finite numbers; received ${describe((vectors as Matrix).data[bad.row * (vectors as Matrix).cols + bad.column])} at row ${bad.row}, column ${bad.column}`,
+    );
+  if (bad)
+    throw new RangeError(
+      `${fn}: vectors row ${bad.row} is a zero vector (or its norm is below 1e-30); cosine similarity is undefined for it`,
+    );
+}
+
+/**
+ * The first row of `m` cosine similarity cannot use: one holding a value that
+ * is not finite (with its column), or a zero row (norm below 1e-30, as the
+ * kernels' kMinSquaredNorm); null when every row is usable.
+ */
+function unusableRow(m: Matrix): { row: number; column?: number } | null {
+  const { data, cols } = m;
+  for (let r = 0; r < m.rows; r++) {
     let sum = 0;
-    for (let j = r * d; j < (r + 1) * d; j++) {
-      const x = data[j];
-      if (!Number.isFinite(x))
-        throw new RangeError(`${fn}: vectors must hold only finite numbers; received ${describe(x)} at row ${r}, column ${j - r * d}`);
-      sum += x * x;
+    for (let j = r * cols; j < (r + 1) * cols; j++) {
+      if (!Number.isFinite(data[j])) return { row: r, column: j - r * cols };
+      sum += data[j] * data[j];
     }
-    if (!(sum >= 1e-60))
-      throw new RangeError(`${fn}: vectors row ${r} is a zero vector (or its norm is below 1e-30); cosine similarity is undefined for it`);
+    if (!(sum >= 1e-60)) return { row: r };
   }
+  return null;
 }
 
 /** Checks entries: objects with non-empty string ids unique among themselves and `existing`. */
@@ -559,14 +574,11 @@ async function encodeAll(fn: string, encoder: Encoder, texts: string[], branch: 
     const m = await encodeChecked(fn, encoder, texts.slice(i, i + ENCODE_BATCH), branch);
     // A zero vector (an encoder's mean pooling of nothing, say) was indexed, and then every search failed
     // naming a "corpus row" the caller never passed: refused here, naming the entry.
-    for (let r = 0; r < m.rows; r++) {
-      let sum = 0;
-      for (let j = r * m.cols; j < (r + 1) * m.cols; j++) sum += m.data[j] * m.data[j];
-      if (!(sum >= 1e-60))
-        throw new RangeError(
-          `${fn}: the encoder gives entries[${i + r}] (text ${describe(texts[i + r])}) ${Number.isFinite(sum) ? 'a zero vector' : 'a vector that is not finite'}; cosine similarity is undefined for it: leave the entry out or give it a text`,
-        );
-    }
+    const bad = unusableRow(m);
+    if (bad)
+      throw new RangeError(
+        `${fn}: the encoder gives entries[${i + bad.row}] (text ${describe(texts[i + bad.row])}) ${bad.column === undefined ? 'a zero vector' : 'a vector that is not finite'}; cosine similarity is undefined for it: leave the entry out or give it a text`,
+      );
     out.push(m);
   }
   return out;
