@@ -18,9 +18,10 @@
  * A missing file is refused with JobBERTError `ERR_NOT_FOUND` naming the path.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { JobBERTError } from '../errors.js';
+import { assertReplaceable } from '../util/output-file.js';
 import { rankRun, type RunEntry } from './evaluate.js';
 import { describe } from '../util/validate.js';
 
@@ -207,10 +208,7 @@ export async function writeRun(
     }
   }
 
-  // Not a device, FIFO or socket: the rename into place replaced it with a regular file.
-  const there = await stat(path).catch(() => null);
-  if (there?.isDirectory()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
-  if (there && !there.isFile()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is not a regular file, which the run would replace`);
+  await assertReplaceable(fn, path, 'the run');
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fh: FileHandle | undefined;
   try {

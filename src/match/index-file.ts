@@ -29,6 +29,7 @@ import type { EncoderSpec } from '../encoders/encoder.js';
 import type { MatchEntry } from './match-index.js';
 import { QuantizedMatrix } from './quantized.js';
 import { checksum, ResidentMatrix } from '../kernels/resident.js';
+import { assertReplaceable } from '../util/output-file.js';
 import { removeLeftovers } from '../util/process.js';
 
 export const MAGIC = Buffer.from('JBINDEX\0', 'latin1');
@@ -106,12 +107,7 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
     headerBytes = next;
   }
 
-  // A folder is no place to write the index to (its temp file would go in the folder's parent); nor a device,
-  // FIFO or socket, which the rename into place replaced with a regular file (/dev/null, as root).
-  const there = await stat(path).catch(() => null);
-  if (there?.isDirectory()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
-  if (there && !there.isFile())
-    throw new JobBERTError('ERR_IO', `${fn}: ${path} is not a regular file (a device, FIFO or socket), which the index would replace`);
+  await assertReplaceable(fn, path, 'the index'); // (a folder: its temp file would go in the folder's parent)
   const dir = dirname(path);
   await removeOrphanTemps(dir, basename(path));
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
