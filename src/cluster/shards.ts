@@ -183,7 +183,7 @@ export class ShardRouter {
   readonly #ownsEncoder: boolean;
   readonly #deadlineMs: number;
   readonly #attemptMs: number;
-  /** Shards whose last search or ping failed, with why; cleared by their next answer. */
+  /** Shards whose last ping no replica answered (or that serve another layout or encoder), with why; cleared by their next answer. */
   readonly #down = new Map<number, string>();
   /** Whether every shard has been pinged once: until then the router cannot say it is ready. */
   #pinged = false;
@@ -275,10 +275,11 @@ export class ShardRouter {
   }
 
   /**
-   * Why a search would fail now, as far as the router knows (a shard none of
-   * whose replicas answered its last ping or search, or one that serves
-   * another layout; before the first ping round, that it has not heard from
-   * every shard yet), else null. Sync; what the HTTP service's /healthz reports.
+   * Why a search would fail now, as far as the router knows (its own NATS
+   * connection is down; a shard none of whose replicas answered its last ping,
+   * or one that serves another layout or encoder; before the first ping round,
+   * that it has not heard from every shard yet), else null. Sync; what the
+   * HTTP service's /healthz reports.
    */
   problem(): string | null {
     if (!this.#connected) return `index ${this.manifest.name}: the router has lost its connection to NATS; it is reconnecting`;

@@ -163,16 +163,16 @@ function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { 
     for (let k = batches.length - 1; k >= 0; k--) if (ok(batches[k])) return batches[k];
     return undefined;
   };
-  const lacks = (b: number[], g: string | undefined) => g === undefined || b.every((i) => pairs[i].group !== g);
   let skipped = 0;
   for (const i of pending) {
     const g = pairs[i].group;
     const other = (j: number) => g === undefined || pairs[j].group !== g;
-    const roomy = last((b) => b.length < batchSize && lacks(b, g));
+    const lacks = (b: number[]) => b.every(other);
+    const roomy = last((b) => b.length < batchSize && lacks(b));
     // A batch of 3 or more gives away a pair of another group, even one that holds this pair's group.
     const big = roomy ? undefined : last((b) => b.length > 2 && b.some(other));
     // Else one pair over batchSize (a batch of 2 cannot give one away): better than the pair left out.
-    const any = roomy || big ? undefined : last((b) => lacks(b, g));
+    const any = roomy || big ? undefined : last(lacks);
     if (roomy) roomy.push(i);
     else if (big) batches.push([...big.splice(big.findIndex(other), 1), i]);
     else if (any) any.push(i);

@@ -79,7 +79,6 @@ interface Manifest {
 
 const MANIFEST = '.jobbert-download.json';
 const LOCK = '.jobbert-download.lock';
-/** A transfer that receives nothing for this long is abandoned (and resumed on the next attempt). */
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 /** What the loader reads beside the transformer weights (tokenizer_config/special_tokens_map are kept for other tools). */
 const TRANSFORMER_FILES = [

@@ -164,7 +164,8 @@ export function openApiDocument(o: OpenApiOptions): Record<string, unknown> {
         responses: {
           '200': { description: 'The service is up.', content: json(ref('Health')) },
           '503': {
-            description: 'The service is shutting down, or (a shard router) a shard did not answer its last request: see `problem`.',
+            description:
+              "The service is shutting down, or (a shard router) no replica of a shard answers the router's pings: see `problem`.",
             content: json(ref('Health')),
           },
         },
