@@ -120,9 +120,10 @@ Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
       });
 }
 
-// quantizedSearchGroups(handle, queries, groupOf, k, metric) → Promise<{ offsets, rows, scores, floors }>:
+// quantizedSearchGroups(handle, queries, groupOf, k, metric, probe?) → Promise<{ offsets, rows, scores, floors }>:
 // QuantizedMatrix::searchGroups; groupOf an Int32Array of one group per row,
-// offsets an Int32Array of queries.rows + 1, floors a Float64Array.
+// probe (an integer >= 1, or undefined for the exhaustive search) how many
+// groups to probe, offsets an Int32Array of queries.rows + 1, floors a Float64Array.
 Napi::Value QuantizedSearchGroups(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct State {
@@ -131,6 +132,7 @@ Napi::Value QuantizedSearchGroups(const Napi::CallbackInfo& info) {
     std::vector<int32_t> groupOf;
     int64_t k = 0;
     Metric metric = Metric::kCosine;
+    int64_t probe = 0;
     QuantizedMatrix::GroupHits hits;
   };
   auto s = std::make_shared<State>();
@@ -143,10 +145,11 @@ Napi::Value QuantizedSearchGroups(const Napi::CallbackInfo& info) {
   s->k = readInteger(info[3], "k", 1, s->matrix->rows());
   if (!info[4].IsUndefined())
     s->metric = readChoice(info[4], "metric", {"cosine", "dot"}) == 1 ? Metric::kDot : Metric::kCosine;
+  if (!info[5].IsUndefined()) s->probe = readInteger(info[5], "probe", 1, INT32_MAX);
   return KernelWorker::Start(
       env,
       [s] {
-        Status st = s->matrix->searchGroups(s->queries.view(), s->groupOf.data(), s->k, s->metric, &s->hits);
+        Status st = s->matrix->searchGroups(s->queries.view(), s->groupOf.data(), s->k, s->metric, &s->hits, s->probe);
         if (st.ok() && s->hits.offsets.back() > INT32_MAX) st = Status::Range("the result holds over 2^31 rows");
         s->matrix.reset();
         return st;

@@ -47,6 +47,7 @@ export type {
   NormalizeOptions,
   NormalizeResult,
   NormalizerOptions,
+  NormalizerSearch,
   SkippedExample,
   StreamTitle,
   Taxonomy,

@@ -404,10 +404,12 @@ describe('/v1/embeddings: token usage and dimensions per encoder', () => {
 });
 
 describe('/v1/embeddings: jobbert serve', () => {
-  it('the CLI with --token serves the built-in model to the openai client', { timeout: 30_000 }, async () => {
+  it('the CLI with --token serves the built-in model to the openai client (and --fast normalising beside it)', {
+    timeout: 30_000,
+  }, async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', '--port', '0', '--json', '--token', TOKEN],
+      ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', '--port', '0', '--json', '--token', TOKEN, '--fast'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
@@ -429,6 +431,15 @@ describe('/v1/embeddings: jobbert serve', () => {
         r.data.map((d) => d.embedding),
         await vectors(lite, TITLES),
       );
+      const normalized = await fetch(`${url}/v1/normalize`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ titles: ['Krankenschwester'], k: 2 }),
+      });
+      assert.equal(normalized.status, 200);
+      const { results } = (await normalized.json()) as { results: { alternatives: { label: string; score: number }[] }[] };
+      assert.equal(results[0].alternatives.length, 2);
+      assert.deepEqual([results[0].alternatives[0].label, results[0].alternatives[0].score], ['nurse assistant', 1]);
       await refused(
         client(url, 'nope').embeddings.create({ input: 'x', model: 'anchor' }),
         AuthenticationError,

@@ -64,6 +64,25 @@ describe('jobbert normalize', () => {
     assert.equal(b.occupation, null);
   });
 
+  it('--fast normalises as the exact search does where every list is probed (a small taxonomy), files too', async () => {
+    const exact = await run('normalize', 'Java Developer', 'Krankenpfleger', '--taxonomy', taxonomy, '--json');
+    const fast = await run('normalize', 'Java Developer', 'Krankenpfleger', '--taxonomy', taxonomy, '--json', '--fast');
+    assert.equal(fast.code, 0, fast.err.join('\n'));
+    assert.deepEqual(fast.out, exact.out);
+    const input = join(dir, 'fast.jsonl');
+    await writeFile(input, '{"title":"Java Developer"}\n{"title":"baker"}\n');
+    const output = join(dir, 'fast-out.jsonl');
+    const file = await run('normalize', '--input', input, '--output', output, '--taxonomy', taxonomy, '--fast', '--json');
+    assert.equal(file.code, 0, file.err.join('\n'));
+    assert.deepEqual(
+      (await readFile(output, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).alternatives[0].uri),
+      [OCC.developer, OCC.baker],
+    );
+  });
+
   it('streams JSON Lines in chunks, keeps input order and ids, reports bad rows with their line and skips them', async () => {
     const input = join(dir, 'in.jsonl');
     const output = join(dir, 'out.jsonl');

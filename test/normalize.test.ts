@@ -225,6 +225,40 @@ test('gibberish gets occupation null with the built-in model and ESCO', async ()
   }
 });
 
+test("search 'fast' on the built-in ESCO: the k best among fewer labels, never above the exact scores, mostly the same answer", async () => {
+  const esco = await loadBuiltinTaxonomy();
+  // Labels as typed, and as a vacancy would dress them up.
+  const labels = esco.occupations.filter((_, i) => i % 30 === 0).map((o) => o.preferred.en);
+  const titles = [...labels, ...labels.map((l, i) => `${i % 2 ? 'Senior' : 'Junior'} ${l} (m/w/d)`)];
+  const exact = await Normalizer.load();
+  const fast = await Normalizer.load({ search: 'fast' });
+  try {
+    assert.equal(exact.search, 'exact');
+    assert.equal(fast.search, 'fast');
+    const want = await exact.normalize(titles);
+    const got = await fast.normalize(titles);
+    let sameFirst = 0;
+    got.forEach((r, i) => {
+      checkShape(r, 5);
+      assert.equal(r.alternatives.length, 5, r.input);
+      // The best among a subset of the labels: no alternative scores above the exact search's at its rank.
+      r.alternatives.forEach((a, j) => assert.ok(a.score <= want[i].alternatives[j].score, `${r.input}: alternative ${j}`));
+      if (r.alternatives[0].uri === want[i].alternatives[0].uri) sameFirst++;
+    });
+    // A label typed as it is: its own list is probed, so its occupation comes first at score 1, as exactly.
+    labels.forEach((l, i) => assert.equal(got[i].alternatives[0].score, want[i].alternatives[0].score, l));
+    assert.ok(sameFirst >= 0.95 * titles.length, `${sameFirst} of ${titles.length} first answers as the exact search's`);
+  } finally {
+    await exact.dispose();
+    await fast.dispose();
+  }
+  await assert.rejects(Normalizer.load({ search: 'quick' as never }), {
+    name: 'RangeError',
+    message: /Normalizer\.load: search must be one of 'exact', 'fast'/,
+  });
+  await assert.rejects(Normalizer.load({ search: 1 as never }), { name: 'TypeError', message: /search must be one of/ });
+});
+
 test('k is clamped to the number of occupations; equal titles give equal, independent results', async () => {
   const [a, b] = await n.normalize(['baker', 'baker'], { k: 50 });
   assert.equal(a.alternatives.length, 5);

@@ -245,6 +245,53 @@ describe('QuantizedMatrix.fromMatrix', () => {
     }
   });
 
+  it('searchGroups with a probe: every list probed is the exhaustive answer; a few lists give exact scores of their rows, k groups', async () => {
+    const corpus = unitRows(clustered(3000, 96, 150, 0.3));
+    // Groups of 1 to 60 rows, so some are split into several lists.
+    const groupOf = new Int32Array(corpus.rows);
+    for (let r = 0, g = 0; r < corpus.rows; g++) for (let j = 0; j < 1 + ((g * 37) % 60) && r < corpus.rows; j++) groupOf[r++] = 5000 - g;
+    const groups = new Set(groupOf).size;
+    const queries = unitRows(clustered(30, 96, 150, 0.3));
+    const q8 = await QuantizedMatrix.fromMatrix(corpus);
+    try {
+      for (const isa of initial.isas as Isa[]) {
+        kernels.configure({ isa });
+        for (const k of [1, 5, groups + 1]) {
+          const full = await q8.searchGroups(queries, groupOf, k, { metric: 'dot' });
+          assert.deepEqual(await q8.searchGroups(queries, groupOf, k, { metric: 'dot', probe: corpus.rows }), full, `isa ${isa}, k ${k}`);
+          const few = await q8.searchGroups(queries, groupOf, k, { metric: 'dot', probe: 4 });
+          const all = await kernels.topK(queries, corpus, corpus.rows, { metric: 'dot', device: 'cpu' });
+          for (let q = 0; q < queries.rows; q++) {
+            const exact = new Float32Array(corpus.rows);
+            for (let j = 0; j < all.k; j++) exact[all.indices[q * all.k + j]] = all.scores[q * all.k + j];
+            const seen = new Set<number>();
+            for (let j = few.offsets[q]; j < few.offsets[q + 1]; j++) {
+              assert.equal(few.scores[j], exact[few.rows[j]], `isa ${isa}, k ${k}, query ${q}: row ${few.rows[j]}'s exact score`);
+              if (j > few.offsets[q]) assert.ok(few.scores[j - 1] >= few.scores[j], 'best first');
+              if (few.scores[j] > few.floors[q]) seen.add(groupOf[few.rows[j]]);
+            }
+            assert.ok(seen.size >= Math.min(k, groups), `isa ${isa}, k ${k}, query ${q}: ${seen.size} groups above the floor`);
+          }
+        }
+      }
+      await assert.rejects(
+        q8.searchGroups(queries, groupOf, 5, { probe: 0 }),
+        (e: unknown) => e instanceof RangeError && /probe/.test(e.message),
+      );
+      await assert.rejects(
+        q8.searchGroups(queries, groupOf, 5, { probe: 2.5 }),
+        (e: unknown) => e instanceof RangeError && /probe/.test(e.message),
+      );
+      await assert.rejects(
+        q8.searchGroups(queries, groupOf, 5, { probe: '8' as unknown as number }),
+        (e: unknown) => e instanceof TypeError && /probe/.test(e.message),
+      );
+    } finally {
+      kernels.configure({ isa: initial.isa as Isa });
+      q8.dispose();
+    }
+  });
+
   it('gives the same results on every instruction set', async () => {
     const corpus = randomMatrix(next, 2000, 100);
     const queries = randomMatrix(next, 19, 100);

@@ -121,28 +121,6 @@ Kernel kernelFor(Isa isa) {
   return {int8Tile_portable, "portable"};
 }
 
-// A candidate as one integer whose order is the output order: the score's
-// bits made order-preserving in the high half, the complement of the row in
-// the low half (so, for equal scores, the lower row is the larger key).
-// Selecting on plain integers is several times cheaper than on (score, row)
-// pairs with a two-level comparison. Scores are never NaN here.
-using Candidate = uint64_t;
-
-inline Candidate candidate(float score, int32_t row) {
-  uint32_t bits;
-  std::memcpy(&bits, &score, 4);
-  bits = bits & 0x80000000u ? ~bits : bits | 0x80000000u;
-  return uint64_t(bits) << 32 | (0xffffffffu - uint32_t(row));
-}
-inline float scoreOf(Candidate c) {
-  uint32_t bits = uint32_t(c >> 32);
-  bits = bits & 0x80000000u ? bits & 0x7fffffffu : ~bits;
-  float score;
-  std::memcpy(&score, &bits, 4);
-  return score;
-}
-inline int32_t rowOf(Candidate c) { return int32_t(0xffffffffu - uint32_t(c)); }
-
 // Per query, the `pool` best candidates a task has seen, in a buffer of 2·pool:
 // candidates above the threshold are appended, and a full buffer is cut back
 // to its best `pool` (nth_element), whose worst score becomes the threshold —
@@ -184,6 +162,69 @@ class Selection {
 }  // namespace
 
 const char* int8ScanKernel() { return kernelFor(activeIsa()).name; }
+
+Int8TileFn int8TileKernel() { return kernelFor(activeIsa()).fn; }
+
+std::vector<float> int8KernelMargins(const Int8Queries& pq, const double* margins) {
+  std::vector<float> out(static_cast<size_t>(pq.count));
+  for (int64_t q = 0; q < pq.count; ++q) {
+    const double m = pq.factors[q] > 0.0f ? margins[q] / double(pq.factors[q]) : 0.0;
+    float f = static_cast<float>(m);
+    if (double(f) < m) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+    out[q] = pq.factors[q] > 0.0f ? f : std::numeric_limits<float>::infinity();
+  }
+  return out;
+}
+
+void fillGroupCandidates(const std::vector<std::vector<Candidate>>& kept, const std::vector<float>& thresholds,
+                         const Int8Queries& pq, GroupCandidates* out) {
+  const int64_t Q = pq.count;
+  out->offsets.assign(static_cast<size_t>(Q + 1), 0);
+  for (int64_t q = 0; q < Q; ++q) out->offsets[q + 1] = out->offsets[q] + int64_t(kept[q].size());
+  out->rows.resize(static_cast<size_t>(out->offsets[Q]));
+  out->approx.resize(static_cast<size_t>(out->offsets[Q]));
+  out->thresholds.resize(static_cast<size_t>(Q));
+  for (int64_t q = 0; q < Q; ++q) {
+    for (size_t i = 0; i < kept[q].size(); ++i) {
+      out->rows[out->offsets[q] + i] = rowOf(kept[q][i]);
+      out->approx[out->offsets[q] + i] = scoreOf(kept[q][i]) * pq.factors[q];
+    }
+    out->thresholds[q] = thresholds[q] == kNegInf ? -std::numeric_limits<double>::infinity()
+                                                  : double(thresholds[q]) * double(pq.factors[q]);
+  }
+}
+
+float int8Below(float kth, float margin) {
+  const double exact = double(kth) - double(margin);
+  float t = static_cast<float>(exact);
+  if (double(t) > exact) t = std::nextafter(t, -std::numeric_limits<float>::infinity());
+  return t;
+}
+
+Status prepareInt8Queries(const ConstMatrix& queries, Metric metric, Int8Queries* out) {
+  const int64_t Q = queries.rows, d = queries.cols, depth = packedDepth(d);
+  std::vector<float> invQ(static_cast<size_t>(Q), 1.0f);
+  if (metric == Metric::kCosine) {
+    if (Status s = inverseRowNorms(queries, "queries", invQ.data()); !s.ok()) return s;
+  } else if (Status s = checkFinite(queries, "queries"); !s.ok()) {
+    return s;
+  }
+  out->count = Q, out->depth = depth;
+  out->codes.assign(static_cast<size_t>(Q * depth), 0);
+  out->offsets.assign(static_cast<size_t>(Q), 0);
+  out->factors.assign(static_cast<size_t>(Q), 0.0f);
+  parallelRanges(Q, 64, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; ++q) {
+      float scale;
+      quantizeRow(queries.data + q * d, d, out->codes.data() + q * depth, &scale);
+      int32_t sum = 0;
+      for (int64_t p = 0; p < d; ++p) sum += out->codes[q * depth + p];
+      out->offsets[q] = 128 * sum;
+      out->factors[q] = scale * invQ[q];
+    }
+  });
+  return Status::Ok();
+}
 
 bool int8ScanUseVnni256(bool on) {
 #ifdef JOBBERT_INT8_AVX512
@@ -239,40 +280,6 @@ Status checkScanArgs(const ConstMatrix& queries, const PackedInt8Rows& corpus) {
   return Status::Ok();
 }
 
-// The queries as int8 codes (the corpus's quantisation), and what turns a
-// kernel score back into a similarity: the query's scale (and 1/‖q‖).
-struct PreparedQueries {
-  int64_t count = 0, depth = 0;
-  std::vector<int8_t> codes;
-  std::vector<int32_t> offsets;
-  std::vector<float> factors;
-};
-
-Status prepareQueries(const ConstMatrix& queries, Metric metric, PreparedQueries* out) {
-  const int64_t Q = queries.rows, d = queries.cols, depth = packedDepth(d);
-  std::vector<float> invQ(static_cast<size_t>(Q), 1.0f);
-  if (metric == Metric::kCosine) {
-    if (Status s = inverseRowNorms(queries, "queries", invQ.data()); !s.ok()) return s;
-  } else if (Status s = checkFinite(queries, "queries"); !s.ok()) {
-    return s;
-  }
-  out->count = Q, out->depth = depth;
-  out->codes.assign(static_cast<size_t>(Q * depth), 0);
-  out->offsets.assign(static_cast<size_t>(Q), 0);
-  out->factors.assign(static_cast<size_t>(Q), 0.0f);
-  parallelRanges(Q, 64, [&](int64_t b, int64_t e) {
-    for (int64_t q = b; q < e; ++q) {
-      float scale;
-      quantizeRow(queries.data + q * d, d, out->codes.data() + q * depth, &scale);
-      int32_t sum = 0;
-      for (int64_t p = 0; p < d; ++p) sum += out->codes[q * depth + p];
-      out->offsets[q] = 128 * sum;
-      out->factors[q] = scale * invQ[q];
-    }
-  });
-  return Status::Ok();
-}
-
 // How the scan is split into tasks: a range of queries against a range of
 // blocks, each task with its own selection. A corpus that stays in cache is
 // shared by query ranges (each query then fills one selection, not one per
@@ -311,7 +318,7 @@ ScanPlan planScan(int64_t Q, const PackedInt8Rows& corpus) {
 // (made by make(firstQuery, queryCount)). selections[task], task = query part
 // · corpusParts + corpus part.
 template <class Sel, class Make>
-void scanTasks(const ScanPlan& plan, const PreparedQueries& pq, const PackedInt8Rows& corpus, Metric metric, Make make,
+void scanTasks(const ScanPlan& plan, const Int8Queries& pq, const PackedInt8Rows& corpus, Metric metric, Make make,
                std::vector<std::unique_ptr<Sel>>* selections) {
   const int64_t n = corpus.rows, depth = pq.depth;
   const Kernel kernel = kernelFor(activeIsa());
@@ -421,13 +428,7 @@ class GroupSelection {
     int32_t group;
   };
 
-  // kth − margin in kernel units, rounded down so it never exceeds it.
-  float below(float kth, int64_t q) const {
-    const double exact = double(kth) - double(margins_[q]);
-    float t = static_cast<float>(exact);
-    if (double(t) > exact) t = std::nextafter(t, kNegInf);
-    return t;
-  }
+  float below(float kth, int64_t q) const { return int8Below(kth, margins_[q]); }
 
   // Updates q's k best groups with (score, group); true when the k-th best
   // score rose (or the k-th group was first found).
@@ -492,8 +493,8 @@ Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric
   if (!indices || !approx) return Status::Type("indices and approx must be output buffers");
   const int64_t Q = queries.rows;
   return guarded("the int8 scan", [&]() -> Status {
-    PreparedQueries pq;
-    if (Status s = prepareQueries(queries, metric, &pq); !s.ok()) return s;
+    Int8Queries pq;
+    if (Status s = prepareInt8Queries(queries, metric, &pq); !s.ok()) return s;
     const ScanPlan plan = planScan(Q, corpus);
     std::vector<std::unique_ptr<Selection>> selections;
     scanTasks(
@@ -527,17 +528,9 @@ Status scanInt8Groups(const ConstMatrix& queries, const PackedInt8Rows& corpus, 
   if (!groupOf || !margins || !out) return Status::Type("groupOf, margins and out must be given");
   const int64_t Q = queries.rows;
   return guarded("the int8 group scan", [&]() -> Status {
-    PreparedQueries pq;
-    if (Status s = prepareQueries(queries, metric, &pq); !s.ok()) return s;
-    // The margins in kernel units (kernel score · factor = similarity); a
-    // zero query (factor 0) scores 0 everywhere and is never pruned.
-    std::vector<float> kernelMargins(static_cast<size_t>(Q));
-    for (int64_t q = 0; q < Q; ++q) {
-      const double m = pq.factors[q] > 0.0f ? margins[q] / double(pq.factors[q]) : 0.0;
-      float f = static_cast<float>(m);
-      if (double(f) < m) f = std::nextafter(f, std::numeric_limits<float>::infinity());
-      kernelMargins[q] = pq.factors[q] > 0.0f ? f : std::numeric_limits<float>::infinity();
-    }
+    Int8Queries pq;
+    if (Status s = prepareInt8Queries(queries, metric, &pq); !s.ok()) return s;
+    const std::vector<float> kernelMargins = int8KernelMargins(pq, margins);
     const ScanPlan plan = planScan(Q, corpus);
     std::vector<std::unique_ptr<GroupSelection>> selections;
     scanTasks(
@@ -565,19 +558,7 @@ Status scanInt8Groups(const ConstMatrix& queries, const PackedInt8Rows& corpus, 
         merged[q] = std::move(all);
       }
     });
-    out->offsets.assign(static_cast<size_t>(Q + 1), 0);
-    for (int64_t q = 0; q < Q; ++q) out->offsets[q + 1] = out->offsets[q] + int64_t(merged[q].size());
-    out->rows.resize(static_cast<size_t>(out->offsets[Q]));
-    out->approx.resize(static_cast<size_t>(out->offsets[Q]));
-    out->thresholds.resize(static_cast<size_t>(Q));
-    for (int64_t q = 0; q < Q; ++q) {
-      for (size_t i = 0; i < merged[q].size(); ++i) {
-        out->rows[out->offsets[q] + i] = rowOf(merged[q][i]);
-        out->approx[out->offsets[q] + i] = scoreOf(merged[q][i]) * pq.factors[q];
-      }
-      out->thresholds[q] = thresholds[q] == kNegInf ? -std::numeric_limits<double>::infinity()
-                                                    : double(thresholds[q]) * double(pq.factors[q]);
-    }
+    fillGroupCandidates(merged, thresholds, pq, out);
     return Status::Ok();
   });
 }

@@ -6,6 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "jobbert/kernels.h"
+#include "jobbert/quantized.h"
 
 namespace jobbert {
 
@@ -54,5 +59,53 @@ bool int8Tile_vnni256evex(const Int8Tile& t, int nq, uint64_t* above);
 // saturation: |c|, |q| <= 127), widened by vpmaddwd.
 bool int8Tile_avx2(const Int8Tile& t, int nq, uint64_t* above);
 #endif
+
+// The active instruction set's tile kernel (int8ScanKernel() names it).
+Int8TileFn int8TileKernel();
+
+// The queries as int8 codes (the corpus's quantisation), and what turns a
+// kernel score back into a similarity: the query's scale (and 1/‖q‖).
+struct Int8Queries {
+  int64_t count = 0, depth = 0;
+  std::vector<int8_t> codes;     // count rows of `depth` codes (zero-padded)
+  std::vector<int32_t> offsets;  // per query 128 · Σ codes (Int8Tile::offsets)
+  std::vector<float> factors;    // kernel score · factor = similarity
+};
+// Quantises `queries` as the scan does; refuses them as topK does (non-finite; zero under cosine).
+Status prepareInt8Queries(const ConstMatrix& queries, Metric metric, Int8Queries* out);
+
+// The group scans' margins (similarity units, per query) in kernel units
+// (kernel score · factor = similarity), rounded up; +inf for a zero query
+// (factor 0: it scores 0 everywhere and is never pruned).
+std::vector<float> int8KernelMargins(const Int8Queries& pq, const double* margins);
+// kth − margin in kernel units, rounded down so it never exceeds it.
+float int8Below(float kth, float margin);
+
+// A candidate as one integer whose order is the output order: the score's
+// bits made order-preserving in the high half, the complement of the row in
+// the low half (so, for equal scores, the lower row is the larger key).
+// Selecting on plain integers is several times cheaper than on (score, row)
+// pairs with a two-level comparison. Scores are never NaN here.
+using Candidate = uint64_t;
+
+inline Candidate candidate(float score, int32_t row) {
+  uint32_t bits;
+  std::memcpy(&bits, &score, 4);
+  bits = bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+  return uint64_t(bits) << 32 | (0xffffffffu - uint32_t(row));
+}
+inline float scoreOf(Candidate c) {
+  uint32_t bits = uint32_t(c >> 32);
+  bits = bits & 0x80000000u ? bits & 0x7fffffffu : ~bits;
+  float score;
+  std::memcpy(&score, &bits, 4);
+  return score;
+}
+inline int32_t rowOf(Candidate c) { return int32_t(0xffffffffu - uint32_t(c)); }
+
+// A group scan's answer from each query's kept candidates (best first) and
+// its threshold t in kernel units (-inf: none), both turned into similarities.
+void fillGroupCandidates(const std::vector<std::vector<Candidate>>& kept, const std::vector<float>& thresholds,
+                         const Int8Queries& pq, GroupCandidates* out);
 
 }  // namespace jobbert

@@ -470,8 +470,27 @@ Status QuantizedMatrix::search(const ConstMatrix& queries, int64_t k, int64_t po
   });
 }
 
+int64_t QuantizedMatrix::bytes() const {
+  std::lock_guard<std::mutex> lock(groupedMutex_);
+  return packedBytes(rows_, cols_) + rows_ * 12 + (grouped_ ? grouped_->bytes() + int64_t(groupedOf_.size()) * 4 : 0);
+}
+
+Status QuantizedMatrix::groupedFor(const int32_t* groupOf, std::shared_ptr<const GroupedInt8>* out) const {
+  std::lock_guard<std::mutex> lock(groupedMutex_);
+  if (grouped_ && std::equal(groupedOf_.begin(), groupedOf_.end(), groupOf)) {
+    *out = grouped_;
+    return Status::Ok();
+  }
+  auto grouped = std::make_shared<GroupedInt8>();
+  if (Status s = groupInt8(packed(), groupOf, grouped.get()); !s.ok()) return s;
+  groupedOf_.assign(groupOf, groupOf + rows_);
+  grouped_ = grouped;
+  *out = std::move(grouped);
+  return Status::Ok();
+}
+
 Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* groupOf, int64_t k, Metric metric,
-                                     GroupHits* out) const {
+                                     GroupHits* out, int64_t probe) const {
   if (queries.cols != cols_)
     return Status::Range("queries must have " + std::to_string(cols_) + " columns; received " +
                          std::to_string(queries.cols));
@@ -497,7 +516,13 @@ Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* 
       margins[q] = 2.0 * bounds[q] + 2.0 * slack[q];
     }
     GroupCandidates cand;
-    if (Status s = scanInt8Groups(queries, packed(), metric, groupOf, k, margins.data(), &cand); !s.ok()) return s;
+    if (probe > 0) {
+      std::shared_ptr<const GroupedInt8> grouped;
+      if (Status s = groupedFor(groupOf, &grouped); !s.ok()) return s;
+      if (Status s = probeInt8Groups(queries, *grouped, metric, k, probe, margins.data(), &cand); !s.ok()) return s;
+    } else if (Status s = scanInt8Groups(queries, packed(), metric, groupOf, k, margins.data(), &cand); !s.ok()) {
+      return s;
+    }
     // Re-score each query's candidates exactly (in row order, so ties go to
     // the lower row) and keep those above its floor.
     std::vector<std::vector<int32_t>> rows(static_cast<size_t>(Q));

@@ -388,6 +388,100 @@ void testSearchGroups(std::mt19937_64& rng) {
   std::remove(path.c_str());
 }
 
+// searchGroups with a probe: with every list probed, the exhaustive answer
+// bit for bit; with a few, rows of the probed lists only, each with topK's
+// score, best first, spanning k groups. groupInt8 places every row once, a
+// list's rows all of one group. Groups of 1 to 70 rows, so some are split.
+void testProbeGroups(std::mt19937_64& rng) {
+  const int64_t groups = 60, d = 24, q = 37;
+  std::vector<float> v;
+  std::vector<int32_t> groupOf;
+  std::uniform_real_distribution<float> jitter(-0.3f, 0.3f);
+  for (int64_t g = 0; g < groups; ++g) {
+    std::vector<float> centre = randomFloats(rng, d);
+    const int64_t rows = 1 + (g * 37) % 70;
+    for (int64_t j = 0; j < rows; ++j) {
+      groupOf.push_back(int32_t(1000 - g * 3));  // ids out of row order, negative ones too
+      for (int64_t p = 0; p < d; ++p) v.push_back(centre[p] + jitter(rng));
+    }
+  }
+  const int64_t n = int64_t(groupOf.size());
+  auto values = std::make_shared<FloatBuffer>(n * d);
+  std::copy(v.begin(), v.end(), values->data());
+  std::shared_ptr<QuantizedMatrix> m;
+  check(QuantizedMatrix::fromMemory(values, n, d, &m).ok(), "probe: fromMemory");
+  GroupedInt8 grouped;
+  check(groupInt8(m->packed(), groupOf.data(), &grouped).ok(), "probe: groupInt8 runs");
+  std::vector<int> placed(static_cast<size_t>(n), 0);
+  bool oneGroup = true;
+  int64_t rowsListed = 0;
+  for (int64_t l = 0; l < grouped.lists; ++l) {
+    rowsListed += grouped.counts[l];
+    for (int64_t i = 0; i < grouped.counts[l]; ++i) {
+      const int32_t row = grouped.rowAt[grouped.firstBlock[l] * 16 + i];
+      ++placed[row];
+      oneGroup = oneGroup && groupOf[row] == groupOf[grouped.rowAt[grouped.firstBlock[l] * 16]];
+    }
+  }
+  check(rowsListed == n && std::all_of(placed.begin(), placed.end(), [](int c) { return c == 1; }),
+        "probe: groupInt8 places every row in exactly one list");
+  check(oneGroup && grouped.groups == groups && grouped.lists > groups,
+        "probe: a list holds one group; large groups split");
+  std::vector<float> queries(q * d);
+  for (int64_t i = 0; i < q - 1; ++i)
+    for (int64_t p = 0; p < d; ++p) queries[i * d + p] = v[(i * 97 % n) * d + p] + jitter(rng);
+  for (const Isa isa : availableIsas()) {
+    setIsa(isa);
+    for (const Metric metric : {Metric::kCosine, Metric::kDot}) {
+      const int64_t rowsQ = metric == Metric::kDot ? q : q - 1;  // the last (zero) query only under dot
+      std::vector<int32_t> all(rowsQ * n);
+      std::vector<float> exact(rowsQ * n);
+      TopKParams p;
+      p.queries = {queries.data(), rowsQ, d}, p.corpus = {v.data(), n, d}, p.k = n, p.metric = metric;
+      p.indices = all.data(), p.scores = exact.data();
+      check(topK(p).ok(), "probe: the reference topK");
+      const std::string what = std::string(isaName(isa)) + (metric == Metric::kDot ? ", dot" : ", cosine");
+      for (int64_t k : {int64_t(1), int64_t(5), groups + 1}) {
+        QuantizedMatrix::GroupHits full, every, few;
+        check(m->searchGroups({queries.data(), rowsQ, d}, groupOf.data(), k, metric, &full).ok() &&
+                  m->searchGroups({queries.data(), rowsQ, d}, groupOf.data(), k, metric, &every, grouped.lists).ok() &&
+                  m->searchGroups({queries.data(), rowsQ, d}, groupOf.data(), k, metric, &few, 3).ok(),
+              "probe: searchGroups runs (" + what + ")");
+        check(full.offsets == every.offsets && full.rows == every.rows && full.scores == every.scores &&
+                  full.floors == every.floors,
+              "probe: every list probed is the exhaustive answer bit for bit (" + what + ", k " + std::to_string(k) +
+                  ")");
+        bool scored = true, ordered = true, spans = true;
+        for (int64_t i = 0; i < rowsQ; ++i) {
+          std::vector<float> scoreOf(static_cast<size_t>(n));
+          for (int64_t j = 0; j < n; ++j) scoreOf[all[i * n + j]] = exact[i * n + j];
+          std::set<int32_t> seen;
+          for (int64_t j = few.offsets[i]; j < few.offsets[i + 1]; ++j) {
+            scored = scored && few.scores[j] == scoreOf[few.rows[j]];
+            if (j > few.offsets[i])
+              ordered = ordered && (few.scores[j - 1] > few.scores[j] ||
+                                    (few.scores[j - 1] == few.scores[j] && few.rows[j - 1] < few.rows[j]));
+            if (few.scores[j] > few.floors[i]) seen.insert(groupOf[few.rows[j]]);
+          }
+          spans = spans && int64_t(seen.size()) >= std::min(k, groups);
+        }
+        check(scored && ordered && spans,
+              "probe 3: rows with topK's scores, best first, spanning k groups above the floor (" + what + ", k " +
+                  std::to_string(k) + ")");
+      }
+    }
+  }
+  GroupCandidates cand;
+  const double margin = 0;
+  check(probeInt8Groups({queries.data(), 1, d}, grouped, Metric::kDot, 5, 0, &margin, &cand).code ==
+            StatusCode::kRangeError,
+        "probe: a probe of 0 is kRangeError");
+  check(probeInt8Groups({queries.data(), 1, d - 1}, grouped, Metric::kDot, 5, 3, &margin, &cand).code ==
+            StatusCode::kRangeError,
+        "probe: queries of the wrong width is kRangeError");
+  setIsa(availableIsas().back());
+}
+
 void testMemoryBadInputs(std::mt19937_64& rng) {
   const int64_t n = 50, d = 8;
   std::vector<float> v = randomFloats(rng, n * d);
@@ -432,5 +526,6 @@ int main() {
   testPackedScan(rng);
   testMemoryBadInputs(rng);
   testSearchGroups(rng);
+  testProbeGroups(rng);
   return finish("test_quantized");
 }

@@ -93,6 +93,7 @@ const SPEC = {
     taxonomy: 'string',
     chunk: 'integer',
     strict: 'boolean',
+    fast: 'boolean',
     json: 'boolean',
   },
 } as const;
@@ -309,6 +310,7 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
       taxonomy: o.taxonomy as string | undefined,
       examples: o.examples as string | undefined,
       threshold: o.threshold as number | undefined,
+      search: o.fast ? 'fast' : 'exact',
     });
   } catch (e) {
     await encoder.dispose();

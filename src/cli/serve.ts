@@ -37,6 +37,7 @@ const SPEC = {
     'write-timeout-ms': 'integer',
     'shutdown-timeout-ms': 'integer',
     gzip: 'boolean',
+    fast: 'boolean',
     nats: 'string',
     'index-name': 'string',
     shard: 'integer',
@@ -104,6 +105,7 @@ export async function serveCommand(
       encoder: normalizerEncoder,
       taxonomy: o.taxonomy as string | undefined,
       examples: o.examples as string | undefined,
+      search: o.fast ? 'fast' : 'exact',
     });
     const opts: ServeOptions = {
       index,

@@ -7,13 +7,15 @@
 export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--bom] [--column NAME]
         [--input-format jsonl|csv|tsv|lines] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
         [--output-lang en|de|es] [--examples FILE]
-        [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--json]
+        [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--fast] [--json]
                        vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
                        --input streams JSON Lines {"id"?, "title"}, CSV/TSV with a header (--column names
                        the title column) or one title a line (.txt); - reads stdin; gzip is read as it is.
                        Results go to --output (default stdout): JSON Lines, or CSV with --format csv or a
                        name ending .csv (--bom: with a byte-order mark, for Excel); .gz compresses. Bad rows
-                       are reported with their line and skipped unless --strict`;
+                       are reported with their line and skipped unless --strict. --fast searches only the
+                       label lists nearest each title: ~40% less CPU, the same accuracy, but some titles
+                       get other alternatives (README, "Fast search")`;
 
 export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [--revision R] [--onnx] [--refresh] [--json]
                        fetch a sentence-transformers model (e.g. TechWolf/JobBERT-v3) from the Hugging Face hub
@@ -34,13 +36,13 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--max-queue 8192] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000] [--max-results 65536]
-        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--gzip]
+        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--gzip] [--fast]
                        an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
                        'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
                        (JSON Lines {"id", "name", "aliases"?}). /v1/normalize maps titles to the built-in
                        ESCO with the built-in model; --model, --taxonomy and --examples change them
-                       (as in 'jobbert normalize'). --port 0 picks a free port.
+                       (as in 'jobbert normalize', --fast too). --port 0 picks a free port.
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
                        /metrics. --write-timeout-ms cuts a client that takes no part of its
                        response for that long. --gzip compresses bodies of 1 KiB or more for clients that

@@ -117,7 +117,8 @@ export interface Addon {
     metric?: string,
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
   /**
-   * The rows that decide each query's k best groups (groupOf: one group per row), exactly:
+   * The rows that decide each query's k best groups (groupOf: one group per row), exactly
+   * (or, given `probe`, among the `probe` groups whose prototypes score best):
    * query q's rows are rows/scores[offsets[q] … offsets[q + 1]), best first, all above floors[q].
    */
   quantizedSearchGroups(
@@ -126,6 +127,7 @@ export interface Addon {
     groupOf: Int32Array,
     k: number,
     metric?: string,
+    probe?: number,
   ): Promise<{ offsets: Int32Array; rows: Int32Array; scores: Float32Array; floors: Float64Array }>;
   quantizedInfo(matrix: NativeQuantized): { disposed: boolean; bytes: number; inMemory: boolean };
   /** The int8 scan kernel the active instruction set runs: 'avx512-vnni', 'avx-vnni', 'avx2' or 'portable'. Sync. */

@@ -6,6 +6,7 @@ export {
   type NormalizeOptions,
   type NormalizeResult,
   type NormalizerOptions,
+  type NormalizerSearch,
   type StreamTitle,
 } from './normalizer.js';
 export { builtinTaxonomyDir, loadBuiltinTaxonomy, readTaxonomy, type Taxonomy, type TaxonomyOccupation } from './taxonomy.js';

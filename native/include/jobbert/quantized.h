@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,39 @@ struct GroupCandidates {
 };
 Status scanInt8Groups(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric metric, const int32_t* groupOf,
                       int64_t k, const double* margins, GroupCandidates* out);
+// The rows of a packed corpus laid out for probeInt8Groups: each group's rows
+// split into lists of about kInt8ListRows (spherical k-means on their
+// directions, within the group), each list in row groups of 16 of its own
+// (the last padded with zero codes), and one prototype per list — the unit
+// mean of its rows' unit directions —, packed as a corpus of its own. Built
+// once per (corpus, groupOf); immutable, so searches share it.
+constexpr int64_t kInt8ListRows = 16;
+struct GroupedInt8 {
+  int64_t groups = 0, lists = 0, cols = 0;
+  std::vector<int32_t> groupOf;              // list l's group (dense: 0 … groups − 1)
+  std::vector<int64_t> firstBlock;           // list l's row groups: [firstBlock[l], firstBlock[l + 1])
+  std::vector<int32_t> counts;               // list l's rows
+  std::vector<int32_t> rowAt;                // per slot (16 a row group): the corpus row, or -1 (padding)
+  std::vector<uint8_t> codes;                // the slots, packed as PackedInt8Rows::codes
+  std::vector<float> scales, cosineFactors;  // per slot, the kernel's row factors by metric (0 for padding)
+  std::vector<uint8_t> prototypeCodes;       // the lists' prototypes, packed
+  std::vector<float> prototypeScales, prototypeInvNorms;
+  PackedInt8Rows prototypes() const {
+    return {prototypeCodes.data(), prototypeScales.data(), prototypeInvNorms.data(), lists, cols};
+  }
+  int64_t bytes() const;
+};
+Status groupInt8(const PackedInt8Rows& corpus, const int32_t* groupOf, GroupedInt8* out);
+// scanInt8Groups' answer (same meaning, same margins) over only the `probe`
+// lists whose prototypes score best for each query (more where those hold
+// fewer than k groups; every list when probe >= their number): the rows of
+// those lists that may decide the query's k best groups among them, a group
+// scoring by its best row in them. Inexact where a row outside the probed
+// lists would have changed the k best. Cost per query: the prototypes (L·d
+// multiply-adds) plus the probed lists' rows, scored a list at a time for all
+// the queries that probe it (so 8-query tiles still share each load).
+Status probeInt8Groups(const ConstMatrix& queries, const GroupedInt8& grouped, Metric metric, int64_t k, int64_t probe,
+                       const double* margins, GroupCandidates* out);
 // The scan kernel the active instruction set uses: "avx512-vnni", "avx-vnni",
 // "avx2" or "portable".
 const char* int8ScanKernel();
@@ -107,8 +141,9 @@ class QuantizedMatrix {
 
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
-  // Bytes of memory held (packed codes; per row its scale, norm and quantisation error; not the shared float32 values).
-  int64_t bytes() const { return packedBytes(rows_, cols_) + rows_ * 12; }
+  // Bytes of memory held (packed codes; per row its scale, norm and quantisation error; the group layout of
+  // a probed searchGroups once built; not the shared float32 values).
+  int64_t bytes() const;
   PackedInt8Rows packed() const;
   // Row r's codes, unpacked (cols of them).
   void rowCodes(int64_t r, int8_t* out) const;
@@ -145,8 +180,15 @@ class QuantizedMatrix {
     std::vector<float> scores;
     std::vector<double> floors;
   };
-  Status searchGroups(const ConstMatrix& queries, const int32_t* groupOf, int64_t k, Metric metric,
-                      GroupHits* out) const;
+  //
+  // probe > 0 makes the search inexact and faster: only the `probe` groups
+  // (at least k) whose prototypes score best for a query are searched
+  // (probeInt8Groups), and the answer is the k best of those, exact among
+  // them (the same rows and scores a search of only those groups' rows
+  // gives). The group layout it needs is built on the first such call for a
+  // groupOf and kept (one at a time).
+  Status searchGroups(const ConstMatrix& queries, const int32_t* groupOf, int64_t k, Metric metric, GroupHits* out,
+                      int64_t probe = 0) const;
 
   // Reads the float32 rows `rows[0..n)` from the file into out (n × cols),
   // checking each against its codes. For tests and search.
@@ -177,6 +219,12 @@ class QuantizedMatrix {
   // from `held` (when given), or else are read from the file.
   Status rescore(const float* query, const int32_t* rows, int64_t m, int64_t k, Metric metric, const HeldRows* held,
                  std::vector<float>* scratch, int32_t* order, float* scores) const;
+
+  // The group layout for groupOf: the last one built, when it was for the same groups.
+  Status groupedFor(const int32_t* groupOf, std::shared_ptr<const GroupedInt8>* out) const;
+  mutable std::mutex groupedMutex_;
+  mutable std::shared_ptr<const GroupedInt8> grouped_;
+  mutable std::vector<int32_t> groupedOf_;
 
   std::string path_;
   int fd_ = -1;
