@@ -532,14 +532,32 @@ Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* 
     parallelRanges(Q, 4, [&](int64_t b, int64_t e) {
       std::vector<int32_t> cands, local;
       std::vector<float> scratch, sc;
+      std::vector<const float*> at;
+      std::vector<std::pair<float, int32_t>> above;
       for (int64_t q = b; q < e && !error.failed(); ++q) {
         const double t = cand.thresholds[q];
         const double floor = t == -std::numeric_limits<double>::infinity() ? t : t + bounds[q] + slack[q];
         out->floors[q] = floor;
         cands.assign(cand.rows.begin() + cand.offsets[q], cand.rows.begin() + cand.offsets[q + 1]);
-        std::sort(cands.begin(), cands.end());
         const int64_t m = int64_t(cands.size());
         if (m == 0) continue;
+        if (values_) {
+          // In memory: each candidate scored where it lies (scoreRows: topK's floats, no gather), and
+          // those above the floor ordered as topK orders them: best first, ties to the lower row.
+          at.resize(static_cast<size_t>(m)), sc.resize(static_cast<size_t>(m));
+          for (int64_t i = 0; i < m; ++i) at[i] = values_->data() + int64_t(cands[i]) * d;
+          if (Status s = scoreRows(queries.data + q * d, at.data(), m, d, metric, sc.data()); !s.ok())
+            return error.set(std::move(s));
+          above.clear();
+          for (int64_t i = 0; i < m; ++i)
+            if (double(sc[i]) > floor) above.emplace_back(sc[i], cands[i]);
+          std::sort(above.begin(), above.end(), [](const auto& x, const auto& y) {
+            return x.first > y.first || (x.first == y.first && x.second < y.second);
+          });
+          for (const auto& [score, row] : above) rows[q].push_back(row), scores[q].push_back(score);
+          continue;
+        }
+        std::sort(cands.begin(), cands.end());
         local.resize(static_cast<size_t>(m)), sc.resize(static_cast<size_t>(m));
         if (Status s =
                 rescore(queries.data + q * d, cands.data(), m, m, metric, nullptr, &scratch, local.data(), sc.data());

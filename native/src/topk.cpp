@@ -549,6 +549,53 @@ int64_t topKBlockDepth() {
   return kc;
 }
 
+Status scoreRows(const float* query, const float* const* rows, int64_t m, int64_t d, Metric metric, float* out) {
+  if (m < 1) return Status::Ok();
+  if (d < 1) return Status::Range("rows must have at least one column");
+  return guarded("scoreRows", [&]() -> Status {
+    const Isa isa = activeIsa();
+    const DirectKernel kernel = directKernel(isa);
+    // The query as directChunk prepares it for the kernel.
+    const int64_t copies = kernel.queryCopies;
+    std::vector<float> prepared(static_cast<size_t>(d * copies));
+    for (int64_t t = 0; t < d; ++t) {
+      const float v = kernel.positiveZero ? 0.0f + query[t] : query[t];
+      for (int64_t c = 0; c < copies; ++c) prepared[t * copies + c] = v;
+    }
+    const float* q[1] = {prepared.data()};
+    const int step = kernel.rowsPerCall(1);
+    const float* call[kMaxDirectRows];
+    for (int64_t g = 0; g < m; g += step) {
+      const int64_t count = std::min<int64_t>(step, m - g);
+      for (int r = 0; r < step; ++r) call[r] = rows[g + std::min<int64_t>(r, count - 1)];
+      float raw[kMaxDirectRows];
+      kernel.fn(q, 1, call, d, raw, kMaxDirectRows);
+      std::copy_n(raw, count, out + g);
+    }
+    if (metric != Metric::kCosine) return Status::Ok();
+    // Cosine: raw · invQ · invRow, as scanRow scales it (the norms as topK takes them).
+    float invQ;
+    if (Status s = inverseRowNorms({query, 1, d}, "queries", &invQ); !s.ok()) return s;
+    for (int64_t j = 0; j < m; ++j) {
+#ifdef JOBBERT_TOPK_AVX512
+      const double sum = isa == Isa::kAvx512 ? rowSumSquares_avx512(rows[j], d) : rowSumSquares(rows[j], d);
+#else
+      const double sum = rowSumSquares(rows[j], d);
+#endif
+      if (!std::isfinite(sum) || !(sum >= kMinSquaredNorm)) return Status::Range("rows must be finite and non-zero");
+      const float invRow = static_cast<float>(1.0 / std::sqrt(sum));
+      if (std::fabs(out[j]) <= std::numeric_limits<float>::max()) {
+        out[j] = out[j] * invQ * invRow;
+      } else {  // an overflowed dot product, recomputed in double as scanRowOverflowed does
+        double dot = 0.0;
+        for (int64_t p = 0; p < d; ++p) dot += double(query[p]) * double(rows[j][p]);
+        out[j] = static_cast<float>(dot * double(invQ) * double(invRow));
+      }
+    }
+    return Status::Ok();
+  });
+}
+
 Status topK(const TopKParams& p) {
   if (Status s = checkShape(p.queries, "queries"); !s.ok()) return s;
   if (Status s = checkShape(p.corpus, "corpus"); !s.ok()) return s;

@@ -103,6 +103,11 @@ struct TopKParams {
   float* scores = nullptr;     // [Q × k]
 };
 Status topK(const TopKParams& p);
+// The scores topK gives `query` against each of the m rows `rows[j]` (d
+// floats each; checked by the caller: finite, and non-zero under cosine),
+// bit for bit, into out[j]: the same direct kernel and scaling, without
+// gathering the rows, selecting or checking them. For re-scoring candidates.
+Status scoreRows(const float* query, const float* const* rows, int64_t m, int64_t d, Metric metric, float* out);
 
 // ---------------------------------------------------------------- runtime
 // Instruction sets the CPU kernels can use, best last.
