@@ -476,13 +476,18 @@ int64_t QuantizedMatrix::bytes() const {
 }
 
 Status QuantizedMatrix::groupedFor(const int32_t* groupOf, std::shared_ptr<const GroupedInt8>* out) const {
-  std::lock_guard<std::mutex> lock(groupedMutex_);
-  if (grouped_ && std::equal(groupedOf_.begin(), groupedOf_.end(), groupOf)) {
-    *out = grouped_;
-    return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(groupedMutex_);
+    if (grouped_ && std::equal(groupedOf_.begin(), groupedOf_.end(), groupOf)) {
+      *out = grouped_;
+      return Status::Ok();
+    }
   }
+  // Built outside the lock (k-means: ~0.1 s for the built-in ESCO), so bytes() and other
+  // searches do not wait on it; two first searches at once may each build one.
   auto grouped = std::make_shared<GroupedInt8>();
   if (Status s = groupInt8(packed(), groupOf, grouped.get()); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(groupedMutex_);
   groupedOf_.assign(groupOf, groupOf + rows_);
   grouped_ = grouped;
   *out = std::move(grouped);

@@ -132,15 +132,18 @@ export class QuantizedMatrix {
    * Where the rows hold fewer than k groups the floor is -Infinity and every
    * row is listed.
    *
-   * `probe` (an integer >= 1; default: every group) trades that certainty for
-   * time: each group's prototype (the unit mean of its rows' directions) is
-   * scored first, and only the `probe` best groups (at least k) are searched,
-   * their rows as above — the k best groups *among those*, exact among them.
-   * A group outside a query's probe cannot be in its answer, even when it
-   * would rank among the k best. The layout this needs (the rows regrouped,
-   * ~1.5× the codes) is built on the first call with a probe for a groupOf
-   * and kept for the next. Async. Throws TypeError/RangeError for bad
-   * arguments; rejects as search() does.
+   * `probe` (an integer >= 1; default: search every row) trades that
+   * certainty for time. Each group's rows are split into lists of about 16
+   * (k-means on their directions, within the group), each list scored first
+   * by its prototype (the unit mean of its rows' directions), and only the
+   * rows of the `probe` best lists (more where those span fewer than k
+   * groups) are searched as above: the k best groups *among those rows*,
+   * exact among them, with the same scores. A row outside a query's probed
+   * lists cannot count, even where it would change the k best. The layout
+   * this needs (the codes regrouped, with padding ~1.6× their size) is built
+   * on the first call with a probe for a groupOf and kept for the next.
+   * Async. Throws TypeError/RangeError for bad arguments; rejects as search()
+   * does.
    */
   async searchGroups(
     queries: MatrixLike,
