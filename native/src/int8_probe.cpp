@@ -3,7 +3,7 @@
 // answer for time. Three steps per call:
 //
 // 1. The prototypes (one a list) scored with the tile kernel: each query's
-//    `probe` best lists (more where they span fewer than k groups).
+//    best lists, about `probe` (more where they span fewer than k groups).
 // 2. List by list, the queries that probe it scored against its rows with
 //    the same register kernels (8-query tiles, so each load of the list's
 //    codes serves 8 queries): per (query, probed list) its best int8 score.
@@ -100,16 +100,18 @@ class GroupStamps {
   uint32_t now_ = 0;
 };
 
-// The M best of `kept` (list candidates), and more, best first, until they
-// span k groups, into `out`; false when all of them span fewer.
-bool choose(std::vector<Candidate>& kept, int64_t M, int64_t k, const GroupedInt8& grouped, GroupStamps& seen,
+// The lists of `kept` (candidates): all of them where there are at most
+// `most`, else the `most` best; then more, best first, until they span k
+// groups. Into `out`; false when all of `kept` span fewer than k.
+bool choose(std::vector<Candidate>& kept, int64_t most, int64_t k, const GroupedInt8& grouped, GroupStamps& seen,
             std::vector<int32_t>& out) {
   out.clear();
   seen.next();
   int64_t distinct = 0;
-  const int64_t m = std::min<int64_t>(M, int64_t(kept.size()));
+  const int64_t m = std::min<int64_t>(most, int64_t(kept.size()));
   if (m == 0) return false;
-  std::nth_element(kept.begin(), kept.begin() + (m - 1), kept.end(), std::greater<Candidate>());
+  if (m < int64_t(kept.size()))
+    std::nth_element(kept.begin(), kept.begin() + (m - 1), kept.end(), std::greater<Candidate>());
   for (int64_t j = 0; j < m; ++j) {
     out.push_back(rowOf(kept[j]));
     distinct += seen.add(grouped.groupOf[out.back()]);
@@ -123,15 +125,16 @@ bool choose(std::vector<Candidate>& kept, int64_t M, int64_t k, const GroupedInt
   return distinct >= k;
 }
 
-// Per query, its M best lists by prototype score (ties to the lower list),
-// and more where those span fewer than k groups, in no particular order. Per
-// 8-query panel, two kernel passes: the first 24 row groups of prototypes
-// (384) give each query a threshold above which it should find ~1.5·M
-// prototypes (its rank in that sample, scaled); the second scores every
-// prototype against it, the kernel's own comparison picks those above, and
-// the M best of those are kept. A query for which that leaves too few runs
-// once more with no threshold. So the selection handles ~1.5·M candidates a
-// query, not every prototype.
+// Per query, about M lists, those whose prototypes score best, and more
+// where they span fewer than k groups, in no particular order. Per 8-query
+// panel, two kernel passes: the first 24 row groups of prototypes (384) give
+// each query a threshold, the r-th best score among them, r = ⌈M·384/L⌉, so
+// that about M of the L prototypes score above it; the second scores every
+// prototype against it, and the kernel's own comparison picks those above.
+// A query keeps them all when they number M/2 to 2M (the 2M best of more);
+// with fewer than M/2 (or fewer than k groups), it runs again below the
+// sample's 4r-th score, keeping the M best, and failing that below nothing.
+// So the selection costs two passes over the prototypes and no sort.
 void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric metric, int64_t M, int64_t k,
                    std::vector<std::vector<int32_t>>* probed) {
   constexpr int64_t kSampleGroups = 24;
@@ -145,7 +148,8 @@ void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric met
   const int64_t panels = (Q + kInt8MaxQueries - 1) / kInt8MaxQueries;
   const int64_t sampleGroups = std::min(rowGroups, kSampleGroups);
   const int64_t sampleSize = std::min(L, sampleGroups * kGroupRows);
-  const int64_t rank = std::min(sampleSize, int64_t(std::ceil(2.0 * double(M) * double(sampleSize) / double(L))) + 4);
+  const int64_t rank =
+      std::min(sampleSize, std::max<int64_t>(1, int64_t(std::ceil(double(M) * double(sampleSize) / double(L)))));
   parallelRanges(panels, 4, [&](int64_t b, int64_t e) {
     std::vector<float> scores(static_cast<size_t>(kInt8MaxQueries * kInt8TileRows));
     std::vector<float> sample[kInt8MaxQueries];
@@ -186,7 +190,7 @@ void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric met
       const int32_t* offsets = t.offsets;
       for (int i = 0; i < nq; ++i) {
         std::vector<int32_t>& out = (*probed)[q0 + i];
-        if (int64_t(kept[i].size()) >= M && choose(kept[i], M, k, grouped, seen, out)) continue;
+        if (2 * int64_t(kept[i].size()) >= M && choose(kept[i], 2 * M, k, grouped, seen, out)) continue;
         // The sample misled (or the lists above it span fewer than k groups):
         // again below four times its rank, then below nothing.
         t.queries = codes + i * depth, t.offsets = offsets + i;
@@ -257,22 +261,21 @@ Status groupInt8(const PackedInt8Rows& corpus, const int32_t* groupOf, GroupedIn
     std::vector<int32_t> listGroup;
     std::vector<int8_t> codes(static_cast<size_t>(d));
     std::vector<float> dirs;
-    std::vector<float> allDirs(static_cast<size_t>(n * d), 0.0f);  // by corpus row
-    for (int64_t r = 0; r < n; ++r) {
+    // Row r's unit direction (its codes / ‖codes‖; zero for a zero row) into `to`.
+    auto direction = [&](int32_t r, float* to) {
       unpackRow(corpus.codes, r, d, codes.data());
       double norm = 0;
       for (int64_t p = 0; p < d; ++p) norm += double(codes[p]) * double(codes[p]);
-      if (norm == 0) continue;  // a zero row: a zero direction
-      const double inv = 1.0 / std::sqrt(norm);
-      for (int64_t p = 0; p < d; ++p) allDirs[r * d + p] = float(double(codes[p]) * inv);
-    }
+      const double inv = norm == 0 ? 0.0 : 1.0 / std::sqrt(norm);
+      for (int64_t p = 0; p < d; ++p) to[p] = float(double(codes[p]) * inv);
+    };
     int32_t groups = 0;
     for (int64_t i = 0; i < n; ++groups) {
       int64_t j = i;
       while (j < n && groupOf[order[j]] == groupOf[order[i]]) ++j;
       const int64_t m = j - i, c = (m + kInt8ListRows - 1) / kInt8ListRows;
       dirs.resize(static_cast<size_t>(m * d));
-      for (int64_t r = 0; r < m; ++r) std::copy_n(allDirs.begin() + order[i + r] * d, d, dirs.begin() + r * d);
+      for (int64_t r = 0; r < m; ++r) direction(order[i + r], dirs.data() + r * d);
       const std::vector<int32_t> list = splitGroup(dirs, m, d, c);
       const size_t first = lists.size();
       lists.resize(first + size_t(c));
@@ -313,7 +316,8 @@ Status groupInt8(const PackedInt8Rows& corpus, const int32_t* groupOf, GroupedIn
         o.rowAt[slot] = row;
         o.scales[slot] = corpus.scales[row];
         o.cosineFactors[slot] = corpus.scales[row] * corpus.invNorms[row];
-        for (int64_t p = 0; p < d; ++p) mean[p] += allDirs[row * d + p];
+        direction(row, prototype.data());
+        for (int64_t p = 0; p < d; ++p) mean[p] += prototype[p];
       }
       double norm = 0;
       for (int64_t p = 0; p < d; ++p) norm += mean[p] * mean[p];

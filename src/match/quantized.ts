@@ -136,8 +136,9 @@ export class QuantizedMatrix {
    * certainty for time. Each group's rows are split into lists of about 16
    * (k-means on their directions, within the group), each list scored first
    * by its prototype (the unit mean of its rows' directions), and only the
-   * rows of the `probe` best lists (more where those span fewer than k
-   * groups) are searched as above: the k best groups *among those rows*,
+   * rows of the best lists are searched — about `probe` of them (their
+   * prototypes above a threshold estimated from a sample of prototypes: half
+   * to twice as many; more where they span fewer than k groups) — as above: the k best groups *among those rows*,
    * exact among them, with the same scores. A row outside a query's probed
    * lists cannot count, even where it would change the k best. The layout
    * this needs (the codes regrouped, with padding ~1.6× their size) is built

@@ -152,11 +152,11 @@ export function distinctRows(m: Matrix): { owner: Int32Array; first: number[] } 
 }
 
 /**
- * How many lists of labels the 'fast' search probes (QuantizedMatrix.searchGroups'
- * `probe`): lists of at most 16 vectors, so ~1% of the built-in ESCO's. Chosen
+ * About how many lists of labels the 'fast' search probes (QuantizedMatrix.searchGroups'
+ * `probe`): lists of about 16 vectors, so ~1% of the built-in ESCO's. Chosen
  * on titles.csv (docs/normalize-experiments.md): accuracy at 1 and 5 as the
  * exact search's, zero-shot and with examples; 85% of titles get the same five
- * alternatives, 98.6% the same first, for ~40% less CPU a title in the CLI.
+ * alternatives, 98.4% the same first, for ~40% less CPU a title in the CLI.
  */
 export const FAST_PROBE = 64;
 

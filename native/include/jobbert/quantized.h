@@ -97,8 +97,9 @@ struct GroupedInt8 {
   int64_t bytes() const;
 };
 Status groupInt8(const PackedInt8Rows& corpus, const int32_t* groupOf, GroupedInt8* out);
-// scanInt8Groups' answer (same meaning, same margins) over only the `probe`
-// lists whose prototypes score best for each query (more where those hold
+// scanInt8Groups' answer (same meaning, same margins) over only the lists
+// whose prototypes score best for each query, about `probe` of them (half to
+// twice as many: a threshold estimated from a sample of prototypes; more where those hold
 // fewer than k groups; every list when probe >= their number): the rows of
 // those lists that may decide the query's k best groups among them, a group
 // scoring by its best row in them. Inexact where a row outside the probed
@@ -181,12 +182,12 @@ class QuantizedMatrix {
     std::vector<double> floors;
   };
   //
-  // probe > 0 makes the search inexact and faster: only the `probe` groups
-  // (at least k) whose prototypes score best for a query are searched
-  // (probeInt8Groups), and the answer is the k best of those, exact among
-  // them (the same rows and scores a search of only those groups' rows
-  // gives). The group layout it needs is built on the first such call for a
-  // groupOf and kept (one at a time).
+  // probe > 0 makes the search inexact and faster: only the lists of rows
+  // whose prototypes score best for a query, about `probe` of them (at least
+  // k), are searched (probeInt8Groups), and the answer is the k best groups
+  // of those rows, exact among them (the same rows and scores a search of
+  // only those rows gives). The group layout it needs is built on the first
+  // such call for a groupOf and kept (one at a time).
   Status searchGroups(const ConstMatrix& queries, const int32_t* groupOf, int64_t k, Metric metric, GroupHits* out,
                       int64_t probe = 0) const;
 
