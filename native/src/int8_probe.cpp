@@ -256,33 +256,46 @@ Status groupInt8(const PackedInt8Rows& corpus, const int32_t* groupOf, GroupedIn
     std::vector<int32_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return groupOf[a] < groupOf[b]; });
-    // Each list's rows (corpus rows, ascending) and group, list by list.
-    std::vector<std::vector<int32_t>> lists;
-    std::vector<int32_t> listGroup;
-    std::vector<int8_t> codes(static_cast<size_t>(d));
-    std::vector<float> dirs;
     // Row r's unit direction (its codes / ‖codes‖; zero for a zero row) into `to`.
-    auto direction = [&](int32_t r, float* to) {
-      unpackRow(corpus.codes, r, d, codes.data());
+    auto direction = [&](int32_t r, float* to, int8_t* codes) {
+      unpackRow(corpus.codes, r, d, codes);
       double norm = 0;
       for (int64_t p = 0; p < d; ++p) norm += double(codes[p]) * double(codes[p]);
       const double inv = norm == 0 ? 0.0 : 1.0 / std::sqrt(norm);
       for (int64_t p = 0; p < d; ++p) to[p] = float(double(codes[p]) * inv);
     };
-    int32_t groups = 0;
-    for (int64_t i = 0; i < n; ++groups) {
+    // The groups: [bounds[g], bounds[g + 1]) of `order`.
+    std::vector<int64_t> bounds{0};
+    for (int64_t i = 0; i < n;) {
       int64_t j = i;
       while (j < n && groupOf[order[j]] == groupOf[order[i]]) ++j;
-      const int64_t m = j - i, c = (m + kInt8ListRows - 1) / kInt8ListRows;
-      dirs.resize(static_cast<size_t>(m * d));
-      for (int64_t r = 0; r < m; ++r) direction(order[i + r], dirs.data() + r * d);
-      const std::vector<int32_t> list = splitGroup(dirs, m, d, c);
-      const size_t first = lists.size();
-      lists.resize(first + size_t(c));
-      for (int64_t r = 0; r < m; ++r) lists[first + size_t(list[r])].push_back(order[i + r]);
-      for (int64_t l = 0; l < c; ++l) listGroup.push_back(groups);
+      bounds.push_back(j);
       i = j;
     }
+    const int64_t groups = int64_t(bounds.size()) - 1;
+    // Each group's split (k-means, the groups in parallel), then its lists' rows (corpus rows,
+    // ascending), group by group.
+    std::vector<std::vector<int32_t>> split(static_cast<size_t>(groups));
+    parallelRanges(groups, 16, [&](int64_t b, int64_t e) {
+      std::vector<float> dirs;
+      std::vector<int8_t> codes(static_cast<size_t>(d));
+      for (int64_t g = b; g < e; ++g) {
+        const int64_t i = bounds[g], m = bounds[g + 1] - i;
+        dirs.resize(static_cast<size_t>(m * d));
+        for (int64_t r = 0; r < m; ++r) direction(order[i + r], dirs.data() + r * d, codes.data());
+        split[g] = splitGroup(dirs, m, d, (m + kInt8ListRows - 1) / kInt8ListRows);
+      }
+    });
+    std::vector<std::vector<int32_t>> lists;
+    std::vector<int32_t> listGroup;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t i = bounds[g], m = bounds[g + 1] - i, c = (m + kInt8ListRows - 1) / kInt8ListRows;
+      const size_t first = lists.size();
+      lists.resize(first + size_t(c));
+      for (int64_t r = 0; r < m; ++r) lists[first + size_t(split[g][r])].push_back(order[i + r]);
+      for (int64_t l = 0; l < c; ++l) listGroup.push_back(int32_t(g));
+    }
+    std::vector<int8_t> codes(static_cast<size_t>(d));
     GroupedInt8& o = *out;
     o = GroupedInt8{};
     o.cols = d, o.groups = groups;
@@ -316,7 +329,7 @@ Status groupInt8(const PackedInt8Rows& corpus, const int32_t* groupOf, GroupedIn
         o.rowAt[slot] = row;
         o.scales[slot] = corpus.scales[row];
         o.cosineFactors[slot] = corpus.scales[row] * corpus.invNorms[row];
-        direction(row, prototype.data());
+        direction(row, prototype.data(), codes.data());
         for (int64_t p = 0; p < d; ++p) mean[p] += prototype[p];
       }
       double norm = 0;
