@@ -257,6 +257,9 @@ async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int
 }
 
 /** Walks a best-first list of distinct vectors into a query's k best occupations. */
+/** Walks for at most this many occupations look up the ones taken in the list itself (Walker.#take). */
+const SHORT_WALK = 16;
+
 class Walker {
   readonly #seen = new Set<number>();
   readonly #tied: number[] = [];
@@ -301,12 +304,21 @@ class Walker {
     return list;
   }
 
-  /** Appends (row, score) to `list` when the row's occupation is new and the list holds fewer than k. */
+  /**
+   * Appends (row, score) to `list` when the row's occupation is new and the
+   * list holds fewer than k. Up to SHORT_WALK occupations a look through the
+   * list is cheaper than a Set (most walks: k = 5).
+   */
   #take(list: number[], row: number, score: number): void {
     if (list.length === 2 * this.k) return;
-    const occupation = this.occupationOf[row];
-    if (this.#seen.has(occupation)) return;
-    this.#seen.add(occupation);
+    const { occupationOf } = this;
+    const occupation = occupationOf[row];
+    if (this.k <= SHORT_WALK) {
+      for (let j = 0; j < list.length; j += 2) if (occupationOf[list[j]] === occupation) return;
+    } else {
+      if (this.#seen.has(occupation)) return;
+      this.#seen.add(occupation);
+    }
     list.push(row, score);
   }
 }
