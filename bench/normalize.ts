@@ -147,7 +147,7 @@ export async function benchNormalize(): Promise<void> {
         'vs TF-IDF': ratio(cli.rate, tfRate),
       },
       {
-        what: `the same with --fast (the best ${FAST_PROBE} lists of labels searched)`,
+        what: `the same with --fast (about ${FAST_PROBE} lists of labels searched)`,
         'titles/s': fastCli.rate,
         seconds: fastCli.wall,
         'peak RSS MiB': fastCli.peakRssMiB,
@@ -283,7 +283,7 @@ async function benchSearch(labels: string[], occupationOf: Int32Array, occupatio
     ['float32 scan (kernels.topK, pool 64 vectors, wider where short)', exactScan],
     ['int8 scan + certified re-score (pool 64 of 128 candidates)', int8Scan],
     ['int8 group search (QuantizedMatrix.searchGroups)', 'groups'],
-    [`the same, probing the best ${FAST_PROBE} lists (--fast)`, 'groups', FAST_PROBE],
+    [`the same, probing about ${FAST_PROBE} lists (--fast)`, 'groups', FAST_PROBE],
   ];
   const best = strategies.map(() => Infinity);
   const results: number[][][] = [];
