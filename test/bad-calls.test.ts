@@ -201,16 +201,18 @@ describe('BAD CALL - kernels.topK', () => {
     assert.equal(r.scores[1], 0);
   });
 
-  it('takes a row whose norm is below 1e-30 for a zero vector under cosine, not a NaN score; int8 storage of one does not crash', async () => {
-    // 1/‖x‖ overflows float32 there, and products fall to subnormals: such rows scored NaN or Infinity.
+  it('takes a row whose norm is below 1e-15 for a zero vector under cosine, not a NaN or zero score; int8 storage of one does not crash', async () => {
+    // Under 1e-30 1/‖x‖ overflows float32 (such rows scored NaN or Infinity); under 1e-15 the products of
+    // two such rows' elements fall to subnormals or zero (a cosine of 0.13 scored 0, and searchGroups listed nothing).
     const tiny = (v: number) =>
       matrix([
         [v, v, v, v],
         [1, 2, 3, 4],
       ]);
-    await rejects(() => kernels.topK(tiny(1e-40), ok, 1), RangeError, /queries row 0 is a zero vector \(or its norm is below 1e-30\)/);
-    await rejects(() => kernels.topK(ok, tiny(1e-40), 1), RangeError, /corpus row 0 is a zero vector \(or its norm is below 1e-30\)/);
-    const small = await kernels.topK(tiny(1e-25), m(2, 4), 1);
+    await rejects(() => kernels.topK(tiny(1e-40), ok, 1), RangeError, /queries row 0 is a zero vector \(or its norm is below 1e-15\)/);
+    await rejects(() => kernels.topK(ok, tiny(1e-40), 1), RangeError, /corpus row 0 is a zero vector \(or its norm is below 1e-15\)/);
+    await rejects(() => kernels.topK(tiny(1e-30), tiny(1e-30), 1), RangeError, /queries row 0 is a zero vector/);
+    const small = await kernels.topK(tiny(1e-12), m(2, 4), 1);
     assert.ok([...small.scores].every(Number.isFinite));
     for (const v of [1e-45, 1e-40]) {
       const q8 = await QuantizedMatrix.fromMatrix(tiny(v));

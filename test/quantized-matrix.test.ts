@@ -292,6 +292,59 @@ describe('QuantizedMatrix.fromMatrix', () => {
     }
   });
 
+  it("rows near float32's limit (int8 scores overflow) and an all-zero corpus: the same answers as topK, no crash, k groups listed", async () => {
+    // Magnitudes ~3e37: the int8 scores overflow to ±Infinity. A pool short of rows scored -Infinity
+    // (never offered) made search() sort past its end (a crash); searchGroups listed 396 of 600 rows under
+    // a floor of -Infinity, and with a probe gave NaN floors and no rows.
+    const n = 600;
+    const d = 96;
+    const data = new Float32Array(n * d).map((_, i) => Math.sin(i * 12.9898) * 3e37);
+    const corpus = { data, rows: n, cols: d };
+    const queries = { data: new Float32Array(6 * d).map((_, i) => Math.cos(i * 3.1)), rows: 6, cols: d };
+    const groupOf = Int32Array.from({ length: n }, (_, i) => i % 30);
+    const zero = { data: new Float32Array(40 * d), rows: 40, cols: d };
+    const zeroGroups = Int32Array.from({ length: 40 }, (_, i) => i % 4);
+    const q8 = await QuantizedMatrix.fromMatrix(corpus);
+    const z8 = await QuantizedMatrix.fromMatrix(zero);
+    try {
+      assertSameResult(
+        await q8.search(queries, 3, { metric: 'dot' }),
+        await kernels.topK(queries, corpus, 3, { metric: 'dot', device: 'cpu' }),
+        'near the limit',
+      );
+      const all = await kernels.topK(queries, corpus, n, { metric: 'dot', device: 'cpu' });
+      for (const [m, c, g, q, k] of [
+        [q8, corpus, groupOf, queries, 5],
+        [z8, zero, zeroGroups, queries, 3],
+      ] as const) {
+        const exact = await m.searchGroups(q, g, k, { metric: 'dot' });
+        assert.deepEqual(await m.searchGroups(q, g, k, { metric: 'dot', probe: c.rows }), exact);
+        for (const r of [exact, await m.searchGroups(q, g, k, { metric: 'dot', probe: 2 })])
+          for (let i = 0; i < q.rows; i++) {
+            const seen = new Set<number>();
+            for (let j = r.offsets[i]; j < r.offsets[i + 1]; j++) if (r.scores[j] > r.floors[i]) seen.add(g[r.rows[j]]);
+            assert.ok(!Number.isNaN(r.floors[i]) && seen.size >= k, `query ${i}: ${seen.size} groups above the floor ${r.floors[i]}`);
+          }
+        if (m === q8)
+          for (let j = exact.offsets[0]; j < exact.offsets[1]; j++) {
+            const at = [...all.indices.subarray(0, n)].indexOf(exact.rows[j]);
+            assert.equal(exact.scores[j], all.scores[at], `row ${exact.rows[j]}: topK's score`);
+          }
+      }
+      await assert.rejects(
+        q8.searchGroups(queries, groupOf, 5, { probes: 2 } as never),
+        (e: unknown) => e instanceof TypeError && /unknown option 'probes'/.test(String(e)),
+      );
+      await assert.rejects(
+        q8.search(queries, 5, { pol: 8 } as never),
+        (e: unknown) => e instanceof TypeError && /unknown option 'pol'/.test(String(e)),
+      );
+    } finally {
+      q8.dispose();
+      z8.dispose();
+    }
+  });
+
   it('gives the same results on every instruction set', async () => {
     const corpus = randomMatrix(next, 2000, 100);
     const queries = randomMatrix(next, 19, 100);

@@ -15,13 +15,14 @@ Status checkShape(const ConstMatrix& m, const char* name, int64_t minRows = 1);
 Status checkFinite(const ConstMatrix& m, const char* name);
 // Range error for a non-finite element of a plain vector.
 Status checkFiniteVector(const float* v, int64_t n, const char* name);
-// Σx² below which a row counts as zero under cosine: a norm under 1e-30 is too
-// small to normalise and score in float32 (1/‖x‖ overflows, products underflow
-// to subnormals), and such a row would score NaN or Infinity.
-constexpr double kMinSquaredNorm = 1e-60;
+// Σx² below which a row counts as zero under cosine: a norm under 1e-15 is too
+// small to score in float32 (the products of two such rows' elements fall to
+// subnormals or zero, so a cosine of 0.13 scored 0; under 1e-30 1/‖x‖ overflows
+// and it scored NaN or Infinity).
+constexpr double kMinSquaredNorm = 1e-30;
 // What a row under kMinSquaredNorm is called in errors.
 constexpr const char* kZeroVector =
-    " is a zero vector (or its norm is below 1e-30); cosine similarity is undefined for it";
+    " is a zero vector (or its norm is below 1e-15); cosine similarity is undefined for it";
 
 // Fills invNorm[r] = 1/‖row r‖ (accumulated in double); Range error for a zero
 // (or non-finite) row, or one under kMinSquaredNorm. Doubles as the finite

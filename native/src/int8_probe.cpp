@@ -472,11 +472,12 @@ Status probeInt8Groups(const ConstMatrix& queries, const GroupedInt8& grouped, M
         thresholds[q] = tq;
         t.queries = pq.codes.data() + q * depth, t.offsets = pq.offsets.data() + q;
         for (int64_t p = first[q]; p < first[q + 1]; ++p) {
-          if (!(best[p] > tq)) continue;
+          if (tq != kNegInf && !(best[p] > tq)) continue;
           scoreList(grouped, probed[q][p - first[q]], factors.data(), t, 1, kernel,
                     [&](int64_t slot, int64_t lanes, const uint64_t* above) {
                       const uint64_t valid = lanes >= 64 ? ~uint64_t(0) : (uint64_t(1) << lanes) - 1;
-                      for (uint64_t bits = above[0] & valid; bits; bits &= bits - 1) {
+                      // No threshold: every lane, also scores that overflowed to -inf.
+                      for (uint64_t bits = (tq == kNegInf ? ~uint64_t(0) : above[0]) & valid; bits; bits &= bits - 1) {
                         const int j = __builtin_ctzll(bits);
                         kept[q].push_back(candidate(scores[j], grouped.rowAt[slot + j]));
                       }

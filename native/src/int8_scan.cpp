@@ -121,6 +121,16 @@ Kernel kernelFor(Isa isa) {
   return {int8Tile_portable, "portable"};
 }
 
+// Appends to `offered` (candidates of one query) every other row of the n as
+// a candidate scoring -inf: the rows the scan could not offer because their
+// int8 scores overflowed to -inf (magnitudes near float's limit).
+void withOverflowed(std::vector<Candidate>& offered, int64_t n) {
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  for (Candidate c : offered) seen[size_t(rowOf(c))] = true;
+  for (int64_t r = 0; r < n; ++r)
+    if (!seen[size_t(r)]) offered.push_back(candidate(kNegInf, int32_t(r)));
+}
+
 // Per query, the `pool` best candidates a task has seen, in a buffer of 2·pool:
 // candidates above the threshold are appended, and a full buffer is cut back
 // to its best `pool` (nth_element), whose worst score becomes the threshold —
@@ -196,6 +206,8 @@ void fillGroupCandidates(const std::vector<std::vector<Candidate>>& kept, const 
 
 float int8Below(float kth, float margin) {
   const double exact = double(kth) - double(margin);
+  // Scores that overflowed (inf − inf, or an infinite k-th score) bound nothing: keep every row.
+  if (!std::isfinite(exact)) return -std::numeric_limits<float>::infinity();
   float t = static_cast<float>(exact);
   if (double(t) > exact) t = std::nextafter(t, -std::numeric_limits<float>::infinity());
   return t;
@@ -510,6 +522,10 @@ Status scanInt8(const ConstMatrix& queries, const PackedInt8Rows& corpus, Metric
           const Selection& s = *selections[qp * plan.corpusParts + cp];
           all.insert(all.end(), s.candidates(local), s.candidates(local) + s.count(local));
         }
+        // A row whose int8 score overflowed to -inf is never offered (the kernels
+        // offer scores above the threshold, which starts at -inf): where fewer
+        // than `pool` were, the rest are such rows, ties to the lower row.
+        if (int64_t(all.size()) < pool) withOverflowed(all, corpus.rows);
         std::partial_sort(all.begin(), all.begin() + pool, all.end(), std::greater<Candidate>());
         for (int64_t r = 0; r < pool; ++r) {
           indices[q * pool + r] = rowOf(all[r]);
@@ -555,6 +571,11 @@ Status scanInt8Groups(const ConstMatrix& queries, const PackedInt8Rows& corpus, 
         }
         first.cut(local);
         thresholds[q] = first.threshold(local);
+        // No threshold: every row, also those whose scores overflowed to -inf (never offered).
+        if (thresholds[q] == kNegInf && int64_t(all.size()) < corpus.rows) {
+          withOverflowed(all, corpus.rows);
+          std::sort(all.begin(), all.end(), std::greater<Candidate>());
+        }
         merged[q] = std::move(all);
       }
     });

@@ -78,7 +78,8 @@ Status prepareInt8Queries(const ConstMatrix& queries, Metric metric, Int8Queries
 // (kernel score · factor = similarity), rounded up; +inf for a zero query
 // (factor 0: it scores 0 everywhere and is never pruned).
 std::vector<float> int8KernelMargins(const Int8Queries& pq, const double* margins);
-// kth − margin in kernel units, rounded down so it never exceeds it.
+// kth − margin in kernel units, rounded down so it never exceeds it; -inf
+// (no bound: keep every row) where that is not finite (scores that overflowed).
 float int8Below(float kth, float margin);
 
 // A candidate as one integer whose order is the output order: the score's

@@ -517,7 +517,9 @@ Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* 
       for (int64_t p = 0; p < d; ++p) norm += double(x[p]) * double(x[p]);
       const double top = metric == Metric::kCosine ? 1.0 : std::sqrt(norm) * maxNorm_;
       bounds[q] = errorBound(x, metric);
-      slack[q] = 1e-5 * (bounds[q] + top);
+      // (Never 0: over rows that all score 0 exactly, E is 0 too, and the k best groups' rows must
+      // still clear the floor.)
+      slack[q] = std::max(1e-5 * (bounds[q] + top), std::numeric_limits<double>::min());
       margins[q] = 2.0 * bounds[q] + 2.0 * slack[q];
     }
     GroupCandidates cand;

@@ -515,13 +515,13 @@ function checkVectors(fn: string, vectors: unknown, rows: number, cols?: number)
     );
   if (bad)
     throw new RangeError(
-      `${fn}: vectors row ${bad.row} is a zero vector (or its norm is below 1e-30); cosine similarity is undefined for it`,
+      `${fn}: vectors row ${bad.row} is a zero vector (or its norm is below 1e-15); cosine similarity is undefined for it`,
     );
 }
 
 /**
  * The first row of `m` cosine similarity cannot use: one holding a value that
- * is not finite (with its column), or a zero row (norm below 1e-30, as the
+ * is not finite (with its column), or a zero row (norm below 1e-15, as the
  * kernels' kMinSquaredNorm); null when every row is usable.
  */
 function unusableRow(m: Matrix): { row: number; column?: number } | null {
@@ -532,7 +532,7 @@ function unusableRow(m: Matrix): { row: number; column?: number } | null {
       if (!Number.isFinite(data[j])) return { row: r, column: j - r * cols };
       sum += data[j] * data[j];
     }
-    if (!(sum >= 1e-60)) return { row: r };
+    if (!(sum >= 1e-30)) return { row: r };
   }
   return null;
 }

@@ -159,7 +159,7 @@ export class QuantizedMatrix {
     if (groupOf.length !== this.rows)
       throw new RangeError(`${fn}: groupOf must hold one group per row (${this.rows}); received ${groupOf.length}`);
     assertInteger(fn, 'k', k, 1);
-    assertOptions(fn, opts);
+    assertOptions(fn, opts, ['metric', 'probe']);
     const metric = opts.metric ?? 'cosine';
     assertChoice(fn, 'metric', metric, METRICS);
     if (opts.probe !== undefined) assertInteger(fn, 'probe', opts.probe, 1);
@@ -204,7 +204,7 @@ export class QuantizedMatrix {
     const caller = callerStack();
     const arg = this.#queries(fn, queries);
     assertInteger(fn, 'k', k, 1);
-    assertOptions(fn, opts);
+    assertOptions(fn, opts, ['pool', 'metric']);
     if (opts.pool !== undefined) {
       assertInteger(fn, 'pool', opts.pool, 1);
       if (opts.pool < k) throw new RangeError(`${fn}: pool must be an integer >= k (${k}); received ${opts.pool}`);
