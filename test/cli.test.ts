@@ -457,6 +457,12 @@ describe('jobbert CLI', () => {
       // Named as the flag, not as the library's parameter.
       [['normalize', 'nurse', '--threshold', '2'], /--threshold must be a number in \[0, 1\]; received 2/],
       [['worker', '--nats', 'nats://127.0.0.1:1', '--concurrency', '65'], /--concurrency must be an integer in \[1, 64\]; received 65/],
+      // --fast changes only the normalize task's search: elsewhere it would be ignored.
+      [['worker', '--nats', 'nats://127.0.0.1:1', '--tasks', 'encode', '--fast'], /--fast is for the normalize task/],
+      [
+        ['batch', 'encode', '--nats', 'nats://127.0.0.1:1', '--input', 'a', '--output', 'b.jsonl', '--fast'],
+        /--fast is for batch normalize/,
+      ],
       [
         ['batch', 'normalize', '--nats', 'nats://127.0.0.1:1', '--input', 'a', '--output', 'b.jsonl', '--chunk', '100001'],
         /--chunk must be an integer in \[1, 100000\]/,

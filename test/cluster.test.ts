@@ -530,6 +530,59 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     }
   });
 
+  test('batch normalize --fast: a worker with the fast search writes what jobbert normalize --fast writes; a fast setup has its own fingerprint', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { Normalizer } = await import('../src/normalize/normalizer.js');
+    const { normalizeFingerprint, normalizeRunner } = await import('../src/cluster/normalize-task.js');
+    const file = join(work, 'normalize-fast.jsonl');
+    await writeFile(
+      file,
+      `${titles(600, 29)
+        .map((title, i) => JSON.stringify({ id: `f${i}`, title }))
+        .join('\n')}\n`,
+    );
+    const reference = join(work, 'normalize-fast-reference.jsonl');
+    assert.equal(
+      await main(
+        ['normalize', '--input', file, '--output', reference, '--k', '3', '--fast'],
+        () => {},
+        () => {},
+      ),
+      0,
+    );
+    const nats = await startNats();
+    const encoder = await LiteEncoder.load();
+    const fast = await Normalizer.load({ encoder, search: 'fast' });
+    const fingerprint = await normalizeFingerprint(encoder.fingerprint, { search: 'fast' });
+    assert.notEqual(fingerprint, await normalizeFingerprint(encoder.fingerprint), 'a fast setup is another setup');
+    assert.equal(await normalizeFingerprint(encoder.fingerprint, { search: 'exact' }), await normalizeFingerprint(encoder.fingerprint));
+    await assert.rejects(normalizeFingerprint(encoder.fingerprint, { search: 'quick' as never }), RangeError);
+    const worker = await startWorker({ nats: nats.url, runners: [normalizeRunner(fast, fingerprint)] });
+    try {
+      const output = join(work, 'normalize-fast-batch.jsonl');
+      const result = await runBatch({
+        nats: nats.url,
+        task: 'normalize',
+        input: file,
+        output,
+        fingerprint,
+        options: { k: 3 },
+        chunkSize: 200,
+      });
+      assert.equal(result.failures.length, 0);
+      assert.ok(
+        (await readFile(output, 'utf8')) === (await readFile(reference, 'utf8')),
+        'the batch output differs from jobbert normalize --fast',
+      );
+      assert.equal(worker.stats.chunks, 3);
+    } finally {
+      await worker.stop();
+      await fast.dispose();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
   test('a NATS server restart during a batch: the job completes once the server is back', async () => {
     const nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });

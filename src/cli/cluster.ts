@@ -141,6 +141,7 @@ export async function workerCommand(
       taxonomy: 'string',
       threshold: 'string',
       tasks: 'string',
+      fast: 'boolean',
       json: 'boolean',
     },
   });
@@ -152,6 +153,7 @@ export async function workerCommand(
   const tasks = ((o.tasks as string | undefined) ?? 'encode,normalize').split(',').map((t) => t.trim());
   for (const t of tasks)
     if (t !== 'encode' && t !== 'normalize') throw new UsageError(`--tasks must list encode and/or normalize; received '${t}'`);
+  if (o.fast && !tasks.includes('normalize')) throw new UsageError('--fast is for the normalize task (--tasks normalize)');
   if (!o.nats) throw new UsageError('worker needs --nats URL (e.g. nats://127.0.0.1:4222)');
   for (const [name, min, max] of [
     ['threads', 1, 1024],
@@ -211,6 +213,7 @@ function normalizeSettings(o: Record<string, unknown>): NormalizeSettings {
   const s: NormalizeSettings = {};
   if (o.taxonomy !== undefined) s.taxonomy = o.taxonomy as string;
   if (o.examples !== undefined) s.examples = o.examples as string;
+  if (o.fast) s.search = 'fast';
   return s;
 }
 
@@ -242,6 +245,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
       examples: 'string',
       taxonomy: 'string',
       threshold: 'number',
+      fast: 'boolean',
       json: 'boolean',
     },
   });
@@ -257,7 +261,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
     for (const n of names)
       if (o[n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] !== undefined) throw new UsageError(`--${n} is for batch ${t}`);
   };
-  if (task === 'encode') only(['k', 'lang', 'output-lang', 'examples', 'taxonomy', 'threshold'], 'normalize');
+  if (task === 'encode') only(['k', 'lang', 'output-lang', 'examples', 'taxonomy', 'threshold', 'fast'], 'normalize');
   else only(['branch'], 'encode');
   if (o.k !== undefined) options.k = o.k;
   if (o.lang !== undefined) options.lang = o.lang;

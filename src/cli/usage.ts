@@ -53,19 +53,19 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
                        (no HTTP, so it takes no other option but --json); --router answers the HTTP API
                        from every shard's exact top-k.`;
 
-export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR]
+export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR] [--fast]
          [--tasks encode,normalize] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
          [--max-attempts 3] [--shutdown-timeout-ms 30000] [--concurrency 1] [--json]
                        run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
                        hand back the chunks in hand; --concurrency: how many at once, so that one's search
                        overlaps another's formatting and storing). --model: a JobBERT or LiteEncoder dir
                        (default: built-in);
-                       --examples/--taxonomy: the Normalizer, as in 'jobbert normalize'
+                       --examples/--taxonomy/--fast: the Normalizer, as in 'jobbert normalize'
   batch encode|normalize --nats URL --input FILE --output FILE [--model DIR] [--chunk 1000] [--job NAME]
          [--column NAME] [--json]; encode: [--branch anchor|positive|base];
-         normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X]
-                       a distributed batch: chunks go to the workers (which need the same model, examples
-                       and taxonomy; --threshold is the job's own), the output is written in input order as the single-process
+         normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X] [--fast]
+                       a distributed batch: chunks go to the workers (which need the same model, examples,
+                       taxonomy and --fast; --threshold is the job's own), the output is written in input order as the single-process
                        command writes it (encode: a JSON array a row; normalize: JSON Lines; .gz compresses); rerun after a
                        crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
   index publish FILE --nats URL --name NAME [--shards N] [--json]

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import type { Normalizer } from '../normalize/normalizer.js';
+import type { Normalizer, NormalizerSearch } from '../normalize/normalizer.js';
 import { taxonomyFiles } from '../normalize/taxonomy.js';
 import { ioError } from '../util/open-bytes.js';
 import type { TaskRunner } from './jobs.js';
@@ -21,20 +21,26 @@ export interface NormalizeSettings {
   taxonomy?: string;
   /** An examples file. */
   examples?: string;
+  /** 'fast': the inexact search (NormalizerOptions.search); default 'exact'. */
+  search?: NormalizerSearch;
 }
 
 /**
  * The fingerprint of a normalize setup: the encoder's, with digests of the
- * taxonomy's CSVs and the examples file. A submitter and its workers compute
- * it from the same files, so a worker built from other examples never takes
- * the job's chunks. Async; rejects with the file errors, and with TypeError
- * for a `threshold` (a job's option now: `runBatch({ options: { threshold } })`).
+ * taxonomy's CSVs and the examples file, and the search when it is 'fast'. A
+ * submitter and its workers compute it from the same files and flags, so a
+ * worker built from other examples, or searching otherwise, never takes the
+ * job's chunks. Async; rejects with the file errors, with TypeError for a
+ * `threshold` (a job's option now: `runBatch({ options: { threshold } })`), and
+ * with RangeError for a `search` other than 'exact' or 'fast'.
  */
 export async function normalizeFingerprint(encoderFingerprint: string, s: NormalizeSettings = {}): Promise<string> {
   if ('threshold' in s)
     throw new TypeError(
       'normalizeFingerprint: threshold is not part of a setup: a job names it in its options (runBatch({ options: { threshold } })), and every worker serves it',
     );
+  if (s.search !== undefined && s.search !== 'exact' && s.search !== 'fast')
+    throw new RangeError(`normalizeFingerprint: search must be 'exact' or 'fast'; received ${JSON.stringify(s.search)}`);
   const h = createHash('sha256').update(`encoder ${encoderFingerprint}\n`);
   if (s.taxonomy) {
     // The files the Normalizer reads, in dir or dir/<lang>/ (only those at the top were hashed before:
@@ -49,6 +55,8 @@ export async function normalizeFingerprint(encoderFingerprint: string, s: Normal
       }),
     );
   else h.update('examples none\n');
+  // (Only 'fast' is hashed, so exact setups keep the fingerprints they had.)
+  if (s.search === 'fast') h.update('search fast\n');
   return `normalize:${h.digest('hex').slice(0, 32)}`;
 }
 
