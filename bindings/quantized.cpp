@@ -122,8 +122,8 @@ Napi::Value QuantizedSearch(const Napi::CallbackInfo& info) {
 
 // quantizedSearchGroups(handle, queries, groupOf, k, metric, probe?) → Promise<{ offsets, rows, scores, floors }>:
 // QuantizedMatrix::searchGroups; groupOf an Int32Array of one group per row,
-// probe (an integer >= 1, or undefined for the exhaustive search) how many
-// groups to probe, offsets an Int32Array of queries.rows + 1, floors a Float64Array.
+// probe (an integer >= 1, or undefined for the exhaustive search) about how many
+// lists of rows to probe, offsets an Int32Array of queries.rows + 1, floors a Float64Array.
 Napi::Value QuantizedSearchGroups(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct State {

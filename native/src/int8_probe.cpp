@@ -442,32 +442,16 @@ Status probeInt8Groups(const ConstMatrix& queries, const GroupedInt8& grouped, M
     std::vector<float> thresholds(static_cast<size_t>(Q));
     parallelRanges(Q, 16, [&](int64_t b, int64_t e) {
       std::vector<float> scores(static_cast<size_t>(kInt8TileRows));
-      std::vector<std::pair<float, int32_t>> top;  // the k best groups so far, best first
+      std::vector<GroupScore> top(static_cast<size_t>(k));  // the k best groups so far, best first (enterGroup)
       float threshold;
       Int8Tile t;
       t.thresholds = &threshold;
       t.groupStride = kGroupRows * depth, t.depth = depth, t.scores = scores.data();
       for (int64_t q = b; q < e; ++q) {
-        top.clear();
-        for (int64_t p = first[q]; p < first[q + 1]; ++p) {
-          const float s = best[p];
-          const int32_t g = grouped.groupOf[probed[q][p - first[q]]];
-          auto it = std::find_if(top.begin(), top.end(), [g](const auto& x) { return x.second == g; });
-          if (it != top.end()) {
-            if (!(s > it->first)) continue;
-            it->first = s;
-          } else if (int64_t(top.size()) < k) {
-            top.emplace_back(s, g);
-            it = top.end() - 1;
-          } else if (s > top.back().first) {
-            top.back() = {s, g};
-            it = top.end() - 1;
-          } else {
-            continue;
-          }
-          for (; it != top.begin() && (it - 1)->first < it->first; --it) std::swap(*(it - 1), *it);
-        }
-        const float tq = int64_t(top.size()) < k ? kNegInf : int8Below(top.back().first, kernelMargins[q]);
+        int64_t held = 0;
+        for (int64_t p = first[q]; p < first[q + 1]; ++p)
+          enterGroup(top.data(), &held, k, best[p], grouped.groupOf[probed[q][p - first[q]]]);
+        const float tq = held < k ? kNegInf : int8Below(top[k - 1].score, kernelMargins[q]);
         threshold = tq;
         thresholds[q] = tq;
         t.queries = pq.codes.data() + q * depth, t.offsets = pq.offsets.data() + q;

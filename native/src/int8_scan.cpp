@@ -410,7 +410,8 @@ class GroupSelection {
   void offer(int64_t q, float score, int32_t row) {
     std::vector<Candidate>& buffer = buffers_[q];
     buffer.push_back(candidate(score, row));
-    if (enter(q, score, groupOf_[row])) raise(q, below(best_[q * k_ + k_ - 1].score, q));
+    if (enterGroup(best_.data() + q * k_, &filled_[q], k_, score, groupOf_[row]))
+      raise(q, below(best_[q * k_ + k_ - 1].score, q));
     if (int64_t(buffer.size()) >= caps_[q]) {
       const float t = thresholds_[q];
       buffer.erase(std::remove_if(buffer.begin(), buffer.end(), [t](Candidate c) { return !(scoreOf(c) > t); }),
@@ -435,35 +436,7 @@ class GroupSelection {
   }
 
  private:
-  struct Best {
-    float score;
-    int32_t group;
-  };
-
   float below(float kth, int64_t q) const { return int8Below(kth, margins_[q]); }
-
-  // Updates q's k best groups with (score, group); true when the k-th best
-  // score rose (or the k-th group was first found).
-  bool enter(int64_t q, float score, int32_t group) {
-    Best* best = best_.data() + q * k_;
-    int64_t& n = filled_[q];
-    int64_t i = 0;
-    while (i < n && best[i].group != group) ++i;
-    if (i < n) {  // a group already held: a better score moves it up
-      if (!(score > best[i].score)) return false;
-      best[i].score = score;
-    } else if (n < k_) {
-      best[n++] = {score, group};
-      i = n - 1;
-    } else if (score > best[k_ - 1].score) {
-      best[k_ - 1] = {score, group};
-      i = k_ - 1;
-    } else {
-      return false;
-    }
-    for (; i > 0 && best[i - 1].score < best[i].score; --i) std::swap(best[i - 1], best[i]);
-    return n == k_;
-  }
 
   // The score of the k-th distinct group in a best-first list, or -inf.
   // (Per-thread scratch: the merge cuts several queries of one selection at once.)
@@ -490,7 +463,7 @@ class GroupSelection {
   std::vector<std::vector<Candidate>> buffers_;
   std::vector<int64_t> caps_;
   std::vector<float> thresholds_;
-  std::vector<Best> best_;  // per query, its k best groups so far, best first
+  std::vector<GroupScore> best_;  // per query, its k best groups so far, best first (enterGroup)
   std::vector<int64_t> filled_;
 };
 

@@ -104,6 +104,37 @@ inline float scoreOf(Candidate c) {
 }
 inline int32_t rowOf(Candidate c) { return int32_t(0xffffffffu - uint32_t(c)); }
 
+// A group and its best score so far.
+struct GroupScore {
+  float score;
+  int32_t group;
+};
+// Keeps the k best distinct groups in best[0 .. *n) (best first; *n <= k)
+// as (score, group) arrive: a group already held moves up on a better
+// score, a new one enters while there is room or above the k-th. O(k) an
+// offer. True when the k-th score rose (or the k-th group was first found).
+inline bool enterGroup(GroupScore* best, int64_t* n, int64_t k, float score, int32_t group) {
+  int64_t i = 0;
+  while (i < *n && best[i].group != group) ++i;
+  if (i < *n) {  // a group already held: a better score moves it up
+    if (!(score > best[i].score)) return false;
+    best[i].score = score;
+  } else if (*n < k) {
+    best[(*n)++] = {score, group};
+    i = *n - 1;
+  } else if (score > best[k - 1].score) {
+    best[k - 1] = {score, group};
+    i = k - 1;
+  } else {
+    return false;
+  }
+  for (; i > 0 && best[i - 1].score < best[i].score; --i) {
+    const GroupScore held = best[i - 1];
+    best[i - 1] = best[i], best[i] = held;
+  }
+  return *n == k;
+}
+
 // A group scan's answer from each query's kept candidates (best first) and
 // its threshold t in kernel units (-inf: none), both turned into similarities.
 void fillGroupCandidates(const std::vector<std::vector<Candidate>>& kept, const std::vector<float>& thresholds,

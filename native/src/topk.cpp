@@ -198,6 +198,16 @@ double rowSumSquares(const float* row, int64_t d) {
   return sum;
 }
 
+// rowSumSquares with 512-bit vectors where `avx512` (the active instruction set) says so.
+double sumSquares(bool avx512, const float* row, int64_t d) {
+#ifdef JOBBERT_TOPK_AVX512
+  if (avx512) return rowSumSquares_avx512(row, d);
+#else
+  (void)avx512;
+#endif
+  return rowSumSquares(row, d);
+}
+
 // Checks corpus rows [j0, j0 + rows) and, under cosine, stores their inverse
 // norms. Done block by block right before the block is used, while its rows
 // are in cache, so the corpus is read from memory once. False on a bad row.
@@ -211,12 +221,7 @@ bool prepareCorpusRows(const Problem& pr, int64_t j0, int64_t rows) {
       for (int64_t b = 0; b < d * 4; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
     }
 #endif
-#ifdef JOBBERT_TOPK_AVX512
-    const double sum =
-        pr.avx512 ? rowSumSquares_avx512(pr.corpus.data + j * d, d) : rowSumSquares(pr.corpus.data + j * d, d);
-#else
-    const double sum = rowSumSquares(pr.corpus.data + j * d, d);
-#endif
+    const double sum = sumSquares(pr.avx512, pr.corpus.data + j * d, d);
     if (!std::isfinite(sum) || (pr.invCorpus && !(sum >= kMinSquaredNorm))) {
       pr.corpusBad->store(true, std::memory_order_relaxed);
       return false;
@@ -239,6 +244,13 @@ bool allFinite(const float* raw, int64_t cols) {
 // cosines are recomputed in double from the query and corpus rows (`block`
 // holds corpus row j0), so a cosine stays in [-1, 1] whatever the inputs'
 // magnitude. Finite scores are scaled exactly as scanRow scales them.
+// The cosine of a query and a row whose float32 dot product overflowed, in double.
+float overflowedCosine(const float* query, const float* row, int64_t d, float invQ, float invRow) {
+  double dot = 0.0;
+  for (int64_t p = 0; p < d; ++p) dot += double(query[p]) * double(row[p]);
+  return static_cast<float>(dot * double(invQ) * double(invRow));
+}
+
 void scanRowOverflowed(const Problem& pr, ChunkSelection& sel, int64_t q, const float* raw, int64_t cols, int64_t j0,
                        const float* block) {
   const int64_t d = pr.corpus.cols;
@@ -246,14 +258,8 @@ void scanRowOverflowed(const Problem& pr, ChunkSelection& sel, int64_t q, const 
   const float invQ = pr.invQueries[q];
   for (int64_t j = 0; j < cols; ++j) {
     float s;
-    if (std::fabs(raw[j]) <= std::numeric_limits<float>::max()) {
-      s = raw[j] * invQ * pr.invCorpus[j0 + j];
-    } else {
-      const float* row = block + j * d;
-      double dot = 0.0;
-      for (int64_t p = 0; p < d; ++p) dot += double(query[p]) * double(row[p]);
-      s = static_cast<float>(dot * double(invQ) * double(pr.invCorpus[j0 + j]));
-    }
+    if (std::fabs(raw[j]) <= std::numeric_limits<float>::max()) s = raw[j] * invQ * pr.invCorpus[j0 + j];
+    else s = overflowedCosine(query, block + j * d, d, invQ, pr.invCorpus[j0 + j]);
     if (!sel.settled(q) || s > sel.threshold(q)) sel.offer(q, s, static_cast<int32_t>(j0 + j));
   }
 }
@@ -359,6 +365,21 @@ DirectKernel directKernel(Isa isa) {
   }
 }
 
+// The queries as a direct kernel reads them: -0 as +0 where it broadcasts
+// 0 + a, each value repeated queryCopies times; `queries` itself where that
+// changes nothing, else a copy in *storage.
+const float* directQueries(const DirectKernel& kernel, const float* queries, int64_t count, int64_t d,
+                           std::vector<float>* storage) {
+  const int64_t copies = kernel.queryCopies;
+  if (!kernel.positiveZero && copies == 1) return queries;
+  storage->resize(static_cast<size_t>(count * d * copies));
+  for (int64_t t = 0; t < count * d; ++t) {
+    const float v = kernel.positiveZero ? 0.0f + queries[t] : queries[t];
+    for (int64_t c = 0; c < copies; ++c) (*storage)[t * copies + c] = v;
+  }
+  return storage->data();
+}
+
 // Few queries: stream the corpus rows of the chunk once and score each group
 // of LANES rows against every query of the group.
 void directChunk(const Problem& pr, ChunkSelection& sel, int64_t begin, int64_t end) {
@@ -369,18 +390,9 @@ void directChunk(const Problem& pr, ChunkSelection& sel, int64_t begin, int64_t 
   const int64_t blockRows =
       std::max<int64_t>(kMaxDirectRows, std::min<int64_t>(128, (int64_t(512) << 10) / (4 * d) / 64 * 64));
   std::vector<float> raw(static_cast<size_t>(4 * blockRows));
-  // The queries as the kernel reads them: -0 as +0 where it broadcasts 0 + a,
-  // each value repeated queryCopies times.
-  const int64_t copies = kernel.queryCopies, qd = d * copies;
+  const int64_t qd = d * kernel.queryCopies;
   std::vector<float> prepared;
-  if (kernel.positiveZero || copies > 1) {
-    prepared.resize(static_cast<size_t>(pr.queryCount * qd));
-    for (int64_t t = 0; t < pr.queryCount * d; ++t) {
-      const float v = kernel.positiveZero ? 0.0f + pr.queries[t] : pr.queries[t];
-      for (int64_t c = 0; c < copies; ++c) prepared[t * copies + c] = v;
-    }
-  }
-  const float* queries = prepared.empty() ? pr.queries : prepared.data();
+  const float* queries = directQueries(kernel, pr.queries, pr.queryCount, d, &prepared);
   for (int64_t j0 = begin; j0 < end; j0 += blockRows) {
     const int64_t cols = std::min(blockRows, end - j0);
     if (pr.corpusBad->load(std::memory_order_relaxed) || !prepareCorpusRows(pr, j0, cols)) return;
@@ -555,14 +567,8 @@ Status scoreRows(const float* query, const float* const* rows, int64_t m, int64_
   return guarded("scoreRows", [&]() -> Status {
     const Isa isa = activeIsa();
     const DirectKernel kernel = directKernel(isa);
-    // The query as directChunk prepares it for the kernel.
-    const int64_t copies = kernel.queryCopies;
-    std::vector<float> prepared(static_cast<size_t>(d * copies));
-    for (int64_t t = 0; t < d; ++t) {
-      const float v = kernel.positiveZero ? 0.0f + query[t] : query[t];
-      for (int64_t c = 0; c < copies; ++c) prepared[t * copies + c] = v;
-    }
-    const float* q[1] = {prepared.data()};
+    std::vector<float> prepared;
+    const float* q[1] = {directQueries(kernel, query, 1, d, &prepared)};
     const int step = kernel.rowsPerCall(1);
     const float* call[kMaxDirectRows];
     for (int64_t g = 0; g < m; g += step) {
@@ -577,20 +583,11 @@ Status scoreRows(const float* query, const float* const* rows, int64_t m, int64_
     float invQ;
     if (Status s = inverseRowNorms({query, 1, d}, "queries", &invQ); !s.ok()) return s;
     for (int64_t j = 0; j < m; ++j) {
-#ifdef JOBBERT_TOPK_AVX512
-      const double sum = isa == Isa::kAvx512 ? rowSumSquares_avx512(rows[j], d) : rowSumSquares(rows[j], d);
-#else
-      const double sum = rowSumSquares(rows[j], d);
-#endif
+      const double sum = sumSquares(isa == Isa::kAvx512, rows[j], d);
       if (!std::isfinite(sum) || !(sum >= kMinSquaredNorm)) return Status::Range("rows must be finite and non-zero");
       const float invRow = static_cast<float>(1.0 / std::sqrt(sum));
-      if (std::fabs(out[j]) <= std::numeric_limits<float>::max()) {
-        out[j] = out[j] * invQ * invRow;
-      } else {  // an overflowed dot product, recomputed in double as scanRowOverflowed does
-        double dot = 0.0;
-        for (int64_t p = 0; p < d; ++p) dot += double(query[p]) * double(rows[j][p]);
-        out[j] = static_cast<float>(dot * double(invQ) * double(invRow));
-      }
+      if (std::fabs(out[j]) <= std::numeric_limits<float>::max()) out[j] = out[j] * invQ * invRow;
+      else out[j] = overflowedCosine(query, rows[j], d, invQ, invRow);
     }
     return Status::Ok();
   });

@@ -289,6 +289,18 @@ void testPackedScan(std::mt19937_64& rng) {
   }
 }
 
+// Every row of v (d wide) in topK's order for each of the rowsQ queries: the
+// reference the group searches are checked against.
+void referenceOrder(const float* queries, int64_t rowsQ, const std::vector<float>& v, int64_t d, Metric metric,
+                    std::vector<int32_t>* all, std::vector<float>* exact, const std::string& what) {
+  const int64_t n = int64_t(v.size()) / d;
+  all->resize(static_cast<size_t>(rowsQ * n)), exact->resize(static_cast<size_t>(rowsQ * n));
+  TopKParams p;
+  p.queries = {queries, rowsQ, d}, p.corpus = {v.data(), n, d}, p.k = n, p.metric = metric;
+  p.indices = all->data(), p.scores = exact->data();
+  check(topK(p).ok(), what + ": the reference topK");
+}
+
 // searchGroups against the exact answer: every row above the floor listed, in
 // topK's order with its scores, and the k best groups among them. Groups are
 // tight clusters (members within ~1e-3 of each other, below the int8 error,
@@ -329,12 +341,9 @@ void testSearchGroups(std::mt19937_64& rng) {
     const Metric metric = combo % 2 ? Metric::kDot : Metric::kCosine;
     setIsa(isa);
     const int64_t rowsQ = metric == Metric::kDot ? q : q - 1;  // a zero query only under dot
-    std::vector<int32_t> all(rowsQ * n);
-    std::vector<float> exact(rowsQ * n);
-    TopKParams p;
-    p.queries = {queries.data(), rowsQ, d}, p.corpus = {v.data(), n, d}, p.k = n, p.metric = metric;
-    p.indices = all.data(), p.scores = exact.data();
-    check(topK(p).ok(), "searchGroups: the reference topK");
+    std::vector<int32_t> all;
+    std::vector<float> exact;
+    referenceOrder(queries.data(), rowsQ, v, d, metric, &all, &exact, "searchGroups");
     for (const auto& m : {inMemory, fromFile}) {
       for (int64_t k : {int64_t(1), int64_t(5), int64_t(40), groups + 1}) {
         QuantizedMatrix::GroupHits hits;
@@ -434,12 +443,9 @@ void testProbeGroups(std::mt19937_64& rng) {
     setIsa(isa);
     for (const Metric metric : {Metric::kCosine, Metric::kDot}) {
       const int64_t rowsQ = metric == Metric::kDot ? q : q - 1;  // the last (zero) query only under dot
-      std::vector<int32_t> all(rowsQ * n);
-      std::vector<float> exact(rowsQ * n);
-      TopKParams p;
-      p.queries = {queries.data(), rowsQ, d}, p.corpus = {v.data(), n, d}, p.k = n, p.metric = metric;
-      p.indices = all.data(), p.scores = exact.data();
-      check(topK(p).ok(), "probe: the reference topK");
+      std::vector<int32_t> all;
+      std::vector<float> exact;
+      referenceOrder(queries.data(), rowsQ, v, d, metric, &all, &exact, "probe");
       const std::string what = std::string(isaName(isa)) + (metric == Metric::kDot ? ", dot" : ", cosine");
       for (int64_t k : {int64_t(1), int64_t(5), groups + 1}) {
         QuantizedMatrix::GroupHits full, every, few;

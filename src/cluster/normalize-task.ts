@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import type { Normalizer, NormalizerSearch } from '../normalize/normalizer.js';
+import { type Normalizer, type NormalizerSearch, SEARCHES } from '../normalize/normalizer.js';
 import { taxonomyFiles } from '../normalize/taxonomy.js';
 import { ioError } from '../util/open-bytes.js';
+import { assertChoice } from '../util/validate.js';
 import type { TaskRunner } from './jobs.js';
 
 /**
@@ -32,15 +33,14 @@ export interface NormalizeSettings {
  * worker built from other examples, or searching otherwise, never takes the
  * job's chunks. Async; rejects with the file errors, with TypeError for a
  * `threshold` (a job's option now: `runBatch({ options: { threshold } })`), and
- * with RangeError for a `search` other than 'exact' or 'fast'.
+ * with TypeError/RangeError for a `search` other than 'exact' or 'fast'.
  */
 export async function normalizeFingerprint(encoderFingerprint: string, s: NormalizeSettings = {}): Promise<string> {
   if ('threshold' in s)
     throw new TypeError(
       'normalizeFingerprint: threshold is not part of a setup: a job names it in its options (runBatch({ options: { threshold } })), and every worker serves it',
     );
-  if (s.search !== undefined && s.search !== 'exact' && s.search !== 'fast')
-    throw new RangeError(`normalizeFingerprint: search must be 'exact' or 'fast'; received ${JSON.stringify(s.search)}`);
+  if (s.search !== undefined) assertChoice('normalizeFingerprint', 'search', s.search, SEARCHES);
   const h = createHash('sha256').update(`encoder ${encoderFingerprint}\n`);
   if (s.taxonomy) {
     // The files the Normalizer reads, in dir or dir/<lang>/ (only those at the top were hashed before:

@@ -118,7 +118,7 @@ export interface Addon {
   ): Promise<{ k: number; indices: Int32Array; scores: Float32Array }>;
   /**
    * The rows that decide each query's k best groups (groupOf: one group per row), exactly
-   * (or, given `probe`, among the `probe` groups whose prototypes score best):
+   * (or, given `probe`, among the rows of about `probe` lists whose prototypes score best):
    * query q's rows are rows/scores[offsets[q] … offsets[q + 1]), best first, all above floors[q].
    */
   quantizedSearchGroups(

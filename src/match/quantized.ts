@@ -138,11 +138,12 @@ export class QuantizedMatrix {
    * by its prototype (the unit mean of its rows' directions), and only the
    * rows of the best lists are searched — about `probe` of them (their
    * prototypes above a threshold estimated from a sample of prototypes: half
-   * to twice as many; more where they span fewer than k groups) — as above: the k best groups *among those rows*,
-   * exact among them, with the same scores. A row outside a query's probed
-   * lists cannot count, even where it would change the k best. The layout
-   * this needs (the codes regrouped, with padding ~1.6× their size) is built
-   * on the first call with a probe for a groupOf and kept for the next.
+   * to twice as many; more where they span fewer than k groups) — as above:
+   * the k best groups *among those rows*, exact among them, with the same
+   * scores. A row outside a query's probed lists cannot count, even where it
+   * would change the k best. The layout this needs (the codes regrouped and
+   * padded, with the prototypes: about twice the codes' size) is built on the
+   * first call with a probe for a groupOf and kept for the next.
    * Async. Throws TypeError/RangeError for bad arguments; rejects as search()
    * does.
    */

@@ -56,7 +56,8 @@ export interface NormalizerOptions {
 
 /** How a Normalizer searches its labels: {@link NormalizerOptions.search}. */
 export type NormalizerSearch = 'exact' | 'fast';
-const SEARCHES: readonly NormalizerSearch[] = ['exact', 'fast'];
+/** The values of NormalizerOptions.search. */
+export const SEARCHES: readonly NormalizerSearch[] = ['exact', 'fast'];
 
 /** The keys of NormalizerOptions, complete by its type: a misspelt option is refused. */
 const LOAD_OPTIONS = Object.keys({ encoder: true, taxonomy: true, examples: true, threshold: true, search: true } satisfies Record<

@@ -166,8 +166,9 @@ export const FAST_PROBE = 64;
  * occupation is `occupationOf[row]`), best first; fewer than k only when the
  * corpus holds fewer occupations. Equal query vectors (titles that differ only
  * in case or punctuation, for the LiteEncoder) are searched once and share
- * their list. `probe` (the group search only): search only that many lists of
- * vectors, those whose prototypes score best — inexact, see FAST_PROBE. Async.
+ * their list. `probe` (the group search only): search only about that many
+ * lists of vectors, those whose prototypes score best — inexact, see
+ * FAST_PROBE. Async.
  */
 export async function searchOccupations(
   queries: Matrix,
@@ -256,10 +257,10 @@ async function searchDistinct(queries: Matrix, corpus: Corpus, occupationOf: Int
   }
 }
 
-/** Walks a best-first list of distinct vectors into a query's k best occupations. */
 /** Walks for at most this many occupations look up the ones taken in the list itself (Walker.#take). */
 const SHORT_WALK = 16;
 
+/** Walks a best-first list of distinct vectors into a query's k best occupations. */
 class Walker {
   readonly #seen = new Set<number>();
   readonly #tied: number[] = [];
