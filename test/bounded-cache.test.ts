@@ -41,3 +41,20 @@ test('BoundedCache never exceeds its budget under churn, and skips oversized ent
   assert.equal(c.bytes, 0);
   assert.throws(() => new BoundedCache(0, size), RangeError);
 });
+
+test('BoundedCache keeps spaces apart: one key in two spaces is two entries, under one budget', () => {
+  const c = new BoundedCache<number[]>(100, size); // 50 bytes a generation
+  c.set('k', [1], 'en\u00005');
+  c.set('k', [2], 'de\u00005');
+  assert.deepEqual(c.get('k', 'en\u00005'), [1]);
+  assert.deepEqual(c.get('k', 'de\u00005'), [2]);
+  assert.equal(c.get('k'), undefined);
+  assert.equal(c.size, 2);
+  assert.equal(c.bytes, 18);
+  c.set('long', [1, 2, 3, 4], 'x'); // 36 → 54 > 50: both spaces' entries become old, still found
+  assert.deepEqual(c.get('k', 'de\u00005'), [2]); // promoted
+  c.set('more', [1, 2, 3, 4], 'x'); // the young generation (long, k in de) becomes old; k in en dropped
+  assert.equal(c.get('k', 'en\u00005'), undefined);
+  assert.deepEqual(c.get('k', 'de\u00005'), [2]);
+  assert.ok(c.size <= 4 && c.bytes <= 100);
+});

@@ -594,12 +594,12 @@ export class Normalizer {
     // cache of search results per (language, k, text) skips their search.
     const kk = Math.max(plan.k, 2);
     const evidence = this.#evidence;
-    const prefix = `${plan.lang}\u0000${kk}\u0000`;
+    const space = `${plan.lang}\u0000${kk}`;
     const hits: number[][] = new Array(texts.length);
     const missing: string[] = [];
     const missingAt: number[] = [];
     for (let i = 0; i < texts.length; i++) {
-      const cached = this.#cache.get(prefix + texts[i]);
+      const cached = this.#cache.get(texts[i], space);
       if (cached) hits[i] = cached;
       else {
         missing.push(texts[i]);
@@ -620,7 +620,7 @@ export class Normalizer {
       for (let j = 0; j < missing.length; j++) {
         const h = evidence ? weigh(found[j], q.data, j * q.cols, this.#occupationOf, evidence, kk) : found[j];
         hits[missingAt[j]] = h;
-        this.#cache.set(prefix + missing[j], h);
+        this.#cache.set(missing[j], h, space);
       }
     }
     return { slot, hits };
