@@ -328,6 +328,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerStore(env, exports);
   registerQuantized(env, exports);
   registerLite(env, exports);
+  registerText(env, exports);
   registerDevice(env, exports);
   return exports;
 }

@@ -101,6 +101,8 @@ void registerStore(Napi::Env env, Napi::Object exports);
 void registerQuantized(Napi::Env env, Napi::Object exports);
 // Embedding bags for the LiteEncoder (bindings/lite.cpp): embeddingBag, embeddingBagSync, embeddingBagBackward.
 void registerLite(Napi::Env env, Napi::Object exports);
+// JSON text assembly (bindings/text.cpp): assembleJson.
+void registerText(Napi::Env env, Napi::Object exports);
 // GPU-resident matrices (bindings/device.cpp): toDevice, cudaStatus, cudaMaxTopK
 // and the DeviceMatrix class (not exported: only toDevice makes one).
 void registerDevice(Napi::Env env, Napi::Object exports);

@@ -723,6 +723,23 @@ test('normalizeLines is byte for byte JSON.stringify of normalize with the given
   assert.equal((await n.normalizeLines([], [])).length, 0);
 });
 
+test('normalizeLines: scores outside [-1, 1] (an encoder whose rows are not unit length) are written as JSON.stringify writes them', async () => {
+  const tfidf = TfIdfEncoder.fit(['baker', 'nurse', 'taxi driver'], { dim: 64 });
+  const scale = async (texts: string[]) => {
+    const m = await tfidf.encode(texts);
+    return { ...m, data: m.data.map((x) => 3.3333 * x) };
+  };
+  const encoder = { dim: 64, fingerprint: 'scaled', encode: scale, dispose: async () => {} };
+  const m = await Normalizer.load({ taxonomy, encoder });
+  const titles = ['baker', 'nurse', '', 'baker', 'taxi driver'];
+  const ids = titles.map((_, i) => `s${i}`);
+  const objects = await m.normalize(titles, { k: 3 });
+  assert.ok(objects[0].alternatives[0].score > 1, `score ${objects[0].alternatives[0].score}`);
+  const expected = objects.map((r, i) => `${JSON.stringify({ ...r, id: ids[i] })}\n`).join('');
+  assert.equal((await m.normalizeLines(titles, ids, { k: 3 })).toString('utf8'), expected);
+  await m.dispose();
+});
+
 test('BAD CALL - normalizeLines names ids when they are not one string per title', async () => {
   await assert.rejects(n.normalizeLines(['baker'], 'x' as never), { name: 'TypeError', message: /ids must be an array/ });
   await assert.rejects(n.normalizeLines(['baker', 'nurse'], ['a', 2 as never]), { name: 'TypeError', message: /ids\[1\]/ });

@@ -149,6 +149,12 @@ export interface Addon {
     offsets: Int32Array,
     tableRows: number,
   ): Promise<{ ids: Int32Array; grads: Float32Array }>;
+  /**
+   * JSON text from fragments and strings (bindings/text.cpp), on the calling thread: for each
+   * program entry e, fragment e (bytes[offsets[e] … offsets[e + 1])) when e ≥ 0, else
+   * strings[−1 − e] quoted as JSON.stringify quotes it, UTF-8.
+   */
+  assembleJson(bytes: Uint8Array, offsets: Uint32Array, program: Int32Array, strings: string[]): Buffer;
   backends(): string[];
   cudaDevices(): string[];
   isas(): string[];

@@ -26,7 +26,7 @@ import {
 } from './calibration.js';
 import { cleanTitle } from './clean.js';
 import { checkExamples, readExamples, type Example, type SkippedExample } from './examples.js';
-import { ByteWriter } from './bytes.js';
+import { decimal, LineProgram, LineTable } from './lines.js';
 import { EVIDENCE_POOL, type ExampleEvidence, exampleEvidence, weigh } from './evidence.js';
 import { buildCorpus, type Corpus, disposeCorpus, FAST_PROBE, searchOccupations } from './search.js';
 import { ID_RULE, rowId } from './rows.js';
@@ -198,10 +198,8 @@ export class Normalizer {
   readonly #cache = new BoundedCache<number[]>(CACHE_BYTES, cacheBytes);
   /** What the examples say per occupation; null without examples. */
   readonly #evidence: ExampleEvidence | null;
-  /** Per output language: each occupation's `"uri":…,"label":…,"isco":…` (JSON), made on first use. */
-  readonly #occupationJson = new Map<string, Buffer[]>();
-  /** Each index row's `matched` object as JSON, made on first use. */
-  readonly #matchedJson: Buffer[];
+  /** Per output language: the fragments of result lines (lines.ts), made on first use. */
+  readonly #lineTables = new Map<string, LineTable>();
   #disposed = false;
 
   private constructor(init: {
@@ -230,7 +228,6 @@ export class Normalizer {
     this.#uriIndex = new Map(init.taxonomy.occupations.map((o, i) => [o.uri, i]));
     this.#occupationOf = Int32Array.from(init.rows, (r) => r.occupation);
     this.#matchKind = init.rows.map((r) => (r.source === 'example' ? 'example' : r.preferred ? 'preferred' : 'alternative'));
-    this.#matchedJson = new Array(init.rows.length);
     this.#corpora.set(
       '*',
       buildCorpus(
@@ -381,13 +378,13 @@ export class Normalizer {
     const plan = await this.#plan(fn, titles, opts);
     if (ids.length !== titles.length)
       throw new RangeError(`${fn}: ids must hold one id per title (${titles.length}); received ${ids.length}`);
-    // ~1.2 KB a title at k = 5 (grown when short).
-    const w = new ByteWriter(titles.length * (300 + 200 * Math.min(plan.k, 50)));
+    const parts: Buffer[] = [];
     for (let s = 0; s < titles.length; s += CHUNK) {
       const chunk = s === 0 && titles.length <= CHUNK ? titles : titles.slice(s, s + CHUNK);
-      this.#lines(w, chunk, ids, s, await this.#hits(chunk, plan), plan);
+      const batch = await this.#hits(chunk, plan);
+      parts.push(this.#lines(chunk, ids, s, batch, plan) ?? this.#jsonLines(chunk, ids, s, batch, plan));
     }
-    return w.result();
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
   /**
@@ -700,64 +697,74 @@ export class Normalizer {
     return out;
   }
 
-  /** JSON Lines of a batch into `w`: the UTF-8 of JSON.stringify of #results' objects with ids[offset + i], from cached fragments. */
-  #lines(w: ByteWriter, titles: string[], ids: string[], offset: number, batch: BatchHits, plan: Plan): void {
-    let occJson = this.#occupationJson.get(plan.outputLang);
-    if (!occJson) {
-      occJson = new Array(this.taxonomy.occupations.length);
-      this.#occupationJson.set(plan.outputLang, occJson);
+  /**
+   * JSON Lines of a batch: the UTF-8 of JSON.stringify of #results' objects
+   * with ids[offset + i], assembled from fragments (lines.ts); null when a
+   * score or confidence lies outside [−1, 1] (then JSON.stringify writes it).
+   */
+  #lines(titles: string[], ids: string[], offset: number, batch: BatchHits, plan: Plan): Buffer | null {
+    let table = this.#lineTables.get(plan.outputLang);
+    if (!table) {
+      const tax = this.taxonomy.occupations;
+      table = new LineTable(
+        tax.map(
+          (o, occ) =>
+            `"uri":${JSON.stringify(o.uri)},"label":${JSON.stringify(this.#label(occ, plan.outputLang))},"isco":${JSON.stringify(o.isco)}`,
+        ),
+        this.#rows.map((r) =>
+          JSON.stringify(r.lang === undefined ? { text: r.text, source: r.source } : { text: r.text, lang: r.lang, source: r.source }),
+        ),
+      );
+      this.#lineTables.set(plan.outputLang, table);
     }
-    // The part after "input" is the same for every title with the same hits: written once, then copied.
-    const tailAt = new Int32Array(2 * batch.hits.length).fill(-1);
+    const { slot, hits } = batch;
+    const program = new LineProgram(hits.length * (6 + 6 * Math.min(plan.k, 50)));
+    const alternatives = new Int32Array(3 * Math.min(plan.k, MAX_ALTERNATIVES));
+    // Each distinct title's result is made once, on its first line.
+    const tailOf = new Int32Array(hits.length).fill(-1);
+    const tails = new Int32Array(titles.length);
     for (let i = 0; i < titles.length; i++) {
-      w.text(`{"id":${JSON.stringify(ids[offset + i])},"input":${JSON.stringify(titles[i])},`);
-      const u = batch.slot[i];
+      const u = slot[i];
       if (u < 0) {
-        w.bytes(NO_MATCH);
+        tails[i] = -1;
         continue;
       }
-      if (tailAt[2 * u] >= 0) {
-        w.repeat(tailAt[2 * u], tailAt[2 * u + 1]);
-        continue;
+      if (tailOf[u] < 0) {
+        const h = hits[u];
+        const c = this.#confidence(h);
+        const confidence = decimal(c);
+        let count = 0;
+        for (let j = 0; j < h.length && j < 2 * plan.k; j += 2, count++) {
+          const row = h[j];
+          const score = decimal(h[j + 1]);
+          if (score < 0) return null;
+          alternatives[3 * count] = table.occupation(this.#occupationOf[row]);
+          alternatives[3 * count + 1] = score;
+          alternatives[3 * count + 2] = table.matched(row);
+        }
+        if (confidence < 0) return null;
+        const occupation = h.length && c >= plan.threshold ? table.occupation(this.#occupationOf[h[0]]) : -1;
+        tailOf[u] = program.tail(occupation, confidence, alternatives, count);
       }
-      const start = w.length;
-      const h = batch.hits[u];
-      const confidence = this.#confidence(h);
-      if (h.length && confidence >= plan.threshold) {
-        const occ = this.#occupationOf[h[0]];
-        occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
-        w.bytes(OCCUPATION);
-        w.bytes(occJson[occ]);
-        w.text(`},"confidence":${json4(confidence)},"alternatives":[`);
-      } else w.text(`"occupation":null,"confidence":${json4(confidence)},"alternatives":[`);
-      for (let j = 0; j < h.length && j < 2 * plan.k; j += 2) {
-        const row = h[j];
-        const occ = this.#occupationOf[row];
-        occJson[occ] ??= this.#occupationFields(occ, plan.outputLang);
-        this.#matchedJson[row] ??= this.#matchedFields(row);
-        w.bytes(j ? NEXT_ALTERNATIVE : ALTERNATIVE);
-        w.bytes(occJson[occ]);
-        w.text(`,"score":${json4(h[j + 1])},"matched":`);
-        w.bytes(this.#matchedJson[row]);
-      }
-      w.bytes(h.length ? END_WITH_ALTERNATIVES : END);
-      tailAt[2 * u] = start;
-      tailAt[2 * u + 1] = w.length;
+      tails[i] = tailOf[u];
     }
-  }
-
-  #occupationFields(occ: number, lang: string): Buffer {
-    const o = this.taxonomy.occupations[occ];
-    return Buffer.from(`"uri":${JSON.stringify(o.uri)},"label":${JSON.stringify(this.#label(occ, lang))},"isco":${JSON.stringify(o.isco)}`);
-  }
-
-  #matchedFields(row: number): Buffer {
-    const r = this.#rows[row];
-    return Buffer.from(
-      r.lang === undefined
-        ? JSON.stringify({ text: r.text, source: r.source })
-        : JSON.stringify({ text: r.text, lang: r.lang, source: r.source }),
+    return table.assemble(
+      offset === 0 && ids.length === titles.length ? ids : ids.slice(offset, offset + titles.length),
+      titles,
+      program,
+      tails,
     );
+  }
+
+  /** JSON Lines of a batch as JSON.stringify writes #results' objects (for numbers #lines has no fragment for). */
+  #jsonLines(titles: string[], ids: string[], offset: number, batch: BatchHits, plan: Plan): Buffer {
+    const results = this.#results(titles, batch, plan);
+    let text = '';
+    for (let i = 0; i < results.length; i++) {
+      results[i].id = ids[offset + i];
+      text += `${JSON.stringify(results[i])}\n`;
+    }
+    return Buffer.from(text);
   }
 
   /** Position of an occupation URI in the taxonomy, or undefined. */
@@ -781,30 +788,6 @@ const features = (s1: number, s2: number | undefined, matched: MatchKind): Confi
   margin: s2 === undefined ? s1 : s1 - s2,
   matched,
 });
-
-const NO_MATCH = Buffer.from('"occupation":null,"confidence":0,"alternatives":[]}\n');
-const OCCUPATION = Buffer.from('"occupation":{');
-const ALTERNATIVE = Buffer.from('{');
-const NEXT_ALTERNATIVE = Buffer.from('},{');
-const END_WITH_ALTERNATIVES = Buffer.from('}]}\n');
-const END = Buffer.from(']}\n');
-
-/** A number as JSON.stringify writes it. */
-const jsonNumber = (x: number) => (Number.isFinite(x) ? String(x) : 'null');
-
-/**
- * JSON of a score or confidence rounded to 4 decimals, as JSON.stringify writes
- * it: from a table of the 20,001 values in [−1, 1] (made as they are first met;
- * 6 a title, and number-to-string conversion was 2.4% of a title's CPU), else
- * converted. Sync.
- */
-function json4(x: number): string {
-  const k = Math.round(x * 1e4);
-  if (!(k >= -10_000 && k <= 10_000)) return jsonNumber(k / 1e4);
-  DECIMALS[k + 10_000] ??= String(k / 1e4);
-  return DECIMALS[k + 10_000];
-}
-const DECIMALS: string[] = new Array(20_001);
 
 async function encodeAll(encoder: Encoder, texts: string[]): Promise<Matrix> {
   const d = encoder.dim;
