@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -343,6 +344,41 @@ FileRange readFileRange(const Napi::CallbackInfo& info, size_t first) {
     r.verify = true;
   }
   return r;
+}
+
+Utf16List readStrings(const Napi::Value& v, const char* name) {
+  Napi::Env env = v.Env();
+  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
+  napi_value list = v;
+  uint32_t count = 0;
+  NAPI_THROW_IF_FAILED(env, napi_get_array_length(env, list, &count), Utf16List());
+  Utf16List out;
+  out.starts.assign(size_t(count) + 1, 0);
+  // Each copy writes a NUL, which the next string overwrites.
+  std::vector<char16_t>& units = out.units;
+  units.resize(size_t(count) * 64 + 1);
+  for (uint32_t s = 0; s < count; s++) {
+    napi_value item;
+    NAPI_THROW_IF_FAILED(env, napi_get_element(env, list, s, &item), Utf16List());
+    const size_t at = size_t(out.starts[s]);
+    if (units.size() - at < 256) units.resize(2 * units.size() + 256);
+    // One call for most strings: copied up to the room left (keeping a unit for the NUL); a string that may
+    // not have fitted is measured and copied again.
+    size_t copied = 0;
+    napi_status st = napi_get_value_string_utf16(env, item, units.data() + at, units.size() - at, &copied);
+    if (st == napi_string_expected)
+      throw Napi::TypeError::New(env, std::string(name) + "[" + std::to_string(s) + "] must be a string");
+    NAPI_THROW_IF_FAILED(env, st, Utf16List());
+    if (copied + 1 == units.size() - at) {
+      size_t length = 0;
+      NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf16(env, item, nullptr, 0, &length), Utf16List());
+      if (units.size() < at + length + 1) units.resize(std::max(at + length + 1, 2 * units.size()));
+      NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf16(env, item, units.data() + at, length + 1, &copied),
+                           Utf16List());
+    }
+    out.starts[s + 1] = int64_t(at + copied);
+  }
+  return out;
 }
 
 }  // namespace jobbert::bindings

@@ -119,6 +119,16 @@ double readNumber(const Napi::Value& v, const char* name);
 // Reads a string that must be one of `choices`; returns its index.
 int readChoice(const Napi::Value& v, const char* name, const std::vector<const char*>& choices);
 
+// The strings of an array, their UTF-16 units one after another: string s
+// is units[starts[s] .. starts[s + 1]).
+struct Utf16List {
+  std::vector<char16_t> units;
+  std::vector<int64_t> starts;
+  int64_t count() const { return int64_t(starts.size()) - 1; }
+};
+// Reads an array of strings (TypeError naming `name` or `name`[i]).
+Utf16List readStrings(const Napi::Value& v, const char* name);
+
 // The elements of a caller's output array `v`: a Float32Array of exactly
 // `length` elements on a plain (not shared, not detached) ArrayBuffer, else a
 // TypeError / RangeError naming `name`. The caller keeps a reference to v for
