@@ -474,6 +474,10 @@ void testProbeGroups(std::mt19937_64& rng) {
         check(scored && ordered && spans,
               "probe 3: rows with topK's scores, best first, spanning k groups above the floor (" + what + ", k " +
                   std::to_string(k) + ")");
+        const bool partial = std::max<int64_t>(3, k) < grouped.lists;
+        check(!partial || std::all_of(few.floors.begin(), few.floors.end(),
+                                      [](double f) { return f == -std::numeric_limits<double>::infinity(); }),
+              "probe 3: a probe that leaves lists out certifies nothing (floors -inf) (" + what + ")");
       }
     }
   }

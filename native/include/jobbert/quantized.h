@@ -185,8 +185,10 @@ class QuantizedMatrix {
   // probe > 0 makes the search inexact and faster: only the lists of rows
   // whose prototypes score best for a query, about `probe` of them (at least
   // k), are searched (probeInt8Groups), and the answer is the k best groups
-  // of those rows, exact among them (the same rows and scores a search of
-  // only those rows gives). The group layout it needs is built on the first
+  // of those rows, with topK's scores. Where lists are left out nothing is
+  // certified: floors are -inf, and the scan keeps rows within a quarter of
+  // the certified margin (kProbeMargin, quantized.cpp). Probing every list is
+  // the exhaustive search, bit for bit. The group layout it needs is built on the first
   // such call for a groupOf and kept (one at a time).
   Status searchGroups(const ConstMatrix& queries, const int32_t* groupOf, int64_t k, Metric metric, GroupHits* out,
                       int64_t probe = 0) const;
