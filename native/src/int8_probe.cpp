@@ -67,20 +67,29 @@ inline void copyCodes(const int8_t* from, int64_t depth, int8_t* to) {
   }
 }
 
-// The r-th largest of `v` (1 <= r <= v.size()); for small r, one pass keeping the r best in order.
-float rankth(const std::vector<float>& v, int64_t r) {
+// The r-th largest of v[0 .. n) (1 <= r <= n); for small r, one pass keeping the r best in order.
+float rankth(const float* v, int64_t n, int64_t r) {
   float best[64];
   if (r > 64) {
-    std::vector<float> copy(v);
+    std::vector<float> copy(v, v + n);
     std::nth_element(copy.begin(), copy.begin() + (r - 1), copy.end(), std::greater<float>());
     return copy[r - 1];
   }
-  int64_t n = 0;
-  for (float x : v) {
-    if (n == r && !(x > best[r - 1])) continue;
-    int64_t i = n < r ? n++ : r - 1;
-    for (; i > 0 && best[i - 1] < x; --i) best[i] = best[i - 1];
-    best[i] = x;
+  int64_t held = 0;
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t j1 = std::min(n, j0 + 16);
+    if (held == r) {  // most blocks hold nothing above the r-th so far: one vectorisable test
+      bool any = false;
+      for (int64_t j = j0; j < j1; ++j) any |= v[j] > best[r - 1];
+      if (!any) continue;
+    }
+    for (int64_t j = j0; j < j1; ++j) {
+      const float x = v[j];
+      if (held == r && !(x > best[r - 1])) continue;
+      int64_t i = held < r ? held++ : r - 1;
+      for (; i > 0 && best[i - 1] < x; --i) best[i] = best[i - 1];
+      best[i] = x;
+    }
   }
   return best[r - 1];
 }
@@ -112,9 +121,10 @@ bool choose(std::vector<Candidate>& kept, int64_t most, int64_t k, const Grouped
   if (m == 0) return false;
   if (m < int64_t(kept.size()))
     std::nth_element(kept.begin(), kept.begin() + (m - 1), kept.end(), std::greater<Candidate>());
+  out.resize(size_t(m));
   for (int64_t j = 0; j < m; ++j) {
-    out.push_back(rowOf(kept[j]));
-    distinct += seen.add(grouped.groupOf[out.back()]);
+    out[j] = rowOf(kept[j]);
+    if (distinct < k) distinct += seen.add(grouped.groupOf[out[j]]);  // (past k, no need to know)
   }
   if (distinct >= k) return true;
   std::sort(kept.begin() + m, kept.end(), std::greater<Candidate>());
@@ -152,7 +162,8 @@ void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric met
       std::min(sampleSize, std::max<int64_t>(1, int64_t(std::ceil(double(M) * double(sampleSize) / double(L)))));
   parallelRanges(panels, 4, [&](int64_t b, int64_t e) {
     std::vector<float> scores(static_cast<size_t>(kInt8MaxQueries * kInt8TileRows));
-    std::vector<float> sample[kInt8MaxQueries];
+    // The sample's scores, per query: sampleSize of them, copied from the kernel's output a call at a time.
+    std::vector<float> sample(static_cast<size_t>(kInt8MaxQueries * sampleSize));
     std::vector<Candidate> kept[kInt8MaxQueries];
     GroupStamps seen(grouped.groups);
     float thresholds[kInt8MaxQueries];
@@ -181,10 +192,20 @@ void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric met
       const int64_t q0 = panel * kInt8MaxQueries;
       const int nq = static_cast<int>(std::min<int64_t>(kInt8MaxQueries, Q - q0));
       t.queries = pq.codes.data() + q0 * depth, t.offsets = pq.offsets.data() + q0;
-      for (int i = 0; i < nq; ++i) sample[i].clear(), kept[i].clear();
+      for (int i = 0; i < nq; ++i) kept[i].clear();
       std::fill(thresholds, thresholds + kInt8MaxQueries, kNegInf);
-      pass(nq, 0, sampleGroups, [&](int i, int64_t, float score) { sample[i].push_back(score); });
-      for (int i = 0; i < nq; ++i) thresholds[i] = std::nextafter(rankth(sample[i], rank), kNegInf);
+      for (int64_t rg = 0; rg < sampleGroups; rg += 3) {
+        t.groupCount = static_cast<int>(std::min<int64_t>(3, sampleGroups - rg));
+        t.groups = protos.codes + rg * kGroupRows * depth;
+        t.rowFactors = factors.data() + rg * kGroupRows;
+        kernel(t, nq, above);
+        const int64_t lanes = std::min<int64_t>(t.groupCount * kGroupRows, sampleSize - rg * kGroupRows);
+        for (int i = 0; i < nq; ++i)
+          std::memcpy(sample.data() + i * sampleSize + rg * kGroupRows, scores.data() + i * kInt8TileRows,
+                      size_t(lanes) * sizeof(float));
+      }
+      const auto sampleOf = [&](int i) { return sample.data() + i * sampleSize; };
+      for (int i = 0; i < nq; ++i) thresholds[i] = std::nextafter(rankth(sampleOf(i), sampleSize, rank), kNegInf);
       pass(nq, 0, rowGroups, [&](int i, int64_t l, float score) { kept[i].push_back(candidate(score, int32_t(l))); });
       const int8_t* codes = t.queries;
       const int32_t* offsets = t.offsets;
@@ -196,7 +217,7 @@ void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric met
         t.queries = codes + i * depth, t.offsets = offsets + i;
         for (const int64_t r : {std::min(sampleSize, 4 * rank), int64_t(0)}) {
           kept[i].clear();
-          thresholds[0] = r == 0 ? kNegInf : std::nextafter(rankth(sample[i], r), kNegInf);
+          thresholds[0] = r == 0 ? kNegInf : std::nextafter(rankth(sampleOf(i), sampleSize, r), kNegInf);
           pass(1, 0, rowGroups, [&](int, int64_t l, float score) { kept[i].push_back(candidate(score, int32_t(l))); });
           if ((int64_t(kept[i].size()) >= M && choose(kept[i], M, k, grouped, seen, out)) || r == 0) break;
         }
