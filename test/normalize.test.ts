@@ -77,6 +77,43 @@ test("a taxonomy: a URI on two rows keeps both rows' labels; a language with no 
   }
 });
 
+test('a taxonomy: an ISCO code that is not 4 digits, or that differs between rows of one occupation, is reported in one warning each; the first code is kept', async () => {
+  const { readTaxonomy } = await import('../src/normalize/taxonomy.js');
+  const tax = await writeTaxonomy(join(dir, 'esco-isco'), {
+    en: [
+      [OCC.nurse, '2221', 'nurse', []],
+      [OCC.baker, '75X2', 'baker', []],
+      [OCC.driver, '', 'taxi driver', []],
+    ],
+    de: [
+      [OCC.nurse, '2222', 'Krankenpfleger', []],
+      [OCC.baker, '75X2', 'Bäcker', []],
+      [OCC.driver, '8322', 'Taxifahrer', []],
+    ],
+  });
+  const warnings: Error[] = [];
+  const listen = (w: Error) => void ((w as Error & { code?: string }).code === 'JOBBERT_TAXONOMY_ISCO' && warnings.push(w));
+  process.on('warning', listen);
+  let t: Awaited<ReturnType<typeof readTaxonomy>>;
+  try {
+    t = await readTaxonomy(tax);
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', listen);
+  }
+  const isco = Object.fromEntries(t.occupations.map((o) => [o.uri, o.isco]));
+  assert.deepEqual(isco, { [OCC.nurse]: '2221', [OCC.baker]: '75X2', [OCC.driver]: '8322' });
+  assert.equal(warnings.length, 2);
+  assert.match(
+    warnings[0].message,
+    /3 row\(s\) without a 4-digit ISCO-08 code in iscoGroup \(first: .*en[/\\]occupations_en\.csv:3: '75X2'\)/,
+  );
+  assert.match(
+    warnings[1].message,
+    /1 row\(s\) give an occupation another ISCO code than before \(first: .*occupations_de\.csv:2: '2222' for .*nurse-0002, where .*occupations_en\.csv:2 gave '2221'\); the first is kept/,
+  );
+});
+
 test('a misspelt option is a TypeError naming it (it was ignored: { threshhold } left the default threshold)', async () => {
   await assert.rejects(Normalizer.load({ taxonomy, threshhold: 0.5 } as never), {
     name: 'TypeError',

@@ -165,6 +165,9 @@ export async function loadBuiltinTaxonomy(path = join(builtinTaxonomyDir(), 'occ
   };
 }
 
+/** An ISCO-08 unit group code, as ESCO's iscoGroup column holds it. */
+const ISCO_CODE = /^\d{4}$/;
+
 function findCsv(dir: string, kind: 'occupations' | 'ISCOGroups', lang: string): string | null {
   for (const p of [join(dir, `${kind}_${lang}.csv`), join(dir, lang, `${kind}_${lang}.csv`)]) if (existsSync(p)) return p;
   return null;
@@ -218,22 +221,37 @@ export function taxonomyFiles(dir: string): string[] {
 /**
  * Reads a folder of ESCO CSVs: every occupations_<lang>.csv found (in `dir`
  * or `dir/<lang>/`) and the matching ISCOGroups_<lang>.csv when present.
- * English first when present. Async; JobBERTError ERR_NOT_FOUND when the
- * folder holds no occupations file, ERR_BAD_DATA for a malformed one (naming
- * its line), ERR_IO for a `dir` that is a file or a file that cannot be read.
+ * English first when present. An occupation's ISCO code is the first its rows
+ * give; rows whose code is not 4 digits, or differs from that first one, are
+ * reported in a JOBBERT_TAXONOMY_ISCO warning (file:line of the first). Async;
+ * JobBERTError ERR_NOT_FOUND when the folder holds no occupations file,
+ * ERR_BAD_DATA for a malformed one (naming its line), ERR_IO for a `dir` that
+ * is a file or a file that cannot be read.
  */
 export async function readTaxonomy(dir: string): Promise<Taxonomy> {
   const langs = taxonomyLanguages(dir);
   const byUri = new Map<string, TaxonomyOccupation>();
   const iscoGroups: Record<string, Record<string, string>> = {};
+  // ISCO codes as found, the first a URI gives (else a later one, where the first row had none); odd ones reported.
+  const iscoFrom = new Map<string, string>();
+  const malformed: string[] = [];
+  const conflicting: string[] = [];
   for (const lang of langs) {
-    const t = await readCsvTable('readTaxonomy', findCsv(dir, 'occupations', lang)!);
+    const file = findCsv(dir, 'occupations', lang)!;
+    const t = await readCsvTable('readTaxonomy', file);
     const [u, g, p, a] = [t.col('conceptUri'), t.col('iscoGroup'), t.col('preferredLabel'), t.col('altLabels')];
     for (const row of t.rows) {
       const r = t.cells(row, u, Math.max(u, p));
       const uri = r[u].trim();
+      const isco = (r[g] ?? '').trim();
+      const where = `${file}:${row.line}`;
+      if (!ISCO_CODE.test(isco)) malformed.push(`${where}: ${isco ? `'${isco}'` : 'none'}`);
       let o = byUri.get(uri);
-      if (!o) byUri.set(uri, (o = { uri, isco: (r[g] ?? '').trim(), preferred: {}, alt: {} }));
+      if (!o) byUri.set(uri, (o = { uri, isco, preferred: {}, alt: {} }));
+      else if (isco && o.isco && isco !== o.isco)
+        conflicting.push(`${where}: '${isco}' for ${uri}, where ${iscoFrom.get(uri)} gave '${o.isco}'`);
+      else if (isco && !o.isco) o.isco = isco;
+      if (isco && !iscoFrom.has(uri)) iscoFrom.set(uri, where);
       // A URI on a second row adds its labels (they replaced the first row's); its preferred label, if another, is an alternative.
       let pref = r[p].trim();
       const extra: string[] = [];
@@ -250,6 +268,16 @@ export async function readTaxonomy(dir: string): Promise<Taxonomy> {
       for (const { cells: r } of t.rows) if (r[c] && r[l]) (iscoGroups[r[c].trim()] ??= {})[lang] = r[l].trim();
     }
   }
+  if (malformed.length)
+    process.emitWarning(
+      `readTaxonomy: ${malformed.length} row(s) without a 4-digit ISCO-08 code in iscoGroup (first: ${malformed[0]}); results show the code as found`,
+      { code: 'JOBBERT_TAXONOMY_ISCO' },
+    );
+  if (conflicting.length)
+    process.emitWarning(
+      `readTaxonomy: ${conflicting.length} row(s) give an occupation another ISCO code than before (first: ${conflicting[0]}); the first is kept`,
+      { code: 'JOBBERT_TAXONOMY_ISCO' },
+    );
   const occupations = [...byUri.values()].sort((x, y) => (x.uri < y.uri ? -1 : x.uri > y.uri ? 1 : 0));
   return { source: resolve(dir), langs, occupations, iscoGroups };
 }
