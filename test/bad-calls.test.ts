@@ -267,6 +267,54 @@ describe('BAD CALL - the raw addon (C++ guards without the TypeScript layer)', (
     await rejects(() => a.quantizedSearch(q8, ok, 1, 1, 'dot'), Error, /disposed/);
   });
 
+  it('assembleJson (the JSON Lines of normalizeLines): shared, detached or shrunk buffers, strings that run code, texts too large', () => {
+    const a = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const bytes = Buffer.from('{"a":}');
+    const offsets = new Uint32Array([0, 5, 6]);
+    const big = 2 ** 32;
+    assert.equal(String(a.assembleJson(bytes, offsets, new Int32Array([0, -1, 1]), ['x\ud800'], big)), '{"a":"x\\ud800"}');
+    assert.throws(() => a.assembleJson(bytes, offsets, new Int32Array([0]), [1], big), {
+      name: 'TypeError',
+      message: /strings\[0\] must be a string/,
+    });
+    assert.throws(() => a.assembleJson(bytes, offsets, [0], [], big), { name: 'TypeError', message: /program must be a Int32Array/ });
+    assert.throws(() => a.assembleJson(bytes, offsets, new Int32Array([0]), []), {
+      name: 'TypeError',
+      message: /maxBytes must be an integer/,
+    });
+    assert.throws(() => a.assembleJson(bytes, offsets, new Int32Array([2]), [], big), {
+      name: 'RangeError',
+      message: /program\[0\] names fragment 2 of 2/,
+    });
+    assert.throws(() => a.assembleJson(bytes, offsets, new Int32Array([0, 0]), [], 9), {
+      name: 'RangeError',
+      message: /would take 10 bytes, more than the 9/,
+    });
+    // Another thread could change a SharedArrayBuffer between the checks and the copies.
+    const shared = new Uint32Array(new SharedArrayBuffer(12));
+    shared.set(offsets);
+    assert.throws(() => a.assembleJson(bytes, shared, new Int32Array([0]), [], big), { name: 'TypeError', message: /SharedArrayBuffer/ });
+    // A detached array reads as empty: a program of nothing, fragments that lie outside their bytes.
+    const program = new Int32Array([0]);
+    structuredClone(program.buffer, { transfer: [program.buffer] });
+    assert.equal((a.assembleJson(bytes, offsets, program, [], big) as Buffer).length, 0);
+    const gone = Uint8Array.from(bytes);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    assert.throws(() => a.assembleJson(gone, offsets, new Int32Array([0]), [], big), {
+      name: 'RangeError',
+      message: /within the bytes \(0\)/,
+    });
+    // A getter on strings that shrinks the fragments' buffer runs before the addon looks at the buffers (it crashed).
+    const resizable = new ArrayBuffer(6, { maxByteLength: 6 } as never) as ArrayBuffer & { resize(n: number): void };
+    new Uint8Array(resizable).set(bytes);
+    const strings: string[] = [];
+    Object.defineProperty(strings, 0, { get: () => (resizable.resize(0), 'a'), enumerable: true });
+    assert.throws(() => a.assembleJson(new Uint8Array(resizable), offsets, new Int32Array([0, -1]), strings, big), {
+      name: 'RangeError',
+      message: /offsets must lie within the bytes \(0\)/,
+    });
+  });
+
   it('refuses absurd output sizes instead of exhausting memory', async () => {
     // 2^21 × 2^20 outputs from tiny inputs would need 8 TiB.
     const x = { rows: 2 ** 21, cols: 1, data: new Float32Array(2 ** 21).fill(1) };

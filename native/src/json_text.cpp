@@ -93,7 +93,7 @@ constexpr size_t kSlack = 32;
 }  // namespace
 
 Status assembleJson(const Fragments& fragments, const Utf16Strings& strings, const int32_t* program, int64_t length,
-                    JsonText* out) {
+                    size_t maxBytes, JsonText* out) {
   if (fragments.count < 0 || (fragments.count > 0 && !fragments.offsets))
     return Status::Range("fragments: offsets must hold count + 1 entries");
   for (int64_t f = 0; f < fragments.count; f++)
@@ -119,6 +119,9 @@ Status assembleJson(const Fragments& fragments, const Utf16Strings& strings, con
       bytes += jsonStringBytes(strings.units + strings.starts[s], strings.starts[s + 1] - strings.starts[s]);
     }
   }
+  if (bytes > maxBytes)
+    return Status::Range("the text would take " + std::to_string(bytes) + " bytes, more than the " +
+                         std::to_string(maxBytes) + " a buffer holds");
   // Block copies may write up to 31 bytes past a fragment's end (the next entry overwrites them, or the slack
   // takes them) and read as far past it: fragments that end within 32 bytes of the table's end are copied exactly.
   out->bytes.reset(new char[bytes + kSlack]);

@@ -12,6 +12,8 @@ using namespace jobbert::harness;
 
 namespace {
 
+constexpr size_t kAnySize = ~size_t(0);
+
 void utf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) out->push_back(char(cp));
   else if (cp < 0x800) {
@@ -102,7 +104,7 @@ void testRandom(std::mt19937_64& rng, int trial) {
   Fragments f{bytes.data(), int64_t(bytes.size()), offsets.data(), count};
   Utf16Strings strings{units.data(), starts.data(), int64_t(texts.size())};
   JsonText out;
-  Status st = assembleJson(f, strings, program.data(), int64_t(program.size()), &out);
+  Status st = assembleJson(f, strings, program.data(), int64_t(program.size()), kAnySize, &out);
   check(st.ok(), "random " + std::to_string(trial) + ": " + st.message);
   check(std::string(out.bytes.get(), out.size) == expected,
         "random " + std::to_string(trial) + ": bytes as the reference");
@@ -117,26 +119,32 @@ void testErrors() {
   Utf16Strings s{units, starts, 1};
   JsonText out;
   const int32_t beyond[] = {0, 2};
-  Status st = assembleJson(f, s, beyond, 2, &out);
+  Status st = assembleJson(f, s, beyond, 2, kAnySize, &out);
   check(st.code == StatusCode::kRangeError && st.message.find("program[1] names fragment 2 of 2") != std::string::npos,
         "a fragment past the table: " + st.message);
   const int32_t noString[] = {-2};
-  st = assembleJson(f, s, noString, 1, &out);
+  st = assembleJson(f, s, noString, 1, kAnySize, &out);
   check(st.code == StatusCode::kRangeError && st.message.find("names string 1 of 1") != std::string::npos,
         "a string past the list: " + st.message);
   const uint32_t descending[] = {0, 3, 2};
-  st = assembleJson(Fragments{bytes, 3, descending, 2}, s, beyond, 1, &out);
+  st = assembleJson(Fragments{bytes, 3, descending, 2}, s, beyond, 1, kAnySize, &out);
   check(st.code == StatusCode::kRangeError && st.message.find("ascend") != std::string::npos,
         "descending offsets: " + st.message);
   const uint32_t outside[] = {0, 2, 4};
-  st = assembleJson(Fragments{bytes, 3, outside, 2}, s, beyond, 1, &out);
+  st = assembleJson(Fragments{bytes, 3, outside, 2}, s, beyond, 1, kAnySize, &out);
   check(st.code == StatusCode::kRangeError && st.message.find("within the bytes") != std::string::npos,
         "offsets past the bytes: " + st.message);
   const int32_t ok[] = {1, -1, 0};
-  st = assembleJson(f, s, ok, 3, &out);
+  st = assembleJson(f, s, ok, 3, kAnySize, &out);
   check(st.ok() && std::string(out.bytes.get(), out.size) == "c\"x\"ab", "a small program");
-  st = assembleJson(f, s, ok, 0, &out);
+  st = assembleJson(f, s, ok, 0, kAnySize, &out);
   check(st.ok() && out.size == 0, "an empty program");
+  st = assembleJson(f, s, ok, 3, 5, &out);
+  check(
+      st.code == StatusCode::kRangeError && st.message.find("would take 6 bytes, more than the 5") != std::string::npos,
+      "a text over maxBytes: " + st.message);
+  st = assembleJson(f, s, ok, 3, 6, &out);
+  check(st.ok() && out.size == 6, "a text of exactly maxBytes");
 }
 
 }  // namespace

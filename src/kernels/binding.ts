@@ -152,9 +152,9 @@ export interface Addon {
   /**
    * JSON text from fragments and strings (bindings/text.cpp), on the calling thread: for each
    * program entry e, fragment e (bytes[offsets[e] … offsets[e + 1])) when e ≥ 0, else
-   * strings[−1 − e] quoted as JSON.stringify quotes it, UTF-8.
+   * strings[−1 − e] quoted as JSON.stringify quotes it, UTF-8; a RangeError for a text over maxBytes.
    */
-  assembleJson(bytes: Uint8Array, offsets: Uint32Array, program: Int32Array, strings: string[]): Buffer;
+  assembleJson(bytes: Uint8Array, offsets: Uint32Array, program: Int32Array, strings: string[], maxBytes: number): Buffer;
   backends(): string[];
   cudaDevices(): string[];
   isas(): string[];

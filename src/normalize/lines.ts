@@ -6,6 +6,7 @@
  * single pass (bindings/text.cpp). Formatting each line in JavaScript, with a
  * write per piece, was a third of `jobbert normalize --input`'s main thread.
  */
+import { constants } from 'node:buffer';
 import { addon } from '../kernels/binding.js';
 
 /** The fixed fragments, in table order (their ids are their positions). */
@@ -98,7 +99,7 @@ export class LineTable {
       if (t < 0) out[at++] = NO_MATCH;
       else at = program.copy(t, out, at);
     }
-    return addon.assembleJson(this.#bytes, this.#offsets, out, strings);
+    return addon.assembleJson(this.#bytes, this.#offsets, out, strings, constants.MAX_LENGTH);
   }
 
   /** Fragment of occupation `occ`'s fields. */

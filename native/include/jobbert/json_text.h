@@ -40,9 +40,10 @@ struct JsonText {
 // quotes; '"' and '\' escaped; \b \t \n \f \r and the other code units
 // below 0x20 (as \u00xx) escaped; a lone surrogate as \udxxx (lower-case
 // hex); everything else as its UTF-8 bytes. A RangeError names an entry
-// outside the fragments or strings, or fragments whose offsets are not
-// ascending within their bytes.
+// outside the fragments or strings, fragments whose offsets are not
+// ascending within their bytes, or a text longer than maxBytes (sized
+// before anything is allocated).
 Status assembleJson(const Fragments& fragments, const Utf16Strings& strings, const int32_t* program, int64_t length,
-                    JsonText* out);
+                    size_t maxBytes, JsonText* out);
 
 }  // namespace jobbert
