@@ -305,7 +305,8 @@ describe('BAD CALL - the raw addon (C++ guards without the TypeScript layer)', (
       message: /within the bytes \(0\)/,
     });
     // A getter on strings that shrinks the fragments' buffer runs before the addon looks at the buffers (it crashed).
-    const resizable = new ArrayBuffer(6, { maxByteLength: 6 } as never) as ArrayBuffer & { resize(n: number): void };
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+    const resizable = new Resizable(6, { maxByteLength: 6 });
     new Uint8Array(resizable).set(bytes);
     const strings: string[] = [];
     Object.defineProperty(strings, 0, { get: () => (resizable.resize(0), 'a'), enumerable: true });

@@ -62,13 +62,15 @@ export class LineTable {
     const parts: string[] = [...FIXED];
     for (let k = -STEPS; k <= STEPS; k++) parts.push(String(k / STEPS));
     this.#occupations = parts.length;
-    parts.push(...occupations);
+    // (Not push(...occupations): a taxonomy of 300,000 would overflow the call stack as arguments.)
+    for (const o of occupations) parts.push(o);
     this.#rows = parts.length;
     for (const m of matched) parts.push(m);
     this.#offsets = new Uint32Array(parts.length + 1);
     let at = 0;
     for (let i = 0; i < parts.length; i++) {
       at += Buffer.byteLength(parts[i]);
+      if (at > 0xffff_ffff) throw new RangeError(`LineTable: the fragments take more than 4 GiB (at ${parts.length} of them)`);
       this.#offsets[i + 1] = at;
     }
     this.#bytes = Buffer.from(parts.join(''));
