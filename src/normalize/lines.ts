@@ -47,18 +47,21 @@ const [
 const DECIMALS = FIXED.length;
 const STEPS = 10_000;
 
-/** The fragments of one output language: the fixed ones, the decimals, each occupation's fields, each index row's `matched`. */
+/** The fragments of result lines: the fixed ones, the decimals, each occupation's fields in each output language, each index row's `matched`. */
 export class LineTable {
   readonly #bytes: Buffer;
   readonly #offsets: Uint32Array;
   readonly #occupations: number;
+  readonly #perLanguage: number;
   readonly #rows: number;
 
   /**
-   * @param occupations per occupation, its `"uri":…,"label":…,"isco":…` (JSON, without braces).
+   * @param occupations per output language, then per occupation, its `"uri":…,"label":…,"isco":…` (JSON, without braces).
+   * @param perLanguage the number of occupations (the fields of language l start at l · perLanguage).
    * @param matched per index row, its `matched` object (JSON).
    */
-  constructor(occupations: readonly string[], matched: readonly string[]) {
+  constructor(occupations: readonly string[], perLanguage: number, matched: readonly string[]) {
+    this.#perLanguage = perLanguage;
     const parts: string[] = [...FIXED];
     for (let k = -STEPS; k <= STEPS; k++) parts.push(String(k / STEPS));
     this.#occupations = parts.length;
@@ -104,9 +107,9 @@ export class LineTable {
     return addon.assembleJson(this.#bytes, this.#offsets, out, strings, constants.MAX_LENGTH);
   }
 
-  /** Fragment of occupation `occ`'s fields. */
-  occupation(occ: number): number {
-    return this.#occupations + occ;
+  /** Fragment of occupation `occ`'s fields in output language `lang` (its position in the table's languages). */
+  occupation(occ: number, lang: number): number {
+    return this.#occupations + lang * this.#perLanguage + occ;
   }
 
   /** Fragment of index row `row`'s `matched`. */

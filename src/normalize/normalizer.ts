@@ -198,8 +198,8 @@ export class Normalizer {
   readonly #cache = new BoundedCache<number[]>(CACHE_BYTES, cacheBytes);
   /** What the examples say per occupation; null without examples. */
   readonly #evidence: ExampleEvidence | null;
-  /** Per output language: the fragments of result lines (lines.ts), made on first use. */
-  readonly #lineTables = new Map<string, LineTable>();
+  /** The fragments of result lines (lines.ts), every output language's, made on first use. */
+  #lineTable: LineTable | null = null;
   #disposed = false;
 
   private constructor(init: {
@@ -703,20 +703,19 @@ export class Normalizer {
    * score or confidence lies outside [−1, 1] (then JSON.stringify writes it).
    */
   #lines(titles: string[], ids: string[], offset: number, batch: BatchHits, plan: Plan): Buffer | null {
-    let table = this.#lineTables.get(plan.outputLang);
-    if (!table) {
-      const tax = this.taxonomy.occupations;
-      table = new LineTable(
+    const tax = this.taxonomy.occupations;
+    const table = (this.#lineTable ??= new LineTable(
+      this.taxonomy.langs.flatMap((lang) =>
         tax.map(
-          (o, occ) =>
-            `"uri":${JSON.stringify(o.uri)},"label":${JSON.stringify(this.#label(occ, plan.outputLang))},"isco":${JSON.stringify(o.isco)}`,
+          (o, occ) => `"uri":${JSON.stringify(o.uri)},"label":${JSON.stringify(this.#label(occ, lang))},"isco":${JSON.stringify(o.isco)}`,
         ),
-        this.#rows.map((r) =>
-          JSON.stringify(r.lang === undefined ? { text: r.text, source: r.source } : { text: r.text, lang: r.lang, source: r.source }),
-        ),
-      );
-      this.#lineTables.set(plan.outputLang, table);
-    }
+      ),
+      tax.length,
+      this.#rows.map((r) =>
+        JSON.stringify(r.lang === undefined ? { text: r.text, source: r.source } : { text: r.text, lang: r.lang, source: r.source }),
+      ),
+    ));
+    const lang = this.taxonomy.langs.indexOf(plan.outputLang);
     const { slot, hits } = batch;
     const program = new LineProgram(hits.length * (6 + 6 * Math.min(plan.k, 50)));
     const alternatives = new Int32Array(3 * Math.min(plan.k, MAX_ALTERNATIVES));
@@ -738,12 +737,12 @@ export class Normalizer {
           const row = h[j];
           const score = decimal(h[j + 1]);
           if (score < 0) return null;
-          alternatives[3 * count] = table.occupation(this.#occupationOf[row]);
+          alternatives[3 * count] = table.occupation(this.#occupationOf[row], lang);
           alternatives[3 * count + 1] = score;
           alternatives[3 * count + 2] = table.matched(row);
         }
         if (confidence < 0) return null;
-        const occupation = h.length && c >= plan.threshold ? table.occupation(this.#occupationOf[h[0]]) : -1;
+        const occupation = h.length && c >= plan.threshold ? table.occupation(this.#occupationOf[h[0]], lang) : -1;
         tailOf[u] = program.tail(occupation, confidence, alternatives, count);
       }
       tails[i] = tailOf[u];
