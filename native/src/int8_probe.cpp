@@ -171,22 +171,29 @@ void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric met
     Int8Tile t;
     t.thresholds = thresholds;
     t.groupStride = kGroupRows * depth, t.depth = depth, t.scores = scores.data();
-    // The kernel over prototype row groups [from, to) for the panel's first
-    // nq queries; take(i, list, score) for each score above query i's threshold.
-    auto pass = [&](int nq, int64_t from, int64_t to, auto take) {
+    // The kernel over prototype row groups [from, to), 3 at a time, for the
+    // panel's first nq queries; after each call, each(first row group, real
+    // lanes, whether any score is above its query's threshold).
+    auto calls = [&](int nq, int64_t from, int64_t to, auto each) {
       for (int64_t rg = from; rg < to; rg += 3) {
         t.groupCount = static_cast<int>(std::min<int64_t>(3, to - rg));
         t.groups = protos.codes + rg * kGroupRows * depth;
         t.rowFactors = factors.data() + rg * kGroupRows;
-        if (!kernel(t, nq, above)) continue;
-        const int64_t lanes = std::min<int64_t>(t.groupCount * kGroupRows, L - rg * kGroupRows);
+        const bool any = kernel(t, nq, above);
+        each(rg, std::min<int64_t>(t.groupCount * kGroupRows, L - rg * kGroupRows), any);
+      }
+    };
+    // take(i, list, score) for each score above query i's threshold.
+    auto pass = [&](int nq, int64_t from, int64_t to, auto take) {
+      calls(nq, from, to, [&](int64_t rg, int64_t lanes, bool any) {
+        if (!any) return;
         const uint64_t valid = lanes >= 64 ? ~uint64_t(0) : (uint64_t(1) << lanes) - 1;
         for (int i = 0; i < nq; ++i)
           for (uint64_t bits = above[i] & valid; bits; bits &= bits - 1) {
             const int l = __builtin_ctzll(bits);
             take(i, rg * kGroupRows + l, scores[i * kInt8TileRows + l]);
           }
-      }
+      });
     };
     for (int64_t panel = b; panel < e; ++panel) {
       const int64_t q0 = panel * kInt8MaxQueries;
@@ -194,16 +201,11 @@ void topPrototypes(const Int8Queries& pq, const GroupedInt8& grouped, Metric met
       t.queries = pq.codes.data() + q0 * depth, t.offsets = pq.offsets.data() + q0;
       for (int i = 0; i < nq; ++i) kept[i].clear();
       std::fill(thresholds, thresholds + kInt8MaxQueries, kNegInf);
-      for (int64_t rg = 0; rg < sampleGroups; rg += 3) {
-        t.groupCount = static_cast<int>(std::min<int64_t>(3, sampleGroups - rg));
-        t.groups = protos.codes + rg * kGroupRows * depth;
-        t.rowFactors = factors.data() + rg * kGroupRows;
-        kernel(t, nq, above);
-        const int64_t lanes = std::min<int64_t>(t.groupCount * kGroupRows, sampleSize - rg * kGroupRows);
+      calls(nq, 0, sampleGroups, [&](int64_t rg, int64_t lanes, bool) {
         for (int i = 0; i < nq; ++i)
           std::memcpy(sample.data() + i * sampleSize + rg * kGroupRows, scores.data() + i * kInt8TileRows,
                       size_t(lanes) * sizeof(float));
-      }
+      });
       const auto sampleOf = [&](int i) { return sample.data() + i * sampleSize; };
       for (int i = 0; i < nq; ++i) thresholds[i] = std::nextafter(rankth(sampleOf(i), sampleSize, rank), kNegInf);
       pass(nq, 0, rowGroups, [&](int i, int64_t l, float score) { kept[i].push_back(candidate(score, int32_t(l))); });

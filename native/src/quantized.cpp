@@ -559,8 +559,7 @@ Status QuantizedMatrix::searchGroups(const ConstMatrix& queries, const int32_t* 
       std::vector<std::pair<float, int32_t>> above;
       for (int64_t q = b; q < e && !error.failed(); ++q) {
         const double t = cand.thresholds[q];
-        const double floor =
-            !certified || t == -std::numeric_limits<double>::infinity() ? kNoFloor : t + bounds[q] + slack[q];
+        const double floor = !certified || t == kNoFloor ? kNoFloor : t + bounds[q] + slack[q];
         out->floors[q] = floor;
         cands.assign(cand.rows.begin() + cand.offsets[q], cand.rows.begin() + cand.offsets[q + 1]);
         const int64_t m = int64_t(cands.size());

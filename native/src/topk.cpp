@@ -240,10 +240,6 @@ bool allFinite(const float* raw, int64_t cols) {
   return !bad;
 }
 
-// scanRow<true>'s scalar loop for a row holding overflowed dot products: those
-// cosines are recomputed in double from the query and corpus rows (`block`
-// holds corpus row j0), so a cosine stays in [-1, 1] whatever the inputs'
-// magnitude. Finite scores are scaled exactly as scanRow scales them.
 // The cosine of a query and a row whose float32 dot product overflowed, in double.
 float overflowedCosine(const float* query, const float* row, int64_t d, float invQ, float invRow) {
   double dot = 0.0;
@@ -251,6 +247,10 @@ float overflowedCosine(const float* query, const float* row, int64_t d, float in
   return static_cast<float>(dot * double(invQ) * double(invRow));
 }
 
+// scanRow<true>'s scalar loop for a row holding overflowed dot products: those
+// cosines are recomputed in double from the query and corpus rows (`block`
+// holds corpus row j0), so a cosine stays in [-1, 1] whatever the inputs'
+// magnitude. Finite scores are scaled exactly as scanRow scales them.
 void scanRowOverflowed(const Problem& pr, ChunkSelection& sel, int64_t q, const float* raw, int64_t cols, int64_t j0,
                        const float* block) {
   const int64_t d = pr.corpus.cols;
