@@ -14,7 +14,7 @@ export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output 
                        Results go to --output (default stdout): JSON Lines, or CSV with --format csv or a
                        name ending .csv (--bom: with a byte-order mark, for Excel); .gz compresses. Bad rows
                        are reported with their line and skipped unless --strict. --fast searches only the
-                       label lists nearest each title: ~40% less CPU, the same accuracy, but some titles
+                       label lists nearest each title: ~45% less CPU, the same accuracy, but some titles
                        get other alternatives (README, "Fast search")`;
 
 export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [--revision R] [--onnx] [--refresh] [--json]

