@@ -855,6 +855,43 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
         assert.deepEqual(r.json.results, await whole.search(queries, { k: 5 }));
         assert.equal((await health(patient)).status, 200);
       }
+
+      // A replica that answers pings but hangs on searches (its event loop is free, its search is not): a search
+      // it draws is sent again to another replica after attemptMs, and later searches pass it over. Through the
+      // queue group, whose draws are random, a search with a 1.5 s deadline failed when all five of its draws
+      // (every 300 ms) went to one of the two hung replicas: (2/3)^5, 13% of searches.
+      const stuck = { searches: 0, pings: new Map<string, number>() };
+      const id = 'f00dfeedf00dfeed';
+      const stuckPings = nc.subscribe('jobbert.shard-ping.hung.0', {
+        callback: (_e, m) => {
+          const router = m.reply!.split('.').slice(0, 2).join('.'); // the inbox of one router's connection
+          stuck.pings.set(router, (stuck.pings.get(router) ?? 0) + 1);
+          m.respond(JSON.stringify({ shard: 0, replica: id, shards: 2, version: routers[0].version, fingerprint: routers[0].fingerprint }));
+        },
+      });
+      for (const [subject, queue] of [
+        [`jobbert.shard-replica.hung.0.${id}`, undefined],
+        ['jobbert.shard.hung.0', 'jobbert-shard-hung-0'],
+      ] as const)
+        nc.subscribe(subject, {
+          queue,
+          callback: () => {
+            stuck.searches++;
+          },
+        });
+      await nc.flush();
+      // Two pings from each router: each has finished a round of pings that it answered, so it is a replica to ask.
+      const known = () => stuck.pings.size === routers.length && [...stuck.pings.values()].every((n) => n >= 2);
+      for (let i = 0; i < 100 && !known(); i++) await sleep(50);
+      assert.ok(known(), `the routers do not ping the stuck replica: ${JSON.stringify([...stuck.pings])}`);
+      for (let i = 0; i < 20; i++) {
+        const queries = [`chef ${i}`];
+        const r = await post(`${url}/v1/match`, { queries, k: 3 });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.deepEqual(r.json.results, await whole.search(queries, { k: 3 }));
+      }
+      assert.ok(stuck.searches >= 1 && stuck.searches <= 3, `the stuck replica was asked ${stuck.searches} times in 20 searches`);
+      stuckPings.unsubscribe();
     } finally {
       for (const server of servers) await server.close();
       for (const router of routers) await router.dispose();

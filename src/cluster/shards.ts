@@ -1,21 +1,26 @@
 /**
  * Sharded serving: `serveShard` answers searches over one shard as a NATS
  * service (replicas of a shard share subject jobbert.shard.<name>.<I> in one
- * queue group), and `ShardRouter` encodes the queries once, asks every shard
- * and merges their top-k lists exactly: by score, then by the entry's
- * position in the whole index, which is the order the unsharded index breaks
- * ties in. A shard that does not answer before the deadline fails the search
- * with ERR_SHARD_UNAVAILABLE naming it: never a partial answer. The router
- * pings every replica of every shard every few seconds (a subject outside the
- * queue group, so one hung replica beside a healthy one does not count), and
+ * queue group, and each also answers on a subject of its own), and
+ * `ShardRouter` encodes the queries once, asks every shard and merges their
+ * top-k lists exactly: by score, then by the entry's position in the whole
+ * index, which is the order the unsharded index breaks ties in. A shard that
+ * does not answer before the deadline fails the search with
+ * ERR_SHARD_UNAVAILABLE naming it: never a partial answer. The router pings
+ * every replica of every shard every few seconds (a subject outside the queue
+ * group, so one hung replica beside a healthy one does not count), and
  * `problem()` (the service's /healthz) names a shard no replica of which
  * answers; searches still wait for a shard until the deadline, so a shard
- * that stalls and comes back loses no request.
+ * that stalls and comes back loses no request. Searches go to the replicas
+ * that answered the last pings, in turn, each on its own subject: a resend
+ * goes to another replica, and one that left a search unanswered is passed
+ * over for a while (the queue group, whose draws are random, is the fallback).
  *
  * Requests are a JSON header line and the query vectors as float32; replies
  * are JSON. Query groups are sized so that requests and replies stay under
  * the server's max_payload.
  */
+import { randomBytes } from 'node:crypto';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
@@ -29,6 +34,10 @@ import { connectCluster, INDEX_BUCKET, objectStore, sleep, type ClusterConnectio
 const subjectOf = (name: string, shard: number) => `jobbert.shard.${name}.${shard}`;
 /** Where every replica of a shard (not one of its queue group) answers the router's pings. */
 const pingSubjectOf = (name: string, shard: number) => `jobbert.shard-ping.${name}.${shard}`;
+/** Where one replica of a shard (named in its ping replies) answers searches addressed to it alone. */
+const replicaSubjectOf = (name: string, shard: number, replica: string) => `jobbert.shard-replica.${name}.${shard}.${replica}`;
+/** How long a replica that left a search unanswered for attemptMs is passed over, unless it answers meanwhile, in ms. */
+const SHUN_MS = 15_000;
 
 interface ShardRequest {
   k: number;
@@ -44,6 +53,8 @@ type ShardHit = [id: string, text: string, score: number, position: number];
 
 interface ShardReply {
   shard: number;
+  /** The replica that answered a ping: searches for it alone go to replicaSubjectOf(…, replica). */
+  replica?: string;
   /** The encoder of the version served (pings): a router of another encoder must not use it. */
   fingerprint?: string;
   /** The shard count of the layout this shard serves: a router of another layout must not merge it. */
@@ -76,7 +87,9 @@ export async function serveShard(opts: {
 }): Promise<ShardService> {
   const watched = await watchIndex({ nats: opts.nats, name: opts.name, shard: opts.shard, load: opts.load, log: opts.log });
   const nc = watched.connection.nc;
+  const replica = randomBytes(8).toString('hex');
   const sub: Subscription = nc.subscribe(subjectOf(opts.name, opts.shard), { queue: `jobbert-shard-${opts.name}-${opts.shard}` });
+  const own: Subscription = nc.subscribe(replicaSubjectOf(opts.name, opts.shard, replica));
   const answer = async (m: Msg) => {
     let reply: ShardReply;
     try {
@@ -119,14 +132,16 @@ export async function serveShard(opts: {
       opts.log?.(`jobbert serve: shard ${opts.shard}: cannot answer a search: ${(e as Error).message}`);
     }
   };
-  (async () => {
-    for await (const m of sub) void answer(m);
-  })();
+  for (const s of [sub, own])
+    (async () => {
+      for await (const m of s) void answer(m);
+    })();
   const pings: Subscription = nc.subscribe(pingSubjectOf(opts.name, opts.shard));
   (async () => {
     for await (const m of pings) {
       const reply: ShardReply = {
         shard: opts.shard,
+        replica,
         shards: watched.shards,
         version: watched.index.version,
         fingerprint: watched.index.fingerprint,
@@ -142,6 +157,7 @@ export async function serveShard(opts: {
     watched,
     async close() {
       sub.unsubscribe();
+      own.unsubscribe();
       pings.unsubscribe();
       await watched.close();
     },
@@ -185,6 +201,12 @@ export class ShardRouter {
   readonly #attemptMs: number;
   /** Shards whose last ping no replica answered (or that serve another layout or encoder), with why; cleared by their next answer. */
   readonly #down = new Map<number, string>();
+  /** The replicas of each shard that answered its last ping round, by id: searches go to them in turn. */
+  readonly #replicas = new Map<number, string[]>();
+  /** Replicas that left a search unanswered for attemptMs, with when they may be asked again (performance.now()). */
+  readonly #shunned = new Map<string, number>();
+  /** Where the next search starts in each shard's list of replicas. */
+  readonly #turns = new Map<number, number>();
   /** Whether every shard has been pinged once: until then the router cannot say it is ready. */
   #pinged = false;
   /** Whether the router's own NATS connection is up (a lost one is no shard's fault). */
@@ -290,38 +312,64 @@ export class ShardRouter {
   /** Pings every shard now and every `ms`, until dispose(). */
   #ping(ms: number): void {
     const round = async () => {
+      const started = performance.now();
       await Promise.all(Array.from({ length: this.manifest.shards }, (_, s) => this.#pingShard(s)));
       this.#pinged = true;
-      if (!this.#disposed) this.#pinger = setTimeout(round, ms).unref();
+      const now = performance.now();
+      for (const [replica, until] of this.#shunned) if (until <= now) this.#shunned.delete(replica);
+      // A round waits attemptMs for every replica's answer: the next starts `ms` after this one did.
+      if (!this.#disposed) this.#pinger = setTimeout(round, Math.max(0, started + ms - performance.now())).unref();
     };
     void round();
   }
 
   /**
-   * Pings every replica of `shard` (the first answer counts): it is up when
-   * one answers within attemptMs. Replicas of a jobbert before this ping
-   * subject answer nowhere there: then one of them is asked for no queries.
+   * Pings every replica of `shard` and waits attemptMs for their answers: the
+   * shard is up as soon as one answers (of this router's layout and encoder),
+   * and the replicas that answered are those searches go to. Replicas of a
+   * jobbert before this ping subject answer nowhere there: then one of them is
+   * asked for no queries.
    */
   async #pingShard(shard: number): Promise<void> {
-    let reply: ShardReply;
+    const replicas: string[] = [];
+    let layout: string | null = null;
+    let up = false;
     try {
-      const msg = await this.#c.nc.request(pingSubjectOf(this.manifest.name, shard), undefined, { timeout: this.#attemptMs });
-      reply = JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply;
+      const answers = await this.#c.nc.requestMany(pingSubjectOf(this.manifest.name, shard), undefined, {
+        strategy: 'timer',
+        maxWait: this.#attemptMs,
+      });
+      for await (const msg of answers) {
+        const reply = JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply;
+        const other = this.#otherLayout(reply);
+        if (other) layout ??= other;
+        else {
+          up = true;
+          this.#down.delete(shard);
+          if (typeof reply.replica === 'string') replicas.push(reply.replica);
+        }
+      }
     } catch (e) {
       if (this.#disposed) return;
-      if (!/no responders/i.test(String((e as Error)?.message ?? e))) {
-        this.#down.set(shard, this.#unavailable(shard, `no replica answered a ping within ${this.#attemptMs} ms`));
-        return;
-      }
-      const ping: ShardRequest = { k: 1, queries: 0, dim: this.manifest.dim, fingerprint: this.manifest.fingerprint };
-      const header = new TextEncoder().encode(`${JSON.stringify(ping)}\n`);
-      try {
-        reply = await this.#ask(shard, header, performance.now() + this.#attemptMs);
-      } catch (e2) {
-        if (e2 instanceof JobBERTError) this.#down.set(shard, e2.message);
-        else this.#down.delete(shard); // it answered, refusing the ping (an older shard): it is there
-        return;
-      }
+      if (/no responders/i.test(String((e as Error)?.message ?? e))) return this.#pingQueue(shard);
+    }
+    if (this.#disposed) return;
+    this.#replicas.set(shard, replicas);
+    if (!up) this.#down.set(shard, layout ?? this.#unavailable(shard, `no replica answered a ping within ${this.#attemptMs} ms`));
+  }
+
+  /** The ping of a shard whose replicas predate the ping subject: one of its queue group is asked for no queries. */
+  async #pingQueue(shard: number): Promise<void> {
+    this.#replicas.set(shard, []);
+    const ping: ShardRequest = { k: 1, queries: 0, dim: this.manifest.dim, fingerprint: this.manifest.fingerprint };
+    const header = new TextEncoder().encode(`${JSON.stringify(ping)}\n`);
+    let reply: ShardReply;
+    try {
+      reply = await this.#ask(shard, header, performance.now() + this.#attemptMs);
+    } catch (e) {
+      if (e instanceof JobBERTError) this.#down.set(shard, e.message);
+      else this.#down.delete(shard); // it answered, refusing the ping (an older shard): it is there
+      return;
     }
     const layout = this.#otherLayout(reply);
     if (layout) this.#down.set(shard, layout);
@@ -421,24 +469,70 @@ export class ShardRouter {
   }
 
   /**
-   * One shard's reply. The request goes to the shard's queue group; every
-   * attemptMs without an answer it is sent again (another replica may take
-   * it) while the earlier ones are still awaited, and the first answer wins —
-   * so a shard slower than attemptMs is not asked away (each attempt was given
-   * up after attemptMs: a search that took longer never succeeded), and a hung
-   * replica costs a resend, not the search. No replica at all is known within
-   * a few tries (NATS says so at once), not at the deadline.
+   * The replica of `shard` to send a search to next: the next in turn of
+   * those that answered the last pings, not yet `tried` by this search and not
+   * shunned; null when none is left (the shard's queue group then takes it).
+   */
+  #pick(shard: number, tried: Set<string>): string | null {
+    const replicas = this.#replicas.get(shard) ?? [];
+    const now = performance.now();
+    const turn = this.#turns.get(shard) ?? 0;
+    for (let i = 0; i < replicas.length; i++) {
+      const replica = replicas[(turn + i) % replicas.length];
+      if (tried.has(replica)) continue;
+      const until = this.#shunned.get(replica);
+      if (until !== undefined && until > now) continue;
+      this.#shunned.delete(replica);
+      this.#turns.set(shard, (turn + i + 1) % replicas.length);
+      return replica;
+    }
+    return null;
+  }
+
+  /** Forgets a replica NATS says is not there (it stopped): the next ping round finds it again if it comes back. */
+  #forget(shard: number, replica: string): void {
+    const replicas = this.#replicas.get(shard);
+    if (replicas)
+      this.#replicas.set(
+        shard,
+        replicas.filter((r) => r !== replica),
+      );
+    this.#shunned.delete(replica);
+  }
+
+  /**
+   * One shard's reply. The request goes to a replica that answered the last
+   * pings (in turn), else to the shard's queue group; every attemptMs without
+   * an answer it is sent again — to another replica, the one that has not
+   * answered being passed over by later searches for a while — while the
+   * earlier ones are still awaited, and the first answer wins. So a shard
+   * slower than attemptMs is not asked away (each attempt was given up after
+   * attemptMs: a search that took longer never succeeded), and a hung replica
+   * costs one search a resend, not the search (sent to the queue group, every
+   * attempt could draw it). No replica at all is known within a few tries
+   * (NATS says so at once), not at the deadline.
    */
   async #ask(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
     type Outcome = { ask: Promise<Outcome>; reply?: ShardReply; error?: unknown };
-    const subject = subjectOf(this.manifest.name, shard);
+    const group = subjectOf(this.manifest.name, shard);
     const inflight = new Set<Promise<Outcome>>();
+    /** The replica each attempt went to (null: the queue group). */
+    const asked = new Map<Promise<Outcome>, string | null>();
+    const tried = new Set<string>();
     const send = () => {
+      const replica = this.#pick(shard, tried);
+      if (replica !== null) tried.add(replica);
+      const subject = replica === null ? group : replicaSubjectOf(this.manifest.name, shard, replica);
       const ask: Promise<Outcome> = this.#c.nc
         .request(subject, body, { timeout: Math.max(1, deadline - performance.now()) })
-        .then((msg) => ({ ask, reply: JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply }))
+        .then((msg) => {
+          const reply = JSON.parse(new TextDecoder().decode(msg.data)) as ShardReply;
+          if (replica !== null && !reply.error) this.#shunned.delete(replica); // late, perhaps, but there
+          return { ask, reply };
+        })
         .catch((error: unknown) => ({ ask, error }));
       inflight.add(ask);
+      asked.set(ask, replica);
     };
     let why = 'no replica is serving it';
     let absent = 0;
@@ -448,7 +542,14 @@ export class ShardRouter {
       const resend = sleep(Math.min(this.#attemptMs, deadline - performance.now()));
       for (;;) {
         const o = await Promise.race([resend.then(() => null), ...inflight]);
-        if (o === null) break;
+        if (o === null) {
+          // attemptMs without an answer: the replicas still asked are passed over by later searches for a while.
+          for (const ask of inflight) {
+            const replica = asked.get(ask);
+            if (replica) this.#shunned.set(replica, performance.now() + SHUN_MS);
+          }
+          break;
+        }
         inflight.delete(o.ask);
         const { reply, error } = o;
         if (reply?.error) {
@@ -461,6 +562,12 @@ export class ShardRouter {
         else {
           const text = String((error as Error)?.message ?? error);
           if (/no responders/i.test(text)) {
+            const replica = asked.get(o.ask);
+            if (replica) {
+              // That replica has stopped: another one (or the queue group) is asked at once.
+              this.#forget(shard, replica);
+              break;
+            }
             why = 'no replica is serving it';
             // No replica at all: look again a few times (one may be restarting), not until the deadline.
             if (++absent > 3 && inflight.size === 0) throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
