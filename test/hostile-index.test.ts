@@ -148,6 +148,46 @@ describe('index files: replaced while being read', () => {
       for (const v of versions) await v.dispose();
     }
   });
+
+  it('a load while another process replaces the file as fast as it can reads one whole file (it read again 10 times, then failed ERR_CORRUPT: 31 of 40 loads)', {
+    skip: process.platform !== 'linux' && 'the partitions are read through the open file only where /proc/self/fd names it',
+  }, async () => {
+    const path = join(dir, 'raced.jbi');
+    const big = Array.from({ length: 1200 }, (_, i) => ({
+      id: `r${i}`,
+      text: `${ENTRIES[i % ENTRIES.length].text} ${i}`,
+      lang: i % 2 ? 'en' : 'de',
+    }));
+    const versions = [await MatchIndex.build(encoder, big), await MatchIndex.build(encoder, big.slice(0, 900))];
+    const sources = [join(dir, 'raced-a.jbi'), join(dir, 'raced-b.jbi')];
+    await versions[0].save(sources[0]);
+    await versions[1].save(sources[1]);
+    await versions[0].save(path);
+    // A hard link renamed over the path, again and again: a new file at the path every few microseconds.
+    const racer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs'); const [a, b, path] = process.argv.slice(1);
+         for (let i = 0; ; i++) { const t = path + '.' + (i % 2); fs.rmSync(t, { force: true }); fs.linkSync(i % 2 ? a : b, t); fs.renameSync(t, path); }`,
+        ...sources,
+        path,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      for (let i = 0; i < 40; i++) {
+        const loaded = await MatchIndex.load(path, encoder, { storage: i % 2 ? 'int8' : 'fp32' });
+        assert.ok([1200, 900].includes(loaded.size), `size ${loaded.size}`);
+        const [hit] = (await loaded.search([ENTRIES[0].text], { k: 1 }))[0];
+        assert.ok(hit.id.startsWith('r'), hit.id);
+        await loaded.dispose();
+      }
+    } finally {
+      racer.kill('SIGKILL');
+      for (const v of versions) await v.dispose();
+    }
+  });
 });
 
 describe('indexes and runs: what callers pass', () => {

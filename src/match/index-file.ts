@@ -386,23 +386,25 @@ const identity = (path: string) =>
 
 /**
  * Reads and verifies an index file; the caller owns the returned vectors.
- * The header and each partition are read by opening the path again: a save
- * that replaced the file meanwhile (an atomic rename) mixed two files and
- * failed as ERR_CORRUPT, so a read during which the path came to name another
- * file is read again (up to REREADS times in all).
+ * Where the system names open files (Linux's /proc/self/fd), the partitions
+ * are read through the file the header was read from, so a save that replaces
+ * the path meanwhile (an atomic rename) leaves this read whole. Elsewhere each
+ * partition is read by opening the path again, which mixed two files and
+ * failed as ERR_CORRUPT: there a read during which the path came to name
+ * another file is read again (up to REREADS times in all).
  */
 export async function readIndexFile(fn: string, path: string, storage: Storage = 'fp32'): Promise<IndexFileRead> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`${fn}: path must be a non-empty string; received ${typeof path}`);
   for (let attempt = 1; ; attempt++) {
     const before = await identity(path);
-    let read: IndexFileRead;
+    let read: IndexFileRead & { whole: boolean };
     try {
       read = await readIndexFileOnce(fn, path, storage);
     } catch (e) {
       if (attempt < REREADS && before !== null && (await identity(path)) !== before) continue;
       throw e;
     }
-    if (attempt < REREADS && (await identity(path)) !== before) {
+    if (!read.whole && attempt < REREADS && (await identity(path)) !== before) {
       for (const p of read.partitions) p.vectors.dispose();
       continue;
     }
@@ -410,34 +412,46 @@ export async function readIndexFile(fn: string, path: string, storage: Storage =
   }
 }
 
-async function readIndexFileOnce(fn: string, path: string, storage: Storage): Promise<IndexFileRead> {
+/** Whether this system names a process's open files (/proc/self/fd/N opens the file N names, not the path it had). */
+const OPEN_FILES_NAMED = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+/** One read of an index file; `whole`: every part came from one file, whatever its path names since. */
+async function readIndexFileOnce(fn: string, path: string, storage: Storage): Promise<IndexFileRead & { whole: boolean }> {
   const { file, size } = await openRegular(fn, path);
   const corrupt = (why: string) => new JobBERTError('ERR_CORRUPT', `${fn}: ${path} is not a valid jobbert index: ${why}`);
-  let header: Header;
-  let entries: MatchEntry[];
+  const partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[] = [];
   try {
-    header = await readHeader(file, size, corrupt, fn, path);
-    const entriesJson = await readExactly(file, header.entries.bytes, header.entries.offset, 'the entries segment', corrupt);
-    if (checksum(entriesJson) !== header.entries.checksum) throw corrupt('entries checksum mismatch');
-    entries = checkEntries(entriesJson, header, corrupt);
+    let header: Header;
+    let entries: MatchEntry[];
+    try {
+      header = await readHeader(file, size, corrupt, fn, path);
+      const entriesJson = await readExactly(file, header.entries.bytes, header.entries.offset, 'the entries segment', corrupt);
+      if (checksum(entriesJson) !== header.entries.checksum) throw corrupt('entries checksum mismatch');
+      entries = checkEntries(entriesJson, header, corrupt);
+    } catch (e) {
+      throw e instanceof JobBERTError ? e : ioError(fn, path, e);
+    }
+    // The native readers open what they are given: the file open here, while it is, where the system can name it.
+    const source = OPEN_FILES_NAMED ? `/proc/self/fd/${file.fd}` : path;
+    try {
+      for (const p of header.partitions) {
+        const where = { offset: p.offset, rows: p.count, cols: header.dim, checksum: p.checksum };
+        const vectors = storage === 'int8' ? await QuantizedMatrix.fromFile(source, where) : await ResidentMatrix.fromFile(source, where);
+        partitions.push({ lang: p.lang, vectors, rows: Int32Array.from(p.rows) });
+      }
+    } catch (e) {
+      if (e instanceof Error) e.message = e.message.replaceAll(source, path); // the user's path, not the descriptor's
+      if (e instanceof JobBERTError && e.code === 'ERR_CORRUPT') throw corrupt(e.message);
+      throw e;
+    }
+    const read = { dim: header.dim, fingerprint: header.fingerprint, encoder: header.encoder ?? null, entries, partitions };
+    return { ...read, whole: OPEN_FILES_NAMED };
   } catch (e) {
-    throw e instanceof JobBERTError ? e : ioError(fn, path, e);
+    partitions.forEach((p) => p.vectors.dispose());
+    throw e;
   } finally {
     await file.close().catch(() => {});
   }
-  const partitions: { lang: string; vectors: ResidentMatrix | QuantizedMatrix; rows: Int32Array }[] = [];
-  try {
-    for (const p of header.partitions) {
-      const where = { offset: p.offset, rows: p.count, cols: header.dim, checksum: p.checksum };
-      const vectors = storage === 'int8' ? await QuantizedMatrix.fromFile(path, where) : await ResidentMatrix.fromFile(path, where);
-      partitions.push({ lang: p.lang, vectors, rows: Int32Array.from(p.rows) });
-    }
-  } catch (e) {
-    partitions.forEach((p) => p.vectors.dispose());
-    if (e instanceof JobBERTError && e.code === 'ERR_CORRUPT') throw corrupt((e as Error).message);
-    throw e;
-  }
-  return { dim: header.dim, fingerprint: header.fingerprint, encoder: header.encoder ?? null, entries, partitions };
 }
 
 function ioError(fn: string, path: string, e: unknown, writing = false): JobBERTError {
