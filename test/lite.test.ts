@@ -344,6 +344,47 @@ test('train with encoder lite refuses options only JobBERT training reads, and d
   });
 });
 
+test('trainLiteEncoder checks every option before it reads the data (a negative weightDecay or warmupSteps, a seed "x", a positiveBranch "foo" trained on; 1e12 epochs ran out of heap)', async () => {
+  const { trainLiteEncoder } = await import('../src/lite/train.js');
+  await withTmp(async (dir) => {
+    const missing = join(dir, 'no-such-pairs.jsonl'); // checked first: a bad option is named, not the missing file
+    const base = { data: missing, out: join(dir, 'm'), epochs: 1, dim: 8, buckets: 1024 };
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ scale: -1 }, 'RangeError', /scale must be a finite number > 0; received -1/],
+      [{ scale: 1e40 }, 'RangeError', /scale must be at most 3\.4e38/],
+      [{ lr: 'x' }, 'TypeError', /lr must be a number/],
+      [{ weightDecay: -1 }, 'RangeError', /weightDecay must be a finite number ≥ 0 and below 1\/lr/],
+      [{ warmupSteps: -1 }, 'RangeError', /warmupSteps must be an integer in \[0, /],
+      [{ seed: 'x' }, 'TypeError', /seed must be an integer; received 'x'/],
+      [{ seed: 2 ** 32 }, 'RangeError', /seed must be an integer in \[0, 4294967295\]/],
+      [{ symmetric: 'yes' }, 'TypeError', /symmetric must be a boolean/],
+      [{ positiveBranch: 'foo' }, 'RangeError', /positiveBranch must be one of 'anchor', 'positive'; received 'foo'/],
+      [{ epochs: 1e12 }, 'RangeError', /epochs must be an integer in \[1, 1000000\]/],
+      [{ batchSize: 1 }, 'RangeError', /batchSize must be an integer in \[2, /],
+      [{ dim: 1e9 }, 'RangeError', /dim must be an integer in \[1, 65536\]/],
+      [{ buckets: 3 }, 'RangeError', /buckets must be a power of two; received 3/],
+      [{ buckets: 2 ** 40 }, 'RangeError', /buckets must be an integer in \[2, 2147483648\]/],
+      [
+        { buckets: 2 ** 30, dim: 65536 },
+        'RangeError',
+        /buckets × dim \(1073741824 × 65536\) needs .* GiB for the embedding table and its optimizer state, more than this machine's/,
+      ],
+      [{ onProgress: 5 }, 'TypeError', /onProgress must be a function/],
+      [{ trainedWith: 'x' }, 'TypeError', /trainedWith must be an object/],
+      [{ out: '' }, 'RangeError', /out must be a non-empty path string/],
+      [{ data: 5 }, 'TypeError', /data must be a path string; received 5/],
+    ];
+    for (const [bad, name, message] of cases)
+      await assert.rejects(
+        trainLiteEncoder({ ...base, ...bad } as never),
+        { name, message: new RegExp(`^trainLiteEncoder: ${message.source}`) },
+        JSON.stringify(bad),
+      );
+    await assert.rejects(trainLiteEncoder(null as never), { name: 'TypeError', message: /options must be an object/ });
+    await assert.rejects(trainLiteEncoder(base), { code: 'ERR_NOT_FOUND' }); // good options: now the data is read
+  });
+});
+
 test('trainLiteEncoder skips a pair with a side that has no letter or digit, with a warning (a new model made it a zero vector and the run failed)', async () => {
   await withTmp(async (dir) => {
     const data = join(dir, 'pairs.jsonl');

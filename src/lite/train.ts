@@ -27,6 +27,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, writeCheckpointDir } from '../util/checkpoints.js';
 import { addon } from '../kernels/binding.js';
+import { totalmem } from 'node:os';
+import { assertChoice, assertInteger, describe } from '../util/validate.js';
+import { assertCommonTrainOptions } from '../util/train-options.js';
 
 export interface LiteTrainOptions {
   /** A LiteEncoder dir to continue from; omitted: a new model. */
@@ -250,42 +253,82 @@ function pairsDigest(pairs: Pair[]): string {
 
 const view = (data: Float32Array, rows: number, cols: number): Matrix => ({ data, rows, cols });
 
+/**
+ * Every option trainLiteEncoder reads, checked before any file is read (a
+ * bad one failed deep in a kernel after the data was read, or trained on:
+ * a negative weightDecay or warmupSteps, a seed 'x', a positiveBranch 'foo'),
+ * with the defaults filled in. Throws TypeError/RangeError naming the option.
+ */
+function liteSettings(fn: string, opts: LiteTrainOptions) {
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+    throw new TypeError(`${fn}: options must be an object; received ${describe(opts)}`);
+  for (const name of ['data', 'out', 'model'] as const) {
+    if (name === 'model' && opts.model === undefined) continue;
+    if (typeof opts[name] !== 'string') throw new TypeError(`${fn}: ${name} must be a path string; received ${describe(opts[name])}`);
+    if (opts[name] === '') throw new RangeError(`${fn}: ${name} must be a non-empty path string; received ''`);
+  }
+  const o = {
+    epochs: opts.epochs ?? 1,
+    batchSize: opts.batchSize ?? 256,
+    lr: opts.lr ?? 2e-3,
+    weightDecay: opts.weightDecay ?? 0,
+    warmupSteps: opts.warmupSteps ?? 0,
+    scale: opts.scale ?? 20,
+    symmetric: opts.symmetric ?? false,
+    seed: opts.seed ?? 42,
+    positiveBranch: opts.positiveBranch ?? 'positive',
+    keepCheckpoints: opts.keepCheckpoints ?? 2,
+    resume: opts.resume ?? false,
+    config: { buckets: opts.buckets ?? 1 << 17, dim: opts.dim ?? 128, minN: opts.minN ?? 2, maxN: opts.maxN ?? 5 },
+  };
+  assertCommonTrainOptions(fn, { ...o, checkpointEvery: opts.checkpointEvery, onProgress: opts.onProgress });
+  assertChoice(fn, 'positiveBranch', o.positiveBranch, ['anchor', 'positive'] as const);
+  if (
+    opts.trainedWith !== undefined &&
+    (typeof opts.trainedWith !== 'object' || opts.trainedWith === null || Array.isArray(opts.trainedWith))
+  )
+    throw new TypeError(`${fn}: trainedWith must be an object; received ${describe(opts.trainedWith)}`);
+  if (opts.model === undefined) {
+    const { buckets, dim, minN, maxN } = o.config;
+    assertInteger(fn, 'buckets', buckets, 2, 2 ** 31); // the features hash into 31 bits
+    if ((buckets & (buckets - 1)) !== 0) throw new RangeError(`${fn}: buckets must be a power of two; received ${buckets}`);
+    assertInteger(fn, 'dim', dim, 1, 1 << 16);
+    if (!Number.isInteger(minN) || !Number.isInteger(maxN) || minN < 1 || maxN < minN || maxN > 16)
+      throw new RangeError(
+        `${fn}: minN and maxN must be integers with 1 <= minN <= maxN <= 16; received ${describe(minN)} and ${describe(maxN)}`,
+      );
+    // The table and its two Adam moments, as float32: past this machine's memory it was an out-of-memory crash.
+    const bytes = 12 * buckets * dim;
+    if (bytes > totalmem())
+      throw new RangeError(
+        `${fn}: buckets × dim (${buckets} × ${dim}) needs ${(bytes / 2 ** 30).toFixed(1)} GiB for the embedding table and its optimizer state, more than this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GiB; use fewer buckets or a smaller dim`,
+      );
+  }
+  return o;
+}
+
+/**
+ * Trains a LiteEncoder on the pairs in `opts.data` (JSON Lines; see
+ * LiteTrainOptions) with in-batch InfoNCE, from `opts.model` or a new model,
+ * and writes it to `opts.out` (checkpoints there too, with checkpointEvery).
+ * A seed gives a bit-identical model. Async; resolves to { steps, losses, out }.
+ * Rejects with TypeError/RangeError naming a bad option (before any file is
+ * read); JobBERTError ERR_EXISTS for a non-empty `out` without `resume`,
+ * ERR_NOT_FOUND / ERR_IO / ERR_BAD_FILE for the data, ERR_BAD_MODEL for
+ * `model`, ERR_BAD_CHECKPOINT and ERR_RESUME_MISMATCH when resuming.
+ */
 export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps: number; losses: number[]; out: string }> {
   const fn = 'trainLiteEncoder';
-  if (typeof opts?.data !== 'string' || typeof opts?.out !== 'string') throw new TypeError(`${fn}: data and out must be path strings`);
-  const epochs = opts.epochs ?? 1;
-  const batchSize = opts.batchSize ?? 256;
-  const lr = opts.lr ?? 2e-3;
-  const wd = opts.weightDecay ?? 0;
-  const warmup = opts.warmupSteps ?? 0;
-  const scale = opts.scale ?? 20;
-  const symmetric = opts.symmetric ?? false;
-  const seed = opts.seed ?? 42;
-  const positiveBranch = opts.positiveBranch ?? 'positive';
-  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`${fn}: epochs must be an integer >= 1; received ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 2)
-    throw new RangeError(`${fn}: batchSize must be an integer >= 2; received ${batchSize}`);
-  if (!(lr > 0)) throw new RangeError(`${fn}: lr must be > 0; received ${lr}`);
+  const o = liteSettings(fn, opts);
+  const { epochs, batchSize, lr, scale, symmetric, seed, positiveBranch, resume } = o;
+  const wd = o.weightDecay;
+  const warmup = o.warmupSteps;
+  const keep = o.keepCheckpoints;
   const checkpointEvery = opts.checkpointEvery;
-  if (checkpointEvery !== undefined && (!Number.isInteger(checkpointEvery) || checkpointEvery < 1))
-    throw new RangeError(`${fn}: checkpointEvery must be an integer >= 1; received ${checkpointEvery}`);
-  const keep = opts.keepCheckpoints ?? 2;
-  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`${fn}: keepCheckpoints must be an integer >= 1; received ${keep}`);
-  const resume = opts.resume ?? false;
-  if (typeof resume !== 'boolean') throw new TypeError(`${fn}: resume must be a boolean; received ${typeof resume}`);
   await assertOutUsable(fn, opts.out, resume);
 
-  if (!opts.model) {
-    const minN = opts.minN ?? 2;
-    const maxN = opts.maxN ?? 5;
-    if (!Number.isInteger(minN) || !Number.isInteger(maxN) || minN < 1 || maxN < minN || maxN > 16)
-      throw new RangeError(`${fn}: minN and maxN must be integers with 1 <= minN <= maxN <= 16; received ${minN} and ${maxN}`);
-  }
-  const w = opts.model
-    ? dequantizeModel(await readModel(opts.model))
-    : initWeights({ buckets: opts.buckets ?? 1 << 17, dim: opts.dim ?? 128, minN: opts.minN ?? 2, maxN: opts.maxN ?? 5 }, seed);
+  const w = opts.model ? dequantizeModel(await readModel(opts.model)) : initWeights(o.config, seed);
   const { buckets: B, dim: D } = w.config;
-  if ((B & (B - 1)) !== 0) throw new RangeError(`${fn}: buckets must be a power of two; received ${B}`);
   const fcfg: FeatureConfig = { buckets: B, minN: w.config.minN, maxN: w.config.maxN };
 
   const pairs = await readPairs(opts.data);
@@ -311,17 +354,19 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
   const allIds = fb.ids;
   const allOff = fb.offsets;
 
-  const random = rng(seed);
   const tableState = new Adam(B * D);
   const headState = { anchor: { w: new Adam(D * D), b: new Adam(D) }, positive: { w: new Adam(D * D), b: new Adam(D) } };
-  const plans: number[][][] = [];
+  /** Each epoch's batches, made as they are needed (all at once took memory by the epoch: 1e12 epochs ran out of heap). */
+  function* plans() {
+    const random = rng(seed);
+    for (let e = 0; e < epochs; e++) yield makeBatches(pairs, batchSize, random);
+  }
+  let steps = 0;
   let skippedPairs = 0;
-  for (let e = 0; e < epochs; e++) {
-    const { batches, skipped } = makeBatches(pairs, batchSize, random);
-    plans.push(batches);
+  for (const { batches, skipped } of plans()) {
+    steps += batches.length;
     skippedPairs += skipped;
   }
-  const steps = plans.reduce((s, p) => s + p.length, 0);
   if (steps === 0)
     throw new JobBERTError(
       'ERR_BAD_FILE',
@@ -448,7 +493,7 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
   const resumedAt = step;
 
   let global = 0;
-  for (const plan of plans) {
+  for (const { batches: plan } of plans()) {
     for (const batch of plan) {
       if (global++ < resumedAt) continue; // done before the resume: the plan is a pure function of the seed
       step++;

@@ -35,6 +35,7 @@ import {
 } from './checkpoint.js';
 import { assertTrainable, readPairs, type PairStats } from './data.js';
 import { assertOutUsable } from '../util/checkpoints.js';
+import { assertCommonTrainOptions } from '../util/train-options.js';
 import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type Batch } from './step.js';
 import { lossCurveSvg } from './svg.js';
 import { validate, validationTexts } from './validation.js';
@@ -179,33 +180,15 @@ function resolveOptions(opts: TrainOptions, lite: boolean) {
     maxGradNorm: opts.maxGradNorm ?? 1,
     keepCheckpoints: opts.keepCheckpoints ?? 2,
   };
-  assertInteger(FN, 'epochs', o.epochs, 1, 1_000_000);
-  assertInteger(FN, 'batchSize', o.batchSize, 2, 1 << 20); // in-batch negatives: a batch of one has none (loss 0, nothing learnt)
-  assertPositive(FN, 'lr', o.lr);
-  if (typeof o.weightDecay !== 'number') throw new TypeError(`${FN}: weightDecay must be a number; received ${describe(o.weightDecay)}`);
-  if (!(o.weightDecay >= 0 && o.weightDecay < 1 / o.lr))
-    throw new RangeError(
-      `${FN}: weightDecay must be a finite number ≥ 0 and below 1/lr (${1 / o.lr} at lr ${o.lr}); received ${describe(o.weightDecay)}`,
-    );
-  assertPositive(FN, 'scale', o.scale);
-  // The kernels take it as float32: beyond its range it was Infinity, refused there after the data was read and encoded.
-  if (o.scale > 3.4028234663852886e38) throw new RangeError(`${FN}: scale must be at most 3.4e38 (float32); received ${o.scale}`);
-  assertBoolean(FN, 'symmetric', o.symmetric);
-  assertInteger(FN, 'seed', o.seed, 0, 0xffffffff);
+  assertCommonTrainOptions(FN, { ...o, warmupSteps: opts.warmupSteps, checkpointEvery: opts.checkpointEvery, onProgress: opts.onProgress });
   assertChoice(FN, 'device', o.device, DEVICES);
-  assertBoolean(FN, 'resume', o.resume);
   assertInteger(FN, 'minSkills', o.minSkills, 0, 1_000_000);
   if (typeof o.maxGradNorm !== 'number') throw new TypeError(`${FN}: maxGradNorm must be a number; received ${describe(o.maxGradNorm)}`);
   if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm)))
     throw new RangeError(`${FN}: maxGradNorm must be a finite number ≥ 0 (0: no clipping); received ${describe(o.maxGradNorm)}`);
-  assertInteger(FN, 'keepCheckpoints', o.keepCheckpoints, 1, 1_000_000);
-  if (opts.warmupSteps !== undefined) assertInteger(FN, 'warmupSteps', opts.warmupSteps, 0);
-  if (opts.checkpointEvery !== undefined) assertInteger(FN, 'checkpointEvery', opts.checkpointEvery, 1);
   if (opts.validateEvery !== undefined) assertInteger(FN, 'validateEvery', opts.validateEvery, 1);
-  for (const cb of ['onProgress', 'onEvent'] as const) {
-    if (opts[cb] !== undefined && typeof opts[cb] !== 'function')
-      throw new TypeError(`${FN}: ${cb} must be a function; received ${describe(opts[cb])}`);
-  }
+  if (opts.onEvent !== undefined && typeof opts.onEvent !== 'function')
+    throw new TypeError(`${FN}: onEvent must be a function; received ${describe(opts.onEvent)}`);
   return o;
 }
 

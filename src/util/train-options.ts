@@ -1,0 +1,46 @@
+/**
+ * The options both trainers read (JobBERT's heads in src/train, the
+ * LiteEncoder in src/lite), checked alike before any file is read.
+ */
+import { assertBoolean, assertInteger, assertPositive, describe } from './validate.js';
+
+/** The largest InfoNCE scale: the kernels take it as float32, and beyond its range it was Infinity. */
+const MAX_SCALE = 3.4028234663852886e38;
+
+/** Options with their defaults filled in, except the optional ones. */
+export interface CommonTrainOptions {
+  epochs: unknown;
+  batchSize: unknown;
+  lr: unknown;
+  weightDecay: unknown;
+  scale: unknown;
+  symmetric: unknown;
+  seed: unknown;
+  resume: unknown;
+  keepCheckpoints: unknown;
+  warmupSteps?: unknown;
+  checkpointEvery?: unknown;
+  onProgress?: unknown;
+}
+
+/** Throws TypeError/RangeError naming the first bad option of `o`, as `fn` does. */
+export function assertCommonTrainOptions(fn: string, o: CommonTrainOptions): void {
+  assertInteger(fn, 'epochs', o.epochs, 1, 1_000_000);
+  assertInteger(fn, 'batchSize', o.batchSize, 2, 1 << 20); // in-batch negatives: a batch of one has none (loss 0, nothing learnt)
+  assertPositive(fn, 'lr', o.lr);
+  if (typeof o.weightDecay !== 'number') throw new TypeError(`${fn}: weightDecay must be a number; received ${describe(o.weightDecay)}`);
+  if (!(o.weightDecay >= 0 && o.weightDecay < 1 / o.lr))
+    throw new RangeError(
+      `${fn}: weightDecay must be a finite number ≥ 0 and below 1/lr (${1 / o.lr} at lr ${o.lr}); received ${describe(o.weightDecay)}`,
+    );
+  assertPositive(fn, 'scale', o.scale);
+  if (o.scale > MAX_SCALE) throw new RangeError(`${fn}: scale must be at most 3.4e38 (float32); received ${o.scale}`);
+  assertBoolean(fn, 'symmetric', o.symmetric);
+  assertInteger(fn, 'seed', o.seed, 0, 0xffffffff);
+  assertBoolean(fn, 'resume', o.resume);
+  assertInteger(fn, 'keepCheckpoints', o.keepCheckpoints, 1, 1_000_000);
+  if (o.warmupSteps !== undefined) assertInteger(fn, 'warmupSteps', o.warmupSteps, 0);
+  if (o.checkpointEvery !== undefined) assertInteger(fn, 'checkpointEvery', o.checkpointEvery, 1);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
+    throw new TypeError(`${fn}: onProgress must be a function; received ${describe(o.onProgress)}`);
+}
