@@ -179,3 +179,41 @@ describe('LiteEncoder training: checkpoints, resume and a used out directory', (
     }
   });
 });
+
+describe('folders under /proc', { skip: process.platform !== 'linux' && 'a Linux /proc' }, () => {
+  /** Settles, or fails the test after 10 s (Node's own mkdir -p never settled there). */
+  const bounded = <T>(p: Promise<T>) =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('did not settle in 10 s')), 10_000).unref())]);
+
+  it('an out directory there fails at once (mkdir -p looped for good), with the error of the folder that cannot be made', async () => {
+    const { makeDirs } = await import('../src/util/make-dirs.js');
+    const { trainLiteEncoder } = await import('../src/lite/train.js');
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    await assert.rejects(bounded(makeDirs('/proc/jobbert-test/a/b')), { code: 'ENOENT', message: /mkdir '\/proc\/jobbert-test'/ });
+    await assert.rejects(bounded(makeDirs('/proc/self/jobbert-test')), { code: 'ENOENT' });
+    const data = join(dir, 'proc-pairs.jsonl');
+    await writeFile(data, '{"anchor":"nurse","positive":"care"}\n{"anchor":"cook","positive":"food"}\n');
+    await assert.rejects(bounded(trainLiteEncoder({ data, out: '/proc/jobbert-test/m', dim: 8, buckets: 1024 })), {
+      code: 'ERR_IO',
+      message: /cannot write the out directory \/proc\/jobbert-test\/m/,
+    });
+    const encoder = await LiteEncoder.load();
+    try {
+      await assert.rejects(bounded(encoder.save('/proc/jobbert-test/model')), { code: 'ENOENT' });
+    } finally {
+      await encoder.dispose();
+    }
+  });
+
+  it('makeDirs makes what is missing, accepts what is there, and refuses a file in the way', async () => {
+    const { makeDirs } = await import('../src/util/make-dirs.js');
+    const deep = join(dir, 'made', 'a', 'b');
+    await makeDirs(deep);
+    await makeDirs(deep);
+    await Promise.all([makeDirs(join(deep, 'c1', 'd')), makeDirs(join(deep, 'c1', 'e')), makeDirs(join(deep, 'c1', 'd'))]);
+    const file = join(dir, 'made', 'file');
+    await writeFile(file, 'x');
+    await assert.rejects(makeDirs(file), { code: 'EEXIST' });
+    await assert.rejects(makeDirs(join(file, 'below')), { code: 'ENOTDIR' });
+  });
+});

@@ -1,8 +1,9 @@
 /** Model files of a LiteEncoder: lite.json, table.bin (int8 rows + float32 scales), heads.safetensors. */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
+import { makeDirs } from '../util/make-dirs.js';
 
 export const CONFIG_FILE = 'lite.json';
 export const TABLE_FILE = 'table.bin';
@@ -184,7 +185,7 @@ export async function writeModel(
   w: Omit<LiteWeights, 'config'> & { config: Omit<LiteConfig, 'sha256' | 'format' | 'version' | 'tableDtype'> },
 ): Promise<LiteConfig> {
   const { buckets, dim } = w.config;
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const table = quantizeTable(w.table, buckets, dim);
   const heads = safetensors({
     'anchor.weight': { shape: [dim, dim], data: w.heads.anchor.weight },

@@ -18,12 +18,13 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { assertBoolean, assertInteger, assertOptions, describe } from '../util/validate.js';
 import { processAlive } from '../util/process.js';
+import { makeDirs } from '../util/make-dirs.js';
 
 export interface DownloadProgress {
   /** Path of the file inside the model directory, '/'-separated. */
@@ -189,7 +190,7 @@ async function runJob(job: Job): Promise<string> {
   if (!job.refresh && (await completeCache(job))) return job.dir;
   let unlock: () => Promise<void>;
   try {
-    await mkdir(job.dir, { recursive: true });
+    await makeDirs(job.dir);
     unlock = await lock(job.dir);
   } catch (e) {
     if (e instanceof JobBERTError) throw e;
@@ -449,7 +450,7 @@ async function fetchFile(
       if (h.hash.digest('hex') === h.want) return { changed: false, size: existing.size, hash: { [h.kind]: h.want } };
     }
   }
-  await mkdir(dirname(final), { recursive: true });
+  await makeDirs(dirname(final));
   const url = `${job.endpoint}/${job.repo}/resolve/${encodeURIComponent(commit)}/${path.split('/').map(encodeURIComponent).join('/')}`;
   const done = await withRetries(job, () => transfer(job, url, path, final, fromListing));
   return { changed: true, ...done };

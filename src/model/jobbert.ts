@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
@@ -35,6 +35,7 @@ import { withSafeTensors } from './safetensors.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
 import { importOptional } from '../util/optional.js';
 import { assertBoolean, assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
+import { makeDirs } from '../util/make-dirs.js';
 
 export interface JobBERTOptions {
   /**
@@ -686,7 +687,7 @@ function dimOf(stages: Stage[], branch: Branch | undefined, inDim: number): numb
 async function writeCache(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   try {
-    await mkdir(join(path, '..'), { recursive: true });
+    await makeDirs(join(path, '..'));
     await writeFile(tmp, bytes);
     await rename(tmp, path);
   } catch {
@@ -705,7 +706,7 @@ export async function convertModelDir(dir: string, opts: { precision?: ModelPrec
   const layout = await readLayout(resolve(dir));
   const { onnx } = await convertToOnnx(layout.transformerDir, { precision });
   const path = join(layout.transformerDir, 'onnx', ONNX_FILES[precision]);
-  await mkdir(join(path, '..'), { recursive: true });
+  await makeDirs(join(path, '..'));
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, onnx);
   await rename(tmp, path);

@@ -13,11 +13,12 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { encodeHalf, halfTable } from './f16.js';
 import { processAlive } from '../util/process.js';
+import { makeDirs } from '../util/make-dirs.js';
 
 const ENTRY = 20;
 const FORMAT = 'jobbert-embedding-cache';
@@ -57,7 +58,7 @@ export class EmbeddingCache {
    */
   static async open(root: string, fingerprint: string, dim: number): Promise<EmbeddingCache> {
     const dir = cacheFolder(root, fingerprint);
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     await lock(dir);
     try {
       const metaPath = join(dir, 'meta.json');

@@ -12,13 +12,14 @@
  * into place, so it is either complete or absent; files are only ever
  * replaced by rename, never rewritten in place, which keeps hard links safe.
  */
-import { copyFile, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { writeCheckpointDir } from '../util/checkpoints.js';
 import type { ModelLayout, PostModule } from '../model/modules.js';
 import { withSafeTensors, writeSafeTensors } from '../model/safetensors.js';
 import type { Head, Heads, OptimizerState } from './step.js';
+import { makeDirs } from '../util/make-dirs.js';
 
 const ACTIVATION_CLASS = { tanh: 'torch.nn.modules.activation.Tanh', identity: 'torch.nn.modules.linear.Identity' } as const;
 /** Output size of new heads: JobBERT-V3's. */
@@ -148,7 +149,7 @@ export async function loadHeads(plan: ModelPlan, layout: ModelLayout, hidden: nu
 
 /** Hard-links `from` to `to` (copying across file systems), replacing `to` atomically. */
 async function linkOrCopy(from: string, to: string): Promise<void> {
-  await mkdir(dirname(to), { recursive: true });
+  await makeDirs(dirname(to));
   const tmp = `${to}.${process.pid}.tmp`;
   await rm(tmp, { force: true });
   const source = await realpath(from);
@@ -186,7 +187,7 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
  * written mixed two. Async.
  */
 export async function materializeBase(plan: ModelPlan, out: string): Promise<void> {
-  await mkdir(out, { recursive: true });
+  await makeDirs(out);
   for (const f of plan.files) {
     const from = join(plan.modelDir, f);
     const to = join(out, f);
@@ -197,7 +198,7 @@ export async function materializeBase(plan: ModelPlan, out: string): Promise<voi
 
 /** Writes a head's Dense module (config.json, model.safetensors) into `dir`. */
 async function writeHead(dir: string, head: Head): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   await writeFile(
     join(dir, 'config.json'),
     JSON.stringify(
@@ -265,7 +266,7 @@ export async function saveCheckpoint(
 ): Promise<string> {
   return writeCheckpointDir(out, state.step, async (dir) => {
     for (const f of plan.files) {
-      await mkdir(dirname(join(dir, f)), { recursive: true });
+      await makeDirs(dirname(join(dir, f)));
       try {
         await link(join(out, f), join(dir, f));
       } catch {

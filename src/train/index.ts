@@ -18,7 +18,7 @@ import { DEVICES, type Device } from '../kernels/index.js';
 import { readTransformerConfig } from '../model/convert.js';
 import { readLayout } from '../model/modules.js';
 import { loadTalentCLEFTaskA, type TalentCLEFTaskA } from '../eval/trec.js';
-import { assertBoolean, assertChoice, assertInteger, assertOptions, assertPositive, describe } from '../util/validate.js';
+import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 import { baseFingerprint, openBaseEncoder } from './base-encoder.js';
 import { batchCount, epochState, planEpoch } from './batches.js';
 import { EmbeddingCache, textKey } from './cache.js';

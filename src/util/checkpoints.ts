@@ -5,10 +5,11 @@
  * refused unless resuming).
  */
 import { constants, existsSync } from 'node:fs';
-import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { access, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { removeLeftovers } from './process.js';
+import { makeDirs } from './make-dirs.js';
 
 /** Checkpoints in `out`, oldest first. Async. */
 export async function listCheckpoints(out: string): Promise<{ step: number; dir: string }[]> {
@@ -42,7 +43,7 @@ export async function writeCheckpointDir(out: string, step: number, fill: (dir: 
   const tmp = join(out, `.tmp-${name}-${process.pid}`);
   const final = join(out, name);
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  await makeDirs(tmp);
   try {
     await fill(tmp);
     await rm(final, { recursive: true, force: true });
@@ -62,7 +63,7 @@ export async function writeCheckpointDir(out: string, step: number, fill: (dir: 
  */
 export async function assertOutUsable(fn: string, out: string, resume: boolean): Promise<void> {
   try {
-    await mkdir(out, { recursive: true });
+    await makeDirs(out);
     await access(out, constants.W_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
