@@ -6,6 +6,7 @@
  * real network.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -206,6 +207,25 @@ describe('download', () => {
       'ERR_CORRUPT',
       /conflicting sizes|expected \d+ bytes/,
     );
+  });
+
+  test('a file whose headers name another hash than the file list gives ERR_CORRUPT, even with bytes that match the headers (they were taken)', async () => {
+    const cacheDir = await cache();
+    const gitSha1 = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+    // A proxy that serves other bytes of the same size for config.json, with their own (right) ETag.
+    const other: typeof fetch = async (url, init) => {
+      const res = await fetch(url, init);
+      if (!/\/resolve\/[0-9a-f]{40}\/config\.json$/.test(String(url))) return res;
+      const body = Buffer.from(await res.arrayBuffer());
+      body[body.length - 2] = body[body.length - 2] === 0x20 ? 0x0a : 0x20;
+      return new Response(body, { status: res.status, headers: { etag: `"${gitSha1(body)}"`, 'content-length': String(body.length) } });
+    };
+    await rejectsWith(
+      download(REPO, { endpoint: hub.endpoint, cacheDir, fetch: other }),
+      'ERR_CORRUPT',
+      /conflicting hashes for config\.json \(git blob sha1 [0-9a-f]{40} in its headers, [0-9a-f]{40} in the file list\)/,
+    );
+    await assert.rejects(stat(join(modelCacheDir(REPO, cacheDir), 'config.json')), { code: 'ENOENT' });
   });
 
   test('a missing repository, revision or file gives ERR_NOT_FOUND naming the URL', async () => {

@@ -12,8 +12,9 @@
  * keeps a download consistent while the branch moves.
  *
  * Each file goes to `<file>.part` (resumed with an HTTP Range request when a
- * partial one is there), is checked against the expected size and hash, and
- * is renamed into place; a manifest written last marks the cache complete, so
+ * partial one is there), is checked against the size and hash the listing
+ * names (the headers' where it names none; headers that name others are
+ * ERR_CORRUPT), and is renamed into place; a manifest written last marks the cache complete, so
  * a later call returns without touching the network.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -531,8 +532,19 @@ async function transfer(
     await res.body?.cancel();
     throw corrupt(`download: ${url}: the server gives conflicting sizes for ${path} (${[...new Set(sizes)].join(' vs ')} bytes)`);
   }
+  // The listing names what the commit holds; a header that names another hash of the same kind is another file
+  // (its bytes, checked against the header alone, were taken), as a conflicting size is.
   const fromHeaders = hashFromEtag(linkedEtag ?? hubEtag);
-  const expected: Expected = { size, ...(fromHeaders.sha256 || fromHeaders.gitSha1 ? fromHeaders : fromListing) };
+  for (const kind of ['sha256', 'gitSha1'] as const) {
+    if (fromHeaders[kind] && fromListing[kind] && fromHeaders[kind] !== fromListing[kind]) {
+      await res.body?.cancel();
+      throw corrupt(
+        `download: ${url}: the server gives conflicting hashes for ${path} (${kind === 'sha256' ? 'sha256' : 'git blob sha1'} ${fromHeaders[kind]} in its headers, ${fromListing[kind]} in the file list)`,
+      );
+    }
+  }
+  const listed = fromListing.sha256 || fromListing.gitSha1;
+  const expected: Expected = { size, ...(listed ? { sha256: fromListing.sha256, gitSha1: fromListing.gitSha1 } : fromHeaders) };
 
   const h = size === undefined ? null : hasher(expected, size);
   if (h && offset > 0) await hashInto(h.hash, part, offset);
