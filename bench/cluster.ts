@@ -9,6 +9,8 @@
  *    time goes (submitter: read, publish, wait, write; workers: model, store).
  * 3. serve --router over 3 shards vs one unsharded serve: POST /v1/match, one
  *    title, k = 10, 64 clients (autocannon).
+ * 4. The same router with a second replica of shard 0, healthy, then frozen
+ *    (SIGSTOP: it keeps its subscriptions and answers nothing), under the same load.
  *
  * Every process shares this machine's cores (2 here, shared with other work):
  * workers, broker, submitter and load generator compete, which the figures include.
@@ -229,7 +231,17 @@ export async function benchCluster(): Promise<void> {
       [0, 1, 2].map((s) => child(['serve', '--nats', nats.url, '--index-name', 'bench', '--shard', String(s), '--json'], /"shard"/)),
     );
     const router = await child(['serve', '--nats', nats.url, '--index-name', 'bench', '--router', '--port', '0', '--json'], /"url"/);
-    const routed = await load(JSON.parse(router.line).url, queries, seconds);
+    const url = JSON.parse(router.line).url as string;
+    const routed = await load(url, queries, seconds);
+
+    // 4. A second replica of shard 0, then that replica frozen (SIGSTOP): it holds its subscriptions and answers nothing.
+    const extra = await child(['serve', '--nats', nats.url, '--index-name', 'bench', '--shard', '0', '--json'], /"shard"/);
+    await new Promise((r) => setTimeout(r, 3000)); // a round of the router's pings: it asks the new replica too
+    const twoReplicas = await load(url, queries, seconds);
+    extra.proc.kill('SIGSTOP');
+    const frozen = await load(url, queries, seconds);
+    extra.proc.kill('SIGCONT');
+    await stop(extra.proc);
     await stop(router.proc);
     for (const s of shards) await stop(s.proc);
     rows.push({
@@ -249,6 +261,27 @@ export async function benchCluster(): Promise<void> {
     printTable(
       `serve: POST /v1/match, one title, k = 10, 64 clients (autocannon), ${seconds} s each; 30,000 entries, LiteEncoder; router, 3 shard processes and the broker on the same 2 shared cores`,
       rows,
+    );
+    const row = (server: string, l: typeof routed): Row => ({
+      server,
+      'requests/s': l.rps,
+      'p50 ms': l.p50,
+      'p99 ms': l.p99,
+      errors: l.errors,
+    });
+    printTable(
+      `serve --router, 3 shards, shard 0 with two replicas, then one of them frozen (SIGSTOP) for the whole run: the same load, ${seconds} s each`,
+      [
+        row('two healthy replicas of shard 0', twoReplicas),
+        row('one of them frozen', frozen),
+        {
+          server: 'ratio (frozen ÷ healthy)',
+          'requests/s': ratio(frozen.rps, twoReplicas.rps),
+          'p50 ms': ratio(frozen.p50, twoReplicas.p50),
+          'p99 ms': ratio(frozen.p99, twoReplicas.p99),
+          errors: '',
+        },
+      ],
     );
   } finally {
     for (const c of children) c.kill('SIGKILL');
