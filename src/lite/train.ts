@@ -24,10 +24,10 @@ import { clipForTokens } from '../util/text.js';
 import { dequantizeModel, readModel, readSafetensors, safetensors, writeModel, type LiteWeights } from './io.js';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, writeCheckpointDir } from '../util/checkpoints.js';
 import { addon } from '../kernels/binding.js';
-import { totalmem } from 'node:os';
 import { assertChoice, assertInteger, describe } from '../util/validate.js';
 import { assertCommonTrainOptions } from '../util/train-options.js';
 
