@@ -38,6 +38,8 @@ const pingSubjectOf = (name: string, shard: number) => `jobbert.shard-ping.${nam
 const replicaSubjectOf = (name: string, shard: number, replica: string) => `jobbert.shard-replica.${name}.${shard}.${replica}`;
 /** How long a replica that left a search unanswered for attemptMs is passed over, unless it answers meanwhile, in ms. */
 const SHUN_MS = 15_000;
+/** A round of pings ends this long after the last answer (or at attemptMs), in ms. */
+const PING_STALL_MS = 50;
 
 interface ShardRequest {
   k: number;
@@ -207,6 +209,8 @@ export class ShardRouter {
   readonly #shunned = new Map<string, number>();
   /** Where the next search starts in each shard's list of replicas. */
   readonly #turns = new Map<number, number>();
+  /** Each shard's round of pings under way (one at a time: a search that ran out of replicas asks for one too). */
+  readonly #pinging = new Map<number, Promise<void>>();
   /** Whether every shard has been pinged once: until then the router cannot say it is ready. */
   #pinged = false;
   /** Whether the router's own NATS connection is up (a lost one is no shard's fault). */
@@ -313,7 +317,8 @@ export class ShardRouter {
   #ping(ms: number): void {
     const round = async () => {
       const started = performance.now();
-      await Promise.all(Array.from({ length: this.manifest.shards }, (_, s) => this.#pingShard(s)));
+      // Settled, not all: a round that threw would have ended the pings for good, unhandled.
+      await Promise.allSettled(Array.from({ length: this.manifest.shards }, (_, s) => this.#pingShard(s)));
       this.#pinged = true;
       const now = performance.now();
       for (const [replica, until] of this.#shunned) if (until <= now) this.#shunned.delete(replica);
@@ -330,13 +335,25 @@ export class ShardRouter {
    * jobbert before this ping subject answer nowhere there: then one of them is
    * asked for no queries.
    */
-  async #pingShard(shard: number): Promise<void> {
+  #pingShard(shard: number): Promise<void> {
+    let ping = this.#pinging.get(shard);
+    if (!ping) {
+      ping = this.#pingReplicas(shard).finally(() => this.#pinging.delete(shard));
+      this.#pinging.set(shard, ping);
+    }
+    return ping;
+  }
+
+  /** One round of #pingShard: every replica's answer within attemptMs. */
+  async #pingReplicas(shard: number): Promise<void> {
     const replicas: string[] = [];
     let layout: string | null = null;
     let up = false;
     try {
+      // Until PING_STALL_MS pass without another answer (replicas answer pings at once), or attemptMs in all.
       const answers = await this.#c.nc.requestMany(pingSubjectOf(this.manifest.name, shard), undefined, {
-        strategy: 'timer',
+        strategy: 'stall',
+        stall: Math.min(PING_STALL_MS, this.#attemptMs),
         maxWait: this.#attemptMs,
       });
       for await (const msg of answers) {
@@ -473,7 +490,7 @@ export class ShardRouter {
    * those that answered the last pings, not yet `tried` by this search and not
    * shunned; null when none is left (the shard's queue group then takes it).
    */
-  #pick(shard: number, tried: Set<string>): string | null {
+  #pick(shard: number, tried: Set<string>, take = true): string | null {
     const replicas = this.#replicas.get(shard) ?? [];
     const now = performance.now();
     const turn = this.#turns.get(shard) ?? 0;
@@ -482,6 +499,7 @@ export class ShardRouter {
       if (tried.has(replica)) continue;
       const until = this.#shunned.get(replica);
       if (until !== undefined && until > now) continue;
+      if (!take) return replica;
       this.#shunned.delete(replica);
       this.#turns.set(shard, (turn + i + 1) % replicas.length);
       return replica;
@@ -505,12 +523,16 @@ export class ShardRouter {
    * pings (in turn), else to the shard's queue group; every attemptMs without
    * an answer it is sent again — to another replica, the one that has not
    * answered being passed over by later searches for a while — while the
-   * earlier ones are still awaited, and the first answer wins. So a shard
-   * slower than attemptMs is not asked away (each attempt was given up after
-   * attemptMs: a search that took longer never succeeded), and a hung replica
-   * costs one search a resend, not the search (sent to the queue group, every
-   * attempt could draw it). No replica at all is known within a few tries
-   * (NATS says so at once), not at the deadline.
+   * earlier ones are still awaited, and the first answer wins. Once every
+   * replica known was asked, the pings look for new ones and nothing is sent
+   * again to replicas already busy with it (to the queue group, where no
+   * replica is known, at growing intervals). So a shard slower than attemptMs is not asked away (each attempt
+   * was given up after attemptMs: a search that took longer never succeeded),
+   * nor buried in copies of its own searches, and a hung replica costs one
+   * search a resend, not the search (sent to the queue group, every attempt
+   * could draw it). No replica at all is known within a few tries (NATS says
+   * so at once), not at the deadline, even with a request to a killed one
+   * still awaited.
    */
   async #ask(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
     type Outcome = { ask: Promise<Outcome>; reply?: ShardReply; error?: unknown };
@@ -519,9 +541,31 @@ export class ShardRouter {
     /** The replica each attempt went to (null: the queue group). */
     const asked = new Map<Promise<Outcome>, string | null>();
     const tried = new Set<string>();
+    /** Copies sent to the queue group, and when the next may go (each waits twice as long as the last). */
+    let queued = 0;
+    let queueAt = 0;
+    /** The round of pings this search asked for once it had asked every replica known; 'pinged' when it ends. */
+    let looking: Promise<'pinged'> | null = null;
+    let looked = false;
     const send = () => {
       const replica = this.#pick(shard, tried);
-      if (replica !== null) tried.add(replica);
+      if (replica === null) {
+        // Every replica the last pings found was asked (or is passed over), or they found none. Another copy
+        // would reach one of the same replicas, and queue there behind the first: a replica that took 100 ms
+        // a search, asked every 50 ms, got 23 requests a search and fell behind until searches failed. So
+        // where replicas are known the pings look for new ones now, and the next send goes to what they find;
+        // else the queue group is asked at growing intervals (a shard whose replicas answer no pings).
+        const known = (this.#replicas.get(shard)?.length ?? 0) > 0;
+        if (known && !looked) {
+          looked = true;
+          looking = this.#pingShard(shard).then(
+            () => 'pinged' as const,
+            () => 'pinged' as const, // it records what it finds; a failed round is the next one's to mend
+          );
+        }
+        if (inflight.size > 0 && (known || performance.now() < queueAt)) return;
+        queueAt = performance.now() + this.#attemptMs * 2 ** queued++;
+      } else tried.add(replica);
       const subject = replica === null ? group : replicaSubjectOf(this.manifest.name, shard, replica);
       const ask: Promise<Outcome> = this.#c.nc
         .request(subject, body, { timeout: Math.max(1, deadline - performance.now()) })
@@ -541,7 +585,12 @@ export class ShardRouter {
       // Outcomes as they come, until it is time to send again.
       const resend = sleep(Math.min(this.#attemptMs, deadline - performance.now()));
       for (;;) {
-        const o = await Promise.race([resend.then(() => null), ...inflight]);
+        const o = await Promise.race<Outcome | 'pinged' | null>([resend.then(() => null), ...(looking ? [looking] : []), ...inflight]);
+        if (o === 'pinged') {
+          looking = null;
+          if (this.#pick(shard, tried, false) !== null) break; // a replica the pings found: asked now
+          continue;
+        }
         if (o === null) {
           // attemptMs without an answer: the replicas still asked are passed over by later searches for a while.
           for (const ask of inflight) {
@@ -569,8 +618,13 @@ export class ShardRouter {
               break;
             }
             why = 'no replica is serving it';
-            // No replica at all: look again a few times (one may be restarting), not until the deadline.
-            if (++absent > 3 && inflight.size === 0) throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
+            // No replica at all, so none of the last pings' is there either, and a request still awaited
+            // went to one that has gone (killed: its answer never comes). Look again a few times (one may
+            // be restarting), not until the deadline.
+            this.#replicas.set(shard, []);
+            queued--; // it reached no one: the next look need not wait its turn
+            queueAt = 0;
+            if (++absent > 3) throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
             await sleep(Math.min(50 * 2 ** absent, 200));
             break;
           }
