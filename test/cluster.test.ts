@@ -903,6 +903,50 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     }
   });
 
+  test('a shard slower than attemptMs answers every search, each asked of it about once (every 50 ms it was sent a copy: 23 a search, and under load all failed)', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { serveShard, ShardRouter } = await import('../src/cluster/shards.js');
+    const { publishIndex } = await import('../src/cluster/index-store.js');
+    const encoder = await LiteEncoder.load();
+    const whole = await MatchIndex.build(encoder, entries(400, 17, 's'));
+    const file = join(work, 'slow.jbi');
+    await whole.save(file);
+    const nats = await startNats();
+    let searches = 0;
+    const shards: { close(): Promise<void> }[] = [];
+    let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
+    try {
+      await publishIndex({ nats: nats.url, file, name: 'slow', shards: 1 });
+      // Its one replica takes 300 ms a search; the router gives a shard 50 ms before it asks again.
+      const load = async (path: string) => {
+        const index = await MatchIndex.load(path);
+        const search = index.searchVectors.bind(index);
+        index.searchVectors = async (...args) => {
+          searches++;
+          await sleep(300);
+          return search(...args);
+        };
+        return { index };
+      };
+      shards.push(await serveShard({ nats: nats.url, name: 'slow', shard: 0, load }));
+      router = await ShardRouter.open({ nats: nats.url, name: 'slow', deadlineMs: 10_000, attemptMs: 50, pingMs: 200 });
+      for (let i = 0; i < 100 && router.problem() !== null; i++) await sleep(50);
+      const queries = ['nurse', 'chef', 'data scientist', 'sales manager'];
+      for (let round = 0; round < 2; round++) {
+        const answers = await Promise.all(queries.map((q) => router!.search([`${q} ${round}`], { k: 3 })));
+        for (const [i, q] of queries.entries()) assert.deepEqual(answers[i], await whole.search([`${q} ${round}`], { k: 3 }));
+      }
+      assert.ok(searches <= 3 * 2 * queries.length, `the shard ran ${searches} searches for ${2 * queries.length}`);
+    } finally {
+      await router?.dispose();
+      for (const s of shards) await s.close();
+      await whole.dispose();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
   test('published again with another encoder of the same dimension: the router refuses the shards (503 naming it; /healthz says so) rather than merge scores of another space', async () => {
     const { LiteEncoder } = await import('../src/lite/encoder.js');
     const { TfIdfEncoder } = await import('../src/encoders/tfidf.js');
