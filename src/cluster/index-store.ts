@@ -285,12 +285,25 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
     nuid = first.nuid;
 
     let stopped = false;
+    /** Why the last look for a new version failed (said once, not every poll while NATS is away), else null. */
+    let lookFailed: string | null = null;
     const watching = (async () => {
       while (!stopped) {
         await sleep(pollMs);
         if (stopped) break;
+        let info: Awaited<ReturnType<typeof store.info>>;
         try {
-          const info = await store.info(object);
+          info = await store.info(object);
+        } catch (e) {
+          // No new version was seen: "cannot load the new version" said so after every NATS restart.
+          if (lookFailed === null)
+            log(`jobbert serve: cannot look for a new version of ${object} (still serving ${swappable.version}): ${(e as Error).message}`);
+          lookFailed = (e as Error).message;
+          continue;
+        }
+        if (lookFailed !== null) log(`jobbert serve: looking for new versions of ${object} again`);
+        lookFailed = null;
+        try {
           if (!info || info.deleted || info.nuid === nuid) continue;
           const next = await loadObject(store, object, load, sharded);
           if (stopped) {

@@ -40,6 +40,19 @@ const replicaSubjectOf = (name: string, shard: number, replica: string) => `jobb
 const SHUN_MS = 15_000;
 /** A round of pings ends this long after the last answer (or at attemptMs), in ms. */
 const PING_STALL_MS = 50;
+/** Copies of a request a search sends once it has asked every replica known (or the queue group, where none is). */
+const MAX_COPIES = 2;
+/** How long after the router reconnects to NATS a shard's replicas may still be reconnecting, in ms. */
+const RECONNECT_GRACE_MS = 3000;
+
+/** A promise with its settle function outside it (Promise.withResolvers, which Node 20 lacks). */
+function settlesOnce<T>(): { promise: Promise<T>; settle: (value: T) => void } {
+  let settle!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => {
+    settle = resolve;
+  });
+  return { promise, settle };
+}
 
 interface ShardRequest {
   k: number;
@@ -215,6 +228,10 @@ export class ShardRouter {
   #pinged = false;
   /** Whether the router's own NATS connection is up (a lost one is no shard's fault). */
   #connected = true;
+  /** Settles at the router's next reconnect to NATS: requests under way may have been lost with the server. */
+  #reconnected = settlesOnce<'reconnected'>();
+  /** When the router last reconnected (performance.now()): replicas reconnect in their own time after it. */
+  #reconnectedAt = Number.NEGATIVE_INFINITY;
   #pinger: NodeJS.Timeout | null = null;
   #disposed = false;
 
@@ -236,7 +253,13 @@ export class ShardRouter {
     (async () => {
       for await (const st of c.nc.status()) {
         if (st.type === 'disconnect') this.#connected = false;
-        else if (st.type === 'reconnect') this.#connected = true;
+        else if (st.type === 'reconnect') {
+          this.#connected = true;
+          this.#reconnectedAt = performance.now();
+          const searches = this.#reconnected;
+          this.#reconnected = settlesOnce();
+          searches.settle('reconnected');
+        }
       }
     })().catch(() => {});
     this.#ping(pingMs);
@@ -524,9 +547,9 @@ export class ShardRouter {
    * an answer it is sent again — to another replica, the one that has not
    * answered being passed over by later searches for a while — while the
    * earlier ones are still awaited, and the first answer wins. Once every
-   * replica known was asked, the pings look for new ones and nothing is sent
-   * again to replicas already busy with it (to the queue group, where no
-   * replica is known, at growing intervals). So a shard slower than attemptMs is not asked away (each attempt
+   * replica known was asked, the pings look for new ones, and at most
+   * MAX_COPIES copies follow at doubling intervals; a reconnect to NATS asks
+   * every replica again at once. So a shard slower than attemptMs is not asked away (each attempt
    * was given up after attemptMs: a search that took longer never succeeded),
    * nor buried in copies of its own searches, and a hung replica costs one
    * search a resend, not the search (sent to the queue group, every attempt
@@ -541,31 +564,38 @@ export class ShardRouter {
     /** The replica each attempt went to (null: the queue group). */
     const asked = new Map<Promise<Outcome>, string | null>();
     const tried = new Set<string>();
-    /** Copies sent to the queue group, and when the next may go (each waits twice as long as the last). */
-    let queued = 0;
-    let queueAt = 0;
+    /** When the next copy of a request still awaited may go, once every replica known was asked (0: not yet). */
+    let copyAt = 0;
+    let copies = 0;
+    /** NATS said no replica is there at all: the next look goes at once. */
+    let lookNow = false;
     /** The round of pings this search asked for once it had asked every replica known; 'pinged' when it ends. */
     let looking: Promise<'pinged'> | null = null;
     let looked = false;
     const send = () => {
-      const replica = this.#pick(shard, tried);
-      if (replica === null) {
-        // Every replica the last pings found was asked (or is passed over), or they found none. Another copy
-        // would reach one of the same replicas, and queue there behind the first: a replica that took 100 ms
-        // a search, asked every 50 ms, got 23 requests a search and fell behind until searches failed. So
-        // where replicas are known the pings look for new ones now, and the next send goes to what they find;
-        // else the queue group is asked at growing intervals (a shard whose replicas answer no pings).
-        const known = (this.#replicas.get(shard)?.length ?? 0) > 0;
-        if (known && !looked) {
+      let replica = this.#pick(shard, tried);
+      if (replica === null && inflight.size > 0 && !lookNow) {
+        // Every replica the last pings found was asked (or is passed over), or they found none, and a request is
+        // still awaited. A copy now would reach one of the same replicas and queue there behind the first: a
+        // replica that took 100 ms a search, asked every 50 ms, got 23 copies of each and fell behind until
+        // searches failed. So the pings look for new replicas now (the next send goes to what they find), and
+        // at most MAX_COPIES copies go, at doubling intervals, for a request lost on the way (a replica dropped
+        // as a slow consumer; a NATS restart is known, and asks every replica again).
+        if (!looked && (this.#replicas.get(shard)?.length ?? 0) > 0) {
           looked = true;
           looking = this.#pingShard(shard).then(
             () => 'pinged' as const,
             () => 'pinged' as const, // it records what it finds; a failed round is the next one's to mend
           );
         }
-        if (inflight.size > 0 && (known || performance.now() < queueAt)) return;
-        queueAt = performance.now() + this.#attemptMs * 2 ** queued++;
-      } else tried.add(replica);
+        const now = performance.now();
+        if (copyAt === 0) copyAt = now + this.#attemptMs;
+        if (copies >= MAX_COPIES || now < copyAt) return;
+        copyAt = now + this.#attemptMs * 2 ** (1 + ++copies);
+        replica = this.#pick(shard, new Set()); // the next in turn again (else the queue group)
+      }
+      lookNow = false;
+      if (replica !== null) tried.add(replica);
       const subject = replica === null ? group : replicaSubjectOf(this.manifest.name, shard, replica);
       const ask: Promise<Outcome> = this.#c.nc
         .request(subject, body, { timeout: Math.max(1, deadline - performance.now()) })
@@ -585,7 +615,20 @@ export class ShardRouter {
       // Outcomes as they come, until it is time to send again.
       const resend = sleep(Math.min(this.#attemptMs, deadline - performance.now()));
       for (;;) {
-        const o = await Promise.race<Outcome | 'pinged' | null>([resend.then(() => null), ...(looking ? [looking] : []), ...inflight]);
+        const o = await Promise.race<Outcome | 'pinged' | 'reconnected' | null>([
+          resend.then(() => null),
+          this.#reconnected.promise,
+          ...(looking ? [looking] : []),
+          ...inflight,
+        ]);
+        if (o === 'reconnected') {
+          // What was sent before may have been lost with the server: every replica is asked again, at once.
+          tried.clear();
+          copyAt = 0;
+          copies = 0;
+          lookNow = true;
+          break;
+        }
         if (o === 'pinged') {
           looking = null;
           if (this.#pick(shard, tried, false) !== null) break; // a replica the pings found: asked now
@@ -615,6 +658,7 @@ export class ShardRouter {
             if (replica) {
               // That replica has stopped: another one (or the queue group) is asked at once.
               this.#forget(shard, replica);
+              lookNow = true;
               break;
             }
             why = 'no replica is serving it';
@@ -622,9 +666,10 @@ export class ShardRouter {
             // went to one that has gone (killed: its answer never comes). Look again a few times (one may
             // be restarting), not until the deadline.
             this.#replicas.set(shard, []);
-            queued--; // it reached no one: the next look need not wait its turn
-            queueAt = 0;
-            if (++absent > 3) throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
+            lookNow = true; // it reached no one: the next look need not wait its turn
+            // Not just after the router reconnected: the replicas reconnect in their own time (2 s apart, in nats.js).
+            if (++absent > 3 && performance.now() - this.#reconnectedAt > RECONNECT_GRACE_MS)
+              throw new JobBERTError('ERR_SHARD_UNAVAILABLE', this.#unavailable(shard, why));
             await sleep(Math.min(50 * 2 ** absent, 200));
             break;
           }
