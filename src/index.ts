@@ -84,7 +84,8 @@ export {
 } from './cluster/index-store.js';
 export { SwappableIndex, type IndexVersion } from './cluster/swap.js';
 export { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from './cluster/normalize-task.js';
-export { serveShard, ShardRouter, type RouterOptions, type ShardService } from './cluster/shards.js';
+export { serveShard, type ShardService } from './cluster/shard-service.js';
+export { ShardRouter, type RouterOptions } from './cluster/shard-router.js';
 
 // ---- Training: InfoNCE on the JobBERT heads or the whole LiteEncoder ----
 export { train, type TrainEvent, type TrainOptions, type TrainProgress, type TrainResult } from './train/index.js';

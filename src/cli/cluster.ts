@@ -14,7 +14,8 @@ import { detectFormat, isPipe, namedFormat, pickColumn, readRows, TITLE_COLUMNS 
 import { loadBuiltinTaxonomy, taxonomyLanguages } from '../normalize/taxonomy.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { publishIndex, watchIndex } from '../cluster/index-store.js';
-import { serveShard, ShardRouter } from '../cluster/shards.js';
+import { ShardRouter } from '../cluster/shard-router.js';
+import { serveShard } from '../cluster/shard-service.js';
 import type { SwappableIndex } from '../cluster/swap.js';
 import { JobBERTError } from '../errors.js';
 import { loadIndexWithEncoder } from '../serve/load.js';

@@ -1,41 +1,40 @@
 /**
- * Sharded serving: `serveShard` answers searches over one shard as a NATS
- * service (replicas of a shard share subject jobbert.shard.<name>.<I> in one
- * queue group, and each also answers on a subject of its own), and
- * `ShardRouter` encodes the queries once, asks every shard and merges their
- * top-k lists exactly: by score, then by the entry's position in the whole
- * index, which is the order the unsharded index breaks ties in. A shard that
- * does not answer before the deadline fails the search with
+ * The router of a sharded index: `ShardRouter` encodes the queries once, asks
+ * every shard (its replicas: shard-service.ts; the protocol: shard-protocol.ts)
+ * and merges their top-k lists exactly: by score, then by the entry's position
+ * in the whole index, which is the order the unsharded index breaks ties in. A
+ * shard that does not answer before the deadline fails the search with
  * ERR_SHARD_UNAVAILABLE naming it: never a partial answer. The router pings
  * every replica of every shard every few seconds (a subject outside the queue
  * group, so one hung replica beside a healthy one does not count), and
  * `problem()` (the service's /healthz) names a shard no replica of which
- * answers; searches still wait for a shard until the deadline, so a shard
- * that stalls and comes back loses no request. Searches go to the replicas
- * that answered the last pings, in turn, each on its own subject: a resend
- * goes to another replica, and one that left a search unanswered is passed
- * over for a while (the queue group, whose draws are random, is the fallback).
+ * answers; searches still wait for a shard until the deadline, so a shard that
+ * stalls and comes back loses no request. Searches go to the replicas that
+ * answered the last pings, in turn, each on its own subject: a resend goes to
+ * another replica, and one that left a search unanswered is passed over for a
+ * while (the queue group, whose draws are random, is the fallback).
  *
- * Requests are a JSON header line and the query vectors as float32; replies
- * are JSON. Query groups are sized so that requests and replies stay under
- * the server's max_payload.
+ * Query groups are sized so that requests and replies stay under the server's
+ * max_payload.
  */
-import { randomBytes } from 'node:crypto';
-import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
+import type { Matrix } from '../kernels/matrix.js';
 import { encoderFromSpec } from '../match/encoder-spec.js';
 import type { MatchResult, SearchOptions } from '../match/match-index.js';
-import type { Matrix } from '../kernels/matrix.js';
 import { assertInteger, assertOptions } from '../util/validate.js';
-import { readManifest, watchIndex, type IndexLoader, type ShardManifest, type ShardVersion, type WatchedIndex } from './index-store.js';
+import { readManifest, type ShardManifest } from './index-store.js';
 import { connectCluster, INDEX_BUCKET, objectStore, sleep, type ClusterConnection } from './nats.js';
+import {
+  pingSubjectOf,
+  REPLY_TOO_LARGE,
+  replicaSubjectOf,
+  subjectOf,
+  type ShardHit,
+  type ShardReply,
+  type ShardRequest,
+} from './shard-protocol.js';
 
-const subjectOf = (name: string, shard: number) => `jobbert.shard.${name}.${shard}`;
-/** Where every replica of a shard (not one of its queue group) answers the router's pings. */
-const pingSubjectOf = (name: string, shard: number) => `jobbert.shard-ping.${name}.${shard}`;
-/** Where one replica of a shard (named in its ping replies) answers searches addressed to it alone. */
-const replicaSubjectOf = (name: string, shard: number, replica: string) => `jobbert.shard-replica.${name}.${shard}.${replica}`;
 /** How long a replica that left a search unanswered for attemptMs is passed over, unless it answers meanwhile, in ms. */
 const SHUN_MS = 15_000;
 /** A round of pings ends this long after the last answer (or at attemptMs), in ms. */
@@ -52,131 +51,6 @@ function settlesOnce<T>(): { promise: Promise<T>; settle: (value: T) => void } {
     settle = resolve;
   });
   return { promise, settle };
-}
-
-interface ShardRequest {
-  k: number;
-  lang?: string;
-  queries: number;
-  dim: number;
-  /** The encoder the router's queries come from: a version published with another one of the same dimension must not answer. */
-  fingerprint?: string;
-}
-
-/** A shard's hit: the entry, its score and its position in the whole index. */
-type ShardHit = [id: string, text: string, score: number, position: number];
-
-interface ShardReply {
-  shard: number;
-  /** The replica that answered a ping: searches for it alone go to replicaSubjectOf(…, replica). */
-  replica?: string;
-  /** The encoder of the version served (pings): a router of another encoder must not use it. */
-  fingerprint?: string;
-  /** The shard count of the layout this shard serves: a router of another layout must not merge it. */
-  shards?: number;
-  version: string;
-  hits?: ShardHit[][];
-  error?: { code: string; message: string };
-}
-
-/** A shard's reply would not fit in one NATS message: the router asks again for fewer queries at a time. */
-const REPLY_TOO_LARGE = 'ERR_REPLY_TOO_LARGE';
-
-export interface ShardService {
-  readonly watched: WatchedIndex;
-  /** Stops answering (the queue group's other replicas take over), disposes the index. Async. */
-  close(): Promise<void>;
-}
-
-/**
- * Serves shard `shard` of the sharded index `name`: loads its newest version
- * (swapping in new ones as they are published) and answers the router's
- * requests. Async; rejects like watchIndex.
- */
-export async function serveShard(opts: {
-  nats: string;
-  name: string;
-  shard: number;
-  load?: IndexLoader;
-  log?: (line: string) => void;
-}): Promise<ShardService> {
-  const watched = await watchIndex({ nats: opts.nats, name: opts.name, shard: opts.shard, load: opts.load, log: opts.log });
-  const nc = watched.connection.nc;
-  const replica = randomBytes(8).toString('hex');
-  const sub: Subscription = nc.subscribe(subjectOf(opts.name, opts.shard), { queue: `jobbert-shard-${opts.name}-${opts.shard}` });
-  const own: Subscription = nc.subscribe(replicaSubjectOf(opts.name, opts.shard, replica));
-  const answer = async (m: Msg) => {
-    let reply: ShardReply;
-    try {
-      const data = m.data;
-      const nl = data.indexOf(10);
-      const req = JSON.parse(new TextDecoder().decode(data.subarray(0, nl))) as ShardRequest;
-      const bytes = new Uint8Array(data.subarray(nl + 1)); // a copy: aligned for float32 (data may be a Buffer view at any offset)
-      if (bytes.length !== req.queries * req.dim * 4) throw new RangeError(`expected ${req.queries}×${req.dim} float32 values`);
-      const vectors = { data: new Float32Array(bytes.buffer, bytes.byteOffset, req.queries * req.dim), rows: req.queries, cols: req.dim };
-      reply = await watched.index.use(async (v) => {
-        // Another encoder of the same dimension scored the router's queries against vectors of another space: wrong 200s.
-        if (req.dim !== v.index.dim || (req.fingerprint !== undefined && req.fingerprint !== v.index.fingerprint))
-          throw new JobBERTError(
-            'ERR_ENCODER_MISMATCH',
-            `shard ${opts.shard} serves version ${v.version}, made with encoder ${v.index.fingerprint} (${v.index.dim}-d), and the router's queries come from ${req.fingerprint ?? 'another encoder'} (${req.dim}-d): the index was published with another encoder since the router started; restart the router`,
-          );
-        const positions = (v as ShardVersion).positions;
-        const lists = await v.index.searchVectors(vectors, { k: req.k, lang: req.lang });
-        return {
-          shard: opts.shard,
-          shards: watched.shards,
-          version: v.version,
-          hits: lists.map((list) => list.map((r): ShardHit => [r.id, r.text, r.score, positions.get(r.id)!])),
-        };
-      });
-    } catch (e) {
-      const code = (e as JobBERTError).code ?? (e instanceof RangeError || e instanceof TypeError ? 'ERR_VALIDATION' : 'ERR_INTERNAL');
-      reply = { shard: opts.shard, shards: watched.shards, version: watched.index.version, error: { code, message: (e as Error).message } };
-    }
-    let bytes = new TextEncoder().encode(JSON.stringify(reply));
-    const max = nc.info?.max_payload ?? 1 << 20;
-    if (bytes.length > max) {
-      const error = { code: REPLY_TOO_LARGE, message: `the reply is ${bytes.length} bytes, over the server's max_payload (${max})` };
-      bytes = new TextEncoder().encode(JSON.stringify({ shard: opts.shard, shards: watched.shards, version: reply.version, error }));
-    }
-    try {
-      m.respond(bytes);
-    } catch (e) {
-      // Never the end of the process (it was: an unhandled rejection, on every replica the router tried in turn).
-      opts.log?.(`jobbert serve: shard ${opts.shard}: cannot answer a search: ${(e as Error).message}`);
-    }
-  };
-  for (const s of [sub, own])
-    (async () => {
-      for await (const m of s) void answer(m);
-    })();
-  const pings: Subscription = nc.subscribe(pingSubjectOf(opts.name, opts.shard));
-  (async () => {
-    for await (const m of pings) {
-      const reply: ShardReply = {
-        shard: opts.shard,
-        replica,
-        shards: watched.shards,
-        version: watched.index.version,
-        fingerprint: watched.index.fingerprint,
-      };
-      try {
-        m.respond(new TextEncoder().encode(JSON.stringify(reply)));
-      } catch {
-        // the connection is closing: the router's next ping says so
-      }
-    }
-  })();
-  return {
-    watched,
-    async close() {
-      sub.unsubscribe();
-      own.unsubscribe();
-      pings.unsubscribe();
-      await watched.close();
-    },
-  };
 }
 
 /** A shard said its reply would not fit in a message (REPLY_TOO_LARGE). */
