@@ -120,14 +120,19 @@ describe('index files: paths that are not regular files', () => {
 });
 
 describe('index files: replaced while being read', () => {
-  it('a load while saves replace the file gives one whole version or the other, never a false ERR_CORRUPT', async () => {
-    const path = join(dir, 'swapped.jbi');
+  /** Two versions of one index, of 1,200 and 900 entries (ids `${prefix}0`…): a load must give the one or the other, whole. */
+  const twoVersions = async (prefix: string) => {
     const big = Array.from({ length: 1200 }, (_, i) => ({
-      id: `b${i}`,
+      id: `${prefix}${i}`,
       text: `${ENTRIES[i % ENTRIES.length].text} ${i}`,
       lang: i % 2 ? 'en' : 'de',
     }));
-    const versions = [await MatchIndex.build(encoder, big), await MatchIndex.build(encoder, big.slice(0, 900))];
+    return [await MatchIndex.build(encoder, big), await MatchIndex.build(encoder, big.slice(0, 900))];
+  };
+
+  it('a load while saves replace the file gives one whole version or the other, never a false ERR_CORRUPT', async () => {
+    const path = join(dir, 'swapped.jbi');
+    const versions = await twoVersions('b');
     await versions[0].save(path);
     let saving = true;
     const saves = (async () => {
@@ -153,12 +158,7 @@ describe('index files: replaced while being read', () => {
     skip: process.platform !== 'linux' && 'the partitions are read through the open file only where /proc/self/fd names it',
   }, async () => {
     const path = join(dir, 'raced.jbi');
-    const big = Array.from({ length: 1200 }, (_, i) => ({
-      id: `r${i}`,
-      text: `${ENTRIES[i % ENTRIES.length].text} ${i}`,
-      lang: i % 2 ? 'en' : 'de',
-    }));
-    const versions = [await MatchIndex.build(encoder, big), await MatchIndex.build(encoder, big.slice(0, 900))];
+    const versions = await twoVersions('r');
     const sources = [join(dir, 'raced-a.jbi'), join(dir, 'raced-b.jbi')];
     await versions[0].save(sources[0]);
     await versions[1].save(sources[1]);

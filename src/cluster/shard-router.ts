@@ -225,13 +225,7 @@ export class ShardRouter {
     void round();
   }
 
-  /**
-   * Pings every replica of `shard` and waits attemptMs for their answers: the
-   * shard is up as soon as one answers (of this router's layout and encoder),
-   * and the replicas that answered are those searches go to. Replicas of a
-   * jobbert before this ping subject answer nowhere there: then one of them is
-   * asked for no queries.
-   */
+  /** A round of pings of `shard` (#pingReplicas): the one under way, else a new one. */
   #pingShard(shard: number): Promise<void> {
     let ping = this.#pinging.get(shard);
     if (!ping) {
@@ -241,7 +235,13 @@ export class ShardRouter {
     return ping;
   }
 
-  /** One round of #pingShard: every replica's answer within attemptMs. */
+  /**
+   * Pings every replica of `shard` and collects their answers (until 50 ms
+   * pass without one, or attemptMs): the shard is up as soon as one answers
+   * (of this router's layout and encoder), and the replicas that answered are
+   * those searches go to. Replicas of a jobbert before this ping subject
+   * answer nowhere there: then one of them is asked for no queries.
+   */
   async #pingReplicas(shard: number): Promise<void> {
     const replicas: string[] = [];
     let layout: string | null = null;
@@ -397,7 +397,6 @@ export class ShardRouter {
       const until = this.#shunned.get(replica);
       if (until !== undefined && until > now) continue;
       if (!take) return replica;
-      this.#shunned.delete(replica);
       this.#turns.set(shard, (turn + i + 1) % replicas.length);
       return replica;
     }
@@ -423,13 +422,13 @@ export class ShardRouter {
    * earlier ones are still awaited, and the first answer wins. Once every
    * replica known was asked, the pings look for new ones, and at most
    * MAX_COPIES copies follow at doubling intervals; a reconnect to NATS asks
-   * every replica again at once. So a shard slower than attemptMs is not asked away (each attempt
-   * was given up after attemptMs: a search that took longer never succeeded),
-   * nor buried in copies of its own searches, and a hung replica costs one
-   * search a resend, not the search (sent to the queue group, every attempt
-   * could draw it). No replica at all is known within a few tries (NATS says
-   * so at once), not at the deadline, even with a request to a killed one
-   * still awaited.
+   * every replica again at once. So a shard slower than attemptMs is not
+   * asked away (each attempt was given up after attemptMs: a search that took
+   * longer never succeeded), nor buried in copies of its own searches, and a
+   * hung replica costs one search a resend, not the search (sent to the queue
+   * group, every attempt could draw it). No replica at all is known within a
+   * few tries (NATS says so at once), not at the deadline, even with a request
+   * to a killed one still awaited.
    */
   async #ask(shard: number, body: Uint8Array, deadline: number): Promise<ShardReply> {
     type Outcome = { ask: Promise<Outcome>; reply?: ShardReply; error?: unknown };

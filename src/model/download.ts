@@ -543,8 +543,7 @@ async function transfer(
       );
     }
   }
-  const listed = fromListing.sha256 || fromListing.gitSha1;
-  const expected: Expected = { size, ...(listed ? { sha256: fromListing.sha256, gitSha1: fromListing.gitSha1 } : fromHeaders) };
+  const expected: Expected = { ...(fromListing.sha256 || fromListing.gitSha1 ? fromListing : fromHeaders), size };
 
   const h = size === undefined ? null : hasher(expected, size);
   if (h && offset > 0) await hashInto(h.hash, part, offset);
