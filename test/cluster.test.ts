@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../src/cli/index.js';
@@ -775,6 +776,87 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     } finally {
       await router?.dispose();
       for (const s of shards) await s.close();
+      await whole.dispose();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('a replica removes the download folders of replicas killed on this host while they loaded, and leaves none of its own', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { serveShard } = await import('../src/cluster/shard-service.js');
+    const { publishIndex } = await import('../src/cluster/index-store.js');
+    const encoder = await LiteEncoder.load();
+    const whole = await MatchIndex.build(encoder, entries(300, 43, 'T'));
+    const file = join(work, 'temp.jbi');
+    await whole.save(file);
+    // A pid that ran and has ended, as a SIGKILLed replica's.
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    const folder = (host: string, pid: number) => join(tmpdir(), `jobbert-replica-${host}.${pid}-t${pid % 100000}`);
+    const left = folder(hostname(), dead.pid!);
+    const live = folder(hostname(), process.pid); // this process: a load in progress
+    const elsewhere = folder('another-host', dead.pid!); // another machine's, on a shared /tmp
+    for (const dir of [left, live, elsewhere]) {
+      await mkdir(dir);
+      await writeFile(join(dir, 'index'), Buffer.alloc(1 << 20));
+    }
+    const nats = await startNats();
+    const shards: { close(): Promise<void> }[] = [];
+    try {
+      await publishIndex({ nats: nats.url, file, name: 'temp', shards: 2 });
+      shards.push(await serveShard({ nats: nats.url, name: 'temp', shard: 0 }));
+      assert.equal(existsSync(left), false, "the killed replica's folder is removed");
+      assert.equal(existsSync(live), true);
+      assert.equal(existsSync(elsewhere), true);
+      const mine = (await readdir(tmpdir())).filter((n) => n.startsWith(`jobbert-replica-${hostname()}.${process.pid}-`));
+      assert.deepEqual(mine, [basename(live)], 'the load leaves no folder behind');
+    } finally {
+      for (const s of shards) await s.close();
+      for (const dir of [left, live, elsewhere]) await rm(dir, { recursive: true, force: true });
+      await whole.dispose();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('a damaged shard object is refused as ERR_CORRUPT, saying what is wrong, and leaves no folder behind', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { serveShard } = await import('../src/cluster/shard-service.js');
+    const { publishIndex, shardObject } = await import('../src/cluster/index-store.js');
+    const { connectCluster, objectStore, INDEX_BUCKET } = await import('../src/cluster/nats.js');
+    const encoder = await LiteEncoder.load();
+    const whole = await MatchIndex.build(encoder, entries(100, 44, 'D'));
+    const file = join(work, 'damaged.jbi');
+    await whole.save(file);
+    const nats = await startNats();
+    const c = await connectCluster(nats.url, 'test');
+    try {
+      await publishIndex({ nats: nats.url, file, name: 'damaged', shards: 2 });
+      const store = await objectStore(c, INDEX_BUCKET);
+      const head = (tableBytes: number) => {
+        const b = Buffer.alloc(16);
+        b.write('JBSHARD\0', 'latin1');
+        b.writeUInt32LE(tableBytes, 8);
+        b.writeUInt32LE(2, 12);
+        return b;
+      };
+      const cases: [Buffer, RegExp][] = [
+        [Buffer.from('not a shard at all'), /no shard header/],
+        [Buffer.concat([head(1000), Buffer.from('{}')]), /table \(1000 bytes\) runs past its end/],
+        [Buffer.concat([head(5), Buffer.from('{"ids"')]), /table is not JSON/],
+        [Buffer.concat([head(13), Buffer.from('{"ids":[1,2]}')]), /no ids and positions of one length/],
+      ];
+      for (const [bytes, message] of cases) {
+        await store.putBlob({ name: shardObject('damaged', 1, 2) }, bytes);
+        await assert.rejects(serveShard({ nats: nats.url, name: 'damaged', shard: 1 }), { code: 'ERR_CORRUPT', message });
+      }
+      const mine = (await readdir(tmpdir())).filter((n) => n.startsWith(`jobbert-replica-${hostname()}.${process.pid}-`));
+      assert.deepEqual(mine, []);
+    } finally {
+      await c.close();
       await whole.dispose();
       await encoder.dispose();
       await nats.dispose();

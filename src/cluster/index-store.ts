@@ -12,8 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +23,7 @@ import { JobBERTError } from '../errors.js';
 import { readIndexFile, writeIndexFile } from '../match/index-file.js';
 import { MatchIndex, type MatchEntry } from '../match/match-index.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
+import { removeLeftovers } from '../util/process.js';
 import { assertInteger, assertOptions, describe } from '../util/validate.js';
 import { connectCluster, INDEX_BUCKET, objectStore, retry, sleep, type ClusterConnection } from './nats.js';
 import { SwappableIndex, type IndexVersion } from './swap.js';
@@ -137,7 +138,8 @@ export async function publishIndex(opts: { nats: string; file: string; name: str
         head.writeUInt32LE(table.length, 8);
         head.writeUInt32LE(shards, 12);
         const bundle = join(work, `shard-${s}.bundle`);
-        await writeFile(bundle, Buffer.concat([head, table, await readFile(indexPath)]));
+        await writeFile(bundle, Buffer.concat([head, table]));
+        await pipeline(createReadStream(indexPath), createWriteStream(bundle, { flags: 'a' }));
         bytes += (await stat(bundle)).size;
         await putFile(store, shardObject(opts.name, s, shards), bundle, { version, entries: String(positions.length) });
       }
@@ -193,27 +195,71 @@ export interface ShardVersion extends IndexVersion {
   positions: Map<string, number>;
 }
 
+/**
+ * The temp folders replicas download into: `jobbert-replica-HOST.PID-XXXXXX`.
+ * A replica killed while it loads (SIGKILL, out of memory) cannot remove its
+ * folder, which holds a whole shard; the next replica on this host removes
+ * those whose process no longer runs.
+ */
+const REPLICA_DIR = 'jobbert-replica-';
+const replicaDirPrefix = () => join(tmpdir(), `${REPLICA_DIR}${hostname()}.${process.pid}-`);
+const removeReplicaLeftovers = () =>
+  removeLeftovers(tmpdir(), (name) => {
+    const m = /^jobbert-replica-(.+)\.(\d+)-[^-.]+$/.exec(name);
+    return m && m[1] === hostname() ? Number(m[2]) : undefined;
+  });
+
+/**
+ * A downloaded shard object as an index file: after its magic, table length
+ * and shard count, its JSON table of ids and positions, then the index file.
+ * Reads the table and copies the index file out, both streamed (a shard can
+ * be larger than a replica's spare memory). Async; ERR_CORRUPT.
+ */
+async function splitShard(object: string, path: string, indexPath: string): Promise<Map<string, number>> {
+  const corrupt = (why: string) => new JobBERTError('ERR_CORRUPT', `${object} is not a jobbert shard: ${why}`);
+  const file = await open(path, 'r');
+  let start: number;
+  let table: { ids: string[]; positions: number[] };
+  try {
+    const { size } = await file.stat();
+    const head = Buffer.alloc(16);
+    if (size < 16 || (await file.read(head, 0, 16, 0)).bytesRead < 16 || !head.subarray(0, 8).equals(SHARD_MAGIC))
+      throw corrupt('no shard header');
+    const length = head.readUInt32LE(8);
+    if (16 + length > size) throw corrupt(`its table (${length} bytes) runs past its end (${size} bytes)`);
+    const json = Buffer.alloc(length);
+    await file.read(json, 0, length, 16);
+    try {
+      table = JSON.parse(json.toString('utf8'));
+    } catch (e) {
+      throw corrupt(`its table is not JSON (${(e as Error).message})`);
+    }
+    if (!Array.isArray(table?.ids) || !Array.isArray(table.positions) || table.ids.length !== table.positions.length)
+      throw corrupt('its table lists no ids and positions of one length');
+    start = 16 + length;
+  } finally {
+    await file.close();
+  }
+  await pipeline(createReadStream(path, { start }), createWriteStream(indexPath));
+  return new Map(table.ids.map((id, i) => [id, table.positions[i]]));
+}
+
 async function loadObject(
   store: ObjectStore,
   object: string,
   load: IndexLoader,
   sharded: boolean,
 ): Promise<{ version: IndexVersion | ShardVersion; nuid: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'jobbert-replica-'));
+  const dir = await mkdtemp(replicaDirPrefix());
   try {
     const path = join(dir, 'index');
     const info = await download(store, object, path);
     let positions: Map<string, number> | undefined;
     let indexPath = path;
     if (sharded) {
-      const bytes = await readFile(path);
-      if (bytes.length < 16 || !bytes.subarray(0, 8).equals(SHARD_MAGIC))
-        throw new JobBERTError('ERR_CORRUPT', `${object} is not a jobbert shard`);
-      const length = bytes.readUInt32LE(8);
-      const table = JSON.parse(bytes.toString('utf8', 16, 16 + length)) as { ids: string[]; positions: number[] };
-      positions = new Map(table.ids.map((id, i) => [id, table.positions[i]]));
       indexPath = join(dir, 'shard-index');
-      await writeFile(indexPath, bytes.subarray(16 + length));
+      positions = await splitShard(object, path, indexPath);
+      await rm(path);
     }
     const { index, encoder } = await load(indexPath);
     if (sharded && index.size !== positions!.size) {
@@ -280,6 +326,7 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
       object = shardObject(opts.name, opts.shard!, manifest.shards);
       shards = manifest.shards;
     }
+    await removeReplicaLeftovers();
     const first = await loadObject(store, object, load, sharded);
     swappable = new SwappableIndex(first.version);
     nuid = first.nuid;
