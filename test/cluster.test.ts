@@ -1096,6 +1096,62 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     }
   });
 
+  test("a NATS restart: the router's problem() names its own connection, then nothing, never a shard (it said shard 0 was down while searches succeeded); a shard lost meanwhile is named after the grace", async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { serveShard } = await import('../src/cluster/shard-service.js');
+    const { ShardRouter } = await import('../src/cluster/shard-router.js');
+    const { publishIndex } = await import('../src/cluster/index-store.js');
+    const encoder = await LiteEncoder.load();
+    const whole = await MatchIndex.build(encoder, entries(300, 45, 'R'));
+    const file = join(work, 'restart.jbi');
+    await whole.save(file);
+    const nats = await startNats();
+    const shards: { close(): Promise<void> }[] = [];
+    let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
+    try {
+      await publishIndex({ nats: nats.url, file, name: 'restart', shards: 2 });
+      for (const s of [0, 1]) shards.push(await serveShard({ nats: nats.url, name: 'restart', shard: s }));
+      router = await ShardRouter.open({ nats: nats.url, name: 'restart', pingMs: 200 });
+      for (let i = 0; i < 100 && router.problem() !== null; i++) await sleep(50);
+      assert.equal(router.problem(), null);
+      const seen = new Set<string | null>();
+      let watching = true;
+      const watch = (async () => {
+        while (watching) {
+          seen.add(router!.problem());
+          await sleep(10);
+        }
+      })();
+      await nats.restart(1000);
+      const back = performance.now();
+      while (router.problem() !== null && performance.now() - back < 10_000) await sleep(20);
+      watching = false;
+      await watch;
+      const shardNamed = [...seen].filter((p) => p !== null && /shard/.test(p));
+      assert.deepEqual(shardNamed, [], 'a shard named down across the restart');
+      assert.ok([...seen].some((p) => p !== null && /lost its connection to NATS/.test(p)));
+      assert.equal(router.problem(), null);
+      assert.deepEqual(await router.search(['nurse'], { k: 5 }), await whole.search(['nurse'], { k: 5 }));
+      // Shard 1 gone across a second restart: named once the replicas have had their time to come back.
+      await shards[1].close();
+      shards.pop();
+      await nats.restart(500);
+      let named = '';
+      for (let i = 0; i < 200 && !/shard 1/.test(named); i++) {
+        await sleep(50);
+        named = router.problem() ?? '';
+      }
+      assert.match(named, /shard 1 of 2 of index restart is unavailable/);
+    } finally {
+      await router?.dispose();
+      for (const s of shards) await s.close();
+      await whole.dispose();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
   test('3 shards + router answer 500 random queries exactly as the unsharded index, ties included; a lost replica fails nothing; a lost shard is a 503 naming it', async () => {
     const { LiteEncoder } = await import('../src/lite/encoder.js');
     const { MatchIndex } = await import('../src/match/match-index.js');

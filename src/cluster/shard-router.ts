@@ -106,7 +106,11 @@ export class ShardRouter {
   #reconnected = settlesOnce<'reconnected'>();
   /** When the router last reconnected (performance.now()): replicas reconnect in their own time after it. */
   #reconnectedAt = Number.NEGATIVE_INFINITY;
+  /** How many times the router's NATS connection was lost: a ping round that spans one learns nothing of the shards. */
+  #disconnects = 0;
   #pinger: NodeJS.Timeout | null = null;
+  /** Starts a round of pings of every shard now, or as soon as the one under way ends (set by #ping). */
+  #pingNow: () => void = () => {};
   #disposed = false;
 
   private constructor(
@@ -126,13 +130,16 @@ export class ShardRouter {
     this.#attemptMs = attemptMs;
     (async () => {
       for await (const st of c.nc.status()) {
-        if (st.type === 'disconnect') this.#connected = false;
-        else if (st.type === 'reconnect') {
+        if (st.type === 'disconnect') {
+          this.#connected = false;
+          this.#disconnects++;
+        } else if (st.type === 'reconnect') {
           this.#connected = true;
           this.#reconnectedAt = performance.now();
           const searches = this.#reconnected;
           this.#reconnected = settlesOnce();
           searches.settle('reconnected');
+          this.#pingNow(); // so that problem() says soon which replicas are back
         }
       }
     })().catch(() => {});
@@ -201,8 +208,9 @@ export class ShardRouter {
    * Why a search would fail now, as far as the router knows (its own NATS
    * connection is down; a shard none of whose replicas answered its last ping,
    * or one that serves another layout or encoder; before the first ping round,
-   * that it has not heard from every shard yet), else null. Sync; what the
-   * HTTP service's /healthz reports.
+   * that it has not heard from every shard yet), else null. Pings unanswered
+   * while the connection was down, or within RECONNECT_GRACE_MS of its return,
+   * change nothing. Sync; what the HTTP service's /healthz reports.
    */
   problem(): string | null {
     if (!this.#connected) return `index ${this.manifest.name}: the router has lost its connection to NATS; it is reconnecting`;
@@ -210,17 +218,30 @@ export class ShardRouter {
     return first ?? (this.#pinged ? null : `index ${this.manifest.name}: the router has not heard from every shard yet`);
   }
 
-  /** Pings every shard now and every `ms`, until dispose(). */
+  /** Pings every shard now and every `ms` (and at once after a reconnect: #pingNow), until dispose(). */
   #ping(ms: number): void {
+    let running = false;
+    let again = false;
     const round = async () => {
+      running = true;
+      again = false;
       const started = performance.now();
       // Settled, not all: a round that threw would have ended the pings for good, unhandled.
       await Promise.allSettled(Array.from({ length: this.manifest.shards }, (_, s) => this.#pingShard(s)));
       this.#pinged = true;
       const now = performance.now();
       for (const [replica, until] of this.#shunned) if (until <= now) this.#shunned.delete(replica);
+      running = false;
       // A round waits attemptMs for every replica's answer: the next starts `ms` after this one did.
-      if (!this.#disposed) this.#pinger = setTimeout(round, Math.max(0, started + ms - performance.now())).unref();
+      if (!this.#disposed) this.#pinger = setTimeout(round, again ? 0 : Math.max(0, started + ms - performance.now())).unref();
+    };
+    this.#pingNow = () => {
+      if (this.#disposed) return;
+      if (running) again = true;
+      else {
+        if (this.#pinger) clearTimeout(this.#pinger);
+        void round();
+      }
     };
     void round();
   }
@@ -243,6 +264,8 @@ export class ShardRouter {
    * answer nowhere there: then one of them is asked for no queries.
    */
   async #pingReplicas(shard: number): Promise<void> {
+    const began = performance.now();
+    const disconnects = this.#disconnects;
     const replicas: string[] = [];
     let layout: string | null = null;
     let up = false;
@@ -268,6 +291,10 @@ export class ShardRouter {
       if (/no responders/i.test(String((e as Error)?.message ?? e))) return this.#pingQueue(shard);
     }
     if (this.#disposed) return;
+    // Silence while the router's own connection was away, or while replicas may still be reconnecting
+    // after it came back, is no news of the shard: it said a shard was down while searches succeeded.
+    const blind = disconnects !== this.#disconnects || !this.#connected || began < this.#reconnectedAt + RECONNECT_GRACE_MS;
+    if (!up && !layout && blind) return;
     this.#replicas.set(shard, replicas);
     if (!up) this.#down.set(shard, layout ?? this.#unavailable(shard, `no replica answered a ping within ${this.#attemptMs} ms`));
   }
