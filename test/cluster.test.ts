@@ -680,6 +680,31 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     await rm(work, { recursive: true, force: true });
   });
 
+  /**
+   * The shard tests' setup: `list` as an index built with the built-in model,
+   * saved as NAME.jbi, and a fresh nats-server. dispose() ends all three.
+   */
+  async function indexOnNats(list: { id: string; text: string; lang: string }[], name: string) {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const encoder = await LiteEncoder.load();
+    const whole = await MatchIndex.build(encoder, list);
+    const file = join(work, `${name}.jbi`);
+    await whole.save(file);
+    const nats = await startNats();
+    return {
+      encoder,
+      whole,
+      file,
+      nats,
+      async dispose() {
+        await whole.dispose();
+        await encoder.dispose();
+        await nats.dispose();
+      },
+    };
+  }
+
   test('publish → two replicas serve it; a new version published under a request loop: both switch within 5 s, no request fails', async () => {
     const { LiteEncoder } = await import('../src/lite/encoder.js');
     const { MatchIndex } = await import('../src/match/match-index.js');
@@ -736,18 +761,12 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
   });
 
   test('a shard reply too large for one message is asked for in halves (it crashed every replica); a shard of another layout is never merged', async () => {
-    const { LiteEncoder } = await import('../src/lite/encoder.js');
-    const { MatchIndex } = await import('../src/match/match-index.js');
     const { serveShard } = await import('../src/cluster/shard-service.js');
     const { ShardRouter } = await import('../src/cluster/shard-router.js');
     const { publishIndex } = await import('../src/cluster/index-store.js');
-    const encoder = await LiteEncoder.load();
     // 1,200 entries of ~2,000 characters: one query's 300 best from a shard are ~600 KB, its 1,200 best over 1 MB.
     const long = entries(1200, 41, 'L').map((e, i) => ({ ...e, text: `${e.text} ${'x'.repeat(1900 + (i % 50))}` }));
-    const whole = await MatchIndex.build(encoder, long);
-    const file = join(work, 'long.jbi');
-    await whole.save(file);
-    const nats = await startNats();
+    const { whole, file, nats, dispose } = await indexOnNats(long, 'long');
     const shards: { close(): Promise<void> }[] = [];
     let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
     try {
@@ -776,21 +795,14 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     } finally {
       await router?.dispose();
       for (const s of shards) await s.close();
-      await whole.dispose();
-      await encoder.dispose();
-      await nats.dispose();
+      await dispose();
     }
   });
 
   test('a replica removes the download folders of replicas killed on this host while they loaded, and leaves none of its own', async () => {
-    const { LiteEncoder } = await import('../src/lite/encoder.js');
-    const { MatchIndex } = await import('../src/match/match-index.js');
     const { serveShard } = await import('../src/cluster/shard-service.js');
     const { publishIndex } = await import('../src/cluster/index-store.js');
-    const encoder = await LiteEncoder.load();
-    const whole = await MatchIndex.build(encoder, entries(300, 43, 'T'));
-    const file = join(work, 'temp.jbi');
-    await whole.save(file);
+    const { file, nats, dispose } = await indexOnNats(entries(300, 43, 'T'), 'temp');
     // A pid that ran and has ended, as a SIGKILLed replica's.
     const dead = spawn(process.execPath, ['-e', '']);
     await new Promise((resolve) => dead.on('exit', resolve));
@@ -802,7 +814,6 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       await mkdir(dir);
       await writeFile(join(dir, 'index'), Buffer.alloc(1 << 20));
     }
-    const nats = await startNats();
     const shards: { close(): Promise<void> }[] = [];
     try {
       await publishIndex({ nats: nats.url, file, name: 'temp', shards: 2 });
@@ -815,23 +826,15 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     } finally {
       for (const s of shards) await s.close();
       for (const dir of [left, live, elsewhere]) await rm(dir, { recursive: true, force: true });
-      await whole.dispose();
-      await encoder.dispose();
-      await nats.dispose();
+      await dispose();
     }
   });
 
   test('a damaged shard object is refused as ERR_CORRUPT, saying what is wrong, and leaves no folder behind', async () => {
-    const { LiteEncoder } = await import('../src/lite/encoder.js');
-    const { MatchIndex } = await import('../src/match/match-index.js');
     const { serveShard } = await import('../src/cluster/shard-service.js');
     const { publishIndex, shardObject } = await import('../src/cluster/index-store.js');
     const { connectCluster, objectStore, INDEX_BUCKET } = await import('../src/cluster/nats.js');
-    const encoder = await LiteEncoder.load();
-    const whole = await MatchIndex.build(encoder, entries(100, 44, 'D'));
-    const file = join(work, 'damaged.jbi');
-    await whole.save(file);
-    const nats = await startNats();
+    const { file, nats, dispose } = await indexOnNats(entries(100, 44, 'D'), 'damaged');
     const c = await connectCluster(nats.url, 'test');
     try {
       await publishIndex({ nats: nats.url, file, name: 'damaged', shards: 2 });
@@ -857,25 +860,17 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       assert.deepEqual(mine, []);
     } finally {
       await c.close();
-      await whole.dispose();
-      await encoder.dispose();
-      await nats.dispose();
+      await dispose();
     }
   });
 
   test('a shard no replica of which answers: /healthz says so, concurrent requests fail together; a hung replica beside a healthy one fails nothing; back, it is used again', async () => {
-    const { LiteEncoder } = await import('../src/lite/encoder.js');
-    const { MatchIndex } = await import('../src/match/match-index.js');
     const { serveShard } = await import('../src/cluster/shard-service.js');
     const { ShardRouter } = await import('../src/cluster/shard-router.js');
     const { publishIndex } = await import('../src/cluster/index-store.js');
     const { createServer } = await import('../src/serve/server.js');
     const { connect } = await import('@nats-io/transport-node');
-    const encoder = await LiteEncoder.load();
-    const whole = await MatchIndex.build(encoder, entries(600, 13, 'h'));
-    const file = join(work, 'hung.jbi');
-    await whole.save(file);
-    const nats = await startNats();
+    const { whole, file, nats, dispose } = await indexOnNats(entries(600, 13, 'h'), 'hung');
     const shards: { close(): Promise<void> }[] = [];
     const nc = await connect({ servers: nats.url });
     const routers: Awaited<ReturnType<typeof ShardRouter.open>>[] = [];
@@ -981,23 +976,16 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       for (const router of routers) await router.dispose();
       for (const s of shards) await s.close();
       await nc.close();
-      await whole.dispose();
-      await encoder.dispose();
-      await nats.dispose();
+      await dispose();
     }
   });
 
   test('a shard slower than attemptMs answers every search, each asked of it about once (every 50 ms it was sent a copy: 23 a search, and under load all failed)', async () => {
-    const { LiteEncoder } = await import('../src/lite/encoder.js');
-    const { MatchIndex } = await import('../src/match/match-index.js');
     const { serveShard } = await import('../src/cluster/shard-service.js');
     const { ShardRouter } = await import('../src/cluster/shard-router.js');
     const { publishIndex } = await import('../src/cluster/index-store.js');
-    const encoder = await LiteEncoder.load();
-    const whole = await MatchIndex.build(encoder, entries(400, 17, 's'));
-    const file = join(work, 'slow.jbi');
-    await whole.save(file);
-    const nats = await startNats();
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { whole, file, nats, dispose } = await indexOnNats(entries(400, 17, 's'), 'slow');
     let searches = 0;
     const shards: { close(): Promise<void> }[] = [];
     let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
@@ -1026,9 +1014,7 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     } finally {
       await router?.dispose();
       for (const s of shards) await s.close();
-      await whole.dispose();
-      await encoder.dispose();
-      await nats.dispose();
+      await dispose();
     }
   });
 
@@ -1097,16 +1083,10 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
   });
 
   test("a NATS restart: the router's problem() names its own connection, then nothing, never a shard (it said shard 0 was down while searches succeeded); a shard lost meanwhile is named after the grace", async () => {
-    const { LiteEncoder } = await import('../src/lite/encoder.js');
-    const { MatchIndex } = await import('../src/match/match-index.js');
     const { serveShard } = await import('../src/cluster/shard-service.js');
     const { ShardRouter } = await import('../src/cluster/shard-router.js');
     const { publishIndex } = await import('../src/cluster/index-store.js');
-    const encoder = await LiteEncoder.load();
-    const whole = await MatchIndex.build(encoder, entries(300, 45, 'R'));
-    const file = join(work, 'restart.jbi');
-    await whole.save(file);
-    const nats = await startNats();
+    const { whole, file, nats, dispose } = await indexOnNats(entries(300, 45, 'R'), 'restart');
     const shards: { close(): Promise<void> }[] = [];
     let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
     try {
@@ -1146,21 +1126,13 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     } finally {
       await router?.dispose();
       for (const s of shards) await s.close();
-      await whole.dispose();
-      await encoder.dispose();
-      await nats.dispose();
+      await dispose();
     }
   });
 
   test('3 shards + router answer 500 random queries exactly as the unsharded index, ties included; a lost replica fails nothing; a lost shard is a 503 naming it', async () => {
-    const { LiteEncoder } = await import('../src/lite/encoder.js');
-    const { MatchIndex } = await import('../src/match/match-index.js');
     const { serveShard } = await import('../src/cluster/shard-service.js');
-    const encoder = await LiteEncoder.load();
-    const file = join(work, 'whole.jbi');
-    const whole = await MatchIndex.build(encoder, entries(3000, 99, 'e'));
-    await whole.save(file);
-    const nats = await startNats();
+    const { whole, file, nats, dispose } = await indexOnNats(entries(3000, 99, 'e'), 'whole');
     const children: ReturnType<typeof spawnCli>[] = [];
     const inProcess: { close(): Promise<void> }[] = [];
     try {
@@ -1205,9 +1177,7 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     } finally {
       for (const c of children) c.child.kill('SIGKILL');
       for (const s of inProcess) await s.close();
-      await whole.dispose();
-      await encoder.dispose();
-      await nats.dispose();
+      await dispose();
     }
   });
 });
