@@ -71,6 +71,32 @@ describe('jobbert CLI', () => {
     assert.deepEqual(stray, []);
   });
 
+  it('encode runs the built-in model without --model, and a LiteEncoder directory with it, as batch encode and worker do (it needed a JobBERT model); JobBERT-only flags are refused there', async () => {
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const encoder = await LiteEncoder.load();
+    const m = await encoder.encode(['data scientist', 'Koch'], { branch: 'positive' });
+    await encoder.dispose();
+    const want = [0, 1].map((i) => JSON.stringify(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols))));
+    const builtin = await run('encode', '--branch', 'positive', 'data scientist', 'Koch');
+    assert.equal(builtin.code, 0, builtin.err);
+    assert.deepEqual(builtin.out.trim().split('\n'), want);
+    const dir = await run('encode', '--model', 'models/lite', '--branch', 'positive', '--json', 'data scientist', 'Koch');
+    assert.equal(dir.code, 0, dir.err);
+    assert.deepEqual(
+      JSON.parse(dir.out).vectors.map((v: number[]) => JSON.stringify(v)),
+      want,
+    );
+    for (const [flag, value] of [
+      ['--threads', '2'],
+      ['--precision', 'int8'],
+      ['--batch-size', '8'],
+    ]) {
+      const r = await run('encode', flag, value, 'x');
+      assert.equal(r.code, 2);
+      assert.match(r.err, new RegExp(`${flag} has no effect with the built-in model`));
+    }
+  });
+
   it("COMMAND --help, -h and help COMMAND print that command's usage (exit 0); an unknown command is still a usage error", async () => {
     for (const command of [
       'normalize',

@@ -89,3 +89,46 @@ it('the README int8 search example runs as written', async () => {
   int8.dispose();
   labels.dispose();
 });
+
+it("the README's outputs of the built-in model are what it gives: the embeddings example, the fingerprint, and the service's match example (with ../shared/data)", async () => {
+  const { readFile, mkdtemp, rm } = await import('node:fs/promises');
+  const { existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { LiteEncoder, MatchIndex } = await import('../src/index.js');
+  const { main } = await import('../src/cli/index.js');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  /** A number the README shows cut short ("0.6827…") is a prefix of the figure's text. */
+  const shows = (cut: string, value: number) => assert.ok(String(value).startsWith(cut), `README shows ${cut}…, the model gives ${value}`);
+  const encoder = await LiteEncoder.load();
+  try {
+    const embedding = /"embedding":\[(-?[\d.]+)…,(-?[\d.]+)…/.exec(readme);
+    assert.ok(embedding, 'the embeddings example');
+    const v = (await encoder.encode(['data scientist'])).data;
+    shows(embedding[1], v[0]);
+    shows(embedding[2], v[1]);
+    const fingerprint = /e\.g\. `(lite:[0-9a-f]+)…`/.exec(readme);
+    assert.ok(
+      fingerprint && encoder.fingerprint.startsWith(fingerprint[1]),
+      `README: ${fingerprint?.[1]}…, the model: ${encoder.fingerprint}`,
+    );
+  } finally {
+    await encoder.dispose();
+  }
+  const corpus = join(import.meta.dirname, '..', '..', 'shared', 'data', 'talentclef-a', 'validation', 'en', 'corpus_elements');
+  if (!existsSync(corpus)) return; // the match example needs the data
+  const shown = /# \{"results":\[\[\{"id":"(\d+)","text":"([^"]+)","score":([\d.]+)…\}/.exec(readme);
+  assert.ok(shown, 'the /v1/match example');
+  const dir = await mkdtemp(join(tmpdir(), 'jobbert-readme-'));
+  try {
+    const out = join(dir, 'titles.jbi');
+    assert.equal(await main(['index', 'build', '--input', corpus, '--lang', 'en', '--out', out], () => {}), 0);
+    const index = await MatchIndex.load(out);
+    const [[top]] = await index.search(['data scientist'], { k: 3 });
+    await index.dispose();
+    assert.deepEqual([top.id, top.text], [shown[1], shown[2]]);
+    shows(shown[3], top.score);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

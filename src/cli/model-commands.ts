@@ -1,7 +1,9 @@
 /** The CLI's model commands: convert (safetensors → ONNX), download (from the hub), encode (texts → vectors). */
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Branch } from '../encoders/encoder.js';
+import { join } from 'node:path';
+import type { Branch, Encoder } from '../encoders/encoder.js';
+import { LiteEncoder } from '../lite/encoder.js';
 import { download, modelCacheDir, type DownloadProgress } from '../model/download.js';
 import { convertModelDir, JobBERT } from '../model/jobbert.js';
 import { parseArgs, UsageError } from './args.js';
@@ -130,21 +132,33 @@ function modelDir(value: string): string {
   throw new UsageError(`--model ${value}: no such directory`);
 }
 
-/** `jobbert encode TEXT... --model DIR|REPO [--branch anchor|positive|base] [--precision fp32|int8] [--batch-size N] [--threads N] [--json]`. */
+/**
+ * `jobbert encode TEXT... [--model DIR|REPO] [--branch anchor|positive|base] [--json]`: the built-in
+ * model without --model (as `batch encode` and `worker`), a LiteEncoder directory (lite.json), or a
+ * sentence-transformers one, which alone takes [--precision fp32|int8] [--batch-size N] [--threads N].
+ */
 export async function encodeCommand(argv: string[], out: Out): Promise<number> {
   const { options, positionals } = parseArgs(argv, {
     options: { model: 'string', branch: 'string', precision: 'string', 'batch-size': 'integer', threads: 'integer', json: 'boolean' },
   });
   if (positionals.length === 0) throw new UsageError('encode needs at least one text');
-  if (!options.model)
-    throw new UsageError('encode needs --model DIR (a sentence-transformers directory, or a repo id fetched with jobbert download)');
   const branch = choice<Branch>('branch', options.branch, ['anchor', 'positive', 'base'], 'anchor');
   const precision = choice('precision', options.precision, ['fp32', 'int8'] as const, 'fp32');
-  const encoder = await JobBERT.load(modelDir(options.model as string), {
-    precision,
-    batchSize: options.batchSize as number | undefined,
-    threads: options.threads as number | undefined,
-  });
+  const dir = options.model === undefined ? undefined : modelDir(options.model as string);
+  let encoder: Encoder;
+  if (dir === undefined || existsSync(join(dir, 'lite.json'))) {
+    const stray = (['precision', 'batchSize', 'threads'] as const).find((o) => options[o] !== undefined);
+    if (stray)
+      throw new UsageError(
+        `--${stray === 'batchSize' ? 'batch-size' : stray} has no effect with ${dir === undefined ? 'the built-in model' : `the LiteEncoder in ${dir}`}: it sets how a JobBERT model (--model DIR) runs`,
+      );
+    encoder = await LiteEncoder.load(dir);
+  } else
+    encoder = await JobBERT.load(dir, {
+      precision,
+      batchSize: options.batchSize as number | undefined,
+      threads: options.threads as number | undefined,
+    });
   try {
     const m = await encoder.encode(positionals, { branch });
     const rows = Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));

@@ -22,8 +22,9 @@ export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [
                        into the cache (resumable, size- and hash-checked) and print its directory
   convert DIR [--precision fp32|int8] [--json]
                        convert DIR's model.safetensors to onnx/model.onnx (int8: onnx/model_quantized.onnx)
-  encode TEXT... --model DIR|REPO [--branch anchor|positive|base] [--precision fp32|int8] [--json]
-                       print each text's L2-normalised vector as a JSON array (--json: one object)`;
+  encode TEXT... [--model DIR|REPO] [--branch anchor|positive|base] [--precision fp32|int8] [--json]
+                       print each text's L2-normalised vector as a JSON array (--json: one object), with the
+                       built-in model unless --model names one; --precision is for a JobBERT model`;
 
 export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder jobbert|lite] [--epochs N] [--batch-size N] [--lr X]
         [--weight-decay X] [--warmup-steps N] [--scale X] [--symmetric] [--seed N] [--device cpu|cuda|auto]
