@@ -19,18 +19,10 @@
  * promise; the report gives precision and coverage on the held-out half too.
  */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LiteEncoder, Normalizer } from '../src/index.js';
-import {
-  calibrate,
-  type Calibration,
-  type CalibrationModel,
-  type ConfidenceFeatures,
-  expectedCalibrationError,
-  featureVector,
-  fitLogistic,
-} from '../src/normalize/calibration.js';
-import { halves, loadTitles, score, type LabelledTitles } from './eval-titles.js';
+import { LiteEncoder } from '../src/index.js';
+import { type CalibrationFigures, fitCalibration } from '../src/normalize/fit-calibration.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,117 +33,42 @@ const { values } = parseArgs({
     precision: { type: 'string', default: '0.8' },
   },
 });
-const target = Number(values.precision);
-const set = await loadTitles(values.data!);
-const [A, B] = halves(set);
-const encoder = await LiteEncoder.load(values.model);
-
-/** Per title: the features its confidence is computed from, and whether its top alternative is right. */
-interface Scored {
-  features: ConfidenceFeatures[];
-  correct: number[];
-}
-
-async function features(n: Normalizer, s: LabelledTitles): Promise<Scored> {
-  const results = await n.normalize(s.titles, { k: 2 });
-  return { features: results.map((r) => n.confidenceFeatures(r)), correct: score(results, s.truth).correct };
-}
-
-const join = (a: Scored, b: Scored): Scored => ({ features: [...a.features, ...b.features], correct: [...a.correct, ...b.correct] });
-
-/** Lowest threshold whose answers (confidence ≥ t) are right ≥ target on this data; `conf` rounded as the Normalizer rounds it. */
-function chooseThreshold(conf: number[], correct: number[]): number {
-  const order = conf.map((_, i) => i).sort((a, b) => conf[b] - conf[a]);
-  let right = 0;
-  let best = 1;
-  order.forEach((i, j) => {
-    right += correct[i];
-    const next = order[j + 1];
-    if (right / (j + 1) >= target && (next === undefined || conf[next] < conf[i])) best = conf[i];
-  });
-  return best;
-}
-
-function report(name: string, model: CalibrationModel, held: Scored) {
-  const conf = held.features.map((f) => round(calibrate(model, f)));
-  const { ece, bins } = expectedCalibrationError(conf, held.correct);
-  const answered = conf.map((c, i) => [c, held.correct[i]]).filter(([c]) => c >= model.threshold);
-  const precision = answered.reduce((s, [, y]) => s + y, 0) / Math.max(1, answered.length);
-  const coverage = answered.length / conf.length;
-  const accuracy = held.correct.reduce((s, y) => s + y, 0) / conf.length;
-  console.log(
-    `${name}: n=${conf.length} acc@1 ${accuracy.toFixed(4)}, ECE ${ece.toFixed(4)}; threshold ${model.threshold}: precision ${precision.toFixed(4)}, coverage ${coverage.toFixed(4)}`,
-  );
-  return { ece, bins, precision, coverage, n: conf.length };
-}
-
-/** Coefficients fitted on `f`; the threshold chosen on `all` (titles.csv, both halves). */
-function fit(f: Scored, all: Scored): CalibrationModel {
-  const coef = fitLogistic(f.features.map(featureVector), f.correct).map((c) => Math.round(c * 1e6) / 1e6);
-  const conf = all.features.map((x) => round(calibrate({ coef, threshold: 0 }, x)));
-  return { coef, threshold: chooseThreshold(conf, all.correct) };
-}
-
 const t0 = performance.now();
-const zero = await Normalizer.load({ encoder });
-const zA = await features(zero, A);
-const zB = await features(zero, B);
-await zero.dispose();
-const zAll = join(zA, zB);
-const zeroShot = fit(zA, zAll);
-const zRep = report('zero-shot (fit on A, report on B)', zeroShot, zB);
-const zAllRep = report('zero-shot, all of titles.csv (the threshold is chosen here)', zeroShot, zAll);
-
-const exA = await Normalizer.load({ encoder, examples: A.titles.map((t, i) => ({ title: t, uri: A.truth[i] })) });
-const eB = await features(exA, B);
-await exA.dispose();
-const exB = await Normalizer.load({ encoder, examples: B.titles.map((t, i) => ({ title: t, uri: B.truth[i] })) });
-const eA = await features(exB, A);
-await exB.dispose();
-const eAll = join(eA, eB);
-const examples = fit(eA, eAll);
-const eRep = report('with examples (fit on A with B as examples, report on B with A as examples)', examples, eB);
-const eAllRep = report(
+const encoder = await LiteEncoder.load(values.model);
+const fit = await fitCalibration({
+  titles: join(values.data!, 'jobbert-eval', 'titles.csv'),
+  encoder,
+  precision: Number(values.precision),
+});
+const report = (name: string, f: CalibrationFigures, threshold: number) =>
+  console.log(
+    `${name}: n=${f.titles} acc@1 ${f.accuracy.toFixed(4)}, ECE ${f.ece.toFixed(4)}; threshold ${threshold}: precision ${f.precision.toFixed(4)}, coverage ${f.coverage.toFixed(4)}`,
+  );
+const { calibration: cal } = fit;
+report('zero-shot (fit on A, report on B)', fit.zeroShot, cal.zeroShot.threshold);
+report('zero-shot, all of titles.csv (the threshold is chosen here)', fit.zeroShotAll, cal.zeroShot.threshold);
+report('with examples (fit on A with B as examples, report on B with A as examples)', fit.examples, cal.examples.threshold);
+report(
   'with examples, all of titles.csv, each half with the other as examples (the threshold is chosen here)',
-  examples,
-  eAll,
+  fit.examplesAll,
+  cal.examples.threshold,
 );
-
-const cal: Calibration = {
-  format: 'jobbert-calibration',
-  version: 2,
-  encoder: encoder.fingerprint,
-  zeroShot,
-  examples,
-  fit: {
-    command: 'node --import tsx scripts/calibrate.ts --data ../shared/data',
-    data: 'jobbert-eval/titles.csv, seeded halves (seed 42)',
-    features:
-      'logistic on [1, top score s1, s1 − second occupation score, 1 if the top occupation matched by a whole preferred label, 1 if by an example]; scores rounded to 4 decimals as results show them',
-    coefficientsFittedOn: 'half A',
-    thresholdChosenOn: 'all of titles.csv (both halves)',
-    targetPrecision: target,
-    zeroShot: { ece: round(zRep.ece), precision: round(zRep.precision), coverage: round(zRep.coverage), heldOut: zRep.n },
-    zeroShotAllTitles: { precision: round(zAllRep.precision), coverage: round(zAllRep.coverage), titles: zAllRep.n },
-    examples: { ece: round(eRep.ece), precision: round(eRep.precision), coverage: round(eRep.coverage), heldOut: eRep.n },
-    examplesAllTitles: { precision: round(eAllRep.precision), coverage: round(eAllRep.coverage), titles: eAllRep.n },
-  },
+cal.fit = {
+  ...cal.fit,
+  command: 'node --import tsx scripts/calibrate.ts --data ../shared/data',
+  data: 'jobbert-eval/titles.csv, seeded halves (seed 42)',
+  thresholdChosenOn: 'all of titles.csv (both halves)',
 };
 writeFileSync(values.out!, `${JSON.stringify(cal, null, 2)}\n`);
 writeFileSync(
   values.svg!,
   reliabilitySvg([
-    { name: `zero-shot (ECE ${zRep.ece.toFixed(3)})`, color: '#1f77b4', bins: zRep.bins },
-    { name: `with examples (ECE ${eRep.ece.toFixed(3)})`, color: '#d62728', bins: eRep.bins },
+    { name: `zero-shot (ECE ${fit.zeroShot.ece.toFixed(3)})`, color: '#1f77b4', bins: fit.zeroShot.bins },
+    { name: `with examples (ECE ${fit.examples.ece.toFixed(3)})`, color: '#d62728', bins: fit.examples.bins },
   ]),
 );
 console.log(`wrote ${values.out} and ${values.svg} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 await encoder.dispose();
-
-/** To 4 decimals, as the Normalizer reports confidence (and as the figures are written). */
-function round(x: number) {
-  return Math.round(x * 1e4) / 1e4;
-}
 
 /** A reliability diagram: accuracy per confidence bin against the diagonal, with bin counts as bars. */
 function reliabilitySvg(

@@ -35,9 +35,20 @@ export { encoderFromSpec } from './match/encoder-spec.js';
 export { matchDefault } from './match/default-index.js';
 
 // ---- Normalising: vacancy titles → ESCO occupations (ISCO code, calibrated confidence, alternatives) ----
-export { Normalizer, cleanTitle, loadBuiltinTaxonomy, readTaxonomy, readExamples } from './normalize/index.js';
+export {
+  Normalizer,
+  cleanTitle,
+  fitCalibration,
+  loadBuiltinTaxonomy,
+  readCalibration,
+  readTaxonomy,
+  readExamples,
+} from './normalize/index.js';
 export type {
   Calibration,
+  CalibrationFigures,
+  CalibrationFit,
+  FitCalibrationOptions,
   CalibrationModel,
   ConfidenceFeatures,
   MatchKind,

@@ -1,17 +1,19 @@
 /**
  * The Normalizer's confidence calibration: the logistic fit, the shipped
- * calibration file, and the features a result's confidence is computed from
- * (scripts/calibrate.ts fits on what confidenceFeatures reports, so it must be
- * what the Normalizer itself used).
+ * calibration file, the features a result's confidence is computed from
+ * (fitCalibration fits on what confidenceFeatures reports, so it must be what
+ * the Normalizer itself used), and a calibration fitted for another encoder.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Normalizer } from '../src/index.js';
+import { Normalizer, readTaxonomy, TfIdfEncoder } from '../src/index.js';
 import { builtinCalibration, calibrate, featureVector, fitLogistic } from '../src/normalize/calibration.js';
+import { fitCalibration } from '../src/normalize/fit-calibration.js';
 import { rng } from '../src/util/random.js';
+import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 
 /** To 4 decimals, as the Normalizer reports confidence. */
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
@@ -125,4 +127,139 @@ test('confidenceFeatures reports what the confidence was computed from: preferre
     await zero.dispose();
     await withExamples.dispose();
   }
+});
+
+/** Vacancy-style titles of the tiny taxonomy's occupations, a fifth labelled with another occupation (as real labels disagree). */
+function labelledTitles(n: number, seed: number): { title: string; uri: string }[] {
+  const random = rng(seed);
+  const pick = <T>(a: readonly T[]) => a[Math.floor(random() * a.length)];
+  const titles: [string, string][] = [
+    ['software engineer', OCC.developer],
+    ['java developer', OCC.developer],
+    ['Programmierer', OCC.developer],
+    ['registered nurse', OCC.nurse],
+    ['Krankenschwester', OCC.nurse],
+    ['pastry baker', OCC.baker],
+    ['Bäcker', OCC.baker],
+    ['cab driver', OCC.driver],
+    ['chauffeur', OCC.driver],
+    ['bookkeeper', OCC.accountant],
+    ['Steuerberater', OCC.accountant],
+  ];
+  const uris = Object.values(OCC);
+  return Array.from({ length: n }, () => {
+    const [title, uri] = pick(titles);
+    const noisy = `${pick(['', 'Senior ', 'Junior ', 'Lead '])}${title}${pick(['', ' (m/w/d)', ' - Berlin', ' night shift', ' part time'])}`;
+    return { title: noisy, uri: random() < 0.2 ? pick(uris) : uri };
+  });
+}
+
+test('fitCalibration fits a calibration for another encoder and taxonomy, which Normalizer.load({ calibration }) then applies; one of another encoder is refused', async () => {
+  const taxonomy = await writeTinyTaxonomy(join(dir, 'tiny'));
+  const labels = (await readTaxonomy(taxonomy)).occupations.flatMap((o) => [...Object.values(o.preferred), ...Object.values(o.alt).flat()]);
+  const tfidf = TfIdfEncoder.fit(labels, { dim: 256 });
+  const titles = labelledTitles(300, 11);
+  const fit = await fitCalibration({ titles, encoder: tfidf, taxonomy });
+  const cal = fit.calibration;
+  assert.equal(cal.encoder, tfidf.fingerprint);
+  assert.equal(fit.zeroShot.titles + fit.zeroShotAll.titles, 450, 'half B, then every title');
+  for (const f of [fit.zeroShot, fit.zeroShotAll, fit.examples, fit.examplesAll]) {
+    assert.ok(f.ece >= 0 && f.ece <= 1 && f.coverage >= 0 && f.coverage <= 1 && f.accuracy > 0.3, JSON.stringify(f));
+    assert.equal(
+      f.bins.reduce((s, b) => s + b.n, 0),
+      f.titles,
+    );
+  }
+  // Right at least 80% of the time over every title, at the threshold chosen.
+  assert.ok(fit.zeroShotAll.precision >= 0.8 || fit.zeroShotAll.coverage === 0, JSON.stringify(fit.zeroShotAll));
+  assert.equal(fit.unknownUris, 0);
+
+  // Written and read back, or given as the object: the Normalizer is calibrated, silently.
+  const file = join(dir, 'tfidf-calibration.json');
+  await writeFile(file, JSON.stringify(cal));
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? w.message);
+  process.on('warning', onWarning);
+  try {
+    for (const given of [file, cal]) {
+      const n = await Normalizer.load({ encoder: tfidf, taxonomy, calibration: given });
+      try {
+        assert.equal(n.calibrated, true);
+        assert.equal(n.threshold, cal.zeroShot.threshold);
+        for (const r of await n.normalize(['Senior Java Developer (m/w/d)', 'Bäcker', 'nurse'], { k: 2 }))
+          assert.equal(r.confidence, round(calibrate(cal.zeroShot, n.confidenceFeatures(r))), r.input);
+      } finally {
+        await n.dispose();
+      }
+    }
+    const withExamples = await Normalizer.load({ encoder: tfidf, taxonomy, calibration: file, examples: titles.slice(0, 50) });
+    assert.equal(withExamples.threshold, cal.examples.threshold);
+    await withExamples.dispose();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+
+  // The calibration of one encoder is never applied to another's scores.
+  await assert.rejects(Normalizer.load({ taxonomy, calibration: file }), {
+    code: 'ERR_ENCODER_MISMATCH',
+    message: /tfidf-calibration\.json was fitted for encoder tfidf:.*not this one \(lite:/,
+  });
+  await assert.rejects(Normalizer.load({ encoder: tfidf, taxonomy, calibration: builtinCalibration()! }), { code: 'ERR_ENCODER_MISMATCH' });
+  await assert.rejects(Normalizer.load({ encoder: tfidf, calibration: join(dir, 'none.json') }), { code: 'ERR_NOT_FOUND' });
+  await writeFile(join(dir, 'not-one.json'), '{"format": "something else"}');
+  await assert.rejects(Normalizer.load({ encoder: tfidf, calibration: join(dir, 'not-one.json') }), {
+    code: 'ERR_BAD_DATA',
+    message: /not a jobbert calibration/,
+  });
+  await assert.rejects(Normalizer.load({ encoder: tfidf, calibration: { ...cal, zeroShot: { coef: [1], threshold: 0.5 } } }), {
+    code: 'ERR_BAD_DATA',
+  });
+  for (const bad of [5, null, '', true])
+    await assert.rejects(Normalizer.load({ encoder: tfidf, calibration: bad as never }), {
+      name: 'TypeError',
+      message: /calibration must be/,
+    });
+  tfidf.dispose();
+});
+
+test('fitCalibration refuses bad options and too few usable titles; titles of URIs the taxonomy lacks count as wrong answers', async () => {
+  const taxonomy = await writeTinyTaxonomy(join(dir, 'tiny2'));
+  const titles = labelledTitles(120, 12);
+  await assert.rejects(fitCalibration({ titles: titles.slice(0, 99), taxonomy }), {
+    code: 'ERR_BAD_DATA',
+    message: /at least 100 titles.*has 99/,
+  });
+  const unknown = titles.map((t, i) => (i < 30 ? { ...t, uri: 'http://data.europa.eu/esco/occupation/none' } : t));
+  await assert.rejects(fitCalibration({ titles: unknown, taxonomy }), { code: 'ERR_BAD_DATA', message: /has 90 \(30 more name a URI/ });
+  for (const [opts, name, message] of [
+    [{ titles: 5 }, 'TypeError', /titles must be a file path or an array/],
+    [{ titles: '' }, 'TypeError', /non-empty file path/],
+    [{ titles, precision: 1 }, 'RangeError', /precision must be/],
+    [{ titles, precision: '0.8' }, 'RangeError', /precision must be/],
+    [{ titles, seed: -1 }, 'RangeError', /seed/],
+    [{ titles, treshold: 0.5 }, 'TypeError', /treshold/],
+    [{ titles: [{ title: 'x' }] }, 'TypeError', /uri/],
+  ] as const)
+    await assert.rejects(fitCalibration({ taxonomy, ...(opts as object) } as never), { name, message }, JSON.stringify(opts));
+  const withUnknown = titles.map((t, i) => (i < 5 ? { ...t, uri: 'http://data.europa.eu/esco/occupation/none' } : t));
+  const fit = await fitCalibration({ titles: withUnknown, taxonomy });
+  assert.equal(fit.unknownUris, 5);
+  assert.equal(fit.calibration.fit?.taxonomy, taxonomy);
+});
+
+test('a calibration file is part of a batch normalize setup: workers with another calibration never take its chunks', async () => {
+  const { normalizeFingerprint } = await import('../src/cluster/normalize-task.js');
+  const a = join(dir, 'fingerprint-a.json');
+  const b = join(dir, 'fingerprint-b.json');
+  const shipped = builtinCalibration()!;
+  await writeFile(a, JSON.stringify(shipped));
+  await writeFile(b, JSON.stringify({ ...shipped, zeroShot: { ...shipped.zeroShot, threshold: 0.5 } }));
+  const none = await normalizeFingerprint('lite:x');
+  const withA = await normalizeFingerprint('lite:x', { calibration: a });
+  assert.notEqual(withA, none);
+  assert.notEqual(withA, await normalizeFingerprint('lite:x', { calibration: b }));
+  assert.equal(withA, await normalizeFingerprint('lite:x', { calibration: a }));
+  await assert.rejects(normalizeFingerprint('lite:x', { calibration: join(dir, 'none.json') }), { code: 'ERR_NOT_FOUND' });
 });

@@ -64,6 +64,77 @@ describe('jobbert normalize', () => {
     assert.equal(b.occupation, null);
   });
 
+  it('calibrate fits a calibration from labelled titles, and normalize --calibration applies it as Normalizer.load({ calibration }) does; bad flags are usage errors', async () => {
+    const kinds: [string, string][] = [
+      ['Senior Java Developer', OCC.developer],
+      ['Programmierer (m/w/d)', OCC.developer],
+      ['Krankenschwester Nachtdienst', OCC.nurse],
+      ['registered nurse part time', OCC.nurse],
+      ['Bäcker Frühschicht', OCC.baker],
+      ['cab driver', OCC.driver],
+      ['bookkeeper - Berlin', OCC.accountant],
+    ];
+    // 140 rows; every fourth labelled with the next kind's occupation, as real labels disagree.
+    const rows = Array.from({ length: 140 }, (_, i) => {
+      const [title] = kinds[i % kinds.length];
+      const uri = kinds[(i + (i % 4 === 0 ? 1 : 0)) % kinds.length][1];
+      return `"${title} ${i}",${uri}`;
+    });
+    const titles = join(dir, 'labelled.csv');
+    await writeFile(titles, `title,uri\n${rows.join('\n')}\n`);
+    const cal = join(dir, 'cal.json');
+    const fit = await run('calibrate', '--titles', titles, '--taxonomy', taxonomy, '--out', cal, '--json');
+    assert.equal(fit.code, 0, fit.err.join('\n'));
+    const report = JSON.parse(fit.out[0]);
+    assert.equal(report.out, cal);
+    assert.equal(report.zeroShot.titles, 70);
+    const written = JSON.parse(await readFile(cal, 'utf8'));
+    assert.equal(written.encoder, report.encoder);
+    assert.equal(written.fit.command, `jobbert calibrate --titles ${titles} --taxonomy ${taxonomy} --out ${cal} --json`);
+    const text = await run('calibrate', '--titles', titles, '--taxonomy', taxonomy, '--out', cal);
+    assert.match(text.out.join('\n'), /^zero-shot +70 +[\d.]+% +0\.\d{4} +[\d.]+ /m);
+
+    const queries = ['Java Developer', 'Krankenschwester', 'xqzjv'];
+    const cli = await run('normalize', ...queries, '--taxonomy', taxonomy, '--calibration', cal, '--json');
+    assert.equal(cli.code, 0, cli.err.join('\n'));
+    const { Normalizer } = await import('../src/index.js');
+    const n = await Normalizer.load({ taxonomy, calibration: cal });
+    const lib = await n.normalize(queries);
+    await n.dispose();
+    assert.deepEqual(
+      cli.out.map((l) => JSON.parse(l).confidence),
+      lib.map((r) => r.confidence),
+    );
+    const shipped = await run('normalize', ...queries, '--taxonomy', taxonomy, '--json');
+    assert.notDeepEqual(
+      shipped.out.map((l) => JSON.parse(l).confidence),
+      lib.map((r) => r.confidence),
+      'the calibration given, not the shipped one',
+    );
+
+    for (const [argv, message] of [
+      [['calibrate', '--out', cal], /calibrate needs --titles FILE/],
+      [['calibrate', '--titles', titles], /calibrate needs --out FILE/],
+      [['calibrate', '--titles', titles, '--out', cal, '--precision', '1'], /--precision must be between 0 and 1/],
+      [['calibrate', 'x', '--titles', titles, '--out', cal], /takes no positional arguments/],
+      [['worker', '--nats', 'nats://127.0.0.1:1', '--tasks', 'encode', '--calibration', cal], /--calibration is for the normalize task/],
+      [
+        ['batch', 'encode', '--nats', 'nats://127.0.0.1:1', '--input', titles, '--output', 'o.jsonl', '--calibration', cal],
+        /--calibration is for batch normalize/,
+      ],
+    ] as const) {
+      const r = await run(...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.err.join('\n'), message);
+    }
+    const missing = await run('calibrate', '--titles', join(dir, 'none.csv'), '--out', cal);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err.join('\n'), /ERR_NOT_FOUND: --titles .*none\.csv does not exist/);
+    const notOne = await run('normalize', 'x', '--calibration', titles);
+    assert.equal(notOne.code, 1);
+    assert.match(notOne.err.join('\n'), /ERR_BAD_DATA: .*cannot read the calibration/);
+  });
+
   it('--fast normalises as the exact search does where every list is probed (a small taxonomy), files too', async () => {
     const exact = await run('normalize', 'Java Developer', 'Krankenpfleger', '--taxonomy', taxonomy, '--json');
     const fast = await run('normalize', 'Java Developer', 'Krankenpfleger', '--taxonomy', taxonomy, '--json', '--fast');

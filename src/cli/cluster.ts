@@ -140,6 +140,7 @@ export async function workerCommand(
       concurrency: 'integer',
       examples: 'string',
       taxonomy: 'string',
+      calibration: 'string',
       threshold: 'string',
       tasks: 'string',
       fast: 'boolean',
@@ -154,7 +155,9 @@ export async function workerCommand(
   const tasks = ((o.tasks as string | undefined) ?? 'encode,normalize').split(',').map((t) => t.trim());
   for (const t of tasks)
     if (t !== 'encode' && t !== 'normalize') throw new UsageError(`--tasks must list encode and/or normalize; received '${t}'`);
-  if (o.fast && !tasks.includes('normalize')) throw new UsageError('--fast is for the normalize task (--tasks normalize)');
+  for (const flag of ['fast', 'calibration'] as const)
+    if (o[flag] !== undefined && !tasks.includes('normalize'))
+      throw new UsageError(`--${flag} is for the normalize task (--tasks normalize)`);
   if (!o.nats) throw new UsageError('worker needs --nats URL (e.g. nats://127.0.0.1:4222)');
   for (const [name, min, max] of [
     ['threads', 1, 1024],
@@ -166,6 +169,7 @@ export async function workerCommand(
   ] as const)
     within(name, o[camel(name)], min, max);
   if (o.examples !== undefined) mustExist('examples', o.examples as string);
+  if (o.calibration !== undefined) mustExist('calibration', o.calibration as string);
   const examples = o.examples === undefined ? undefined : await rereadable(o.examples as string);
   if (examples) o.examples = examples.path;
   const encoder = await loadModel(o);
@@ -215,6 +219,7 @@ function normalizeSettings(o: Record<string, unknown>): NormalizeSettings {
   if (o.taxonomy !== undefined) s.taxonomy = o.taxonomy as string;
   if (o.examples !== undefined) s.examples = o.examples as string;
   if (o.fast) s.search = 'fast';
+  if (o.calibration !== undefined) s.calibration = o.calibration as string;
   return s;
 }
 
@@ -245,6 +250,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
       'output-lang': 'string',
       examples: 'string',
       taxonomy: 'string',
+      calibration: 'string',
       threshold: 'number',
       fast: 'boolean',
       json: 'boolean',
@@ -262,7 +268,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
     for (const n of names)
       if (o[n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] !== undefined) throw new UsageError(`--${n} is for batch ${t}`);
   };
-  if (task === 'encode') only(['k', 'lang', 'output-lang', 'examples', 'taxonomy', 'threshold', 'fast'], 'normalize');
+  if (task === 'encode') only(['k', 'lang', 'output-lang', 'examples', 'taxonomy', 'calibration', 'threshold', 'fast'], 'normalize');
   else only(['branch'], 'encode');
   if (o.k !== undefined) options.k = o.k;
   if (o.lang !== undefined) options.lang = o.lang;

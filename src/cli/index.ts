@@ -77,6 +77,8 @@ export async function main(
           progress: err === console.error ? process.stderr : { write: (s: string) => err(s.replace(/\n$/, '')) },
           stdout: out === console.log ? process.stdout : undefined,
         });
+      case 'calibrate':
+        return await (await import('./calibrate.js')).calibrateCommand(rest, out);
       case 'demo':
         return await (await import('./demo.js')).demoCommand(rest, out);
       case 'convert':

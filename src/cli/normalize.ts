@@ -90,6 +90,7 @@ const SPEC = {
     examples: 'string',
     threshold: 'number',
     model: 'string',
+    calibration: 'string',
     taxonomy: 'string',
     chunk: 'integer',
     strict: 'boolean',
@@ -311,6 +312,7 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
       examples: o.examples as string | undefined,
       threshold: o.threshold as number | undefined,
       search: o.fast ? 'fast' : 'exact',
+      calibration: o.calibration as string | undefined,
     });
   } catch (e) {
     await encoder.dispose();

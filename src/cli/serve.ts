@@ -18,6 +18,7 @@ const SPEC = {
     skills: 'string',
     model: 'string',
     taxonomy: 'string',
+    calibration: 'string',
     examples: 'string',
     host: 'string',
     port: 'integer',
@@ -106,6 +107,7 @@ export async function serveCommand(
       taxonomy: o.taxonomy as string | undefined,
       examples: o.examples as string | undefined,
       search: o.fast ? 'fast' : 'exact',
+      calibration: o.calibration as string | undefined,
     });
     const opts: ServeOptions = {
       index,

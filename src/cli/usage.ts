@@ -7,7 +7,7 @@
 export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output FILE] [--format jsonl|csv] [--bom] [--column NAME]
         [--input-format jsonl|csv|tsv|lines] [--input-encoding utf-8|windows-1252|…] [--k 5] [--lang L]
         [--output-lang en|de|es] [--examples FILE]
-        [--threshold X] [--model DIR] [--taxonomy DIR] [--chunk 2048] [--strict] [--fast] [--json]
+        [--threshold X] [--model DIR] [--calibration FILE] [--taxonomy DIR] [--chunk 2048] [--strict] [--fast] [--json]
                        vacancy titles → ESCO occupations (ISCO code, calibrated confidence, k alternatives);
                        --input streams JSON Lines {"id"?, "title"}, CSV/TSV with a header (--column names
                        the title column) or one title a line (.txt); - reads stdin; gzip is read as it is.
@@ -15,7 +15,11 @@ export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output 
                        name ending .csv (--bom: with a byte-order mark, for Excel); .gz compresses. Bad rows
                        are reported with their line and skipped unless --strict. --fast searches only the
                        label lists nearest each title: ~45% less CPU, the same accuracy, but some titles
-                       get other alternatives (README, "Fast search")`;
+                       get other alternatives (README, "Fast search")
+  calibrate --titles FILE --out FILE [--model DIR] [--taxonomy DIR] [--precision 0.8] [--seed 42] [--json]
+                       fit the confidence calibration of a model other than the built-in one (retrained,
+                       JobBERT-V3) from titles labelled with ESCO URIs, as --examples takes them; then pass
+                       --calibration FILE to normalize, serve and worker`;
 
 export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [--revision R] [--onnx] [--refresh] [--json]
                        fetch a sentence-transformers model (e.g. TechWolf/JobBERT-v3) from the Hugging Face hub
@@ -33,7 +37,7 @@ export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder
                        train the Asym heads on JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?}
                        with InfoNCE; writes a sentence-transformers model, checkpoints and loss.svg to --out`;
 
-export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--taxonomy DIR] [--examples FILE]
+export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--calibration FILE] [--taxonomy DIR] [--examples FILE]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--max-queue 8192] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000] [--max-results 65536]
@@ -42,8 +46,8 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
                        'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
                        (JSON Lines {"id", "name", "aliases"?}). /v1/normalize maps titles to the built-in
-                       ESCO with the built-in model; --model, --taxonomy and --examples change them
-                       (as in 'jobbert normalize', --fast too). --port 0 picks a free port.
+                       ESCO with the built-in model; --model, --calibration, --taxonomy and --examples
+                       change them (as in 'jobbert normalize', --fast too). --port 0 picks a free port.
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
                        /metrics. --write-timeout-ms cuts a client that takes no part of its
                        response for that long. --gzip compresses bodies of 1 KiB or more for clients that
@@ -54,19 +58,20 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
                        (no HTTP, so it takes no other option but --json); --router answers the HTTP API
                        from every shard's exact top-k.`;
 
-export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--examples FILE] [--taxonomy DIR] [--fast]
+export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--calibration FILE] [--examples FILE] [--taxonomy DIR] [--fast]
          [--tasks encode,normalize] [--threads N] [--batch-size N] [--ack-wait-ms 30000]
          [--max-attempts 3] [--shutdown-timeout-ms 30000] [--concurrency 1] [--json]
                        run chunks of batch jobs from NATS JetStream until SIGTERM/SIGINT (then finish or
                        hand back the chunks in hand; --concurrency: how many at once, so that one's search
                        overlaps another's formatting and storing). --model: a JobBERT or LiteEncoder dir
                        (default: built-in);
-                       --examples/--taxonomy/--fast: the Normalizer, as in 'jobbert normalize'
+                       --calibration/--examples/--taxonomy/--fast: the Normalizer, as in 'jobbert normalize'
   batch encode|normalize --nats URL --input FILE --output FILE [--model DIR] [--chunk 1000] [--job NAME]
          [--column NAME] [--json]; encode: [--branch anchor|positive|base];
-         normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--threshold X] [--fast]
+         normalize: [--k 5] [--lang L] [--output-lang L] [--examples FILE] [--taxonomy DIR] [--calibration FILE]
+                    [--threshold X] [--fast]
                        a distributed batch: chunks go to the workers (which need the same model, examples,
-                       taxonomy and --fast; --threshold is the job's own), the output is written in input order as the single-process
+                       taxonomy, calibration and --fast; --threshold is the job's own), the output is written in input order as the single-process
                        command writes it (encode: a JSON array a row; normalize: JSON Lines; .gz compresses); rerun after a
                        crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
   index publish FILE --nats URL --name NAME [--shards N] [--json]

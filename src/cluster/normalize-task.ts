@@ -24,11 +24,14 @@ export interface NormalizeSettings {
   examples?: string;
   /** 'fast': the inexact search (NormalizerOptions.search); default 'exact'. */
   search?: NormalizerSearch;
+  /** A calibration file (NormalizerOptions.calibration); default: the one shipped for the built-in model. */
+  calibration?: string;
 }
 
 /**
  * The fingerprint of a normalize setup: the encoder's, with digests of the
- * taxonomy's CSVs and the examples file, and the search when it is 'fast'. A
+ * taxonomy's CSVs, the examples file and the calibration file, and the search
+ * when it is 'fast'. A
  * submitter and its workers compute it from the same files and flags, so a
  * worker built from other examples, or searching otherwise, never takes the
  * job's chunks. Async; rejects with the file errors, with TypeError for a
@@ -55,8 +58,14 @@ export async function normalizeFingerprint(encoderFingerprint: string, s: Normal
       }),
     );
   else h.update('examples none\n');
-  // (Only 'fast' is hashed, so exact setups keep the fingerprints they had.)
+  // (Only 'fast' and a calibration file are hashed, so the setups before them keep their fingerprints.)
   if (s.search === 'fast') h.update('search fast\n');
+  if (s.calibration)
+    h.update('calibration\n').update(
+      await readFile(s.calibration).catch((e) => {
+        throw ioError(s.calibration!, e);
+      }),
+    );
   return `normalize:${h.digest('hex').slice(0, 32)}`;
 }
 

@@ -9,12 +9,13 @@
  * meets an occupation's *preferred* label exactly is right 80% of the time,
  * one that meets an alternative label exactly 45% (ESCO's alternative labels
  * include bare generic words: "driver" of *hearse driver*). Fitted on
- * held-out labelled titles by scripts/calibrate.ts (which writes
- * models/esco/calibration.json). Scores depend on the encoder, so a
- * calibration holds for one encoder fingerprint; with another encoder the
- * Normalizer falls back to the uncalibrated mapping confidence = clamp(s1, 0, 1)
- * (and says so: `calibrated: false`, one process warning) rather than refusing,
- * so the real JobBERT-V3 or a retrained model still normalises.
+ * held-out labelled titles (fit-calibration.ts: `jobbert calibrate`, and
+ * scripts/calibrate.ts, which writes the shipped models/esco/calibration.json).
+ * Scores depend on the encoder, so a calibration holds for one encoder
+ * fingerprint; with another encoder and none given for it, the Normalizer
+ * falls back to the uncalibrated mapping confidence = clamp(s1, 0, 1) (and says
+ * so: `calibrated: false`, one process warning) rather than refusing, so the
+ * real JobBERT-V3 or a retrained model still normalises.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,24 +80,42 @@ export const UNCALIBRATED_THRESHOLD = 0.5;
  */
 export function builtinCalibration(path = join(builtinTaxonomyDir(), 'calibration.json')): Calibration | null {
   if (!existsSync(path)) return null;
-  let c: Calibration;
-  try {
-    c = JSON.parse(readFileSync(path, 'utf8')) as Calibration;
-  } catch (e) {
-    throw new JobBERTError('ERR_BAD_DATA', `Normalizer: cannot read the calibration ${path} (${(e as Error).message})`);
-  }
+  const c = parseCalibration(path);
   if (c?.format === 'jobbert-calibration' && (c.version as number) === 1) {
     process.emitWarning(`Normalizer: ${path} is a version 1 calibration; confidence is the raw top score (rerun scripts/calibrate.ts)`, {
       code: 'JOBBERT_UNCALIBRATED',
     });
     return null;
   }
+  return checkCalibration(c, path);
+}
+
+/**
+ * A calibration file (as `jobbert calibrate` writes one). Sync; JobBERTError
+ * ERR_NOT_FOUND when there is none, ERR_BAD_DATA when it is not a calibration
+ * of this version.
+ */
+export function readCalibration(path: string): Calibration {
+  if (!existsSync(path)) throw new JobBERTError('ERR_NOT_FOUND', `Normalizer: the calibration ${path} does not exist`);
+  return checkCalibration(parseCalibration(path), path);
+}
+
+function parseCalibration(path: string): Calibration {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Calibration;
+  } catch (e) {
+    throw new JobBERTError('ERR_BAD_DATA', `Normalizer: cannot read the calibration ${path} (${(e as Error).message})`);
+  }
+}
+
+/** `c` if it is a calibration of this version (named `where` in the error), else JobBERTError ERR_BAD_DATA. Sync. */
+export function checkCalibration(c: Calibration, where: string): Calibration {
   const ok = (m: CalibrationModel | undefined) =>
     m && Array.isArray(m.coef) && m.coef.length === FEATURES && m.coef.every(Number.isFinite) && Number.isFinite(m.threshold);
   if (c?.format !== 'jobbert-calibration' || c.version !== 2 || typeof c.encoder !== 'string' || !ok(c.zeroShot) || !ok(c.examples))
     throw new JobBERTError(
       'ERR_BAD_DATA',
-      `Normalizer: ${path} is not a jobbert calibration (format ${String(c?.format)}, version ${String(c?.version)}, ${FEATURES} coefficients a model)`,
+      `Normalizer: ${where} is not a jobbert calibration (format ${String(c?.format)}, version ${String(c?.version)}, ${FEATURES} coefficients a model); fit one with jobbert calibrate`,
     );
   return c;
 }

@@ -14,6 +14,7 @@ export { cleanTitle } from './clean.js';
 export { readExamples, type Example, type SkippedExample } from './examples.js';
 export {
   builtinCalibration,
+  readCalibration,
   expectedCalibrationError,
   fitLogistic,
   type Calibration,
@@ -21,4 +22,11 @@ export {
   type ConfidenceFeatures,
   type MatchKind,
 } from './calibration.js';
+export {
+  fitCalibration,
+  type CalibrationFigures,
+  type CalibrationFit,
+  type FitCalibrationOptions,
+  MIN_CALIBRATION_TITLES,
+} from './fit-calibration.js';
 export { readRows, detectFormat, pickColumn, type Row, type RowFormat } from './rows.js';

@@ -17,6 +17,9 @@ import { assertChoice, assertInteger, assertOptions, describe } from '../util/va
 import { BoundedCache } from '../util/bounded-cache.js';
 import {
   builtinCalibration,
+  type Calibration,
+  checkCalibration,
+  readCalibration,
   calibrate,
   type CalibrationModel,
   type ConfidenceFeatures,
@@ -52,6 +55,13 @@ export interface NormalizerOptions {
    * better); the portable build searches exactly either way.
    */
   search?: NormalizerSearch;
+  /**
+   * The confidence calibration: a file `jobbert calibrate` wrote, or
+   * fitCalibration()'s `calibration`. It must have been fitted for this
+   * encoder (else ERR_ENCODER_MISMATCH). Default: the one shipped for the
+   * built-in model; with another encoder, confidence is uncalibrated.
+   */
+  calibration?: string | Calibration;
 }
 
 /** How a Normalizer searches its labels: {@link NormalizerOptions.search}. */
@@ -60,10 +70,22 @@ export type NormalizerSearch = 'exact' | 'fast';
 export const SEARCHES: readonly NormalizerSearch[] = ['exact', 'fast'];
 
 /** The keys of NormalizerOptions, complete by its type: a misspelt option is refused. */
-const LOAD_OPTIONS = Object.keys({ encoder: true, taxonomy: true, examples: true, threshold: true, search: true } satisfies Record<
-  keyof NormalizerOptions,
-  true
->);
+const LOAD_OPTIONS = Object.keys({
+  encoder: true,
+  taxonomy: true,
+  examples: true,
+  threshold: true,
+  search: true,
+  calibration: true,
+} satisfies Record<keyof NormalizerOptions, true>);
+
+/** ERR_ENCODER_MISMATCH: a calibration fitted for another encoder than `enc`. */
+function calibrationMismatch(fn: string, where: string, cal: Calibration, enc: Encoder): JobBERTError {
+  return new JobBERTError(
+    'ERR_ENCODER_MISMATCH',
+    `${fn}: the calibration ${where}was fitted for encoder ${cal.encoder}, not this one (${enc.fingerprint}); fit one for it with jobbert calibrate`,
+  );
+}
 
 /** Options of {@link Normalizer.normalize}. */
 export interface NormalizeOptions {
@@ -246,7 +268,7 @@ export class Normalizer {
   static async load(opts: NormalizerOptions = {}): Promise<Normalizer> {
     const fn = 'Normalizer.load';
     assertOptions(fn, opts, LOAD_OPTIONS);
-    const { encoder, taxonomy, examples, threshold, search = 'exact' } = opts;
+    const { encoder, taxonomy, examples, threshold, search = 'exact', calibration } = opts;
     if (encoder !== undefined && (typeof encoder !== 'object' || encoder === null || typeof (encoder as Encoder).encode !== 'function'))
       throw new TypeError(`${fn}: encoder must be an Encoder (with encode(), dim and fingerprint); received ${describe(encoder)}`);
     if (taxonomy !== undefined && (typeof taxonomy !== 'string' || taxonomy.length === 0))
@@ -257,6 +279,19 @@ export class Normalizer {
       throw new TypeError(`${fn}: examples must be a non-empty file path or an array; received ''`);
     if (threshold !== undefined) assertThreshold(fn, threshold);
     assertChoice(fn, 'search', search, SEARCHES);
+    const pathOrObject =
+      (typeof calibration === 'string' && calibration.length > 0) || (typeof calibration === 'object' && calibration !== null);
+    if (calibration !== undefined && !pathOrObject)
+      throw new TypeError(`${fn}: calibration must be a file path or a calibration object; received ${describe(calibration)}`);
+    // Read (and checked) before the taxonomy is read and every label encoded.
+    const given =
+      calibration === undefined
+        ? undefined
+        : typeof calibration === 'string'
+          ? readCalibration(calibration)
+          : checkCalibration(calibration, 'the calibration given');
+    const givenWhere = typeof calibration === 'string' ? `${calibration} ` : '';
+    if (given && encoder && given.encoder !== encoder.fingerprint) throw calibrationMismatch(fn, givenWhere, given, encoder);
     let exampleList = Array.isArray(examples) ? checkExamples(fn, examples) : [];
     const tax = taxonomy === undefined ? await loadBuiltinTaxonomy() : await readTaxonomy(taxonomy);
     let exampleLines = exampleList.map((_, i) => i);
@@ -309,17 +344,18 @@ export class Normalizer {
     const ownsEncoder = encoder === undefined;
     const enc: Encoder = encoder ?? (await LiteEncoder.load());
     try {
+      if (given && given.encoder !== enc.fingerprint) throw calibrationMismatch(fn, givenWhere, given, enc);
       const vectors = await encodeAll(
         enc,
         rows.map((r) => r.text),
       );
       // Before the Normalizer's corpus takes over (and compacts) the vectors.
       const evidence = exampleEvidence(rows, exampleCount, vectors, tax.occupations.length);
-      const cal = builtinCalibration();
+      const cal = given ?? builtinCalibration();
       const model = cal && cal.encoder === enc.fingerprint ? (evidence ? cal.examples : cal.zeroShot) : null;
       if (cal && !model)
         process.emitWarning(
-          `Normalizer: the shipped calibration is for encoder ${cal.encoder}, not ${enc.fingerprint}; confidence is the raw top score (rerun scripts/calibrate.ts)`,
+          `Normalizer: the shipped calibration is for encoder ${cal.encoder}, not ${enc.fingerprint}; confidence is the raw top score (fit one for this encoder: jobbert calibrate --titles FILE, then pass it as calibration / --calibration)`,
           { code: 'JOBBERT_UNCALIBRATED' },
         );
       return new Normalizer({

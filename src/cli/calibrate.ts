@@ -1,0 +1,95 @@
+/**
+ * `jobbert calibrate`: fits the Normalizer's confidence calibration for a
+ * model (a retrained LiteEncoder, JobBERT-V3) and taxonomy from the user's
+ * labelled titles, so that its confidence and default threshold mean what
+ * the built-in model's do (fit-calibration.ts).
+ */
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { fitCalibration, type CalibrationFigures } from '../normalize/fit-calibration.js';
+import { assertReplaceable } from '../util/output-file.js';
+import { parseArgs, UsageError } from './args.js';
+import { checkOutput, mustExist } from './files.js';
+import { modelEncoder } from './normalize.js';
+
+type Out = (line: string) => void;
+
+/** `jobbert calibrate --titles FILE --out FILE [--model DIR] [--taxonomy DIR] [--precision 0.8] [--seed 42] [--json]`. */
+export async function calibrateCommand(argv: string[], out: Out): Promise<number> {
+  const { options: o, positionals } = parseArgs(argv, {
+    options: {
+      titles: 'string',
+      out: 'string',
+      model: 'string',
+      taxonomy: 'string',
+      precision: 'number',
+      seed: 'integer',
+      json: 'boolean',
+    },
+  });
+  if (positionals.length) throw new UsageError(`calibrate takes no positional arguments; received '${positionals[0]}'`);
+  if (o.titles === undefined) throw new UsageError('calibrate needs --titles FILE (titles labelled with ESCO URIs, as --examples takes)');
+  if (o.out === undefined) throw new UsageError('calibrate needs --out FILE (the calibration, for --calibration)');
+  const precision = o.precision as number | undefined;
+  if (precision !== undefined && !(precision > 0 && precision < 1))
+    throw new UsageError(`--precision must be between 0 and 1 (exclusive); received ${precision}`);
+  const titles = o.titles as string;
+  const output = o.out as string;
+  mustExist('titles', titles);
+  if (o.taxonomy !== undefined) mustExist('taxonomy', o.taxonomy as string);
+  checkOutput('out', output);
+  await assertReplaceable('--out', output, 'the calibration');
+  const t0 = performance.now();
+  const encoder = await modelEncoder(o.model as string | undefined);
+  try {
+    const fit = await fitCalibration({
+      titles,
+      encoder,
+      taxonomy: o.taxonomy as string | undefined,
+      precision,
+      seed: o.seed as number | undefined,
+    });
+    const { calibration } = fit;
+    calibration.fit = { ...calibration.fit, command: ['jobbert', 'calibrate', ...argv].join(' ') };
+    const tmp = `${output}.tmp-${process.pid}`;
+    try {
+      await writeFile(tmp, `${JSON.stringify(calibration, null, 2)}\n`);
+      await rename(tmp, output);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const brief = (f: CalibrationFigures) => ({
+      titles: f.titles,
+      accuracy: f.accuracy,
+      ece: f.ece,
+      precision: f.precision,
+      coverage: f.coverage,
+    });
+    if (o.json)
+      out(
+        JSON.stringify({
+          out: output,
+          encoder: calibration.encoder,
+          thresholds: { zeroShot: calibration.zeroShot.threshold, examples: calibration.examples.threshold },
+          zeroShot: brief(fit.zeroShot),
+          examples: brief(fit.examples),
+          unknownUris: fit.unknownUris,
+          seconds,
+        }),
+      );
+    else {
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      const line = (name: string, f: CalibrationFigures, threshold: number) =>
+        `${name.padEnd(14)} ${String(f.titles).padStart(7)}  ${pct(f.accuracy).padStart(8)}  ${f.ece.toFixed(4)}  ${threshold.toFixed(4).padStart(9)}  ${pct(f.precision).padStart(9)}  ${pct(f.coverage).padStart(8)}`;
+      out(`calibration for ${calibration.encoder} → ${output} (${seconds.toFixed(1)} s)`);
+      out('held-out half   titles  right@1  ECE     threshold  precision  coverage');
+      out(line('zero-shot', fit.zeroShot, calibration.zeroShot.threshold));
+      out(line('with examples', fit.examples, calibration.examples.threshold));
+      if (fit.unknownUris) out(`${fit.unknownUris} title(s) name a URI the taxonomy does not hold: counted as wrong answers`);
+    }
+  } finally {
+    await encoder.dispose();
+  }
+  return 0;
+}

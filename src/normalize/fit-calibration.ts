@@ -1,0 +1,249 @@
+/**
+ * Fitting a confidence calibration (calibration.ts) for an encoder and a
+ * taxonomy from labelled titles: what `jobbert calibrate` runs, and what
+ * scripts/calibrate.ts runs for the built-in model. The titles are split into
+ * two seeded halves A and B:
+ * - zero-shot: the coefficients are fitted on A's results and measured on B's;
+ * - with examples: A's titles are the examples while B is normalised, and B's
+ *   while A is; fitted on A's results, measured on B's.
+ * The default threshold is the lowest confidence at which the answers over all
+ * the titles are right at least `precision` of the time.
+ */
+import type { Encoder } from '../encoders/encoder.js';
+import { JobBERTError } from '../errors.js';
+import { rng } from '../util/random.js';
+import { assertInteger, assertOptions, describe } from '../util/validate.js';
+import {
+  type Calibration,
+  type CalibrationModel,
+  type ConfidenceFeatures,
+  calibrate,
+  expectedCalibrationError,
+  featureVector,
+  fitLogistic,
+} from './calibration.js';
+import { checkExamples, type Example, readExamples } from './examples.js';
+import { type NormalizeResult, Normalizer } from './normalizer.js';
+
+/** Titles and the ESCO URI each is labelled with. */
+export interface LabelledTitles {
+  titles: string[];
+  truth: string[];
+}
+
+/** A seeded half/half split (by a shuffled index order): [A, B]. Sync. */
+export function halves(set: LabelledTitles, seed = 42): [LabelledTitles, LabelledTitles] {
+  const r = rng(seed);
+  const order = set.titles.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const pick = (ix: number[]) => ({ titles: ix.map((i) => set.titles[i]), truth: ix.map((i) => set.truth[i]) });
+  const mid = Math.floor(order.length / 2);
+  return [pick(order.slice(0, mid)), pick(order.slice(mid))];
+}
+
+/** MRR over the alternatives given (absent = 0), acc@1, acc@5, and per title whether the first alternative is right (1) or not (0). Sync. */
+export function scoreResults(results: NormalizeResult[], truth: string[]) {
+  let mrr = 0;
+  let a1 = 0;
+  let a5 = 0;
+  const correct: number[] = [];
+  results.forEach((r, i) => {
+    const rank = r.alternatives.findIndex((a) => a.uri === truth[i]) + 1;
+    if (rank > 0) mrr += 1 / rank;
+    if (rank === 1) a1++;
+    if (rank > 0 && rank <= 5) a5++;
+    correct.push(rank === 1 ? 1 : 0);
+  });
+  const n = results.length;
+  return { n, mrr: mrr / n, acc1: a1 / n, acc5: a5 / n, correct };
+}
+
+/** Options of {@link fitCalibration}. */
+export interface FitCalibrationOptions {
+  /** Labelled titles: a file in an examples format (JSON Lines, CSV, TSV: a title and an ESCO URI a row), or an array of { title, uri }. */
+  titles: string | Example[];
+  /** The encoder to calibrate (default: the built-in LiteEncoder). */
+  encoder?: Encoder;
+  /** A folder of ESCO CSVs (default: the built-in taxonomy), as Normalizer.load takes. */
+  taxonomy?: string;
+  /** The share of answers that must be right at the default threshold (default 0.8). */
+  precision?: number;
+  /** The seed of the split into halves (default 42). */
+  seed?: number;
+}
+
+/** How a calibration does on a set of titles. */
+export interface CalibrationFigures {
+  titles: number;
+  /** Share of titles whose first alternative is right. */
+  accuracy: number;
+  /** Expected calibration error over 10 bins. */
+  ece: number;
+  /** Share of the answered titles (confidence ≥ the threshold) that are right. */
+  precision: number;
+  /** Share of titles answered. */
+  coverage: number;
+  /** The bins of a reliability diagram. */
+  bins: { lo: number; hi: number; n: number; confidence: number; accuracy: number }[];
+}
+
+/** What {@link fitCalibration} gives: the calibration and its figures. */
+export interface CalibrationFit {
+  calibration: Calibration;
+  /** Zero-shot, measured on half B (fitted on A). */
+  zeroShot: CalibrationFigures;
+  /** Zero-shot, over every title (the threshold is chosen here). */
+  zeroShotAll: CalibrationFigures;
+  /** With examples, measured on half B with A as examples (fitted on A with B as examples). */
+  examples: CalibrationFigures;
+  /** With examples, over every title, each half with the other as examples. */
+  examplesAll: CalibrationFigures;
+  /** Titles labelled with a URI the taxonomy does not hold: kept, as titles a Normalizer can only get wrong. */
+  unknownUris: number;
+}
+
+/** The fewest usable titles a fit takes: each half fits 5 coefficients. */
+export const MIN_CALIBRATION_TITLES = 100;
+
+/** Per title: the features its confidence is computed from, and whether its first alternative is right. */
+interface Scored {
+  features: ConfidenceFeatures[];
+  correct: number[];
+}
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+const joined = (a: Scored, b: Scored): Scored => ({ features: [...a.features, ...b.features], correct: [...a.correct, ...b.correct] });
+
+/** Lowest threshold whose answers (confidence ≥ t) are right ≥ `target` of the time; `conf` rounded as the Normalizer rounds it. */
+function chooseThreshold(conf: number[], correct: number[], target: number): number {
+  const order = conf.map((_, i) => i).sort((a, b) => conf[b] - conf[a]);
+  let right = 0;
+  let best = 1;
+  order.forEach((i, j) => {
+    right += correct[i];
+    const next = order[j + 1];
+    if (right / (j + 1) >= target && (next === undefined || conf[next] < conf[i])) best = conf[i];
+  });
+  return best;
+}
+
+/** Coefficients fitted on `f`; the threshold chosen on `all`. */
+function fit(f: Scored, all: Scored, target: number): CalibrationModel {
+  const coef = fitLogistic(f.features.map(featureVector), f.correct).map((c) => Math.round(c * 1e6) / 1e6);
+  const conf = all.features.map((x) => round(calibrate({ coef, threshold: 0 }, x)));
+  return { coef, threshold: chooseThreshold(conf, all.correct, target) };
+}
+
+function figures(model: CalibrationModel, s: Scored): CalibrationFigures {
+  const conf = s.features.map((f) => round(calibrate(model, f)));
+  const { ece, bins } = expectedCalibrationError(conf, s.correct);
+  let answered = 0;
+  let right = 0;
+  conf.forEach((c, i) => {
+    if (c >= model.threshold) {
+      answered++;
+      right += s.correct[i];
+    }
+  });
+  const accuracy = s.correct.reduce((a, y) => a + y, 0) / conf.length;
+  return { titles: conf.length, accuracy, ece, precision: right / Math.max(1, answered), coverage: answered / conf.length, bins };
+}
+
+/**
+ * Fits the Normalizer's confidence calibration for an encoder and taxonomy
+ * from labelled titles (a few seconds for 15,000 titles with the built-in
+ * model). Pass the result's `calibration` to Normalizer.load({ calibration })
+ * or write it as JSON for --calibration. Async. TypeError/RangeError naming a
+ * bad option; JobBERTError ERR_BAD_FILE for a malformed titles file, ERR_BAD_DATA
+ * for fewer than {@link MIN_CALIBRATION_TITLES} titles whose URI the taxonomy holds.
+ */
+export async function fitCalibration(opts: FitCalibrationOptions): Promise<CalibrationFit> {
+  const fn = 'fitCalibration';
+  assertOptions(fn, opts, ['titles', 'encoder', 'taxonomy', 'precision', 'seed']);
+  const { titles, encoder, taxonomy, precision = 0.8, seed = 42 } = opts;
+  if (typeof titles !== 'string' && !Array.isArray(titles))
+    throw new TypeError(`${fn}: titles must be a file path or an array of { title, uri }; received ${describe(titles)}`);
+  if (typeof titles === 'string' && titles.length === 0) throw new TypeError(`${fn}: titles must be a non-empty file path or an array`);
+  if (typeof precision !== 'number' || !(precision > 0 && precision < 1))
+    throw new RangeError(`${fn}: precision must be a number between 0 and 1 (exclusive); received ${describe(precision)}`);
+  assertInteger(fn, 'seed', seed, 0);
+  const list = typeof titles === 'string' ? (await readExamples(titles)).examples : checkExamples(fn, titles);
+
+  // The Normalizer reads the taxonomy once; its URIs decide which titles can count.
+  const zero = await Normalizer.load({ encoder, taxonomy });
+  try {
+    const known = new Set(zero.taxonomy.occupations.map((o) => o.uri));
+    const unknownUris = list.filter((e) => !known.has(e.uri)).length;
+    if (list.length - unknownUris < MIN_CALIBRATION_TITLES)
+      throw new JobBERTError(
+        'ERR_BAD_DATA',
+        `${fn}: a calibration needs at least ${MIN_CALIBRATION_TITLES} titles labelled with occupations of the taxonomy; ${typeof titles === 'string' ? titles : 'titles'} has ${list.length - unknownUris}${unknownUris ? ` (${unknownUris} more name a URI the taxonomy does not hold)` : ''}`,
+      );
+    const [A, B] = halves({ titles: list.map((e) => e.title), truth: list.map((e) => e.uri) }, seed);
+    const scored = async (n: Normalizer, s: LabelledTitles): Promise<Scored> => {
+      const results = await n.normalize(s.titles, { k: 2 });
+      return { features: results.map((r) => n.confidenceFeatures(r)), correct: scoreResults(results, s.truth).correct };
+    };
+    const zA = await scored(zero, A);
+    const zB = await scored(zero, B);
+    const withExamples = async (examples: LabelledTitles, evaluated: LabelledTitles) => {
+      const n = await Normalizer.load({
+        encoder: zero.encoder,
+        taxonomy,
+        // (Those of URIs the taxonomy lacks would be skipped, each time with a warning.)
+        examples: examples.titles.map((title, i) => ({ title, uri: examples.truth[i] })).filter((e) => known.has(e.uri)),
+      });
+      try {
+        return await scored(n, evaluated);
+      } finally {
+        await n.dispose();
+      }
+    };
+    const eB = await withExamples(A, B);
+    const eA = await withExamples(B, A);
+    const zAll = joined(zA, zB);
+    const eAll = joined(eA, eB);
+    const zeroShot = fit(zA, zAll, precision);
+    const examples = fit(eA, eAll, precision);
+    const result = {
+      zeroShot: figures(zeroShot, zB),
+      zeroShotAll: figures(zeroShot, zAll),
+      examples: figures(examples, eB),
+      examplesAll: figures(examples, eAll),
+    };
+    const held = (f: CalibrationFigures) => ({
+      ece: round(f.ece),
+      precision: round(f.precision),
+      coverage: round(f.coverage),
+      heldOut: f.titles,
+    });
+    const all = (f: CalibrationFigures) => ({ precision: round(f.precision), coverage: round(f.coverage), titles: f.titles });
+    const calibration: Calibration = {
+      format: 'jobbert-calibration',
+      version: 2,
+      encoder: zero.encoder.fingerprint,
+      zeroShot,
+      examples,
+      fit: {
+        command: 'jobbert calibrate',
+        data: `${typeof titles === 'string' ? titles : 'an array of labelled titles'}, seeded halves (seed ${seed})`,
+        taxonomy: zero.taxonomy.source,
+        features:
+          'logistic on [1, top score s1, s1 − second occupation score, 1 if the top occupation matched by a whole preferred label, 1 if by an example]; scores rounded to 4 decimals as results show them',
+        coefficientsFittedOn: 'half A',
+        thresholdChosenOn: 'all the titles (both halves)',
+        targetPrecision: precision,
+        zeroShot: held(result.zeroShot),
+        zeroShotAllTitles: all(result.zeroShotAll),
+        examples: held(result.examples),
+        examplesAllTitles: all(result.examplesAll),
+      },
+    };
+    return { calibration, ...result, unknownUris };
+  } finally {
+    await zero.dispose();
+  }
+}
