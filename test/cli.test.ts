@@ -480,6 +480,9 @@ describe('jobbert CLI', () => {
       [['normalize', 'nurse', '--threshold', '1e'], /--threshold must be a number; received '1e'/],
       [['normalize', '--input', 'a.csv', '--input', 'b.csv'], /--input is given twice \('a\.csv', then 'b\.csv'\)/],
       [['normalize', 'nurse', '--model', ''], /--model needs a value; received an empty one/],
+      // The next option is no value: `--output --strict` wrote a file named "--strict", not strict.
+      [['normalize', '--input', 'a.csv', '--output', '--strict'], /--output needs a value, and --strict is an option; .* --output=VALUE/],
+      [['normalize', '--input', 'a.csv', '--column', '--'], /--column needs a value, and -- ends the options/],
       // Named as the flag, not as the library's parameter.
       [['normalize', 'nurse', '--threshold', '2'], /--threshold must be a number in \[0, 1\]; received 2/],
       [['worker', '--nats', 'nats://127.0.0.1:1', '--concurrency', '65'], /--concurrency must be an integer in \[1, 64\]; received 65/],

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, symlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -460,6 +460,13 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       const again = await batch(file, gz);
       assert.equal(again.failures.length, 0);
       assert.ok(gunzipSync(await readFile(gz)).toString('utf8') === got, 'the .gz output does not gunzip to the plain output');
+      // Through a symbolic link: the file it names is written and the link kept (it was replaced by a plain file).
+      const target = join(work, 'normalize-linked.jsonl');
+      const link = join(work, 'normalize-link.jsonl');
+      symlinkSync(target, link);
+      assert.equal((await batch(file, link)).failures.length, 0);
+      assert.ok(lstatSync(link).isSymbolicLink());
+      assert.ok((await readFile(target, 'utf8')) === got, 'the linked output differs');
       // A plain list of titles (.txt, an empty line among them): the same bytes as jobbert normalize on it.
       const txt = join(work, 'normalize.txt');
       await writeFile(txt, `${list.slice(0, 600).join('\n')}\n`);

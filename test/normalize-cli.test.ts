@@ -1,8 +1,8 @@
 /** `jobbert normalize` end to end through main(): titles, streaming JSON Lines/CSV/TSV in and out, bad rows, --strict. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, linkSync, lstatSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -293,6 +293,14 @@ describe('jobbert normalize', () => {
       events(r.err).filter((e) => e.event === 'bad-row'),
       [{ event: 'bad-row', line: 2, error: "3 fields where the header has 2 (a ',' inside a field that is not quoted?)" }],
     );
+    // TSV is read as written: quoting would not help, so the message does not suggest it.
+    const tsv = join(dir, 'extra-tab.tsv');
+    await writeFile(tsv, 'id\ttitle\n1\tchef\tde partie\n');
+    const t = await run('normalize', '--input', tsv, '--taxonomy', taxonomy, '--k', '1', '--json');
+    assert.match(
+      String(events(t.err).find((e) => e.event === 'bad-row')?.error),
+      /a tab inside a field\? TSV fields are read as written, unquoted/,
+    );
     // The quoted one is whole; a trailing delimiter (an empty extra field) is harmless.
     assert.deepEqual(
       r.out.map((l) => [JSON.parse(l).id, JSON.parse(l).input]),
@@ -355,6 +363,64 @@ describe('jobbert normalize', () => {
     );
     // No size to measure progress against.
     assert.equal(events(r.err).find((e) => e.event === 'done')!.fraction, null);
+  });
+
+  it('--output: a FIFO is written into as it is, a symbolic link through to its file (link kept), and the --input or --examples file is refused (each was replaced by a regular file)', async () => {
+    const input = join(dir, 'targets.jsonl');
+    await writeFile(input, '{"title": "baker"}\n{"title": "nurse"}\n');
+    const want = (await run('normalize', '--input', input, '--taxonomy', taxonomy, '--k', '1')).out.join('\n');
+
+    // A named pipe with a reader: the reader gets every row, and the pipe stays a pipe.
+    const fifo = join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo]);
+    const read = new Promise<string>((resolve) => {
+      let text = '';
+      reader.stdout.on('data', (b) => (text += b));
+      reader.on('close', () => resolve(text));
+    });
+    const toFifo = await run('normalize', '--input', input, '--output', fifo, '--taxonomy', taxonomy, '--k', '1');
+    assert.equal(toFifo.code, 0, toFifo.err.join('\n'));
+    // (A pipe replaced by a file leaves its reader waiting for good: a bound turns that hang into a failure.)
+    const got = await Promise.race([read, new Promise<string>((resolve) => setTimeout(() => resolve('no rows'), 10_000).unref())]);
+    reader.kill();
+    assert.equal(got.trim(), want);
+    assert.ok(lstatSync(fifo).isFIFO());
+
+    // A link to a file, and a link to nothing yet: the file it names is written, the link stays.
+    await mkdir(join(dir, 'real'), { recursive: true });
+    for (const [link, file] of [
+      [join(dir, 'link.jsonl'), join(dir, 'real', 'target.jsonl')],
+      [join(dir, 'dangling.jsonl'), join(dir, 'real', 'new.jsonl')],
+    ]) {
+      if (link.endsWith('link.jsonl')) await writeFile(file, 'old\n');
+      symlinkSync(file, link);
+      const r = await run('normalize', '--input', input, '--output', link, '--taxonomy', taxonomy, '--k', '1');
+      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.ok(lstatSync(link).isSymbolicLink(), `${link} is still a link`);
+      assert.equal((await readFile(file, 'utf8')).trim(), want);
+      assert.deepEqual(
+        readdirSync(join(dir, 'real')).filter((n) => n.includes('.tmp-')),
+        [],
+      );
+    }
+
+    // The output named as the input, or the examples (through a hard link too): refused, nothing lost.
+    const examples = join(dir, 'own-examples.csv');
+    await writeFile(examples, `title,uri\nOfenmeister,${OCC.baker}\n`);
+    const alias = join(dir, 'alias.jsonl');
+    linkSync(input, alias);
+    for (const [argv, flag] of [
+      [['--input', input, '--output', input], 'input'],
+      [['--input', input, '--output', alias], 'input'],
+      [['--input', input, '--examples', examples, '--output', examples], 'examples'],
+    ] as const) {
+      const r = await run('normalize', ...argv, '--taxonomy', taxonomy);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.err.join('\n'), new RegExp(`--output .* is the --${flag} file: the output would replace what it is made from`));
+    }
+    assert.equal(await readFile(input, 'utf8'), '{"title": "baker"}\n{"title": "nurse"}\n');
+    assert.equal(await readFile(examples, 'utf8'), `title,uri\nOfenmeister,${OCC.baker}\n`);
   });
 
   it('refuses ids JSON has rounded (integers beyond 2^53), an --output that is a directory before any work, and --k past 10,000', async () => {

@@ -63,6 +63,11 @@ export function parseArgs(argv: string[], spec: CommandSpec): Parsed {
     }
     if (value === undefined) {
       if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      // `--output --strict` wrote a file named "--strict" (and was not strict): the next option is no value.
+      if (argv[i + 1].startsWith('--'))
+        throw new UsageError(
+          `--${name} needs a value, and ${argv[i + 1]} ${argv[i + 1] === '--' ? 'ends the options' : 'is an option'}; a value that starts with '--' goes as --${name}=VALUE`,
+        );
       value = argv[++i];
     }
     // `--output ''` wrote to stdout and `--model ''` loaded the built-in model: an empty value is a mistake.

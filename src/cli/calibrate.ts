@@ -6,9 +6,9 @@
  */
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { fitCalibration, type CalibrationFigures } from '../normalize/fit-calibration.js';
-import { assertReplaceable } from '../util/output-file.js';
+import { outputTarget } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
-import { checkOutput, mustExist } from './files.js';
+import { checkOutput, mustExist, refuseSameFile } from './files.js';
 import { modelEncoder } from './normalize.js';
 
 type Out = (line: string) => void;
@@ -37,7 +37,8 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
   mustExist('titles', titles);
   if (o.taxonomy !== undefined) mustExist('taxonomy', o.taxonomy as string);
   checkOutput('out', output);
-  await assertReplaceable('--out', output, 'the calibration');
+  refuseSameFile('out', output, { titles });
+  const target = outputTarget('--out', output);
   const t0 = performance.now();
   const encoder = await modelEncoder(o.model as string | undefined);
   try {
@@ -50,13 +51,17 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
     });
     const { calibration } = fit;
     calibration.fit = { ...calibration.fit, command: ['jobbert', 'calibrate', ...argv].join(' ') };
-    const tmp = `${output}.tmp-${process.pid}`;
-    try {
-      await writeFile(tmp, `${JSON.stringify(calibration, null, 2)}\n`);
-      await rename(tmp, output);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
+    const text = `${JSON.stringify(calibration, null, 2)}\n`;
+    if (target.inPlace) await writeFile(target.path, text);
+    else {
+      const tmp = `${target.path}.tmp-${process.pid}`;
+      try {
+        await writeFile(tmp, text);
+        await rename(tmp, target.path);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
     }
     const seconds = (performance.now() - t0) / 1000;
     const brief = (f: CalibrationFigures) => ({

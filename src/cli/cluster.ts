@@ -22,7 +22,7 @@ import { loadIndexWithEncoder } from '../serve/load.js';
 import type { ServedIndex } from '../serve/matcher.js';
 import { JobBERT } from '../model/jobbert.js';
 import { camel, parseArgs, UsageError } from './args.js';
-import { cleanupOnSignal, mustExist, refuseFolder } from './files.js';
+import { cleanupOnSignal, mustExist, refuseFolder, refuseSameFile } from './files.js';
 import { checkNormalizeFlags, titlesPerChunk } from './normalize.js';
 import type { ProgressSink } from './model-commands.js';
 
@@ -290,6 +290,7 @@ export async function batchCommand(argv: string[], out: Out, err: Out, progress:
   for (const name of ['input', 'examples'] as const) if (o[name] !== undefined) mustExist(name, o[name] as string);
   const output = o.output as string;
   refuseFolder('output', output);
+  refuseSameFile('output', output, { input: o.input, examples: o.examples, calibration: o.calibration });
   if (!existsSync(dirname(resolve(output))))
     throw new JobBERTError('ERR_NOT_FOUND', `--output ${output}: the folder ${dirname(resolve(output))} does not exist`);
   if (o.branch !== undefined) {

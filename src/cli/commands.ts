@@ -9,7 +9,7 @@ import { LiteEncoder } from '../lite/encoder.js';
 import { TfIdfEncoder } from '../encoders/tfidf.js';
 import { loadTalentCLEFPair, loadTalentCLEFTaskA, writeRun, type TalentCLEFTaskA } from '../eval/trec.js';
 import { parseArgs, UsageError } from './args.js';
-import { checkOutput } from './files.js';
+import { checkOutput, refuseSameFile } from './files.js';
 import { JobBERTError } from '../errors.js';
 import { readEntries, type EntryColumns } from './entries.js';
 import { matchDefault } from '../match/default-index.js';
@@ -94,8 +94,7 @@ export async function indexCommand(argv: string[], out: Out): Promise<number> {
     if (positionals.length) throw new UsageError(`index build takes no positional arguments; received '${positionals[0]}'`);
     if (!options.input || !options.out) throw new UsageError('index build needs --input FILE and --out FILE');
     checkOutput('out', options.out as string);
-    if (resolve(options.out as string) === resolve(options.input as string))
-      throw new UsageError(`--out ${options.out as string} is the --input file: the index would replace the entries it is built from`);
+    refuseSameFile('out', options.out as string, { input: options.input });
     const entries = await readEntries(options.input as string, options.lang as string | undefined, entryColumns(options));
     const t0 = performance.now();
     const encoder = await corpusEncoder(

@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { JobBERTError } from '../errors.js';
+import { UsageError } from './args.js';
 
 /** JobBERTError ERR_NOT_FOUND unless `path`, given as `--flag`, exists. */
 export function mustExist(flag: string, path: string): void {
@@ -30,6 +31,22 @@ export function checkOutput(flag: string, path: string): void {
   const folder = dirname(resolve(path));
   if (!existsSync(folder)) throw new JobBERTError('ERR_NOT_FOUND', `--${flag} ${path}: the folder ${folder} does not exist`);
   if (!statSync(folder).isDirectory()) throw new JobBERTError('ERR_IO', `--${flag} ${path}: ${folder} is a file, not a folder`);
+}
+
+/**
+ * UsageError when the output `path` (given as `--flag`) is, through any link,
+ * the file one of `inputs` (flag → path) names: the output would replace it
+ * (`normalize --input a --output a` lost its input). Sync.
+ */
+export function refuseSameFile(flag: string, path: string, inputs: Record<string, unknown>): void {
+  const out = statSync(path, { throwIfNoEntry: false });
+  if (!out?.isFile()) return;
+  for (const [name, input] of Object.entries(inputs)) {
+    if (typeof input !== 'string' || input === '-') continue;
+    const s = statSync(input, { throwIfNoEntry: false });
+    if (s && s.dev === out.dev && s.ino === out.ino)
+      throw new UsageError(`--${flag} ${path} is the --${name} file: the output would replace what it is made from`);
+  }
 }
 
 /**

@@ -29,9 +29,9 @@ import {
   titleOf,
 } from '../normalize/rows.js';
 import { isUtf8 } from '../util/open-bytes.js';
-import { outputFile } from '../util/output-file.js';
+import { outputFile, outputTarget } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
-import { cleanupOnSignal, mustExist, refuseFolder } from './files.js';
+import { cleanupOnSignal, mustExist, refuseSameFile } from './files.js';
 
 type Out = (line: string) => void;
 
@@ -170,13 +170,17 @@ export function csvRow(r: NormalizeResult, k: number): string {
 
 /**
  * A line-oriented sink with backpressure: a file (written to a temporary name,
- * renamed at the end), a stream it does not own (stdout), or `out`.
+ * renamed at the end; a FIFO or device written into as it is: outputTarget),
+ * a stream it does not own (stdout), or `out`.
  */
 class Sink {
   #stream: Writable | null = null;
   /** For a file: settles once its bytes are all in it and it is closed. */
   #closed: Promise<void> | null = null;
+  /** The temporary file renamed over the output at the end ('' when written in place). */
   #temp = '';
+  /** The file the temporary replaces: the output, or the file its symbolic link names. */
+  #final = '';
   readonly #name: string;
   constructor(
     readonly path: string | undefined,
@@ -186,8 +190,10 @@ class Sink {
   ) {
     this.#name = path ?? 'stdout';
     if (path) {
-      this.#temp = `${path}.tmp-${process.pid}`;
-      ({ stream: this.#stream, closed: this.#closed } = outputFile(this.#temp, path));
+      const target = outputTarget('--output', path);
+      this.#final = target.path;
+      this.#temp = target.inPlace ? '' : `${target.path}.tmp-${process.pid}`;
+      ({ stream: this.#stream, closed: this.#closed } = outputFile(this.#temp || target.path, path));
     } else if (stdout) this.#stream = stdout;
     this.#stream?.on('error', () => {}); // surfaced by write/close
   }
@@ -231,19 +237,19 @@ class Sink {
     await this.#closed?.catch((e) => {
       throw ioError(this.#name, e);
     });
-    await rename(this.#temp, this.path);
+    if (this.#temp) await rename(this.#temp, this.#final);
   }
   /** Drops the output at once (a signal ends the process next): the stream destroyed, the temporary file removed. */
   abandon(): void {
     if (!this.path || !this.#stream) return;
     this.#stream.destroy();
-    rmSync(this.#temp, { force: true });
+    if (this.#temp) rmSync(this.#temp, { force: true });
   }
   async abort(): Promise<void> {
     if (!this.path || !this.#stream) return;
     this.#stream.destroy();
     await this.#closed?.catch(() => {});
-    await rm(this.#temp, { force: true });
+    if (this.#temp) await rm(this.#temp, { force: true });
   }
 }
 
@@ -298,7 +304,10 @@ export async function normalizeCommand(argv: string[], out: Out, io: NormalizeIO
   const k = (o.k as number | undefined) ?? 5;
   checkNormalizeFlags(k, o.threshold as number | undefined);
   if (o.input && o.input !== '-') mustExist('input', o.input as string);
-  if (typeof o.output === 'string' && o.output !== '-') refuseFolder('output', o.output);
+  if (typeof o.output === 'string' && o.output !== '-') {
+    outputTarget('--output', o.output); // a folder or a socket, before any work
+    refuseSameFile('output', o.output, { input: o.input, examples: o.examples, calibration: o.calibration });
+  }
   const opts: NormalizeOptions = { k };
   if (o.lang !== undefined) opts.lang = o.lang as string;
   if (o.outputLang !== undefined) opts.outputLang = o.outputLang as string;

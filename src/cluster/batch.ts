@@ -16,7 +16,7 @@ import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
-import { outputFile } from '../util/output-file.js';
+import { outputFile, type OutputTarget, outputTarget } from '../util/output-file.js';
 import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 import {
   BATCH_TASKS,
@@ -220,8 +220,9 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     const started = performance.now();
     let finished: Map<number, 'ok' | 'failed'>;
     let tDone = 0;
-    await removeStaleTemps(opts.output);
-    const writer = new OutputWriter(opts.output, opts.input, opts.column, opts.task, bucket, spec);
+    const target = outputTarget('runBatch: output', opts.output);
+    if (!target.inPlace) await removeStaleTemps(target.path);
+    const writer = new OutputWriter(opts.output, target, opts.input, opts.column, opts.task, bucket, spec);
     let checkedWorkers = 0;
     let noWorkers = false;
     let idleBefore = false;
@@ -405,13 +406,15 @@ function removeStaleTemps(output: string): Promise<void> {
  * Writes the output in input order while the job runs: each chunk as soon as
  * it and every chunk before it have an outcome, into a temp file that is
  * fsynced and renamed over the output at the end (a crash leaves no partial
- * output; a resumed job writes it again from its stored results). An output
- * named .gz is gzip-compressed as written, at level 1, as `jobbert normalize`
- * writes one.
+ * output; a resumed job writes it again from its stored results) — or into
+ * a FIFO or device as it is (outputTarget). An output named .gz is
+ * gzip-compressed as written, at level 1, as `jobbert normalize` writes one.
  */
 class OutputWriter {
   readonly failures: ChunkReport[] = [];
+  /** The temporary file renamed over the output at the end ('' when written in place). */
   readonly #tmp: string;
+  readonly #target: OutputTarget;
   readonly #out: Writable;
   readonly #closed: Promise<void>;
   readonly #rows: AsyncGenerator<BatchRow[]>;
@@ -420,14 +423,16 @@ class OutputWriter {
 
   constructor(
     readonly path: string,
+    target: OutputTarget,
     input: string,
     column: string | undefined,
     readonly task: BatchTask,
     readonly bucket: ObjectStore,
     readonly spec: JobSpec,
   ) {
-    this.#tmp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-    ({ stream: this.#out, closed: this.#closed } = outputFile(this.#tmp, path));
+    this.#target = target;
+    this.#tmp = target.inPlace ? '' : `${target.path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+    ({ stream: this.#out, closed: this.#closed } = outputFile(this.#tmp || target.path, path));
     this.#rows = chunked(readBatchInput(input, { column }), spec.chunkSize);
   }
 
@@ -491,10 +496,11 @@ class OutputWriter {
     try {
       await new Promise<void>((resolve, reject) => this.#out.end((e?: Error | null) => (e ? reject(e) : resolve())));
       await this.#closed;
+      if (!this.#tmp) return;
       const fh = await open(this.#tmp, 'r');
       await fh.sync();
       await fh.close();
-      await rename(this.#tmp, this.path);
+      await rename(this.#tmp, this.#target.path);
     } catch (e) {
       await this.abort();
       throw new JobBERTError('ERR_IO', `${this.path}: ${(e as Error).message}`, { cause: e });
@@ -505,6 +511,6 @@ class OutputWriter {
   async abort(): Promise<void> {
     this.#out.destroy();
     await this.#rows.return(undefined);
-    await rm(this.#tmp, { force: true });
+    if (this.#tmp) await rm(this.#tmp, { force: true });
   }
 }

@@ -227,7 +227,8 @@ async function* delimited(input: Readable, name: string, format: 'csv' | 'tsv'):
       yield {
         line: info.lines,
         bytes: info.bytes,
-        error: `${fields.length} fields where the header has ${header.length} (a ${delimiter === '\t' ? 'tab' : `'${delimiter}'`} inside a field that is not quoted?)`,
+        // TSV is read as written, quotes and all, so quoting a field would not help there.
+        error: `${fields.length} fields where the header has ${header.length} (${delimiter === '\t' ? 'a tab inside a field? TSV fields are read as written, unquoted: remove the tab' : `a '${delimiter}' inside a field that is not quoted?`})`,
       };
       continue;
     }

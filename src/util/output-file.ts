@@ -1,6 +1,7 @@
-/** Writing an output file: through a stream, gzip-compressed when its name says so; and what a file renamed into place may replace. */
-import { createWriteStream } from 'node:fs';
+/** Writing an output file: through a stream, gzip-compressed when its name says so; where it goes; and what a file renamed into place may replace. */
+import { createWriteStream, lstatSync, readlinkSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -46,4 +47,44 @@ export async function assertReplaceable(fn: string, path: string, what: string):
   if (there?.isDirectory()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
   if (there && !there.isFile())
     throw new JobBERTError('ERR_IO', `${fn}: ${path} is not a regular file (a device, FIFO or socket), which ${what} would replace`);
+}
+
+/** Where an output goes ({@link outputTarget}). */
+export interface OutputTarget {
+  /** The file to write: the path given or, through a symbolic link, the file the link names. */
+  path: string;
+  /** A FIFO or character device (/dev/null, /dev/stdout, a named pipe): written into as it is, not replaced by a file. */
+  inPlace: boolean;
+}
+
+/**
+ * How an output named `path` is written. A regular file, or nothing yet: to a
+ * temporary file beside it, renamed over it at the end — through a symbolic
+ * link, beside the file the link names, so the link stays and that file is
+ * replaced (the link itself was replaced by a regular file). A FIFO or a
+ * character device: into it as it is (it was replaced by a regular file: as
+ * root, /dev/null; and a reader on a named pipe waited for good). Sync;
+ * JobBERTError ERR_IO for a folder, a socket or a block device (`fn` names
+ * the output in the message: '--output').
+ */
+export function outputTarget(fn: string, path: string): OutputTarget {
+  let there: Stats | undefined;
+  try {
+    there = statSync(path, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new JobBERTError('ERR_IO', `${fn} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (there?.isDirectory()) throw new JobBERTError('ERR_IO', `${fn} ${path} is a directory; name a file (in it, for instance)`);
+  if (there && (there.isFIFO() || there.isCharacterDevice())) return { path, inPlace: true };
+  if (there && !there.isFile())
+    throw new JobBERTError('ERR_IO', `${fn} ${path} is a socket or block device, not a file the output can be written to`);
+  if (there) return { path: lstatSync(path).isSymbolicLink() ? realpathSync(path) : path, inPlace: false };
+  // Nothing there, or a link to nothing: the link names the file to make.
+  let target = path;
+  for (let hops = 0; hops < 40; hops++) {
+    const link = lstatSync(target, { throwIfNoEntry: false });
+    if (!link?.isSymbolicLink()) return { path: target, inPlace: false };
+    target = resolve(dirname(target), readlinkSync(target));
+  }
+  throw new JobBERTError('ERR_IO', `${fn} ${path}: too many levels of symbolic links`);
 }
