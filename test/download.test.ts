@@ -497,7 +497,8 @@ describe('CLI: download, convert, encode', () => {
     assert.equal(base.dim, 32);
     assert.equal(base.vectors[0].length, 32);
     assert.ok(Math.abs(Math.hypot(...base.vectors[0]) - 1) < 1e-5);
-    await assert.rejects(run(encodeCommand, ['x']), /--model/);
+    // Without --model: the built-in model (as batch encode and worker).
+    assert.equal(JSON.parse((await run(encodeCommand, ['x', '--json'])).lines[0]).dim, 96);
     await assert.rejects(run(encodeCommand, ['--model', source]), /at least one text/);
     await assert.rejects(run(encodeCommand, ['x', '--model', source, '--branch', 'query']), /--branch must be anchor or positive or base/);
     await assert.rejects(run(encodeCommand, ['x', '--model', 'nobody/nothing']), /jobbert download nobody\/nothing/);

@@ -9,7 +9,7 @@ import { fitCalibration, type CalibrationFigures } from '../normalize/fit-calibr
 import { outputTarget } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
 import { checkOutput, mustExist, refuseSameFile } from './files.js';
-import { modelEncoder } from './normalize.js';
+import { modelEncoder } from './model.js';
 
 type Out = (line: string) => void;
 

@@ -12,7 +12,6 @@ import { normalizeFingerprint, normalizeRunner, type NormalizeSettings } from '.
 import { Normalizer } from '../normalize/normalizer.js';
 import { detectFormat, isPipe, namedFormat, pickColumn, readRows, TITLE_COLUMNS } from '../normalize/rows.js';
 import { loadBuiltinTaxonomy, taxonomyLanguages } from '../normalize/taxonomy.js';
-import { LiteEncoder } from '../lite/encoder.js';
 import { publishIndex, watchIndex } from '../cluster/index-store.js';
 import { ShardRouter } from '../cluster/shard-router.js';
 import { serveShard } from '../cluster/shard-service.js';
@@ -20,22 +19,20 @@ import type { SwappableIndex } from '../cluster/swap.js';
 import { JobBERTError } from '../errors.js';
 import { loadIndexWithEncoder } from '../serve/load.js';
 import type { ServedIndex } from '../serve/matcher.js';
-import { JobBERT } from '../model/jobbert.js';
 import { camel, parseArgs, UsageError } from './args.js';
+import { modelEncoder } from './model.js';
 import { cleanupOnSignal, mustExist, refuseFolder, refuseSameFile } from './files.js';
 import { checkNormalizeFlags, titlesPerChunk } from './normalize.js';
 import type { ProgressSink } from './model-commands.js';
 
 type Out = (line: string) => void;
 
-/** The model the options name: `--model DIR` (LiteEncoder dir with lite.json, else JobBERT), else the built-in LiteEncoder. */
-async function loadModel(o: Record<string, unknown>): Promise<Encoder> {
-  const dir = o.model as string | undefined;
-  if (!dir) return LiteEncoder.load();
-  if (!existsSync(dir)) throw new UsageError(`--model ${dir}: no such directory`);
-  if (existsSync(join(dir, 'lite.json'))) return LiteEncoder.load(dir);
-  return JobBERT.load(dir, { threads: (o.threads as number | undefined) ?? 1, batchSize: o.batchSize as number | undefined });
-}
+/** The model the options name (model.ts), a JobBERT model on one thread unless --threads says otherwise. */
+const loadModel = (o: Record<string, unknown>): Promise<Encoder> =>
+  modelEncoder(o.model as string | undefined, {
+    threads: (o.threads as number | undefined) ?? 1,
+    batchSize: o.batchSize as number | undefined,
+  });
 
 /**
  * The first of `signals` to arrive; `cancel()` stops listening (for a start

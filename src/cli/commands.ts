@@ -4,11 +4,11 @@ import { basename, join, resolve } from 'node:path';
 import type { Encoder } from '../encoders/encoder.js';
 import { MatchIndex, type MatchEntry, type MatchResult } from '../match/match-index.js';
 import { evaluateTaskA, PUBLISHED } from '../eval/talentclef.js';
-import { JobBERT } from '../model/jobbert.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { TfIdfEncoder } from '../encoders/tfidf.js';
 import { loadTalentCLEFPair, loadTalentCLEFTaskA, writeRun, type TalentCLEFTaskA } from '../eval/trec.js';
 import { parseArgs, UsageError } from './args.js';
+import { modelEncoder } from './model.js';
 import { checkOutput, refuseSameFile } from './files.js';
 import { JobBERTError } from '../errors.js';
 import { readEntries, type EntryColumns } from './entries.js';
@@ -23,7 +23,7 @@ type Out = (line: string) => void;
  */
 async function corpusEncoder(options: Record<string, unknown>, texts: string[]): Promise<Encoder> {
   const model = options.model as string | undefined;
-  if (model) return existsSync(join(model, 'lite.json')) ? LiteEncoder.load(model) : JobBERT.load(model);
+  if (model) return modelEncoder(model);
   const kind = (options.encoder as string | undefined) ?? 'lite';
   if (kind === 'lite') return LiteEncoder.load();
   if (kind === 'tfidf') return TfIdfEncoder.fit(texts, { dim: (options.dim as number | undefined) ?? 4096 });

@@ -1,12 +1,9 @@
-/** The CLI's model commands: convert (safetensors → ONNX), download (from the hub), encode (texts → vectors). */
-import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Branch, Encoder } from '../encoders/encoder.js';
-import { LiteEncoder } from '../lite/encoder.js';
-import { download, modelCacheDir, type DownloadProgress } from '../model/download.js';
-import { convertModelDir, JobBERT } from '../model/jobbert.js';
+import type { Branch } from '../encoders/encoder.js';
+import { download, type DownloadProgress } from '../model/download.js';
+import { convertModelDir } from '../model/jobbert.js';
 import { parseArgs, UsageError } from './args.js';
+import { isLiteModel, modelDir, modelEncoder } from './model.js';
 
 type Out = (line: string) => void;
 
@@ -119,19 +116,6 @@ export async function downloadCommand(argv: string[], out: Out, progress: Progre
   return 0;
 }
 
-/** A --model value: a directory, or a hub id already downloaded into the cache. */
-function modelDir(value: string): string {
-  if (existsSync(value)) return value;
-  if (/^[\w.-]+\/[\w.-]+$/.test(value)) {
-    const cached = modelCacheDir(value);
-    if (existsSync(cached)) return cached;
-    throw new UsageError(
-      `--model ${value}: no such directory, and the model is not in the cache (${cached}); run: jobbert download ${value}`,
-    );
-  }
-  throw new UsageError(`--model ${value}: no such directory`);
-}
-
 /**
  * `jobbert encode TEXT... [--model DIR|REPO] [--branch anchor|positive|base] [--json]`: the built-in
  * model without --model (as `batch encode` and `worker`), a LiteEncoder directory (lite.json), or a
@@ -145,20 +129,18 @@ export async function encodeCommand(argv: string[], out: Out): Promise<number> {
   const branch = choice<Branch>('branch', options.branch, ['anchor', 'positive', 'base'], 'anchor');
   const precision = choice('precision', options.precision, ['fp32', 'int8'] as const, 'fp32');
   const dir = options.model === undefined ? undefined : modelDir(options.model as string);
-  let encoder: Encoder;
-  if (dir === undefined || existsSync(join(dir, 'lite.json'))) {
+  if (dir === undefined || isLiteModel(dir)) {
     const stray = (['precision', 'batchSize', 'threads'] as const).find((o) => options[o] !== undefined);
     if (stray)
       throw new UsageError(
         `--${stray === 'batchSize' ? 'batch-size' : stray} has no effect with ${dir === undefined ? 'the built-in model' : `the LiteEncoder in ${dir}`}: it sets how a JobBERT model (--model DIR) runs`,
       );
-    encoder = await LiteEncoder.load(dir);
-  } else
-    encoder = await JobBERT.load(dir, {
-      precision,
-      batchSize: options.batchSize as number | undefined,
-      threads: options.threads as number | undefined,
-    });
+  }
+  const encoder = await modelEncoder(dir, {
+    precision,
+    batchSize: options.batchSize as number | undefined,
+    threads: options.threads as number | undefined,
+  });
   try {
     const m = await encoder.encode(positionals, { branch });
     const rows = Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));

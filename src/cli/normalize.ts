@@ -8,14 +8,10 @@
  * Progress: a bar on a terminal (stderr), JSON events otherwise. A reader that
  * closes stdout early (`| head`) ends the run quietly.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import { LiteEncoder } from '../lite/encoder.js';
-import { JobBERT } from '../model/jobbert.js';
 import { MAX_ALTERNATIVES, Normalizer, type NormalizeOptions, type NormalizeResult } from '../normalize/normalizer.js';
 import {
   ID_RULE,
@@ -31,6 +27,7 @@ import {
 import { isUtf8 } from '../util/open-bytes.js';
 import { outputFile, outputTarget } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
+import { modelEncoder } from './model.js';
 import { cleanupOnSignal, mustExist, refuseSameFile } from './files.js';
 
 type Out = (line: string) => void;
@@ -107,13 +104,6 @@ const SPEC = {
  * runs each, 2026-12-04, Zen 4 host); eight were within the noise of four.
  */
 const IN_FLIGHT = 4;
-
-/** The encoder --model names (a LiteEncoder dir or a sentence-transformers dir), or the built-in model. */
-export async function modelEncoder(model: string | undefined): Promise<Encoder> {
-  if (!model) return LiteEncoder.load();
-  mustExist('model', model);
-  return existsSync(join(model, 'lite.json')) ? LiteEncoder.load(model) : JobBERT.load(model);
-}
 
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--';

@@ -9,7 +9,7 @@ import { SkillIndex } from '../match/skills.js';
 import { loadIndexWithEncoder, readSkillsFile } from '../serve/load.js';
 import { createServer, type ServeOptions } from '../serve/server.js';
 import { Normalizer } from '../normalize/normalizer.js';
-import { modelEncoder } from './normalize.js';
+import { modelEncoder } from './model.js';
 import type { ServedIndex } from '../serve/matcher.js';
 
 const SPEC = {
