@@ -159,7 +159,12 @@ test('fitCalibration fits a calibration for another encoder and taxonomy, which 
   const labels = (await readTaxonomy(taxonomy)).occupations.flatMap((o) => [...Object.values(o.preferred), ...Object.values(o.alt).flat()]);
   const tfidf = TfIdfEncoder.fit(labels, { dim: 256 });
   const titles = labelledTitles(300, 11);
-  const fit = await fitCalibration({ titles, encoder: tfidf, taxonomy });
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? w.message);
+  process.on('warning', onWarning);
+  const fit = await fitCalibration({ titles, encoder: tfidf, taxonomy }).finally(() => process.off('warning', onWarning));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(warnings, [], 'no "uncalibrated" warning while a calibration is fitted');
   const cal = fit.calibration;
   assert.equal(cal.encoder, tfidf.fingerprint);
   assert.equal(fit.zeroShot.titles + fit.zeroShotAll.titles, 450, 'half B, then every title');
@@ -177,8 +182,6 @@ test('fitCalibration fits a calibration for another encoder and taxonomy, which 
   // Written and read back, or given as the object: the Normalizer is calibrated, silently.
   const file = join(dir, 'tfidf-calibration.json');
   await writeFile(file, JSON.stringify(cal));
-  const warnings: string[] = [];
-  const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? w.message);
   process.on('warning', onWarning);
   try {
     for (const given of [file, cal]) {

@@ -172,8 +172,16 @@ export async function fitCalibration(opts: FitCalibrationOptions): Promise<Calib
   assertInteger(fn, 'seed', seed, 0);
   const list = typeof titles === 'string' ? (await readExamples(titles)).examples : checkExamples(fn, titles);
 
-  // The Normalizer reads the taxonomy once; its URIs decide which titles can count.
-  const zero = await Normalizer.load({ encoder, taxonomy });
+  // The results' features do not depend on a calibration; this one keeps an encoder without one
+  // from warning, three times, that it has none while one is being fitted.
+  const none = (fingerprint: string): Calibration => ({
+    format: 'jobbert-calibration',
+    version: 2,
+    encoder: fingerprint,
+    zeroShot: { coef: [0, 0, 0, 0, 0], threshold: 0.5 },
+    examples: { coef: [0, 0, 0, 0, 0], threshold: 0.5 },
+  });
+  const zero = await Normalizer.load({ encoder, taxonomy, calibration: encoder && none(encoder.fingerprint) });
   try {
     const known = new Set(zero.taxonomy.occupations.map((o) => o.uri));
     const unknownUris = list.filter((e) => !known.has(e.uri)).length;
@@ -193,6 +201,7 @@ export async function fitCalibration(opts: FitCalibrationOptions): Promise<Calib
       const n = await Normalizer.load({
         encoder: zero.encoder,
         taxonomy,
+        calibration: none(zero.encoder.fingerprint),
         // (Those of URIs the taxonomy lacks would be skipped, each time with a warning.)
         examples: examples.titles.map((title, i) => ({ title, uri: examples.truth[i] })).filter((e) => known.has(e.uri)),
       });
