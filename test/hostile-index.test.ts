@@ -117,6 +117,40 @@ describe('index files: paths that are not regular files', () => {
     assert.ok((await import('node:fs')).statSync(fifo).isFIFO(), 'still a FIFO');
     await refuses(writeRun(dir, new Map([['q', [{ id: 'd', score: 1 }]]]), 'tag'), 'ERR_IO', /is a directory; name a file/);
   });
+
+  it('saving through a symbolic link writes the file it names and keeps the link (the link was replaced by a regular file)', async () => {
+    const { writeRun } = await import('../src/eval/trec.js');
+    const { lstatSync, mkdirSync, symlinkSync } = await import('node:fs');
+    mkdirSync(join(dir, 'kept'), { recursive: true });
+    const index = await MatchIndex.load(good, encoder);
+    try {
+      for (const [name, existing] of [
+        ['index', true],
+        ['dangling', false],
+      ] as const) {
+        const file = join(dir, 'kept', `${name}.jbi`);
+        if (existing) await writeFile(file, 'old');
+        const link = join(dir, `${name}-link.jbi`);
+        symlinkSync(file, link);
+        await index.save(link);
+        assert.ok(lstatSync(link).isSymbolicLink(), `${name}: the link is kept`);
+        const back = await MatchIndex.load(file, encoder);
+        assert.equal(back.size, index.size);
+        await back.dispose();
+      }
+    } finally {
+      await index.dispose();
+    }
+    const run = join(dir, 'kept', 'run.txt');
+    symlinkSync(run, join(dir, 'run-link.txt'));
+    await writeRun(join(dir, 'run-link.txt'), new Map([['q', [{ id: 'd', score: 1 }]]]), 'tag');
+    assert.ok(lstatSync(join(dir, 'run-link.txt')).isSymbolicLink());
+    assert.equal(await readFile(run, 'utf8'), 'q Q0 d 1 1 tag\n');
+    assert.deepEqual(
+      (await readdir(join(dir, 'kept'))).filter((n) => n.endsWith('.tmp')),
+      [],
+    );
+  });
 });
 
 describe('index files: replaced while being read', () => {

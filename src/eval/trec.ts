@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { JobBERTError } from '../errors.js';
-import { assertReplaceable } from '../util/output-file.js';
+import { replaceableTarget } from '../util/output-file.js';
 import { rankRun, type RunEntry } from './evaluate.js';
 import { describe } from '../util/validate.js';
 
@@ -208,15 +208,15 @@ export async function writeRun(
     }
   }
 
-  await assertReplaceable(fn, path, 'the run');
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const target = await replaceableTarget(fn, path, 'the run');
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new JobBERTError('ERR_NOT_FOUND', `${fn}: no such directory: ${dirname(path)}`, { cause: error });
-    if (code === 'ENOTDIR') throw new JobBERTError('ERR_IO', `${fn}: ${dirname(path)} is not a directory`, { cause: error });
+    if (code === 'ENOENT') throw new JobBERTError('ERR_NOT_FOUND', `${fn}: no such directory: ${dirname(target)}`, { cause: error });
+    if (code === 'ENOTDIR') throw new JobBERTError('ERR_IO', `${fn}: ${dirname(target)} is not a directory`, { cause: error });
     throw new JobBERTError('ERR_IO', `${fn}: cannot write ${path} (${(error as Error).message})`, { cause: error });
   }
   let renamed = false;
@@ -236,7 +236,7 @@ export async function writeRun(
     await fh.sync();
     await fh.close();
     fh = undefined;
-    await rename(tmp, path).catch((e: Error) => {
+    await rename(tmp, target).catch((e: Error) => {
       throw new JobBERTError('ERR_IO', `${fn}: cannot write ${path} (${e.message})`, { cause: e });
     });
     renamed = true;
@@ -246,7 +246,7 @@ export async function writeRun(
   }
   // Make the rename itself durable where the platform allows syncing a directory.
   try {
-    const dir = await open(dirname(path), 'r');
+    const dir = await open(dirname(target), 'r');
     try {
       await dir.sync();
     } finally {

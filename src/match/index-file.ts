@@ -29,7 +29,7 @@ import type { EncoderSpec } from '../encoders/encoder.js';
 import type { MatchEntry } from './match-index.js';
 import { QuantizedMatrix } from './quantized.js';
 import { checksum, ResidentMatrix } from '../kernels/resident.js';
-import { assertReplaceable } from '../util/output-file.js';
+import { replaceableTarget } from '../util/output-file.js';
 import { removeLeftovers } from '../util/process.js';
 
 export const MAGIC = Buffer.from('JBINDEX\0', 'latin1');
@@ -107,10 +107,11 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
     headerBytes = next;
   }
 
-  await assertReplaceable(fn, path, 'the index'); // (a folder: its temp file would go in the folder's parent)
-  const dir = dirname(path);
-  await removeOrphanTemps(dir, basename(path));
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // (A folder is refused: its temp file would go in the folder's parent.)
+  const target = await replaceableTarget(fn, path, 'the index');
+  const dir = dirname(target);
+  await removeOrphanTemps(dir, basename(target));
+  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let file;
   try {
     file = await open(temp, 'wx');
@@ -136,7 +137,7 @@ export async function writeIndexFile(fn: string, path: string, contents: IndexFi
     await file.sync();
     await file.close();
     file = undefined;
-    await rename(temp, path);
+    await rename(temp, target);
   } catch (e) {
     await file?.close().catch(() => {});
     await rm(temp, { force: true }).catch(() => {});

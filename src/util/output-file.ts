@@ -37,16 +37,19 @@ function settled(stream: Writable, closed: Promise<void>): { stream: Writable; c
 }
 
 /**
- * JobBERTError ERR_IO unless `path` is absent or a regular file, the only
- * things a file written beside it and renamed into place (`what`: "the index")
- * may replace: a folder is no place for it, and a device, FIFO or socket was
- * replaced with a regular file (/dev/null, as root). Async.
+ * The file to write a file beside and rename over (`what`: "the index"), for
+ * the output `path`: the path itself, or through a symbolic link the file it
+ * names (the link stays, where it was replaced by a regular file). JobBERTError
+ * ERR_IO unless `path` is absent or a regular file: a folder is no place for
+ * it, and a device, FIFO or socket was replaced with a regular file (/dev/null,
+ * as root). Async.
  */
-export async function assertReplaceable(fn: string, path: string, what: string): Promise<void> {
+export async function replaceableTarget(fn: string, path: string, what: string): Promise<string> {
   const there = await stat(path).catch(() => null);
   if (there?.isDirectory()) throw new JobBERTError('ERR_IO', `${fn}: ${path} is a directory; name a file (in it, for instance)`);
   if (there && !there.isFile())
     throw new JobBERTError('ERR_IO', `${fn}: ${path} is not a regular file (a device, FIFO or socket), which ${what} would replace`);
+  return outputTarget(fn, path).path;
 }
 
 /** Where an output goes ({@link outputTarget}). */
