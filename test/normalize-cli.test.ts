@@ -91,8 +91,11 @@ describe('jobbert normalize', () => {
     const written = JSON.parse(await readFile(cal, 'utf8'));
     assert.equal(written.encoder, report.encoder);
     assert.equal(written.fit.command, `jobbert calibrate --titles ${titles} --taxonomy ${taxonomy} --out ${cal} --json`);
-    const text = await run('calibrate', '--titles', titles, '--taxonomy', taxonomy, '--out', cal);
+    const svg = join(dir, 'reliability.svg');
+    const text = await run('calibrate', '--titles', titles, '--taxonomy', taxonomy, '--out', cal, '--svg', svg);
     assert.match(text.out.join('\n'), /^zero-shot +70 +[\d.]+% +0\.\d{4} +[\d.]+ /m);
+    const diagram = await readFile(svg, 'utf8');
+    assert.match(diagram, /^<svg [^]*<polyline [^]*zero-shot \(ECE [^]*with examples \(ECE [^]*<\/svg>\n$/);
 
     const queries = ['Java Developer', 'Krankenschwester', 'xqzjv'];
     const cli = await run('normalize', ...queries, '--taxonomy', taxonomy, '--calibration', cal, '--json');
@@ -117,6 +120,7 @@ describe('jobbert normalize', () => {
       [['calibrate', '--titles', titles], /calibrate needs --out FILE/],
       [['calibrate', '--titles', titles, '--out', cal, '--precision', '1'], /--precision must be between 0 and 1/],
       [['calibrate', 'x', '--titles', titles, '--out', cal], /takes no positional arguments/],
+      [['calibrate', '--titles', titles, '--out', cal, '--svg', cal], /--svg and --out name the same file/],
       [['worker', '--nats', 'nats://127.0.0.1:1', '--tasks', 'encode', '--calibration', cal], /--calibration is for the normalize task/],
       [
         ['batch', 'encode', '--nats', 'nats://127.0.0.1:1', '--input', titles, '--output', 'o.jsonl', '--calibration', cal],

@@ -5,20 +5,22 @@
  * the built-in model's do (fit-calibration.ts).
  */
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { fitCalibration, type CalibrationFigures } from '../normalize/fit-calibration.js';
-import { outputTarget } from '../util/output-file.js';
+import { resolve } from 'node:path';
+import { fitCalibration, type CalibrationFigures, reliabilitySvg } from '../normalize/fit-calibration.js';
+import { type OutputTarget, outputTarget } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
 import { checkOutput, mustExist, refuseSameFile } from './files.js';
 import { modelEncoder } from './model.js';
 
 type Out = (line: string) => void;
 
-/** `jobbert calibrate --titles FILE --out FILE [--model DIR] [--taxonomy DIR] [--precision 0.8] [--seed 42] [--json]`. */
+/** `jobbert calibrate --titles FILE --out FILE [--svg FILE] [--model DIR] [--taxonomy DIR] [--precision 0.8] [--seed 42] [--json]`. */
 export async function calibrateCommand(argv: string[], out: Out): Promise<number> {
   const { options: o, positionals } = parseArgs(argv, {
     options: {
       titles: 'string',
       out: 'string',
+      svg: 'string',
       model: 'string',
       taxonomy: 'string',
       precision: 'number',
@@ -39,6 +41,12 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
   checkOutput('out', output);
   refuseSameFile('out', output, { titles });
   const target = outputTarget('--out', output);
+  const svg = o.svg as string | undefined;
+  if (svg !== undefined) {
+    if (resolve(svg) === resolve(output)) throw new UsageError('--svg and --out name the same file');
+    checkOutput('svg', svg);
+    refuseSameFile('svg', svg, { titles, out: output });
+  }
   const t0 = performance.now();
   const encoder = await modelEncoder(o.model as string | undefined);
   try {
@@ -51,18 +59,8 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
     });
     const { calibration } = fit;
     calibration.fit = { ...calibration.fit, command: ['jobbert', 'calibrate', ...argv].join(' ') };
-    const text = `${JSON.stringify(calibration, null, 2)}\n`;
-    if (target.inPlace) await writeFile(target.path, text);
-    else {
-      const tmp = `${target.path}.tmp-${process.pid}`;
-      try {
-        await writeFile(tmp, text);
-        await rename(tmp, target.path);
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw e;
-      }
-    }
+    await writeWhole(target, `${JSON.stringify(calibration, null, 2)}\n`);
+    if (svg !== undefined) await writeWhole(outputTarget('--svg', svg), reliabilitySvg(fit));
     const seconds = (performance.now() - t0) / 1000;
     const brief = (f: CalibrationFigures) => ({
       titles: f.titles,
@@ -75,6 +73,7 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
       out(
         JSON.stringify({
           out: output,
+          svg,
           encoder: calibration.encoder,
           thresholds: { zeroShot: calibration.zeroShot.threshold, examples: calibration.examples.threshold },
           zeroShot: brief(fit.zeroShot),
@@ -87,7 +86,7 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       const line = (name: string, f: CalibrationFigures, threshold: number) =>
         `${name.padEnd(14)} ${String(f.titles).padStart(7)}  ${pct(f.accuracy).padStart(8)}  ${f.ece.toFixed(4)}  ${threshold.toFixed(4).padStart(9)}  ${pct(f.precision).padStart(9)}  ${pct(f.coverage).padStart(8)}`;
-      out(`calibration for ${calibration.encoder} → ${output} (${seconds.toFixed(1)} s)`);
+      out(`calibration for ${calibration.encoder} → ${output}${svg === undefined ? '' : ` and ${svg}`} (${seconds.toFixed(1)} s)`);
       out('held-out half   titles  right@1  ECE     threshold  precision  coverage');
       out(line('zero-shot', fit.zeroShot, calibration.zeroShot.threshold));
       out(line('with examples', fit.examples, calibration.examples.threshold));
@@ -97,4 +96,17 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
     await encoder.dispose();
   }
   return 0;
+}
+
+/** Writes `text` to an output whole: a file through a temporary renamed over it, a FIFO or device as it is. */
+async function writeWhole(target: OutputTarget, text: string): Promise<void> {
+  if (target.inPlace) return writeFile(target.path, text);
+  const tmp = `${target.path}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, target.path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }

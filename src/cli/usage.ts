@@ -16,10 +16,10 @@ export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output 
                        are reported with their line and skipped unless --strict. --fast searches only the
                        label lists nearest each title: ~45% less CPU, the same accuracy, but some titles
                        get other alternatives (README, "Fast search")
-  calibrate --titles FILE --out FILE [--model DIR] [--taxonomy DIR] [--precision 0.8] [--seed 42] [--json]
+  calibrate --titles FILE --out FILE [--svg FILE] [--model DIR] [--taxonomy DIR] [--precision 0.8] [--seed 42] [--json]
                        fit the confidence calibration of a model other than the built-in one (retrained,
                        JobBERT-V3) from titles labelled with ESCO URIs, as --examples takes them; then pass
-                       --calibration FILE to normalize, serve and worker`;
+                       --calibration FILE to normalize, serve and worker; --svg: its reliability diagram`;
 
 export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [--revision R] [--onnx] [--refresh] [--json]
                        fetch a sentence-transformers model (e.g. TechWolf/JobBERT-v3) from the Hugging Face hub

@@ -256,3 +256,55 @@ export async function fitCalibration(opts: FitCalibrationOptions): Promise<Calib
     await zero.dispose();
   }
 }
+
+/**
+ * A fit's reliability diagram (SVG): per confidence bin, the share of right
+ * answers against the diagonal, zero-shot and with examples on the held-out
+ * half, with each bin's share of titles as bars. Sync.
+ */
+export function reliabilitySvg(fit: CalibrationFit, title = 'Normalizer confidence on held-out titles'): string {
+  const series = [
+    { name: `zero-shot (ECE ${fit.zeroShot.ece.toFixed(3)})`, color: '#1f77b4', bins: fit.zeroShot.bins },
+    { name: `with examples (ECE ${fit.examples.ece.toFixed(3)})`, color: '#d62728', bins: fit.examples.bins },
+  ];
+  const W = 560;
+  const H = 460;
+  const P = { l: 56, r: 20, t: 36, b: 56 };
+  const x = (v: number) => P.l + v * (W - P.l - P.r);
+  const y = (v: number) => P.t + (1 - v) * (H - P.t - P.b);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
+    `<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 4"/>`,
+    `<rect x="${x(0)}" y="${y(1)}" width="${x(1) - x(0)}" height="${y(0) - y(1)}" fill="none" stroke="#333"/>`,
+  ];
+  for (let t = 0; t <= 10; t += 2) {
+    parts.push(`<text x="${x(t / 10)}" y="${y(0) + 16}" text-anchor="middle">${(t / 10).toFixed(1)}</text>`);
+    parts.push(`<text x="${x(0) - 6}" y="${y(t / 10) + 4}" text-anchor="end">${(t / 10).toFixed(1)}</text>`);
+  }
+  parts.push(`<text x="${W / 2}" y="${H - 22}" text-anchor="middle">confidence</text>`);
+  parts.push(
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">fraction right (first alternative)</text>`,
+  );
+  series.forEach((s, k) => {
+    const total = s.bins.reduce((a, b) => a + b.n, 0);
+    const bw = (x(0.1) - x(0)) / (series.length + 1);
+    for (const b of s.bins) {
+      const h = (b.n / total) * (y(0) - y(1)) * 0.5;
+      parts.push(
+        `<rect x="${(x(b.lo) + bw * (k + 0.5)).toFixed(1)}" y="${(y(0) - h).toFixed(1)}" width="${bw.toFixed(1)}" height="${h.toFixed(1)}" fill="${s.color}" opacity="0.18"/>`,
+      );
+    }
+    const pts = s.bins.filter((b) => b.n > 0).map((b) => `${x(b.confidence).toFixed(1)},${y(b.accuracy).toFixed(1)}`);
+    parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    for (const p of pts) parts.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${s.color}"/>`);
+    parts.push(`<rect x="${x(0) + 12}" y="${y(1) + 12 + k * 18}" width="12" height="3" fill="${s.color}"/>`);
+    parts.push(`<text x="${x(0) + 30}" y="${y(1) + 17 + k * 18}">${s.name}</text>`);
+  });
+  parts.push(`<text x="${x(0) + 12}" y="${y(1) + 17 + series.length * 18}" fill="#666">bars: share of titles per bin</text>`);
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+const escapeXml = (s: string) => s.replace(/[&<>"]/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot' }[c]};`);
