@@ -60,9 +60,6 @@ cal.fit = {
   thresholdChosenOn: 'all of titles.csv (both halves)',
 };
 writeFileSync(values.out!, `${JSON.stringify(cal, null, 2)}\n`);
-writeFileSync(
-  values.svg!,
-  reliabilitySvg(fit, 'Normalizer confidence on held-out titles (jobbert-eval)'),
-);
+writeFileSync(values.svg!, reliabilitySvg(fit, 'Normalizer confidence on held-out titles (jobbert-eval)'));
 console.log(`wrote ${values.out} and ${values.svg} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 await encoder.dispose();

@@ -95,7 +95,7 @@ describe('jobbert normalize', () => {
     const text = await run('calibrate', '--titles', titles, '--taxonomy', taxonomy, '--out', cal, '--svg', svg);
     assert.match(text.out.join('\n'), /^zero-shot +70 +[\d.]+% +0\.\d{4} +[\d.]+ /m);
     const diagram = await readFile(svg, 'utf8');
-    assert.match(diagram, /^<svg [^]*<polyline [^]*zero-shot \(ECE [^]*with examples \(ECE [^]*<\/svg>\n$/);
+    assert.match(diagram, /^<svg [\s\S]*<polyline [\s\S]*zero-shot \(ECE [\s\S]*with examples \(ECE [\s\S]*<\/svg>\n$/);
 
     const queries = ['Java Developer', 'Krankenschwester', 'xqzjv'];
     const cli = await run('normalize', ...queries, '--taxonomy', taxonomy, '--calibration', cal, '--json');
