@@ -5,12 +5,13 @@
  * the Normalizer itself used), and a calibration fitted for another encoder.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Normalizer, readTaxonomy, TfIdfEncoder } from '../src/index.js';
-import { builtinCalibration, calibrate, featureVector, fitLogistic } from '../src/normalize/calibration.js';
+import { builtinCalibration, calibrate, featureVector, fitLogistic, readCalibration } from '../src/normalize/calibration.js';
 import { fitCalibration } from '../src/normalize/fit-calibration.js';
 import { rng } from '../src/util/random.js';
 import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
@@ -224,6 +225,25 @@ test('fitCalibration fits a calibration for another encoder and taxonomy, which 
       name: 'TypeError',
       message: /calibration must be/,
     });
+  // A hole in the coefficients (every() skips it: every confidence was NaN), a threshold outside [0, 1].
+  // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+  const holed = [1, , 1, 1, 1];
+  for (const zeroShot of [
+    { ...cal.zeroShot, coef: holed },
+    { ...cal.zeroShot, threshold: -5 },
+    { ...cal.zeroShot, threshold: 5 },
+  ])
+    await assert.rejects(Normalizer.load({ encoder: tfidf, taxonomy, calibration: { ...cal, zeroShot } as never }), {
+      code: 'ERR_BAD_DATA',
+      message: /finite coefficients and a threshold in \[0, 1\]/,
+    });
+  // Not a regular file: a FIFO blocked the whole process in the synchronous read.
+  const fifo = join(dir, 'calibration.fifo');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(Normalizer.load({ encoder: tfidf, calibration: fifo }), { code: 'ERR_IO', message: /not a regular file/ });
+  assert.throws(() => readCalibration(dir), { code: 'ERR_IO', message: /is a directory/ });
+  for (const bad of [undefined, null, 1, ''])
+    assert.throws(() => readCalibration(bad as never), { name: 'TypeError', message: /readCalibration: path must be/ });
   tfidf.dispose();
 });
 

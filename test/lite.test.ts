@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -172,7 +172,20 @@ test('LiteEncoder: save → load round trip, spec, fingerprint, corrupt files re
     await writeFile(join(dir, 'b', 'table.bin'), table);
     await assert.rejects(LiteEncoder.load(join(dir, 'b')), { code: 'ERR_CORRUPT' });
     await assert.rejects(LiteEncoder.load(join(dir, 'missing')), { code: 'ERR_BAD_MODEL' });
-    for (const e of [enc, again, fromSpec]) await e.dispose();
+    // A bad folder: '' wrote the files into the working directory; a file or a number gave raw Node errors.
+    for (const bad of ['', 5, undefined])
+      await assert.rejects(enc.save(bad as never), {
+        name: 'TypeError',
+        message: /LiteEncoder\.save: dir must be a non-empty folder path/,
+      });
+    await writeFile(join(dir, 'a-file'), 'x');
+    await assert.rejects(enc.save(join(dir, 'a-file')), { code: 'ERR_IO', message: /cannot write the model to .*a-file/ });
+    // Saves into one folder at once: each its own temporary files (they shared one name and failed).
+    await Promise.all([1, 2, 3].map(() => enc.save(join(dir, 'c'))));
+    const c = await LiteEncoder.load(join(dir, 'c'));
+    assert.equal(c.fingerprint, enc.fingerprint);
+    assert.deepEqual((await readdir(join(dir, 'c'))).sort(), ['heads.safetensors', 'lite.json', 'table.bin']);
+    for (const e of [enc, again, fromSpec, c]) await e.dispose();
   });
 });
 

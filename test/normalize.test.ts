@@ -712,6 +712,48 @@ test('BAD CALL - bad arguments throw TypeError/RangeError naming the argument', 
   await assert.rejects(n.normalize(['baker'], { threshold: Number.NaN }), { name: 'RangeError', ...t('threshold') });
   await assert.rejects(n.normalize(['baker'], { threshold: '0.5' as never }), { name: 'TypeError', ...t('threshold') });
   await assert.rejects(n.normalizeLines(['baker'], ['0'], { threshold: -0.1 }), { name: 'RangeError', ...t('threshold') });
+  // null is no option left out: { k: null } and { outputLang: null } meant the default, { lang: null } was an error.
+  for (const name of ['k', 'lang', 'outputLang', 'threshold'])
+    await assert.rejects(n.normalize(['baker'], { [name]: null }), {
+      name: 'TypeError',
+      message: new RegExp(`normalize: ${name} must be given or left out, not null`),
+    });
+  // A string is iterable: 'abc' was normalised as 'a', 'b' and 'c'.
+  await assert.rejects(n.normalizeStream('abc' as never).next(), { name: 'TypeError', ...t('normalizeStream: titles must be') });
+  // A hand-made result: its alternatives named, not "reading 'source' of undefined".
+  assert.throws(() => n.confidenceFeatures({ alternatives: [{ uri: 'x', score: 1 }] } as never), {
+    name: 'TypeError',
+    message: /result\.alternatives\[0\]\.matched must be/,
+  });
+  assert.throws(() => n.confidenceFeatures({ alternatives: [null] } as never), { name: 'TypeError', message: /alternatives\[0\] must be/ });
+  const { readExamples } = await import('../src/index.js');
+  for (const bad of [5, undefined, ''])
+    await assert.rejects(readExamples(bad as never), { name: 'TypeError', message: /readExamples: path must be a non-empty file path/ });
+  const { fitCalibration } = await import('../src/index.js');
+  await assert.rejects(fitCalibration(undefined as never), { name: 'TypeError', message: /fitCalibration: opts must be an object/ });
+});
+
+test('BAD CALL - an encoder that gives a label a zero or NaN vector is named at load, with the label (it failed later in the kernels)', async () => {
+  const good = TfIdfEncoder.fit(['baker', 'nurse', 'taxi driver'], { dim: 64 });
+  for (const [what, value] of [
+    ['a vector that is not finite', Number.NaN],
+    ['a zero vector', 0],
+  ] as const) {
+    const broken = {
+      dim: 64,
+      fingerprint: 'broken',
+      encode: async (texts: string[]) => {
+        const m = await good.encode(texts);
+        texts.forEach((t, i) => t === 'bread baker' && m.data.fill(value, i * 64, (i + 1) * 64));
+        return m;
+      },
+      dispose: async () => {},
+    };
+    await assert.rejects(Normalizer.load({ taxonomy, encoder: broken }), {
+      name: 'RangeError',
+      message: new RegExp(`Normalizer\\.load: the encoder gives the label or example 'bread baker' ${what}`),
+    });
+  }
 });
 
 test('another encoder: confidence falls back to the raw top score (calibrated false), and a disposed Normalizer refuses', async () => {

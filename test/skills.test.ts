@@ -383,7 +383,35 @@ describe('SkillIndex bad calls', () => {
     await rejects(index.explain(3 as never, 'T'), TypeError, /SkillIndex\.explain: a must be a string; received 3/);
     await rejects(index.explain('T', ' '), RangeError, /SkillIndex\.explain: b must be a non-empty string/);
     await rejects(index.explain('T', 'b0', { k: -1 }), RangeError, /SkillIndex\.explain: k must be an integer/);
+    // A hole is no title (forEach skipped it, and the encoder named it as its own texts[0]).
+    await rejects(index.rank(new Array(1)), TypeError, /SkillIndex\.rank: titles\[0\] must be a string; received undefined/);
     await index.dispose();
+    await rejects(
+      SkillIndex.build(encoder, [{ id: 'a', name: 'T', aliases: new Array(2) }]),
+      TypeError,
+      /SkillIndex\.build: skills\[0\]\.aliases\[0\] must be a string; received undefined/,
+    );
+  });
+
+  it('BAD CALL - an alias the encoder gives a zero vector is refused at build, by name (every rank failed after it, naming a corpus row)', async () => {
+    const zeros = new TableEncoder({ T: [1, 0, 0], z: [0, 0, 0] });
+    // (TableEncoder normalises: 0/0 is NaN, a vector that is not finite; a zero one is built by hand.)
+    const zero: Encoder = {
+      dim: 3,
+      fingerprint: 'zero',
+      encode: async (texts) => ({
+        data: Float32Array.from(texts.flatMap((t) => (t === 'z' ? [0, 0, 0] : [1, 0, 0]))),
+        rows: texts.length,
+        cols: 3,
+      }),
+      dispose: async () => {},
+    };
+    await rejects(
+      SkillIndex.build(zero, [{ id: 'a', name: 'T', aliases: ['z'] }]),
+      RangeError,
+      /SkillIndex\.build: the encoder gives 'z' \(of skill 'a'\) a zero vector/,
+    );
+    await rejects(SkillIndex.build(zeros, [{ id: 'b', name: 'z' }]), RangeError, /gives 'z' \(of skill 'b'\) a vector that is not finite/);
   });
 
   it('BAD CALL - an encoder that returns the wrong shape is named', async () => {

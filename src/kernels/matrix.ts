@@ -90,3 +90,21 @@ export function normalizeRows(data: Float32Array, cols: number, zeroRow: 'keep' 
     for (let d = 0; d < cols; d++) data[o + d] *= inv;
   }
 }
+
+/**
+ * The first row of `m` cosine similarity cannot use: one holding a value that
+ * is not finite (with its column), or a zero row (norm below 1e-15, as the
+ * kernels' kMinSquaredNorm); null when every row is usable.
+ */
+export function unusableRow(m: Matrix): { row: number; column?: number } | null {
+  const { data, cols } = m;
+  for (let r = 0; r < m.rows; r++) {
+    let sum = 0;
+    for (let j = r * cols; j < (r + 1) * cols; j++) {
+      if (!Number.isFinite(data[j])) return { row: r, column: j - r * cols };
+      sum += data[j] * data[j];
+    }
+    if (!(sum >= 1e-30)) return { row: r };
+  }
+  return null;
+}

@@ -88,9 +88,12 @@ export class LiteEncoder implements Encoder {
     return new LiteEncoder({ config, table, heads }, null);
   }
 
-  /** Writes the model to `dir` (int8 table, float32 heads). Async. */
+  /** Writes the model to `dir` (int8 table, float32 heads), made if missing. Async; TypeError for a bad `dir`, JobBERTError ERR_IO. */
   async save(dir: string, trainedWith?: Record<string, unknown>): Promise<void> {
     this.#live('save');
+    // '' wrote the model's files into the working directory.
+    if (typeof dir !== 'string' || dir.length === 0)
+      throw new TypeError(`LiteEncoder.save: dir must be a non-empty folder path; received ${describe(dir)}`);
     const { config, heads, table } = 'tableBytes' in this.#weights ? dequantizeModel(this.#weights) : this.#weights;
     await writeModel(dir, {
       config: {

@@ -1,6 +1,6 @@
 /** Model files of a LiteEncoder: lite.json, table.bin (int8 rows + float32 scales), heads.safetensors. */
-import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { makeDirs } from '../util/make-dirs.js';
@@ -185,7 +185,11 @@ export async function writeModel(
   w: Omit<LiteWeights, 'config'> & { config: Omit<LiteConfig, 'sha256' | 'format' | 'version' | 'tableDtype'> },
 ): Promise<LiteConfig> {
   const { buckets, dim } = w.config;
-  await makeDirs(dir);
+  const ioError = (e: unknown) =>
+    e instanceof JobBERTError ? e : new JobBERTError('ERR_IO', `cannot write the model to ${dir}: ${(e as Error).message}`, { cause: e });
+  await makeDirs(dir).catch((e) => {
+    throw ioError(e);
+  });
   const table = quantizeTable(w.table, buckets, dim);
   const heads = safetensors({
     'anchor.weight': { shape: [dim, dim], data: w.heads.anchor.weight },
@@ -200,10 +204,16 @@ export async function writeModel(
     tableDtype: 'int8',
     sha256: { table: sha(table), heads: sha(heads), config: configSha(w.config) },
   };
+  // A name of its own for each save: two saves into one folder at once shared one and failed.
   const put = async (name: string, data: Buffer | string) => {
-    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-    await writeFile(tmp, data);
-    await rename(tmp, join(dir, name));
+    const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await writeFile(tmp, data);
+      await rename(tmp, join(dir, name));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw ioError(e);
+    }
   };
   await put(TABLE_FILE, table);
   await put(HEADS_FILE, heads);

@@ -19,7 +19,7 @@ import { type Branch, dimensionOf, type Encoder, type EncoderSpec, encodeChecked
 import { encoderFromSpec } from './encoder-spec.js';
 import { JobBERTError } from '../errors.js';
 import { topK } from '../kernels/index.js';
-import type { Matrix } from '../kernels/matrix.js';
+import { type Matrix, unusableRow } from '../kernels/matrix.js';
 import { ResidentMatrix, type MatrixLike } from '../kernels/resident.js';
 import { QuantizedMatrix } from './quantized.js';
 import { readIndexFile, writeIndexFile, type IndexFileContents, type Storage } from './index-file.js';
@@ -517,24 +517,6 @@ function checkVectors(fn: string, vectors: unknown, rows: number, cols?: number)
     throw new RangeError(
       `${fn}: vectors row ${bad.row} is a zero vector (or its norm is below 1e-15); cosine similarity is undefined for it`,
     );
-}
-
-/**
- * The first row of `m` cosine similarity cannot use: one holding a value that
- * is not finite (with its column), or a zero row (norm below 1e-15, as the
- * kernels' kMinSquaredNorm); null when every row is usable.
- */
-function unusableRow(m: Matrix): { row: number; column?: number } | null {
-  const { data, cols } = m;
-  for (let r = 0; r < m.rows; r++) {
-    let sum = 0;
-    for (let j = r * cols; j < (r + 1) * cols; j++) {
-      if (!Number.isFinite(data[j])) return { row: r, column: j - r * cols };
-      sum += data[j] * data[j];
-    }
-    if (!(sum >= 1e-30)) return { row: r };
-  }
-  return null;
 }
 
 /** Checks entries: objects with non-empty string ids unique among themselves and `existing`. */

@@ -14,7 +14,7 @@ import { BRANCHES, type Branch, type Encoder, encodeChecked } from '../encoders/
 import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
 import { resident, topK } from '../kernels/index.js';
-import type { Matrix } from '../kernels/matrix.js';
+import { type Matrix, unusableRow } from '../kernels/matrix.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
 import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 
@@ -59,7 +59,8 @@ function assertText(fn: string, name: string, v: unknown): asserts v is string {
 /** Throws unless `v` is an array of non-empty strings. */
 function assertTexts(fn: string, name: string, v: unknown): asserts v is string[] {
   if (!Array.isArray(v)) throw new TypeError(`${fn}: ${name} must be an array of strings; received ${describe(v)}`);
-  v.forEach((t, i) => assertText(fn, `${name}[${i}]`, t));
+  // Indexed, not forEach(), which skips an array's holes (they reached the encoder).
+  for (let i = 0; i < v.length; i++) assertText(fn, `${name}[${i}]`, v[i]);
 }
 
 /** Throws unless `encoder` looks like an {@link Encoder}. */
@@ -155,10 +156,11 @@ export class SkillIndex {
       if (s.aliases !== undefined && !Array.isArray(s.aliases))
         throw new TypeError(`${fn}: ${at}.aliases must be an array of strings; received ${describe(s.aliases)}`);
       const texts = new Set<string>([s.name]);
-      (s.aliases ?? []).forEach((a, j) => {
-        assertText(fn, `${at}.aliases[${j}]`, a);
-        texts.add(a);
-      });
+      const aliases = s.aliases ?? [];
+      for (let j = 0; j < aliases.length; j++) {
+        assertText(fn, `${at}.aliases[${j}]`, aliases[j]);
+        texts.add(aliases[j]);
+      }
       for (const t of texts) {
         aliasSkill.push(i);
         aliasText.push(t);
@@ -169,6 +171,15 @@ export class SkillIndex {
 
     const unique = [...new Set(aliasText)];
     const encoded = await encodeChecked(fn, encoder, unique, branch);
+    // A zero vector was indexed, and then every rank() failed naming a "corpus row" never passed: refused here, by name.
+    const bad = unusableRow(encoded);
+    if (bad) {
+      const text = unique[bad.row];
+      const skill = skills[aliasSkill[aliasText.indexOf(text)]];
+      throw new RangeError(
+        `${fn}: the encoder gives ${describe(text)} (of skill ${describe(skill.id)}) ${bad.column === undefined ? 'a zero vector' : 'a vector that is not finite'}; cosine similarity is undefined for it: leave that alias out`,
+      );
+    }
     let vectors = encoded;
     if (unique.length !== aliasText.length) {
       const rowOf = new Map(unique.map((t, r) => [t, r]));

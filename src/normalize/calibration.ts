@@ -17,9 +17,10 @@
  * so: `calibrated: false`, one process warning) rather than refusing, so the
  * real JobBERT-V3 or a retrained model still normalises.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
+import { describe } from '../util/validate.js';
 import { builtinTaxonomyDir } from './taxonomy.js';
 
 /**
@@ -96,7 +97,16 @@ export function builtinCalibration(path = join(builtinTaxonomyDir(), 'calibratio
  * of this version.
  */
 export function readCalibration(path: string): Calibration {
-  if (!existsSync(path)) throw new JobBERTError('ERR_NOT_FOUND', `Normalizer: the calibration ${path} does not exist`);
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError(`readCalibration: path must be a non-empty file path; received ${describe(path)}`);
+  const there = statSync(path, { throwIfNoEntry: false });
+  if (!there) throw new JobBERTError('ERR_NOT_FOUND', `Normalizer: the calibration ${path} does not exist`);
+  // A FIFO would block the whole process in the synchronous read (a calibration is a small JSON file).
+  if (!there.isFile())
+    throw new JobBERTError(
+      'ERR_IO',
+      `Normalizer: the calibration ${path} is ${there.isDirectory() ? 'a directory' : 'not a regular file'}`,
+    );
   return checkCalibration(parseCalibration(path), path);
 }
 
@@ -110,12 +120,20 @@ function parseCalibration(path: string): Calibration {
 
 /** `c` if it is a calibration of this version (named `where` in the error), else JobBERTError ERR_BAD_DATA. Sync. */
 export function checkCalibration(c: Calibration, where: string): Calibration {
+  // Indexed, not every(): every() skips an array's holes, and a hole made every confidence NaN.
+  const finite = (coef: unknown[]) => Array.from({ length: FEATURES }, (_, i) => coef[i]).every((x) => Number.isFinite(x));
   const ok = (m: CalibrationModel | undefined) =>
-    m && Array.isArray(m.coef) && m.coef.length === FEATURES && m.coef.every(Number.isFinite) && Number.isFinite(m.threshold);
+    m &&
+    Array.isArray(m.coef) &&
+    m.coef.length === FEATURES &&
+    finite(m.coef) &&
+    typeof m.threshold === 'number' &&
+    m.threshold >= 0 &&
+    m.threshold <= 1;
   if (c?.format !== 'jobbert-calibration' || c.version !== 2 || typeof c.encoder !== 'string' || !ok(c.zeroShot) || !ok(c.examples))
     throw new JobBERTError(
       'ERR_BAD_DATA',
-      `Normalizer: ${where} is not a jobbert calibration (format ${String(c?.format)}, version ${String(c?.version)}, ${FEATURES} coefficients a model); fit one with jobbert calibrate`,
+      `Normalizer: ${where} is not a jobbert calibration (format ${String(c?.format)}, version ${String(c?.version)}; a model holds ${FEATURES} finite coefficients and a threshold in [0, 1]); fit one with jobbert calibrate`,
     );
   return c;
 }

@@ -54,6 +54,8 @@ export function checkExamples(fn: string, examples: unknown): Example[] {
  * ERR_NOT_FOUND / ERR_IO when the file cannot be read.
  */
 export async function readExamples(path: string): Promise<{ examples: Example[]; lines: number[] }> {
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError(`readExamples: path must be a non-empty file path; received ${describe(path)}`);
   const examples: Example[] = [];
   const lines: number[] = [];
   let titleCol: string | undefined;

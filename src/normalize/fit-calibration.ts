@@ -162,6 +162,8 @@ function figures(model: CalibrationModel, s: Scored): CalibrationFigures {
  */
 export async function fitCalibration(opts: FitCalibrationOptions): Promise<CalibrationFit> {
   const fn = 'fitCalibration';
+  if (typeof opts !== 'object' || opts === null)
+    throw new TypeError(`${fn}: opts must be an object { titles, encoder?, taxonomy?, precision?, seed? }; received ${describe(opts)}`);
   assertOptions(fn, opts, ['titles', 'encoder', 'taxonomy', 'precision', 'seed']);
   const { titles, encoder, taxonomy, precision = 0.8, seed = 42 } = opts;
   if (typeof titles !== 'string' && !Array.isArray(titles))

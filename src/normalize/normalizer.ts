@@ -11,7 +11,7 @@
  */
 import { type Encoder, encodeChecked } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import type { Matrix } from '../kernels/matrix.js';
+import { type Matrix, unusableRow } from '../kernels/matrix.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 import { BoundedCache } from '../util/bounded-cache.js';
@@ -449,7 +449,8 @@ export class Normalizer {
     const open = (source?.[Symbol.asyncIterator] ?? source?.[Symbol.iterator]) as
       | (() => AsyncIterator<unknown> | Iterator<unknown>)
       | undefined;
-    if (typeof open !== 'function')
+    // A string is iterable too: 'abc' was normalised as the titles 'a', 'b' and 'c'.
+    if (typeof open !== 'function' || typeof titles === 'string')
       throw new TypeError(`${fn}: titles must be an iterable or async iterable of strings or { id?, title }; received ${describe(titles)}`);
     await this.#plan(fn, [], rest); // checks k, lang and outputLang, naming this call, before reading anything
     const it = open.call(source);
@@ -535,6 +536,9 @@ export class Normalizer {
     for (let i = 0; i < titles.length; i++)
       if (typeof titles[i] !== 'string') throw new TypeError(`${fn}: titles[${i}] must be a string; received ${describe(titles[i])}`);
     assertOptions(fn, opts, NORMALIZE_OPTIONS);
+    // null is no option left out: { k: null } and { outputLang: null } meant the default, { lang: null } was an error.
+    for (const name of NORMALIZE_OPTIONS)
+      if (opts[name as keyof NormalizeOptions] === null) throw new TypeError(`${fn}: ${name} must be given or left out, not null`);
     const k = opts.k ?? 5;
     assertInteger(fn, 'k', k, 1, MAX_ALTERNATIVES);
     const langs = this.taxonomy.langs;
@@ -684,6 +688,17 @@ export class Normalizer {
     if (typeof result !== 'object' || result === null || !Array.isArray(result.alternatives))
       throw new TypeError(`Normalizer.confidenceFeatures: result must be a result of normalize(); received ${describe(result)}`);
     const [top, second] = result.alternatives;
+    // Each as a result holds it (a hand-made one read `matched` of undefined).
+    result.alternatives.slice(0, 2).forEach((a, i) => {
+      if (typeof a !== 'object' || a === null || typeof a.score !== 'number' || typeof a.uri !== 'string')
+        throw new TypeError(
+          `Normalizer.confidenceFeatures: result.alternatives[${i}] must be { uri, score, matched, … }; received ${describe(a)}`,
+        );
+      if (i === 0 && (typeof a.matched !== 'object' || a.matched === null))
+        throw new TypeError(
+          `Normalizer.confidenceFeatures: result.alternatives[0].matched must be { text, source, lang? }; received ${describe(a.matched)}`,
+        );
+    });
     let matched: MatchKind = 'alternative';
     if (top?.matched.source === 'example') matched = 'example';
     else if (top?.matched.lang !== undefined) {
@@ -829,6 +844,12 @@ async function encodeAll(encoder: Encoder, texts: string[]): Promise<Matrix> {
   const data = new Float32Array(texts.length * d);
   for (let s = 0; s < texts.length; s += ENCODE_CHUNK) {
     const m = await encodeChecked('Normalizer.load', encoder, texts.slice(s, s + ENCODE_CHUNK));
+    // Named here, by its text: a zero or NaN vector failed later, in the kernels, naming no label.
+    const bad = unusableRow(m);
+    if (bad)
+      throw new RangeError(
+        `Normalizer.load: the encoder gives the label or example ${describe(texts[s + bad.row])} ${bad.column === undefined ? 'a zero vector' : 'a vector that is not finite'}; cosine similarity is undefined for it`,
+      );
     data.set(m.data, s * d);
   }
   return { data, rows: texts.length, cols: d };
