@@ -689,7 +689,8 @@ export class Normalizer {
       throw new TypeError(`Normalizer.confidenceFeatures: result must be a result of normalize(); received ${describe(result)}`);
     const [top, second] = result.alternatives;
     // Each as a result holds it (a hand-made one read `matched` of undefined).
-    result.alternatives.slice(0, 2).forEach((a, i) => {
+    for (let i = 0; i < Math.min(2, result.alternatives.length); i++) {
+      const a = result.alternatives[i];
       if (typeof a !== 'object' || a === null || typeof a.score !== 'number' || typeof a.uri !== 'string')
         throw new TypeError(
           `Normalizer.confidenceFeatures: result.alternatives[${i}] must be { uri, score, matched, … }; received ${describe(a)}`,
@@ -698,7 +699,7 @@ export class Normalizer {
         throw new TypeError(
           `Normalizer.confidenceFeatures: result.alternatives[0].matched must be { text, source, lang? }; received ${describe(a.matched)}`,
         );
-    });
+    }
     let matched: MatchKind = 'alternative';
     if (top?.matched.source === 'example') matched = 'example';
     else if (top?.matched.lang !== undefined) {
