@@ -220,3 +220,138 @@ describe('folders under /proc', { skip: process.platform !== 'linux' && 'a Linux
     await assert.rejects(makeDirs(join(file, 'below')), { code: 'ENOTDIR' });
   });
 });
+
+describe('training runs that went wrong quietly (found by an adversarial helper)', () => {
+  const pairs = Array.from({ length: 40 }, (_, i) =>
+    line(`title ${i} ${'abcdefgh'[i % 8]}`, `skill ${i % 13}, skill ${(i * 7) % 11}`),
+  ).join('');
+  const lite = (out: string, more: Record<string, unknown> = {}) => ({
+    encoder: 'lite' as const,
+    data: join(dir, 'quiet.jsonl'),
+    out: join(dir, out),
+    buckets: 1024,
+    dim: 8,
+    batchSize: 8,
+    epochs: 2,
+    ...more,
+  });
+  before(async () => {
+    await file('quiet.jsonl', pairs);
+  });
+
+  it('two runs into one out directory: the second is ERR_BUSY (both finished, one model lost); a lock left by a dead process is taken over', async () => {
+    const { trainLiteEncoder } = await import('../src/lite/train.js');
+    const runs = await Promise.allSettled([
+      trainLiteEncoder(lite('busy', { resume: true })),
+      trainLiteEncoder(lite('busy', { resume: true, seed: 2 })),
+    ]);
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.equal((runs[1] as PromiseRejectedResult).reason.code, 'ERR_BUSY');
+    const { readdir } = await import('node:fs/promises');
+    assert.ok(!(await readdir(join(dir, 'busy'))).includes('.jobbert-training.lock'), 'the lock is released');
+    // A lock of a process that has ended.
+    const { spawnSync } = await import('node:child_process');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'stale'));
+    await writeFile(join(dir, 'stale', '.jobbert-training.lock'), String(dead));
+    await trainLiteEncoder(lite('stale'));
+  });
+
+  it('an async onProgress that rejects rejects the training (it ended the process as an unhandled rejection)', async () => {
+    const boom = new Error('callback failed');
+    for (const opts of [
+      lite('async-lite'),
+      { model: model.dir, data: join(dir, 'quiet.jsonl'), out: join(dir, 'async-jb'), cacheDir: join(dir, 'cache') },
+    ])
+      await assert.rejects(
+        train({
+          ...opts,
+          onProgress: async () => {
+            throw boom;
+          },
+        }),
+        (e) => e === boom,
+      );
+  });
+
+  it('a learning rate that carries weights past float32 is ERR_DIVERGED, from both trainers (ERR_INTERNAL from a kernel at the next step)', async () => {
+    await refuses(train(lite('diverged', { lr: 1e38, weightDecay: 0 })), 'ERR_DIVERGED', /lower lr/);
+    await refuses(
+      train({
+        model: model.dir,
+        data: join(dir, 'quiet.jsonl'),
+        out: join(dir, 'diverged-jb'),
+        cacheDir: join(dir, 'cache'),
+        lr: 1e38,
+        weightDecay: 0,
+        batchSize: 8,
+        epochs: 3,
+      }),
+      'ERR_DIVERGED',
+      /no longer finite/,
+    );
+  });
+
+  it('trainLiteEncoder refuses what it would ignore or fail on at the end: a misspelt option, trainedWith that JSON cannot hold; trainedWith cannot replace the run figures', async () => {
+    const { trainLiteEncoder } = await import('../src/lite/train.js');
+    await assert.rejects(trainLiteEncoder({ ...lite('typo'), epoch: 3 } as never), {
+      name: 'TypeError',
+      message: /unknown option 'epoch'/,
+    });
+    await assert.rejects(trainLiteEncoder({ ...lite('val'), validation: dir } as never), {
+      name: 'TypeError',
+      message: /unknown option 'validation'/,
+    });
+    await assert.rejects(trainLiteEncoder(lite('dev', { device: 'cuda' })), { name: 'RangeError', message: /device/ });
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    await assert.rejects(trainLiteEncoder(lite('circular', { trainedWith: circular })), {
+      name: 'TypeError',
+      message: /trainedWith must be plain JSON data/,
+    });
+    await trainLiteEncoder(lite('provenance', { trainedWith: { steps: -1, note: 'kept' } }));
+    const { readFile } = await import('node:fs/promises');
+    const saved = JSON.parse(await readFile(join(dir, 'provenance', 'lite.json'), 'utf8')).trainedWith;
+    assert.equal(saved.note, 'kept');
+    assert.equal(saved.steps, 10);
+  });
+
+  it('LiteEncoder data with one positive for every pair is ERR_BAD_FILE, as for JobBERT (it trained to exit 0 at loss ln(batch))', async () => {
+    const path = await file('one-positive.jsonl', Array.from({ length: 30 }, (_, i) => line(`title ${i}`, 'the same skill list')).join(''));
+    await refuses(train(lite('one-positive', { data: path })), 'ERR_BAD_FILE', /1 distinct positive/);
+  });
+
+  it('a LiteEncoder resume: other data is ERR_RESUME_MISMATCH (it was ERR_BAD_CHECKPOINT), a non-finite weight ERR_BAD_CHECKPOINT (it was trained into the model); events and loss.svg as JobBERT training gives them', async () => {
+    const events: string[] = [];
+    const opts = lite('resumed', { checkpointEvery: 3, onEvent: (e: { type: string }) => events.push(e.type) });
+    await train(opts);
+    assert.ok(events.includes('checkpoint'), events.join());
+    const { readdir, readFile } = await import('node:fs/promises');
+    assert.ok((await readdir(join(dir, 'resumed'))).includes('loss.svg'));
+    const other = await file('other.jsonl', pairs.replace('title 0', 'title zero'));
+    await refuses(train({ ...opts, data: other, resume: true }), 'ERR_RESUME_MISMATCH', /training pairs .* changed/);
+    // A NaN in the newest checkpoint's weights.
+    const newest = (await readdir(join(dir, 'resumed')))
+      .filter((n) => n.startsWith('checkpoint-'))
+      .sort((a, b) => Number(b.slice(11)) - Number(a.slice(11)))[0];
+    const state = join(dir, 'resumed', newest, 'lite-state.safetensors');
+    const bytes = await readFile(state);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    bytes.writeFloatLE(Number.NaN, 8 + headerLength);
+    await writeFile(state, bytes);
+    await refuses(train({ ...opts, resume: true }), 'ERR_BAD_CHECKPOINT', /not finite/);
+  });
+
+  it('a --cache-dir that is a file is ERR_IO naming it (an uncaught ENOTDIR with its stack)', async () => {
+    const notDir = await file('cache-file', 'x');
+    await refuses(
+      train({ model: model.dir, data: join(dir, 'quiet.jsonl'), out: join(dir, 'cache-out'), cacheDir: notDir }),
+      'ERR_IO',
+      /embedding cache folder/,
+    );
+  });
+});

@@ -3,6 +3,8 @@
  * JSON Lines (one object per step and per milestone) when the output is not
  * a terminal or --json is given.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { UsageError, parseArgs } from './args.js';
 import type { Device } from '../kernels/index.js';
@@ -66,6 +68,8 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
   if (device !== undefined && !['cpu', 'cuda', 'auto'].includes(device))
     throw new UsageError(`--device must be cpu, cuda or auto; received '${device}'`);
 
+  // (Its default batch size, for the ETA: a LiteEncoder's is 256, JobBERT's 2,048.)
+  const lite = encoder === 'lite' || (typeof options.model === 'string' && existsSync(join(options.model, 'lite.json')));
   const bar = Boolean(progress.isTTY) && !options.json;
   const json = (v: Record<string, unknown>) => out(JSON.stringify(v));
   const t0 = performance.now();
@@ -77,7 +81,9 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
   let lastDraw = 0;
   const onProgress = (p: TrainProgress) => {
     const eta =
-      p.pairsPerSecond > 0 ? ((p.steps - p.step) * ((options.batchSize as number | undefined) ?? 2048)) / p.pairsPerSecond : Infinity;
+      p.pairsPerSecond > 0
+        ? ((p.steps - p.step) * ((options.batchSize as number | undefined) ?? (lite ? 256 : 2048))) / p.pairsPerSecond
+        : Infinity;
     if (!bar) {
       json({
         event: 'step',

@@ -204,19 +204,21 @@ export async function writeModel(
     tableDtype: 'int8',
     sha256: { table: sha(table), heads: sha(heads), config: configSha(w.config) },
   };
-  // A name of its own for each save: two saves into one folder at once shared one and failed.
-  const put = async (name: string, data: Buffer | string) => {
-    const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      await writeFile(tmp, data);
-      await rename(tmp, join(dir, name));
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw ioError(e);
-    }
-  };
-  await put(TABLE_FILE, table);
-  await put(HEADS_FILE, heads);
-  await put(CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`);
+  // Every file written under a name of its own first (two saves into one folder at once shared one name),
+  // then renamed into place, lite.json last: a save that failed half-way (a trainedWith JSON could not
+  // hold) had replaced the table and heads of the model there, which then failed its checksums.
+  const files: [string, Buffer | string][] = [
+    [TABLE_FILE, table],
+    [HEADS_FILE, heads],
+    [CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`],
+  ];
+  const temps = files.map(([name]) => join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`));
+  try {
+    for (let i = 0; i < files.length; i++) await writeFile(temps[i], files[i][1]);
+    for (let i = 0; i < files.length; i++) await rename(temps[i], join(dir, files[i][0]));
+  } catch (e) {
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
+    throw ioError(e);
+  }
   return config;
 }

@@ -26,10 +26,11 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, writeCheckpointDir } from '../util/checkpoints.js';
+import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, withOutLock, writeCheckpointDir } from '../util/checkpoints.js';
 import { addon } from '../kernels/binding.js';
-import { assertChoice, assertInteger, describe } from '../util/validate.js';
+import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 import { assertCommonTrainOptions } from '../util/train-options.js';
+import { callBack } from '../util/callback.js';
 
 export interface LiteTrainOptions {
   /** A LiteEncoder dir to continue from; omitted: a new model. */
@@ -60,9 +61,41 @@ export interface LiteTrainOptions {
   resume?: boolean;
   /** Checkpoints kept (default 2). */
   keepCheckpoints?: number;
-  onProgress?: (p: { step: number; steps: number; loss: number; pairsPerSecond: number }) => void;
-  [key: string]: unknown;
+  onProgress?: (p: { step: number; steps: number; loss: number; pairsPerSecond: number }) => unknown;
+  /** Told of a resume and of each checkpoint, as train()'s onEvent. */
+  onEvent?: (e: { type: 'resume'; step: number; dir: string } | { type: 'checkpoint'; step: number; dir: string }) => unknown;
+  /** As train() passes them: 'lite'; 'cpu' or 'auto' (the LiteEncoder trains on the CPU). */
+  encoder?: 'lite';
+  device?: 'cpu' | 'auto';
 }
+
+/** The options trainLiteEncoder reads: any other is refused, not ignored ({ epoch: 3 } trained one epoch). */
+const LITE_OPTIONS = Object.keys({
+  model: true,
+  data: true,
+  out: true,
+  epochs: true,
+  batchSize: true,
+  lr: true,
+  weightDecay: true,
+  warmupSteps: true,
+  scale: true,
+  symmetric: true,
+  seed: true,
+  positiveBranch: true,
+  buckets: true,
+  dim: true,
+  minN: true,
+  maxN: true,
+  trainedWith: true,
+  checkpointEvery: true,
+  resume: true,
+  keepCheckpoints: true,
+  onProgress: true,
+  onEvent: true,
+  encoder: true,
+  device: true,
+} satisfies Record<keyof LiteTrainOptions, true>);
 
 export interface Pair {
   anchor: string;
@@ -197,19 +230,34 @@ const B1 = 0.9;
 const B2 = 0.999;
 const EPS = 1e-8;
 
-function adamDense(p: Float32Array, g: Float32Array, s: Adam, lr: number, wd: number, t: number): void {
+/** One Adam step of dense weights; false when a weight is no longer finite. */
+function adamDense(p: Float32Array, g: Float32Array, s: Adam, lr: number, wd: number, t: number): boolean {
   const c1 = 1 - B1 ** t;
   const c2 = 1 - B2 ** t;
+  let finite = true;
   for (let i = 0; i < p.length; i++) {
     const m = (s.m[i] = B1 * s.m[i] + (1 - B1) * g[i]);
     const v = (s.v[i] = B2 * s.v[i] + (1 - B2) * g[i] * g[i]);
     p[i] -= lr * (m / c1 / (Math.sqrt(v / c2) + EPS) + wd * p[i]);
+    if (!Number.isFinite(p[i])) finite = false;
   }
+  return finite;
 }
 
-function adamSparse(table: Float32Array, dim: number, rows: Int32Array, g: Float32Array, s: Adam, lr: number, wd: number, t: number): void {
+/** One Adam step of the table rows `rows`; false when a weight is no longer finite. */
+function adamSparse(
+  table: Float32Array,
+  dim: number,
+  rows: Int32Array,
+  g: Float32Array,
+  s: Adam,
+  lr: number,
+  wd: number,
+  t: number,
+): boolean {
   const c1 = 1 - B1 ** t;
   const c2 = 1 - B2 ** t;
+  let finite = true;
   for (let u = 0; u < rows.length; u++) {
     const o = rows[u] * dim;
     const go = u * dim;
@@ -219,8 +267,10 @@ function adamSparse(table: Float32Array, dim: number, rows: Int32Array, g: Float
       const m = (s.m[i] = B1 * s.m[i] + (1 - B1) * gi);
       const v = (s.v[i] = B2 * s.v[i] + (1 - B2) * gi * gi);
       table[i] -= lr * (m / c1 / (Math.sqrt(v / c2) + EPS) + wd * table[i]);
+      if (!Number.isFinite(table[i])) finite = false;
     }
   }
+  return finite;
 }
 
 /** A new model's weights: table uniform(±0.1), heads identity + small noise, bias 0. */
@@ -262,6 +312,11 @@ const view = (data: Float32Array, rows: number, cols: number): Matrix => ({ data
 function liteSettings(fn: string, opts: LiteTrainOptions) {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
     throw new TypeError(`${fn}: options must be an object; received ${describe(opts)}`);
+  assertOptions(fn, opts, LITE_OPTIONS);
+  if (opts.encoder !== undefined) assertChoice(fn, 'encoder', opts.encoder, ['lite'] as const);
+  if (opts.device !== undefined) assertChoice(fn, 'device', opts.device, ['cpu', 'auto'] as const);
+  if (opts.onEvent !== undefined && typeof opts.onEvent !== 'function')
+    throw new TypeError(`${fn}: onEvent must be a function; received ${describe(opts.onEvent)}`);
   for (const name of ['data', 'out', 'model'] as const) {
     if (name === 'model' && opts.model === undefined) continue;
     if (typeof opts[name] !== 'string') throw new TypeError(`${fn}: ${name} must be a path string; received ${describe(opts[name])}`);
@@ -288,6 +343,12 @@ function liteSettings(fn: string, opts: LiteTrainOptions) {
     (typeof opts.trainedWith !== 'object' || opts.trainedWith === null || Array.isArray(opts.trainedWith))
   )
     throw new TypeError(`${fn}: trainedWith must be an object; received ${describe(opts.trainedWith)}`);
+  // Found now, not when lite.json is written after the whole run.
+  try {
+    JSON.stringify(opts.trainedWith);
+  } catch (e) {
+    throw new TypeError(`${fn}: trainedWith must be plain JSON data (${(e as Error).message})`);
+  }
   if (opts.model === undefined) {
     const { buckets, dim, minN, maxN } = o.config;
     assertInteger(fn, 'buckets', buckets, 2, 2 ** 31); // the features hash into 31 bits
@@ -320,18 +381,35 @@ function liteSettings(fn: string, opts: LiteTrainOptions) {
 export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps: number; losses: number[]; out: string }> {
   const fn = 'trainLiteEncoder';
   const o = liteSettings(fn, opts);
+  await assertOutUsable(fn, opts.out, o.resume);
+  return withOutLock(fn, opts.out, () => trainLocked(fn, opts, o));
+}
+
+/** trainLiteEncoder, its options checked and its out directory locked. */
+async function trainLocked(
+  fn: string,
+  opts: LiteTrainOptions,
+  o: ReturnType<typeof liteSettings>,
+): Promise<{ steps: number; losses: number[]; out: string }> {
   const { epochs, batchSize, lr, scale, symmetric, seed, positiveBranch, resume } = o;
   const wd = o.weightDecay;
   const warmup = o.warmupSteps;
   const keep = o.keepCheckpoints;
   const checkpointEvery = opts.checkpointEvery;
-  await assertOutUsable(fn, opts.out, resume);
 
   const w = opts.model ? dequantizeModel(await readModel(opts.model)) : initWeights(o.config, seed);
   const { buckets: B, dim: D } = w.config;
   const fcfg: FeatureConfig = { buckets: B, minN: w.config.minN, maxN: w.config.maxN };
 
   const pairs = await readPairs(opts.data);
+  // One positive for every pair: no batch has an in-batch negative, so the loss stays at ln(batch) and the
+  // model learns nothing (exit 0). The JobBERT trainer refuses such data too.
+  const distinct = new Set(pairs.map((p) => p.positive)).size;
+  if (distinct < 2)
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `${fn}: ${opts.data}: ${pairs.length} training pair(s) with ${distinct} distinct positive(s); in-batch negatives need at least 2`,
+    );
   // Features of every distinct text, once.
   const textId = new Map<string, number>();
   const texts: string[] = [];
@@ -437,6 +515,7 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
       await writeFile(join(dir, 'trainer_state.json'), JSON.stringify(state));
     });
     await pruneCheckpoints(opts.out, keep);
+    await callBack(opts.onEvent, { type: 'checkpoint', step, dir: join(opts.out, `checkpoint-${step}`) });
   };
   if (resume) {
     const latest = (await listCheckpoints(opts.out)).at(-1);
@@ -463,17 +542,23 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         !Array.isArray(state.losses)
       )
         throw badCheckpoint('trainer_state.json is not a LiteEncoder trainer state');
-      // An edited or damaged step resumed where the weights are not from (exit 0), or failed inside a step.
-      if (state.step !== latest.step || state.step > steps || (state.losses as unknown[]).length !== state.step)
-        throw badCheckpoint(
-          `trainer_state.json's step ${state.step} is not the checkpoint's (${latest.step}, of ${steps}) or its losses' count`,
-        );
+      // Other settings or data first: they also change the number of steps, which read as a damaged checkpoint.
       const diffs = settingsDiff(state.options ?? {}, settings);
       if (state.data?.sha256 !== dataSha) diffs.push(`the training pairs (${opts.data}) changed`);
       if (diffs.length > 0)
         throw new JobBERTError(
           'ERR_RESUME_MISMATCH',
           `${fn}: ${latest.dir} was made with other settings (${diffs.join('; ')}); resume with the same ones, or start a new out directory`,
+        );
+      // An edited or damaged step resumed where the weights are not from (exit 0), or failed inside a step.
+      if (
+        state.step !== latest.step ||
+        state.step > steps ||
+        (state.losses as unknown[]).length !== state.step ||
+        !(state.losses as unknown[]).every((x) => typeof x === 'number' && Number.isFinite(x))
+      )
+        throw badCheckpoint(
+          `trainer_state.json's step ${state.step} is not the checkpoint's (${latest.step}, of ${steps}), or its losses are not that many finite numbers`,
         );
       let saved: Record<string, { shape: number[]; data: Float32Array }>;
       try {
@@ -484,10 +569,13 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
       for (const [name, t] of Object.entries(stateTensors())) {
         const got = saved[name];
         if (!got || got.data.length !== t.data.length) throw badCheckpoint(`${STATE_TENSORS} lacks ${name} [${t.shape.join(', ')}]`);
+        // A damaged weight was resumed from and trained into a model whose encode() then failed.
+        if (!got.data.every(Number.isFinite)) throw badCheckpoint(`${STATE_TENSORS}'s ${name} holds a value that is not finite`);
         t.data.set(got.data);
       }
       step = state.step as number;
       losses = state.losses as number[];
+      await callBack(opts.onEvent, { type: 'resume', step, dir: latest.dir });
     }
   }
   const resumedAt = step;
@@ -515,7 +603,15 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         at += allOff[t + 1] - allOff[t];
         offsets[r + 1] = at;
       }
-      const base = addon.embeddingBagSync(w.table, D, ids, offsets);
+      let base: Float32Array;
+      try {
+        base = addon.embeddingBagSync(w.table, D, ids, offsets);
+      } catch (e) {
+        // Every weight is finite (each update checks), so a sum past float32's range is the weights diverging.
+        if (e instanceof RangeError && /NaN or Infinity/.test(e.message))
+          throw new JobBERTError('ERR_DIVERGED', `${fn}: the embedding sums overflowed at step ${step + 1}; lower lr`, { cause: e });
+        throw e;
+      }
       const gradBase = new Float32Array(2 * n * D);
       const headGrads: { which: 'anchor' | 'positive'; gw: Float32Array; gb: Float32Array }[] = [];
       let loss: number;
@@ -558,15 +654,18 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
       }
       const sparse = await addon.embeddingBagBackward(view(gradBase, 2 * n, D), ids, offsets, B);
       const rate = lr * (step <= warmup ? step / Math.max(1, warmup) : Math.max(0, (steps - step + 1) / Math.max(1, steps - warmup)));
-      adamSparse(w.table, D, sparse.ids, sparse.grads, tableState, rate, wd, step);
-      for (const hg of headGrads) {
-        adamDense(w.heads[hg.which].weight, hg.gw, headState[hg.which].w, rate, wd, step);
-        adamDense(w.heads[hg.which].bias, hg.gb, headState[hg.which].b, rate, 0, step);
-      }
       if (!Number.isFinite(loss)) throw new JobBERTError('ERR_DIVERGED', `${fn}: the loss became ${loss} at step ${step}; lower lr`);
+      // A finite loss can still carry a weight past float32's range (a huge lr): said here, not as the
+      // next step's "table holds NaN or Infinity" (ERR_INTERNAL).
+      let finite = adamSparse(w.table, D, sparse.ids, sparse.grads, tableState, rate, wd, step);
+      for (const hg of headGrads) {
+        finite = adamDense(w.heads[hg.which].weight, hg.gw, headState[hg.which].w, rate, wd, step) && finite;
+        finite = adamDense(w.heads[hg.which].bias, hg.gb, headState[hg.which].b, rate, 0, step) && finite;
+      }
+      if (!finite) throw new JobBERTError('ERR_DIVERGED', `${fn}: a weight is no longer finite after step ${step}; lower lr`);
       losses.push(loss);
       seen += n;
-      opts.onProgress?.({ step, steps, loss, pairsPerSecond: seen / Math.max(1e-3, (Date.now() - started) / 1000) });
+      await callBack(opts.onProgress, { step, steps, loss, pairsPerSecond: seen / Math.max(1e-3, (Date.now() - started) / 1000) });
       if (checkpointEvery !== undefined && step % checkpointEvery === 0 && step < steps) await checkpoint();
     }
   }
@@ -576,7 +675,9 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
       dim: D,
       minN: w.config.minN,
       maxN: w.config.maxN,
+      // The run's own figures last: trainedWith adds to them, it cannot replace them.
       trainedWith: {
+        ...(opts.trainedWith ?? {}),
         pairs: pairs.length,
         epochs,
         batchSize,
@@ -588,7 +689,6 @@ export async function trainLiteEncoder(opts: LiteTrainOptions): Promise<{ steps:
         seed,
         positiveBranch,
         steps,
-        ...(opts.trainedWith ?? {}),
       },
     },
     table: w.table,

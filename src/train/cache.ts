@@ -58,7 +58,10 @@ export class EmbeddingCache {
    */
   static async open(root: string, fingerprint: string, dim: number): Promise<EmbeddingCache> {
     const dir = cacheFolder(root, fingerprint);
-    await makeDirs(dir);
+    // A file in the way (--cache-dir FILE) was an uncaught ENOTDIR with its stack.
+    await makeDirs(dir).catch((e: Error) => {
+      throw new JobBERTError('ERR_IO', `cannot make the embedding cache folder ${dir}: ${e.message}`, { cause: e });
+    });
     await lock(dir);
     try {
       const metaPath = join(dir, 'meta.json');
@@ -208,7 +211,8 @@ async function lock(dir: string): Promise<void> {
       heldHere.add(dir);
       return;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new JobBERTError('ERR_IO', `cannot lock the embedding cache ${dir}: ${(e as Error).message}`, { cause: e });
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new JobBERTError('ERR_BUSY', `embedding cache ${dir} is being written by process ${pid}; wait for it to finish encoding`);

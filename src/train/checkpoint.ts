@@ -328,7 +328,7 @@ export async function loadCheckpoint(dir: string, plan: ModelPlan, heads: Heads,
     throw badCheckpoint(
       `trainer_state.json's epoch ${JSON.stringify(state.epoch)} / stepInEpoch ${JSON.stringify(state.stepInEpoch)} are not counts`,
     );
-  if (!Array.isArray(state.losses) || state.losses.length !== state.step || !state.losses.every((x) => typeof x === 'number'))
+  if (!Array.isArray(state.losses) || state.losses.length !== state.step || !state.losses.every((x) => Number.isFinite(x)))
     throw badCheckpoint(`trainer_state.json's losses are not one number a step (${state.step})`);
   if (!Array.isArray(state.validation)) throw badCheckpoint("trainer_state.json's validation is not a list");
   const readInto = async (path: string, names: [string, Float32Array][]) => {
@@ -355,6 +355,15 @@ export async function loadCheckpoint(dir: string, plan: ModelPlan, heads: Heads,
   const names: [string, Float32Array][] = [];
   for (const [key, mo] of Object.entries(optimizer.moments)) names.push([`${key}.exp_avg`, mo.m], [`${key}.exp_avg_sq`, mo.v]);
   await readInto(join(dir, 'optimizer.safetensors'), names);
+  // A damaged value was resumed from, and failed as a kernel's ERR_INTERNAL at the next step.
+  const tensors: [string, Float32Array][] = [
+    ['the anchor head', heads.anchor.weight],
+    ['the anchor head', heads.anchor.bias],
+    ['the positive head', heads.positive.weight],
+    ['the positive head', heads.positive.bias],
+    ...names.map(([name, t]): [string, Float32Array] => [`optimizer.safetensors' ${name}`, t]),
+  ];
+  for (const [what, t] of tensors) if (!t.every(Number.isFinite)) throw badCheckpoint(`${what} holds a value that is not finite`);
   optimizer.step = state.step;
   return state;
 }

@@ -34,7 +34,8 @@ import {
   type TrainerState,
 } from './checkpoint.js';
 import { assertTrainable, readPairs, type PairStats } from './data.js';
-import { assertOutUsable } from '../util/checkpoints.js';
+import { assertOutUsable, withOutLock } from '../util/checkpoints.js';
+import { callBack } from '../util/callback.js';
 import { assertCommonTrainOptions } from '../util/train-options.js';
 import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type Batch } from './step.js';
 import { lossCurveSvg } from './svg.js';
@@ -219,7 +220,10 @@ async function trainLite(opts: TrainOptions): Promise<TrainResult> {
   }
   if (typeof mod.trainLiteEncoder !== 'function')
     throw new JobBERTError('ERR_UNAVAILABLE', `${FN}: LiteEncoder training is not available in this build of jobbert`);
-  return mod.trainLiteEncoder(opts);
+  const result = await mod.trainLiteEncoder(opts);
+  // As JobBERT training writes it (the CLI promised it for both).
+  await writeAtomic(join(result.out, 'loss.svg'), lossCurveSvg(result.losses));
+  return result;
 }
 
 /** Writes `text` to `path` atomically. */
@@ -269,14 +273,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       `${FN}: out must be a directory apart from the model (not inside it nor containing it); received ${describe(opts.out)} for model ${describe(opts.model)}`,
     );
   }
-  const emit = (e: TrainEvent) => opts.onEvent?.(e);
-
   const layout = await readLayout(modelDir);
   const hidden = (await readTransformerConfig(layout.transformerDir)).hiddenSize;
   let plan = await planModel(modelDir, layout); // early, so a model the trainer cannot train fails before any encoding
   const data = await readPairs(resolve(opts.data), { minSkills: o.minSkills });
   assertTrainable(opts.data, data);
-  emit({ type: 'data', stats: data.stats, texts: data.texts.length });
+  await callBack(opts.onEvent, { type: 'data', stats: data.stats, texts: data.texts.length });
   let valData: TalentCLEFTaskA | undefined;
   let valTexts: string[] = [];
   if (opts.validation !== undefined) {
@@ -285,6 +287,27 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 
   await assertOutUsable(FN, out, o.resume);
+  return withOutLock(FN, out, () => trainHeads(opts, o, { modelDir, layout, hidden, plan, data, valData, valTexts, out, device }));
+}
+
+/** What train() has read and checked before it locks its out directory. */
+interface Prepared {
+  modelDir: string;
+  layout: Awaited<ReturnType<typeof readLayout>>;
+  hidden: number;
+  plan: Awaited<ReturnType<typeof planModel>>;
+  data: Awaited<ReturnType<typeof readPairs>>;
+  valData: TalentCLEFTaskA | undefined;
+  valTexts: string[];
+  out: string;
+  device: Device;
+}
+
+/** train() of JobBERT heads, its inputs read and its out directory locked. */
+async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOptions>, p: Prepared): Promise<TrainResult> {
+  const { modelDir, layout, hidden, data, valData, valTexts, out, device } = p;
+  let { plan } = p;
+  const emit = (e: TrainEvent) => callBack(opts.onEvent, e);
 
   // ---- base vectors: the cache has them, or they are computed once now
   const fingerprint = await baseFingerprint(layout);
@@ -303,7 +326,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       else rows[i] = r;
       return key;
     });
-    emit({ type: 'encode', done: 0, total: missing.length, cached: all.length - missing.length });
+    await emit({ type: 'encode', done: 0, total: missing.length, cached: all.length - missing.length });
     if (missing.length > 0) {
       const base = await openBaseEncoder(modelDir, layout);
       try {
@@ -316,7 +339,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
             vectors,
           );
           ids.forEach((i, j) => (rows[i] = got[j]));
-          emit({ type: 'encode', done: Math.min(at + CHUNK, missing.length), total: missing.length, cached: all.length - missing.length });
+          await emit({
+            type: 'encode',
+            done: Math.min(at + CHUNK, missing.length),
+            total: missing.length,
+            cached: all.length - missing.length,
+          });
         }
       } finally {
         await base.dispose();
@@ -388,7 +416,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         ({ step, epoch, stepInEpoch } = state);
         losses = state.losses;
         validation = state.validation;
-        emit({ type: 'resume', step, dir: latest.dir });
+        await emit({ type: 'resume', step, dir: latest.dir });
       }
     }
     plan = await planModel(modelDir, layout); // again: encoding may have cached onnx/model.onnx in the model dir
@@ -411,14 +439,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const checkpoint = async () => {
       const dir = await saveCheckpoint(out, plan, heads, optimizer, snapshot());
       await pruneCheckpoints(out, o.keepCheckpoints);
-      emit({ type: 'checkpoint', step, dir });
+      await emit({ type: 'checkpoint', step, dir });
       return dir;
     };
     const runValidation = async (): Promise<boolean> => {
       if (!valData || validation.some((v) => v.step === step)) return false;
       const metrics = await validate(valData, heads.anchor, valRows, valBase, hidden, step, device);
       validation.push({ step, map: metrics.map });
-      emit({ type: 'validation', step, map: metrics.map, metrics });
+      await emit({ type: 'validation', step, map: metrics.map, metrics });
       return true;
     };
     const validateEvery = opts.validateEvery ?? opts.checkpointEvery;
@@ -460,7 +488,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         [epoch, stepInEpoch] = b + 1 === batches ? [epoch + 1, 0] : [epoch, b + 1];
         dirty = true;
         pairsDone += batch.anchors.rows;
-        opts.onProgress?.({ step, steps, loss, pairsPerSecond: pairsDone / Math.max(1e-9, (performance.now() - started) / 1000) });
+        await callBack(opts.onProgress, {
+          step,
+          steps,
+          loss,
+          pairsPerSecond: pairsDone / Math.max(1e-9, (performance.now() - started) / 1000),
+        });
         if (step < steps) {
           if (validateEvery !== undefined && step % validateEvery === 0) await runValidation();
           if (opts.checkpointEvery !== undefined && step % opts.checkpointEvery === 0) {

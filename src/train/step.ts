@@ -158,6 +158,7 @@ export function adamwUpdate(
   const bc1 = 1 - b1 ** t;
   const bc2Sqrt = Math.sqrt(1 - b2 ** t);
   const stepSize = lr / bc1;
+  let finite = true;
   const update = (param: Float32Array, grad: Float32Array, mo: Moments, decay: number) => {
     const { m, v } = mo;
     const shrink = 1 - lr * decay;
@@ -168,12 +169,17 @@ export function adamwUpdate(
       m[i] = mi;
       v[i] = vi;
       param[i] = param[i] * shrink - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
+      if (!Number.isFinite(param[i])) finite = false;
     }
   };
   update(heads.anchor.weight, grads.anchor.weight, state.moments['anchor.weight'], opts.weightDecay);
   update(heads.anchor.bias, grads.anchor.bias, state.moments['anchor.bias'], 0);
   update(heads.positive.weight, grads.positive.weight, state.moments['positive.weight'], opts.weightDecay);
   update(heads.positive.bias, grads.positive.bias, state.moments['positive.bias'], 0);
+  // A finite gradient can still carry a weight past float32's range (a huge lr): said here, not as a
+  // kernel's "bias must hold only finite numbers" (ERR_INTERNAL) at the next step.
+  if (!finite)
+    throw new JobBERTError('ERR_DIVERGED', `training diverged at step ${t}: a weight is no longer finite; lower the learning rate`);
   return norm;
 }
 
