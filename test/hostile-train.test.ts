@@ -241,15 +241,20 @@ describe('training runs that went wrong quietly (found by an adversarial helper)
 
   it('two runs into one out directory: the second is ERR_BUSY (both finished, one model lost); a lock left by a dead process is taken over', async () => {
     const { trainLiteEncoder } = await import('../src/lite/train.js');
-    const runs = await Promise.allSettled([
-      trainLiteEncoder(lite('busy', { resume: true })),
-      trainLiteEncoder(lite('busy', { resume: true, seed: 2 })),
-    ]);
-    assert.deepEqual(
-      runs.map((r) => r.status),
-      ['fulfilled', 'rejected'],
-    );
-    assert.equal((runs[1] as PromiseRejectedResult).reason.code, 'ERR_BUSY');
+    // The first run waits in its first step until the second has been answered (else it may be done first).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const first = trainLiteEncoder(lite('busy', { resume: true, onProgress: () => gate }));
+    const { existsSync } = await import('node:fs');
+    for (let i = 0; i < 1000 && !existsSync(join(dir, 'busy', '.jobbert-training.lock')); i++) await new Promise((r) => setTimeout(r, 10));
+    await assert.rejects(trainLiteEncoder(lite('busy', { resume: true, seed: 2 })), {
+      code: 'ERR_BUSY',
+      message: /another training run of this process is training into/,
+    });
+    open();
+    await first;
     const { readdir } = await import('node:fs/promises');
     assert.ok(!(await readdir(join(dir, 'busy'))).includes('.jobbert-training.lock'), 'the lock is released');
     // A lock of a process that has ended.
@@ -344,6 +349,18 @@ describe('training runs that went wrong quietly (found by an adversarial helper)
     bytes.writeFloatLE(Number.NaN, 8 + headerLength);
     await writeFile(state, bytes);
     await refuses(train({ ...opts, resume: true }), 'ERR_BAD_CHECKPOINT', /not finite/);
+  });
+
+  it('--resume into a folder of other files, with no checkpoint, is ERR_EXISTS (it trained from scratch there and replaced them)', async () => {
+    const { mkdir, readFile } = await import('node:fs/promises');
+    await mkdir(join(dir, 'mine'));
+    await writeFile(join(dir, 'mine', 'config.json'), '{"mine": true}');
+    await refuses(
+      train(lite('mine', { resume: true })),
+      'ERR_EXISTS',
+      /holds no checkpoint to resume from, but other files \(config\.json\)/,
+    );
+    assert.equal(await readFile(join(dir, 'mine', 'config.json'), 'utf8'), '{"mine": true}');
   });
 
   it('a --cache-dir that is a file is ERR_IO naming it (an uncaught ENOTDIR with its stack)', async () => {

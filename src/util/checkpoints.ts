@@ -78,6 +78,15 @@ export async function assertOutUsable(fn: string, out: string, resume: boolean):
       `${fn}: out directory ${out} is not empty; pass resume: true (--resume) to continue the training there, or choose a new directory`,
     );
   }
+  // Resuming a folder of other files (a mistyped --out): it trained from scratch there and replaced them.
+  // One a training wrote (its model, or its loss curve) may be trained into again.
+  const trained = ['loss.svg', 'lite.json', 'modules.json'].some((name) => existing.includes(name));
+  if (resume && existing.length > 0 && !trained && (await listCheckpoints(out)).length === 0) {
+    throw new JobBERTError(
+      'ERR_EXISTS',
+      `${fn}: out directory ${out} holds no checkpoint to resume from, but other files (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', …' : ''}); choose a new or empty directory`,
+    );
+  }
 }
 
 /** The settings that differ between a checkpoint and this run, as "name old → new" lines. */
