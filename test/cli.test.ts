@@ -312,6 +312,36 @@ describe('jobbert CLI', () => {
     assert.match(worker.err, /worker takes no --threshold: a job names its own \(jobbert batch normalize --threshold X\)/);
   });
 
+  it('batch normalize refuses a calibration, examples file or taxonomy that every worker would refuse, before it submits anything (it queued the job, which waited for a worker for good)', async () => {
+    const bad = join(dir, 'bad-calibration.json');
+    await writeFile(bad, '{"format": "nope"}');
+    const emptyTaxonomy = join(dir, 'empty-taxonomy');
+    await mkdir(emptyTaxonomy, { recursive: true });
+    const badExamples = join(dir, 'bad-examples.csv');
+    await writeFile(badExamples, 'title,uri\n"never closed,http://x\n');
+    // The URL leads nowhere: each is refused before any connection is tried.
+    const args = [
+      'batch',
+      'normalize',
+      '--nats',
+      'nats://127.0.0.1:1',
+      '--input',
+      join(dir, 'titles.jsonl'),
+      '--output',
+      join(dir, 'b.jsonl'),
+    ];
+    for (const [more, message] of [
+      [['--calibration', bad], /ERR_BAD_DATA: .*not a jobbert calibration/],
+      [['--taxonomy', emptyTaxonomy], /ERR_/],
+      [['--examples', badExamples], /ERR_BAD_FILE/],
+    ] as const) {
+      const r = await run(...args, ...more);
+      assert.equal(r.code, 1, more.join(' '));
+      assert.match(r.err, message);
+      assert.doesNotMatch(r.err, /ERR_NATS/);
+    }
+  });
+
   it('serve refuses options that would be ignored: HTTP options on a --shard, NATS options without --nats', async () => {
     // Refused before any connection is tried (the URL leads nowhere).
     const shard = ['serve', '--nats', 'nats://127.0.0.1:1', '--index-name', 'big', '--shard', '0'];

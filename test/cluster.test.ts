@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, symlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -215,6 +215,47 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       assert.equal(worker.stats.chunks, 20);
       assert.equal(worker.stats.rows, N);
     } finally {
+      await worker.stop();
+      await encoder.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('rows appended to the input while the job runs fail the job, naming the input (they were dropped, exit 0)', async () => {
+    const nats = await startNats();
+    const encoder = await JobBERT.load(modelDir, { threads: 1 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let asked!: () => void;
+    const firstAsk = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    const held = wrapped(encoder, () => {
+      asked();
+      return gate;
+    });
+    const file = join(work, 'growing.txt');
+    await writeFile(file, `${titles(100, 8).join('\n')}\n`);
+    const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(held)] });
+    try {
+      const job = runBatch({
+        nats: nats.url,
+        task: 'encode',
+        input: file,
+        output: join(work, 'growing.jsonl'),
+        fingerprint: encoder.fingerprint,
+        chunkSize: 10,
+      });
+      job.catch(() => {});
+      await firstAsk;
+      await sleep(500); // every chunk submitted
+      await appendFile(file, `${titles(5, 9).join('\n')}\n`);
+      open();
+      await assert.rejects(job, { code: 'ERR_IO', message: /growing\.txt: the input changed while the job ran/ });
+    } finally {
+      open();
       await worker.stop();
       await encoder.dispose();
       await nats.dispose();
@@ -1085,6 +1126,26 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       assert.equal(c.nc.isClosed(), true);
     } finally {
       nats.signal('SIGCONT');
+      await nats.dispose();
+    }
+  });
+
+  test('a worker told to stop while its broker is down stops (it waited on its pull loop until the broker came back)', {
+    timeout: 60_000,
+  }, async () => {
+    const nats = await startNats();
+    try {
+      const { LiteEncoder } = await import('../src/lite/encoder.js');
+      const encoder = await LiteEncoder.load();
+      const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)] });
+      await sleep(500);
+      nats.signal('SIGKILL'); // gone at once, as a crashed broker
+      await sleep(1000);
+      // (A bound that turns the hang into a failure, not a timing: it stayed up until the broker came back.)
+      const bounded = await Promise.race([worker.stop().then(() => 'stopped'), sleep(20_000).then(() => 'still up after 20 s')]);
+      assert.equal(bounded, 'stopped');
+      await encoder.dispose();
+    } finally {
       await nats.dispose();
     }
   });

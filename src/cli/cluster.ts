@@ -328,7 +328,14 @@ async function submit(
   const encoder = await loadModel(o);
   let fingerprint: string;
   try {
-    fingerprint = task === 'encode' ? encoder.fingerprint : await normalizeFingerprint(encoder.fingerprint, normalizeSettings(o));
+    if (task === 'encode') fingerprint = encoder.fingerprint;
+    else {
+      const settings = normalizeSettings(o);
+      // The Normalizer the workers will build, built once here: taxonomy, examples or a calibration that
+      // every worker refuses queued the whole job, which then waited for a worker for good.
+      await (await Normalizer.load({ encoder, ...settings })).dispose();
+      fingerprint = await normalizeFingerprint(encoder.fingerprint, settings);
+    }
   } finally {
     await encoder.dispose();
   }

@@ -415,6 +415,7 @@ class OutputWriter {
   /** The temporary file renamed over the output at the end ('' when written in place). */
   readonly #tmp: string;
   readonly #target: OutputTarget;
+  readonly #input: string;
   readonly #out: Writable;
   readonly #closed: Promise<void>;
   readonly #rows: AsyncGenerator<BatchRow[]>;
@@ -433,7 +434,16 @@ class OutputWriter {
     this.#target = target;
     this.#tmp = target.inPlace ? '' : `${target.path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
     ({ stream: this.#out, closed: this.#closed } = outputFile(this.#tmp || target.path, path));
+    this.#input = input;
     this.#rows = chunked(readBatchInput(input, { column }), spec.chunkSize);
+  }
+
+  /** The input grew while the job ran: its rows past those submitted have no results. */
+  #changed(): JobBERTError {
+    return new JobBERTError(
+      'ERR_IO',
+      `${this.#input}: the input changed while the job ran (it has rows past the ${this.spec.chunks} chunk(s) submitted); run the job again on the finished file`,
+    );
   }
 
   /** Chunks written so far. */
@@ -479,7 +489,9 @@ class OutputWriter {
             .filter((l) => l !== '');
         }
         if (lines.length !== rows.length)
-          throw new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines.length} results for ${rows.length} rows`);
+          throw n === this.spec.chunks - 1
+            ? this.#changed() // the last chunk, read longer: rows appended to the input
+            : new JobBERTError('ERR_CORRUPT', `chunk ${n} has ${lines.length} results for ${rows.length} rows`);
         if (lines.length && !this.#out.write(`${lines.join('\n')}\n`))
           // A failed write never drains: its error settles #closed instead.
           await Promise.race([new Promise<void>((resolve) => this.#out.once('drain', resolve)), this.#closed]);
@@ -494,6 +506,8 @@ class OutputWriter {
   /** Ends the file, fsyncs it and renames it over the output. Async. */
   async finish(): Promise<void> {
     try {
+      // Rows appended to the input after it was submitted were dropped without a word (exit 0).
+      if (!(await this.#rows.next()).done) throw this.#changed();
       await new Promise<void>((resolve, reject) => this.#out.end((e?: Error | null) => (e ? reject(e) : resolve())));
       await this.#closed;
       if (!this.#tmp) return;
@@ -503,7 +517,7 @@ class OutputWriter {
       await rename(this.#tmp, this.#target.path);
     } catch (e) {
       await this.abort();
-      throw new JobBERTError('ERR_IO', `${this.path}: ${(e as Error).message}`, { cause: e });
+      throw e instanceof JobBERTError ? e : new JobBERTError('ERR_IO', `${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 

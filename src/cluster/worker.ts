@@ -17,6 +17,9 @@ import { assertInteger, assertOptions } from '../util/validate.js';
 import { chunkObject, routeOf, type ChunkFailure, type ChunkMessage, type TaskRunner } from './jobs.js';
 import { connectCluster, ensureWorkStream, isTransient, retry, sleep, WORK_STREAM } from './nats.js';
 
+/** How long stop() waits for the pull loop to notice, once the chunks in hand are done or handed back, in ms. */
+const LOOP_STOP_MS = 2000;
+
 export interface WorkerOptions {
   /** NATS server URL, e.g. nats://127.0.0.1:4222. */
   nats: string;
@@ -351,7 +354,13 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
               job.msg.nak();
             }
       }
-      if (!jobs.some((j) => j.abandoned)) await running.catch(() => {});
+      // The pull loop ends at its next look for chunks, but with the broker away that look retries for
+      // good: a worker told to stop then stayed up until the broker came back (706 s in a test).
+      if (!jobs.some((j) => j.abandoned)) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([running.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, LOOP_STOP_MS)))]);
+        clearTimeout(timer);
+      }
       await c.close();
       markStopped();
     })();
