@@ -1130,6 +1130,34 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     }
   });
 
+  test('the router reports the newest version published in its layout, and its entries (/healthz and /metrics kept the first)', async () => {
+    const { serveShard } = await import('../src/cluster/shard-service.js');
+    const { ShardRouter } = await import('../src/cluster/shard-router.js');
+    const { publishIndex } = await import('../src/cluster/index-store.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { encoder, file, nats, dispose } = await indexOnNats(entries(200, 46, 'V'), 'versions');
+    const shards: { close(): Promise<void> }[] = [];
+    let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
+    try {
+      const first = await publishIndex({ nats: nats.url, file, name: 'versions', shards: 2 });
+      for (const s of [0, 1]) shards.push(await serveShard({ nats: nats.url, name: 'versions', shard: s }));
+      router = await ShardRouter.open({ nats: nats.url, name: 'versions', pingMs: 100 });
+      assert.deepEqual([router.version, router.size], [first.version, 200]);
+      const smaller = await MatchIndex.build(encoder, entries(150, 47, 'W'));
+      const file2 = join(work, 'versions-2.jbi');
+      await smaller.save(file2);
+      await smaller.dispose();
+      await sleep(1100); // versions are stamped to the second
+      const second = await publishIndex({ nats: nats.url, file: file2, name: 'versions', shards: 2 });
+      for (let i = 0; i < 100 && router.version !== second.version; i++) await sleep(50);
+      assert.deepEqual([router.version, router.size], [second.version, 150]);
+    } finally {
+      await router?.dispose();
+      for (const s of shards) await s.close();
+      await dispose();
+    }
+  });
+
   test('a worker told to stop while its broker is down stops (it waited on its pull loop until the broker came back)', {
     timeout: 60_000,
   }, async () => {

@@ -23,7 +23,8 @@ import type { Matrix } from '../kernels/matrix.js';
 import { encoderFromSpec } from '../match/encoder-spec.js';
 import type { MatchResult, SearchOptions } from '../match/match-index.js';
 import { assertInteger, assertOptions } from '../util/validate.js';
-import { readManifest, type ShardManifest } from './index-store.js';
+import type { ObjectStore } from '@nats-io/obj';
+import { manifestObject, readManifest, type ShardManifest } from './index-store.js';
 import { connectCluster, INDEX_BUCKET, objectStore, sleep, type ClusterConnection } from './nats.js';
 import {
   pingSubjectOf,
@@ -113,8 +114,14 @@ export class ShardRouter {
   #pingNow: () => void = () => {};
   #disposed = false;
 
+  /** The newest manifest read of the router's layout and encoder (version, entries, languages). */
+  #published: ShardManifest;
+  #reading = false;
+  readonly #store: ObjectStore;
+
   private constructor(
     c: ClusterConnection,
+    store: ObjectStore,
     manifest: ShardManifest,
     encoder: Encoder,
     owns: boolean,
@@ -123,7 +130,9 @@ export class ShardRouter {
     pingMs: number,
   ) {
     this.#c = c;
+    this.#store = store;
     this.manifest = manifest;
+    this.#published = manifest;
     this.encoder = encoder;
     this.#ownsEncoder = owns;
     this.#deadlineMs = deadlineMs;
@@ -162,7 +171,8 @@ export class ShardRouter {
     assertInteger(fn, 'pingMs', pingMs, 1);
     const c = await connectCluster(opts.nats, `jobbert-router-${opts.name}`);
     try {
-      const manifest = await readManifest(await objectStore(c, INDEX_BUCKET), opts.name);
+      const store = await objectStore(c, INDEX_BUCKET);
+      const manifest = await readManifest(store, opts.name);
       let encoder = opts.encoder;
       const owns = !encoder;
       if (!encoder) {
@@ -180,7 +190,7 @@ export class ShardRouter {
           `${fn}: index ${opts.name} was built with encoder ${manifest.fingerprint}, not ${encoder.fingerprint}`,
         );
       }
-      return new ShardRouter(c, manifest, encoder, owns, deadlineMs, attemptMs, pingMs);
+      return new ShardRouter(c, store, manifest, encoder, owns, deadlineMs, attemptMs, pingMs);
     } catch (e) {
       await c.close();
       throw e;
@@ -188,7 +198,7 @@ export class ShardRouter {
   }
 
   get size(): number {
-    return this.manifest.entries;
+    return this.#published.entries;
   }
   get dim(): number {
     return this.manifest.dim;
@@ -197,11 +207,32 @@ export class ShardRouter {
     return this.manifest.fingerprint;
   }
   get languages(): string[] {
-    return this.manifest.languages;
+    return this.#published.languages;
   }
-  /** The published version the router was opened on. */
+  /**
+   * The newest version published in the router's layout (the manifest is read
+   * again with each round of pings): /healthz and /metrics kept the version
+   * the router was opened on after every publish.
+   */
   get version(): string {
-    return this.manifest.version;
+    return this.#published.version;
+  }
+
+  /** Reads the manifest again; a version of this layout and encoder becomes the one reported (another is the pings' to name). */
+  async #readPublished(): Promise<void> {
+    if (this.#reading) return; // (one read at a time; with NATS away one may take a while)
+    this.#reading = true;
+    try {
+      // Once, not through readManifest's retries: a round of pings must not wait on it.
+      const raw = await this.#store.getBlob(manifestObject(this.manifest.name));
+      const m = raw && (JSON.parse(new TextDecoder().decode(raw)) as ShardManifest);
+      if (m && m.shards === this.manifest.shards && m.fingerprint === this.manifest.fingerprint && m.dim === this.manifest.dim)
+        this.#published = m;
+    } catch {
+      // NATS away, or the index deleted or damaged: the pings say what matters; keep the last version read.
+    } finally {
+      this.#reading = false;
+    }
   }
 
   /**
@@ -227,6 +258,7 @@ export class ShardRouter {
       again = false;
       const started = performance.now();
       // Settled, not all: a round that threw would have ended the pings for good, unhandled.
+      void this.#readPublished();
       await Promise.allSettled(Array.from({ length: this.manifest.shards }, (_, s) => this.#pingShard(s)));
       this.#pinged = true;
       const now = performance.now();
