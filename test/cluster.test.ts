@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../src/cli/index.js';
+import type { JobBERTError } from '../src/errors.js';
 import { runBatch, type BatchProgress } from '../src/cluster/batch.js';
 import { encodeRunner } from '../src/cluster/jobs.js';
 import { startWorker } from '../src/cluster/worker.js';
@@ -1110,6 +1111,22 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       await router?.dispose();
       for (const s of shards) await s.close();
       await lite.dispose();
+      await nats.dispose();
+    }
+  });
+
+  test('a tls:// URL to a server without TLS is refused (it connected in plain text)', async () => {
+    const { connectCluster } = await import('../src/cluster/nats.js');
+    const nats = await startNats();
+    try {
+      const tls = await connectCluster(`tls://127.0.0.1:${nats.port}`, 'jobbert-test-tls').then(
+        async (c) => (await c.close(), 'connected in plain text'),
+        (e: JobBERTError) => e.code,
+      );
+      assert.equal(tls, 'ERR_NATS');
+      const plain = await connectCluster(nats.url, 'jobbert-test-plain');
+      await plain.close();
+    } finally {
       await nats.dispose();
     }
   });

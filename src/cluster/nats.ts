@@ -110,6 +110,9 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: 5000,
+      // A tls:// URL asks for TLS: an empty TlsOptions makes the client accept no other connection
+      // (the scheme alone was ignored, and a whole batch ran in plain text).
+      ...(servers.some((s) => /^tls:\/\//i.test(s)) ? { tls: {} } : {}),
     });
   } catch (e) {
     throw new JobBERTError('ERR_NATS', `cannot connect to NATS at ${url}: ${(e as Error).message}`, { cause: e });
