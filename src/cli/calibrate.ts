@@ -4,10 +4,10 @@
  * labelled titles, so that its confidence and default threshold mean what
  * the built-in model's do (fit-calibration.ts).
  */
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fitCalibration, type CalibrationFigures, reliabilitySvg } from '../normalize/fit-calibration.js';
-import { type OutputTarget, outputTarget } from '../util/output-file.js';
+import { type OutputTarget, outputTarget, writeFileAtomic } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
 import { checkOutput, mustExist, refuseSameFile } from './files.js';
 import { modelEncoder } from './model.js';
@@ -99,14 +99,6 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
 }
 
 /** Writes `text` to an output whole: a file through a temporary renamed over it, a FIFO or device as it is. */
-async function writeWhole(target: OutputTarget, text: string): Promise<void> {
-  if (target.inPlace) return writeFile(target.path, text);
-  const tmp = `${target.path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, target.path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+function writeWhole(target: OutputTarget, text: string): Promise<void> {
+  return target.inPlace ? writeFile(target.path, text) : writeFileAtomic(target.path, text);
 }

@@ -1,3 +1,4 @@
+/** The CLI's model commands: convert (safetensors → ONNX), download (from the hub), encode (texts → vectors). */
 import { stat } from 'node:fs/promises';
 import type { Branch } from '../encoders/encoder.js';
 import { download, type DownloadProgress } from '../model/download.js';

@@ -19,12 +19,13 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/output-file.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { assertBoolean, assertInteger, assertOptions, describe } from '../util/validate.js';
-import { processAlive } from '../util/process.js';
+import { takePidLock } from '../util/pid-lock.js';
 import { makeDirs } from '../util/make-dirs.js';
 
 export interface DownloadProgress {
@@ -230,7 +231,7 @@ async function runJob(job: Job): Promise<string> {
         if (!files.list.some((f) => join(job.dir, f) === stale)) await rm(stale, { force: true });
       }
     }
-    await writeAtomic(join(job.dir, MANIFEST), JSON.stringify(manifest, null, 2));
+    await writeFileAtomic(join(job.dir, MANIFEST), JSON.stringify(manifest, null, 2));
     return job.dir;
   } finally {
     await unlock();
@@ -259,21 +260,16 @@ async function completeCache(job: Job): Promise<boolean> {
 }
 
 /** Takes the folder's lock file (holding our pid); a lock left by a process that no longer runs is taken over. */
-async function lock(dir: string): Promise<() => Promise<void>> {
+function lock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(path, String(process.pid), { flag: 'wx' });
-      return () => rm(path, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
-    }
-    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
-      throw new JobBERTError('ERR_BUSY', `download: process ${pid} is downloading into ${dir} (remove ${path} if it is not)`);
-    }
-    await rm(path, { force: true });
-  }
+  return takePidLock(path, {
+    busy: (holder) =>
+      new JobBERTError(
+        'ERR_BUSY',
+        `download: ${holder === 'this process' ? 'another download of this process' : typeof holder === 'number' ? `process ${holder}` : holder} is downloading into ${dir} (remove ${path} if it is not)`,
+      ),
+    io: (e) => e,
+  });
 }
 
 async function withRetries<T>(job: Job, attempt: () => Promise<T>): Promise<T> {
@@ -599,10 +595,4 @@ async function transfer(
   }
   await rename(part, final);
   return { size: written, hash };
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }

@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/output-file.js';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
@@ -707,8 +708,6 @@ export async function convertModelDir(dir: string, opts: { precision?: ModelPrec
   const { onnx } = await convertToOnnx(layout.transformerDir, { precision });
   const path = join(layout.transformerDir, 'onnx', ONNX_FILES[precision]);
   await makeDirs(join(path, '..'));
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, onnx);
-  await rename(tmp, path);
+  await writeFileAtomic(path, onnx);
   return path;
 }

@@ -13,11 +13,12 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/output-file.js';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { encodeHalf, halfTable } from './f16.js';
-import { processAlive } from '../util/process.js';
+import { takePidLock } from '../util/pid-lock.js';
 import { makeDirs } from '../util/make-dirs.js';
 
 const ENTRY = 20;
@@ -39,14 +40,15 @@ export class EmbeddingCache {
   readonly #rows = new Map<string, number>();
   #count: number;
   #fd: number | undefined;
-  #locked: boolean;
+  /** Gives the write lock back; null once release() has. */
+  #unlock: (() => Promise<void>) | null;
   readonly #scratch: Uint16Array;
 
-  private constructor(dir: string, dim: number, count: number) {
+  private constructor(dir: string, dim: number, count: number, unlock: () => Promise<void>) {
     this.dir = dir;
     this.dim = dim;
     this.#count = count;
-    this.#locked = true;
+    this.#unlock = unlock;
     this.#scratch = new Uint16Array(dim);
   }
 
@@ -62,7 +64,7 @@ export class EmbeddingCache {
     await makeDirs(dir).catch((e: Error) => {
       throw new JobBERTError('ERR_IO', `cannot make the embedding cache folder ${dir}: ${e.message}`, { cause: e });
     });
-    await lock(dir);
+    const unlock = await lock(dir);
     try {
       const metaPath = join(dir, 'meta.json');
       let meta: { format?: unknown; fingerprint?: unknown; dim?: unknown } | undefined;
@@ -74,9 +76,7 @@ export class EmbeddingCache {
       if (meta === undefined) {
         await rm(join(dir, 'vectors.f16'), { force: true });
         await rm(join(dir, 'index.bin'), { force: true });
-        const tmp = `${metaPath}.${process.pid}.tmp`;
-        await writeFile(tmp, JSON.stringify({ format: FORMAT, version: 1, fingerprint, dim }));
-        await rename(tmp, metaPath);
+        await writeFileAtomic(metaPath, JSON.stringify({ format: FORMAT, version: 1, fingerprint, dim }));
       } else if (meta.format !== FORMAT || meta.fingerprint !== fingerprint || meta.dim !== dim) {
         throw new JobBERTError(
           'ERR_BAD_CACHE',
@@ -85,7 +85,7 @@ export class EmbeddingCache {
       }
       const vectorBytes = await fileSize(join(dir, 'vectors.f16'));
       const rows = Math.floor(vectorBytes / (dim * 2));
-      const cache = new EmbeddingCache(dir, dim, rows);
+      const cache = new EmbeddingCache(dir, dim, rows, unlock);
       let index: Buffer;
       try {
         index = await readFile(join(dir, 'index.bin'));
@@ -98,7 +98,7 @@ export class EmbeddingCache {
       }
       return cache;
     } catch (e) {
-      await unlock(dir);
+      await unlock();
       throw e;
     }
   }
@@ -118,7 +118,7 @@ export class EmbeddingCache {
    * float16) and resolves to their rows. Async; needs the write lock.
    */
   async append(keys: string[], vectors: Float32Array): Promise<number[]> {
-    if (!this.#locked) throw new JobBERTError('ERR_INTERNAL', 'EmbeddingCache.append after release()');
+    if (!this.#unlock) throw new JobBERTError('ERR_INTERNAL', 'EmbeddingCache.append after release()');
     if (vectors.length !== keys.length * this.dim)
       throw new RangeError(`EmbeddingCache.append: vectors must hold ${keys.length} × ${this.dim} values; received ${vectors.length}`);
     const halves = new Uint16Array(vectors.length);
@@ -141,10 +141,11 @@ export class EmbeddingCache {
 
   /** Gives up the write lock (reads go on). Async; idempotent. */
   async release(): Promise<void> {
-    if (!this.#locked) return;
-    this.#locked = false;
+    const unlock = this.#unlock;
+    if (!unlock) return;
+    this.#unlock = null;
     this.#rows.clear(); // lookups are done; the map is the cache's only large heap structure
-    await unlock(this.dir);
+    await unlock();
   }
 
   /** Reads rows `rows[i]` into out[(offset + i) · dim …] as float32. Sync (positioned reads). */
@@ -198,32 +199,18 @@ async function appendAt(path: string, bytes: Buffer, position: number): Promise<
   }
 }
 
-/** Cache folders this process holds the lock of (a pid check cannot tell two runs in one process apart). */
-const heldHere = new Set<string>();
-
-async function lock(dir: string): Promise<void> {
-  const path = join(dir, 'lock');
-  if (heldHere.has(dir))
-    throw new JobBERTError('ERR_BUSY', `embedding cache ${dir} is being written by another training run in this process`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, String(process.pid), { flag: 'wx' });
-      heldHere.add(dir);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-        throw new JobBERTError('ERR_IO', `cannot lock the embedding cache ${dir}: ${(e as Error).message}`, { cause: e });
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new JobBERTError('ERR_BUSY', `embedding cache ${dir} is being written by process ${pid}; wait for it to finish encoding`);
-      }
-      await rm(path, { force: true }); // left by a process that died
-    }
-  }
-  throw new JobBERTError('ERR_BUSY', `embedding cache ${dir}: could not take its lock`);
-}
-
-async function unlock(dir: string): Promise<void> {
-  heldHere.delete(dir);
-  await rm(join(dir, 'lock'), { force: true });
+/** Takes the write lock of the cache folder `dir`; resolves to the function that gives it back. */
+function lock(dir: string): Promise<() => Promise<void>> {
+  return takePidLock(join(dir, 'lock'), {
+    busy: (holder) =>
+      new JobBERTError(
+        'ERR_BUSY',
+        holder === 'this process'
+          ? `embedding cache ${dir} is being written by another training run in this process`
+          : typeof holder === 'number'
+            ? `embedding cache ${dir} is being written by process ${holder}; wait for it to finish encoding`
+            : `embedding cache ${dir}: could not take its lock`,
+      ),
+    io: (e) => new JobBERTError('ERR_IO', `cannot lock the embedding cache ${dir}: ${e.message}`, { cause: e }),
+  });
 }

@@ -8,7 +8,7 @@
  * LiteEncoder training lives in ../lite/train.ts and is dispatched to.
  */
 import { existsSync } from 'node:fs';
-import { writeFile, rename } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/output-file.js';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { JobBERTError } from '../errors.js';
@@ -222,15 +222,8 @@ async function trainLite(opts: TrainOptions): Promise<TrainResult> {
     throw new JobBERTError('ERR_UNAVAILABLE', `${FN}: LiteEncoder training is not available in this build of jobbert`);
   const result = await mod.trainLiteEncoder(opts);
   // As JobBERT training writes it (the CLI promised it for both).
-  await writeAtomic(join(result.out, 'loss.svg'), lossCurveSvg(result.losses));
+  await writeFileAtomic(join(result.out, 'loss.svg'), lossCurveSvg(result.losses));
   return result;
-}
-
-/** Writes `text` to `path` atomically. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }
 
 /**
@@ -275,7 +268,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const layout = await readLayout(modelDir);
   const hidden = (await readTransformerConfig(layout.transformerDir)).hiddenSize;
-  let plan = await planModel(modelDir, layout); // early, so a model the trainer cannot train fails before any encoding
+  const plan = await planModel(modelDir, layout); // early, so a model the trainer cannot train fails before any encoding
   const data = await readPairs(resolve(opts.data), { minSkills: o.minSkills });
   assertTrainable(opts.data, data);
   await callBack(opts.onEvent, { type: 'data', stats: data.stats, texts: data.texts.length });
@@ -509,7 +502,7 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
     const saved = (await listCheckpoints(out)).find((c) => c.step === steps);
     const dir = saved && !dirty ? saved.dir : await checkpoint();
     await publish(out, plan, dir);
-    await writeAtomic(join(out, 'loss.svg'), lossCurveSvg(losses, validation));
+    await writeFileAtomic(join(out, 'loss.svg'), lossCurveSvg(losses, validation));
     return { steps, losses, out };
   } finally {
     await cache.close();

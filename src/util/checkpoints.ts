@@ -5,10 +5,11 @@
  * refused unless resuming).
  */
 import { constants, existsSync } from 'node:fs';
-import { access, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { access, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
-import { processAlive, removeLeftovers } from './process.js';
+import { takePidLock } from './pid-lock.js';
+import { removeLeftovers } from './process.js';
 import { makeDirs } from './make-dirs.js';
 
 /** Checkpoints in `out`, oldest first. Async. */
@@ -98,8 +99,6 @@ export function settingsDiff(saved: Record<string, unknown>, now: Record<string,
 
 /** The lock file of a training writing its out directory. */
 const OUT_LOCK = '.jobbert-training.lock';
-/** Out directories this process trains into (a pid alone cannot tell two runs of one process apart). */
-const trainingHere = new Set<string>();
 
 /**
  * Runs `body` holding `out`'s training lock (after {@link assertOutUsable}):
@@ -109,35 +108,17 @@ const trainingHere = new Set<string>();
  * that died is taken over. Async.
  */
 export async function withOutLock<T>(fn: string, out: string, body: () => Promise<T>): Promise<T> {
-  const path = join(out, OUT_LOCK);
-  const busy = (who: string) =>
-    new JobBERTError('ERR_BUSY', `${fn}: ${who} is training into ${out}; wait for it, or choose another out directory`);
-  const key = resolve(out);
-  if (trainingHere.has(key)) throw busy('another training run of this process');
-  trainingHere.add(key); // before the first await: a second run of this process must see it
-  try {
-    let taken = false;
-    for (let attempt = 0; attempt < 2 && !taken; attempt++) {
-      try {
-        await writeFile(path, String(process.pid), { flag: 'wx' });
-        taken = true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw new JobBERTError('ERR_IO', `${fn}: cannot lock ${out}: ${(e as Error).message}`, { cause: e });
-        const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) throw busy(`process ${pid}`);
-        await rm(path, { force: true }); // left by a process that died
-      }
-    }
-    if (!taken) throw busy('another process');
-  } catch (e) {
-    trainingHere.delete(key);
-    throw e;
-  }
+  const release = await takePidLock(join(out, OUT_LOCK), {
+    busy: (holder) =>
+      new JobBERTError(
+        'ERR_BUSY',
+        `${fn}: ${holder === 'this process' ? 'another training run of this process' : typeof holder === 'number' ? `process ${holder}` : holder} is training into ${out}; wait for it, or choose another out directory`,
+      ),
+    io: (e) => new JobBERTError('ERR_IO', `${fn}: cannot lock ${out}: ${e.message}`, { cause: e }),
+  });
   try {
     return await body();
   } finally {
-    trainingHere.delete(key);
-    await rm(path, { force: true });
+    await release();
   }
 }

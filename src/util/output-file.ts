@@ -1,6 +1,7 @@
-/** Writing an output file: through a stream, gzip-compressed when its name says so; where it goes; and what a file renamed into place may replace. */
+/** Writing an output file: through a stream, gzip-compressed when its name says so; whole (writeFileAtomic); where it goes; and what a file renamed into place may replace. */
 import { createWriteStream, lstatSync, readlinkSync, realpathSync, type Stats, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -90,4 +91,20 @@ export function outputTarget(fn: string, path: string): OutputTarget {
     target = resolve(dirname(target), readlinkSync(target));
   }
   throw new JobBERTError('ERR_IO', `${fn} ${path}: too many levels of symbolic links`);
+}
+
+/**
+ * Writes `data` to `path` whole: into a temporary file beside it, renamed over
+ * it, so a reader sees the old file or the new one, never half of one; the
+ * temporary file is removed when the write fails. Async.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }
