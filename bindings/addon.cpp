@@ -305,6 +305,11 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), threadCount());
 }
 
+// releaseFreeMemory() → whether the allocator gave free memory back to the system.
+Napi::Value ReleaseFreeMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), releaseFreeMemory());
+}
+
 Napi::Value GemmBlocking(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), gemmBlockingDescription());
 }
@@ -320,6 +325,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("isa", Napi::Function::New(env, Guarded<IsaFn>, "isa"));
   exports.Set("threads", Napi::Function::New(env, Guarded<Threads>, "threads"));
   exports.Set("gemmBlocking", Napi::Function::New(env, Guarded<GemmBlocking>, "gemmBlocking"));
+  exports.Set("releaseFreeMemory", Napi::Function::New(env, Guarded<ReleaseFreeMemory>, "releaseFreeMemory"));
   auto* data = new AddonData();
   Napi::Function resident = ResidentMatrix::Define(env);
   data->residentMatrix = Napi::Persistent(resident);

@@ -2,6 +2,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "jobbert/kernels.h"
 #include "thread_pool.h"
@@ -75,6 +78,14 @@ Status setIsa(Isa isa) {
 int threadCount() { return ThreadPool::instance().size(); }
 
 void setThreadCount(int n) { ThreadPool::instance().resize(n); }
+
+bool releaseFreeMemory() {
+#if defined(__GLIBC__)
+  return malloc_trim(0) != 0;
+#else
+  return false;
+#endif
+}
 
 std::vector<std::string> backends() {
   std::vector<std::string> out{"cpu"};

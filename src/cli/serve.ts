@@ -37,6 +37,7 @@ const SPEC = {
     'request-timeout-ms': 'integer',
     'write-timeout-ms': 'integer',
     'shutdown-timeout-ms': 'integer',
+    'idle-release-ms': 'integer',
     gzip: 'boolean',
     fast: 'boolean',
     nats: 'string',
@@ -130,6 +131,7 @@ export async function serveCommand(
       requestTimeoutMs: o.requestTimeoutMs as number | undefined,
       writeTimeoutMs: o.writeTimeoutMs as number | undefined,
       shutdownTimeoutMs: o.shutdownTimeoutMs as number | undefined,
+      idleReleaseMs: o.idleReleaseMs as number | undefined,
       gzip: o.gzip as boolean | undefined,
       log: err,
     };

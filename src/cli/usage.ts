@@ -41,7 +41,8 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
         [--max-batch 64] [--max-wait-ms 2] [--max-queue 8192] [--no-batching] [--max-body-bytes 1048576]
         [--max-queries 256] [--max-inputs 2048] [--max-text-length 512] [--max-k 1000] [--max-results 65536]
-        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--gzip] [--fast]
+        [--request-timeout-ms 30000] [--write-timeout-ms 30000] [--shutdown-timeout-ms 10000] [--idle-release-ms 2000]
+        [--gzip] [--fast]
                        an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
                        'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
@@ -51,7 +52,8 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
                        --token (or JOBBERT_TOKEN) requires 'Authorization: Bearer T' on /v1/* and
                        /metrics. --write-timeout-ms cuts a client that takes no part of its
                        response for that long. --gzip compresses bodies of 1 KiB or more for clients that
-                       send 'Accept-Encoding: gzip'. Stops gracefully on SIGTERM or SIGINT.
+                       send 'Accept-Encoding: gzip'. --idle-release-ms: after that long with no request, memory a
+                       burst left behind goes back to the system (0: never). Stops gracefully on SIGTERM or SIGINT.
   serve --nats URL --index-name NAME [--router | --shard I] [options above]
                        serve an index published with 'jobbert index publish', swapping in each new
                        version without failing requests; --shard I answers shard I's searches over NATS

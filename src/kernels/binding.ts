@@ -162,6 +162,8 @@ export interface Addon {
   threads(n?: number): number;
   /** The CPU GEMM's blocking for the active instruction set and the caches it came from, in words. Sync. */
   gemmBlocking(): string;
+  /** Hands the C library allocator's free memory back to the system (glibc's malloc_trim); whether any was released. Sync. */
+  releaseFreeMemory(): boolean;
 }
 
 const require = createRequire(import.meta.url);

@@ -4,6 +4,7 @@
  * histograms, requests in flight, queue depth and process memory. Label sets
  * are bounded: routes are the known paths (anything else is 'other').
  */
+import { memoryReleases } from './idle-memory.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -116,6 +117,15 @@ export class Metrics {
       '# HELP nodejs_external_memory_bytes Memory held outside the V8 heap (buffers, native data), in bytes.',
       '# TYPE nodejs_external_memory_bytes gauge',
       `nodejs_external_memory_bytes ${mem.external}`,
+    );
+    const { releases, releasedBytes } = memoryReleases();
+    out.push(
+      '# HELP jobbert_memory_releases_total Times an idle server handed memory back to the system after a burst.',
+      '# TYPE jobbert_memory_releases_total counter',
+      `jobbert_memory_releases_total ${releases}`,
+      '# HELP jobbert_memory_released_bytes_total Resident memory those releases handed back, in bytes.',
+      '# TYPE jobbert_memory_released_bytes_total counter',
+      `jobbert_memory_released_bytes_total ${releasedBytes}`,
     );
     out.push(
       '# HELP process_start_time_seconds Start time of the service since the Unix epoch, in seconds.',

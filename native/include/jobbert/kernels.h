@@ -128,6 +128,11 @@ int threadCount();
 // n <= 0 restores the default: JOBBERT_THREADS or the hardware concurrency.
 void setThreadCount(int n);
 
+// Hands the allocator's free memory back to the system (glibc's malloc_trim):
+// after a burst, glibc keeps the pages of freed large blocks in its heaps. Returns
+// whether any was released; false where the C library has no such call.
+bool releaseFreeMemory();
+
 // Backends this build and machine can run: always "cpu", plus "cuda" when the
 // build has CUDA and a device is present.
 std::vector<std::string> backends();
