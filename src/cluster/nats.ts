@@ -29,22 +29,40 @@ export interface ClusterConnection {
  * to greet as NATS does, with an INFO line, on a socket of its own that it then
  * closes. A port that accepts connections but is not NATS — its HTTP monitoring
  * port, 8222, is the likely mistake — made the client time out and then keep
- * the process alive on a socket it never closed. Async; rejects with the first
- * server's failure when none greets. WebSocket URLs are left to the client;
- * a TLS server greets in plain text first, as NATS does, and any other scheme
- * is read as nats://.
+ * the process alive on a socket it never closed. Async; rejects, when none
+ * greets, with what went wrong with each server. WebSocket URLs are left to
+ * the client; a TLS server greets in plain text first, as NATS does, and any
+ * other scheme is read as nats://.
  */
 async function greeting(servers: string[], timeoutMs: number): Promise<void> {
-  let first: Error | undefined;
+  const failures: string[] = [];
   for (const server of servers) {
     try {
       await greet(server, timeoutMs);
       return;
     } catch (e) {
-      first ??= e as Error;
+      failures.push((e as Error).message);
     }
   }
-  if (first) throw first;
+  if (failures.length) throw new Error(failures.join('; '));
+}
+
+/** A socket error in words: refused, unreachable, a name that does not resolve (it said "accepted the connection" for a host that never answered). */
+function socketProblem(address: string, host: string, e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `${address} refused the connection (nothing listens on that port)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve the host name ${host} (${e.code})`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${address} is unreachable (${e.code}: no route to it)`;
+    case 'ETIMEDOUT':
+      return `${address} did not answer (${e.code})`;
+    default:
+      return `${address}: ${e.message}`;
+  }
 }
 
 async function greet(server: string, timeoutMs: number): Promise<void> {
@@ -57,8 +75,10 @@ async function greet(server: string, timeoutMs: number): Promise<void> {
   if (['ws:', 'wss:'].includes(u.protocol)) return;
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const port = Number(u.port || 4222);
+  const address = `${host}:${port}`;
   await new Promise<void>((resolve, reject) => {
     const socket = netConnect({ host, port });
+    let connected = false;
     let head = '';
     const done = (e?: Error) => {
       clearTimeout(timer);
@@ -70,22 +90,24 @@ async function greet(server: string, timeoutMs: number): Promise<void> {
       () =>
         done(
           new Error(
-            `${host}:${port} accepted the connection but sent no NATS greeting within ${timeoutMs} ms (is it NATS's client port, not its monitoring port 8222?)`,
+            connected
+              ? // What opened the connection may not be the host: some networks' proxies and firewalls accept any.
+                `no NATS server answered at ${address} within ${timeoutMs} ms (a connection opened but no NATS greeting came: another service's port, such as NATS's monitoring port 8222, or a proxy or firewall that accepts connections for a host it cannot reach)`
+              : `no NATS server answered at ${address} within ${timeoutMs} ms (the connection timed out: the host is down or unreachable, or a firewall drops the packets)`,
           ),
         ),
       timeoutMs,
     );
+    socket.on('connect', () => (connected = true));
     socket.on('data', (d: Buffer) => {
       head += d.toString('latin1');
       if (head.includes('\n') || head.length > 4096)
         done(
-          head.startsWith('INFO ')
-            ? undefined
-            : new Error(`${host}:${port} is not a NATS server: it sent ${JSON.stringify(head.slice(0, 60))}`),
+          head.startsWith('INFO ') ? undefined : new Error(`${address} is not a NATS server: it sent ${JSON.stringify(head.slice(0, 60))}`),
         );
     });
-    socket.on('error', (e) => done(e));
-    socket.on('close', () => done(new Error(`${host}:${port} closed the connection before greeting`)));
+    socket.on('error', (e) => done(new Error(socketProblem(address, host, e))));
+    socket.on('close', () => done(new Error(`${address} closed the connection before greeting`)));
   });
 }
 

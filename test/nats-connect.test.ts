@@ -1,0 +1,112 @@
+/**
+ * Reaching the broker: what connectCluster says when a server cannot be
+ * reached (refused, no answer, not NATS), and a server list whose first
+ * entries are bad. Against a real nats-server where one is needed; skips with
+ * a reason when nats-server is absent.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import { connectCluster } from '../src/cluster/nats.js';
+import { JobBERTError } from '../src/errors.js';
+import { freePort, natsSkip, startNats } from './fixtures/nats.js';
+
+/** A TCP server on loopback that accepts connections and never says a word (an HTTP port, say). */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** connectCluster's rejection (the test fails if it connects). */
+async function refusal(url: string): Promise<JobBERTError> {
+  const c = await connectCluster(url, 'jobbert-test-connect').catch((e: unknown) => e);
+  if (!(c instanceof Error)) {
+    await (c as { close(): Promise<void> }).close();
+    assert.fail(`connected to ${url}`);
+  }
+  assert.ok(c instanceof JobBERTError, `a JobBERTError, not ${String(c)}`);
+  return c;
+}
+
+describe('connecting to NATS', () => {
+  test('a closed port is ERR_NATS saying the connection was refused, with the URL', async () => {
+    const port = await freePort();
+    const e = await refusal(`nats://127.0.0.1:${port}`);
+    assert.equal(e.code, 'ERR_NATS');
+    assert.match(e.message, new RegExp(`nats://127\\.0\\.0\\.1:${port}`));
+    assert.match(e.message, /refused the connection/);
+  });
+
+  test('an unroutable host is ERR_NATS saying no NATS server answered (it said the server "accepted the connection")', {
+    timeout: 30_000,
+  }, async () => {
+    const e = await refusal('nats://10.255.255.1:4222');
+    assert.equal(e.code, 'ERR_NATS');
+    assert.match(e.message, /nats:\/\/10\.255\.255\.1:4222/);
+    assert.doesNotMatch(e.message, /accepted/);
+    // Where the network drops the packets it times out; where it has no route, the system says so at once; where a
+    // proxy accepts every connection (as here, in a sandbox), nothing answers on it.
+    assert.match(e.message, /no NATS server answered at 10\.255\.255\.1:4222 within \d+ ms|unreachable/);
+  });
+
+  test('a port that accepts but is not NATS is ERR_NATS saying no greeting came', { timeout: 30_000 }, async () => {
+    const silent = await silentServer();
+    try {
+      const e = await refusal(`nats://127.0.0.1:${silent.port}`);
+      assert.equal(e.code, 'ERR_NATS');
+      assert.match(e.message, /no NATS server answered at .*\(a connection opened but no NATS greeting came/);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test('a list none of whose servers is NATS names what went wrong with each', { timeout: 30_000 }, async () => {
+    const silent = await silentServer();
+    const closed = await freePort();
+    try {
+      const e = await refusal(`nats://127.0.0.1:${closed},nats://127.0.0.1:${silent.port}`);
+      assert.equal(e.code, 'ERR_NATS');
+      assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${closed} refused the connection`));
+      assert.match(e.message, new RegExp(`no NATS server answered at 127\\.0\\.0\\.1:${silent.port} within`));
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test('a list whose first servers are not NATS (silent, refusing) connects to the one that is', {
+    skip: natsSkip(),
+    // Only a hang fails this: it took about 10 s a bad entry.
+    timeout: 60_000,
+  }, async () => {
+    const nats = await startNats();
+    const silent = await silentServer();
+    const closed = await freePort();
+    try {
+      for (const first of [`nats://127.0.0.1:${silent.port}`, `nats://127.0.0.1:${closed}`]) {
+        const c = await connectCluster(`${first},${nats.url}`, 'jobbert-test-list');
+        try {
+          assert.equal(c.nc.getServer(), `127.0.0.1:${nats.port}`);
+          await c.jsm.getAccountInfo();
+        } finally {
+          await c.close();
+        }
+      }
+    } finally {
+      await silent.close();
+      await nats.dispose();
+    }
+  });
+});
