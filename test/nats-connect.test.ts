@@ -42,6 +42,14 @@ async function refusal(url: string): Promise<JobBERTError> {
 }
 
 describe('connecting to NATS', () => {
+  test('BAD CALL - a url naming no server is a TypeError naming url (an empty list meant the client default, localhost)', async () => {
+    for (const url of ['', ' , ,', undefined])
+      await assert.rejects(
+        connectCluster(url as string, 'jobbert-test-connect'),
+        (e: Error) => e instanceof TypeError && /url must be a NATS URL/.test(e.message),
+      );
+  });
+
   test('a closed port is ERR_NATS saying the connection was refused, with the URL', async () => {
     const port = await freePort();
     const e = await refusal(`nats://127.0.0.1:${port}`);

@@ -25,26 +25,37 @@ export interface ClusterConnection {
 }
 
 /**
- * Waits for one of `servers` (`url`'s comma-separated list: the first that greets)
- * to greet as NATS does, with an INFO line, on a socket of its own that it then
- * closes. A port that accepts connections but is not NATS — its HTTP monitoring
- * port, 8222, is the likely mistake — made the client time out and then keep
- * the process alive on a socket it never closed. Async; rejects, when none
- * greets, with what went wrong with each server. WebSocket URLs are left to
- * the client; a TLS server greets in plain text first, as NATS does, and any
- * other scheme is read as nats://.
+ * Resolves with the first of `servers` (`url`'s comma-separated list) to greet
+ * as NATS does, with an INFO line, each asked at once on a socket of its own
+ * that is then closed: a bad entry before a good one costs nothing (asked in
+ * turn, each bad one cost up to 10 s before the next was tried). A port that
+ * accepts connections but is not NATS — its HTTP monitoring port, 8222, is the
+ * likely mistake — made the client time out and then keep the process alive
+ * on a socket it never closed. Async; rejects, when none greets within
+ * `timeoutMs`, with what went wrong with each server. WebSocket URLs are left
+ * to the client; a TLS server greets in plain text first, as NATS does, and
+ * any other scheme is read as nats://.
  */
-async function greeting(servers: string[], timeoutMs: number): Promise<void> {
+async function greeting(servers: string[], timeoutMs: number): Promise<string> {
   const failures: string[] = [];
-  for (const server of servers) {
-    try {
-      await greet(server, timeoutMs);
-      return;
-    } catch (e) {
-      failures.push((e as Error).message);
-    }
+  const asked = new AbortController();
+  try {
+    return await Promise.any(
+      servers.map((server, i) =>
+        greet(server, timeoutMs, asked.signal).then(
+          () => server,
+          (e: Error) => {
+            failures[i] = e.message;
+            throw e;
+          },
+        ),
+      ),
+    );
+  } catch {
+    throw new Error(failures.join('; '));
+  } finally {
+    asked.abort(); // the others' sockets
   }
-  if (failures.length) throw new Error(failures.join('; '));
 }
 
 /** A socket error in words: refused, unreachable, a name that does not resolve (it said "accepted the connection" for a host that never answered). */
@@ -65,7 +76,7 @@ function socketProblem(address: string, host: string, e: NodeJS.ErrnoException):
   }
 }
 
-async function greet(server: string, timeoutMs: number): Promise<void> {
+async function greet(server: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
   let u: URL;
   try {
     u = new URL(server.includes('://') ? server : `nats://${server}`);
@@ -108,6 +119,7 @@ async function greet(server: string, timeoutMs: number): Promise<void> {
     });
     socket.on('error', (e) => done(new Error(socketProblem(address, host, e))));
     socket.on('close', () => done(new Error(`${address} closed the connection before greeting`)));
+    signal.addEventListener('abort', () => done(new Error(`${address}: not asked further`)), { once: true });
   });
 }
 
@@ -117,17 +129,22 @@ async function greet(server: string, timeoutMs: number): Promise<void> {
  * succeed (JobBERTError ERR_NATS otherwise). Async.
  */
 export async function connectCluster(url: string, name: string): Promise<ClusterConnection> {
-  if (typeof url !== 'string' || url === '')
-    throw new TypeError(`connectCluster: url must be a NATS URL such as nats://127.0.0.1:4222; received ${String(url)}`);
+  if (typeof url !== 'string' || !/[^,\s]/.test(url))
+    throw new TypeError(
+      `connectCluster: url must be a NATS URL such as nats://127.0.0.1:4222 (or a comma-separated list); received ${JSON.stringify(url) ?? String(url)}`,
+    );
   let nc: NatsConnection;
   try {
     const servers = url
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    await greeting(servers, 5000);
+    const first = await greeting(servers, 5000);
     nc = await connect({
-      servers,
+      // The one that greeted first, then the rest in their order for reconnects: the client, left to shuffle
+      // them, dialled a bad one first as often as not, for its whole timeout.
+      servers: [first, ...servers.filter((s) => s !== first)],
+      noRandomize: true,
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
