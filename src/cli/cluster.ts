@@ -224,7 +224,7 @@ function progressLine(p: BatchProgress): string {
   const pct = p.rows ? ((100 * p.done) / p.rows).toFixed(1) : '100.0';
   const eta = p.etaSeconds === null ? '?' : `${Math.ceil(p.etaSeconds)} s`;
   const failed = p.failed ? `, ${p.failed} failed` : '';
-  const waiting = p.noWorkers ? ' — no worker for this model has connected yet' : '';
+  const waiting = p.noWorkers ? ' — no worker for this model is connected' : '';
   return `${p.job}: ${p.done}/${p.rows} rows (${pct}%), chunks ${p.chunksDone}/${p.chunks}${failed}, ${p.titlesPerSecond.toFixed(0)} titles/s, ETA ${eta}${waiting}`;
 }
 

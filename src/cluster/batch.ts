@@ -71,7 +71,7 @@ export interface BatchProgress {
   /** Rows per second since this call started, and the seconds left at that rate (null before any). */
   titlesPerSecond: number;
   etaSeconds: number | null;
-  /** No worker for this task and model has connected yet. */
+  /** No worker for this task and model takes chunks: none was seen at two looks at the queue 2 s apart, and no chunk was done since. */
   noWorkers: boolean;
 }
 
@@ -226,6 +226,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     let checkedWorkers = 0;
     let noWorkers = false;
     let idleBefore = false;
+    let chunksSeen = resumed;
     try {
       for (;;) {
         await renewLease();
@@ -236,7 +237,12 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
           doneRows += Math.min(chunkSize, rows - n * chunkSize);
           if (s === 'failed') failed++;
         }
-        if (performance.now() - checkedWorkers > 2000) {
+        if (finished.size > chunksSeen) {
+          // Chunks moved, so a worker takes them: the note that none did stayed on every later line, as
+          // a job's chunks can all be done between two looks at the queue.
+          noWorkers = false;
+          idleBefore = false;
+        } else if (performance.now() - checkedWorkers > 2000) {
           checkedWorkers = performance.now();
           // A live worker holds a pull request open (num_waiting) or a chunk (num_ack_pending); the queue
           // itself outlives its workers. Twice in a row, as a worker between two pulls has neither for a moment.
@@ -245,6 +251,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
           noWorkers = idle && idleBefore;
           idleBefore = idle;
         }
+        chunksSeen = finished.size;
         const rate = (doneRows - rowsAtStart) / Math.max(1e-3, (performance.now() - started) / 1000);
         opts.onProgress?.({
           job,
