@@ -325,7 +325,7 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
         throw new RangeError(`${fn}: shard must be below the index's shard count (${manifest.shards}); received ${opts.shard}`);
       object = shardObject(opts.name, opts.shard!, manifest.shards);
       shards = manifest.shards;
-    }
+    } else await refuseSharded(store, opts.name);
     await removeReplicaLeftovers();
     const first = await loadObject(store, object, load, sharded);
     swappable = new SwappableIndex(first.version);
@@ -383,13 +383,37 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
   }
 }
 
-/** Reads a sharded index's manifest. Async; JobBERTError ERR_NOT_FOUND when there is none. */
+/** Is an object there (not deleted)? Async. */
+const published = async (store: ObjectStore, object: string) =>
+  retry(`look up ${object}`, async () => {
+    const info = await store.info(object);
+    return info !== null && !info.deleted;
+  });
+
+/**
+ * Rejects with JobBERTError ERR_NOT_FOUND, saying how to serve it, when `name`
+ * is published sharded only: asked for whole, it was said to be missing. Async.
+ */
+async function refuseSharded(store: ObjectStore, name: string): Promise<void> {
+  if (await published(store, name)) return;
+  const raw = await retry('read the manifest', () => store.getBlob(manifestObject(name)));
+  if (!raw) return; // published neither way: the download names it
+  const { shards } = JSON.parse(new TextDecoder().decode(raw)) as ShardManifest;
+  throw new JobBERTError(
+    'ERR_NOT_FOUND',
+    `${name} is published sharded, into ${shards} shards, not whole: serve it with --router (the HTTP API, asking every shard) and each shard with --shard I (0 to ${shards - 1}); in code, ShardRouter.open or watchIndex({ shard })`,
+  );
+}
+
+/** Reads a sharded index's manifest. Async; JobBERTError ERR_NOT_FOUND when there is none (saying so when the index is published whole). */
 export async function readManifest(store: ObjectStore, name: string): Promise<ShardManifest> {
   const raw = await retry('read the manifest', () => store.getBlob(manifestObject(name)));
   if (!raw)
     throw new JobBERTError(
       'ERR_NOT_FOUND',
-      `no sharded index ${name} in the ${INDEX_BUCKET} store; publish it with jobbert index publish --shards N`,
+      (await published(store, name))
+        ? `${name} is published unsharded, as one index: serve it without --router or --shard (serve --nats URL --index-name ${name}), or publish it again with --shards N`
+        : `no sharded index ${name} in the ${INDEX_BUCKET} store; publish it with jobbert index publish --shards N`,
     );
   return JSON.parse(new TextDecoder().decode(raw)) as ShardManifest;
 }
