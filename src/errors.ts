@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   ERR_BAD_FILE: 'an input file (pairs, skills, entries) has a bad line; the message names the line',
   ERR_BAD_MODEL: 'a model directory is missing a file, or holds one that is invalid or unsupported',
   ERR_BAD_SPEC: 'an encoder spec (saved in an index) cannot be turned back into an encoder',
+  ERR_BROKER_FULL:
+    "the NATS broker's JetStream storage is full (its max_file_store or max_memory_store, or a stream's limits); free space or raise them, then run the command again (a batch resumes)",
   ERR_BUSY: 'another process or training run is writing the same directory',
   ERR_CHUNK_FAILED: 'a chunk of a batch job failed on every attempt (or kept killing its workers); the job reports it',
   ERR_CORRUPT: 'a file failed its checksum or structural checks (index, model, download)',

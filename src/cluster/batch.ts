@@ -32,6 +32,8 @@ import {
   type BatchTask,
   type ChunkFailure,
   type ChunkMessage,
+  type JobProblem,
+  problemSubject,
 } from './jobs.js';
 import { connectCluster, ensureWorkStream, objectStore, retry, sleep, WORK_STREAM, type ClusterConnection } from './nats.js';
 import { processAlive, removeLeftovers } from '../util/process.js';
@@ -126,7 +128,8 @@ const stable = (v: Record<string, unknown>) => JSON.stringify(Object.fromEntries
  * Runs a batch job over NATS workers and writes its output. Async; resolves
  * once the output is written (failed chunks are reported in the result and
  * written as error lines). Rejects with JobBERTError ERR_NATS when the broker
- * cannot be reached, ERR_JOB_MISMATCH when `job` names a job with other
+ * cannot be reached, ERR_BROKER_FULL when it has no room left (for the chunks,
+ * or a worker for a result: a rerun, once there is, resumes), ERR_JOB_MISMATCH when `job` names a job with other
  * settings or input, ERR_NOT_FOUND/ERR_IO/ERR_BAD_FILE for the input.
  */
 export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
@@ -165,6 +168,18 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
   const route = routeOf(opts.task, opts.fingerprint);
 
   const c = await connectCluster(opts.nats, `jobbert-batch-${job}`);
+  // What workers report that the job's store cannot show (a result with no room in the broker).
+  let problem: JobBERTError | undefined;
+  c.nc.subscribe(problemSubject(job), {
+    callback: (_, m) => {
+      try {
+        const p = m.json<JobProblem>();
+        if (p?.code === 'ERR_BROKER_FULL' && typeof p.message === 'string') problem ??= new JobBERTError(p.code, `a worker ${p.message}`);
+      } catch {
+        // not a report of ours
+      }
+    },
+  });
   try {
     await ensureWorkStream(c);
     const bucket = await objectStore(c, jobBucket(job));
@@ -229,6 +244,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     let chunksSeen = resumed;
     try {
       for (;;) {
+        if (problem) throw problem;
         await renewLease();
         finished = await retry('read progress', () => outcomes(bucket), { limitMs: 600_000 });
         let doneRows = 0;

@@ -68,6 +68,17 @@ export const routeOf = (task: BatchTask, fingerprint: string) =>
   createHash('sha256').update(`${task}\n${fingerprint}`).digest('hex').slice(0, 16);
 
 export const chunkSubject = (route: string, job: string, chunk: number) => `jobbert.work.${route}.${job}.${chunk}`;
+
+/**
+ * Where workers tell a job's submitter of a problem it cannot see in the job's
+ * store (core NATS, stored nowhere: the broker is full): `{ code, message, chunk }`.
+ */
+export const problemSubject = (job: string) => `jobbert.problem.${job}`;
+export interface JobProblem {
+  code: 'ERR_BROKER_FULL';
+  message: string;
+  chunk: number;
+}
 export const chunkObject = (chunk: number) => `c${chunk}`;
 
 /** One input row: its id (JSON Lines `id`, else the row number) and title. */

@@ -213,6 +213,27 @@ export async function objectStore(c: ClusterConnection, bucket: string): Promise
   return retry(`open object store ${bucket}`, () => c.objm.create(bucket, { storage: StorageType.File }));
 }
 
+/**
+ * Did JetStream refuse a write for want of room: its storage limits
+ * (max_file_store, max_memory_store: "insufficient resources"), or a stream's
+ * max bytes or messages?
+ */
+export function isStorageFull(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  // JSInsufficientResourcesErr, JSMemoryResourcesExceededErr, JSStorageResourcesExceededErr.
+  if (code === 10023 || code === 10028 || code === 10047) return true;
+  return /insufficient (storage |memory )?resources|maximum (bytes|messages) exceeded/i.test((e as Error)?.message ?? '');
+}
+
+/** JobBERTError ERR_BROKER_FULL for `what`, failed on a full broker, saying what to do (it was NATS's bare "insufficient resources"). */
+export function brokerFull(what: string, e: unknown): JobBERTError {
+  return new JobBERTError(
+    'ERR_BROKER_FULL',
+    `cannot ${what}: the NATS broker's JetStream storage is full (it said: ${(e as Error)?.message}). Free space on it or raise its limits (max_file_store or max_memory_store in nats-server's jetstream block, or the stream's max bytes), then run the command again: a batch resumes from the chunks already done`,
+    { cause: e },
+  );
+}
+
 /** Is this error one that goes away when the broker comes back (timeout, disconnect, no JetStream leader yet)? */
 export function isTransient(e: unknown): boolean {
   const text = `${(e as Error)?.name ?? ''} ${(e as Error)?.message ?? ''} ${(e as { code?: unknown })?.code ?? ''}`.toLowerCase();
@@ -223,8 +244,9 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /**
  * Runs `fn`, retrying transient failures (see isTransient) with a growing
- * pause for up to `limitMs` (default 120 s) or until `stop()` says so; other
- * errors, and a transient one past the limit, reject as JobBERTError ERR_NATS. Async.
+ * pause for up to `limitMs` (default 120 s) or until `stop()` says so; a full
+ * broker rejects as JobBERTError ERR_BROKER_FULL, other errors, and a transient
+ * one past the limit, as ERR_NATS. Async.
  */
 export async function retry<T>(what: string, fn: () => Promise<T>, opts: { limitMs?: number; stop?: () => boolean } = {}): Promise<T> {
   const until = performance.now() + (opts.limitMs ?? 120_000);
@@ -233,6 +255,7 @@ export async function retry<T>(what: string, fn: () => Promise<T>, opts: { limit
       return await fn();
     } catch (e) {
       if (e instanceof JobBERTError || e instanceof TypeError || e instanceof RangeError) throw e;
+      if (isStorageFull(e)) throw brokerFull(what, e);
       if (!isTransient(e) || performance.now() > until || opts.stop?.())
         throw new JobBERTError('ERR_NATS', `cannot ${what}: ${(e as Error).message}`, { cause: e });
       await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));

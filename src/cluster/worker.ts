@@ -14,7 +14,7 @@ import { nanos } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
 import { assertInteger, assertOptions } from '../util/validate.js';
-import { chunkObject, routeOf, type ChunkFailure, type ChunkMessage, type TaskRunner } from './jobs.js';
+import { chunkObject, problemSubject, routeOf, type ChunkFailure, type ChunkMessage, type JobProblem, type TaskRunner } from './jobs.js';
 import { connectCluster, ensureWorkStream, isTransient, retry, sleep, WORK_STREAM } from './nats.js';
 
 /** How long stop() waits for the pull loop to notice, once the chunks in hand are done or handed back, in ms. */
@@ -272,9 +272,19 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     try {
       await handle(r, msg);
     } catch (e) {
+      const chunk = msg.subject.split('.');
+      if (e instanceof JobBERTError && e.code === 'ERR_BROKER_FULL') {
+        // The broker has no room for the result. Its attempts are not spent on that (they ran out, and the
+        // chunk stayed queued, never delivered again, or failed on a rerun): it leaves the queue, for a rerun
+        // to submit again, and the submitter, which sees nothing change in the job's store, is told.
+        log(`jobbert worker: ${e.message}`);
+        const problem: JobProblem = { code: e.code, message: e.message, chunk: Number(chunk[4]) };
+        c.nc.publish(problemSubject(chunk[3]), JSON.stringify(problem));
+        msg.term();
+        return;
+      }
       // Storing failed: if the job's store is gone, the job is over and the chunk is dropped;
       // otherwise (the broker stayed away past the retries) it will be redelivered.
-      const chunk = msg.subject.split('.');
       const bucket = `jobbert-job-${chunk[3]}`;
       if (!(await jobExists(bucket).catch(() => true))) {
         buckets.delete(bucket);
