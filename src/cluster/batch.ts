@@ -10,7 +10,6 @@
  * that failed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -36,7 +35,8 @@ import {
   problemSubject,
 } from './jobs.js';
 import { connectCluster, ensureWorkStream, objectStore, retry, sleep, WORK_STREAM, type ClusterConnection } from './nats.js';
-import { processAlive, removeLeftovers } from '../util/process.js';
+import { removeLeftovers } from '../util/process.js';
+import { claimJob } from './job-lease.js';
 
 export interface BatchOptions {
   /** NATS server URL, e.g. nats://127.0.0.1:4222. */
@@ -335,56 +335,6 @@ async function checkSpec(bucket: ObjectStore, job: string, spec: JobSpec): Promi
     return;
   }
   await retry('record the job', () => bucket.putBlob({ name: 'job' }, new TextEncoder().encode(JSON.stringify(spec))));
-}
-
-/** Who submits a job: one submitter at a time, as the last one to finish deletes the job's store. */
-interface Lease {
-  pid: number;
-  host: string;
-  token: string;
-  /** When it was last renewed (the holder's clock, ms). */
-  at: number;
-}
-
-/** How often a submitter renews its lease, and when a lease not renewed is taken to be abandoned. */
-const LEASE_RENEW_MS = 5_000;
-const LEASE_STALE_MS = 20_000;
-
-/**
- * Claims the job for this submitter, or rejects with JobBERTError ERR_BUSY
- * when another submitter holds it: two submitters of one job (the same input
- * and options, rerun while the first still runs) tore its shared state down
- * under each other — one failed, hung or crashed, and the broker's store could
- * be left broken. A lease lapses after LEASE_STALE_MS without renewal, or at
- * once when its holder was a process on this host that has ended (a rerun
- * after Ctrl-C resumes at once). Resolves with the function that renews it.
- */
-async function claimJob(bucket: ObjectStore, job: string): Promise<() => Promise<void>> {
-  const mine: Lease = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), at: Date.now() };
-  const read = async (): Promise<Lease | null> => {
-    const raw = await retry('read the job lease', () => bucket.getBlob('submitter'));
-    return raw ? (JSON.parse(new TextDecoder().decode(raw)) as Lease) : null;
-  };
-  const write = () =>
-    retry('renew the job lease', () => bucket.putBlob({ name: 'submitter' }, new TextEncoder().encode(JSON.stringify(mine))));
-  const busy = (l: Lease) =>
-    new JobBERTError(
-      'ERR_BUSY',
-      `job ${job} is being submitted by process ${l.pid} on ${l.host} (its lease renewed ${Math.max(0, Math.round((Date.now() - l.at) / 1000))} s ago): wait for it to finish, or stop it; a rerun then resumes from the chunks already done`,
-    );
-  const live = (l: Lease) => Date.now() - l.at < LEASE_STALE_MS && (l.host !== mine.host || processAlive(l.pid));
-  const held = await read();
-  if (held && held.token !== mine.token && live(held)) throw busy(held);
-  await write();
-  // Two that claimed at once both wrote: the last write stands, and the other steps back.
-  await sleep(250);
-  const now = await read();
-  if (now && now.token !== mine.token) throw busy(now);
-  return async () => {
-    if (Date.now() - mine.at < LEASE_RENEW_MS) return;
-    mine.at = Date.now();
-    await write();
-  };
 }
 
 /** Chunks of the job waiting in the work queue (or being worked on). */
