@@ -82,6 +82,7 @@ export { evaluateTaskA } from './eval/talentclef.js';
 // ---- Scaling out on NATS JetStream: batch jobs over workers, index distribution, sharded serving ----
 export { runBatch, type BatchOptions, type BatchProgress, type BatchResult, type ChunkReport } from './cluster/batch.js';
 export { startWorker, type Worker, type WorkerOptions, type WorkerStats } from './cluster/worker.js';
+export { listJobs, removeJob, type JobRemoval, type JobSummary } from './cluster/job-admin.js';
 export { encodeRunner, readBatchInput, type BatchRow, type BatchTask, type ChunkMessage, type TaskRunner } from './cluster/jobs.js';
 export {
   publishIndex,

@@ -57,7 +57,7 @@ test('a full broker: batch encode fails with ERR_BROKER_FULL saying what to do (
     const full = await cli(args);
     assert.equal(full.status, 1, full.stderr);
     assert.match(full.stderr, /jobbert: ERR_BROKER_FULL: .*storage is full/);
-    assert.match(full.stderr, /free space/i);
+    assert.match(full.stderr, /jobbert batch remove --job NAME/);
     assert.match(full.stderr, /max_file_store/);
     assert.match(full.stderr, /resumes/);
 

@@ -1,4 +1,4 @@
-/** The CLI's scale-out commands: `jobbert worker`, `jobbert batch encode|normalize`, `jobbert index publish`. */
+/** The CLI's scale-out commands: `jobbert worker`, `jobbert batch encode|normalize` (list|remove: batch-jobs.ts), `jobbert index publish`. */
 import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -228,10 +228,12 @@ function progressLine(p: BatchProgress): string {
   return `${p.job}: ${p.done}/${p.rows} rows (${pct}%), chunks ${p.chunksDone}/${p.chunks}${failed}, ${p.titlesPerSecond.toFixed(0)} titles/s, ETA ${eta}${waiting}`;
 }
 
-/** `jobbert batch encode|normalize --nats URL --input FILE --output FILE ...`. */
+/** `jobbert batch encode|normalize --nats URL --input FILE --output FILE ...`, and `jobbert batch list|remove`. */
 export async function batchCommand(argv: string[], out: Out, err: Out, progress: ProgressSink = process.stderr): Promise<number> {
   const [task, ...rest] = argv;
-  if (task !== 'encode' && task !== 'normalize') throw new UsageError(`batch needs a task: encode or normalize; received '${task ?? ''}'`);
+  if (task === 'list' || task === 'remove') return (await import('./batch-jobs.js')).batchJobsCommand(task, rest, out);
+  if (task !== 'encode' && task !== 'normalize')
+    throw new UsageError(`batch needs a task (encode or normalize), or list or remove; received '${task ?? ''}'`);
   const { options: o, positionals } = parseArgs(rest, {
     options: {
       nats: 'string',

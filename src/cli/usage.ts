@@ -76,6 +76,14 @@ export const CLUSTER_USAGE = `  worker --nats URL [--model DIR] [--calibration F
                        taxonomy, calibration and --fast; --threshold is the job's own), the output is written in input order as the single-process
                        command writes it (encode: a JSON array a row; normalize: JSON Lines; .gz compresses); rerun after a
                        crash to resume. FILE: one title per line, JSON Lines {"id"?, "title"}, or CSV/TSV
+  batch list --nats URL [--json]
+                       the batch jobs the broker holds (a job that finished cleanly leaves none): each
+                       one's task, state (running, stopped: a rerun resumes it, finished), chunks done,
+                       failed and queued, and the bytes its results take
+  batch remove --nats URL --job NAME [--json]
+                       delete a job from the broker: its queued chunks and its store (results, settings);
+                       refused while its submitter runs (ERR_BUSY); safe while workers run (one holding
+                       a chunk of it drops it). An unknown NAME is ERR_NOT_FOUND
   index publish FILE --nats URL --name NAME [--shards N] [--json]
                        store an index file in the NATS object store as NAME's newest version (replicas
                        started with serve --nats URL --index-name NAME switch to it); --shards N splits it

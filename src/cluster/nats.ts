@@ -229,7 +229,7 @@ export function isStorageFull(e: unknown): boolean {
 export function brokerFull(what: string, e: unknown): JobBERTError {
   return new JobBERTError(
     'ERR_BROKER_FULL',
-    `cannot ${what}: the NATS broker's JetStream storage is full (it said: ${(e as Error)?.message}). Free space on it or raise its limits (max_file_store or max_memory_store in nats-server's jetstream block, or the stream's max bytes), then run the command again: a batch resumes from the chunks already done`,
+    `cannot ${what}: the NATS broker's JetStream storage is full (it said: ${(e as Error)?.message}). Free space on it (jobbert batch list shows the batch jobs it holds, jobbert batch remove --job NAME deletes one) or raise its limits (max_file_store or max_memory_store in nats-server's jetstream block, or the stream's max bytes), then run the command again: a batch resumes from the chunks already done`,
     { cause: e },
   );
 }
