@@ -167,7 +167,7 @@ export async function removeJob(opts: { nats: string; job: string }): Promise<Jo
       if (lease && leaseLive(lease))
         throw new JobBERTError(
           'ERR_BUSY',
-          `job ${job} is being submitted by process ${lease.pid} on ${lease.host} (its lease renewed ${leaseAge(lease)} s ago): removing it would fail that submitter; stop it first (Ctrl-C), then remove the job`,
+          `job ${job} is being submitted by process ${lease.pid} on ${lease.host} (its lease renewed ${leaseAge(lease)} s ago): removing it would fail that submitter; stop it first (Ctrl-C), then remove the job (a lease whose holder ran on another machine lapses 20 s after its last renewal)`,
         );
       results = (await retry(`list job ${job}`, () => bucket.list())).filter((o) => !o.deleted && /^c\d+$/.test(o.name)).length;
     }
