@@ -224,6 +224,66 @@ describe('train: batching', () => {
   });
 });
 
+describe('train: no pair alone in a batch', () => {
+  const sizes = (plan: ReturnType<typeof planEpoch>) =>
+    Array.from({ length: batchCount(plan) }, (_, b) => plan.starts[b + 1] - plan.starts[b]);
+  const ids = (xs: number[]) => Int32Array.from(xs);
+
+  it('a last lone pair joins another batch (a batch of 3+ gives it a partner; batches of 2 take it as a third)', () => {
+    const none = ids([-1, -1, -1, -1, -1]);
+    for (const seed of [1, 2, 3]) {
+      const four = planEpoch(ids([0, 1, 2, 3, 4]), none, 5, 4, seed, 0);
+      assert.deepEqual(sizes(four), [3, 2], 'five pairs in batches of four: 4 + 1 became 3 + 2');
+      assert.deepEqual([...four.order].sort(), [0, 1, 2, 3, 4]);
+      assert.equal(four.skipped, 0);
+      assert.deepEqual(sizes(planEpoch(ids([0, 1, 2, 3, 4]), none, 5, 2, seed, 0)), [2, 3]);
+    }
+  });
+
+  it('a lone pair no batch can take is left out and counted, unless a hard negative gives it a loss of its own', () => {
+    // Two pairs share positive 0 and one has positive 1: the second pair of positive 0 has no partner.
+    const shared = planEpoch(ids([0, 0, 1]), ids([-1, -1, -1]), 2, 4, 5, 0);
+    assert.deepEqual(sizes(shared), [2]);
+    assert.equal(shared.skipped, 1);
+    // Pair 1's negative is pair 0's positive: they never meet. Pair 1 trains alone against its negative; pair 0 cannot train.
+    for (const seed of [1, 2, 3]) {
+      const plan = planEpoch(ids([0, 1]), ids([-1, 0]), 2, 4, seed, 0);
+      assert.deepEqual([...plan.order], [1]);
+      assert.equal(plan.skipped, 1);
+    }
+  });
+
+  it('train(): no step at loss 0, and pairs no batch can take are named in a JOBBERT_SKIPPED_PAIRS warning', async () => {
+    const dir = await scratch();
+    const five = await writeLines(dir, 'five.jsonl', toyPairs(5, SEED + 3));
+    const r = await train(base({ data: five, out: join(dir, 'five'), batchSize: 4 }));
+    assert.equal(r.steps, 2);
+    assert.ok(
+      r.losses.every((l) => l > 0),
+      `a step at loss 0: ${r.losses}`,
+    );
+    const skew = await writeLines(dir, 'skew.jsonl', [
+      JSON.stringify({ anchor: 'nurse', positive: 'care, hygiene' }),
+      JSON.stringify({ anchor: 'nursing assistant', positive: 'care, hygiene' }),
+      JSON.stringify({ anchor: 'baker', positive: 'bread, ovens' }),
+    ]);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const s = await train(base({ data: skew, out: join(dir, 'skew'), batchSize: 4, epochs: 2 }));
+      assert.equal(s.steps, 2);
+      assert.ok(s.losses.every((l) => l > 0));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const skipped = warnings.filter((w) => (w as Error & { code?: string }).code === 'JOBBERT_SKIPPED_PAIRS');
+    assert.equal(skipped.length, 1, warnings.map((w) => w.message).join('\n'));
+    assert.match(skipped[0].message, /train: 2 of 6 pair\(s\) over 2 epoch\(s\) were in no batch/);
+  });
+});
+
 describe('train: the step', () => {
   const H = 12,
     OUT = 7,

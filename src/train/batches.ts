@@ -5,8 +5,11 @@
  * from appearing twice in a batch, where one pair's positive would be scored
  * as a negative for the other (a false negative). A pair that would clash is
  * deferred to the next batch with room for it, so the order stays close to the
- * shuffle. Everything is a pure function of (seed, epoch): a resumed run
- * rebuilds exactly the batches it would have seen.
+ * shuffle. A pair left alone at the end (InfoNCE over one pair is 0 with no
+ * gradient, yet the step still moved the weights by momentum and decay) is
+ * merged into another batch; see {@link mergeLonePairs}. Everything is a pure
+ * function of (seed, epoch): a resumed run rebuilds exactly the batches it
+ * would have seen.
  */
 import { mulberry32 } from '../util/random.js';
 
@@ -41,6 +44,8 @@ export interface EpochPlan {
   order: Int32Array;
   /** Batch start offsets, with order.length appended. */
   starts: Int32Array;
+  /** Pairs in no batch this epoch: alone, with no hard negative, and no batch could take them. */
+  skipped: number;
 }
 
 export function batchCount(plan: EpochPlan): number {
@@ -107,5 +112,67 @@ export function planEpoch(
     }
   }
   starts.push(n);
-  return { order, starts: Int32Array.from(starts) };
+  const plan = { order, starts: Int32Array.from(starts), skipped: 0 };
+  return mergeLonePairs(plan, positives, negatives, batchSize);
+}
+
+/**
+ * The plan with no pair alone in a batch where that can be helped, as the
+ * LiteEncoder trainer's makeBatches does for its groups. A lone pair joins
+ * the last batch it fits (no positive twice, no negative that is a positive)
+ * that has room; else a batch of 3 or more gives it a pair it fits with, as a
+ * new batch of two; else it joins a full batch it fits (one pair over
+ * batchSize, where every batch has 2). Where none can take it, a pair with a
+ * hard negative keeps its batch of one (that negative gives it a loss and a
+ * gradient) and one without is left out of the epoch and counted in
+ * `skipped`: every batch holds its positive, so it could only ever be
+ * trained alone at loss 0. That needs most pairs to share its positive; data
+ * whose pairs all share one is refused before planning (assertTrainable), so
+ * some batch always remains. A plan with no lone pair is returned as it is.
+ */
+function mergeLonePairs(plan: EpochPlan, positives: Int32Array, negatives: Int32Array, batchSize: number): EpochPlan {
+  const { order, starts } = plan;
+  const batches: number[][] = [];
+  const lone: number[] = [];
+  for (let b = 0; b + 1 < starts.length; b++) {
+    if (starts[b + 1] - starts[b] === 1) lone.push(order[starts[b]]);
+    else batches.push(Array.from(order.subarray(starts[b], starts[b + 1])));
+  }
+  if (lone.length === 0) return plan;
+  // Whether pairs i and j may share a batch: neither's positive is the other's positive or negative.
+  const together = (i: number, j: number) =>
+    positives[i] !== positives[j] && negatives[i] !== positives[j] && negatives[j] !== positives[i];
+  const last = (ok: (b: number[]) => boolean) => {
+    for (let k = batches.length - 1; k >= 0; k--) if (ok(batches[k])) return batches[k];
+    return undefined;
+  };
+  let skipped = 0;
+  for (const i of lone) {
+    const fits = (b: number[]) => b.every((j) => together(i, j));
+    const roomy = last((b) => b.length < batchSize && fits(b));
+    const big = roomy ? undefined : last((b) => b.length > 2 && b.some((j) => together(i, j)));
+    const any = roomy || big ? undefined : last(fits);
+    if (roomy) roomy.push(i);
+    else if (big)
+      batches.push([
+        ...big.splice(
+          big.findIndex((j) => together(i, j)),
+          1,
+        ),
+        i,
+      ]);
+    else if (any) any.push(i);
+    else if (negatives[i] >= 0) batches.push([i]);
+    else skipped++;
+  }
+  const merged = new Int32Array(order.length - skipped);
+  const mergedStarts = new Int32Array(batches.length + 1);
+  let at = 0;
+  batches.forEach((b, k) => {
+    mergedStarts[k] = at;
+    merged.set(b, at);
+    at += b.length;
+  });
+  mergedStarts[batches.length] = at;
+  return { order: merged, starts: mergedStarts, skipped };
 }

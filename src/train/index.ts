@@ -359,8 +359,17 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
     // ---- the batch plan of every epoch is fixed by (seed, epoch)
     const n = data.anchors.length;
     const perEpoch: number[] = [];
-    for (let e = 0; e < o.epochs; e++)
-      perEpoch.push(batchCount(planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, e)));
+    let skipped = 0;
+    for (let e = 0; e < o.epochs; e++) {
+      const epochPlan = planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, e);
+      perEpoch.push(batchCount(epochPlan));
+      skipped += epochPlan.skipped;
+    }
+    if (skipped > 0)
+      process.emitWarning(
+        `${FN}: ${skipped} of ${n * o.epochs} pair(s) over ${o.epochs} epoch(s) were in no batch: every batch already held their positive, and a pair alone has no negative to learn from`,
+        { code: 'JOBBERT_SKIPPED_PAIRS' },
+      );
     const steps = perEpoch.reduce((a, b) => a + b, 0);
     const warmupSteps = opts.warmupSteps ?? Math.floor(steps * 0.1);
     const settings = {
