@@ -18,7 +18,7 @@ import * as kernels from '../kernels/index.js';
 import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
 import { FeatureBatch, MAX_TEXT_UNITS, appendFeatures, type FeatureConfig } from './features.js';
-import { jsonLines } from '../util/read-lines.js';
+import { pairLines } from '../util/pair-file.js';
 import { words } from '../encoders/tfidf.js';
 import { clipForTokens } from '../util/text.js';
 import { dequantizeModel, readModel, readSafetensors, safetensors, writeModel, type LiteWeights } from './io.js';
@@ -109,10 +109,11 @@ import { rng } from '../util/random.js';
 export { rng };
 
 /**
- * Reads lite training pairs from JSON Lines, streaming (a leading BOM and CRLF
- * are fine). Async. Rejects with JobBERTError ERR_NOT_FOUND (missing), ERR_IO
- * (a directory, a FIFO, unreadable), ERR_BAD_FILE naming `path:line` for a bad
- * line, and ERR_BAD_FILE when fewer than two distinct pairs remain (in-batch
+ * Reads lite training pairs from JSON Lines, streaming, as JobBERT training
+ * reads them (src/util/pair-file.ts: gzip, a BOM, CRLF, "lang": null are
+ * fine). Async. Rejects with JobBERTError ERR_NOT_FOUND (missing), ERR_IO
+ * (a directory, a FIFO, unreadable, corrupt gzip), ERR_BAD_FILE naming
+ * `path:line` for a bad line, and ERR_BAD_FILE when fewer than two distinct pairs remain (in-batch
  * negatives need two; one pair, or copies of one, would "train" at loss 0).
  * Each text is cut to what the encoder reads (MAX_TEXT_UNITS) as it arrives;
  * a pair with a side holding no letter or digit ("---", emoji) is skipped, with
@@ -123,18 +124,7 @@ export async function readPairs(path: string): Promise<Pair[]> {
   const distinct = new Set<string>();
   let skipped = 0;
   let firstSkipped = 0;
-  for await (const { line, lineNo } of jsonLines('trainLiteEncoder', path)) {
-    const bad = (why: string) => new JobBERTError('ERR_BAD_FILE', `trainLiteEncoder: ${path}:${lineNo}: ${why}`);
-    let p: Pair;
-    try {
-      p = JSON.parse(line);
-    } catch (e) {
-      throw bad(`not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof p !== 'object' || p === null || typeof p.anchor !== 'string' || typeof p.positive !== 'string')
-      throw bad('expected a JSON object with string fields "anchor" and "positive"');
-    if ((p.lang !== undefined && typeof p.lang !== 'string') || (p.group !== undefined && typeof p.group !== 'string'))
-      throw bad('"lang" and "group" must be strings when present');
+  for await (const { pair: p, lineNo } of pairLines('trainLiteEncoder', path, ['lang', 'group'])) {
     const pair: Pair = { anchor: clip(p.anchor), positive: clip(p.positive) };
     // A side with no letter or digit has no features: a new model encodes it as a zero vector, which
     // InfoNCE cannot normalise (the whole run failed on it), and it teaches nothing.

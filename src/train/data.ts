@@ -7,26 +7,11 @@
  * unique texts, which is what the embedding cache is keyed on.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
-import { splitLines } from '../util/read-lines.js';
+import { pairLines, type PairStats } from '../util/pair-file.js';
 
-/** What preprocessing kept and dropped. */
-export interface PairStats {
-  /** Non-empty lines read. */
-  lines: number;
-  /** Pairs kept. */
-  pairs: number;
-  shortAnchors: number;
-  fewSkills: number;
-  duplicates: number;
-  /** Pairs whose negative was dropped because it equals their positive. */
-  selfNegatives: number;
-  /** Kept pairs per language ('' for pairs without one). */
-  languages: Record<string, number>;
-}
+export type { PairStats };
 
 export interface PairData {
   /** Unique texts; pairs refer to them by index. */
@@ -58,20 +43,16 @@ export function countSkills(text: string): number {
 }
 
 /**
- * Reads and preprocesses the pairs in `path`. Async. Rejects with JobBERTError
- * ERR_NOT_FOUND for a missing file and ERR_BAD_FILE (naming `path:line`) for a
- * line that is not a JSON object with string `anchor` and `positive` (and
- * string `lang` / `negative` when present), or when no pair survives.
+ * Reads and preprocesses the pairs in `path` (read as src/util/pair-file.ts
+ * reads pairs for both trainers). Async. Rejects with JobBERTError
+ * ERR_NOT_FOUND for a missing file, ERR_IO for a directory, a FIFO or a
+ * corrupt gzip stream, and ERR_BAD_FILE (naming `path:line`) for a line that
+ * is not a JSON object with string `anchor` and `positive` (and string, or
+ * null, `lang` / `negative`), or when no pair survives.
  */
 export async function readPairs(path: string, opts: PairOptions = {}): Promise<PairData> {
   const minSkills = opts.minSkills ?? 1;
   const minAnchor = opts.minAnchorLength ?? 3;
-  try {
-    if (!(await stat(path)).isFile()) throw new Error('not a file');
-  } catch (e) {
-    throw new JobBERTError('ERR_NOT_FOUND', `training data ${path} does not exist or is not a file`, { cause: e });
-  }
-  const bad = (line: number, why: string) => new JobBERTError('ERR_BAD_FILE', `${path}:${line}: ${why}`);
 
   const ids = new Map<string, number>();
   const texts: string[] = [];
@@ -94,34 +75,13 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
   const hash = createHash('sha256');
   const stats: PairStats = { lines: 0, pairs: 0, shortAnchors: 0, fewSkills: 0, duplicates: 0, selfNegatives: 0, languages: {} };
 
-  const input = createReadStream(path);
-  let lineNo = 0;
-  for await (const line of splitLines(input)) {
-    lineNo++;
-    if (!line.trim()) continue;
+  for await (const { pair: o, lineNo } of pairLines('train', path, ['lang', 'negative'])) {
     stats.lines++;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw bad(lineNo, `not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
-      throw bad(lineNo, 'expected a JSON object {"anchor", "positive", "lang"?, "negative"?}');
-    const o = v as Record<string, unknown>;
-    for (const key of ['anchor', 'positive'] as const) {
-      if (typeof o[key] !== 'string')
-        throw bad(lineNo, `"${key}" must be a string; found ${o[key] === undefined ? 'nothing' : JSON.stringify(o[key])}`);
-    }
-    for (const key of ['lang', 'negative'] as const) {
-      if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'string')
-        throw bad(lineNo, `"${key}" must be a string when present; found ${JSON.stringify(o[key])}`);
-    }
     // stripped as the encoder strips (Python's str.strip()), so equal texts share one cache key and one row
-    const anchor = pythonStrip(o.anchor as string);
-    const positive = pythonStrip(o.positive as string);
-    const negative = typeof o.negative === 'string' ? pythonStrip(o.negative) : undefined;
-    const lang = typeof o.lang === 'string' ? o.lang : '';
+    const anchor = pythonStrip(o.anchor);
+    const positive = pythonStrip(o.positive);
+    const negative = o.negative === undefined ? undefined : pythonStrip(o.negative);
+    const lang = o.lang ?? '';
     if ([...anchor].length < minAnchor) {
       stats.shortAnchors++;
       continue;
@@ -146,7 +106,8 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
     seen.add(key);
     let l = langIds.get(lang);
     if (l === undefined) {
-      if (languages.length >= 65535) throw bad(lineNo, 'more than 65,535 distinct "lang" values');
+      if (languages.length >= 65535)
+        throw new JobBERTError('ERR_BAD_FILE', `train: ${path}:${lineNo}: more than 65,535 distinct "lang" values`);
       l = languages.length;
       languages.push(lang);
       langIds.set(lang, l);

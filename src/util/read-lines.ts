@@ -1,5 +1,4 @@
 /** Reading a user's line-oriented text file (entries, skills) with the errors the CLI and service report. */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -63,9 +62,13 @@ export async function readLines(path: string): Promise<string[]> {
 
 /**
  * The non-blank lines of a JSON Lines file, streamed, with 1-based line
- * numbers (a leading BOM dropped, CRLF accepted). Async iterable. Rejects
- * with JobBERTError ERR_NOT_FOUND for a missing file and ERR_IO for anything
- * that is not a readable regular file (a directory, a FIFO), naming `fn` and the path.
+ * numbers, opened as {@link openBytes} opens it (gzip-compressed, or UTF-16
+ * after its byte-order mark, told by the bytes and not the name; a leading
+ * BOM dropped, CRLF accepted). Async iterable. Rejects with JobBERTError
+ * ERR_NOT_FOUND for a missing file, ERR_IO for anything that is not a
+ * readable regular file (a directory, a FIFO: checked before it is opened,
+ * where a FIFO would block) or a gzip stream that is corrupt or cut short,
+ * and ERR_BAD_FILE for an Excel workbook, naming `fn` and the path.
  */
 export async function* jsonLines(fn: string, path: string): AsyncGenerator<{ line: string; lineNo: number }> {
   try {
@@ -80,7 +83,13 @@ export async function* jsonLines(fn: string, path: string): AsyncGenerator<{ lin
     const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_IO';
     throw new JobBERTError(code, `${fn}: ${path}: ${code === 'ERR_NOT_FOUND' ? 'does not exist' : (e as Error).message}`, { cause: e });
   }
-  const input = createReadStream(path);
+  let input: Readable;
+  try {
+    input = (await openBytes(path)).stream;
+  } catch (e) {
+    const j = e as JobBERTError;
+    throw new JobBERTError(j.code ?? 'ERR_IO', `${fn}: ${j.message}`, { cause: e });
+  }
   let lineNo = 0;
   try {
     for await (const raw of splitLines(input)) {
@@ -88,7 +97,9 @@ export async function* jsonLines(fn: string, path: string): AsyncGenerator<{ lin
       if (raw.trim()) yield { line: raw, lineNo };
     }
   } catch (e) {
-    throw new JobBERTError('ERR_IO', `${fn}: ${path}: ${(e as Error).message}`, { cause: e });
+    // zlib's codes (Z_DATA_ERROR, Z_BUF_ERROR): the file starts as gzip does but is not whole gzip data.
+    const gzip = /^Z_/.test(String((e as NodeJS.ErrnoException).code)) ? ' as gzip (corrupt or cut short)' : '';
+    throw new JobBERTError('ERR_IO', `${fn}: cannot read ${path}${gzip}: ${(e as Error).message}`, { cause: e });
   } finally {
     input.destroy();
   }

@@ -1,0 +1,85 @@
+/**
+ * Training pairs as both trainers read them (JobBERT's heads in src/train, the
+ * LiteEncoder in src/lite): JSON Lines `{"anchor", "positive", ...}`, opened
+ * as {@link jsonLines} opens a file (gzip told by its bytes, UTF-16 by its
+ * mark, a directory or FIFO refused), every line checked by one set of rules,
+ * so the same file gets the same answer from either trainer. What each
+ * trainer then drops or keeps is its own (src/train/data.ts, src/lite/train.ts).
+ */
+import { JobBERTError } from '../errors.js';
+import { jsonLines } from './read-lines.js';
+
+/** One line's pair, its optional fields absent when the line lacks them or holds null. */
+export interface PairLine {
+  anchor: string;
+  positive: string;
+  lang?: string;
+  negative?: string;
+  group?: string;
+}
+
+/** The optional string fields a trainer reads; any other field of a line is ignored. */
+export type PairField = 'lang' | 'negative' | 'group';
+
+/** What preprocessing kept and dropped, as both trainers report it (their 'data' event). */
+export interface PairStats {
+  /** Non-empty lines read. */
+  lines: number;
+  /** Pairs kept. */
+  pairs: number;
+  shortAnchors: number;
+  fewSkills: number;
+  /** Pairs whose texts (stripped as Python's str.strip() does) and negative equal an earlier kept pair's. */
+  duplicates: number;
+  /** Pairs whose negative was dropped because it equals their positive. */
+  selfNegatives: number;
+  /** Kept pairs per language ('' for pairs without one). */
+  languages: Record<string, number>;
+}
+
+/** `text` with its control characters escaped and cut to `max` characters: a binary file's bytes are not echoed into a terminal. */
+export function printable(text: string, max = 120): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A JSON value as an error message shows it: short, and printable. */
+const shown = (v: unknown) => (v === undefined ? 'nothing' : printable(JSON.stringify(v) ?? String(v), 60));
+
+/**
+ * The pairs of the JSON Lines file at `path`, streamed, with 1-based line
+ * numbers; blank lines are skipped. `fields` are the optional string fields
+ * the caller reads ("lang": null counts as no "lang"). Async iterable.
+ * Rejects with JobBERTError ERR_NOT_FOUND (missing), ERR_IO (a directory, a
+ * FIFO, unreadable, a corrupt gzip stream), and ERR_BAD_FILE naming
+ * `path:line` for a line that is not such a pair (its bytes escaped), all
+ * messages starting with `fn`.
+ */
+export async function* pairLines(
+  fn: string,
+  path: string,
+  fields: readonly PairField[],
+): AsyncGenerator<{ pair: PairLine; lineNo: number }> {
+  const shape = `{${['"anchor"', '"positive"', ...fields.map((f) => `"${f}"?`)].join(', ')}}`;
+  for await (const { line, lineNo } of jsonLines(fn, path)) {
+    const bad = (why: string) => new JobBERTError('ERR_BAD_FILE', `${fn}: ${path}:${lineNo}: ${why}`);
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw bad(`not valid JSON (${printable((e as Error).message)})`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(`expected a JSON object ${shape}; found ${shown(v)}`);
+    const o = v as Record<string, unknown>;
+    for (const key of ['anchor', 'positive'] as const)
+      if (typeof o[key] !== 'string') throw bad(`"${key}" must be a string; found ${shown(o[key])}`);
+    const pair: PairLine = { anchor: o.anchor as string, positive: o.positive as string };
+    for (const key of fields) {
+      const f = o[key];
+      if (f === undefined || f === null) continue;
+      if (typeof f !== 'string') throw bad(`"${key}" must be a string when present; found ${shown(f)}`);
+      pair[key] = f;
+    }
+    yield { pair, lineNo };
+  }
+}

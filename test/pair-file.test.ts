@@ -1,0 +1,120 @@
+/**
+ * One pair file, two trainers: JobBERT training (train()) and LiteEncoder
+ * training (trainLiteEncoder) read pairs through src/util/pair-file.ts and
+ * must give the same answer at its edges — a directory or FIFO as the data
+ * file, "lang": null, a gzip file (named .gz or not), a corrupt one, bytes
+ * that are not text — with no raw bytes echoed into a message.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { JobBERTError } from '../src/errors.js';
+import { readPairs as readLitePairs, trainLiteEncoder } from '../src/lite/train.js';
+import { readPairs } from '../src/train/data.js';
+import { train } from '../src/train/index.js';
+import { makeTinyModel, type TinyModel } from './fixtures/tiny-model.js';
+
+let dir: string;
+let model: TinyModel;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jobbert-pair-file-'));
+  model = await makeTinyModel({ seed: 23 });
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(model.dir, { recursive: true, force: true });
+});
+
+const TEXT = [
+  { anchor: 'Software Engineer', positive: 'python, git', lang: 'en' },
+  { anchor: 'Krankenpfleger', positive: 'Pflege, Hygiene', lang: null },
+  { anchor: 'Panadero', positive: 'pan, hornos' },
+]
+  .map((p) => JSON.stringify(p))
+  .join('\n');
+
+let runs = 0;
+/** Both trainers on `data`, each into a fresh out directory (started when called). */
+const trainers = (data: string) => {
+  runs++;
+  const out = (name: string) => join(dir, `${name}-${runs}`);
+  return {
+    jobbert: () => train({ model: model.dir, data, out: out('jb'), cacheDir: join(dir, 'cache'), batchSize: 2 }),
+    lite: () => trainLiteEncoder({ data, out: out('lite'), batchSize: 2, buckets: 1 << 10, dim: 8 }),
+  };
+};
+
+/** Both trainers reject with `code`, a message matching `message`, and no control character in it. */
+async function bothRefuse(data: string, code: string, message: RegExp): Promise<void> {
+  for (const [name, run] of Object.entries(trainers(data))) {
+    await assert.rejects(run(), (e: Error) => {
+      assert.ok(e instanceof JobBERTError, `${name}: expected JobBERTError ${code}; received ${e?.name}: ${e?.message}`);
+      assert.equal(e.code, code, `${name}: ${e.message}`);
+      assert.match(e.message, message, name);
+      assert.doesNotMatch(e.message, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/, `${name} echoed raw bytes: ${JSON.stringify(e.message)}`);
+      return true;
+    });
+  }
+}
+
+describe('pair files: both trainers read them alike', () => {
+  it('a directory or a FIFO as the data file is ERR_IO saying what it is (JobBERT said ERR_NOT_FOUND), and a FIFO is never opened', async () => {
+    await bothRefuse(dir, 'ERR_IO', /is a directory; expected a JSON Lines file/);
+    if (process.platform === 'win32') return;
+    const fifo = join(dir, 'pairs.fifo');
+    execFileSync('mkfifo', [fifo]);
+    await bothRefuse(fifo, 'ERR_IO', /pairs\.fifo is not a regular file/);
+  });
+
+  it('"lang": null is a pair without a language in both (the LiteEncoder refused the line)', async () => {
+    const path = join(dir, 'null-lang.jsonl');
+    await writeFile(path, TEXT);
+    assert.deepEqual((await readPairs(path)).stats.languages, { en: 1, '': 2 });
+    assert.deepEqual(
+      (await readLitePairs(path)).map((p) => p.lang),
+      ['en', undefined, undefined],
+    );
+    // Three pairs in batches of two: one step each (the lone third pair joins the batch).
+    const { jobbert, lite } = trainers(path);
+    assert.equal((await jobbert()).steps, 1);
+    assert.equal((await lite()).steps, 1);
+    // Any other type is refused by both, naming the line and the field.
+    const bad = join(dir, 'bad-lang.jsonl');
+    await writeFile(bad, `${TEXT}\n{"anchor": "Cook", "positive": "food", "lang": 7}\n`);
+    await bothRefuse(bad, 'ERR_BAD_FILE', /bad-lang\.jsonl:4: "lang" must be a string when present; found 7/);
+  });
+
+  it('a gzip file is read as its text, named .gz or not (its bytes were parsed as JSON and echoed)', async () => {
+    const plain = join(dir, 'plain.jsonl');
+    await writeFile(plain, TEXT);
+    for (const name of ['pairs.jsonl.gz', 'pairs-gzipped.jsonl']) {
+      const path = join(dir, name);
+      await writeFile(path, gzipSync(TEXT));
+      const [jb, want] = [await readPairs(path), await readPairs(plain)];
+      assert.deepEqual(jb.texts, want.texts, name);
+      assert.equal(jb.sha256, want.sha256, name);
+      assert.deepEqual(await readLitePairs(path), await readLitePairs(plain), name);
+    }
+    const { jobbert, lite } = trainers(join(dir, 'pairs-gzipped.jsonl'));
+    assert.equal((await jobbert()).steps, 1);
+    assert.equal((await lite()).steps, 1);
+  });
+
+  it('a corrupt or cut gzip file is ERR_IO naming it as gzip; bytes that are not text are ERR_BAD_FILE, escaped', async () => {
+    const whole = gzipSync(`${TEXT}\n`.repeat(200));
+    await writeFile(join(dir, 'cut.jsonl.gz'), whole.subarray(0, whole.length - 40));
+    await bothRefuse(join(dir, 'cut.jsonl.gz'), 'ERR_IO', /cannot read .*cut\.jsonl\.gz as gzip \(corrupt or cut short\)/);
+    const corrupt = Buffer.from(whole);
+    corrupt.fill(0x07, 10, 60); // the deflate stream's start overwritten
+    await writeFile(join(dir, 'corrupt.jsonl.gz'), corrupt);
+    await bothRefuse(join(dir, 'corrupt.jsonl.gz'), 'ERR_IO', /corrupt\.jsonl\.gz as gzip/);
+    // Not gzip, not text: bytes that are no UTF-8, control characters, a terminal's "clear screen".
+    const binary = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x1a, 0, 0, 1, 2, 3, 0x1b, 0x5b, 0x32, 0x4a, 0x0a]);
+    await writeFile(join(dir, 'image.jsonl'), binary);
+    await bothRefuse(join(dir, 'image.jsonl'), 'ERR_BAD_FILE', /image\.jsonl:1: not valid JSON \(.*\\u001a/);
+  });
+});
