@@ -71,7 +71,7 @@ describe('training data: the lite trainer reads files as the JobBERT one does', 
   });
 
   it('a BOM at the start is accepted; a bad line is ERR_BAD_FILE naming file:line (as the README says)', async () => {
-    const pairs = await readLitePairs(await file('bom.jsonl', `\uFEFF${line('Nurse', 'care')}${line('Baker', 'bread')}`));
+    const { pairs } = await readLitePairs(await file('bom.jsonl', `\uFEFF${line('Nurse', 'care')}${line('Baker', 'bread')}`));
     assert.deepEqual(
       pairs.map((p) => p.anchor),
       ['Nurse', 'Baker'],
@@ -86,7 +86,7 @@ describe('training data: one huge line', () => {
 
   it('the lite trainer keeps only what the encoder reads of a text, as it reads it', async () => {
     const path = await file('huge.jsonl', `${line(huge, 'care, hygiene')}${line('Baker', 'bread')}`);
-    const pairs = await readLitePairs(path);
+    const { pairs } = await readLitePairs(path);
     assert.ok(pairs[0].anchor.length <= MAX_TEXT_UNITS, `kept ${pairs[0].anchor.length} units`);
     // And the encoder's features of the huge text are those of what was kept.
     const cfg = { buckets: 1 << 10, minN: 2, maxN: 4 };

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -75,7 +75,7 @@ describe('pair files: both trainers read them alike', () => {
     await writeFile(path, TEXT);
     assert.deepEqual((await readPairs(path)).stats.languages, { en: 1, '': 2 });
     assert.deepEqual(
-      (await readLitePairs(path)).map((p) => p.lang),
+      (await readLitePairs(path)).pairs.map((p) => p.lang),
       ['en', undefined, undefined],
     );
     // Three pairs in batches of two: one step each (the lone third pair joins the batch).
@@ -116,5 +116,58 @@ describe('pair files: both trainers read them alike', () => {
     const binary = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x1a, 0, 0, 1, 2, 3, 0x1b, 0x5b, 0x32, 0x4a, 0x0a]);
     await writeFile(join(dir, 'image.jsonl'), binary);
     await bothRefuse(join(dir, 'image.jsonl'), 'ERR_BAD_FILE', /image\.jsonl:1: not valid JSON \(.*\\u001a/);
+  });
+
+  it('exact duplicates are dropped by one rule in both (texts stripped as Python strips them; lang and group aside) and counted in the data event', async () => {
+    const path = join(dir, 'duplicates.jsonl');
+    const lines = [
+      { anchor: 'Nurse', positive: 'care, hygiene', lang: 'en', group: 'a' },
+      { anchor: ' Nurse\u3000', positive: 'care, hygiene\t', lang: 'de', group: 'b' },
+      { anchor: 'Nurse', positive: 'care, hygiene' },
+      { anchor: 'nurse', positive: 'care, hygiene' },
+      { anchor: 'Baker', positive: 'bread, ovens', lang: 'en' },
+      { anchor: 'Baker', positive: 'bread, ovens', lang: 'en' },
+      { anchor: 'Cook', positive: 'food, kitchen', lang: 'en' },
+    ];
+    await writeFile(path, lines.map((l) => JSON.stringify(l)).join('\n'));
+    const jb = await readPairs(path);
+    const lite = await readLitePairs(path);
+    const kept = [
+      ['Nurse', 'care, hygiene'],
+      ['nurse', 'care, hygiene'],
+      ['Baker', 'bread, ovens'],
+      ['Cook', 'food, kitchen'],
+    ];
+    assert.deepEqual(
+      [...jb.anchors].map((a, i) => [jb.texts[a], jb.texts[jb.positives[i]]]),
+      kept,
+    );
+    assert.deepEqual(
+      lite.pairs.map((p) => [p.anchor, p.positive]),
+      kept,
+    );
+    assert.equal(lite.pairs[0].group, 'a', 'the first copy is kept');
+    for (const stats of [jb.stats, lite.stats]) {
+      assert.equal(stats.lines, 7);
+      assert.equal(stats.pairs, 4);
+      assert.equal(stats.duplicates, 3);
+      assert.deepEqual(stats.languages, { en: 3, '': 1 });
+    }
+    // Reported in the data event of both trainers, and the LiteEncoder records the pairs it trained on.
+    const events: { type: string; stats?: { pairs: number; duplicates: number } }[][] = [[], []];
+    await train({
+      model: model.dir,
+      data: path,
+      out: join(dir, 'dup-jb'),
+      cacheDir: join(dir, 'cache'),
+      onEvent: (e) => events[0].push(e),
+    });
+    await trainLiteEncoder({ data: path, out: join(dir, 'dup-lite'), buckets: 1 << 10, dim: 8, onEvent: (e) => events[1].push(e) });
+    for (const e of events) {
+      const data = e.find((x) => x.type === 'data');
+      assert.deepEqual([data?.stats?.pairs, data?.stats?.duplicates], [4, 3]);
+    }
+    const saved = JSON.parse(await readFile(join(dir, 'dup-lite', 'lite.json'), 'utf8'));
+    assert.equal(saved.trainedWith.pairs, 4);
   });
 });

@@ -118,7 +118,7 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
         .map(([l, n]) => `${l || '-'} ${n}`)
         .join(', ');
       out(
-        `pairs: ${s.pairs} kept of ${s.lines} (dropped: ${s.shortAnchors} short anchors, ${s.fewSkills} with too few skills, ${s.duplicates} duplicates); languages: ${langs}; ${e.texts} unique texts`,
+        `pairs: ${s.pairs} kept of ${s.lines} (dropped: ${s.shortAnchors} short anchors, ${s.fewSkills} with too few skills, ${s.duplicates} duplicates${s.noWords ? `, ${s.noWords} with a side that has no letter or digit` : ''}); languages: ${langs}; ${e.texts} unique texts`,
       );
     } else if (e.type === 'encode') {
       if (e.done === 0)

@@ -17,12 +17,10 @@
 import * as kernels from '../kernels/index.js';
 import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
-import { FeatureBatch, MAX_TEXT_UNITS, appendFeatures, type FeatureConfig } from './features.js';
-import { pairLines } from '../util/pair-file.js';
-import { words } from '../encoders/tfidf.js';
-import { clipForTokens } from '../util/text.js';
+import { FeatureBatch, appendFeatures, type FeatureConfig } from './features.js';
+import type { PairStats } from '../util/pair-file.js';
+import { pairsDigest, readPairs, type Pair } from './pairs.js';
 import { dequantizeModel, readModel, readSafetensors, safetensors, writeModel, type LiteWeights } from './io.js';
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -62,8 +60,13 @@ export interface LiteTrainOptions {
   /** Checkpoints kept (default 2). */
   keepCheckpoints?: number;
   onProgress?: (p: { step: number; steps: number; loss: number; pairsPerSecond: number }) => unknown;
-  /** Told of a resume and of each checkpoint, as train()'s onEvent. */
-  onEvent?: (e: { type: 'resume'; step: number; dir: string } | { type: 'checkpoint'; step: number; dir: string }) => unknown;
+  /** Told of the data read (what was kept and dropped), a resume and each checkpoint, as train()'s onEvent. */
+  onEvent?: (
+    e:
+      | { type: 'data'; stats: PairStats; texts: number }
+      | { type: 'resume'; step: number; dir: string }
+      | { type: 'checkpoint'; step: number; dir: string },
+  ) => unknown;
   /** As train() passes them: 'lite'; 'cpu' or 'auto' (the LiteEncoder trains on the CPU). */
   encoder?: 'lite';
   device?: 'cpu' | 'auto';
@@ -97,61 +100,9 @@ const LITE_OPTIONS = Object.keys({
   device: true,
 } satisfies Record<keyof LiteTrainOptions, true>);
 
-export interface Pair {
-  anchor: string;
-  positive: string;
-  lang?: string;
-  group?: string;
-}
-
 import { rng } from '../util/random.js';
 
-export { rng };
-
-/**
- * Reads lite training pairs from JSON Lines, streaming, as JobBERT training
- * reads them (src/util/pair-file.ts: gzip, a BOM, CRLF, "lang": null are
- * fine). Async. Rejects with JobBERTError ERR_NOT_FOUND (missing), ERR_IO
- * (a directory, a FIFO, unreadable, corrupt gzip), ERR_BAD_FILE naming
- * `path:line` for a bad line, and ERR_BAD_FILE when fewer than two distinct pairs remain (in-batch
- * negatives need two; one pair, or copies of one, would "train" at loss 0).
- * Each text is cut to what the encoder reads (MAX_TEXT_UNITS) as it arrives;
- * a pair with a side holding no letter or digit ("---", emoji) is skipped, with
- * one JOBBERT_SKIPPED_PAIRS process warning counting them.
- */
-export async function readPairs(path: string): Promise<Pair[]> {
-  const pairs: Pair[] = [];
-  const distinct = new Set<string>();
-  let skipped = 0;
-  let firstSkipped = 0;
-  for await (const { pair: p, lineNo } of pairLines('trainLiteEncoder', path, ['lang', 'group'])) {
-    const pair: Pair = { anchor: clip(p.anchor), positive: clip(p.positive) };
-    // A side with no letter or digit has no features: a new model encodes it as a zero vector, which
-    // InfoNCE cannot normalise (the whole run failed on it), and it teaches nothing.
-    if (words(pair.anchor).length === 0 || words(pair.positive).length === 0) {
-      skipped++;
-      firstSkipped ||= lineNo;
-      continue;
-    }
-    if (p.lang !== undefined) pair.lang = p.lang;
-    if (p.group !== undefined) pair.group = p.group;
-    pairs.push(pair);
-    distinct.add(`${pair.anchor}\u0000${pair.positive}`);
-  }
-  if (skipped > 0)
-    process.emitWarning(
-      `trainLiteEncoder: ${path}: ${skipped} pair(s) skipped, a side with no letter or digit (first at line ${firstSkipped})`,
-      { code: 'JOBBERT_SKIPPED_PAIRS' },
-    );
-  if (distinct.size < 2)
-    throw new JobBERTError(
-      'ERR_BAD_FILE',
-      `trainLiteEncoder: ${path} holds ${distinct.size} distinct pair(s) (${pairs.length} lines); in-batch negatives need at least 2`,
-    );
-  return pairs;
-}
-
-const clip = (t: string) => clipForTokens(t, MAX_TEXT_UNITS / 64);
+export { rng, readPairs, type Pair };
 
 /**
  * Batches of pair indices: shuffled, no group twice in a batch, at most
@@ -284,13 +235,6 @@ export function initWeights(cfg: { buckets: number; dim: number; minN: number; m
 /** The checkpoint file holding the weights and the optimizer's moments. */
 const STATE_TENSORS = 'lite-state.safetensors';
 
-/** sha256 of the pairs in file order: a resume refuses data that changed. */
-function pairsDigest(pairs: Pair[]): string {
-  const h = createHash('sha256');
-  for (const p of pairs) h.update(`${p.anchor}\u0000${p.positive}\u0000${p.lang ?? ''}\u0000${p.group ?? ''}\n`);
-  return h.digest('hex');
-}
-
 const view = (data: Float32Array, rows: number, cols: number): Matrix => ({ data, rows, cols });
 
 /**
@@ -391,15 +335,7 @@ async function trainLocked(
   const { buckets: B, dim: D } = w.config;
   const fcfg: FeatureConfig = { buckets: B, minN: w.config.minN, maxN: w.config.maxN };
 
-  const pairs = await readPairs(opts.data);
-  // One positive for every pair: no batch has an in-batch negative, so the loss stays at ln(batch) and the
-  // model learns nothing (exit 0). The JobBERT trainer refuses such data too.
-  const distinct = new Set(pairs.map((p) => p.positive)).size;
-  if (distinct < 2)
-    throw new JobBERTError(
-      'ERR_BAD_FILE',
-      `${fn}: ${opts.data}: ${pairs.length} training pair(s) with ${distinct} distinct positive(s); in-batch negatives need at least 2`,
-    );
+  const { pairs, stats } = await readPairs(opts.data);
   // Features of every distinct text, once.
   const textId = new Map<string, number>();
   const texts: string[] = [];
@@ -414,6 +350,7 @@ async function trainLocked(
   };
   const pa = pairs.map((p) => idOf(p.anchor));
   const pp = pairs.map((p) => idOf(p.positive));
+  await callBack(opts.onEvent, { type: 'data', stats, texts: texts.length });
   const fb = new FeatureBatch(texts.length, 64);
   for (let t = 0; t < texts.length; t++) {
     appendFeatures(texts[t], fcfg, fb);

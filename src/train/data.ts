@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
-import { pairLines, type PairStats } from '../util/pair-file.js';
+import { assertTrainablePairs, pairLines, type PairStats } from '../util/pair-file.js';
 
 export type { PairStats };
 
@@ -150,17 +150,7 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
   };
 }
 
-/**
- * Refuses data that cannot train (JobBERTError ERR_BAD_FILE): in-batch
- * negatives need two pairs whose positives differ, and one pair (or copies
- * of one) would "train" a step at loss 0. Sync.
- */
+/** Refuses data that cannot train: fewer than two distinct positives (JobBERTError ERR_BAD_FILE). Sync. */
 export function assertTrainable(path: string, data: PairData): void {
-  const distinct = new Set(data.positives).size;
-  if (distinct < 2) {
-    throw new JobBERTError(
-      'ERR_BAD_FILE',
-      `${path}: ${data.stats.pairs} training pair(s) with ${distinct} distinct positive(s) after preprocessing (${data.stats.duplicates} duplicates dropped); in-batch negatives need at least 2`,
-    );
-  }
+  assertTrainablePairs('train', path, data.stats, new Set(data.positives).size);
 }

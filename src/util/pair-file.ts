@@ -29,10 +29,12 @@ export interface PairStats {
   pairs: number;
   shortAnchors: number;
   fewSkills: number;
-  /** Pairs whose texts (stripped as Python's str.strip() does) and negative equal an earlier kept pair's. */
+  /** Exact duplicates: pairs whose texts (stripped as Python's str.strip() does; anchor, positive, negative) equal an earlier kept pair's, whatever their "lang" or "group". */
   duplicates: number;
   /** Pairs whose negative was dropped because it equals their positive. */
   selfNegatives: number;
+  /** LiteEncoder training only: pairs skipped for a side with no letter or digit (it has no features). */
+  noWords?: number;
   /** Kept pairs per language ('' for pairs without one). */
   languages: Record<string, number>;
 }
@@ -82,4 +84,17 @@ export async function* pairLines(
     }
     yield { pair, lineNo };
   }
+}
+
+/**
+ * Refuses data that cannot train (JobBERTError ERR_BAD_FILE): in-batch
+ * negatives need two pairs whose positives differ, and one pair (or copies
+ * of one) would "train" a step at loss 0. Sync.
+ */
+export function assertTrainablePairs(fn: string, path: string, stats: PairStats, distinctPositives: number): void {
+  if (distinctPositives < 2)
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `${fn}: ${path}: ${stats.pairs} training pair(s) with ${distinctPositives} distinct positive(s) after preprocessing (${stats.duplicates} duplicates dropped); in-batch negatives need at least 2`,
+    );
 }
