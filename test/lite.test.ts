@@ -189,6 +189,44 @@ test('LiteEncoder: save → load round trip, spec, fingerprint, corrupt files re
   });
 });
 
+test('BAD CALL - LiteEncoder.save: trainedWith that JSON cannot hold is a TypeError naming it, and nothing is written', async () => {
+  await withTmp(async (dir) => {
+    const enc = await tinyModel(join(dir, 'a'));
+    const before = await Promise.all(['lite.json', 'table.bin', 'heads.safetensors'].map((f) => readFile(join(dir, 'a', f))));
+    const circular: Record<string, unknown> = { note: 'x' };
+    circular.self = circular;
+    const bad: [unknown, RegExp][] = [
+      [circular, /LiteEncoder\.save: trainedWith must be plain JSON data \(.*circular/],
+      [{ n: 1n }, /LiteEncoder\.save: trainedWith must be plain JSON data \(.*BigInt/],
+      [
+        {
+          toJSON() {
+            throw new Error('no');
+          },
+        },
+        /LiteEncoder\.save: trainedWith must be plain JSON data \(no\)/,
+      ],
+      ['a string', /LiteEncoder\.save: trainedWith must be an object; received 'a string'/],
+      [[1, 2], /LiteEncoder\.save: trainedWith must be an object; received an array/],
+    ];
+    for (const [trainedWith, message] of bad) {
+      // Over the model itself, and into a folder that does not exist yet.
+      await assert.rejects(enc.save(join(dir, 'a'), trainedWith as never), { name: 'TypeError', message });
+      await assert.rejects(enc.save(join(dir, 'new'), trainedWith as never), { name: 'TypeError', message });
+    }
+    assert.deepEqual(
+      await Promise.all(['lite.json', 'table.bin', 'heads.safetensors'].map((f) => readFile(join(dir, 'a', f)))),
+      before,
+      'the model files are untouched',
+    );
+    assert.deepEqual((await readdir(join(dir, 'a'))).sort(), ['heads.safetensors', 'lite.json', 'table.bin'], 'no temporary file left');
+    assert.equal(existsSync(join(dir, 'new')), false, 'no folder made');
+    await enc.save(join(dir, 'new'), { note: 'ok' });
+    assert.equal(JSON.parse(await readFile(join(dir, 'new', 'lite.json'), 'utf8')).trainedWith.note, 'ok');
+    await enc.dispose();
+  });
+});
+
 test('embedding bag: native forward matches a float64 reference; backward matches finite differences', async () => {
   const random = rng(3);
   const rows = 50,

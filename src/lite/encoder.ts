@@ -15,7 +15,7 @@ import { JobBERTError, callerStack, fromNative } from '../errors.js';
 import * as kernels from '../kernels/index.js';
 import { normalizeRows, type Matrix } from '../kernels/matrix.js';
 import { ResidentMatrix } from '../kernels/resident.js';
-import { assertChoice, assertOptions, describe } from '../util/validate.js';
+import { assertChoice, assertJsonObject, assertOptions, describe } from '../util/validate.js';
 import { countUnits, featurize, type FeatureConfig } from './features.js';
 import { dequantizeModel, readModel, writeModel, type LiteConfig, type LiteWeights, type StoredModel } from './io.js';
 import { addon, type NativeInt8Table } from '../kernels/binding.js';
@@ -88,12 +88,18 @@ export class LiteEncoder implements Encoder {
     return new LiteEncoder({ config, table, heads }, null);
   }
 
-  /** Writes the model to `dir` (int8 table, float32 heads), made if missing. Async; TypeError for a bad `dir`, JobBERTError ERR_IO. */
+  /**
+   * Writes the model to `dir` (int8 table, float32 heads), made if missing, with `trainedWith` as its
+   * provenance. Async; TypeError for a bad `dir` or a `trainedWith` JSON cannot hold (before anything is
+   * written), JobBERTError ERR_IO.
+   */
   async save(dir: string, trainedWith?: Record<string, unknown>): Promise<void> {
     this.#live('save');
     // '' wrote the model's files into the working directory.
     if (typeof dir !== 'string' || dir.length === 0)
       throw new TypeError(`LiteEncoder.save: dir must be a non-empty folder path; received ${describe(dir)}`);
+    // A circular one threw JSON.stringify's own TypeError, naming nothing, after the folder was made.
+    assertJsonObject('LiteEncoder.save', 'trainedWith', trainedWith);
     const { config, heads, table } = 'tableBytes' in this.#weights ? dequantizeModel(this.#weights) : this.#weights;
     await writeModel(dir, {
       config: {

@@ -187,9 +187,6 @@ export async function writeModel(
   const { buckets, dim } = w.config;
   const ioError = (e: unknown) =>
     e instanceof JobBERTError ? e : new JobBERTError('ERR_IO', `cannot write the model to ${dir}: ${(e as Error).message}`, { cause: e });
-  await makeDirs(dir).catch((e) => {
-    throw ioError(e);
-  });
   const table = quantizeTable(w.table, buckets, dim);
   const heads = safetensors({
     'anchor.weight': { shape: [dim, dim], data: w.heads.anchor.weight },
@@ -212,6 +209,10 @@ export async function writeModel(
     [HEADS_FILE, heads],
     [CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`],
   ];
+  // Made once every file's bytes are known: a config JSON cannot hold made an empty folder.
+  await makeDirs(dir).catch((e) => {
+    throw ioError(e);
+  });
   const temps = files.map(([name]) => join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`));
   try {
     for (let i = 0; i < files.length; i++) await writeFile(temps[i], files[i][1]);

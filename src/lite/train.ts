@@ -26,7 +26,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, withOutLock, writeCheckpointDir } from '../util/checkpoints.js';
 import { addon } from '../kernels/binding.js';
-import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
+import { assertChoice, assertInteger, assertJsonObject, assertOptions, describe } from '../util/validate.js';
 import { assertCommonTrainOptions } from '../util/train-options.js';
 import { callBack } from '../util/callback.js';
 
@@ -272,17 +272,8 @@ function liteSettings(fn: string, opts: LiteTrainOptions) {
   };
   assertCommonTrainOptions(fn, { ...o, checkpointEvery: opts.checkpointEvery, onProgress: opts.onProgress });
   assertChoice(fn, 'positiveBranch', o.positiveBranch, ['anchor', 'positive'] as const);
-  if (
-    opts.trainedWith !== undefined &&
-    (typeof opts.trainedWith !== 'object' || opts.trainedWith === null || Array.isArray(opts.trainedWith))
-  )
-    throw new TypeError(`${fn}: trainedWith must be an object; received ${describe(opts.trainedWith)}`);
   // Found now, not when lite.json is written after the whole run.
-  try {
-    JSON.stringify(opts.trainedWith);
-  } catch (e) {
-    throw new TypeError(`${fn}: trainedWith must be plain JSON data (${(e as Error).message})`);
-  }
+  assertJsonObject(fn, 'trainedWith', opts.trainedWith);
   if (opts.model === undefined) {
     const { buckets, dim, minN, maxN } = o.config;
     assertInteger(fn, 'buckets', buckets, 2, 2 ** 31); // the features hash into 31 bits

@@ -109,3 +109,19 @@ export function assertVector(fn: string, name: string, v: unknown, length: numbe
     throw new TypeError(`${fn}: ${name} must be a Float32Array on an ArrayBuffer; received one on a SharedArrayBuffer (copy it first)`);
   if (v.length !== length) throw new RangeError(`${fn}: ${name} must hold ${length} elements; received ${v.length}`);
 }
+
+/**
+ * Throws TypeError naming `name` unless `v` is undefined or an object that
+ * JSON.stringify can write (not an array; nothing circular, no BigInt, no
+ * toJSON that throws): found before a file is written, not half-way. Sync.
+ */
+export function assertJsonObject(fn: string, name: string, v: unknown): asserts v is Record<string, unknown> | undefined {
+  if (v === undefined) return;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TypeError(`${fn}: ${name} must be an object; received ${describe(v)}`);
+  try {
+    JSON.stringify(v);
+  } catch (e) {
+    throw new TypeError(`${fn}: ${name} must be plain JSON data (${(e as Error).message})`);
+  }
+}
