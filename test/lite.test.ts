@@ -392,6 +392,13 @@ test('train with encoder lite refuses options only JobBERT training reads, and d
       name: 'RangeError',
       message: /device must be 'cpu' or 'auto' for LiteEncoder training/,
     });
+    // Every LiteEncoder-only option reaches the LiteEncoder trainer, whose own check answers (none is an unknown option of train()).
+    const liteOnly = { positiveBranch: 'foo', buckets: 3, dim: 0, minN: 0, maxN: 99, trainedWith: 'x' };
+    for (const [k, v] of Object.entries(liteOnly))
+      await assert.rejects(train({ ...base, [k]: v } as never), (e: Error) => {
+        assert.match(e.message, new RegExp(`^trainLiteEncoder: (.* )?${k} `), k);
+        return true;
+      });
   });
 });
 

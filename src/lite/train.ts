@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, withOutLock, writeCheckpointDir } from '../util/checkpoints.js';
 import { addon } from '../kernels/binding.js';
 import { assertChoice, assertInteger, assertJsonObject, assertOptions, describe } from '../util/validate.js';
-import { assertCommonTrainOptions } from '../util/train-options.js';
+import { LITE_ONLY_TRAIN_OPTIONS, SHARED_TRAIN_DEFAULTS, SHARED_TRAIN_OPTIONS, assertCommonTrainOptions } from '../util/train-options.js';
 import { callBack } from '../util/callback.js';
 
 export interface LiteTrainOptions {
@@ -74,30 +74,8 @@ export interface LiteTrainOptions {
 
 /** The options trainLiteEncoder reads: any other is refused, not ignored ({ epoch: 3 } trained one epoch). */
 const LITE_OPTIONS = Object.keys({
-  model: true,
-  data: true,
-  out: true,
-  epochs: true,
-  batchSize: true,
-  lr: true,
-  weightDecay: true,
-  warmupSteps: true,
-  scale: true,
-  symmetric: true,
-  seed: true,
-  positiveBranch: true,
-  buckets: true,
-  dim: true,
-  minN: true,
-  maxN: true,
-  trainedWith: true,
-  checkpointEvery: true,
-  resume: true,
-  keepCheckpoints: true,
-  onProgress: true,
-  onEvent: true,
-  encoder: true,
-  device: true,
+  ...SHARED_TRAIN_OPTIONS,
+  ...LITE_ONLY_TRAIN_OPTIONS,
 } satisfies Record<keyof LiteTrainOptions, true>);
 
 import { rng } from '../util/random.js';
@@ -257,17 +235,17 @@ function liteSettings(fn: string, opts: LiteTrainOptions) {
     if (opts[name] === '') throw new RangeError(`${fn}: ${name} must be a non-empty path string; received ''`);
   }
   const o = {
-    epochs: opts.epochs ?? 1,
+    epochs: opts.epochs ?? SHARED_TRAIN_DEFAULTS.epochs,
     batchSize: opts.batchSize ?? 256,
     lr: opts.lr ?? 2e-3,
     weightDecay: opts.weightDecay ?? 0,
     warmupSteps: opts.warmupSteps ?? 0,
-    scale: opts.scale ?? 20,
-    symmetric: opts.symmetric ?? false,
-    seed: opts.seed ?? 42,
+    scale: opts.scale ?? SHARED_TRAIN_DEFAULTS.scale,
+    symmetric: opts.symmetric ?? SHARED_TRAIN_DEFAULTS.symmetric,
+    seed: opts.seed ?? SHARED_TRAIN_DEFAULTS.seed,
     positiveBranch: opts.positiveBranch ?? 'positive',
-    keepCheckpoints: opts.keepCheckpoints ?? 2,
-    resume: opts.resume ?? false,
+    keepCheckpoints: opts.keepCheckpoints ?? SHARED_TRAIN_DEFAULTS.keepCheckpoints,
+    resume: opts.resume ?? SHARED_TRAIN_DEFAULTS.resume,
     config: { buckets: opts.buckets ?? 1 << 17, dim: opts.dim ?? 128, minN: opts.minN ?? 2, maxN: opts.maxN ?? 5 },
   };
   assertCommonTrainOptions(fn, { ...o, checkpointEvery: opts.checkpointEvery, onProgress: opts.onProgress });

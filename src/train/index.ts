@@ -36,7 +36,13 @@ import {
 import { assertTrainable, readPairs, type PairStats } from './data.js';
 import { assertOutUsable, withOutLock } from '../util/checkpoints.js';
 import { callBack } from '../util/callback.js';
-import { assertCommonTrainOptions } from '../util/train-options.js';
+import {
+  JOBBERT_ONLY_TRAIN_OPTIONS,
+  LITE_ONLY_TRAIN_OPTIONS,
+  SHARED_TRAIN_DEFAULTS,
+  SHARED_TRAIN_OPTIONS,
+  assertCommonTrainOptions,
+} from '../util/train-options.js';
 import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type Batch } from './step.js';
 import { lossCurveSvg } from './svg.js';
 import { validate, validationTexts } from './validation.js';
@@ -117,32 +123,13 @@ export interface TrainResult {
 const FN = 'train';
 /** Every option train() takes: a misspelt one is refused (the record type makes the list complete). */
 const TRAIN_OPTIONS = Object.keys({
-  model: true,
-  encoder: true,
-  data: true,
-  out: true,
-  epochs: true,
-  batchSize: true,
-  lr: true,
-  weightDecay: true,
-  warmupSteps: true,
-  scale: true,
-  symmetric: true,
-  seed: true,
-  device: true,
-  checkpointEvery: true,
-  resume: true,
-  validation: true,
-  validateEvery: true,
-  minSkills: true,
-  maxGradNorm: true,
-  cacheDir: true,
-  keepCheckpoints: true,
-  onProgress: true,
-  onEvent: true,
+  ...SHARED_TRAIN_OPTIONS,
+  ...JOBBERT_ONLY_TRAIN_OPTIONS,
 } satisfies Record<keyof TrainOptions, true>);
-/** The options only LiteEncoder training takes (src/lite/train.ts's LiteTrainOptions). */
-const LITE_ONLY_OPTIONS = ['positiveBranch', 'buckets', 'dim', 'minN', 'maxN', 'trainedWith'];
+/** The options only LiteEncoder training takes (src/lite/train.ts checks them against its LiteTrainOptions). */
+const LITE_ONLY_OPTIONS = Object.keys(LITE_ONLY_TRAIN_OPTIONS);
+/** The options only JobBERT training takes, refused with encoder 'lite'. */
+const JOBBERT_ONLY_OPTIONS = Object.keys(JOBBERT_ONLY_TRAIN_OPTIONS) as (keyof typeof JOBBERT_ONLY_TRAIN_OPTIONS)[];
 
 /** The default embedding cache root. */
 export function defaultCacheDir(): string {
@@ -168,18 +155,18 @@ function resolveOptions(opts: TrainOptions, lite: boolean) {
   assertPathOption('cacheDir', opts.cacheDir, false);
   if (opts.encoder !== undefined) assertChoice(FN, 'encoder', opts.encoder, ['jobbert', 'lite'] as const);
   const o = {
-    epochs: opts.epochs ?? 1,
+    epochs: opts.epochs ?? SHARED_TRAIN_DEFAULTS.epochs,
     batchSize: opts.batchSize ?? 2048,
     lr: opts.lr ?? 5e-5,
     weightDecay: opts.weightDecay ?? 0.01,
-    scale: opts.scale ?? 20,
-    symmetric: opts.symmetric ?? false,
-    seed: opts.seed ?? 42,
+    scale: opts.scale ?? SHARED_TRAIN_DEFAULTS.scale,
+    symmetric: opts.symmetric ?? SHARED_TRAIN_DEFAULTS.symmetric,
+    seed: opts.seed ?? SHARED_TRAIN_DEFAULTS.seed,
     device: opts.device ?? 'auto',
-    resume: opts.resume ?? false,
+    resume: opts.resume ?? SHARED_TRAIN_DEFAULTS.resume,
     minSkills: opts.minSkills ?? 1,
     maxGradNorm: opts.maxGradNorm ?? 1,
-    keepCheckpoints: opts.keepCheckpoints ?? 2,
+    keepCheckpoints: opts.keepCheckpoints ?? SHARED_TRAIN_DEFAULTS.keepCheckpoints,
   };
   assertCommonTrainOptions(FN, { ...o, warmupSteps: opts.warmupSteps, checkpointEvery: opts.checkpointEvery, onProgress: opts.onProgress });
   assertChoice(FN, 'device', o.device, DEVICES);
@@ -196,7 +183,7 @@ function resolveOptions(opts: TrainOptions, lite: boolean) {
 /** Runs LiteEncoder training (src/lite/train.ts), or says it is not part of this build. */
 async function trainLite(opts: TrainOptions): Promise<TrainResult> {
   // Options only JobBERT training reads: refused rather than silently ignored.
-  const unused = (['validation', 'validateEvery', 'minSkills', 'maxGradNorm', 'cacheDir'] as const).filter((k) => opts[k] !== undefined);
+  const unused = JOBBERT_ONLY_OPTIONS.filter((k) => opts[k] !== undefined);
   if (unused.length)
     throw new TypeError(
       `${FN}: ${unused.join(', ')} ${unused.length > 1 ? 'are options' : 'is an option'} of JobBERT training, not of LiteEncoder training`,

@@ -4,6 +4,55 @@
  */
 import { assertBoolean, assertInteger, assertPositive, describe } from './validate.js';
 
+/**
+ * The options both trainers take, meaning the same in each. Records, not
+ * arrays: each trainer spreads them into its own list of known options and
+ * checks that against its options interface (`satisfies Record<keyof …, true>`),
+ * so an option added to either interface must be listed here or beside it.
+ */
+export const SHARED_TRAIN_OPTIONS = {
+  model: true,
+  encoder: true,
+  data: true,
+  out: true,
+  epochs: true,
+  batchSize: true,
+  lr: true,
+  weightDecay: true,
+  warmupSteps: true,
+  scale: true,
+  symmetric: true,
+  seed: true,
+  device: true,
+  checkpointEvery: true,
+  resume: true,
+  keepCheckpoints: true,
+  onProgress: true,
+  onEvent: true,
+} as const;
+
+/** Options only JobBERT training reads: train() refuses them with encoder 'lite' rather than ignore them. */
+export const JOBBERT_ONLY_TRAIN_OPTIONS = {
+  validation: true,
+  validateEvery: true,
+  minSkills: true,
+  maxGradNorm: true,
+  cacheDir: true,
+} as const;
+
+/** Options only LiteEncoder training reads: train() passes them on with encoder 'lite'. */
+export const LITE_ONLY_TRAIN_OPTIONS = {
+  positiveBranch: true,
+  buckets: true,
+  dim: true,
+  minN: true,
+  maxN: true,
+  trainedWith: true,
+} as const;
+
+/** Defaults both trainers share; batchSize, lr, weightDecay and warmupSteps are each trainer's own. */
+export const SHARED_TRAIN_DEFAULTS = { epochs: 1, scale: 20, symmetric: false, seed: 42, keepCheckpoints: 2, resume: false } as const;
+
 /** The largest InfoNCE scale: the kernels take it as float32, and beyond its range it was Infinity. */
 const MAX_SCALE = 3.4028234663852886e38;
 
