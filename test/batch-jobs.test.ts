@@ -61,6 +61,21 @@ describe('batch list and batch remove', { skip: natsSkip(), timeout: 300_000 }, 
     assert.equal(r.out, `no batch jobs on ${nats.url}`);
   });
 
+  test('a store whose settings are not JSON is listed, with what else is known, and removed', async () => {
+    const c = await connectCluster(nats.url, 'test-garbled');
+    try {
+      const bucket = await c.objm.create('jobbert-job-garbled', {});
+      await bucket.putBlob({ name: 'job' }, new TextEncoder().encode('{"task": "encode", "rows"'));
+    } finally {
+      await c.close();
+    }
+    const [job] = await list();
+    assert.deepEqual([job.job, job.task, job.rows, job.chunks, job.state], ['garbled', null, null, null, 'stopped']);
+    const r = await run('batch', 'remove', '--nats', nats.url, '--job', 'garbled');
+    assert.equal(r.status, 0, r.err);
+    assert.deepEqual(await list(), []);
+  });
+
   test('BAD CALL - remove without --job, with a bad name, or of an unknown job; list with --job', async () => {
     let r = await run('batch', 'remove', '--nats', nats.url);
     assert.equal(r.status, 2);

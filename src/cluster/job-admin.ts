@@ -98,8 +98,13 @@ async function summarize(c: ClusterConnection, job: string, queued: number): Pro
   summary.created = stream.created;
   const bucket = await retry(`open job ${job}`, () => c.objm.open(jobBucket(job)));
   const raw = await retry('read the job', () => bucket.getBlob('job'));
-  if (raw) {
-    const spec = JSON.parse(new TextDecoder().decode(raw)) as { task?: unknown; rows?: unknown; chunks?: unknown };
+  let spec: { task?: unknown; rows?: unknown; chunks?: unknown } | null = null;
+  try {
+    spec = raw ? JSON.parse(new TextDecoder().decode(raw)) : null;
+  } catch {
+    // Not a job's settings (written by something else, or cut short): listed with what else is known.
+  }
+  if (spec && typeof spec === 'object') {
     if (BATCH_TASKS.includes(spec.task as BatchTask)) summary.task = spec.task as BatchTask;
     if (Number.isInteger(spec.rows)) summary.rows = spec.rows as number;
     if (Number.isInteger(spec.chunks)) summary.chunks = spec.chunks as number;
