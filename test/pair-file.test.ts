@@ -169,5 +169,39 @@ describe('pair files: both trainers read them alike', () => {
     }
     const saved = JSON.parse(await readFile(join(dir, 'dup-lite', 'lite.json'), 'utf8'));
     assert.equal(saved.trainedWith.pairs, 4);
+
+    // keepDuplicates trains on every copy, in both (the default model's recipe keeps its rounds' repeats).
+    assert.equal((await readPairs(path, { keepDuplicates: true })).anchors.length, 7);
+    assert.equal((await readLitePairs(path, { keepDuplicates: true })).pairs.length, 7);
+    const everyCopy: { type: string; stats?: { pairs: number; duplicates: number } }[][] = [[], []];
+    await train({
+      model: model.dir,
+      data: path,
+      out: join(dir, 'keep-jb'),
+      cacheDir: join(dir, 'cache'),
+      keepDuplicates: true,
+      onEvent: (e) => everyCopy[0].push(e),
+    });
+    await trainLiteEncoder({
+      data: path,
+      out: join(dir, 'keep-lite'),
+      buckets: 1 << 10,
+      dim: 8,
+      keepDuplicates: true,
+      onEvent: (e) => everyCopy[1].push(e),
+    });
+    for (const e of everyCopy) {
+      const data = e.find((x) => x.type === 'data');
+      assert.deepEqual([data?.stats?.pairs, data?.stats?.duplicates], [7, 0]);
+    }
+    assert.equal(JSON.parse(await readFile(join(dir, 'keep-lite', 'lite.json'), 'utf8')).trainedWith.pairs, 7);
+    await assert.rejects(
+      train({ model: model.dir, data: path, out: join(dir, 'bad-keep'), keepDuplicates: 'yes' as unknown as boolean }),
+      (e: Error) => e instanceof TypeError && /keepDuplicates/.test(e.message),
+    );
+    await assert.rejects(
+      trainLiteEncoder({ data: path, out: join(dir, 'bad-keep-lite'), keepDuplicates: 1 as unknown as boolean }),
+      (e: Error) => e instanceof TypeError && /keepDuplicates/.test(e.message),
+    );
   });
 });

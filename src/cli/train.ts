@@ -41,6 +41,7 @@ const SPEC = {
     'max-grad-norm': 'number',
     'cache-dir': 'string',
     'keep-checkpoints': 'integer',
+    'keep-duplicates': 'boolean',
     json: 'boolean',
   },
 } as const;
@@ -161,6 +162,7 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
     'maxGradNorm',
     'cacheDir',
     'keepCheckpoints',
+    'keepDuplicates',
   ] as const;
   for (const k of copy) if (options[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = options[k];
   if (encoder !== undefined) opts.encoder = encoder as 'jobbert' | 'lite';

@@ -33,9 +33,10 @@ export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [
 export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder jobbert|lite] [--epochs N] [--batch-size N] [--lr X]
         [--weight-decay X] [--warmup-steps N] [--scale X] [--symmetric] [--seed N] [--device cpu|cuda|auto]
         [--checkpoint-every N] [--resume] [--validation DIR] [--validate-every N] [--min-skills N]
-        [--max-grad-norm X] [--cache-dir DIR] [--json]
+        [--max-grad-norm X] [--cache-dir DIR] [--keep-duplicates] [--json]
                        train the Asym heads on JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?}
-                       with InfoNCE; writes a sentence-transformers model, checkpoints and loss.svg to --out`;
+                       with InfoNCE; writes a sentence-transformers model, checkpoints and loss.svg to --out;
+                       exact duplicate pairs are dropped unless --keep-duplicates`;
 
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--calibration FILE] [--taxonomy DIR] [--examples FILE]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]

@@ -28,14 +28,14 @@ const clip = (t: string) => clipForTokens(pythonStrip(t), MAX_TEXT_UNITS / 64);
  * fine). Each text is stripped and cut to what the encoder reads
  * (MAX_TEXT_UNITS) as it arrives. Dropped and counted in `stats`: a pair
  * whose texts equal an earlier one's ("lang" and "group" aside; the first is
- * kept), as JobBERT training drops them, and a pair with a side holding no
+ * kept; all are kept with `keepDuplicates`), as JobBERT training drops them, and a pair with a side holding no
  * letter or digit ("---", emoji), also named in one JOBBERT_SKIPPED_PAIRS
  * process warning. Async. Rejects with JobBERTError ERR_NOT_FOUND (missing),
  * ERR_IO (a directory, a FIFO, unreadable, corrupt gzip), ERR_BAD_FILE naming
  * `path:line` for a bad line, and ERR_BAD_FILE when fewer than two distinct
  * positives remain (in-batch negatives need two).
  */
-export async function readPairs(path: string): Promise<{ pairs: Pair[]; stats: PairStats }> {
+export async function readPairs(path: string, { keepDuplicates = false } = {}): Promise<{ pairs: Pair[]; stats: PairStats }> {
   const fn = 'trainLiteEncoder';
   const pairs: Pair[] = [];
   const seen = new Set<string>();
@@ -62,11 +62,13 @@ export async function readPairs(path: string): Promise<{ pairs: Pair[]; stats: P
       continue;
     }
     const key = `${pair.anchor}\u0000${pair.positive}`;
-    if (seen.has(key)) {
-      stats.duplicates++;
-      continue;
+    if (!keepDuplicates) {
+      if (seen.has(key)) {
+        stats.duplicates++;
+        continue;
+      }
+      seen.add(key);
     }
-    seen.add(key);
     if (p.lang !== undefined) pair.lang = p.lang;
     if (p.group !== undefined) pair.group = p.group;
     pairs.push(pair);

@@ -120,15 +120,14 @@ export function planEpoch(
  * The plan with no pair alone in a batch where that can be helped, as the
  * LiteEncoder trainer's makeBatches does for its groups. A lone pair joins
  * the last batch it fits (no positive twice, no negative that is a positive)
- * that has room; else a batch of 3 or more gives it a pair it fits with, as a
- * new batch of two; else it joins a full batch it fits (one pair over
- * batchSize, where every batch has 2). Where none can take it, a pair with a
- * hard negative keeps its batch of one (that negative gives it a loss and a
- * gradient) and one without is left out of the epoch and counted in
- * `skipped`: every batch holds its positive, so it could only ever be
- * trained alone at loss 0. That needs most pairs to share its positive; data
- * whose pairs all share one is refused before planning (assertTrainable), so
- * some batch always remains. A plan with no lone pair is returned as it is.
+ * that has room, else the last it fits (one pair over batchSize). Where none
+ * can take it, a pair with a hard negative keeps its batch of one (that
+ * negative gives it a loss and a gradient) and one without is left out of the
+ * epoch and counted in `skipped`: every batch holds its positive, so it could
+ * only ever be trained alone at loss 0. That needs most pairs to share its
+ * positive; data whose pairs all share one is refused before planning
+ * (assertTrainable), so some batch always remains. A plan with no lone pair
+ * is returned as it is.
  */
 function mergeLonePairs(plan: EpochPlan, positives: Int32Array, negatives: Int32Array, batchSize: number): EpochPlan {
   const { order, starts } = plan;
@@ -149,19 +148,8 @@ function mergeLonePairs(plan: EpochPlan, positives: Int32Array, negatives: Int32
   let skipped = 0;
   for (const i of lone) {
     const fits = (b: number[]) => b.every((j) => together(i, j));
-    const roomy = last((b) => b.length < batchSize && fits(b));
-    const big = roomy ? undefined : last((b) => b.length > 2 && b.some((j) => together(i, j)));
-    const any = roomy || big ? undefined : last(fits);
-    if (roomy) roomy.push(i);
-    else if (big)
-      batches.push([
-        ...big.splice(
-          big.findIndex((j) => together(i, j)),
-          1,
-        ),
-        i,
-      ]);
-    else if (any) any.push(i);
+    const batch = last((b) => b.length < batchSize && fits(b)) ?? last(fits);
+    if (batch) batch.push(i);
     else if (negatives[i] >= 0) batches.push([i]);
     else skipped++;
   }

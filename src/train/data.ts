@@ -33,6 +33,8 @@ export interface PairOptions {
   minSkills?: number;
   /** Anchors with fewer characters (after trimming) are dropped (default 3). */
   minAnchorLength?: number;
+  /** Train on every copy of a pair (default false: exact duplicates are dropped and counted). */
+  keepDuplicates?: boolean;
 }
 
 /** Number of comma-separated, non-blank items in `text`. */
@@ -99,11 +101,13 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
       n = -1;
     }
     const key = `${a},${p},${n}`;
-    if (seen.has(key)) {
-      stats.duplicates++;
-      continue;
+    if (!opts.keepDuplicates) {
+      if (seen.has(key)) {
+        stats.duplicates++;
+        continue;
+      }
+      seen.add(key);
     }
-    seen.add(key);
     let l = langIds.get(lang);
     if (l === undefined) {
       if (languages.length >= 65535)

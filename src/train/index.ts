@@ -109,6 +109,8 @@ export interface TrainOptions {
   cacheDir?: string;
   /** Checkpoints kept in `out` (default 2, the final one included). */
   keepCheckpoints?: number;
+  /** Train on every copy of a pair (default false: exact duplicates are dropped, the paper's preprocessing). */
+  keepDuplicates?: boolean;
   onEvent?: (e: TrainEvent) => void;
 }
 
@@ -167,6 +169,7 @@ function resolveOptions(opts: TrainOptions, lite: boolean) {
     minSkills: opts.minSkills ?? 1,
     maxGradNorm: opts.maxGradNorm ?? 1,
     keepCheckpoints: opts.keepCheckpoints ?? SHARED_TRAIN_DEFAULTS.keepCheckpoints,
+    keepDuplicates: opts.keepDuplicates ?? SHARED_TRAIN_DEFAULTS.keepDuplicates,
   };
   assertCommonTrainOptions(FN, { ...o, warmupSteps: opts.warmupSteps, checkpointEvery: opts.checkpointEvery, onProgress: opts.onProgress });
   assertChoice(FN, 'device', o.device, DEVICES);
@@ -256,7 +259,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const layout = await readLayout(modelDir);
   const hidden = (await readTransformerConfig(layout.transformerDir)).hiddenSize;
   const plan = await planModel(modelDir, layout); // early, so a model the trainer cannot train fails before any encoding
-  const data = await readPairs(resolve(opts.data), { minSkills: o.minSkills });
+  const data = await readPairs(resolve(opts.data), { minSkills: o.minSkills, keepDuplicates: o.keepDuplicates });
   assertTrainable(opts.data, data);
   await callBack(opts.onEvent, { type: 'data', stats: data.stats, texts: data.texts.length });
   let valData: TalentCLEFTaskA | undefined;

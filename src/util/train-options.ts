@@ -27,6 +27,7 @@ export const SHARED_TRAIN_OPTIONS = {
   checkpointEvery: true,
   resume: true,
   keepCheckpoints: true,
+  keepDuplicates: true,
   onProgress: true,
   onEvent: true,
 } as const;
@@ -51,7 +52,15 @@ export const LITE_ONLY_TRAIN_OPTIONS = {
 } as const;
 
 /** Defaults both trainers share; batchSize, lr, weightDecay and warmupSteps are each trainer's own. */
-export const SHARED_TRAIN_DEFAULTS = { epochs: 1, scale: 20, symmetric: false, seed: 42, keepCheckpoints: 2, resume: false } as const;
+export const SHARED_TRAIN_DEFAULTS = {
+  epochs: 1,
+  scale: 20,
+  symmetric: false,
+  seed: 42,
+  keepCheckpoints: 2,
+  resume: false,
+  keepDuplicates: false,
+} as const;
 
 /** The largest InfoNCE scale: the kernels take it as float32, and beyond its range it was Infinity. */
 const MAX_SCALE = 3.4028234663852886e38;
@@ -67,6 +76,7 @@ export interface CommonTrainOptions {
   seed: unknown;
   resume: unknown;
   keepCheckpoints: unknown;
+  keepDuplicates: unknown;
   warmupSteps?: unknown;
   checkpointEvery?: unknown;
   onProgress?: unknown;
@@ -87,6 +97,7 @@ export function assertCommonTrainOptions(fn: string, o: CommonTrainOptions): voi
   assertBoolean(fn, 'symmetric', o.symmetric);
   assertInteger(fn, 'seed', o.seed, 0, 0xffffffff);
   assertBoolean(fn, 'resume', o.resume);
+  assertBoolean(fn, 'keepDuplicates', o.keepDuplicates);
   assertInteger(fn, 'keepCheckpoints', o.keepCheckpoints, 1, 1_000_000);
   if (o.warmupSteps !== undefined) assertInteger(fn, 'warmupSteps', o.warmupSteps, 0);
   if (o.checkpointEvery !== undefined) assertInteger(fn, 'checkpointEvery', o.checkpointEvery, 1);
