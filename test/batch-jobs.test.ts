@@ -61,11 +61,12 @@ describe('batch list and batch remove', { skip: natsSkip(), timeout: 300_000 }, 
     assert.equal(r.out, `no batch jobs on ${nats.url}`);
   });
 
-  test('a store whose settings are not JSON is listed, with what else is known, and removed', async () => {
+  test('a store whose settings and lease are not JSON is listed, with what else is known, and removed', async () => {
     const c = await connectCluster(nats.url, 'test-garbled');
     try {
       const bucket = await c.objm.create('jobbert-job-garbled', {});
       await bucket.putBlob({ name: 'job' }, new TextEncoder().encode('{"task": "encode", "rows"'));
+      await bucket.putBlob({ name: 'submitter' }, new TextEncoder().encode('{"pid": 1'));
     } finally {
       await c.close();
     }

@@ -303,6 +303,16 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       assert.match(lines[1499], /^\[/);
       assert.match(lines[2000], /^\[/);
       assert.equal(worker.stats.failed, 1);
+      // A rerun in this process goes ahead at once, retrying the failed chunk: the lease was released (ERR_BUSY for 20 s before).
+      const again = await runBatch({
+        nats: nats.url,
+        task: 'encode',
+        input: file,
+        output,
+        fingerprint: encoder.fingerprint,
+        chunkSize: 500,
+      });
+      assert.deepEqual([again.resumed, again.submitted, again.failures.map((x) => x.chunk)], [5, 1, [3]]);
     } finally {
       await worker.stop();
       await encoder.dispose();

@@ -36,7 +36,7 @@ import {
 } from './jobs.js';
 import { connectCluster, ensureWorkStream, objectStore, retry, sleep, WORK_STREAM, type ClusterConnection } from './nats.js';
 import { removeLeftovers } from '../util/process.js';
-import { claimJob } from './job-lease.js';
+import { claimJob, type JobClaim } from './job-lease.js';
 
 export interface BatchOptions {
   /** NATS server URL, e.g. nats://127.0.0.1:4222. */
@@ -180,11 +180,12 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       }
     },
   });
+  let claim: JobClaim | undefined;
   try {
     await ensureWorkStream(c);
     const bucket = await objectStore(c, jobBucket(job));
     await checkSpec(bucket, job, spec);
-    const renewLease = await claimJob(bucket, job);
+    claim = await claimJob(bucket, job);
 
     // Queued first, then done: a chunk acknowledged in between has its result stored already.
     const queued = await queuedChunks(c, route, job);
@@ -245,7 +246,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     try {
       for (;;) {
         if (problem) throw problem;
-        await renewLease();
+        await claim.renew();
         finished = await retry('read progress', () => outcomes(bucket), { limitMs: 600_000 });
         let doneRows = 0;
         let failed = 0;
@@ -296,7 +297,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     const failures = writer.failures;
     // The job is over: drop queued duplicates, and the results unless a chunk failed (a rerun retries it).
     await c.jsm.streams.purge(WORK_STREAM, { filter: `jobbert.work.${route}.${job}.>` }).catch(() => {});
-    if (failures.length === 0) await bucket.destroy().catch(() => {});
+    if (failures.length === 0 && (await bucket.destroy().catch(() => false))) claim = undefined;
     const tWritten = performance.now();
     return {
       job,
@@ -315,6 +316,8 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       },
     };
   } finally {
+    // Failed, or done with chunks that failed: a rerun (in this process too) goes ahead at once.
+    await claim?.release();
     await c.close();
   }
 }

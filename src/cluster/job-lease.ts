@@ -24,11 +24,19 @@ export interface Lease {
 /** How often a submitter renews its lease, and when a lease not renewed is taken to be abandoned. */
 const LEASE_RENEW_MS = 5_000;
 const LEASE_STALE_MS = 20_000;
+/** The longest release() waits on the broker. */
+const RELEASE_MS = 2_000;
 
-/** The job's lease as its store holds it, or null. Async; ERR_NATS. */
+/** The job's lease as its store holds it, or null (also for one that is not a lease: cut short, or written by something else). Async; ERR_NATS. */
 export async function readLease(bucket: ObjectStore): Promise<Lease | null> {
   const raw = await retry('read the job lease', () => bucket.getBlob('submitter'));
-  return raw ? (JSON.parse(new TextDecoder().decode(raw)) as Lease) : null;
+  if (!raw) return null;
+  try {
+    const l = JSON.parse(new TextDecoder().decode(raw)) as Lease;
+    return l && typeof l === 'object' && typeof l.at === 'number' && typeof l.token === 'string' ? l : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -43,13 +51,19 @@ export function leaseLive(l: Lease): boolean {
 /** Seconds since the lease was last renewed. */
 export const leaseAge = (l: Lease) => Math.max(0, Math.round((Date.now() - l.at) / 1000));
 
+/** A claimed lease: renew() while the job runs (a write at most every 5 s), release() once this submitter is done with it. */
+export interface JobClaim {
+  renew(): Promise<void>;
+  /** Removes the lease if it is still this submitter's, so that a rerun in this process goes ahead at once. Never rejects. */
+  release(): Promise<void>;
+}
+
 /**
  * Claims the job for this submitter, or rejects with JobBERTError ERR_BUSY
  * when another submitter holds it: one failed, hung or crashed, and the
- * broker's store could be left broken. Resolves with the function that renews
- * it. Async.
+ * broker's store could be left broken. Async.
  */
-export async function claimJob(bucket: ObjectStore, job: string): Promise<() => Promise<void>> {
+export async function claimJob(bucket: ObjectStore, job: string): Promise<JobClaim> {
   const mine: Lease = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), at: Date.now() };
   const write = () =>
     retry('renew the job lease', () => bucket.putBlob({ name: 'submitter' }, new TextEncoder().encode(JSON.stringify(mine))));
@@ -65,9 +79,23 @@ export async function claimJob(bucket: ObjectStore, job: string): Promise<() => 
   await sleep(250);
   const now = await readLease(bucket);
   if (now && now.token !== mine.token) throw busy(now);
-  return async () => {
-    if (Date.now() - mine.at < LEASE_RENEW_MS) return;
-    mine.at = Date.now();
-    await write();
+  return {
+    async renew() {
+      if (Date.now() - mine.at < LEASE_RENEW_MS) return;
+      mine.at = Date.now();
+      await write();
+    },
+    async release() {
+      // Not through retry(): after a failure the broker may be away, and the lease lapses on its own (LEASE_STALE_MS).
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_MS)));
+      const attempt = (async () => {
+        const raw = await bucket.getBlob('submitter');
+        const held = raw ? (JSON.parse(new TextDecoder().decode(raw)) as Partial<Lease>) : null;
+        if (held?.token === mine.token) await bucket.delete('submitter');
+      })().catch(() => {});
+      await Promise.race([attempt, giveUp]);
+      clearTimeout(timer);
+    },
   };
 }
