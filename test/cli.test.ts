@@ -374,6 +374,19 @@ describe('jobbert CLI', () => {
     }
   });
 
+  it('serve names the flag of a value the service refuses (it named createServer’s option), and refuses a delay no timer can wait', async () => {
+    for (const [flag, value, range] of [
+      ['idle-release-ms', '2147483648', '[0, 2147483647]'],
+      ['shutdown-timeout-ms', '2147483648', '[0, 2147483647]'],
+      ['max-queue', '-1', '[1, '],
+    ] as const) {
+      const r = await run('serve', '--port', '0', `--${flag}`, value);
+      assert.equal(r.code, 2, flag);
+      assert.ok(r.err.includes(`--${flag} must be an integer in ${range}`), r.err);
+      assert.doesNotMatch(r.err, /create(Server|Matcher)/);
+    }
+  });
+
   it('matches against a corpus file (JSON Lines too)', async () => {
     const r = await run('match', 'nurse', '--corpus', join(dir, 'titles.jsonl'), '--k', '1', '--json');
     assert.equal(r.code, 0, r.err);

@@ -92,10 +92,15 @@ describe('createServer({ idleReleaseMs })', () => {
     );
   };
 
-  it('refuses a negative or fractional value, naming it', async () => {
+  it('refuses a negative or fractional value, or one past what a timer can wait, naming it', async () => {
     const idx = await index();
-    for (const idleReleaseMs of [-1, 1.5, '10'])
+    for (const idleReleaseMs of [-1, 1.5, '10', 2 ** 31])
       assert.throws(() => createServer({ index: idx, idleReleaseMs: idleReleaseMs as number }), /idleReleaseMs/);
+    // 2³¹ ms fired after 1 ms (a TimeoutOverflowWarning): a release after every request, and a shutdown that cut
+    // the requests in flight at once. Every timer option is bounded alike.
+    for (const name of ['requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'shutdownTimeoutMs', 'writeTimeoutMs'])
+      assert.throws(() => createServer({ index: idx, [name]: 2 ** 31 }), new RegExp(`${name} must be an integer in \\[\\d, 2147483647\\]`));
+    createServer({ index: idx, idleReleaseMs: 2 ** 31 - 1, shutdownTimeoutMs: 2 ** 31 - 1 });
     await idx.dispose();
   });
 

@@ -47,6 +47,18 @@ const SPEC = {
   },
 } as const;
 
+/**
+ * A TypeError/RangeError of createServer's (or createMatcher's) checks as a
+ * UsageError naming the flag ('--max-queue must be …', not 'createMatcher:
+ * maxQueue must be …'); anything else as it is.
+ */
+function flagError(e: unknown): unknown {
+  if (!(e instanceof TypeError || e instanceof RangeError)) return e;
+  const m = /^create(?:Server|Matcher): ([a-zA-Z]+) (.*)$/s.exec(e.message);
+  const flag = m?.[1].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return flag && flag in SPEC.options ? new UsageError(`--${flag} ${m?.[2]}`) : e;
+}
+
 /** The options a `serve --shard` process uses; the rest are the HTTP service's. */
 const SHARD_OPTIONS = new Set(['nats', 'index-name', 'shard', 'json']);
 
@@ -136,7 +148,12 @@ export async function serveCommand(
       log: err,
     };
     for (const key of Object.keys(opts) as (keyof ServeOptions)[]) if (opts[key] === undefined) delete opts[key];
-    const service = createServer(opts);
+    let service: ReturnType<typeof createServer>;
+    try {
+      service = createServer(opts);
+    } catch (e) {
+      throw flagError(e);
+    }
     const { host, port, url } = await service.listen().catch((e: NodeJS.ErrnoException) => {
       throw new JobBERTError('ERR_LISTEN', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${e.message}`, { cause: e });
     });

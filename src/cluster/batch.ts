@@ -16,7 +16,7 @@ import type { Writable } from 'node:stream';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
 import { outputFile, type OutputTarget, outputTarget } from '../util/output-file.js';
-import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
+import { assertChoice, assertInteger, assertOptions, assertTimerMs, describe } from '../util/validate.js';
 import {
   BATCH_TASKS,
   chunked,
@@ -142,7 +142,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
   const chunkSize = opts.chunkSize ?? 1000;
   assertInteger(fn, 'chunkSize', chunkSize, 1, 100_000);
   const pollMs = opts.pollMs ?? 500;
-  assertInteger(fn, 'pollMs', pollMs, 10);
+  assertTimerMs(fn, 'pollMs', pollMs, 10);
   if (opts.job !== undefined && (typeof opts.job !== 'string' || !JOB_NAME.test(opts.job)))
     throw new TypeError(`${fn}: job must be 1 to 64 letters, digits, _ or -; received ${describe(opts.job)}`);
   const options = opts.options ?? {};

@@ -24,7 +24,7 @@ import { readIndexFile, writeIndexFile } from '../match/index-file.js';
 import { MatchIndex, type MatchEntry } from '../match/match-index.js';
 import type { ResidentMatrix } from '../kernels/resident.js';
 import { removeLeftovers } from '../util/process.js';
-import { assertInteger, assertOptions, describe } from '../util/validate.js';
+import { assertInteger, assertOptions, assertTimerMs, describe } from '../util/validate.js';
 import { connectCluster, INDEX_BUCKET, objectStore, retry, sleep, type ClusterConnection } from './nats.js';
 import { SwappableIndex, type IndexVersion } from './swap.js';
 
@@ -307,7 +307,7 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
   assertOptions(fn, opts);
   checkIndexName(fn, opts.name);
   const pollMs = opts.pollMs ?? 1000;
-  assertInteger(fn, 'pollMs', pollMs, 10);
+  assertTimerMs(fn, 'pollMs', pollMs, 10);
   const load: IndexLoader = opts.load ?? (async (path) => ({ index: await MatchIndex.load(path) }));
   const log = opts.log ?? (() => {});
   const c = await connectCluster(opts.nats, `jobbert-replica-${opts.name}`);

@@ -22,7 +22,7 @@ import { JobBERTError } from '../errors.js';
 import type { Matrix } from '../kernels/matrix.js';
 import { encoderFromSpec } from '../match/encoder-spec.js';
 import type { MatchResult, SearchOptions } from '../match/match-index.js';
-import { assertInteger, assertOptions } from '../util/validate.js';
+import { assertInteger, assertOptions, assertTimerMs } from '../util/validate.js';
 import type { ObjectStore } from '@nats-io/obj';
 import { manifestObject, readManifest, type ShardManifest } from './index-store.js';
 import { connectCluster, INDEX_BUCKET, objectStore, sleep, type ClusterConnection } from './nats.js';
@@ -164,11 +164,11 @@ export class ShardRouter {
     const fn = 'ShardRouter.open';
     assertOptions(fn, opts);
     const deadlineMs = opts.deadlineMs ?? 5000;
-    assertInteger(fn, 'deadlineMs', deadlineMs, 1);
+    assertTimerMs(fn, 'deadlineMs', deadlineMs, 1);
     const attemptMs = opts.attemptMs ?? 500;
-    assertInteger(fn, 'attemptMs', attemptMs, 1);
+    assertTimerMs(fn, 'attemptMs', attemptMs, 1);
     const pingMs = opts.pingMs ?? 2000;
-    assertInteger(fn, 'pingMs', pingMs, 1);
+    assertTimerMs(fn, 'pingMs', pingMs, 1);
     const c = await connectCluster(opts.nats, `jobbert-router-${opts.name}`);
     try {
       const store = await objectStore(c, INDEX_BUCKET);

@@ -13,7 +13,7 @@ import { AckPolicy, DeliverPolicy, type Consumer, type JsMsg } from '@nats-io/je
 import { nanos } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
-import { assertInteger, assertOptions } from '../util/validate.js';
+import { assertInteger, assertOptions, assertTimerMs } from '../util/validate.js';
 import { chunkObject, problemSubject, routeOf, type ChunkFailure, type ChunkMessage, type JobProblem, type TaskRunner } from './jobs.js';
 import { connectCluster, ensureWorkStream, isTransient, retry, sleep, WORK_STREAM } from './nats.js';
 
@@ -87,11 +87,11 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   assertOptions(fn, opts);
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
   // Under a second, a chunk whose formatting keeps the JavaScript thread busy would outlast it between renewals.
-  assertInteger(fn, 'ackWaitMs', ackWaitMs, 1000);
+  assertTimerMs(fn, 'ackWaitMs', ackWaitMs, 1000);
   const maxAttempts = opts.maxAttempts ?? 3;
   assertInteger(fn, 'maxAttempts', maxAttempts, 1, 1000);
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 30_000;
-  assertInteger(fn, 'shutdownTimeoutMs', shutdownTimeoutMs, 0);
+  assertTimerMs(fn, 'shutdownTimeoutMs', shutdownTimeoutMs, 0);
   const concurrency = opts.concurrency ?? 1;
   assertInteger(fn, 'concurrency', concurrency, 1, 64);
   if (!Array.isArray(opts.runners) || opts.runners.length === 0)

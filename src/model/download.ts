@@ -24,7 +24,7 @@ import { writeFileAtomic } from '../util/output-file.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { JobBERTError } from '../errors.js';
-import { assertBoolean, assertInteger, assertOptions, describe } from '../util/validate.js';
+import { assertBoolean, assertInteger, assertOptions, assertTimerMs, describe } from '../util/validate.js';
 import { takePidLock } from '../util/pid-lock.js';
 import { makeDirs } from '../util/make-dirs.js';
 
@@ -144,7 +144,7 @@ export async function download(repo: string, opts: DownloadOptions = {}): Promis
   const retries = opts.retries ?? 3;
   assertInteger(fn, 'retries', retries, 0, 100);
   const idleMs = opts.idleTimeoutMs ?? 60_000;
-  assertInteger(fn, 'idleTimeoutMs', idleMs, 1);
+  assertTimerMs(fn, 'idleTimeoutMs', idleMs, 1);
   for (const key of ['onProgress', 'fetch'] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== 'function')
       throw new TypeError(`${fn}: ${key} must be a function; received ${describe(opts[key])}`);

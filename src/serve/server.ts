@@ -7,7 +7,7 @@
 import { createServer as createHttpServer, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { assertInteger, assertOptions, describe } from '../util/validate.js';
+import { assertInteger, assertOptions, assertTimerMs, describe } from '../util/validate.js';
 import { DEFAULT_WRITE_TIMEOUT_MS, sendError, ServeError, setResponseSettings } from './http.js';
 import { releaseMemoryWhenIdle } from './idle-memory.js';
 import { createMatcher, type Matcher, type MatcherOptions } from './matcher.js';
@@ -100,12 +100,12 @@ export function createServer(opts: ServeOptions): JobbertServer {
   } = opts;
   if (typeof host !== 'string' || host === '') throw new TypeError(`${fn}: host must be a non-empty string; received ${String(host)}`);
   assertInteger(fn, 'port', port, 0, 65535);
-  assertInteger(fn, 'requestTimeoutMs', requestTimeoutMs, 1);
-  assertInteger(fn, 'headersTimeoutMs', headersTimeoutMs, 1);
-  assertInteger(fn, 'keepAliveTimeoutMs', keepAliveTimeoutMs, 1);
-  assertInteger(fn, 'shutdownTimeoutMs', shutdownTimeoutMs, 0);
-  assertInteger(fn, 'writeTimeoutMs', writeTimeoutMs, 1);
-  assertInteger(fn, 'idleReleaseMs', idleReleaseMs, 0);
+  assertTimerMs(fn, 'requestTimeoutMs', requestTimeoutMs, 1);
+  assertTimerMs(fn, 'headersTimeoutMs', headersTimeoutMs, 1);
+  assertTimerMs(fn, 'keepAliveTimeoutMs', keepAliveTimeoutMs, 1);
+  assertTimerMs(fn, 'shutdownTimeoutMs', shutdownTimeoutMs, 0);
+  assertTimerMs(fn, 'writeTimeoutMs', writeTimeoutMs, 1);
+  assertTimerMs(fn, 'idleReleaseMs', idleReleaseMs, 0);
   if (typeof gzip !== 'boolean') throw new TypeError(`${fn}: gzip must be a boolean; received ${describe(gzip)}`);
   const matcher = createMatcher(matcherOptions);
 

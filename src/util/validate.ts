@@ -91,6 +91,14 @@ export function assertInteger(fn: string, name: string, v: unknown, min: number,
   }
 }
 
+/** The longest delay a Node timer takes (2³¹ − 1 ms, ~24.8 days): a longer one fires after 1 ms, with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Throws unless `v` is a whole number of milliseconds in [min, MAX_TIMER_MS]: a delay a timer can wait. */
+export function assertTimerMs(fn: string, name: string, v: unknown, min: number): asserts v is number {
+  assertInteger(fn, name, v, min, MAX_TIMER_MS);
+}
+
 /** Throws unless `v` is a finite number > 0. */
 export function assertPositive(fn: string, name: string, v: unknown): asserts v is number {
   if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number; received ${describe(v)}`);
