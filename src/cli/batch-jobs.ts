@@ -32,6 +32,9 @@ export async function batchJobsCommand(sub: 'list' | 'remove', argv: string[], o
   if (!JOB_NAME.test(o.job as string)) throw new UsageError(`--job must be 1 to 64 letters, digits, _ or -; received '${o.job as string}'`);
   const r = await removeJob({ nats: o.nats as string, job: o.job as string });
   if (o.json) out(JSON.stringify(r));
-  else out(`removed job ${r.job}: ${r.queued} queued chunks and its store (${r.results} results, ${size(r.bytes)})`);
+  else {
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    out(`removed job ${r.job}: ${plural(r.queued, 'queued chunk')} and its store (${plural(r.results, 'result')}, ${size(r.bytes)})`);
+  }
   return 0;
 }
