@@ -596,3 +596,28 @@ test('demoCommand prints a table of matches; matchDefault finds the obvious titl
   const [all] = await matchDefault(['nurse'], { k: 2 ** 50 });
   assert.equal(all.length, catalogue.length);
 });
+
+test('trainLiteEncoder keeps pairs without a group that share a positive apart, as JobBERT keeps positives apart (copies met in one batch)', async () => {
+  await withTmp(async (dir) => {
+    const data = join(dir, 'copies.jsonl');
+    const pairs = [
+      ...Array(2).fill({ anchor: 'nurse', positive: 'care, hygiene' }),
+      ...Array(3).fill({ anchor: 'baker', positive: 'bread, ovens' }),
+    ];
+    await writeFile(data, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const r = await trainLiteEncoder({ data, out: join(dir, 'm'), keepDuplicates: true, batchSize: 8, buckets: 1 << 10, dim: 8 });
+      assert.equal(r.steps, 2, 'two batches of one nurse and one baker pair; they made one batch of five');
+    } finally {
+      process.off('warning', onWarning);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(
+      warnings.some((w) => /1 of 5 pair\(s\) over 1 epoch\(s\) were in no batch/.test(w.message)),
+      warnings.map((w) => w.message).join('\n'),
+    );
+  });
+});
