@@ -120,7 +120,8 @@ describe('batch list and batch remove', { skip: natsSkip(), timeout: 300_000 }, 
       },
       dispose: async () => {},
     };
-    const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(gated)], ackWaitMs: 2000 });
+    const logs: string[] = [];
+    const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(gated)], ackWaitMs: 2000, log: (line) => logs.push(line) });
     const submitter = spawn(
       process.execPath,
       [
@@ -193,6 +194,10 @@ describe('batch list and batch remove', { skip: natsSkip(), timeout: 300_000 }, 
       });
       assert.equal(done.rows, 2);
       assert.equal((await readFile(join(work, 'other.jsonl'), 'utf8')).split('\n').filter(Boolean).length, 2);
+      assert.ok(
+        logs.some((l) => /job held chunk \d+: dropped, the job is gone/.test(l)),
+        logs.join('\n'),
+      );
       const c = await connectCluster(nats.url, 'jobbert-test-jobs');
       try {
         await assert.rejects(c.jsm.streams.info('OBJ_jobbert-job-held'), /not found/);

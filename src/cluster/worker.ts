@@ -217,6 +217,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     const bucket = await bucketOf(chunk.bucket);
     if (!bucket) {
       msg.ack(); // its job is over
+      log(`jobbert worker: job ${chunk.job} chunk ${chunk.chunk}: dropped, the job is gone (finished elsewhere, or removed)`);
       return;
     }
     const deliveries = msg.info.deliveryCount;
@@ -289,6 +290,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
       if (!(await jobExists(bucket).catch(() => true))) {
         buckets.delete(bucket);
         msg.ack();
+        log(`jobbert worker: job ${chunk[3]} chunk ${chunk[4]}: dropped, the job is gone (finished elsewhere, or removed)`);
       } else log(`jobbert worker: ${(e as Error).message}`);
     }
   }
