@@ -1186,7 +1186,7 @@ describe('jobbert serve: the CLI', () => {
       ),
       2,
     );
-    assert.match(err.join('\n'), /maxBatch must be an integer/);
+    assert.match(err.join('\n'), /--max-batch must be an integer/);
     const { url, service } = await start();
     try {
       assert.equal(
