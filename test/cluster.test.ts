@@ -276,14 +276,8 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(poisoned)], ackWaitMs: 1000, maxAttempts: 2 });
     try {
       const output = join(work, 'poison.jsonl');
-      const result = await runBatch({
-        nats: nats.url,
-        task: 'encode',
-        input: file,
-        output,
-        fingerprint: encoder.fingerprint,
-        chunkSize: 500,
-      });
+      const job = { nats: nats.url, task: 'encode' as const, input: file, output, fingerprint: encoder.fingerprint, chunkSize: 500 };
+      const result = await runBatch(job);
       assert.equal(result.failures.length, 1);
       const [f] = result.failures;
       assert.deepEqual(
@@ -304,14 +298,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       assert.match(lines[2000], /^\[/);
       assert.equal(worker.stats.failed, 1);
       // A rerun in this process goes ahead at once, retrying the failed chunk: the lease was released (ERR_BUSY for 20 s before).
-      const again = await runBatch({
-        nats: nats.url,
-        task: 'encode',
-        input: file,
-        output,
-        fingerprint: encoder.fingerprint,
-        chunkSize: 500,
-      });
+      const again = await runBatch(job);
       assert.deepEqual([again.resumed, again.submitted, again.failures.map((x) => x.chunk)], [5, 1, [3]]);
     } finally {
       await worker.stop();
