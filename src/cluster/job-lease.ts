@@ -27,9 +27,8 @@ const LEASE_STALE_MS = 20_000;
 /** The longest release() waits on the broker. */
 const RELEASE_MS = 2_000;
 
-/** The job's lease as its store holds it, or null (also for one that is not a lease: cut short, or written by something else). Async; ERR_NATS. */
-export async function readLease(bucket: ObjectStore): Promise<Lease | null> {
-  const raw = await retry('read the job lease', () => bucket.getBlob('submitter'));
+/** The lease in a `submitter` object's bytes, or null for none, or for bytes that are not a lease (cut short, or written by something else). */
+function parseLease(raw: Uint8Array | null): Lease | null {
   if (!raw) return null;
   try {
     const l = JSON.parse(new TextDecoder().decode(raw)) as Lease;
@@ -37,6 +36,11 @@ export async function readLease(bucket: ObjectStore): Promise<Lease | null> {
   } catch {
     return null;
   }
+}
+
+/** The job's lease as its store holds it, or null (see parseLease). Async; ERR_NATS. */
+export async function readLease(bucket: ObjectStore): Promise<Lease | null> {
+  return parseLease(await retry('read the job lease', () => bucket.getBlob('submitter')));
 }
 
 /**
@@ -90,9 +94,7 @@ export async function claimJob(bucket: ObjectStore, job: string): Promise<JobCla
       let timer: NodeJS.Timeout | undefined;
       const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_MS)));
       const attempt = (async () => {
-        const raw = await bucket.getBlob('submitter');
-        const held = raw ? (JSON.parse(new TextDecoder().decode(raw)) as Partial<Lease>) : null;
-        if (held?.token === mine.token) await bucket.delete('submitter');
+        if (parseLease(await bucket.getBlob('submitter'))?.token === mine.token) await bucket.delete('submitter');
       })().catch(() => {});
       await Promise.race([attempt, giveUp]);
       clearTimeout(timer);
