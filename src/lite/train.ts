@@ -29,6 +29,7 @@ import { addon } from '../kernels/binding.js';
 import { assertChoice, assertInteger, assertJsonObject, assertOptions, describe } from '../util/validate.js';
 import { LITE_ONLY_TRAIN_OPTIONS, SHARED_TRAIN_DEFAULTS, SHARED_TRAIN_OPTIONS, assertCommonTrainOptions } from '../util/train-options.js';
 import { callBack } from '../util/callback.js';
+import { joinBatch } from '../util/batch-fill.js';
 
 export interface LiteTrainOptions {
   /** A LiteEncoder dir to continue from; omitted: a new model. */
@@ -123,19 +124,9 @@ function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { 
     pending = batch.length >= 2 ? rest : [...batch, ...rest];
     if (batch.length < 2 || rest.length === 0) break;
   }
-  const last = (ok: (b: number[]) => boolean) => {
-    for (let k = batches.length - 1; k >= 0; k--) if (ok(batches[k])) return batches[k];
-    return undefined;
-  };
+  const apart = (i: number, j: number) => groupOf[i] !== groupOf[j];
   let skipped = 0;
-  for (const i of pending) {
-    const g = groupOf[i];
-    const lacks = (b: number[]) => b.every((j) => groupOf[j] !== g);
-    // Else one pair over batchSize: better than the pair left out.
-    const batch = last((b) => b.length < batchSize && lacks(b)) ?? last(lacks);
-    if (batch) batch.push(i);
-    else skipped++;
-  }
+  for (const i of pending) if (!joinBatch(batches, i, batchSize, apart)) skipped++;
   return { batches, skipped };
 }
 

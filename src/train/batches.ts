@@ -11,6 +11,7 @@
  * function of (seed, epoch): a resumed run rebuilds exactly the batches it
  * would have seen.
  */
+import { joinBatch } from '../util/batch-fill.js';
 import { mulberry32 } from '../util/random.js';
 
 /** A seeded 32-bit PRNG (mulberry32) whose whole state is one integer. */
@@ -119,8 +120,8 @@ export function planEpoch(
 /**
  * The plan with no pair alone in a batch where that can be helped, as the
  * LiteEncoder trainer's makeBatches does for its groups. A lone pair joins
- * the last batch it fits (no positive twice, no negative that is a positive)
- * that has room, else the last it fits (one pair over batchSize). Where none
+ * a batch it fits (no positive twice, no negative that is a positive) by
+ * joinBatch: the last with room, else the last (one pair over batchSize). Where none
  * can take it, a pair with a hard negative keeps its batch of one (that
  * negative gives it a loss and a gradient) and one without is left out of the
  * epoch and counted in `skipped`: every batch holds its positive, so it could
@@ -141,16 +142,10 @@ function mergeLonePairs(plan: EpochPlan, positives: Int32Array, negatives: Int32
   // Whether pairs i and j may share a batch: neither's positive is the other's positive or negative.
   const together = (i: number, j: number) =>
     positives[i] !== positives[j] && negatives[i] !== positives[j] && negatives[j] !== positives[i];
-  const last = (ok: (b: number[]) => boolean) => {
-    for (let k = batches.length - 1; k >= 0; k--) if (ok(batches[k])) return batches[k];
-    return undefined;
-  };
   let skipped = 0;
   for (const i of lone) {
-    const fits = (b: number[]) => b.every((j) => together(i, j));
-    const batch = last((b) => b.length < batchSize && fits(b)) ?? last(fits);
-    if (batch) batch.push(i);
-    else if (negatives[i] >= 0) batches.push([i]);
+    if (joinBatch(batches, i, batchSize, together)) continue;
+    if (negatives[i] >= 0) batches.push([i]);
     else skipped++;
   }
   const merged = new Int32Array(order.length - skipped);
