@@ -621,3 +621,92 @@ test('trainLiteEncoder keeps pairs without a group that share a positive apart, 
     );
   });
 });
+
+test('trainLiteEncoder trains on a pair\'s "negative": every anchor of its batch scores it (it was ignored)', async () => {
+  await withTmp(async (dir) => {
+    const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
+    const other = ['uno', 'dos', 'tres', 'cuatro', 'cinco', 'seis', 'siete', 'ocho'];
+    // The negative is its positive with one more word: near it in n-grams, never another pair's positive.
+    const write = async (name: string, negatives: boolean) => {
+      const lines = words.map((w, i) =>
+        JSON.stringify({
+          anchor: `${w} manager`,
+          positive: `jefe ${other[i]}`,
+          ...(negatives ? { negative: `jefe ${other[i]} nocturno` } : {}),
+        }),
+      );
+      await writeFile(join(dir, name), `${lines.join('\n')}\n`);
+      return join(dir, name);
+    };
+    const opts = { epochs: 60, batchSize: 8, lr: 0.02, seed: 3, buckets: 1 << 12, dim: 16, positiveBranch: 'anchor' as const };
+    const plain = await trainLiteEncoder({ ...opts, data: await write('plain.jsonl', false), out: join(dir, 'plain') });
+    const hard = await trainLiteEncoder({ ...opts, data: await write('hard.jsonl', true), out: join(dir, 'hard') });
+    // Same weights and batch at step 1: the negatives add terms to every anchor's log-sum-exp.
+    assert.ok(hard.losses[0] > plain.losses[0], `first loss ${hard.losses[0]} with negatives, ${plain.losses[0]} without`);
+    const margin = async (model: string) => {
+      const enc = await LiteEncoder.load(join(dir, model));
+      const q = await enc.encode(words.map((w) => `${w} manager`));
+      const p = await enc.encode(other.map((w) => `jefe ${w}`));
+      const n = await enc.encode(other.map((w) => `jefe ${w} nocturno`));
+      let sum = 0;
+      for (let i = 0; i < words.length; i++) sum += dot(rowOf(q, i), rowOf(p, i)) - dot(rowOf(q, i), rowOf(n, i));
+      await enc.dispose();
+      return sum / words.length;
+    };
+    const [withNegatives, without] = [await margin('hard'), await margin('plain')];
+    assert.ok(
+      withNegatives > without,
+      `cos(anchor, positive) − cos(anchor, negative): ${withNegatives} with negatives, ${without} without`,
+    );
+  });
+});
+
+test('trainLiteEncoder reads "negative" as JobBERT training does: one equal to the positive is dropped and counted, one with no letter or digit skips the pair, and no batch holds a negative beside the pair whose positive it is', async () => {
+  await withTmp(async (dir) => {
+    const data = join(dir, 'pairs.jsonl');
+    const pairs = [
+      { anchor: 'nurse', positive: 'care, hygiene', negative: 'bread, ovens' },
+      { anchor: 'baker', positive: 'bread, ovens' },
+      { anchor: 'cook', positive: 'knives, stoves', negative: 'knives, stoves' },
+      { anchor: 'pilot', positive: 'flying, radio', negative: '---' },
+      { anchor: 'driver', positive: 'roads, maps', negative: 'care, rest' },
+      { anchor: 'driver', positive: 'roads, maps', negative: 'care, rest' },
+    ];
+    await writeFile(data, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
+    const events: unknown[] = [];
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const r = await trainLiteEncoder({
+        data,
+        out: join(dir, 'm'),
+        batchSize: 8,
+        buckets: 1 << 10,
+        dim: 8,
+        onEvent: (e) => void events.push(e),
+      });
+      assert.equal(r.steps, 1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const stats = (events.find((e) => (e as { type: string }).type === 'data') as { stats: Record<string, number> }).stats;
+    assert.equal(stats.pairs, 4);
+    assert.equal(stats.selfNegatives, 1);
+    assert.equal(stats.duplicates, 1);
+    assert.equal(stats.noWords, 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const messages = warnings.map((w) => w.message).join('\n');
+    assert.match(messages, /1 pair\(s\) skipped, a side with no letter or digit \(first at line 4\)/);
+    // The nurse pair's negative is the baker pair's positive: they never share a batch, so one of them is left over.
+    assert.match(messages, /1 of 4 pair\(s\) over 1 epoch\(s\) were in no batch: .* or a pair whose positive is their negative/);
+    // Two pairs that may not meet: no batch at all, said as such (not "every pair has the group 'undefined'").
+    const two = join(dir, 'two.jsonl');
+    await writeFile(two, `${JSON.stringify(pairs[0])}\n${JSON.stringify(pairs[1])}\n`);
+    await rejectsWith(
+      trainLiteEncoder({ data: two, out: join(dir, 'two'), batchSize: 8, buckets: 1 << 10, dim: 8 }),
+      'ERR_BAD_FILE',
+      /no batch can hold two of these pairs .* nor a pair and another whose positive is its "negative"/,
+    );
+  });
+});

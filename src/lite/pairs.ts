@@ -18,6 +18,8 @@ export interface Pair {
   positive: string;
   lang?: string;
   group?: string;
+  /** A hard negative: scored by every anchor of the pair's batch, as JobBERT training scores them. */
+  negative?: string;
 }
 
 const clip = (t: string) => clipForTokens(pythonStrip(t), MAX_TEXT_UNITS / 64);
@@ -51,17 +53,23 @@ export async function readPairs(path: string, { keepDuplicates = false } = {}): 
     languages: {},
   };
   let firstSkipped = 0;
-  for await (const { pair: p, lineNo } of pairLines(fn, path, ['lang', 'group'])) {
+  for await (const { pair: p, lineNo } of pairLines(fn, path, ['lang', 'group', 'negative'])) {
     stats.lines++;
     const pair: Pair = { anchor: clip(p.anchor), positive: clip(p.positive) };
+    let negative = p.negative === undefined ? undefined : clip(p.negative);
     // A side with no letter or digit has no features: a new model encodes it as a zero vector, which
     // InfoNCE cannot normalise (the whole run failed on it), and it teaches nothing.
-    if (words(pair.anchor).length === 0 || words(pair.positive).length === 0) {
+    if (words(pair.anchor).length === 0 || words(pair.positive).length === 0 || (negative !== undefined && words(negative).length === 0)) {
       stats.noWords = (stats.noWords ?? 0) + 1;
       firstSkipped ||= lineNo;
       continue;
     }
-    const key = `${pair.anchor}\u0000${pair.positive}`;
+    // A negative equal to the positive would score the pair against itself; dropped, as JobBERT training drops it.
+    if (negative === pair.positive) {
+      stats.selfNegatives++;
+      negative = undefined;
+    }
+    const key = `${pair.anchor}\u0000${pair.positive}\u0000${negative ?? ''}`;
     if (!keepDuplicates) {
       if (seen.has(key)) {
         stats.duplicates++;
@@ -71,6 +79,7 @@ export async function readPairs(path: string, { keepDuplicates = false } = {}): 
     }
     if (p.lang !== undefined) pair.lang = p.lang;
     if (p.group !== undefined) pair.group = p.group;
+    if (negative !== undefined) pair.negative = negative;
     pairs.push(pair);
     positives.add(pair.positive);
     stats.pairs++;
@@ -90,6 +99,10 @@ export async function readPairs(path: string, { keepDuplicates = false } = {}): 
 /** sha256 of the pairs in file order: a resume refuses data that changed. */
 export function pairsDigest(pairs: Pair[]): string {
   const h = createHash('sha256');
-  for (const p of pairs) h.update(`${p.anchor}\u0000${p.positive}\u0000${p.lang ?? ''}\u0000${p.group ?? ''}\n`);
+  // A negative is added only where there is one, so data without negatives keeps the digest it had before them.
+  for (const p of pairs)
+    h.update(
+      `${p.anchor}\u0000${p.positive}\u0000${p.lang ?? ''}\u0000${p.group ?? ''}${p.negative === undefined ? '' : `\u0000${p.negative}`}\n`,
+    );
   return h.digest('hex');
 }

@@ -102,6 +102,9 @@ export { rng, readPairs, type Pair };
 function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { batches: number[][]; skipped: number } {
   // A pair without a group is kept apart from those with its positive, as JobBERT training keeps positives apart.
   const groupOf = pairs.map((p) => p.group ?? `\u0000${p.positive}`);
+  // Every anchor of a batch scores every hard negative in it: one that is another pair's positive would be
+  // that pair's own positive scored as a negative (JobBERT's planner refuses the same).
+  const clash = (i: number, j: number) => pairs[i].negative === pairs[j].positive || pairs[j].negative === pairs[i].positive;
   const order = pairs.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -112,19 +115,25 @@ function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { 
   while (pending.length > 0) {
     const batch: number[] = [];
     const used = new Set<string>();
+    // The batch's positives and negatives, for the clash check: pairs without negatives skip it.
+    const positives = new Set<string>();
+    const negatives = new Set<string>();
     const rest: number[] = [];
     for (const i of pending) {
       const g = groupOf[i];
-      if (batch.length < batchSize && !used.has(g)) {
+      const { positive, negative } = pairs[i];
+      if (batch.length < batchSize && !used.has(g) && !negatives.has(positive) && (negative === undefined || !positives.has(negative))) {
         batch.push(i);
         used.add(g);
+        positives.add(positive);
+        if (negative !== undefined) negatives.add(negative);
       } else rest.push(i);
     }
     if (batch.length >= 2) batches.push(batch);
     pending = batch.length >= 2 ? rest : [...batch, ...rest];
     if (batch.length < 2 || rest.length === 0) break;
   }
-  const apart = (i: number, j: number) => groupOf[i] !== groupOf[j];
+  const apart = (i: number, j: number) => groupOf[i] !== groupOf[j] && !clash(i, j);
   let skipped = 0;
   for (const i of pending) if (!joinBatch(batches, i, batchSize, apart)) skipped++;
   return { batches, skipped };
@@ -314,6 +323,7 @@ async function trainLocked(
   };
   const pa = pairs.map((p) => idOf(p.anchor));
   const pp = pairs.map((p) => idOf(p.positive));
+  const pn = pairs.map((p) => (p.negative === undefined ? -1 : idOf(p.negative)));
   await callBack(opts.onEvent, { type: 'data', stats, texts: texts.length });
   const fb = new FeatureBatch(texts.length, 64);
   for (let t = 0; t < texts.length; t++) {
@@ -339,11 +349,13 @@ async function trainLocked(
   if (steps === 0)
     throw new JobBERTError(
       'ERR_BAD_FILE',
-      `${fn}: no batch can hold two pairs of different groups (in-batch negatives need them): every pair has the group '${pairs[0].group}'`,
+      pairs.every((p) => p.group !== undefined && p.group === pairs[0].group)
+        ? `${fn}: no batch can hold two pairs of different groups (in-batch negatives need them): every pair has the group '${pairs[0].group}'`
+        : `${fn}: no batch can hold two of these pairs (in-batch negatives need them): pairs of one group never meet, nor a pair and another whose positive is its "negative"`,
     );
   if (skippedPairs > 0)
     process.emitWarning(
-      `${fn}: ${skippedPairs} of ${pairs.length * epochs} pair(s) over ${epochs} epoch(s) were in no batch: every batch already held a pair of their group (a smaller batchSize makes more batches)`,
+      `${fn}: ${skippedPairs} of ${pairs.length * epochs} pair(s) over ${epochs} epoch(s) were in no batch: every batch already held a pair of their group${pairs.some((p) => p.negative !== undefined) ? ', or a pair whose positive is their negative (or whose negative is their positive)' : ''} (a smaller batchSize makes more batches)`,
       { code: 'JOBBERT_SKIPPED_PAIRS' },
     );
   let losses: number[] = [];
@@ -477,18 +489,23 @@ async function trainLocked(
       if (global++ < resumedAt) continue; // done before the resume: the plan is a pure function of the seed
       step++;
       const n = batch.length;
-      // CSR of anchors then positives.
-      const rowsText = new Int32Array(2 * n);
+      // The batch's hard negatives, after its anchors and positives: every anchor scores each of them.
+      const withNegative = batch.filter((i) => pn[i] >= 0);
+      const m = withNegative.length;
+      const rows = 2 * n + m;
+      // CSR of anchors, positives, then negatives.
+      const rowsText = new Int32Array(rows);
       for (let i = 0; i < n; i++) {
         rowsText[i] = pa[batch[i]];
         rowsText[n + i] = pp[batch[i]];
       }
+      for (let j = 0; j < m; j++) rowsText[2 * n + j] = pn[withNegative[j]];
       let total = 0;
       for (const t of rowsText) total += allOff[t + 1] - allOff[t];
       const ids = new Int32Array(total);
-      const offsets = new Int32Array(2 * n + 1);
+      const offsets = new Int32Array(rows + 1);
       let at = 0;
-      for (let r = 0; r < 2 * n; r++) {
+      for (let r = 0; r < rows; r++) {
         const t = rowsText[r];
         ids.set(allIds.subarray(allOff[t], allOff[t + 1]), at);
         at += allOff[t + 1] - allOff[t];
@@ -503,39 +520,51 @@ async function trainLocked(
           throw new JobBERTError('ERR_DIVERGED', `${fn}: the embedding sums overflowed at step ${step + 1}; lower lr`, { cause: e });
         throw e;
       }
-      const gradBase = new Float32Array(2 * n * D);
+      const gradBase = new Float32Array(rows * D);
       const headGrads: { which: 'anchor' | 'positive'; gw: Float32Array; gb: Float32Array }[] = [];
+      const part = (y: Matrix, from: number, count: number) => view(y.data.subarray(from * D, (from + count) * D), count, D);
       let loss: number;
       if (positiveBranch === 'anchor') {
         const h = w.heads.anchor;
-        const x = view(base, 2 * n, D);
+        const x = view(base, rows, D);
         const wm = view(h.weight, D, D);
         const y = await kernels.dense(x, wm, h.bias, { activation: 'tanh', device: 'cpu' });
-        const r = await kernels.infoNCE(view(y.data.subarray(0, n * D), n, D), view(y.data.subarray(n * D), n, D), {
+        const r = await kernels.infoNCE(part(y, 0, n), part(y, n, n), {
           scale,
           symmetric,
           device: 'cpu',
+          ...(m > 0 ? { negatives: part(y, 2 * n, m) } : {}),
         });
         loss = r.loss;
-        const gy = new Float32Array(2 * n * D);
+        const gy = new Float32Array(rows * D);
         gy.set(r.gradAnchors.data, 0);
         gy.set(r.gradPositives.data, n * D);
-        const g = await kernels.denseBackward(x, wm, y, view(gy, 2 * n, D), { activation: 'tanh', device: 'cpu' });
+        if (r.gradNegatives) gy.set(r.gradNegatives.data, 2 * n * D);
+        const g = await kernels.denseBackward(x, wm, y, view(gy, rows, D), { activation: 'tanh', device: 'cpu' });
         gradBase.set(g.gradX.data);
         headGrads.push({ which: 'anchor', gw: g.gradWeight.data, gb: g.gradBias });
       } else {
+        // The positives and negatives through the positive head, in one call (they share its weights).
         const xa = view(base.subarray(0, n * D), n, D);
-        const xp = view(base.subarray(n * D), n, D);
+        const xp = view(base.subarray(n * D), n + m, D);
         const ha = w.heads.anchor;
         const hp = w.heads.positive;
         const wa = view(ha.weight, D, D);
         const wp = view(hp.weight, D, D);
         const ya = await kernels.dense(xa, wa, ha.bias, { activation: 'tanh', device: 'cpu' });
         const yp = await kernels.dense(xp, wp, hp.bias, { activation: 'tanh', device: 'cpu' });
-        const r = await kernels.infoNCE(ya, yp, { scale, symmetric, device: 'cpu' });
+        const r = await kernels.infoNCE(ya, part(yp, 0, n), {
+          scale,
+          symmetric,
+          device: 'cpu',
+          ...(m > 0 ? { negatives: part(yp, n, m) } : {}),
+        });
         loss = r.loss;
+        const gyp = new Float32Array((n + m) * D);
+        gyp.set(r.gradPositives.data, 0);
+        if (r.gradNegatives) gyp.set(r.gradNegatives.data, n * D);
         const ga = await kernels.denseBackward(xa, wa, ya, r.gradAnchors, { activation: 'tanh', device: 'cpu' });
-        const gp = await kernels.denseBackward(xp, wp, yp, r.gradPositives, { activation: 'tanh', device: 'cpu' });
+        const gp = await kernels.denseBackward(xp, wp, yp, view(gyp, n + m, D), { activation: 'tanh', device: 'cpu' });
         gradBase.set(ga.gradX.data, 0);
         gradBase.set(gp.gradX.data, n * D);
         headGrads.push(
@@ -543,7 +572,7 @@ async function trainLocked(
           { which: 'positive', gw: gp.gradWeight.data, gb: gp.gradBias },
         );
       }
-      const sparse = await addon.embeddingBagBackward(view(gradBase, 2 * n, D), ids, offsets, B);
+      const sparse = await addon.embeddingBagBackward(view(gradBase, rows, D), ids, offsets, B);
       const rate = lr * (step <= warmup ? step / Math.max(1, warmup) : Math.max(0, (steps - step + 1) / Math.max(1, steps - warmup)));
       if (!Number.isFinite(loss)) throw new JobBERTError('ERR_DIVERGED', `${fn}: the loss became ${loss} at step ${step}; lower lr`);
       // A finite loss can still carry a weight past float32's range (a huge lr): said here, not as the
