@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -221,6 +222,161 @@ describe('train: batching', () => {
     assert.deepEqual(again, plan);
     assert.notDeepEqual(planEpoch(d.positives, d.negatives, d.texts.length, 32, 7, 1).order, plan.order);
     assert.notDeepEqual(planEpoch(d.positives, d.negatives, d.texts.length, 32, 8, 0).order, plan.order);
+  });
+});
+
+describe('train: groups', () => {
+  const sizes = (plan: ReturnType<typeof planEpoch>) =>
+    Array.from({ length: batchCount(plan) }, (_, b) => plan.starts[b + 1] - plan.starts[b]);
+  /** Pairs with distinct positives, the i-th of group groups[i] (undefined: none). */
+  const grouped = async (groups: (string | undefined)[]) =>
+    readPairs(
+      await writeLines(
+        await scratch(),
+        'g.jsonl',
+        groups.map((group, i) => JSON.stringify({ anchor: `title ${i} manager`, positive: `skill ${i}, other ${i}`, group })),
+      ),
+    );
+
+  it('reads "group" (null counts as none; any other non-string is named at file:line), keeps it out of the duplicate rule, and in the data hash', async () => {
+    const dir = await scratch();
+    const d = await readPairs(
+      await writeLines(dir, 'p.jsonl', [
+        JSON.stringify({ anchor: 'nurse', positive: 'care', group: 'health' }),
+        JSON.stringify({ anchor: 'nurse', positive: 'care', group: 'other' }), // an exact duplicate, whatever its group
+        JSON.stringify({ anchor: 'baker', positive: 'bread', group: null }),
+        JSON.stringify({ anchor: 'midwife', positive: 'birth', group: 'health' }),
+      ]),
+    );
+    assert.equal(d.stats.duplicates, 1);
+    assert.deepEqual([...d.groups], [0, -1, 0]);
+    assert.deepEqual(d.groupNames, ['health']);
+    const without = await readPairs(
+      await writeLines(dir, 'q.jsonl', [
+        JSON.stringify({ anchor: 'nurse', positive: 'care' }),
+        JSON.stringify({ anchor: 'baker', positive: 'bread' }),
+        JSON.stringify({ anchor: 'midwife', positive: 'birth' }),
+      ]),
+    );
+    assert.notEqual(d.sha256, without.sha256, 'groups change the batches, so a resume must see them change');
+    await rejectsWith(
+      readPairs(await writeLines(dir, 'bad.jsonl', ['{"anchor": "nurse", "positive": "care", "group": 7}'])),
+      'ERR_BAD_FILE',
+      'bad.jsonl:1: "group" must be a string',
+    );
+  });
+
+  it('a plan never holds two pairs of a group, nor a positive twice, and is a function of (seed, epoch)', async () => {
+    const next = rng(SEED + 11);
+    const lines = toyPairs(400, SEED + 12, { negatives: true }).map((line) => {
+      const o = JSON.parse(line);
+      const r = next();
+      if (r < 0.7) o.group = `g${Math.floor(next() * 25)}`; // 25 groups of about 11 pairs, beside pairs without one
+      if (r > 0.9) o.positive = 'care, hygiene'; // a shared positive among the pairs without a group
+      return JSON.stringify(o);
+    });
+    // a positive shared by pairs of different groups: still never twice in a batch (the same vector, whatever the group)
+    for (let i = 0; i < 6; i++) lines.push(JSON.stringify({ anchor: `welder ${i}`, positive: 'welding, safety', group: `h${i}` }));
+    const d = await readPairs(await writeLines(await scratch(), 'p.jsonl', lines));
+    for (const batchSize of [4, 16, 64]) {
+      for (const epoch of [0, 1]) {
+        const plan = planEpoch(d.positives, d.negatives, d.texts.length, batchSize, 3, epoch, d.groups);
+        assert.equal(new Set(plan.order).size, plan.order.length, 'no pair twice');
+        assert.equal(plan.order.length + plan.skipped, d.anchors.length, 'every pair once, or counted');
+        for (let b = 0; b < batchCount(plan); b++) {
+          const idx = [...plan.order.subarray(plan.starts[b], plan.starts[b + 1])];
+          assert.ok(idx.length >= 2 || d.negatives[idx[0]] >= 0, `batch ${b}: a pair alone without a negative`);
+          assert.ok(idx.length <= batchSize + 1, `batch ${b}: ${idx.length} pairs`);
+          const groups = idx.map((i) => d.groups[i]).filter((g) => g >= 0);
+          assert.equal(new Set(groups).size, groups.length, `batch ${b} (size ${batchSize}, epoch ${epoch}) holds two pairs of a group`);
+          const positives = idx.map((i) => d.positives[i]);
+          assert.equal(new Set(positives).size, positives.length, `batch ${b} repeats a positive`);
+          for (const i of idx)
+            if (d.negatives[i] >= 0) assert.ok(!positives.includes(d.negatives[i]), `batch ${b}: a negative is a positive`);
+        }
+        assert.deepEqual(planEpoch(d.positives, d.negatives, d.texts.length, batchSize, 3, epoch, d.groups), plan);
+      }
+    }
+  });
+
+  it('leftovers as the LiteEncoder trainer places them: into a batch that lacks their group, else counted', async () => {
+    for (const seed of [1, 2, 3]) {
+      // Ten pairs of group A beside forty without one, in batches of 16: 16, 16, 11 with one A pair each; seven A pairs left out.
+      const mixed = await grouped([...Array(10).fill('A'), ...Array(40).fill(undefined)]);
+      const plan = planEpoch(mixed.positives, mixed.negatives, mixed.texts.length, 16, seed, 0, mixed.groups);
+      assert.deepEqual(sizes(plan), [16, 16, 11]);
+      assert.equal(plan.skipped, 7);
+      // Ten of A and one of B: one batch of two; nine counted.
+      const skew = await grouped([...Array(10).fill('A'), 'B']);
+      const one = planEpoch(skew.positives, skew.negatives, skew.texts.length, 4, seed, 0, skew.groups);
+      assert.deepEqual(sizes(one), [2]);
+      assert.equal(one.skipped, 9);
+      // A last lone pair joins a batch that lacks its group: five pairs of five groups in batches of four make one batch of five.
+      const five = await grouped(['a', 'b', 'c', 'd', 'e']);
+      assert.deepEqual(sizes(planEpoch(five.positives, five.negatives, five.texts.length, 4, seed, 0, five.groups)), [5]);
+    }
+  });
+
+  it('train(): pairs of a group never meet, the skipped ones are named, and data of one group is ERR_BAD_FILE before any encoding', async () => {
+    const dir = await scratch();
+    const lines = (groups: (string | undefined)[]) =>
+      groups.map((group, i) => JSON.stringify({ anchor: `title ${i} manager`, positive: `skill ${i}, other ${i}`, group }));
+    const mixed = await writeLines(dir, 'mixed.jsonl', lines([...Array(10).fill('A'), ...Array(40).fill(undefined)]));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const r = await train(base({ data: mixed, out: join(dir, 'mixed'), batchSize: 16 }));
+      assert.equal(r.steps, 3, 'ten pairs of one group need ten batches; three are made');
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const skipped = warnings.filter((w) => (w as Error & { code?: string }).code === 'JOBBERT_SKIPPED_PAIRS');
+    assert.equal(skipped.length, 1, warnings.map((w) => w.message).join('\n'));
+    assert.match(skipped[0].message, /train: 7 of 50 pair\(s\) over 1 epoch\(s\) were in no batch: .*a pair of their group/);
+    // One group only: no batch at all (it trained 0 steps and wrote the untrained heads, exit 0).
+    const events: TrainEvent[] = [];
+    const one = await writeLines(dir, 'one.jsonl', lines(Array(6).fill('g')));
+    await rejectsWith(
+      train(base({ data: one, out: join(dir, 'one'), onEvent: (e) => events.push(e) })),
+      'ERR_BAD_FILE',
+      /one\.jsonl: no batch can hold two pairs of different groups .* every pair has the group 'g'/,
+    );
+    assert.equal(
+      events.some((e) => e.type === 'encode'),
+      false,
+      'refused before encoding',
+    );
+    assert.equal(existsSync(join(dir, 'one')), false);
+  });
+
+  it('data without groups is planned as before groups were read (the plan of the trainer of 2026-12-05, hashed)', () => {
+    // 1,000 pairs over 705 positives (30% share five of them), a third with hard negatives. The hash is of the plans that
+    // trainer made (before "group" was read) for these batch sizes, seeds and epochs. A change here moves pairs to other
+    // batches: bump BATCH_PLAN_VERSION (src/train/batches.ts), so a resume refuses checkpoints of the old plan.
+    let s = 12345;
+    const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const n = 1000;
+    const positives = new Int32Array(n);
+    const negatives = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      positives[i] = next() < 0.3 ? Math.floor(next() * 5) : 5 + Math.floor(next() * 700);
+      negatives[i] = next() < 0.33 ? Math.floor(next() * 710) : -1;
+      if (negatives[i] === positives[i]) negatives[i] = -1;
+    }
+    for (const groups of [undefined, new Int32Array(n).fill(-1)]) {
+      const h = createHash('sha256');
+      for (const batchSize of [2, 7, 32, 999])
+        for (const seed of [1, 42])
+          for (const epoch of [0, 3]) {
+            const p = planEpoch(positives, negatives, 710, batchSize, seed, epoch, groups);
+            h.update(Buffer.from(p.order.buffer));
+            h.update(Buffer.from(p.starts.buffer));
+            h.update(String(p.skipped));
+          }
+      assert.equal(h.digest('hex'), 'd80a53f5d88101dcabb4a6b8e9b5bb0e2540d54ad8bdc9cbba44ddc3b0d8e89f');
+    }
   });
 });
 

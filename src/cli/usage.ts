@@ -34,8 +34,8 @@ export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder
         [--weight-decay X] [--warmup-steps N] [--scale X] [--symmetric] [--seed N] [--device cpu|cuda|auto]
         [--checkpoint-every N] [--resume] [--validation DIR] [--validate-every N] [--min-skills N]
         [--max-grad-norm X] [--cache-dir DIR] [--keep-duplicates] [--json]
-                       train the Asym heads on JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?}
-                       with InfoNCE; writes a sentence-transformers model, checkpoints and loss.svg to --out;
+                       train the Asym heads on JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?, "group"?}
+                       with InfoNCE (pairs of one group never share a batch); writes a sentence-transformers model, checkpoints and loss.svg to --out;
                        exact duplicate pairs are dropped unless --keep-duplicates`;
 
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--calibration FILE] [--taxonomy DIR] [--examples FILE]

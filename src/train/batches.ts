@@ -5,11 +5,14 @@
  * from appearing twice in a batch, where one pair's positive would be scored
  * as a negative for the other (a false negative). A pair that would clash is
  * deferred to the next batch with room for it, so the order stays close to the
- * shuffle. A pair left alone at the end (InfoNCE over one pair is 0 with no
- * gradient, yet the step still moved the weights by momentum and decay) is
- * merged into another batch; see {@link mergeLonePairs}. Everything is a pure
- * function of (seed, epoch): a resumed run rebuilds exactly the batches it
- * would have seen.
+ * shuffle. Pairs that share a `"group"` are kept apart the same way (the
+ * user's word that their in-batch negatives would be false negatives, as the
+ * LiteEncoder trainer reads it); a pair with a group is also kept apart from
+ * its positive, which is the same vector whatever the group. A pair left alone
+ * at the end (InfoNCE over one pair is 0 with no gradient, yet the step still
+ * moved the weights by momentum and decay) is merged into another batch; see
+ * {@link mergeLonePairs}. Everything is a pure function of (seed, epoch): a
+ * resumed run rebuilds exactly the batches it would have seen.
  */
 import { joinBatch } from '../util/batch-fill.js';
 import { mulberry32 } from '../util/random.js';
@@ -55,8 +58,9 @@ export function batchCount(plan: EpochPlan): number {
 
 /**
  * Shuffles pairs 0..positives.length−1 with the epoch's generator and cuts
- * them into batches of at most `batchSize` in which no positive text repeats
- * and no pair's hard negative is another pair's positive. Sync.
+ * them into batches of at most `batchSize` in which no positive text repeats,
+ * no group repeats (`groups`: a group id ≥ 0 per pair, −1 for none; absent:
+ * no pair has one) and no pair's hard negative is another pair's positive. Sync.
  */
 export function planEpoch(
   positives: Int32Array,
@@ -65,8 +69,11 @@ export function planEpoch(
   batchSize: number,
   seed: number,
   epoch: number,
+  groups?: Int32Array,
 ): EpochPlan {
   const n = positives.length;
+  let groupCount = 0;
+  if (groups) for (let i = 0; i < n; i++) groupCount = Math.max(groupCount, groups[i] + 1);
   const rng = new Rng(epochState(seed, epoch));
   const shuffled = new Int32Array(n);
   for (let i = 0; i < n; i++) shuffled[i] = i;
@@ -79,6 +86,7 @@ export function planEpoch(
   // stamps instead of sets: text t is a positive (negative) of the current batch when its stamp equals the batch's
   const asPositive = new Int32Array(textCount);
   const asNegative = new Int32Array(textCount);
+  const asGroup = new Int32Array(groupCount);
   const order = new Int32Array(n);
   const starts: number[] = [];
   let deferred: number[] = [];
@@ -90,11 +98,13 @@ export function planEpoch(
     const fits = (i: number) => {
       const p = positives[i];
       const q = negatives[i];
-      return asPositive[p] !== batch && asNegative[p] !== batch && (q < 0 || asPositive[q] !== batch);
+      const g = groups ? groups[i] : -1;
+      return asPositive[p] !== batch && asNegative[p] !== batch && (q < 0 || asPositive[q] !== batch) && (g < 0 || asGroup[g] !== batch);
     };
     const place = (i: number) => {
       asPositive[positives[i]] = batch;
       if (negatives[i] >= 0) asNegative[negatives[i]] = batch;
+      if (groups && groups[i] >= 0) asGroup[groups[i]] = batch;
       order[placed++] = i;
       size++;
     };
@@ -114,7 +124,7 @@ export function planEpoch(
   }
   starts.push(n);
   const plan = { order, starts: Int32Array.from(starts), skipped: 0 };
-  return mergeLonePairs(plan, positives, negatives, batchSize);
+  return mergeLonePairs(plan, positives, negatives, groups, batchSize);
 }
 
 /**
@@ -124,13 +134,20 @@ export function planEpoch(
  * joinBatch: the last with room, else the last (one pair over batchSize). Where none
  * can take it, a pair with a hard negative keeps its batch of one (that
  * negative gives it a loss and a gradient) and one without is left out of the
- * epoch and counted in `skipped`: every batch holds its positive, so it could
- * only ever be trained alone at loss 0. That needs most pairs to share its
- * positive; data whose pairs all share one is refused before planning
- * (assertTrainable), so some batch always remains. A plan with no lone pair
- * is returned as it is.
+ * epoch and counted in `skipped`: every batch holds its positive or its group,
+ * so it could only ever be trained alone at loss 0. That needs most pairs to
+ * share its positive or group; data whose pairs all share one positive is
+ * refused before planning (assertTrainable), and a plan of no batch at all
+ * (every pair in one group) by train(). A plan with no lone pair is returned
+ * as it is.
  */
-function mergeLonePairs(plan: EpochPlan, positives: Int32Array, negatives: Int32Array, batchSize: number): EpochPlan {
+function mergeLonePairs(
+  plan: EpochPlan,
+  positives: Int32Array,
+  negatives: Int32Array,
+  groups: Int32Array | undefined,
+  batchSize: number,
+): EpochPlan {
   const { order, starts } = plan;
   const batches: number[][] = [];
   const lone: number[] = [];
@@ -139,9 +156,12 @@ function mergeLonePairs(plan: EpochPlan, positives: Int32Array, negatives: Int32
     else batches.push(Array.from(order.subarray(starts[b], starts[b + 1])));
   }
   if (lone.length === 0) return plan;
-  // Whether pairs i and j may share a batch: neither's positive is the other's positive or negative.
+  // Whether pairs i and j may share a batch: neither's positive is the other's positive or negative, nor their group one.
   const together = (i: number, j: number) =>
-    positives[i] !== positives[j] && negatives[i] !== positives[j] && negatives[j] !== positives[i];
+    positives[i] !== positives[j] &&
+    negatives[i] !== positives[j] &&
+    negatives[j] !== positives[i] &&
+    (!groups || groups[i] < 0 || groups[i] !== groups[j]);
   let skipped = 0;
   for (const i of lone) {
     if (joinBatch(batches, i, batchSize, together)) continue;

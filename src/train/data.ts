@@ -1,5 +1,5 @@
 /**
- * Training pairs: JSON Lines `{"anchor", "positive", "lang"?, "negative"?}`
+ * Training pairs: JSON Lines `{"anchor", "positive", "lang"?, "negative"?, "group"?}`
  * read as a stream (a million pairs never sit in memory as objects), with the
  * paper's preprocessing: anchors under 3 characters dropped, positives with
  * fewer than `minSkills` comma-separated skills dropped, exact duplicates
@@ -20,6 +20,9 @@ export interface PairData {
   positives: Int32Array;
   /** Text id of each pair's hard negative, −1 for none. */
   negatives: Int32Array;
+  /** Index into `groupNames` of each pair's `"group"`, −1 for none: pairs of a group never share a batch. */
+  groups: Int32Array;
+  groupNames: string[];
   /** Index into `languages` for each pair. */
   langs: Uint16Array;
   languages: string[];
@@ -50,7 +53,9 @@ export function countSkills(text: string): number {
  * ERR_NOT_FOUND for a missing file, ERR_IO for a directory, a FIFO or a
  * corrupt gzip stream, and ERR_BAD_FILE (naming `path:line`) for a line that
  * is not a JSON object with string `anchor` and `positive` (and string, or
- * null, `lang` / `negative`), or when no pair survives.
+ * null, `lang` / `negative` / `group`), or when no pair survives. Exact
+ * duplicates are found whatever their `group` (as whatever their `lang`); the
+ * first copy's group is kept.
  */
 export async function readPairs(path: string, opts: PairOptions = {}): Promise<PairData> {
   const minSkills = opts.minSkills ?? 1;
@@ -73,11 +78,14 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
   let positives = new Int32Array(1024);
   let negatives = new Int32Array(1024);
   let langs = new Uint16Array(1024);
+  let groups = new Int32Array(1024);
+  const groupIds = new Map<string, number>();
+  const groupNames: string[] = [];
   const seen = new Set<string>();
   const hash = createHash('sha256');
   const stats: PairStats = { lines: 0, pairs: 0, shortAnchors: 0, fewSkills: 0, duplicates: 0, selfNegatives: 0, languages: {} };
 
-  for await (const { pair: o, lineNo } of pairLines('train', path, ['lang', 'negative'])) {
+  for await (const { pair: o, lineNo } of pairLines('train', path, ['lang', 'negative', 'group'])) {
     stats.lines++;
     // stripped as the encoder strips (Python's str.strip()), so equal texts share one cache key and one row
     const anchor = pythonStrip(o.anchor);
@@ -127,13 +135,25 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
       positives = grow(positives);
       negatives = grow(negatives);
       langs = grow(langs);
+      groups = grow(groups);
+    }
+    let g = -1;
+    if (o.group !== undefined) {
+      g = groupIds.get(o.group) ?? groupNames.length;
+      if (g === groupNames.length) {
+        groupNames.push(o.group);
+        groupIds.set(o.group, g);
+      }
     }
     anchors[i] = a;
     positives[i] = p;
     negatives[i] = n;
     langs[i] = l;
+    groups[i] = g;
     stats.languages[lang] = (stats.languages[lang] ?? 0) + 1;
-    hash.update(`${anchor}\u0000${positive}\u0000${n < 0 ? '' : texts[n]}\u0000${lang}\n`);
+    // a group changes the batches, so it is part of the data a resume checks (data without groups hashes as it always has)
+    if (o.group === undefined) hash.update(`${anchor}\u0000${positive}\u0000${n < 0 ? '' : texts[n]}\u0000${lang}\n`);
+    else hash.update(`${JSON.stringify([anchor, positive, n < 0 ? null : texts[n], lang, o.group])}\n`);
   }
   if (stats.pairs === 0) {
     throw new JobBERTError(
@@ -148,6 +168,8 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
     positives: positives.slice(0, n),
     negatives: negatives.slice(0, n),
     langs: langs.slice(0, n),
+    groups: groups.slice(0, n),
+    groupNames,
     languages,
     stats,
     sha256: hash.digest('hex'),

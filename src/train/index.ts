@@ -33,7 +33,7 @@ import {
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
-import { assertTrainable, readPairs, type PairStats } from './data.js';
+import { assertTrainable, readPairs, type PairData, type PairStats } from './data.js';
 import { assertOutUsable, withOutLock } from '../util/checkpoints.js';
 import { callBack } from '../util/callback.js';
 import {
@@ -69,7 +69,7 @@ export interface TrainOptions {
   model?: string;
   /** With no model: 'lite' starts a new LiteEncoder. Default 'jobbert'. */
   encoder?: 'jobbert' | 'lite';
-  /** JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?}. */
+  /** JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?, "group"?}: pairs that share a group never meet in one batch. */
   data: string;
   /** Output model dir (same layout as the input). */
   out: string;
@@ -262,6 +262,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const data = await readPairs(resolve(opts.data), { minSkills: o.minSkills, keepDuplicates: o.keepDuplicates });
   assertTrainable(opts.data, data);
   await callBack(opts.onEvent, { type: 'data', stats: data.stats, texts: data.texts.length });
+  const epochs = planEpochs(opts.data, data, o);
   let valData: TalentCLEFTaskA | undefined;
   let valTexts: string[] = [];
   if (opts.validation !== undefined) {
@@ -270,7 +271,36 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 
   await assertOutUsable(FN, out, o.resume);
-  return withOutLock(FN, out, () => trainHeads(opts, o, { modelDir, layout, hidden, plan, data, valData, valTexts, out, device }));
+  return withOutLock(FN, out, () => trainHeads(opts, o, { modelDir, layout, hidden, plan, data, epochs, valData, valTexts, out, device }));
+}
+
+/**
+ * The batches of every epoch, fixed by (seed, epoch): how many each has.
+ * Warns (JOBBERT_SKIPPED_PAIRS) of pairs no batch could take, and refuses
+ * (ERR_BAD_FILE) data that makes no batch at all: every pair in one group,
+ * none with a hard negative to learn from alone. Sync.
+ */
+function planEpochs(path: string, data: PairData, o: ReturnType<typeof resolveOptions>): { perEpoch: number[]; steps: number } {
+  const n = data.anchors.length;
+  const perEpoch: number[] = [];
+  let skipped = 0;
+  for (let e = 0; e < o.epochs; e++) {
+    const epochPlan = planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, e, data.groups);
+    perEpoch.push(batchCount(epochPlan));
+    skipped += epochPlan.skipped;
+  }
+  const steps = perEpoch.reduce((a, b) => a + b, 0);
+  if (steps === 0)
+    throw new JobBERTError(
+      'ERR_BAD_FILE',
+      `${FN}: ${path}: no batch can hold two pairs of different groups (in-batch negatives need them): every pair has the group '${data.groupNames[data.groups[0]]}'`,
+    );
+  if (skipped > 0)
+    process.emitWarning(
+      `${FN}: ${skipped} of ${n * o.epochs} pair(s) over ${o.epochs} epoch(s) were in no batch: every batch already held their positive or a pair of their group, and a pair alone has no negative to learn from (a smaller batchSize makes more batches)`,
+      { code: 'JOBBERT_SKIPPED_PAIRS' },
+    );
+  return { perEpoch, steps };
 }
 
 /** What train() has read and checked before it locks its out directory. */
@@ -279,7 +309,8 @@ interface Prepared {
   layout: Awaited<ReturnType<typeof readLayout>>;
   hidden: number;
   plan: Awaited<ReturnType<typeof planModel>>;
-  data: Awaited<ReturnType<typeof readPairs>>;
+  data: PairData;
+  epochs: ReturnType<typeof planEpochs>;
   valData: TalentCLEFTaskA | undefined;
   valTexts: string[];
   out: string;
@@ -346,21 +377,9 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
   }
 
   try {
-    // ---- the batch plan of every epoch is fixed by (seed, epoch)
+    // ---- the batch plan of every epoch is fixed by (seed, epoch): planned in train(), before any encoding
     const n = data.anchors.length;
-    const perEpoch: number[] = [];
-    let skipped = 0;
-    for (let e = 0; e < o.epochs; e++) {
-      const epochPlan = planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, e);
-      perEpoch.push(batchCount(epochPlan));
-      skipped += epochPlan.skipped;
-    }
-    if (skipped > 0)
-      process.emitWarning(
-        `${FN}: ${skipped} of ${n * o.epochs} pair(s) over ${o.epochs} epoch(s) were in no batch: every batch already held their positive, and a pair alone has no negative to learn from`,
-        { code: 'JOBBERT_SKIPPED_PAIRS' },
-      );
-    const steps = perEpoch.reduce((a, b) => a + b, 0);
+    const { perEpoch, steps } = p.epochs;
     const warmupSteps = opts.warmupSteps ?? Math.floor(steps * 0.1);
     const settings = {
       epochs: o.epochs,
@@ -468,7 +487,7 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
     };
     let dirty = false; // anything to save that the newest checkpoint lacks
     while (step < steps) {
-      const order = planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, epoch);
+      const order = planEpoch(data.positives, data.negatives, data.texts.length, o.batchSize, o.seed, epoch, data.groups);
       const batches = batchCount(order);
       for (let b = stepInEpoch; b < batches; b++) {
         const batch = gather(order.order, order.starts[b], order.starts[b + 1]);
