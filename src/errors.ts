@@ -41,7 +41,7 @@ export const ERROR_CODES = {
   ERR_NOT_FOUND: 'a file, directory, model or remote object does not exist',
   ERR_OUT_OF_MEMORY: 'host or GPU memory ran out',
   ERR_READ_ONLY: 'the index was loaded with a read-only storage (int8 codes only)',
-  ERR_RESUME_MISMATCH: 'a training run resumed with settings other than those it started with',
+  ERR_RESUME_MISMATCH: 'a training run resumed with settings, data or a batch plan other than those it started with',
   ERR_UNAVAILABLE: 'the operation is not available in this build of jobbert',
   ERR_UNSUPPORTED_VERSION: 'an index file has a format newer than this jobbert reads',
 } as const;

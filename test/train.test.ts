@@ -720,6 +720,48 @@ describe('train: runs', () => {
     await rejectsWith(train({ ...opts('resumed'), resume: true, lr: 0.02 }), 'ERR_RESUME_MISMATCH', 'lr 0.01 → 0.02');
   });
 
+  it('resume refuses a checkpoint made under another batch plan (ERR_RESUME_MISMATCH), and resumes one of this plan bit for bit', async () => {
+    const dir = await scratch();
+    const lines = toyPairs(60, SEED + 21, { negatives: true }).map((line, i) => {
+      const o = JSON.parse(line);
+      if (i % 2 === 0) o.group = `g${i % 7}`;
+      return JSON.stringify(o);
+    });
+    const data = await writeLines(dir, 'p.jsonl', lines);
+    const opts = (out: string, over: Partial<TrainOptions> = {}): TrainOptions =>
+      base({ data, out: join(dir, out), epochs: 2, checkpointEvery: 2, ...over });
+    const straight = await train(opts('straight'));
+    await assert.rejects(
+      train(
+        opts('run', {
+          onProgress: (p) => {
+            if (p.step === 3) throw new Error('simulated crash');
+          },
+        }),
+      ),
+      /simulated crash/,
+    );
+    const statePath = join(dir, 'run', 'checkpoint-2', 'trainer_state.json');
+    const good = await readFile(statePath, 'utf8');
+    assert.equal(JSON.parse(good).options.batchPlan, 1, 'the plan version is recorded in trainer_state.json options');
+    for (const [plan, why] of [
+      [undefined, /checkpoint-2 was made by an older trainer that did not record its batch plan \(batchPlan none → 1\)/],
+      [0, /checkpoint-2 was made under batch plan 0, and this trainer plans batch plan 1/],
+      ['1', /batch plan "1"/],
+    ] as const) {
+      const st = JSON.parse(good);
+      if (plan === undefined) delete st.options.batchPlan;
+      else st.options.batchPlan = plan;
+      await writeFile(statePath, JSON.stringify(st));
+      await rejectsWith(train(opts('run', { resume: true })), 'ERR_RESUME_MISMATCH', why, 'train again into a new out directory');
+    }
+    await writeFile(statePath, good);
+    const resumed = await train(opts('run', { resume: true }));
+    assert.deepEqual(resumed.losses, straight.losses);
+    const [a, b] = [await headBytes(join(dir, 'straight')), await headBytes(join(dir, 'run'))];
+    assert.ok(a[0].equals(b[0]) && a[1].equals(b[1]), 'resumed weights differ from the straight run');
+  });
+
   it('resume refuses a checkpoint whose counters were edited, replaces base files of another model, and removes the temp folders of dead writes', async () => {
     const dir = await scratch();
     const data = await writeLines(dir, 'p.jsonl', toyPairs(48, SEED + 5));

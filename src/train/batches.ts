@@ -43,6 +43,19 @@ export function epochState(seed: number, epoch: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/**
+ * The version of the batch plan {@link planEpoch} makes, recorded in every
+ * checkpoint (trainer_state.json's `options.batchPlan`): a resume refuses a
+ * checkpoint made under another plan, whose steps would continue into other
+ * batches. Bump it with any change that moves a pair to another batch for some
+ * data (the plan hashed in test/train.test.ts changes, or a test's batches
+ * do). 1: lone leftovers placed by joinBatch, `"group"` honoured (2026-12-05).
+ * Checkpoints without it are from older trainers, whose plans differ: no
+ * lone-pair merging before 1ae01d3, batches of two stolen from full ones
+ * before b62a8eb, `"group"` ignored before this version.
+ */
+export const BATCH_PLAN_VERSION = 1;
+
 /** An epoch's batches: pair indices in `order`, batch b holding order[starts[b] .. starts[b+1]). */
 export interface EpochPlan {
   order: Int32Array;
