@@ -10,7 +10,8 @@ import { JobBERT, kernels } from '../src/index.js';
 import { readLayout } from '../src/model/modules.js';
 import { SafeTensors, withSafeTensors } from '../src/model/safetensors.js';
 import { baseFingerprint } from '../src/train/base-encoder.js';
-import { batchCount, planEpoch } from '../src/train/batches.js';
+import { batchCount, epochState, planEpoch, Rng } from '../src/train/batches.js';
+import { joinBatch } from '../src/util/batch-fill.js';
 import { EmbeddingCache, textKey } from '../src/train/cache.js';
 import { trainCommand } from '../src/cli/train.js';
 import { readPairs } from '../src/train/data.js';
@@ -349,6 +350,85 @@ describe('train: groups', () => {
       'refused before encoding',
     );
     assert.equal(existsSync(join(dir, 'one')), false);
+  });
+
+  it('the planner offers deferred pairs as one list scanned whole for every batch would (a reference planner, on random data)', () => {
+    /** The planner as it was: one deferred list, scanned whole each batch; every lone pair searched for by joinBatch. */
+    const reference = (
+      positives: Int32Array,
+      negatives: Int32Array,
+      groups: Int32Array,
+      batchSize: number,
+      seed: number,
+      epoch: number,
+    ) => {
+      const n = positives.length;
+      const r = new Rng(epochState(seed, epoch));
+      const shuffled = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = r.below(i + 1);
+        [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+      }
+      const together = (i: number, j: number) =>
+        positives[i] !== positives[j] &&
+        negatives[i] !== positives[j] &&
+        negatives[j] !== positives[i] &&
+        (groups[i] < 0 || groups[i] !== groups[j]);
+      const batches: number[][] = [];
+      let deferred: number[] = [];
+      let next = 0;
+      let placed = 0;
+      while (placed < n) {
+        const batch: number[] = [];
+        const fits = (i: number) => batch.every((j) => together(i, j));
+        const still: number[] = [];
+        for (const i of deferred) {
+          if (batch.length < batchSize && fits(i)) batch.push(i);
+          else still.push(i);
+        }
+        deferred = still;
+        while (batch.length < batchSize && next < n) {
+          const i = shuffled[next++];
+          if (fits(i)) batch.push(i);
+          else deferred.push(i);
+        }
+        placed += batch.length;
+        batches.push(batch);
+      }
+      const kept = batches.filter((b) => b.length > 1);
+      let skipped = 0;
+      for (const b of batches) {
+        if (b.length !== 1) continue;
+        if (joinBatch(kept, b[0], batchSize, together)) continue;
+        if (negatives[b[0]] >= 0) kept.push(b);
+        else skipped++;
+      }
+      return { order: kept.flat(), sizes: kept.map((b) => b.length), skipped };
+    };
+    const next = rng(SEED + 31);
+    for (let trial = 0; trial < 400; trial++) {
+      const tiny = trial % 4 === 1; // a handful of pairs over a few positives: many lone pairs, few batches to join
+      const n = 2 + Math.floor(next() * (tiny ? 12 : 300));
+      const texts = tiny ? 2 + Math.floor(next() * 4) : 3 + Math.floor(next() * (trial % 3 === 0 ? 6 : 400));
+      const groupCount = Math.floor(next() * (trial % 2 === 0 ? 5 : 60));
+      const positives = new Int32Array(n);
+      const negatives = new Int32Array(n);
+      const groups = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        positives[i] = Math.floor(next() * texts);
+        negatives[i] = next() < 0.3 ? Math.floor(next() * texts) : -1;
+        if (negatives[i] === positives[i]) negatives[i] = -1;
+        groups[i] = groupCount > 0 && next() < 0.7 ? Math.floor(next() * groupCount) : -1;
+      }
+      const batchSize = tiny ? 2 + Math.floor(next() * 3) : [2, 3, 8, 32, 500][trial % 5];
+      const plan = planEpoch(positives, negatives, texts, batchSize, trial, trial % 3, groups);
+      const want = reference(positives, negatives, groups, batchSize, trial, trial % 3);
+      assert.deepEqual(
+        { order: [...plan.order], sizes: sizes(plan), skipped: plan.skipped },
+        want,
+        `trial ${trial}: ${n} pairs, ${texts} texts, ${groupCount} groups, batch ${batchSize}`,
+      );
+    }
   });
 
   it('data without groups is planned as before groups were read (the plan of the trainer of 2026-12-05, hashed)', () => {
