@@ -955,6 +955,12 @@ describe('train: runs', () => {
       [{ out: model.dir }, /train: out must be a directory apart from the model/, RangeError],
       [null, /train: options must be an object/, TypeError],
       [{ learningRate: 0.1 } as Partial<TrainOptions>, /train: unknown option 'learningRate'/, TypeError],
+      // With nothing to validate on, it trained without a word of validation.
+      [
+        { validateEvery: 2 },
+        /train: validateEvery needs validation \(a TalentCLEF Task A folder\); received validateEvery 2 without it/,
+        TypeError,
+      ],
     ];
     for (const [over, message, type] of bad) {
       const opts = over === null ? (null as unknown as TrainOptions) : base({ out: join(dir, 'o'), ...over });

@@ -177,7 +177,13 @@ function resolveOptions(opts: TrainOptions, lite: boolean) {
   if (typeof o.maxGradNorm !== 'number') throw new TypeError(`${FN}: maxGradNorm must be a number; received ${describe(o.maxGradNorm)}`);
   if (!(o.maxGradNorm >= 0 && Number.isFinite(o.maxGradNorm)))
     throw new RangeError(`${FN}: maxGradNorm must be a finite number ≥ 0 (0: no clipping); received ${describe(o.maxGradNorm)}`);
-  if (opts.validateEvery !== undefined) assertInteger(FN, 'validateEvery', opts.validateEvery, 1);
+  if (opts.validateEvery !== undefined) {
+    assertInteger(FN, 'validateEvery', opts.validateEvery, 1);
+    if (opts.validation === undefined)
+      throw new TypeError(
+        `${FN}: validateEvery needs validation (a TalentCLEF Task A folder); received validateEvery ${opts.validateEvery} without it`,
+      );
+  }
   if (opts.onEvent !== undefined && typeof opts.onEvent !== 'function')
     throw new TypeError(`${FN}: onEvent must be a function; received ${describe(opts.onEvent)}`);
   return o;
