@@ -170,6 +170,20 @@ describe('LiteEncoder training: checkpoints, resume and a used out directory', (
     // Without --resume the used out directory is refused, as on the JobBERT path.
     await refuses(train(options(data, out)), 'ERR_EXISTS', /not empty/);
     await refuses(train({ ...options(data, out), lr: 0.5, resume: true }), 'ERR_RESUME_MISMATCH', /lr/);
+    // A checkpoint of another batch plan (or of a trainer from before plans were recorded) would continue into other batches.
+    const { writeFile: write } = await import('node:fs/promises');
+    const stateFile = join(out, 'checkpoint-6', 'trainer_state.json');
+    const saved = await readFile(stateFile, 'utf8');
+    const state = JSON.parse(saved);
+    assert.equal(state.options.batchPlan, 1);
+    for (const [plan, why] of [
+      [undefined, /did not record its batch plan \(batchPlan none → 1\)/],
+      [0, /made under batch plan 0, and this trainer plans batch plan 1/],
+    ] as const) {
+      await write(stateFile, JSON.stringify({ ...state, options: { ...state.options, batchPlan: plan } }));
+      await refuses(train({ ...options(data, out), resume: true }), 'ERR_RESUME_MISMATCH', why);
+    }
+    await write(stateFile, saved);
     const firstSteps: number[] = [];
     const resumed = await train({ ...options(data, out), resume: true, onProgress: (p: { step: number }) => firstSteps.push(p.step) });
     assert.equal(firstSteps[0], 7, 'the resumed run starts after the checkpoint');

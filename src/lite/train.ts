@@ -24,7 +24,15 @@ import { dequantizeModel, readModel, readSafetensors, safetensors, writeModel, t
 import { readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import { assertOutUsable, listCheckpoints, pruneCheckpoints, settingsDiff, withOutLock, writeCheckpointDir } from '../util/checkpoints.js';
+import {
+  assertOutUsable,
+  assertSameBatchPlan,
+  listCheckpoints,
+  pruneCheckpoints,
+  settingsDiff,
+  withOutLock,
+  writeCheckpointDir,
+} from '../util/checkpoints.js';
 import { addon } from '../kernels/binding.js';
 import { assertChoice, assertInteger, assertJsonObject, assertOptions, describe } from '../util/validate.js';
 import { LITE_ONLY_TRAIN_OPTIONS, SHARED_TRAIN_DEFAULTS, SHARED_TRAIN_OPTIONS, assertCommonTrainOptions } from '../util/train-options.js';
@@ -84,6 +92,16 @@ const LITE_OPTIONS = Object.keys({
 import { rng } from '../util/random.js';
 
 export { rng, readPairs, type Pair };
+
+/**
+ * The version of makeBatches' plan, saved in checkpoints (`options.batchPlan`) so
+ * that a resume refuses one made under another plan, whose steps would continue
+ * into other batches. Bump it with any change that moves a pair to another batch
+ * for some data. 1: leftovers placed by joinBatch, `"negative"` read (2026-12-05);
+ * checkpoints without it are from older trainers (batches of two stolen from
+ * full ones before b62a8eb).
+ */
+export const LITE_BATCH_PLAN_VERSION = 1;
 
 /**
  * Batches of pair indices: shuffled, no group twice in a batch (nor, for
@@ -379,6 +397,7 @@ async function trainLocked(
     minN: w.config.minN,
     maxN: w.config.maxN,
     model: opts.model ?? null,
+    batchPlan: LITE_BATCH_PLAN_VERSION,
   };
   const dataSha = pairsDigest(pairs);
   const adams = (): Record<string, Adam> => ({
@@ -445,6 +464,7 @@ async function trainLocked(
         !Array.isArray(state.losses)
       )
         throw badCheckpoint('trainer_state.json is not a LiteEncoder trainer state');
+      assertSameBatchPlan(fn, latest.dir, state.options?.batchPlan, LITE_BATCH_PLAN_VERSION);
       // Other settings or data first: they also change the number of steps, which read as a damaged checkpoint.
       const diffs = settingsDiff(state.options ?? {}, settings);
       if (state.data?.sha256 !== dataSha) diffs.push(`the training pairs (${opts.data}) changed`);

@@ -34,7 +34,7 @@ import {
   type TrainerState,
 } from './checkpoint.js';
 import { assertTrainable, readPairs, type PairData, type PairStats } from './data.js';
-import { assertOutUsable, withOutLock } from '../util/checkpoints.js';
+import { assertOutUsable, assertSameBatchPlan, withOutLock } from '../util/checkpoints.js';
 import { callBack } from '../util/callback.js';
 import {
   JOBBERT_ONLY_TRAIN_OPTIONS,
@@ -281,24 +281,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 }
 
 /**
- * Refuses (ERR_RESUME_MISMATCH) to resume a checkpoint whose trainer_state.json
- * records another batch plan than this trainer's, or none (a trainer from
- * before plans were versioned): its remaining steps would train other batches
- * than the run it began, and the result would match no uninterrupted run.
- */
-function assertSamePlan(dir: string, recorded: unknown): void {
-  if (recorded === BATCH_PLAN_VERSION) return;
-  const why =
-    recorded === undefined
-      ? `was made by an older trainer that did not record its batch plan (batchPlan none → ${BATCH_PLAN_VERSION})`
-      : `was made under batch plan ${JSON.stringify(recorded)}, and this trainer plans batch plan ${BATCH_PLAN_VERSION}`;
-  throw new JobBERTError(
-    'ERR_RESUME_MISMATCH',
-    `${FN}: ${dir} ${why}: resumed, its remaining steps would train other batches than the run it began. Finish it with the jobbert version that made it, or train again into a new out directory`,
-  );
-}
-
-/**
  * The batches of every epoch, fixed by (seed, epoch): how many each has.
  * Warns (JOBBERT_SKIPPED_PAIRS) of pairs no batch could take, and refuses
  * (ERR_BAD_FILE) data that makes no batch at all: every pair in one group,
@@ -431,7 +413,7 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
       const latest = (await listCheckpoints(out)).at(-1);
       if (latest) {
         const state = await loadCheckpoint(latest.dir, plan, heads, optimizer);
-        assertSamePlan(latest.dir, state.options.batchPlan);
+        assertSameBatchPlan(FN, latest.dir, state.options.batchPlan, BATCH_PLAN_VERSION);
         const diffs = Object.entries(settings)
           .filter(([k, v]) => state.options[k] !== v)
           .map(([k, v]) => `${k} ${JSON.stringify(state.options[k])} → ${JSON.stringify(v)}`);

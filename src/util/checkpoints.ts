@@ -97,6 +97,25 @@ export function settingsDiff(saved: Record<string, unknown>, now: Record<string,
     .map(([k, v]) => `${k} ${JSON.stringify(saved[k])} → ${JSON.stringify(v)}`);
 }
 
+/**
+ * Refuses (ERR_RESUME_MISMATCH) to resume a checkpoint whose trainer_state.json
+ * records another batch plan than the trainer's `current` (its `options.batchPlan`),
+ * or none (a trainer from before plans were versioned): its remaining steps
+ * would train other batches than the run it began, and the result would match
+ * no uninterrupted run. Sync.
+ */
+export function assertSameBatchPlan(fn: string, dir: string, recorded: unknown, current: number): void {
+  if (recorded === current) return;
+  const why =
+    recorded === undefined
+      ? `was made by an older trainer that did not record its batch plan (batchPlan none → ${current})`
+      : `was made under batch plan ${JSON.stringify(recorded)}, and this trainer plans batch plan ${current}`;
+  throw new JobBERTError(
+    'ERR_RESUME_MISMATCH',
+    `${fn}: ${dir} ${why}: resumed, its remaining steps would train other batches than the run it began. Finish it with the jobbert version that made it, or train again into a new out directory`,
+  );
+}
+
 /** The lock file of a training writing its out directory. */
 const OUT_LOCK = '.jobbert-training.lock';
 
