@@ -88,6 +88,51 @@ describe('pair files: both trainers read them alike', () => {
     await bothRefuse(bad, 'ERR_BAD_FILE', /bad-lang\.jsonl:4: "lang" must be a string when present; found 7/);
   });
 
+  it('fields no trainer reads are named in one JOBBERT_IGNORED_FIELDS warning by both, near misses with the field meant (they were dropped in silence: "negatives" trained as if absent)', async () => {
+    const path = join(dir, 'extra-fields.jsonl');
+    const lines = [
+      { anchor: 'Software Engineer', positive: 'python, git', negatives: ['sales'], id: 1 },
+      { anchor: 'Panadero', positive: 'pan, hornos', negtive: 'ventas', Lang: 'es' },
+      { anchor: 'Krankenpfleger', positive: 'Pflege, Hygiene', id: 3 },
+    ];
+    await writeFile(path, lines.map((l) => JSON.stringify(l)).join('\n'));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const { jobbert, lite } = trainers(path);
+      assert.equal((await jobbert()).steps, 1);
+      assert.equal((await lite()).steps, 1);
+    } finally {
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off('warning', onWarning);
+    }
+    const ignored = warnings.filter((w) => (w as Error & { code?: string }).code === 'JOBBERT_IGNORED_FIELDS');
+    assert.equal(ignored.length, 2, ignored.map((w) => w.message).join('\n'));
+    for (const w of ignored) {
+      assert.match(
+        w.message,
+        /extra-fields\.jsonl: "negatives" \(first at line 1; did you mean "negative"\?\), "id" \(first at line 1\), "negtive" \(first at line 2; did you mean "negative"\?\), "Lang" \(first at line 2; did you mean "lang"\?\) are not read and ignored/,
+      );
+    }
+    // Every field read: no warning.
+    const known = join(dir, 'known-fields.jsonl');
+    await writeFile(known, `${TEXT}\n${JSON.stringify({ anchor: 'Cook', positive: 'food, knives', negative: 'pan', group: 'g' })}`);
+    warnings.length = 0;
+    process.on('warning', onWarning);
+    try {
+      await readPairs(known);
+      await readLitePairs(known);
+    } finally {
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      [],
+    );
+  });
+
   it('a gzip file is read as its text, named .gz or not (its bytes were parsed as JSON and echoed)', async () => {
     const plain = join(dir, 'plain.jsonl');
     await writeFile(plain, TEXT);

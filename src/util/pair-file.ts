@@ -63,6 +63,9 @@ export async function* pairLines(
   fields: readonly PairField[],
 ): AsyncGenerator<{ pair: PairLine; lineNo: number }> {
   const shape = `{${['"anchor"', '"positive"', ...fields.map((f) => `"${f}"?`)].join(', ')}}`;
+  const known = new Set<string>(['anchor', 'positive', ...fields]);
+  // Fields no trainer reads, with the line each first appears on: named once at the end, not dropped in silence.
+  const ignored = new Map<string, number>();
   for await (const { line, lineNo } of jsonLines(fn, path)) {
     const bad = (why: string) => new JobBERTError('ERR_BAD_FILE', `${fn}: ${path}:${lineNo}: ${why}`);
     let v: unknown;
@@ -76,6 +79,7 @@ export async function* pairLines(
     for (const key of ['anchor', 'positive'] as const)
       if (typeof o[key] !== 'string') throw bad(`"${key}" must be a string; found ${shown(o[key])}`);
     const pair: PairLine = { anchor: o.anchor as string, positive: o.positive as string };
+    if (ignored.size < 20) for (const key in o) if (!known.has(key) && !ignored.has(key)) ignored.set(key, lineNo);
     for (const key of fields) {
       const f = o[key];
       if (f === undefined || f === null) continue;
@@ -84,6 +88,38 @@ export async function* pairLines(
     }
     yield { pair, lineNo };
   }
+  if (ignored.size > 0) warnIgnoredFields(fn, path, ignored, [...known]);
+}
+
+/**
+ * One JOBBERT_IGNORED_FIELDS process warning naming the fields of a pair file
+ * that no trainer reads, each with its first line, and the field a near miss
+ * ("negatives", "negtive", "Positive") was likely meant to be.
+ */
+function warnIgnoredFields(fn: string, path: string, ignored: Map<string, number>, known: string[]): void {
+  const named = [...ignored].map(([name, line]) => {
+    const meant = known.find((k) => nearMiss(name, k));
+    return `"${printable(name, 40)}" (first at line ${line}${meant ? `; did you mean "${meant}"?` : ''})`;
+  });
+  process.emitWarning(
+    `${fn}: ${path}: ${named.join(', ')} ${ignored.size === 1 ? 'is' : 'are'} not read and ignored; a pair is {${known.map((k, i) => (i < 2 ? `"${k}"` : `"${k}"?`)).join(', ')}} (one hard negative a pair, a string)`,
+    { code: 'JOBBERT_IGNORED_FIELDS' },
+  );
+}
+
+/** Whether field name `name` looks like a slip for `field`: its case or plural, or within two edits of it. */
+function nearMiss(name: string, field: string): boolean {
+  const n = name.toLowerCase().replace(/[_\s-]/g, '');
+  if (n === field || n === `${field}s`) return true;
+  if (Math.abs(n.length - field.length) > 2 || field.length < 4) return false;
+  let row = Array.from({ length: field.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= n.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= field.length; j++)
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (n[i - 1] === field[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[field.length] <= 2;
 }
 
 /**
