@@ -175,10 +175,10 @@ describe('LiteEncoder training: checkpoints, resume and a used out directory', (
     const stateFile = join(out, 'checkpoint-6', 'trainer_state.json');
     const saved = await readFile(stateFile, 'utf8');
     const state = JSON.parse(saved);
-    assert.equal(state.options.batchPlan, 1);
+    assert.equal(state.options.batchPlan, 2);
     for (const [plan, why] of [
-      [undefined, /did not record its batch plan \(batchPlan none → 1\)/],
-      [0, /made under batch plan 0, and this trainer plans batch plan 1/],
+      [undefined, /did not record its batch plan \(batchPlan none → 2\)/],
+      [0, /made under batch plan 0, and this trainer plans batch plan 2/],
     ] as const) {
       await write(stateFile, JSON.stringify({ ...state, options: { ...state.options, batchPlan: plan } }));
       await refuses(train({ ...options(data, out), resume: true }), 'ERR_RESUME_MISMATCH', why);

@@ -15,7 +15,7 @@ import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { dequantizeModel, readModel, writeModel } from '../src/lite/io.js';
 import { addon } from '../src/kernels/binding.js';
 import * as kernels from '../src/kernels/index.js';
-import { initWeights, rng, trainLiteEncoder } from '../src/lite/train.js';
+import { initWeights, makeBatches, rng, trainLiteEncoder } from '../src/lite/train.js';
 import { rejectsWith } from './rejects.js';
 
 const CFG = { buckets: 1 << 12, dim: 24, minN: 2, maxN: 5 };
@@ -707,6 +707,86 @@ test('trainLiteEncoder reads "negative" as JobBERT training does: one equal to t
       trainLiteEncoder({ data: two, out: join(dir, 'two'), batchSize: 8, buckets: 1 << 10, dim: 8 }),
       'ERR_BAD_FILE',
       /no batch can hold two of these pairs .* nor a pair and another whose positive is its "negative"/,
+    );
+  });
+});
+
+test('makeBatches: no group, positive or negative clash in a batch, no small tail batch, and a pair is skipped only where every batch holds its group, positive or a clash (random data, many seeds)', () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const random = rng(seed);
+    const n = 20 + Math.floor(random() * 400);
+    const batchSize = 2 + Math.floor(random() * 40);
+    const groups = 1 + Math.floor(random() * 30);
+    const texts = 10 + Math.floor(random() * 300);
+    const pairs = Array.from({ length: n }, (_, i) => {
+      const r = random();
+      return {
+        anchor: `a${i}`,
+        positive: `t${Math.floor(random() * texts)}`,
+        // a few large groups (the recipe's big occupation), many pairs without one
+        ...(r < 0.6 ? { group: `g${Math.floor(random() ** 3 * groups)}` } : {}),
+        ...(random() < 0.2 ? { negative: `t${Math.floor(random() * texts)}` } : {}),
+      };
+    });
+    const { batches, skipped } = makeBatches(pairs, batchSize, rng(seed + 1000));
+    const where = new Map<number, number>();
+    batches.forEach((b, k) => {
+      for (const i of b) {
+        assert.ok(!where.has(i), `seed ${seed}: pair ${i} in two batches`);
+        where.set(i, k);
+      }
+    });
+    assert.equal(where.size + skipped, n, `seed ${seed}: every pair placed or counted`);
+    const least = Math.max(2, Math.ceil(batchSize / 4));
+    const apart = (i: number, j: number) =>
+      (pairs[i].group === undefined || pairs[i].group !== pairs[j].group) &&
+      pairs[i].positive !== pairs[j].positive &&
+      pairs[i].negative !== pairs[j].positive &&
+      pairs[j].negative !== pairs[i].positive;
+    for (const b of batches) {
+      for (let x = 0; x < b.length; x++)
+        for (let y = x + 1; y < b.length; y++) assert.ok(apart(b[x], b[y]), `seed ${seed}: ${b[x]} and ${b[y]} clash`);
+      assert.ok(b.length >= 2, `seed ${seed}: a batch of ${b.length}`);
+      assert.ok(b.length <= batchSize + 1 + Math.floor(n / 2), `seed ${seed}: a batch of ${b.length}`);
+    }
+    if (batches.some((b) => b.length >= least))
+      assert.ok(
+        batches.every((b) => b.length >= Math.min(least, batchSize)),
+        `seed ${seed}: a batch under ${least}: ${batches.map((b) => b.length)}`,
+      );
+    for (let i = 0; i < n; i++)
+      if (!where.has(i))
+        assert.ok(
+          batches.every((b) => b.some((j) => !apart(i, j))),
+          `seed ${seed}: pair ${i} skipped, yet a batch could take it`,
+        );
+  }
+});
+
+test('trainLiteEncoder keeps pairs of different groups that share a positive apart: the same text would be scored as its own negative', async () => {
+  await withTmp(async (dir) => {
+    const data = join(dir, 'shared-positive.jsonl');
+    const pairs = [
+      { anchor: 'hearse driver', positive: 'driver', group: 'hearse' },
+      { anchor: 'bus driver', positive: 'driver', group: 'bus' },
+      { anchor: 'nurse', positive: 'care, hygiene', group: 'nurse' },
+      { anchor: 'baker', positive: 'bread, ovens', group: 'baker' },
+    ];
+    await writeFile(data, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const r = await trainLiteEncoder({ data, out: join(dir, 'm'), batchSize: 8, buckets: 1 << 10, dim: 8 });
+      assert.equal(r.steps, 1, 'one batch of three; the four made one batch');
+    } finally {
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off('warning', onWarning);
+    }
+    // The other driver pair would be a batch of one: no batch without "driver" can take it.
+    assert.ok(
+      warnings.some((w) => /1 of 4 pair\(s\) over 1 epoch\(s\) were in no batch/.test(w.message)),
+      warnings.map((w) => w.message).join('\n'),
     );
   });
 });

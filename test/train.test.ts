@@ -11,7 +11,7 @@ import { readLayout } from '../src/model/modules.js';
 import { SafeTensors, withSafeTensors } from '../src/model/safetensors.js';
 import { baseFingerprint } from '../src/train/base-encoder.js';
 import { batchCount, epochState, planEpoch, Rng } from '../src/train/batches.js';
-import { joinBatch } from '../src/util/batch-fill.js';
+import { joinBatch, leastBatch } from '../src/util/batch-fill.js';
 import { EmbeddingCache, textKey } from '../src/train/cache.js';
 import { trainCommand } from '../src/cli/train.js';
 import { readPairs } from '../src/train/data.js';
@@ -395,13 +395,20 @@ describe('train: groups', () => {
         placed += batch.length;
         batches.push(batch);
       }
-      const kept = batches.filter((b) => b.length > 1);
+      // A batch under leastBatch (a quarter of batchSize, or two) is not made: each of its pairs is a lone pair.
+      const least = leastBatch(
+        batches.map((b) => b.length),
+        batchSize,
+      );
+      const kept = batches.filter((b) => b.length >= least);
       let skipped = 0;
       for (const b of batches) {
-        if (b.length !== 1) continue;
-        if (joinBatch(kept, b[0], batchSize, together)) continue;
-        if (negatives[b[0]] >= 0) kept.push(b);
-        else skipped++;
+        if (b.length >= least) continue;
+        for (const i of b) {
+          if (joinBatch(kept, i, batchSize, together)) continue;
+          if (negatives[i] >= 0) kept.push([i]);
+          else skipped++;
+        }
       }
       return { order: kept.flat(), sizes: kept.map((b) => b.length), skipped };
     };
@@ -431,10 +438,11 @@ describe('train: groups', () => {
     }
   });
 
-  it('data without groups is planned as before groups were read (the plan of the trainer of 2026-12-05, hashed)', () => {
-    // 1,000 pairs over 705 positives (30% share five of them), a third with hard negatives. The hash is of the plans that
-    // trainer made (before "group" was read) for these batch sizes, seeds and epochs. A change here moves pairs to other
-    // batches: bump BATCH_PLAN_VERSION (src/train/batches.ts), so a resume refuses checkpoints of the old plan.
+  it('data without groups is planned as an empty group list is (batch plan 2, hashed)', () => {
+    // 1,000 pairs over 705 positives (30% share five of them), a third with hard negatives. The hash is of the plans of
+    // batch plan 2 for these batch sizes, seeds and epochs (plan 1's, before batches under a quarter of the batch size
+    // were dissolved, hashed to d80a53f5…). A change here moves pairs to other batches: bump BATCH_PLAN_VERSION
+    // (src/train/batches.ts), so a resume refuses checkpoints of the old plan.
     let s = 12345;
     const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const n = 1000;
@@ -455,7 +463,7 @@ describe('train: groups', () => {
             h.update(Buffer.from(p.starts.buffer));
             h.update(String(p.skipped));
           }
-      assert.equal(h.digest('hex'), 'd80a53f5d88101dcabb4a6b8e9b5bb0e2540d54ad8bdc9cbba44ddc3b0d8e89f');
+      assert.equal(h.digest('hex'), '69093071a29b79b0a6e80f0cb9d22e9936aae0f8acfcf3e70721f773116d17f9');
     }
   });
 });
@@ -823,10 +831,10 @@ describe('train: runs', () => {
     );
     const statePath = join(dir, 'run', 'checkpoint-2', 'trainer_state.json');
     const good = await readFile(statePath, 'utf8');
-    assert.equal(JSON.parse(good).options.batchPlan, 1, 'the plan version is recorded in trainer_state.json options');
+    assert.equal(JSON.parse(good).options.batchPlan, 2, 'the plan version is recorded in trainer_state.json options');
     for (const [plan, why] of [
-      [undefined, /checkpoint-2 was made by an older trainer that did not record its batch plan \(batchPlan none → 1\)/],
-      [0, /checkpoint-2 was made under batch plan 0, and this trainer plans batch plan 1/],
+      [undefined, /checkpoint-2 was made by an older trainer that did not record its batch plan \(batchPlan none → 2\)/],
+      [0, /checkpoint-2 was made under batch plan 0, and this trainer plans batch plan 2/],
       ['1', /batch plan "1"/],
     ] as const) {
       const st = JSON.parse(good);

@@ -14,7 +14,7 @@
  * {@link mergeLonePairs}. Everything is a pure function of (seed, epoch): a
  * resumed run rebuilds exactly the batches it would have seen.
  */
-import { joinBatch } from '../util/batch-fill.js';
+import { joinBatch, leastBatch } from '../util/batch-fill.js';
 import { mulberry32 } from '../util/random.js';
 
 /** A seeded 32-bit PRNG (mulberry32) whose whole state is one integer. */
@@ -50,11 +50,12 @@ export function epochState(seed: number, epoch: number): number {
  * batches. Bump it with any change that moves a pair to another batch for some
  * data (the plan hashed in test/train.test.ts changes, or a test's batches
  * do). 1: lone leftovers placed by joinBatch, `"group"` honoured (2026-12-05).
- * Checkpoints without it are from older trainers, whose plans differ: no
- * lone-pair merging before 1ae01d3, batches of two stolen from full ones
- * before b62a8eb, `"group"` ignored before this version.
+ * 2: no batch under a quarter of the batch size (leastBatch), its pairs placed
+ * as the lone ones (2026-12-05). Checkpoints without it are from older
+ * trainers, whose plans differ: no lone-pair merging before 1ae01d3, batches
+ * of two stolen from full ones before b62a8eb, `"group"` ignored before 1.
  */
-export const BATCH_PLAN_VERSION = 1;
+export const BATCH_PLAN_VERSION = 2;
 
 /** An epoch's batches: pair indices in `order`, batch b holding order[starts[b] .. starts[b+1]). */
 export interface EpochPlan {
@@ -247,8 +248,10 @@ class QueueHeap {
 }
 
 /**
- * The plan with no pair alone in a batch where that can be helped, as the
- * LiteEncoder trainer's makeBatches does for its groups. A lone pair joins
+ * The plan with no pair alone in a batch where that can be helped, nor in a
+ * batch under a quarter of batchSize (leastBatch: the tail of a shuffle, made
+ * of what a few large groups or positives leave over), as the LiteEncoder
+ * trainer's makeBatches does. Each pair of such a batch is a lone pair: it joins
  * a batch it fits (no positive twice, no negative that is a positive) by
  * joinBatch: the last with room, else the last (one pair over batchSize). Where none
  * can take it, a pair with a hard negative keeps its batch of one (that
@@ -272,9 +275,12 @@ function mergeLonePairs(
   const { order, starts } = plan;
   const batches: number[][] = [];
   const lone: number[] = [];
+  const sizes = Array.from({ length: starts.length - 1 }, (_, b) => starts[b + 1] - starts[b]);
+  const least = leastBatch(sizes, batchSize);
   for (let b = 0; b + 1 < starts.length; b++) {
-    if (starts[b + 1] - starts[b] === 1) lone.push(order[starts[b]]);
-    else batches.push(Array.from(order.subarray(starts[b], starts[b + 1])));
+    const pairs = order.subarray(starts[b], starts[b + 1]);
+    if (pairs.length < least) lone.push(...pairs);
+    else batches.push(Array.from(pairs));
   }
   if (lone.length === 0) return plan;
   // Whether pairs i and j may share a batch: neither's positive is the other's positive or negative, nor their group one.

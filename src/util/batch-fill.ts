@@ -25,3 +25,16 @@ export function joinBatch(batches: number[][], i: number, batchSize: number, tog
   over?.push(i);
   return over !== undefined;
 }
+
+/**
+ * The fewest pairs a batch of a plan may hold: a quarter of `batchSize`, or
+ * two where no batch of `sizes` holds that many (small data keeps its batches
+ * of two). A smaller batch is not made and its pairs are placed as leftovers
+ * (joinBatch): such batches come at the end of a shuffle, from the pairs a few
+ * large groups or positives leave over — for the default model's recipe ~90 an
+ * epoch of two pairs each, steps on two pairs at the full learning rate.
+ */
+export function leastBatch(sizes: readonly number[], batchSize: number): number {
+  const quarter = Math.max(2, Math.ceil(batchSize / 4));
+  return sizes.some((n) => n >= quarter) ? quarter : 2;
+}
