@@ -42,7 +42,7 @@ import { joinBatch, leastBatch } from '../util/batch-fill.js';
 export interface LiteTrainOptions {
   /** A LiteEncoder dir to continue from; omitted: a new model. */
   model?: string;
-  /** JSON Lines pairs: {"anchor", "positive", "lang"?, "group"?}. Pairs sharing a group never meet in one batch, nor do pairs without one that share a positive. */
+  /** JSON Lines pairs: {"anchor", "positive", "lang"?, "group"?, "negative"?}. Pairs sharing a group or a positive never meet in one batch, nor a pair and one whose positive is its negative. */
   data: string;
   out: string;
   epochs?: number;
