@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { connectCluster } from '../src/cluster/nats.js';
+import { connectCluster, type ClusterConnection } from '../src/cluster/nats.js';
 import { JobBERTError } from '../src/errors.js';
 import { freePort, natsSkip, startNats } from './fixtures/nats.js';
 
@@ -29,6 +29,15 @@ async function silentServer(): Promise<{ port: number; close(): Promise<void> }>
       }),
   };
 }
+
+/** Resolves with the server of `c`'s next reconnect. */
+async function nextReconnect(c: ClusterConnection): Promise<string> {
+  for await (const s of c.nc.status()) if (s.type === 'reconnect') return s.server;
+  throw new Error('the connection closed without reconnecting');
+}
+
+/** The client's dial timeout (connectCluster's): what each dead entry cost a reconnect, each time. */
+const DIAL_TIMEOUT_MS = 5000;
 
 /** connectCluster's rejection (the test fails if it connects). */
 async function refusal(url: string): Promise<JobBERTError> {
@@ -115,6 +124,53 @@ describe('connecting to NATS', () => {
     } finally {
       await silent.close();
       await nats.dispose();
+    }
+  });
+
+  test('a restarted server is reconnected to without dialling the silent servers listed after it', {
+    skip: natsSkip(),
+    // Only a hang fails this: with three silent entries it took 15 s (5 s each) after the server was back.
+    timeout: 60_000,
+  }, async () => {
+    const nats = await startNats();
+    const silent = [await silentServer(), await silentServer(), await silentServer()];
+    const c = await connectCluster([nats.url, ...silent.map((s) => `nats://127.0.0.1:${s.port}`)].join(','), 'jobbert-test-reconnect');
+    try {
+      const reconnected = nextReconnect(c);
+      await nats.restart();
+      const back = performance.now();
+      assert.equal(await reconnected, `127.0.0.1:${nats.port}`);
+      // Not a timing to meet: a silent entry dialled at all holds the reconnect for the whole dial timeout.
+      assert.ok(performance.now() - back < DIAL_TIMEOUT_MS, 'reconnected before a single silent entry could have been dialled');
+      await c.jsm.getAccountInfo();
+    } finally {
+      await c.close();
+      for (const s of silent) await s.close();
+      await nats.dispose();
+    }
+  });
+
+  test('a server that stops for good is left for the next one that answers, past silent entries between them', {
+    skip: natsSkip(),
+    // Only a hang fails this: it took 10 s, two silent entries' dial timeouts.
+    timeout: 60_000,
+  }, async () => {
+    const [lost, other] = [await startNats(), await startNats()];
+    const silent = [await silentServer(), await silentServer()];
+    const c = await connectCluster(
+      [lost.url, ...silent.map((s) => `nats://127.0.0.1:${s.port}`), other.url].join(','),
+      'jobbert-test-failover',
+    );
+    try {
+      const reconnected = nextReconnect(c);
+      const gone = performance.now();
+      await lost.stop();
+      assert.equal(await reconnected, `127.0.0.1:${other.port}`);
+      assert.ok(performance.now() - gone < DIAL_TIMEOUT_MS, 'failed over before a single silent entry could have been dialled');
+    } finally {
+      await c.close();
+      for (const s of silent) await s.close();
+      await Promise.all([lost.dispose(), other.dispose()]);
     }
   });
 });

@@ -4,11 +4,11 @@
  * JetStream names jobbert uses, and a retry loop for calls that fail while the
  * broker is away.
  */
-import { connect as netConnect } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
+import { greeting, ReconnectSteering } from './nats-dial.js';
 
 /** The work-queue stream holding batch chunks (subjects jobbert.work.<route>.<job>.<chunk>). */
 export const WORK_STREAM = 'JOBBERT_WORK';
@@ -25,105 +25,6 @@ export interface ClusterConnection {
 }
 
 /**
- * Resolves with the first of `servers` (`url`'s comma-separated list) to greet
- * as NATS does, with an INFO line, each asked at once on a socket of its own
- * that is then closed: a bad entry before a good one costs nothing (asked in
- * turn, each bad one cost up to 10 s before the next was tried). A port that
- * accepts connections but is not NATS — its HTTP monitoring port, 8222, is the
- * likely mistake — made the client time out and then keep the process alive
- * on a socket it never closed. Async; rejects, when none greets within
- * `timeoutMs`, with what went wrong with each server. WebSocket URLs are left
- * to the client; a TLS server greets in plain text first, as NATS does, and
- * any other scheme is read as nats://.
- */
-async function greeting(servers: string[], timeoutMs: number): Promise<string> {
-  const failures: string[] = [];
-  const asked = new AbortController();
-  try {
-    return await Promise.any(
-      servers.map((server, i) =>
-        greet(server, timeoutMs, asked.signal).then(
-          () => server,
-          (e: Error) => {
-            failures[i] = e.message;
-            throw e;
-          },
-        ),
-      ),
-    );
-  } catch {
-    throw new Error(failures.join('; '));
-  } finally {
-    asked.abort(); // the others' sockets
-  }
-}
-
-/** A socket error in words: refused, unreachable, a name that does not resolve (it said "accepted the connection" for a host that never answered). */
-function socketProblem(address: string, host: string, e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'ECONNREFUSED':
-      return `${address} refused the connection (nothing listens on that port)`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `cannot resolve the host name ${host} (${e.code})`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `${address} is unreachable (${e.code}: no route to it)`;
-    case 'ETIMEDOUT':
-      return `${address} did not answer (${e.code})`;
-    default:
-      return `${address}: ${e.message}`;
-  }
-}
-
-async function greet(server: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  let u: URL;
-  try {
-    u = new URL(server.includes('://') ? server : `nats://${server}`);
-  } catch {
-    return; // the client names a malformed URL
-  }
-  if (['ws:', 'wss:'].includes(u.protocol)) return;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(u.port || 4222);
-  const address = `${host}:${port}`;
-  await new Promise<void>((resolve, reject) => {
-    const socket = netConnect({ host, port });
-    let connected = false;
-    let head = '';
-    const done = (e?: Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (e) reject(e);
-      else resolve();
-    };
-    const timer = setTimeout(
-      () =>
-        done(
-          new Error(
-            connected
-              ? // What opened the connection may not be the host: some networks' proxies and firewalls accept any.
-                `no NATS server answered at ${address} within ${timeoutMs} ms (a connection opened but no NATS greeting came: another service's port, such as NATS's monitoring port 8222, or a proxy or firewall that accepts connections for a host it cannot reach)`
-              : `no NATS server answered at ${address} within ${timeoutMs} ms (the connection timed out: the host is down or unreachable, or a firewall drops the packets)`,
-          ),
-        ),
-      timeoutMs,
-    );
-    socket.on('connect', () => (connected = true));
-    socket.on('data', (d: Buffer) => {
-      head += d.toString('latin1');
-      if (head.includes('\n') || head.length > 4096)
-        done(
-          head.startsWith('INFO ') ? undefined : new Error(`${address} is not a NATS server: it sent ${JSON.stringify(head.slice(0, 60))}`),
-        );
-    });
-    socket.on('error', (e) => done(new Error(socketProblem(address, host, e))));
-    socket.on('close', () => done(new Error(`${address} closed the connection before greeting`)));
-    signal.addEventListener('abort', () => done(new Error(`${address}: not asked further`)), { once: true });
-  });
-}
-
-/**
  * Connects to the NATS server at `url` (e.g. nats://127.0.0.1:4222) with
  * JetStream. Reconnects forever once connected; the first connection must
  * succeed (JobBERTError ERR_NATS otherwise). Async.
@@ -134,24 +35,29 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
       `connectCluster: url must be a NATS URL such as nats://127.0.0.1:4222 (or a comma-separated list); received ${JSON.stringify(url) ?? String(url)}`,
     );
   let nc: NatsConnection;
+  let steering: ReconnectSteering;
   try {
     const servers = url
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const first = await greeting(servers, 5000);
+    const first = await greeting(servers, GREETING_MS);
+    const tls = servers.some((s) => /^tls:\/\//i.test(s));
+    // The client's own reconnect jitter (100 ms, 1 s with TLS), kept.
+    steering = new ReconnectSteering(GREETING_MS, tls ? 1000 : 100);
     nc = await connect({
-      // The one that greeted first, then the rest in their order for reconnects: the client, left to shuffle
+      // The one that greeted first, then the rest in their order: the client, left to shuffle
       // them, dialled a bad one first as often as not, for its whole timeout.
       servers: [first, ...servers.filter((s) => s !== first)],
       noRandomize: true,
       name,
       maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      timeout: 5000,
+      // Reconnects dial a server that answers, not the next in the list (see ReconnectSteering).
+      reconnectDelayHandler: steering.delay,
+      timeout: GREETING_MS,
       // A tls:// URL asks for TLS: an empty TlsOptions makes the client accept no other connection
       // (the scheme alone was ignored, and a whole batch ran in plain text).
-      ...(servers.some((s) => /^tls:\/\//i.test(s)) ? { tls: {} } : {}),
+      ...(tls ? { tls: {} } : {}),
     });
   } catch (e) {
     throw new JobBERTError('ERR_NATS', `cannot connect to NATS at ${url}: ${(e as Error).message}`, { cause: e });
@@ -165,6 +71,7 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
       cause: e,
     });
   }
+  steering.attach(nc);
   const js = jetstream(nc, { timeout: 5000 });
   return {
     nc,
@@ -188,6 +95,9 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
     },
   };
 }
+
+/** How long a server has to greet (and the client to finish its handshake) before it counts as unreachable. */
+const GREETING_MS = 5000;
 
 /** How long close() lets a drain take before it closes the connection as it is. */
 const DRAIN_MS = 5000;
