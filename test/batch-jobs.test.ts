@@ -77,6 +77,29 @@ describe('batch list and batch remove', { skip: natsSkip(), timeout: 300_000 }, 
     assert.deepEqual(await list(), []);
   });
 
+  test('a chunk whose result is stored but not yet taken off the queue counts as done, not also queued: done + queued never pass the chunks', async () => {
+    // The state a worker leaves a chunk in between storing its result and acknowledging it (and a list that read the
+    // queue before a worker finished a chunk saw the same): the list said 2/3 done and 3 queued.
+    const { WORK_STREAM, ensureWorkStream } = await import('../src/cluster/nats.js');
+    const { chunkObject, chunkSubject } = await import('../src/cluster/jobs.js');
+    const c = await connectCluster(nats.url, 'test-mid-ack');
+    try {
+      await ensureWorkStream(c);
+      const bucket = await c.objm.create('jobbert-job-midack', {});
+      await bucket.putBlob({ name: 'job' }, new TextEncoder().encode(JSON.stringify({ task: 'encode', rows: 30, chunks: 3 })));
+      for (const n of [0, 1, 2]) await c.js.publish(chunkSubject('0123456789abcdef', 'midack', n), '{}');
+      for (const n of [0, 1]) await bucket.putBlob({ name: chunkObject(n) }, new TextEncoder().encode('[]'));
+      const [job] = await list();
+      assert.deepEqual([job.job, job.chunks, job.chunksDone, job.queued], ['midack', 3, 2, 1]);
+      const r = await run('batch', 'list', '--nats', nats.url);
+      assert.match(r.out, /^midack: encode, 30 rows, stopped: 2\/3 chunks done, 1 queued/);
+      await c.jsm.streams.purge(WORK_STREAM, { filter: 'jobbert.work.*.midack.*' });
+    } finally {
+      await c.close();
+    }
+    assert.equal((await run('batch', 'remove', '--nats', nats.url, '--job', 'midack')).status, 0);
+  });
+
   test('BAD CALL - remove without --job, with a bad name, or of an unknown job; list with --job', async () => {
     let r = await run('batch', 'remove', '--nats', nats.url);
     assert.equal(r.status, 2);

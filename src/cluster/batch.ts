@@ -21,6 +21,7 @@ import {
   BATCH_TASKS,
   chunked,
   chunkObject,
+  outcomes,
   chunkSubject,
   encodeLines,
   JOB_NAME,
@@ -346,16 +347,6 @@ async function queuedChunks(c: ClusterConnection, route: string, job: string): P
   const info = await retry('read the work queue', () => c.jsm.streams.info(WORK_STREAM, { subjects_filter: `${prefix}*` }));
   const out = new Set<number>();
   for (const subject of Object.keys(info.state.subjects ?? {})) out.add(Number(subject.slice(prefix.length)));
-  return out;
-}
-
-/** The chunks with a stored outcome. */
-async function outcomes(bucket: ObjectStore): Promise<Map<number, 'ok' | 'failed'>> {
-  const out = new Map<number, 'ok' | 'failed'>();
-  for (const o of await bucket.list()) {
-    if (o.deleted || !/^c\d+$/.test(o.name)) continue;
-    out.set(Number(o.name.slice(1)), o.metadata?.status === 'failed' ? 'failed' : 'ok');
-  }
   return out;
 }
 

@@ -11,7 +11,7 @@
  */
 import { JobBERTError } from '../errors.js';
 import { assertOptions, describe } from '../util/validate.js';
-import { BATCH_TASKS, JOB_NAME, jobBucket, type BatchTask } from './jobs.js';
+import { BATCH_TASKS, JOB_NAME, jobBucket, outcomes, type BatchTask } from './jobs.js';
 import { leaseAge, leaseLive, readLease } from './job-lease.js';
 import { connectCluster, retry, WORK_STREAM, type ClusterConnection } from './nats.js';
 
@@ -51,18 +51,20 @@ export interface JobRemoval {
 
 const STORE_PREFIX = 'OBJ_jobbert-job-';
 
-/** The number of the job's chunks in the work queue, by job. Async; ERR_NATS. */
-async function queuedByJob(c: ClusterConnection, job = '*'): Promise<Map<string, number>> {
+/** The job's chunks in the work queue, by job. Async; ERR_NATS. */
+async function queuedByJob(c: ClusterConnection, job = '*'): Promise<Map<string, Set<number>>> {
   const info = await retry('read the work queue', () =>
     c.jsm.streams.info(WORK_STREAM, { subjects_filter: `jobbert.work.*.${job}.*` }).catch((e: Error) => {
       if (/not found/i.test(e.message)) return null; // no work stream: nothing was ever queued
       throw e;
     }),
   );
-  const out = new Map<string, number>();
-  for (const [subject, n] of Object.entries(info?.state.subjects ?? {})) {
-    const name = subject.split('.')[3];
-    out.set(name, (out.get(name) ?? 0) + n);
+  const out = new Map<string, Set<number>>();
+  for (const subject of Object.keys(info?.state.subjects ?? {})) {
+    const [, , , name, chunk] = subject.split('.');
+    let chunks = out.get(name);
+    if (!chunks) out.set(name, (chunks = new Set()));
+    chunks.add(Number(chunk));
   }
   return out;
 }
@@ -77,8 +79,14 @@ async function storeOf(c: ClusterConnection, job: string) {
   );
 }
 
-/** One job's summary from its store (if any) and its queued count. Async; ERR_NATS. */
-async function summarize(c: ClusterConnection, job: string, queued: number): Promise<JobSummary> {
+/**
+ * One job's summary from its store (if any) and its chunks in the queue, read
+ * before the store: a chunk is in both between a worker storing its result and
+ * acknowledging it, and one the list saw queued may have been finished since,
+ * so a chunk with a stored outcome counts as done only. (Counted in both, done
+ * plus queued passed the chunks.) Async; ERR_NATS.
+ */
+async function summarize(c: ClusterConnection, job: string, queued: ReadonlySet<number>): Promise<JobSummary> {
   const summary: JobSummary = {
     job,
     task: null,
@@ -86,7 +94,7 @@ async function summarize(c: ClusterConnection, job: string, queued: number): Pro
     chunks: null,
     chunksDone: 0,
     chunksFailed: 0,
-    queued,
+    queued: queued.size,
     bytes: 0,
     created: null,
     submitter: null,
@@ -109,11 +117,10 @@ async function summarize(c: ClusterConnection, job: string, queued: number): Pro
     if (Number.isInteger(spec.rows)) summary.rows = spec.rows as number;
     if (Number.isInteger(spec.chunks)) summary.chunks = spec.chunks as number;
   }
-  for (const o of await retry(`list job ${job}`, () => bucket.list())) {
-    if (o.deleted || !/^c\d+$/.test(o.name)) continue;
-    summary.chunksDone++;
-    if (o.metadata?.status === 'failed') summary.chunksFailed++;
-  }
+  const done = await retry(`list job ${job}`, () => outcomes(bucket));
+  summary.chunksDone = done.size;
+  summary.chunksFailed = [...done.values()].filter((o) => o === 'failed').length;
+  summary.queued = [...queued].filter((n) => !done.has(n)).length;
   const lease = await readLease(bucket);
   if (lease) summary.submitter = { pid: lease.pid, host: lease.host, secondsAgo: leaseAge(lease) };
   summary.state =
@@ -139,7 +146,7 @@ export async function listJobs(opts: { nats: string }): Promise<JobSummary[]> {
     });
     for (const s of stores) names.add(s.slice(STORE_PREFIX.length));
     const jobs: JobSummary[] = [];
-    for (const job of [...names].sort()) jobs.push(await summarize(c, job, queued.get(job) ?? 0));
+    for (const job of [...names].sort()) jobs.push(await summarize(c, job, queued.get(job) ?? new Set()));
     return jobs;
   } finally {
     await c.close();
@@ -161,7 +168,7 @@ export async function removeJob(opts: { nats: string; job: string }): Promise<Jo
   const { job } = opts;
   const c = await connectCluster(opts.nats, 'jobbert-batch-remove');
   try {
-    const queued = (await queuedByJob(c, job)).get(job) ?? 0;
+    const queued = (await queuedByJob(c, job)).get(job)?.size ?? 0;
     const stream = await storeOf(c, job);
     if (!stream && queued === 0)
       throw new JobBERTError('ERR_NOT_FOUND', `no batch job ${job} on the broker at ${opts.nats} (jobbert batch list shows those there)`);
@@ -174,7 +181,7 @@ export async function removeJob(opts: { nats: string; job: string }): Promise<Jo
           'ERR_BUSY',
           `job ${job} is being submitted by process ${lease.pid} on ${lease.host} (its lease renewed ${leaseAge(lease)} s ago): removing it would fail that submitter; stop it first (Ctrl-C), then remove the job (a lease whose holder ran on another machine lapses 20 s after its last renewal)`,
         );
-      results = (await retry(`list job ${job}`, () => bucket.list())).filter((o) => !o.deleted && /^c\d+$/.test(o.name)).length;
+      results = (await retry(`list job ${job}`, () => outcomes(bucket))).size;
     }
     // The queue first, so that no worker takes another of its chunks; a worker holding one finds the store gone and drops it.
     const purged = await retry('purge the job from the work queue', () =>

@@ -13,6 +13,7 @@
  * object twice, so the output never holds a row twice.
  */
 import { createHash } from 'node:crypto';
+import type { ObjectStore } from '@nats-io/obj';
 import type { Branch, Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { ID_RULE, namedFormat, openRows, rowId, TITLE_COLUMNS, type TitleFields, titleFields, titleOf } from '../normalize/rows.js';
@@ -80,6 +81,16 @@ export interface JobProblem {
   chunk: number;
 }
 export const chunkObject = (chunk: number) => `c${chunk}`;
+
+/** The chunks with a stored outcome (a result, or failed: given up after their attempts), by chunk. Async. */
+export async function outcomes(bucket: ObjectStore): Promise<Map<number, 'ok' | 'failed'>> {
+  const out = new Map<number, 'ok' | 'failed'>();
+  for (const o of await bucket.list()) {
+    if (o.deleted || !/^c\d+$/.test(o.name)) continue;
+    out.set(Number(o.name.slice(1)), o.metadata?.status === 'failed' ? 'failed' : 'ok');
+  }
+  return out;
+}
 
 /** One input row: its id (JSON Lines `id`, else the row number) and title. */
 export interface BatchRow {
