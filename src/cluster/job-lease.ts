@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
+import { finishedWithin } from '../util/deadline.js';
 import { processAlive } from '../util/process.js';
 import { retry, sleep } from './nats.js';
 
@@ -91,13 +92,10 @@ export async function claimJob(bucket: ObjectStore, job: string): Promise<JobCla
     },
     async release() {
       // Not through retry(): after a failure the broker may be away, and the lease lapses on its own (LEASE_STALE_MS).
-      let timer: NodeJS.Timeout | undefined;
-      const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_MS)));
       const attempt = (async () => {
         if (parseLease(await bucket.getBlob('submitter'))?.token === mine.token) await bucket.delete('submitter');
       })().catch(() => {});
-      await Promise.race([attempt, giveUp]);
-      clearTimeout(timer);
+      await finishedWithin(attempt, RELEASE_MS);
     },
   };
 }

@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
+import { finishedWithin } from '../util/deadline.js';
 import { greeting, ReconnectSteering } from './nats-dial.js';
 
 /** The work-queue stream holding batch chunks (subjects jobbert.work.<route>.<job>.<chunk>). */
@@ -81,17 +82,8 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
     async close() {
       if (nc.isClosed()) return;
       // A drain waits for the server: one that hangs (SIGSTOP, a dead link) kept a stopping process alive for good.
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), DRAIN_MS)));
-      const drained = await Promise.race([
-        nc.drain().then(
-          () => 'drained',
-          () => 'failed',
-        ),
-        gaveUp,
-      ]);
-      clearTimeout(timer);
-      if (drained !== 'drained') await nc.close().catch(() => {});
+      const drained = await finishedWithin(nc.drain(), DRAIN_MS).catch(() => false);
+      if (!drained) await nc.close().catch(() => {});
     },
   };
 }

@@ -13,6 +13,7 @@ import { AckPolicy, DeliverPolicy, type Consumer, type JsMsg } from '@nats-io/je
 import { nanos } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { JobBERTError } from '../errors.js';
+import { finishedWithin } from '../util/deadline.js';
 import { assertInteger, assertOptions, assertTimerMs } from '../util/validate.js';
 import { chunkObject, problemSubject, routeOf, type ChunkFailure, type ChunkMessage, type JobProblem, type TaskRunner } from './jobs.js';
 import { connectCluster, ensureWorkStream, isTransient, retry, sleep, WORK_STREAM } from './nats.js';
@@ -352,14 +353,8 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
       stopping = true;
       const jobs = [...inHand];
       if (jobs.length) {
-        let timer: NodeJS.Timeout | undefined;
-        const late = await Promise.race([
-          Promise.all(jobs.map((j) => j.done)).then(() => false),
-          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), shutdownTimeoutMs))),
-        ]);
-        clearTimeout(timer);
         // Those still running go back to the queue at once, for another worker.
-        if (late)
+        if (!(await finishedWithin(Promise.all(jobs.map((j) => j.done)), shutdownTimeoutMs)))
           for (const job of jobs)
             if (inHand.has(job)) {
               job.abandoned = true;
@@ -368,11 +363,11 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
       }
       // The pull loop ends at its next look for chunks, but with the broker away that look retries for
       // good: a worker told to stop then stayed up until the broker came back (706 s in a test).
-      if (!jobs.some((j) => j.abandoned)) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([running.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, LOOP_STOP_MS)))]);
-        clearTimeout(timer);
-      }
+      if (!jobs.some((j) => j.abandoned))
+        await finishedWithin(
+          running.catch(() => {}),
+          LOOP_STOP_MS,
+        );
       await c.close();
       markStopped();
     })();

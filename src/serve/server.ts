@@ -7,6 +7,7 @@
 import { createServer as createHttpServer, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { finishedWithin } from '../util/deadline.js';
 import { assertInteger, assertOptions, assertTimerMs, describe } from '../util/validate.js';
 import { DEFAULT_WRITE_TIMEOUT_MS, sendError, ServeError, setResponseSettings } from './http.js';
 import { releaseMemoryWhenIdle } from './idle-memory.js';
@@ -174,10 +175,7 @@ export function createServer(opts: ServeOptions): JobbertServer {
           server.close(() => resolve());
         });
         server.closeIdleConnections();
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, shutdownTimeoutMs)));
-        await Promise.race([matcher.close(), deadline]);
-        clearTimeout(timer);
+        await finishedWithin(matcher.close(), shutdownTimeoutMs);
         // Answered requests asked their connections to close; cut whatever is left (idle or past the deadline).
         server.closeIdleConnections();
         setImmediate(() => server.closeAllConnections());
