@@ -18,7 +18,7 @@ test('the "no worker" note leaves the progress reports once chunks move (it stay
   skip: natsSkip(),
   timeout: 120_000,
 }, async () => {
-  const nats = await startNats();
+  await using nats = await startNats();
   const encoder = await LiteEncoder.load();
   const work = await mkdtemp(join(tmpdir(), 'jobbert-progress-'));
   const reports: BatchProgress[] = [];
@@ -56,7 +56,6 @@ test('the "no worker" note leaves the progress reports once chunks move (it stay
   } finally {
     await (await starting)?.stop();
     await encoder.dispose();
-    await nats.dispose();
     await rm(work, { recursive: true, force: true });
   }
 });

@@ -39,7 +39,7 @@ test('a full broker: batch encode fails with ERR_BROKER_FULL saying what to do (
   skip: natsSkip(),
   timeout: 300_000,
 }, async () => {
-  const nats = await startNats({ jetstream: 'max_file_store: 8MB' });
+  await using nats = await startNats({ jetstream: 'max_file_store: 8MB' });
   const encoder = await LiteEncoder.load();
   const work = await mkdtemp(join(tmpdir(), 'jobbert-full-'));
   const admin = await connectCluster(nats.url, 'jobbert-test-admin');
@@ -71,13 +71,12 @@ test('a full broker: batch encode fails with ERR_BROKER_FULL saying what to do (
     await worker.stop();
     await admin.close();
     await encoder.dispose();
-    await nats.dispose();
     await rm(work, { recursive: true, force: true });
   }
 });
 
 test('a full broker: index publish fails with ERR_BROKER_FULL', { skip: natsSkip(), timeout: 120_000 }, async () => {
-  const nats = await startNats({ jetstream: 'max_file_store: 1MB' });
+  await using nats = await startNats({ jetstream: 'max_file_store: 1MB' });
   const encoder = await LiteEncoder.load();
   const work = await mkdtemp(join(tmpdir(), 'jobbert-full-'));
   try {
@@ -94,7 +93,6 @@ test('a full broker: index publish fails with ERR_BROKER_FULL', { skip: natsSkip
     );
   } finally {
     await encoder.dispose();
-    await nats.dispose();
     await rm(work, { recursive: true, force: true });
   }
 });

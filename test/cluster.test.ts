@@ -127,7 +127,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
   });
 
   test(`${N} titles over 2 worker processes, one SIGKILLed mid-chunk and restarted: the output equals jobbert encode's, every row once`, async () => {
-    const nats = await startNats();
+    await using nats = await startNats();
     const workerArgs = ['worker', '--nats', nats.url, '--model', modelDir, '--threads', '1', '--ack-wait-ms', '2000', '--tasks', 'encode'];
     const a = spawnCli(workerArgs);
     const b = spawnCli(workerArgs);
@@ -172,12 +172,11 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     } finally {
       a.child.kill('SIGKILL');
       await b.kill('SIGTERM');
-      await nats.dispose();
     }
   });
 
   test('killing the submitter mid-job and running it again finishes the job without redoing finished chunks', async () => {
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     // A worker slow enough that the job is still running when the submitter dies.
     const slow = wrapped(encoder, () => sleep(150));
@@ -219,12 +218,11 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     } finally {
       await worker.stop();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 
   test('rows appended to the input while the job runs fail the job, naming the input (they were dropped, exit 0)', async () => {
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
@@ -260,12 +258,11 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       open();
       await worker.stop();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 
   test('a chunk with a title the encoder cannot encode fails after its attempts; the job finishes and reports the chunk and the error', async () => {
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     const poisoned = wrapped(encoder, (texts) => {
       if (texts.includes('POISON')) throw new RangeError('encode: texts[7] cannot be encoded (POISON)');
@@ -304,7 +301,6 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     } finally {
       await worker.stop();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 
@@ -314,7 +310,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     try {
       // One chunk in hand at a time (the default), and two.
       for (const concurrency of [1, 2]) {
-        const nats = await startNats();
+        await using nats = await startNats();
         const inHand = takenChunks(concurrency);
         const first = await startWorker({
           nats: nats.url,
@@ -347,7 +343,6 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
         } finally {
           await first.stop();
           await second?.stop();
-          await nats.dispose();
         }
       }
     } finally {
@@ -360,7 +355,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       startWorker({ nats: 'nats://127.0.0.1:1', runners: [encodeRunner({} as Encoder)], concurrency: 0 }),
       (e: unknown) => e instanceof RangeError && /concurrency/.test(e.message),
     );
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -411,14 +406,13 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       await first.stop();
       await second?.stop();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 
   test("a queue made by a worker with a short ack wait is raised to a later worker's longer one", async () => {
     const { connectCluster, WORK_STREAM } = await import('../src/cluster/nats.js');
     const { routeOf } = await import('../src/cluster/jobs.js');
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     const c = await connectCluster(nats.url, 'test');
     const name = `jobbert-encode-${routeOf('encode', encoder.fingerprint)}`;
@@ -445,7 +439,6 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     } finally {
       await c.close();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 
@@ -470,7 +463,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       );
     const reference = join(work, 'normalize-reference.jsonl');
     await single(file, reference);
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await LiteEncoder.load();
     const normalizer = await Normalizer.load({ encoder });
     const fingerprint = await normalizeFingerprint(encoder.fingerprint);
@@ -574,7 +567,6 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       for (const w of workers) await w.stop();
       await normalizer.dispose();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 
@@ -598,7 +590,7 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       ),
       0,
     );
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await LiteEncoder.load();
     const fast = await Normalizer.load({ encoder, search: 'fast' });
     const fingerprint = await normalizeFingerprint(encoder.fingerprint, { search: 'fast' });
@@ -627,12 +619,11 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
       await worker.stop();
       await fast.dispose();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 
   test('a NATS server restart during a batch: the job completes once the server is back', async () => {
-    const nats = await startNats();
+    await using nats = await startNats();
     const encoder = await JobBERT.load(modelDir, { threads: 1 });
     const slow = wrapped(encoder, () => sleep(100));
     const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(slow)], ackWaitMs: 2000 });
@@ -659,7 +650,6 @@ describe('batch jobs over NATS', { skip, timeout: 600_000 }, () => {
     } finally {
       await worker.stop();
       await encoder.dispose();
-      await nats.dispose();
     }
   });
 });
@@ -738,7 +728,7 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     const whole = await MatchIndex.build(encoder, list);
     const file = join(work, `${name}.jbi`);
     await whole.save(file);
-    const nats = await startNats();
+    await using nats = await startNats();
     return {
       encoder,
       whole,
@@ -803,7 +793,6 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       assert.match(metrics, new RegExp(`jobbert_index_info\\{version="${published[1]}"\\} 1`));
     } finally {
       await Promise.all(replicas.map((r) => r.kill('SIGTERM')));
-      await nats.dispose();
     }
   });
 
@@ -1087,7 +1076,7 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       await index.save(files[name]);
       await index.dispose();
     }
-    const nats = await startNats();
+    await using nats = await startNats();
     const shards: { close(): Promise<void> }[] = [];
     let router: Awaited<ReturnType<typeof ShardRouter.open>> | null = null;
     try {
@@ -1109,31 +1098,26 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       await router?.dispose();
       for (const s of shards) await s.close();
       await lite.dispose();
-      await nats.dispose();
     }
   });
 
   test('a tls:// URL to a server without TLS is refused (it connected in plain text)', async () => {
     const { connectCluster } = await import('../src/cluster/nats.js');
-    const nats = await startNats();
-    try {
-      const tls = await connectCluster(`tls://127.0.0.1:${nats.port}`, 'jobbert-test-tls').then(
-        async (c) => (await c.close(), 'connected in plain text'),
-        (e: JobBERTError) => e.code,
-      );
-      assert.equal(tls, 'ERR_NATS');
-      const plain = await connectCluster(nats.url, 'jobbert-test-plain');
-      await plain.close();
-    } finally {
-      await nats.dispose();
-    }
+    await using nats = await startNats();
+    const tls = await connectCluster(`tls://127.0.0.1:${nats.port}`, 'jobbert-test-tls').then(
+      async (c) => (await c.close(), 'connected in plain text'),
+      (e: JobBERTError) => e.code,
+    );
+    assert.equal(tls, 'ERR_NATS');
+    const plain = await connectCluster(nats.url, 'jobbert-test-plain');
+    await plain.close();
   });
 
   test('closing a connection to a hung server ends (a router or worker told to stop waited on its drain for good)', {
     timeout: 60_000,
   }, async () => {
     const { connectCluster } = await import('../src/cluster/nats.js');
-    const nats = await startNats();
+    await using nats = await startNats();
     try {
       const c = await connectCluster(nats.url, 'jobbert-test-close');
       nats.signal('SIGSTOP');
@@ -1141,7 +1125,6 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       assert.equal(c.nc.isClosed(), true);
     } finally {
       nats.signal('SIGCONT');
-      await nats.dispose();
     }
   });
 
@@ -1176,20 +1159,16 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
   test('a worker told to stop while its broker is down stops (it waited on its pull loop until the broker came back)', {
     timeout: 60_000,
   }, async () => {
-    const nats = await startNats();
-    try {
-      const { LiteEncoder } = await import('../src/lite/encoder.js');
-      const encoder = await LiteEncoder.load();
-      const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)] });
-      await sleep(500);
-      nats.signal('SIGKILL'); // gone at once, as a crashed broker
-      await sleep(1000);
-      // (A bound that turns the hang into a failure, not a timing: it stayed up until the broker came back.)
-      assert.ok(await finishedWithin(worker.stop(), 20_000), 'the worker stopped (it stayed up until the broker came back)');
-      await encoder.dispose();
-    } finally {
-      await nats.dispose();
-    }
+    await using nats = await startNats();
+    const { LiteEncoder } = await import('../src/lite/encoder.js');
+    const encoder = await LiteEncoder.load();
+    const worker = await startWorker({ nats: nats.url, runners: [encodeRunner(encoder)] });
+    await sleep(500);
+    nats.signal('SIGKILL'); // gone at once, as a crashed broker
+    await sleep(1000);
+    // (A bound that turns the hang into a failure, not a timing: it stayed up until the broker came back.)
+    assert.ok(await finishedWithin(worker.stop(), 20_000), 'the worker stopped (it stayed up until the broker came back)');
+    await encoder.dispose();
   });
 
   test("a NATS restart: the router's problem() names its own connection, then nothing, never a shard (it said shard 0 was down while searches succeeded); a shard lost meanwhile is named after the grace", async () => {

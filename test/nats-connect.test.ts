@@ -11,8 +11,8 @@ import { connectCluster, type ClusterConnection } from '../src/cluster/nats.js';
 import { JobBERTError } from '../src/errors.js';
 import { freePort, natsSkip, startNats } from './fixtures/nats.js';
 
-/** A TCP server on loopback that accepts connections and never says a word (an HTTP port, say). */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+/** A TCP server on loopback that accepts connections and never says a word (an HTTP port, say); `await using` closes it. */
+async function silentServer(): Promise<{ port: number; url: string; [Symbol.asyncDispose](): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((s) => {
     sockets.add(s);
@@ -20,9 +20,11 @@ async function silentServer(): Promise<{ port: number; close(): Promise<void> }>
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
   return {
-    port: (server.address() as { port: number }).port,
-    close: () =>
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    [Symbol.asyncDispose]: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
@@ -80,27 +82,19 @@ describe('connecting to NATS', () => {
   });
 
   test('a port that accepts but is not NATS is ERR_NATS saying no greeting came', { timeout: 30_000 }, async () => {
-    const silent = await silentServer();
-    try {
-      const e = await refusal(`nats://127.0.0.1:${silent.port}`);
-      assert.equal(e.code, 'ERR_NATS');
-      assert.match(e.message, /no NATS server answered at .*\(a connection opened but no NATS greeting came/);
-    } finally {
-      await silent.close();
-    }
+    await using silent = await silentServer();
+    const e = await refusal(silent.url);
+    assert.equal(e.code, 'ERR_NATS');
+    assert.match(e.message, /no NATS server answered at .*\(a connection opened but no NATS greeting came/);
   });
 
   test('a list none of whose servers is NATS names what went wrong with each', { timeout: 30_000 }, async () => {
-    const silent = await silentServer();
+    await using silent = await silentServer();
     const closed = await freePort();
-    try {
-      const e = await refusal(`nats://127.0.0.1:${closed},nats://127.0.0.1:${silent.port}`);
-      assert.equal(e.code, 'ERR_NATS');
-      assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${closed} refused the connection`));
-      assert.match(e.message, new RegExp(`no NATS server answered at 127\\.0\\.0\\.1:${silent.port} within`));
-    } finally {
-      await silent.close();
-    }
+    const e = await refusal(`nats://127.0.0.1:${closed},${silent.url}`);
+    assert.equal(e.code, 'ERR_NATS');
+    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${closed} refused the connection`));
+    assert.match(e.message, new RegExp(`no NATS server answered at 127\\.0\\.0\\.1:${silent.port} within`));
   });
 
   test('a list whose first servers are not NATS (silent, refusing) connects to the one that is', {
@@ -108,22 +102,17 @@ describe('connecting to NATS', () => {
     // Only a hang fails this: it took about 10 s a bad entry.
     timeout: 60_000,
   }, async () => {
-    const nats = await startNats();
-    const silent = await silentServer();
+    await using nats = await startNats();
+    await using silent = await silentServer();
     const closed = await freePort();
-    try {
-      for (const first of [`nats://127.0.0.1:${silent.port}`, `nats://127.0.0.1:${closed}`]) {
-        const c = await connectCluster(`${first},${nats.url}`, 'jobbert-test-list');
-        try {
-          assert.equal(c.nc.getServer(), `127.0.0.1:${nats.port}`);
-          await c.jsm.getAccountInfo();
-        } finally {
-          await c.close();
-        }
+    for (const first of [silent.url, `nats://127.0.0.1:${closed}`]) {
+      const c = await connectCluster(`${first},${nats.url}`, 'jobbert-test-list');
+      try {
+        assert.equal(c.nc.getServer(), `127.0.0.1:${nats.port}`);
+        await c.jsm.getAccountInfo();
+      } finally {
+        await c.close();
       }
-    } finally {
-      await silent.close();
-      await nats.dispose();
     }
   });
 
@@ -132,9 +121,11 @@ describe('connecting to NATS', () => {
     // Only a hang fails this: with three silent entries it took 15 s (5 s each) after the server was back.
     timeout: 60_000,
   }, async () => {
-    const nats = await startNats();
-    const silent = [await silentServer(), await silentServer(), await silentServer()];
-    const c = await connectCluster([nats.url, ...silent.map((s) => `nats://127.0.0.1:${s.port}`)].join(','), 'jobbert-test-reconnect');
+    await using nats = await startNats();
+    await using silent1 = await silentServer(),
+      silent2 = await silentServer(),
+      silent3 = await silentServer();
+    const c = await connectCluster([nats.url, silent1.url, silent2.url, silent3.url].join(','), 'jobbert-test-reconnect');
     try {
       const reconnected = nextReconnect(c);
       await nats.restart();
@@ -145,8 +136,6 @@ describe('connecting to NATS', () => {
       await c.jsm.getAccountInfo();
     } finally {
       await c.close();
-      for (const s of silent) await s.close();
-      await nats.dispose();
     }
   });
 
@@ -155,12 +144,11 @@ describe('connecting to NATS', () => {
     // Only a hang fails this: it took 10 s, two silent entries' dial timeouts.
     timeout: 60_000,
   }, async () => {
-    const [lost, other] = [await startNats(), await startNats()];
-    const silent = [await silentServer(), await silentServer()];
-    const c = await connectCluster(
-      [lost.url, ...silent.map((s) => `nats://127.0.0.1:${s.port}`), other.url].join(','),
-      'jobbert-test-failover',
-    );
+    await using lost = await startNats(),
+      other = await startNats();
+    await using silent1 = await silentServer(),
+      silent2 = await silentServer();
+    const c = await connectCluster([lost.url, silent1.url, silent2.url, other.url].join(','), 'jobbert-test-failover');
     try {
       const reconnected = nextReconnect(c);
       const gone = performance.now();
@@ -169,8 +157,6 @@ describe('connecting to NATS', () => {
       assert.ok(performance.now() - gone < DIAL_TIMEOUT_MS, 'failed over before a single silent entry could have been dialled');
     } finally {
       await c.close();
-      for (const s of silent) await s.close();
-      await Promise.all([lost.dispose(), other.dispose()]);
     }
   });
 });
