@@ -148,8 +148,13 @@ describe('connecting to NATS', () => {
       other = await startNats();
     await using silent1 = await silentServer(),
       silent2 = await silentServer();
-    const c = await connectCluster([lost.url, silent1.url, silent2.url, other.url].join(','), 'jobbert-test-failover');
+    // Connected to the first: the other, hung meanwhile, cannot greet first (then the list would start with it).
+    other.signal('SIGSTOP');
+    const c = await connectCluster([lost.url, silent1.url, silent2.url, other.url].join(','), 'jobbert-test-failover').finally(() =>
+      other.signal('SIGCONT'),
+    );
     try {
+      assert.equal(c.nc.getServer(), `127.0.0.1:${lost.port}`);
       const reconnected = nextReconnect(c);
       const gone = performance.now();
       await lost.stop();
