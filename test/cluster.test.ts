@@ -728,7 +728,7 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     const whole = await MatchIndex.build(encoder, list);
     const file = join(work, `${name}.jbi`);
     await whole.save(file);
-    await using nats = await startNats();
+    const nats = await startNats();
     return {
       encoder,
       whole,
@@ -757,7 +757,7 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
       await index.dispose();
     }
     await encoder.dispose();
-    const nats = await startNats();
+    await using nats = await startNats();
     const replicas: ReturnType<typeof spawnCli>[] = [];
     try {
       const published: string[] = [];
