@@ -32,6 +32,45 @@ async function silentServer(): Promise<{ port: number; url: string; [Symbol.asyn
   };
 }
 
+/**
+ * A TCP server on loopback that greets as NATS does and refuses every client that then sends CONNECT (as a server
+ * with other credentials would); counts those CONNECTs. Listens from listen(), so a client can list its port before.
+ */
+async function refusingServer(): Promise<{
+  url: string;
+  connects: () => number;
+  listen(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let connects = 0;
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    s.write(
+      `INFO {"server_id":"REFUSING","version":"2.9.0","proto":1,"host":"127.0.0.1","port":${port},"max_payload":1048576,"auth_required":true}\r\n`,
+    );
+    s.on('data', (d) => {
+      if (!d.toString().startsWith('CONNECT')) return;
+      connects++;
+      s.end("-ERR 'Authorization Violation'\r\n");
+    });
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    connects: () => connects,
+    listen: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve)),
+    [Symbol.asyncDispose]: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        if (server.listening) server.close(() => resolve());
+        else resolve();
+      }),
+  };
+}
+
 /** Resolves with the server of `c`'s next reconnect. */
 async function nextReconnect(c: ClusterConnection): Promise<string> {
   for await (const s of c.nc.status()) if (s.type === 'reconnect') return s.server;
@@ -161,6 +200,34 @@ describe('connecting to NATS', () => {
       assert.equal(await reconnected, `127.0.0.1:${other.port}`);
       assert.ok(performance.now() - gone < DIAL_TIMEOUT_MS, 'failed over before a single silent entry could have been dialled');
     } finally {
+      await c.close();
+    }
+  });
+
+  test('a server that greets but refuses the client is dialled once an outage, not put first on every dial', {
+    skip: natsSkip(),
+    timeout: 60_000,
+  }, async () => {
+    await using lost = await startNats(),
+      other = await startNats();
+    await using refusing = await refusingServer();
+    // Connected to the first: the refusing one is not yet listening, the other is held.
+    other.signal('SIGSTOP');
+    const c = await connectCluster([lost.url, refusing.url, other.url].join(','), 'jobbert-test-refusing');
+    try {
+      assert.equal(c.nc.getServer(), `127.0.0.1:${lost.port}`);
+      await refusing.listen();
+      const reconnected = nextReconnect(c);
+      await lost.stop();
+      // The refusing server greets first (the other is held): dialled, it refuses. Six rounds of asking later, it was
+      // put first on every dial before (it still greets), and the client never tried past it.
+      while (refusing.connects() === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(refusing.connects(), 1, 'dialled once');
+      other.signal('SIGCONT');
+      assert.equal(await reconnected, `127.0.0.1:${other.port}`);
+    } finally {
+      other.signal('SIGCONT');
       await c.close();
     }
   });

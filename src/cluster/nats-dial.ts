@@ -116,9 +116,10 @@ interface DialList {
   servers: DialEntry[];
   getCurrentServer(): DialEntry;
 }
-/** One server of that list ("host:port"; also those a cluster told the client of). */
+/** One server of that list ("host:port"; also those a cluster told the client of), and when the client last dialled it. */
 interface DialEntry {
   listen: string;
+  lastConnect?: number;
 }
 
 function dialList(nc: NatsConnection): DialList | undefined {
@@ -152,6 +153,10 @@ export class ReconnectSteering {
   #home: DialEntry | undefined;
   /** The server that greeted in the latest round of asking, while the connection is down. */
   #answered: DialEntry | undefined;
+  /** The answering server delay() last put first, and its lastConnect then. */
+  #steered: { entry: DialEntry; lastConnect: number | undefined } | undefined;
+  /** Servers that greeted but did not take the connection when dialled (credentials, TLS), this outage. */
+  readonly #refused = new Set<DialEntry>();
   #down: AbortController | undefined;
 
   constructor(
@@ -162,6 +167,15 @@ export class ReconnectSteering {
   /** The client's reconnectDelayHandler: called before each dial, puts the server to dial next first in its list. Returns the wait in ms. */
   readonly delay = (): number => {
     const list = this.#list;
+    // Called again, with no reconnect between, after the client dialled the server that greeted: it greets but
+    // will not take this client (its credentials or TLS). Passed over for the rest of this outage; put first on
+    // every dial, it kept the client from the others for good.
+    const steered = this.#steered;
+    if (steered && steered.entry.lastConnect !== steered.lastConnect) {
+      this.#refused.add(steered.entry);
+      if (this.#answered === steered.entry) this.#answered = undefined;
+    }
+    this.#steered = this.#answered ? { entry: this.#answered, lastConnect: this.#answered.lastConnect } : undefined;
     const next = this.#answered ?? this.#home;
     const at = next && list ? list.servers.indexOf(next) : -1;
     if (list && next && at > 0) list.servers.unshift(...list.servers.splice(at, 1));
@@ -191,12 +205,14 @@ export class ReconnectSteering {
     this.#down?.abort();
     this.#down = undefined;
     this.#answered = undefined;
+    this.#steered = undefined;
+    this.#refused.clear();
   }
 
   /** Rounds of asking every server the client knows, until `signal` says the connection is back (or closed). */
   async #ask(list: DialList, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const servers = list.servers.slice();
+      const servers = list.servers.filter((s) => !this.#refused.has(s));
       try {
         const listen = await greeting(
           servers.map((s) => s.listen),
