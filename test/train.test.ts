@@ -843,8 +843,53 @@ describe('train: runs', () => {
       await writeFile(statePath, JSON.stringify(st));
       await rejectsWith(train(opts('run', { resume: true })), 'ERR_RESUME_MISMATCH', why, 'train again into a new out directory');
     }
-    await writeFile(statePath, good);
-    const resumed = await train(opts('run', { resume: true }));
+    // A checkpoint trained on the other backend resumes, with a warning that the result is not bit for bit (it resumed
+    // in silence); the CPU's own resumes without one.
+    assert.equal(JSON.parse(good).backend, 'cpu');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await writeFile(statePath, JSON.stringify({ ...JSON.parse(good), backend: 'cuda' }));
+      const moved = await train(opts('run', { resume: true }));
+      assert.deepEqual(moved.losses.slice(0, 2), straight.losses.slice(0, 2));
+    } finally {
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings
+        .filter((w) => (w as Error & { code?: string }).code === 'JOBBERT_RESUME_BACKEND')
+        .map((w) => w.message.replace(/^.*checkpoint-2 /, '')),
+      [
+        "was trained on CUDA and resumes on the CPU: the run goes on, but its model will not be bit for bit an uninterrupted run's (the kernels round differently)",
+      ],
+    );
+    // Again from the crash (the run above finished and wrote later checkpoints), with the state as saved.
+    await rm(join(dir, 'run'), { recursive: true, force: true });
+    await assert.rejects(
+      train(
+        opts('run', {
+          onProgress: (p) => {
+            if (p.step === 3) throw new Error('simulated crash');
+          },
+        }),
+      ),
+      /simulated crash/,
+    );
+    warnings.length = 0;
+    process.on('warning', onWarning);
+    let resumed: Awaited<ReturnType<typeof train>>;
+    try {
+      resumed = await train(opts('run', { resume: true }));
+    } finally {
+      await new Promise((resolve) => setImmediate(resolve));
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings.map((w) => w.message),
+      [],
+    );
     assert.deepEqual(resumed.losses, straight.losses);
     const [a, b] = [await headBytes(join(dir, 'straight')), await headBytes(join(dir, 'run'))];
     assert.ok(a[0].equals(b[0]) && a[1].equals(b[1]), 'resumed weights differ from the straight run');

@@ -247,6 +247,8 @@ export interface TrainerState {
   rng: { algorithm: 'mulberry32'; seed: number; epoch: number; state: number };
   data: { path: string; sha256: string; pairs: number };
   baseFingerprint: string;
+  /** Where the kernels ran ('cpu' or 'cuda'); absent in checkpoints from before 2026-12-05. */
+  backend?: 'cpu' | 'cuda';
   options: Record<string, unknown>;
   losses: number[];
   validation: { step: number; map: number }[];

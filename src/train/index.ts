@@ -402,6 +402,8 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
       batchPlan: BATCH_PLAN_VERSION,
     };
 
+    // Where the kernels run: device 'auto' takes CUDA when this build and machine have it.
+    const backend = device === 'cpu' || !kernels.backends().includes('cuda') ? 'cpu' : 'cuda';
     const heads = await loadHeads(plan, layout, hidden, o.seed);
     const optimizer = newOptimizerState(heads);
     let losses: number[] = [];
@@ -433,6 +435,12 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
             'ERR_BAD_CHECKPOINT',
             `checkpoint ${latest.dir}: trainer_state.json's step ${state.step} is not epoch ${state.epoch}, batch ${state.stepInEpoch} of this run's plan`,
           );
+        // Not refused: moving a run between machines is legitimate. But CPU and CUDA kernels round differently.
+        if (state.backend !== undefined && state.backend !== backend)
+          process.emitWarning(
+            `${FN}: ${latest.dir} was trained on ${state.backend === 'cuda' ? 'CUDA' : 'the CPU'} and resumes on ${backend === 'cuda' ? 'CUDA' : 'the CPU'}: the run goes on, but its model will not be bit for bit an uninterrupted run's (the kernels round differently)`,
+            { code: 'JOBBERT_RESUME_BACKEND' },
+          );
         ({ step, epoch, stepInEpoch } = state);
         losses = state.losses;
         validation = state.validation;
@@ -452,6 +460,7 @@ async function trainHeads(opts: TrainOptions, o: ReturnType<typeof resolveOption
       rng: { algorithm: 'mulberry32', seed: o.seed, epoch, state: epochState(o.seed, epoch) },
       data: { path: resolve(opts.data), sha256: data.sha256, pairs: n },
       baseFingerprint: fingerprint,
+      backend,
       options: settings,
       losses,
       validation,
