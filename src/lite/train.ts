@@ -187,8 +187,21 @@ export function makeBatches(pairs: Pair[], batchSize: number, random: () => numb
   const leftovers = batches.filter((b) => b.length < least).flat();
   const kept = batches.filter((b) => b.length >= least);
   const apart = (i: number, j: number) => key[i] !== key[j] && pos[i] !== pos[j] && neg[i] !== pos[j] && neg[j] !== pos[i];
+  // How many batches hold each key and each positive (none holds one twice): where all do, no batch can take a
+  // leftover of it, known without joinBatch's search of every batch (a million pairs, a tenth in one group: 3.8 s).
+  const withKey = new Int32Array(keys.ids.size);
+  const withText = new Int32Array(texts.ids.size);
+  const count = (j: number) => {
+    withKey[key[j]]++;
+    withText[pos[j]]++;
+  };
+  for (const b of kept) for (const j of b) count(j);
   let skipped = 0;
-  for (const i of leftovers) if (!joinBatch(kept, i, batchSize, apart)) skipped++;
+  for (const i of leftovers) {
+    const full = withKey[key[i]] === kept.length || withText[pos[i]] === kept.length;
+    if (!full && joinBatch(kept, i, batchSize, apart)) count(i);
+    else skipped++;
+  }
   return { batches: kept, skipped };
 }
 
