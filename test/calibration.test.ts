@@ -220,6 +220,11 @@ test('fitCalibration fits a calibration for another encoder and taxonomy, which 
   await assert.rejects(Normalizer.load({ encoder: tfidf, calibration: { ...cal, zeroShot: { coef: [1], threshold: 0.5 } } }), {
     code: 'ERR_BAD_DATA',
   });
+  // fitCalibration()'s whole result where its `calibration` belongs: the error says which field to pass.
+  await assert.rejects(Normalizer.load({ encoder: tfidf, taxonomy, calibration: fit as never }), {
+    code: 'ERR_BAD_DATA',
+    message: /is what fitCalibration\(\) returns .*pass its `calibration`/,
+  });
   for (const bad of [5, null, '', true])
     await assert.rejects(Normalizer.load({ encoder: tfidf, calibration: bad as never }), {
       name: 'TypeError',

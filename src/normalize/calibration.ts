@@ -130,11 +130,19 @@ export function checkCalibration(c: Calibration, where: string): Calibration {
     typeof m.threshold === 'number' &&
     m.threshold >= 0 &&
     m.threshold <= 1;
-  if (c?.format !== 'jobbert-calibration' || c.version !== 2 || typeof c.encoder !== 'string' || !ok(c.zeroShot) || !ok(c.examples))
+  if (c?.format !== 'jobbert-calibration' || c.version !== 2 || typeof c.encoder !== 'string' || !ok(c.zeroShot) || !ok(c.examples)) {
+    // fitCalibration() returns { calibration, zeroShot, … }: the whole result given where its `calibration` belongs.
+    const inner = (c as unknown as { calibration?: { format?: unknown } } | null)?.calibration;
+    if (typeof c === 'object' && c !== null && inner?.format === 'jobbert-calibration')
+      throw new JobBERTError(
+        'ERR_BAD_DATA',
+        `Normalizer: ${where} is what fitCalibration() returns (the calibration with its held-out figures): pass its \`calibration\` (fitCalibration(…).calibration)`,
+      );
     throw new JobBERTError(
       'ERR_BAD_DATA',
       `Normalizer: ${where} is not a jobbert calibration (format ${String(c?.format)}, version ${String(c?.version)}; a model holds ${FEATURES} finite coefficients and a threshold in [0, 1]); fit one with jobbert calibrate`,
     );
+  }
   return c;
 }
 
