@@ -758,8 +758,23 @@ test('BAD CALL - an encoder that gives a label a zero or NaN vector is named at 
 
 test('another encoder: confidence falls back to the raw top score (calibrated false), and a disposed Normalizer refuses', async () => {
   const encoder = TfIdfEncoder.fit(['software developer', 'baker', 'taxi driver', 'accountant', 'nurse']);
-  const m = await Normalizer.load({ taxonomy, encoder });
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.code === 'JOBBERT_UNCALIBRATED') warnings.push(w.message);
+  };
+  process.on('warning', onWarning);
+  let m: Normalizer;
+  try {
+    m = await Normalizer.load({ taxonomy, encoder });
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', onWarning);
+  }
   assert.equal(m.calibrated, false);
+  // The warning's command is one that runs as written and fits this encoder (without --model, calibrate
+  // fits the built-in model; without --out it is a usage error).
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /jobbert calibrate --titles FILE --model DIR --out CALIBRATION/);
   const [r] = await m.normalize(['baker']);
   assert.equal(r.confidence, Math.min(1, Math.max(0, r.alternatives[0].score)));
   assert.equal(r.alternatives[0].uri, OCC.baker);

@@ -355,7 +355,7 @@ export class Normalizer {
       const model = cal && cal.encoder === enc.fingerprint ? (evidence ? cal.examples : cal.zeroShot) : null;
       if (cal && !model)
         process.emitWarning(
-          `Normalizer: the shipped calibration is for encoder ${cal.encoder}, not ${enc.fingerprint}; confidence is the raw top score (fit one for this encoder: jobbert calibrate --titles FILE, then pass it as calibration / --calibration)`,
+          `Normalizer: the shipped calibration is for encoder ${cal.encoder}, not ${enc.fingerprint}; confidence is the raw top score (fit one for this encoder from titles labelled with ESCO URIs: jobbert calibrate --titles FILE --model DIR --out CALIBRATION, or fitCalibration() in code; then pass it as --calibration / calibration)`,
           { code: 'JOBBERT_UNCALIBRATED' },
         );
       return new Normalizer({
