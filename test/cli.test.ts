@@ -142,6 +142,21 @@ describe('jobbert CLI', () => {
     }
   });
 
+  it('train --help shows --model as optional with --encoder lite, and names every option train takes', async () => {
+    const r = await run('train', '--help');
+    assert.equal(r.code, 0, r.err);
+    // It read 'train --model DIR …' as if --model were required, while --encoder lite trains without one.
+    assert.match(r.out, /train \[--model DIR\] \[--encoder jobbert\|lite\] --data FILE --out DIR/);
+    assert.match(r.out, /--encoder lite trains a LiteEncoder/);
+    // --keep-checkpoints was taken but not listed.
+    const { readFile } = await import('node:fs/promises');
+    const source = await readFile(new URL('../src/cli/train.ts', import.meta.url), 'utf8');
+    const spec = source.slice(source.indexOf('const SPEC'), source.indexOf('} as const;'));
+    const options = [...spec.matchAll(/^\s+'?([a-z-]+)'?: '(?:string|integer|number|boolean)'/gm)].map((m) => m[1]);
+    assert.ok(options.length > 15, options.join(' '));
+    for (const o of options) assert.ok(r.out.includes(`--${o}`), `--${o} is missing from train --help`);
+  });
+
   it('builds, saves and searches an index', async () => {
     const index = join(dir, 't.jbi');
     const built = await run('index', 'build', '--input', join(dir, 'titles.tsv'), '--out', index, '--json');

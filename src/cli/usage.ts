@@ -30,13 +30,17 @@ export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [
                        print each text's L2-normalised vector as a JSON array (--json: one object), with the
                        built-in model unless --model names one; --precision is for a JobBERT model`;
 
-export const TRAIN_USAGE = `  train --model DIR --data FILE --out DIR [--encoder jobbert|lite] [--epochs N] [--batch-size N] [--lr X]
+export const TRAIN_USAGE = `  train [--model DIR] [--encoder jobbert|lite] --data FILE --out DIR [--epochs N] [--batch-size N] [--lr X]
         [--weight-decay X] [--warmup-steps N] [--scale X] [--symmetric] [--seed N] [--device cpu|cuda|auto]
-        [--checkpoint-every N] [--resume] [--validation DIR] [--validate-every N] [--min-skills N]
-        [--max-grad-norm X] [--cache-dir DIR] [--keep-duplicates] [--json]
-                       train the Asym heads on JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?, "group"?}
-                       with InfoNCE (pairs of one group never share a batch); writes a sentence-transformers model, checkpoints and loss.svg to --out;
-                       exact duplicate pairs are dropped unless --keep-duplicates`;
+        [--checkpoint-every N] [--keep-checkpoints 2] [--resume] [--validation DIR] [--validate-every N]
+        [--min-skills N] [--max-grad-norm X] [--cache-dir DIR] [--keep-duplicates] [--json]
+                       train the Asym heads of --model (a sentence-transformers model such as JobBERT-v3) on JSON Lines
+                       pairs {"anchor", "positive", "lang"?, "negative"?, "group"?} with InfoNCE (pairs of one group never
+                       share a batch); writes a sentence-transformers model, checkpoints and loss.svg to --out.
+                       --encoder lite trains a LiteEncoder end to end instead (embedding table and heads): a new one,
+                       or the LiteEncoder that --model names; --validation, --validate-every, --min-skills,
+                       --max-grad-norm and --cache-dir are for JobBERT only. Exact duplicate pairs are dropped
+                       unless --keep-duplicates`;
 
 export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR] [--calibration FILE] [--taxonomy DIR] [--examples FILE]
         [--host 127.0.0.1] [--port 8080] [--token T] [--json]
