@@ -629,15 +629,31 @@ describe('jobbert CLI', () => {
     );
   });
 
-  it('searches an index built with a JobBERT model when given the model (--model); without it, says to give it', async () => {
+  it('searches an index built with a JobBERT model with the model it records, as serve does, or the one --model gives; a model folder that is gone is said to be', async () => {
     const { makeTinyModel } = await import('./fixtures/tiny-model.js');
+    const { rename } = await import('node:fs/promises');
     const model = (await makeTinyModel({ seed: 5 }, join(dir, 'tiny-model'))).dir;
     const file = join(dir, 'jobbert.jbi');
     const built = await run('index', 'build', '--input', join(dir, 'titles.tsv'), '--out', file, '--model', model);
     assert.equal(built.code, 0, built.err);
-    const bare = await run('index', 'search', file, 'nurse');
-    assert.equal(bare.code, 1);
-    assert.match(bare.err, /ERR_NO_ENCODER: .*jobbert\.jbi was built with a model it cannot rebuild .*; give that model with --model DIR/);
+    // The model from where the index was built (it said to give --model, while serve --index loaded it from there).
+    for (const argv of [
+      ['index', 'search', file, 'Nurse', '--k', '1', '--json'],
+      ['match', 'Nurse', '--index', file, '--k', '1', '--json'],
+    ]) {
+      const bare = await run(...argv);
+      assert.equal(bare.code, 0, bare.err);
+      assert.equal(JSON.parse(bare.out).results[0][0].id, '5');
+    }
+    // Moved away: said, with the folder and what to do.
+    await rename(model, `${model}-moved`);
+    const gone = await run('index', 'search', file, 'nurse');
+    await rename(`${model}-moved`, model);
+    assert.equal(gone.code, 1);
+    assert.match(
+      gone.err,
+      /ERR_NO_ENCODER: .*jobbert\.jbi: the JobBERT model it was built with \(.*tiny-model\) cannot be loaded \(.*\); give the model it was built with: --model DIR/,
+    );
     const withModel = await run('index', 'search', file, 'Nurse', '--model', model, '--k', '1', '--json');
     assert.equal(withModel.code, 0, withModel.err);
     assert.equal(JSON.parse(withModel.out).results[0][0].id, '5');

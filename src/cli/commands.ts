@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Encoder } from '../encoders/encoder.js';
 import { MatchIndex, type MatchEntry, type MatchResult } from '../match/match-index.js';
+import { loadIndexWithEncoder } from '../serve/load.js';
 import { evaluateTaskA, PUBLISHED } from '../eval/talentclef.js';
 import { LiteEncoder } from '../lite/encoder.js';
 import { TfIdfEncoder } from '../encoders/tfidf.js';
@@ -31,28 +32,40 @@ async function corpusEncoder(options: Record<string, unknown>, texts: string[]):
 }
 
 /**
- * The index file `path`, with the model `--model DIR` names as its encoder
- * (an index built with a JobBERT model: the index cannot rebuild that one),
- * else the encoder saved in it. Async.
+ * The index file `path`, with the model `--model DIR` names as its encoder,
+ * else the encoder saved in it, as `jobbert serve` loads it (a JobBERT one
+ * from the model folder the index records). Async.
  */
 async function openIndex(path: string, model: string | undefined): Promise<{ index: MatchIndex; dispose(): Promise<void> }> {
-  const encoder = model ? await corpusEncoder({ model }, []) : undefined;
-  try {
-    const index = await MatchIndex.load(path, encoder);
-    if (!encoder && !index.encoder)
+  if (!model) {
+    const { index, encoder, encoderProblem } = await loadIndexWithEncoder(path);
+    if (!encoder) {
+      await index.dispose();
       throw new JobBERTError(
         'ERR_NO_ENCODER',
-        `${path} was built with a model it cannot rebuild (${index.fingerprint}); give that model with --model DIR`,
+        `${encoderProblem ?? `${path} holds no encoder`}; give the model it was built with: --model DIR`,
       );
+    }
     return {
       index,
       async dispose() {
         await index.dispose();
-        await encoder?.dispose();
+        await encoder.dispose();
+      },
+    };
+  }
+  const encoder = await corpusEncoder({ model }, []);
+  try {
+    const index = await MatchIndex.load(path, encoder);
+    return {
+      index,
+      async dispose() {
+        await index.dispose();
+        await encoder.dispose();
       },
     };
   } catch (e) {
-    await encoder?.dispose();
+    await encoder.dispose();
     throw e;
   }
 }

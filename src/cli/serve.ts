@@ -94,7 +94,7 @@ export async function serveCommand(
     return (await import('./cluster.js')).serveShardCommand(o, out, err, signals);
   }
   // From NATS (--nats; the NATS client loads only then); else --index; else the built-in catalogue with the default model.
-  const { index, encoder } = (
+  const { index, encoder, encoderProblem } = (
     o.nats
       ? await (await import('./cluster.js')).natsIndex(o, err)
       : o.index
@@ -103,6 +103,7 @@ export async function serveCommand(
   ) as {
     index: ServedIndex & { dispose(): Promise<void> };
     encoder: Encoder | undefined;
+    encoderProblem?: string;
   };
   let skills: SkillIndex | undefined;
   let normalizer: Normalizer | undefined;
@@ -111,7 +112,7 @@ export async function serveCommand(
     if (!encoder)
       throw new JobBERTError(
         'ERR_NO_ENCODER',
-        `${o.index as string} holds no encoder this version can rebuild, so queries cannot be encoded; rebuild it with jobbert index build`,
+        `${encoderProblem ?? `${o.index as string} holds no encoder this version can rebuild`}, so queries cannot be encoded; rebuild it with jobbert index build`,
       );
     if (o.skills) skills = await SkillIndex.build(encoder, await readSkillsFile(o.skills as string));
     normalizerEncoder = await modelEncoder(o.model as string | undefined);

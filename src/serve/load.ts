@@ -12,25 +12,34 @@ import { readLines } from '../util/read-lines.js';
 import type { Skill } from '../match/skills.js';
 
 /**
- * Loads an index file with its saved encoder (TF-IDF indexes made by
- * `jobbert index build` carry one). `encoder` is undefined when the file
- * holds no encoder description this version can rebuild; the index then
- * cannot encode text and the service refuses to start. Async; rejects like
- * MatchIndex.load (JobBERTError ERR_NOT_FOUND, ERR_CORRUPT, ...).
+ * Loads an index file with its saved encoder: a TF-IDF or LiteEncoder one is
+ * rebuilt from the file, a JobBERT one loaded from the model folder it was
+ * built from (`index build --model DIR` records it). `encoder` is undefined
+ * when that cannot be done, and `encoderProblem` says why (no encoder
+ * description, an unknown kind, a model folder that is gone); the index then
+ * cannot encode text. Async; rejects like MatchIndex.load (JobBERTError
+ * ERR_NOT_FOUND, ERR_CORRUPT, ERR_ENCODER_MISMATCH for a model folder that
+ * now holds another model, ...).
  */
-export async function loadIndexWithEncoder(path: string): Promise<{ index: MatchIndex; encoder: Encoder | undefined }> {
+export async function loadIndexWithEncoder(
+  path: string,
+): Promise<{ index: MatchIndex; encoder: Encoder | undefined; encoderProblem?: string }> {
   // The header is read (and checked) first, so a damaged or non-regular file is refused before any encoder is built.
   const spec = await readIndexEncoderSpec('MatchIndex.load', path);
   let encoder: Encoder | undefined;
-  if (spec) {
+  let encoderProblem: string | undefined;
+  if (!spec) encoderProblem = `${path} holds no encoder description`;
+  else {
     try {
       encoder = await encoderFromSpec(spec);
-    } catch {
-      encoder = undefined; // an encoder kind this version cannot rebuild
+    } catch (e) {
+      const what =
+        spec.kind === 'jobbert' && typeof spec.dir === 'string' ? `the JobBERT model it was built with (${spec.dir})` : 'its encoder';
+      encoderProblem = `${path}: ${what} cannot be loaded (${(e as Error).message})`;
     }
   }
   const index = await MatchIndex.load(path, encoder);
-  return { index, encoder };
+  return encoderProblem === undefined ? { index, encoder } : { index, encoder, encoderProblem };
 }
 
 /**
