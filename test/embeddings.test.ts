@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError } from 'openai';
@@ -14,6 +15,8 @@ import { Tokenizer } from 'tokenizers';
 import { JobBERT, LiteEncoder, MatchIndex, TfIdfEncoder, type Encoder } from '../src/index.js';
 import { createMatcher, createServer, ServeError, type JobbertServer, type ServeOptions } from '../src/serve/index.js';
 import { makeTinyModel } from './fixtures/tiny-model.js';
+import { writeModel } from '../src/lite/io.js';
+import { initWeights } from '../src/lite/train.js';
 import { testSeed } from './reference.js';
 
 const TITLES = ['Software Engineer', '高级软件开发人员', 'Produktmanager', 'Científica de datos', 'nurse & data scientist (m/w/d) #1'];
@@ -404,12 +407,11 @@ describe('/v1/embeddings: token usage and dimensions per encoder', () => {
 });
 
 describe('/v1/embeddings: jobbert serve', () => {
-  it('the CLI with --token serves the built-in model to the openai client (and --fast normalising beside it)', {
-    timeout: 30_000,
-  }, async () => {
+  /** Runs `jobbert serve … --port 0 --json --token TOKEN` with `args`; `body` gets its URL, then it is stopped with SIGTERM (exit 0). */
+  async function withServe(args: string[], body: (url: string) => Promise<void>): Promise<void> {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', '--port', '0', '--json', '--token', TOKEN, '--fast'],
+      ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'bin.ts'), 'serve', '--port', '0', '--json', '--token', TOKEN, ...args],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
@@ -425,7 +427,19 @@ describe('/v1/embeddings: jobbert serve', () => {
         });
         child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
       });
-      const { url } = JSON.parse(line) as { url: string };
+      await body((JSON.parse(line) as { url: string }).url);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+  }
+
+  it('the CLI with --token serves the built-in model to the openai client (and --fast normalising beside it)', {
+    timeout: 30_000,
+  }, async () => {
+    await withServe(['--fast'], async (url) => {
       const r = await client(url).embeddings.create({ input: TITLES, model: 'anchor' });
       assert.deepEqual(
         r.data.map((d) => d.embedding),
@@ -448,11 +462,35 @@ describe('/v1/embeddings: jobbert serve', () => {
         null,
         /not valid/,
       );
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
+    });
+  });
+
+  it("serve --model DIR without an index serves that model's vectors on every route (it set up /v1/normalize alone: /v1/embeddings gave the built-in model's)", {
+    timeout: 30_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jobbert-serve-model-'));
+    try {
+      const cfg = { buckets: 1 << 10, dim: 24, minN: 2, maxN: 5 };
+      const w = initWeights(cfg, 3);
+      await writeModel(dir, { config: cfg, table: w.table, heads: w.heads });
+      const mine = await LiteEncoder.load(dir);
+      try {
+        await withServe(['--model', dir], async (url) => {
+          const r = await client(url).embeddings.create({ input: TITLES, model: 'anchor' });
+          assert.equal(r.data[0].embedding.length, 24);
+          assert.deepEqual(
+            r.data.map((d) => d.embedding),
+            await vectors(mine, TITLES),
+          );
+          const ids: string[] = [];
+          for await (const m of client(url).models.list()) ids.push(m.id);
+          assert.ok(ids.includes(mine.fingerprint), ids.join());
+        });
+      } finally {
+        await mine.dispose();
+      }
     } finally {
-      clearTimeout(killer);
-      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

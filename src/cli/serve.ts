@@ -62,9 +62,10 @@ function flagError(e: unknown): unknown {
 /** The options a `serve --shard` process uses; the rest are the HTTP service's. */
 const SHARD_OPTIONS = new Set(['nats', 'index-name', 'shard', 'json']);
 
-async function catalogueIndex(): Promise<{ index: MatchIndex; encoder: Encoder }> {
-  const encoder = await LiteEncoder.load();
-  return { index: await MatchIndex.build(encoder, catalogueEntries()), encoder };
+/** The built-in catalogue, encoded with `encoder` (default: the built-in model). */
+async function catalogueIndex(encoder?: Encoder): Promise<{ index: MatchIndex; encoder: Encoder }> {
+  const e = encoder ?? (await LiteEncoder.load());
+  return { index: await MatchIndex.build(e, catalogueEntries()), encoder: e };
 }
 
 /**
@@ -93,13 +94,17 @@ export async function serveCommand(
     if (stray) throw new UsageError(`serve --shard answers over NATS, with no HTTP service: --${stray} has no effect there`);
     return (await import('./cluster.js')).serveShardCommand(o, out, err, signals);
   }
-  // From NATS (--nats; the NATS client loads only then); else --index; else the built-in catalogue with the default model.
+  // Without an index, --model encodes the built-in catalogue too, so that every route speaks one model (it set up
+  // /v1/normalize alone, and /v1/embeddings answered with the built-in model's vectors).
+  const model = o.model as string | undefined;
+  const ownEncoder = !o.nats && !o.index && model !== undefined ? await modelEncoder(model) : undefined;
+  // From NATS (--nats; the NATS client loads only then); else --index; else the built-in catalogue.
   const { index, encoder, encoderProblem } = (
     o.nats
       ? await (await import('./cluster.js')).natsIndex(o, err)
       : o.index
         ? await loadIndexWithEncoder(o.index as string)
-        : await catalogueIndex()
+        : await catalogueIndex(ownEncoder)
   ) as {
     index: ServedIndex & { dispose(): Promise<void> };
     encoder: Encoder | undefined;
@@ -115,7 +120,7 @@ export async function serveCommand(
         `${encoderProblem ?? `${o.index as string} holds no encoder this version can rebuild`}, so queries cannot be encoded; rebuild it with jobbert index build`,
       );
     if (o.skills) skills = await SkillIndex.build(encoder, await readSkillsFile(o.skills as string));
-    normalizerEncoder = await modelEncoder(o.model as string | undefined);
+    normalizerEncoder = ownEncoder ?? (await modelEncoder(model));
     normalizer = await Normalizer.load({
       encoder: normalizerEncoder,
       taxonomy: o.taxonomy as string | undefined,

@@ -50,7 +50,8 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
         [--gzip] [--fast]
                        an HTTP JSON service: POST /v1/normalize, /v1/match, /v1/encode, /v1/skills, /v1/embeddings (OpenAI's API);
                        GET /healthz, /metrics, /openapi.json. --index is an index made by
-                       'jobbert index build' (default: the built-in catalogue and model). --skills enables /v1/skills
+                       'jobbert index build' (default: the built-in catalogue, encoded with --model or the
+                       built-in model). --skills enables /v1/skills
                        (JSON Lines {"id", "name", "aliases"?}). /v1/normalize maps titles to the built-in
                        ESCO with the built-in model; --model, --calibration, --taxonomy and --examples
                        change them (as in 'jobbert normalize', --fast too). --port 0 picks a free port.
