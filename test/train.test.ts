@@ -819,16 +819,19 @@ describe('train: runs', () => {
     const opts = (out: string, over: Partial<TrainOptions> = {}): TrainOptions =>
       base({ data, out: join(dir, out), epochs: 2, checkpointEvery: 2, ...over });
     const straight = await train(opts('straight'));
-    await assert.rejects(
-      train(
-        opts('run', {
-          onProgress: (p) => {
-            if (p.step === 3) throw new Error('simulated crash');
-          },
-        }),
-      ),
-      /simulated crash/,
-    );
+    /** A run into out/run that dies after step 3 (its newest checkpoint: checkpoint-2). */
+    const crashed = () =>
+      assert.rejects(
+        train(
+          opts('run', {
+            onProgress: (p) => {
+              if (p.step === 3) throw new Error('simulated crash');
+            },
+          }),
+        ),
+        /simulated crash/,
+      );
+    await crashed();
     const statePath = join(dir, 'run', 'checkpoint-2', 'trainer_state.json');
     const good = await readFile(statePath, 'utf8');
     assert.equal(JSON.parse(good).options.batchPlan, 2, 'the plan version is recorded in trainer_state.json options');
@@ -844,8 +847,8 @@ describe('train: runs', () => {
       await rejectsWith(train(opts('run', { resume: true })), 'ERR_RESUME_MISMATCH', why, 'train again into a new out directory');
     }
     // A checkpoint trained on the other backend resumes, with a warning that the result is not bit for bit (it resumed
-    // in silence); the CPU's own resumes without one.
-    // The CPU here; CUDA on a GPU machine and under the emulator (JOBBERT_CUDA=EMU), where device 'auto' takes it.
+    // in silence); one of this backend resumes without one. This backend: the CPU here; CUDA on a GPU machine and under
+    // the emulator (JOBBERT_CUDA=EMU), where device 'auto' takes it.
     const here = kernels.backends().includes('cuda') ? 'cuda' : 'cpu';
     const other = here === 'cuda' ? 'cpu' : 'cuda';
     const named = { cpu: 'the CPU', cuda: 'CUDA' };
@@ -871,16 +874,7 @@ describe('train: runs', () => {
     );
     // Again from the crash (the run above finished and wrote later checkpoints), with the state as saved.
     await rm(join(dir, 'run'), { recursive: true, force: true });
-    await assert.rejects(
-      train(
-        opts('run', {
-          onProgress: (p) => {
-            if (p.step === 3) throw new Error('simulated crash');
-          },
-        }),
-      ),
-      /simulated crash/,
-    );
+    await crashed();
     warnings.length = 0;
     process.on('warning', onWarning);
     let resumed: Awaited<ReturnType<typeof train>>;
