@@ -53,7 +53,7 @@ export async function readPairs(path: string, { keepDuplicates = false } = {}): 
     languages: {},
   };
   let firstSkipped = 0;
-  for await (const { pair: p, lineNo } of pairLines(fn, path, ['lang', 'group', 'negative'])) {
+  for await (const { pair: p, lineNo } of pairLines(fn, path)) {
     stats.lines++;
     const pair: Pair = { anchor: clip(p.anchor), positive: clip(p.positive) };
     let negative = p.negative === undefined ? undefined : clip(p.negative);

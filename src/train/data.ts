@@ -85,7 +85,7 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
   const hash = createHash('sha256');
   const stats: PairStats = { lines: 0, pairs: 0, shortAnchors: 0, fewSkills: 0, duplicates: 0, selfNegatives: 0, languages: {} };
 
-  for await (const { pair: o, lineNo } of pairLines('train', path, ['lang', 'negative', 'group'])) {
+  for await (const { pair: o, lineNo } of pairLines('train', path)) {
     stats.lines++;
     // stripped as the encoder strips (Python's str.strip()), so equal texts share one cache key and one row
     const anchor = pythonStrip(o.anchor);

@@ -18,8 +18,8 @@ export interface PairLine {
   group?: string;
 }
 
-/** The optional string fields a trainer reads; any other field of a line is ignored. */
-export type PairField = 'lang' | 'negative' | 'group';
+/** The optional string fields both trainers read; any other field of a line is ignored (and named in a warning). */
+const PAIR_FIELDS = ['lang', 'negative', 'group'] as const;
 
 /** What preprocessing kept and dropped, as both trainers report it (their 'data' event). */
 export interface PairStats {
@@ -50,20 +50,17 @@ const shown = (v: unknown) => (v === undefined ? 'nothing' : printable(JSON.stri
 
 /**
  * The pairs of the JSON Lines file at `path`, streamed, with 1-based line
- * numbers; blank lines are skipped. `fields` are the optional string fields
- * the caller reads ("lang": null counts as no "lang"). Async iterable.
+ * numbers; blank lines are skipped. The optional fields are "lang",
+ * "negative" and "group", strings ("lang": null counts as no "lang"); any
+ * other is named in one JOBBERT_IGNORED_FIELDS warning. Async iterable.
  * Rejects with JobBERTError ERR_NOT_FOUND (missing), ERR_IO (a directory, a
  * FIFO, unreadable, a corrupt gzip stream), and ERR_BAD_FILE naming
  * `path:line` for a line that is not such a pair (its bytes escaped), all
  * messages starting with `fn`.
  */
-export async function* pairLines(
-  fn: string,
-  path: string,
-  fields: readonly PairField[],
-): AsyncGenerator<{ pair: PairLine; lineNo: number }> {
-  const shape = `{${['"anchor"', '"positive"', ...fields.map((f) => `"${f}"?`)].join(', ')}}`;
-  const known = new Set<string>(['anchor', 'positive', ...fields]);
+export async function* pairLines(fn: string, path: string): AsyncGenerator<{ pair: PairLine; lineNo: number }> {
+  const shape = `{${['"anchor"', '"positive"', ...PAIR_FIELDS.map((f) => `"${f}"?`)].join(', ')}}`;
+  const known = new Set<string>(['anchor', 'positive', ...PAIR_FIELDS]);
   // Fields no trainer reads, with the line each first appears on: named once at the end, not dropped in silence.
   const ignored = new Map<string, number>();
   for await (const { line, lineNo } of jsonLines(fn, path)) {
@@ -80,7 +77,7 @@ export async function* pairLines(
       if (typeof o[key] !== 'string') throw bad(`"${key}" must be a string; found ${shown(o[key])}`);
     const pair: PairLine = { anchor: o.anchor as string, positive: o.positive as string };
     if (ignored.size < 20) for (const key in o) if (!known.has(key) && !ignored.has(key)) ignored.set(key, lineNo);
-    for (const key of fields) {
+    for (const key of PAIR_FIELDS) {
       const f = o[key];
       if (f === undefined || f === null) continue;
       if (typeof f !== 'string') throw bad(`"${key}" must be a string when present; found ${shown(f)}`);
