@@ -37,37 +37,31 @@ async function corpusEncoder(options: Record<string, unknown>, texts: string[]):
  * from the model folder the index records). Async.
  */
 async function openIndex(path: string, model: string | undefined): Promise<{ index: MatchIndex; dispose(): Promise<void> }> {
-  if (!model) {
-    const { index, encoder, encoderProblem } = await loadIndexWithEncoder(path);
+  let index: MatchIndex;
+  let encoder: Encoder | undefined;
+  if (model) {
+    const given = await corpusEncoder({ model }, []);
+    index = await MatchIndex.load(path, given).catch(async (e: unknown) => {
+      await given.dispose();
+      throw e;
+    });
+    encoder = given;
+  } else {
+    let problem: string | undefined;
+    ({ index, encoder, encoderProblem: problem } = await loadIndexWithEncoder(path));
     if (!encoder) {
       await index.dispose();
-      throw new JobBERTError(
-        'ERR_NO_ENCODER',
-        `${encoderProblem ?? `${path} holds no encoder`}; give the model it was built with: --model DIR`,
-      );
+      throw new JobBERTError('ERR_NO_ENCODER', `${problem ?? `${path} holds no encoder`}; give the model it was built with: --model DIR`);
     }
-    return {
-      index,
-      async dispose() {
-        await index.dispose();
-        await encoder.dispose();
-      },
-    };
   }
-  const encoder = await corpusEncoder({ model }, []);
-  try {
-    const index = await MatchIndex.load(path, encoder);
-    return {
-      index,
-      async dispose() {
-        await index.dispose();
-        await encoder.dispose();
-      },
-    };
-  } catch (e) {
-    await encoder.dispose();
-    throw e;
-  }
+  const used = encoder;
+  return {
+    index,
+    async dispose() {
+      await index.dispose();
+      await used.dispose();
+    },
+  };
 }
 
 /** The entry file's columns that --id-column and --text-column name. */
