@@ -15,7 +15,7 @@ import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { dequantizeModel, readModel, writeModel } from '../src/lite/io.js';
 import { addon } from '../src/kernels/binding.js';
 import * as kernels from '../src/kernels/index.js';
-import { initWeights, makeBatches, rng, trainLiteEncoder } from '../src/lite/train.js';
+import { batchKeys, initWeights, makeBatches, rng, trainLiteEncoder } from '../src/lite/train.js';
 import { rejectsWith } from './rejects.js';
 
 const CFG = { buckets: 1 << 12, dim: 24, minN: 2, maxN: 5 };
@@ -728,7 +728,7 @@ test('makeBatches: no group, positive or negative clash in a batch, no small tai
         ...(random() < 0.2 ? { negative: `t${Math.floor(random() * texts)}` } : {}),
       };
     });
-    const { batches, skipped } = makeBatches(pairs, batchSize, rng(seed + 1000));
+    const { batches, skipped } = makeBatches(batchKeys(pairs), batchSize, rng(seed + 1000));
     const where = new Map<number, number>();
     batches.forEach((b, k) => {
       for (const i of b) {

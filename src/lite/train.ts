@@ -104,6 +104,35 @@ export { rng, readPairs, type Pair };
  */
 export const LITE_BATCH_PLAN_VERSION = 2;
 
+/** What makeBatches keeps apart, as ids: each pair's key (its group, else its positive) and its positive and negative texts (−1: none). */
+export interface BatchKeys {
+  key: Int32Array;
+  pos: Int32Array;
+  neg: Int32Array;
+  keyCount: number;
+  textCount: number;
+}
+
+/** The ids makeBatches plans `pairs` by: found once a run, not at each of its epochs' plans. Sync. */
+export function batchKeys(pairs: Pair[]): BatchKeys {
+  const interner = () => {
+    const ids = new Map<string, number>();
+    const idOf = (s: string) => {
+      let v = ids.get(s);
+      if (v === undefined) ids.set(s, (v = ids.size));
+      return v;
+    };
+    return { ids, idOf };
+  };
+  const keys = interner();
+  const texts = interner();
+  // A pair without a group is kept apart by its positive alone.
+  const key = Int32Array.from(pairs, (p) => keys.idOf(p.group === undefined ? `p${p.positive}` : `g${p.group}`));
+  const pos = Int32Array.from(pairs, (p) => texts.idOf(p.positive));
+  const neg = Int32Array.from(pairs, (p) => (p.negative === undefined ? -1 : texts.idOf(p.negative)));
+  return { key, pos, neg, keyCount: keys.ids.size, textCount: texts.ids.size };
+}
+
 /**
  * Batches of pair indices: shuffled, then each pair put into the first batch
  * it may join with room (a new one where none), so that no batch holds a
@@ -122,31 +151,17 @@ export const LITE_BATCH_PLAN_VERSION = 2;
  * batch-by-batch scan of every pending pair this replaces took 6.5 s an
  * epoch for the recipe's 362,120 pairs, a third of the run.
  */
-export function makeBatches(pairs: Pair[], batchSize: number, random: () => number): { batches: number[][]; skipped: number } {
-  const interner = () => {
-    const ids = new Map<string, number>();
-    const idOf = (s: string) => {
-      let v = ids.get(s);
-      if (v === undefined) ids.set(s, (v = ids.size));
-      return v;
-    };
-    return { ids, idOf };
-  };
-  const keys = interner();
-  const texts = interner();
-  // A pair without a group is kept apart by its positive alone.
-  const key = Int32Array.from(pairs, (p) => keys.idOf(p.group === undefined ? `p${p.positive}` : `g${p.group}`));
-  const pos = Int32Array.from(pairs, (p) => texts.idOf(p.positive));
-  const neg = Int32Array.from(pairs, (p) => (p.negative === undefined ? -1 : texts.idOf(p.negative)));
+export function makeBatches(keys: BatchKeys, batchSize: number, random: () => number): { batches: number[][]; skipped: number } {
+  const { key, pos, neg } = keys;
   const withNegatives = neg.some((q) => q >= 0);
-  const order = pairs.map((_, i) => i);
+  const order = Array.from(key, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
   // The first batch a key or positive may go to, and for each batch the next that may have room (path-compressed).
-  const fromKey = new Int32Array(keys.ids.size);
-  const fromText = new Int32Array(texts.ids.size);
+  const fromKey = new Int32Array(keys.keyCount);
+  const fromText = new Int32Array(keys.textCount);
   const batches: number[][] = [];
   const nextOpen: number[] = [];
   const open = (b: number) => {
@@ -189,8 +204,8 @@ export function makeBatches(pairs: Pair[], batchSize: number, random: () => numb
   const apart = (i: number, j: number) => key[i] !== key[j] && pos[i] !== pos[j] && neg[i] !== pos[j] && neg[j] !== pos[i];
   // How many batches hold each key and each positive (none holds one twice): where all do, no batch can take a
   // leftover of it, known without joinBatch's search of every batch (a million pairs, a tenth in one group: 3.8 s).
-  const withKey = new Int32Array(keys.ids.size);
-  const withText = new Int32Array(texts.ids.size);
+  const withKey = new Int32Array(keys.keyCount);
+  const withText = new Int32Array(keys.textCount);
   const count = (j: number) => {
     withKey[key[j]]++;
     withText[pos[j]]++;
@@ -401,10 +416,11 @@ async function trainLocked(
 
   const tableState = new Adam(B * D);
   const headState = { anchor: { w: new Adam(D * D), b: new Adam(D) }, positive: { w: new Adam(D * D), b: new Adam(D) } };
+  const keys = batchKeys(pairs);
   /** Each epoch's batches, made as they are needed (all at once took memory by the epoch: 1e12 epochs ran out of heap). */
   function* plans() {
     const random = rng(seed);
-    for (let e = 0; e < epochs; e++) yield makeBatches(pairs, batchSize, random);
+    for (let e = 0; e < epochs; e++) yield makeBatches(keys, batchSize, random);
   }
   let steps = 0;
   let skippedPairs = 0;
