@@ -23,7 +23,13 @@
  *   "Desarrollador React", "SAP Consultant" (src/lite/tech-titles.ts: ESCO names
  *   no programming language or product), half of them with vacancy noise, each
  *   paired with a label of its occupation in the same language;
- * - the built-in catalogue's titles paired across en/de/es/zh (3 rounds).
+ * - the built-in catalogue's titles paired across en/de/es/zh (3 rounds);
+ * - `--examples FILE` (not in the shipped model): your labelled titles, in the
+ *   Normalizer's examples formats (CSV/TSV with a title and a URI column, or
+ *   JSON Lines { title, uri }), each paired with an English label of its
+ *   occupation (any label where it has none), `--example-rounds` times (3).
+ *   For a model of your own domain, and for scripts/in-domain-ceiling.ts; the
+ *   script refuses to write such a model into models/lite.
  * Pairs of one occupation carry its URI as group, so no two meet in a batch.
  * The rounds draw some pairs more than once (15,824 of the 362,120 written with
  * the defaults): the recipe keeps every copy (`keepDuplicates`), as the shipped
@@ -33,14 +39,15 @@
  *   --rounds N (2) --mono N (1) --noise N (2) --self X (0.5) --drop X (0.25) --isco N (2)
  *   --describe N (1) --tech N (8) --hidden (on; --no-hidden leaves ESCO's hidden labels out) --symmetric (off)
  *   --scale X (20) --seed N (42) --dim N (96) --buckets N (131072)
+ *   --examples FILE --example-rounds N (3): see above
  *   --eval: afterwards print the dev figures (titles.csv MRR/acc@k against en and en+de+es labels,
- *   TalentCLEF validation en/de) — evaluation only; titles.csv never enters training.
+ *   TalentCLEF validation en/de) — evaluation only; titles.csv never enters the shipped model.
  * A seed gives a bit-identical model. The shipped weights came from the trainer
  * of commit dee4d24; today's gives other bits of the same quality (README).
  */
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { catalogue } from '../src/catalogue/index.js';
 import { evaluateTaskA } from '../src/eval/talentclef.js';
@@ -49,6 +56,7 @@ import { type AugmentLang, DEFAULT_NOISE, noisyTitle } from '../src/lite/augment
 import { LiteEncoder } from '../src/lite/encoder.js';
 import { parseCsv, readOccupations } from '../src/lite/esco.js';
 import { evaluateVacancies, loadVacancySet } from '../src/lite/quality.js';
+import { readExamples } from '../src/normalize/examples.js';
 import { TECH_GROUPS, techTitle } from '../src/lite/tech-titles.js';
 import { rng, trainLiteEncoder, type Pair } from '../src/lite/train.js';
 
@@ -75,8 +83,14 @@ const { values } = parseArgs({
     dim: { type: 'string', default: '96' },
     buckets: { type: 'string', default: String(1 << 17) },
     eval: { type: 'boolean', default: false },
+    examples: { type: 'string' },
+    'example-rounds': { type: 'string', default: '3' },
   },
 });
+if (values.examples && resolve(values.out!) === resolve(import.meta.dirname, '..', 'models', 'lite')) {
+  console.error('--examples: the shipped model (models/lite) is trained from ESCO alone; give another --out');
+  process.exit(2);
+}
 
 const seed = Number(values.seed);
 const random = rng(seed);
@@ -198,11 +212,26 @@ for (let r = 0; r < 3; r++) {
     }
   }
 }
+let examples = 0;
+if (values.examples) {
+  const read = (await readExamples(values.examples)).examples;
+  const unknown = read.filter((e) => !byUri.has(e.uri)).length;
+  if (unknown) console.log(`--examples: ${unknown} of ${read.length} example(s) name no ESCO occupation and are left out`);
+  for (let r = 0; r < Number(values['example-rounds']); r++) {
+    for (const e of read) {
+      const labels = byUri.get(e.uri);
+      if (!labels) continue;
+      const english = labels.filter((l) => l.lang === 'en');
+      pairs.push({ anchor: e.title, positive: pick(english.length ? english : labels).text, group: e.uri });
+      examples++;
+    }
+  }
+}
 const tmp = await mkdtemp(join(tmpdir(), 'jobbert-lite-'));
 const data = join(tmp, 'pairs.jsonl');
 await writeFile(data, `${pairs.map((p) => JSON.stringify(p)).join('\n')}\n`);
 console.log(
-  `${pairs.length} pairs (${noisy} noisy, ${isco} ISCO, ${described} description, ${tech} technology) from ${byUri.size} occupations and ${catalogue.length} catalogue titles`,
+  `${pairs.length} pairs (${noisy} noisy, ${isco} ISCO, ${described} description, ${tech} technology${values.examples ? `, ${examples} from --examples` : ''}) from ${byUri.size} occupations and ${catalogue.length} catalogue titles`,
 );
 
 let last = 0;
@@ -224,7 +253,7 @@ const result = await trainLiteEncoder({
   positiveBranch: 'anchor',
   trainedWith: {
     command: `node --import tsx scripts/train-default-model.ts ${process.argv.slice(2).join(' ')}`.trim(),
-    data: 'ESCO v1.2.0 occupations en/de/es (labels, vacancy-style augmentations) + technology titles (src/lite/tech-titles.ts) + built-in catalogue',
+    data: `ESCO v1.2.0 occupations en/de/es (labels, vacancy-style augmentations) + technology titles (src/lite/tech-titles.ts) + built-in catalogue${values.examples ? ` + labelled titles from ${values.examples}` : ''}`,
   },
   onProgress: (p) => {
     if (p.step - last >= 200 || p.step === p.steps) {
