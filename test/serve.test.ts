@@ -1127,6 +1127,44 @@ async function spawnServe(args: string[], env: NodeJS.ProcessEnv = process.env) 
   }
 }
 
+/**
+ * `jobbert serve` started as npm starts a bin: node under `sh -c`, the shell
+ * then killed (what a SIGTERM to `npx` does). Resolves with the serve's pid,
+ * its start-up line and a promise of its stderr once it has closed its output
+ * (exited); `kill()` ends it for sure.
+ */
+async function serveUnderShell(env: NodeJS.ProcessEnv) {
+  const bin = join(import.meta.dirname, '..', 'src', 'bin.ts');
+  const sh = spawn(
+    'sh',
+    ['-c', '"$0" "$@" & echo "pid $!"; wait', process.execPath, '--import', 'tsx', bin, 'serve', '--port', '0', '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    },
+  );
+  let stderr = '';
+  sh.stderr.on('data', (d) => (stderr += d));
+  const closed = new Promise<string>((r) => sh.stderr.once('close', () => r(stderr)));
+  const lines: string[] = [];
+  const started = await new Promise<{ pid: number; line: Record<string, unknown> }>((resolve, reject) => {
+    let out = '';
+    sh.stdout.on('data', (d) => {
+      out += d;
+      lines.splice(0, lines.length, ...out.split('\n'));
+      if (lines.length >= 3) resolve({ pid: Number(lines[0].slice(4)), line: JSON.parse(lines[1]) });
+    });
+    sh.once('exit', (code) => reject(new Error(`sh exited with ${code} before serve listened: ${stderr}`)));
+  });
+  sh.removeAllListeners('exit');
+  const kill = () => {
+    try {
+      process.kill(started.pid, 'SIGKILL');
+    } catch {}
+  };
+  return { ...started, shell: sh, closed, kill };
+}
+
 describe('jobbert serve: the CLI', () => {
   it('starts, answers /healthz and /v1/match, and exits 0 on SIGTERM', { timeout: 30_000 }, async () => {
     const skillsPath = join(dir, 'skills.jsonl');
@@ -1150,6 +1188,33 @@ describe('jobbert serve: the CLI', () => {
       assert.match(serve.out.stderr, /SIGTERM/);
     } finally {
       serve.kill();
+    }
+  });
+
+  it('stops gracefully once the npm that started it has gone (npx under a SIGTERM), and not when a plain shell goes', {
+    timeout: 60_000,
+  }, async () => {
+    // Under npm (npm_command set): the shell between npm and node is killed, node follows, finishing requests.
+    const underNpm = await serveUnderShell({ ...process.env, npm_command: 'exec' });
+    try {
+      assert.equal((await request(underNpm.line.url as string, '/healthz')).json.status, 'ok');
+      underNpm.shell.kill('SIGKILL');
+      assert.match(await underNpm.closed, /the npm process that started it has exited: finishing requests in flight, then stopping/);
+    } finally {
+      underNpm.kill();
+    }
+    // Started from a shell (`jobbert serve &`): it outlives the shell, as a daemon does.
+    const env = { ...process.env };
+    delete env.npm_command;
+    const plain = await serveUnderShell(env);
+    try {
+      plain.shell.kill('SIGKILL');
+      await sleep(1500); // three looks at the parent, were it watched
+      assert.equal((await request(plain.line.url as string, '/healthz')).json.status, 'ok');
+      process.kill(plain.pid, 'SIGTERM');
+      assert.match(await plain.closed, /SIGTERM: finishing requests in flight/);
+    } finally {
+      plain.kill();
     }
   });
 

@@ -21,6 +21,7 @@ import { loadIndexWithEncoder } from '../serve/load.js';
 import type { ServedIndex } from '../serve/matcher.js';
 import { camel, parseArgs, UsageError } from './args.js';
 import { modelEncoder } from './model.js';
+import { stopReasonText, untilStopped } from './stop.js';
 import { cleanupOnSignal, mustExist, refuseFolder, refuseSameFile } from './files.js';
 import { checkNormalizeFlags, titlesPerChunk } from './normalize.js';
 import type { ProgressSink } from './model-commands.js';
@@ -33,25 +34,6 @@ const loadModel = (o: Record<string, unknown>): Promise<Encoder> =>
     threads: (o.threads as number | undefined) ?? 1,
     batchSize: o.batchSize as number | undefined,
   });
-
-/**
- * The first of `signals` to arrive; `cancel()` stops listening (for a start
- * that failed: the listeners would otherwise swallow the next Ctrl-C).
- */
-function waitForSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> & { cancel(): void } {
-  let on!: (s: NodeJS.Signals) => void;
-  const cancel = () => {
-    for (const x of signals) process.off(x, on);
-  };
-  const arrived = new Promise<NodeJS.Signals>((resolve) => {
-    on = (s: NodeJS.Signals) => {
-      cancel();
-      resolve(s);
-    };
-    for (const s of signals) process.on(s, on);
-  });
-  return Object.assign(arrived, { cancel });
-}
 
 /** Temporary copies of pipes made by {@link rereadable} and not yet removed: a signal removes them too. */
 const copies = new Set<string>();
@@ -179,7 +161,7 @@ export async function workerCommand(
       normalizer = await Normalizer.load({ encoder, ...settings });
       runners.push(normalizeRunner(normalizer, await normalizeFingerprint(encoder.fingerprint, settings)));
     }
-    const signal = waitForSignal(signals);
+    const signal = untilStopped(signals);
     const worker = await startWorker({
       nats: o.nats as string,
       runners,
@@ -198,7 +180,7 @@ export async function workerCommand(
         `jobbert worker: connected to ${o.nats as string}; runs ${tasks.join(', ')} with model ${encoder.fingerprint} (pid ${process.pid})`,
       );
     const s = await signal;
-    err(`jobbert worker: ${s}: finishing the chunks in hand, then stopping`);
+    err(`jobbert worker: ${stopReasonText(s)}: finishing the chunks in hand, then stopping`);
     await worker.stop();
     if (o.json) out(JSON.stringify({ stopped: s, ...worker.stats }));
     else out(`jobbert worker: stopped (${worker.stats.chunks} chunks, ${worker.stats.rows} rows, ${worker.stats.failed} failed)`);
@@ -464,7 +446,7 @@ export async function natsIndex(
 /** `serve --nats URL --index-name NAME --shard I`: answers shard I's searches until a signal. */
 export async function serveShardCommand(o: Record<string, unknown>, out: Out, err: Out, signals: NodeJS.Signals[]): Promise<number> {
   if (!o.nats || !o.indexName) throw new UsageError('serve --shard I needs --nats URL and --index-name NAME');
-  const signal = waitForSignal(signals);
+  const signal = untilStopped(signals);
   const service = await serveShard({
     nats: o.nats as string,
     name: o.indexName as string,
@@ -483,7 +465,7 @@ export async function serveShardCommand(o: Record<string, unknown>, out: Out, er
       : `jobbert serve: shard ${line.shard} of ${line.name} (version ${line.version}, ${line.entries} entries) on ${o.nats as string}`,
   );
   const s = await signal;
-  err(`jobbert serve: ${s}: stopping shard ${o.shard}`);
+  err(`jobbert serve: ${stopReasonText(s)}: stopping shard ${o.shard}`);
   await service.close();
   return 0;
 }

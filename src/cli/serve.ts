@@ -10,6 +10,7 @@ import { loadIndexWithEncoder, readSkillsFile } from '../serve/load.js';
 import { createServer, type ServeOptions } from '../serve/server.js';
 import { Normalizer } from '../normalize/normalizer.js';
 import { modelEncoder } from './model.js';
+import { stopReasonText, untilStopped } from './stop.js';
 import type { ServedIndex } from '../serve/matcher.js';
 
 const SPEC = {
@@ -163,14 +164,7 @@ export async function serveCommand(
     const { host, port, url } = await service.listen().catch((e: NodeJS.ErrnoException) => {
       throw new JobBERTError('ERR_LISTEN', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${e.message}`, { cause: e });
     });
-    const stopped = new Promise<NodeJS.Signals>((resolve) => {
-      const onSignal = (signal: NodeJS.Signals) => {
-        // A second signal gets the default action (terminate at once).
-        for (const s of signals) process.off(s, onSignal);
-        resolve(signal);
-      };
-      for (const s of signals) process.on(s, onSignal);
-    });
+    const stopped = untilStopped(signals);
     if (o.json)
       out(
         JSON.stringify({
@@ -190,8 +184,8 @@ export async function serveCommand(
       out(
         `jobbert serve: listening on ${url} (${index.size} entries, ${index.dim}-d${skills ? `, ${skills.size} skills` : ''}, ${normalizer.taxonomy.occupations.length} occupations${normalizer.calibrated ? '' : ' (uncalibrated)'}, batching ${service.matcher.settings.batching ? 'on' : 'off'}${token ? ', bearer token required' : ''})`,
       );
-    const signal = await stopped;
-    err(`jobbert serve: ${signal}: finishing requests in flight, then stopping`);
+    const reason = await stopped;
+    err(`jobbert serve: ${stopReasonText(reason)}: finishing requests in flight, then stopping`);
     await service.close();
     return 0;
   } finally {

@@ -59,7 +59,8 @@ export const SERVE_USAGE = `  serve [--index FILE] [--skills FILE] [--model DIR]
                        /metrics. --write-timeout-ms cuts a client that takes no part of its
                        response for that long. --gzip compresses bodies of 1 KiB or more for clients that
                        send 'Accept-Encoding: gzip'. --idle-release-ms: after that long with no request, memory a
-                       burst left behind goes back to the system (0: never). Stops gracefully on SIGTERM or SIGINT.
+                       burst left behind goes back to the system (0: never). Stops gracefully on SIGTERM or SIGINT,
+                       and, started by npm (npx, npm start), once npm has exited.
   serve --nats URL --index-name NAME [--router | --shard I] [options above]
                        serve an index published with 'jobbert index publish', swapping in each new
                        version without failing requests; --shard I answers shard I's searches over NATS
