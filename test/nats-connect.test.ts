@@ -1,8 +1,9 @@
 /**
  * Reaching the broker: what connectCluster says when a server cannot be
- * reached (refused, no answer, not NATS), and a server list whose first
- * entries are bad. Against a real nats-server where one is needed; skips with
- * a reason when nats-server is absent.
+ * reached (refused, no answer, not NATS), a server list whose first entries
+ * are bad, and letting go of a connection (`await using`). Against a real
+ * nats-server where one is needed; skips with a reason when nats-server is
+ * absent.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -202,6 +203,34 @@ describe('connecting to NATS', () => {
     } finally {
       await c.close();
     }
+  });
+
+  test('a connection held with `await using` is drained and closed at the end of its scope', { skip: natsSkip() }, async () => {
+    await using nats = await startNats();
+    let held: ClusterConnection;
+    {
+      await using c = await connectCluster(nats.url, 'jobbert-test-dispose');
+      held = c;
+      await c.jsm.getAccountInfo();
+      assert.equal(c.nc.isClosed(), false);
+    }
+    assert.equal(held.nc.isClosed(), true);
+    // A drain, as close() does: the connection ended without an error.
+    assert.equal(await held.nc.closed(), undefined);
+  });
+
+  test('disposing a connection after close, twice, or during a close is harmless', { skip: natsSkip() }, async () => {
+    await using nats = await startNats();
+    const closedFirst = await connectCluster(nats.url, 'jobbert-test-dispose-closed');
+    await closedFirst.close();
+    await closedFirst[Symbol.asyncDispose]();
+    await closedFirst[Symbol.asyncDispose]();
+    assert.equal(closedFirst.nc.isClosed(), true);
+    const both = await connectCluster(nats.url, 'jobbert-test-dispose-both');
+    // At once: the second joins the first's drain (a second drain rejects, and closed it mid-drain).
+    await Promise.all([both.close(), both[Symbol.asyncDispose](), both.close()]);
+    assert.equal(both.nc.isClosed(), true);
+    assert.equal(await both.nc.closed(), undefined);
   });
 
   test('a server that greets but refuses the client is dialled once an outage, not put first on every dial', {

@@ -22,7 +22,10 @@ export interface ClusterConnection {
   readonly js: ReturnType<typeof jetstream>;
   readonly jsm: JetStreamManager;
   readonly objm: Objm;
+  /** Drains the connection (closing it as it is after DRAIN_MS). Async; idempotent, and a call while one runs joins it. */
   close(): Promise<void>;
+  /** close(), for `await using c = await connectCluster(...)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -74,18 +77,16 @@ export async function connectCluster(url: string, name: string): Promise<Cluster
   }
   steering.attach(nc);
   const js = jetstream(nc, { timeout: 5000 });
-  return {
-    nc,
-    js,
-    jsm,
-    objm: new Objm(nc),
-    async close() {
+  let closing: Promise<void> | null = null;
+  // One close for every caller: a second drain while the first runs rejects, and closed the connection mid-drain.
+  const close = () =>
+    (closing ??= (async () => {
       if (nc.isClosed()) return;
       // A drain waits for the server: one that hangs (SIGSTOP, a dead link) kept a stopping process alive for good.
       const drained = await finishedWithin(nc.drain(), DRAIN_MS).catch(() => false);
       if (!drained) await nc.close().catch(() => {});
-    },
-  };
+    })());
+  return { nc, js, jsm, objm: new Objm(nc), close, [Symbol.asyncDispose]: close };
 }
 
 /** How long a server has to greet (and the client to finish its handshake) before it counts as unreachable. */
