@@ -104,7 +104,7 @@ export { train, type TrainEvent, type TrainOptions, type TrainProgress, type Tra
 
 // ---- Serving: the HTTP service as a library ----
 export { createMatcher, createServer, loadIndexWithEncoder, openApiDocument, readSkillsFile, ServeError } from './serve/index.js';
-export type { CallOptions, JobbertServer, Matcher, MatcherOptions, ServedIndex, ServeOptions } from './serve/index.js';
+export type { CallOptions, IndexWithEncoder, JobbertServer, Matcher, MatcherOptions, ServedIndex, ServeOptions } from './serve/index.js';
 
 // ---- Errors ----
 export {

@@ -10,6 +10,8 @@ import { mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { main } from '../src/cli/index.js';
+import type { Encoder } from '../src/encoders/encoder.js';
 import { JobBERTError } from '../src/errors.js';
 import { TfIdfEncoder } from '../src/encoders/tfidf.js';
 import { checksum } from '../src/kernels/resident.js';
@@ -444,6 +446,74 @@ describe('index files: crafted headers with recomputed checksums', () => {
       );
     });
   }
+});
+
+describe('index files: an encoder that cannot be loaded', () => {
+  /** ENTRIES saved with a spec naming a JobBERT folder that is not there, then one byte of their vectors flipped. */
+  async function goneEncoderDamagedVectors(): Promise<string> {
+    const gone: Encoder = {
+      dim: encoder.dim,
+      fingerprint: encoder.fingerprint,
+      encode: (texts, opts) => encoder.encode(texts, opts),
+      dispose: async () => {},
+      spec: () => ({ kind: 'jobbert', dir: join(dir, 'no-such-model') }),
+    };
+    const index = await MatchIndex.build(gone, ENTRIES);
+    const path = join(dir, 'gone-encoder.jbi');
+    await index.save(path);
+    await index.dispose();
+    const bytes = await readFile(path);
+    const header = JSON.parse(bytes.subarray(32, 32 + bytes.readUInt32LE(12)).toString('utf8'));
+    bytes[header.partitions[0].offset] ^= 0xff;
+    await writeFile(path, bytes);
+    return path;
+  }
+
+  it('is refused with ERR_NO_ENCODER before the vectors are read, by index search, serve and requireEncoder (they read the vectors first: ERR_CORRUPT)', async () => {
+    const path = await goneEncoderDamagedVectors();
+    // The vectors are damaged: a load that reads them says so.
+    await refuses(loadIndexWithEncoder(path), 'ERR_CORRUPT', /checksum/);
+    await refuses(loadIndexWithEncoder(path, { requireEncoder: true }), 'ERR_NO_ENCODER', /no-such-model\) cannot be loaded/);
+    const run = async (...argv: string[]) => {
+      const err: string[] = [];
+      const code = await main(
+        argv,
+        () => {},
+        (line) => err.push(line),
+      );
+      return { code, err: err.join('\n') };
+    };
+    for (const [argv, hint] of [
+      [['index', 'search', path, 'nurse'], /; give the model it was built with: --model DIR/],
+      [['match', 'nurse', '--index', path], /; give the model it was built with: --model DIR/],
+      [['serve', '--index', path, '--port', '0'], /, so queries cannot be encoded; rebuild it with jobbert index build/],
+    ] as const) {
+      const r = await run(...argv);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /ERR_NO_ENCODER: .*gone-encoder\.jbi: the JobBERT model it was built with \(.*no-such-model\) cannot be loaded/);
+      assert.match(r.err, hint);
+    }
+  });
+
+  it('an index whose encoder loads is loaded whole with requireEncoder', async () => {
+    const { index, encoder: rebuilt } = await loadIndexWithEncoder(good, { requireEncoder: true });
+    assert.equal(rebuilt.fingerprint, encoder.fingerprint);
+    assert.equal(index.size, ENTRIES.length);
+    assert.equal((await index.search(['nurse'], { k: 1 }))[0][0].id, 'n1');
+    await index.dispose();
+    await rebuilt.dispose();
+  });
+
+  it('BAD CALL - loadIndexWithEncoder options: requireEncoder not a boolean, or misspelt, is a TypeError naming it', async () => {
+    await assert.rejects(
+      loadIndexWithEncoder(good, { requireEncoder: 'yes' as unknown as boolean }),
+      (e: Error) => e instanceof TypeError && /requireEncoder must be a boolean/.test(e.message),
+    );
+    await assert.rejects(
+      loadIndexWithEncoder(good, { requireEncoders: true } as never),
+      (e: Error) => e instanceof TypeError && /unknown option 'requireEncoders'/.test(e.message),
+    );
+  });
 });
 
 describe('index files: the temp files of killed saves', () => {

@@ -417,7 +417,14 @@ export async function natsIndex(
     const router = await ShardRouter.open({ nats: o.nats as string, name: o.indexName as string });
     return { index: router, encoder: router.encoder };
   }
-  const watched = await watchIndex({ nats: o.nats as string, name: o.indexName as string, load: loadIndexWithEncoder, log: err });
+  // A version whose encoder cannot be loaded is refused before its vectors are read: the first ends serve, a later one
+  // is logged and the served one kept (swapped in, it failed every query with ERR_NO_ENCODER).
+  const watched = await watchIndex({
+    nats: o.nats as string,
+    name: o.indexName as string,
+    load: (path) => loadIndexWithEncoder(path, { requireEncoder: true }),
+    log: err,
+  });
   const index = watched.index;
   const first = await index.use(async (v) => v.encoder);
   // What the service sees; dispose() ends the watch, which disposes every version and the connection.

@@ -38,7 +38,7 @@ async function corpusEncoder(options: Record<string, unknown>, texts: string[]):
  */
 async function openIndex(path: string, model: string | undefined): Promise<{ index: MatchIndex; dispose(): Promise<void> }> {
   let index: MatchIndex;
-  let encoder: Encoder | undefined;
+  let encoder: Encoder;
   if (model) {
     const given = await corpusEncoder({ model }, []);
     index = await MatchIndex.load(path, given).catch(async (e: unknown) => {
@@ -47,12 +47,11 @@ async function openIndex(path: string, model: string | undefined): Promise<{ ind
     });
     encoder = given;
   } else {
-    let problem: string | undefined;
-    ({ index, encoder, encoderProblem: problem } = await loadIndexWithEncoder(path));
-    if (!encoder) {
-      await index.dispose();
-      throw new JobBERTError('ERR_NO_ENCODER', `${problem ?? `${path} holds no encoder`}; give the model it was built with: --model DIR`);
-    }
+    // Refused before its vectors are read.
+    ({ index, encoder } = await loadIndexWithEncoder(path, { requireEncoder: true }).catch((e: unknown) => {
+      if ((e as JobBERTError).code !== 'ERR_NO_ENCODER') throw e;
+      throw new JobBERTError('ERR_NO_ENCODER', `${(e as Error).message}; give the model it was built with: --model DIR`, { cause: e });
+    }));
   }
   const used = encoder;
   return {

@@ -99,27 +99,29 @@ export async function serveCommand(
   // /v1/normalize alone, and /v1/embeddings answered with the built-in model's vectors).
   const model = o.model as string | undefined;
   const ownEncoder = !o.nats && !o.index && model !== undefined ? await modelEncoder(model) : undefined;
-  // From NATS (--nats; the NATS client loads only then); else --index; else the built-in catalogue.
-  const { index, encoder, encoderProblem } = (
-    o.nats
-      ? await (await import('./cluster.js')).natsIndex(o, err)
-      : o.index
-        ? await loadIndexWithEncoder(o.index as string)
-        : await catalogueIndex(ownEncoder)
-  ) as {
+  // From NATS (--nats; the NATS client loads only then); else --index; else the built-in catalogue. An index whose
+  // encoder cannot be loaded is refused before its vectors are read (it was loaded whole, then refused).
+  const { index, encoder } = (await (o.nats
+    ? (await import('./cluster.js')).natsIndex(o, err)
+    : o.index
+      ? loadIndexWithEncoder(o.index as string, { requireEncoder: true })
+      : catalogueIndex(ownEncoder)
+  ).catch((e: unknown) => {
+    if ((e as JobBERTError).code !== 'ERR_NO_ENCODER' || o.router) throw e;
+    throw new JobBERTError('ERR_NO_ENCODER', `${(e as Error).message}, so queries cannot be encoded; rebuild it with jobbert index build`, {
+      cause: e,
+    });
+  })) as {
     index: ServedIndex & { dispose(): Promise<void> };
     encoder: Encoder | undefined;
-    encoderProblem?: string;
   };
   let skills: SkillIndex | undefined;
   let normalizer: Normalizer | undefined;
   let normalizerEncoder: Encoder | undefined;
   try {
+    // Each source above refuses an index without an encoder; kept so that a new source cannot serve one.
     if (!encoder)
-      throw new JobBERTError(
-        'ERR_NO_ENCODER',
-        `${encoderProblem ?? `${o.index as string} holds no encoder this version can rebuild`}, so queries cannot be encoded; rebuild it with jobbert index build`,
-      );
+      throw new JobBERTError('ERR_NO_ENCODER', 'the index holds no encoder this version can rebuild, so queries cannot be encoded');
     if (o.skills) skills = await SkillIndex.build(encoder, await readSkillsFile(o.skills as string));
     normalizerEncoder = ownEncoder ?? (await modelEncoder(model));
     normalizer = await Normalizer.load({

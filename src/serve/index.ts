@@ -18,6 +18,6 @@ export type {
   ServedIndex,
 } from './matcher.js';
 export { ServeError } from './http.js';
-export { loadIndexWithEncoder, readSkillsFile } from './load.js';
+export { loadIndexWithEncoder, readSkillsFile, type IndexWithEncoder } from './load.js';
 export { openApiDocument } from './openapi.js';
 export type { Embedding, EmbeddingsResponse } from './openai.js';

@@ -9,7 +9,15 @@ import { encoderFromSpec } from '../match/encoder-spec.js';
 import { JobBERTError } from '../errors.js';
 import { MatchIndex } from '../match/match-index.js';
 import { readLines } from '../util/read-lines.js';
+import { assertBoolean, assertOptions } from '../util/validate.js';
 import type { Skill } from '../match/skills.js';
+
+/** What loadIndexWithEncoder gives: the index, and its encoder or why there is none. */
+export interface IndexWithEncoder {
+  index: MatchIndex;
+  encoder: Encoder | undefined;
+  encoderProblem?: string;
+}
 
 /**
  * Loads an index file with its saved encoder: a TF-IDF or LiteEncoder one is
@@ -17,13 +25,18 @@ import type { Skill } from '../match/skills.js';
  * built from (`index build --model DIR` records it). `encoder` is undefined
  * when that cannot be done, and `encoderProblem` says why (no encoder
  * description, an unknown kind, a model folder that is gone); the index then
- * cannot encode text. Async; rejects like MatchIndex.load (JobBERTError
- * ERR_NOT_FOUND, ERR_CORRUPT, ERR_ENCODER_MISMATCH for a model folder that
- * now holds another model, ...).
+ * cannot encode text. With `requireEncoder: true` that case rejects instead,
+ * with JobBERTError ERR_NO_ENCODER (the message is the problem), before the
+ * index's vectors are read. Async; rejects like MatchIndex.load (JobBERTError
+ * ERR_NOT_FOUND, ERR_CORRUPT, ERR_ENCODER_MISMATCH for a model folder that now
+ * holds another model, ...).
  */
-export async function loadIndexWithEncoder(
-  path: string,
-): Promise<{ index: MatchIndex; encoder: Encoder | undefined; encoderProblem?: string }> {
+export async function loadIndexWithEncoder(path: string, opts: { requireEncoder: true }): Promise<{ index: MatchIndex; encoder: Encoder }>;
+export async function loadIndexWithEncoder(path: string, opts?: { requireEncoder?: boolean }): Promise<IndexWithEncoder>;
+export async function loadIndexWithEncoder(path: string, opts: { requireEncoder?: boolean } = {}): Promise<IndexWithEncoder> {
+  const fn = 'loadIndexWithEncoder';
+  assertOptions(fn, opts, ['requireEncoder']);
+  if (opts.requireEncoder !== undefined) assertBoolean(fn, 'requireEncoder', opts.requireEncoder);
   // The header is read (and checked) first, so a damaged or non-regular file is refused before any encoder is built.
   const spec = await readIndexEncoderSpec('MatchIndex.load', path);
   let encoder: Encoder | undefined;
@@ -38,7 +51,16 @@ export async function loadIndexWithEncoder(
       encoderProblem = `${path}: ${what} cannot be loaded (${(e as Error).message})`;
     }
   }
-  const index = await MatchIndex.load(path, encoder);
+  // Here, not in the callers that refuse such an index: they read every vector first (a whole index in memory), only
+  // to drop it, and a damaged vectors segment hid the encoder's problem behind ERR_CORRUPT.
+  if (encoderProblem !== undefined && opts.requireEncoder) throw new JobBERTError('ERR_NO_ENCODER', encoderProblem);
+  let index: MatchIndex;
+  try {
+    index = await MatchIndex.load(path, encoder);
+  } catch (e) {
+    await encoder?.dispose();
+    throw e;
+  }
   return encoderProblem === undefined ? { index, encoder } : { index, encoder, encoderProblem };
 }
 
