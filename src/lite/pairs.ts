@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { pythonStrip } from '../encoders/preprocess.js';
 import { words } from '../encoders/tfidf.js';
-import { assertTrainablePairs, pairLines, type PairStats } from '../util/pair-file.js';
+import { assertTrainablePairs, emptyPairStats, pairLines, type PairStats } from '../util/pair-file.js';
 import { clipForTokens } from '../util/text.js';
 import { MAX_TEXT_UNITS } from './features.js';
 
@@ -42,16 +42,7 @@ export async function readPairs(path: string, { keepDuplicates = false } = {}): 
   const pairs: Pair[] = [];
   const seen = new Set<string>();
   const positives = new Set<string>();
-  const stats: PairStats = {
-    lines: 0,
-    pairs: 0,
-    shortAnchors: 0,
-    fewSkills: 0,
-    duplicates: 0,
-    selfNegatives: 0,
-    noWords: 0,
-    languages: {},
-  };
+  const stats = emptyPairStats({ noWords: true });
   let firstSkipped = 0;
   for await (const { pair: p, lineNo } of pairLines(fn, path)) {
     stats.lines++;

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { pythonStrip } from '../encoders/preprocess.js';
 import { JobBERTError } from '../errors.js';
-import { assertTrainablePairs, pairLines, type PairStats } from '../util/pair-file.js';
+import { assertTrainablePairs, emptyPairStats, pairLines, type PairStats } from '../util/pair-file.js';
 
 export type { PairStats };
 
@@ -83,7 +83,7 @@ export async function readPairs(path: string, opts: PairOptions = {}): Promise<P
   const groupNames: string[] = [];
   const seen = new Set<string>();
   const hash = createHash('sha256');
-  const stats: PairStats = { lines: 0, pairs: 0, shortAnchors: 0, fewSkills: 0, duplicates: 0, selfNegatives: 0, languages: {} };
+  const stats = emptyPairStats();
 
   for await (const { pair: o, lineNo } of pairLines('train', path)) {
     stats.lines++;

@@ -39,6 +39,16 @@ export interface PairStats {
   languages: Record<string, number>;
 }
 
+/**
+ * The stats a pair reader starts from: every count 0, no languages. `noWords`
+ * is there only for the reader that counts it (the LiteEncoder's). Sync.
+ */
+export function emptyPairStats(opts: { noWords?: boolean } = {}): PairStats {
+  const counts = { lines: 0, pairs: 0, shortAnchors: 0, fewSkills: 0, duplicates: 0, selfNegatives: 0 };
+  // In the order the two readers wrote them: their 'data' events print the same JSON as before.
+  return opts.noWords ? { ...counts, noWords: 0, languages: {} } : { ...counts, languages: {} };
+}
+
 /** `text` with its control characters escaped and cut to `max` characters: a binary file's bytes are not echoed into a terminal. */
 export function printable(text: string, max = 120): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
