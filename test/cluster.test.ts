@@ -866,6 +866,48 @@ describe('index distribution and sharded serving over NATS', { skip }, () => {
     }
   });
 
+  test('a published version that cannot be loaded is tried again at growing intervals and reported once (it was downloaded and logged at every poll); the next good one is served', async () => {
+    const { publishIndex, watchIndex } = await import('../src/cluster/index-store.js');
+    const { connectCluster, objectStore, INDEX_BUCKET } = await import('../src/cluster/nats.js');
+    const { MatchIndex } = await import('../src/match/match-index.js');
+    const { file, nats, dispose } = await indexOnNats(entries(100, 45, 'W'), 'watched');
+    const lines: string[] = [];
+    let loads = 0;
+    try {
+      const first = await publishIndex({ nats: nats.url, file, name: 'watched' });
+      const watched = await watchIndex({
+        nats: nats.url,
+        name: 'watched',
+        pollMs: 50,
+        log: (line) => lines.push(line),
+        load: async (path) => {
+          loads++;
+          return { index: await MatchIndex.load(path) };
+        },
+      });
+      try {
+        assert.equal(watched.index.version, first.version);
+        await using c = await connectCluster(nats.url, 'test');
+        await (await objectStore(c, INDEX_BUCKET)).putBlob({ name: 'watched' }, Buffer.from('not an index'));
+        await sleep(1600); // 32 polls
+        const failures = lines.filter((l) => l.includes('cannot load the new version'));
+        assert.equal(failures.length, 1, lines.join('\n'));
+        // Named by its object, not by the download's temporary path (which made each try's message differ).
+        assert.match(failures[0], new RegExp(`still serving ${first.version}.*: MatchIndex.load: watched is not a valid jobbert index`));
+        // Tries at about 0, 0.1, 0.3, 0.7 and 1.5 s (a slow machine makes fewer); at every poll that was ~30.
+        assert.ok(loads - 1 <= 6, `the damaged version was loaded ${loads - 1} times in 1.6 s`);
+        assert.equal(watched.index.version, first.version);
+        const next = await publishIndex({ nats: nats.url, file, name: 'watched' });
+        for (let t = 0; t < 200 && watched.index.version !== next.version; t++) await sleep(50);
+        assert.equal(watched.index.version, next.version, lines.join('\n'));
+      } finally {
+        await watched.close();
+      }
+    } finally {
+      await dispose();
+    }
+  });
+
   test('a damaged shard object is refused as ERR_CORRUPT, saying what is wrong, and leaves no folder behind', async () => {
     const { serveShard } = await import('../src/cluster/shard-service.js');
     const { publishIndex, shardObject } = await import('../src/cluster/index-store.js');

@@ -268,6 +268,10 @@ async function loadObject(
     }
     const version = info.metadata?.version ?? info.nuid;
     return { version: positions ? { index, encoder, version, positions } : { index, encoder, version }, nuid: info.nuid };
+  } catch (e) {
+    // The download's temporary path means nothing in a log (and differs at each try): the error names the object.
+    if (e instanceof Error) e.message = e.message.replaceAll(join(dir, 'shard-index'), object).replaceAll(join(dir, 'index'), object);
+    throw e;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -283,6 +287,9 @@ export interface WatchedIndex {
   /** Stops watching, disposes every version and closes the connection. Async. */
   close(): Promise<void>;
 }
+
+/** The longest wait before a published version that failed to load is tried again. */
+const RETRY_MAX_MS = 5 * 60_000;
 
 export interface WatchOptions {
   nats: string;
@@ -334,6 +341,11 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
     let stopped = false;
     /** Why the last look for a new version failed (said once, not every poll while NATS is away), else null. */
     let lookFailed: string | null = null;
+    /**
+     * The published version that failed to load, how often, and when to try it again: a damaged version, or one whose
+     * encoder is gone, was downloaded again and logged at every poll (once a second) until another was published.
+     */
+    let failed = null as { nuid: string; message: string; tries: number; retryAt: number } | null;
     const watching = (async () => {
       while (!stopped) {
         await sleep(pollMs);
@@ -350,8 +362,9 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
         }
         if (lookFailed !== null) log(`jobbert serve: looking for new versions of ${object} again`);
         lookFailed = null;
+        if (!info || info.deleted || info.nuid === nuid) continue;
+        if (failed?.nuid === info.nuid && Date.now() < failed.retryAt) continue;
         try {
-          if (!info || info.deleted || info.nuid === nuid) continue;
           const next = await loadObject(store, object, load, sharded);
           if (stopped) {
             await next.version.index.dispose();
@@ -359,10 +372,21 @@ export async function watchIndex(opts: WatchOptions): Promise<WatchedIndex> {
             break;
           }
           nuid = next.nuid;
+          failed = null;
           await swappable.swap(next.version);
           log(`jobbert serve: now serving ${object} version ${next.version.version}`);
         } catch (e) {
-          log(`jobbert serve: cannot load the new version of ${object}: ${(e as Error).message}`);
+          // Tried again at doubling intervals up to RETRY_MAX_MS (the cause may pass: a broker gone mid-download), and
+          // said again only when the reason changes.
+          const message = (e as Error).message;
+          const again: typeof failed = failed?.nuid === info.nuid ? failed : null;
+          const tries = (again?.tries ?? 0) + 1;
+          const waitMs = Math.min(RETRY_MAX_MS, pollMs * 2 ** tries);
+          if (again?.message !== message)
+            log(
+              `jobbert serve: cannot load the new version of ${object} (still serving ${swappable.version}; trying it again at growing intervals, up to every ${RETRY_MAX_MS / 60_000} min): ${message}`,
+            );
+          failed = { nuid: info.nuid, message, tries, retryAt: Date.now() + waitMs };
         }
       }
     })();
