@@ -37,7 +37,7 @@ import { addon } from '../kernels/binding.js';
 import { assertChoice, assertInteger, assertJsonObject, assertOptions, describe } from '../util/validate.js';
 import { LITE_ONLY_TRAIN_OPTIONS, SHARED_TRAIN_DEFAULTS, SHARED_TRAIN_OPTIONS, assertCommonTrainOptions } from '../util/train-options.js';
 import { callBack } from '../util/callback.js';
-import { joinBatch, leastBatch } from '../util/batch-fill.js';
+import { leastBatch, placeLeftovers } from '../util/batch-fill.js';
 
 export interface LiteTrainOptions {
   /** A LiteEncoder dir to continue from; omitted: a new model. */
@@ -144,7 +144,7 @@ export function batchKeys(pairs: Pair[]): BatchKeys {
  * two an epoch for the default model's recipe, steps on two pairs at the full
  * learning rate — and each of their pairs instead joins a batch that lacks its
  * group and positive, one with room, else one pair over `batchSize`
- * (joinBatch), or is `skipped` where every batch holds its group (its group's
+ * (placeLeftovers), or is `skipped` where every batch holds its group (its group's
  * other pairs train this epoch; another shuffle picks others the next).
  * Linear in the pairs: a pair never goes into an earlier batch than the last
  * of its group or positive (those were full or held it, and stay so). The
@@ -202,21 +202,7 @@ export function makeBatches(keys: BatchKeys, batchSize: number, random: () => nu
   const leftovers = batches.filter((b) => b.length < least).flat();
   const kept = batches.filter((b) => b.length >= least);
   const apart = (i: number, j: number) => key[i] !== key[j] && pos[i] !== pos[j] && neg[i] !== pos[j] && neg[j] !== pos[i];
-  // How many batches hold each key and each positive (none holds one twice): where all do, no batch can take a
-  // leftover of it, known without joinBatch's search of every batch (a million pairs, a tenth in one group: 3.8 s).
-  const withKey = new Int32Array(keys.keyCount);
-  const withText = new Int32Array(keys.textCount);
-  const count = (j: number) => {
-    withKey[key[j]]++;
-    withText[pos[j]]++;
-  };
-  for (const b of kept) for (const j of b) count(j);
-  let skipped = 0;
-  for (const i of leftovers) {
-    const full = withKey[key[i]] === kept.length || withText[pos[i]] === kept.length;
-    if (!full && joinBatch(kept, i, batchSize, apart)) count(i);
-    else skipped++;
-  }
+  const skipped = placeLeftovers(kept, leftovers, batchSize, apart, [key, pos]);
   return { batches: kept, skipped };
 }
 

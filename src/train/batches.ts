@@ -14,7 +14,7 @@
  * {@link mergeLonePairs}. Everything is a pure function of (seed, epoch): a
  * resumed run rebuilds exactly the batches it would have seen.
  */
-import { joinBatch, leastBatch } from '../util/batch-fill.js';
+import { leastBatch, placeLeftovers } from '../util/batch-fill.js';
 import { mulberry32 } from '../util/random.js';
 
 /** A seeded 32-bit PRNG (mulberry32) whose whole state is one integer. */
@@ -186,7 +186,7 @@ export function planEpoch(
   }
   starts.push(n);
   const plan = { order, starts: Int32Array.from(starts), skipped: 0 };
-  return mergeLonePairs(plan, positives, negatives, groups, batchSize, textCount, groupCount);
+  return mergeLonePairs(plan, positives, negatives, groups, batchSize);
 }
 
 /** Deferred pairs of one key in shuffle order; `done` ones are skipped. */
@@ -253,7 +253,7 @@ class QueueHeap {
  * of what a few large groups or positives leave over), as the LiteEncoder
  * trainer's makeBatches does. Each pair of such a batch is a lone pair: it joins
  * a batch it fits (no positive twice, no negative that is a positive) by
- * joinBatch: the last with room, else the last (one pair over batchSize). Where none
+ * placeLeftovers: the last with room, else the last (one pair over batchSize). Where none
  * can take it, a pair with a hard negative keeps its batch of one (that
  * negative gives it a loss and a gradient) and one without is left out of the
  * epoch and counted in `skipped`: every batch holds its positive or its group,
@@ -269,8 +269,6 @@ function mergeLonePairs(
   negatives: Int32Array,
   groups: Int32Array | undefined,
   batchSize: number,
-  textCount: number,
-  groupCount: number,
 ): EpochPlan {
   const { order, starts } = plan;
   const batches: number[][] = [];
@@ -289,25 +287,8 @@ function mergeLonePairs(
     negatives[i] !== positives[j] &&
     negatives[j] !== positives[i] &&
     (!groups || groups[i] < 0 || groups[i] !== groups[j]);
-  // How many batches hold each positive and each group (none holds one twice): where all do, no batch can take a pair
-  // of it, known without joinBatch's search of every batch (a group of 400,000 leftovers against 100,000 batches).
-  const withPositive = new Int32Array(textCount);
-  const withGroup = new Int32Array(groupCount);
-  const count = (j: number) => {
-    withPositive[positives[j]]++;
-    if (groups && groups[j] >= 0) withGroup[groups[j]]++;
-  };
-  for (const b of batches) for (const j of b) count(j);
-  let skipped = 0;
-  for (const i of lone) {
-    const g = groups ? groups[i] : -1;
-    const full = withPositive[positives[i]] === batches.length || (g >= 0 && withGroup[g] === batches.length);
-    if (!full && joinBatch(batches, i, batchSize, together)) count(i);
-    else if (negatives[i] >= 0) {
-      batches.push([i]);
-      count(i);
-    } else skipped++;
-  }
+  const keys = groups ? [positives, groups] : [positives];
+  const skipped = placeLeftovers(batches, lone, batchSize, together, keys, (i) => negatives[i] >= 0);
   const merged = new Int32Array(order.length - skipped);
   const mergedStarts = new Int32Array(batches.length + 1);
   let at = 0;
