@@ -36,23 +36,14 @@ import {
 import { addon } from '../kernels/binding.js';
 import { assertChoice, assertInteger, assertJsonObject, assertOptions, describe } from '../util/validate.js';
 import { LITE_ONLY_TRAIN_OPTIONS, SHARED_TRAIN_DEFAULTS, SHARED_TRAIN_OPTIONS, assertCommonTrainOptions } from '../util/train-options.js';
+import type { SharedTrainOptions } from '../util/train-options.js';
 import { callBack } from '../util/callback.js';
 import { leastBatch, placeLeftovers } from '../util/batch-fill.js';
 
-export interface LiteTrainOptions {
+/** trainLiteEncoder's options: those both trainers take (their LiteEncoder defaults there) and the LiteEncoder's own. */
+export interface LiteTrainOptions extends SharedTrainOptions {
   /** A LiteEncoder dir to continue from; omitted: a new model. */
   model?: string;
-  /** JSON Lines pairs: {"anchor", "positive", "lang"?, "group"?, "negative"?}. Pairs sharing a group or a positive never meet in one batch, nor a pair and one whose positive is its negative. */
-  data: string;
-  out: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  weightDecay?: number;
-  warmupSteps?: number;
-  scale?: number;
-  symmetric?: boolean;
-  seed?: number;
   /** Which head encodes the positives: 'positive' (skill lists, default) or 'anchor' (title ↔ title pairs). */
   positiveBranch?: 'anchor' | 'positive';
   /** New models only: hash buckets (power of two), dimension, n-gram range. */
@@ -62,14 +53,6 @@ export interface LiteTrainOptions {
   maxN?: number;
   /** Extra provenance saved in lite.json. */
   trainedWith?: Record<string, unknown>;
-  /** Write out/checkpoint-<step> (weights, optimizer moments, trainer state) every this many steps. */
-  checkpointEvery?: number;
-  /** Continue from the newest checkpoint in `out` (from scratch when there is none); without it a non-empty `out` is ERR_EXISTS. */
-  resume?: boolean;
-  /** Checkpoints kept (default 2). */
-  keepCheckpoints?: number;
-  /** Train on every copy of a pair (default false: exact duplicates are dropped, as train() drops them). */
-  keepDuplicates?: boolean;
   onProgress?: (p: { step: number; steps: number; loss: number; pairsPerSecond: number }) => unknown;
   /** Told of the data read (what was kept and dropped), a resume and each checkpoint, as train()'s onEvent. */
   onEvent?: (

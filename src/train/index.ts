@@ -42,6 +42,7 @@ import {
   SHARED_TRAIN_DEFAULTS,
   SHARED_TRAIN_OPTIONS,
   assertCommonTrainOptions,
+  type SharedTrainOptions,
 } from '../util/train-options.js';
 import { adamwUpdate, learningRate, lossAndGradients, newOptimizerState, type Batch } from './step.js';
 import { lossCurveSvg } from './svg.js';
@@ -64,37 +65,14 @@ export type TrainEvent =
   | { type: 'checkpoint'; step: number; dir: string }
   | { type: 'validation'; step: number; map: number; metrics: EvaluateResult };
 
-export interface TrainOptions {
+/** train()'s options: those both trainers take (with their defaults) and JobBERT training's own. */
+export interface TrainOptions extends SharedTrainOptions {
   /** A sentence-transformers dir (JobBERT) or a LiteEncoder dir to continue from. */
   model?: string;
   /** With no model: 'lite' starts a new LiteEncoder. Default 'jobbert'. */
   encoder?: 'jobbert' | 'lite';
-  /** JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?, "group"?}: pairs that share a group never meet in one batch. */
-  data: string;
-  /** Output model dir (same layout as the input). */
-  out: string;
-  /** Default 1. */
-  epochs?: number;
-  /** Pairs per step (default 2048, the paper's). */
-  batchSize?: number;
-  /** Peak learning rate (default 5e-5, the paper's). */
-  lr?: number;
-  /** AdamW decoupled weight decay on the weights, not biases (default 0.01). */
-  weightDecay?: number;
-  /** Linear warm-up steps (default 10% of all steps). */
-  warmupSteps?: number;
-  /** InfoNCE scale on cosine similarity (default 20). */
-  scale?: number;
-  /** Also the positives→anchors direction (default false). */
-  symmetric?: boolean;
-  /** Seed of the shuffles and of new heads (default 42). */
-  seed?: number;
   /** Default 'auto'. */
   device?: Device;
-  /** Write out/checkpoint-<step> every this many steps (the final one is always written). */
-  checkpointEvery?: number;
-  /** Continue from the newest checkpoint in `out` (from scratch when there is none). */
-  resume?: boolean;
   /** A TalentCLEF Task A folder (queries, corpus_elements, qrels.tsv): MAP is measured during training. */
   validation?: string;
   onProgress?: (p: TrainProgress) => void;
@@ -107,10 +85,6 @@ export interface TrainOptions {
   validateEvery?: number;
   /** Embedding cache root (default $JOBBERT_CACHE/embeddings, else ~/.cache/jobbert/embeddings). */
   cacheDir?: string;
-  /** Checkpoints kept in `out` (default 2, the final one included). */
-  keepCheckpoints?: number;
-  /** Train on every copy of a pair (default false: exact duplicates are dropped, the paper's preprocessing). */
-  keepDuplicates?: boolean;
   onEvent?: (e: TrainEvent) => void;
 }
 

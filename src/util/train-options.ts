@@ -5,6 +5,43 @@
 import { assertBoolean, assertInteger, assertPositive, describe } from './validate.js';
 
 /**
+ * The options both trainers take with one type and meaning: train()'s
+ * TrainOptions and trainLiteEncoder's LiteTrainOptions extend it (train() with
+ * encoder 'lite' passes them on, so a LiteEncoder gets its own defaults there
+ * too). Where the trainers' defaults differ, each is given.
+ */
+export interface SharedTrainOptions {
+  /** JSON Lines pairs {"anchor", "positive", "lang"?, "negative"?, "group"?}: pairs sharing a group or a positive never meet in one batch, nor a pair and one whose positive is its negative. */
+  data: string;
+  /** Output model dir, in the layout of the model trained. */
+  out: string;
+  /** Default 1. */
+  epochs?: number;
+  /** Pairs per step (default 2048, the paper's; a LiteEncoder's 256). */
+  batchSize?: number;
+  /** Peak learning rate (default 5e-5, the paper's; a LiteEncoder's 2e-3). */
+  lr?: number;
+  /** Decoupled (AdamW) weight decay on the weights, not biases (default 0.01; a LiteEncoder's 0). */
+  weightDecay?: number;
+  /** Linear warm-up steps (default 10% of all steps; a LiteEncoder's 0). */
+  warmupSteps?: number;
+  /** InfoNCE scale on cosine similarity (default 20). */
+  scale?: number;
+  /** Also the positives→anchors direction (default false). */
+  symmetric?: boolean;
+  /** Seed of the shuffles and of new weights (default 42). */
+  seed?: number;
+  /** Write out/checkpoint-<step> (weights, optimizer moments, trainer state) every this many steps; JobBERT training also writes one at the end. */
+  checkpointEvery?: number;
+  /** Continue from the newest checkpoint in `out` (from scratch when there is none); without it a non-empty `out` is ERR_EXISTS. */
+  resume?: boolean;
+  /** Checkpoints kept in `out` (default 2, JobBERT training's final one included). */
+  keepCheckpoints?: number;
+  /** Train on every copy of a pair (default false: exact duplicates are dropped, the paper's preprocessing). */
+  keepDuplicates?: boolean;
+}
+
+/**
  * The options both trainers take, meaning the same in each. Records, not
  * arrays: each trainer spreads them into its own list of known options and
  * checks that against its options interface (`satisfies Record<keyof …, true>`),
