@@ -27,6 +27,7 @@ import {
 import { isUtf8 } from '../util/open-bytes.js';
 import { outputFile, outputTarget } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
+import { clock } from './clock.js';
 import { modelEncoder } from './model.js';
 import { cleanupOnSignal, mustExist, refuseSameFile } from './files.js';
 
@@ -104,15 +105,6 @@ const SPEC = {
  * runs each, 2026-12-04, Zen 4 host); eight were within the noise of four.
  */
 const IN_FLIGHT = 4;
-
-function clock(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (v: number) => String(v).padStart(2, '0');
-  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
-}
 
 /** Peak resident memory of this process in MiB (Linux VmHWM; getrusage elsewhere). */
 function peakRssMiB(): number {

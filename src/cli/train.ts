@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { UsageError, parseArgs } from './args.js';
+import { clock } from './clock.js';
 import type { Device } from '../kernels/index.js';
 import { train, type TrainEvent, type TrainOptions, type TrainProgress } from '../train/index.js';
 
@@ -45,15 +46,6 @@ const SPEC = {
     json: 'boolean',
   },
 } as const;
-
-function clock(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (v: number) => String(v).padStart(2, '0');
-  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
-}
 
 /** `jobbert train …`; resolves to the exit status. Rejects with UsageError for bad arguments and what train() rejects with. */
 export async function trainCommand(argv: string[], out: Out, progress: TrainProgressSink = process.stderr): Promise<number> {
