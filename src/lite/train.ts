@@ -415,16 +415,10 @@ async function trainLocked(
   let seen = 0;
 
   // ---- checkpoints: the whole state a step depends on (weights, moments, step), so a resume is bit for bit.
+  // The run's recipe: in every checkpoint (a resume with another is refused) and in lite.json's trainedWith.
+  const recipe = { epochs, batchSize, lr, weightDecay: wd, warmupSteps: warmup, scale, symmetric, seed, positiveBranch };
   const settings = {
-    epochs,
-    batchSize,
-    lr,
-    weightDecay: wd,
-    warmupSteps: warmup,
-    scale,
-    symmetric,
-    seed,
-    positiveBranch,
+    ...recipe,
     buckets: B,
     dim: D,
     minN: w.config.minN,
@@ -652,15 +646,7 @@ async function trainLocked(
       trainedWith: {
         ...(opts.trainedWith ?? {}),
         pairs: pairs.length,
-        epochs,
-        batchSize,
-        lr,
-        weightDecay: wd,
-        warmupSteps: warmup,
-        scale,
-        symmetric,
-        seed,
-        positiveBranch,
+        ...recipe,
         steps,
       },
     },
