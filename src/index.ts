@@ -101,6 +101,7 @@ export { ShardRouter, type RouterOptions } from './cluster/shard-router.js';
 
 // ---- Training: InfoNCE on the JobBERT heads or the whole LiteEncoder ----
 export { train, type TrainEvent, type TrainOptions, type TrainProgress, type TrainResult } from './train/index.js';
+export { adaptLiteEncoder, type AdaptOptions, type AdaptResult } from './train/adapt.js';
 
 // ---- Serving: the HTTP service as a library ----
 export { createMatcher, createServer, loadIndexWithEncoder, openApiDocument, readSkillsFile, ServeError } from './serve/index.js';

@@ -79,6 +79,8 @@ export async function main(
         });
       case 'calibrate':
         return await (await import('./calibrate.js')).calibrateCommand(rest, out);
+      case 'adapt':
+        return await (await import('./adapt.js')).adaptCommand(rest, out);
       case 'demo':
         return await (await import('./demo.js')).demoCommand(rest, out);
       case 'convert':
