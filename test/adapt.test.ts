@@ -60,6 +60,41 @@ describe('adaptLiteEncoder', () => {
     assert.deepEqual(await readFile(join(dir, 'a', 'table.bin')), await readFile(join(dir, 'b', 'table.bin')));
   });
 
+  it('holdOut keeps a share of the titles out of training and fits the adapted model’s calibration on it', async () => {
+    // 500 titles of the five occupations: words each occupation's titles share, and noise.
+    const words: Record<string, string[]> = {
+      [OCC.developer]: ['Coder', 'Backend', 'Fullstack'],
+      [OCC.nurse]: ['Ward', 'Care', 'Clinic'],
+      [OCC.baker]: ['Dough', 'Oven', 'Bread'],
+      [OCC.driver]: ['Zorblax', 'Cab', 'Route'],
+      [OCC.accountant]: ['Ledger', 'Audit', 'Tax'],
+    };
+    const uris = Object.keys(words);
+    const titles = Array.from({ length: 500 }, (_, i) => {
+      const uri = uris[i % 5];
+      return { title: `${words[uri][i % 3]} ${['Lead', 'Junior', 'Staff', 'Senior'][i % 4]} ${i % 7 ? 'Operative' : 'Helper'} ${i}`, uri };
+    });
+    const out = join(dir, 'held');
+    const r = await adaptLiteEncoder({ examples: titles, out, taxonomy, epochs: 3, holdOut: 0.3 });
+    assert.equal(r.examples, 350, 'trained on the rest');
+    assert.ok(r.calibration, 'a calibration');
+    assert.equal(r.calibration.path, join(out, 'calibration.json'));
+    assert.equal(r.calibration.fit.zeroShotAll.titles, 150);
+    const encoder = await LiteEncoder.load(out);
+    const n = await Normalizer.load({ encoder, taxonomy, calibration: r.calibration.path });
+    try {
+      assert.equal(n.calibrated, true);
+    } finally {
+      await n.dispose();
+      await encoder.dispose();
+    }
+    await assert.rejects(adaptLiteEncoder({ examples: titles, out: join(dir, 'held-small'), taxonomy, holdOut: 0.1 }), {
+      code: 'ERR_BAD_DATA',
+      message: /holdOut 0\.1 of 500 title\(s\) is 50; a calibration needs at least 100/,
+    });
+    await assert.rejects(adaptLiteEncoder({ examples: titles, out: join(dir, 'held-bad'), holdOut: 0.95 }), RangeError);
+  });
+
   it('refuses bad options, a model that is not a LiteEncoder, titles of no known occupation and a used out folder', async () => {
     const out = join(dir, 'refused');
     await assert.rejects(adaptLiteEncoder(null as never), TypeError);
@@ -124,5 +159,7 @@ describe('jobbert adapt', () => {
     assert.equal(await status(['adapt', '--examples', join(dir, 'missing.csv'), '--out', join(dir, 'x')]), 1);
     assert.match(err.join('\n'), /ERR_NOT_FOUND: --examples .*missing\.csv does not exist/);
     assert.equal(await status(['adapt', '--examples', file, '--out', join(dir, 'x'), '--epochs', '0']), 2);
+    assert.equal(await status(['adapt', '--examples', file, '--out', join(dir, 'x'), '--taxonomy', taxonomy, '--hold-out', '0.5']), 1);
+    assert.match(err.join('\n'), /ERR_BAD_DATA: .*a calibration needs at least 100/);
   });
 });

@@ -5,11 +5,12 @@
  */
 import { adaptLiteEncoder } from '../train/adapt.js';
 import { parseArgs, UsageError } from './args.js';
+import { fitFigures, fitTable } from './calibrate.js';
 import { mustExist } from './files.js';
 
 type Out = (line: string) => void;
 
-/** `jobbert adapt --examples FILE --out DIR [--model DIR] [--taxonomy DIR] [--epochs 2] [--lr 0.002] [--rounds 3] [--seed 42] [--json]`. */
+/** `jobbert adapt --examples FILE --out DIR [--model DIR] [--taxonomy DIR] [--epochs 2] [--lr 0.002] [--rounds 3] [--seed 42] [--hold-out SHARE] [--json]`. */
 export async function adaptCommand(argv: string[], out: Out): Promise<number> {
   const { options: o, positionals } = parseArgs(argv, {
     options: {
@@ -21,6 +22,7 @@ export async function adaptCommand(argv: string[], out: Out): Promise<number> {
       lr: 'number',
       rounds: 'integer',
       seed: 'integer',
+      'hold-out': 'number',
       json: 'boolean',
     },
   });
@@ -40,6 +42,7 @@ export async function adaptCommand(argv: string[], out: Out): Promise<number> {
     lr: o.lr as number | undefined,
     rounds: o.rounds as number | undefined,
     seed: o.seed as number | undefined,
+    holdOut: o.holdOut as number | undefined,
   });
   const seconds = (performance.now() - t0) / 1000;
   const skipped = r.skippedExamples.length;
@@ -52,6 +55,7 @@ export async function adaptCommand(argv: string[], out: Out): Promise<number> {
         firstSkipped: r.skippedExamples[0] ?? null,
         pairs: r.pairs,
         steps: r.steps,
+        calibration: r.calibration ? { path: r.calibration.path, ...fitFigures(r.calibration.fit) } : null,
         seconds,
       }),
     );
@@ -63,9 +67,15 @@ export async function adaptCommand(argv: string[], out: Out): Promise<number> {
       out(
         `${skipped} title(s) left out: their URI is not in the taxonomy (the first at line ${r.skippedExamples[0].line}: ${r.skippedExamples[0].uri})`,
       );
-    out(
-      `use it with --model ${r.out}; give it a calibration of its own from titles it was not adapted on (jobbert calibrate --titles HELD_OUT --model ${r.out} --out FILE), else its confidence is the raw score`,
-    );
+    if (r.calibration) {
+      const { fit, path } = r.calibration;
+      out(`calibration fitted on ${fit.zeroShotAll.titles} held-out title(s), not trained on → ${path}`);
+      for (const l of fitTable(fit)) out(l);
+      out(`use it with --model ${r.out} --calibration ${path}`);
+    } else
+      out(
+        `use it with --model ${r.out}; give it a calibration of its own (--hold-out 0.2 here, or jobbert calibrate --titles HELD_OUT --model ${r.out} --out FILE with titles it was not adapted on), else its confidence is the raw score`,
+      );
   }
   return 0;
 }

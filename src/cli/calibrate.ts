@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fitCalibration, type CalibrationFigures, reliabilitySvg } from '../normalize/fit-calibration.js';
+import { type CalibrationFigures, type CalibrationFit, fitCalibration, reliabilitySvg } from '../normalize/fit-calibration.js';
 import { type OutputTarget, outputTarget, writeFileAtomic } from '../util/output-file.js';
 import { parseArgs, UsageError } from './args.js';
 import { checkOutput, mustExist, refuseSameFile } from './files.js';
@@ -62,34 +62,20 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
     await writeWhole(target, `${JSON.stringify(calibration, null, 2)}\n`);
     if (svg !== undefined) await writeWhole(outputTarget('--svg', svg), reliabilitySvg(fit));
     const seconds = (performance.now() - t0) / 1000;
-    const brief = (f: CalibrationFigures) => ({
-      titles: f.titles,
-      accuracy: f.accuracy,
-      ece: f.ece,
-      precision: f.precision,
-      coverage: f.coverage,
-    });
     if (o.json)
       out(
         JSON.stringify({
           out: output,
           svg,
           encoder: calibration.encoder,
-          thresholds: { zeroShot: calibration.zeroShot.threshold, examples: calibration.examples.threshold },
-          zeroShot: brief(fit.zeroShot),
-          examples: brief(fit.examples),
+          ...fitFigures(fit),
           unknownUris: fit.unknownUris,
           seconds,
         }),
       );
     else {
-      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-      const line = (name: string, f: CalibrationFigures, threshold: number) =>
-        `${name.padEnd(14)} ${String(f.titles).padStart(7)}  ${pct(f.accuracy).padStart(8)}  ${f.ece.toFixed(4)}  ${threshold.toFixed(4).padStart(9)}  ${pct(f.precision).padStart(9)}  ${pct(f.coverage).padStart(8)}`;
       out(`calibration for ${calibration.encoder} → ${output}${svg === undefined ? '' : ` and ${svg}`} (${seconds.toFixed(1)} s)`);
-      out('held-out half   titles  right@1  ECE     threshold  precision  coverage');
-      out(line('zero-shot', fit.zeroShot, calibration.zeroShot.threshold));
-      out(line('with examples', fit.examples, calibration.examples.threshold));
+      for (const l of fitTable(fit)) out(l);
       if (fit.unknownUris) out(`${fit.unknownUris} title(s) name a URI the taxonomy does not hold: counted as wrong answers`);
     }
   } finally {
@@ -101,4 +87,32 @@ export async function calibrateCommand(argv: string[], out: Out): Promise<number
 /** Writes `text` to an output whole: a file through a temporary renamed over it, a FIFO or device as it is. */
 function writeWhole(target: OutputTarget, text: string): Promise<void> {
   return target.inPlace ? writeFile(target.path, text) : writeFileAtomic(target.path, text);
+}
+
+/** A fit's thresholds and held-out figures, as `--json` gives them (calibrate, adapt --hold-out). */
+export function fitFigures(fit: CalibrationFit) {
+  const brief = (f: CalibrationFigures) => ({
+    titles: f.titles,
+    accuracy: f.accuracy,
+    ece: f.ece,
+    precision: f.precision,
+    coverage: f.coverage,
+  });
+  return {
+    thresholds: { zeroShot: fit.calibration.zeroShot.threshold, examples: fit.calibration.examples.threshold },
+    zeroShot: brief(fit.zeroShot),
+    examples: brief(fit.examples),
+  };
+}
+
+/** A fit's held-out figures as a table of lines (calibrate, adapt --hold-out). */
+export function fitTable(fit: CalibrationFit): string[] {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const line = (name: string, f: CalibrationFigures, threshold: number) =>
+    `${name.padEnd(14)} ${String(f.titles).padStart(7)}  ${pct(f.accuracy).padStart(8)}  ${f.ece.toFixed(4)}  ${threshold.toFixed(4).padStart(9)}  ${pct(f.precision).padStart(9)}  ${pct(f.coverage).padStart(8)}`;
+  return [
+    'held-out half   titles  right@1  ECE     threshold  precision  coverage',
+    line('zero-shot', fit.zeroShot, fit.calibration.zeroShot.threshold),
+    line('with examples', fit.examples, fit.calibration.examples.threshold),
+  ];
 }

@@ -20,10 +20,12 @@ export const NORMALIZE_USAGE = `  normalize [TITLE...] [--input FILE] [--output 
                        fit the confidence calibration of a model other than the built-in one (retrained,
                        JobBERT-V3) from titles labelled with ESCO URIs, as --examples takes them; then pass
                        --calibration FILE to normalize, serve and worker; --svg: its reliability diagram
-  adapt --examples FILE --out DIR [--model DIR] [--taxonomy DIR] [--epochs 2] [--lr 0.002] [--rounds 3] [--seed 42] [--json]
+  adapt --examples FILE --out DIR [--model DIR] [--taxonomy DIR] [--epochs 2] [--lr 0.002] [--rounds 3] [--seed 42]
+        [--hold-out SHARE] [--json]
                        train the built-in model (or the LiteEncoder --model names) for a few seconds on titles
                        labelled with ESCO URIs, as --examples takes them, rehearsing ESCO's labels; then pass
-                       --model DIR (and --examples) to normalize, serve and worker`;
+                       --model DIR (and --examples) to normalize, serve and worker. --hold-out 0.2 keeps that
+                       share out of training and fits the model's calibration on it (DIR/calibration.json)`;
 
 export const MODEL_USAGE = `  download REPO [--cache-dir DIR] [--endpoint URL] [--revision R] [--onnx] [--refresh] [--json]
                        fetch a sentence-transformers model (e.g. TechWolf/JobBERT-v3) from the Hugging Face hub
