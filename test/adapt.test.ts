@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { adaptLiteEncoder, LiteEncoder, Normalizer } from '../src/index.js';
+import { adaptLiteEncoder, fitCalibration, LiteEncoder, Normalizer } from '../src/index.js';
 import { main } from '../src/cli/index.js';
 import { OCC, writeTinyTaxonomy } from './fixtures/tiny-taxonomy.js';
 
@@ -80,6 +80,9 @@ describe('adaptLiteEncoder', () => {
     assert.ok(r.calibration, 'a calibration');
     assert.equal(r.calibration.path, join(out, 'calibration.json'));
     assert.equal(r.calibration.fit.zeroShotAll.titles, 150);
+    // With examples, the held-out titles were normalised with the 350 trained on, as the model will be used.
+    assert.match(String(r.calibration.fit.calibration.fit?.data), /with examples: 350 given examples, not the other half/);
+    await assert.rejects(fitCalibration({ titles, examples: 'labelled.csv' as never }), /examples must be a file path or an array/);
     const encoder = await LiteEncoder.load(out);
     const n = await Normalizer.load({ encoder, taxonomy, calibration: r.calibration.path });
     try {

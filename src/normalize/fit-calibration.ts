@@ -73,6 +73,12 @@ export interface FitCalibrationOptions {
   precision?: number;
   /** The seed of the split into halves (default 42). */
   seed?: number;
+  /**
+   * The examples the encoder will be used with, where they are not among `titles` (an adapted model's own
+   * training titles: adaptLiteEncoder's holdOut): with examples, both halves are normalised with these,
+   * rather than each with the other half as examples.
+   */
+  examples?: Example[];
 }
 
 /** How a calibration does on a set of titles. */
@@ -164,8 +170,9 @@ export async function fitCalibration(opts: FitCalibrationOptions): Promise<Calib
   const fn = 'fitCalibration';
   if (typeof opts !== 'object' || opts === null)
     throw new TypeError(`${fn}: opts must be an object { titles, encoder?, taxonomy?, precision?, seed? }; received ${describe(opts)}`);
-  assertOptions(fn, opts, ['titles', 'encoder', 'taxonomy', 'precision', 'seed']);
+  assertOptions(fn, opts, ['titles', 'encoder', 'taxonomy', 'precision', 'seed', 'examples']);
   const { titles, encoder, taxonomy, precision = 0.8, seed = 42 } = opts;
+  const given = opts.examples === undefined ? undefined : checkExamples(fn, opts.examples);
   if (typeof titles !== 'string' && !Array.isArray(titles))
     throw new TypeError(`${fn}: titles must be a file path or an array of { title, uri }; received ${describe(titles)}`);
   if (typeof titles === 'string' && titles.length === 0) throw new TypeError(`${fn}: titles must be a non-empty file path or an array`);
@@ -213,8 +220,9 @@ export async function fitCalibration(opts: FitCalibrationOptions): Promise<Calib
         await n.dispose();
       }
     };
-    const eB = await withExamples(A, B);
-    const eA = await withExamples(B, A);
+    const asSet = (list: Example[]): LabelledTitles => ({ titles: list.map((e) => e.title), truth: list.map((e) => e.uri) });
+    const eB = await withExamples(given ? asSet(given) : A, B);
+    const eA = await withExamples(given ? asSet(given) : B, A);
     const zAll = joined(zA, zB);
     const eAll = joined(eA, eB);
     const zeroShot = fit(zA, zAll, precision);
@@ -240,7 +248,7 @@ export async function fitCalibration(opts: FitCalibrationOptions): Promise<Calib
       examples,
       fit: {
         command: 'jobbert calibrate',
-        data: `${typeof titles === 'string' ? titles : 'an array of labelled titles'}, seeded halves (seed ${seed})`,
+        data: `${typeof titles === 'string' ? titles : 'an array of labelled titles'}, seeded halves (seed ${seed})${given ? `; with examples: ${given.length} given examples, not the other half` : ''}`,
         taxonomy: zero.taxonomy.source,
         features:
           'logistic on [1, top score s1, s1 − second occupation score, 1 if the top occupation matched by a whole preferred label, 1 if by an example]; scores rounded to 4 decimals as results show them',

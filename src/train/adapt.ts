@@ -196,7 +196,8 @@ export async function adaptLiteEncoder(opts: AdaptOptions): Promise<AdaptResult>
     if (held.length) {
       const encoder = await LiteEncoder.load(result.out);
       try {
-        const fit = await fitCalibration({ titles: held, encoder, taxonomy, seed });
+        // With examples, the held-out titles are normalised with the titles the model was trained on, as it will be used.
+        const fit = await fitCalibration({ titles: held, encoder, taxonomy, seed, examples: trained });
         fit.calibration.fit = { ...fit.calibration.fit, heldOutOf: 'adaptLiteEncoder', heldOut: held.length };
         const path = join(result.out, 'calibration.json');
         await writeFile(path, `${JSON.stringify(fit.calibration, null, 2)}\n`);
