@@ -206,23 +206,28 @@ export async function fitCalibration(opts: FitCalibrationOptions): Promise<Calib
     };
     const zA = await scored(zero, A);
     const zB = await scored(zero, B);
-    const withExamples = async (examples: LabelledTitles, evaluated: LabelledTitles) => {
+    // Each of `evaluated` scored by one Normalizer holding `examples`.
+    const withExamples = async (examples: Example[], ...evaluated: LabelledTitles[]): Promise<Scored[]> => {
       const n = await Normalizer.load({
         encoder: zero.encoder,
         taxonomy,
         calibration: none(zero.encoder.fingerprint),
         // (Those of URIs the taxonomy lacks would be skipped, each time with a warning.)
-        examples: examples.titles.map((title, i) => ({ title, uri: examples.truth[i] })).filter((e) => known.has(e.uri)),
+        examples: examples.filter((e) => known.has(e.uri)),
       });
       try {
-        return await scored(n, evaluated);
+        const out: Scored[] = [];
+        for (const s of evaluated) out.push(await scored(n, s));
+        return out;
       } finally {
         await n.dispose();
       }
     };
-    const asSet = (list: Example[]): LabelledTitles => ({ titles: list.map((e) => e.title), truth: list.map((e) => e.uri) });
-    const eB = await withExamples(given ? asSet(given) : A, B);
-    const eA = await withExamples(given ? asSet(given) : B, A);
+    const examplesOf = (s: LabelledTitles): Example[] => s.titles.map((title, i) => ({ title, uri: s.truth[i] }));
+    // Given examples serve both halves from one Normalizer; else each half is the other's examples.
+    const [eA, eB] = given
+      ? await withExamples(given, A, B)
+      : [...(await withExamples(examplesOf(B), A)), ...(await withExamples(examplesOf(A), B))];
     const zAll = joined(zA, zB);
     const eAll = joined(eA, eB);
     const zeroShot = fit(zA, zAll, precision);
