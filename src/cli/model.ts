@@ -5,10 +5,10 @@
  * the built-in model.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
 import { LiteEncoder } from '../lite/encoder.js';
+import { isLiteModel } from '../lite/io.js';
 import { modelCacheDir } from '../model/download.js';
 import { JobBERT, type JobBERTOptions } from '../model/jobbert.js';
 
@@ -30,8 +30,7 @@ export function modelDir(value: string): string {
   throw new JobBERTError('ERR_NOT_FOUND', `--model ${value} does not exist`);
 }
 
-/** Whether `dir` holds a LiteEncoder (lite.json) rather than a sentence-transformers model. */
-export const isLiteModel = (dir: string) => existsSync(join(dir, 'lite.json'));
+export { isLiteModel };
 
 /**
  * The encoder --model names (`jobbert` sets how a JobBERT model runs; a

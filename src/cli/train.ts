@@ -3,11 +3,10 @@
  * JSON Lines (one object per step and per milestone) when the output is not
  * a terminal or --json is given.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
 import { UsageError, parseArgs } from './args.js';
 import { clock } from './clock.js';
+import { isLiteModel } from '../lite/io.js';
 import type { Device } from '../kernels/index.js';
 import { train, type TrainEvent, type TrainOptions, type TrainProgress } from '../train/index.js';
 
@@ -62,7 +61,7 @@ export async function trainCommand(argv: string[], out: Out, progress: TrainProg
     throw new UsageError(`--device must be cpu, cuda or auto; received '${device}'`);
 
   // (Its default batch size, for the ETA: a LiteEncoder's is 256, JobBERT's 2,048.)
-  const lite = encoder === 'lite' || (typeof options.model === 'string' && existsSync(join(options.model, 'lite.json')));
+  const lite = encoder === 'lite' || (typeof options.model === 'string' && isLiteModel(options.model));
   const bar = Boolean(progress.isTTY) && !options.json;
   const json = (v: Record<string, unknown>) => out(JSON.stringify(v));
   const t0 = performance.now();

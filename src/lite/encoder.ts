@@ -7,8 +7,7 @@
  * the same vector alone or in any batch.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BRANCHES, type Branch, type Encoder, type EncoderSpec } from '../encoders/encoder.js';
 import { JobBERTError, callerStack, fromNative } from '../errors.js';
@@ -17,7 +16,7 @@ import { normalizeRows, type Matrix } from '../kernels/matrix.js';
 import { ResidentMatrix } from '../kernels/resident.js';
 import { assertChoice, assertJsonObject, assertOptions, describe } from '../util/validate.js';
 import { countUnits, featurize, type FeatureConfig } from './features.js';
-import { dequantizeModel, readModel, writeModel, type LiteConfig, type LiteWeights, type StoredModel } from './io.js';
+import { dequantizeModel, isLiteModel, readModel, writeModel, type LiteConfig, type LiteWeights, type StoredModel } from './io.js';
 import { addon, type NativeInt8Table } from '../kernels/binding.js';
 
 /** The directory of the model shipped in the package (models/lite, beside src/ and dist/). */
@@ -73,7 +72,7 @@ export class LiteEncoder implements Encoder {
     if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0))
       throw new TypeError(`LiteEncoder.load: dir must be a non-empty path string or omitted; received ${describe(dir)}`);
     const where = dir ?? defaultModelDir();
-    if (dir === undefined && !existsSync(join(where, 'lite.json'))) {
+    if (dir === undefined && !isLiteModel(where)) {
       throw new JobBERTError(
         'ERR_BAD_MODEL',
         `LiteEncoder.load: the default model is missing from the package (${where}); rebuild it with scripts/train-default-model.ts`,

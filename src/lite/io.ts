@@ -1,5 +1,6 @@
 /** Model files of a LiteEncoder: lite.json, table.bin (int8 rows + float32 scales), heads.safetensors. */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobBERTError } from '../errors.js';
@@ -8,6 +9,9 @@ import { makeDirs } from '../util/make-dirs.js';
 export const CONFIG_FILE = 'lite.json';
 export const TABLE_FILE = 'table.bin';
 export const HEADS_FILE = 'heads.safetensors';
+
+/** Whether `dir` holds a LiteEncoder (its lite.json) rather than another model, such as a sentence-transformers one. Sync. */
+export const isLiteModel = (dir: string): boolean => existsSync(join(dir, CONFIG_FILE));
 
 export interface LiteConfig {
   format: 'jobbert-lite';

@@ -72,7 +72,7 @@ const LITE_OPTIONS = Object.keys({
   ...LITE_ONLY_TRAIN_OPTIONS,
 } satisfies Record<keyof LiteTrainOptions, true>);
 
-import { rng } from '../util/random.js';
+import { rng, shuffledOrder } from '../util/random.js';
 
 export { rng, readPairs, type Pair };
 
@@ -137,11 +137,7 @@ export function batchKeys(pairs: Pair[]): BatchKeys {
 export function makeBatches(keys: BatchKeys, batchSize: number, random: () => number): { batches: number[][]; skipped: number } {
   const { key, pos, neg } = keys;
   const withNegatives = neg.some((q) => q >= 0);
-  const order = Array.from(key, (_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = shuffledOrder(key.length, random);
   // The first batch a key or positive may go to, and for each batch the next that may have room (path-compressed).
   const fromKey = new Int32Array(keys.keyCount);
   const fromText = new Int32Array(keys.textCount);

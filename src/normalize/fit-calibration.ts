@@ -11,7 +11,7 @@
  */
 import type { Encoder } from '../encoders/encoder.js';
 import { JobBERTError } from '../errors.js';
-import { rng } from '../util/random.js';
+import { rng, shuffledOrder } from '../util/random.js';
 import { assertInteger, assertOptions, describe } from '../util/validate.js';
 import {
   type Calibration,
@@ -33,12 +33,7 @@ export interface LabelledTitles {
 
 /** A seeded half/half split (by a shuffled index order): [A, B]. Sync. */
 export function halves(set: LabelledTitles, seed = 42): [LabelledTitles, LabelledTitles] {
-  const r = rng(seed);
-  const order = set.titles.map((_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = shuffledOrder(set.titles.length, rng(seed));
   const pick = (ix: number[]) => ({ titles: ix.map((i) => set.titles[i]), truth: ix.map((i) => set.truth[i]) });
   const mid = Math.floor(order.length / 2);
   return [pick(order.slice(0, mid)), pick(order.slice(mid))];

@@ -15,7 +15,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultModelDir, LiteEncoder } from '../lite/encoder.js';
-import { rng, trainLiteEncoder } from '../lite/train.js';
+import { isLiteModel } from '../lite/io.js';
+import { trainLiteEncoder } from '../lite/train.js';
+import { rng, shuffledOrder } from '../util/random.js';
 import { checkExamples, type Example, readExamples, type SkippedExample } from '../normalize/examples.js';
 import { type CalibrationFit, fitCalibration, MIN_CALIBRATION_TITLES } from '../normalize/fit-calibration.js';
 import { loadBuiltinTaxonomy, readTaxonomy, type Taxonomy } from '../normalize/taxonomy.js';
@@ -102,7 +104,7 @@ export async function adaptLiteEncoder(opts: AdaptOptions): Promise<AdaptResult>
   if (typeof holdOut !== 'number' || !(holdOut >= 0 && holdOut <= 0.9))
     throw new RangeError(`${fn}: holdOut must be a share from 0 to 0.9; received ${describe(holdOut)}`);
   // Only a LiteEncoder is trained whole: a JobBERT folder is refused before anything is read.
-  if (model !== undefined && !existsSync(join(model, 'lite.json')))
+  if (model !== undefined && !isLiteModel(model))
     throw new JobBERTError(
       existsSync(model) ? 'ERR_BAD_MODEL' : 'ERR_NOT_FOUND',
       `${fn}: model ${model} is not a LiteEncoder folder (it has no lite.json); only a LiteEncoder can be adapted`,
@@ -134,12 +136,7 @@ export async function adaptLiteEncoder(opts: AdaptOptions): Promise<AdaptResult>
   let held: Example[] = [];
   let trained = known;
   if (holdOut > 0) {
-    const order = known.map((_, i) => i);
-    const r = rng(seed ^ 0x401d);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(r() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
+    const order = shuffledOrder(known.length, rng(seed ^ 0x401d));
     const n = Math.round(holdOut * known.length);
     if (n < MIN_CALIBRATION_TITLES)
       throw new JobBERTError(

@@ -7,7 +7,6 @@
  * that also carry what `resume` needs to continue bit for bit.
  * LiteEncoder training lives in ../lite/train.ts and is dispatched to.
  */
-import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../util/output-file.js';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
@@ -17,6 +16,7 @@ import * as kernels from '../kernels/index.js';
 import { DEVICES, type Device } from '../kernels/index.js';
 import { readTransformerConfig } from '../model/convert.js';
 import { readLayout } from '../model/modules.js';
+import { isLiteModel } from '../lite/io.js';
 import { loadTalentCLEFTaskA, type TalentCLEFTaskA } from '../eval/trec.js';
 import { assertChoice, assertInteger, assertOptions, describe } from '../util/validate.js';
 import { baseFingerprint, openBaseEncoder } from './base-encoder.js';
@@ -207,7 +207,7 @@ async function trainLite(opts: TrainOptions): Promise<TrainResult> {
  * LiteEncoder training in a build without it.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const liteModel = typeof opts?.model === 'string' && existsSync(join(opts.model, 'lite.json'));
+  const liteModel = typeof opts?.model === 'string' && isLiteModel(opts.model);
   const lite = opts?.encoder === 'lite' || liteModel;
   const o = resolveOptions(opts, lite);
   if (opts.encoder === 'jobbert' && liteModel)

@@ -21,3 +21,13 @@ export function rng(seed: number): () => number {
     return step.value;
   };
 }
+
+/** 0 … n−1 in a random order: a Fisher–Yates shuffle drawing n − 1 values from `random`. */
+export function shuffledOrder(n: number, random: () => number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
